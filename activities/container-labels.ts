@@ -1,0 +1,46 @@
+/**
+ * Docker labels that tie a container to its session. Every container HackStream creates carries
+ * them; lookups (idempotent create, teardown, the orphan reaper) go by label, never by name.
+ */
+
+export const LABEL_PREFIX = 'io.hackstream';
+export const LABELS = {
+  managed: `${LABEL_PREFIX}.managed`,
+  session: `${LABEL_PREFIX}.session`,
+  user: `${LABEL_PREFIX}.user`,
+  app: `${LABEL_PREFIX}.app`,
+} as const;
+
+export interface SessionLabels {
+  sessionId: string;
+  userId: string;
+  app: string;
+}
+
+// Ids are UUIDs or similarly tame tokens; anything else in a label means it was not ours.
+const SAFE_VALUE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export function serializeLabels(l: SessionLabels): Record<string, string> {
+  for (const [k, v] of [['sessionId', l.sessionId], ['userId', l.userId], ['app', l.app]] as const) {
+    if (!SAFE_VALUE.test(v)) throw new Error(`label value for ${k} is not a safe identifier: ${JSON.stringify(v)}`);
+  }
+  return {
+    [LABELS.managed]: 'true',
+    [LABELS.session]: l.sessionId,
+    [LABELS.user]: l.userId,
+    [LABELS.app]: l.app,
+  };
+}
+
+/** Returns the session labels, or null when the container is not (intactly) ours. */
+export function parseLabels(labels: Record<string, string> | undefined): SessionLabels | null {
+  if (!labels || labels[LABELS.managed] !== 'true') return null;
+  const sessionId = labels[LABELS.session];
+  const userId = labels[LABELS.user];
+  const app = labels[LABELS.app];
+  if (!sessionId || !userId || !app) return null;
+  if (![sessionId, userId, app].every((v) => SAFE_VALUE.test(v))) return null;
+  return { sessionId, userId, app };
+}
+
+export const sessionLabelFilter = (sessionId: string): string => `${LABELS.session}=${sessionId}`;

@@ -1,0 +1,237 @@
+/**
+ * Session containers on a Docker engine (dockerode). Every call is idempotent: containers are
+ * found by label before one is created, and "already stopped" / "already gone" count as success,
+ * because Temporal retries activities.
+ */
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
+import type { SessionContainer, SessionSpec } from '../workflows/messages.js';
+import { parseLabels, serializeLabels, sessionLabelFilter } from './container-labels.js';
+import { ImageMissingError, InvalidSessionSpecError } from './errors.js';
+import { readXpraStatus, type XpraStatus } from './xpra-info.js';
+
+/** What the session image listens on and runs; must match images/session/entrypoint.sh. */
+export const XPRA_PORT = 14500;
+export const XPRA_DISPLAY = ':100';
+const XPRA_SOCKET_DIR = '/tmp/xpra';
+const SESSION_UID = '1000';
+
+export interface ContainerState {
+  id: string;
+  running: boolean;
+  exitCode: number | null;
+}
+
+/** The narrow interface activities use; one real implementation below. */
+export interface ContainerRuntime {
+  /** Finds the session's container or creates it, and makes sure it runs. */
+  ensureSessionContainer(spec: SessionSpec): Promise<SessionContainer>;
+  /** The container's state, or null when it does not exist. */
+  inspect(containerId: string): Promise<ContainerState | null>;
+  /** Runs `xpra info` in the container. Throws when xpra does not answer. */
+  xpraStatus(containerId: string): Promise<XpraStatus>;
+  /** The last lines of the container's output, for failure messages. */
+  logsTail(containerId: string, lines: number): Promise<string>;
+  /** Stops and removes every container of the session; returns how many were removed. */
+  removeSessionContainers(sessionId: string): Promise<number>;
+  /** Containers HackStream manages on this host, by session id. */
+  listManaged(): Promise<Array<{ id: string; sessionId: string; running: boolean }>>;
+  ping(): Promise<void>;
+}
+
+const statusOf = (err: unknown): number | undefined =>
+  typeof err === 'object' && err !== null && 'statusCode' in err ? Number(err.statusCode) : undefined;
+
+export const containerNameFor = (sessionId: string): string => `hackstream-session-${sessionId}`;
+
+export class DockerSessionRuntime implements ContainerRuntime {
+  constructor(private readonly docker: Docker) {}
+
+  async ping(): Promise<void> {
+    await this.docker.ping();
+  }
+
+  async ensureSessionContainer(spec: SessionSpec): Promise<SessionContainer> {
+    const existing = await this.findSessionContainer(spec.sessionId);
+    let id: string;
+    if (existing && existing.State === 'running') {
+      id = existing.Id;
+    } else {
+      // A container left by an earlier attempt that is not running cannot become ready: replace it.
+      if (existing) await this.removeContainer(existing.Id);
+      id = await this.createContainer(spec);
+      try {
+        await this.docker.getContainer(id).start();
+      } catch (err) {
+        if (statusOf(err) !== 304) throw err; // 304: already started
+      }
+    }
+    return this.describe(id);
+  }
+
+  async inspect(containerId: string): Promise<ContainerState | null> {
+    try {
+      const info = await this.docker.getContainer(containerId).inspect();
+      return { id: info.Id, running: info.State.Running, exitCode: info.State.Running ? null : info.State.ExitCode };
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  async xpraStatus(containerId: string): Promise<XpraStatus> {
+    const { exitCode, stdout, stderr } = await this.exec(
+      containerId,
+      ['xpra', 'info', XPRA_DISPLAY, `--socket-dir=${XPRA_SOCKET_DIR}`],
+      15_000,
+    );
+    if (exitCode !== 0) throw new Error(`xpra info exited with ${exitCode}: ${stderr.trim().slice(-300)}`);
+    return readXpraStatus(stdout);
+  }
+
+  async logsTail(containerId: string, lines: number): Promise<string> {
+    try {
+      const buf = await this.docker.getContainer(containerId).logs({ stdout: true, stderr: true, tail: lines, follow: false });
+      return demuxBuffer(buf);
+    } catch (err) {
+      if (statusOf(err) === 404) return '';
+      throw err;
+    }
+  }
+
+  async removeSessionContainers(sessionId: string): Promise<number> {
+    const found = await this.docker.listContainers({ all: true, filters: { label: [sessionLabelFilter(sessionId)] } });
+    for (const c of found) await this.removeContainer(c.Id);
+    return found.length;
+  }
+
+  async listManaged(): Promise<Array<{ id: string; sessionId: string; running: boolean }>> {
+    const found = await this.docker.listContainers({ all: true, filters: { label: ['io.hackstream.managed=true'] } });
+    return found.flatMap((c) => {
+      const labels = parseLabels(c.Labels);
+      return labels ? [{ id: c.Id, sessionId: labels.sessionId, running: c.State === 'running' }] : [];
+    });
+  }
+
+  private async findSessionContainer(sessionId: string): Promise<Docker.ContainerInfo | undefined> {
+    const found = await this.docker.listContainers({ all: true, filters: { label: [sessionLabelFilter(sessionId)] } });
+    return found[0];
+  }
+
+  private async removeContainer(id: string): Promise<void> {
+    try {
+      // Firefox holds no state worth a graceful shutdown; a forced removal is quick and certain.
+      await this.docker.getContainer(id).remove({ force: true, v: true });
+    } catch (err) {
+      const status = statusOf(err);
+      // 404: already gone; 409: removal already in progress.
+      if (status !== 404 && status !== 409) throw err;
+    }
+  }
+
+  private async createContainer(spec: SessionSpec): Promise<string> {
+    try {
+      await this.docker.getImage(spec.image).inspect();
+    } catch (err) {
+      if (statusOf(err) === 404) throw new ImageMissingError(spec.image);
+      throw err;
+    }
+    let labels: Record<string, string>;
+    try {
+      labels = serializeLabels({ sessionId: spec.sessionId, userId: spec.userId, app: spec.app });
+    } catch (err) {
+      throw new InvalidSessionSpecError((err as Error).message);
+    }
+    const { memoryMb, cpus, shmMb, pidsLimit } = spec.resources;
+    const env = [`HACKSTREAM_URL=${spec.url ?? 'about:blank'}`];
+    try {
+      const container = await this.docker.createContainer({
+        name: containerNameFor(spec.sessionId),
+        Image: spec.image,
+        Env: env,
+        Labels: labels,
+        User: `${SESSION_UID}:${SESSION_UID}`,
+        ExposedPorts: { [`${XPRA_PORT}/tcp`]: {} },
+        HostConfig: {
+          // Published on loopback only; nothing outside this host reaches the container directly.
+          PortBindings: { [`${XPRA_PORT}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] },
+          Memory: memoryMb * 1024 * 1024,
+          MemorySwap: memoryMb * 1024 * 1024,
+          NanoCpus: Math.round(cpus * 1e9),
+          ShmSize: shmMb * 1024 * 1024,
+          PidsLimit: pidsLimit,
+          CapDrop: ['ALL'],
+          SecurityOpt: ['no-new-privileges:true'],
+          ReadonlyRootfs: true,
+          Tmpfs: {
+            '/tmp': 'rw,nosuid,nodev,size=256m',
+            '/home/hs': `rw,nosuid,nodev,size=512m,uid=${SESSION_UID},gid=${SESSION_UID},mode=0700`,
+          },
+          RestartPolicy: { Name: 'no' },
+          // An init process reaps what xpra leaves behind (Xvfb can outlive it on exit).
+          Init: true,
+        },
+      });
+      return container.id;
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 404) throw new ImageMissingError(spec.image);
+      if (status === 409) {
+        // A concurrent attempt created it between our lookup and create: use that one.
+        const raced = await this.findSessionContainer(spec.sessionId);
+        if (raced) return raced.Id;
+      }
+      throw err;
+    }
+  }
+
+  private async describe(id: string): Promise<SessionContainer> {
+    const info = await this.docker.getContainer(id).inspect();
+    const binding = info.NetworkSettings.Ports[`${XPRA_PORT}/tcp`]?.[0];
+    const port = binding ? Number(binding.HostPort) : NaN;
+    if (!Number.isInteger(port) || port <= 0) throw new Error(`container ${id} has no published xpra port yet`);
+    return { id: info.Id, name: info.Name.replace(/^\//, ''), xpraHostPort: port };
+  }
+
+  private async exec(containerId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+    const container = this.docker.getContainer(containerId);
+    // Without a server xpra's client waits 20 s by default; a probe should fail fast.
+    const exec = await container.exec({ Cmd: cmd, Env: ['XPRA_CONNECT_TIMEOUT=3'], AttachStdout: true, AttachStderr: true, User: SESSION_UID });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    const out = new PassThrough();
+    const errOut = new PassThrough();
+    const chunks: Buffer[] = [];
+    const errChunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    errOut.on('data', (c: Buffer) => errChunks.push(c));
+    this.docker.modem.demuxStream(stream, out, errOut);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        stream.destroy();
+        reject(new Error(`${cmd.join(' ')} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      stream.on('end', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      stream.on('error', (e: Error) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+    });
+    const { ExitCode } = await exec.inspect();
+    return { exitCode: ExitCode ?? -1, stdout: Buffer.concat(chunks).toString('utf8'), stderr: Buffer.concat(errChunks).toString('utf8') };
+  }
+}
+
+/** Docker multiplexes stdout/stderr of non-TTY containers into 8-byte-framed chunks. */
+function demuxBuffer(buf: Buffer): string {
+  const parts: Buffer[] = [];
+  let i = 0;
+  while (i + 8 <= buf.length) {
+    const size = buf.readUInt32BE(i + 4);
+    parts.push(buf.subarray(i + 8, i + 8 + size));
+    i += 8 + size;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}

@@ -1,0 +1,134 @@
+/**
+ * The session workflow's side effects. `createActivities(deps)` takes one narrow interface per
+ * external system, so the worker passes real implementations and unit tests pass fakes.
+ */
+import { Context } from '@temporalio/activity';
+import type { ClientActivity, SessionContainer, SessionSnapshot, SessionSpec } from '../workflows/messages.js';
+import type { ContainerRuntime } from './docker-session-runtime.js';
+import { ContainerExitedError, NotReadyInTimeError } from './errors.js';
+import { hasAppWindow } from './xpra-info.js';
+
+/** Writes the session's projection (the row the API lists and checks ownership against). */
+export interface SessionStore {
+  record(snapshot: SessionSnapshot): Promise<void>;
+}
+
+/** Tells a session's workflow what its client is doing. */
+export interface SessionEvents {
+  clientAttached(sessionId: string, activity: ClientActivity): Promise<void>;
+  activityHeartbeat(sessionId: string, activity: ClientActivity): Promise<void>;
+}
+
+export interface ActivityDeps {
+  runtime: ContainerRuntime;
+  store: SessionStore;
+  events: SessionEvents;
+}
+
+export interface WatchInput {
+  sessionId: string;
+  containerId: string;
+  pollSeconds: number;
+  idleSeconds: number;
+  alreadyAttached: boolean;
+  lastActivityAt: number | null;
+}
+
+export interface WatchResult {
+  exitCode: number | null;
+}
+
+/** The window class each app's main window has, to know when the app is up. */
+const APP_WINDOW_CLASS: Record<SessionSpec['app'], string> = { firefox: 'firefox-esr' };
+const READY_POLL_MS = 250;
+
+export function createActivities(deps: ActivityDeps) {
+  const { runtime, store, events } = deps;
+
+  return {
+    async recordSession(snapshot: SessionSnapshot): Promise<void> {
+      await store.record(snapshot);
+    },
+
+    /** Creates (or finds) the session's container and waits until the app's window exists. */
+    async provisionSession(spec: SessionSpec): Promise<SessionContainer> {
+      const ctx = Context.current();
+      const container = await runtime.ensureSessionContainer(spec);
+      const deadline = Date.now() + spec.timeouts.readySeconds * 1000;
+      let lastError: string;
+      for (;;) {
+        ctx.heartbeat({ phase: 'waiting-for-app', containerId: container.id });
+        const state = await runtime.inspect(container.id);
+        if (!state?.running) {
+          const logs = await runtime.logsTail(container.id, 20);
+          throw new ContainerExitedError(
+            `session container exited (code ${state?.exitCode ?? 'unknown'}) before the app was ready; last output:\n${logs.trim()}`,
+          );
+        }
+        try {
+          const status = await runtime.xpraStatus(container.id);
+          if (hasAppWindow(status, APP_WINDOW_CLASS[spec.app])) return container;
+          lastError = `xpra is up but no ${spec.app} window yet`;
+        } catch (err) {
+          lastError = (err as Error).message;
+        }
+        if (Date.now() > deadline) {
+          throw new NotReadyInTimeError(`session not ready after ${spec.timeouts.readySeconds}s: ${lastError}`);
+        }
+        await ctx.sleep(READY_POLL_MS); // throws CancelledFailure when the workflow cancels us
+      }
+    },
+
+    /**
+     * Runs for the life of the container: reads xpra's view of its clients every poll, signals the
+     * workflow on first attach and whenever the user is active (input, or screen updates while a
+     * client watches), and returns when the container has ended.
+     */
+    async watchSession(input: WatchInput): Promise<WatchResult> {
+      const ctx = Context.current();
+      const pollMs = input.pollSeconds * 1000;
+      // Enough heartbeats for the idle timer to be precise, without flooding the history.
+      const minSignalGapMs = Math.max(pollMs, Math.min(60_000, (input.idleSeconds * 1000) / 5));
+      let attached = input.alreadyAttached;
+      let lastSignalled = input.lastActivityAt ?? 0;
+      let lastDamage: number | null = null;
+      for (;;) {
+        ctx.heartbeat();
+        const state = await runtime.inspect(input.containerId);
+        if (!state?.running) return { exitCode: state?.exitCode ?? null };
+        let status;
+        try {
+          status = await runtime.xpraStatus(input.containerId);
+        } catch (err) {
+          ctx.log.debug('xpra info failed', { sessionId: input.sessionId, error: (err as Error).message });
+        }
+        if (status && status.clients > 0) {
+          const now = Date.now();
+          if (!attached) {
+            await events.clientAttached(input.sessionId, { at: now });
+            attached = true;
+            lastSignalled = now;
+          }
+          let activeAt = status.minIdleSeconds === null ? 0 : now - status.minIdleSeconds * 1000;
+          if (lastDamage !== null && status.damageEvents > lastDamage) activeAt = now;
+          lastDamage = status.damageEvents;
+          if (activeAt - lastSignalled >= minSignalGapMs) {
+            await events.activityHeartbeat(input.sessionId, { at: activeAt });
+            lastSignalled = activeAt;
+          }
+        } else {
+          lastDamage = null;
+        }
+        await ctx.sleep(pollMs);
+      }
+    },
+
+    /** Removes the session's containers; succeeds when there is nothing left to remove. */
+    async teardownSession(input: { sessionId: string }): Promise<{ removed: number }> {
+      const removed = await runtime.removeSessionContainers(input.sessionId);
+      return { removed };
+    },
+  };
+}
+
+export type SessionActivities = ReturnType<typeof createActivities>;

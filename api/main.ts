@@ -1,0 +1,32 @@
+/** The API process. */
+import { ConfigError, loadApiConfig } from '../core/config.js';
+import { createLogger } from '../core/logger.js';
+import { startApi } from './server.js';
+
+async function main(): Promise<void> {
+  const config = loadApiConfig(process.env);
+  const logger = createLogger({ level: config.logLevel, service: 'api', json: config.env === 'production' ? true : undefined });
+  const api = await startApi(config, logger);
+  logger.info('api listening', { url: api.url });
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info('shutting down', { signal });
+    api.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error('shutdown failed', { error: String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) console.error(err.message);
+  else console.error('api failed to start:', err);
+  process.exit(1);
+});

@@ -1,0 +1,67 @@
+/**
+ * Starts the API with its real dependencies: database (migrated, first admin ensured), Redis,
+ * Temporal. Used by api/main.ts and by the integration tests.
+ */
+import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import { Client, Connection } from '@temporalio/client';
+import { Redis } from 'ioredis';
+import type { ApiConfig } from '../core/config.js';
+import { ConfigError } from '../core/config.js';
+import { migrateToLatest, openDatabase, type Database } from '../core/db/orm.js';
+import type { Logger } from '../core/logger.js';
+import { createApp } from './app.js';
+import { UserDirectory } from './users/user-directory.js';
+
+export interface RunningApi {
+  server: Server;
+  /** Base URL, e.g. http://127.0.0.1:8080 */
+  url: string;
+  db: Database;
+  close(): Promise<void>;
+}
+
+export async function startApi(config: ApiConfig, logger: Logger): Promise<RunningApi> {
+  const db = await openDatabase(config.db);
+  await migrateToLatest(db, config.db.driver);
+  const users = new UserDirectory(db);
+  const admin = config.admin;
+  if (admin.password) {
+    if (await users.ensureInitialAdmin(admin.username, admin.password)) {
+      logger.info('created the first admin account', { username: admin.username });
+    }
+  } else if (!(await users.hasAccounts())) {
+    await db.close();
+    throw new ConfigError('invalid configuration:\n  HACKSTREAM_ADMIN_PASSWORD: required to create the first admin account');
+  }
+
+  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false });
+  await redis.connect();
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+
+  const app = createApp({ config, logger, db, redis, temporal });
+  const server = createServer(app);
+  server.headersTimeout = 20_000;
+  server.requestTimeout = (config.createTimeoutSeconds + 30) * 1000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, resolve);
+  });
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address}]` : address;
+  return {
+    server,
+    url: `http://${host}:${port}`,
+    db,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      redis.disconnect();
+      await connection.close();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * The session use cases behind the routes. The API never touches Docker: it validates, decides
+ * the session's parameters, and starts, signals or reads the session workflow; listings and
+ * ownership checks come from the database projection the workflow writes.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  WithStartWorkflowOperation,
+  WorkflowNotFoundError,
+  type Client,
+} from '@temporalio/client';
+import type { ApiConfig } from '../../core/config.js';
+import { Session } from '../../core/db/entities.js';
+import type { Database } from '../../core/db/orm.js';
+import type { Logger } from '../../core/logger.js';
+import {
+  FINAL_STATES,
+  appSearchAttribute,
+  awaitReadyUpdate,
+  sessionStateSearchAttribute,
+  sessionWorkflowId,
+  stopSignal,
+  userIdSearchAttribute,
+  type SessionSnapshot,
+  type SessionSpec,
+  type SessionState,
+} from '../../workflows/messages.js';
+import type { SessionWorkflow } from '../../workflows/session-workflow.js';
+import { HttpError, notFound } from '../http-error.js';
+import type { AuthenticatedUser } from '../request-context.js';
+import type { CreateSessionBody } from '../validation.js';
+import { sessionView, snapshotView, type SessionView } from './session-view.js';
+
+export interface SessionServiceDeps {
+  config: ApiConfig;
+  db: Database;
+  temporal: Client;
+  logger: Logger;
+}
+
+/** How long `stop` waits for teardown before answering 202 (still stopping). */
+const STOP_WAIT_MS = 15_000;
+
+class TimeoutError extends Error {}
+
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError()), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export class SessionService {
+  constructor(private readonly deps: SessionServiceDeps) {}
+
+  /** Starts a session and answers once it is ready (or has failed), within the create timeout. */
+  async create(user: AuthenticatedUser, body: CreateSessionBody): Promise<SessionView> {
+    const { config, temporal, logger } = this.deps;
+    const s = config.session;
+    const spec: SessionSpec = {
+      sessionId: randomUUID(),
+      userId: user.id,
+      app: body.app,
+      url: body.url ?? null,
+      quality: body.quality,
+      profile: body.profile,
+      image: s.image,
+      resources: { memoryMb: s.memoryMb, cpus: s.cpus, shmMb: s.shmMb, pidsLimit: s.pidsLimit },
+      timeouts: {
+        idleSeconds: s.idleTimeoutSeconds,
+        connectSeconds: s.connectTimeoutSeconds,
+        maxDurationSeconds: s.maxDurationSeconds,
+        readySeconds: s.readyTimeoutSeconds,
+        activityPollSeconds: s.activityPollSeconds,
+      },
+      requestedAt: Date.now(),
+    };
+    const workflowId = sessionWorkflowId(spec.sessionId);
+    const startWorkflowOperation = new WithStartWorkflowOperation<typeof SessionWorkflow>('SessionWorkflow', {
+      workflowId,
+      taskQueue: config.temporal.taskQueue,
+      args: [{ spec }],
+      workflowIdConflictPolicy: 'FAIL',
+      typedSearchAttributes: [
+        { key: userIdSearchAttribute, value: user.id },
+        { key: appSearchAttribute, value: spec.app },
+        { key: sessionStateSearchAttribute, value: 'provisioning' },
+      ],
+    });
+    logger.info('creating session', { sessionId: spec.sessionId, userId: user.id, app: spec.app });
+
+    const ready = temporal.workflow.executeUpdateWithStart(awaitReadyUpdate, { startWorkflowOperation });
+    let snapshot: SessionSnapshot;
+    try {
+      snapshot = await within(ready, config.createTimeoutSeconds * 1000);
+    } catch (err) {
+      if (!(err instanceof TimeoutError)) throw err;
+      ready.catch(() => undefined); // settled later; nobody waits for it any more
+      await this.signalStop(spec.sessionId, user.id);
+      throw new HttpError(
+        504,
+        'session_timeout',
+        `session ${spec.sessionId} was not ready within ${config.createTimeoutSeconds}s and is being torn down`,
+      );
+    }
+    if (snapshot.state === 'failed' || snapshot.state === 'stopped') {
+      throw new HttpError(
+        503,
+        'session_failed',
+        `session ${spec.sessionId} could not be started: ${snapshot.message ?? snapshot.reason ?? 'unknown reason'}`,
+      );
+    }
+    return snapshotView(snapshot, config.publicHost);
+  }
+
+  async list(user: AuthenticatedUser, opts: { all: boolean; limit: number }): Promise<SessionView[]> {
+    if (opts.all && user.role !== 'admin') throw new HttpError(403, 'forbidden', 'only admins may list all sessions');
+    const rows = await this.deps.db.em
+      .fork()
+      .find(Session, opts.all ? {} : { userId: user.id }, { orderBy: { requestedAt: 'desc' }, limit: opts.limit });
+    return rows.map((r) => sessionView(r, this.deps.config.publicHost));
+  }
+
+  async get(user: AuthenticatedUser, sessionId: string): Promise<SessionView> {
+    return sessionView(await this.owned(user, sessionId), this.deps.config.publicHost);
+  }
+
+  /**
+   * Asks the session to stop and waits briefly for teardown. Idempotent: stopping a stopped
+   * session answers with its final state.
+   */
+  async stop(user: AuthenticatedUser, sessionId: string): Promise<{ view: SessionView; done: boolean }> {
+    const row = await this.owned(user, sessionId);
+    if (!FINAL_STATES.includes(row.state as SessionState)) {
+      await this.signalStop(sessionId, user.id);
+      const handle = this.deps.temporal.workflow.getHandle<typeof SessionWorkflow>(sessionWorkflowId(sessionId));
+      try {
+        const final = await within(handle.result(), STOP_WAIT_MS);
+        return { view: snapshotView(final, this.deps.config.publicHost), done: true };
+      } catch (err) {
+        if (!(err instanceof TimeoutError)) throw err;
+        const view = await this.get(user, sessionId);
+        return { view: { ...view, state: view.state === 'stopped' || view.state === 'failed' ? view.state : 'stopping' }, done: false };
+      }
+    }
+    return { view: sessionView(row, this.deps.config.publicHost), done: true };
+  }
+
+  private async signalStop(sessionId: string, by: string): Promise<void> {
+    try {
+      await this.deps.temporal.workflow.getHandle(sessionWorkflowId(sessionId)).signal(stopSignal, { reason: 'user_stop', by });
+    } catch (err) {
+      // Already finished: nothing left to stop.
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+
+  /** The session if it exists and the caller may see it; 404 otherwise (no hint either way). */
+  private async owned(user: AuthenticatedUser, sessionId: string): Promise<Session> {
+    const row = await this.deps.db.em.fork().findOne(Session, { id: sessionId });
+    if (!row || (row.userId !== user.id && user.role !== 'admin')) throw notFound(`no session ${sessionId}`);
+    return row;
+  }
+}

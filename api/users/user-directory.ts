@@ -1,0 +1,55 @@
+/** Local accounts: lookup, credential checks and the first admin. */
+import { randomUUID } from 'node:crypto';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { Database } from '../../core/db/orm.js';
+import { User, type Role } from '../../core/db/entities.js';
+import { burnVerification, hashPassword, verifyPassword } from '../auth/passwords.js';
+import type { AuthenticatedUser } from '../request-context.js';
+
+const toAuthenticated = (u: User): AuthenticatedUser => ({ id: u.id, username: u.username, role: u.role });
+
+export class UserDirectory {
+  constructor(private readonly db: Database) {}
+
+  /** The account for these credentials, or null; the same effort whether or not the user exists. */
+  async verifyCredentials(username: string, password: string): Promise<AuthenticatedUser | null> {
+    const user = await this.db.em.fork().findOne(User, { username });
+    if (!user) return burnVerification(password).then(() => null);
+    const ok = await verifyPassword(user.passwordHash, password);
+    return ok && !user.disabled ? toAuthenticated(user) : null;
+  }
+
+  /** An active account by id (tokens are checked against this on every request). */
+  async findActive(id: string): Promise<AuthenticatedUser | null> {
+    const user = await this.db.em.fork().findOne(User, { id });
+    return user && !user.disabled ? toAuthenticated(user) : null;
+  }
+
+  async create(username: string, password: string, role: Role): Promise<AuthenticatedUser> {
+    const em = this.db.em.fork();
+    const user = em.create(User, { username, passwordHash: await hashPassword(password), role });
+    await em.flush();
+    return toAuthenticated(user);
+  }
+
+  async hasAccounts(): Promise<boolean> {
+    return (await this.db.em.fork().count(User, {})) > 0;
+  }
+
+  /**
+   * Creates the first admin when there are no accounts at all. Returns whether it did; later
+   * starts leave existing accounts (and changed passwords) alone.
+   */
+  async ensureInitialAdmin(username: string, password: string): Promise<boolean> {
+    const em = this.db.em.fork();
+    if (await this.hasAccounts()) return false;
+    try {
+      await em.insert(User, { id: randomUUID(), username, passwordHash: await hashPassword(password), role: 'admin', disabled: false, createdAt: new Date(), updatedAt: new Date() });
+      return true;
+    } catch (err) {
+      // Another process created it first.
+      if (err instanceof UniqueConstraintViolationException) return false;
+      throw err;
+    }
+  }
+}

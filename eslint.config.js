@@ -1,0 +1,56 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import { builtinModules } from 'node:module';
+
+// Workflow code is replayed deterministically inside Temporal's sandbox: no Node builtins, no I/O
+// libraries, and activities only by type. The override below makes that a lint error.
+const forbiddenInWorkflows = [
+  ...builtinModules.flatMap((m) => [m, `node:${m}`]),
+  '@temporalio/client',
+  '@temporalio/worker',
+  '@temporalio/activity',
+  'dockerode',
+  'ioredis',
+  'winston',
+  'express',
+  '@mikro-orm/*',
+];
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', '.tools/**', '.data/**', 'images/**', 'bench/results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: forbiddenInWorkflows
+            .filter((m) => !m.includes('*'))
+            .map((name) => ({ name, message: 'Workflow code must stay deterministic: no Node builtins or side-effecting modules.' })),
+          patterns: [
+            { group: ['@mikro-orm/*'], message: 'Workflows must not touch the database; use an activity.' },
+            { group: ['../activities/*', '../core/*', '../api/*', '../worker/*'], allowTypeImports: true, message: 'Workflows import activities (and other server code) by type only.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['eslint.config.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Session container entrypoint: one xpra server on display :100 whose only child is the app.
+# xpra starts Xvfb itself, serves its HTML5 client and websocket on port 14500, and exits when
+# the app exits (so the container ends with it). Extra arguments (quality presets) are appended.
+set -eu
+mkdir -p "$XDG_RUNTIME_DIR" /tmp/xpra && chmod 0700 "$XDG_RUNTIME_DIR"
+# Xvfb (non-root) cannot create the X socket directory itself.
+mkdir -p -m 1777 /tmp/.X11-unix 2>/dev/null || true
+exec xpra start :100 \
+  --daemon=no --socket-dir=/tmp/xpra \
+  --bind-ws=0.0.0.0:14500 --html=on \
+  --start-child=/usr/local/bin/hackstream-start-app --exit-with-children=yes \
+  --start-new-commands=no --open-url=no --open-files=no \
+  --file-transfer=no --printing=no --webcam=no --clipboard=yes \
+  --mdns=no --pulseaudio=no --speaker=disabled --microphone=disabled --notifications=no \
+  --dbus-launch=no --dbus-proxy=no --systemd-run=no \
+  "$@"

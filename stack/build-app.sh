@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Compiles the control plane (TypeScript → dist/, plus the prebuilt workflow bundle) unless the
+# sources are unchanged since the last build.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+command -v node >/dev/null && node --version | grep -q '^v24\.' || ensure_node >/dev/null
+
+stamp="$(cd "$HS_ROOT" && find core workflows activities api worker client package-lock.json tsconfig.json tsconfig.build.json \
+  -type f \( -name '*.ts' -o -name '*.json' -o -name '*.js' \) -print0 2>/dev/null | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)"
+if [ -f "$HS_ROOT/dist/.build-stamp" ] && [ "$(cat "$HS_ROOT/dist/.build-stamp")" = "$stamp" ]; then
+  say "control plane: build up to date"
+  exit 0
+fi
+say "control plane: building (tsc + workflow bundle)"
+rm -rf "$HS_ROOT/dist"
+(cd "$HS_ROOT" && npm run --silent build) || die "build failed"
+echo "$stamp" >"$HS_ROOT/dist/.build-stamp"

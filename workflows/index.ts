@@ -1,0 +1,2 @@
+// The workflows this project's workers run (the entry point of the workflow bundle).
+export { SessionWorkflow } from './session-workflow.js';

@@ -1,0 +1,149 @@
+/**
+ * The session workflow's contract: its input, the signals, queries and updates it answers, the
+ * search attributes it maintains and the types they carry. `api/` and `worker/` import from here;
+ * nothing here may have side effects (it is bundled into the workflow sandbox).
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const APPS = ['firefox'] as const;
+export type App = (typeof APPS)[number];
+
+export const QUALITIES = ['low', 'auto', 'high'] as const;
+export type Quality = (typeof QUALITIES)[number];
+
+export const PROFILES = ['ephemeral'] as const;
+export type Profile = (typeof PROFILES)[number];
+
+/**
+ * - `provisioning`: the container is being created and started;
+ * - `ready`: xpra and the app are up, no client has attached yet;
+ * - `active`: a client has attached at least once;
+ * - `stopping`: teardown is under way;
+ * - `stopped` / `failed`: final.
+ */
+export const SESSION_STATES = ['provisioning', 'ready', 'active', 'stopping', 'stopped', 'failed'] as const;
+export type SessionState = (typeof SESSION_STATES)[number];
+export const FINAL_STATES: readonly SessionState[] = ['stopped', 'failed'];
+
+/** Why a session ended. `stopped` for the first six, `failed` for the others. */
+export const END_REASONS = [
+  'user_stop',
+  'idle',
+  'connect_timeout',
+  'max_duration',
+  'app_exited',
+  'cancelled',
+  'provision_failed',
+  'runtime_failed',
+] as const;
+export type EndReason = (typeof END_REASONS)[number];
+
+/** Error types (activity error class names) that retrying cannot fix. */
+export const PERMANENT_ERROR_TYPES = ['ImageMissingError', 'InvalidSessionSpecError'] as const;
+
+export interface SessionResources {
+  memoryMb: number;
+  cpus: number;
+  shmMb: number;
+  pidsLimit: number;
+}
+
+export interface SessionTimeouts {
+  /** Without user activity for this long, the session ends with reason `idle`. */
+  idleSeconds: number;
+  /** Without any client attaching for this long after ready, it ends with `connect_timeout`. */
+  connectSeconds: number;
+  /** Hard limit from the start of the session: `max_duration`. */
+  maxDurationSeconds: number;
+  /** Provisioning (container start until the app window exists) must finish within this. */
+  readySeconds: number;
+  /** How often the worker reads the session's activity from xpra. */
+  activityPollSeconds: number;
+}
+
+/** Everything the workflow needs to run one session; fixed at start. */
+export interface SessionSpec {
+  sessionId: string;
+  userId: string;
+  app: App;
+  url: string | null;
+  quality: Quality;
+  profile: Profile;
+  image: string;
+  resources: SessionResources;
+  timeouts: SessionTimeouts;
+  /** Epoch ms when the API accepted the request. */
+  requestedAt: number;
+}
+
+/** The session's container, once provisioned. */
+export interface SessionContainer {
+  id: string;
+  name: string;
+  /** Host port (bound to loopback) that forwards to xpra's HTML5/websocket listener. */
+  xpraHostPort: number;
+}
+
+export interface SessionSnapshot {
+  sessionId: string;
+  userId: string;
+  app: App;
+  state: SessionState;
+  reason: EndReason | null;
+  /** Human-readable detail for `failed` sessions (and for the reason of a stop). */
+  message: string | null;
+  url: string | null;
+  quality: Quality;
+  container: SessionContainer | null;
+  requestedAt: number;
+  readyAt: number | null;
+  attachedAt: number | null;
+  lastActivityAt: number | null;
+  endedAt: number | null;
+}
+
+/** State carried across continue-as-new so a long session keeps its clocks. */
+export interface CarriedState {
+  snapshot: SessionSnapshot;
+  stopRequested: boolean;
+}
+
+export interface SessionWorkflowInput {
+  spec: SessionSpec;
+  carried?: CarriedState;
+}
+
+export interface StopRequest {
+  reason: 'user_stop';
+  /** The user who asked, for the record. */
+  by: string;
+}
+
+export interface ClientActivity {
+  /** Epoch ms of the observation's user activity (input or screen updates). */
+  at: number;
+}
+
+export const sessionWorkflowId = (sessionId: string): string => `session-${sessionId}`;
+
+/** Ask the session to end; idempotent. */
+export const stopSignal = defineSignal<[StopRequest]>('stop');
+/** A client attached (first attach moves `ready` → `active`). */
+export const clientAttachedSignal = defineSignal<[ClientActivity]>('clientAttached');
+/** The user did something (input or screen updates): resets the idle timer. */
+export const activityHeartbeatSignal = defineSignal<[ClientActivity]>('activityHeartbeat');
+
+export const sessionSnapshotQuery = defineQuery<SessionSnapshot>('sessionSnapshot');
+
+/**
+ * Completes as soon as provisioning has finished (successfully or not) and returns the snapshot:
+ * the API sends it with update-with-start so one call starts the session and waits for it.
+ */
+export const awaitReadyUpdate = defineUpdate<SessionSnapshot>('awaitReady');
+
+/** Search attributes, registered on the namespace so operators can filter in the Temporal UI. */
+export const userIdSearchAttribute = defineSearchAttributeKey('userId', SearchAttributeType.KEYWORD);
+export const appSearchAttribute = defineSearchAttributeKey('app', SearchAttributeType.KEYWORD);
+export const sessionStateSearchAttribute = defineSearchAttributeKey('sessionState', SearchAttributeType.KEYWORD);
+export const SEARCH_ATTRIBUTES = [userIdSearchAttribute, appSearchAttribute, sessionStateSearchAttribute];

@@ -1,0 +1,239 @@
+/**
+ * One session, one workflow: provision → await connect → active → teardown.
+ *
+ * The workflow is the single source of truth for the session's lifecycle; every state change is
+ * written to the database by the `recordSession` activity (a projection for listing and
+ * ownership checks). Teardown runs on every path out: stop, idle, connect deadline, maximum
+ * duration, the app exiting, failed provisioning and cancellation.
+ */
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities/index.js';
+import {
+  FINAL_STATES,
+  PERMANENT_ERROR_TYPES,
+  activityHeartbeatSignal,
+  awaitReadyUpdate,
+  clientAttachedSignal,
+  sessionSnapshotQuery,
+  sessionStateSearchAttribute,
+  stopSignal,
+  type EndReason,
+  type SessionSnapshot,
+  type SessionSpec,
+  type SessionState,
+  type SessionWorkflowInput,
+} from './messages.js';
+
+type Activities = ReturnType<typeof createActivities>;
+
+/** Continue as new past this many history events (or when the server suggests it). */
+export const DEFAULT_HISTORY_LIMIT = 2000;
+
+const STOPPED_REASONS: readonly EndReason[] = ['user_stop', 'idle', 'connect_timeout', 'max_duration', 'app_exited', 'cancelled'];
+
+// Database writes and container removal must eventually happen: retry without a cap, backing off.
+const durable = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: [...PERMANENT_ERROR_TYPES] },
+});
+
+function provisioner(spec: SessionSpec) {
+  return proxyActivities<Activities>({
+    // The activity waits for the app window itself (heartbeating), so allow its whole budget.
+    startToCloseTimeout: `${spec.timeouts.readySeconds + 60}s`,
+    heartbeatTimeout: '10s',
+    // A stop during provisioning waits for the activity to acknowledge, so that teardown cannot
+    // run before a container the activity is still creating exists.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: [...PERMANENT_ERROR_TYPES] },
+  }).provisionSession;
+}
+
+function watcher(spec: SessionSpec) {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: `${spec.timeouts.maxDurationSeconds + 3600}s`,
+    heartbeatTimeout: `${Math.max(30, spec.timeouts.activityPollSeconds * 4)}s`,
+    retry: { initialInterval: '1s', maximumInterval: '30s' },
+  }).watchSession;
+}
+
+export function initialSnapshot(spec: SessionSpec): SessionSnapshot {
+  return {
+    sessionId: spec.sessionId,
+    userId: spec.userId,
+    app: spec.app,
+    state: 'provisioning',
+    reason: null,
+    message: null,
+    url: spec.url,
+    quality: spec.quality,
+    container: null,
+    requestedAt: spec.requestedAt,
+    readyAt: null,
+    attachedAt: null,
+    lastActivityAt: null,
+    endedAt: null,
+  };
+}
+
+function failureMessage(err: unknown): string {
+  const cause = err instanceof ActivityFailure ? (err.cause ?? err) : err;
+  if (cause instanceof ApplicationFailure && cause.type) return `${cause.type}: ${cause.message}`;
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+export async function SessionWorkflow(input: SessionWorkflowInput & { historyLimit?: number }): Promise<SessionSnapshot> {
+  const { spec } = input;
+  const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
+  let snap: SessionSnapshot = input.carried?.snapshot ?? initialSnapshot(spec);
+  let stopRequested = input.carried?.stopRequested ?? false;
+  // Bumped by every signal so the main loop re-evaluates its deadlines.
+  let wakeups = 0;
+
+  setHandler(sessionSnapshotQuery, () => snap);
+  setHandler(stopSignal, (req) => {
+    if (!stopRequested) log.info('stop requested', { sessionId: spec.sessionId, by: req.by });
+    stopRequested = true;
+    wakeups++;
+  });
+  const noteActivity = (at: number) => {
+    if (snap.lastActivityAt === null || at > snap.lastActivityAt) snap = { ...snap, lastActivityAt: at };
+    wakeups++;
+  };
+  setHandler(clientAttachedSignal, ({ at }) => {
+    if (snap.attachedAt === null) snap = { ...snap, attachedAt: at };
+    noteActivity(at);
+  });
+  setHandler(activityHeartbeatSignal, ({ at }) => noteActivity(at));
+  setHandler(awaitReadyUpdate, async () => {
+    await condition(() => snap.state === 'ready' || snap.state === 'active' || FINAL_STATES.includes(snap.state));
+    return snap;
+  });
+
+  const transition = async (state: SessionState, patch: Partial<SessionSnapshot> = {}) => {
+    snap = { ...snap, ...patch, state };
+    upsertSearchAttributes([{ key: sessionStateSearchAttribute, value: state }]);
+    await durable.recordSession(snap);
+  };
+
+  const watchScope = new CancellationScope();
+  let appEnded = false;
+  const startWatching = () => {
+    const container = snap.container;
+    if (!container) return;
+    watchScope
+      .run(() =>
+        watcher(spec)({
+          sessionId: spec.sessionId,
+          containerId: container.id,
+          pollSeconds: spec.timeouts.activityPollSeconds,
+          idleSeconds: spec.timeouts.idleSeconds,
+          alreadyAttached: snap.attachedAt !== null,
+          lastActivityAt: snap.lastActivityAt,
+        }),
+      )
+      .then(
+        () => {
+          appEnded = true;
+          wakeups++;
+        },
+        (err: unknown) => {
+          if (!isCancellation(err)) log.warn('session watcher failed', { sessionId: spec.sessionId, error: failureMessage(err) });
+        },
+      );
+  };
+
+  let reason: EndReason | null = null;
+  let message: string | null = null;
+  try {
+    if (!input.carried) {
+      await transition('provisioning');
+      const provisionScope = new CancellationScope();
+      const provisioning = provisionScope.run(() => provisioner(spec)(spec));
+      let provisioned: Awaited<typeof provisioning> | null = null;
+      let provisionError: unknown = null;
+      const settled = provisioning.then(
+        (c) => void (provisioned = c),
+        (err: unknown) => void (provisionError = err),
+      );
+      await condition(() => provisioned !== null || provisionError !== null || stopRequested);
+      if (provisioned === null && provisionError === null) {
+        provisionScope.cancel();
+        await settled;
+        reason = 'user_stop';
+      } else if (provisionError !== null) {
+        reason = 'provision_failed';
+        message = failureMessage(provisionError);
+        log.warn('provisioning failed', { sessionId: spec.sessionId, error: message });
+      } else {
+        await transition('ready', { container: provisioned, readyAt: Date.now() });
+      }
+    } else if (stopRequested) {
+      reason = 'user_stop';
+    }
+
+    if (reason === null) {
+      startWatching();
+      reason = await runUntilEnd();
+    }
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    reason = 'cancelled';
+  }
+
+  // Teardown must complete even when the workflow itself was cancelled.
+  return await CancellationScope.nonCancellable(async () => {
+    watchScope.cancel();
+    const finalReason = reason ?? 'cancelled';
+    await transition('stopping', { reason: finalReason, message });
+    await durable.teardownSession({ sessionId: spec.sessionId });
+    const finalState: SessionState = STOPPED_REASONS.includes(finalReason) ? 'stopped' : 'failed';
+    await transition(finalState, { endedAt: Date.now() });
+    await condition(allHandlersFinished);
+    log.info('session ended', { sessionId: spec.sessionId, state: finalState, reason: finalReason });
+    return snap;
+  });
+
+  /** The active phase: returns why the session must end, or continues as new. */
+  async function runUntilEnd(): Promise<EndReason> {
+    const { idleSeconds, connectSeconds, maxDurationSeconds } = spec.timeouts;
+    for (;;) {
+      if (stopRequested) return 'user_stop';
+      if (appEnded) return 'app_exited';
+      if (snap.attachedAt !== null && snap.state === 'ready') await transition('active');
+
+      const now = Date.now();
+      const readyAt = snap.readyAt ?? now;
+      const idleAt = Math.max(snap.lastActivityAt ?? readyAt, readyAt) + idleSeconds * 1000;
+      const connectAt = snap.attachedAt === null ? readyAt + connectSeconds * 1000 : Infinity;
+      const maxAt = spec.requestedAt + maxDurationSeconds * 1000;
+      if (now >= maxAt) return 'max_duration';
+      if (now >= idleAt) return 'idle';
+      if (now >= connectAt) return 'connect_timeout';
+
+      const info = workflowInfo();
+      if (info.continueAsNewSuggested || info.historyLength > historyLimit) {
+        watchScope.cancel();
+        await condition(allHandlersFinished);
+        return await continueAsNew<typeof SessionWorkflow>({ spec, carried: { snapshot: snap, stopRequested }, historyLimit });
+      }
+
+      const seen = wakeups;
+      await condition(() => wakeups !== seen, Math.min(idleAt, connectAt, maxAt) - now);
+    }
+  }
+}
