@@ -97,6 +97,8 @@ export interface SessionSnapshot {
   quality: Quality;
   container: SessionContainer | null;
   requestedAt: number;
+  /** Epoch ms (workflow clock) when the workflow started: the maximum duration counts from here. */
+  startedAt: number;
   readyAt: number | null;
   attachedAt: number | null;
   lastActivityAt: number | null;

@@ -83,6 +83,7 @@ export function initialSnapshot(spec: SessionSpec): SessionSnapshot {
     quality: spec.quality,
     container: null,
     requestedAt: spec.requestedAt,
+    startedAt: Date.now(),
     readyAt: null,
     attachedAt: null,
     lastActivityAt: null,
@@ -119,15 +120,21 @@ export async function SessionWorkflow(input: SessionWorkflowInput & { historyLim
     noteActivity(at);
   });
   setHandler(activityHeartbeatSignal, ({ at }) => noteActivity(at));
+  // The last snapshot the database has: the API answers from it, so a client that reads the
+  // session right after creating it sees the same state.
+  let recorded: SessionSnapshot = snap;
   setHandler(awaitReadyUpdate, async () => {
-    await condition(() => snap.state === 'ready' || snap.state === 'active' || FINAL_STATES.includes(snap.state));
-    return snap;
+    await condition(() => recorded.state === 'ready' || recorded.state === 'active' || FINAL_STATES.includes(recorded.state));
+    return recorded;
   });
 
   const transition = async (state: SessionState, patch: Partial<SessionSnapshot> = {}) => {
     snap = { ...snap, ...patch, state };
     upsertSearchAttributes([{ key: sessionStateSearchAttribute, value: state }]);
-    await durable.recordSession(snap);
+    const written = snap;
+    // A state change is recorded even when the workflow is being cancelled.
+    await CancellationScope.nonCancellable(() => durable.recordSession(written));
+    recorded = written;
   };
 
   const watchScope = new CancellationScope();
@@ -220,7 +227,7 @@ export async function SessionWorkflow(input: SessionWorkflowInput & { historyLim
       const readyAt = snap.readyAt ?? now;
       const idleAt = Math.max(snap.lastActivityAt ?? readyAt, readyAt) + idleSeconds * 1000;
       const connectAt = snap.attachedAt === null ? readyAt + connectSeconds * 1000 : Infinity;
-      const maxAt = spec.requestedAt + maxDurationSeconds * 1000;
+      const maxAt = snap.startedAt + maxDurationSeconds * 1000;
       if (now >= maxAt) return 'max_duration';
       if (now >= idleAt) return 'idle';
       if (now >= connectAt) return 'connect_timeout';

@@ -52,6 +52,7 @@ export function rowSnapshot(row: Session): SessionSnapshot {
         ? { id: row.containerId, name: row.containerName, xpraHostPort: row.xpraHostPort }
         : null,
     requestedAt: row.requestedAt.getTime(),
+    startedAt: row.requestedAt.getTime(),
     readyAt: ms(row.readyAt),
     attachedAt: ms(row.attachedAt),
     lastActivityAt: null,

@@ -1,0 +1,79 @@
+/** Starts the real API in-process against the test stack, with per-test settings. */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
+import { loadApiConfig, type ApiConfig } from '../../core/config.js';
+import { createLogger } from '../../core/logger.js';
+import { startApi, type RunningApi } from '../../api/server.js';
+import { UserDirectory } from '../../api/users/user-directory.js';
+import type { Role } from '../../core/db/entities.js';
+
+export interface ApiUnderTest {
+  api: RunningApi;
+  config: ApiConfig;
+  temporal: Client;
+  /** Creates a user and returns its id and a fresh access token. */
+  newUser(role?: Role): Promise<{ id: string; username: string; password: string; token: string }>;
+  /** fetch against the API with JSON in and out. */
+  call(method: string, path: string, opts?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+export async function startApiUnderTest(env: Record<string, string> = {}): Promise<ApiUnderTest> {
+  const stack = inject('stack');
+  const config = loadApiConfig({
+    HACKSTREAM_ENV: 'test',
+    HACKSTREAM_DATA_DIR: stack.dataDir,
+    HACKSTREAM_REDIS_URL: stack.redisUrl,
+    HACKSTREAM_TEMPORAL_ADDRESS: stack.temporalAddress,
+    HACKSTREAM_TASK_QUEUE: stack.taskQueue,
+    HACKSTREAM_API_PORT: '0',
+    HACKSTREAM_JWT_SECRET: randomBytes(32).toString('hex'),
+    HACKSTREAM_ADMIN_PASSWORD: randomBytes(16).toString('hex'),
+    HACKSTREAM_ADMIN_USERNAME: 'admin',
+    ...env,
+  });
+  const logger = createLogger({ level: 'warn', service: 'api-test', json: false });
+  const api = await startApi(config, logger);
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  const users = new UserDirectory(api.db);
+
+  const call: ApiUnderTest['call'] = async (method, path, opts = {}) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.token) headers['authorization'] = `Bearer ${opts.token}`;
+    let body: string | undefined = opts.rawBody;
+    if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(api.url + path, { method, headers, body });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      /* not JSON: keep the text so a test can show it */
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
+
+  return {
+    api,
+    config,
+    temporal,
+    call,
+    async newUser(role: Role = 'user') {
+      const username = `u-${randomUUID().slice(0, 8)}`;
+      const password = randomBytes(12).toString('hex');
+      const user = await users.create(username, password, role);
+      const login = await call('POST', '/v1/login', { body: { username, password } });
+      if (login.status !== 200) throw new Error(`login failed: ${login.status} ${JSON.stringify(login.body)}`);
+      return { id: user.id, username, password, token: String(login.body.access_token) };
+    },
+    async close() {
+      await connection.close();
+      await api.close();
+    },
+  };
+}

@@ -1,0 +1,338 @@
+/**
+ * SessionWorkflow's timers and transitions on Temporal's time-skipping test server, with fake
+ * activities that record what the workflow asked for.
+ */
+import { randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ImageMissingError } from '../../activities/errors.js';
+import type { SessionActivities, WatchInput } from '../../activities/index.js';
+import {
+  activityHeartbeatSignal,
+  awaitReadyUpdate,
+  clientAttachedSignal,
+  sessionSnapshotQuery,
+  sessionWorkflowId,
+  stopSignal,
+  type SessionSnapshot,
+  type SessionSpec,
+} from '../../workflows/messages.js';
+import type { SessionWorkflow } from '../../workflows/session-workflow.js';
+import { createLogger } from '../../core/logger.js';
+import { ensureSearchAttributes } from '../../worker/search-attributes.js';
+import { installTemporalLogging } from '../../worker/temporal-logging.js';
+import { temporalTestServer, workflowsEntry } from '../support/paths.js';
+
+let env: TestWorkflowEnvironment;
+
+beforeAll(async () => {
+  // Errors only: the fakes fail on purpose (e.g. the unavailable watcher) and would flood the output.
+  const logger = createLogger({ level: 'error', service: 'workflow-test', json: false });
+  installTemporalLogging(logger);
+  env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: temporalTestServer() } },
+  });
+  // The workflow upserts custom search attributes; they must exist, as on a real namespace.
+  await ensureSearchAttributes(env.connection, 'default', logger);
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+// The test server's clock runs ahead of the real one once a test has skipped time.
+async function spec(overrides: Partial<SessionSpec['timeouts']> = {}): Promise<SessionSpec> {
+  return {
+    sessionId: randomUUID(),
+    userId: randomUUID(),
+    app: 'firefox',
+    url: 'https://example.com/',
+    quality: 'auto',
+    profile: 'ephemeral',
+    image: 'hackstream/session-firefox:test',
+    resources: { memoryMb: 1024, cpus: 1, shmMb: 512, pidsLimit: 512 },
+    timeouts: {
+      idleSeconds: 15 * 60,
+      connectSeconds: 5 * 60,
+      maxDurationSeconds: 8 * 3600,
+      readySeconds: 60,
+      activityPollSeconds: 5,
+      ...overrides,
+    },
+    requestedAt: await env.currentTimeMs(),
+  };
+}
+
+/** Waits (in real time, polling) until the fake saw what the test expects. */
+async function eventually(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+interface Fakes {
+  activities: SessionActivities;
+  states: string[];
+  teardowns: string[];
+  provisionCancelled: boolean;
+  watchCancelled: number;
+  watchInputs: WatchInput[];
+}
+
+/**
+ * Activities that behave like the real ones would, without Docker or a database.
+ *
+ * Watcher modes: `watch` runs (heartbeating) until cancelled, as the real one does; `exit`
+ * reports the app's exit; `unavailable` fails every attempt, so the workflow runs on its timers
+ * alone while Temporal retries the watcher. Timer tests use `unavailable` because Temporal's
+ * test server does not skip time while any activity is running, and it shows that idle and
+ * deadline handling never depends on the watcher being healthy.
+ */
+function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; watcher?: 'watch' | 'exit' | 'unavailable' } = {}): Fakes {
+  const f: Fakes = {
+    states: [],
+    teardowns: [],
+    provisionCancelled: false,
+    watchCancelled: 0,
+    watchInputs: [],
+    activities: undefined as unknown as SessionActivities,
+  };
+  // Real-time waits inside fake activities; the activity stays cancellable through heartbeats.
+  const waitUntilCancelled = async (onCancel: () => void, maxMs = 60_000): Promise<void> => {
+    const ctx = Context.current();
+    const until = Date.now() + maxMs;
+    try {
+      while (Date.now() < until) {
+        ctx.heartbeat();
+        await ctx.sleep(100);
+      }
+    } catch (err) {
+      onCancel();
+      throw err;
+    }
+  };
+  f.activities = {
+    async recordSession(s: SessionSnapshot) {
+      f.states.push(s.state);
+    },
+    async provisionSession(s: SessionSpec) {
+      if (opts.provision === 'image-missing') throw new ImageMissingError(s.image);
+      if (opts.provision === 'hang') {
+        await waitUntilCancelled(() => (f.provisionCancelled = true));
+      }
+      return { id: `container-${s.sessionId}`, name: `hackstream-session-${s.sessionId}`, xpraHostPort: 40000 };
+    },
+    async watchSession(input: WatchInput) {
+      f.watchInputs.push(input);
+      if (opts.watcher === 'exit') {
+        await new Promise((r) => setTimeout(r, 200));
+        return { exitCode: 0 };
+      }
+      if (opts.watcher === 'unavailable') throw new Error('Docker engine unreachable');
+      await waitUntilCancelled(() => f.watchCancelled++, 10 * 60_000);
+      return { exitCode: null };
+    },
+    async teardownSession(input: { sessionId: string }) {
+      f.teardowns.push(input.sessionId);
+      return { removed: 1 };
+    },
+  };
+  return f;
+}
+
+async function withWorker<T>(f: Fakes, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = `wf-test-${randomUUID()}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowsPath: workflowsEntry,
+    activities: f.activities,
+    // Deliver activity cancellations promptly (on the next heartbeat, not up to 24 s later).
+    maxHeartbeatThrottleInterval: '200 ms',
+  });
+  return worker.runUntil(fn(taskQueue));
+}
+
+async function startSession(taskQueue: string, s: SessionSpec, historyLimit?: number) {
+  return env.client.workflow.start<typeof SessionWorkflow>('SessionWorkflow', {
+    taskQueue,
+    workflowId: sessionWorkflowId(s.sessionId),
+    args: [{ spec: s, historyLimit }],
+  });
+}
+
+describe('SessionWorkflow', () => {
+  it('provisions, becomes ready, and ends with reason idle when nobody connects within the idle timeout', async () => {
+    const f = fakes({ watcher: 'unavailable' });
+    const s = await spec({ idleSeconds: 10 * 60, connectSeconds: 30 * 60 });
+    const snapshot = await withWorker(f, async (tq) => {
+      const handle = await startSession(tq, s);
+      const ready = await handle.executeUpdate(awaitReadyUpdate);
+      expect(ready.state).toBe('ready');
+      expect(ready.container?.xpraHostPort).toBe(40000);
+      await env.sleep('11 minutes');
+      return handle.result();
+    });
+    expect(snapshot.state).toBe('stopped');
+    expect(snapshot.reason).toBe('idle');
+    expect(f.states).toEqual(['provisioning', 'ready', 'stopping', 'stopped']);
+    expect(f.teardowns).toEqual([s.sessionId]);
+  });
+
+  it('ends with connect_timeout when no client attaches before the connect deadline', async () => {
+    const f = fakes({ watcher: 'unavailable' });
+    const s = await spec({ idleSeconds: 60 * 60, connectSeconds: 2 * 60 });
+    const snapshot = await withWorker(f, async (tq) => {
+      const handle = await startSession(tq, s);
+      await handle.executeUpdate(awaitReadyUpdate);
+      await env.sleep('3 minutes');
+      return handle.result();
+    });
+    expect(snapshot).toMatchObject({ state: 'stopped', reason: 'connect_timeout', attachedAt: null });
+    expect(f.teardowns).toEqual([s.sessionId]);
+  });
+
+  it('keeps an active session alive while activity heartbeats arrive, then idles it out', async () => {
+    const f = fakes({ watcher: 'unavailable' });
+    const s = await spec({ idleSeconds: 5 * 60, connectSeconds: 60 });
+    const handle = await withWorker(f, async (tq) => {
+      const h = await startSession(tq, s);
+      await h.executeUpdate(awaitReadyUpdate);
+      await h.signal(clientAttachedSignal, { at: Date.now() });
+      // 12 minutes of use, a heartbeat every 3 minutes: past both the connect deadline and the idle timeout.
+      for (let i = 0; i < 4; i++) {
+        await env.sleep('3 minutes');
+        expect((await h.query(sessionSnapshotQuery)).state).toBe('active');
+        await h.signal(activityHeartbeatSignal, { at: await env.currentTimeMs() });
+      }
+      expect((await h.query(sessionSnapshotQuery)).state).toBe('active');
+      await env.sleep('6 minutes');
+      return h;
+    });
+    const snapshot = await handle.result();
+    expect(snapshot.reason).toBe('idle');
+    expect(snapshot.attachedAt).not.toBeNull();
+    expect(f.states).toEqual(['provisioning', 'ready', 'active', 'stopping', 'stopped']);
+  });
+
+  it('ends with max_duration however active the session is', async () => {
+    const f = fakes({ watcher: 'unavailable' });
+    const s = await spec({ idleSeconds: 10 * 60, maxDurationSeconds: 30 * 60 });
+    const snapshot = await withWorker(f, async (tq) => {
+      const h = await startSession(tq, s);
+      await h.executeUpdate(awaitReadyUpdate);
+      await h.signal(clientAttachedSignal, { at: Date.now() });
+      for (let i = 0; i < 5; i++) {
+        await env.sleep('5 minutes');
+        await h.signal(activityHeartbeatSignal, { at: await env.currentTimeMs() });
+      }
+      expect((await h.query(sessionSnapshotQuery)).state).toBe('active');
+      await env.sleep('6 minutes');
+      return h.result();
+    });
+    expect(snapshot).toMatchObject({ state: 'stopped', reason: 'max_duration' });
+    expect(snapshot.endedAt! - snapshot.startedAt).toBeLessThan(31 * 60 * 1000);
+  });
+
+  it('stops on request, cancels the watcher and tears down', async () => {
+    const f = fakes();
+    const s = await spec();
+    const snapshot = await withWorker(f, async (tq) => {
+      const h = await startSession(tq, s);
+      await h.executeUpdate(awaitReadyUpdate);
+      await eventually(() => f.watchInputs.length === 1, 'the watcher to start');
+      await h.signal(stopSignal, { reason: 'user_stop', by: s.userId });
+      await h.signal(stopSignal, { reason: 'user_stop', by: s.userId }); // idempotent
+      const result = await h.result();
+      await eventually(() => f.watchCancelled === 1, 'the watcher to be cancelled');
+      return result;
+    });
+    expect(snapshot).toMatchObject({ state: 'stopped', reason: 'user_stop' });
+    expect(f.teardowns).toEqual([s.sessionId]);
+  });
+
+  it('stops during provisioning: cancels provisioning, then tears down', async () => {
+    const f = fakes({ provision: 'hang' });
+    const s = await spec();
+    const snapshot = await withWorker(f, async (tq) => {
+      const h = await startSession(tq, s);
+      await eventually(() => f.states.includes('provisioning'), 'provisioning to start');
+      expect((await h.query(sessionSnapshotQuery)).state).toBe('provisioning');
+      await h.signal(stopSignal, { reason: 'user_stop', by: s.userId });
+      return h.result();
+    });
+    expect(f.provisionCancelled).toBe(true);
+    expect(snapshot).toMatchObject({ state: 'stopped', reason: 'user_stop', readyAt: null });
+    expect(f.states).toEqual(['provisioning', 'stopping', 'stopped']);
+    expect(f.teardowns).toEqual([s.sessionId]);
+  });
+
+  it('fails without retrying when the image is missing, answering the ready update with the failure', async () => {
+    const f = fakes({ provision: 'image-missing' });
+    const s = await spec();
+    const ready = await withWorker(f, async (tq) => {
+      const h = await startSession(tq, s);
+      return h.executeUpdate(awaitReadyUpdate);
+    });
+    expect(ready.state).toBe('failed');
+    expect(ready.reason).toBe('provision_failed');
+    expect(ready.message).toMatch(/ImageMissingError: session image "hackstream\/session-firefox:test" is not present/);
+    expect(f.teardowns).toEqual([s.sessionId]);
+  });
+
+  it('ends with app_exited when the app closes by itself', async () => {
+    const f = fakes({ watcher: 'exit' });
+    const s = await spec();
+    const snapshot = await withWorker(f, async (tq) => {
+      const h = await startSession(tq, s);
+      await h.executeUpdate(awaitReadyUpdate);
+      return h.result();
+    });
+    expect(snapshot, JSON.stringify(snapshot)).toMatchObject({ state: 'stopped', reason: 'app_exited' });
+  });
+
+  it('tears down when the workflow is cancelled', async () => {
+    const f = fakes();
+    const s = await spec();
+    const snapshot = await withWorker(f, async (tq) => {
+      const h = await startSession(tq, s);
+      await h.executeUpdate(awaitReadyUpdate);
+      await h.cancel();
+      return h.result();
+    });
+    expect(snapshot).toMatchObject({ state: 'stopped', reason: 'cancelled' });
+    expect(f.teardowns).toEqual([s.sessionId]);
+  });
+
+  it('continues as new when history grows, keeping its clocks and its client', async () => {
+    const f = fakes();
+    const s = await spec({ idleSeconds: 10 * 60 });
+    const { firstRunId, last } = await withWorker(f, async (tq) => {
+      const h = await startSession(tq, s, 60);
+      const firstRunId = h.firstExecutionRunId;
+      await h.executeUpdate(awaitReadyUpdate);
+      const attachedAt = await env.currentTimeMs();
+      await h.signal(clientAttachedSignal, { at: attachedAt });
+      for (let i = 0; i < 20; i++) {
+        await h.signal(activityHeartbeatSignal, { at: await env.currentTimeMs() });
+      }
+      await eventually(() => f.watchInputs.length >= 2, 'a second run to start watching');
+      const last = await h.query(sessionSnapshotQuery);
+      expect(last.attachedAt).toBe(attachedAt);
+      await h.signal(stopSignal, { reason: 'user_stop', by: s.userId });
+      await h.result();
+      return { firstRunId, last };
+    });
+    const description = await env.client.workflow.getHandle(sessionWorkflowId(s.sessionId)).describe();
+    expect(description.runId).not.toBe(firstRunId);
+    expect(last.state).toBe('active');
+    expect(f.watchInputs[1]).toMatchObject({ alreadyAttached: true });
+    // Carried over, not re-provisioned: one provisioning record, one teardown.
+    expect(f.states.filter((x) => x === 'provisioning')).toHaveLength(1);
+    expect(f.teardowns).toEqual([s.sessionId]);
+  });
+});
