@@ -14,6 +14,8 @@ export class HttpError extends Error {
     message: string,
     /** Extra response headers, e.g. Retry-After. */
     readonly headers: Record<string, string> = {},
+    /** Extra fields of the error object, e.g. the id of the session that failed. */
+    readonly details: Record<string, string | number> = {},
   ) {
     super(message);
   }
@@ -49,7 +51,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const known = err instanceof HttpError ? err : fromBodyParser(err);
     if (known) {
       if (known.status >= 500) logger.error(known.message, { requestId: req.id, code: known.code });
-      res.status(known.status).set(known.headers).json({ error: { code: known.code, message: known.message } });
+      res.status(known.status).set(known.headers).json({ error: { ...known.details, code: known.code, message: known.message } });
       return;
     }
     logger.error('unhandled error', { requestId: req.id, error: err instanceof Error ? err.stack : String(err) });

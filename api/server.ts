@@ -36,6 +36,8 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   }
 
   const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false });
+  // ioredis reconnects by itself; without a listener its errors would crash the process.
+  redis.on('error', (err: Error) => logger.warn('redis connection error', { error: err.message }));
   await redis.connect();
   const connection = await Connection.connect({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });

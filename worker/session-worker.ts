@@ -44,6 +44,8 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   const nativeConnection = await NativeConnection.connect({ address });
   const docker = new Docker({ socketPath: config.dockerSocket });
   const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  // ioredis reconnects by itself; without a listener its errors would crash the process.
+  redis.on('error', (err: Error) => logger.warn('redis connection error', { error: err.message }));
   await redis.connect();
 
   const runtime = new DockerSessionRuntime(docker);

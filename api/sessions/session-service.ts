@@ -102,6 +102,8 @@ export class SessionService {
         504,
         'session_timeout',
         `session ${spec.sessionId} was not ready within ${config.createTimeoutSeconds}s and is being torn down`,
+        {},
+        { session_id: spec.sessionId },
       );
     }
     if (snapshot.state === 'failed' || snapshot.state === 'stopped') {
@@ -109,6 +111,8 @@ export class SessionService {
         503,
         'session_failed',
         `session ${spec.sessionId} could not be started: ${snapshot.message ?? snapshot.reason ?? 'unknown reason'}`,
+        {},
+        { session_id: spec.sessionId },
       );
     }
     return snapshotView(snapshot, config.publicHost);

@@ -19,6 +19,7 @@ export async function startRedis(): Promise<TestRedis> {
   });
   const url = `redis://127.0.0.1:${port}`;
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined); // refused until the server listens; retried below
   for (let i = 0; ; i++) {
     try {
       await probe.connect();

@@ -1,0 +1,142 @@
+/// <reference lib="dom" />
+/**
+ * End to end against the real stack: API → Temporal → worker → Docker → xpra + Firefox, viewed
+ * through xpra's HTML5 client in headless Chromium.
+ */
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sessionWorkflowId } from '../../workflows/messages.js';
+import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
+import { launchChromium } from '../support/browser.js';
+import { bridgeGateway, sessionContainers } from '../support/docker.js';
+import { PAGE_COLOUR, serveTestPage, type TestPage } from '../support/test-page.js';
+
+let browser: Browser;
+let page: TestPage;
+
+beforeAll(async () => {
+  page = await serveTestPage(await bridgeGateway());
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await page?.close();
+});
+
+async function waitForSession(t: ApiUnderTest, token: string, id: string, until: (s: any) => boolean, seconds: number): Promise<any> {
+  const deadline = Date.now() + seconds * 1000;
+  let last: any;
+  while (Date.now() < deadline) {
+    last = (await t.call('GET', `/v1/sessions/${id}`, { token })).body;
+    if (until(last)) return last;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`session ${id} did not reach the expected state in ${seconds}s; last: ${JSON.stringify(last)}`);
+}
+
+describe('a Firefox session, end to end', () => {
+  let t: ApiUnderTest;
+  beforeAll(async () => {
+    t = await startApiUnderTest({ HACKSTREAM_ACTIVITY_POLL_SECONDS: '1' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('shows the requested page in the browser client, then stops and cleans up', async () => {
+    const user = await t.newUser();
+    const created = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox', url: page.url } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const session = created.body;
+    expect(session).toMatchObject({ state: 'ready', app: 'firefox', url: page.url, user_id: user.id });
+    expect(session.connect).toMatchObject({ kind: 'xpra-html5', host: '127.0.0.1' });
+    expect(await sessionContainers(session.session_id)).toHaveLength(1);
+
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const tab = await context.newPage();
+    await tab.goto(session.connect.url);
+    // The page's title is Firefox's window title, and its colour fills the streamed window.
+    await tab.waitForFunction(
+      ({ title, colour }) => {
+        const titles = [...document.querySelectorAll('.windowtitle')].map((e) => e.textContent ?? '');
+        if (!titles.some((x) => x.includes(title))) return false;
+        for (const canvas of document.querySelectorAll<HTMLCanvasElement>('#screen canvas')) {
+          if (canvas.width < 100 || canvas.height < 200) continue;
+          const ctx = canvas.getContext('2d');
+          if (!ctx) continue;
+          for (const fy of [0.5, 0.6, 0.7]) {
+            const [r, g, b] = ctx.getImageData(Math.floor(canvas.width * 0.8), Math.floor(canvas.height * fy), 1, 1).data;
+            if (Math.abs(r! - colour.r) <= 20 && Math.abs(g! - colour.g) <= 20 && Math.abs(b! - colour.b) <= 20) return true;
+          }
+        }
+        return false;
+      },
+      { title: page.title, colour: PAGE_COLOUR },
+      { timeout: 60_000, polling: 250 },
+    );
+
+    // The worker saw the client through xpra and moved the session to active.
+    const active = await waitForSession(t, user.token, session.session_id, (s) => s.state === 'active', 30);
+    expect(active.attached_at).not.toBeNull();
+    await context.close();
+
+    const stopped = await t.call('POST', `/v1/sessions/${session.session_id}/stop`, { token: user.token });
+    expect(stopped.status).toBe(200);
+    expect(stopped.body).toMatchObject({ state: 'stopped', reason: 'user_stop', connect: null });
+
+    expect(await sessionContainers(session.session_id)).toHaveLength(0);
+    const row = await t.call('GET', `/v1/sessions/${session.session_id}`, { token: user.token });
+    expect(row.body).toMatchObject({ state: 'stopped', reason: 'user_stop' });
+    const description = await t.temporal.workflow.getHandle(sessionWorkflowId(session.session_id)).describe();
+    expect(description.status.name).toBe('COMPLETED');
+
+    // Stopping again is harmless and answers the same.
+    const again = await t.call('POST', `/v1/sessions/${session.session_id}/stop`, { token: user.token });
+    expect(again.status).toBe(200);
+    expect(again.body.state).toBe('stopped');
+  });
+});
+
+describe('a session nobody uses', () => {
+  let t: ApiUnderTest;
+  beforeAll(async () => {
+    t = await startApiUnderTest({ HACKSTREAM_IDLE_TIMEOUT_SECONDS: '5', HACKSTREAM_CONNECT_TIMEOUT_SECONDS: '600' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('is torn down by itself after the idle timeout, with reason idle', async () => {
+    const user = await t.newUser();
+    const created = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox' } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.session_id;
+    const ended = await waitForSession(t, user.token, id, (s) => s.state === 'stopped' || s.state === 'failed', 60);
+    expect(ended).toMatchObject({ state: 'stopped', reason: 'idle', attached_at: null });
+    expect(await sessionContainers(id)).toHaveLength(0);
+  });
+});
+
+describe('a session whose image does not exist', () => {
+  let t: ApiUnderTest;
+  beforeAll(async () => {
+    t = await startApiUnderTest({ HACKSTREAM_SESSION_IMAGE: 'hackstream/does-not-exist:never' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('fails with a readable reason and leaves no container behind', async () => {
+    const user = await t.newUser();
+    const created = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox' } });
+    expect(created.status).toBe(503);
+    expect(created.body.error.code).toBe('session_failed');
+    expect(created.body.error.message).toMatch(/session image "hackstream\/does-not-exist:never" is not present/);
+    const id = created.body.error.session_id;
+    const row = await t.call('GET', `/v1/sessions/${id}`, { token: user.token });
+    expect(row.body).toMatchObject({ state: 'failed', reason: 'provision_failed', connect: null });
+    expect(row.body.message).toMatch(/ImageMissingError/);
+    expect(await sessionContainers(id)).toHaveLength(0);
+  });
+});

@@ -1,0 +1,124 @@
+/**
+ * Migrations and the session projection on both supported databases: SQLite (the default) and
+ * PostgreSQL (a real server started for the test).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DatabaseSessionStore } from '../../activities/session-store.js';
+import { UserDirectory } from '../../api/users/user-directory.js';
+import type { DatabaseConfig } from '../../core/config.js';
+import { Session } from '../../core/db/entities.js';
+import { migrateToLatest, openDatabase } from '../../core/db/orm.js';
+import type { SessionSnapshot } from '../../workflows/messages.js';
+import { startPostgres, type TestPostgres } from '../support/postgres.js';
+
+function snapshot(overrides: Partial<SessionSnapshot> = {}): SessionSnapshot {
+  const now = Date.now();
+  return {
+    sessionId: randomUUID(),
+    userId: randomUUID(),
+    app: 'firefox',
+    state: 'provisioning',
+    reason: null,
+    message: null,
+    url: 'https://example.com/',
+    quality: 'auto',
+    container: null,
+    requestedAt: now,
+    startedAt: now,
+    readyAt: null,
+    attachedAt: null,
+    lastActivityAt: null,
+    endedAt: null,
+    ...overrides,
+  };
+}
+
+let tmp: string;
+let pg: TestPostgres;
+
+beforeAll(async () => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'hs-db-'));
+  pg = await startPostgres();
+});
+afterAll(async () => {
+  await pg?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const drivers: Array<[string, () => DatabaseConfig]> = [
+  ['sqlite', () => ({ driver: 'sqlite', path: path.join(tmp, `${randomUUID()}.sqlite`), url: undefined })],
+  ['postgresql', () => ({ driver: 'postgresql', path: '', url: pg.url })],
+];
+
+describe.each(drivers)('%s', (driver, dbConfig) => {
+  it('applies the migrations once; a second run is a no-op', async () => {
+    const cfg = dbConfig();
+    const db = await openDatabase(cfg);
+    try {
+      const first = await migrateToLatest(db, cfg.driver);
+      const second = await migrateToLatest(db, cfg.driver);
+      // PostgreSQL is shared by the tests of this file: another test may have migrated it first.
+      if (driver === 'sqlite') expect(first).toEqual([expect.stringMatching(/^Migration\d+_init$/)]);
+      expect(second).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('survives several processes migrating at the same time', async () => {
+    const cfg = dbConfig();
+    const dbs = await Promise.all([1, 2, 3, 4].map(() => openDatabase(cfg)));
+    try {
+      const results = await Promise.all(dbs.map((db) => migrateToLatest(db, cfg.driver)));
+      expect(results.flat().length).toBeLessThanOrEqual(1);
+    } finally {
+      await Promise.all(dbs.map((db) => db.close()));
+    }
+  });
+
+  it('records a session projection by upsert and keeps the latest state', async () => {
+    const cfg = dbConfig();
+    const db = await openDatabase(cfg);
+    try {
+      await migrateToLatest(db, cfg.driver);
+      const store = new DatabaseSessionStore(db);
+      const s = snapshot();
+      await store.record(s);
+      await store.record(s); // a retried activity writes the same thing again
+      const ready = { ...s, state: 'ready' as const, readyAt: Date.now(), container: { id: 'c'.repeat(64), name: 'hackstream-session-x', xpraHostPort: 40123 } };
+      await store.record(ready);
+      const rows = await db.em.fork().find(Session, { id: s.sessionId });
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ state: 'ready', xpraHostPort: 40123, containerName: 'hackstream-session-x', userId: s.userId });
+      expect(rows[0]!.readyAt?.getTime()).toBe(ready.readyAt);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('creates the first admin once, and checks passwords', async () => {
+    const cfg = dbConfig();
+    const db = await openDatabase(cfg);
+    try {
+      await migrateToLatest(db, cfg.driver);
+      const users = new UserDirectory(db);
+      const name = `admin-${randomUUID().slice(0, 6)}`;
+      // On the shared PostgreSQL database other tests may have created accounts already.
+      const created = await users.ensureInitialAdmin(name, 'correct horse battery');
+      expect(await users.ensureInitialAdmin(name, 'another password')).toBe(false);
+      if (created) {
+        expect(await users.verifyCredentials(name, 'correct horse battery')).toMatchObject({ username: name, role: 'admin' });
+        expect(await users.verifyCredentials(name, 'another password')).toBeNull();
+      }
+      const u = await users.create(`user-${randomUUID().slice(0, 6)}`, 'pw-123456789', 'user');
+      expect(await users.findActive(u.id)).toEqual(u);
+      await expect(users.create(u.username, 'x', 'user')).rejects.toThrow();
+    } finally {
+      await db.close();
+    }
+  });
+});
