@@ -58,6 +58,9 @@ const envSchema = z.object({
 
 export type Env = Record<string, string | undefined>;
 
+/** Every environment variable the control plane reads (the README documents each one). */
+export const ENV_VARIABLES = Object.keys(envSchema.shape);
+
 export interface DatabaseConfig {
   driver: 'sqlite' | 'postgresql';
   /** SQLite file (driver sqlite). */

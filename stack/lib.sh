@@ -14,8 +14,9 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Packages the platform itself needs on the host.
 HS_APT_RUNTIME=(docker.io redis-server debootstrap ca-certificates curl python3-venv)
-# Extra packages the test suite needs (a real browser for the end-to-end tests).
-HS_APT_TEST=(chromium)
+# Extra packages the test suite needs: a real browser for the end-to-end tests, and PostgreSQL
+# to run the migrations against the production database too.
+HS_APT_TEST=(chromium postgresql)
 
 ensure_apt_packages() {
   local missing=() p
@@ -102,7 +103,7 @@ ensure_dockerd() {
   [ "$(id -u)" = 0 ] || die "the Docker engine is not running and starting it needs root"
   say "docker engine: starting dockerd"
   mkdir -p "$log_dir"
-  nohup dockerd >>"$log_dir/dockerd.log" 2>&1 &
+  nohup dockerd >>"$log_dir/dockerd.log" 2>&1 </dev/null &
   wait_for 60 dockerd docker info || die "dockerd did not come up; see $log_dir/dockerd.log"
 }
 
@@ -132,7 +133,7 @@ ensure_temporal() { # ensure_temporal PORT UI_PORT DATA_DIR
     --ip 127.0.0.1 --port "$port" --ui-port "$ui_port" \
     --db-filename "$dir/temporal.sqlite" --namespace default --log-level warn \
     --search-attribute userId=Keyword --search-attribute app=Keyword --search-attribute sessionState=Keyword \
-    >>"$dir/logs/temporal.log" 2>&1 &
+    >>"$dir/logs/temporal.log" 2>&1 </dev/null &
   echo $! >"$dir/run/temporal.pid"
   wait_for 60 temporal "$(hs_temporal_bin)" operator cluster health --address "127.0.0.1:$port" \
     || die "temporal did not come up; see $dir/logs/temporal.log"

@@ -7,6 +7,7 @@ import { createLogger } from '../../core/logger.js';
 import { startApi, type RunningApi } from '../../api/server.js';
 import { UserDirectory } from '../../api/users/user-directory.js';
 import type { Role } from '../../core/db/entities.js';
+import type { StackInfo } from './test-stack.js';
 
 export interface ApiUnderTest {
   api: RunningApi;
@@ -19,8 +20,12 @@ export interface ApiUnderTest {
   close(): Promise<void>;
 }
 
-export async function startApiUnderTest(env: Record<string, string> = {}): Promise<ApiUnderTest> {
-  const stack = inject('stack');
+/** In a test file: against the stack the global setup started. */
+export function startApiUnderTest(env: Record<string, string> = {}): Promise<ApiUnderTest> {
+  return startApiOn(inject('stack'), env);
+}
+
+export async function startApiOn(stack: StackInfo, env: Record<string, string> = {}): Promise<ApiUnderTest> {
   const config = loadApiConfig({
     HACKSTREAM_ENV: 'test',
     HACKSTREAM_DATA_DIR: stack.dataDir,

@@ -1,29 +1,9 @@
 /**
- * The real stack for integration and end-to-end tests, started once per run: Redis, a Temporal
- * dev server (the real `temporal` CLI), a SQLite database migrated to the latest schema, and a
- * session worker (real Docker, real activities) running in this process. Test files start their
- * own API (in-process, ephemeral port) against it, each with the settings it needs.
+ * Starts the real stack once per test run for the integration and end-to-end tests; each test
+ * file starts its own API (in-process, ephemeral port) against it with the settings it needs.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { TestProject } from 'vitest/node';
-import { loadWorkerConfig } from '../../core/config.js';
-import { migrateToLatest, openDatabase } from '../../core/db/orm.js';
-import { createLogger } from '../../core/logger.js';
-import { createSessionWorker } from '../../worker/session-worker.js';
-import { installTemporalLogging } from '../../worker/temporal-logging.js';
-import { SEARCH_ATTRIBUTES } from '../../workflows/messages.js';
-import { temporalCli, workflowsEntry } from './paths.js';
-import { startRedis } from './redis-server.js';
-
-export interface StackInfo {
-  temporalAddress: string;
-  redisUrl: string;
-  dataDir: string;
-  taskQueue: string;
-}
+import { startTestStack, type StackInfo } from './test-stack.js';
 
 declare module 'vitest' {
   interface ProvidedContext {
@@ -32,33 +12,8 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const logger = createLogger({ level: 'warn', service: 'test-worker', json: false });
-  installTemporalLogging(logger);
-
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hs-it-'));
-  const redis = await startRedis();
-  const temporal = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: temporalCli() }, searchAttributes: SEARCH_ATTRIBUTES, ip: '127.0.0.1' },
-  });
-  const taskQueue = `hs-it-${process.pid}`;
-  const config = loadWorkerConfig({
-    HACKSTREAM_DATA_DIR: dataDir,
-    HACKSTREAM_REDIS_URL: redis.url,
-    HACKSTREAM_TEMPORAL_ADDRESS: temporal.address,
-    HACKSTREAM_TASK_QUEUE: taskQueue,
-  });
-  const db = await openDatabase(config.db);
-  await migrateToLatest(db, config.db.driver);
-  const worker = await createSessionWorker({ config, logger, db, workflows: { workflowsPath: workflowsEntry } });
-  void worker.run();
-
-  project.provide('stack', { temporalAddress: temporal.address, redisUrl: redis.url, dataDir, taskQueue });
-
-  return async () => {
-    await worker.close();
-    await db.close();
-    await temporal.teardown();
-    await redis.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  };
+  const stack = await startTestStack();
+  const { stop: _stop, ...info } = stack;
+  project.provide('stack', info);
+  return () => stack.stop();
 }
