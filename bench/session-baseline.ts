@@ -68,13 +68,14 @@ async function main(): Promise<void> {
       const res = await api.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox' } });
       const elapsed = performance.now() - t0;
       if (res.status !== 201) throw new Error(`create failed: ${res.status} ${JSON.stringify(res.body)}`);
+      const sessionId = String((res.body as { session_id: string }).session_id);
       cold.push(elapsed);
       if (i === runs - 1) {
         await sleep(20_000); // let Firefox settle before reading its memory
-        const rows = await docker.listContainers({ filters: { label: [`io.hackstream.session=${res.body.session_id}`] } });
+        const rows = await docker.listContainers({ filters: { label: [`io.hackstream.session=${sessionId}`] } });
         memory = await idleMemoryMiB(rows[0]!.Id);
       }
-      await api.call('POST', `/v1/sessions/${res.body.session_id}/stop`, { token: user.token });
+      await api.call('POST', `/v1/sessions/${sessionId}/stop`, { token: user.token });
       baseline.push(await plainDockerRun());
       console.log(`run ${i + 1}/${runs}: POST /v1/sessions ${elapsed.toFixed(0)} ms, plain docker run ${baseline.at(-1)!.toFixed(0)} ms`);
     }

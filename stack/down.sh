@@ -11,9 +11,10 @@ data_dir="$(cd "$data_dir" && pwd)"
 "$HS_ROOT/stack/service.sh" stop worker "$data_dir"
 for svc in temporal redis; do
   pid_file="$data_dir/run/$svc.pid"
-  if [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
-    kill -TERM "$(cat "$pid_file")" 2>/dev/null || true
-    for _ in $(seq 1 40); do kill -0 "$(cat "$pid_file")" 2>/dev/null || break; sleep 0.25; done
+  pid="$(cat "$pid_file" 2>/dev/null || true)"
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
     say "$svc: stopped"
   fi
   rm -f "$pid_file"

@@ -13,7 +13,7 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const stack = await startTestStack();
-  const { stop: _stop, ...info } = stack;
-  project.provide('stack', info);
+  const { temporalAddress, redisUrl, dataDir, taskQueue } = stack;
+  project.provide('stack', { temporalAddress, redisUrl, dataDir, taskQueue });
   return () => stack.stop();
 }
