@@ -1,11 +1,11 @@
 /**
  * Readiness: everything a session needs must answer. The API does not talk to Docker itself;
- * Docker's state comes from the health that workers publish to Redis (worker/docker-health.ts).
+ * Docker's state comes from the health that workers publish to Redis (core/worker-health.ts).
  */
 import type { Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type { Database } from '../core/db/orm.js';
-import { WORKER_HEALTH_PREFIX, type WorkerHealth } from '../worker/docker-health.js';
+import { WORKER_HEALTH_PREFIX, type WorkerHealth } from '../core/worker-health.js';
 
 export type CheckResult = { status: 'ok' } | { status: 'error'; error: string };
 

@@ -5,8 +5,13 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 command -v node >/dev/null && node --version | grep -q '^v24\.' || ensure_node >/dev/null
 
-stamp="$(cd "$HS_ROOT" && find core workflows activities api worker client package-lock.json tsconfig.json tsconfig.build.json \
-  -type f \( -name '*.ts' -o -name '*.json' -o -name '*.js' \) -print0 2>/dev/null | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)"
+# Everything the build reads; folders that do not exist (yet) are skipped.
+inputs=()
+for p in core workflows activities api worker client package-lock.json tsconfig.json tsconfig.build.json; do
+  [ -e "$HS_ROOT/$p" ] && inputs+=("$p")
+done
+stamp="$(cd "$HS_ROOT" && find "${inputs[@]}" -type f \( -name '*.ts' -o -name '*.json' -o -name '*.js' \) -print0 \
+  | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)"
 if [ -f "$HS_ROOT/dist/.build-stamp" ] && [ "$(cat "$HS_ROOT/dist/.build-stamp")" = "$stamp" ]; then
   say "control plane: build up to date"
   exit 0

@@ -9,6 +9,8 @@ HS_VENV="$HS_TOOLS/venv"
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# A step that fails without its own message still says where.
+trap 'rc=$?; printf "error: %s failed (exit %s) at line %s: %s\n" "${BASH_SOURCE[0]##*/}" "$rc" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
 # --- system packages (Debian) -------------------------------------------------------------
 

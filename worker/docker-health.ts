@@ -1,20 +1,9 @@
-/**
- * The API never talks to Docker; to report readiness it reads what workers publish here: each
- * worker pings its Docker engine periodically and writes the result to Redis with a short TTL.
- */
+/** Publishes this worker's health (can it reach Docker?) for the API's readiness check. */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../core/logger.js';
+import { WORKER_HEALTH_PREFIX, WORKER_HEALTH_TTL_SECONDS, type WorkerHealth } from '../core/worker-health.js';
 
-export const WORKER_HEALTH_PREFIX = 'hackstream:worker-health:';
 const INTERVAL_MS = 5_000;
-const TTL_SECONDS = 20;
-
-export interface WorkerHealth {
-  identity: string;
-  docker: 'ok' | 'unreachable';
-  error?: string;
-  at: number;
-}
 
 export function publishWorkerHealth(opts: {
   redis: Redis;
@@ -33,7 +22,7 @@ export function publishWorkerHealth(opts: {
       health = { identity, docker: 'unreachable', error: (err as Error).message, at: Date.now() };
     }
     try {
-      await redis.set(WORKER_HEALTH_PREFIX + identity, JSON.stringify(health), 'EX', TTL_SECONDS);
+      await redis.set(WORKER_HEALTH_PREFIX + identity, JSON.stringify(health), 'EX', WORKER_HEALTH_TTL_SECONDS);
     } catch (err) {
       if (!stopped) logger.warn('could not publish worker health', { error: (err as Error).message });
     }

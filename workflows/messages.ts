@@ -35,7 +35,7 @@ export const END_REASONS = [
   'app_exited',
   'cancelled',
   'provision_failed',
-  'runtime_failed',
+  'provision_timeout',
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
@@ -109,6 +109,7 @@ export interface SessionSnapshot {
 export interface CarriedState {
   snapshot: SessionSnapshot;
   stopRequested: boolean;
+  stopReason: StopRequest['reason'];
 }
 
 export interface SessionWorkflowInput {
@@ -117,7 +118,8 @@ export interface SessionWorkflowInput {
 }
 
 export interface StopRequest {
-  reason: 'user_stop';
+  /** `provision_timeout`: the API gave up waiting for the session to become ready. */
+  reason: 'user_stop' | 'provision_timeout';
   /** The user who asked, for the record. */
   by: string;
 }

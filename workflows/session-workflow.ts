@@ -36,6 +36,7 @@ import {
   type SessionSpec,
   type SessionState,
   type SessionWorkflowInput,
+  type StopRequest,
 } from './messages.js';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -102,12 +103,16 @@ export async function SessionWorkflow(input: SessionWorkflowInput & { historyLim
   const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
   let snap: SessionSnapshot = input.carried?.snapshot ?? initialSnapshot(spec);
   let stopRequested = input.carried?.stopRequested ?? false;
+  let stopReason: StopRequest['reason'] = input.carried?.stopReason ?? 'user_stop';
   // Bumped by every signal so the main loop re-evaluates its deadlines.
   let wakeups = 0;
 
   setHandler(sessionSnapshotQuery, () => snap);
   setHandler(stopSignal, (req) => {
-    if (!stopRequested) log.info('stop requested', { sessionId: spec.sessionId, by: req.by });
+    if (!stopRequested) {
+      log.info('stop requested', { sessionId: spec.sessionId, by: req.by, reason: req.reason });
+      stopReason = req.reason;
+    }
     stopRequested = true;
     wakeups++;
   });
@@ -181,7 +186,7 @@ export async function SessionWorkflow(input: SessionWorkflowInput & { historyLim
       if (provisioned === null && provisionError === null) {
         provisionScope.cancel();
         await settled;
-        reason = 'user_stop';
+        reason = stopReason;
       } else if (provisionError !== null) {
         reason = 'provision_failed';
         message = failureMessage(provisionError);
@@ -190,7 +195,7 @@ export async function SessionWorkflow(input: SessionWorkflowInput & { historyLim
         await transition('ready', { container: provisioned, readyAt: Date.now() });
       }
     } else if (stopRequested) {
-      reason = 'user_stop';
+      reason = stopReason;
     }
 
     if (reason === null) {
@@ -219,7 +224,7 @@ export async function SessionWorkflow(input: SessionWorkflowInput & { historyLim
   async function runUntilEnd(): Promise<EndReason> {
     const { idleSeconds, connectSeconds, maxDurationSeconds } = spec.timeouts;
     for (;;) {
-      if (stopRequested) return 'user_stop';
+      if (stopRequested) return stopReason;
       if (appEnded) return 'app_exited';
       if (snap.attachedAt !== null && snap.state === 'ready') await transition('active');
 
@@ -236,7 +241,7 @@ export async function SessionWorkflow(input: SessionWorkflowInput & { historyLim
       if (info.continueAsNewSuggested || info.historyLength > historyLimit) {
         watchScope.cancel();
         await condition(allHandlersFinished);
-        return await continueAsNew<typeof SessionWorkflow>({ spec, carried: { snapshot: snap, stopRequested }, historyLimit });
+        return await continueAsNew<typeof SessionWorkflow>({ spec, carried: { snapshot: snap, stopRequested, stopReason }, historyLimit });
       }
 
       const seen = wakeups;

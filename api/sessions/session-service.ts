@@ -24,6 +24,7 @@ import {
   type SessionSnapshot,
   type SessionSpec,
   type SessionState,
+  type StopRequest,
 } from '../../workflows/messages.js';
 import type { SessionWorkflow } from '../../workflows/session-workflow.js';
 import { HttpError, notFound } from '../http-error.js';
@@ -40,16 +41,6 @@ export interface SessionServiceDeps {
 
 /** How long `stop` waits for teardown before answering 202 (still stopping). */
 const STOP_WAIT_MS = 15_000;
-
-class TimeoutError extends Error {}
-
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError()), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 export class SessionService {
   constructor(private readonly deps: SessionServiceDeps) {}
@@ -90,14 +81,16 @@ export class SessionService {
     });
     logger.info('creating session', { sessionId: spec.sessionId, userId: user.id, app: spec.app });
 
-    const ready = temporal.workflow.executeUpdateWithStart(awaitReadyUpdate, { startWorkflowOperation });
+    // The deadline cancels the wait, not the session: on timeout it is stopped explicitly.
+    const deadline = AbortSignal.timeout(config.createTimeoutSeconds * 1000);
     let snapshot: SessionSnapshot;
     try {
-      snapshot = await within(ready, config.createTimeoutSeconds * 1000);
+      snapshot = await temporal.withAbortSignal(deadline, () =>
+        temporal.workflow.executeUpdateWithStart(awaitReadyUpdate, { startWorkflowOperation }),
+      );
     } catch (err) {
-      if (!(err instanceof TimeoutError)) throw err;
-      ready.catch(() => undefined); // settled later; nobody waits for it any more
-      await this.signalStop(spec.sessionId, user.id);
+      if (!deadline.aborted) throw err;
+      await this.signalStop(spec.sessionId, user.id, 'provision_timeout');
       throw new HttpError(
         504,
         'session_timeout',
@@ -138,22 +131,24 @@ export class SessionService {
     const row = await this.owned(user, sessionId);
     if (!FINAL_STATES.includes(row.state as SessionState)) {
       await this.signalStop(sessionId, user.id);
-      const handle = this.deps.temporal.workflow.getHandle<typeof SessionWorkflow>(sessionWorkflowId(sessionId));
+      const { temporal, config } = this.deps;
+      const handle = temporal.workflow.getHandle<typeof SessionWorkflow>(sessionWorkflowId(sessionId));
+      const deadline = AbortSignal.timeout(STOP_WAIT_MS);
       try {
-        const final = await within(handle.result(), STOP_WAIT_MS);
-        return { view: snapshotView(final, this.deps.config.publicHost), done: true };
+        const final = await temporal.withAbortSignal(deadline, () => handle.result());
+        return { view: snapshotView(final, config.publicHost), done: true };
       } catch (err) {
-        if (!(err instanceof TimeoutError)) throw err;
+        if (!deadline.aborted) throw err;
         const view = await this.get(user, sessionId);
-        return { view: { ...view, state: view.state === 'stopped' || view.state === 'failed' ? view.state : 'stopping' }, done: false };
+        return { view: { ...view, state: FINAL_STATES.includes(view.state as SessionState) ? view.state : 'stopping' }, done: false };
       }
     }
     return { view: sessionView(row, this.deps.config.publicHost), done: true };
   }
 
-  private async signalStop(sessionId: string, by: string): Promise<void> {
+  private async signalStop(sessionId: string, by: string, reason: StopRequest['reason'] = 'user_stop'): Promise<void> {
     try {
-      await this.deps.temporal.workflow.getHandle(sessionWorkflowId(sessionId)).signal(stopSignal, { reason: 'user_stop', by });
+      await this.deps.temporal.workflow.getHandle(sessionWorkflowId(sessionId)).signal(stopSignal, { reason, by });
     } catch (err) {
       // Already finished: nothing left to stop.
       if (!(err instanceof WorkflowNotFoundError)) throw err;

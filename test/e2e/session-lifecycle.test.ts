@@ -5,10 +5,15 @@
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sessionWorkflowId } from '../../workflows/messages.js';
+import {
+  appSearchAttribute,
+  sessionStateSearchAttribute,
+  sessionWorkflowId,
+  userIdSearchAttribute,
+} from '../../workflows/messages.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { launchChromium } from '../support/browser.js';
-import { bridgeGateway, sessionContainers } from '../support/docker.js';
+import { bridgeGateway, docker, sessionContainers } from '../support/docker.js';
 import { PAGE_COLOUR, serveTestPage, type TestPage } from '../support/test-page.js';
 
 let browser: Browser;
@@ -90,6 +95,10 @@ describe('a Firefox session, end to end', () => {
     expect(row.body).toMatchObject({ state: 'stopped', reason: 'user_stop' });
     const description = await t.temporal.workflow.getHandle(sessionWorkflowId(session.session_id)).describe();
     expect(description.status.name).toBe('COMPLETED');
+    // Operators can filter sessions by these in the Temporal UI.
+    expect(description.typedSearchAttributes.get(userIdSearchAttribute)).toBe(user.id);
+    expect(description.typedSearchAttributes.get(appSearchAttribute)).toBe('firefox');
+    expect(description.typedSearchAttributes.get(sessionStateSearchAttribute)).toBe('stopped');
 
     // Stopping again is harmless and answers the same.
     const again = await t.call('POST', `/v1/sessions/${session.session_id}/stop`, { token: user.token });
@@ -114,6 +123,51 @@ describe('a session nobody uses', () => {
     const id = created.body.session_id;
     const ended = await waitForSession(t, user.token, id, (s) => s.state === 'stopped' || s.state === 'failed', 60);
     expect(ended).toMatchObject({ state: 'stopped', reason: 'idle', attached_at: null });
+    expect(await sessionContainers(id)).toHaveLength(0);
+  });
+});
+
+describe('a session whose Firefox is closed', () => {
+  let t: ApiUnderTest;
+  beforeAll(async () => {
+    t = await startApiUnderTest({ HACKSTREAM_ACTIVITY_POLL_SECONDS: '1' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('ends with reason app_exited: the container exits with Firefox and the worker notices', async () => {
+    const user = await t.newUser();
+    const created = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox' } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.session_id;
+    const [container] = await sessionContainers(id);
+    const exec = await docker.getContainer(container!.Id).exec({ Cmd: ['pkill', '-TERM', '-f', 'firefox-esr'], User: '1000' });
+    await exec.start({ Detach: true });
+    const ended = await waitForSession(t, user.token, id, (s) => s.state === 'stopped' || s.state === 'failed', 60);
+    expect(ended).toMatchObject({ state: 'stopped', reason: 'app_exited' });
+    expect(await sessionContainers(id)).toHaveLength(0);
+  });
+});
+
+describe('a session that is not ready in time', () => {
+  let t: ApiUnderTest;
+  beforeAll(async () => {
+    // A cold start takes seconds; one second is never enough.
+    t = await startApiUnderTest({ HACKSTREAM_CREATE_TIMEOUT_SECONDS: '1' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('answers 504 and is torn down', async () => {
+    const user = await t.newUser();
+    const created = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox' } });
+    expect(created.status, JSON.stringify(created.body)).toBe(504);
+    expect(created.body.error).toMatchObject({ code: 'session_timeout', session_id: expect.any(String) });
+    const id = created.body.error.session_id;
+    const ended = await waitForSession(t, user.token, id, (s) => s?.state === 'failed' || s?.state === 'stopped', 60);
+    expect(ended).toMatchObject({ state: 'failed', reason: 'provision_timeout' });
     expect(await sessionContainers(id)).toHaveLength(0);
   });
 });
