@@ -127,6 +127,44 @@ describe('a session nobody uses', () => {
   });
 });
 
+describe('idle detection with a client attached', () => {
+  let t: ApiUnderTest;
+  beforeAll(async () => {
+    t = await startApiUnderTest({ HACKSTREAM_IDLE_TIMEOUT_SECONDS: '12', HACKSTREAM_CONNECT_TIMEOUT_SECONDS: '600', HACKSTREAM_ACTIVITY_POLL_SECONDS: '1' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('counts input as activity, but not a connection that just sits there', async () => {
+    const user = await t.newUser();
+    const created = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox', url: page.url } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.session_id;
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const tab = await context.newPage();
+      await tab.goto(created.body.connect.url);
+      await tab.waitForFunction((title) => [...document.querySelectorAll('.windowtitle')].some((e) => e.textContent?.includes(title)), page.title, {
+        timeout: 60_000,
+      });
+      // Twice the idle timeout of pointer movement: the session must stay up.
+      const until = Date.now() + 24_000;
+      for (let i = 0; Date.now() < until; i++) {
+        await tab.mouse.move(400 + (i % 2) * 200, 500);
+        await new Promise((r) => setTimeout(r, 1500));
+      }
+      expect((await t.call('GET', `/v1/sessions/${id}`, { token: user.token })).body.state).toBe('active');
+      // Then nothing: the client stays connected, yet the session idles out.
+      const ended = await waitForSession(t, user.token, id, (s) => s.state === 'stopped' || s.state === 'failed', 60);
+      expect(ended).toMatchObject({ state: 'stopped', reason: 'idle' });
+      expect(ended.attached_at).not.toBeNull();
+    } finally {
+      await context.close();
+    }
+  });
+});
+
 describe('a session whose Firefox is closed', () => {
   let t: ApiUnderTest;
   beforeAll(async () => {
