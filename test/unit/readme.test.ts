@@ -16,7 +16,7 @@ describe('README', () => {
   it('has the two quick-start commands, and CI runs the test one', () => {
     const quickStart = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('## Using it'));
     const commands = [...quickStart.matchAll(/```\n(.+)\n```/g)].map((m) => m[1]);
-    expect(commands).toEqual(['./stack/up.sh', './stack/test.sh']);
-    expect(ci).toContain('./stack/test.sh');
+    expect(commands).toEqual(['bash stack/up.sh', 'bash stack/test.sh']);
+    expect(ci).toContain('bash stack/test.sh');
   });
 });
