@@ -8,13 +8,14 @@ import type Docker from 'dockerode';
 import type { SessionContainer, SessionSpec } from '../workflows/messages.js';
 import { parseLabels, serializeLabels, sessionLabelFilter } from './container-labels.js';
 import { ImageMissingError, InvalidSessionSpecError } from './errors.js';
+import { SESSION_FILES_MOUNT, SESSION_UID } from './session-files.js';
+import { XPRA_SSL_PORT, XPRA_WS_PORT, xpraArguments } from './xpra-arguments.js';
 import { readXpraStatus, type XpraStatus } from './xpra-info.js';
 
-/** What the session image listens on and runs; must match images/session/entrypoint.sh. */
-export const XPRA_PORT = 14500;
+/** What the session image runs; must match images/session/entrypoint.sh. */
 export const XPRA_DISPLAY = ':100';
 const XPRA_SOCKET_DIR = '/tmp/xpra';
-const SESSION_UID = '1000';
+const SESSION_USER = `${SESSION_UID}`;
 
 export interface ContainerState {
   id: string;
@@ -24,15 +25,18 @@ export interface ContainerState {
 
 /** The narrow interface activities use; one real implementation below. */
 export interface ContainerRuntime {
-  /** Finds the session's container or creates it, and makes sure it runs. */
-  ensureSessionContainer(spec: SessionSpec): Promise<SessionContainer>;
+  /**
+   * Finds the session's container or creates it (on a network of its own, with the session's
+   * files from `filesDir` mounted read-only), and makes sure it runs.
+   */
+  ensureSessionContainer(spec: SessionSpec, filesDir: string): Promise<SessionContainer>;
   /** The container's state, or null when it does not exist. */
   inspect(containerId: string): Promise<ContainerState | null>;
   /** Runs `xpra info` in the container. Throws when xpra does not answer. */
   xpraStatus(containerId: string): Promise<XpraStatus>;
   /** The last lines of the container's output, for failure messages. */
   logsTail(containerId: string, lines: number): Promise<string>;
-  /** Stops and removes every container of the session; returns how many were removed. */
+  /** Removes every container and network of the session; returns how many containers there were. */
   removeSessionContainers(sessionId: string): Promise<number>;
   /** Containers HackStream manages on this host, by session id. */
   listManaged(): Promise<Array<{ id: string; sessionId: string; running: boolean }>>;
@@ -43,6 +47,7 @@ const statusOf = (err: unknown): number | undefined =>
   typeof err === 'object' && err !== null && 'statusCode' in err ? Number(err.statusCode) : undefined;
 
 export const containerNameFor = (sessionId: string): string => `hackstream-session-${sessionId}`;
+export const networkNameFor = (sessionId: string): string => `hackstream-session-${sessionId}`;
 
 export class DockerSessionRuntime implements ContainerRuntime {
   constructor(private readonly docker: Docker) {}
@@ -51,7 +56,7 @@ export class DockerSessionRuntime implements ContainerRuntime {
     await this.docker.ping();
   }
 
-  async ensureSessionContainer(spec: SessionSpec): Promise<SessionContainer> {
+  async ensureSessionContainer(spec: SessionSpec, filesDir: string): Promise<SessionContainer> {
     const existing = await this.findSessionContainer(spec.sessionId);
     let id: string;
     if (existing && existing.State === 'running') {
@@ -59,14 +64,15 @@ export class DockerSessionRuntime implements ContainerRuntime {
     } else {
       // A container left by an earlier attempt that is not running cannot become ready: replace it.
       if (existing) await this.removeContainer(existing.Id);
-      id = await this.createContainer(spec);
+      const network = await this.ensureSessionNetwork(spec);
+      id = await this.createContainer(spec, network, filesDir);
       try {
         await this.docker.getContainer(id).start();
       } catch (err) {
         if (statusOf(err) !== 304) throw err; // 304: already started
       }
     }
-    return this.describe(id);
+    return this.describe(id, networkNameFor(spec.sessionId));
   }
 
   async inspect(containerId: string): Promise<ContainerState | null> {
@@ -102,6 +108,14 @@ export class DockerSessionRuntime implements ContainerRuntime {
   async removeSessionContainers(sessionId: string): Promise<number> {
     const found = await this.docker.listContainers({ all: true, filters: { label: [sessionLabelFilter(sessionId)] } });
     for (const c of found) await this.removeContainer(c.Id);
+    const networks = await this.docker.listNetworks({ filters: { label: [sessionLabelFilter(sessionId)] } });
+    for (const n of networks) {
+      try {
+        await this.docker.getNetwork(n.Id).remove();
+      } catch (err) {
+        if (statusOf(err) !== 404) throw err; // already gone
+      }
+    }
     return found.length;
   }
 
@@ -129,19 +143,45 @@ export class DockerSessionRuntime implements ContainerRuntime {
     }
   }
 
-  private async createContainer(spec: SessionSpec): Promise<string> {
+  private labelsFor(spec: SessionSpec): Record<string, string> {
+    try {
+      return serializeLabels({ sessionId: spec.sessionId, userId: spec.userId, app: spec.app });
+    } catch (err) {
+      throw new InvalidSessionSpecError((err as Error).message);
+    }
+  }
+
+  /**
+   * Each session gets a bridge network of its own: Docker isolates bridges from each other, so a
+   * session can reach the internet but no other session. No port is published on the host; the
+   * ingress on the host reaches the container by its address on this network.
+   */
+  private async ensureSessionNetwork(spec: SessionSpec): Promise<string> {
+    const name = networkNameFor(spec.sessionId);
+    const found = await this.docker.listNetworks({ filters: { name: [name] } });
+    if (found.some((n) => n.Name === name)) return name;
+    try {
+      await this.docker.createNetwork({
+        Name: name,
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        Labels: this.labelsFor(spec),
+        Options: { 'com.docker.network.bridge.enable_icc': 'false' },
+      });
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err; // created concurrently
+    }
+    return name;
+  }
+
+  private async createContainer(spec: SessionSpec, network: string, filesDir: string): Promise<string> {
     try {
       await this.docker.getImage(spec.image).inspect();
     } catch (err) {
       if (statusOf(err) === 404) throw new ImageMissingError(spec.image);
       throw err;
     }
-    let labels: Record<string, string>;
-    try {
-      labels = serializeLabels({ sessionId: spec.sessionId, userId: spec.userId, app: spec.app });
-    } catch (err) {
-      throw new InvalidSessionSpecError((err as Error).message);
-    }
+    const labels = this.labelsFor(spec);
     const { memoryMb, cpus, shmMb, pidsLimit } = spec.resources;
     const env = [`HACKSTREAM_URL=${spec.url ?? 'about:blank'}`];
     try {
@@ -149,12 +189,14 @@ export class DockerSessionRuntime implements ContainerRuntime {
         name: containerNameFor(spec.sessionId),
         Image: spec.image,
         Env: env,
+        Cmd: xpraArguments(spec),
         Labels: labels,
         User: `${SESSION_UID}:${SESSION_UID}`,
-        ExposedPorts: { [`${XPRA_PORT}/tcp`]: {} },
+        ExposedPorts: { [`${XPRA_WS_PORT}/tcp`]: {}, [`${XPRA_SSL_PORT}/tcp`]: {} },
+        NetworkingConfig: { EndpointsConfig: { [network]: {} } },
         HostConfig: {
-          // Published on loopback only; nothing outside this host reaches the container directly.
-          PortBindings: { [`${XPRA_PORT}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] },
+          NetworkMode: network,
+          Mounts: [{ Type: 'bind', Source: filesDir, Target: SESSION_FILES_MOUNT, ReadOnly: true }],
           Memory: memoryMb * 1024 * 1024,
           MemorySwap: memoryMb * 1024 * 1024,
           NanoCpus: Math.round(cpus * 1e9),
@@ -185,18 +227,17 @@ export class DockerSessionRuntime implements ContainerRuntime {
     }
   }
 
-  private async describe(id: string): Promise<SessionContainer> {
+  private async describe(id: string, network: string): Promise<SessionContainer> {
     const info = await this.docker.getContainer(id).inspect();
-    const binding = info.NetworkSettings.Ports[`${XPRA_PORT}/tcp`]?.[0];
-    const port = binding ? Number(binding.HostPort) : NaN;
-    if (!Number.isInteger(port) || port <= 0) throw new Error(`container ${id} has no published xpra port yet`);
-    return { id: info.Id, name: info.Name.replace(/^\//, ''), xpraHostPort: port };
+    const ip = info.NetworkSettings.Networks[network]?.IPAddress;
+    if (!ip) throw new Error(`container ${id} has no address on ${network} yet`);
+    return { id: info.Id, name: info.Name.replace(/^\//, ''), ip };
   }
 
   private async exec(containerId: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; stdout: string; stderr: string }> {
     const container = this.docker.getContainer(containerId);
     // Without a server xpra's client waits 20 s by default; a probe should fail fast.
-    const exec = await container.exec({ Cmd: cmd, Env: ['XPRA_CONNECT_TIMEOUT=3'], AttachStdout: true, AttachStderr: true, User: SESSION_UID });
+    const exec = await container.exec({ Cmd: cmd, Env: ['XPRA_CONNECT_TIMEOUT=3'], AttachStdout: true, AttachStderr: true, User: SESSION_USER });
     const stream = await exec.start({ hijack: true, stdin: false });
     const out = new PassThrough();
     const errOut = new PassThrough();

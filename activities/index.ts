@@ -3,9 +3,14 @@
  * external system, so the worker passes real implementations and unit tests pass fakes.
  */
 import { Context } from '@temporalio/activity';
+import { deriveSessionKey } from '../core/session-keys.js';
 import type { ClientActivity, SessionContainer, SessionSnapshot, SessionSpec } from '../workflows/messages.js';
+import type { CertificateIssuer } from './certificate-authority.js';
 import type { ContainerRuntime } from './docker-session-runtime.js';
 import { ContainerExitedError, NotReadyInTimeError } from './errors.js';
+import type { SessionCredentials } from './session-credentials.js';
+import type { SessionFiles } from './session-files.js';
+import type { SessionRoutes } from './traefik-routes.js';
 import { hasAppWindow } from './xpra-info.js';
 
 /** Writes the session's projection (the row the API lists and checks ownership against). */
@@ -23,6 +28,13 @@ export interface ActivityDeps {
   runtime: ContainerRuntime;
   store: SessionStore;
   events: SessionEvents;
+  certificates: CertificateIssuer;
+  files: SessionFiles;
+  routes: SessionRoutes;
+  credentials: SessionCredentials;
+  /** Sessions' TLS names are `<id>.sessions.<domain>`. */
+  domain: string;
+  sessionTokenSecret: string;
 }
 
 export interface WatchInput {
@@ -43,17 +55,39 @@ const APP_WINDOW_CLASS: Record<SessionSpec['app'], string> = { firefox: 'firefox
 const READY_POLL_MS = 250;
 
 export function createActivities(deps: ActivityDeps) {
-  const { runtime, store, events } = deps;
+  const { runtime, store, events, certificates, files, routes, credentials } = deps;
 
   return {
     async recordSession(snapshot: SessionSnapshot): Promise<void> {
       await store.record(snapshot);
     },
 
+    /**
+     * Mints the session's TLS certificate (SAN `<id>.sessions.<domain>`, valid from the
+     * session's start for at most its maximum duration, signed by the HackStream CA) and puts it,
+     * with the session's token key, where the container will mount them.
+     */
+    async prepareSessionFiles(input: { spec: SessionSpec; notBefore: number }): Promise<void> {
+      const { spec } = input;
+      if (await files.currentCertificate(spec.sessionId)) return; // a retry: already in place
+      const name = `${spec.sessionId}.sessions.${deps.domain}`;
+      const issued = await certificates.issueServerCertificate({
+        commonName: name,
+        dnsNames: [name],
+        notBefore: input.notBefore,
+        lifetimeSeconds: spec.timeouts.maxDurationSeconds,
+      });
+      await files.write(spec.sessionId, {
+        certPem: issued.certPem,
+        keyPem: issued.keyPem,
+        tokenKeyHex: deriveSessionKey(deps.sessionTokenSecret, spec.sessionId).toString('hex'),
+      });
+    },
+
     /** Creates (or finds) the session's container and waits until the app's window exists. */
     async provisionSession(spec: SessionSpec): Promise<SessionContainer> {
       const ctx = Context.current();
-      const container = await runtime.ensureSessionContainer(spec);
+      const container = await runtime.ensureSessionContainer(spec, files.dirOf(spec.sessionId));
       const deadline = Date.now() + spec.timeouts.readySeconds * 1000;
       let lastError: string;
       for (;;) {
@@ -77,6 +111,21 @@ export function createActivities(deps: ActivityDeps) {
         }
         await ctx.sleep(READY_POLL_MS); // throws CancelledFailure when the workflow cancels us
       }
+    },
+
+    /** Routes the session's browser and native paths through the ingress, and waits until live. */
+    async addSessionRoutes(input: { sessionId: string; containerIp: string }): Promise<void> {
+      await routes.add(input);
+      await routes.waitUntilLive(input.sessionId);
+    },
+
+    async removeSessionRoutes(input: { sessionId: string }): Promise<void> {
+      await routes.remove(input.sessionId);
+    },
+
+    /** Connect tokens and resume cookies of the browser path die with the session. */
+    async revokeSessionCredentials(input: { sessionId: string }): Promise<{ revoked: number }> {
+      return { revoked: await credentials.revokeAll(input.sessionId) };
     },
 
     /**
@@ -123,9 +172,10 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
-    /** Removes the session's containers; succeeds when there is nothing left to remove. */
+    /** Removes the session's containers, network and files (certificate, keys): "already gone" is success. */
     async teardownSession(input: { sessionId: string }): Promise<{ removed: number }> {
       const removed = await runtime.removeSessionContainers(input.sessionId);
+      await files.remove(input.sessionId);
       return { removed };
     },
   };

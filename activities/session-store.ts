@@ -23,7 +23,7 @@ export class DatabaseSessionStore implements SessionStore {
       quality: s.quality,
       containerId: s.container?.id ?? null,
       containerName: s.container?.name ?? null,
-      xpraHostPort: s.container?.xpraHostPort ?? null,
+      containerIp: s.container?.ip ?? null,
       requestedAt: new Date(s.requestedAt),
       readyAt: toDate(s.readyAt),
       attachedAt: toDate(s.attachedAt),

@@ -10,6 +10,9 @@ import { createPassport, requireBearer } from './auth/authentication.js';
 import { errorHandler, notFoundRoute } from './http-error.js';
 import { requestContext, requireJsonBody } from './request-context.js';
 import { loginRoutes, meRoutes } from './routes/auth-routes.js';
+import { ConnectDescriptors } from './connect/connect-descriptor.js';
+import { ConnectTokens } from './connect/connect-tokens.js';
+import { connectRoutes, ingressRoutes } from './routes/connect-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { sessionRoutes } from './routes/session-routes.js';
 import { SessionService } from './sessions/session-service.js';
@@ -28,7 +31,9 @@ export function createApp(deps: ApiDeps): express.Express {
   const users = new UserDirectory(db);
   const tokens = new AccessTokens(config.jwtSecret, config.accessTokenTtlSeconds);
   const passport = createPassport(users);
-  const sessions = new SessionService({ config, db, temporal, logger });
+  const connectTokens = new ConnectTokens(redis, { tokenSeconds: config.connectTokenTtlSeconds, resumeSeconds: config.resumeTtlSeconds });
+  const descriptors = new ConnectDescriptors(config, connectTokens);
+  const sessions = new SessionService({ config, db, temporal, logger, descriptors });
 
   const app = express();
   app.disable('x-powered-by');
@@ -40,10 +45,12 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(passport.initialize());
 
   app.use(healthRoutes({ db, redis, temporal, namespace: config.temporal.namespace }));
+  app.use(ingressRoutes(connectTokens, descriptors, config.resumeTtlSeconds));
   app.use(loginRoutes(passport, tokens));
   app.use('/v1', requireBearer(tokens, users));
   app.use(meRoutes());
   app.use(sessionRoutes(sessions));
+  app.use(connectRoutes(sessions));
 
   app.use(notFoundRoute);
   app.use(errorHandler(logger));

@@ -36,7 +36,20 @@ const envSchema = z.object({
 
   HACKSTREAM_API_HOST: z.string().min(1).default('127.0.0.1'),
   HACKSTREAM_API_PORT: port(8080),
-  HACKSTREAM_PUBLIC_HOST: z.string().min(1).default('127.0.0.1'),
+  HACKSTREAM_PUBLIC_HOST: z.string().min(1).default('localhost'),
+  HACKSTREAM_PUBLIC_PORT: port(8443),
+  HACKSTREAM_DOMAIN: z
+    .string()
+    .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/, 'must be a DNS name such as hackstream.example.org')
+    .default('hackstream.localhost'),
+  HACKSTREAM_CA_DIR: z.string().min(1).optional(),
+  HACKSTREAM_ROUTES_DIR: z.string().min(1).optional(),
+  HACKSTREAM_SESSION_FILES_DIR: z.string().min(1).optional(),
+  HACKSTREAM_INGRESS_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port').optional(),
+  HACKSTREAM_SESSION_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  HACKSTREAM_CONNECT_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(60, 'must be at most 60').default(60),
+  HACKSTREAM_RESUME_TTL_SECONDS: seconds(300),
+  HACKSTREAM_ROLE_POLICIES: z.string().optional(),
   HACKSTREAM_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   HACKSTREAM_ACCESS_TOKEN_TTL_SECONDS: seconds(900),
   HACKSTREAM_ADMIN_USERNAME: z.string().min(1).default('admin'),
@@ -69,6 +82,28 @@ export interface DatabaseConfig {
   url: string | undefined;
 }
 
+/** What a role's users may do in a session. */
+export interface RolePolicy {
+  /** Apps this role may start. */
+  apps: string[];
+  clipboard: boolean;
+  fileTransfer: boolean;
+  /** Caps HACKSTREAM_MAX_SESSION_SECONDS for this role. */
+  maxDurationSeconds?: number;
+}
+
+const rolePolicySchema = z.strictObject({
+  apps: z.array(z.string().min(1)).default(['firefox']),
+  clipboard: z.boolean().default(true),
+  fileTransfer: z.boolean().default(false),
+  maxDurationSeconds: z.number().int().positive().optional(),
+});
+// Safe defaults: clipboard on, file transfer off, Firefox only, for both roles.
+const rolePoliciesSchema = z.strictObject({
+  admin: rolePolicySchema.default(rolePolicySchema.parse({})),
+  user: rolePolicySchema.default(rolePolicySchema.parse({})),
+});
+
 /** What a new session gets unless a policy says otherwise. */
 export interface SessionDefaults {
   image: string;
@@ -83,6 +118,26 @@ export interface SessionDefaults {
   activityPollSeconds: number;
 }
 
+/** Where clients reach the data plane and how the ingress (Traefik) is wired. */
+export interface IngressConfig {
+  /** Sessions' native TLS names are `<session id>.sessions.<domain>`. */
+  domain: string;
+  /** Host and port clients use for the API and both data-plane paths (Traefik's HTTPS entrypoint). */
+  publicHost: string;
+  publicPort: number;
+  /** The HackStream CA: its certificate (public) and private key (workers only, mode 600). */
+  caCertFile: string;
+  caKeyFile: string;
+  /** Traefik's file-provider directory: the ingress file and one file per session. */
+  routesDir: string;
+  /** The ingress's own certificate and key (issued by the HackStream CA unless provided). */
+  tlsDir: string;
+  /** Traefik's HTTPS entrypoint as the workers reach it, to check that new routes are live. */
+  ingressAddress: { host: string; port: number };
+  /** Where the API listens, as Traefik reaches it. */
+  apiUpstream: string;
+}
+
 export interface CommonConfig {
   env: 'development' | 'production' | 'test';
   logLevel: 'error' | 'warn' | 'info' | 'debug';
@@ -90,27 +145,36 @@ export interface CommonConfig {
   db: DatabaseConfig;
   redisUrl: string;
   temporal: { address: string; namespace: string; taskQueue: string };
+  ingress: IngressConfig;
+  /** Derives each session's key for native connect tokens; shared by the API and the workers. */
+  sessionTokenSecret: string;
 }
 
 export interface WorkerConfig extends CommonConfig {
   dockerSocket: string;
+  /** Per-session files (TLS certificate and key, token key) mounted into the session's container. */
+  sessionFilesDir: string;
 }
 
 export interface ApiConfig extends CommonConfig {
   host: string;
   port: number;
-  publicHost: string;
   jwtSecret: string;
   accessTokenTtlSeconds: number;
   admin: { username: string; password: string | undefined };
   createTimeoutSeconds: number;
   trustProxy: boolean;
+  connectTokenTtlSeconds: number;
+  resumeTtlSeconds: number;
   session: SessionDefaults;
+  policies: Record<'admin' | 'user', RolePolicy>;
 }
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
+
+const invalid = (variable: string, message: string) => new ConfigError(`invalid configuration:\n  ${variable}: ${message}`);
 
 function parseEnv(env: Env): z.infer<typeof envSchema> {
   const result = envSchema.safeParse(env);
@@ -121,10 +185,34 @@ function parseEnv(env: Env): z.infer<typeof envSchema> {
   return result.data;
 }
 
+function parseHostPort(value: string): { host: string; port: number } {
+  const i = value.lastIndexOf(':');
+  return { host: value.slice(0, i), port: Number(value.slice(i + 1)) };
+}
+
+function parsePolicies(json: string | undefined): Record<'admin' | 'user', RolePolicy> {
+  let raw: unknown = {};
+  if (json) {
+    try {
+      raw = JSON.parse(json);
+    } catch {
+      throw invalid('HACKSTREAM_ROLE_POLICIES', 'is not valid JSON');
+    }
+  }
+  const result = rolePoliciesSchema.safeParse(raw);
+  if (!result.success) {
+    throw invalid('HACKSTREAM_ROLE_POLICIES', result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  }
+  return result.data;
+}
+
 function common(e: z.infer<typeof envSchema>): CommonConfig {
   const dataDir = path.resolve(e.HACKSTREAM_DATA_DIR);
   if (e.HACKSTREAM_DB_DRIVER === 'postgresql' && !e.HACKSTREAM_DB_URL) {
-    throw new ConfigError('invalid configuration:\n  HACKSTREAM_DB_URL: required when HACKSTREAM_DB_DRIVER=postgresql');
+    throw invalid('HACKSTREAM_DB_URL', 'required when HACKSTREAM_DB_DRIVER=postgresql');
+  }
+  if (!e.HACKSTREAM_SESSION_TOKEN_SECRET) {
+    throw invalid('HACKSTREAM_SESSION_TOKEN_SECRET', 'required (at least 32 random characters, the same for the API and the workers)');
   }
   return {
     env: e.HACKSTREAM_ENV,
@@ -141,29 +229,47 @@ function common(e: z.infer<typeof envSchema>): CommonConfig {
       namespace: e.HACKSTREAM_TEMPORAL_NAMESPACE,
       taskQueue: e.HACKSTREAM_TASK_QUEUE,
     },
+    ingress: {
+      domain: e.HACKSTREAM_DOMAIN,
+      publicHost: e.HACKSTREAM_PUBLIC_HOST,
+      publicPort: e.HACKSTREAM_PUBLIC_PORT,
+      caCertFile: path.resolve(dataDir, e.HACKSTREAM_CA_DIR ?? 'ca', 'ca.pem'),
+      caKeyFile: path.resolve(dataDir, e.HACKSTREAM_CA_DIR ?? 'ca', 'ca-key.pem'),
+      routesDir: path.resolve(dataDir, e.HACKSTREAM_ROUTES_DIR ?? 'traefik/dynamic'),
+      tlsDir: path.resolve(dataDir, 'traefik/tls'),
+      ingressAddress: parseHostPort(e.HACKSTREAM_INGRESS_ADDRESS ?? `127.0.0.1:${e.HACKSTREAM_PUBLIC_PORT}`),
+      apiUpstream: `http://${e.HACKSTREAM_API_HOST.includes(':') ? `[${e.HACKSTREAM_API_HOST}]` : e.HACKSTREAM_API_HOST}:${e.HACKSTREAM_API_PORT}`,
+    },
+    sessionTokenSecret: e.HACKSTREAM_SESSION_TOKEN_SECRET,
   };
 }
 
 export function loadWorkerConfig(env: Env): WorkerConfig {
   const e = parseEnv(env);
-  return { ...common(e), dockerSocket: e.HACKSTREAM_DOCKER_SOCKET };
+  const c = common(e);
+  return {
+    ...c,
+    dockerSocket: e.HACKSTREAM_DOCKER_SOCKET,
+    sessionFilesDir: path.resolve(c.dataDir, e.HACKSTREAM_SESSION_FILES_DIR ?? 'sessions'),
+  };
 }
 
 export function loadApiConfig(env: Env): ApiConfig {
   const e = parseEnv(env);
   if (!e.HACKSTREAM_JWT_SECRET) {
-    throw new ConfigError('invalid configuration:\n  HACKSTREAM_JWT_SECRET: required (at least 32 random characters)');
+    throw invalid('HACKSTREAM_JWT_SECRET', 'required (at least 32 random characters)');
   }
   return {
     ...common(e),
     host: e.HACKSTREAM_API_HOST,
     port: e.HACKSTREAM_API_PORT,
-    publicHost: e.HACKSTREAM_PUBLIC_HOST,
     jwtSecret: e.HACKSTREAM_JWT_SECRET,
     accessTokenTtlSeconds: e.HACKSTREAM_ACCESS_TOKEN_TTL_SECONDS,
     admin: { username: e.HACKSTREAM_ADMIN_USERNAME, password: e.HACKSTREAM_ADMIN_PASSWORD },
     createTimeoutSeconds: e.HACKSTREAM_CREATE_TIMEOUT_SECONDS,
     trustProxy: e.HACKSTREAM_TRUST_PROXY,
+    connectTokenTtlSeconds: e.HACKSTREAM_CONNECT_TOKEN_TTL_SECONDS,
+    resumeTtlSeconds: e.HACKSTREAM_RESUME_TTL_SECONDS,
     session: {
       image: e.HACKSTREAM_SESSION_IMAGE,
       memoryMb: e.HACKSTREAM_SESSION_MEMORY_MB,
@@ -176,5 +282,6 @@ export function loadApiConfig(env: Env): ApiConfig {
       readyTimeoutSeconds: e.HACKSTREAM_READY_TIMEOUT_SECONDS,
       activityPollSeconds: e.HACKSTREAM_ACTIVITY_POLL_SECONDS,
     },
+    policies: parsePolicies(e.HACKSTREAM_ROLE_POLICIES),
   };
 }

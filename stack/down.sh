@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stops what stack/up.sh started for a data directory: API, worker, Temporal and Redis.
+# Stops what stack/up.sh started for a data directory: API, worker, Traefik, Temporal and Redis.
 # The Docker engine is left running (other software may use it); session containers are
 # removed by their workflows, or on the next start by the reaper.
 set -euo pipefail
@@ -9,7 +9,7 @@ data_dir="${HACKSTREAM_DATA_DIR:-$HS_ROOT/.data}"
 data_dir="$(cd "$data_dir" && pwd)"
 "$HS_ROOT/stack/service.sh" stop api "$data_dir"
 "$HS_ROOT/stack/service.sh" stop worker "$data_dir"
-for svc in temporal redis; do
+for svc in traefik temporal redis; do
   pid_file="$data_dir/run/$svc.pid"
   pid="$(cat "$pid_file" 2>/dev/null || true)"
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then

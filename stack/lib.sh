@@ -16,9 +16,10 @@ trap 'rc=$?; printf "error: %s failed (exit %s) at line %s: %s\n" "${BASH_SOURCE
 
 # Packages the platform itself needs on the host.
 HS_APT_RUNTIME=(docker.io redis-server debootstrap ca-certificates curl python3-venv)
-# Extra packages the test suite needs: a real browser for the end-to-end tests, and PostgreSQL
-# to run the migrations against the production database too.
-HS_APT_TEST=(chromium postgresql)
+# Extra packages the test suite needs: a real browser (and NSS tools to make it trust the
+# HackStream CA), Debian's xpra client under Xvfb for the native path, and PostgreSQL to run the
+# migrations against the production database too.
+HS_APT_TEST=(chromium libnss3-tools postgresql xpra xvfb xauth python3-pil python3-lz4)
 
 ensure_apt_packages() {
   local missing=() p
@@ -139,6 +140,20 @@ ensure_temporal() { # ensure_temporal PORT UI_PORT DATA_DIR
   echo $! >"$dir/run/temporal.pid"
   wait_for 60 temporal "$(hs_temporal_bin)" operator cluster health --address "127.0.0.1:$port" \
     || die "temporal did not come up; see $dir/logs/temporal.log"
+}
+
+ensure_traefik() { # ensure_traefik PORT DATA_DIR  (needs the control plane built: it writes the config)
+  local port=$1 dir=$2 conf="$2/traefik/traefik.yml"
+  if port_open "$port"; then
+    say "traefik: running on :$port"
+    return 0
+  fi
+  say "traefik: starting on :$port (routes in $dir/traefik/dynamic)"
+  mkdir -p "$dir/traefik/dynamic" "$dir/logs" "$dir/run"
+  node "$HS_ROOT/dist/worker/traefik-static-config.js" ":$port" "$dir/traefik/dynamic" "$dir/logs/traefik.log" >"$conf"
+  nohup "$HS_VENV/bin/traefik" "--configFile=$conf" >>"$dir/logs/traefik.log" 2>&1 </dev/null &
+  echo $! >"$dir/run/traefik.pid"
+  wait_for 30 traefik port_open "$port" || die "traefik did not come up; see $dir/logs/traefik.log"
 }
 
 ensure_session_image() {

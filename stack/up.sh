@@ -6,7 +6,8 @@
 # and API).
 #
 #   HACKSTREAM_DATA_DIR         state: databases, logs, pid files, secrets (default ./.data)
-#   HACKSTREAM_API_PORT         API port (default 8080)
+#   HACKSTREAM_PUBLIC_PORT      HTTPS port of the ingress (Traefik) for the API and sessions (default 8443)
+#   HACKSTREAM_API_PORT         API port on loopback, behind the ingress (default 8080)
 #   HACKSTREAM_REDIS_PORT       Redis port (default 6379)
 #   HACKSTREAM_TEMPORAL_PORT    Temporal frontend port (default 7233)
 #   HACKSTREAM_TEMPORAL_UI_PORT Temporal UI port (default 8233)
@@ -23,6 +24,7 @@ esac
 
 data_dir="$(mkdir -p "${HACKSTREAM_DATA_DIR:-$HS_ROOT/.data}" && cd "${HACKSTREAM_DATA_DIR:-$HS_ROOT/.data}" && pwd)"
 api_port="${HACKSTREAM_API_PORT:-8080}"
+public_port="${HACKSTREAM_PUBLIC_PORT:-8443}"
 redis_port="${HACKSTREAM_REDIS_PORT:-6379}"
 temporal_port="${HACKSTREAM_TEMPORAL_PORT:-7233}"
 ui_port="${HACKSTREAM_TEMPORAL_UI_PORT:-8233}"
@@ -37,17 +39,19 @@ ensure_session_image
 "$HS_ROOT/stack/build-app.sh"
 ensure_redis "$redis_port" "$data_dir"
 ensure_temporal "$temporal_port" "$ui_port" "$data_dir"
+ensure_traefik "$public_port" "$data_dir"
 
 # Secrets are generated once and kept (mode 600) in the data directory, never in the repository.
 secrets="$data_dir/secrets.env"
-if [ ! -f "$secrets" ]; then
-  say "secrets: generating $secrets"
-  (
-    umask 077
-    echo "HACKSTREAM_JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=' | cut -c1-48)"
-    echo "HACKSTREAM_ADMIN_PASSWORD=${HACKSTREAM_ADMIN_PASSWORD:-$(head -c 24 /dev/urandom | base64 | tr -d '\n/+=' | cut -c1-20)}"
-  ) >"$secrets"
-fi
+random_secret() { head -c 48 /dev/urandom | base64 | tr -d '\n/+=' | cut -c1-"$1"; }
+add_secret() { # add_secret NAME VALUE: only when the file does not have it yet
+  grep -q "^$1=" "$secrets" 2>/dev/null && return 0
+  [ -f "$secrets" ] || say "secrets: generating $secrets"
+  (umask 077 && echo "$1=$2" >>"$secrets")
+}
+add_secret HACKSTREAM_JWT_SECRET "$(random_secret 48)"
+add_secret HACKSTREAM_SESSION_TOKEN_SECRET "$(random_secret 48)"
+add_secret HACKSTREAM_ADMIN_PASSWORD "${HACKSTREAM_ADMIN_PASSWORD:-$(random_secret 20)}"
 set -a
 # shellcheck disable=SC1090
 source "$secrets"
@@ -55,6 +59,7 @@ set +a
 
 export HACKSTREAM_DATA_DIR="$data_dir"
 export HACKSTREAM_API_PORT="$api_port"
+export HACKSTREAM_PUBLIC_PORT="$public_port"
 export HACKSTREAM_REDIS_URL="redis://127.0.0.1:$redis_port"
 export HACKSTREAM_TEMPORAL_ADDRESS="127.0.0.1:$temporal_port"
 export HACKSTREAM_ENV="${HACKSTREAM_ENV:-production}"
@@ -62,21 +67,25 @@ export HACKSTREAM_ENV="${HACKSTREAM_ENV:-production}"
 "$HS_ROOT/stack/service.sh" ensure api "$data_dir"
 "$HS_ROOT/stack/service.sh" ensure worker "$data_dir"
 
-wait_for 60 ready curl -fsS "http://127.0.0.1:$api_port/ready" || {
-  curl -sS "http://127.0.0.1:$api_port/ready" || true
+ca="$data_dir/ca/ca.pem"
+api_url="https://localhost:$public_port"
+# Through the ingress, verifying its certificate against the HackStream CA the worker created.
+wait_for 60 ready curl -fsS --cacert "$ca" "$api_url/ready" || {
+  curl -sS --cacert "$ca" "$api_url/ready" || true
   die "the platform did not become ready; logs are in $data_dir/logs"
 }
 
 cat <<EOF
 
 HackStream is up.
-  API:          http://127.0.0.1:$api_port   (health: /health, readiness: /ready)
+  API:          $api_url   (health: /health, readiness: /ready)
+  CA:           $ca   (trust it, or pin its fingerprint; also served at $api_url/ca.pem)
   Temporal UI:  http://127.0.0.1:$ui_port
   Admin:        ${HACKSTREAM_ADMIN_USERNAME:-admin} / $HACKSTREAM_ADMIN_PASSWORD   (initial password, kept in $secrets)
   Logs:         $data_dir/logs
   Stop:         stack/down.sh
 
 Try it:
-  curl -s -X POST http://127.0.0.1:$api_port/v1/login -H 'content-type: application/json' \\
+  curl -s --cacert $ca -X POST $api_url/v1/login -H 'content-type: application/json' \\
     -d '{"username":"${HACKSTREAM_ADMIN_USERNAME:-admin}","password":"<password>"}'
 EOF

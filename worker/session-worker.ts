@@ -10,11 +10,16 @@ import { Redis } from 'ioredis';
 import { createActivities } from '../activities/index.js';
 import { DockerSessionRuntime } from '../activities/docker-session-runtime.js';
 import { TemporalSessionEvents } from '../activities/session-events.js';
+import { FileCertificateAuthority } from '../activities/certificate-authority.js';
+import { RedisSessionCredentials } from '../activities/session-credentials.js';
+import { SessionFiles } from '../activities/session-files.js';
 import { DatabaseSessionStore } from '../activities/session-store.js';
+import { TraefikFileRoutes } from '../activities/traefik-routes.js';
 import type { WorkerConfig } from '../core/config.js';
 import type { Database } from '../core/db/orm.js';
 import type { Logger } from '../core/logger.js';
 import { publishWorkerHealth } from './docker-health.js';
+import { prepareIngress } from './ingress-setup.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 
 export interface SessionWorkerOptions {
@@ -49,10 +54,22 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   await redis.connect();
 
   const runtime = new DockerSessionRuntime(docker);
+  const ca = new FileCertificateAuthority(config.ingress.caCertFile, config.ingress.caKeyFile);
+  if ((await ca.ensure()).created) logger.info('created the HackStream CA', { cert: config.ingress.caCertFile });
+  await prepareIngress(ca, config.ingress, logger);
   const activities = createActivities({
     runtime,
     store: new DatabaseSessionStore(db),
     events: new TemporalSessionEvents(client),
+    certificates: ca,
+    files: new SessionFiles(config.sessionFilesDir),
+    routes: new TraefikFileRoutes(config.ingress.routesDir, config.ingress.domain, {
+      ...config.ingress.ingressAddress,
+      caPem: () => ca.caCertificatePem(),
+    }),
+    credentials: new RedisSessionCredentials(redis),
+    domain: config.ingress.domain,
+    sessionTokenSecret: config.sessionTokenSecret,
   });
 
   const worker = await Worker.create({

@@ -62,6 +62,12 @@ export interface SessionTimeouts {
   activityPollSeconds: number;
 }
 
+/** What the user's role allows in the session (see HACKSTREAM_ROLE_POLICIES). */
+export interface SessionPolicy {
+  clipboard: boolean;
+  fileTransfer: boolean;
+}
+
 /** Everything the workflow needs to run one session; fixed at start. */
 export interface SessionSpec {
   sessionId: string;
@@ -73,6 +79,7 @@ export interface SessionSpec {
   image: string;
   resources: SessionResources;
   timeouts: SessionTimeouts;
+  policy: SessionPolicy;
   /** Epoch ms when the API accepted the request. */
   requestedAt: number;
 }
@@ -81,8 +88,8 @@ export interface SessionSpec {
 export interface SessionContainer {
   id: string;
   name: string;
-  /** Host port (bound to loopback) that forwards to xpra's HTML5/websocket listener. */
-  xpraHostPort: number;
+  /** Its address on its own Docker network: only the ingress (Traefik on the host) reaches it. */
+  ip: string;
 }
 
 export interface SessionSnapshot {

@@ -52,13 +52,20 @@ const durable = proxyActivities<Activities>({
   retry: { initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: [...PERMANENT_ERROR_TYPES] },
 });
 
+// Provisioning steps fail the session after a few attempts instead of retrying forever. A stop
+// during provisioning waits for the running step to acknowledge, so that teardown cannot run
+// before something the step is still creating exists.
+const provisioningStep = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: [...PERMANENT_ERROR_TYPES] },
+});
+
 function provisioner(spec: SessionSpec) {
   return proxyActivities<Activities>({
     // The activity waits for the app window itself (heartbeating), so allow its whole budget.
     startToCloseTimeout: `${spec.timeouts.readySeconds + 60}s`,
     heartbeatTimeout: '10s',
-    // A stop during provisioning waits for the activity to acknowledge, so that teardown cannot
-    // run before a container the activity is still creating exists.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: [...PERMANENT_ERROR_TYPES] },
   }).provisionSession;
@@ -175,7 +182,12 @@ export async function SessionWorkflow(input: SessionWorkflowInput & { historyLim
     if (!input.carried) {
       await transition('provisioning');
       const provisionScope = new CancellationScope();
-      const provisioning = provisionScope.run(() => provisioner(spec)(spec));
+      const provisioning = provisionScope.run(async () => {
+        await provisioningStep.prepareSessionFiles({ spec, notBefore: snap.startedAt });
+        const container = await provisioner(spec)(spec);
+        await provisioningStep.addSessionRoutes({ sessionId: spec.sessionId, containerIp: container.ip });
+        return container;
+      });
       let provisioned: Awaited<typeof provisioning> | null = null;
       let provisionError: unknown = null;
       const settled = provisioning.then(
@@ -212,6 +224,9 @@ export async function SessionWorkflow(input: SessionWorkflowInput & { historyLim
     watchScope.cancel();
     const finalReason = reason ?? 'cancelled';
     await transition('stopping', { reason: finalReason, message });
+    // Close the doors first (routes, credentials), then remove the container and its secrets.
+    await durable.removeSessionRoutes({ sessionId: spec.sessionId });
+    await durable.revokeSessionCredentials({ sessionId: spec.sessionId });
     await durable.teardownSession({ sessionId: spec.sessionId });
     const finalState: SessionState = STOPPED_REASONS.includes(finalReason) ? 'stopped' : 'failed';
     await transition(finalState, { endedAt: Date.now() });

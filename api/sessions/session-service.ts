@@ -30,14 +30,19 @@ import type { SessionWorkflow } from '../../workflows/session-workflow.js';
 import { HttpError, notFound } from '../http-error.js';
 import type { AuthenticatedUser } from '../request-context.js';
 import type { CreateSessionBody } from '../validation.js';
-import { sessionView, snapshotView, type SessionView } from './session-view.js';
+import type { ConnectDescriptor, ConnectDescriptors } from '../connect/connect-descriptor.js';
+import { rowSnapshot, sessionView, snapshotView, type SessionView } from './session-view.js';
 
 export interface SessionServiceDeps {
   config: ApiConfig;
   db: Database;
   temporal: Client;
   logger: Logger;
+  descriptors: ConnectDescriptors;
 }
+
+/** A session with fresh credentials to attach to it. */
+export type ConnectableSessionView = SessionView & { connect: ConnectDescriptor };
 
 /** How long `stop` waits for teardown before answering 202 (still stopping). */
 const STOP_WAIT_MS = 15_000;
@@ -46,9 +51,13 @@ export class SessionService {
   constructor(private readonly deps: SessionServiceDeps) {}
 
   /** Starts a session and answers once it is ready (or has failed), within the create timeout. */
-  async create(user: AuthenticatedUser, body: CreateSessionBody): Promise<SessionView> {
+  async create(user: AuthenticatedUser, body: CreateSessionBody): Promise<ConnectableSessionView> {
     const { config, temporal, logger } = this.deps;
     const s = config.session;
+    const policy = config.policies[user.role];
+    if (!policy.apps.includes(body.app)) {
+      throw new HttpError(403, 'app_not_allowed', `the ${user.role} role may not start ${body.app} (allowed: ${policy.apps.join(', ') || 'none'})`);
+    }
     const spec: SessionSpec = {
       sessionId: randomUUID(),
       userId: user.id,
@@ -61,10 +70,11 @@ export class SessionService {
       timeouts: {
         idleSeconds: s.idleTimeoutSeconds,
         connectSeconds: s.connectTimeoutSeconds,
-        maxDurationSeconds: s.maxDurationSeconds,
+        maxDurationSeconds: Math.min(s.maxDurationSeconds, policy.maxDurationSeconds ?? Infinity),
         readySeconds: s.readyTimeoutSeconds,
         activityPollSeconds: s.activityPollSeconds,
       },
+      policy: { clipboard: policy.clipboard, fileTransfer: policy.fileTransfer },
       requestedAt: Date.now(),
     };
     const workflowId = sessionWorkflowId(spec.sessionId);
@@ -108,7 +118,17 @@ export class SessionService {
         { session_id: spec.sessionId },
       );
     }
-    return snapshotView(snapshot, config.publicHost);
+    return { ...snapshotView(snapshot), connect: await this.deps.descriptors.issue(snapshot) };
+  }
+
+  /** Fresh one-time credentials for a running session of the caller's. */
+  async connect(user: AuthenticatedUser, sessionId: string): Promise<ConnectableSessionView> {
+    const row = await this.owned(user, sessionId);
+    if (row.state !== 'ready' && row.state !== 'active') {
+      throw new HttpError(409, 'session_not_running', `session ${sessionId} is ${row.state}; only a running session can be connected to`);
+    }
+    const snapshot = rowSnapshot(row);
+    return { ...snapshotView(snapshot), connect: await this.deps.descriptors.issue(snapshot) };
   }
 
   async list(user: AuthenticatedUser, opts: { all: boolean; limit: number }): Promise<SessionView[]> {
@@ -116,11 +136,11 @@ export class SessionService {
     const rows = await this.deps.db.em
       .fork()
       .find(Session, opts.all ? {} : { userId: user.id }, { orderBy: { requestedAt: 'desc' }, limit: opts.limit });
-    return rows.map((r) => sessionView(r, this.deps.config.publicHost));
+    return rows.map((r) => sessionView(r));
   }
 
   async get(user: AuthenticatedUser, sessionId: string): Promise<SessionView> {
-    return sessionView(await this.owned(user, sessionId), this.deps.config.publicHost);
+    return sessionView(await this.owned(user, sessionId));
   }
 
   /**
@@ -131,19 +151,19 @@ export class SessionService {
     const row = await this.owned(user, sessionId);
     if (!FINAL_STATES.includes(row.state as SessionState)) {
       await this.signalStop(sessionId, user.id);
-      const { temporal, config } = this.deps;
+      const { temporal } = this.deps;
       const handle = temporal.workflow.getHandle<typeof SessionWorkflow>(sessionWorkflowId(sessionId));
       const deadline = AbortSignal.timeout(STOP_WAIT_MS);
       try {
         const final = await temporal.withAbortSignal(deadline, () => handle.result());
-        return { view: snapshotView(final, config.publicHost), done: true };
+        return { view: snapshotView(final), done: true };
       } catch (err) {
         if (!deadline.aborted) throw err;
         const view = await this.get(user, sessionId);
         return { view: { ...view, state: FINAL_STATES.includes(view.state as SessionState) ? view.state : 'stopping' }, done: false };
       }
     }
-    return { view: sessionView(row, this.deps.config.publicHost), done: true };
+    return { view: sessionView(row), done: true };
   }
 
   private async signalStop(sessionId: string, by: string, reason: StopRequest['reason'] = 'user_stop'): Promise<void> {

@@ -1,14 +1,9 @@
-/** The JSON shape of a session in API responses (snake_case), from a row or a live snapshot. */
+/**
+ * The JSON shape of a session in API responses (snake_case), from a row or a live snapshot.
+ * Connect descriptors carry one-time credentials and are added only where they are issued.
+ */
 import type { Session } from '../../core/db/entities.js';
 import type { SessionSnapshot } from '../../workflows/messages.js';
-
-export interface ConnectDescriptor {
-  /** Open `url` in a browser: xpra's HTML5 client, websocket on the same host and port. */
-  kind: 'xpra-html5';
-  url: string;
-  host: string;
-  port: number;
-}
 
 export interface SessionView {
   session_id: string;
@@ -23,17 +18,9 @@ export interface SessionView {
   ready_at: string | null;
   attached_at: string | null;
   ended_at: string | null;
-  connect: ConnectDescriptor | null;
 }
 
-const CONNECTABLE = new Set(['ready', 'active']);
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-
-function connectDescriptor(state: string, hostPort: number | undefined, publicHost: string): ConnectDescriptor | null {
-  if (!CONNECTABLE.has(state) || !hostPort) return null;
-  const host = publicHost.includes(':') ? `[${publicHost}]` : publicHost;
-  return { kind: 'xpra-html5', url: `http://${host}:${hostPort}/`, host: publicHost, port: hostPort };
-}
 
 /** A database row read as the snapshot it was written from. */
 export function rowSnapshot(row: Session): SessionSnapshot {
@@ -48,9 +35,7 @@ export function rowSnapshot(row: Session): SessionSnapshot {
     url: row.url ?? null,
     quality: row.quality as SessionSnapshot['quality'],
     container:
-      row.containerId && row.containerName && row.xpraHostPort
-        ? { id: row.containerId, name: row.containerName, xpraHostPort: row.xpraHostPort }
-        : null,
+      row.containerId && row.containerName && row.containerIp ? { id: row.containerId, name: row.containerName, ip: row.containerIp } : null,
     requestedAt: row.requestedAt.getTime(),
     startedAt: row.requestedAt.getTime(),
     readyAt: ms(row.readyAt),
@@ -60,9 +45,9 @@ export function rowSnapshot(row: Session): SessionSnapshot {
   };
 }
 
-export const sessionView = (row: Session, publicHost: string): SessionView => snapshotView(rowSnapshot(row), publicHost);
+export const sessionView = (row: Session): SessionView => snapshotView(rowSnapshot(row));
 
-export function snapshotView(s: SessionSnapshot, publicHost: string): SessionView {
+export function snapshotView(s: SessionSnapshot): SessionView {
   return {
     session_id: s.sessionId,
     user_id: s.userId,
@@ -76,6 +61,5 @@ export function snapshotView(s: SessionSnapshot, publicHost: string): SessionVie
     ready_at: iso(s.readyAt),
     attached_at: iso(s.attachedAt),
     ended_at: iso(s.endedAt),
-    connect: connectDescriptor(s.state, s.container?.xpraHostPort, publicHost),
   };
 }

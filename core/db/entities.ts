@@ -43,7 +43,7 @@ export const SessionSchema = defineEntity({
     quality: p.string().length(16),
     containerId: p.string().length(64).nullable(),
     containerName: p.string().length(128).nullable(),
-    xpraHostPort: p.integer().nullable(),
+    containerIp: p.string().length(45).nullable(),
     requestedAt: p.datetime(),
     readyAt: p.datetime().nullable(),
     attachedAt: p.datetime().nullable(),

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { httpsRequest } from '../support/https-client.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { freePort } from '../support/ports.js';
 
@@ -18,8 +19,8 @@ function run(script: string): { status: number | null; output: string } {
   return { status: res.status, output: `${res.stdout}${res.stderr}` };
 }
 
-const pids = () =>
-  Object.fromEntries(['api', 'worker', 'temporal', 'redis'].map((name) => [name, readFileSync(path.join(dataDir, 'run', `${name}.pid`), 'utf8').trim()]));
+const SERVICES = ['redis', 'temporal', 'traefik', 'api', 'worker'];
+const pids = () => Object.fromEntries(SERVICES.map((name) => [name, readFileSync(path.join(dataDir, 'run', `${name}.pid`), 'utf8').trim()]));
 
 afterAll(() => {
   if (env['HACKSTREAM_DATA_DIR']) run('down.sh');
@@ -28,11 +29,12 @@ afterAll(() => {
 
 describe('stack/up.sh', () => {
   it('brings the platform up, and a second run changes nothing and leaves it up', async () => {
-    const [api, redis, temporal, ui] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const [api, redis, temporal, ui, ingress] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     env = {
       ...process.env,
       HACKSTREAM_DATA_DIR: dataDir,
       HACKSTREAM_API_PORT: String(api),
+      HACKSTREAM_PUBLIC_PORT: String(ingress),
       HACKSTREAM_REDIS_PORT: String(redis),
       HACKSTREAM_TEMPORAL_PORT: String(temporal),
       HACKSTREAM_TEMPORAL_UI_PORT: String(ui),
@@ -43,7 +45,8 @@ describe('stack/up.sh', () => {
     expect(first.status, first.output).toBe(0);
     expect(first.output).toMatch(/redis: starting/);
     expect(first.output).toMatch(/temporal: starting/);
-    expect(first.output).toContain(`API:          http://127.0.0.1:${api}`);
+    expect(first.output).toMatch(/traefik: starting/);
+    expect(first.output).toContain(`API:          https://localhost:${ingress}`);
     expect(first.output).toContain(`Temporal UI:  http://127.0.0.1:${ui}`);
     const credentials = /Admin:\s+(\S+) \/ (\S+)/.exec(first.output);
     expect(credentials, first.output).not.toBeNull();
@@ -53,18 +56,21 @@ describe('stack/up.sh', () => {
     expect(second.status, second.output).toBe(0);
     const steps = second.output.split('\n').filter((l) => l.startsWith('==> '));
     expect(steps.filter((l) => /installing|building|starting|restarting|generating/.test(l)), second.output).toEqual([]);
-    for (const service of ['redis', 'temporal', 'api', 'worker']) {
+    for (const service of SERVICES) {
       expect(steps.some((l) => l.startsWith(`==> ${service}: running`)), `${service} in:\n${second.output}`).toBe(true);
     }
     expect(pids()).toEqual(before);
 
-    const ready = await fetch(`http://127.0.0.1:${api}/ready`);
-    expect(ready.status).toBe(200);
-    const login = await fetch(`http://127.0.0.1:${api}/v1/login`, {
+    // Served through the ingress over HTTPS, verified against the CA the stack created.
+    const caFile = path.join(dataDir, 'ca', 'ca.pem');
+    const ready = await httpsRequest(`https://localhost:${ingress}/ready`, { caFile });
+    expect(ready.status, ready.text).toBe(200);
+    const login = await httpsRequest(`https://localhost:${ingress}/v1/login`, {
+      caFile,
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ username: credentials![1], password: credentials![2] }),
     });
-    expect(login.status).toBe(200);
+    expect(login.status, login.text).toBe(200);
   });
 });

@@ -1,10 +1,9 @@
-/// <reference lib="dom" />
 /**
  * End to end against the real stack: API → Temporal → worker → Docker → xpra + Firefox, viewed
  * through xpra's HTML5 client in headless Chromium.
  */
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   appSearchAttribute,
   sessionStateSearchAttribute,
@@ -12,22 +11,30 @@ import {
   userIdSearchAttribute,
 } from '../../workflows/messages.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
-import { launchChromium } from '../support/browser.js';
-import { bridgeGateway, docker, sessionContainers } from '../support/docker.js';
+import { launchChromium, openSession, type TestBrowser } from '../support/browser.js';
+import { docker, hostAddress, sessionContainers } from '../support/docker.js';
 import { PAGE_COLOUR, serveTestPage, type TestPage } from '../support/test-page.js';
+import { windowShows, windowTitled } from '../support/xpra-page.js';
 
+let chromium: TestBrowser;
 let browser: Browser;
 let page: TestPage;
 
 beforeAll(async () => {
-  page = await serveTestPage(await bridgeGateway());
-  browser = await launchChromium();
+  page = await serveTestPage(hostAddress());
+  chromium = await launchChromium({ trustCaFile: inject('stack').caFile });
+  browser = chromium.browser;
 });
 
 afterAll(async () => {
-  await browser?.close();
+  await chromium?.close();
   await page?.close();
 });
+
+async function freshBrowserUrl(t: ApiUnderTest, token: string, id: string): Promise<string> {
+  const res = await t.call('POST', `/v1/sessions/${id}/connect`, { token });
+  return String(res.body.connect.browser.url);
+}
 
 async function waitForSession(t: ApiUnderTest, token: string, id: string, until: (s: any) => boolean, seconds: number): Promise<any> {
   const deadline = Date.now() + seconds * 1000;
@@ -55,31 +62,16 @@ describe('a Firefox session, end to end', () => {
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const session = created.body;
     expect(session).toMatchObject({ state: 'ready', app: 'firefox', url: page.url, user_id: user.id });
-    expect(session.connect).toMatchObject({ kind: 'xpra-html5', host: '127.0.0.1' });
+    // Through the ingress over HTTPS, the certificate verified against the HackStream CA.
+    expect(session.connect.browser.url).toMatch(new RegExp(`^${t.origin}/sessions/${session.session_id}/\\?`));
     expect(await sessionContainers(session.session_id)).toHaveLength(1);
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const tab = await context.newPage();
-    await tab.goto(session.connect.url);
+    const response = await openSession(tab, session.connect.browser.url, () => freshBrowserUrl(t, user.token, session.session_id));
+    expect(response?.status()).toBe(200);
     // The page's title is Firefox's window title, and its colour fills the streamed window.
-    await tab.waitForFunction(
-      ({ title, colour }) => {
-        const titles = [...document.querySelectorAll('.windowtitle')].map((e) => e.textContent ?? '');
-        if (!titles.some((x) => x.includes(title))) return false;
-        for (const canvas of document.querySelectorAll<HTMLCanvasElement>('#screen canvas')) {
-          if (canvas.width < 100 || canvas.height < 200) continue;
-          const ctx = canvas.getContext('2d');
-          if (!ctx) continue;
-          for (const fy of [0.5, 0.6, 0.7]) {
-            const [r, g, b] = ctx.getImageData(Math.floor(canvas.width * 0.8), Math.floor(canvas.height * fy), 1, 1).data;
-            if (Math.abs(r! - colour.r) <= 20 && Math.abs(g! - colour.g) <= 20 && Math.abs(b! - colour.b) <= 20) return true;
-          }
-        }
-        return false;
-      },
-      { title: page.title, colour: PAGE_COLOUR },
-      { timeout: 60_000, polling: 250 },
-    );
+    await tab.waitForFunction(windowShows, { title: page.title, colour: PAGE_COLOUR }, { timeout: 60_000, polling: 250 });
 
     // The worker saw the client through xpra and moved the session to active.
     const active = await waitForSession(t, user.token, session.session_id, (s) => s.state === 'active', 30);
@@ -88,7 +80,7 @@ describe('a Firefox session, end to end', () => {
 
     const stopped = await t.call('POST', `/v1/sessions/${session.session_id}/stop`, { token: user.token });
     expect(stopped.status).toBe(200);
-    expect(stopped.body).toMatchObject({ state: 'stopped', reason: 'user_stop', connect: null });
+    expect(stopped.body).toMatchObject({ state: 'stopped', reason: 'user_stop' });
 
     expect(await sessionContainers(session.session_id)).toHaveLength(0);
     const row = await t.call('GET', `/v1/sessions/${session.session_id}`, { token: user.token });
@@ -144,10 +136,8 @@ describe('idle detection with a client attached', () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     try {
       const tab = await context.newPage();
-      await tab.goto(created.body.connect.url);
-      await tab.waitForFunction((title) => [...document.querySelectorAll('.windowtitle')].some((e) => e.textContent?.includes(title)), page.title, {
-        timeout: 60_000,
-      });
+      await openSession(tab, created.body.connect.browser.url, () => freshBrowserUrl(t, user.token, id));
+      await tab.waitForFunction(windowTitled, page.title, { timeout: 60_000 });
       // Twice the idle timeout of pointer movement: the session must stay up.
       const until = Date.now() + 24_000;
       for (let i = 0; Date.now() < until; i++) {
@@ -227,7 +217,7 @@ describe('a session whose image does not exist', () => {
     expect(created.body.error.message).toMatch(/session image "hackstream\/does-not-exist:never" is not present/);
     const id = created.body.error.session_id;
     const row = await t.call('GET', `/v1/sessions/${id}`, { token: user.token });
-    expect(row.body).toMatchObject({ state: 'failed', reason: 'provision_failed', connect: null });
+    expect(row.body).toMatchObject({ state: 'failed', reason: 'provision_failed' });
     expect(row.body.message).toMatch(/ImageMissingError/);
     expect(await sessionContainers(id)).toHaveLength(0);
   });

@@ -1,15 +1,32 @@
 /** The Docker side of sessions against the real engine and the real session image. */
 import { randomUUID } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
-import { DockerSessionRuntime } from '../../activities/docker-session-runtime.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileCertificateAuthority } from '../../activities/certificate-authority.js';
+import { DockerSessionRuntime, networkNameFor } from '../../activities/docker-session-runtime.js';
 import { ImageMissingError } from '../../activities/errors.js';
+import { SessionFiles } from '../../activities/session-files.js';
 import { hasAppWindow } from '../../activities/xpra-info.js';
-import type { SessionSpec } from '../../workflows/messages.js';
-import { docker, sessionContainers } from '../support/docker.js';
+import type { SessionContainer, SessionSpec } from '../../workflows/messages.js';
+import { docker, execIn, sessionContainers, waitForApp } from '../support/docker.js';
 
 const runtime = new DockerSessionRuntime(docker);
 const image = process.env['HACKSTREAM_SESSION_IMAGE'] ?? 'hackstream/session-firefox:latest';
 const created: string[] = [];
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'hs-runtime-'));
+const ca = new FileCertificateAuthority(path.join(tmp, 'ca', 'ca.pem'), path.join(tmp, 'ca', 'ca-key.pem'));
+const files = new SessionFiles(path.join(tmp, 'sessions'));
+
+beforeAll(async () => {
+  await ca.ensure();
+});
+
+afterAll(async () => {
+  for (const id of created) await runtime.removeSessionContainers(id);
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 function spec(overrides: Partial<SessionSpec> = {}): SessionSpec {
   const s: SessionSpec = {
@@ -22,6 +39,7 @@ function spec(overrides: Partial<SessionSpec> = {}): SessionSpec {
     image,
     resources: { memoryMb: 1024, cpus: 0.5, shmMb: 256, pidsLimit: 400 },
     timeouts: { idleSeconds: 60, connectSeconds: 60, maxDurationSeconds: 600, readySeconds: 60, activityPollSeconds: 5 },
+    policy: { clipboard: true, fileTransfer: false },
     requestedAt: Date.now(),
     ...overrides,
   };
@@ -29,15 +47,19 @@ function spec(overrides: Partial<SessionSpec> = {}): SessionSpec {
   return s;
 }
 
-afterAll(async () => {
-  for (const id of created) await runtime.removeSessionContainers(id);
-});
+/** What the prepareSessionFiles activity does, then the container. */
+async function start(s: SessionSpec): Promise<SessionContainer> {
+  const name = `${s.sessionId}.sessions.hackstream.test`;
+  const cert = await ca.issueServerCertificate({ commonName: name, dnsNames: [name], lifetimeSeconds: 600 });
+  const dir = await files.write(s.sessionId, { certPem: cert.certPem, keyPem: cert.keyPem, tokenKeyHex: 'ab'.repeat(32) });
+  return runtime.ensureSessionContainer(s, dir);
+}
 
 describe('DockerSessionRuntime', () => {
-  it('creates one labelled, limited, loopback-only container however often it is asked', async () => {
+  it('creates one labelled, limited, hardened container without published ports, however often it is asked', async () => {
     const s = spec();
-    const first = await runtime.ensureSessionContainer(s);
-    const again = await runtime.ensureSessionContainer(s);
+    const first = await start(s);
+    const again = await runtime.ensureSessionContainer(s, files.dirOf(s.sessionId));
     expect(again).toEqual(first);
     expect(await sessionContainers(s.sessionId)).toHaveLength(1);
 
@@ -51,58 +73,66 @@ describe('DockerSessionRuntime', () => {
     expect(info.Config.User).toBe('1000:1000');
     expect(info.HostConfig).toMatchObject({
       Memory: 1024 * 1024 * 1024,
+      MemorySwap: 1024 * 1024 * 1024,
       NanoCpus: 0.5e9,
       ShmSize: 256 * 1024 * 1024,
       PidsLimit: 400,
       CapDrop: ['ALL'],
       ReadonlyRootfs: true,
       SecurityOpt: ['no-new-privileges:true'],
+      NetworkMode: networkNameFor(s.sessionId),
+      Privileged: false,
     });
-    expect(info.HostConfig.PortBindings?.['14500/tcp']?.[0]?.HostIp).toBe('127.0.0.1');
-    expect(first.xpraHostPort).toBeGreaterThan(0);
+    expect(info.HostConfig.CapAdd ?? []).toEqual([]);
+    expect(info.HostConfig.PortBindings ?? {}).toEqual({});
+    expect(info.HostConfig.PublishAllPorts).toBe(false);
+    expect(Object.keys(info.HostConfig.Tmpfs ?? {}).sort()).toEqual(['/home/hs', '/tmp']);
+    expect(info.Mounts).toEqual([expect.objectContaining({ Type: 'bind', Destination: '/run/hackstream', RW: false })]);
+    expect(Object.keys(info.NetworkSettings.Networks)).toEqual([networkNameFor(s.sessionId)]);
+    expect(first.ip).toBe(info.NetworkSettings.Networks[networkNameFor(s.sessionId)]!.IPAddress);
+
+    // Inside: the root filesystem refuses writes, Docker's default seccomp filter is on, no capabilities.
+    const write = await execIn(first.id, ['sh', '-c', 'touch /hackstream-test']);
+    expect(write.exitCode).not.toBe(0);
+    expect(write.output).toMatch(/Read-only file system/);
+    const status = await execIn(first.id, ['grep', '-E', '^(Seccomp|CapEff|NoNewPrivs):', '/proc/1/status']);
+    expect(status.output).toMatch(/NoNewPrivs:\s+1/);
+    expect(status.output).toMatch(/Seccomp:\s+2/);
+    expect(status.output).toMatch(/CapEff:\s+0000000000000000/);
   });
 
   it('reads xpra status until the Firefox window exists', async () => {
-    const s = spec();
-    const c = await runtime.ensureSessionContainer(s);
-    const deadline = Date.now() + 60_000;
-    let seen = false;
-    while (!seen && Date.now() < deadline) {
-      try {
-        const status = await runtime.xpraStatus(c.id);
-        expect(status.clients).toBe(0);
-        seen = hasAppWindow(status, 'firefox-esr');
-      } catch {
-        // xpra not listening yet
-      }
-      if (!seen) await new Promise((r) => setTimeout(r, 250));
-    }
-    expect(seen).toBe(true);
+    const c = await start(spec());
+    const status = await waitForApp(runtime, c.id);
+    expect(status.clients).toBe(0);
+    expect(hasAppWindow(status, 'firefox-esr')).toBe(true);
   });
 
   it('replaces a container that is no longer running', async () => {
     const s = spec();
-    const first = await runtime.ensureSessionContainer(s);
+    const first = await start(s);
     await docker.getContainer(first.id).kill();
     expect(await runtime.inspect(first.id)).toMatchObject({ running: false });
-    const second = await runtime.ensureSessionContainer(s);
+    const second = await runtime.ensureSessionContainer(s, files.dirOf(s.sessionId));
     expect(second.id).not.toBe(first.id);
     expect(await runtime.inspect(second.id)).toMatchObject({ running: true });
     expect(await sessionContainers(s.sessionId)).toHaveLength(1);
   });
 
-  it('treats removing what is already gone as success', async () => {
+  it('treats removing what is already gone as success, network included', async () => {
     const s = spec();
-    const c = await runtime.ensureSessionContainer(s);
+    const c = await start(s);
     expect(await runtime.removeSessionContainers(s.sessionId)).toBe(1);
     expect(await runtime.removeSessionContainers(s.sessionId)).toBe(0);
     expect(await runtime.inspect(c.id)).toBeNull();
     expect(await runtime.logsTail(c.id, 5)).toBe('');
+    const networks = await docker.listNetworks({ filters: { name: [networkNameFor(s.sessionId)] } });
+    expect(networks).toEqual([]);
   });
 
   it('reports a missing image as the permanent ImageMissingError', async () => {
     const s = spec({ image: 'hackstream/no-such-image:never' });
-    await expect(runtime.ensureSessionContainer(s)).rejects.toBeInstanceOf(ImageMissingError);
+    await expect(start(s)).rejects.toBeInstanceOf(ImageMissingError);
     expect(await sessionContainers(s.sessionId)).toHaveLength(0);
   });
 });

@@ -7,6 +7,7 @@ import { createLogger } from '../../core/logger.js';
 import { startApi, type RunningApi } from '../../api/server.js';
 import { UserDirectory } from '../../api/users/user-directory.js';
 import type { Role } from '../../core/db/entities.js';
+import { httpsRequest } from './https-client.js';
 import type { StackInfo } from './test-stack.js';
 
 export interface ApiUnderTest {
@@ -15,8 +16,14 @@ export interface ApiUnderTest {
   temporal: Client;
   /** Creates a user and returns its id and a fresh access token. */
   newUser(role?: Role): Promise<{ id: string; username: string; password: string; token: string }>;
-  /** fetch against the API with JSON in and out. */
-  call(method: string, path: string, opts?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  /** The API through the ingress (HTTPS, CA-verified), JSON in and out. */
+  call(
+    method: string,
+    path: string,
+    opts?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Record<string, string | string[] | undefined> }>;
+  /** https://localhost:<ingress port> */
+  origin: string;
   close(): Promise<void>;
 }
 
@@ -27,12 +34,7 @@ export function startApiUnderTest(env: Record<string, string> = {}): Promise<Api
 
 export async function startApiOn(stack: StackInfo, env: Record<string, string> = {}): Promise<ApiUnderTest> {
   const config = loadApiConfig({
-    HACKSTREAM_ENV: 'test',
-    HACKSTREAM_DATA_DIR: stack.dataDir,
-    HACKSTREAM_REDIS_URL: stack.redisUrl,
-    HACKSTREAM_TEMPORAL_ADDRESS: stack.temporalAddress,
-    HACKSTREAM_TASK_QUEUE: stack.taskQueue,
-    HACKSTREAM_API_PORT: '0',
+    ...stack.env,
     HACKSTREAM_JWT_SECRET: randomBytes(32).toString('hex'),
     HACKSTREAM_ADMIN_PASSWORD: randomBytes(16).toString('hex'),
     HACKSTREAM_ADMIN_USERNAME: 'admin',
@@ -43,6 +45,7 @@ export async function startApiOn(stack: StackInfo, env: Record<string, string> =
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
   const users = new UserDirectory(api.db);
+  const origin = `https://localhost:${stack.ingressPort}`;
 
   const call: ApiUnderTest['call'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...opts.headers };
@@ -52,11 +55,10 @@ export async function startApiOn(stack: StackInfo, env: Record<string, string> =
       body = JSON.stringify(opts.body);
       headers['content-type'] ??= 'application/json';
     }
-    const res = await fetch(api.url + path, { method, headers, body });
-    const text = await res.text();
-    let parsed: unknown = text;
+    const res = await httpsRequest(origin + path, { caFile: stack.caFile, method, headers, body });
+    let parsed: unknown = res.text;
     try {
-      parsed = text ? JSON.parse(text) : null;
+      parsed = res.text ? JSON.parse(res.text) : null;
     } catch {
       /* not JSON: keep the text so a test can show it */
     }
@@ -68,6 +70,7 @@ export async function startApiOn(stack: StackInfo, env: Record<string, string> =
     config,
     temporal,
     call,
+    origin,
     async newUser(role: Role = 'user') {
       const username = `u-${randomUUID().slice(0, 8)}`;
       const password = randomBytes(12).toString('hex');

@@ -1,6 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import os from 'node:os';
 import Docker from 'dockerode';
 import { sessionLabelFilter } from '../../activities/container-labels.js';
+import type { DockerSessionRuntime } from '../../activities/docker-session-runtime.js';
+import { hasAppWindow, type XpraStatus } from '../../activities/xpra-info.js';
 
 export const docker = new Docker({ socketPath: process.env['HACKSTREAM_DOCKER_SOCKET'] ?? '/var/run/docker.sock' });
 
@@ -9,21 +11,53 @@ export async function sessionContainers(sessionId: string): Promise<Docker.Conta
   return docker.listContainers({ all: true, filters: { label: [sessionLabelFilter(sessionId)] } });
 }
 
-interface BridgeInfo {
-  IPAM?: { Config?: Array<{ Gateway?: string }> };
-  Options?: Record<string, string>;
+/**
+ * An address of this host that session containers can reach (they reach the internet and the
+ * host's public addresses, never loopback): the first non-internal IPv4 address that is not a
+ * Docker bridge.
+ */
+export function hostAddress(): string {
+  for (const [name, addrs] of Object.entries(os.networkInterfaces())) {
+    if (name.startsWith('docker') || name.startsWith('br-') || name.startsWith('veth')) continue;
+    const v4 = addrs?.find((a) => a.family === 'IPv4' && !a.internal);
+    if (v4) return v4.address;
+  }
+  throw new Error('this host has no non-loopback IPv4 address for session containers to reach');
 }
 
-/** The host's address on Docker's default bridge: what a session container reaches the host by. */
-export async function bridgeGateway(): Promise<string> {
-  const info = (await docker.getNetwork('bridge').inspect()) as BridgeInfo;
-  const declared = info.IPAM?.Config?.[0]?.Gateway;
-  if (declared) return declared;
-  // Older engines leave the default bridge's gateway implicit: it is the bridge interface's
-  // address (read with iproute2: Node does not list an interface that has no carrier yet).
-  const ifname = info.Options?.['com.docker.network.bridge.name'] ?? 'docker0';
-  const out = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', ifname], { encoding: 'utf8' });
-  const address = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(out)?.[1];
-  if (!address) throw new Error(`cannot find the address of Docker's bridge interface ${ifname}`);
-  return address;
+/** Runs a command in a container as the session user; returns its exit code and combined output. */
+export async function execIn(containerId: string, cmd: string[]): Promise<{ exitCode: number; output: string }> {
+  const exec = await docker.getContainer(containerId).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, User: '1000' });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  await new Promise<void>((resolve, reject) => {
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', resolve);
+    stream.on('error', reject);
+  });
+  const { ExitCode } = await exec.inspect();
+  // Strip Docker's 8-byte stream frame headers.
+  const raw = Buffer.concat(chunks);
+  const parts: Buffer[] = [];
+  for (let i = 0; i + 8 <= raw.length; ) {
+    const size = raw.readUInt32BE(i + 4);
+    parts.push(raw.subarray(i + 8, i + 8 + size));
+    i += 8 + size;
+  }
+  return { exitCode: ExitCode ?? -1, output: Buffer.concat(parts).toString('utf8') };
+}
+
+/** Polls xpra in the container until the app's window exists (60 s at most). */
+export async function waitForApp(runtime: DockerSessionRuntime, containerId: string): Promise<XpraStatus> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const status = await runtime.xpraStatus(containerId);
+      if (hasAppWindow(status, 'firefox-esr')) return status;
+    } catch {
+      // xpra not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`no Firefox window in ${containerId} after 60 s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }

@@ -13,7 +13,7 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const stack = await startTestStack();
-  const { temporalAddress, redisUrl, dataDir, taskQueue } = stack;
-  project.provide('stack', { temporalAddress, redisUrl, dataDir, taskQueue });
+  const { env, temporalAddress, dataDir, ingressPort, caFile } = stack;
+  project.provide('stack', { env, temporalAddress, dataDir, ingressPort, caFile });
   return () => stack.stop();
 }

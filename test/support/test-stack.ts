@@ -1,8 +1,10 @@
 /**
  * The real stack the integration tests and benchmarks run against: Redis, a Temporal dev server
- * (the real `temporal` CLI), a SQLite database migrated to the latest schema, and a session
- * worker (real Docker, real activities) in this process.
+ * (the real `temporal` CLI), Traefik (the real binary) as the ingress, a SQLite database migrated
+ * to the latest schema, and a session worker (real Docker, real activities, its CA and ingress
+ * files) in this process.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,13 +16,19 @@ import { createSessionWorker } from '../../worker/session-worker.js';
 import { installTemporalLogging } from '../../worker/temporal-logging.js';
 import { SEARCH_ATTRIBUTES } from '../../workflows/messages.js';
 import { temporalCli, workflowsEntry } from './paths.js';
+import { freePort } from './ports.js';
 import { startRedis } from './redis-server.js';
+import { startTraefik } from './traefik.js';
 
 export interface StackInfo {
+  /** The settings the API and the worker share (HACKSTREAM_* variables). */
+  env: Record<string, string>;
   temporalAddress: string;
-  redisUrl: string;
   dataDir: string;
-  taskQueue: string;
+  /** Traefik's HTTPS entrypoint on 127.0.0.1. */
+  ingressPort: number;
+  /** The HackStream CA certificate (PEM file) clients must trust. */
+  caFile: string;
 }
 
 export interface TestStack extends StackInfo {
@@ -36,26 +44,37 @@ export async function startTestStack(): Promise<TestStack> {
   const temporal = await TestWorkflowEnvironment.createLocal({
     server: { executable: { type: 'existing-path', path: temporalCli() }, searchAttributes: SEARCH_ATTRIBUTES, ip: '127.0.0.1' },
   });
-  const taskQueue = `hs-it-${process.pid}`;
-  const config = loadWorkerConfig({
+  const routesDir = path.join(dataDir, 'traefik', 'dynamic');
+  const traefik = await startTraefik({ routesDir, workDir: path.join(dataDir, 'traefik') });
+  // Test files start their API (one at a time) on this port: the ingress forwards to it.
+  const apiPort = await freePort();
+  const env: Record<string, string> = {
+    HACKSTREAM_ENV: 'test',
     HACKSTREAM_DATA_DIR: dataDir,
     HACKSTREAM_REDIS_URL: redis.url,
     HACKSTREAM_TEMPORAL_ADDRESS: temporal.address,
-    HACKSTREAM_TASK_QUEUE: taskQueue,
-  });
+    HACKSTREAM_TASK_QUEUE: `hs-it-${process.pid}`,
+    HACKSTREAM_API_PORT: String(apiPort),
+    HACKSTREAM_PUBLIC_HOST: 'localhost',
+    HACKSTREAM_PUBLIC_PORT: String(traefik.port),
+    HACKSTREAM_SESSION_TOKEN_SECRET: randomBytes(32).toString('hex'),
+  };
+  const config = loadWorkerConfig(env);
   const db = await openDatabase(config.db);
   await migrateToLatest(db, config.db.driver);
   const worker = await createSessionWorker({ config, logger, db, workflows: { workflowsPath: workflowsEntry } });
   void worker.run();
 
   return {
+    env,
     temporalAddress: temporal.address,
-    redisUrl: redis.url,
     dataDir,
-    taskQueue,
+    ingressPort: traefik.port,
+    caFile: config.ingress.caCertFile,
     async stop() {
       await worker.close();
       await db.close();
+      await traefik.stop();
       await temporal.teardown();
       await redis.stop();
       rmSync(dataDir, { recursive: true, force: true });

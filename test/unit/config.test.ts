@@ -1,33 +1,62 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadApiConfig, loadWorkerConfig } from '../../core/config.js';
 
-const secret = 'x'.repeat(40);
+const secrets = { HACKSTREAM_JWT_SECRET: 'x'.repeat(40), HACKSTREAM_SESSION_TOKEN_SECRET: 'y'.repeat(40) };
 
 describe('configuration', () => {
-  it('has working defaults: SQLite under the data directory, local Redis and Temporal', () => {
-    const c = loadWorkerConfig({});
+  it('has working defaults: SQLite under the data directory, local Redis, Temporal and ingress', () => {
+    const c = loadWorkerConfig(secrets);
     expect(c.db.driver).toBe('sqlite');
     expect(c.db.path).toMatch(/\.data\/hackstream\.sqlite$/);
     expect(c.redisUrl).toBe('redis://127.0.0.1:6379');
     expect(c.temporal).toEqual({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'hackstream-sessions' });
+    expect(c.ingress).toMatchObject({
+      domain: 'hackstream.localhost',
+      publicHost: 'localhost',
+      publicPort: 8443,
+      ingressAddress: { host: '127.0.0.1', port: 8443 },
+      apiUpstream: 'http://127.0.0.1:8080',
+    });
+    expect(c.ingress.caCertFile).toMatch(/\.data\/ca\/ca\.pem$/);
+    expect(c.ingress.caKeyFile).toMatch(/\.data\/ca\/ca-key\.pem$/);
   });
 
   it('names the variable that is wrong', () => {
-    expect(() => loadApiConfig({ HACKSTREAM_JWT_SECRET: secret, HACKSTREAM_API_PORT: 'eighty' })).toThrow(/HACKSTREAM_API_PORT/);
-    expect(() => loadApiConfig({ HACKSTREAM_JWT_SECRET: 'short' })).toThrow(/HACKSTREAM_JWT_SECRET/);
-    expect(() => loadApiConfig({})).toThrow(ConfigError);
+    expect(() => loadApiConfig({ ...secrets, HACKSTREAM_API_PORT: 'eighty' })).toThrow(/HACKSTREAM_API_PORT/);
+    expect(() => loadApiConfig({ ...secrets, HACKSTREAM_JWT_SECRET: 'short' })).toThrow(/HACKSTREAM_JWT_SECRET/);
+    expect(() => loadApiConfig({ HACKSTREAM_SESSION_TOKEN_SECRET: secrets.HACKSTREAM_SESSION_TOKEN_SECRET })).toThrow(ConfigError);
+    expect(() => loadWorkerConfig({})).toThrow(/HACKSTREAM_SESSION_TOKEN_SECRET/);
+    expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_DOMAIN: 'not a domain' })).toThrow(/HACKSTREAM_DOMAIN/);
+  });
+
+  it('keeps connect tokens at most 60 seconds', () => {
+    expect(loadApiConfig(secrets).connectTokenTtlSeconds).toBe(60);
+    expect(() => loadApiConfig({ ...secrets, HACKSTREAM_CONNECT_TOKEN_TTL_SECONDS: '61' })).toThrow(/HACKSTREAM_CONNECT_TOKEN_TTL_SECONDS: must be at most 60/);
   });
 
   it('requires a URL when PostgreSQL is selected', () => {
-    expect(() => loadWorkerConfig({ HACKSTREAM_DB_DRIVER: 'postgresql' })).toThrow(/HACKSTREAM_DB_URL/);
-    const c = loadWorkerConfig({ HACKSTREAM_DB_DRIVER: 'postgresql', HACKSTREAM_DB_URL: 'postgresql://u@localhost/hs' });
+    expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_DB_DRIVER: 'postgresql' })).toThrow(/HACKSTREAM_DB_URL/);
+    const c = loadWorkerConfig({ ...secrets, HACKSTREAM_DB_DRIVER: 'postgresql', HACKSTREAM_DB_URL: 'postgresql://u@localhost/hs' });
     expect(c.db).toMatchObject({ driver: 'postgresql', url: 'postgresql://u@localhost/hs' });
   });
 
   it('parses session limits and timeouts', () => {
-    const c = loadApiConfig({ HACKSTREAM_JWT_SECRET: secret, HACKSTREAM_IDLE_TIMEOUT_SECONDS: '30', HACKSTREAM_SESSION_CPUS: '0.5' });
+    const c = loadApiConfig({ ...secrets, HACKSTREAM_IDLE_TIMEOUT_SECONDS: '30', HACKSTREAM_SESSION_CPUS: '0.5' });
     expect(c.session.idleTimeoutSeconds).toBe(30);
     expect(c.session.cpus).toBe(0.5);
-    expect(() => loadApiConfig({ HACKSTREAM_JWT_SECRET: secret, HACKSTREAM_IDLE_TIMEOUT_SECONDS: '-1' })).toThrow(/HACKSTREAM_IDLE_TIMEOUT_SECONDS/);
+    expect(() => loadApiConfig({ ...secrets, HACKSTREAM_IDLE_TIMEOUT_SECONDS: '-1' })).toThrow(/HACKSTREAM_IDLE_TIMEOUT_SECONDS/);
+  });
+
+  it('has safe role policies by default and reads them per role', () => {
+    expect(loadApiConfig(secrets).policies).toEqual({
+      admin: { apps: ['firefox'], clipboard: true, fileTransfer: false },
+      user: { apps: ['firefox'], clipboard: true, fileTransfer: false },
+    });
+    const c = loadApiConfig({ ...secrets, HACKSTREAM_ROLE_POLICIES: '{"user":{"clipboard":false,"maxDurationSeconds":600},"admin":{"fileTransfer":true}}' });
+    expect(c.policies.user).toEqual({ apps: ['firefox'], clipboard: false, fileTransfer: false, maxDurationSeconds: 600 });
+    expect(c.policies.admin.fileTransfer).toBe(true);
+    expect(() => loadApiConfig({ ...secrets, HACKSTREAM_ROLE_POLICIES: '{nope' })).toThrow(/HACKSTREAM_ROLE_POLICIES: is not valid JSON/);
+    expect(() => loadApiConfig({ ...secrets, HACKSTREAM_ROLE_POLICIES: '{"user":{"clipbord":true}}' })).toThrow(/HACKSTREAM_ROLE_POLICIES/);
+    expect(() => loadApiConfig({ ...secrets, HACKSTREAM_ROLE_POLICIES: '{"guest":{}}' })).toThrow(/HACKSTREAM_ROLE_POLICIES/);
   });
 });

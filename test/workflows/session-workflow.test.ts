@@ -61,6 +61,7 @@ async function spec(overrides: Partial<SessionSpec['timeouts']> = {}): Promise<S
       activityPollSeconds: 5,
       ...overrides,
     },
+    policy: { clipboard: true, fileTransfer: false },
     requestedAt: await env.currentTimeMs(),
   };
 }
@@ -77,6 +78,8 @@ async function eventually(check: () => boolean, what: string): Promise<void> {
 interface Fakes {
   activities: SessionActivities;
   states: string[];
+  /** Every side effect, in order, e.g. `files:<id>`, `routes+:<id>@<ip>`, `teardown:<id>`. */
+  calls: string[];
   teardowns: string[];
   provisionCancelled: boolean;
   watchCancelled: number;
@@ -95,6 +98,7 @@ interface Fakes {
 function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; watcher?: 'watch' | 'exit' | 'unavailable' } = {}): Fakes {
   const f: Fakes = {
     states: [],
+    calls: [],
     teardowns: [],
     provisionCancelled: false,
     watchCancelled: 0,
@@ -119,12 +123,26 @@ function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; watcher?: 'w
     async recordSession(s: SessionSnapshot) {
       f.states.push(s.state);
     },
+    async prepareSessionFiles({ spec: s }) {
+      f.calls.push(`files:${s.sessionId}`);
+    },
     async provisionSession(s: SessionSpec) {
       if (opts.provision === 'image-missing') throw new ImageMissingError(s.image);
       if (opts.provision === 'hang') {
         await waitUntilCancelled(() => (f.provisionCancelled = true));
       }
-      return { id: `container-${s.sessionId}`, name: `hackstream-session-${s.sessionId}`, xpraHostPort: 40000 };
+      f.calls.push(`container:${s.sessionId}`);
+      return { id: `container-${s.sessionId}`, name: `hackstream-session-${s.sessionId}`, ip: '172.30.0.2' };
+    },
+    async addSessionRoutes({ sessionId, containerIp }) {
+      f.calls.push(`routes+:${sessionId}@${containerIp}`);
+    },
+    async removeSessionRoutes({ sessionId }) {
+      f.calls.push(`routes-:${sessionId}`);
+    },
+    async revokeSessionCredentials({ sessionId }) {
+      f.calls.push(`revoke:${sessionId}`);
+      return { revoked: 0 };
     },
     async watchSession(input: WatchInput) {
       f.watchInputs.push(input);
@@ -137,6 +155,7 @@ function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; watcher?: 'w
       return { exitCode: null };
     },
     async teardownSession(input: { sessionId: string }) {
+      f.calls.push(`teardown:${input.sessionId}`);
       f.teardowns.push(input.sessionId);
       return { removed: 1 };
     },
@@ -173,14 +192,16 @@ describe('SessionWorkflow', () => {
       const handle = await startSession(tq, s);
       const ready = await handle.executeUpdate(awaitReadyUpdate);
       expect(ready.state).toBe('ready');
-      expect(ready.container?.xpraHostPort).toBe(40000);
+      expect(ready.container?.ip).toBe('172.30.0.2');
       await env.sleep('11 minutes');
       return handle.result();
     });
     expect(snapshot.state).toBe('stopped');
     expect(snapshot.reason).toBe('idle');
     expect(f.states).toEqual(['provisioning', 'ready', 'stopping', 'stopped']);
-    expect(f.teardowns).toEqual([s.sessionId]);
+    // Files and container before routes; at the end, routes and credentials go before the container.
+    const id = s.sessionId;
+    expect(f.calls).toEqual([`files:${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`, `routes-:${id}`, `revoke:${id}`, `teardown:${id}`]);
   });
 
   it('ends with connect_timeout when no client attaches before the connect deadline', async () => {
@@ -268,7 +289,9 @@ describe('SessionWorkflow', () => {
     expect(f.provisionCancelled).toBe(true);
     expect(snapshot).toMatchObject({ state: 'stopped', reason: 'user_stop', readyAt: null });
     expect(f.states).toEqual(['provisioning', 'stopping', 'stopped']);
-    expect(f.teardowns).toEqual([s.sessionId]);
+    // No route was added for a session that never became ready; teardown still runs whole.
+    const id = s.sessionId;
+    expect(f.calls).toEqual([`files:${id}`, `routes-:${id}`, `revoke:${id}`, `teardown:${id}`]);
   });
 
   it('fails without retrying when the image is missing, answering the ready update with the failure', async () => {

@@ -1,0 +1,185 @@
+/**
+ * The HackStream certificate authority: one ECDSA P-256 CA, created once (its key never leaves
+ * the workers' host, mode 600, directory 700), issuing short-lived server certificates for the
+ * ingress and for each session's xpra TLS socket. X.509 encoding by @peculiar/x509 on WebCrypto.
+ */
+import 'reflect-metadata'; // @peculiar/x509's dependency injection needs the Reflect API
+import { randomBytes, webcrypto } from 'node:crypto';
+import { constants, mkdirSync } from 'node:fs';
+import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as x509 from '@peculiar/x509';
+
+// @peculiar/x509 is typed against the DOM's WebCrypto; Node's is the same API.
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+const CA_LIFETIME_DAYS = 3650;
+/** Issued certificates start this much in the past, so that small clock skew does not reject them. */
+const BACKDATE_MS = 5 * 60 * 1000;
+
+
+export interface IssuedCertificate {
+  certPem: string;
+  keyPem: string;
+  notAfter: Date;
+}
+
+export interface ServerCertificateRequest {
+  commonName: string;
+  dnsNames: string[];
+  ipAddresses?: string[];
+  /** Start of validity (epoch ms); default: a few minutes ago, for clock skew. */
+  notBefore?: number;
+  /** Validity from `notBefore`: the certificate lives exactly this long. */
+  lifetimeSeconds: number;
+}
+
+/** What the activities need: certificates for servers, signed by the HackStream CA. */
+export interface CertificateIssuer {
+  issueServerCertificate(req: ServerCertificateRequest): Promise<IssuedCertificate>;
+  caCertificatePem(): Promise<string>;
+}
+
+function toPem(der: ArrayBuffer, label: string): string {
+  const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
+}
+
+function fromPem(pem: string): ArrayBuffer {
+  const b64 = pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+  const buf = Buffer.from(b64, 'base64');
+  return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+}
+
+const serialNumber = () => {
+  const bytes = randomBytes(16);
+  bytes[0] = bytes[0]! & 0x7f; // positive
+  return bytes.toString('hex');
+};
+
+type CryptoKey = webcrypto.CryptoKey;
+
+interface LoadedCa {
+  cert: x509.X509Certificate;
+  key: CryptoKey;
+  pem: string;
+}
+
+export class FileCertificateAuthority implements CertificateIssuer {
+  private loaded: Promise<LoadedCa> | undefined;
+
+  private readonly dir: string;
+
+  constructor(
+    readonly certPath: string,
+    private readonly keyPath: string,
+  ) {
+    this.dir = path.dirname(keyPath);
+  }
+
+  /** Creates the CA unless it exists; safe when several processes start at once. */
+  async ensure(): Promise<{ created: boolean }> {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    try {
+      await readFile(this.certPath, 'utf8');
+      return { created: false };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    // Exclusive lock file: exactly one process creates the CA; the others wait for it.
+    const lock = path.join(this.dir, '.create.lock');
+    let handle;
+    try {
+      handle = await open(lock, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      for (let i = 0; i < 100; i++) {
+        try {
+          await readFile(this.certPath, 'utf8');
+          return { created: false };
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      throw new Error(`the CA in ${this.dir} is being created by another process that did not finish (remove ${lock} if it died)`, {
+        cause: err,
+      });
+    }
+    try {
+      const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']));
+      const now = Date.now();
+      const cert = await x509.X509CertificateGenerator.createSelfSigned({
+        serialNumber: serialNumber(),
+        name: 'CN=HackStream CA, O=HackStream',
+        notBefore: new Date(now - BACKDATE_MS),
+        notAfter: new Date(now + CA_LIFETIME_DAYS * 86_400_000),
+        keys,
+        signingAlgorithm: ALGORITHM,
+        extensions: [
+          new x509.BasicConstraintsExtension(true, 0, true),
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+          await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+        ],
+      });
+      const keyPem = toPem(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY');
+      await writeFile(`${this.keyPath}.tmp`, keyPem, { mode: 0o600 });
+      await rename(`${this.keyPath}.tmp`, this.keyPath);
+      // The certificate last: its presence means the CA is complete.
+      await writeFile(`${this.certPath}.tmp`, cert.toString('pem') + '\n', { mode: 0o644 });
+      await rename(`${this.certPath}.tmp`, this.certPath);
+      return { created: true };
+    } finally {
+      await handle.close();
+      await rm(lock, { force: true });
+    }
+  }
+
+  async caCertificatePem(): Promise<string> {
+    return (await this.load()).pem;
+  }
+
+  async issueServerCertificate(req: ServerCertificateRequest): Promise<IssuedCertificate> {
+    const ca = await this.load();
+    const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']));
+    const notBefore = req.notBefore ?? Date.now() - BACKDATE_MS;
+    const notAfter = new Date(notBefore + req.lifetimeSeconds * 1000);
+    const names = [
+      ...req.dnsNames.map((value) => ({ type: 'dns' as const, value })),
+      ...(req.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
+    ];
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: serialNumber(),
+      subject: `CN=${req.commonName}`,
+      issuer: ca.cert.subject,
+      notBefore: new Date(notBefore),
+      notAfter,
+      publicKey: keys.publicKey,
+      signingKey: ca.key,
+      signingAlgorithm: ALGORITHM,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
+        new x509.SubjectAlternativeNameExtension(names, false),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+        await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
+      ],
+    });
+    return {
+      certPem: cert.toString('pem') + '\n',
+      keyPem: toPem(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY'),
+      notAfter,
+    };
+  }
+
+  private load(): Promise<LoadedCa> {
+    this.loaded ??= (async () => {
+      const pem = await readFile(this.certPath, 'utf8');
+      const keyPem = await readFile(this.keyPath, 'utf8');
+      const key = await webcrypto.subtle.importKey('pkcs8', fromPem(keyPem), ALGORITHM, false, ['sign']);
+      return { cert: new x509.X509Certificate(pem), key, pem };
+    })();
+    return this.loaded;
+  }
+}

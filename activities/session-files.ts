@@ -1,0 +1,67 @@
+/**
+ * Per-session secrets on the worker's host, bind-mounted read-only into the session's container
+ * at /run/hackstream: the TLS certificate and key of its xpra SSL socket and the key its token
+ * check uses. Deleting the directory at teardown is what revokes them.
+ */
+import { chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/** Must match images/session (uid of the `hs` user, mount point, file names). */
+export const SESSION_UID = 1000;
+export const SESSION_FILES_MOUNT = '/run/hackstream';
+export const FILES = { cert: 'tls-cert.pem', key: 'tls-key.pem', tokenKey: 'token.key' } as const;
+
+export interface SessionFileContents {
+  certPem: string;
+  keyPem: string;
+  /** Hex of the session's token key (core/session-keys.ts). */
+  tokenKeyHex: string;
+}
+
+export class SessionFiles {
+  constructor(private readonly root: string) {}
+
+  dirOf(sessionId: string): string {
+    return path.join(this.root, sessionId);
+  }
+
+  /** The certificate already in place (a retried activity reuses it), or null. */
+  async currentCertificate(sessionId: string): Promise<string | null> {
+    try {
+      return await readFile(path.join(this.dirOf(sessionId), FILES.cert), 'utf8');
+    } catch {
+      return null;
+    }
+  }
+
+  async write(sessionId: string, contents: SessionFileContents): Promise<string> {
+    await mkdir(this.root, { recursive: true, mode: 0o711 });
+    const dir = this.dirOf(sessionId);
+    const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+    await mkdir(tmp, { mode: 0o500 });
+    const files: Array<[string, string]> = [
+      [FILES.key, contents.keyPem],
+      [FILES.tokenKey, contents.tokenKeyHex],
+      [FILES.cert, contents.certPem],
+    ];
+    for (const [name, data] of files) {
+      const file = path.join(tmp, name);
+      await writeFile(file, data, { mode: 0o400 });
+      await this.ownBySessionUser(file);
+    }
+    await this.ownBySessionUser(tmp);
+    // Complete or absent: the directory appears in one step.
+    await rm(dir, { recursive: true, force: true });
+    await rename(tmp, dir);
+    return dir;
+  }
+
+  async remove(sessionId: string): Promise<void> {
+    await rm(this.dirOf(sessionId), { recursive: true, force: true });
+  }
+
+  /** Only the session's (non-root) user reads these inside the container. */
+  private async ownBySessionUser(file: string): Promise<void> {
+    if (process.getuid?.() === 0) await chown(file, SESSION_UID, SESSION_UID);
+  }
+}

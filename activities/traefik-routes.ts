@@ -1,0 +1,186 @@
+/**
+ * Session routes in Traefik through its file provider: one file per session in the watched
+ * directory, written whole (temporary file outside the directory, then a rename in) and removed
+ * at teardown.
+ *
+ * Why the file provider and not Redis: on one host it needs nothing running besides Traefik (a
+ * Redis outage would otherwise freeze routing), each route is a readable file an operator can
+ * inspect, a rename makes every change atomic, and it measured faster (a route is live 3–8 ms
+ * after the rename, against 17–74 ms for the five keys of a route in Redis). Several Traefik
+ * hosts sharing one routing table would be the reason to switch, behind this same interface.
+ *
+ * Removing a route does not cut connections already open through it: teardown also removes the
+ * container.
+ */
+import { X509Certificate } from 'node:crypto';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import https from 'node:https';
+import path from 'node:path';
+import tls from 'node:tls';
+import { XPRA_SSL_PORT, XPRA_WS_PORT } from './xpra-arguments.js';
+
+export interface RouteTarget {
+  sessionId: string;
+  containerIp: string;
+}
+
+/** The narrow interface activities use. */
+export interface SessionRoutes {
+  add(target: RouteTarget): Promise<void>;
+  /** Resolves once the ingress serves both of the session's routes. */
+  waitUntilLive(sessionId: string): Promise<void>;
+  remove(sessionId: string): Promise<void>;
+  /** Session ids that have routes. */
+  list(): Promise<string[]>;
+}
+
+/** Shared pieces defined in the ingress file (worker/ingress-setup.ts): entrypoint and ForwardAuth. */
+export const ENTRYPOINT = 'websecure';
+export const CONNECT_AUTH_MIDDLEWARE = 'hackstream-connect-auth@file';
+const FILE_PREFIX = 'session-';
+
+const names = (sessionId: string) => ({
+  http: `session-${sessionId}`,
+  strip: `session-${sessionId}-strip`,
+  tcp: `session-${sessionId}-native`,
+});
+
+export const sessionTlsName = (sessionId: string, domain: string): string => `${sessionId}.sessions.${domain}`;
+
+/** The dynamic configuration of one session's two routes. */
+export function sessionRouteConfig(target: RouteTarget, domain: string): object {
+  const { sessionId, containerIp } = target;
+  const n = names(sessionId);
+  const prefix = `/sessions/${sessionId}`;
+  return {
+    http: {
+      routers: {
+        [n.http]: {
+          entryPoints: [ENTRYPOINT],
+          // Path only, never Host: a Host rule would outrank the TLS passthrough router below.
+          rule: `PathPrefix(\`${prefix}/\`)`,
+          // Authenticate first (the one-time token is in the original URI), then strip.
+          middlewares: [CONNECT_AUTH_MIDDLEWARE, n.strip],
+          service: n.http,
+          tls: {},
+        },
+      },
+      middlewares: { [n.strip]: { stripPrefix: { prefixes: [prefix] } } },
+      services: { [n.http]: { loadBalancer: { servers: [{ url: `http://${containerIp}:${XPRA_WS_PORT}` }] } } },
+    },
+    tcp: {
+      routers: {
+        [n.tcp]: {
+          entryPoints: [ENTRYPOINT],
+          rule: `HostSNI(\`${sessionTlsName(sessionId, domain)}\`)`,
+          service: n.tcp,
+          // The session's own xpra terminates TLS with its own certificate and checks the token.
+          tls: { passthrough: true },
+        },
+      },
+      services: { [n.tcp]: { loadBalancer: { servers: [{ address: `${containerIp}:${XPRA_SSL_PORT}` }] } } },
+    },
+  };
+}
+
+export interface IngressProbe {
+  host: string;
+  port: number;
+  /** The HackStream CA, to verify what the ingress and the session present. */
+  caPem: () => Promise<string>;
+}
+
+export class TraefikFileRoutes implements SessionRoutes {
+  /** Temporary files go here, beside (not inside) the watched directory: one event per change. */
+  private readonly staging: string;
+
+  constructor(
+    private readonly dir: string,
+    private readonly domain: string,
+    private readonly probe: IngressProbe,
+  ) {
+    this.staging = path.join(path.dirname(dir), `${path.basename(dir)}.staging`);
+  }
+
+  private file(sessionId: string): string {
+    return path.join(this.dir, `${FILE_PREFIX}${sessionId}.yml`);
+  }
+
+  async add(target: RouteTarget): Promise<void> {
+    await mkdir(this.staging, { recursive: true });
+    await mkdir(this.dir, { recursive: true });
+    const tmp = path.join(this.staging, `${FILE_PREFIX}${target.sessionId}.${process.pid}.yml`);
+    // Serialised, never templated: one malformed file would freeze all of Traefik's updates.
+    // JSON is valid YAML.
+    await writeFile(tmp, `${JSON.stringify(sessionRouteConfig(target, this.domain), null, 2)}\n`, { mode: 0o644 });
+    await rename(tmp, this.file(target.sessionId));
+  }
+
+  /**
+   * Asks the ingress itself: the browser route answers something other than 404 (the
+   * ForwardAuth check refuses a request without a token), and a TLS handshake with the session's
+   * name reaches the session's own certificate instead of the ingress's default one.
+   */
+  async waitUntilLive(sessionId: string, timeoutMs = 15_000): Promise<void> {
+    const ca = await this.probe.caPem();
+    const deadline = Date.now() + timeoutMs;
+    let httpLive = false;
+    let tlsLive = false;
+    for (;;) {
+      httpLive ||= (await this.httpStatus(`/sessions/${sessionId}/`, ca)) !== 404;
+      tlsLive ||= (await this.presentedName(sessionTlsName(sessionId, this.domain), ca)) === sessionTlsName(sessionId, this.domain);
+      if (httpLive && tlsLive) return;
+      if (Date.now() > deadline) {
+        throw new Error(`the ingress at ${this.probe.host}:${this.probe.port} did not serve the routes of session ${sessionId} within ${timeoutMs} ms (browser ${httpLive}, native ${tlsLive})`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async remove(sessionId: string): Promise<void> {
+    await rm(this.file(sessionId), { force: true });
+  }
+
+  async list(): Promise<string[]> {
+    const files = await readdir(this.dir).catch(() => [] as string[]);
+    return files.filter((f) => f.startsWith(FILE_PREFIX) && f.endsWith('.yml')).map((f) => f.slice(FILE_PREFIX.length, -'.yml'.length));
+  }
+
+  private httpStatus(pathname: string, ca: string): Promise<number> {
+    return new Promise((resolve) => {
+      const req = https.request(
+        {
+          host: this.probe.host,
+          port: this.probe.port,
+          path: pathname,
+          method: 'GET',
+          ca,
+          // The chain must be ours; the name is whatever the probe address is.
+          checkServerIdentity: () => undefined,
+          timeout: 2000,
+          agent: false,
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', () => resolve(0));
+      req.on('timeout', () => req.destroy());
+      req.end();
+    });
+  }
+
+  /** The DNS name of the certificate presented for this SNI, or null. */
+  private presentedName(servername: string, ca: string): Promise<string | null> {
+    return new Promise((resolve) => {
+      const socket = tls.connect({ host: this.probe.host, port: this.probe.port, servername, ca, timeout: 2000 }, () => {
+        const raw = socket.getPeerX509Certificate();
+        socket.destroy();
+        resolve(raw && new X509Certificate(raw.raw).checkHost(servername) ? servername : null);
+      });
+      socket.on('error', () => resolve(null));
+      socket.on('timeout', () => socket.destroy());
+    });
+  }
+}

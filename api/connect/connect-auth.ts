@@ -1,0 +1,63 @@
+/**
+ * Traefik's ForwardAuth check for the browser path (`/sessions/<id>/...`): a request passes
+ * with a valid resume cookie for that session, or with a one-time `token` in the query string,
+ * which is consumed and exchanged for a resume cookie so that the page's assets, its websocket
+ * and reconnects after a network blip need no new token.
+ */
+import { parseCookie, stringifySetCookie } from 'cookie';
+import { sessionIdParam } from '../validation.js';
+import type { ConnectTokens } from './connect-tokens.js';
+
+export const RESUME_COOKIE = 'hs_resume';
+/** Where the API answers Traefik's ForwardAuth calls (not routed by the ingress: loopback only). */
+export const CONNECT_AUTH_PATH = '/internal/connect-auth';
+export const SESSION_PATH_PREFIX = '/sessions/';
+
+export type ConnectAuthResult =
+  | { allowed: true; sessionId: string; userId: string; setCookie?: string; via: 'token' | 'resume' }
+  | { allowed: false; status: 401 | 403; reason: string };
+
+export interface ForwardedRequest {
+  /** X-Forwarded-Uri: the original path and query. */
+  uri: string | undefined;
+  cookieHeader: string | undefined;
+}
+
+/** `/sessions/<uuid>/…` → the uuid; anything else → null. */
+export function sessionIdFromPath(pathname: string): string | null {
+  if (!pathname.startsWith(SESSION_PATH_PREFIX)) return null;
+  const id = pathname.slice(SESSION_PATH_PREFIX.length).split('/')[0] ?? '';
+  return sessionIdParam.safeParse(id).success ? id.toLowerCase() : null;
+}
+
+export async function checkConnect(tokens: ConnectTokens, req: ForwardedRequest, resumeTtlSeconds: number): Promise<ConnectAuthResult> {
+  let url: URL;
+  try {
+    url = new URL(req.uri ?? '', 'https://ingress.invalid');
+  } catch {
+    return { allowed: false, status: 403, reason: 'malformed forwarded URI' };
+  }
+  const sessionId = sessionIdFromPath(url.pathname);
+  if (!sessionId) return { allowed: false, status: 403, reason: 'not a session path' };
+
+  const cookie = parseCookie(req.cookieHeader ?? '')[RESUME_COOKIE];
+  if (cookie) {
+    const owner = await tokens.checkResume(sessionId, cookie);
+    if (owner) return { allowed: true, sessionId, userId: owner.userId, via: 'resume' };
+  }
+
+  const token = url.searchParams.get('token');
+  if (!token) return { allowed: false, status: 401, reason: 'a connect token is required' };
+  const owner = await tokens.consumeToken(sessionId, token);
+  if (!owner) return { allowed: false, status: 401, reason: 'connect token is invalid, expired or already used' };
+
+  const resume = await tokens.issueResume(sessionId, owner.userId);
+  const setCookie = stringifySetCookie(RESUME_COOKIE, resume.value, {
+    path: `${SESSION_PATH_PREFIX}${sessionId}/`,
+    httpOnly: true,
+    secure: true,
+    sameSite: 'strict',
+    maxAge: resumeTtlSeconds,
+  });
+  return { allowed: true, sessionId, userId: owner.userId, setCookie, via: 'token' };
+}

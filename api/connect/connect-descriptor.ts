@@ -1,0 +1,91 @@
+/**
+ * What a client needs to attach to a running session, with fresh one-time credentials:
+ * - browser: an HTTPS URL of xpra's HTML5 client behind Traefik, carrying a connect token;
+ * - native: host, port and SNI name for `xpra attach ssl://…` through Traefik's TLS passthrough,
+ *   a one-time username/password, and the CA fingerprint to pin.
+ */
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { ApiConfig } from '../../core/config.js';
+import type { Quality } from '../../workflows/messages.js';
+import { HttpError } from '../http-error.js';
+import { SESSION_PATH_PREFIX } from './connect-auth.js';
+import type { ConnectTokens } from './connect-tokens.js';
+import { mintNativeToken } from './native-tokens.js';
+
+export interface ConnectDescriptor {
+  expires_at: string;
+  browser: { url: string };
+  native: {
+    uri: string;
+    host: string;
+    port: number;
+    sni: string;
+    username: string;
+    password: string;
+    ca_url: string;
+    ca_fingerprint_sha256: string;
+  };
+}
+
+/**
+ * Options for xpra's HTML5 client per quality preset (the server side is in
+ * activities/xpra-arguments.ts). The 3.1 client only honours `encoding` with `video=false`.
+ */
+const HTML5_CLIENT_PARAMS: Record<Quality, Record<string, string>> = {
+  low: { video: 'false', encoding: 'jpeg' },
+  auto: {},
+  high: {},
+};
+
+export const sessionSni = (sessionId: string, domain: string): string => `${sessionId}.sessions.${domain}`;
+
+export class ConnectDescriptors {
+  private caFingerprint: Promise<string> | undefined;
+
+  constructor(
+    private readonly config: ApiConfig,
+    private readonly tokens: ConnectTokens,
+  ) {}
+
+  async issue(session: { sessionId: string; userId: string; quality: Quality }): Promise<ConnectDescriptor> {
+    const { ingress, connectTokenTtlSeconds, sessionTokenSecret } = this.config;
+    const host = ingress.publicHost.includes(':') ? `[${ingress.publicHost}]` : ingress.publicHost;
+    const origin = `https://${host}${ingress.publicPort === 443 ? '' : `:${ingress.publicPort}`}`;
+    const [fingerprint, browserToken] = await Promise.all([
+      this.fingerprint(),
+      this.tokens.issueToken(session.sessionId, session.userId),
+    ]);
+    const native = mintNativeToken(sessionTokenSecret, session.sessionId, connectTokenTtlSeconds);
+    const query = new URLSearchParams({ ...HTML5_CLIENT_PARAMS[session.quality], token: browserToken.value });
+    return {
+      expires_at: browserToken.expiresAt.toISOString(),
+      browser: { url: `${origin}${SESSION_PATH_PREFIX}${session.sessionId}/?${query.toString()}` },
+      native: {
+        uri: `ssl://${native.username}@${host}:${ingress.publicPort}/`,
+        host: ingress.publicHost,
+        port: ingress.publicPort,
+        sni: sessionSni(session.sessionId, ingress.domain),
+        username: native.username,
+        password: native.password,
+        ca_url: `${origin}/ca.pem`,
+        ca_fingerprint_sha256: fingerprint,
+      },
+    };
+  }
+
+  async caCertificatePem(): Promise<string> {
+    try {
+      return await readFile(this.config.ingress.caCertFile, 'utf8');
+    } catch {
+      throw new HttpError(503, 'ca_unavailable', 'the HackStream CA has not been created yet (start the worker or run stack/up.sh)');
+    }
+  }
+
+  private fingerprint(): Promise<string> {
+    // Colon-separated upper-case hex, as `openssl x509 -fingerprint -sha256` prints it.
+    this.caFingerprint ??= this.caCertificatePem().then((pem) => new X509Certificate(pem).fingerprint256);
+    this.caFingerprint.catch(() => (this.caFingerprint = undefined));
+    return this.caFingerprint;
+  }
+}

@@ -1,0 +1,40 @@
+import { Router } from 'express';
+import { currentUser } from '../auth/authentication.js';
+import { CONNECT_AUTH_PATH, checkConnect } from '../connect/connect-auth.js';
+import type { ConnectDescriptors } from '../connect/connect-descriptor.js';
+import type { ConnectTokens } from '../connect/connect-tokens.js';
+import type { SessionService } from '../sessions/session-service.js';
+import { parseInput, sessionIdParam } from '../validation.js';
+
+/** POST /v1/sessions/:id/connect (authenticated): fresh one-time credentials. */
+export function connectRoutes(sessions: SessionService): Router {
+  const router = Router();
+  router.post('/v1/sessions/:id/connect', async (req, res) => {
+    const id = parseInput(sessionIdParam, req.params['id'], 'session id');
+    res.set('Cache-Control', 'no-store').json(await sessions.connect(currentUser(req), id));
+  });
+  return router;
+}
+
+/**
+ * Public, unauthenticated: the CA certificate clients pin (its SHA-256 fingerprint is in every
+ * connect descriptor), and Traefik's ForwardAuth check, which the ingress does not route: only
+ * Traefik, on the API's loopback address, calls it.
+ */
+export function ingressRoutes(tokens: ConnectTokens, descriptors: ConnectDescriptors, resumeTtlSeconds: number): Router {
+  const router = Router();
+  router.get('/ca.pem', async (_req, res) => {
+    res.type('application/x-pem-file').send(await descriptors.caCertificatePem());
+  });
+  router.all(CONNECT_AUTH_PATH, async (req, res) => {
+    const result = await checkConnect(tokens, { uri: req.get('x-forwarded-uri'), cookieHeader: req.get('cookie') }, resumeTtlSeconds);
+    res.set('Cache-Control', 'no-store');
+    if (!result.allowed) {
+      res.status(result.status).json({ error: { code: result.status === 401 ? 'unauthorized' : 'forbidden', message: result.reason } });
+      return;
+    }
+    if (result.setCookie) res.append('Set-Cookie', result.setCookie);
+    res.status(204).end();
+  });
+  return router;
+}

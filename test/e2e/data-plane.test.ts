@@ -1,0 +1,300 @@
+/**
+ * The secure data plane against the real stack: nothing reaches a session container except
+ * through Traefik with TLS and a token that works once.
+ */
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { XPRA_SSL_PORT, XPRA_WS_PORT } from '../../activities/xpra-arguments.js';
+import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
+import { docker, execIn, hostAddress, sessionContainers } from '../support/docker.js';
+import { httpsRequest } from '../support/https-client.js';
+import { attachXpra } from '../support/xpra-client.js';
+
+const stack = inject('stack');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'hs-dataplane-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const browserGet = (url: string, cookie?: string) => httpsRequest(url, { caFile: stack.caFile, headers: cookie ? { cookie } : {} });
+const resumeCookie = (setCookie: string | string[] | undefined) => {
+  const raw = ([] as string[]).concat(setCookie ?? []).find((c) => c.startsWith('hs_resume='));
+  return raw?.split(';')[0];
+};
+
+async function createSession(t: ApiUnderTest, token: string): Promise<any> {
+  const created = await t.call('POST', '/v1/sessions', { token, body: { app: 'firefox' } });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  return created.body;
+}
+
+async function freshConnect(t: ApiUnderTest, token: string, sessionId: string): Promise<any> {
+  const res = await t.call('POST', `/v1/sessions/${sessionId}/connect`, { token });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body.connect;
+}
+
+describe('the browser path', () => {
+  let t: ApiUnderTest;
+  let owner: { token: string; id: string };
+  let session: any;
+  beforeAll(async () => {
+    t = await startApiUnderTest();
+    owner = await t.newUser();
+    session = await createSession(t, owner.token);
+  });
+  afterAll(async () => {
+    if (session) await t.call('POST', `/v1/sessions/${session.session_id}/stop`, { token: owner.token });
+    await t?.close();
+  });
+
+  it('accepts a connect token once, and hands out a session-bound, HttpOnly, Secure resume cookie', async () => {
+    const { url } = session.connect.browser;
+    const first = await browserGet(url);
+    expect(first.status).toBe(200);
+    expect(first.text).toContain('xpra');
+    const setCookie = ([] as string[]).concat(first.headers['set-cookie'] ?? []).find((c) => c.startsWith('hs_resume='));
+    expect(setCookie).toMatch(new RegExp(`Path=/sessions/${session.session_id}/`));
+    expect(setCookie).toMatch(/HttpOnly/);
+    expect(setCookie).toMatch(/Secure/);
+    expect(setCookie).toMatch(/SameSite=Strict/);
+
+    const second = await browserGet(url);
+    expect(second.status).toBe(401);
+    expect(JSON.parse(second.text)).toEqual({ error: { code: 'unauthorized', message: expect.stringMatching(/already used/) } });
+
+    // The cookie lets the client fetch its assets and reconnect, for this session only.
+    const cookie = resumeCookie(first.headers['set-cookie'])!;
+    expect((await browserGet(`${t.origin}/sessions/${session.session_id}/js/Client.js`, cookie)).status).toBe(200);
+    const other = await createSession(t, owner.token);
+    try {
+      expect((await browserGet(`${t.origin}/sessions/${other.session_id}/`, cookie)).status).toBe(401);
+    } finally {
+      await t.call('POST', `/v1/sessions/${other.session_id}/stop`, { token: owner.token });
+    }
+  });
+
+  it('lets exactly one of two concurrent uses of a token through', async () => {
+    const { url } = (await freshConnect(t, owner.token, session.session_id)).browser;
+    const statuses = (await Promise.all([browserGet(url), browserGet(url)])).map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 401]);
+  });
+
+  it('refuses requests without a token, with a made-up token, or with a token of another session', async () => {
+    const base = `${t.origin}/sessions/${session.session_id}/`;
+    expect((await browserGet(base)).status).toBe(401);
+    expect((await browserGet(`${base}?token=${'A'.repeat(43)}`)).status).toBe(401);
+    const other = await createSession(t, owner.token);
+    try {
+      const foreignToken = new URL(other.connect.browser.url).searchParams.get('token')!;
+      expect((await browserGet(`${base}?token=${foreignToken}`)).status).toBe(401);
+    } finally {
+      await t.call('POST', `/v1/sessions/${other.session_id}/stop`, { token: owner.token });
+    }
+  });
+
+  it("gives fresh credentials only to the session's owner", async () => {
+    const stranger = await t.newUser();
+    const res = await t.call('POST', `/v1/sessions/${session.session_id}/connect`, { token: stranger.token });
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('not_found');
+  });
+});
+
+describe('connect tokens past their TTL', () => {
+  let t: ApiUnderTest;
+  beforeAll(async () => {
+    t = await startApiUnderTest({ HACKSTREAM_CONNECT_TOKEN_TTL_SECONDS: '1' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('are refused on both paths', async () => {
+    const user = await t.newUser();
+    const session = await createSession(t, user.token);
+    try {
+      await new Promise((r) => setTimeout(r, 2500));
+      expect((await browserGet(session.connect.browser.url)).status).toBe(401);
+      const { native } = session.connect;
+      const client = attachXpra({ host: '127.0.0.1', port: stack.ingressPort, sni: native.sni, caFile: stack.caFile, username: native.username, password: native.password });
+      expect(await client.attached(20_000)).toBe(false);
+      await client.stop();
+    } finally {
+      await t.call('POST', `/v1/sessions/${session.session_id}/stop`, { token: user.token });
+    }
+  });
+});
+
+describe('the native path', () => {
+  let t: ApiUnderTest;
+  let user: { token: string; id: string };
+  let session: any;
+  let caFile: string;
+  beforeAll(async () => {
+    t = await startApiUnderTest({ HACKSTREAM_ACTIVITY_POLL_SECONDS: '1' });
+    user = await t.newUser();
+    session = await createSession(t, user.token);
+    // What a client does: fetch the CA and pin it by the fingerprint in the descriptor.
+    const ca = await browserGet(session.connect.native.ca_url);
+    expect(new X509Certificate(ca.text).fingerprint256).toBe(session.connect.native.ca_fingerprint_sha256);
+    caFile = path.join(tmp, 'pinned-ca.pem');
+    writeFileSync(caFile, ca.text);
+  });
+  afterAll(async () => {
+    if (session) await t.call('POST', `/v1/sessions/${session.session_id}/stop`, { token: user.token });
+    await t?.close();
+  });
+
+  it('attaches a real xpra client by SNI through the ingress, verifying the session certificate; the token works once', async () => {
+    const { native } = session.connect;
+    expect(native).toMatchObject({ host: 'localhost', port: stack.ingressPort, sni: `${session.session_id}.sessions.hackstream.localhost` });
+    const opts = { host: '127.0.0.1', port: native.port, sni: native.sni, caFile, username: native.username, password: native.password };
+    const client = attachXpra(opts);
+    try {
+      expect(await client.attached(), client.output()).toBe(true);
+      // The session sees the client and the Firefox window is streamed to it.
+      const [container] = await sessionContainers(session.session_id);
+      let info = '';
+      for (let i = 0; i < 40 && !/^client\.window\.\d+\./m.test(info); i++) {
+        info = (await execIn(container!.Id, ['xpra', 'info', ':100', '--socket-dir=/tmp/xpra'])).output;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(info).toMatch(/^clients=1$/m);
+      expect(info).toMatch(/^client\.connection\.type=ssl$/m);
+      expect(info).toMatch(/^client\.window\.\d+\./m);
+      expect(info).toMatch(/^windows\.\d+\.class-instance=\('Navigator', 'firefox-esr'\)$/m);
+    } finally {
+      await client.stop();
+    }
+
+    const again = attachXpra(opts);
+    expect(await again.attached(20_000)).toBe(false);
+    await again.stop();
+    expect(again.output()).toMatch(/authentication failed|authentication required/i);
+  });
+
+  it('refuses a client that trusts another CA, and a connection without a token', async () => {
+    const { native } = await freshConnect(t, user.token, session.session_id);
+    const evil = path.join(tmp, 'evil');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${evil}-key.pem`, '-out', `${evil}.pem`, '-days', '1', '-subj', '/CN=Not HackStream']);
+    const wrongCa = attachXpra({ host: '127.0.0.1', port: native.port, sni: native.sni, caFile: `${evil}.pem`, username: native.username, password: native.password });
+    expect(await wrongCa.attached(20_000)).toBe(false);
+    await wrongCa.stop();
+    expect(wrongCa.output()).toMatch(/SSL handshake failed: +(unable to get local issuer certificate|self-signed certificate in certificate chain)/);
+
+    const noToken = attachXpra({ host: '127.0.0.1', port: native.port, sni: native.sni, caFile });
+    expect(await noToken.attached(20_000)).toBe(false);
+    await noToken.stop();
+
+    // The token was not spent by those attempts.
+    const good = attachXpra({ host: '127.0.0.1', port: native.port, sni: native.sni, caFile, username: native.username, password: native.password });
+    try {
+      expect(await good.attached(), good.output()).toBe(true);
+    } finally {
+      await good.stop();
+    }
+  });
+
+  it('lets exactly one of two concurrent attaches with one token in', async () => {
+    const { native } = await freshConnect(t, user.token, session.session_id);
+    const opts = { host: '127.0.0.1', port: native.port, sni: native.sni, caFile, username: native.username, password: native.password };
+    const clients = [attachXpra(opts), attachXpra(opts)];
+    try {
+      const results = await Promise.all(clients.map((c) => c.attached(30_000)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+    } finally {
+      await Promise.all(clients.map((c) => c.stop()));
+    }
+  });
+});
+
+describe('isolation and teardown', () => {
+  let t: ApiUnderTest;
+  beforeAll(async () => {
+    t = await startApiUnderTest();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  /** From inside a container: can it open a TCP connection? */
+  async function canConnect(containerId: string, host: string, port: number): Promise<boolean> {
+    const probe = `import socket,sys\ntry:\n  socket.create_connection((sys.argv[1], int(sys.argv[2])), 2).close(); print("open")\nexcept Exception as e:\n  print("closed", e)`;
+    const { output } = await execIn(containerId, ['python3', '-c', probe, host, String(port)]);
+    return output.startsWith('open');
+  }
+
+  it("keeps session A away from session B and from the host's Redis, Temporal and database ports", async () => {
+    const user = await t.newUser();
+    const a = await createSession(t, user.token);
+    const b = await createSession(t, user.token);
+    // A listener on the host's public address: proves the probe can succeed at all.
+    const control = net.createServer((s) => s.end());
+    await new Promise<void>((r) => control.listen(0, '0.0.0.0', r));
+    try {
+      const [containerA] = await sessionContainers(a.session_id);
+      const [containerB] = await sessionContainers(b.session_id);
+      const networkOf = async (id: string) => Object.values((await docker.getContainer(id).inspect()).NetworkSettings.Networks)[0]!;
+      const addressB = (await networkOf(containerB!.Id)).IPAddress;
+      const gateway = (await networkOf(containerA!.Id)).Gateway;
+      const host = hostAddress();
+
+      expect(await canConnect(containerA!.Id, host, (control.address() as net.AddressInfo).port)).toBe(true);
+      for (const port of [XPRA_WS_PORT, XPRA_SSL_PORT]) expect(await canConnect(containerA!.Id, addressB, port)).toBe(false);
+      const redisPort = Number(new URL(stack.env['HACKSTREAM_REDIS_URL']!).port);
+      const temporalPort = Number(stack.temporalAddress.split(':').pop());
+      const apiPort = Number(stack.env['HACKSTREAM_API_PORT']);
+      for (const target of [host, gateway]) {
+        for (const port of [redisPort, temporalPort, apiPort, 5432]) {
+          expect(await canConnect(containerA!.Id, target, port), `${target}:${port}`).toBe(false);
+        }
+      }
+    } finally {
+      control.close();
+      await t.call('POST', `/v1/sessions/${a.session_id}/stop`, { token: user.token });
+      await t.call('POST', `/v1/sessions/${b.session_id}/stop`, { token: user.token });
+    }
+  });
+
+  it("removes the session's routes, certificate files and tokens at teardown", async () => {
+    const user = await t.newUser();
+    const session = await createSession(t, user.token);
+    const id = session.session_id;
+    const routeFile = path.join(stack.dataDir, 'traefik', 'dynamic', `session-${id}.yml`);
+    const filesDir = path.join(stack.dataDir, 'sessions', id);
+    const redis = new Redis(stack.env['HACKSTREAM_REDIS_URL']!);
+    try {
+      // Live while the session runs: a route file, the certificate and key, an unused token.
+      expect(existsSync(routeFile)).toBe(true);
+      expect(readFileSync(path.join(filesDir, 'tls-cert.pem'), 'utf8')).toContain('BEGIN CERTIFICATE');
+      expect(await redis.keys(`hackstream:*:${id}*`)).not.toEqual([]);
+      const unused = session.connect;
+
+      const stopped = await t.call('POST', `/v1/sessions/${id}/stop`, { token: user.token });
+      expect(stopped.body.state).toBe('stopped');
+
+      expect(existsSync(routeFile)).toBe(false);
+      expect(existsSync(filesDir)).toBe(false);
+      expect(await redis.keys(`hackstream:*${id}*`)).toEqual([]);
+      // And the ingress no longer knows the session: no browser route, no TLS route.
+      expect((await browserGet(unused.browser.url)).status).toBe(404);
+      const presented = await new Promise<string>((resolve, reject) => {
+        const s = tls.connect({ host: '127.0.0.1', port: stack.ingressPort, servername: unused.native.sni, rejectUnauthorized: false }, () => {
+          resolve(s.getPeerX509Certificate()?.subject ?? '');
+          s.destroy();
+        });
+        s.on('error', reject);
+      });
+      expect(presented).not.toContain(id);
+      expect(await sessionContainers(id)).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});

@@ -1,0 +1,34 @@
+/**
+ * Checks run inside the page of xpra's HTML5 client (passed to Playwright's waitForFunction,
+ * which serialises them: no closures). The page's DOM is declared here, for this module only, so
+ * the rest of the project keeps Node's types.
+ */
+interface PageElement {
+  textContent: string | null;
+  width: number;
+  height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } | null;
+}
+declare const document: { querySelectorAll(selector: string): Iterable<PageElement> };
+
+/** A streamed window's title (xpra shows the app's window title in its header) contains `title`. */
+export function windowTitled(title: string): boolean {
+  return [...document.querySelectorAll('.windowtitle')].some((e) => (e.textContent ?? '').includes(title));
+}
+
+/** A window titled `title` is shown, and the colour fills its content (read from the canvas). */
+export function windowShows(args: { title: string; colour: { r: number; g: number; b: number } }): boolean {
+  const { title, colour } = args;
+  if (![...document.querySelectorAll('.windowtitle')].some((e) => (e.textContent ?? '').includes(title))) return false;
+  for (const canvas of document.querySelectorAll('#screen canvas')) {
+    if (canvas.width < 100 || canvas.height < 200) continue;
+    const ctx = canvas.getContext('2d');
+    if (!ctx) continue;
+    for (const fy of [0.5, 0.6, 0.7]) {
+      const px = ctx.getImageData(Math.floor(canvas.width * 0.8), Math.floor(canvas.height * fy), 1, 1).data;
+      const [r, g, b] = [px[0] ?? -1, px[1] ?? -1, px[2] ?? -1];
+      if (Math.abs(r - colour.r) <= 20 && Math.abs(g - colour.g) <= 20 && Math.abs(b - colour.b) <= 20) return true;
+    }
+  }
+  return false;
+}
