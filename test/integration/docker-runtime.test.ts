@@ -108,6 +108,21 @@ describe('DockerSessionRuntime', () => {
     expect(hasAppWindow(status, 'firefox-esr')).toBe(true);
   });
 
+  it('starts xpra with the role policy and the quality preset', async () => {
+    const c = await start(spec({ quality: 'low', policy: { clipboard: false, fileTransfer: false } }));
+    await waitForApp(runtime, c.id);
+    const info = (await execIn(c.id, ['xpra', 'info', ':100', '--socket-dir=/tmp/xpra'])).output;
+    expect(info).not.toMatch(/^clipboard\./m); // no clipboard helper at all
+    expect(info).toMatch(/^encodings=\('rgb', 'png', 'jpeg'\)$/m);
+    expect(info).toMatch(/^bandwidth-limit=1000000$/m);
+
+    const open = await start(spec({ quality: 'auto', policy: { clipboard: true, fileTransfer: false } }));
+    await waitForApp(runtime, open.id);
+    const openInfo = (await execIn(open.id, ['xpra', 'info', ':100', '--socket-dir=/tmp/xpra'])).output;
+    expect(openInfo).toMatch(/^clipboard\.CLIPBOARD\./m);
+    expect(openInfo).toMatch(/^encodings=.*'webp'/m);
+  });
+
   it('replaces a container that is no longer running', async () => {
     const s = spec();
     const first = await start(s);

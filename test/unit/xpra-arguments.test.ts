@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { QUALITY_PRESETS, xpraArguments } from '../../activities/xpra-arguments.js';
+import type { SessionSpec } from '../../workflows/messages.js';
+
+const base = {
+  quality: 'auto',
+  policy: { clipboard: true, fileTransfer: false },
+} as unknown as SessionSpec;
+
+describe('xpra arguments', () => {
+  it('serve TLS with the session certificate and the one-time token check, never without it', () => {
+    const args = xpraArguments(base);
+    expect(args).toEqual(
+      expect.arrayContaining([
+        '--bind-ssl=0.0.0.0:14501',
+        '--ssl-cert=/run/hackstream/tls-cert.pem',
+        '--ssl-key=/run/hackstream/tls-key.pem',
+        '--ssl-auth=hackstream:keyfile=/run/hackstream/token.key',
+        '--ssl-protocol=TLS',
+      ]),
+    );
+  });
+
+  it('follow the role policy for clipboard and file transfer', () => {
+    expect(xpraArguments(base)).toEqual(expect.arrayContaining(['--clipboard=yes', '--file-transfer=no']));
+    const strict = xpraArguments({ ...base, policy: { clipboard: false, fileTransfer: false } });
+    expect(strict).toEqual(expect.arrayContaining(['--clipboard=no', '--file-transfer=no']));
+    const open = xpraArguments({ ...base, policy: { clipboard: true, fileTransfer: true } });
+    expect(open).toContain('--file-transfer=yes');
+  });
+
+  it('map quality presets: low is JPEG only, no video, capped at 1 Mbit/s', () => {
+    const low = xpraArguments({ ...base, quality: 'low' });
+    expect(low).toEqual(expect.arrayContaining(['--encoding=jpeg', '--encodings=jpeg,png,rgb', '--video-encoders=none', '--bandwidth-limit=1000000']));
+    expect(xpraArguments({ ...base, quality: 'auto' }).filter((a) => QUALITY_PRESETS.low.includes(a))).toEqual([]);
+    expect(xpraArguments({ ...base, quality: 'high' })).toContain('--min-quality=60');
+  });
+});
