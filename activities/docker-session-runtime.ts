@@ -9,6 +9,7 @@ import type { SessionContainer, SessionSpec } from '../workflows/messages.js';
 import { parseLabels, serializeLabels, sessionLabelFilter } from './container-labels.js';
 import { ImageMissingError, InvalidSessionSpecError } from './errors.js';
 import { SESSION_FILES_MOUNT, SESSION_UID } from './session-files.js';
+import type { SubnetPool } from './subnet-pool.js';
 import { XPRA_SSL_PORT, XPRA_WS_PORT, xpraArguments } from './xpra-arguments.js';
 import { readXpraStatus, type XpraStatus } from './xpra-info.js';
 
@@ -50,7 +51,10 @@ export const containerNameFor = (sessionId: string): string => `hackstream-sessi
 export const networkNameFor = (sessionId: string): string => `hackstream-session-${sessionId}`;
 
 export class DockerSessionRuntime implements ContainerRuntime {
-  constructor(private readonly docker: Docker) {}
+  constructor(
+    private readonly docker: Docker,
+    private readonly subnets: SubnetPool,
+  ) {}
 
   async ping(): Promise<void> {
     await this.docker.ping();
@@ -152,26 +156,35 @@ export class DockerSessionRuntime implements ContainerRuntime {
   }
 
   /**
-   * Each session gets a bridge network of its own: Docker isolates bridges from each other, so a
-   * session can reach the internet but no other session. No port is published on the host; the
-   * ingress on the host reaches the container by its address on this network.
+   * Each session gets a bridge network of its own, a /28 from the session subnet pool: Docker
+   * isolates bridges from each other, so a session can reach the internet but no other session.
+   * No port is published on the host; the ingress on the host reaches the container by its
+   * address on this network.
    */
   private async ensureSessionNetwork(spec: SessionSpec): Promise<string> {
     const name = networkNameFor(spec.sessionId);
-    const found = await this.docker.listNetworks({ filters: { name: [name] } });
-    if (found.some((n) => n.Name === name)) return name;
-    try {
-      await this.docker.createNetwork({
-        Name: name,
-        Driver: 'bridge',
-        CheckDuplicate: true,
-        Labels: this.labelsFor(spec),
-        Options: { 'com.docker.network.bridge.enable_icc': 'false' },
-      });
-    } catch (err) {
-      if (statusOf(err) !== 409) throw err; // created concurrently
+    const all = await this.docker.listNetworks();
+    if (all.some((n) => n.Name === name)) return name;
+    const taken = new Set(all.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet)));
+    for (const subnet of this.subnets.subnets()) {
+      if (taken.has(subnet)) continue;
+      try {
+        await this.docker.createNetwork({
+          Name: name,
+          Driver: 'bridge',
+          CheckDuplicate: true,
+          Labels: this.labelsFor(spec),
+          IPAM: { Driver: 'default', Config: [{ Subnet: subnet }] },
+          Options: { 'com.docker.network.bridge.enable_icc': 'false' },
+        });
+        return name;
+      } catch (err) {
+        if (statusOf(err) === 409) return name; // this session's network, created concurrently
+        // Another network took this subnet since we looked: try the next one.
+        if (!/overlap/i.test(String(err))) throw err;
+      }
     }
-    return name;
+    throw new Error(`no free /28 left in the session subnet pool ${this.subnets.cidr} (HACKSTREAM_SESSION_SUBNETS)`);
   }
 
   private async createContainer(spec: SessionSpec, network: string, filesDir: string): Promise<string> {

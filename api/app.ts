@@ -45,7 +45,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(passport.initialize());
 
   app.use(healthRoutes({ db, redis, temporal, namespace: config.temporal.namespace }));
-  app.use(ingressRoutes(connectTokens, descriptors, config.resumeTtlSeconds));
+  app.use(ingressRoutes(connectTokens, descriptors, config.resumeTtlSeconds, logger));
   app.use(loginRoutes(passport, tokens));
   app.use('/v1', requireBearer(tokens, users));
   app.use(meRoutes());

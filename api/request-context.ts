@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../core/logger.js';
 import type { Role } from '../core/db/entities.js';
+import { CONNECT_AUTH_PATH } from './connect/connect-auth.js';
 import { HttpError } from './http-error.js';
 
 export interface AuthenticatedUser {
@@ -27,8 +28,9 @@ export function requestContext(logger: Logger): RequestHandler {
     res.set('X-Request-Id', req.id);
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      // The path only: query strings may carry tokens.
-      logger.info('request', {
+      // The path only: query strings may carry tokens. Traefik's ForwardAuth calls (one per
+      // asset of a streamed page) only at debug level: connect-routes logs what matters.
+      logger.log(req.path === CONNECT_AUTH_PATH ? 'debug' : 'info', 'request', {
         requestId: req.id,
         method: req.method,
         path: req.path,

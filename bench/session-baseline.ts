@@ -11,6 +11,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { SubnetPool } from '../activities/subnet-pool.js';
 import { DockerSessionRuntime } from '../activities/docker-session-runtime.js';
 import { hasAppWindow } from '../activities/xpra-info.js';
 import { startApiOn } from '../test/support/api-under-test.js';
@@ -20,7 +21,7 @@ import { startTestStack } from '../test/support/test-stack.js';
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 5;
 const image = process.env['HACKSTREAM_SESSION_IMAGE'] ?? 'hackstream/session-firefox:latest';
-const runtime = new DockerSessionRuntime(docker);
+const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.0.0/24'));
 
 const percentile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);

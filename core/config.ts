@@ -33,6 +33,10 @@ const envSchema = z.object({
   HACKSTREAM_TASK_QUEUE: z.string().min(1).default('hackstream-sessions'),
 
   HACKSTREAM_DOCKER_SOCKET: z.string().min(1).default('/var/run/docker.sock'),
+  HACKSTREAM_SESSION_SUBNETS: z
+    .string()
+    .regex(/^\d{1,3}(\.\d{1,3}){3}\/([0-9]|1[0-9]|2[0-8])$/, 'must be an IPv4 range no smaller than /28, e.g. 10.213.0.0/16')
+    .default('10.213.0.0/16'),
 
   HACKSTREAM_API_HOST: z.string().min(1).default('127.0.0.1'),
   HACKSTREAM_API_PORT: port(8080),
@@ -152,6 +156,8 @@ export interface CommonConfig {
 
 export interface WorkerConfig extends CommonConfig {
   dockerSocket: string;
+  /** IPv4 range that sessions' networks get a /28 each from. */
+  sessionSubnets: string;
   /** Per-session files (TLS certificate and key, token key) mounted into the session's container. */
   sessionFilesDir: string;
 }
@@ -250,6 +256,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
   return {
     ...c,
     dockerSocket: e.HACKSTREAM_DOCKER_SOCKET,
+    sessionSubnets: e.HACKSTREAM_SESSION_SUBNETS,
     sessionFilesDir: path.resolve(c.dataDir, e.HACKSTREAM_SESSION_FILES_DIR ?? 'sessions'),
   };
 }

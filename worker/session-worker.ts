@@ -13,6 +13,7 @@ import { TemporalSessionEvents } from '../activities/session-events.js';
 import { FileCertificateAuthority } from '../activities/certificate-authority.js';
 import { RedisSessionCredentials } from '../activities/session-credentials.js';
 import { SessionFiles } from '../activities/session-files.js';
+import { SubnetPool } from '../activities/subnet-pool.js';
 import { DatabaseSessionStore } from '../activities/session-store.js';
 import { TraefikFileRoutes } from '../activities/traefik-routes.js';
 import type { WorkerConfig } from '../core/config.js';
@@ -53,7 +54,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   redis.on('error', (err: Error) => logger.warn('redis connection error', { error: err.message }));
   await redis.connect();
 
-  const runtime = new DockerSessionRuntime(docker);
+  const runtime = new DockerSessionRuntime(docker, new SubnetPool(config.sessionSubnets));
   const ca = new FileCertificateAuthority(config.ingress.caCertFile, config.ingress.caKeyFile);
   if ((await ca.ensure()).created) logger.info('created the HackStream CA', { cert: config.ingress.caCertFile });
   await prepareIngress(ca, config.ingress, logger);

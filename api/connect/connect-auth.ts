@@ -40,10 +40,21 @@ export async function checkConnect(tokens: ConnectTokens, req: ForwardedRequest,
   const sessionId = sessionIdFromPath(url.pathname);
   if (!sessionId) return { allowed: false, status: 403, reason: 'not a session path' };
 
+  // Scoped to the session's path, so the browser never sends it to another session.
+  const resumeCookie = (value: string) =>
+    stringifySetCookie(RESUME_COOKIE, value, {
+      path: `${SESSION_PATH_PREFIX}${sessionId}/`,
+      httpOnly: true,
+      secure: true,
+      sameSite: 'strict',
+      maxAge: resumeTtlSeconds,
+    });
+
   const cookie = parseCookie(req.cookieHeader ?? '')[RESUME_COOKIE];
   if (cookie) {
     const owner = await tokens.checkResume(sessionId, cookie);
-    if (owner) return { allowed: true, sessionId, userId: owner.userId, via: 'resume' };
+    // Renewed in the browser as in Redis: the window slides while the client is in use.
+    if (owner) return { allowed: true, sessionId, userId: owner.userId, setCookie: resumeCookie(cookie), via: 'resume' };
   }
 
   const token = url.searchParams.get('token');
@@ -52,12 +63,5 @@ export async function checkConnect(tokens: ConnectTokens, req: ForwardedRequest,
   if (!owner) return { allowed: false, status: 401, reason: 'connect token is invalid, expired or already used' };
 
   const resume = await tokens.issueResume(sessionId, owner.userId);
-  const setCookie = stringifySetCookie(RESUME_COOKIE, resume.value, {
-    path: `${SESSION_PATH_PREFIX}${sessionId}/`,
-    httpOnly: true,
-    secure: true,
-    sameSite: 'strict',
-    maxAge: resumeTtlSeconds,
-  });
-  return { allowed: true, sessionId, userId: owner.userId, setCookie, via: 'token' };
+  return { allowed: true, sessionId, userId: owner.userId, setCookie: resumeCookie(resume.value), via: 'token' };
 }

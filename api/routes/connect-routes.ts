@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import type { Logger } from '../../core/logger.js';
 import { currentUser } from '../auth/authentication.js';
 import { CONNECT_AUTH_PATH, checkConnect } from '../connect/connect-auth.js';
 import type { ConnectDescriptors } from '../connect/connect-descriptor.js';
@@ -21,7 +22,7 @@ export function connectRoutes(sessions: SessionService): Router {
  * connect descriptor), and Traefik's ForwardAuth check, which the ingress does not route: only
  * Traefik, on the API's loopback address, calls it.
  */
-export function ingressRoutes(tokens: ConnectTokens, descriptors: ConnectDescriptors, resumeTtlSeconds: number): Router {
+export function ingressRoutes(tokens: ConnectTokens, descriptors: ConnectDescriptors, resumeTtlSeconds: number, logger: Logger): Router {
   const router = Router();
   router.get('/ca.pem', async (_req, res) => {
     res.type('application/x-pem-file').send(await descriptors.caCertificatePem());
@@ -30,9 +31,11 @@ export function ingressRoutes(tokens: ConnectTokens, descriptors: ConnectDescrip
     const result = await checkConnect(tokens, { uri: req.get('x-forwarded-uri'), cookieHeader: req.get('cookie') }, resumeTtlSeconds);
     res.set('Cache-Control', 'no-store');
     if (!result.allowed) {
+      logger.info('connect refused', { reason: result.reason });
       res.status(result.status).json({ error: { code: result.status === 401 ? 'unauthorized' : 'forbidden', message: result.reason } });
       return;
     }
+    if (result.via === 'token') logger.info('connect token used', { sessionId: result.sessionId, userId: result.userId });
     if (result.setCookie) res.append('Set-Cookie', result.setCookie);
     res.status(204).end();
   });

@@ -151,6 +151,7 @@ describe('idle detection with a client attached', () => {
       expect(ended.attached_at).not.toBeNull();
     } finally {
       await context.close();
+      await t.call('POST', `/v1/sessions/${id}/stop`, { token: user.token });
     }
   });
 });

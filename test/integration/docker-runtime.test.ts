@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileCertificateAuthority } from '../../activities/certificate-authority.js';
+import { SubnetPool } from '../../activities/subnet-pool.js';
 import { DockerSessionRuntime, networkNameFor } from '../../activities/docker-session-runtime.js';
 import { ImageMissingError } from '../../activities/errors.js';
 import { SessionFiles } from '../../activities/session-files.js';
@@ -12,7 +13,7 @@ import { hasAppWindow } from '../../activities/xpra-info.js';
 import type { SessionContainer, SessionSpec } from '../../workflows/messages.js';
 import { docker, execIn, sessionContainers, waitForApp } from '../support/docker.js';
 
-const runtime = new DockerSessionRuntime(docker);
+const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.0.0/24'));
 const image = process.env['HACKSTREAM_SESSION_IMAGE'] ?? 'hackstream/session-firefox:latest';
 const created: string[] = [];
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'hs-runtime-'));
@@ -90,6 +91,10 @@ describe('DockerSessionRuntime', () => {
     expect(info.Mounts).toEqual([expect.objectContaining({ Type: 'bind', Destination: '/run/hackstream', RW: false })]);
     expect(Object.keys(info.NetworkSettings.Networks)).toEqual([networkNameFor(s.sessionId)]);
     expect(first.ip).toBe(info.NetworkSettings.Networks[networkNameFor(s.sessionId)]!.IPAddress);
+    // A /28 of the configured pool, not one of Docker's (few) default address pools.
+    const network = await docker.getNetwork(networkNameFor(s.sessionId)).inspect();
+    expect(network.IPAM?.Config?.[0]?.Subnet).toMatch(/^10\.214\.0\.\d+\/28$/);
+    expect(first.ip.startsWith('10.214.0.')).toBe(true);
 
     // Inside: the root filesystem refuses writes, Docker's default seccomp filter is on, no capabilities.
     const write = await execIn(first.id, ['sh', '-c', 'touch /hackstream-test']);

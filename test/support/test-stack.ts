@@ -9,7 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import Docker from 'dockerode';
+import { DockerSessionRuntime } from '../../activities/docker-session-runtime.js';
+import { SubnetPool } from '../../activities/subnet-pool.js';
 import { loadWorkerConfig } from '../../core/config.js';
+import { Session } from '../../core/db/entities.js';
 import { migrateToLatest, openDatabase } from '../../core/db/orm.js';
 import { createLogger } from '../../core/logger.js';
 import { createSessionWorker } from '../../worker/session-worker.js';
@@ -73,6 +77,10 @@ export async function startTestStack(): Promise<TestStack> {
     caFile: config.ingress.caCertFile,
     async stop() {
       await worker.close();
+      // A test that failed half-way may leave a session running: remove what this run created.
+      const runtime = new DockerSessionRuntime(new Docker({ socketPath: config.dockerSocket }), new SubnetPool(config.sessionSubnets));
+      const ours = new Set((await db.em.fork().find(Session, {}, { fields: ['id'] })).map((r) => r.id));
+      for (const c of await runtime.listManaged()) if (ours.has(c.sessionId)) await runtime.removeSessionContainers(c.sessionId);
       await db.close();
       await traefik.stop();
       await temporal.teardown();
