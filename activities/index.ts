@@ -18,6 +18,23 @@ export interface SessionStore {
   record(snapshot: SessionSnapshot): Promise<void>;
 }
 
+/** The audit log, as session workflows write to it (api/audit/audit-log.ts implements it). */
+export interface AuditSink {
+  record(event: SessionAuditEvent): Promise<void>;
+}
+
+export interface SessionAuditEvent {
+  /** Chosen by the workflow, so a retried write is recorded once. */
+  id: string;
+  action: 'session.created' | 'session.stopped' | 'session.expired' | 'session.failed';
+  actorId: string | null;
+  userId: string;
+  targetType: 'session';
+  targetId: string;
+  sourceIp: string | null;
+  details: Record<string, unknown> | null;
+}
+
 /** Tells a session's workflow what its client is doing. */
 export interface SessionEvents {
   clientAttached(sessionId: string, activity: ClientActivity): Promise<void>;
@@ -32,6 +49,7 @@ export interface ActivityDeps {
   files: SessionFiles;
   routes: SessionRoutes;
   credentials: SessionCredentials;
+  audit: AuditSink;
   /** Sessions' TLS names are `<id>.sessions.<domain>`. */
   domain: string;
   sessionTokenSecret: string;
@@ -55,11 +73,15 @@ const APP_WINDOW_CLASS: Record<SessionSpec['app'], string> = { firefox: 'firefox
 const READY_POLL_MS = 250;
 
 export function createActivities(deps: ActivityDeps) {
-  const { runtime, store, events, certificates, files, routes, credentials } = deps;
+  const { runtime, store, events, certificates, files, routes, credentials, audit } = deps;
 
   return {
     async recordSession(snapshot: SessionSnapshot): Promise<void> {
       await store.record(snapshot);
+    },
+
+    async recordAudit(event: SessionAuditEvent): Promise<void> {
+      await audit.record(event);
     },
 
     /**

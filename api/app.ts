@@ -5,18 +5,30 @@ import type { Redis } from 'ioredis';
 import type { ApiConfig } from '../core/config.js';
 import type { Database } from '../core/db/orm.js';
 import type { Logger } from '../core/logger.js';
+import { AuditLog } from './audit/audit-log.js';
 import { AccessTokens } from './auth/access-tokens.js';
 import { createPassport, requireBearer } from './auth/authentication.js';
-import { errorHandler, notFoundRoute } from './http-error.js';
-import { requestContext, requireJsonBody } from './request-context.js';
-import { loginRoutes, meRoutes } from './routes/auth-routes.js';
+import { LoginService } from './auth/login-service.js';
+import { LoginThrottle } from './auth/login-throttle.js';
+import { OneTimeCodes } from './auth/one-time-codes.js';
+import { RefreshTokens } from './auth/refresh-tokens.js';
+import { RevokedFamilies } from './auth/revoked-families.js';
+import { SecretBox } from './auth/secret-box.js';
+import { Totp } from './auth/totp.js';
 import { ConnectDescriptors } from './connect/connect-descriptor.js';
 import { ConnectTokens } from './connect/connect-tokens.js';
+import { errorHandler, notFoundRoute } from './http-error.js';
+import { QuotaService } from './quotas/quota-service.js';
+import { RedisMutex } from './redis-mutex.js';
+import { requestContext, requireJsonBody } from './request-context.js';
+import { adminRoutes } from './routes/admin-routes.js';
+import { accountRoutes, loginRoutes } from './routes/auth-routes.js';
 import { connectRoutes, ingressRoutes } from './routes/connect-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { sessionRoutes } from './routes/session-routes.js';
 import { SessionService } from './sessions/session-service.js';
 import { UserDirectory } from './users/user-directory.js';
+import { UserService } from './users/user-service.js';
 
 export interface ApiDeps {
   config: ApiConfig;
@@ -28,29 +40,42 @@ export interface ApiDeps {
 
 export function createApp(deps: ApiDeps): express.Express {
   const { config, logger, db, redis, temporal } = deps;
+  const audit = new AuditLog(db);
+  const mutex = new RedisMutex(redis);
   const users = new UserDirectory(db);
-  const tokens = new AccessTokens(config.jwtSecret, config.accessTokenTtlSeconds);
+  const accessTokens = new AccessTokens(config.jwtSecret, config.accessTokenTtlSeconds);
+  const refreshTokens = new RefreshTokens(db, config.refreshTokenTtlSeconds);
+  const revoked = new RevokedFamilies(redis, config.accessTokenTtlSeconds);
+  const codes = new OneTimeCodes(db);
+  const totp = new Totp(db, new SecretBox(config.secretKey), codes);
+  const login = new LoginService({ users, throttle: new LoginThrottle(redis, config.loginLimits), totp, codes, refreshTokens, accessTokens, revoked, audit });
   const passport = createPassport(users);
+  const quotas = new QuotaService(config, db, mutex);
   const connectTokens = new ConnectTokens(redis, { tokenSeconds: config.connectTokenTtlSeconds, resumeSeconds: config.resumeTtlSeconds });
   const descriptors = new ConnectDescriptors(config, connectTokens);
-  const sessions = new SessionService({ config, db, temporal, logger, descriptors });
+  const sessions = new SessionService({ config, db, temporal, logger, descriptors, quotas, audit });
+  const accounts = new UserService({ db, audit, codes, refreshTokens, revoked, totp, quotas, sessions, mutex, inviteTtlSeconds: config.inviteTtlSeconds });
 
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', config.trustProxy);
+  // Behind Traefik on the same host: the client's address comes from its X-Forwarded-For.
+  app.set('trust proxy', config.trustProxy === 'true' ? true : config.trustProxy === 'false' ? false : config.trustProxy);
   app.set('json spaces', 0);
   app.use(requestContext(logger));
   app.use(requireJsonBody);
   app.use(express.json({ limit: '16kb', strict: true }));
   app.use(passport.initialize());
 
+  // Public.
   app.use(healthRoutes({ db, redis, temporal, namespace: config.temporal.namespace }));
-  app.use(ingressRoutes(connectTokens, descriptors, config.resumeTtlSeconds, logger));
-  app.use(loginRoutes(passport, tokens));
-  app.use('/v1', requireBearer(tokens, users));
-  app.use(meRoutes());
+  app.use(ingressRoutes(connectTokens, descriptors, config.resumeTtlSeconds, audit, logger));
+  app.use(loginRoutes(passport, login, accounts));
+  // Everything else under /v1 needs a valid access token; admin routes also the admin role.
+  app.use('/v1', requireBearer(accessTokens, users, revoked));
+  app.use(accountRoutes(login, totp, quotas));
   app.use(sessionRoutes(sessions));
   app.use(connectRoutes(sessions));
+  app.use(adminRoutes(accounts, audit));
 
   app.use(notFoundRoute);
   app.use(errorHandler(logger));

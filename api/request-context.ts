@@ -10,6 +10,9 @@ export interface AuthenticatedUser {
   id: string;
   username: string;
   role: Role;
+  tokenVersion: number;
+  /** The login family of the access token the request came with. */
+  familyId?: string;
 }
 
 declare module 'express-serve-static-core' {

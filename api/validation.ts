@@ -1,6 +1,8 @@
 /** Request validation at the boundary (zod); failures become 400s that name the bad field. */
 import { z } from 'zod';
+import { ROLES } from '../core/db/entities.js';
 import { APPS, PROFILES, QUALITIES } from '../workflows/messages.js';
+import { AUDIT_ACTIONS } from './audit/audit-log.js';
 import { HttpError } from './http-error.js';
 
 export function parseInput<T extends z.ZodType>(schema: T, input: unknown, what = 'request body'): z.infer<T> {
@@ -40,6 +42,55 @@ export const safeWebUrl = z
 export const loginBody = z.strictObject({
   username: z.string().min(1).max(64),
   password: z.string().min(1).max(1024),
+  totp_code: z.string().regex(/^\d{6}$/, 'must be the 6 digits your authenticator shows').optional(),
+  recovery_code: z.string().min(1).max(64).optional(),
+});
+
+export const refreshBody = z.strictObject({ refresh_token: z.string().min(1).max(256) });
+
+/** New passwords: long enough to resist guessing; the maximum keeps hashing cheap to refuse. */
+const newPassword = z.string().min(12, 'must be at least 12 characters').max(1024);
+
+export const redeemBody = z.strictObject({ code: z.string().min(1).max(256), password: newPassword });
+
+export const totpConfirmBody = z.strictObject({ code: z.string().regex(/^\d{6}$/, 'must be the 6 digits your authenticator shows') });
+
+export const userIdParam = z.uuid({ error: 'is not a valid user id' });
+
+export const createUserBody = z.strictObject({
+  username: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/, 'must be 3–64 letters, digits, dots, dashes or underscores'),
+  role: z.enum(ROLES).default('user'),
+  /** Without a password the user is invited: the response carries a one-time code. */
+  password: newPassword.optional(),
+});
+
+const quotaOverrides = z.strictObject({
+  max_sessions: z.number().int().min(0).max(1000).optional(),
+  memory_mb: z.number().int().min(256).max(262_144).optional(),
+  cpus: z.number().positive().max(64).optional(),
+  idle_timeout_seconds: z.number().int().positive().max(7 * 86_400).optional(),
+  max_duration_seconds: z.number().int().positive().max(30 * 86_400).optional(),
+  storage_mb: z.number().int().min(0).max(10_485_760).optional(),
+});
+
+export const patchUserBody = z
+  .strictObject({
+    role: z.enum(ROLES).optional(),
+    disabled: z.boolean().optional(),
+    /** Overrides of the role's quota; null clears them. */
+    quota: quotaOverrides.nullable().optional(),
+    reset_password: z.literal(true).optional(),
+    reset_totp: z.literal(true).optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, 'nothing to change');
+
+export const auditQuery = z.strictObject({
+  user: z.uuid({ error: 'is not a valid user id' }).optional(),
+  action: z.enum(AUDIT_ACTIONS).optional(),
+  since: z.iso.datetime({ offset: true }).transform((v) => new Date(v)).optional(),
+  until: z.iso.datetime({ offset: true }).transform((v) => new Date(v)).optional(),
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
 export const createSessionBody = z.strictObject({

@@ -10,12 +10,6 @@ import { z } from 'zod';
 
 const seconds = (def: number) => z.coerce.number().int().positive().default(def);
 const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
-const bool = (def: boolean) =>
-  z
-    .enum(['1', '0', 'true', 'false', 'yes', 'no'])
-    .default(def ? 'true' : 'false')
-    .transform((v) => v === '1' || v === 'true' || v === 'yes');
-
 /** Environment variable name → schema. Names are the documented interface (see README). */
 const envSchema = z.object({
   HACKSTREAM_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -55,11 +49,17 @@ const envSchema = z.object({
   HACKSTREAM_RESUME_TTL_SECONDS: seconds(300),
   HACKSTREAM_ROLE_POLICIES: z.string().optional(),
   HACKSTREAM_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-  HACKSTREAM_ACCESS_TOKEN_TTL_SECONDS: seconds(900),
+  HACKSTREAM_ACCESS_TOKEN_TTL_SECONDS: seconds(600),
+  HACKSTREAM_REFRESH_TOKEN_TTL_SECONDS: seconds(30 * 86_400),
+  HACKSTREAM_INVITE_TTL_SECONDS: seconds(7 * 86_400),
+  HACKSTREAM_SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  HACKSTREAM_LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
+  HACKSTREAM_LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).default(50),
+  HACKSTREAM_LOGIN_WINDOW_SECONDS: seconds(900),
   HACKSTREAM_ADMIN_USERNAME: z.string().min(1).default('admin'),
   HACKSTREAM_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   HACKSTREAM_CREATE_TIMEOUT_SECONDS: seconds(90),
-  HACKSTREAM_TRUST_PROXY: bool(false),
+  HACKSTREAM_TRUST_PROXY: z.string().min(1).default('loopback'),
 
   HACKSTREAM_SESSION_IMAGE: z.string().min(1).default('hackstream/session-firefox:latest'),
   HACKSTREAM_SESSION_MEMORY_MB: z.coerce.number().int().min(256).default(1536),
@@ -86,26 +86,41 @@ export interface DatabaseConfig {
   url: string | undefined;
 }
 
-/** What a role's users may do in a session. */
+/**
+ * What a role's users may do, and how much each may take (the quota defaults a user's own
+ * overrides replace field by field). Unset limits fall back to the HACKSTREAM_SESSION_* and
+ * timeout settings.
+ */
 export interface RolePolicy {
   /** Apps this role may start. */
   apps: string[];
   clipboard: boolean;
   fileTransfer: boolean;
-  /** Caps HACKSTREAM_MAX_SESSION_SECONDS for this role. */
+  maxSessions: number;
+  memoryMb?: number;
+  cpus?: number;
+  idleTimeoutSeconds?: number;
   maxDurationSeconds?: number;
+  /** For persistent profiles. */
+  storageMb: number;
 }
 
-const rolePolicySchema = z.strictObject({
-  apps: z.array(z.string().min(1)).default(['firefox']),
-  clipboard: z.boolean().default(true),
-  fileTransfer: z.boolean().default(false),
-  maxDurationSeconds: z.number().int().positive().optional(),
-});
-// Safe defaults: clipboard on, file transfer off, Firefox only, for both roles.
+const rolePolicySchema = (maxSessions: number) =>
+  z.strictObject({
+    apps: z.array(z.string().min(1)).default(['firefox']),
+    clipboard: z.boolean().default(true),
+    fileTransfer: z.boolean().default(false),
+    maxSessions: z.number().int().min(0).default(maxSessions),
+    memoryMb: z.number().int().min(256).optional(),
+    cpus: z.number().positive().max(64).optional(),
+    idleTimeoutSeconds: z.number().int().positive().optional(),
+    maxDurationSeconds: z.number().int().positive().optional(),
+    storageMb: z.number().int().min(0).default(1024),
+  });
+// Safe defaults: clipboard on, file transfer off, Firefox only; two sessions at a time for users.
 const rolePoliciesSchema = z.strictObject({
-  admin: rolePolicySchema.default(rolePolicySchema.parse({})),
-  user: rolePolicySchema.default(rolePolicySchema.parse({})),
+  admin: rolePolicySchema(4).default(rolePolicySchema(4).parse({})),
+  user: rolePolicySchema(2).default(rolePolicySchema(2).parse({})),
 });
 
 /** What a new session gets unless a policy says otherwise. */
@@ -162,14 +177,26 @@ export interface WorkerConfig extends CommonConfig {
   sessionFilesDir: string;
 }
 
+export interface LoginLimits {
+  maxFailuresPerAccount: number;
+  maxFailuresPerAddress: number;
+  windowSeconds: number;
+}
+
 export interface ApiConfig extends CommonConfig {
   host: string;
   port: number;
   jwtSecret: string;
+  /** Encrypts secrets stored in the database (TOTP seeds). */
+  secretKey: string;
   accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  inviteTtlSeconds: number;
+  loginLimits: LoginLimits;
   admin: { username: string; password: string | undefined };
   createTimeoutSeconds: number;
-  trustProxy: boolean;
+  /** Express's `trust proxy`: whose X-Forwarded-For gives the client's address. */
+  trustProxy: string;
   connectTokenTtlSeconds: number;
   resumeTtlSeconds: number;
   session: SessionDefaults;
@@ -266,12 +293,23 @@ export function loadApiConfig(env: Env): ApiConfig {
   if (!e.HACKSTREAM_JWT_SECRET) {
     throw invalid('HACKSTREAM_JWT_SECRET', 'required (at least 32 random characters)');
   }
+  if (!e.HACKSTREAM_SECRET_KEY) {
+    throw invalid('HACKSTREAM_SECRET_KEY', 'required (at least 32 random characters; encrypts TOTP secrets)');
+  }
   return {
     ...common(e),
     host: e.HACKSTREAM_API_HOST,
     port: e.HACKSTREAM_API_PORT,
     jwtSecret: e.HACKSTREAM_JWT_SECRET,
+    secretKey: e.HACKSTREAM_SECRET_KEY,
     accessTokenTtlSeconds: e.HACKSTREAM_ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds: e.HACKSTREAM_REFRESH_TOKEN_TTL_SECONDS,
+    inviteTtlSeconds: e.HACKSTREAM_INVITE_TTL_SECONDS,
+    loginLimits: {
+      maxFailuresPerAccount: e.HACKSTREAM_LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      maxFailuresPerAddress: e.HACKSTREAM_LOGIN_MAX_FAILURES_PER_ADDRESS,
+      windowSeconds: e.HACKSTREAM_LOGIN_WINDOW_SECONDS,
+    },
     admin: { username: e.HACKSTREAM_ADMIN_USERNAME, password: e.HACKSTREAM_ADMIN_PASSWORD },
     createTimeoutSeconds: e.HACKSTREAM_CREATE_TIMEOUT_SECONDS,
     trustProxy: e.HACKSTREAM_TRUST_PROXY,

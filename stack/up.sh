@@ -51,6 +51,7 @@ add_secret() { # add_secret NAME VALUE: only when the file does not have it yet
 }
 add_secret HACKSTREAM_JWT_SECRET "$(random_secret 48)"
 add_secret HACKSTREAM_SESSION_TOKEN_SECRET "$(random_secret 48)"
+add_secret HACKSTREAM_SECRET_KEY "$(random_secret 48)"
 add_secret HACKSTREAM_ADMIN_PASSWORD "${HACKSTREAM_ADMIN_PASSWORD:-$(random_secret 20)}"
 set -a
 # shellcheck disable=SC1090

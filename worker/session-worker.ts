@@ -15,6 +15,7 @@ import { RedisSessionCredentials } from '../activities/session-credentials.js';
 import { SessionFiles } from '../activities/session-files.js';
 import { SubnetPool } from '../activities/subnet-pool.js';
 import { DatabaseSessionStore } from '../activities/session-store.js';
+import { AuditLog } from '../api/audit/audit-log.js';
 import { TraefikFileRoutes } from '../activities/traefik-routes.js';
 import type { WorkerConfig } from '../core/config.js';
 import type { Database } from '../core/db/orm.js';
@@ -69,6 +70,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
       caPem: () => ca.caCertificatePem(),
     }),
     credentials: new RedisSessionCredentials(redis),
+    audit: new AuditLog(db),
     domain: config.ingress.domain,
     sessionTokenSecret: config.sessionTokenSecret,
   });

@@ -26,9 +26,10 @@ export const SESSION_STATES = ['provisioning', 'ready', 'active', 'stopping', 's
 export type SessionState = (typeof SESSION_STATES)[number];
 export const FINAL_STATES: readonly SessionState[] = ['stopped', 'failed'];
 
-/** Why a session ended. `stopped` for the first six, `failed` for the others. */
+/** Why a session ended. `stopped` for the first seven, `failed` for the others. */
 export const END_REASONS = [
   'user_stop',
+  'admin_stop',
   'idle',
   'connect_timeout',
   'max_duration',
@@ -82,6 +83,8 @@ export interface SessionSpec {
   policy: SessionPolicy;
   /** Epoch ms when the API accepted the request. */
   requestedAt: number;
+  /** The client's address, for the audit record of the session's creation. */
+  requestedFrom?: string;
 }
 
 /** The session's container, once provisioned. */
@@ -117,6 +120,7 @@ export interface CarriedState {
   snapshot: SessionSnapshot;
   stopRequested: boolean;
   stopReason: StopRequest['reason'];
+  stopBy: string | null;
 }
 
 export interface SessionWorkflowInput {
@@ -125,8 +129,11 @@ export interface SessionWorkflowInput {
 }
 
 export interface StopRequest {
-  /** `provision_timeout`: the API gave up waiting for the session to become ready. */
-  reason: 'user_stop' | 'provision_timeout';
+  /**
+   * `admin_stop`: an admin disabled the owner; `provision_timeout`: the API gave up waiting for
+   * the session to become ready.
+   */
+  reason: 'user_stop' | 'admin_stop' | 'provision_timeout';
   /** The user who asked, for the record. */
   by: string;
 }

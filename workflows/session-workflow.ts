@@ -19,9 +19,10 @@ import {
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
+  uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createActivities } from '../activities/index.js';
+import type { SessionAuditEvent, createActivities } from '../activities/index.js';
 import {
   FINAL_STATES,
   PERMANENT_ERROR_TYPES,
@@ -44,7 +45,9 @@ type Activities = ReturnType<typeof createActivities>;
 /** Continue as new past this many history events (or when the server suggests it). */
 export const DEFAULT_HISTORY_LIMIT = 2000;
 
-const STOPPED_REASONS: readonly EndReason[] = ['user_stop', 'idle', 'connect_timeout', 'max_duration', 'app_exited', 'cancelled'];
+/** Ends that the session's own limits caused: recorded as `session.expired`. */
+const EXPIRY_REASONS: readonly EndReason[] = ['idle', 'connect_timeout', 'max_duration'];
+const STOPPED_REASONS: readonly EndReason[] = ['user_stop', 'admin_stop', 'idle', 'connect_timeout', 'max_duration', 'app_exited', 'cancelled'];
 
 // Database writes and container removal must eventually happen: retry without a cap, backing off.
 const durable = proxyActivities<Activities>({
@@ -111,6 +114,7 @@ export async function SessionWorkflow(input: SessionWorkflowInput & { historyLim
   let snap: SessionSnapshot = input.carried?.snapshot ?? initialSnapshot(spec);
   let stopRequested = input.carried?.stopRequested ?? false;
   let stopReason: StopRequest['reason'] = input.carried?.stopReason ?? 'user_stop';
+  let stopBy: string | null = input.carried?.stopBy ?? null;
   // Bumped by every signal so the main loop re-evaluates its deadlines.
   let wakeups = 0;
 
@@ -119,6 +123,7 @@ export async function SessionWorkflow(input: SessionWorkflowInput & { historyLim
     if (!stopRequested) {
       log.info('stop requested', { sessionId: spec.sessionId, by: req.by, reason: req.reason });
       stopReason = req.reason;
+      stopBy = req.by;
     }
     stopRequested = true;
     wakeups++;
@@ -139,6 +144,12 @@ export async function SessionWorkflow(input: SessionWorkflowInput & { historyLim
     await condition(() => recorded.state === 'ready' || recorded.state === 'active' || FINAL_STATES.includes(recorded.state));
     return recorded;
   });
+
+  // Deterministic ids (workflow randomness is replayed): a retried write is recorded once.
+  const audit = (action: SessionAuditEvent['action'], actorId: string | null, details: Record<string, unknown>, sourceIp: string | null = null) =>
+    CancellationScope.nonCancellable(() =>
+      durable.recordAudit({ id: uuid4(), action, actorId, userId: spec.userId, targetType: 'session', targetId: spec.sessionId, sourceIp, details }),
+    );
 
   const transition = async (state: SessionState, patch: Partial<SessionSnapshot> = {}) => {
     snap = { ...snap, ...patch, state };
@@ -181,6 +192,7 @@ export async function SessionWorkflow(input: SessionWorkflowInput & { historyLim
   try {
     if (!input.carried) {
       await transition('provisioning');
+      await audit('session.created', spec.userId, { app: spec.app, url: spec.url, quality: spec.quality }, spec.requestedFrom ?? null);
       const provisionScope = new CancellationScope();
       const provisioning = provisionScope.run(async () => {
         await provisioningStep.prepareSessionFiles({ spec, notBefore: snap.startedAt });
@@ -230,6 +242,8 @@ export async function SessionWorkflow(input: SessionWorkflowInput & { historyLim
     await durable.teardownSession({ sessionId: spec.sessionId });
     const finalState: SessionState = STOPPED_REASONS.includes(finalReason) ? 'stopped' : 'failed';
     await transition(finalState, { endedAt: Date.now() });
+    const action = finalState === 'failed' ? 'session.failed' : EXPIRY_REASONS.includes(finalReason) ? 'session.expired' : 'session.stopped';
+    await audit(action, stopRequested ? stopBy : null, { reason: finalReason, ...(message ? { message } : {}) });
     await condition(allHandlersFinished);
     log.info('session ended', { sessionId: spec.sessionId, state: finalState, reason: finalReason });
     return snap;
@@ -256,7 +270,7 @@ export async function SessionWorkflow(input: SessionWorkflowInput & { historyLim
       if (info.continueAsNewSuggested || info.historyLength > historyLimit) {
         watchScope.cancel();
         await condition(allHandlersFinished);
-        return await continueAsNew<typeof SessionWorkflow>({ spec, carried: { snapshot: snap, stopRequested, stopReason }, historyLimit });
+        return await continueAsNew<typeof SessionWorkflow>({ spec, carried: { snapshot: snap, stopRequested, stopReason, stopBy }, historyLimit });
       }
 
       const seen = wakeups;

@@ -1,6 +1,8 @@
 /**
- * Short-lived bearer tokens for the control plane: HS256 JWTs (jose) carrying the user id and
- * role. Verification checks signature, algorithm, issuer, audience and expiry.
+ * Short-lived bearer tokens for the control plane: HS256 JWTs (jose) carrying the user id, the
+ * user's token version (bumped to void every token at once) and the login family they belong to
+ * (revoked at logout). Verification checks signature, algorithm, issuer, audience and expiry;
+ * the caller then checks version and family against the account (api/auth/authentication.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
@@ -12,6 +14,8 @@ const AUDIENCE = 'hackstream-api';
 export interface AccessClaims {
   userId: string;
   role: Role;
+  tokenVersion: number;
+  familyId: string;
 }
 
 export interface IssuedToken {
@@ -30,7 +34,7 @@ export class AccessTokens {
   }
 
   async issue(claims: AccessClaims): Promise<IssuedToken> {
-    const token = await new SignJWT({ role: claims.role })
+    const token = await new SignJWT({ role: claims.role, ver: claims.tokenVersion, fam: claims.familyId })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(claims.userId)
       .setIssuer(ISSUER)
@@ -46,9 +50,10 @@ export class AccessTokens {
   async verify(token: string): Promise<AccessClaims | null> {
     try {
       const { payload } = await jwtVerify(token, this.key, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'] });
-      const role = payload['role'];
+      const { role, ver, fam } = payload;
       if (typeof payload.sub !== 'string' || (role !== 'admin' && role !== 'user')) return null;
-      return { userId: payload.sub, role };
+      if (typeof ver !== 'number' || typeof fam !== 'string') return null;
+      return { userId: payload.sub, role, tokenVersion: ver, familyId: fam };
     } catch (err) {
       if (err instanceof joseErrors.JOSEError) return null;
       throw err;

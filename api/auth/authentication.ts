@@ -1,6 +1,8 @@
 /**
- * How callers prove who they are: username/password once (passport-local), then a short-lived
- * bearer token on every request. A token of a deleted or disabled account stops working at once.
+ * How callers prove who they are: username/password once (passport-local, plus the second
+ * factor in LoginService), then a short-lived bearer token on every request. A token stops
+ * working at once when its account is disabled, its token version is bumped or its login family
+ * is revoked; the role always comes from the account, not the token.
  */
 import type { RequestHandler } from 'express';
 import { Passport } from 'passport';
@@ -9,18 +11,21 @@ import { forbidden, unauthorized } from '../http-error.js';
 import type { AuthenticatedUser } from '../request-context.js';
 import type { UserDirectory } from '../users/user-directory.js';
 import type { AccessTokens } from './access-tokens.js';
+import type { RevokedFamilies } from './revoked-families.js';
 
 export type PassportInstance = InstanceType<typeof Passport>;
 
-/** One message for unknown user and wrong password, so neither can be told from the other. */
-export const BAD_CREDENTIALS = 'invalid username or password';
+/** Passport's failure info: the account the attempt was for, when it exists (for the audit log). */
+interface PasswordFailure {
+  userId: string | null;
+}
 
 export function createPassport(users: UserDirectory): PassportInstance {
   const passport = new Passport();
   passport.use(
     new LocalStrategy({ session: false }, (username, password, done) => {
       users.verifyCredentials(username, password).then(
-        (user) => done(null, user ?? false),
+        (check) => (check.ok ? done(null, check.user) : done(null, false, { userId: check.userId } satisfies PasswordFailure as never)),
         (err: unknown) => done(err),
       );
     }),
@@ -28,20 +33,30 @@ export function createPassport(users: UserDirectory): PassportInstance {
   return passport;
 }
 
-/** Authenticates the request body's credentials; sets req.auth or fails with 401. */
-export function passwordLogin(passport: PassportInstance): RequestHandler {
+/**
+ * Checks the body's username and password; sets req.auth, or calls `onFailure` (which records
+ * the failure and throws the 401).
+ */
+export function passwordLogin(
+  passport: PassportInstance,
+  onFailure: (username: string, userId: string | null, ip: string) => Promise<never>,
+): RequestHandler {
   return (req, res, next) => {
-    const authenticate = passport.authenticate('local', { session: false }, (err: unknown, user: AuthenticatedUser | false) => {
-      if (err) return next(err);
-      if (!user) return next(unauthorized(BAD_CREDENTIALS));
-      req.auth = user;
-      next();
-    }) as RequestHandler;
+    const authenticate = passport.authenticate(
+      'local',
+      { session: false },
+      (err: unknown, user: AuthenticatedUser | false, info: PasswordFailure | undefined) => {
+        if (err) return next(err);
+        if (!user) return void onFailure(String((req.body as { username: string }).username), info?.userId ?? null, req.ip ?? '').catch(next);
+        req.auth = user;
+        next();
+      },
+    ) as RequestHandler;
     void authenticate(req, res, next);
   };
 }
 
-export function requireBearer(tokens: AccessTokens, users: UserDirectory): RequestHandler {
+export function requireBearer(tokens: AccessTokens, users: UserDirectory, revoked: RevokedFamilies): RequestHandler {
   return async (req, _res, next) => {
     const header = req.get('authorization') ?? '';
     const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
@@ -49,8 +64,10 @@ export function requireBearer(tokens: AccessTokens, users: UserDirectory): Reque
     const claims = await tokens.verify(match[1]);
     if (!claims) throw unauthorized('invalid or expired token');
     const user = await users.findActive(claims.userId);
-    if (!user) throw unauthorized('invalid or expired token');
-    req.auth = user;
+    if (!user || user.tokenVersion !== claims.tokenVersion || (await revoked.isRevoked(claims.familyId))) {
+      throw unauthorized('invalid or expired token');
+    }
+    req.auth = { ...user, familyId: claims.familyId };
     next();
   };
 }

@@ -1,33 +1,71 @@
 import { Router } from 'express';
-import type { AccessTokens } from '../auth/access-tokens.js';
 import { currentUser, passwordLogin, type PassportInstance } from '../auth/authentication.js';
-import { loginBody, parseInput } from '../validation.js';
+import type { LoginService } from '../auth/login-service.js';
+import type { Totp } from '../auth/totp.js';
+import { HttpError } from '../http-error.js';
+import { quotaView, type QuotaService } from '../quotas/quota-service.js';
+import type { UserService } from '../users/user-service.js';
+import { loginBody, parseInput, redeemBody, refreshBody, totpConfirmBody } from '../validation.js';
 
-/** POST /v1/login (public). */
-export function loginRoutes(passport: PassportInstance, tokens: AccessTokens): Router {
+const ip = (req: { ip?: string | undefined }) => req.ip ?? '';
+
+/** Public: POST /v1/login, /v1/token/refresh, /v1/redeem. */
+export function loginRoutes(passport: PassportInstance, login: LoginService, users: UserService): Router {
   const router = Router();
   router.post(
     '/v1/login',
-    (req, _res, next) => {
+    async (req, _res, next) => {
       req.body = parseInput(loginBody, req.body);
+      await login.ensureNotThrottled(String((req.body as { username: string }).username), ip(req));
       next();
     },
-    passwordLogin(passport),
+    passwordLogin(passport, (username, userId, address) => login.passwordFailed(username, userId, address)),
     async (req, res) => {
-      const user = currentUser(req);
-      const issued = await tokens.issue({ userId: user.id, role: user.role });
-      res.set('Cache-Control', 'no-store').json({ access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn });
+      const body = req.body as { totp_code?: string; recovery_code?: string };
+      const pair = await login.complete(currentUser(req), { totpCode: body.totp_code, recoveryCode: body.recovery_code }, ip(req));
+      res.set('Cache-Control', 'no-store').json(pair);
     },
   );
+  router.post('/v1/token/refresh', async (req, res) => {
+    const body = parseInput(refreshBody, req.body);
+    res.set('Cache-Control', 'no-store').json(await login.refresh(body.refresh_token, ip(req)));
+  });
+  router.post('/v1/redeem', async (req, res) => {
+    const body = parseInput(redeemBody, req.body);
+    res.json({ user: await users.redeem(body.code, body.password, ip(req)) });
+  });
   return router;
 }
 
-/** GET /v1/me (authenticated). */
-export function meRoutes(): Router {
+/** Authenticated: the caller's own account. */
+export function accountRoutes(login: LoginService, totp: Totp, quotas: QuotaService): Router {
   const router = Router();
-  router.get('/v1/me', (req, res) => {
+  router.get('/v1/me', async (req, res) => {
     const user = currentUser(req);
-    res.json({ id: user.id, username: user.username, role: user.role });
+    res.json({ id: user.id, username: user.username, role: user.role, totp_enabled: await totp.isEnabled(user.id) });
+  });
+  router.post('/v1/logout', async (req, res) => {
+    await login.logout(currentUser(req), ip(req));
+    res.status(204).end();
+  });
+  router.get('/v1/quotas', async (req, res) => {
+    const user = currentUser(req);
+    const [quota, usage] = await Promise.all([quotas.effective(user.id), quotas.usage(user.id)]);
+    res.json({ quota: quotaView(quota), usage: { sessions: usage.sessions, storage_mb: usage.storageMb } });
+  });
+  router.post('/v1/me/totp', async (req, res) => {
+    const user = currentUser(req);
+    const enrolment = await totp.begin(user.id, user.username);
+    if (enrolment === 'already-enabled') throw new HttpError(409, 'totp_enabled', 'TOTP is already enabled; an admin can reset it');
+    res.set('Cache-Control', 'no-store').json({ otpauth_uri: enrolment.otpauthUri, qr_code: enrolment.qrCode });
+  });
+  router.post('/v1/me/totp/confirm', async (req, res) => {
+    const user = currentUser(req);
+    const body = parseInput(totpConfirmBody, req.body);
+    const recoveryCodes = await totp.confirm(user.id, body.code);
+    if (!recoveryCodes) throw new HttpError(400, 'invalid_totp', 'the code is wrong, or there is no pending enrolment (POST /v1/me/totp first)');
+    await login.totpEnrolled(user, ip(req));
+    res.set('Cache-Control', 'no-store').json({ recovery_codes: recoveryCodes });
   });
   return router;
 }

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { Logger } from '../../core/logger.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import { currentUser } from '../auth/authentication.js';
 import { CONNECT_AUTH_PATH, checkConnect } from '../connect/connect-auth.js';
 import type { ConnectDescriptors } from '../connect/connect-descriptor.js';
@@ -12,7 +13,7 @@ export function connectRoutes(sessions: SessionService): Router {
   const router = Router();
   router.post('/v1/sessions/:id/connect', async (req, res) => {
     const id = parseInput(sessionIdParam, req.params['id'], 'session id');
-    res.set('Cache-Control', 'no-store').json(await sessions.connect(currentUser(req), id));
+    res.set('Cache-Control', 'no-store').json(await sessions.connect(currentUser(req), id, req.ip ?? ''));
   });
   return router;
 }
@@ -22,7 +23,7 @@ export function connectRoutes(sessions: SessionService): Router {
  * connect descriptor), and Traefik's ForwardAuth check, which the ingress does not route: only
  * Traefik, on the API's loopback address, calls it.
  */
-export function ingressRoutes(tokens: ConnectTokens, descriptors: ConnectDescriptors, resumeTtlSeconds: number, logger: Logger): Router {
+export function ingressRoutes(tokens: ConnectTokens, descriptors: ConnectDescriptors, resumeTtlSeconds: number, audit: AuditLog, logger: Logger): Router {
   const router = Router();
   router.get('/ca.pem', async (_req, res) => {
     res.type('application/x-pem-file').send(await descriptors.caCertificatePem());
@@ -35,7 +36,17 @@ export function ingressRoutes(tokens: ConnectTokens, descriptors: ConnectDescrip
       res.status(result.status).json({ error: { code: result.status === 401 ? 'unauthorized' : 'forbidden', message: result.reason } });
       return;
     }
-    if (result.via === 'token') logger.info('connect token used', { sessionId: result.sessionId, userId: result.userId });
+    if (result.via === 'token') {
+      await audit.record({
+        action: 'connect.token_used',
+        actorId: result.userId,
+        userId: result.userId,
+        targetType: 'session',
+        targetId: result.sessionId,
+        sourceIp: req.ip ?? null,
+        details: { path: 'browser' },
+      });
+    }
     if (result.setCookie) res.append('Set-Cookie', result.setCookie);
     res.status(204).end();
   });

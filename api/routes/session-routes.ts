@@ -9,7 +9,7 @@ export function sessionRoutes(sessions: SessionService): Router {
 
   router.post('/v1/sessions', async (req, res) => {
     const body = parseInput(createSessionBody, req.body);
-    const view = await sessions.create(currentUser(req), body);
+    const view = await sessions.create(currentUser(req), body, req.ip ?? '');
     res.status(201).location(`/v1/sessions/${view.session_id}`).json(view);
   });
 

@@ -30,7 +30,9 @@ import type { SessionWorkflow } from '../../workflows/session-workflow.js';
 import { HttpError, notFound } from '../http-error.js';
 import type { AuthenticatedUser } from '../request-context.js';
 import type { CreateSessionBody } from '../validation.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { ConnectDescriptor, ConnectDescriptors } from '../connect/connect-descriptor.js';
+import type { QuotaService } from '../quotas/quota-service.js';
 import { rowSnapshot, sessionView, snapshotView, type SessionView } from './session-view.js';
 
 export interface SessionServiceDeps {
@@ -39,6 +41,8 @@ export interface SessionServiceDeps {
   temporal: Client;
   logger: Logger;
   descriptors: ConnectDescriptors;
+  quotas: QuotaService;
+  audit: AuditLog;
 }
 
 /** A session with fresh credentials to attach to it. */
@@ -50,33 +54,45 @@ const STOP_WAIT_MS = 15_000;
 export class SessionService {
   constructor(private readonly deps: SessionServiceDeps) {}
 
-  /** Starts a session and answers once it is ready (or has failed), within the create timeout. */
-  async create(user: AuthenticatedUser, body: CreateSessionBody): Promise<ConnectableSessionView> {
-    const { config, temporal, logger } = this.deps;
+  /**
+   * Starts a session within the user's quota and answers once it is ready (or has failed),
+   * within the create timeout.
+   */
+  async create(user: AuthenticatedUser, body: CreateSessionBody, ip: string): Promise<ConnectableSessionView> {
+    const { config, temporal, logger, quotas, db } = this.deps;
     const s = config.session;
     const policy = config.policies[user.role];
     if (!policy.apps.includes(body.app)) {
       throw new HttpError(403, 'app_not_allowed', `the ${user.role} role may not start ${body.app} (allowed: ${policy.apps.join(', ') || 'none'})`);
     }
-    const spec: SessionSpec = {
-      sessionId: randomUUID(),
-      userId: user.id,
-      app: body.app,
-      url: body.url ?? null,
-      quality: body.quality,
-      profile: body.profile,
-      image: s.image,
-      resources: { memoryMb: s.memoryMb, cpus: s.cpus, shmMb: s.shmMb, pidsLimit: s.pidsLimit },
-      timeouts: {
-        idleSeconds: s.idleTimeoutSeconds,
-        connectSeconds: s.connectTimeoutSeconds,
-        maxDurationSeconds: Math.min(s.maxDurationSeconds, policy.maxDurationSeconds ?? Infinity),
-        readySeconds: s.readyTimeoutSeconds,
-        activityPollSeconds: s.activityPollSeconds,
-      },
-      policy: { clipboard: policy.clipboard, fileTransfer: policy.fileTransfer },
-      requestedAt: Date.now(),
-    };
+    const sessionId = randomUUID();
+    const requestedAt = Date.now();
+    // The row written under the quota lock is the reservation; the workflow then owns it.
+    const spec = await quotas.reserve(user.id, async (quota): Promise<SessionSpec> => {
+      const em = db.em.fork();
+      em.create(Session, { id: sessionId, userId: user.id, app: body.app, state: 'provisioning', url: body.url ?? null, quality: body.quality, requestedAt: new Date(requestedAt) });
+      await em.flush();
+      return {
+        sessionId,
+        userId: user.id,
+        app: body.app,
+        url: body.url ?? null,
+        quality: body.quality,
+        profile: body.profile,
+        image: s.image,
+        resources: { memoryMb: quota.memoryMb, cpus: quota.cpus, shmMb: s.shmMb, pidsLimit: s.pidsLimit },
+        timeouts: {
+          idleSeconds: quota.idleTimeoutSeconds,
+          connectSeconds: s.connectTimeoutSeconds,
+          maxDurationSeconds: quota.maxDurationSeconds,
+          readySeconds: s.readyTimeoutSeconds,
+          activityPollSeconds: s.activityPollSeconds,
+        },
+        policy: { clipboard: policy.clipboard, fileTransfer: policy.fileTransfer },
+        requestedAt,
+        requestedFrom: ip,
+      };
+    });
     const workflowId = sessionWorkflowId(spec.sessionId);
     const startWorkflowOperation = new WithStartWorkflowOperation<typeof SessionWorkflow>('SessionWorkflow', {
       workflowId,
@@ -99,7 +115,11 @@ export class SessionService {
         temporal.workflow.executeUpdateWithStart(awaitReadyUpdate, { startWorkflowOperation }),
       );
     } catch (err) {
-      if (!deadline.aborted) throw err;
+      if (!deadline.aborted) {
+        // The workflow never started (Temporal unreachable): give the reservation back.
+        await db.em.fork().nativeUpdate(Session, { id: sessionId, state: 'provisioning' }, { state: 'failed', reason: 'provision_failed', message: 'could not start the session workflow', endedAt: new Date() });
+        throw err;
+      }
       await this.signalStop(spec.sessionId, user.id, 'provision_timeout');
       throw new HttpError(
         504,
@@ -118,17 +138,38 @@ export class SessionService {
         { session_id: spec.sessionId },
       );
     }
-    return { ...snapshotView(snapshot), connect: await this.deps.descriptors.issue(snapshot) };
+    return { ...snapshotView(snapshot), connect: await this.issueConnect(user, snapshot, ip) };
   }
 
   /** Fresh one-time credentials for a running session of the caller's. */
-  async connect(user: AuthenticatedUser, sessionId: string): Promise<ConnectableSessionView> {
+  async connect(user: AuthenticatedUser, sessionId: string, ip: string): Promise<ConnectableSessionView> {
     const row = await this.owned(user, sessionId);
     if (row.state !== 'ready' && row.state !== 'active') {
       throw new HttpError(409, 'session_not_running', `session ${sessionId} is ${row.state}; only a running session can be connected to`);
     }
     const snapshot = rowSnapshot(row);
-    return { ...snapshotView(snapshot), connect: await this.deps.descriptors.issue(snapshot) };
+    return { ...snapshotView(snapshot), connect: await this.issueConnect(user, snapshot, ip) };
+  }
+
+  /** Stops every running session of a user (an admin disabled them); returns how many. */
+  async stopAllOf(userId: string, by: string): Promise<number> {
+    const running = await this.deps.db.em.fork().find(Session, { userId, state: { $nin: [...FINAL_STATES] } });
+    for (const row of running) await this.signalStop(row.id, by, 'admin_stop');
+    return running.length;
+  }
+
+  private async issueConnect(user: AuthenticatedUser, snapshot: SessionSnapshot, ip: string): Promise<ConnectDescriptor> {
+    const descriptor = await this.deps.descriptors.issue(snapshot);
+    await this.deps.audit.record({
+      action: 'connect.token_issued',
+      actorId: user.id,
+      userId: snapshot.userId,
+      targetType: 'session',
+      targetId: snapshot.sessionId,
+      sourceIp: ip,
+      details: { paths: ['browser', 'native'], expires_at: descriptor.expires_at },
+    });
+    return descriptor;
   }
 
   async list(user: AuthenticatedUser, opts: { all: boolean; limit: number }): Promise<SessionView[]> {

@@ -6,17 +6,29 @@ import { User, type Role } from '../../core/db/entities.js';
 import { burnVerification, hashPassword, verifyPassword } from '../auth/passwords.js';
 import type { AuthenticatedUser } from '../request-context.js';
 
-const toAuthenticated = (u: User): AuthenticatedUser => ({ id: u.id, username: u.username, role: u.role });
+const toAuthenticated = (u: User): AuthenticatedUser => ({ id: u.id, username: u.username, role: u.role, tokenVersion: u.tokenVersion });
+
+export type CredentialCheck =
+  | { ok: true; user: AuthenticatedUser }
+  /** `userId` when the account exists (for the audit log), never shown to the caller. */
+  | { ok: false; userId: string | null };
 
 export class UserDirectory {
   constructor(private readonly db: Database) {}
 
-  /** The account for these credentials, or null; the same effort whether or not the user exists. */
-  async verifyCredentials(username: string, password: string): Promise<AuthenticatedUser | null> {
+  /**
+   * Checks a username and password with the same effort whether or not the account exists, so
+   * that "unknown user" and "wrong password" cannot be told apart. Disabled and invited (no
+   * password yet) accounts never pass.
+   */
+  async verifyCredentials(username: string, password: string): Promise<CredentialCheck> {
     const user = await this.db.em.fork().findOne(User, { username });
-    if (!user) return burnVerification(password).then(() => null);
+    if (!user?.passwordHash) {
+      await burnVerification(password);
+      return { ok: false, userId: user?.id ?? null };
+    }
     const ok = await verifyPassword(user.passwordHash, password);
-    return ok && !user.disabled ? toAuthenticated(user) : null;
+    return ok && !user.disabled ? { ok: true, user: toAuthenticated(user) } : { ok: false, userId: user.id };
   }
 
   /** An active account by id (tokens are checked against this on every request). */
@@ -25,9 +37,9 @@ export class UserDirectory {
     return user && !user.disabled ? toAuthenticated(user) : null;
   }
 
-  async create(username: string, password: string, role: Role): Promise<AuthenticatedUser> {
+  async create(username: string, password: string | null, role: Role): Promise<AuthenticatedUser> {
     const em = this.db.em.fork();
-    const user = em.create(User, { username, passwordHash: await hashPassword(password), role });
+    const user = em.create(User, { username, passwordHash: password === null ? null : await hashPassword(password), role });
     await em.flush();
     return toAuthenticated(user);
   }
@@ -44,7 +56,7 @@ export class UserDirectory {
     const em = this.db.em.fork();
     if (await this.hasAccounts()) return false;
     try {
-      await em.insert(User, { id: randomUUID(), username, passwordHash: await hashPassword(password), role: 'admin', disabled: false, createdAt: new Date(), updatedAt: new Date() });
+      await em.insert(User, { id: randomUUID(), username, passwordHash: await hashPassword(password), role: 'admin', disabled: false, tokenVersion: 0, createdAt: new Date(), updatedAt: new Date() });
       return true;
     } catch (err) {
       // Another process created it first.

@@ -8,15 +8,34 @@ import { defineEntity, p } from '@mikro-orm/core';
 export const ROLES = ['admin', 'user'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** Per-user quota overrides; unset fields fall back to the role's defaults. */
+export interface QuotaOverrides {
+  maxSessions?: number;
+  memoryMb?: number;
+  cpus?: number;
+  idleTimeoutSeconds?: number;
+  maxDurationSeconds?: number;
+  storageMb?: number;
+}
+
 export const UserSchema = defineEntity({
   name: 'User',
   tableName: 'users',
   properties: {
     id: p.uuid().primary().onCreate(() => randomUUID()),
     username: p.string().length(64).unique(),
-    passwordHash: p.string(),
+    /** Null for an invited user who has not chosen a password yet. */
+    passwordHash: p.string().nullable(),
     role: p.enum(ROLES).default('user'),
     disabled: p.boolean().default(false),
+    /** Bumped to invalidate every access token at once (disable, password reset). */
+    tokenVersion: p.integer().default(0),
+    /** TOTP secret, encrypted (api/auth/secret-box.ts); set at enrolment, confirmed later. */
+    totpSecret: p.text().nullable(),
+    totpEnabledAt: p.datetime().nullable(),
+    /** The last accepted TOTP time step: a code is never accepted twice. */
+    totpLastStep: p.integer().nullable(),
+    quota: p.json<QuotaOverrides>().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   },
@@ -54,4 +73,77 @@ export const SessionSchema = defineEntity({
 export class Session extends SessionSchema.class {}
 SessionSchema.setClass(Session);
 
-export const entities = [UserSchema, SessionSchema];
+/**
+ * Refresh tokens, by hash only. Each login starts a family; every refresh spends one token and
+ * issues the next in the same family. Presenting a spent token revokes the whole family.
+ */
+export const RefreshTokenSchema = defineEntity({
+  name: 'RefreshToken',
+  tableName: 'refresh_tokens',
+  indexes: [{ properties: ['familyId'], name: 'refresh_tokens_family_idx' }, { properties: ['userId'], name: 'refresh_tokens_user_idx' }],
+  properties: {
+    id: p.uuid().primary().onCreate(() => randomUUID()),
+    userId: p.uuid(),
+    familyId: p.uuid(),
+    tokenHash: p.string().length(64).unique(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    expiresAt: p.datetime(),
+    usedAt: p.datetime().nullable(),
+    revokedAt: p.datetime().nullable(),
+  },
+});
+export class RefreshToken extends RefreshTokenSchema.class {}
+RefreshTokenSchema.setClass(RefreshToken);
+
+export const ONE_TIME_CODE_KINDS = ['invite', 'password_reset', 'recovery'] as const;
+export type OneTimeCodeKind = (typeof ONE_TIME_CODE_KINDS)[number];
+
+/** Invitation and password-reset codes, and TOTP recovery codes: hashed, each usable once. */
+export const OneTimeCodeSchema = defineEntity({
+  name: 'OneTimeCode',
+  tableName: 'one_time_codes',
+  indexes: [{ properties: ['userId', 'kind'], name: 'one_time_codes_user_kind_idx' }],
+  properties: {
+    id: p.uuid().primary().onCreate(() => randomUUID()),
+    userId: p.uuid(),
+    kind: p.enum(ONE_TIME_CODE_KINDS),
+    codeHash: p.string().length(64).unique(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    expiresAt: p.datetime().nullable(),
+    usedAt: p.datetime().nullable(),
+  },
+});
+export class OneTimeCode extends OneTimeCodeSchema.class {}
+OneTimeCodeSchema.setClass(OneTimeCode);
+
+/** The audit log: append-only, one row per security-relevant event. */
+export const AuditEventSchema = defineEntity({
+  name: 'AuditEvent',
+  tableName: 'audit_events',
+  indexes: [
+    { properties: ['occurredAt', 'id'], name: 'audit_events_time_idx' },
+    { properties: ['actorId'], name: 'audit_events_actor_idx' },
+    { properties: ['userId'], name: 'audit_events_user_idx' },
+    { properties: ['targetId'], name: 'audit_events_target_idx' },
+    { properties: ['action'], name: 'audit_events_action_idx' },
+  ],
+  properties: {
+    id: p.uuid().primary(),
+    occurredAt: p.datetime(),
+    action: p.string().length(64),
+    /** Who did it (null: the system, e.g. an idle timeout; or an unknown user at login). */
+    actorId: p.uuid().nullable(),
+    /** The name given at login, for failures where there is no account to point at. */
+    actorName: p.string().length(64).nullable(),
+    /** Whose account or session the event concerns (the owner, when the system acted). */
+    userId: p.uuid().nullable(),
+    targetType: p.string().length(32).nullable(),
+    targetId: p.string().length(64).nullable(),
+    sourceIp: p.string().length(45).nullable(),
+    details: p.json<Record<string, unknown>>().nullable(),
+  },
+});
+export class AuditEvent extends AuditEventSchema.class {}
+AuditEventSchema.setClass(AuditEvent);
+
+export const entities = [UserSchema, SessionSchema, RefreshTokenSchema, OneTimeCodeSchema, AuditEventSchema];

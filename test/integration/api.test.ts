@@ -42,10 +42,16 @@ describe('login', () => {
     const user = await t.newUser();
     const login = await t.call('POST', '/v1/login', { body: { username: user.username, password: user.password } });
     expect(login.status).toBe(200);
-    expect(login.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 900 });
+    expect(login.body).toEqual({
+      access_token: expect.any(String),
+      token_type: 'Bearer',
+      expires_in: 600,
+      refresh_token: expect.any(String),
+      refresh_expires_in: 30 * 86_400,
+    });
     expect(login.headers['cache-control']).toBe('no-store');
     const me = await t.call('GET', '/v1/me', { token: login.body.access_token });
-    expect(me.body).toEqual({ id: user.id, username: user.username, role: 'user' });
+    expect(me.body).toEqual({ id: user.id, username: user.username, role: 'user', totp_enabled: false });
   });
 
   it('answers a wrong password and an unknown user with the same 401', async () => {

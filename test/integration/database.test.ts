@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseSessionStore } from '../../activities/session-store.js';
 import { UserDirectory } from '../../api/users/user-directory.js';
 import type { DatabaseConfig } from '../../core/config.js';
-import { Session } from '../../core/db/entities.js';
+import { Session, User } from '../../core/db/entities.js';
 import { migrations as postgresqlMigrations } from '../../core/db/migrations/postgresql/index.js';
 import { migrations as sqliteMigrations } from '../../core/db/migrations/sqlite/index.js';
 import { migrateToLatest, openDatabase } from '../../core/db/orm.js';
@@ -85,6 +85,26 @@ describe.each(drivers)('%s', (driver, dbConfig) => {
     }
   });
 
+  it('keeps existing accounts when it upgrades an older schema', async () => {
+    if (driver !== 'sqlite') return; // the shared PostgreSQL database is already at the latest schema
+    const cfg = dbConfig();
+    const db = await openDatabase(cfg);
+    try {
+      const [first, ...later] = sqliteMigrations.map((m) => m.name);
+      await db.migrator.up({ to: first });
+      const id = randomUUID();
+      await db.em.getConnection().execute(
+        "insert into users (id, username, password_hash, role, disabled, created_at, updated_at) values (?, 'old-admin', 'x', 'admin', 0, 0, 0)",
+        [id],
+      );
+      expect(await migrateToLatest(db, cfg.driver)).toEqual(later);
+      const user = await db.em.fork().findOneOrFail(User, { id });
+      expect(user).toMatchObject({ username: 'old-admin', role: 'admin', tokenVersion: 0, quota: null });
+    } finally {
+      await db.close();
+    }
+  });
+
   it('records a session projection by upsert and keeps the latest state', async () => {
     const cfg = dbConfig();
     const db = await openDatabase(cfg);
@@ -116,8 +136,8 @@ describe.each(drivers)('%s', (driver, dbConfig) => {
       const created = await users.ensureInitialAdmin(name, 'correct horse battery');
       expect(await users.ensureInitialAdmin(name, 'another password')).toBe(false);
       if (created) {
-        expect(await users.verifyCredentials(name, 'correct horse battery')).toMatchObject({ username: name, role: 'admin' });
-        expect(await users.verifyCredentials(name, 'another password')).toBeNull();
+        expect(await users.verifyCredentials(name, 'correct horse battery')).toMatchObject({ ok: true, user: { username: name, role: 'admin' } });
+        expect(await users.verifyCredentials(name, 'another password')).toMatchObject({ ok: false });
       }
       const u = await users.create(`user-${randomUUID().slice(0, 6)}`, 'pw-123456789', 'user');
       expect(await users.findActive(u.id)).toEqual(u);

@@ -36,6 +36,7 @@ export async function startApiOn(stack: StackInfo, env: Record<string, string> =
   const config = loadApiConfig({
     ...stack.env,
     HACKSTREAM_JWT_SECRET: randomBytes(32).toString('hex'),
+    HACKSTREAM_SECRET_KEY: randomBytes(32).toString('hex'),
     HACKSTREAM_ADMIN_PASSWORD: randomBytes(16).toString('hex'),
     HACKSTREAM_ADMIN_USERNAME: 'admin',
     ...env,

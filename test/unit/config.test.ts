@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadApiConfig, loadWorkerConfig } from '../../core/config.js';
 
-const secrets = { HACKSTREAM_JWT_SECRET: 'x'.repeat(40), HACKSTREAM_SESSION_TOKEN_SECRET: 'y'.repeat(40) };
+const secrets = { HACKSTREAM_JWT_SECRET: 'x'.repeat(40), HACKSTREAM_SESSION_TOKEN_SECRET: 'y'.repeat(40), HACKSTREAM_SECRET_KEY: 'z'.repeat(40) };
 
 describe('configuration', () => {
   it('has working defaults: SQLite under the data directory, local Redis, Temporal and ingress', () => {
@@ -49,11 +49,11 @@ describe('configuration', () => {
 
   it('has safe role policies by default and reads them per role', () => {
     expect(loadApiConfig(secrets).policies).toEqual({
-      admin: { apps: ['firefox'], clipboard: true, fileTransfer: false },
-      user: { apps: ['firefox'], clipboard: true, fileTransfer: false },
+      admin: { apps: ['firefox'], clipboard: true, fileTransfer: false, maxSessions: 4, storageMb: 1024 },
+      user: { apps: ['firefox'], clipboard: true, fileTransfer: false, maxSessions: 2, storageMb: 1024 },
     });
     const c = loadApiConfig({ ...secrets, HACKSTREAM_ROLE_POLICIES: '{"user":{"clipboard":false,"maxDurationSeconds":600},"admin":{"fileTransfer":true}}' });
-    expect(c.policies.user).toEqual({ apps: ['firefox'], clipboard: false, fileTransfer: false, maxDurationSeconds: 600 });
+    expect(c.policies.user).toEqual({ apps: ['firefox'], clipboard: false, fileTransfer: false, maxDurationSeconds: 600, maxSessions: 2, storageMb: 1024 });
     expect(c.policies.admin.fileTransfer).toBe(true);
     expect(() => loadApiConfig({ ...secrets, HACKSTREAM_ROLE_POLICIES: '{nope' })).toThrow(/HACKSTREAM_ROLE_POLICIES: is not valid JSON/);
     expect(() => loadApiConfig({ ...secrets, HACKSTREAM_ROLE_POLICIES: '{"user":{"clipbord":true}}' })).toThrow(/HACKSTREAM_ROLE_POLICIES/);

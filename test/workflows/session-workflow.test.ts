@@ -78,6 +78,8 @@ async function eventually(check: () => boolean, what: string): Promise<void> {
 interface Fakes {
   activities: SessionActivities;
   states: string[];
+  /** Audit records the workflow wrote: `<action>` or `<action>:<reason>`. */
+  audits: string[];
   /** Every side effect, in order, e.g. `files:<id>`, `routes+:<id>@<ip>`, `teardown:<id>`. */
   calls: string[];
   teardowns: string[];
@@ -98,6 +100,7 @@ interface Fakes {
 function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; watcher?: 'watch' | 'exit' | 'unavailable' } = {}): Fakes {
   const f: Fakes = {
     states: [],
+    audits: [],
     calls: [],
     teardowns: [],
     provisionCancelled: false,
@@ -122,6 +125,10 @@ function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; watcher?: 'w
   f.activities = {
     async recordSession(s: SessionSnapshot) {
       f.states.push(s.state);
+    },
+    async recordAudit(e) {
+      const reason = e.details?.['reason'];
+      f.audits.push(typeof reason === 'string' ? `${e.action}:${reason}` : e.action);
     },
     async prepareSessionFiles({ spec: s }) {
       f.calls.push(`files:${s.sessionId}`);
@@ -202,6 +209,7 @@ describe('SessionWorkflow', () => {
     // Files and container before routes; at the end, routes and credentials go before the container.
     const id = s.sessionId;
     expect(f.calls).toEqual([`files:${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`, `routes-:${id}`, `revoke:${id}`, `teardown:${id}`]);
+    expect(f.audits).toEqual(['session.created', 'session.expired:idle']);
   });
 
   it('ends with connect_timeout when no client attaches before the connect deadline', async () => {
@@ -274,6 +282,7 @@ describe('SessionWorkflow', () => {
     });
     expect(snapshot).toMatchObject({ state: 'stopped', reason: 'user_stop' });
     expect(f.teardowns).toEqual([s.sessionId]);
+    expect(f.audits).toEqual(['session.created', 'session.stopped:user_stop']);
   });
 
   it('stops during provisioning: cancels provisioning, then tears down', async () => {
@@ -305,6 +314,7 @@ describe('SessionWorkflow', () => {
     expect(ready.reason).toBe('provision_failed');
     expect(ready.message).toMatch(/ImageMissingError: session image "hackstream\/session-firefox:test" is not present/);
     expect(f.teardowns).toEqual([s.sessionId]);
+    expect(f.audits).toEqual(['session.created', 'session.failed:provision_failed']);
   });
 
   it('ends with app_exited when the app closes by itself', async () => {
@@ -329,6 +339,7 @@ describe('SessionWorkflow', () => {
     });
     expect(snapshot).toMatchObject({ state: 'stopped', reason: 'cancelled' });
     expect(f.teardowns).toEqual([s.sessionId]);
+    expect(f.audits).toEqual(['session.created', 'session.stopped:cancelled']);
   });
 
   it('continues as new when history grows, keeping its clocks and its client', async () => {

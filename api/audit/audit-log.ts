@@ -1,0 +1,135 @@
+/**
+ * The audit log: one append-only row per security-relevant event. Writes happen inside the action
+ * they record, before it answers: an audit write that fails fails the action (never a silent
+ * loss). Events from session workflows are written by an activity with Temporal's retries.
+ */
+import { randomUUID } from 'node:crypto';
+import { AuditEvent } from '../../core/db/entities.js';
+import type { Database } from '../../core/db/orm.js';
+import { HttpError } from '../http-error.js';
+
+/** Every action the log records. */
+export const AUDIT_ACTIONS = [
+  'login.success',
+  'login.failure',
+  'login.throttled',
+  'logout',
+  'token.reuse_detected',
+  'invite.redeemed',
+  'totp.enrolled',
+  'totp.recovery_code_used',
+  'user.created',
+  'user.invited',
+  'user.updated',
+  'user.disabled',
+  'user.enabled',
+  'user.password_reset',
+  'user.totp_reset',
+  'session.created',
+  'session.started',
+  'session.stopped',
+  'session.expired',
+  'session.failed',
+  'connect.token_issued',
+  'connect.token_used',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+export interface AuditRecord {
+  /** Given by callers that may retry (workflow activities): the same id is recorded once. */
+  id?: string;
+  action: AuditAction;
+  actorId?: string | null;
+  actorName?: string | null;
+  /** Whose account or session it concerns. */
+  userId?: string | null;
+  targetType?: 'user' | 'session' | null;
+  targetId?: string | null;
+  sourceIp?: string | null;
+  details?: Record<string, unknown> | null;
+}
+
+export interface AuditQuery {
+  userId?: string;
+  action?: AuditAction;
+  since?: Date;
+  until?: Date;
+  limit: number;
+  cursor?: string;
+}
+
+export interface AuditEntry {
+  id: string;
+  occurred_at: string;
+  action: string;
+  actor_id: string | null;
+  actor_name: string | null;
+  user_id: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  source_ip: string | null;
+  details: Record<string, unknown> | null;
+}
+
+/** Cursor: the last entry's time and id, so pages stay stable while events are appended. */
+const encodeCursor = (e: AuditEvent) => Buffer.from(`${e.occurredAt.getTime()}|${e.id}`).toString('base64url');
+function decodeCursor(cursor: string): { at: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const ms = Number(at);
+  if (!id || !Number.isFinite(ms)) throw new HttpError(400, 'invalid_request', 'invalid query: cursor is not one this API issued');
+  return { at: new Date(ms), id };
+}
+
+export class AuditLog {
+  constructor(private readonly db: Database) {}
+
+  async record(r: AuditRecord): Promise<void> {
+    const em = this.db.em.fork();
+    if (r.id && (await em.count(AuditEvent, { id: r.id })) > 0) return; // a retried write
+    em.create(AuditEvent, {
+      id: r.id ?? randomUUID(),
+      occurredAt: new Date(),
+      action: r.action,
+      actorId: r.actorId ?? null,
+      actorName: r.actorName ?? null,
+      userId: r.userId ?? null,
+      targetType: r.targetType ?? null,
+      targetId: r.targetId ?? null,
+      sourceIp: r.sourceIp ?? null,
+      details: r.details ?? null,
+    });
+    await em.flush();
+  }
+
+  /** Newest first. An event matches `userId` when that user did it or it concerns them. */
+  async query(q: AuditQuery): Promise<{ events: AuditEntry[]; nextCursor: string | null }> {
+    const where: Record<string, unknown>[] = [];
+    if (q.userId) where.push({ $or: [{ actorId: q.userId }, { userId: q.userId }] });
+    if (q.action) where.push({ action: q.action });
+    if (q.since) where.push({ occurredAt: { $gte: q.since } });
+    if (q.until) where.push({ occurredAt: { $lt: q.until } });
+    if (q.cursor) {
+      const c = decodeCursor(q.cursor);
+      where.push({ $or: [{ occurredAt: { $lt: c.at } }, { occurredAt: c.at, id: { $lt: c.id } }] });
+    }
+    const rows = await this.db.em
+      .fork()
+      .find(AuditEvent, where.length ? { $and: where } : {}, { orderBy: [{ occurredAt: 'desc' }, { id: 'desc' }], limit: q.limit + 1 });
+    const page = rows.slice(0, q.limit);
+    return {
+      events: page.map((e) => ({
+        id: e.id,
+        occurred_at: e.occurredAt.toISOString(),
+        action: e.action,
+        actor_id: e.actorId ?? null,
+        actor_name: e.actorName ?? null,
+        user_id: e.userId ?? null,
+        target_type: e.targetType ?? null,
+        target_id: e.targetId ?? null,
+        source_ip: e.sourceIp ?? null,
+        details: e.details ?? null,
+      })),
+      nextCursor: rows.length > q.limit ? encodeCursor(page.at(-1)!) : null,
+    };
+  }
+}

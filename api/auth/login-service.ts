@@ -1,0 +1,126 @@
+/**
+ * Logging in, refreshing and logging out: the story around the password check (which
+ * passport-local does): brute-force throttling, the second factor, token issue and rotation,
+ * revocation, and an audit record for each outcome.
+ */
+import type { AuditLog } from '../audit/audit-log.js';
+import { HttpError, unauthorized } from '../http-error.js';
+import type { AuthenticatedUser } from '../request-context.js';
+import type { UserDirectory } from '../users/user-directory.js';
+import type { AccessTokens } from './access-tokens.js';
+import type { LoginThrottle } from './login-throttle.js';
+import type { OneTimeCodes } from './one-time-codes.js';
+import type { RefreshTokens } from './refresh-tokens.js';
+import type { RevokedFamilies } from './revoked-families.js';
+import type { Totp } from './totp.js';
+
+/** One message for unknown user and wrong password, so neither can be told from the other. */
+export const BAD_CREDENTIALS = 'invalid username or password';
+
+export interface TokenPair {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token: string;
+  refresh_expires_in: number;
+}
+
+export interface LoginServiceDeps {
+  users: UserDirectory;
+  throttle: LoginThrottle;
+  totp: Totp;
+  codes: OneTimeCodes;
+  refreshTokens: RefreshTokens;
+  accessTokens: AccessTokens;
+  revoked: RevokedFamilies;
+  audit: AuditLog;
+}
+
+export class LoginService {
+  constructor(private readonly d: LoginServiceDeps) {}
+
+  /** Before the password is even looked at: refuse while the account or address is locked. */
+  async ensureNotThrottled(username: string, ip: string): Promise<void> {
+    const state = await this.d.throttle.check(username, ip);
+    if (!state.blocked) return;
+    await this.d.audit.record({ action: 'login.throttled', actorName: username, sourceIp: ip, details: { scope: state.scope } });
+    const subject = state.scope === 'account' ? 'this account' : 'this address';
+    throw new HttpError(429, 'too_many_attempts', `too many failed logins for ${subject}; try again in ${state.retryAfterSeconds}s`, {
+      'Retry-After': String(state.retryAfterSeconds),
+    });
+  }
+
+  async passwordFailed(username: string, userId: string | null, ip: string): Promise<never> {
+    await this.d.throttle.recordFailure(username, ip);
+    await this.d.audit.record({ action: 'login.failure', actorName: username, userId, sourceIp: ip, details: { reason: 'bad_credentials' } });
+    throw unauthorized(BAD_CREDENTIALS);
+  }
+
+  /** After a correct password: the second factor when enrolled, then the tokens. */
+  async complete(user: AuthenticatedUser, second: { totpCode?: string; recoveryCode?: string }, ip: string): Promise<TokenPair> {
+    let factor: 'totp' | 'recovery_code' | null = null;
+    if (await this.d.totp.isEnabled(user.id)) {
+      const fail = async (reason: string, code: string, message: string, counts: boolean): Promise<never> => {
+        if (counts) await this.d.throttle.recordFailure(user.username, ip);
+        await this.d.audit.record({ action: 'login.failure', actorId: user.id, userId: user.id, sourceIp: ip, details: { reason } });
+        throw new HttpError(401, code, message);
+      };
+      if (second.totpCode) {
+        if (!(await this.d.totp.verifyLogin(user.id, second.totpCode))) await fail('bad_totp', 'invalid_totp', 'the authenticator code is wrong or was already used', true);
+        factor = 'totp';
+      } else if (second.recoveryCode) {
+        if (!(await this.d.codes.redeem(second.recoveryCode, ['recovery'], user.id))) await fail('bad_recovery_code', 'invalid_recovery_code', 'the recovery code is wrong or was already used', true);
+        factor = 'recovery_code';
+        await this.d.audit.record({ action: 'totp.recovery_code_used', actorId: user.id, userId: user.id, sourceIp: ip });
+      } else {
+        await fail('totp_required', 'totp_required', 'this account requires an authenticator code (totp_code) or a recovery code', false);
+      }
+    }
+    await this.d.throttle.recordSuccess(user.username);
+    const refresh = await this.d.refreshTokens.start(user.id);
+    const pair = await this.pair(user, refresh.familyId, refresh);
+    await this.d.audit.record({ action: 'login.success', actorId: user.id, userId: user.id, sourceIp: ip, details: { second_factor: factor } });
+    return pair;
+  }
+
+  async refresh(refreshToken: string, ip: string): Promise<TokenPair> {
+    const r = await this.d.refreshTokens.rotate(refreshToken);
+    if (!r.ok) {
+      if (r.reason === 'reused') {
+        await this.d.revoked.revoke(r.familyId);
+        await this.d.audit.record({ action: 'token.reuse_detected', userId: r.userId, sourceIp: ip, details: { family: r.familyId } });
+      }
+      throw unauthorized('invalid or expired refresh token');
+    }
+    const user = await this.d.users.findActive(r.userId);
+    if (!user) {
+      await this.d.refreshTokens.revokeFamily(r.familyId);
+      throw unauthorized('invalid or expired refresh token');
+    }
+    return this.pair(user, r.familyId, r.next);
+  }
+
+  async totpEnrolled(user: AuthenticatedUser, ip: string): Promise<void> {
+    await this.d.audit.record({ action: 'totp.enrolled', actorId: user.id, userId: user.id, sourceIp: ip });
+  }
+
+  /** Ends this login: its refresh tokens and (at once) its access tokens. */
+  async logout(user: AuthenticatedUser, ip: string): Promise<void> {
+    if (user.familyId) {
+      await this.d.refreshTokens.revokeFamily(user.familyId);
+      await this.d.revoked.revoke(user.familyId);
+    }
+    await this.d.audit.record({ action: 'logout', actorId: user.id, userId: user.id, sourceIp: ip });
+  }
+
+  private async pair(user: AuthenticatedUser, familyId: string, refresh: { token: string; expiresIn: number }): Promise<TokenPair> {
+    const access = await this.d.accessTokens.issue({ userId: user.id, role: user.role, tokenVersion: user.tokenVersion, familyId });
+    return {
+      access_token: access.token,
+      token_type: 'Bearer',
+      expires_in: access.expiresIn,
+      refresh_token: refresh.token,
+      refresh_expires_in: refresh.expiresIn,
+    };
+  }
+}

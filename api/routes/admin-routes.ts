@@ -1,0 +1,51 @@
+import { Router } from 'express';
+import type { AuditLog } from '../audit/audit-log.js';
+import { currentUser, requireAdmin } from '../auth/authentication.js';
+import type { QuotaOverrides } from '../../core/db/entities.js';
+import type { UserService } from '../users/user-service.js';
+import { auditQuery, createUserBody, parseInput, patchUserBody, userIdParam } from '../validation.js';
+
+const ip = (req: { ip?: string | undefined }) => req.ip ?? '';
+
+/** The API's snake_case quota fields → the stored overrides. */
+function quotaOverrides(q: Record<string, number | undefined> | null | undefined): QuotaOverrides | null | undefined {
+  if (q === undefined || q === null) return q;
+  return {
+    maxSessions: q['max_sessions'],
+    memoryMb: q['memory_mb'],
+    cpus: q['cpus'],
+    idleTimeoutSeconds: q['idle_timeout_seconds'],
+    maxDurationSeconds: q['max_duration_seconds'],
+    storageMb: q['storage_mb'],
+  };
+}
+
+/** Admins only: /v1/users and /v1/audit. */
+export function adminRoutes(users: UserService, audit: AuditLog): Router {
+  const router = Router();
+  router.use(['/v1/users', '/v1/audit'], requireAdmin);
+
+  router.post('/v1/users', async (req, res) => {
+    const body = parseInput(createUserBody, req.body);
+    res.status(201).set('Cache-Control', 'no-store').json(await users.create(currentUser(req), body, ip(req)));
+  });
+  router.get('/v1/users', async (_req, res) => {
+    res.json({ users: await users.list() });
+  });
+  router.get('/v1/users/:id', async (req, res) => {
+    res.json(await users.get(parseInput(userIdParam, req.params['id'], 'user id')));
+  });
+  router.patch('/v1/users/:id', async (req, res) => {
+    const id = parseInput(userIdParam, req.params['id'], 'user id');
+    const body = parseInput(patchUserBody, req.body);
+    const patch = { ...body, quota: quotaOverrides(body.quota) };
+    res.set('Cache-Control', 'no-store').json(await users.update(currentUser(req), id, patch, ip(req)));
+  });
+
+  router.get('/v1/audit', async (req, res) => {
+    const q = parseInput(auditQuery, req.query, 'query');
+    const page = await audit.query({ userId: q.user, action: q.action, since: q.since, until: q.until, cursor: q.cursor, limit: q.limit });
+    res.json({ events: page.events, next_cursor: page.nextCursor });
+  });
+  return router;
+}

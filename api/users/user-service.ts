@@ -1,0 +1,195 @@
+/**
+ * Account administration (admins only) and the redeeming of one-time codes: creating or inviting
+ * users, listing them, and changing role, quota, enabled state, password and second factor, each
+ * change recorded in the audit log with who did what to whom.
+ *
+ * Disabling an account or resetting its password takes effect at once: its token version is
+ * bumped (every access token is refused on its next request), its refresh-token families are
+ * revoked and, when disabled, its running sessions are stopped. The last enabled admin can be
+ * neither disabled nor demoted: changes that could remove an admin run under one Redis lock, so
+ * two admins cannot demote each other at the same moment.
+ */
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { User, type QuotaOverrides, type Role } from '../../core/db/entities.js';
+import type { Database } from '../../core/db/orm.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { OneTimeCodes } from '../auth/one-time-codes.js';
+import { hashPassword } from '../auth/passwords.js';
+import type { RefreshTokens } from '../auth/refresh-tokens.js';
+import type { RevokedFamilies } from '../auth/revoked-families.js';
+import type { Totp } from '../auth/totp.js';
+import { HttpError, notFound } from '../http-error.js';
+import type { QuotaService } from '../quotas/quota-service.js';
+import type { RedisMutex } from '../redis-mutex.js';
+import type { AuthenticatedUser } from '../request-context.js';
+import type { SessionService } from '../sessions/session-service.js';
+
+export interface UserView {
+  id: string;
+  username: string;
+  role: Role;
+  disabled: boolean;
+  /** Invited, no password chosen yet (or reset and not chosen again). */
+  pending_password: boolean;
+  totp_enabled: boolean;
+  quota_overrides: QuotaOverrides | null;
+  created_at: string;
+}
+
+export interface CreatedUser {
+  user: UserView;
+  /** With an invitation: the one-time code the user redeems to set a password (shown once). */
+  invite?: { code: string; expires_at: string };
+}
+
+export interface UserPatch {
+  role?: Role;
+  disabled?: boolean;
+  quota?: QuotaOverrides | null;
+  reset_password?: boolean;
+  reset_totp?: boolean;
+}
+
+export interface UserServiceDeps {
+  db: Database;
+  audit: AuditLog;
+  codes: OneTimeCodes;
+  refreshTokens: RefreshTokens;
+  revoked: RevokedFamilies;
+  totp: Totp;
+  quotas: QuotaService;
+  sessions: SessionService;
+  mutex: RedisMutex;
+  inviteTtlSeconds: number;
+}
+
+const view = (u: User): UserView => ({
+  id: u.id,
+  username: u.username,
+  role: u.role,
+  disabled: u.disabled,
+  pending_password: !u.passwordHash,
+  totp_enabled: Boolean(u.totpEnabledAt),
+  quota_overrides: u.quota ?? null,
+  created_at: u.createdAt.toISOString(),
+});
+
+export class UserService {
+  constructor(private readonly d: UserServiceDeps) {}
+
+  async create(actor: AuthenticatedUser, input: { username: string; role: Role; password?: string }, ip: string): Promise<CreatedUser> {
+    const em = this.d.db.em.fork();
+    const user = em.create(User, {
+      username: input.username,
+      role: input.role,
+      passwordHash: input.password ? await hashPassword(input.password) : null,
+    });
+    try {
+      await em.flush();
+    } catch (err) {
+      if (err instanceof UniqueConstraintViolationException) throw new HttpError(409, 'username_taken', `the username ${input.username} is taken`);
+      throw err;
+    }
+    if (input.password) {
+      await this.audit(actor, 'user.created', user, ip, { role: user.role });
+      return { user: view(user) };
+    }
+    const invite = await this.d.codes.issue(user.id, 'invite', { ttlSeconds: this.d.inviteTtlSeconds });
+    await this.audit(actor, 'user.invited', user, ip, { role: user.role, expires_at: invite.expiresAt?.toISOString() });
+    return { user: view(user), invite: { code: invite.codes[0]!, expires_at: invite.expiresAt!.toISOString() } };
+  }
+
+  async list(): Promise<UserView[]> {
+    return (await this.d.db.em.fork().find(User, {}, { orderBy: { createdAt: 'asc' } })).map(view);
+  }
+
+  async get(id: string): Promise<UserView> {
+    return view(await this.find(id));
+  }
+
+  async update(actor: AuthenticatedUser, id: string, patch: UserPatch, ip: string): Promise<{ user: UserView; reset_code?: { code: string; expires_at: string } }> {
+    const mayRemoveAdmin = patch.role === 'user' || patch.disabled === true;
+    const apply = () => this.applyUpdate(actor, id, patch, ip);
+    return mayRemoveAdmin ? this.d.mutex.withLock('admins', apply) : apply();
+  }
+
+  private async applyUpdate(actor: AuthenticatedUser, id: string, patch: UserPatch, ip: string) {
+    const em = this.d.db.em.fork();
+    const user = await em.findOne(User, { id });
+    if (!user) throw notFound(`no user ${id}`);
+    const before = { role: user.role, disabled: user.disabled, quota: user.quota ?? null };
+
+    const losesAdmin = user.role === 'admin' && !user.disabled && (patch.role === 'user' || patch.disabled === true);
+    if (losesAdmin && (await em.count(User, { role: 'admin', disabled: false, id: { $ne: user.id } })) === 0) {
+      throw new HttpError(409, 'last_admin', 'this is the last enabled admin: it cannot be disabled or demoted');
+    }
+
+    let invalidateTokens = false;
+    if (patch.role !== undefined && patch.role !== user.role) {
+      user.role = patch.role;
+      invalidateTokens = true;
+    }
+    if (patch.quota !== undefined) user.quota = patch.quota;
+    if (patch.disabled !== undefined && patch.disabled !== user.disabled) {
+      user.disabled = patch.disabled;
+      invalidateTokens ||= patch.disabled;
+    }
+    if (patch.reset_password) {
+      user.passwordHash = null; // the old password stops working now
+      invalidateTokens = true;
+    }
+    if (invalidateTokens) user.tokenVersion += 1;
+    await em.flush();
+
+    if (invalidateTokens) await this.d.revoked.revoke(...(await this.d.refreshTokens.revokeAllOf(user.id)));
+
+    // One audit record per kind of change.
+    const changed: Record<string, unknown> = {};
+    if (before.role !== user.role) changed['role'] = { from: before.role, to: user.role };
+    if (patch.quota !== undefined) changed['quota'] = { from: before.quota, to: user.quota ?? null };
+    if (Object.keys(changed).length) await this.audit(actor, 'user.updated', user, ip, changed);
+    if (before.disabled !== user.disabled) {
+      if (user.disabled) {
+        const stopped = await this.d.sessions.stopAllOf(user.id, actor.id);
+        await this.audit(actor, 'user.disabled', user, ip, { sessions_stopped: stopped });
+      } else {
+        await this.audit(actor, 'user.enabled', user, ip, null);
+      }
+    }
+    let resetCode: { code: string; expires_at: string } | undefined;
+    if (patch.reset_password) {
+      const issued = await this.d.codes.issue(user.id, 'password_reset', { ttlSeconds: this.d.inviteTtlSeconds });
+      resetCode = { code: issued.codes[0]!, expires_at: issued.expiresAt!.toISOString() };
+      await this.audit(actor, 'user.password_reset', user, ip, { expires_at: resetCode.expires_at });
+    }
+    if (patch.reset_totp) {
+      await this.d.totp.reset(user.id);
+      await this.audit(actor, 'user.totp_reset', user, ip, null);
+    }
+    const fresh = await this.d.db.em.fork().findOneOrFail(User, { id });
+    return { user: view(fresh), ...(resetCode ? { reset_code: resetCode } : {}) };
+  }
+
+  /** Redeems an invitation or password-reset code: sets the password; the code works once. */
+  async redeem(code: string, password: string, ip: string): Promise<UserView> {
+    const redeemed = await this.d.codes.redeem(code, ['invite', 'password_reset']);
+    if (!redeemed) throw new HttpError(400, 'invalid_code', 'the code is invalid, expired or already used');
+    const em = this.d.db.em.fork();
+    const user = await em.findOneOrFail(User, { id: redeemed.userId });
+    user.passwordHash = await hashPassword(password);
+    user.tokenVersion += 1;
+    await em.flush();
+    await this.d.audit.record({ action: 'invite.redeemed', actorId: user.id, userId: user.id, targetType: 'user', targetId: user.id, sourceIp: ip, details: { kind: redeemed.kind } });
+    return view(user);
+  }
+
+  private async find(id: string): Promise<User> {
+    const user = await this.d.db.em.fork().findOne(User, { id });
+    if (!user) throw notFound(`no user ${id}`);
+    return user;
+  }
+
+  private audit(actor: AuthenticatedUser, action: 'user.created' | 'user.invited' | 'user.updated' | 'user.disabled' | 'user.enabled' | 'user.password_reset' | 'user.totp_reset', user: User, ip: string, details: Record<string, unknown> | null) {
+    return this.d.audit.record({ action, actorId: actor.id, userId: user.id, targetType: 'user', targetId: user.id, sourceIp: ip, details: { username: user.username, ...details } });
+  }
+}
