@@ -11,7 +11,7 @@ import {
   userIdSearchAttribute,
 } from '../../workflows/messages.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
-import { launchChromium, openSession, type TestBrowser } from '../support/browser.js';
+import { launchChromium, openSessionWindow, type TestBrowser } from '../support/browser.js';
 import { docker, hostAddress, sessionContainers } from '../support/docker.js';
 import { PAGE_COLOUR, serveTestPage, type TestPage } from '../support/test-page.js';
 import { windowShows, windowTitled } from '../support/xpra-page.js';
@@ -68,10 +68,12 @@ describe('a Firefox session, end to end', () => {
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const tab = await context.newPage();
-    const response = await openSession(tab, session.connect.browser.url, () => freshBrowserUrl(t, user.token, session.session_id));
-    expect(response?.status()).toBe(200);
     // The page's title is Firefox's window title, and its colour fills the streamed window.
-    await tab.waitForFunction(windowShows, { title: page.title, colour: PAGE_COLOUR }, { timeout: 60_000, polling: 250 });
+    const response = await openSessionWindow(tab, session.connect.browser.url, () => freshBrowserUrl(t, user.token, session.session_id), {
+      check: windowShows,
+      arg: { title: page.title, colour: PAGE_COLOUR },
+    });
+    expect(response?.status()).toBe(200);
 
     // The worker saw the client through xpra and moved the session to active.
     const active = await waitForSession(t, user.token, session.session_id, (s) => s.state === 'active', 30);
@@ -136,8 +138,7 @@ describe('idle detection with a client attached', () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     try {
       const tab = await context.newPage();
-      await openSession(tab, created.body.connect.browser.url, () => freshBrowserUrl(t, user.token, id));
-      await tab.waitForFunction(windowTitled, page.title, { timeout: 60_000 });
+      await openSessionWindow(tab, created.body.connect.browser.url, () => freshBrowserUrl(t, user.token, id), { check: windowTitled, arg: page.title });
       // Twice the idle timeout of pointer movement: the session must stay up.
       const until = Date.now() + 24_000;
       for (let i = 0; Date.now() < until; i++) {

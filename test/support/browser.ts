@@ -44,21 +44,35 @@ export async function launchChromium(opts: { trustCaFile: string }): Promise<Tes
 }
 
 /**
- * Opens a session's browser URL. When Chromium runs on the Docker host itself, a new session's
- * network interfaces settling can abort a navigation with ERR_NETWORK_CHANGED; then, as a user
- * would, it asks for a fresh link (the token may have been spent) and tries again.
+ * Opens a session's browser URL and waits until `shown` holds in the page. When Chromium runs on
+ * the Docker host itself, a new session's network interfaces settling can abort the navigation or
+ * the client's WebSocket (ERR_NETWORK_CHANGED); then, as a user would, it asks for a fresh link (the
+ * token may have been spent) and tries again. What the page logged is kept for the failure message.
  */
-export async function openSession(
+export async function openSessionWindow<A>(
   tab: Page,
   firstUrl: string,
   freshUrl: () => Promise<string>,
+  shown: { check: (arg: A) => boolean; arg: A },
+  opts: { attempts?: number; attemptTimeoutMs?: number } = {},
 ): Promise<Response | null> {
+  const attempts = opts.attempts ?? 3;
+  const pageLog: string[] = [];
+  tab.on('console', (m) => pageLog.push(`${m.type()}: ${m.text()}`));
+  tab.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
   let url = firstUrl;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await tab.goto(url);
+      const response = await tab.goto(url);
+      await tab.waitForFunction(shown.check as (arg: unknown) => boolean, shown.arg, { timeout: opts.attemptTimeoutMs ?? 30_000, polling: 250 });
+      return response;
     } catch (err) {
-      if (attempt >= 4 || !String(err).includes('ERR_NETWORK_CHANGED')) throw err;
+      if (attempt >= attempts) {
+        throw new Error(`session window not shown after ${attempts} attempts: ${String(err)}\npage log:\n${pageLog.slice(-40).join('\n')}`, {
+          cause: err,
+        });
+      }
+      process.stderr.write(`openSessionWindow: attempt ${attempt} failed (${String(err).split('\n')[0]}); retrying with a fresh link\n`);
       await new Promise((r) => setTimeout(r, 500));
       url = await freshUrl();
     }
