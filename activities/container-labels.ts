@@ -9,19 +9,22 @@ export const LABELS = {
   session: `${LABEL_PREFIX}.session`,
   user: `${LABEL_PREFIX}.user`,
   app: `${LABEL_PREFIX}.app`,
+  /** On pre-warmed containers: the pool they were made for. */
+  pool: `${LABEL_PREFIX}.pool`,
 } as const;
 
 export interface SessionLabels {
   sessionId: string;
   userId: string;
   app: string;
+  pool?: string;
 }
 
 // Ids are UUIDs or similarly tame tokens; anything else in a label means it was not ours.
 const SAFE_VALUE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export function serializeLabels(l: SessionLabels): Record<string, string> {
-  for (const [k, v] of [['sessionId', l.sessionId], ['userId', l.userId], ['app', l.app]] as const) {
+  for (const [k, v] of [['sessionId', l.sessionId], ['userId', l.userId], ['app', l.app], ['pool', l.pool ?? 'none']] as const) {
     if (!SAFE_VALUE.test(v)) throw new Error(`label value for ${k} is not a safe identifier: ${JSON.stringify(v)}`);
   }
   return {
@@ -29,6 +32,7 @@ export function serializeLabels(l: SessionLabels): Record<string, string> {
     [LABELS.session]: l.sessionId,
     [LABELS.user]: l.userId,
     [LABELS.app]: l.app,
+    ...(l.pool ? { [LABELS.pool]: l.pool } : {}),
   };
 }
 
@@ -40,7 +44,9 @@ export function parseLabels(labels: Record<string, string> | undefined): Session
   const app = labels[LABELS.app];
   if (!sessionId || !userId || !app) return null;
   if (![sessionId, userId, app].every((v) => SAFE_VALUE.test(v))) return null;
-  return { sessionId, userId, app };
+  const pool = labels[LABELS.pool];
+  if (pool !== undefined && !SAFE_VALUE.test(pool)) return null;
+  return { sessionId, userId, app, ...(pool ? { pool } : {}) };
 }
 
 export const sessionLabelFilter = (sessionId: string): string => `${LABELS.session}=${sessionId}`;

@@ -24,13 +24,27 @@ export interface ContainerState {
   exitCode: number | null;
 }
 
+export interface ManagedContainer {
+  id: string;
+  sessionId: string;
+  running: boolean;
+  /** Set on pre-warmed containers. */
+  pool?: string;
+  /** Epoch ms. */
+  createdAt: number;
+}
+
 /** The narrow interface activities use; one real implementation below. */
 export interface ContainerRuntime {
   /**
    * Finds the session's container or creates it (on a network of its own, with the session's
    * files from `filesDir` mounted read-only), and makes sure it runs.
    */
-  ensureSessionContainer(spec: SessionSpec, filesDir: string): Promise<SessionContainer>;
+  ensureSessionContainer(spec: SessionSpec, filesDir: string, pool?: string): Promise<SessionContainer>;
+  /** Applies a session's memory, CPU and process limits to a running container. */
+  updateLimits(containerId: string, resources: SessionSpec['resources']): Promise<void>;
+  /** Opens a URL in the app already running in the container. */
+  openUrl(containerId: string, url: string): Promise<void>;
   /** The container's state, or null when it does not exist. */
   inspect(containerId: string): Promise<ContainerState | null>;
   /** Runs `xpra info` in the container. Throws when xpra does not answer. */
@@ -40,7 +54,7 @@ export interface ContainerRuntime {
   /** Removes every container and network of the session; returns how many containers there were. */
   removeSessionContainers(sessionId: string): Promise<number>;
   /** Containers HackStream manages on this host, by session id. */
-  listManaged(): Promise<Array<{ id: string; sessionId: string; running: boolean }>>;
+  listManaged(): Promise<ManagedContainer[]>;
   ping(): Promise<void>;
 }
 
@@ -60,7 +74,7 @@ export class DockerSessionRuntime implements ContainerRuntime {
     await this.docker.ping();
   }
 
-  async ensureSessionContainer(spec: SessionSpec, filesDir: string): Promise<SessionContainer> {
+  async ensureSessionContainer(spec: SessionSpec, filesDir: string, pool?: string): Promise<SessionContainer> {
     const existing = await this.findSessionContainer(spec.sessionId);
     let id: string;
     if (existing && existing.State === 'running') {
@@ -68,8 +82,8 @@ export class DockerSessionRuntime implements ContainerRuntime {
     } else {
       // A container left by an earlier attempt that is not running cannot become ready: replace it.
       if (existing) await this.removeContainer(existing.Id);
-      const network = await this.ensureSessionNetwork(spec);
-      id = await this.createContainer(spec, network, filesDir);
+      const network = await this.ensureSessionNetwork(spec, pool);
+      id = await this.createContainer(spec, network, filesDir, pool);
       try {
         await this.docker.getContainer(id).start();
       } catch (err) {
@@ -123,12 +137,29 @@ export class DockerSessionRuntime implements ContainerRuntime {
     return found.length;
   }
 
-  async listManaged(): Promise<Array<{ id: string; sessionId: string; running: boolean }>> {
+  async listManaged(): Promise<ManagedContainer[]> {
     const found = await this.docker.listContainers({ all: true, filters: { label: ['io.hackstream.managed=true'] } });
     return found.flatMap((c) => {
       const labels = parseLabels(c.Labels);
-      return labels ? [{ id: c.Id, sessionId: labels.sessionId, running: c.State === 'running' }] : [];
+      if (!labels) return [];
+      return [{ id: c.Id, sessionId: labels.sessionId, running: c.State === 'running', createdAt: c.Created * 1000, ...(labels.pool ? { pool: labels.pool } : {}) }];
     });
+  }
+
+  async updateLimits(containerId: string, r: SessionSpec['resources']): Promise<void> {
+    await this.docker.getContainer(containerId).update({
+      Memory: r.memoryMb * 1024 * 1024,
+      MemorySwap: r.memoryMb * 1024 * 1024,
+      NanoCpus: Math.round(r.cpus * 1e9),
+      PidsLimit: r.pidsLimit,
+    });
+  }
+
+  async openUrl(containerId: string, url: string): Promise<void> {
+    // Firefox's remote protocol (over the container's session bus) hands the URL to the running
+    // instance; the URL is one argv entry, never shell text.
+    const { exitCode, stderr } = await this.exec(containerId, ['/usr/local/bin/hackstream-open-url', url], 15_000);
+    if (exitCode !== 0) throw new Error(`opening the URL failed (exit ${exitCode}): ${stderr.trim().slice(-300)}`);
   }
 
   private async findSessionContainer(sessionId: string): Promise<Docker.ContainerInfo | undefined> {
@@ -147,9 +178,9 @@ export class DockerSessionRuntime implements ContainerRuntime {
     }
   }
 
-  private labelsFor(spec: SessionSpec): Record<string, string> {
+  private labelsFor(spec: SessionSpec, pool?: string): Record<string, string> {
     try {
-      return serializeLabels({ sessionId: spec.sessionId, userId: spec.userId, app: spec.app });
+      return serializeLabels({ sessionId: spec.sessionId, userId: spec.userId, app: spec.app, ...(pool ? { pool } : {}) });
     } catch (err) {
       throw new InvalidSessionSpecError((err as Error).message);
     }
@@ -161,7 +192,7 @@ export class DockerSessionRuntime implements ContainerRuntime {
    * No port is published on the host; the ingress on the host reaches the container by its
    * address on this network.
    */
-  private async ensureSessionNetwork(spec: SessionSpec): Promise<string> {
+  private async ensureSessionNetwork(spec: SessionSpec, pool?: string): Promise<string> {
     const name = networkNameFor(spec.sessionId);
     const all = await this.docker.listNetworks();
     if (all.some((n) => n.Name === name)) return name;
@@ -173,7 +204,7 @@ export class DockerSessionRuntime implements ContainerRuntime {
           Name: name,
           Driver: 'bridge',
           CheckDuplicate: true,
-          Labels: this.labelsFor(spec),
+          Labels: this.labelsFor(spec, pool),
           IPAM: { Driver: 'default', Config: [{ Subnet: subnet }] },
           Options: { 'com.docker.network.bridge.enable_icc': 'false' },
         });
@@ -187,14 +218,14 @@ export class DockerSessionRuntime implements ContainerRuntime {
     throw new Error(`no free /28 left in the session subnet pool ${this.subnets.cidr} (HACKSTREAM_SESSION_SUBNETS)`);
   }
 
-  private async createContainer(spec: SessionSpec, network: string, filesDir: string): Promise<string> {
+  private async createContainer(spec: SessionSpec, network: string, filesDir: string, pool?: string): Promise<string> {
     try {
       await this.docker.getImage(spec.image).inspect();
     } catch (err) {
       if (statusOf(err) === 404) throw new ImageMissingError(spec.image);
       throw err;
     }
-    const labels = this.labelsFor(spec);
+    const labels = this.labelsFor(spec, pool);
     const { memoryMb, cpus, shmMb, pidsLimit } = spec.resources;
     const env = [`HACKSTREAM_URL=${spec.url ?? 'about:blank'}`];
     try {

@@ -14,8 +14,11 @@ export const FILES = { cert: 'tls-cert.pem', key: 'tls-key.pem', tokenKey: 'toke
 export interface SessionFileContents {
   certPem: string;
   keyPem: string;
-  /** Hex of the session's token key (core/session-keys.ts). */
-  tokenKeyHex: string;
+  /**
+   * Hex of the session's token key (core/session-keys.ts). Absent for a warm container until a
+   * session claims it: without it, the container's token check admits nobody.
+   */
+  tokenKeyHex?: string;
 }
 
 export class SessionFiles {
@@ -41,7 +44,7 @@ export class SessionFiles {
     await mkdir(tmp, { mode: 0o500 });
     const files: Array<[string, string]> = [
       [FILES.key, contents.keyPem],
-      [FILES.tokenKey, contents.tokenKeyHex],
+      ...(contents.tokenKeyHex ? ([[FILES.tokenKey, contents.tokenKeyHex]] as Array<[string, string]>) : []),
       [FILES.cert, contents.certPem],
     ];
     for (const [name, data] of files) {
@@ -54,6 +57,15 @@ export class SessionFiles {
     await rm(dir, { recursive: true, force: true });
     await rename(tmp, dir);
     return dir;
+  }
+
+  /** Puts the token key in place (claiming a warm container); atomic, visible through the mount. */
+  async writeTokenKey(sessionId: string, tokenKeyHex: string): Promise<void> {
+    const file = path.join(this.dirOf(sessionId), FILES.tokenKey);
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, tokenKeyHex, { mode: 0o400 });
+    await this.ownBySessionUser(tmp);
+    await rename(tmp, file);
   }
 
   async remove(sessionId: string): Promise<void> {

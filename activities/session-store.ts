@@ -1,7 +1,7 @@
 /** The session projection in the database (MikroORM), written on every workflow state change. */
 import type { Database } from '../core/db/orm.js';
 import { Session } from '../core/db/entities.js';
-import type { SessionSnapshot } from '../workflows/messages.js';
+import { FINAL_STATES, type SessionSnapshot } from '../workflows/messages.js';
 import type { SessionStore } from './index.js';
 
 const toDate = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
@@ -30,5 +30,11 @@ export class DatabaseSessionStore implements SessionStore {
       endedAt: toDate(s.endedAt),
       updatedAt: new Date(),
     });
+  }
+
+  async live(sessionIds: string[]): Promise<Set<string>> {
+    if (sessionIds.length === 0) return new Set();
+    const rows = await this.db.em.fork().find(Session, { id: { $in: sessionIds }, state: { $nin: [...FINAL_STATES] } }, { fields: ['id'] });
+    return new Set(rows.map((r) => r.id));
   }
 }

@@ -25,7 +25,10 @@ import { adminRoutes } from './routes/admin-routes.js';
 import { accountRoutes, loginRoutes } from './routes/auth-routes.js';
 import { connectRoutes, ingressRoutes } from './routes/connect-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
+import { metricsRoutes } from './routes/metrics-routes.js';
 import { sessionRoutes } from './routes/session-routes.js';
+import { ApiMetrics } from './metrics.js';
+import { PoolClaims } from './sessions/pool-claims.js';
 import { SessionService } from './sessions/session-service.js';
 import { UserDirectory } from './users/user-directory.js';
 import { UserService } from './users/user-service.js';
@@ -53,7 +56,9 @@ export function createApp(deps: ApiDeps): express.Express {
   const quotas = new QuotaService(config, db, mutex);
   const connectTokens = new ConnectTokens(redis, { tokenSeconds: config.connectTokenTtlSeconds, resumeSeconds: config.resumeTtlSeconds });
   const descriptors = new ConnectDescriptors(config, connectTokens);
-  const sessions = new SessionService({ config, db, temporal, logger, descriptors, quotas, audit });
+  const metrics = new ApiMetrics(redis, config);
+  const pools = new PoolClaims(redis, temporal, config, metrics, logger);
+  const sessions = new SessionService({ config, db, temporal, logger, descriptors, quotas, audit, pools, metrics });
   const accounts = new UserService({ db, audit, codes, refreshTokens, revoked, totp, quotas, sessions, mutex, inviteTtlSeconds: config.inviteTtlSeconds });
 
   const app = express();
@@ -68,6 +73,7 @@ export function createApp(deps: ApiDeps): express.Express {
 
   // Public.
   app.use(healthRoutes({ db, redis, temporal, namespace: config.temporal.namespace }));
+  app.use(metricsRoutes(metrics));
   app.use(ingressRoutes(connectTokens, descriptors, config.resumeTtlSeconds, audit, logger));
   app.use(loginRoutes(passport, login, accounts));
   // Everything else under /v1 needs a valid access token; admin routes also the admin role.

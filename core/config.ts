@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { APPS, QUALITIES, type App, type Quality } from '../workflows/messages.js';
 
 const seconds = (def: number) => z.coerce.number().int().positive().default(def);
 const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
@@ -24,7 +25,11 @@ const envSchema = z.object({
 
   HACKSTREAM_TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   HACKSTREAM_TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  HACKSTREAM_TASK_QUEUE: z.string().min(1).default('hackstream-sessions'),
+  // Part of Redis keys and container labels: a tame identifier.
+  HACKSTREAM_TASK_QUEUE: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'letters, digits, "-" and "_" only (at most 64)')
+    .default('hackstream-sessions'),
 
   HACKSTREAM_DOCKER_SOCKET: z.string().min(1).default('/var/run/docker.sock'),
   HACKSTREAM_SESSION_SUBNETS: z
@@ -71,7 +76,48 @@ const envSchema = z.object({
   HACKSTREAM_MAX_SESSION_SECONDS: seconds(8 * 60 * 60),
   HACKSTREAM_READY_TIMEOUT_SECONDS: seconds(60),
   HACKSTREAM_ACTIVITY_POLL_SECONDS: seconds(5),
+  HACKSTREAM_POOL: z
+    .string()
+    .default('firefox:auto:2')
+    .transform((value, ctx) => {
+      if (value.trim() === '' || value.trim() === 'off') return [];
+      const pools: PoolSpecConfig[] = [];
+      for (const part of value.split(',')) {
+        const [app = '', quality = '', size = '', ...rest] = part.trim().split(':');
+        const ok = rest.length === 0 && (APPS as readonly string[]).includes(app) && (QUALITIES as readonly string[]).includes(quality) && /^\d{1,2}$/.test(size);
+        if (!ok) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${part}" is not app:quality:size (app one of ${APPS.join(', ')}; quality one of ${QUALITIES.join(', ')}; size 0-99), e.g. firefox:auto:2, or "off"`,
+          });
+          return z.NEVER;
+        }
+        if (pools.some((p) => p.app === app && p.quality === quality)) {
+          ctx.addIssue({ code: 'custom', message: `${app}:${quality} is listed twice` });
+          return z.NEVER;
+        }
+        pools.push({ app: app as App, quality: quality as Quality, size: Number(size) });
+      }
+      return pools.filter((p) => p.size > 0);
+    }),
+  HACKSTREAM_POOL_INTERVAL_SECONDS: seconds(30),
+  HACKSTREAM_POOL_MAX_AGE_SECONDS: seconds(3600),
 });
+
+export interface PoolSpecConfig {
+  app: App;
+  quality: Quality;
+  size: number;
+}
+
+/** Pre-warmed containers, kept by the pool-warming schedule. */
+export interface PoolConfig {
+  /** One pool per app and quality preset; empty: no pool, every session starts cold. */
+  pools: PoolSpecConfig[];
+  intervalSeconds: number;
+  /** Warm containers older than this are replaced (their certificate ages while they wait). */
+  maxAgeSeconds: number;
+}
 
 export type Env = Record<string, string | undefined>;
 
@@ -167,6 +213,8 @@ export interface CommonConfig {
   ingress: IngressConfig;
   /** Derives each session's key for native connect tokens; shared by the API and the workers. */
   sessionTokenSecret: string;
+  session: SessionDefaults;
+  pool: PoolConfig;
 }
 
 export interface WorkerConfig extends CommonConfig {
@@ -199,7 +247,6 @@ export interface ApiConfig extends CommonConfig {
   trustProxy: string;
   connectTokenTtlSeconds: number;
   resumeTtlSeconds: number;
-  session: SessionDefaults;
   policies: Record<'admin' | 'user', RolePolicy>;
 }
 
@@ -274,6 +321,23 @@ function common(e: z.infer<typeof envSchema>): CommonConfig {
       apiUpstream: `http://${e.HACKSTREAM_API_HOST.includes(':') ? `[${e.HACKSTREAM_API_HOST}]` : e.HACKSTREAM_API_HOST}:${e.HACKSTREAM_API_PORT}`,
     },
     sessionTokenSecret: e.HACKSTREAM_SESSION_TOKEN_SECRET,
+    session: {
+      image: e.HACKSTREAM_SESSION_IMAGE,
+      memoryMb: e.HACKSTREAM_SESSION_MEMORY_MB,
+      cpus: e.HACKSTREAM_SESSION_CPUS,
+      shmMb: e.HACKSTREAM_SESSION_SHM_MB,
+      pidsLimit: e.HACKSTREAM_SESSION_PIDS_LIMIT,
+      idleTimeoutSeconds: e.HACKSTREAM_IDLE_TIMEOUT_SECONDS,
+      connectTimeoutSeconds: e.HACKSTREAM_CONNECT_TIMEOUT_SECONDS,
+      maxDurationSeconds: e.HACKSTREAM_MAX_SESSION_SECONDS,
+      readyTimeoutSeconds: e.HACKSTREAM_READY_TIMEOUT_SECONDS,
+      activityPollSeconds: e.HACKSTREAM_ACTIVITY_POLL_SECONDS,
+    },
+    pool: {
+      pools: e.HACKSTREAM_POOL,
+      intervalSeconds: e.HACKSTREAM_POOL_INTERVAL_SECONDS,
+      maxAgeSeconds: e.HACKSTREAM_POOL_MAX_AGE_SECONDS,
+    },
   };
 }
 
@@ -315,18 +379,6 @@ export function loadApiConfig(env: Env): ApiConfig {
     trustProxy: e.HACKSTREAM_TRUST_PROXY,
     connectTokenTtlSeconds: e.HACKSTREAM_CONNECT_TOKEN_TTL_SECONDS,
     resumeTtlSeconds: e.HACKSTREAM_RESUME_TTL_SECONDS,
-    session: {
-      image: e.HACKSTREAM_SESSION_IMAGE,
-      memoryMb: e.HACKSTREAM_SESSION_MEMORY_MB,
-      cpus: e.HACKSTREAM_SESSION_CPUS,
-      shmMb: e.HACKSTREAM_SESSION_SHM_MB,
-      pidsLimit: e.HACKSTREAM_SESSION_PIDS_LIMIT,
-      idleTimeoutSeconds: e.HACKSTREAM_IDLE_TIMEOUT_SECONDS,
-      connectTimeoutSeconds: e.HACKSTREAM_CONNECT_TIMEOUT_SECONDS,
-      maxDurationSeconds: e.HACKSTREAM_MAX_SESSION_SECONDS,
-      readyTimeoutSeconds: e.HACKSTREAM_READY_TIMEOUT_SECONDS,
-      activityPollSeconds: e.HACKSTREAM_ACTIVITY_POLL_SECONDS,
-    },
     policies: parsePolicies(e.HACKSTREAM_ROLE_POLICIES),
   };
 }

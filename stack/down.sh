@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stops what stack/up.sh started for a data directory: API, worker, Traefik, Temporal and Redis.
-# The Docker engine is left running (other software may use it); session containers are
-# removed by their workflows, or on the next start by the reaper.
+# The Docker engine is left running (other software may use it); the stopping worker removes
+# its unclaimed warm containers; session containers are removed by their workflows.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 data_dir="${HACKSTREAM_DATA_DIR:-$HS_ROOT/.data}"

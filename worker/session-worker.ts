@@ -7,11 +7,12 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
-import { createActivities } from '../activities/index.js';
+import { createActivities, drainPools, type ActivityDeps } from '../activities/index.js';
 import { DockerSessionRuntime } from '../activities/docker-session-runtime.js';
 import { TemporalSessionEvents } from '../activities/session-events.js';
 import { FileCertificateAuthority } from '../activities/certificate-authority.js';
 import { RedisSessionCredentials } from '../activities/session-credentials.js';
+import { RedisPoolStore } from '../activities/pool-store.js';
 import { SessionFiles } from '../activities/session-files.js';
 import { SubnetPool } from '../activities/subnet-pool.js';
 import { DatabaseSessionStore } from '../activities/session-store.js';
@@ -22,6 +23,7 @@ import type { Database } from '../core/db/orm.js';
 import type { Logger } from '../core/logger.js';
 import { publishWorkerHealth } from './docker-health.js';
 import { prepareIngress } from './ingress-setup.js';
+import { ensurePoolSchedule, poolWarmerInput } from './pool-schedule.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 
 export interface SessionWorkerOptions {
@@ -59,7 +61,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   const ca = new FileCertificateAuthority(config.ingress.caCertFile, config.ingress.caKeyFile);
   if ((await ca.ensure()).created) logger.info('created the HackStream CA', { cert: config.ingress.caCertFile });
   await prepareIngress(ca, config.ingress, logger);
-  const activities = createActivities({
+  const activityDeps: ActivityDeps = {
     runtime,
     store: new DatabaseSessionStore(db),
     events: new TemporalSessionEvents(client),
@@ -71,9 +73,11 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     }),
     credentials: new RedisSessionCredentials(redis),
     audit: new AuditLog(db),
+    pools: new RedisPoolStore(redis, taskQueue),
     domain: config.ingress.domain,
     sessionTokenSecret: config.sessionTokenSecret,
-  });
+  };
+  const activities = createActivities(activityDeps);
 
   const worker = await Worker.create({
     connection: nativeConnection,
@@ -84,6 +88,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     ...opts.workflows,
   });
   const stopHealth = publishWorkerHealth({ redis, identity, pingDocker: () => runtime.ping(), logger });
+  await ensurePoolSchedule(client, config, logger);
 
   let running: Promise<void> | undefined;
   return {
@@ -96,6 +101,13 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
       stopHealth();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running?.catch((err: unknown) => logger.error('worker stopped with an error', { error: String(err) }));
+      try {
+        const drained = await drainPools(activityDeps, poolWarmerInput(config).pools);
+        if (drained > 0) logger.info('removed the unclaimed warm containers', { count: drained });
+      } catch (err) {
+        // Left behind, they are taken back or removed as orphans by the next pool run.
+        logger.warn('could not drain the warm pools', { error: String(err) });
+      }
       await nativeConnection.close();
       await clientConnection.close();
       redis.disconnect();

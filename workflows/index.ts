@@ -1,2 +1,3 @@
 // The workflows this project's workers run (the entry point of the workflow bundle).
+export { PoolWarmerWorkflow } from './pool-warmer-workflow.js';
 export { SessionWorkflow } from './session-workflow.js';

@@ -69,6 +69,25 @@ export interface SessionPolicy {
   fileTransfer: boolean;
 }
 
+/**
+ * A pre-warmed container the API claimed for this session: Firefox already up on about:blank,
+ * its certificate and routes already made for the session id it was warmed for (which becomes
+ * the session's id). Single-use: popped atomically from the pool, never returned to it.
+ */
+export interface WarmSlot {
+  sessionId: string;
+  app: App;
+  quality: Quality;
+  containerId: string;
+  containerName: string;
+  ip: string;
+  /** Epoch ms when it became ready. */
+  readyAt: number;
+}
+
+/** The policy warm containers start with; a session with another policy starts cold. */
+export const WARM_POLICY: SessionPolicy = { clipboard: true, fileTransfer: false };
+
 /** Everything the workflow needs to run one session; fixed at start. */
 export interface SessionSpec {
   sessionId: string;
@@ -85,7 +104,34 @@ export interface SessionSpec {
   requestedAt: number;
   /** The client's address, for the audit record of the session's creation. */
   requestedFrom?: string;
+  /** Set when the session takes over a pre-warmed container. */
+  warm?: WarmSlot;
 }
+
+/** One pool of pre-warmed containers, as the pool-warming schedule keeps it. */
+export interface PoolSpec {
+  app: App;
+  quality: Quality;
+  size: number;
+  image: string;
+  resources: SessionResources;
+  readySeconds: number;
+  /** Containers older than this are replaced. */
+  maxAgeSeconds: number;
+  /** Lifetime of a warm container's certificate: the longest session it may serve. */
+  certLifetimeSeconds: number;
+}
+
+export interface PoolWarmerInput {
+  pools: PoolSpec[];
+}
+
+/**
+ * The Temporal Schedule that runs PoolWarmerWorkflow for the workers of one task queue (one
+ * Docker host: a pool's containers live where its worker runs); created idempotently by them.
+ */
+export const poolScheduleId = (taskQueue: string): string => `hackstream-pool-warmer-${taskQueue}`;
+export const poolName = (app: string, quality: string): string => `${app}-${quality}`;
 
 /** The session's container, once provisioned. */
 export interface SessionContainer {
@@ -113,7 +159,14 @@ export interface SessionSnapshot {
   attachedAt: number | null;
   lastActivityAt: number | null;
   endedAt: number | null;
+  /** How the session got its container: a pre-warmed one from the pool, or a cold start. */
+  start?: SessionStart;
 }
+
+export type SessionStart = 'warm' | 'cold';
+
+/** Profiles a warm container can serve: nothing of the user's has to be mounted at start. */
+export const WARM_PROFILES: readonly Profile[] = ['ephemeral'];
 
 /** State carried across continue-as-new so a long session keeps its clocks. */
 export interface CarriedState {

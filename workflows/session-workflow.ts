@@ -33,8 +33,10 @@ import {
   sessionStateSearchAttribute,
   stopSignal,
   type EndReason,
+  type SessionContainer,
   type SessionSnapshot,
   type SessionSpec,
+  type SessionStart,
   type SessionState,
   type SessionWorkflowInput,
   type StopRequest,
@@ -62,6 +64,14 @@ const provisioningStep = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: [...PERMANENT_ERROR_TYPES] },
+});
+
+// Claiming a warm container takes milliseconds; when it fails, a cold start is the fallback, so
+// it is tried once, briefly, instead of retried.
+const warmClaim = proxyActivities<Activities>({
+  startToCloseTimeout: '20 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { maximumAttempts: 1 },
 });
 
 function provisioner(spec: SessionSpec) {
@@ -191,22 +201,37 @@ export async function SessionWorkflow(input: SessionWorkflowInput & { historyLim
   let message: string | null = null;
   try {
     if (!input.carried) {
-      await transition('provisioning');
-      await audit('session.created', spec.userId, { app: spec.app, url: spec.url, quality: spec.quality }, spec.requestedFrom ?? null);
+      // Recorded while provisioning runs (a warm start takes less than these writes): both are
+      // awaited before the next state change, so the projection never goes back in time.
+      const bookkeeping = Promise.all([
+        transition('provisioning'),
+        audit('session.created', spec.userId, { app: spec.app, url: spec.url, quality: spec.quality }, spec.requestedFrom ?? null),
+      ]);
       const provisionScope = new CancellationScope();
-      const provisioning = provisionScope.run(async () => {
+      const provisioning = provisionScope.run(async (): Promise<{ container: SessionContainer; start: SessionStart }> => {
+        if (spec.warm) {
+          try {
+            // A pre-warmed container: certificate and routes exist; make it this session's.
+            return { container: await warmClaim.claimWarmContainer({ spec, slot: spec.warm }), start: 'warm' };
+          } catch (err) {
+            if (isCancellation(err)) throw err;
+            log.warn('warm container unusable, starting cold', { sessionId: spec.sessionId, error: failureMessage(err) });
+          }
+        }
         await provisioningStep.prepareSessionFiles({ spec, notBefore: snap.startedAt });
         const container = await provisioner(spec)(spec);
         await provisioningStep.addSessionRoutes({ sessionId: spec.sessionId, containerIp: container.ip });
-        return container;
+        return { container, start: 'cold' };
       });
-      let provisioned: Awaited<typeof provisioning> | null = null;
+      // Assigned in callbacks: the cast keeps TypeScript from narrowing it to null here.
+      let provisioned = null as Awaited<typeof provisioning> | null;
       let provisionError: unknown = null;
       const settled = provisioning.then(
         (c) => void (provisioned = c),
         (err: unknown) => void (provisionError = err),
       );
       await condition(() => provisioned !== null || provisionError !== null || stopRequested);
+      await bookkeeping;
       if (provisioned === null && provisionError === null) {
         provisionScope.cancel();
         await settled;
@@ -216,7 +241,8 @@ export async function SessionWorkflow(input: SessionWorkflowInput & { historyLim
         message = failureMessage(provisionError);
         log.warn('provisioning failed', { sessionId: spec.sessionId, error: message });
       } else {
-        await transition('ready', { container: provisioned, readyAt: Date.now() });
+        const { container, start } = provisioned!;
+        await transition('ready', { container, start, readyAt: Date.now() });
       }
     } else if (stopRequested) {
       reason = stopReason;

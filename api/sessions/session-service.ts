@@ -15,6 +15,8 @@ import type { Database } from '../../core/db/orm.js';
 import type { Logger } from '../../core/logger.js';
 import {
   FINAL_STATES,
+  WARM_POLICY,
+  WARM_PROFILES,
   appSearchAttribute,
   awaitReadyUpdate,
   sessionStateSearchAttribute,
@@ -23,8 +25,10 @@ import {
   userIdSearchAttribute,
   type SessionSnapshot,
   type SessionSpec,
+  type SessionStart,
   type SessionState,
   type StopRequest,
+  type WarmSlot,
 } from '../../workflows/messages.js';
 import type { SessionWorkflow } from '../../workflows/session-workflow.js';
 import { HttpError, notFound } from '../http-error.js';
@@ -32,7 +36,9 @@ import type { AuthenticatedUser } from '../request-context.js';
 import type { CreateSessionBody } from '../validation.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { ConnectDescriptor, ConnectDescriptors } from '../connect/connect-descriptor.js';
+import type { ApiMetrics } from '../metrics.js';
 import type { QuotaService } from '../quotas/quota-service.js';
+import type { PoolClaims } from './pool-claims.js';
 import { rowSnapshot, sessionView, snapshotView, type SessionView } from './session-view.js';
 
 export interface SessionServiceDeps {
@@ -43,10 +49,12 @@ export interface SessionServiceDeps {
   descriptors: ConnectDescriptors;
   quotas: QuotaService;
   audit: AuditLog;
+  pools: PoolClaims;
+  metrics: ApiMetrics;
 }
 
 /** A session with fresh credentials to attach to it. */
-export type ConnectableSessionView = SessionView & { connect: ConnectDescriptor };
+export type ConnectableSessionView = SessionView & { connect: ConnectDescriptor; start?: SessionStart };
 
 /** How long `stop` waits for teardown before answering 202 (still stopping). */
 const STOP_WAIT_MS = 15_000;
@@ -65,10 +73,18 @@ export class SessionService {
     if (!policy.apps.includes(body.app)) {
       throw new HttpError(403, 'app_not_allowed', `the ${user.role} role may not start ${body.app} (allowed: ${policy.apps.join(', ') || 'none'})`);
     }
-    const sessionId = randomUUID();
     const requestedAt = Date.now();
-    // The row written under the quota lock is the reservation; the workflow then owns it.
+    const sessionPolicy = { clipboard: policy.clipboard, fileTransfer: policy.fileTransfer };
+    // A warm container was started with WARM_POLICY baked into xpra's command line, and mounts
+    // nothing of the user's: only sessions that need exactly that can take one.
+    const canTakeWarm =
+      WARM_PROFILES.includes(body.profile) && sessionPolicy.clipboard === WARM_POLICY.clipboard && sessionPolicy.fileTransfer === WARM_POLICY.fileTransfer;
+    // The row written under the quota lock is the reservation; the workflow then owns it. The
+    // claim happens inside it too, so a user over quota never takes a warm container.
     const spec = await quotas.reserve(user.id, async (quota): Promise<SessionSpec> => {
+      const warm: WarmSlot | null = canTakeWarm ? await this.deps.pools.claim(body.app, body.quality) : null;
+      // A warm container's certificate and routes were made for the id it was warmed under.
+      const sessionId = warm?.sessionId ?? randomUUID();
       const em = db.em.fork();
       em.create(Session, { id: sessionId, userId: user.id, app: body.app, state: 'provisioning', url: body.url ?? null, quality: body.quality, requestedAt: new Date(requestedAt) });
       await em.flush();
@@ -88,11 +104,13 @@ export class SessionService {
           readySeconds: s.readyTimeoutSeconds,
           activityPollSeconds: s.activityPollSeconds,
         },
-        policy: { clipboard: policy.clipboard, fileTransfer: policy.fileTransfer },
+        policy: sessionPolicy,
         requestedAt,
         requestedFrom: ip,
+        ...(warm ? { warm } : {}),
       };
     });
+    const sessionId = spec.sessionId;
     const workflowId = sessionWorkflowId(spec.sessionId);
     const startWorkflowOperation = new WithStartWorkflowOperation<typeof SessionWorkflow>('SessionWorkflow', {
       workflowId,
@@ -105,7 +123,7 @@ export class SessionService {
         { key: sessionStateSearchAttribute, value: 'provisioning' },
       ],
     });
-    logger.info('creating session', { sessionId: spec.sessionId, userId: user.id, app: spec.app });
+    logger.info('creating session', { sessionId: spec.sessionId, userId: user.id, app: spec.app, warm: spec.warm !== undefined });
 
     // The deadline cancels the wait, not the session: on timeout it is stopped explicitly.
     const deadline = AbortSignal.timeout(config.createTimeoutSeconds * 1000);
@@ -138,7 +156,9 @@ export class SessionService {
         { session_id: spec.sessionId },
       );
     }
-    return { ...snapshotView(snapshot), connect: await this.issueConnect(user, snapshot, ip) };
+    const connect = await this.issueConnect(user, snapshot, ip);
+    this.deps.metrics.sessionStart.observe({ start: snapshot.start ?? 'cold' }, (Date.now() - requestedAt) / 1000);
+    return { ...snapshotView(snapshot), start: snapshot.start ?? 'cold', connect };
   }
 
   /** Fresh one-time credentials for a running session of the caller's. */

@@ -6,6 +6,9 @@ set -eu
 mkdir -p "$XDG_RUNTIME_DIR" /tmp/xpra && chmod 0700 "$XDG_RUNTIME_DIR"
 # Xvfb (non-root) cannot create the X socket directory itself.
 mkdir -p -m 1777 /tmp/.X11-unix 2>/dev/null || true
+# A session bus for Firefox's remote protocol (hackstream-open-url); xpra passes it to Firefox.
+dbus-daemon --session --fork --address="unix:path=$XDG_RUNTIME_DIR/bus" >/dev/null
+export DBUS_SESSION_BUS_ADDRESS="unix:path=$XDG_RUNTIME_DIR/bus"
 exec xpra start :100 \
   --daemon=no --socket-dir=/tmp/xpra \
   --bind-ws=0.0.0.0:14500 --html=on \

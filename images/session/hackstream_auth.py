@@ -66,6 +66,9 @@ class Authenticator(SysAuthenticatorBase):
     def expected_password(self, token_id):
         with open(self.keyfile, "r") as f:
             key = bytes.fromhex(f.read().strip())
+        # No key (a warm container nobody claimed yet) or a short one: nothing may get in.
+        if len(key) < 16:
+            raise ValueError("the session key is not set")
         mac = hmac.new(key, token_id.encode("ascii"), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).rstrip(b"=")
 

@@ -60,19 +60,34 @@ export async function openSessionWindow<A>(
   const pageLog: string[] = [];
   tab.on('console', (m) => pageLog.push(`${m.type()}: ${m.text()}`));
   tab.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
+  // A request of the client aborted by a network change leaves the page broken: retry at once.
+  let broken: (reason: Error) => void = () => undefined;
+  tab.on('requestfailed', (req) => {
+    const error = req.failure()?.errorText ?? '';
+    if (error.includes('ERR_NETWORK_CHANGED')) broken(new Error(`${req.url().split('?')[0]} failed: ${error}`));
+  });
   let url = firstUrl;
   for (let attempt = 1; ; attempt++) {
     try {
-      const response = await tab.goto(url);
-      await tab.waitForFunction(shown.check as (arg: unknown) => boolean, shown.arg, { timeout: opts.attemptTimeoutMs ?? 30_000, polling: 250 });
-      return response;
+      // Each promise is raced against `failed`; the loser's later rejection is expected, not unhandled.
+      const failed = new Promise<never>((_resolve, reject) => (broken = reject));
+      const navigation = tab.goto(url);
+      const showing = navigation.then(() =>
+        tab.waitForFunction(shown.check as (arg: unknown) => boolean, shown.arg, { timeout: opts.attemptTimeoutMs ?? 30_000, polling: 250 }),
+      );
+      for (const p of [failed, navigation, showing]) p.catch(() => undefined);
+      await Promise.race([showing, failed]);
+      return await navigation;
     } catch (err) {
       if (attempt >= attempts) {
         throw new Error(`session window not shown after ${attempts} attempts: ${String(err)}\npage log:\n${pageLog.slice(-40).join('\n')}`, {
           cause: err,
         });
       }
-      process.stderr.write(`openSessionWindow: attempt ${attempt} failed (${String(err).split('\n')[0]}); retrying with a fresh link\n`);
+      process.stderr.write(
+        `openSessionWindow: attempt ${attempt} failed (${String(err).split('\n')[0]}); retrying with a fresh link; page log:\n  ${pageLog.slice(-15).join('\n  ')}\n`,
+      );
+      pageLog.length = 0;
       await new Promise((r) => setTimeout(r, 500));
       url = await freshUrl();
     }

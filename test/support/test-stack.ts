@@ -62,6 +62,8 @@ export async function startTestStack(): Promise<TestStack> {
     HACKSTREAM_PUBLIC_HOST: 'localhost',
     HACKSTREAM_PUBLIC_PORT: String(traefik.port),
     HACKSTREAM_SESSION_TOKEN_SECRET: randomBytes(32).toString('hex'),
+    // Sessions here start cold; test/e2e/warm-pool.test.ts runs a pool on a queue of its own.
+    HACKSTREAM_POOL: 'off',
   };
   const config = loadWorkerConfig(env);
   const db = await openDatabase(config.db);

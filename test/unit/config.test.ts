@@ -29,6 +29,16 @@ describe('configuration', () => {
     expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_DOMAIN: 'not a domain' })).toThrow(/HACKSTREAM_DOMAIN/);
   });
 
+  it('reads the warm pools, and refuses a pool it could not run', () => {
+    expect(loadWorkerConfig(secrets).pool).toEqual({ pools: [{ app: 'firefox', quality: 'auto', size: 2 }], intervalSeconds: 30, maxAgeSeconds: 3600 });
+    expect(loadWorkerConfig({ ...secrets, HACKSTREAM_POOL: 'off' }).pool.pools).toEqual([]);
+    expect(loadApiConfig({ ...secrets, HACKSTREAM_POOL: 'firefox:low:3, firefox:high:0' }).pool.pools).toEqual([{ app: 'firefox', quality: 'low', size: 3 }]);
+    for (const bad of ['chrome:auto:2', 'firefox:ultra:2', 'firefox:auto', 'firefox:auto:-1', 'firefox:auto:2,firefox:auto:1', 'firefox:auto:2:9']) {
+      expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_POOL: bad }), bad).toThrow(/HACKSTREAM_POOL/);
+    }
+    expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_TASK_QUEUE: 'queue with spaces' })).toThrow(/HACKSTREAM_TASK_QUEUE/);
+  });
+
   it('keeps connect tokens at most 60 seconds', () => {
     expect(loadApiConfig(secrets).connectTokenTtlSeconds).toBe(60);
     expect(() => loadApiConfig({ ...secrets, HACKSTREAM_CONNECT_TOKEN_TTL_SECONDS: '61' })).toThrow(/HACKSTREAM_CONNECT_TOKEN_TTL_SECONDS: must be at most 60/);

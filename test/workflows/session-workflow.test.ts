@@ -7,7 +7,7 @@ import { Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ImageMissingError } from '../../activities/errors.js';
+import { ContainerExitedError, ImageMissingError, NotReadyInTimeError } from '../../activities/errors.js';
 import type { SessionActivities, WatchInput } from '../../activities/index.js';
 import {
   activityHeartbeatSignal,
@@ -15,10 +15,14 @@ import {
   clientAttachedSignal,
   sessionSnapshotQuery,
   sessionWorkflowId,
+  poolName,
   stopSignal,
+  type PoolSpec,
   type SessionSnapshot,
   type SessionSpec,
+  type WarmSlot,
 } from '../../workflows/messages.js';
+import type { PoolWarmerWorkflow } from '../../workflows/pool-warmer-workflow.js';
 import type { SessionWorkflow } from '../../workflows/session-workflow.js';
 import { createLogger } from '../../core/logger.js';
 import { ensureSearchAttributes } from '../../worker/search-attributes.js';
@@ -97,7 +101,9 @@ interface Fakes {
  * test server does not skip time while any activity is running, and it shows that idle and
  * deadline handling never depends on the watcher being healthy.
  */
-function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; watcher?: 'watch' | 'exit' | 'unavailable' } = {}): Fakes {
+function fakes(
+  opts: { provision?: 'ok' | 'image-missing' | 'hang'; watcher?: 'watch' | 'exit' | 'unavailable'; warm?: 'ok' | 'dead'; pool?: { ready: number; failEvery?: number } } = {},
+): Fakes {
   const f: Fakes = {
     states: [],
     audits: [],
@@ -140,6 +146,25 @@ function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; watcher?: 'w
       }
       f.calls.push(`container:${s.sessionId}`);
       return { id: `container-${s.sessionId}`, name: `hackstream-session-${s.sessionId}`, ip: '172.30.0.2' };
+    },
+    async claimWarmContainer({ spec: s, slot }) {
+      if (opts.warm === 'dead') throw new ContainerExitedError(`warm container ${slot.containerName} is no longer running`);
+      f.calls.push(`claim:${s.sessionId}:${slot.containerId}:${s.url}`);
+      return { id: slot.containerId, name: slot.containerName, ip: slot.ip };
+    },
+    async reconcilePool(pool: PoolSpec) {
+      f.calls.push(`reconcile:${poolName(pool.app, pool.quality)}`);
+      return { ready: opts.pool?.ready ?? 0, removed: 1 };
+    },
+    async warmContainer(pool: PoolSpec) {
+      const n = f.calls.filter((c) => c.startsWith('warm')).length + 1;
+      if (opts.pool?.failEvery && n % opts.pool.failEvery === 0) {
+        f.calls.push(`warm-failed:${poolName(pool.app, pool.quality)}`);
+        throw new NotReadyInTimeError('session not ready after 60s');
+      }
+      f.calls.push(`warm:${poolName(pool.app, pool.quality)}`);
+      const id = randomUUID();
+      return { sessionId: id, app: pool.app, quality: pool.quality, containerId: `c-${id}`, containerName: `n-${id}`, ip: '10.213.0.2', readyAt: Date.now() };
     },
     async addSessionRoutes({ sessionId, containerIp }) {
       f.calls.push(`routes+:${sessionId}@${containerIp}`);
@@ -308,7 +333,9 @@ describe('SessionWorkflow', () => {
     const s = await spec();
     const ready = await withWorker(f, async (tq) => {
       const h = await startSession(tq, s);
-      return h.executeUpdate(awaitReadyUpdate);
+      const ready = await h.executeUpdate(awaitReadyUpdate);
+      await h.result(); // the final audit record is written after the state the update answers with
+      return ready;
     });
     expect(ready.state).toBe('failed');
     expect(ready.reason).toBe('provision_failed');
@@ -368,5 +395,66 @@ describe('SessionWorkflow', () => {
     // Carried over, not re-provisioned: one provisioning record, one teardown.
     expect(f.states.filter((x) => x === 'provisioning')).toHaveLength(1);
     expect(f.teardowns).toEqual([s.sessionId]);
+  });
+
+  it('takes over a warm container: no files, container or routes made, the URL opened in it; teardown as usual', async () => {
+    const f = fakes();
+    const s = await spec();
+    const slot: WarmSlot = { sessionId: s.sessionId, app: 'firefox', quality: 'auto', containerId: 'warm-1', containerName: 'hackstream-session-warm-1', ip: '10.213.0.18', readyAt: 0 };
+    const { ready, final } = await withWorker(f, async (tq) => {
+      const h = await startSession(tq, { ...s, warm: slot });
+      const ready = await h.executeUpdate(awaitReadyUpdate);
+      await h.signal(stopSignal, { reason: 'user_stop', by: s.userId });
+      return { ready, final: await h.result() };
+    });
+    expect(ready).toMatchObject({ state: 'ready', start: 'warm', container: { id: 'warm-1', ip: '10.213.0.18' } });
+    expect(final).toMatchObject({ state: 'stopped', reason: 'user_stop' });
+    const id = s.sessionId;
+    expect(f.calls).toEqual([`claim:${id}:warm-1:${s.url}`, `routes-:${id}`, `revoke:${id}`, `teardown:${id}`]);
+    expect(f.states).toEqual(['provisioning', 'ready', 'stopping', 'stopped']);
+  });
+
+  it('starts cold when the warm container it was given is unusable', async () => {
+    const f = fakes({ warm: 'dead' });
+    const s = await spec();
+    const slot: WarmSlot = { sessionId: s.sessionId, app: 'firefox', quality: 'auto', containerId: 'warm-2', containerName: 'hackstream-session-warm-2', ip: '10.213.0.34', readyAt: 0 };
+    const ready = await withWorker(f, async (tq) => {
+      const h = await startSession(tq, { ...s, warm: slot });
+      const ready = await h.executeUpdate(awaitReadyUpdate);
+      await h.signal(stopSignal, { reason: 'user_stop', by: s.userId });
+      await h.result();
+      return ready;
+    });
+    expect(ready).toMatchObject({ state: 'ready', start: 'cold', container: { ip: '172.30.0.2' } });
+    const id = s.sessionId;
+    expect(f.calls.slice(0, 3)).toEqual([`files:${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`]);
+  });
+});
+
+describe('PoolWarmerWorkflow', () => {
+  const pool = (quality: PoolSpec['quality'], size: number): PoolSpec => ({
+    app: 'firefox',
+    quality,
+    size,
+    image: 'hackstream/session-firefox:test',
+    resources: { memoryMb: 1024, cpus: 1, shmMb: 512, pidsLimit: 512 },
+    readySeconds: 60,
+    maxAgeSeconds: 3600,
+    certLifetimeSeconds: 9 * 3600,
+  });
+
+  it('reconciles each pool, then warms what is missing; a failed warm-up does not fail the run', async () => {
+    const f = fakes({ pool: { ready: 1, failEvery: 3 } });
+    const result = await withWorker(f, (tq) =>
+      env.client.workflow.execute<typeof PoolWarmerWorkflow>('PoolWarmerWorkflow', {
+        taskQueue: tq,
+        workflowId: `pool-${randomUUID()}`,
+        args: [{ pools: [pool('auto', 4), pool('low', 1)] }],
+      }),
+    );
+    // auto: 1 ready of 4 → 3 warm-ups, the third fails; low: already full.
+    expect(f.calls.filter((c) => c.startsWith('reconcile')).sort()).toEqual(['reconcile:firefox-auto', 'reconcile:firefox-low']);
+    expect(f.calls.filter((c) => c.startsWith('warm')).sort()).toEqual(['warm-failed:firefox-auto', 'warm:firefox-auto', 'warm:firefox-auto']);
+    expect(result).toEqual({ warmed: 2, removed: 2 });
   });
 });

@@ -1,0 +1,44 @@
+/**
+ * Prometheus metrics of the API (prom-client), served on GET /metrics: session start latency by
+ * start kind (warm from the pool, or cold), pool claims and misses, and the pools' ready size.
+ * Not routed by the ingress: scrape the API's own (loopback) address.
+ */
+import type { Redis } from 'ioredis';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ApiConfig } from '../core/config.js';
+import { poolReadyKey } from '../core/pool-keys.js';
+import { poolName } from '../workflows/messages.js';
+
+export class ApiMetrics {
+  readonly registry = new Registry();
+  readonly sessionStart: Histogram<'start'>;
+  readonly poolClaims: Counter<'pool'>;
+  readonly poolMisses: Counter<'pool'>;
+
+  constructor(redis: Redis, config: ApiConfig) {
+    const { pool, session } = config;
+    const taskQueue = config.temporal.taskQueue;
+    collectDefaultMetrics({ register: this.registry, prefix: 'hackstream_api_' });
+    this.sessionStart = new Histogram({
+      name: 'hackstream_session_start_seconds',
+      help: 'Time from POST /v1/sessions to its ready response',
+      labelNames: ['start'],
+      buckets: [0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 20, 30],
+      registers: [this.registry],
+    });
+    this.poolClaims = new Counter({ name: 'hackstream_pool_claims_total', help: 'Sessions started from a warm container', labelNames: ['pool'], registers: [this.registry] });
+    this.poolMisses = new Counter({ name: 'hackstream_pool_misses_total', help: 'Sessions that found their pool empty and started cold', labelNames: ['pool'], registers: [this.registry] });
+    new Gauge({
+      name: 'hackstream_pool_ready',
+      help: 'Warm containers ready to be claimed',
+      labelNames: ['pool'],
+      registers: [this.registry],
+      async collect() {
+        for (const p of pool.pools) {
+          const name = poolName(p.app, p.quality);
+          this.set({ pool: name }, await redis.llen(poolReadyKey(taskQueue, name, session.image)));
+        }
+      },
+    });
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * The pool of pre-warmed containers against the real stack: a second worker in this process,
+ * with a pool configured, on a task queue of its own, and an API on the same queue. The schedule
+ * interval is an hour, so every refill seen here comes from the claims' triggers.
+ */
+import { Redis } from 'ioredis';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DockerSessionRuntime } from '../../activities/docker-session-runtime.js';
+import { SubnetPool } from '../../activities/subnet-pool.js';
+import { LABELS } from '../../activities/container-labels.js';
+import { FILES, SESSION_FILES_MOUNT } from '../../activities/session-files.js';
+import { loadWorkerConfig, type WorkerConfig } from '../../core/config.js';
+import { openDatabase, type Database } from '../../core/db/orm.js';
+import { createLogger } from '../../core/logger.js';
+import { poolLabel, poolReadyKey } from '../../core/pool-keys.js';
+import { createSessionWorker, type SessionWorker } from '../../worker/session-worker.js';
+import { installTemporalLogging } from '../../worker/temporal-logging.js';
+import { poolScheduleId, type WarmSlot } from '../../workflows/messages.js';
+import { startApiOn, type ApiUnderTest } from '../support/api-under-test.js';
+import { launchChromium, openSessionWindow, type TestBrowser } from '../support/browser.js';
+import { docker, execIn, hostAddress, sessionContainers } from '../support/docker.js';
+import { workflowsEntry } from '../support/paths.js';
+import { PAGE_COLOUR, serveTestPage, type TestPage } from '../support/test-page.js';
+import { windowShows } from '../support/xpra-page.js';
+
+const stack = inject('stack');
+const taskQueue = `hs-pool-${process.pid}`;
+const POOL = 'firefox-auto';
+const env = {
+  ...stack.env,
+  HACKSTREAM_TASK_QUEUE: taskQueue,
+  HACKSTREAM_POOL: 'firefox:auto:2',
+  HACKSTREAM_POOL_INTERVAL_SECONDS: '3600',
+  // Users get other limits than the pool's containers start with: the claim must apply them.
+  HACKSTREAM_SESSION_MEMORY_MB: '1536',
+  HACKSTREAM_ROLE_POLICIES: JSON.stringify({ user: { memoryMb: 1280, cpus: 0.75, maxSessions: 3 }, admin: { fileTransfer: true } }),
+};
+const logger = createLogger({ level: 'warn', service: 'pool-worker', json: false });
+
+let config: WorkerConfig;
+let db: Database;
+let worker: SessionWorker | undefined;
+let t: ApiUnderTest;
+let chromium: TestBrowser;
+let browser: Browser;
+let page: TestPage;
+const redis = new Redis(stack.env['HACKSTREAM_REDIS_URL']!);
+
+async function startWorker(): Promise<SessionWorker> {
+  const w = await createSessionWorker({ config, logger, db, workflows: { workflowsPath: workflowsEntry } });
+  void w.run();
+  return w;
+}
+
+/** The API's own Prometheus exposition (not routed by the ingress). */
+async function metrics(): Promise<string> {
+  const res = await fetch(`${t.api.url}/metrics`);
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+function metricValue(text: string, series: string): number | null {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : null;
+}
+
+const poolReady = async () => metricValue(await metrics(), `hackstream_pool_ready{pool="${POOL}"}`) ?? -1;
+
+async function waitForPool(size: number, seconds = 120): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  let last = -1;
+  while (Date.now() < deadline) {
+    last = await poolReady();
+    if (last === size) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`the pool did not reach ${size} ready containers in ${seconds}s (last: ${last})`);
+}
+
+/** The pool's ready list (what the API claims from): session id → container id. */
+async function readyList(): Promise<Map<string, string>> {
+  const raws = await redis.lrange(poolReadyKey(taskQueue, POOL, config.session.image), 0, -1);
+  return new Map(raws.map((raw) => JSON.parse(raw) as WarmSlot).map((s) => [s.sessionId, s.containerId]));
+}
+
+beforeAll(async () => {
+  installTemporalLogging(logger);
+  config = loadWorkerConfig(env);
+  db = await openDatabase(config.db);
+  // Starting the worker creates the schedule and fills the pool at once.
+  worker = await startWorker();
+  t = await startApiOn(stack, env);
+  page = await serveTestPage(hostAddress());
+  chromium = await launchChromium({ trustCaFile: stack.caFile });
+  browser = chromium.browser;
+});
+
+afterAll(async () => {
+  await chromium?.close();
+  await page?.close();
+  await t?.temporal.schedule.getHandle(poolScheduleId(taskQueue)).delete().catch(() => undefined);
+  await t?.close();
+  await worker?.close();
+  // Warm containers have no session row, so the stack's own clean-up does not know them.
+  const runtime = new DockerSessionRuntime(docker, new SubnetPool(config.sessionSubnets));
+  for (const c of await runtime.listManaged()) {
+    if (c.pool === poolLabel(taskQueue, POOL)) await runtime.removeSessionContainers(c.sessionId);
+  }
+  await db?.close();
+  redis.disconnect();
+});
+
+describe('the warm pool', () => {
+  it('is filled when the worker starts; a warm container admits nobody until a session claims it', async () => {
+    await waitForPool(2);
+    const warm = await readyList();
+    expect(warm.size).toBe(2);
+    for (const containerId of warm.values()) {
+      const inspected = await docker.getContainer(containerId).inspect();
+      expect(inspected.State.Running).toBe(true);
+      expect(inspected.Config.Labels[LABELS.pool]).toBe(poolLabel(taskQueue, POOL));
+      // Certificate in place, token key absent: the container's token check has no key to accept.
+      expect((await execIn(containerId, ['test', '-e', `${SESSION_FILES_MOUNT}/${FILES.cert}`])).exitCode).toBe(0);
+      expect((await execIn(containerId, ['test', '-e', `${SESSION_FILES_MOUNT}/${FILES.tokenKey}`])).exitCode).not.toBe(0);
+    }
+  });
+
+  it('hands each of concurrent creates its own container, or a cold start once empty; all succeed', async () => {
+    await waitForPool(2);
+    const before = await readyList();
+    const users = await Promise.all([t.newUser(), t.newUser(), t.newUser()]);
+    const created = await Promise.all(
+      users.map((u) => t.call('POST', '/v1/sessions', { token: u.token, body: { app: 'firefox', url: page.url } })),
+    );
+    for (const c of created) expect(c.status, JSON.stringify(c.body)).toBe(201);
+    const warm = created.filter((c) => c.body.start === 'warm');
+    const cold = created.filter((c) => c.body.start === 'cold');
+    expect(warm).toHaveLength(2);
+    expect(cold).toHaveLength(1);
+
+    const containerIds = new Set<string>();
+    for (const c of created) {
+      const containers = await sessionContainers(c.body.session_id);
+      expect(containers).toHaveLength(1);
+      containerIds.add(containers[0]!.Id);
+    }
+    expect(containerIds.size).toBe(3);
+    // The warm sessions took over exactly the two containers that were waiting.
+    expect(new Set(warm.map((c) => before.get(c.body.session_id)))).toEqual(new Set(before.values()));
+
+    // The user's limits, not the pool's, apply to the claimed containers.
+    for (const c of warm) {
+      const [info] = await sessionContainers(c.body.session_id);
+      const inspected = await docker.getContainer(info!.Id).inspect();
+      expect(inspected.HostConfig.Memory).toBe(1280 * 1024 * 1024);
+      expect(inspected.HostConfig.NanoCpus).toBe(0.75e9);
+    }
+
+    const text = await metrics();
+    expect(metricValue(text, `hackstream_pool_claims_total{pool="${POOL}"}`)).toBe(2);
+    expect(metricValue(text, `hackstream_pool_misses_total{pool="${POOL}"}`)).toBe(1);
+    expect(metricValue(text, 'hackstream_session_start_seconds_count{start="warm"}')).toBe(2);
+    expect(metricValue(text, 'hackstream_session_start_seconds_count{start="cold"}')).toBe(1);
+
+    // The claims asked for a refill: the pool is full again long before its hourly tick, with
+    // new containers (a claimed one never comes back).
+    await waitForPool(2);
+    const refilled = await readyList();
+    for (const c of created) expect(refilled.has(c.body.session_id)).toBe(false);
+
+    for (const [i, c] of created.entries()) {
+      const stopped = await t.call('POST', `/v1/sessions/${c.body.session_id}/stop`, { token: users[i]!.token });
+      expect(stopped.body.state).toBe('stopped');
+      expect(await sessionContainers(c.body.session_id)).toHaveLength(0);
+    }
+  });
+
+  it('opens the requested page in the claimed Firefox, shown in the browser client', async () => {
+    await waitForPool(2);
+    const user = await t.newUser();
+    const created = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox', url: page.url } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ state: 'ready', start: 'warm', url: page.url, user_id: user.id });
+    const id = created.body.session_id;
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const tab = await context.newPage();
+      const fresh = async () => {
+        const res = await t.call('POST', `/v1/sessions/${id}/connect`, { token: user.token });
+        return String(res.body.connect.browser.url);
+      };
+      await openSessionWindow(tab, created.body.connect.browser.url, fresh, { check: windowShows, arg: { title: page.title, colour: PAGE_COLOUR } });
+    } finally {
+      await context.close();
+      await t.call('POST', `/v1/sessions/${id}/stop`, { token: user.token });
+    }
+  });
+
+  it('starts cold, leaving the pool alone, for a session whose policy differs from the warm containers', async () => {
+    await waitForPool(2);
+    const admin = await t.newUser('admin'); // file transfer on: not what warm containers run with
+    const created = await t.call('POST', '/v1/sessions', { token: admin.token, body: { app: 'firefox' } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.start).toBe('cold');
+    expect(await poolReady()).toBe(2);
+    await t.call('POST', `/v1/sessions/${created.body.session_id}/stop`, { token: admin.token });
+  });
+
+  it('keeps one schedule across worker restarts, updated to the configuration of the newest; a stopping worker drains its pool', async () => {
+    const handle = t.temporal.schedule.getHandle(poolScheduleId(taskQueue));
+    const first = await handle.describe();
+    const warmBefore = [...(await readyList()).values()];
+    await worker!.close();
+    for (const id of warmBefore) await expect(docker.getContainer(id).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    expect((await readyList()).size).toBe(0);
+    config = loadWorkerConfig({ ...env, HACKSTREAM_POOL: 'firefox:auto:1', HACKSTREAM_POOL_INTERVAL_SECONDS: '1800' });
+    worker = await startWorker();
+    const second = await handle.describe();
+    expect(second.info.createdAt).toEqual(first.info.createdAt);
+    expect(second.spec.intervals).toMatchObject([{ every: 1_800_000 }]);
+    expect(second.action.type).toBe('startWorkflow');
+    expect(JSON.stringify((second.action as { args?: unknown[] }).args)).toContain('"size":1');
+    const ours: string[] = [];
+    for await (const s of t.temporal.schedule.list()) if (s.scheduleId === poolScheduleId(taskQueue)) ours.push(s.scheduleId);
+    expect(ours).toHaveLength(1);
+    // The stopped worker removed its unclaimed containers; the new one asked for a run at once.
+    await waitForPool(1);
+  });
+});

@@ -1,0 +1,40 @@
+/**
+ * Keeps the pools of pre-warmed containers full. Run by a Temporal Schedule every
+ * HACKSTREAM_POOL_INTERVAL_SECONDS (one run at a time, one more buffered) and triggered at once
+ * whenever the API claims a container. Per pool: drop what died or aged, then warm what is
+ * missing, in parallel. Warm containers are single-use: a claimed one never comes back.
+ */
+import { log, proxyActivities } from '@temporalio/workflow';
+import type { createActivities } from '../activities/index.js';
+import { poolName, type PoolWarmerInput } from './messages.js';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const { reconcilePool } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1s', maximumAttempts: 3 },
+});
+
+export async function PoolWarmerWorkflow(input: PoolWarmerInput): Promise<{ warmed: number; removed: number }> {
+  let warmed = 0;
+  let removed = 0;
+  await Promise.all(
+    input.pools.map(async (pool) => {
+      const { warmContainer } = proxyActivities<Activities>({
+        startToCloseTimeout: `${pool.readySeconds + 60}s`,
+        heartbeatTimeout: '30s',
+        // A failed warm-up is retried by the next run, not here: the schedule is the retry loop.
+        retry: { maximumAttempts: 1 },
+      });
+      const state = await reconcilePool(pool);
+      removed += state.removed;
+      const missing = Math.max(0, pool.size - state.ready);
+      const results = await Promise.allSettled(Array.from({ length: missing }, () => warmContainer(pool)));
+      for (const r of results) {
+        if (r.status === 'fulfilled') warmed++;
+        else log.warn('warming a container failed', { pool: poolName(pool.app, pool.quality), error: String(r.reason) });
+      }
+    }),
+  );
+  return { warmed, removed };
+}
