@@ -17,4 +17,5 @@ exec xpra start :100 \
   --file-transfer=no --printing=no --webcam=no --clipboard=yes \
   --mdns=no --pulseaudio=no --speaker=disabled --microphone=disabled --notifications=no \
   --dbus-launch=no --dbus-proxy=no --systemd-run=no \
+  --xvfb="Xvfb +extension GLX +extension Composite -screen 0 3840x2160x24+32 -dpi 96 -nolisten tcp -noreset -auth \$XAUTHORITY" \
   "$@"

@@ -5,4 +5,5 @@
 set -eu
 profile="${HOME}/.mozilla/hackstream-profile"
 mkdir -p "$profile"
+cp /etc/hackstream/firefox-user.js "$profile/user.js"
 exec firefox-esr --profile "$profile" "${HACKSTREAM_URL:-about:blank}"

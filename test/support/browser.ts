@@ -15,14 +15,14 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-export async function launchChromium(opts: { trustCaFile: string }): Promise<TestBrowser> {
+export async function launchChromium(opts: { trustCaFile: string; executablePath?: string }): Promise<TestBrowser> {
   const home = mkdtempSync(path.join(os.tmpdir(), 'hs-chromium-'));
   const nssdb = path.join(home, '.pki', 'nssdb');
   mkdirSync(nssdb, { recursive: true });
   execFileSync('certutil', ['-N', '-d', `sql:${nssdb}`, '--empty-password']);
   execFileSync('certutil', ['-A', '-d', `sql:${nssdb}`, '-n', 'HackStream CA', '-t', 'C,,', '-i', opts.trustCaFile]);
   const browser = await chromium.launch({
-    executablePath: chromiumPath(),
+    executablePath: opts.executablePath ?? chromiumPath(),
     env: { ...process.env, HOME: home },
     args: [
       '--no-sandbox',

@@ -1,0 +1,430 @@
+/**
+ * Session benchmarks against the real stack (the one the integration tests use: Redis, Temporal
+ * dev server, Traefik, SQLite, a worker on the real Docker engine), plus a second worker with a
+ * warm pool on a task queue of its own. Figures, not pass/fail:
+ *
+ * - warm start: POST /v1/sessions → 201 (ready) from the pool, at concurrency 1 and 5;
+ * - API overhead: the same requests minus the time the claim activity spent on the container;
+ * - cold start: the same measure with no pool, at concurrency 1 and 5, and the physical
+ *   baseline in the same run: `docker run` of the session image until a Firefox window exists;
+ * - end to end, warm and cold: POST /v1/sessions → the HTML5 client in Chromium shows the page
+ *   (its colour read from the client's canvas), and the baseline: the HTML5 client opened directly
+ *   against an already running container (no API, no ingress);
+ * - memory of one idle session, and of N idle sessions;
+ * - per quality preset, while Firefox scrolls a long page (bench/pages/scroll.html) for 10 s at
+ *   1280×720: bits per second the client received, frames per second it painted, the session
+ *   container's CPU, and the time until the last update once scrolling stops (sharp again).
+ *
+ * Chromium runs in a network namespace of its own (bench/isolated-browser.ts). Prints a table and
+ * writes bench/results/session-bench.{json,md}.
+ *   npm run bench [-- --samples 20] [-- --only warm,cold,e2e,memory,bandwidth]
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { Redis } from 'ioredis';
+import { DockerSessionRuntime } from '../activities/docker-session-runtime.js';
+import { SubnetPool } from '../activities/subnet-pool.js';
+import { hasAppWindow } from '../activities/xpra-info.js';
+import { XPRA_WS_PORT } from '../activities/xpra-arguments.js';
+import { loadWorkerConfig } from '../core/config.js';
+import { openDatabase } from '../core/db/orm.js';
+import { createLogger } from '../core/logger.js';
+import { poolReadyKey } from '../core/pool-keys.js';
+import { createSessionWorker } from '../worker/session-worker.js';
+import { sessionWorkflowId, type Quality } from '../workflows/messages.js';
+import { startApiOn, type ApiUnderTest } from '../test/support/api-under-test.js';
+import { docker, hostAddress, sessionContainers } from '../test/support/docker.js';
+import { REPO_ROOT, workflowsEntry } from '../test/support/paths.js';
+import { startTestStack, type TestStack } from '../test/support/test-stack.js';
+import { PAGE_COLOUR, serveTestPage, type TestPage } from '../test/support/test-page.js';
+import { windowShows, windowTitled } from '../test/support/xpra-page.js';
+import { installPaintProbe, readPaintProbe } from './client-probes.js';
+import { launchIsolatedChromium, type IsolatedBrowser } from './isolated-browser.js';
+
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const SAMPLES = Number(arg('samples')) || 20;
+const E2E_SAMPLES = Math.max(5, Math.round(SAMPLES / 2));
+const CONCURRENCY = 5;
+const IDLE_N = 5;
+const ONLY = new Set((arg('only') ?? 'warm,cold,e2e,memory,bandwidth').split(','));
+const POOL_QUEUE = `hs-bench-pool-${process.pid}`;
+const POLICIES = JSON.stringify({ user: { maxSessions: 10 } });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (x: number) => Math.round(x);
+function stats(xs: number[]): { n: number; p50: number; p95: number; min: number; max: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const p = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil((q / 100) * s.length) - 1))] ?? NaN;
+  return { n: s.length, p50: round(p(50)), p95: round(p(95)), min: round(s[0] ?? NaN), max: round(s.at(-1) ?? NaN) };
+}
+const log = (msg: string) => console.log(`[bench] ${msg}`);
+
+interface Created {
+  ms: number;
+  id: string;
+  start: string;
+  url: string;
+  token: string;
+}
+
+async function create(t: ApiUnderTest, token: string, body: Record<string, unknown>): Promise<Created> {
+  const t0 = performance.now();
+  const res = await t.call('POST', '/v1/sessions', { token, body: { app: 'firefox', ...body } });
+  const ms = performance.now() - t0;
+  if (res.status !== 201) throw new Error(`create failed: ${res.status} ${JSON.stringify(res.body)}`);
+  const view = res.body as { session_id: string; start: string; connect: { browser: { url: string } } };
+  return { ms, id: view.session_id, start: view.start, url: view.connect.browser.url, token };
+}
+
+const stop = (t: ApiUnderTest, c: Created) => t.call('POST', `/v1/sessions/${c.id}/stop`, { token: c.token });
+
+/** The API's Redis list of ready warm containers (what a create claims from). */
+async function waitForPool(redis: Redis, image: string, size: number): Promise<void> {
+  const key = poolReadyKey(POOL_QUEUE, 'firefox-auto', image);
+  for (let i = 0; i < 600; i++) {
+    if ((await redis.llen(key)) >= size) return;
+    await sleep(250);
+  }
+  throw new Error(`the pool did not refill to ${size}`);
+}
+
+/** Time the claim activity spent in the worker (container work), from the workflow's history. */
+async function claimActivityMs(t: ApiUnderTest, sessionId: string): Promise<number | null> {
+  const history = await t.temporal.workflow.getHandle(sessionWorkflowId(sessionId)).fetchHistory();
+  const ms = (e: { eventTime?: { seconds?: unknown; nanos?: number | null } | null }) =>
+    Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+  const events = history.events ?? [];
+  const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'claimWarmContainer');
+  if (!scheduled) return null;
+  const sid = Number(scheduled.eventId);
+  const started = events.find((e) => Number(e.activityTaskStartedEventAttributes?.scheduledEventId ?? -1) === sid);
+  const completed = events.find((e) => Number(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? -1) === sid);
+  return started && completed ? ms(completed) - ms(started) : null;
+}
+
+async function plainDockerRun(runtime: DockerSessionRuntime, image: string): Promise<number> {
+  const started = performance.now();
+  const container = await docker.createContainer({ Image: image, HostConfig: { ShmSize: 512 * 1024 * 1024 } });
+  await container.start();
+  try {
+    for (;;) {
+      try {
+        if (hasAppWindow(await runtime.xpraStatus(container.id), 'firefox-esr')) return performance.now() - started;
+      } catch {
+        // xpra not up yet
+      }
+      await sleep(100);
+    }
+  } finally {
+    await container.remove({ force: true });
+  }
+}
+
+/** Memory of a container as `docker stats` shows it (usage minus inactive page cache), and its anonymous memory. */
+async function memoryMiB(containerId: string): Promise<{ used: number; anon: number }> {
+  const s = (await docker.getContainer(containerId).stats({ stream: false })) as unknown as {
+    memory_stats: { usage: number; stats?: Record<string, number> };
+  };
+  // cgroup v2 names first, then v1's (as `docker stats` computes it).
+  const st = s.memory_stats.stats ?? {};
+  const inactive = st['inactive_file'] ?? st['total_inactive_file'] ?? 0;
+  return { used: (s.memory_stats.usage - inactive) / 2 ** 20, anon: (st['anon'] ?? st['total_rss'] ?? st['rss'] ?? 0) / 2 ** 20 };
+}
+
+/** CPU time (µs) the session's container used so far (Docker's one-shot stats: cgroup v1 or v2). */
+async function cpuMicros(containerId: string): Promise<number> {
+  const s = (await docker.getContainer(containerId).stats({ stream: false, 'one-shot': true } as { stream: false })) as unknown as {
+    cpu_stats: { cpu_usage: { total_usage: number } };
+  };
+  return s.cpu_stats.cpu_usage.total_usage / 1000;
+}
+
+async function containerOf(sessionId: string): Promise<{ id: string; ip: string }> {
+  const [c] = await sessionContainers(sessionId);
+  if (!c) throw new Error(`no container for ${sessionId}`);
+  const ip = Object.values(c.NetworkSettings.Networks)[0]?.IPAddress ?? '';
+  return { id: c.Id, ip };
+}
+
+let failures = 0;
+
+/** Opens the client at `url` and waits until the test page shows; ms from `t0` (performance.now), or null when it never did. */
+async function showPage(browser: IsolatedBrowser, url: string, page: TestPage, t0: number): Promise<number | null> {
+  const context = await browser.browser.newContext({ viewport: { width: 1280, height: 720 } });
+  try {
+    const tab = await context.newPage();
+    const t1 = performance.now();
+    await tab.goto(url);
+    const t2 = performance.now();
+    await tab.waitForFunction(windowTitled, page.title, { timeout: 60_000, polling: 'raf' });
+    const t3 = performance.now();
+    await tab.waitForFunction(windowShows, { title: page.title, colour: PAGE_COLOUR }, { timeout: 60_000, polling: 'raf' });
+    const t4 = performance.now();
+    log(`  before goto ${round(t1 - t0)} ms, page loaded +${round(t2 - t1)}, window titled +${round(t3 - t2)}, colour shown +${round(t4 - t3)}`);
+    return t4 - t0;
+  } catch (err) {
+    failures++;
+    log(`  FAILED (counted, not measured): ${String(err).split('\n')[0]}`);
+    return null;
+  } finally {
+    await context.close();
+  }
+}
+
+function serveScrollPage(host: string): Promise<{ url: string; close(): void }> {
+  const html = readFileSync(path.join(REPO_ROOT, 'bench', 'pages', 'scroll.html'));
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(html);
+  });
+  return new Promise((resolve) =>
+    server.listen(0, host, () => resolve({ url: `http://${host}:${(server.address() as AddressInfo).port}/`, close: () => server.close() })),
+  );
+}
+
+/** One preset: scroll for 10 s while the client watches, then wait for the last update. */
+async function measureScrolling(t: ApiUnderTest, token: string, browser: IsolatedBrowser, ingressBytes: () => number, scrollUrl: string, quality: Quality) {
+  const SCROLL_S = 10;
+  const scrollAt = Date.now() + 25_000;
+  const c = await create(t, token, { url: `${scrollUrl}?scroll_at=${scrollAt}&seconds=${SCROLL_S}&speed=600`, quality });
+  const container = await containerOf(c.id);
+  const context = await browser.browser.newContext({ viewport: { width: 1280, height: 720 } });
+  try {
+    const tab: Page = await context.newPage();
+    await tab.goto(c.url);
+    await tab.waitForFunction(windowTitled, 'HackStream scroll benchmark', { timeout: 60_000 });
+    await tab.waitForFunction(installPaintProbe, undefined, { timeout: 10_000 });
+    if (Date.now() > scrollAt - 2000) throw new Error('the client attached too late for the scroll window');
+    await sleep(scrollAt - Date.now());
+    const since = (await tab.evaluate(readPaintProbe, Infinity)).now;
+    const [bytes0, cpu0] = [ingressBytes(), await cpuMicros(container.id)];
+    await sleep(SCROLL_S * 1000);
+    const [bytes1, cpu1] = [ingressBytes(), await cpuMicros(container.id)];
+    const during = await tab.evaluate(readPaintProbe, since);
+    const scrollEnd = during.now;
+    await sleep(5000);
+    const after = await tab.evaluate(readPaintProbe, scrollEnd);
+    const last = after.paints.at(-1);
+    // Encoded bytes per coding while scrolling (what the bandwidth went to).
+    const codings = (ps: typeof during.paints) => {
+      const by = new Map<string, number>();
+      for (const p of ps) by.set(p[1], (by.get(p[1]) ?? 0) + p[4]);
+      return [...by].sort((a, b) => b[1] - a[1]).map(([c, b]) => `${c} ${Math.round(b / 1024)} KiB`).join(', ');
+    };
+    return {
+      quality,
+      mbit_per_s: Number((((bytes1 - bytes0) * 8) / SCROLL_S / 1e6).toFixed(2)),
+      painted_fps: Number((during.draws.filter((d) => d <= scrollEnd).length / SCROLL_S).toFixed(1)),
+      updates_per_s: Number((during.paints.filter((p) => p[0] <= scrollEnd).length / SCROLL_S).toFixed(1)),
+      server_cpu_cores: Number(((cpu1 - cpu0) / 1e6 / SCROLL_S).toFixed(2)),
+      sharp_after_ms: last ? round(last[0] - scrollEnd) : 0,
+      last_update: last ? `${last[1]}${last[3] !== null ? ` q${last[3]}` : ''}` : 'none',
+      codings_while_scrolling: codings(during.paints),
+    };
+  } finally {
+    await context.close();
+    await stop(t, c);
+  }
+}
+
+async function main(): Promise<void> {
+  log('starting the stack (Redis, Temporal dev server, Traefik, worker) ...');
+  const stack: TestStack = await startTestStack();
+  const image = loadWorkerConfig(stack.env).session.image;
+  const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.0.0/24'));
+  const redis = new Redis(stack.env['HACKSTREAM_REDIS_URL']!);
+  const page = await serveTestPage(hostAddress());
+  const scroll = await serveScrollPage(hostAddress());
+  const browser = await launchIsolatedChromium({ trustCaFile: stack.caFile });
+  const ingress = await browser.tunnel({ host: '127.0.0.1', port: stack.ingressPort });
+  const result: Record<string, unknown> = { date: new Date().toISOString(), samples: SAMPLES, concurrency: CONCURRENCY };
+  const rows: string[] = [];
+  const row = (name: string, s: ReturnType<typeof stats>, unit = 'ms') => rows.push(`| ${name} | ${s.p50} ${unit} | ${s.p95} ${unit} | ${s.min}–${s.max} | ${s.n} |`);
+
+  try {
+    if (ONLY.has('warm') || ONLY.has('e2e')) {
+      const poolEnv = { ...stack.env, HACKSTREAM_TASK_QUEUE: POOL_QUEUE, HACKSTREAM_POOL: `firefox:auto:${CONCURRENCY}`, HACKSTREAM_ROLE_POLICIES: POLICIES };
+      const poolConfig = loadWorkerConfig(poolEnv);
+      const db = await openDatabase(poolConfig.db);
+      const worker = await createSessionWorker({ config: poolConfig, logger: createLogger({ level: 'error', service: 'bench-pool', json: false }), db, workflows: { workflowsPath: workflowsEntry } });
+      void worker.run();
+      const t = await startApiOn(stack, { ...poolEnv, HACKSTREAM_LOG_LEVEL: 'error' });
+      try {
+        const user = await t.newUser();
+        log(`waiting for the pool of ${CONCURRENCY} to fill ...`);
+        await waitForPool(redis, image, CONCURRENCY);
+        if (ONLY.has('warm')) {
+          const warm1: number[] = [];
+          const overhead: number[] = [];
+          for (let i = 0; i < SAMPLES; i++) {
+            await waitForPool(redis, image, CONCURRENCY);
+            const c = await create(t, user.token, { url: page.url });
+            if (c.start !== 'warm') throw new Error('expected a warm start');
+            warm1.push(c.ms);
+            const claim = await claimActivityMs(t, c.id);
+            if (claim !== null) overhead.push(c.ms - claim);
+            await stop(t, c);
+            log(`warm c=1 ${i + 1}/${SAMPLES}: ${round(c.ms)} ms`);
+          }
+          const warm5: number[] = [];
+          let warm5Cold = 0;
+          for (let round5 = 0; round5 < Math.ceil(SAMPLES / CONCURRENCY); round5++) {
+            await waitForPool(redis, image, CONCURRENCY);
+            const users = await Promise.all(Array.from({ length: CONCURRENCY }, () => t.newUser()));
+            const cs = await Promise.all(users.map((u) => create(t, u.token, { url: page.url })));
+            warm5.push(...cs.map((c) => c.ms));
+            warm5Cold += cs.filter((c) => c.start !== 'warm').length;
+            await Promise.all(cs.map((c) => stop(t, c)));
+            log(`warm c=${CONCURRENCY} round ${round5 + 1}: ${cs.map((c) => round(c.ms)).join(', ')} ms`);
+          }
+          result['warm_start_ms'] = { c1: stats(warm1), [`c${CONCURRENCY}`]: stats(warm5), [`c${CONCURRENCY}_cold_fallbacks`]: warm5Cold };
+          result['api_overhead_ms'] = stats(overhead);
+          row('warm start: POST → 201 ready, c=1', stats(warm1));
+          row(`warm start: POST → 201 ready, c=${CONCURRENCY}`, stats(warm5));
+          row('API overhead (warm start minus the claim activity)', stats(overhead));
+        }
+        if (ONLY.has('e2e')) {
+          const e2eWarm: number[] = [];
+          for (let i = 0; i < E2E_SAMPLES; i++) {
+            await waitForPool(redis, image, CONCURRENCY);
+            const t0 = performance.now();
+            const c = await create(t, user.token, { url: page.url });
+            const shown = await showPage(browser, c.url, page, t0);
+            if (shown !== null) e2eWarm.push(shown);
+            await stop(t, c);
+            log(`e2e warm ${i + 1}/${E2E_SAMPLES}: ${shown === null ? 'failed' : round(shown)} ms (create ${round(c.ms)} ms)`);
+          }
+          result['e2e_warm_ms'] = stats(e2eWarm);
+          row('end to end warm: POST → page shown in the HTML5 client', stats(e2eWarm));
+        }
+      } finally {
+        await t.close();
+        await worker.close();
+        await db.close();
+      }
+    }
+
+    const t = await startApiOn(stack, { HACKSTREAM_LOG_LEVEL: 'error', HACKSTREAM_ROLE_POLICIES: POLICIES });
+    try {
+      const user = await t.newUser();
+      if (ONLY.has('cold')) {
+        const cold1: number[] = [];
+        const baseline: number[] = [];
+        for (let i = 0; i < SAMPLES; i++) {
+          const c = await create(t, user.token, { url: page.url });
+          cold1.push(c.ms);
+          await stop(t, c);
+          baseline.push(await plainDockerRun(runtime, image));
+          log(`cold c=1 ${i + 1}/${SAMPLES}: ${round(c.ms)} ms; docker run ${round(baseline.at(-1)!)} ms`);
+        }
+        const cold5: number[] = [];
+        for (let r = 0; r < Math.ceil(SAMPLES / CONCURRENCY); r++) {
+          const users = await Promise.all(Array.from({ length: CONCURRENCY }, () => t.newUser()));
+          const cs = await Promise.all(users.map((u) => create(t, u.token, { url: page.url })));
+          cold5.push(...cs.map((c) => c.ms));
+          await Promise.all(cs.map((c) => stop(t, c)));
+          log(`cold c=${CONCURRENCY} round ${r + 1}: ${cs.map((c) => round(c.ms)).join(', ')} ms`);
+        }
+        result['cold_start_ms'] = { c1: stats(cold1), [`c${CONCURRENCY}`]: stats(cold5) };
+        result['docker_run_baseline_ms'] = stats(baseline);
+        result['cold_over_docker_run_p50'] = Number((stats(cold1).p50 / stats(baseline).p50).toFixed(2));
+        row('cold start: POST → 201 ready, c=1', stats(cold1));
+        row(`cold start: POST → 201 ready, c=${CONCURRENCY}`, stats(cold5));
+        row('baseline: docker run → Firefox window', stats(baseline));
+      }
+      if (ONLY.has('e2e')) {
+        const e2eCold: number[] = [];
+        const direct: number[] = [];
+        for (let i = 0; i < E2E_SAMPLES; i++) {
+          const t0 = performance.now();
+          const c = await create(t, user.token, { url: page.url });
+          const shown = await showPage(browser, c.url, page, t0);
+          if (shown !== null) e2eCold.push(shown);
+          await stop(t, c);
+          // The client alone: straight to a running container's websocket port, no API, no ingress.
+          const d = await create(t, user.token, { url: page.url });
+          const { ip } = await containerOf(d.id);
+          const tunnel = await browser.tunnel({ host: ip, port: XPRA_WS_PORT }, 20_000 + i);
+          const t1 = performance.now();
+          const attached = await showPage(browser, `http://127.0.0.1:${tunnel.port}/`, page, t1);
+          if (attached !== null) direct.push(attached);
+          await stop(t, d);
+          log(`e2e cold ${i + 1}/${E2E_SAMPLES}: ${shown === null ? 'failed' : round(shown)} ms; direct attach ${attached === null ? 'failed' : round(attached)} ms`);
+        }
+        result['e2e_cold_ms'] = stats(e2eCold);
+        result['direct_attach_ms'] = stats(direct);
+        row('end to end cold: POST → page shown in the HTML5 client', stats(e2eCold));
+        row('baseline: HTML5 client straight to a running container → page shown', stats(direct));
+        const warm = result['e2e_warm_ms'] as ReturnType<typeof stats> | undefined;
+        if (warm) result['e2e_warm_minus_direct_attach_p50_ms'] = warm.p50 - stats(direct).p50;
+        result['e2e_cold_over_direct_attach_p50'] = Number((stats(e2eCold).p50 / stats(direct).p50).toFixed(2));
+      }
+      if (ONLY.has('memory')) {
+        const cs: Created[] = [];
+        for (let i = 0; i < IDLE_N; i++) cs.push(await create(t, user.token, { url: page.url }));
+        log(`${IDLE_N} idle sessions: letting Firefox settle for 30 s ...`);
+        await sleep(30_000);
+        const mem = await Promise.all(cs.map(async (c) => memoryMiB((await containerOf(c.id)).id)));
+        const total = mem.reduce((a, m) => a + m.used, 0);
+        result['idle_memory_mib'] = {
+          one: round(mem[0]!.used),
+          one_anon: round(mem[0]!.anon),
+          [`n${IDLE_N}_total`]: round(total),
+          per_session: round(total / IDLE_N),
+        };
+        rows.push(`| memory of one idle session (docker stats; anonymous) | ${round(mem[0]!.used)} MiB | ${round(mem[0]!.anon)} MiB | | 1 |`);
+        rows.push(`| memory of ${IDLE_N} idle sessions (total; per session) | ${round(total)} MiB | ${round(total / IDLE_N)} MiB | | ${IDLE_N} |`);
+        await Promise.all(cs.map((c) => stop(t, c)));
+      }
+      if (ONLY.has('bandwidth')) {
+        const presets: Array<Awaited<ReturnType<typeof measureScrolling>>> = [];
+        for (const q of ['low', 'auto', 'high'] as const) {
+          presets.push(await measureScrolling(t, user.token, browser, () => ingress.bytesToBrowser(), scroll.url, q));
+          log(`scrolling, ${q}: ${JSON.stringify(presets.at(-1))}`);
+        }
+        result['scrolling'] = presets;
+      }
+    } finally {
+      await t.close();
+    }
+  } finally {
+    await browser.close();
+    scroll.close();
+    await page.close();
+    redis.disconnect();
+    await stack.stop();
+  }
+
+  result['browser_failures'] = failures;
+  const md: string[] = ['| measure | p50 | p95 | range | n |', '|---|---|---|---|---|', ...rows];
+  if (failures) md.push('', `- ${failures} browser sample(s) never showed the page within 60 s (left out of the figures)`);
+  const ratios: string[] = [];
+  const num = (key: string) => result[key] as number | undefined;
+  if (num('cold_over_docker_run_p50') !== undefined) ratios.push(`cold / docker run (p50): ${num('cold_over_docker_run_p50')}`);
+  if (num('e2e_cold_over_direct_attach_p50') !== undefined) ratios.push(`end-to-end cold / direct attach (p50): ${num('e2e_cold_over_direct_attach_p50')}`);
+  if (num('e2e_warm_minus_direct_attach_p50_ms') !== undefined) {
+    const warm = result['e2e_warm_ms'] as ReturnType<typeof stats>;
+    const direct = result['direct_attach_ms'] as ReturnType<typeof stats>;
+    ratios.push(`end-to-end warm / direct attach (p50): ${(warm.p50 / direct.p50).toFixed(2)} (+${num('e2e_warm_minus_direct_attach_p50_ms')} ms)`);
+  }
+  if (ratios.length) md.push('', ...ratios.map((r) => `- ${r}`));
+  const scrolling = result['scrolling'] as Array<Record<string, unknown>> | undefined;
+  if (scrolling) {
+    md.push('', '| preset (scrolling 10 s, 1280×720) | Mbit/s | painted fps | updates/s | server CPU (cores) | sharp after | last update | codings |', '|---|---|---|---|---|---|---|---|');
+    for (const s of scrolling) {
+      md.push(`| ${String(s['quality'])} | ${String(s['mbit_per_s'])} | ${String(s['painted_fps'])} | ${String(s['updates_per_s'])} | ${String(s['server_cpu_cores'])} | ${String(s['sharp_after_ms'])} ms | ${String(s['last_update'])} | ${String(s['codings_while_scrolling'])} |`);
+    }
+  }
+  console.log(`\n${md.join('\n')}\n`);
+  const dir = path.join(REPO_ROOT, 'bench', 'results');
+  writeFileSync(path.join(dir, 'session-bench.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(path.join(dir, 'session-bench.md'), `${md.join('\n')}\n`);
+}
+
+await main();

@@ -1,0 +1,20 @@
+// Firefox preferences of every session (copied into the profile as user.js at start). One tab on
+// one site per session: the helper processes Firefox keeps for many tabs, sites and media only
+// cost memory here (measured: ~490 MiB per idle session with them, see bench/results).
+// No preallocated content processes, one content process, no per-site isolation.
+user_pref("dom.ipc.processPrelaunch.enabled", false);
+user_pref("dom.ipc.processCount", 1);
+user_pref("dom.ipc.processCount.webIsolated", 1);
+user_pref("fission.autostart", false);
+// Built-in extensions and privileged pages (new tab) in existing processes.
+user_pref("extensions.webextensions.remote", false);
+user_pref("browser.tabs.remote.separatePrivilegedContentProcess", false);
+// Networking and media decoding in the parent process instead of their own.
+user_pref("network.process.enabled", false);
+user_pref("media.rdd-process.enabled", false);
+user_pref("media.utility-process.enabled", false);
+// No speculative work nobody will use.
+user_pref("network.predictor.enabled", false);
+user_pref("network.prefetch-next", false);
+user_pref("browser.newtabpage.enabled", false);
+user_pref("browser.sessionstore.resume_from_crash", false);
