@@ -34,6 +34,10 @@ export interface ManagedContainer {
   createdAt: number;
 }
 
+/** Docker's default CPU weight, and the weight of containers being warmed for the pool. */
+const SESSION_CPU_SHARES = 1024;
+const WARMING_CPU_SHARES = 128;
+
 /** The narrow interface activities use; one real implementation below. */
 export interface ContainerRuntime {
   /**
@@ -148,6 +152,7 @@ export class DockerSessionRuntime implements ContainerRuntime {
 
   async updateLimits(containerId: string, r: SessionSpec['resources']): Promise<void> {
     await this.docker.getContainer(containerId).update({
+      CpuShares: SESSION_CPU_SHARES,
       Memory: r.memoryMb * 1024 * 1024,
       MemorySwap: r.memoryMb * 1024 * 1024,
       NanoCpus: Math.round(r.cpus * 1e9),
@@ -244,6 +249,9 @@ export class DockerSessionRuntime implements ContainerRuntime {
           Memory: memoryMb * 1024 * 1024,
           MemorySwap: memoryMb * 1024 * 1024,
           NanoCpus: Math.round(cpus * 1e9),
+          // A container warmed for the pool starts at low CPU priority, so that filling the pool
+          // never slows the sessions people use (nor their claims); the claim restores it.
+          CpuShares: pool ? WARMING_CPU_SHARES : SESSION_CPU_SHARES,
           ShmSize: shmMb * 1024 * 1024,
           PidsLimit: pidsLimit,
           CapDrop: ['ALL'],

@@ -94,28 +94,43 @@ async function waitForPool(redis: Redis, image: string, size: number): Promise<v
   throw new Error(`the pool did not refill to ${size}`);
 }
 
-/** Time the claim activity spent in the worker (container work), from the workflow's history. */
-async function claimActivityMs(t: ApiUnderTest, sessionId: string): Promise<number | null> {
+/** How long each activity of a session's workflow ran in the worker (started → completed), from its history. */
+async function activityDurations(t: ApiUnderTest, sessionId: string): Promise<Map<string, number>> {
   const history = await t.temporal.workflow.getHandle(sessionWorkflowId(sessionId)).fetchHistory();
   const ms = (e: { eventTime?: { seconds?: unknown; nanos?: number | null } | null }) =>
     Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
   const events = history.events ?? [];
-  const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'claimWarmContainer');
-  if (!scheduled) return null;
-  const sid = Number(scheduled.eventId);
-  const started = events.find((e) => Number(e.activityTaskStartedEventAttributes?.scheduledEventId ?? -1) === sid);
-  const completed = events.find((e) => Number(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? -1) === sid);
-  return started && completed ? ms(completed) - ms(started) : null;
+  const out = new Map<string, number>();
+  for (const scheduled of events.filter((e) => e.activityTaskScheduledEventAttributes)) {
+    const name = scheduled.activityTaskScheduledEventAttributes?.activityType?.name ?? '?';
+    const sid = Number(scheduled.eventId);
+    const started = events.find((e) => Number(e.activityTaskStartedEventAttributes?.scheduledEventId ?? -1) === sid);
+    const completed = events.find((e) => Number(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? -1) === sid);
+    if (started && completed && !out.has(name)) out.set(name, ms(completed) - ms(started));
+  }
+  return out;
 }
 
-async function plainDockerRun(runtime: DockerSessionRuntime, image: string): Promise<number> {
-  const started = performance.now();
+/**
+ * A plain container of the session image (no limits, no hardening) until xpra reports a Firefox
+ * window; with where the time went: create, start, xpra answering, the window.
+ */
+async function plainDockerRun(runtime: DockerSessionRuntime, image: string): Promise<{ window: number; phases: Record<string, number> }> {
+  const t0 = performance.now();
   const container = await docker.createContainer({ Image: image, HostConfig: { ShmSize: 512 * 1024 * 1024 } });
+  const created = performance.now();
   await container.start();
+  const started = performance.now();
+  let xpraUp = 0;
   try {
     for (;;) {
       try {
-        if (hasAppWindow(await runtime.xpraStatus(container.id), 'firefox-esr')) return performance.now() - started;
+        const status = await runtime.xpraStatus(container.id);
+        xpraUp ||= performance.now();
+        if (hasAppWindow(status, 'firefox-esr')) {
+          const now = performance.now();
+          return { window: now - t0, phases: { create: created - t0, start: started - created, 'xpra answering': xpraUp - started, 'Firefox window': now - xpraUp } };
+        }
       } catch {
         // xpra not up yet
       }
@@ -262,13 +277,17 @@ async function main(): Promise<void> {
         if (ONLY.has('warm')) {
           const warm1: number[] = [];
           const overhead: number[] = [];
+          const claimMs: number[] = [];
           for (let i = 0; i < SAMPLES; i++) {
             await waitForPool(redis, image, CONCURRENCY);
             const c = await create(t, user.token, { url: page.url });
             if (c.start !== 'warm') throw new Error('expected a warm start');
             warm1.push(c.ms);
-            const claim = await claimActivityMs(t, c.id);
-            if (claim !== null) overhead.push(c.ms - claim);
+            const claim = (await activityDurations(t, c.id)).get('claimWarmContainer');
+            if (claim !== undefined) {
+              overhead.push(c.ms - claim);
+              claimMs.push(claim);
+            }
             await stop(t, c);
             log(`warm c=1 ${i + 1}/${SAMPLES}: ${round(c.ms)} ms`);
           }
@@ -285,9 +304,11 @@ async function main(): Promise<void> {
           }
           result['warm_start_ms'] = { c1: stats(warm1), [`c${CONCURRENCY}`]: stats(warm5), [`c${CONCURRENCY}_cold_fallbacks`]: warm5Cold };
           result['api_overhead_ms'] = stats(overhead);
+          result['claim_activity_ms'] = stats(claimMs);
           row('warm start: POST → 201 ready, c=1', stats(warm1));
           row(`warm start: POST → 201 ready, c=${CONCURRENCY}`, stats(warm5));
           row('API overhead (warm start minus the claim activity)', stats(overhead));
+          row('  the claim activity (token key, docker update, URL opened)', stats(claimMs));
         }
         if (ONLY.has('e2e')) {
           const e2eWarm: number[] = [];
@@ -316,11 +337,18 @@ async function main(): Promise<void> {
       if (ONLY.has('cold')) {
         const cold1: number[] = [];
         const baseline: number[] = [];
+        const phases = new Map<string, number[]>();
+        const phase = (name: string, v: number) => phases.set(name, [...(phases.get(name) ?? []), v]);
         for (let i = 0; i < SAMPLES; i++) {
           const c = await create(t, user.token, { url: page.url });
           cold1.push(c.ms);
+          for (const [name, d] of await activityDurations(t, c.id)) {
+            if (['prepareSessionFiles', 'provisionSession', 'addSessionRoutes'].includes(name)) phase(`cold: ${name}`, d);
+          }
           await stop(t, c);
-          baseline.push(await plainDockerRun(runtime, image));
+          const run = await plainDockerRun(runtime, image);
+          baseline.push(run.window);
+          for (const [name, d] of Object.entries(run.phases)) phase(`docker run: ${name}`, d);
           log(`cold c=1 ${i + 1}/${SAMPLES}: ${round(c.ms)} ms; docker run ${round(baseline.at(-1)!)} ms`);
         }
         const cold5: number[] = [];
@@ -337,6 +365,8 @@ async function main(): Promise<void> {
         row('cold start: POST → 201 ready, c=1', stats(cold1));
         row(`cold start: POST → 201 ready, c=${CONCURRENCY}`, stats(cold5));
         row('baseline: docker run → Firefox window', stats(baseline));
+        result['cold_phases_ms'] = Object.fromEntries([...phases].map(([k, v]) => [k, stats(v)]));
+        for (const [name, v] of phases) row(`  ${name}`, stats(v));
       }
       if (ONLY.has('e2e')) {
         const e2eCold: number[] = [];

@@ -120,6 +120,7 @@ describe('the warm pool', () => {
       const inspected = await docker.getContainer(containerId).inspect();
       expect(inspected.State.Running).toBe(true);
       expect(inspected.Config.Labels[LABELS.pool]).toBe(poolLabel(taskQueue, POOL));
+      expect(inspected.HostConfig.CpuShares).toBe(128); // warming never competes with sessions
       // Certificate in place, token key absent: the container's token check has no key to accept.
       expect((await execIn(containerId, ['test', '-e', `${SESSION_FILES_MOUNT}/${FILES.cert}`])).exitCode).toBe(0);
       expect((await execIn(containerId, ['test', '-e', `${SESSION_FILES_MOUNT}/${FILES.tokenKey}`])).exitCode).not.toBe(0);
@@ -155,6 +156,7 @@ describe('the warm pool', () => {
       const inspected = await docker.getContainer(info!.Id).inspect();
       expect(inspected.HostConfig.Memory).toBe(1280 * 1024 * 1024);
       expect(inspected.HostConfig.NanoCpus).toBe(0.75e9);
+      expect(inspected.HostConfig.CpuShares).toBe(1024);
     }
 
     const text = await metrics();
