@@ -452,9 +452,12 @@ async function main(): Promise<void> {
     }
   }
   console.log(`\n${md.join('\n')}\n`);
+  // A partial run (--only) never overwrites the figures of a whole one.
   const dir = path.join(REPO_ROOT, 'bench', 'results');
-  writeFileSync(path.join(dir, 'session-bench.json'), `${JSON.stringify(result, null, 2)}\n`);
-  writeFileSync(path.join(dir, 'session-bench.md'), `${md.join('\n')}\n`);
+  const name = arg('only') ? `session-bench-${[...ONLY].join('-')}` : 'session-bench';
+  writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(path.join(dir, `${name}.md`), `${md.join('\n')}\n`);
+  log(`written to bench/results/${name}.{json,md}`);
 }
 
 await main();

@@ -6,4 +6,10 @@ set -eu
 profile="${HOME}/.mozilla/hackstream-profile"
 mkdir -p "$profile"
 cp /etc/hackstream/firefox-user.js "$profile/user.js"
+# The quality preset's frame rate (a number, or 0 for Firefox's default).
+case "${HACKSTREAM_FRAME_RATE:-0}" in
+  0) ;;
+  *[!0-9]*) echo "hackstream-start-app: HACKSTREAM_FRAME_RATE must be a number" >&2; exit 2 ;;
+  *) echo "user_pref(\"layout.frame_rate\", ${HACKSTREAM_FRAME_RATE});" >> "$profile/user.js" ;;
+esac
 exec firefox-esr --profile "$profile" "${HACKSTREAM_URL:-about:blank}"

@@ -120,12 +120,17 @@ describe('DockerSessionRuntime', () => {
     expect(info).not.toMatch(/^clipboard\./m); // no clipboard helper at all
     expect(info).toMatch(/^encodings=\('rgb', 'png', 'jpeg'\)$/m);
     expect(info).toMatch(/^bandwidth-limit=1000000$/m);
+    // Firefox repaints at the preset's frame rate, with the image's memory-saving preferences.
+    const prefs = (await execIn(c.id, ['cat', '/home/hs/.mozilla/hackstream-profile/user.js'])).output;
+    expect(prefs).toContain('user_pref("layout.frame_rate", 12);');
+    expect(prefs).toContain('user_pref("dom.ipc.processPrelaunch.enabled", false);');
 
     const open = await start(spec({ quality: 'auto', policy: { clipboard: true, fileTransfer: false } }));
     await waitForApp(runtime, open.id);
     const openInfo = (await execIn(open.id, ['xpra', 'info', ':100', '--socket-dir=/tmp/xpra'])).output;
     expect(openInfo).toMatch(/^clipboard\.CLIPBOARD\./m);
     expect(openInfo).toMatch(/^encodings=.*'webp'/m);
+    expect((await execIn(open.id, ['cat', '/home/hs/.mozilla/hackstream-profile/user.js'])).output).toContain('user_pref("layout.frame_rate", 20);');
   });
 
   it('replaces a container that is no longer running', async () => {
