@@ -229,7 +229,10 @@ async function measureScrolling(t: ApiUnderTest, token: string, browser: Isolate
     // Encoded bytes per coding while scrolling (what the bandwidth went to).
     const codings = (ps: typeof during.paints) => {
       const by = new Map<string, number>();
-      for (const p of ps) by.set(p[1], (by.get(p[1]) ?? 0) + p[4]);
+      for (const p of ps) {
+        const key = p[3] === null ? p[1] : `${p[1]} q${Math.round(p[3] / 10) * 10}`;
+        by.set(key, (by.get(key) ?? 0) + p[4]);
+      }
       return [...by].sort((a, b) => b[1] - a[1]).map(([c, b]) => `${c} ${Math.round(b / 1024)} KiB`).join(', ');
     };
     return {
