@@ -10,7 +10,7 @@ import { parseLabels, serializeLabels, sessionLabelFilter } from './container-la
 import { ImageMissingError, InvalidSessionSpecError } from './errors.js';
 import { SESSION_FILES_MOUNT, SESSION_UID } from './session-files.js';
 import type { SubnetPool } from './subnet-pool.js';
-import { QUALITY_FRAME_RATE, XPRA_SSL_PORT, XPRA_WS_PORT, xpraArguments } from './xpra-arguments.js';
+import { firefoxEnvironment, XPRA_SSL_PORT, XPRA_WS_PORT, xpraArguments } from './xpra-arguments.js';
 import { readXpraStatus, type XpraStatus } from './xpra-info.js';
 
 /** What the session image runs; must match images/session/entrypoint.sh. */
@@ -232,7 +232,7 @@ export class DockerSessionRuntime implements ContainerRuntime {
     }
     const labels = this.labelsFor(spec, pool);
     const { memoryMb, cpus, shmMb, pidsLimit } = spec.resources;
-    const env = [`HACKSTREAM_URL=${spec.url ?? 'about:blank'}`, `HACKSTREAM_FRAME_RATE=${QUALITY_FRAME_RATE[spec.quality]}`];
+    const env = [`HACKSTREAM_URL=${spec.url ?? 'about:blank'}`, ...firefoxEnvironment(spec.quality)];
     try {
       const container = await this.docker.createContainer({
         name: containerNameFor(spec.sessionId),

@@ -32,12 +32,28 @@ export const QUALITY_PRESETS: Record<Quality, string[]> = {
 };
 
 /**
- * Firefox's frame rate per preset (`layout.frame_rate`, set by the image's start-app script):
- * every repaint becomes a screen update xpra encodes and sends, so fewer of them on a scrolling
- * page cost less bandwidth, server CPU and client decoding (measured on bench/pages/scroll.html:
- * `low` 4.2 → 2.1 Mbit/s at 12 fps, `auto` 4.6 → 3.0 Mbit/s at 20 fps). 0: Firefox's default.
+ * What each preset changes in Firefox itself (environment of the image's start-app script).
+ *
+ * - `frameRate` (`layout.frame_rate`; 0: Firefox's default): every repaint becomes a screen
+ *   update xpra encodes and sends, so fewer of them on a scrolling page cost less bandwidth,
+ *   server CPU and client decoding (measured on bench/pages/scroll.html: `low` 4.2 → 2.1 Mbit/s
+ *   at 12 fps, `auto` 4.6 → 3.0 Mbit/s at 20 fps).
+ * - `scrollbars`: xpra's scroll detection compares whole pixel rows, so the scrollbar's thumb,
+ *   moving a little on every frame, makes every row it spans look changed and re-encoded (more
+ *   than half of `low`'s bytes while scrolling: 1.4 → 0.62 Mbit/s at 1280×720). `low`
+ *   hides them; scrolling with wheel, touch or keys is unaffected.
  */
-export const QUALITY_FRAME_RATE: Record<Quality, number> = { low: 12, auto: 20, high: 0 };
+export const FIREFOX_PRESETS: Record<Quality, { frameRate: number; scrollbars: boolean }> = {
+  low: { frameRate: 12, scrollbars: false },
+  auto: { frameRate: 20, scrollbars: true },
+  high: { frameRate: 0, scrollbars: true },
+};
+
+/** The start-app script's environment for a preset (see images/session/start-app.sh). */
+export function firefoxEnvironment(quality: Quality): string[] {
+  const { frameRate, scrollbars } = FIREFOX_PRESETS[quality];
+  return [`HACKSTREAM_FRAME_RATE=${frameRate}`, `HACKSTREAM_SCROLLBARS=${scrollbars ? 'shown' : 'hidden'}`];
+}
 
 const yesNo = (v: boolean) => (v ? 'yes' : 'no');
 

@@ -17,7 +17,7 @@
  *
  * Chromium runs in a network namespace of its own (bench/isolated-browser.ts). Prints a table and
  * writes bench/results/session-bench.{json,md}.
- *   npm run bench [-- --samples 20] [-- --only warm,cold,e2e,memory,bandwidth]
+ *   npm run bench [-- --samples 20] [-- --only warm,cold,e2e,memory,bandwidth] [-- --presets low,auto,high]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -53,6 +53,7 @@ const E2E_SAMPLES = Math.max(5, Math.round(SAMPLES / 2));
 const CONCURRENCY = 5;
 const IDLE_N = 5;
 const ONLY = new Set((arg('only') ?? 'warm,cold,e2e,memory,bandwidth').split(','));
+const PRESETS = (arg('presets') ?? 'low,auto,high').split(',') as Quality[];
 const POOL_QUEUE = `hs-bench-pool-${process.pid}`;
 const POLICIES = JSON.stringify({ user: { maxSessions: 10 } });
 
@@ -417,7 +418,7 @@ async function main(): Promise<void> {
       }
       if (ONLY.has('bandwidth')) {
         const presets: Array<Awaited<ReturnType<typeof measureScrolling>>> = [];
-        for (const q of ['low', 'auto', 'high'] as const) {
+        for (const q of PRESETS) {
           presets.push(await measureScrolling(t, user.token, browser, () => ingress.bytesToBrowser(), scroll.url, q));
           log(`scrolling, ${q}: ${JSON.stringify(presets.at(-1))}`);
         }

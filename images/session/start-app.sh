@@ -6,10 +6,23 @@ set -eu
 profile="${HOME}/.mozilla/hackstream-profile"
 mkdir -p "$profile"
 cp /etc/hackstream/firefox-user.js "$profile/user.js"
+# Start maximized: the xpra client then fits the window to its own screen (the HTML5 client to
+# the browser tab), instead of Firefox's default 1280x1040 that a smaller client shows cut off
+# and that costs bandwidth for rows nobody sees.
+cp /etc/hackstream/firefox-xulstore.json "$profile/xulstore.json"
 # The quality preset's frame rate (a number, or 0 for Firefox's default).
 case "${HACKSTREAM_FRAME_RATE:-0}" in
   0) ;;
   *[!0-9]*) echo "hackstream-start-app: HACKSTREAM_FRAME_RATE must be a number" >&2; exit 2 ;;
   *) echo "user_pref(\"layout.frame_rate\", ${HACKSTREAM_FRAME_RATE});" >> "$profile/user.js" ;;
+esac
+# Page scrollbars hidden (the `low` preset): a user stylesheet, which overrides pages' own.
+case "${HACKSTREAM_SCROLLBARS:-shown}" in
+  shown) ;;
+  hidden)
+    mkdir -p "$profile/chrome"
+    echo '* { scrollbar-width: none !important; }' > "$profile/chrome/userContent.css"
+    echo 'user_pref("toolkit.legacyUserProfileCustomizations.stylesheets", true);' >> "$profile/user.js" ;;
+  *) echo "hackstream-start-app: HACKSTREAM_SCROLLBARS must be shown or hidden" >&2; exit 2 ;;
 esac
 exec firefox-esr --profile "$profile" "${HACKSTREAM_URL:-about:blank}"

@@ -14,7 +14,7 @@ import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.
 import { launchChromium, openSessionWindow, type TestBrowser } from '../support/browser.js';
 import { docker, hostAddress, sessionContainers } from '../support/docker.js';
 import { PAGE_COLOUR, serveTestPage, type TestPage } from '../support/test-page.js';
-import { windowShows, windowTitled } from '../support/xpra-page.js';
+import { windowFillsTab, windowShows, windowTitled } from '../support/xpra-page.js';
 
 let chromium: TestBrowser;
 let browser: Browser;
@@ -74,6 +74,8 @@ describe('a Firefox session, end to end', () => {
       arg: { title: page.title, colour: PAGE_COLOUR },
     });
     expect(response?.status()).toBe(200);
+    // Firefox fills the tab: neither cut off nor streaming rows nobody sees.
+    await tab.waitForFunction(windowFillsTab, undefined, { timeout: 15_000 });
 
     // The worker saw the client through xpra and moved the session to active.
     const active = await waitForSession(t, user.token, session.session_id, (s) => s.state === 'active', 30);

@@ -22,7 +22,7 @@ import { launchChromium, openSessionWindow, type TestBrowser } from '../support/
 import { docker, execIn, hostAddress, sessionContainers } from '../support/docker.js';
 import { workflowsEntry } from '../support/paths.js';
 import { PAGE_COLOUR, serveTestPage, type TestPage } from '../support/test-page.js';
-import { windowShows } from '../support/xpra-page.js';
+import { windowFillsTab, windowShows } from '../support/xpra-page.js';
 
 const stack = inject('stack');
 const taskQueue = `hs-pool-${process.pid}`;
@@ -193,6 +193,8 @@ describe('the warm pool', () => {
         return String(res.body.connect.browser.url);
       };
       await openSessionWindow(tab, created.body.connect.browser.url, fresh, { check: windowShows, arg: { title: page.title, colour: PAGE_COLOUR } });
+      // Firefox fills the tab: neither cut off nor streaming rows nobody sees.
+      await tab.waitForFunction(windowFillsTab, undefined, { timeout: 15_000 });
     } finally {
       await context.close();
       await t.call('POST', `/v1/sessions/${id}/stop`, { token: user.token });

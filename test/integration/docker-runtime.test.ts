@@ -19,6 +19,7 @@ const created: string[] = [];
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'hs-runtime-'));
 const ca = new FileCertificateAuthority(path.join(tmp, 'ca', 'ca.pem'), path.join(tmp, 'ca', 'ca-key.pem'));
 const files = new SessionFiles(path.join(tmp, 'sessions'));
+const PROFILE = '/home/hs/.mozilla/hackstream-profile';
 
 beforeAll(async () => {
   await ca.ensure();
@@ -121,16 +122,23 @@ describe('DockerSessionRuntime', () => {
     expect(info).toMatch(/^encodings=\('rgb', 'png', 'jpeg'\)$/m);
     expect(info).toMatch(/^bandwidth-limit=1000000$/m);
     // Firefox repaints at the preset's frame rate, with the image's memory-saving preferences.
-    const prefs = (await execIn(c.id, ['cat', '/home/hs/.mozilla/hackstream-profile/user.js'])).output;
+    const prefs = (await execIn(c.id, ['cat', `${PROFILE}/user.js`])).output;
     expect(prefs).toContain('user_pref("layout.frame_rate", 12);');
     expect(prefs).toContain('user_pref("dom.ipc.processPrelaunch.enabled", false);');
+    // `low` hides page scrollbars (a user stylesheet, which needs its preference); Firefox starts maximized.
+    expect(prefs).toContain('user_pref("toolkit.legacyUserProfileCustomizations.stylesheets", true);');
+    expect((await execIn(c.id, ['cat', `${PROFILE}/chrome/userContent.css`])).output).toContain('scrollbar-width: none !important');
+    expect(JSON.parse((await execIn(c.id, ['cat', `${PROFILE}/xulstore.json`])).output)).toMatchObject({
+      'chrome://browser/content/browser.xhtml': { 'main-window': { sizemode: 'maximized' } },
+    });
 
     const open = await start(spec({ quality: 'auto', policy: { clipboard: true, fileTransfer: false } }));
     await waitForApp(runtime, open.id);
     const openInfo = (await execIn(open.id, ['xpra', 'info', ':100', '--socket-dir=/tmp/xpra'])).output;
     expect(openInfo).toMatch(/^clipboard\.CLIPBOARD\./m);
     expect(openInfo).toMatch(/^encodings=.*'webp'/m);
-    expect((await execIn(open.id, ['cat', '/home/hs/.mozilla/hackstream-profile/user.js'])).output).toContain('user_pref("layout.frame_rate", 20);');
+    expect((await execIn(open.id, ['cat', `${PROFILE}/user.js`])).output).toContain('user_pref("layout.frame_rate", 20);');
+    expect((await execIn(open.id, ['ls', `${PROFILE}/chrome`])).exitCode).not.toBe(0); // scrollbars shown
   });
 
   it('replaces a container that is no longer running', async () => {

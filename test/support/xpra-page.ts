@@ -10,6 +10,7 @@ interface PageElement {
   getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } | null;
 }
 declare const document: { querySelectorAll(selector: string): Iterable<PageElement> };
+declare const window: { innerWidth: number; innerHeight: number };
 
 /** A streamed window's title (xpra shows the app's window title in its header) contains `title`. */
 export function windowTitled(title: string): boolean {
@@ -31,4 +32,14 @@ export function windowShows(args: { title: string; colour: { r: number; g: numbe
     }
   }
   return false;
+}
+
+/**
+ * The app's window fills the browser tab without overflowing it (Firefox starts maximized and
+ * the client fits it to its screen; its header bar takes some of the height).
+ */
+export function windowFillsTab(): boolean {
+  const sizes = [...document.querySelectorAll('#screen canvas')].map((c) => [c.width, c.height] as const);
+  const [w, h] = sizes.sort((a, b) => b[0] * b[1] - a[0] * a[1])[0] ?? [0, 0];
+  return w <= window.innerWidth && h <= window.innerHeight && w >= window.innerWidth * 0.95 && h >= window.innerHeight * 0.85;
 }
