@@ -170,26 +170,43 @@ async function containerOf(sessionId: string): Promise<{ id: string; ip: string 
 
 let failures = 0;
 
-/** Opens the client at `url` and waits until the test page shows; ms from `t0` (performance.now), or null when it never did. */
-async function showPage(browser: IsolatedBrowser, url: string, page: TestPage, t0: number): Promise<number | null> {
+/** What the client's page shows (for a sample that failed): window titles and canvas sizes. */
+function clientState(): string {
+  const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): Iterable<{ textContent: string | null; width: number; height: number }> } }).document;
+  const titles = [...doc.querySelectorAll('.windowtitle')].map((e) => e.textContent);
+  const canvases = [...doc.querySelectorAll('#screen canvas')].map((c) => `${c.width}x${c.height}`);
+  return JSON.stringify({ titles, canvases });
+}
+
+/**
+ * A fresh browser tab, opened before the clock starts (a user's browser is already running; a
+ * new context costs the isolated Chromium 100-300 ms that are neither HackStream's nor xpra's).
+ */
+async function freshTab(browser: IsolatedBrowser): Promise<{ tab: Page; close: () => Promise<void> }> {
   const context = await browser.browser.newContext({ viewport: { width: 1280, height: 720 } });
+  return { tab: await context.newPage(), close: () => context.close() };
+}
+
+/** Opens the client at `url` in `tab` and waits until the test page shows; ms from `t0` (performance.now), or null when it never did. */
+async function showPage(tab: Page, url: string, page: TestPage, t0: number): Promise<number | null> {
+  let stage = 'page load';
   try {
-    const tab = await context.newPage();
     const t1 = performance.now();
     await tab.goto(url);
     const t2 = performance.now();
+    stage = 'window titled';
     await tab.waitForFunction(windowTitled, page.title, { timeout: 60_000, polling: 'raf' });
     const t3 = performance.now();
+    stage = 'colour shown';
     await tab.waitForFunction(windowShows, { title: page.title, colour: PAGE_COLOUR }, { timeout: 60_000, polling: 'raf' });
     const t4 = performance.now();
     log(`  before goto ${round(t1 - t0)} ms, page loaded +${round(t2 - t1)}, window titled +${round(t3 - t2)}, colour shown +${round(t4 - t3)}`);
     return t4 - t0;
   } catch (err) {
     failures++;
-    log(`  FAILED (counted, not measured): ${String(err).split('\n')[0]}`);
+    const state = await tab.evaluate(clientState).catch(() => 'unknown');
+    log(`  FAILED at ${stage} (counted, not measured): ${String(err).split('\n')[0]}; client shows ${state}`);
     return null;
-  } finally {
-    await context.close();
   }
 }
 
@@ -318,9 +335,11 @@ async function main(): Promise<void> {
           const e2eWarm: number[] = [];
           for (let i = 0; i < E2E_SAMPLES; i++) {
             await waitForPool(redis, image, CONCURRENCY);
+            const { tab, close } = await freshTab(browser);
             const t0 = performance.now();
             const c = await create(t, user.token, { url: page.url });
-            const shown = await showPage(browser, c.url, page, t0);
+            const shown = await showPage(tab, c.url, page, t0);
+            await close();
             if (shown !== null) e2eWarm.push(shown);
             await stop(t, c);
             log(`e2e warm ${i + 1}/${E2E_SAMPLES}: ${shown === null ? 'failed' : round(shown)} ms (create ${round(c.ms)} ms)`);
@@ -376,17 +395,21 @@ async function main(): Promise<void> {
         const e2eCold: number[] = [];
         const direct: number[] = [];
         for (let i = 0; i < E2E_SAMPLES; i++) {
+          const first = await freshTab(browser);
           const t0 = performance.now();
           const c = await create(t, user.token, { url: page.url });
-          const shown = await showPage(browser, c.url, page, t0);
+          const shown = await showPage(first.tab, c.url, page, t0);
+          await first.close();
           if (shown !== null) e2eCold.push(shown);
           await stop(t, c);
           // The client alone: straight to a running container's websocket port, no API, no ingress.
           const d = await create(t, user.token, { url: page.url });
           const { ip } = await containerOf(d.id);
           const tunnel = await browser.tunnel({ host: ip, port: XPRA_WS_PORT }, 20_000 + i);
+          const second = await freshTab(browser);
           const t1 = performance.now();
-          const attached = await showPage(browser, `http://127.0.0.1:${tunnel.port}/`, page, t1);
+          const attached = await showPage(second.tab, `http://127.0.0.1:${tunnel.port}/`, page, t1);
+          await second.close();
           if (attached !== null) direct.push(attached);
           await stop(t, d);
           log(`e2e cold ${i + 1}/${E2E_SAMPLES}: ${shown === null ? 'failed' : round(shown)} ms; direct attach ${attached === null ? 'failed' : round(attached)} ms`);

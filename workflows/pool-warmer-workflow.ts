@@ -4,7 +4,7 @@
  * whenever the API claims a container. Per pool: drop what died or aged, then warm what is
  * missing, in parallel. Warm containers are single-use: a claimed one never comes back.
  */
-import { log, proxyActivities } from '@temporalio/workflow';
+import { log, patched, proxyActivities, sleep } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { poolName, type PoolWarmerInput } from './messages.js';
 
@@ -15,7 +15,18 @@ const { reconcilePool } = proxyActivities<Activities>({
   retry: { initialInterval: '1s', maximumAttempts: 3 },
 });
 
+/**
+ * How long a run waits before looking at the pools. Every claim triggers a run, and starting
+ * containers (networks, container starts, Firefox's start-up) competes for dockerd and the CPU
+ * with the claims still in progress: with several users starting at once, the last claims of the
+ * burst were measured up to twice as slow. Waiting lets the burst finish first; its refill then
+ * warms all the missing containers in one run.
+ */
+export const REFILL_SETTLE = '1 second';
+
 export async function PoolWarmerWorkflow(input: PoolWarmerInput): Promise<{ warmed: number; removed: number }> {
+  // Runs started by workers from before the pause replay without it.
+  if (patched('pool-refill-settle')) await sleep(REFILL_SETTLE);
   let warmed = 0;
   let removed = 0;
   await Promise.all(

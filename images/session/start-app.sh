@@ -10,6 +10,8 @@ cp /etc/hackstream/firefox-user.js "$profile/user.js"
 # the browser tab), instead of Firefox's default 1280x1040 that a smaller client shows cut off
 # and that costs bandwidth for rows nobody sees.
 cp /etc/hackstream/firefox-xulstore.json "$profile/xulstore.json"
+# Until a client attaches, a screen of an HD display's size (not the 4K maximum): see the script.
+hackstream-screen-size 1280x720 || echo "hackstream-start-app: keeping the screen's size" >&2
 # The quality preset's frame rate (a number, or 0 for Firefox's default).
 case "${HACKSTREAM_FRAME_RATE:-0}" in
   0) ;;
