@@ -34,7 +34,7 @@ import { openDatabase } from '../core/db/orm.js';
 import { createLogger } from '../core/logger.js';
 import { poolReadyKey } from '../core/pool-keys.js';
 import { createSessionWorker } from '../worker/session-worker.js';
-import { sessionWorkflowId, type Quality } from '../workflows/messages.js';
+import { QUALITIES, sessionWorkflowId, type Quality } from '../workflows/messages.js';
 import { startApiOn, type ApiUnderTest } from '../test/support/api-under-test.js';
 import { docker, hostAddress, sessionContainers } from '../test/support/docker.js';
 import { REPO_ROOT, workflowsEntry } from '../test/support/paths.js';
@@ -53,7 +53,8 @@ const E2E_SAMPLES = Math.max(5, Math.round(SAMPLES / 2));
 const CONCURRENCY = 5;
 const IDLE_N = 5;
 const ONLY = new Set((arg('only') ?? 'warm,cold,e2e,memory,bandwidth').split(','));
-const PRESETS = (arg('presets') ?? 'low,auto,high').split(',') as Quality[];
+const PRESETS = (arg('presets') ?? QUALITIES.join(',')).split(',') as Quality[];
+for (const p of PRESETS) if (!QUALITIES.includes(p)) throw new Error(`--presets: unknown preset "${p}" (presets: ${QUALITIES.join(', ')})`);
 const POOL_QUEUE = `hs-bench-pool-${process.pid}`;
 const POLICIES = JSON.stringify({ user: { maxSessions: 10 } });
 
@@ -184,12 +185,17 @@ function clientState(): string {
  */
 async function freshTab(browser: IsolatedBrowser): Promise<{ tab: Page; close: () => Promise<void> }> {
   const context = await browser.browser.newContext({ viewport: { width: 1280, height: 720 } });
-  return { tab: await context.newPage(), close: () => context.close() };
+  const tab = await context.newPage();
+  // Its renderer process up and idle: on a user's machine it would not compete with the server.
+  await tab.goto('about:blank');
+  return { tab, close: () => context.close() };
 }
 
 /** Opens the client at `url` in `tab` and waits until the test page shows; ms from `t0` (performance.now), or null when it never did. */
 async function showPage(tab: Page, url: string, page: TestPage, t0: number): Promise<number | null> {
   let stage = 'page load';
+  const consoleLines: string[] = [];
+  tab.on('console', (m) => consoleLines.push(m.text()));
   try {
     const t1 = performance.now();
     await tab.goto(url);
@@ -205,7 +211,7 @@ async function showPage(tab: Page, url: string, page: TestPage, t0: number): Pro
   } catch (err) {
     failures++;
     const state = await tab.evaluate(clientState).catch(() => 'unknown');
-    log(`  FAILED at ${stage} (counted, not measured): ${String(err).split('\n')[0]}; client shows ${state}`);
+    log(`  FAILED at ${stage} (counted, not measured): ${String(err).split('\n')[0]}; client shows ${state}; its last console lines: ${JSON.stringify(consoleLines.slice(-5))}`);
     return null;
   }
 }
