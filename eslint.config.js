@@ -18,7 +18,7 @@ const forbiddenInWorkflows = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tools/**', '.data/**', 'images/**', 'bench/results/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.tools/**', '.data/**', 'images/**', 'bench/results/**', 'client/dist/**', 'client/node_modules/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -64,7 +64,23 @@ export default tseslint.config(
     },
   },
   {
-    files: ['eslint.config.js'],
+    // The client runs on Debian's Node 18 and talks to the server over HTTPS only: nothing of the
+    // server's code may end up in its bundle.
+    files: ['client/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['../../core/*', '../../api/*', '../../workflows/*', '../../activities/*', '../../worker/*', '../core/*', '../api/*'], message: 'The client imports only its own files.' }] },
+      ],
+    },
+  },
+  {
+    files: ['eslint.config.js', 'client/**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // Build scripts run on the project's Node.
+    files: ['client/**/*.mjs'],
+    languageOptions: { globals: { URL: 'readonly', process: 'readonly', console: 'readonly', Buffer: 'readonly' } },
   },
 );

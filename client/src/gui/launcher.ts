@@ -1,0 +1,153 @@
+/**
+ * The graphical launcher (story L0): on first run a form for the server, username and password
+ * (the second factor and the server's fingerprint asked when needed), then "Launch Browser" with
+ * a URL field offering the last pages, a quality choice and "My sessions" (attach, open in the
+ * web browser, stop). Every step is a zenity dialog driven by the same use cases as the CLI.
+ */
+import { settingsOf, type ClientContext } from '../client-context.js';
+import { ClientError } from '../client-error.js';
+import { EXIT } from '../exit-codes.js';
+import { login, logout } from '../login.js';
+import { recentUrls } from '../recent-urls.js';
+import { ago, attach, launch, list, loggedInApi, openInBrowser, stop } from '../sessions.js';
+import { QUALITIES } from '../settings.js';
+import type { AttachOutcome } from '../attach-supervisor.js';
+import { FIELD_SEPARATOR, showError, showInfo, zenity, ZenityProgress } from './zenity.js';
+
+export const BUTTONS = {
+  launch: 'Launch Browser',
+  sessions: 'My sessions',
+  logout: 'Log out',
+  attach: 'Attach',
+  openInBrowser: 'Open in web browser',
+  stop: 'Stop',
+  login: 'Log in',
+} as const;
+
+type Step = 'login' | 'launcher' | 'sessions' | 'quit';
+
+const isCancel = (err: unknown) => err instanceof ClientError && err.exitCode === EXIT.cancelled;
+
+export async function runGui(ctx: ClientContext, binary: string): Promise<void> {
+  const settings = settingsOf(ctx);
+  let step: Step = settings.api_url && ctx.tokens.get(settings.api_url) ? 'launcher' : 'login';
+  while (step !== 'quit') {
+    try {
+      step = step === 'login' ? await loginForm(ctx, binary) : step === 'launcher' ? await launcher(ctx, binary) : await sessions(ctx, binary);
+    } catch (err) {
+      if (isCancel(err)) continue;
+      if (err instanceof ClientError && err.exitCode === EXIT.notLoggedIn) {
+        await showError(binary, err.message.replace(/: run `hackstream login`$/, ': please log in again'));
+        step = 'login';
+        continue;
+      }
+      await showError(binary, err instanceof ClientError ? err.message : `Unexpected error: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** First run, or after logging out: server, username, password in one form. */
+async function loginForm(ctx: ClientContext, binary: string): Promise<Step> {
+  const current = settingsOf(ctx);
+  const answer = await zenity(binary, [
+    '--forms',
+    '--width=420',
+    `--text=Log in to your HackStream server${current.api_url ? `\n(last used: ${current.api_url}${current.username ? ` as ${current.username}` : ''})` : ''}`,
+    '--add-entry=Server URL',
+    '--add-entry=Username',
+    '--add-password=Password',
+    `--separator=${FIELD_SEPARATOR}`,
+    `--ok-label=${BUTTONS.login}`,
+  ]);
+  if (answer.code !== 0) return 'quit';
+  const [server = '', username = '', password = ''] = answer.text.split(FIELD_SEPARATOR);
+  const chosenServer = server.trim() || current.api_url;
+  const chosenUser = username.trim() || current.username;
+  if (!chosenServer || !chosenUser || !password) {
+    await showError(binary, 'Server URL, username and password are all needed.');
+    return 'login';
+  }
+  await new ZenityProgress(binary).run('Logging in…', () => login(ctx, { server: chosenServer, username: chosenUser, password }));
+  return 'launcher';
+}
+
+/** "Launch Browser": a URL (typed, or one of the last ten), a quality, and the other actions. */
+async function launcher(ctx: ClientContext, binary: string): Promise<Step> {
+  const settings = settingsOf(ctx);
+  const recent = recentUrls(ctx.paths);
+  const quality = settings.quality ?? 'low';
+  const answer = await zenity(binary, [
+    '--forms',
+    '--width=480',
+    `--text=Logged in to ${settings.api_url} as ${settings.username ?? '?'}.\nType a page, or pick a recent one.`,
+    '--add-entry=Page to open',
+    '--add-combo=Recent pages',
+    `--combo-values=${recent.join('|')}`,
+    '--add-combo=Quality',
+    `--combo-values=${[quality, ...QUALITIES.filter((q) => q !== quality)].join('|')}`,
+    `--separator=${FIELD_SEPARATOR}`,
+    `--ok-label=${BUTTONS.launch}`,
+    `--extra-button=${BUTTONS.sessions}`,
+    `--extra-button=${BUTTONS.logout}`,
+  ]);
+  if (answer.code !== 0) {
+    if (answer.text === BUTTONS.sessions) return 'sessions';
+    if (answer.text === BUTTONS.logout) {
+      await logout(ctx);
+      return 'login';
+    }
+    return 'quit';
+  }
+  const [typed = '', picked = '', chosenQuality = ''] = answer.text.split(FIELD_SEPARATOR);
+  const url = typed.trim() || picked.trim() || undefined;
+  const { outcome } = await launch(ctx, { app: 'firefox', url, quality: chosenQuality.trim() || quality, mode: 'native' }, new ZenityProgress(binary));
+  await reportOutcome(binary, outcome);
+  return 'launcher';
+}
+
+/** "My sessions": pick one, then attach, open it in the web browser, or stop it. */
+async function sessions(ctx: ClientContext, binary: string): Promise<Step> {
+  const all = await list(ctx, false);
+  const live = all.filter((s) => ['provisioning', 'ready', 'active'].includes(s.state));
+  if (live.length === 0) {
+    await showInfo(binary, 'You have no running sessions.');
+    return 'launcher';
+  }
+  const answer = await zenity(binary, [
+    '--list',
+    '--width=720',
+    '--height=320',
+    '--text=Your running sessions',
+    '--column=Session',
+    '--column=State',
+    '--column=Page',
+    '--column=Started',
+    ...live.flatMap((s) => [s.session_id, s.state, s.url ?? '', ago(s.created_at)]),
+    `--ok-label=${BUTTONS.attach}`,
+    `--extra-button=${BUTTONS.openInBrowser}`,
+    `--extra-button=${BUTTONS.stop}`,
+    '--cancel-label=Back',
+  ]);
+  // zenity prints the selection, and for an extra button its label (on a line of its own).
+  const [first = '', second = ''] = answer.text.split('\n');
+  const button = answer.code === 0 ? BUTTONS.attach : [first, second].find((l) => l === BUTTONS.openInBrowser || l === BUTTONS.stop);
+  const selected = [first, second].find((l) => live.some((s) => s.session_id === l));
+  if (!button) return 'launcher';
+  if (!selected) {
+    await showError(binary, 'Select a session first.');
+    return 'sessions';
+  }
+  if (button === BUTTONS.attach) await reportOutcome(binary, await attach(ctx, selected));
+  else if (button === BUTTONS.stop) {
+    const s = await new ZenityProgress(binary).run('Stopping the session…', () => stop(ctx, selected));
+    await showInfo(binary, `Session ${s.session_id} is ${s.state}.`);
+  } else {
+    const { connect } = await (await loggedInApi(ctx)).connect(selected);
+    openInBrowser(ctx, connect.browser.url);
+  }
+  return 'sessions';
+}
+
+async function reportOutcome(binary: string, outcome: AttachOutcome | undefined): Promise<void> {
+  if (outcome && outcome.exitCode !== EXIT.ok && outcome.exitCode !== EXIT.cancelled) await showError(binary, outcome.message);
+}
