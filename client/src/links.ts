@@ -28,10 +28,20 @@ export function parseLink(raw: string): HackstreamLink {
   }
   if (url.protocol !== 'hackstream:') throw usageError(`"${raw}" is not a hackstream:// link`);
   if (!url.hostname || url.username || url.password) throw usageError(`the link "${raw}" names no server (hackstream://<server>/…)`);
-  const server = new URL(`https://${url.host}`).origin;
+  let server: string;
+  try {
+    server = new URL(`https://${url.host}`).origin;
+  } catch {
+    throw usageError(`the link "${raw}" names no valid server (hackstream://<server>/…)`);
+  }
   const attach = /^\/sessions\/([^/]+)\/?$/.exec(url.pathname);
   if (attach) {
-    const sessionId = decodeURIComponent(attach[1]!).toLowerCase();
+    let sessionId = '';
+    try {
+      sessionId = decodeURIComponent(attach[1]!).toLowerCase();
+    } catch {
+      // malformed percent-encoding: not a session id (below)
+    }
     if (!SESSION_ID.test(sessionId)) throw usageError(`the link's session id "${attach[1]}" is not a session id`);
     return { server, action: { kind: 'attach', sessionId } };
   }

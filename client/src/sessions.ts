@@ -29,7 +29,8 @@ const APP_ALIASES: Record<string, string> = { browser: 'firefox', firefox: 'fire
 /** A URL as a person types it: "example.com" means https://example.com/. */
 export function normaliseUrl(raw: string): string {
   const value = raw.trim();
-  const withScheme = /^[a-z][a-z0-9+.-]*:/i.test(value) ? value : `https://${value}`;
+  // "host:8080" and "host:8080/path" are a host and a port, not a URL scheme.
+  const withScheme = /^[a-z][a-z0-9+.-]*:(?!\d+(?:[/?#]|$))/i.test(value) ? value : `https://${value}`;
   let url: URL;
   try {
     url = new URL(withScheme);

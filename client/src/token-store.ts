@@ -6,7 +6,6 @@
  * at once: a refresh happens under a file lock, and whoever gets the lock first re-reads the
  * file, so the others find the new access token there instead of spending the old refresh token.
  */
-import { existsSync } from 'node:fs';
 import lockfile from 'proper-lockfile';
 import type { ClientPaths } from './client-paths.js';
 import { ensurePrivateDir, readOptionalFile, writePrivateFile } from './private-files.js';
@@ -16,6 +15,8 @@ export interface StoredLogin {
   access_token: string;
   /** Unix milliseconds. */
   access_expires_at: number;
+  /** From then on the access token is refreshed before use (shortly before it expires). */
+  access_refresh_after: number;
   refresh_token: string;
   refresh_expires_at: number;
 }
@@ -33,13 +34,14 @@ export interface TokenPair {
   refresh_expires_in: number;
 }
 
-/** An access token this close to its expiry is refreshed before use. */
+/** An access token is refreshed this long before it expires (at most a tenth of its life). */
 const EXPIRY_MARGIN_MS = 15_000;
 
 export const storedLogin = (username: string, pair: TokenPair, now = Date.now()): StoredLogin => ({
   username,
   access_token: pair.access_token,
   access_expires_at: now + pair.expires_in * 1000,
+  access_refresh_after: now + pair.expires_in * 1000 - Math.min(EXPIRY_MARGIN_MS, pair.expires_in * 100),
   refresh_token: pair.refresh_token,
   refresh_expires_at: now + pair.refresh_expires_in * 1000,
 });
@@ -101,7 +103,7 @@ export class TokenStore {
    * Returns undefined when there is no login (or it can no longer be refreshed).
    */
   async accessToken(server: string, refresh: (refreshToken: string) => Promise<TokenPair | 'rejected'>, stale?: string): Promise<string | undefined> {
-    const usable = (l: StoredLogin | undefined) => l && l.access_token !== stale && l.access_expires_at - EXPIRY_MARGIN_MS > Date.now();
+    const usable = (l: StoredLogin | undefined) => l && l.access_token !== stale && (l.access_refresh_after ?? 0) > Date.now();
     const current = this.get(server);
     if (!current) return undefined;
     if (usable(current)) return current.access_token;
@@ -117,9 +119,5 @@ export class TokenStore {
       this.save(server, storedLogin(now.username, pair));
       return pair.access_token;
     });
-  }
-
-  exists(): boolean {
-    return existsSync(this.paths.tokensFile);
   }
 }

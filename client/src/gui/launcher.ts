@@ -12,12 +12,13 @@ import { recentUrls } from '../recent-urls.js';
 import { ago, attach, launch, list, loggedInApi, openInBrowser, stop } from '../sessions.js';
 import { QUALITIES } from '../settings.js';
 import type { AttachOutcome } from '../attach-supervisor.js';
-import { FIELD_SEPARATOR, showError, showInfo, zenity, ZenityProgress } from './zenity.js';
+import { escapeMarkup, FIELD_SEPARATOR, showError, showInfo, zenity, ZenityProgress } from './zenity.js';
 
 export const BUTTONS = {
   launch: 'Launch Browser',
   sessions: 'My sessions',
   logout: 'Log out',
+  choose: 'Choose…',
   attach: 'Attach',
   openInBrowser: 'Open in web browser',
   stop: 'Stop',
@@ -31,9 +32,11 @@ const isCancel = (err: unknown) => err instanceof ClientError && err.exitCode ==
 export async function runGui(ctx: ClientContext, binary: string): Promise<void> {
   const settings = settingsOf(ctx);
   let step: Step = settings.api_url && ctx.tokens.get(settings.api_url) ? 'launcher' : 'login';
+  /** What the login form was last given: after a refused password only that needs typing again. */
+  const typed: LoginDefaults = {};
   while (step !== 'quit') {
     try {
-      step = step === 'login' ? await loginForm(ctx, binary) : step === 'launcher' ? await launcher(ctx, binary) : await sessions(ctx, binary);
+      step = step === 'login' ? await loginForm(ctx, binary, typed) : step === 'launcher' ? await launcher(ctx, binary) : await sessions(ctx, binary);
     } catch (err) {
       if (isCancel(err)) continue;
       if (err instanceof ClientError && err.exitCode === EXIT.notLoggedIn) {
@@ -46,13 +49,22 @@ export async function runGui(ctx: ClientContext, binary: string): Promise<void> 
   }
 }
 
+interface LoginDefaults {
+  server?: string;
+  username?: string;
+}
+
 /** First run, or after logging out: server, username, password in one form. */
-async function loginForm(ctx: ClientContext, binary: string): Promise<Step> {
+async function loginForm(ctx: ClientContext, binary: string, typed: LoginDefaults): Promise<Step> {
   const current = settingsOf(ctx);
+  // zenity's form entries cannot be pre-filled: an empty field stands for the value named here.
+  const lastServer = typed.server ?? current.api_url;
+  const lastUser = typed.username ?? current.username;
+  const hint = lastServer ? `\n(leave Server URL${lastUser ? ' and Username' : ''} empty for ${lastServer}${lastUser ? ` as ${lastUser}` : ''})` : '';
   const answer = await zenity(binary, [
     '--forms',
     '--width=420',
-    `--text=Log in to your HackStream server${current.api_url ? `\n(last used: ${current.api_url}${current.username ? ` as ${current.username}` : ''})` : ''}`,
+    `--text=${escapeMarkup(`Log in to your HackStream server${hint}`)}`,
     '--add-entry=Server URL',
     '--add-entry=Username',
     '--add-password=Password',
@@ -61,8 +73,10 @@ async function loginForm(ctx: ClientContext, binary: string): Promise<Step> {
   ]);
   if (answer.code !== 0) return 'quit';
   const [server = '', username = '', password = ''] = answer.text.split(FIELD_SEPARATOR);
-  const chosenServer = server.trim() || current.api_url;
-  const chosenUser = username.trim() || current.username;
+  const chosenServer = server.trim() || lastServer;
+  const chosenUser = username.trim() || lastUser;
+  if (chosenServer) typed.server = chosenServer;
+  if (chosenUser) typed.username = chosenUser;
   if (!chosenServer || !chosenUser || !password) {
     await showError(binary, 'Server URL, username and password are all needed.');
     return 'login';
@@ -113,6 +127,8 @@ async function sessions(ctx: ClientContext, binary: string): Promise<Step> {
     await showInfo(binary, 'You have no running sessions.');
     return 'launcher';
   }
+  // Two steps: zenity prints the selected row only for OK (or a double-click); for an extra
+  // button it prints nothing but that button's label, so the action is asked for afterwards.
   const answer = await zenity(binary, [
     '--list',
     '--width=720',
@@ -123,26 +139,32 @@ async function sessions(ctx: ClientContext, binary: string): Promise<Step> {
     '--column=Page',
     '--column=Started',
     ...live.flatMap((s) => [s.session_id, s.state, s.url ?? '', ago(s.created_at)]),
+    `--ok-label=${BUTTONS.choose}`,
+    '--cancel-label=Back',
+  ]);
+  if (answer.code !== 0) return 'launcher';
+  const selected = live.find((s) => s.session_id === answer.text.split('\n')[0]?.trim());
+  if (!selected) {
+    await showError(binary, 'Select a session first.');
+    return 'sessions';
+  }
+  const action = await zenity(binary, [
+    '--question',
+    '--width=460',
+    `--text=${escapeMarkup(`Session ${selected.session_id}\n${selected.state}${selected.url ? `, ${selected.url}` : ''}, started ${ago(selected.created_at)}`)}`,
     `--ok-label=${BUTTONS.attach}`,
     `--extra-button=${BUTTONS.openInBrowser}`,
     `--extra-button=${BUTTONS.stop}`,
     '--cancel-label=Back',
   ]);
-  // zenity prints the selection, and for an extra button its label (on a line of its own).
-  const [first = '', second = ''] = answer.text.split('\n');
-  const button = answer.code === 0 ? BUTTONS.attach : [first, second].find((l) => l === BUTTONS.openInBrowser || l === BUTTONS.stop);
-  const selected = [first, second].find((l) => live.some((s) => s.session_id === l));
-  if (!button) return 'launcher';
-  if (!selected) {
-    await showError(binary, 'Select a session first.');
-    return 'sessions';
-  }
-  if (button === BUTTONS.attach) await reportOutcome(binary, await attach(ctx, selected));
+  const button = action.code === 0 ? BUTTONS.attach : [BUTTONS.openInBrowser, BUTTONS.stop].find((b) => b === action.text.trim());
+  if (!button) return 'sessions';
+  if (button === BUTTONS.attach) await reportOutcome(binary, await attach(ctx, selected.session_id));
   else if (button === BUTTONS.stop) {
-    const s = await new ZenityProgress(binary).run('Stopping the session…', () => stop(ctx, selected));
+    const s = await new ZenityProgress(binary).run('Stopping the session…', () => stop(ctx, selected.session_id));
     await showInfo(binary, `Session ${s.session_id} is ${s.state}.`);
   } else {
-    const { connect } = await (await loggedInApi(ctx)).connect(selected);
+    const { connect } = await (await loggedInApi(ctx)).connect(selected.session_id);
     openInBrowser(ctx, connect.browser.url);
   }
   return 'sessions';
