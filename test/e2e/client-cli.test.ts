@@ -13,7 +13,7 @@ import { Terminal } from '../support/terminal.js';
 
 const stack = inject('stack');
 const server = `https://localhost:${stack.ingressPort}`;
-const json = (text: string) => JSON.parse(text) as any;
+const json = (text: string): any => JSON.parse(text);
 
 describe('the hackstream CLI on Debian Node 18', () => {
   let t: ApiUnderTest;
