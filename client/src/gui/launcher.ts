@@ -93,11 +93,13 @@ async function launcher(ctx: ClientContext, binary: string): Promise<Step> {
   const answer = await zenity(binary, [
     '--forms',
     '--width=480',
-    `--text=Logged in to ${settings.api_url} as ${settings.username ?? '?'}.\nType a page, or pick a recent one.`,
+    // One line: zenity makes the text the frame's label, and a second line sits on the frame.
+    `--text=${escapeMarkup(`Logged in to ${settings.api_url} as ${settings.username ?? '?'}`)}`,
     '--add-entry=Page to open',
     '--add-combo=Recent pages',
     `--combo-values=${recent.join('|')}`,
-    '--add-combo=Quality',
+    // zenity selects no combo item: the label says what an untouched one means.
+    `--add-combo=Quality (default: ${quality})`,
     `--combo-values=${[quality, ...QUALITIES.filter((q) => q !== quality)].join('|')}`,
     `--separator=${FIELD_SEPARATOR}`,
     `--ok-label=${BUTTONS.launch}`,
@@ -136,9 +138,10 @@ async function sessions(ctx: ClientContext, binary: string): Promise<Step> {
     '--text=Your running sessions',
     '--column=Session',
     '--column=State',
-    '--column=Page',
     '--column=Started',
-    ...live.flatMap((s) => [s.session_id, s.state, s.url ?? '', ago(s.created_at)]),
+    // Last, so a long page does not push the other columns out of the window.
+    '--column=Page',
+    ...live.flatMap((s) => [s.session_id, s.state, ago(s.created_at), s.url ?? '']),
     `--ok-label=${BUTTONS.choose}`,
     '--cancel-label=Back',
   ]);
