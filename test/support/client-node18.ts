@@ -13,7 +13,8 @@ import path from 'node:path';
 import { buildClientBundle } from './client-bundle.js';
 
 const BASE = 'hackstream/debian-base:bookworm';
-const PACKAGES = ['nodejs', 'xpra', 'python3-lz4', 'python3-pil', 'ca-certificates'];
+// As the .deb depends: xpra 3.1 paints windows through python3-gi-cairo, which it does not depend on.
+const PACKAGES = ['nodejs', 'xpra', 'python3-gi-cairo', 'python3-lz4', 'python3-pil', 'ca-certificates'];
 const RECIPE = `FROM ${BASE}
 RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${PACKAGES.join(' ')} && rm -rf /var/lib/apt/lists/*
 `;

@@ -1,0 +1,53 @@
+/**
+ * A TCP relay between a client and a server that a test can cut and restore: a network outage
+ * between a device and the ingress, with everything on loopback.
+ */
+import net from 'node:net';
+
+export interface TcpRelay {
+  port: number;
+  /** Drops every connection and refuses new ones until restore(). */
+  cut(): Promise<void>;
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTcpRelay(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpRelay> {
+  const sockets = new Set<net.Socket>();
+  const track = (s: net.Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  };
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, targetHost);
+    track(client);
+    track(upstream);
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  const listen = (port: number) => new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const stopListening = () => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+  await listen(0);
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    port,
+    async cut() {
+      const closed = stopListening();
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+    restore: () => listen(port),
+    async close() {
+      const closed = stopListening();
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+  };
+}
