@@ -24,6 +24,7 @@ import { requestContext, requireJsonBody } from './request-context.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { accountRoutes, loginRoutes } from './routes/auth-routes.js';
 import { connectRoutes, ingressRoutes } from './routes/connect-routes.js';
+import { aptRoutes } from './routes/apt-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
 import { sessionRoutes } from './routes/session-routes.js';
@@ -74,6 +75,7 @@ export function createApp(deps: ApiDeps): express.Express {
   // Public.
   app.use(healthRoutes({ db, redis, temporal, namespace: config.temporal.namespace }));
   app.use(metricsRoutes(metrics));
+  app.use(aptRoutes(config.aptRepoDir));
   app.use(ingressRoutes(connectTokens, descriptors, config.resumeTtlSeconds, audit, logger));
   app.use(loginRoutes(passport, login, accounts));
   // Everything else under /v1 needs a valid access token; admin routes also the admin role.

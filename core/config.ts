@@ -65,6 +65,7 @@ const envSchema = z.object({
   HACKSTREAM_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   HACKSTREAM_CREATE_TIMEOUT_SECONDS: seconds(90),
   HACKSTREAM_TRUST_PROXY: z.string().min(1).default('loopback'),
+  HACKSTREAM_APT_REPO_DIR: z.string().min(1).optional(),
 
   HACKSTREAM_SESSION_IMAGE: z.string().min(1).default('hackstream/session-firefox:latest'),
   HACKSTREAM_SESSION_MEMORY_MB: z.coerce.number().int().min(256).default(1536),
@@ -248,6 +249,8 @@ export interface ApiConfig extends CommonConfig {
   connectTokenTtlSeconds: number;
   resumeTtlSeconds: number;
   policies: Record<'admin' | 'user', RolePolicy>;
+  /** The client's signed apt repository (client/packaging/build-repo.sh writes it), served at /apt/. */
+  aptRepoDir: string;
 }
 
 export class ConfigError extends Error {
@@ -360,8 +363,9 @@ export function loadApiConfig(env: Env): ApiConfig {
   if (!e.HACKSTREAM_SECRET_KEY) {
     throw invalid('HACKSTREAM_SECRET_KEY', 'required (at least 32 random characters; encrypts TOTP secrets)');
   }
+  const base = common(e);
   return {
-    ...common(e),
+    ...base,
     host: e.HACKSTREAM_API_HOST,
     port: e.HACKSTREAM_API_PORT,
     jwtSecret: e.HACKSTREAM_JWT_SECRET,
@@ -380,5 +384,6 @@ export function loadApiConfig(env: Env): ApiConfig {
     connectTokenTtlSeconds: e.HACKSTREAM_CONNECT_TOKEN_TTL_SECONDS,
     resumeTtlSeconds: e.HACKSTREAM_RESUME_TTL_SECONDS,
     policies: parsePolicies(e.HACKSTREAM_ROLE_POLICIES),
+    aptRepoDir: path.resolve(base.dataDir, e.HACKSTREAM_APT_REPO_DIR ?? 'client-apt/repo'),
   };
 }

@@ -14,8 +14,9 @@ trap 'rc=$?; printf "error: %s failed (exit %s) at line %s: %s\n" "${BASH_SOURCE
 
 # --- system packages (Debian) -------------------------------------------------------------
 
-# Packages the platform itself needs on the host.
-HS_APT_RUNTIME=(docker.io redis-server debootstrap ca-certificates curl python3-venv)
+# Packages the platform itself needs on the host (dpkg-dev, apt-utils and gnupg build the
+# client's signed apt repository, which the API serves at /apt/).
+HS_APT_RUNTIME=(docker.io redis-server debootstrap ca-certificates curl python3-venv dpkg-dev apt-utils gnupg)
 # Extra packages the test suite needs: a real browser (and NSS tools to make it trust the
 # HackStream CA), Debian's xpra client under Xvfb for the native path, PostgreSQL to run the
 # migrations against the production database too; for the client: zenity, tmux (its prompts in
@@ -162,6 +163,21 @@ ensure_traefik() { # ensure_traefik PORT DATA_DIR  (needs the control plane buil
   nohup "$HS_VENV/bin/traefik" "--configFile=$conf" >>"$dir/logs/traefik.log" 2>&1 </dev/null &
   echo $! >"$dir/run/traefik.pid"
   wait_for 30 traefik port_open "$port" || die "traefik did not come up; see $dir/logs/traefik.log"
+}
+
+# The client's .deb in its signed apt repository ($data_dir/client-apt/repo, served at /apt/),
+# rebuilt only when the client's sources or packaging changed.
+ensure_client_repo() { # ensure_client_repo DATA_DIR
+  local dir=$1 stamp_file="$1/client-apt/.repo-stamp" stamp
+  stamp="$(cd "$HS_ROOT/client" && find src packaging build.mjs package.json package-lock.json -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64) ${HACKSTREAM_APT_URI:-} ${HACKSTREAM_PUBLIC_HOST:-} ${HACKSTREAM_PUBLIC_PORT:-}"
+  if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ] && [ -f "$dir/client-apt/repo/dists/stable/InRelease" ]; then
+    say "client apt repository: up to date"
+    return 0
+  fi
+  say "client apt repository: building the .deb and the signed repository"
+  HACKSTREAM_DATA_DIR="$dir" npm --prefix "$HS_ROOT" run --silent package:client-repo >"$dir/logs/client-repo.log" 2>&1 \
+    || { tail -n 20 "$dir/logs/client-repo.log" >&2; die "building the client repository failed; see $dir/logs/client-repo.log"; }
+  echo "$stamp" >"$stamp_file"
 }
 
 ensure_session_image() {

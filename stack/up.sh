@@ -37,6 +37,7 @@ ensure_python_tools
 ensure_dockerd "$data_dir/logs"
 ensure_session_image
 "$HS_ROOT/stack/build-app.sh"
+HACKSTREAM_PUBLIC_PORT="$public_port" ensure_client_repo "$data_dir"
 ensure_redis "$redis_port" "$data_dir"
 ensure_temporal "$temporal_port" "$ui_port" "$data_dir"
 ensure_traefik "$public_port" "$data_dir"
@@ -82,6 +83,7 @@ HackStream is up.
   API:          $api_url   (health: /health, readiness: /ready)
   CA:           $ca   (trust it, or pin its fingerprint; also served at $api_url/ca.pem)
   Temporal UI:  http://127.0.0.1:$ui_port
+  Client:       $api_url/apt/   (signed apt repository of the hackstream client; see README)
   Admin:        ${HACKSTREAM_ADMIN_USERNAME:-admin} / $HACKSTREAM_ADMIN_PASSWORD   (initial password, kept in $secrets)
   Logs:         $data_dir/logs
   Stop:         stack/down.sh

@@ -62,7 +62,7 @@ export function ingressConfig(ingress: IngressConfig, tls: { certFile: string; k
       routers: {
         'hackstream-api': {
           entryPoints: [ENTRYPOINT],
-          rule: 'PathPrefix(`/v1/`) || Path(`/health`) || Path(`/ready`) || Path(`/ca.pem`)',
+          rule: 'PathPrefix(`/v1/`) || PathPrefix(`/apt/`) || Path(`/health`) || Path(`/ready`) || Path(`/ca.pem`)',
           service: 'hackstream-api',
           tls: {},
         },

@@ -15,6 +15,11 @@ import { mintNativeToken } from './native-tokens.js';
 
 export interface ConnectDescriptor {
   expires_at: string;
+  /**
+   * `hackstream://<host[:port]>/sessions/<id>`: opens the session in the HackStream client
+   * (`hackstream open`), which fetches its own credentials; a web page can offer it as a link.
+   */
+  app_link: string;
   browser: { url: string };
   native: {
     uri: string;
@@ -51,7 +56,8 @@ export class ConnectDescriptors {
   async issue(session: { sessionId: string; userId: string; quality: Quality }): Promise<ConnectDescriptor> {
     const { ingress, connectTokenTtlSeconds, sessionTokenSecret } = this.config;
     const host = ingress.publicHost.includes(':') ? `[${ingress.publicHost}]` : ingress.publicHost;
-    const origin = `https://${host}${ingress.publicPort === 443 ? '' : `:${ingress.publicPort}`}`;
+    const authority = `${host}${ingress.publicPort === 443 ? '' : `:${ingress.publicPort}`}`;
+    const origin = `https://${authority}`;
     const [fingerprint, browserToken] = await Promise.all([
       this.fingerprint(),
       this.tokens.issueToken(session.sessionId, session.userId),
@@ -60,6 +66,7 @@ export class ConnectDescriptors {
     const query = new URLSearchParams({ ...HTML5_CLIENT_PARAMS[session.quality], token: browserToken.value });
     return {
       expires_at: browserToken.expiresAt.toISOString(),
+      app_link: `hackstream://${authority}/sessions/${session.sessionId}`,
       browser: { url: `${origin}${SESSION_PATH_PREFIX}${session.sessionId}/?${query.toString()}` },
       native: {
         uri: `ssl://${native.username}@${host}:${ingress.publicPort}/`,

@@ -10,7 +10,8 @@
 #   HACKSTREAM_APT_URI        the repository URI written into the package's apt source
 #                             (default: https://$HACKSTREAM_PUBLIC_HOST:$HACKSTREAM_PUBLIC_PORT/apt/,
 #                             i.e. https://localhost:8443/apt/ - the stack's ingress)
-#   HACKSTREAM_APT_REPO_DIR   where build-repo.sh writes the repository (default: client/dist/apt)
+#   HACKSTREAM_APT_REPO_DIR   where build-repo.sh writes the repository, relative to the data
+#                             directory (default: client-apt/repo; the API serves it at /apt/)
 
 PKG_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CLIENT_DIR="$(cd "$PKG_DIR/.." && pwd)"
@@ -36,7 +37,12 @@ need() {
 
 DATA_DIR="${HACKSTREAM_DATA_DIR:-$ROOT_DIR/.data}"
 APT_URI="${HACKSTREAM_APT_URI:-https://${HACKSTREAM_PUBLIC_HOST:-localhost}:${HACKSTREAM_PUBLIC_PORT:-8443}/apt/}"
-REPO_DIR="${HACKSTREAM_APT_REPO_DIR:-$DIST_DIR/apt}"
+# Resolved as the API resolves it (relative to the data directory): both name one directory.
+repo_setting="${HACKSTREAM_APT_REPO_DIR:-client-apt/repo}"
+case "$repo_setting" in
+  /*) REPO_DIR="$repo_setting" ;;
+  *) REPO_DIR="$DATA_DIR/$repo_setting" ;;
+esac
 
 # The version comes from client/package.json; the Debian changelog must have an entry for it
 # (dpkg reads a package's version history from there, so they must not drift apart).

@@ -27,6 +27,8 @@ export interface SessionView {
 
 export interface ConnectDescriptor {
   expires_at: string;
+  /** hackstream://<server>/sessions/<id> (servers before the client existed do not send it). */
+  app_link?: string;
   browser: { url: string };
   native: { host: string; port: number; sni: string; username: string; password: string; ca_url: string; ca_fingerprint_sha256: string };
 }

@@ -58,6 +58,17 @@ describe('the hackstream CLI on Debian Node 18', () => {
     const session = json(launched.stdout);
     expect(session).toMatchObject({ app: 'firefox', state: 'ready', url: 'https://example.com/start', quality: 'low' });
     expect(session.connect.native.sni).toBe(`${session.session_id}.sessions.hackstream.localhost`);
+    expect(session.connect.app_link).toBe(`hackstream://localhost:${stack.ingressPort}/sessions/${session.session_id}`);
+
+    // The link a web page offers opens the session in the client without a question (its own
+    // server, an attach); a launch link always asks, so without anyone to ask nothing starts.
+    const opened = await device.run(['open', session.connect.app_link], { env: { HACKSTREAM_XPRA: '/usr/bin/true' } });
+    expect(opened.code, opened.stderr).toBe(0);
+    expect(opened.stderr).toMatch(new RegExp(`detached; session ${session.session_id} is still running`));
+    const launchLink = await device.run(['open', `hackstream://localhost:${stack.ingressPort}/launch?url=https://example.com/`]);
+    expect(launchLink.code).toBe(130);
+    expect(launchLink.stderr).toMatch(/Start a new remote Firefox on https:\/\/example.com\/\? It counts against your session quota\. — there is no terminal to ask on/);
+    expect((await t.call('GET', '/v1/sessions', { token: user.token })).body.sessions).toHaveLength(1);
 
     const listed = await device.run(['list', '--json']);
     expect(listed.code, listed.stderr).toBe(0);

@@ -111,7 +111,8 @@ describe('installed from the signed apt repository in a clean Debian bookworm', 
   let otherKey: string;
   let installedFiles: string[] = [];
   beforeAll(async () => {
-    t = await startApiUnderTest();
+    // The API serves the repository at /apt/ through the ingress, as it does for devices.
+    t = await startApiUnderTest({ HACKSTREAM_APT_REPO_DIR: APT_REPO_DIR });
     otherKey = resignedByAnotherKey(APT_REPO_DIR);
     // Host network: the CLI reaches the ingress on this host's loopback, like a user's machine.
     box = Box.start(ensureCleanBookwormImage(), {
@@ -135,8 +136,11 @@ describe('installed from the signed apt repository in a clean Debian bookworm', 
     expect(res.stdout).not.toMatch(/Candidate: \d/);
   }, 200_000);
 
-  it('installs hackstream from it, pulling nodejs 18, xpra and zenity from Debian', async () => {
-    const res = await box.sh(`${addSource('file:/repo')}
+  it('installs hackstream from it through the ingress, pulling nodejs 18, xpra and zenity from Debian', async () => {
+    const uri = `https://localhost:${stack.ingressPort}/apt/`;
+    // apt trusts the ingress's certificate through the HackStream CA (the signatures are checked regardless).
+    const res = await box.sh(`echo 'Acquire::https::localhost::CaInfo "/ca.pem";' > /etc/apt/apt.conf.d/60hackstream
+      ${addSource(uri)}
       if command -v node; then echo "node is installed already: not a clean system"; exit 1; fi
       apt-get update -q 2>&1
       apt-cache policy hackstream
@@ -151,7 +155,8 @@ describe('installed from the signed apt repository in a clean Debian bookworm', 
       gpgv --keyring /usr/share/keyrings/${KEYRING_NAME} /repo/dists/stable/InRelease 2>&1 && echo "InRelease verified"`, { timeoutMs: 420_000 });
     expect(res.code, res.stdout + res.stderr).toBe(0);
     // Warnings about Debian's mirror are not this test's business; any about our repository are.
-    expect(res.stdout).not.toMatch(/^(W|E): .*file:\/repo/m);
+    expect(res.stdout).not.toMatch(/^(W|E): .*localhost/m);
+    expect(res.stdout).toMatch(new RegExp(`Get:\\d+ ${uri.replace(/\/$/, '').replace(/[./]/g, '\\$&')} stable InRelease`));
     expect(res.stdout).toMatch(new RegExp(`Candidate: ${CLIENT_VERSION.replace(/\./g, '\\.')}`));
     expect(res.stdout).toMatch(/^node v18\./m);
     expect(res.stdout).toMatch(new RegExp(`^hackstream ${CLIENT_VERSION.replace(/\./g, '\\.')}$`, 'm'));

@@ -72,5 +72,10 @@ describe('stack/up.sh', () => {
       body: JSON.stringify({ username: credentials![1], password: credentials![2] }),
     });
     expect(login.status, login.text).toBe(200);
+    // The client's signed apt repository is served through the ingress.
+    const release = await httpsRequest(`https://localhost:${ingress}/apt/dists/stable/InRelease`, { caFile });
+    expect(release.status).toBe(200);
+    expect(release.text).toMatch(/^-----BEGIN PGP SIGNED MESSAGE-----/);
+    expect(release.text).toMatch(/^Suite: stable$/m);
   });
 });

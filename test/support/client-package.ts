@@ -11,8 +11,8 @@ import { REPO_ROOT } from './paths.js';
 
 export const CLIENT_VERSION: string = JSON.parse(readFileSync(path.join(REPO_ROOT, 'client', 'package.json'), 'utf8')).version;
 export const CLIENT_DEB = path.join(REPO_ROOT, 'client', 'dist', `hackstream_${CLIENT_VERSION}_all.deb`);
-/** Where `npm run package:client-repo` writes the repository (HACKSTREAM_APT_REPO_DIR). */
-export const APT_REPO_DIR = process.env['HACKSTREAM_APT_REPO_DIR'] ?? path.join(REPO_ROOT, 'client', 'dist', 'apt');
+/** Where `npm run package:client-repo` writes the repository, and the API serves it from (the default HACKSTREAM_APT_REPO_DIR). */
+export const APT_REPO_DIR = path.join(process.env['HACKSTREAM_DATA_DIR'] ?? path.join(REPO_ROOT, '.data'), 'client-apt', 'repo');
 export const KEYRING_NAME = 'hackstream-archive-keyring.gpg';
 
 export interface RunResult {
