@@ -21,7 +21,7 @@ export interface LoginInput {
 
 const TOTP_ATTEMPTS = 3;
 
-function trustQuestion(server: string, fingerprint: string): string {
+export function trustQuestion(server: string, fingerprint: string): string {
   return `${server} presents a certificate from a CA this device does not know.\nIts SHA-256 fingerprint is\n  ${fingerprint}\nCompare it with the one your administrator gave you. Trust this CA for ${server}?`;
 }
 

@@ -4,11 +4,18 @@
  * never leaves one.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { ClientError } from './client-error.js';
 
 export function ensurePrivateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // A directory in a shared place (/tmp without $XDG_RUNTIME_DIR) may have been made by someone
+  // else first, or be a symbolic link to theirs: secrets never go there.
+  const stat = lstatSync(dir);
+  if (!stat.isDirectory() || (typeof process.getuid === 'function' && stat.uid !== process.getuid())) {
+    throw new ClientError(`${dir} is not a directory of yours; remove it (or set XDG_RUNTIME_DIR) and try again`);
+  }
   // mkdir's mode is masked by the umask and leaves an existing directory as it was.
   chmodSync(dir, 0o700);
 }

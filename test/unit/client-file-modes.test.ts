@@ -29,6 +29,18 @@ describe('private files', () => {
     expect(mode(path.dirname(file))).toBe(0o700);
   });
 
+  it("refuse a directory someone else made first, or a symbolic link to one (a shared /tmp)", () => {
+    home = tempHome();
+    const theirs = path.join(home.root, 'theirs');
+    mkdirSync(theirs, { mode: 0o777 });
+    execFileSync('chown', ['12345', theirs]);
+    expect(() => writePrivateFile(path.join(theirs, 'token'), 'secret')).toThrow(/is not a directory of yours/);
+    expect(existsSync(path.join(theirs, 'token'))).toBe(false);
+    const link = path.join(home.root, 'link');
+    execFileSync('ln', ['-s', theirs, link]);
+    expect(() => ensurePrivateDir(link)).toThrow(ClientError);
+  });
+
   it('tighten a directory that already exists with 0755', () => {
     home = tempHome();
     const dir = path.join(home.root, 'open');

@@ -38,7 +38,7 @@ describe('client paths', () => {
     expect(paths.configFile).toBe('/home/alice/.config/hackstream/config');
     expect(paths.tokensFile).toBe('/home/alice/.config/hackstream/tokens.json');
     expect(paths.stateDir).toBe('/home/alice/.local/state/hackstream');
-    expect(paths.runtimeDir).toBe(path.join(os.tmpdir(), `hackstream-${uid}`, 'hackstream'));
+    expect(paths.runtimeDir).toBe(path.join(os.tmpdir(), `hackstream-${uid}`));
   });
 
   it('ignore relative and empty XDG variables, as the specification says', () => {

@@ -7,10 +7,10 @@
 import { settingsOf, type ClientContext } from '../client-context.js';
 import { ClientError } from '../client-error.js';
 import { EXIT } from '../exit-codes.js';
-import { login, logout } from '../login.js';
+import { login, logout, trustQuestion } from '../login.js';
 import { recentUrls } from '../recent-urls.js';
 import { ago, attach, launch, list, loggedInApi, openInBrowser, stop } from '../sessions.js';
-import { QUALITIES } from '../settings.js';
+import { parseServerUrl, QUALITIES } from '../settings.js';
 import type { AttachOutcome } from '../attach-supervisor.js';
 import { escapeMarkup, FIELD_SEPARATOR, showError, showInfo, zenity, ZenityProgress } from './zenity.js';
 
@@ -81,7 +81,10 @@ async function loginForm(ctx: ClientContext, binary: string, typed: LoginDefault
     await showError(binary, 'Server URL, username and password are all needed.');
     return 'login';
   }
-  await new ZenityProgress(binary).run('Logging in…', () => login(ctx, { server: chosenServer, username: chosenUser, password }));
+  // The CA question first, on its own: not behind a progress dialog counting the seconds.
+  const origin = parseServerUrl(chosenServer);
+  await ctx.trust.establish(origin, (fp) => ctx.prompter.confirm(trustQuestion(origin, fp)));
+  await new ZenityProgress(binary).run('Logging in…', () => login(ctx, { server: origin, username: chosenUser, password }));
   return 'launcher';
 }
 
@@ -97,7 +100,8 @@ async function launcher(ctx: ClientContext, binary: string): Promise<Step> {
     `--text=${escapeMarkup(`Logged in to ${settings.api_url} as ${settings.username ?? '?'}`)}`,
     '--add-entry=Page to open',
     '--add-combo=Recent pages',
-    `--combo-values=${recent.join('|')}`,
+    // zenity splits combo values at "|": in a URL it is the same as %7C.
+    `--combo-values=${recent.map((u) => u.replace(/\|/g, '%7C')).join('|')}`,
     // zenity selects no combo item: the label says what an untouched one means.
     `--add-combo=Quality (default: ${quality})`,
     `--combo-values=${[quality, ...QUALITIES.filter((q) => q !== quality)].join('|')}`,
@@ -105,6 +109,7 @@ async function launcher(ctx: ClientContext, binary: string): Promise<Step> {
     `--ok-label=${BUTTONS.launch}`,
     `--extra-button=${BUTTONS.sessions}`,
     `--extra-button=${BUTTONS.logout}`,
+    '--cancel-label=Quit',
   ]);
   if (answer.code !== 0) {
     if (answer.text === BUTTONS.sessions) return 'sessions';
