@@ -90,6 +90,17 @@ describe('the hackstream CLI on Debian Node 18', () => {
     expect(res.stderr).toMatch(/^hackstream: .*profile/m);
   });
 
+  it('has --help on every command, listing the exit codes', async () => {
+    const top = await device.run(['--help']);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/Exit codes:[\s\S]*3 +not configured or not logged in/);
+    for (const command of ['configure', 'config', 'login', 'logout', 'launch', 'list', 'stop', 'attach', 'open', 'gui']) {
+      const help = await device.run([command, '--help']);
+      expect(help.code, command).toBe(0);
+      expect(help.stdout, command).toMatch(new RegExp(`^Usage: hackstream ${command}`));
+    }
+  });
+
   it('refuses bad input before calling the server, with exit code 2', async () => {
     const badUrl = await device.run(['launch', 'browser', '--url', 'javascript:alert(1)', '--no-attach']);
     expect(badUrl.code).toBe(2);
@@ -152,6 +163,18 @@ describe('hackstream configure in a terminal', () => {
     const listed = await device.run(['list', '--json']);
     expect(listed.code, listed.stderr).toBe(0);
     expect(JSON.parse(listed.stdout)).toEqual([]);
+
+    // On a terminal, a launch shows a spinner with the elapsed time while the session starts.
+    const launch = new Terminal(['docker', ...device.dockerArgs(['launch', 'browser', '--no-attach'], { tty: true })]);
+    try {
+      await launch.waitFor(/Starting Firefox… \d+\.\d s/);
+      expect(await launch.exitCode(120_000)).toBe(0);
+      expect(launch.screen()).toMatch(/session [0-9a-f-]{36} is ready/);
+    } finally {
+      launch.close();
+    }
+    const [session] = (await t.call('GET', '/v1/sessions', { token: user.token })).body.sessions;
+    await t.call('POST', `/v1/sessions/${session.session_id}/stop`, { token: user.token });
     device.remove();
   });
 });
