@@ -13,11 +13,14 @@
  * - memory of one idle session, and of N idle sessions;
  * - per quality preset, while Firefox scrolls a long page (bench/pages/scroll.html) for 10 s at
  *   1280×720: bits per second the client received, frames per second it painted, the session
- *   container's CPU, and the time until the last update once scrolling stops (sharp again).
+ *   container's CPU, and the time until the last update once scrolling stops (sharp again);
+ * - the native client on a device (bench/client-bench.ts): its memory, CPU, bandwidth and frames
+ *   while the same page scrolls, at a Raspberry Pi Zero 2 class budget and unconfined, and the
+ *   wall time of `hackstream list` on Node 18.
  *
  * Chromium runs in a network namespace of its own (bench/isolated-browser.ts). Prints a table and
  * writes bench/results/session-bench.{json,md}.
- *   npm run bench [-- --samples 20] [-- --only warm,cold,e2e,memory,bandwidth] [-- --presets low,auto,high]
+ *   npm run bench [-- --samples 20] [-- --only warm,cold,e2e,memory,bandwidth,client] [-- --presets low,auto,high]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -41,6 +44,7 @@ import { REPO_ROOT, workflowsEntry } from '../test/support/paths.js';
 import { startTestStack, type TestStack } from '../test/support/test-stack.js';
 import { PAGE_COLOUR, serveTestPage, type TestPage } from '../test/support/test-page.js';
 import { windowShows, windowTitled } from '../test/support/xpra-page.js';
+import { runClientBench } from './client-bench.js';
 import { installPaintProbe, readPaintProbe } from './client-probes.js';
 import { launchIsolatedChromium, type IsolatedBrowser } from './isolated-browser.js';
 
@@ -52,7 +56,7 @@ const SAMPLES = Number(arg('samples')) || 20;
 const E2E_SAMPLES = Math.max(5, Math.round(SAMPLES / 2));
 const CONCURRENCY = 5;
 const IDLE_N = 5;
-const ONLY = new Set((arg('only') ?? 'warm,cold,e2e,memory,bandwidth').split(','));
+const ONLY = new Set((arg('only') ?? 'warm,cold,e2e,memory,bandwidth,client').split(','));
 const PRESETS = (arg('presets') ?? QUALITIES.join(',')).split(',') as Quality[];
 for (const p of PRESETS) if (!QUALITIES.includes(p)) throw new Error(`--presets: unknown preset "${p}" (presets: ${QUALITIES.join(', ')})`);
 const POOL_QUEUE = `hs-bench-pool-${process.pid}`;
@@ -287,6 +291,7 @@ async function main(): Promise<void> {
   const ingress = await browser.tunnel({ host: '127.0.0.1', port: stack.ingressPort });
   const result: Record<string, unknown> = { date: new Date().toISOString(), samples: SAMPLES, concurrency: CONCURRENCY };
   const rows: string[] = [];
+  const clientMd: string[] = [];
   const row = (name: string, s: ReturnType<typeof stats>, unit = 'ms') => rows.push(`| ${name} | ${s.p50} ${unit} | ${s.p95} ${unit} | ${s.min}–${s.max} | ${s.n} |`);
 
   try {
@@ -456,6 +461,11 @@ async function main(): Promise<void> {
     } finally {
       await t.close();
     }
+    if (ONLY.has('client')) {
+      const client = await runClientBench(stack, scroll.url);
+      Object.assign(result, client.result);
+      clientMd.push(...client.md);
+    }
   } finally {
     await browser.close();
     scroll.close();
@@ -465,7 +475,7 @@ async function main(): Promise<void> {
   }
 
   result['browser_failures'] = failures;
-  const md: string[] = ['| measure | p50 | p95 | range | n |', '|---|---|---|---|---|', ...rows];
+  const md: string[] = rows.length ? ['| measure | p50 | p95 | range | n |', '|---|---|---|---|---|', ...rows] : [];
   if (failures) md.push('', `- ${failures} browser sample(s) never showed the page within 60 s (left out of the figures)`);
   const ratios: string[] = [];
   const num = (key: string) => result[key] as number | undefined;
@@ -484,6 +494,7 @@ async function main(): Promise<void> {
       md.push(`| ${String(s['quality'])} | ${String(s['mbit_per_s'])} | ${String(s['painted_fps'])} | ${String(s['updates_per_s'])} | ${String(s['server_cpu_cores'])} | ${String(s['sharp_after_ms'])} ms | ${String(s['last_update'])} | ${String(s['codings_while_scrolling'])} |`);
     }
   }
+  if (clientMd.length) md.push(...(md.length ? [''] : []), ...clientMd);
   console.log(`\n${md.join('\n')}\n`);
   // A partial run (--only) never overwrites the figures of a whole one.
   const dir = path.join(REPO_ROOT, 'bench', 'results');

@@ -14,6 +14,9 @@ await build({
   format: 'cjs',
   banner: { js: '#!/usr/bin/node' },
   define: { HACKSTREAM_CLIENT_VERSION: JSON.stringify(version) },
+  // Debian's Node 18 has no start-up snapshot or code cache: every command parses the whole
+  // bundle, so a smaller one starts measurably sooner (bench/results/session-bench-client.md).
+  minify: true,
   legalComments: 'none',
   logLevel: 'warning',
 });

@@ -1,5 +1,4 @@
 /** Shows that something is under way: a spinner with elapsed seconds on a terminal (zenity's in the GUI). */
-import ora from 'ora';
 
 export interface Progress {
   run<T>(label: string, work: () => Promise<T>): Promise<T>;
@@ -8,6 +7,8 @@ export interface Progress {
 export class TerminalProgress implements Progress {
   async run<T>(label: string, work: () => Promise<T>): Promise<T> {
         if (!process.stderr.isTTY) return work();
+    // Loaded here, not at start-up: with its Unicode tables it would cost every command.
+    const { default: ora } = await import('ora');
     const spinner = ora({ text: label, stream: process.stderr, discardStdin: false });
     const started = Date.now();
     spinner.start();

@@ -6,7 +6,6 @@
  * at once: a refresh happens under a file lock, and whoever gets the lock first re-reads the
  * file, so the others find the new access token there instead of spending the old refresh token.
  */
-import lockfile from 'proper-lockfile';
 import type { ClientPaths } from './client-paths.js';
 import { ensurePrivateDir, readOptionalFile, writePrivateFile } from './private-files.js';
 
@@ -82,6 +81,8 @@ export class TokenStore {
   /** Runs `fn` holding the token file's lock (other client processes wait for it). */
   async locked<T>(fn: () => Promise<T>): Promise<T> {
     ensurePrivateDir(this.paths.configDir);
+    // Loaded on first use: it patches fs (graceful-fs) at load, which most commands never need.
+    const { default: lockfile } = await import('proper-lockfile');
     const release = await lockfile.lock(this.paths.tokensFile, {
       realpath: false,
       lockfilePath: `${this.paths.tokensFile}.lock`,

@@ -8,11 +8,14 @@ import type { Quality } from './settings.js';
 
 /**
  * Client-side options per preset (the server sends what its own preset allows). `low`: JPEG only,
- * no video decoder, no OpenGL (a Pi's GPU path costs more memory than it saves); `auto` and
- * `high` leave the choice to xpra.
+ * no video decoder, no OpenGL (a Pi's GPU path costs more memory than it saves), and no
+ * bandwidth detection: with it on (the client's default) xpra 3.1's server takes the smaller of
+ * the preset's cap and the detected limit, which is 0, "none", until it sees congestion, so the
+ * low preset's cap never applied to native clients (bench/results/session-bench-client.md).
+ * `auto` and `high` leave the choice to xpra.
  */
 export const CLIENT_PRESETS: Record<Quality, string[]> = {
-  low: ['--encoding=jpeg', '--video-decoders=none', '--opengl=no'],
+  low: ['--encoding=jpeg', '--video-decoders=none', '--opengl=no', '--bandwidth-detection=no'],
   auto: [],
   high: [],
 };

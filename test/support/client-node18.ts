@@ -49,14 +49,15 @@ export class Device {
   readonly home: string;
   readonly name: string;
 
-  constructor(private readonly opts: { caFile?: string; display?: string; env?: Record<string, string> } = {}) {
+  /** `dockerFlags`: extra `docker run` options for every command, e.g. a device's budget: `['--cpus', '0.5', '--memory', '512m']`. */
+  constructor(private readonly opts: { caFile?: string; display?: string; env?: Record<string, string>; dockerFlags?: string[] } = {}) {
     this.home = mkdtempSync(path.join(os.tmpdir(), 'hs-device-'));
     mkdirSync(path.join(this.home, 'run'), { mode: 0o700 });
     this.name = `hs-client-${path.basename(this.home).slice(-6).toLowerCase()}`;
   }
 
-  /** `docker run` arguments that start `hackstream ARGS` on Node 18 (interactive: a TTY). */
-  dockerArgs(args: string[], o: { tty?: boolean; name?: string; env?: Record<string, string> } = {}): string[] {
+  /** `docker run` arguments that start `hackstream ARGS` (or `command`) on Node 18 (interactive: a TTY). */
+  dockerArgs(args: string[], o: { tty?: boolean; name?: string; env?: Record<string, string>; command?: string[] } = {}): string[] {
     const bundle = buildClientBundle();
     const env = { HOME: '/home/user', XDG_RUNTIME_DIR: '/home/user/run', ...(this.opts.display ? { DISPLAY: this.opts.display } : {}), ...this.opts.env, ...o.env };
     return [
@@ -64,6 +65,7 @@ export class Device {
       '--rm',
       o.tty ? '-it' : '-i',
       '--network=host',
+      ...(this.opts.dockerFlags ?? []),
       ...(o.name ? ['--name', o.name] : []),
       '-v',
       `${this.home}:/home/user`,
@@ -72,9 +74,7 @@ export class Device {
       ...(this.opts.caFile ? ['-v', `${this.opts.caFile}:/ca.pem:ro`] : []),
       ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
       ensureNode18Image(),
-      'node',
-      '/usr/local/bin/hackstream',
-      ...args,
+      ...(o.command ?? ['node', '/usr/local/bin/hackstream', ...args]),
     ];
   }
 
@@ -84,15 +84,16 @@ export class Device {
     return collect(child, o.stdin, o.timeoutMs ?? 120_000);
   }
 
-  /** Starts a long-running command (attach); stop() interrupts it like Ctrl-C. */
-  start(args: string[], o: { env?: Record<string, string> } = {}): RunningClient {
+  /** Starts a long-running command (attach, or `command` instead of hackstream); stop() interrupts it like Ctrl-C. */
+  start(args: string[], o: { env?: Record<string, string>; command?: string[] } = {}): RunningClient {
     const name = `${this.name}-${Math.random().toString(36).slice(2, 8)}`;
-    const child = spawn('docker', this.dockerArgs(args, { name, env: o.env }), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('docker', this.dockerArgs(args, { name, env: o.env, command: o.command }), { stdio: ['pipe', 'pipe', 'pipe'] });
     let output = '';
     child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
     return {
+      name,
       output: () => output,
       exited,
       async stop() {
@@ -115,6 +116,8 @@ export class Device {
 }
 
 export interface RunningClient {
+  /** The container's name (for docker exec, top, stats). */
+  name: string;
   output(): string;
   exited: Promise<number | null>;
   stop(): Promise<void>;

@@ -6,6 +6,9 @@ import net from 'node:net';
 
 export interface TcpRelay {
   port: number;
+  /** Bytes relayed from the server to clients so far (what the device received), and the other way. */
+  bytesToClient(): number;
+  bytesToServer(): number;
   /** Drops every connection and refuses new ones until restore(). */
   cut(): Promise<void>;
   restore(): Promise<void>;
@@ -14,6 +17,8 @@ export interface TcpRelay {
 
 export async function startTcpRelay(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpRelay> {
   const sockets = new Set<net.Socket>();
+  let toClient = 0;
+  let toServer = 0;
   const track = (s: net.Socket) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
@@ -22,6 +27,8 @@ export async function startTcpRelay(targetPort: number, targetHost = '127.0.0.1'
     const upstream = net.connect(targetPort, targetHost);
     track(client);
     track(upstream);
+    client.on('data', (d: Buffer) => (toServer += d.length));
+    upstream.on('data', (d: Buffer) => (toClient += d.length));
     client.pipe(upstream).pipe(client);
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => client.destroy());
@@ -38,6 +45,8 @@ export async function startTcpRelay(targetPort: number, targetHost = '127.0.0.1'
   const { port } = server.address() as net.AddressInfo;
   return {
     port,
+    bytesToClient: () => toClient,
+    bytesToServer: () => toServer,
     async cut() {
       const closed = stopListening();
       for (const s of sockets) s.destroy();

@@ -40,9 +40,9 @@ describe('xpra attach arguments', () => {
     expect(args.filter((a) => a.startsWith('--password=') || a.startsWith('--password '))).toEqual([]);
   });
 
-  it('ask for JPEG only, no video decoder and no OpenGL on the low preset, and leave that to xpra otherwise', () => {
+  it('ask for JPEG only, no video decoder, no OpenGL and no bandwidth detection (which lifts the cap) on the low preset, and leave that to xpra otherwise', () => {
     const low = xpraAttachArguments(native(), files, 'low');
-    expect(low).toEqual(expect.arrayContaining(['--encoding=jpeg', '--video-decoders=none', '--opengl=no']));
+    expect(low).toEqual(expect.arrayContaining(['--encoding=jpeg', '--video-decoders=none', '--opengl=no', '--bandwidth-detection=no']));
     for (const quality of ['auto', 'high'] as Quality[]) {
       const args = xpraAttachArguments(native(), files, quality);
       expect(args.filter((a) => CLIENT_PRESETS.low.includes(a))).toEqual([]);
