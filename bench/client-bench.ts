@@ -16,7 +16,7 @@
  *   unconfined and at `--cpus 0.5`.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -24,11 +24,12 @@ import { promisify } from 'node:util';
 import { XPRA_DISPLAY } from '../activities/docker-session-runtime.js';
 import { parseXpraInfo } from '../activities/xpra-info.js';
 import { startApiOn, type ApiUnderTest } from '../test/support/api-under-test.js';
+import { CLIENT_BUNDLE } from '../test/support/client-bundle.js';
 import { Device, type RunningClient } from '../test/support/client-node18.js';
 import { docker, execIn, sessionContainers } from '../test/support/docker.js';
 import { startTcpRelay, type TcpRelay } from '../test/support/tcp-relay.js';
 import type { TestStack } from '../test/support/test-stack.js';
-import { startXvfb, type Display } from '../test/support/xvfb.js';
+import { Display } from '../test/support/xvfb.js';
 
 /** A Raspberry Pi Zero 2 class budget: one slow core (here half of one of this host's) and 512 MB. */
 const BUDGET = ['--cpus', '0.5', '--memory', '512m'];
@@ -399,7 +400,7 @@ const LIST_STEPS: Array<[ListStep, string]> = [
   ['node', '`node -e 0`'],
   ['list', '`hackstream list`'],
   ['list_boot', "  node's own bootstrap (`performance.nodeTiming`)"],
-  ['list_bundle', "  loading and running the bundle's top level (350 KB)"],
+  ['list_bundle', `  loading and running the bundle's top level (${Math.round(statSync(CLIENT_BUNDLE).size / 1024)} KiB)`],
   ['list_run', '  the command: config and token files, HTTPS GET /v1/sessions, printing'],
   ['list_outside', "  outside node's clock: exec, linking, exit"],
   ['https_first', "a fresh node's first HTTPS GET /health, from `require('https')` to the response (in-process)"],
@@ -530,7 +531,7 @@ export async function runClientBench(stack: TestStack, scrollUrl: string): Promi
     // Connect descriptors name the relay: everything the device receives passes through it.
     const t = await startApiOn(stack, { HACKSTREAM_PUBLIC_PORT: String(relay.port), HACKSTREAM_LOG_LEVEL: 'error', HACKSTREAM_ROLE_POLICIES: POLICIES });
     cleanup.push(() => t.close());
-    const display = await startXvfb(1280, 720);
+    const display = await Display.start(1280, 720);
     cleanup.push(() => display.stop());
     const damage = await watchDamage(display);
     cleanup.push(() => damage.stop());

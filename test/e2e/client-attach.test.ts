@@ -11,7 +11,7 @@ import { Device, type RunningClient } from '../support/client-node18.js';
 import { docker, hostAddress, sessionContainers } from '../support/docker.js';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
 import { PAGE_COLOUR, serveTestPage, type TestPage } from '../support/test-page.js';
-import { ARTIFACTS, eventually, startXvfb, type Display } from '../support/xvfb.js';
+import { ARTIFACTS, Display, eventually } from '../support/xvfb.js';
 
 const stack = inject('stack');
 const artifact = (name: string) => path.join(ARTIFACTS, 'client-attach', name);
@@ -39,7 +39,7 @@ describe('hackstream launch browser with the native xpra client', () => {
   let device: Device | undefined;
   beforeAll(async () => {
     t = await startApiUnderTest({ HACKSTREAM_ACTIVITY_POLL_SECONDS: '1' });
-    display = await startXvfb();
+    display = await Display.start();
     page = await serveTestPage(hostAddress());
   });
   afterAll(async () => {
@@ -88,7 +88,7 @@ describe('an outage between the device and the ingress', () => {
     relay = await startTcpRelay(stack.ingressPort);
     // Connect descriptors name the relay: the device reaches the ingress only through it.
     t = await startApiUnderTest({ HACKSTREAM_PUBLIC_PORT: String(relay.port), HACKSTREAM_ACTIVITY_POLL_SECONDS: '1' });
-    display = await startXvfb();
+    display = await Display.start();
     page = await serveTestPage(hostAddress());
   });
   afterAll(async () => {

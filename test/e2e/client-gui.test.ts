@@ -4,17 +4,18 @@
  * and its xpra client a fake that logs how it was started; then once with the real zenity on a
  * virtual X server, screenshots kept in test-results/client-gui/.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { buildClientBundle } from '../support/client-bundle.js';
 import { FakeXpra, FakeZenity, optionValue, optionValues, type ZenityCall, type ZenityReply } from '../support/fake-zenity.js';
 import { REPO_ROOT } from '../support/paths.js';
+import { collectOutput, type ProcessResult } from '../support/process-output.js';
+import { Display } from '../support/xvfb.js';
 
 const stack = inject('stack');
 const server = `https://localhost:${stack.ingressPort}`;
@@ -22,7 +23,6 @@ const caFingerprint = new X509Certificate(readFileSync(stack.caFile)).fingerprin
 const SEP = '\u001f';
 const GUI_TIMEOUT_MS = 60_000;
 const SCREENSHOTS = path.join(REPO_ROOT, 'test-results', 'client-gui');
-const run = promisify(execFile);
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'hs-client-gui-'));
 let bundle: string;
@@ -41,11 +41,7 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = ProcessResult;
 
 /** A device with nothing configured: its own home, XDG directories, fake zenity, xpra and opener. */
 class Device {
@@ -106,25 +102,7 @@ class Device {
 function runClient(env: Record<string, string>, args: string[], o: { stdin?: string; timeoutMs?: number } = {}): Promise<Result> {
   // Its own process group, so a hung run is killed with every dialog it opened.
   const child = spawn(process.execPath, [bundle, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-  return collect(child, o.stdin, o.timeoutMs ?? GUI_TIMEOUT_MS);
-}
-
-function collect(child: ChildProcess, stdin: string | undefined, timeoutMs: number): Promise<Result> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-  child.stdin?.end(stdin ?? '');
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      killGroup(child);
-      reject(new Error(`hackstream timed out after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return collectOutput(child, o.stdin, o.timeoutMs ?? GUI_TIMEOUT_MS, killGroup);
 }
 
 function killGroup(child: ChildProcess): void {
@@ -338,131 +316,19 @@ describe('hackstream gui, its dialogs answered by a fake zenity', () => {
   });
 });
 
-/** The first Python 3 with PIL (Debian's python3-pil) on this machine. */
-function pythonWithPil(): string {
-  for (const candidate of ['/usr/bin/python3', 'python3']) {
-    try {
-      execFileSync(candidate, ['-c', 'import PIL.ImageGrab'], { stdio: 'ignore' });
-      return candidate;
-    } catch {
-      // next
-    }
-  }
-  throw new Error('no python3 with PIL: apt-get install -y python3-pil');
-}
-
-/** Saves the whole screen to `file` and counts the distinct colours in the window's rectangle. */
-const SCREENSHOT_PY = `
-import json, sys
-from PIL import ImageGrab
-display, file, x, y, w, h = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:7])
-img = ImageGrab.grab(xdisplay=display)
-img.save(file)
-colours = img.crop((x, y, x + w, y + h)).getcolors(maxcolors=1 << 24)
-print(json.dumps({"colours": len(colours), "size": img.size}))
-`;
-
-class VirtualDisplay {
-  private constructor(
-    private readonly xvfb: ChildProcess,
-    readonly display: string,
-  ) {}
-
-  /** Xvfb on a display number it picks itself (-displayfd), so parallel runs do not collide. */
-  static async start(): Promise<VirtualDisplay> {
-    const xvfb = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1280x800x24', '-nolisten', 'tcp'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
-    let log = '';
-    xvfb.stderr?.on('data', (c: Buffer) => (log += c.toString()));
-    const fd3 = xvfb.stdio[3] as NodeJS.ReadableStream;
-    const number = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`Xvfb did not start: ${log}`)), 15_000);
-      fd3.on('data', (c: Buffer) => {
-        out += c.toString();
-        if (out.includes('\n')) {
-          clearTimeout(timer);
-          resolve(out.trim());
-        }
-      });
-      xvfb.once('error', (err) => reject(new Error(`Xvfb could not be started (apt-get install -y xvfb): ${err.message}`)));
-      xvfb.once('exit', (code) => reject(new Error(`Xvfb exited (${code}): ${log}`)));
-    });
-    return new VirtualDisplay(xvfb, `:${number}`);
-  }
-
-  private xdotool(...args: string[]) {
-    return run('xdotool', args, { env: { ...process.env, DISPLAY: this.display }, timeout: 10_000 });
-  }
-
-  /** The visible windows named exactly `name`, once there is one. */
-  async waitForWindow(name: string, timeoutMs = 20_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        const { stdout } = await this.xdotool('search', '--onlyvisible', '--name', `^${name}$`);
-        const ids = stdout.split('\n').filter(Boolean);
-        if (ids.length > 0) return ids[ids.length - 1]!;
-      } catch {
-        // xdotool search exits 1 while nothing matches
-      }
-      if (Date.now() > deadline) throw new Error(`no window named ${name} on ${this.display} after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-
-  async windowName(id: string): Promise<string> {
-    return (await this.xdotool('getwindowname', id)).stdout.trim();
-  }
-
-  async geometry(id: string): Promise<{ x: number; y: number; width: number; height: number }> {
-    const { stdout } = await this.xdotool('getwindowgeometry', '--shell', id);
-    const v = Object.fromEntries(stdout.split('\n').filter((l) => l.includes('=')).map((l) => l.split('=') as [string, string]));
-    return { x: Number(v['X']), y: Number(v['Y']), width: Number(v['WIDTH']), height: Number(v['HEIGHT']) };
-  }
-
-  /**
-   * Saves a screenshot once the window has painted (more than a handful of colours in its
-   * rectangle), and returns that count.
-   */
-  async screenshot(id: string, file: string, timeoutMs = 10_000): Promise<{ colours: number; geometry: { x: number; y: number; width: number; height: number } }> {
-    mkdirSync(path.dirname(file), { recursive: true });
-    const python = pythonWithPil();
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const geometry = await this.geometry(id);
-      const { stdout } = await run(python, ['-c', SCREENSHOT_PY, this.display, file, ...[geometry.x, geometry.y, geometry.width, geometry.height].map(String)], {
-        timeout: 15_000,
-      });
-      const { colours } = JSON.parse(stdout) as { colours: number };
-      if (colours > 16 || Date.now() > deadline) return { colours, geometry };
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  }
-
-  /** Escape in the window: zenity's Cancel. */
-  async cancel(id: string): Promise<void> {
-    await this.xdotool('windowfocus', '--sync', id);
-    await this.xdotool('key', '--clearmodifiers', 'Escape');
-  }
-
-  stop(): void {
-    this.xvfb.kill('SIGTERM');
-  }
-}
-
 describe('hackstream gui with the real zenity on a virtual X server', () => {
-  let screen: VirtualDisplay;
+  let screen: Display;
   beforeAll(async () => {
-    screen = await VirtualDisplay.start();
+    screen = await Display.start();
   });
   afterAll(() => screen?.stop());
 
   /** Starts `hackstream gui` on the virtual display with the real zenity. */
   function startGui(device: Device): { result: Promise<Result>; child: ChildProcess } {
-    const env = { ...device.env, DISPLAY: screen.display, NO_AT_BRIDGE: '1' };
+    const env = { ...device.env, DISPLAY: screen.name, NO_AT_BRIDGE: '1' };
     delete (env as Record<string, string | undefined>)['HACKSTREAM_ZENITY'];
     const child = spawn(process.execPath, [bundle, 'gui'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    return { child, result: collect(child, undefined, GUI_TIMEOUT_MS) };
+    return { child, result: collectOutput(child, undefined, GUI_TIMEOUT_MS, killGroup) };
   }
 
   async function showsWindow(device: Device, shot: string): Promise<Result> {

@@ -5,12 +5,13 @@
  * network namespace, so it reaches the ingress on loopback and an X server on the host by its
  * abstract socket (`DISPLAY=:N`).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildClientBundle } from './client-bundle.js';
+import { collectOutput, type ProcessResult } from './process-output.js';
 
 const BASE = 'hackstream/debian-base:bookworm';
 // As the .deb depends: xpra 3.1 paints windows through python3-gi-cairo, which it does not depend on.
@@ -38,11 +39,7 @@ export function ensureNode18Image(): string {
   return NODE18_IMAGE;
 }
 
-export interface ClientResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type ClientResult = ProcessResult;
 
 /** A device: its own home directory (config, tokens, state) that survives between commands. */
 export class Device {
@@ -81,7 +78,7 @@ export class Device {
   /** Runs one command to completion (no terminal), with `stdin` as its standard input. */
   run(args: string[], o: { stdin?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<ClientResult> {
     const child = spawn('docker', this.dockerArgs(args, { env: o.env }), { stdio: ['pipe', 'pipe', 'pipe'] });
-    return collect(child, o.stdin, o.timeoutMs ?? 120_000);
+    return collectOutput(child, o.stdin, o.timeoutMs ?? 120_000);
   }
 
   /** Starts a long-running command (attach, or `command` instead of hackstream); stop() interrupts it like Ctrl-C. */
@@ -121,22 +118,4 @@ export interface RunningClient {
   output(): string;
   exited: Promise<number | null>;
   stop(): Promise<void>;
-}
-
-function collect(child: ChildProcess, stdin: string | undefined, timeoutMs: number): Promise<ClientResult> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-  child.stdin?.end(stdin ?? '');
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`client timed out after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
