@@ -17,6 +17,12 @@ const forbiddenInWorkflows = [
   '@mikro-orm/*',
 ];
 
+/** `no-restricted-imports` for `files`: no import of the top-level folders `banned`, at any depth. */
+function layer(files, banned, message) {
+  const group = banned.flatMap((folder) => ['../', '../../', '../../../'].map((up) => `${up}${folder}/*`));
+  return [{ files, rules: { 'no-restricted-imports': ['error', { patterns: [{ group, message }] }] } }];
+}
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.tools/**', '.data/**', 'images/**', 'bench/results/**', 'client/dist/**', 'client/node_modules/**'] },
   js.configs.recommended,
@@ -63,6 +69,12 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
+  // Layering (see README, Layout): the API and the worker meet only on the shared floor (core/)
+  // and the workflow contracts; a worker node must not carry the API's code, nor the API the
+  // worker's; the floor imports nothing above it.
+  ...layer(['api/**/*.ts'], ['activities', 'worker'], 'The API reaches workers only through Temporal: share what both need in core/.'),
+  ...layer(['worker/**/*.ts', 'activities/**/*.ts'], ['api'], 'The worker side never imports the API: share what both need in core/.'),
+  ...layer(['core/**/*.ts'], ['api', 'activities', 'worker', 'workflows'], 'core/ is the shared floor: it imports nothing above it.'),
   {
     // The client runs on Debian's Node 18 and talks to the server over HTTPS only: nothing of the
     // server's code may end up in its bundle.

@@ -3,6 +3,7 @@
  * external system, so the worker passes real implementations and unit tests pass fakes.
  */
 import { Context } from '@temporalio/activity';
+import { sessionTlsName } from '../core/ingress-names.js';
 import { poolLabel } from '../core/pool-keys.js';
 import { deriveSessionKey } from '../core/session-keys.js';
 import { randomUUID } from 'node:crypto';
@@ -32,7 +33,7 @@ export interface SessionStore {
   live(sessionIds: string[]): Promise<Set<string>>;
 }
 
-/** The audit log, as session workflows write to it (api/audit/audit-log.ts implements it). */
+/** The audit log, as session workflows write to it (core/audit-log.ts implements it). */
 export interface AuditSink {
   record(event: SessionAuditEvent): Promise<void>;
 }
@@ -119,7 +120,7 @@ export async function drainPools(deps: ActivityDeps, pools: PoolSpec[]): Promise
 
 export function createActivities(deps: ActivityDeps) {
   const { runtime, store, events, certificates, files, routes, credentials, audit, pools } = deps;
-  const tlsName = (sessionId: string) => `${sessionId}.sessions.${deps.domain}`;
+  const tlsName = (sessionId: string) => sessionTlsName(sessionId, deps.domain);
 
   /** Mints the session's certificate and writes it with its key (and token key, if known). */
   const writeSessionFiles = async (sessionId: string, notBefore: number, lifetimeSeconds: number, withTokenKey: boolean) => {

@@ -17,6 +17,7 @@ import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
 import tls from 'node:tls';
+import { CONNECT_AUTH_MIDDLEWARE, ENTRYPOINT, sessionPath, sessionTlsName } from '../core/ingress-names.js';
 import { XPRA_SSL_PORT, XPRA_WS_PORT } from './xpra-arguments.js';
 
 export interface RouteTarget {
@@ -34,9 +35,6 @@ export interface SessionRoutes {
   list(): Promise<string[]>;
 }
 
-/** Shared pieces defined in the ingress file (worker/ingress-setup.ts): entrypoint and ForwardAuth. */
-export const ENTRYPOINT = 'websecure';
-export const CONNECT_AUTH_MIDDLEWARE = 'hackstream-connect-auth@file';
 const FILE_PREFIX = 'session-';
 
 const names = (sessionId: string) => ({
@@ -45,13 +43,11 @@ const names = (sessionId: string) => ({
   tcp: `session-${sessionId}-native`,
 });
 
-export const sessionTlsName = (sessionId: string, domain: string): string => `${sessionId}.sessions.${domain}`;
-
 /** The dynamic configuration of one session's two routes. */
 export function sessionRouteConfig(target: RouteTarget, domain: string): object {
   const { sessionId, containerIp } = target;
   const n = names(sessionId);
-  const prefix = `/sessions/${sessionId}`;
+  const prefix = sessionPath(sessionId);
   return {
     http: {
       routers: {
@@ -127,7 +123,7 @@ export class TraefikFileRoutes implements SessionRoutes {
     let httpLive = false;
     let tlsLive = false;
     for (;;) {
-      httpLive ||= (await this.httpStatus(`/sessions/${sessionId}/`, ca)) !== 404;
+      httpLive ||= (await this.httpStatus(`${sessionPath(sessionId)}/`, ca)) !== 404;
       tlsLive ||= (await this.presentedName(sessionTlsName(sessionId, this.domain), ca)) === sessionTlsName(sessionId, this.domain);
       if (httpLive && tlsLive) return;
       if (Date.now() > deadline) {

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { ApiConfig } from '../core/config.js';
 import type { Database } from '../core/db/orm.js';
 import type { Logger } from '../core/logger.js';
-import { AuditLog } from './audit/audit-log.js';
+import { AuditLog } from '../core/audit-log.js';
 import { AccessTokens } from './auth/access-tokens.js';
 import { createPassport, requireBearer } from './auth/authentication.js';
 import { LoginService } from './auth/login-service.js';

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../core/logger.js';
 import type { Role } from '../core/db/entities.js';
-import { CONNECT_AUTH_PATH } from './connect/connect-auth.js';
+import { CONNECT_AUTH_PATH } from '../core/ingress-names.js';
 import { HttpError } from './http-error.js';
 
 export interface AuthenticatedUser {

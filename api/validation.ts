@@ -1,8 +1,8 @@
 /** Request validation at the boundary (zod); failures become 400s that name the bad field. */
 import { z } from 'zod';
 import { ROLES } from '../core/db/entities.js';
-import { APPS, PROFILES, QUALITIES } from '../workflows/messages.js';
-import { AUDIT_ACTIONS } from './audit/audit-log.js';
+import { APPS, PROFILES, QUALITIES } from '../core/catalog.js';
+import { AUDIT_ACTIONS, decodeAuditCursor } from '../core/audit-log.js';
 import { HttpError } from './http-error.js';
 
 export function parseInput<T extends z.ZodType>(schema: T, input: unknown, what = 'request body'): z.infer<T> {
@@ -89,7 +89,11 @@ export const auditQuery = z.strictObject({
   action: z.enum(AUDIT_ACTIONS).optional(),
   since: z.iso.datetime({ offset: true }).transform((v) => new Date(v)).optional(),
   until: z.iso.datetime({ offset: true }).transform((v) => new Date(v)).optional(),
-  cursor: z.string().max(200).optional(),
+  cursor: z
+    .string()
+    .max(200)
+    .transform((v, ctx) => decodeAuditCursor(v) ?? (ctx.addIssue({ code: 'custom', message: 'is not one this API issued' }), z.NEVER))
+    .optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 

@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { APPS, QUALITIES, type App, type Quality } from '../workflows/messages.js';
+import { APPS, QUALITIES, type App, type Quality } from './catalog.js';
 
 const seconds = (def: number) => z.coerce.number().int().positive().default(def);
 const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);

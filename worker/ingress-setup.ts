@@ -9,8 +9,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import type { CertificateIssuer } from '../activities/certificate-authority.js';
-import { CONNECT_AUTH_PATH, RESUME_COOKIE } from '../api/connect/connect-auth.js';
-import { CONNECT_AUTH_MIDDLEWARE, ENTRYPOINT } from '../activities/traefik-routes.js';
+import { CONNECT_AUTH_MIDDLEWARE, CONNECT_AUTH_PATH, ENTRYPOINT, RESUME_COOKIE } from '../core/ingress-names.js';
 import type { IngressConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 

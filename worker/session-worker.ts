@@ -16,7 +16,7 @@ import { RedisPoolStore } from '../activities/pool-store.js';
 import { SessionFiles } from '../activities/session-files.js';
 import { SubnetPool } from '../activities/subnet-pool.js';
 import { DatabaseSessionStore } from '../activities/session-store.js';
-import { AuditLog } from '../api/audit/audit-log.js';
+import { AuditLog } from '../core/audit-log.js';
 import { TraefikFileRoutes } from '../activities/traefik-routes.js';
 import type { WorkerConfig } from '../core/config.js';
 import type { Database } from '../core/db/orm.js';

@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ENTRYPOINT } from '../activities/traefik-routes.js';
+import { ENTRYPOINT } from '../core/ingress-names.js';
 
 export interface TraefikStaticOptions {
   /** e.g. `:8443` or `127.0.0.1:18443` */

@@ -6,14 +6,9 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
-export const APPS = ['firefox'] as const;
-export type App = (typeof APPS)[number];
+import type { App, Profile, Quality } from '../core/catalog.js';
 
-export const QUALITIES = ['low', 'auto', 'high'] as const;
-export type Quality = (typeof QUALITIES)[number];
-
-export const PROFILES = ['ephemeral'] as const;
-export type Profile = (typeof PROFILES)[number];
+export type { App, Profile, Quality };
 
 /**
  * - `provisioning`: the container is being created and started;
@@ -164,9 +159,6 @@ export interface SessionSnapshot {
 }
 
 export type SessionStart = 'warm' | 'cold';
-
-/** Profiles a warm container can serve: nothing of the user's has to be mounted at start. */
-export const WARM_PROFILES: readonly Profile[] = ['ephemeral'];
 
 /** State carried across continue-as-new so a long session keeps its clocks. */
 export interface CarriedState {

@@ -3,7 +3,7 @@
  * passport-local does): brute-force throttling, the second factor, token issue and rotation,
  * revocation, and an audit record for each outcome.
  */
-import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditLog } from '../../core/audit-log.js';
 import { HttpError, unauthorized } from '../http-error.js';
 import type { AuthenticatedUser } from '../request-context.js';
 import type { UserDirectory } from '../users/user-directory.js';

@@ -5,13 +5,10 @@
  * and reconnects after a network blip need no new token.
  */
 import { parseCookie, stringifySetCookie } from 'cookie';
+import { RESUME_COOKIE, SESSION_PATH_PREFIX, sessionPath } from '../../core/ingress-names.js';
 import { sessionIdParam } from '../validation.js';
 import type { ConnectTokens } from './connect-tokens.js';
 
-export const RESUME_COOKIE = 'hs_resume';
-/** Where the API answers Traefik's ForwardAuth calls (not routed by the ingress: loopback only). */
-export const CONNECT_AUTH_PATH = '/internal/connect-auth';
-export const SESSION_PATH_PREFIX = '/sessions/';
 
 export type ConnectAuthResult =
   | { allowed: true; sessionId: string; userId: string; setCookie?: string; via: 'token' | 'resume' }
@@ -43,7 +40,7 @@ export async function checkConnect(tokens: ConnectTokens, req: ForwardedRequest,
   // Scoped to the session's path, so the browser never sends it to another session.
   const resumeCookie = (value: string) =>
     stringifySetCookie(RESUME_COOKIE, value, {
-      path: `${SESSION_PATH_PREFIX}${sessionId}/`,
+      path: `${sessionPath(sessionId)}/`,
       httpOnly: true,
       secure: true,
       sameSite: 'strict',

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import type { ApiConfig } from '../../core/config.js';
 import type { Quality } from '../../workflows/messages.js';
 import { HttpError } from '../http-error.js';
-import { SESSION_PATH_PREFIX } from './connect-auth.js';
+import { sessionPath, sessionTlsName } from '../../core/ingress-names.js';
 import type { ConnectTokens } from './connect-tokens.js';
 import { mintNativeToken } from './native-tokens.js';
 
@@ -43,8 +43,6 @@ const HTML5_CLIENT_PARAMS: Record<Quality, Record<string, string>> = {
   high: {},
 };
 
-export const sessionSni = (sessionId: string, domain: string): string => `${sessionId}.sessions.${domain}`;
-
 export class ConnectDescriptors {
   private caFingerprint: Promise<string> | undefined;
 
@@ -67,12 +65,12 @@ export class ConnectDescriptors {
     return {
       expires_at: browserToken.expiresAt.toISOString(),
       app_link: `hackstream://${authority}/sessions/${session.sessionId}`,
-      browser: { url: `${origin}${SESSION_PATH_PREFIX}${session.sessionId}/?${query.toString()}` },
+      browser: { url: `${origin}${sessionPath(session.sessionId)}/?${query.toString()}` },
       native: {
         uri: `ssl://${native.username}@${host}:${ingress.publicPort}/`,
         host: ingress.publicHost,
         port: ingress.publicPort,
-        sni: sessionSni(session.sessionId, ingress.domain),
+        sni: sessionTlsName(session.sessionId, ingress.domain),
         username: native.username,
         password: native.password,
         ca_url: `${origin}/ca.pem`,

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditLog } from '../../core/audit-log.js';
 import { currentUser, requireAdmin } from '../auth/authentication.js';
 import type { QuotaOverrides } from '../../core/db/entities.js';
 import type { UserService } from '../users/user-service.js';

@@ -1,8 +1,9 @@
 import { Router } from 'express';
 import type { Logger } from '../../core/logger.js';
-import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditLog } from '../../core/audit-log.js';
 import { currentUser } from '../auth/authentication.js';
-import { CONNECT_AUTH_PATH, checkConnect } from '../connect/connect-auth.js';
+import { CONNECT_AUTH_PATH } from '../../core/ingress-names.js';
+import { checkConnect } from '../connect/connect-auth.js';
 import type { ConnectDescriptors } from '../connect/connect-descriptor.js';
 import type { ConnectTokens } from '../connect/connect-tokens.js';
 import type { SessionService } from '../sessions/session-service.js';

@@ -12,11 +12,11 @@ import {
 import type { ApiConfig } from '../../core/config.js';
 import { Session } from '../../core/db/entities.js';
 import type { Database } from '../../core/db/orm.js';
+import { WARM_PROFILES } from '../../core/catalog.js';
 import type { Logger } from '../../core/logger.js';
 import {
   FINAL_STATES,
   WARM_POLICY,
-  WARM_PROFILES,
   appSearchAttribute,
   awaitReadyUpdate,
   sessionStateSearchAttribute,
@@ -34,7 +34,7 @@ import type { SessionWorkflow } from '../../workflows/session-workflow.js';
 import { HttpError, notFound } from '../http-error.js';
 import type { AuthenticatedUser } from '../request-context.js';
 import type { CreateSessionBody } from '../validation.js';
-import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditLog } from '../../core/audit-log.js';
 import type { ConnectDescriptor, ConnectDescriptors } from '../connect/connect-descriptor.js';
 import type { ApiMetrics } from '../metrics.js';
 import type { QuotaService } from '../quotas/quota-service.js';

@@ -12,7 +12,7 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { User, type QuotaOverrides, type Role } from '../../core/db/entities.js';
 import type { Database } from '../../core/db/orm.js';
-import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditLog } from '../../core/audit-log.js';
 import type { OneTimeCodes } from '../auth/one-time-codes.js';
 import { hashPassword } from '../auth/passwords.js';
 import type { RefreshTokens } from '../auth/refresh-tokens.js';

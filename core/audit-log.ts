@@ -4,9 +4,8 @@
  * loss). Events from session workflows are written by an activity with Temporal's retries.
  */
 import { randomUUID } from 'node:crypto';
-import { AuditEvent } from '../../core/db/entities.js';
-import type { Database } from '../../core/db/orm.js';
-import { HttpError } from '../http-error.js';
+import { AuditEvent } from './db/entities.js';
+import type { Database } from './db/orm.js';
 
 /** Every action the log records. */
 export const AUDIT_ACTIONS = [
@@ -55,7 +54,13 @@ export interface AuditQuery {
   since?: Date;
   until?: Date;
   limit: number;
-  cursor?: string;
+  /** Where the previous page ended (decodeAuditCursor of its `next_cursor`). */
+  cursor?: AuditCursor;
+}
+
+export interface AuditCursor {
+  at: Date;
+  id: string;
 }
 
 export interface AuditEntry {
@@ -73,11 +78,12 @@ export interface AuditEntry {
 
 /** Cursor: the last entry's time and id, so pages stay stable while events are appended. */
 const encodeCursor = (e: AuditEvent) => Buffer.from(`${e.occurredAt.getTime()}|${e.id}`).toString('base64url');
-function decodeCursor(cursor: string): { at: Date; id: string } {
+
+/** A cursor this log issued, or null for anything else. */
+export function decodeAuditCursor(cursor: string): AuditCursor | null {
   const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const ms = Number(at);
-  if (!id || !Number.isFinite(ms)) throw new HttpError(400, 'invalid_request', 'invalid query: cursor is not one this API issued');
-  return { at: new Date(ms), id };
+  return id && Number.isFinite(ms) ? { at: new Date(ms), id } : null;
 }
 
 export class AuditLog {
@@ -109,7 +115,7 @@ export class AuditLog {
     if (q.since) where.push({ occurredAt: { $gte: q.since } });
     if (q.until) where.push({ occurredAt: { $lt: q.until } });
     if (q.cursor) {
-      const c = decodeCursor(q.cursor);
+      const c = q.cursor;
       where.push({ $or: [{ occurredAt: { $lt: c.at } }, { occurredAt: c.at, id: { $lt: c.id } }] });
     }
     const rows = await this.db.em
