@@ -6,9 +6,10 @@
 import 'reflect-metadata'; // @peculiar/x509's dependency injection needs the Reflect API
 import { randomBytes, webcrypto } from 'node:crypto';
 import { constants, mkdirSync } from 'node:fs';
-import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
+import { writeFileAtomically } from '../core/atomic-file.js';
 
 // @peculiar/x509 is typed against the DOM's WebCrypto; Node's is the same API.
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -123,11 +124,9 @@ export class FileCertificateAuthority implements CertificateIssuer {
         ],
       });
       const keyPem = toPem(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY');
-      await writeFile(`${this.keyPath}.tmp`, keyPem, { mode: 0o600 });
-      await rename(`${this.keyPath}.tmp`, this.keyPath);
+      await writeFileAtomically(this.keyPath, keyPem, { mode: 0o600 });
       // The certificate last: its presence means the CA is complete.
-      await writeFile(`${this.certPath}.tmp`, cert.toString('pem') + '\n', { mode: 0o644 });
-      await rename(`${this.certPath}.tmp`, this.certPath);
+      await writeFileAtomically(this.certPath, cert.toString('pem') + '\n', { mode: 0o644 });
       return { created: true };
     } finally {
       await handle.close();

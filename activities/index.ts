@@ -5,7 +5,7 @@
 import { Context } from '@temporalio/activity';
 import { sessionTlsName } from '../core/ingress-names.js';
 import { poolLabel } from '../core/pool-keys.js';
-import { deriveSessionKey } from '../core/session-keys.js';
+import { sessionKeyHex } from '../core/session-keys.js';
 import { randomUUID } from 'node:crypto';
 import {
   WARM_POLICY,
@@ -128,7 +128,7 @@ export function createActivities(deps: ActivityDeps) {
     await files.write(sessionId, {
       certPem: issued.certPem,
       keyPem: issued.keyPem,
-      ...(withTokenKey ? { tokenKeyHex: deriveSessionKey(deps.sessionTokenSecret, sessionId).toString('hex') } : {}),
+      ...(withTokenKey ? { tokenKeyHex: sessionKeyHex(deps.sessionTokenSecret, sessionId) } : {}),
     });
   };
 
@@ -181,7 +181,7 @@ export function createActivities(deps: ActivityDeps) {
       const { spec } = input;
       if (await files.currentCertificate(spec.sessionId)) {
         // A retry, or a warm container's files: the certificate stays, the token key is added.
-        await files.writeTokenKey(spec.sessionId, deriveSessionKey(deps.sessionTokenSecret, spec.sessionId).toString('hex'));
+        await files.writeTokenKey(spec.sessionId, sessionKeyHex(deps.sessionTokenSecret, spec.sessionId));
         return;
       }
       await writeSessionFiles(spec.sessionId, input.notBefore, spec.timeouts.maxDurationSeconds, true);
@@ -200,7 +200,7 @@ export function createActivities(deps: ActivityDeps) {
       const { spec, slot } = input;
       const state = await runtime.inspect(slot.containerId);
       if (!state?.running) throw new ContainerExitedError(`warm container ${slot.containerName} is no longer running`);
-      await files.writeTokenKey(spec.sessionId, deriveSessionKey(deps.sessionTokenSecret, spec.sessionId).toString('hex'));
+      await files.writeTokenKey(spec.sessionId, sessionKeyHex(deps.sessionTokenSecret, spec.sessionId));
       await Promise.all([runtime.updateLimits(slot.containerId, spec.resources), spec.url ? runtime.openUrl(slot.containerId, spec.url) : undefined]);
       return { id: slot.containerId, name: slot.containerName, ip: slot.ip };
     },

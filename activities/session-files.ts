@@ -5,6 +5,7 @@
  */
 import { chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomically } from '../core/atomic-file.js';
 
 /** Must match images/session (uid of the `hs` user, mount point, file names). */
 export const SESSION_UID = 1000;
@@ -62,10 +63,7 @@ export class SessionFiles {
   /** Puts the token key in place (claiming a warm container); atomic, visible through the mount. */
   async writeTokenKey(sessionId: string, tokenKeyHex: string): Promise<void> {
     const file = path.join(this.dirOf(sessionId), FILES.tokenKey);
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, tokenKeyHex, { mode: 0o400 });
-    await this.ownBySessionUser(tmp);
-    await rename(tmp, file);
+    await writeFileAtomically(file, tokenKeyHex, { mode: 0o400, prepare: (tmp) => this.ownBySessionUser(tmp) });
   }
 
   async remove(sessionId: string): Promise<void> {

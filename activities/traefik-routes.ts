@@ -13,10 +13,11 @@
  * container.
  */
 import { X509Certificate } from 'node:crypto';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
 import tls from 'node:tls';
+import { writeFileAtomically } from '../core/atomic-file.js';
 import { CONNECT_AUTH_MIDDLEWARE, ENTRYPOINT, sessionPath, sessionTlsName } from '../core/ingress-names.js';
 import { XPRA_SSL_PORT, XPRA_WS_PORT } from './xpra-arguments.js';
 
@@ -105,11 +106,9 @@ export class TraefikFileRoutes implements SessionRoutes {
   async add(target: RouteTarget): Promise<void> {
     await mkdir(this.staging, { recursive: true });
     await mkdir(this.dir, { recursive: true });
-    const tmp = path.join(this.staging, `${FILE_PREFIX}${target.sessionId}.${process.pid}.yml`);
     // Serialised, never templated: one malformed file would freeze all of Traefik's updates.
-    // JSON is valid YAML.
-    await writeFile(tmp, `${JSON.stringify(sessionRouteConfig(target, this.domain), null, 2)}\n`, { mode: 0o644 });
-    await rename(tmp, this.file(target.sessionId));
+    // JSON is valid YAML. Staged outside the watched directory, so Traefik never reads half.
+    await writeFileAtomically(this.file(target.sessionId), `${JSON.stringify(sessionRouteConfig(target, this.domain), null, 2)}\n`, { mode: 0o644, tmpDir: this.staging });
   }
 
   /**

@@ -9,3 +9,6 @@ import { createHmac } from 'node:crypto';
 export function deriveSessionKey(secret: string, sessionId: string): Buffer {
   return createHmac('sha256', secret).update(`hackstream-session-key:${sessionId}`).digest();
 }
+
+/** The key as the session's `token.key` file holds it (hex). */
+export const sessionKeyHex = (secret: string, sessionId: string): string => deriveSessionKey(secret, sessionId).toString('hex');

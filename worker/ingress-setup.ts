@@ -5,22 +5,17 @@
  * session routes use. Run by every worker at start; idempotent.
  */
 import { X509Certificate } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import type { CertificateIssuer } from '../activities/certificate-authority.js';
+import { writeFileAtomically } from '../core/atomic-file.js';
 import { CONNECT_AUTH_MIDDLEWARE, CONNECT_AUTH_PATH, ENTRYPOINT, RESUME_COOKIE } from '../core/ingress-names.js';
 import type { IngressConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 
 export const INGRESS_FILE = 'hackstream-ingress.yml';
 const CERT_LIFETIME_SECONDS = 90 * 86_400;
-
-async function writeAtomically(file: string, data: string, mode: number): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, data, { mode });
-  await rename(tmp, file);
-}
 
 async function ensureIngressCertificate(ca: CertificateIssuer, ingress: IngressConfig, logger: Logger) {
   const certFile = path.join(ingress.tlsDir, 'ingress-cert.pem');
@@ -42,8 +37,8 @@ async function ensureIngressCertificate(ca: CertificateIssuer, ingress: IngressC
     ipAddresses: names.filter((n) => isIP(n)),
     lifetimeSeconds: CERT_LIFETIME_SECONDS,
   });
-  await writeAtomically(keyFile, issued.keyPem, 0o600);
-  await writeAtomically(certFile, issued.certPem, 0o644);
+  await writeFileAtomically(keyFile, issued.keyPem, { mode: 0o600 });
+  await writeFileAtomically(certFile, issued.certPem, { mode: 0o644 });
   logger.info('issued the ingress certificate', { names, notAfter: issued.notAfter.toISOString() });
   return { certFile, keyFile };
 }
@@ -85,5 +80,5 @@ export function ingressConfig(ingress: IngressConfig, tls: { certFile: string; k
 export async function prepareIngress(ca: CertificateIssuer, ingress: IngressConfig, logger: Logger): Promise<void> {
   const tls = await ensureIngressCertificate(ca, ingress, logger);
   await mkdir(ingress.routesDir, { recursive: true });
-  await writeAtomically(path.join(ingress.routesDir, INGRESS_FILE), `${JSON.stringify(ingressConfig(ingress, tls), null, 2)}\n`, 0o644);
+  await writeFileAtomically(path.join(ingress.routesDir, INGRESS_FILE), `${JSON.stringify(ingressConfig(ingress, tls), null, 2)}\n`, { mode: 0o644 });
 }
