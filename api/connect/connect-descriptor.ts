@@ -7,6 +7,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { ApiConfig } from '../../core/config.js';
+import { QUALITY_PRESETS } from '../../core/quality-presets.js';
 import type { Quality } from '../../workflows/messages.js';
 import { HttpError } from '../http-error.js';
 import { sessionPath, sessionTlsName } from '../../core/ingress-names.js';
@@ -33,16 +34,6 @@ export interface ConnectDescriptor {
   };
 }
 
-/**
- * Options for xpra's HTML5 client per quality preset (the server side is in
- * activities/xpra-arguments.ts). The 3.1 client only honours `encoding` with `video=false`.
- */
-const HTML5_CLIENT_PARAMS: Record<Quality, Record<string, string>> = {
-  low: { video: 'false', encoding: 'jpeg' },
-  auto: {},
-  high: {},
-};
-
 export class ConnectDescriptors {
   private caFingerprint: Promise<string> | undefined;
 
@@ -61,7 +52,7 @@ export class ConnectDescriptors {
       this.tokens.issueToken(session.sessionId, session.userId),
     ]);
     const native = mintNativeToken(sessionTokenSecret, session.sessionId, connectTokenTtlSeconds);
-    const query = new URLSearchParams({ ...HTML5_CLIENT_PARAMS[session.quality], token: browserToken.value });
+    const query = new URLSearchParams({ ...QUALITY_PRESETS[session.quality].html5Client, token: browserToken.value });
     return {
       expires_at: browserToken.expiresAt.toISOString(),
       app_link: `hackstream://${authority}/sessions/${session.sessionId}`,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { QUALITY_PRESETS, xpraArguments } from '../../activities/xpra-arguments.js';
+import { xpraArguments } from '../../activities/xpra-arguments.js';
+import { QUALITY_PRESETS } from '../../core/quality-presets.js';
 import type { SessionSpec } from '../../workflows/messages.js';
 
 const base = {
@@ -32,7 +33,7 @@ describe('xpra arguments', () => {
   it('map quality presets: low is JPEG only, no video, capped at 1 Mbit/s', () => {
     const low = xpraArguments({ ...base, quality: 'low' });
     expect(low).toEqual(expect.arrayContaining(['--encoding=jpeg', '--encodings=jpeg,png,rgb', '--video-encoders=none', '--bandwidth-limit=1000000']));
-    expect(xpraArguments({ ...base, quality: 'auto' }).filter((a) => QUALITY_PRESETS.low.includes(a))).toEqual([]);
+    expect(xpraArguments({ ...base, quality: 'auto' }).filter((a) => QUALITY_PRESETS.low.xpraServer.includes(a))).toEqual([]);
     expect(xpraArguments({ ...base, quality: 'high' })).toContain('--min-quality=60');
   });
 });
