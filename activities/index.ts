@@ -20,7 +20,7 @@ import {
 import type { CertificateIssuer } from './certificate-authority.js';
 import type { ContainerRuntime } from './docker-session-runtime.js';
 import { ContainerExitedError, NotReadyInTimeError } from './errors.js';
-import type { PoolStore } from './pool-store.js';
+import type { PoolStore } from '../core/pool-store.js';
 import type { SessionCredentials } from './session-credentials.js';
 import type { SessionFiles } from './session-files.js';
 import type { SessionRoutes } from './traefik-routes.js';

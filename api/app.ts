@@ -6,6 +6,7 @@ import type { ApiConfig } from '../core/config.js';
 import type { Database } from '../core/db/orm.js';
 import type { Logger } from '../core/logger.js';
 import { AuditLog } from '../core/audit-log.js';
+import { RedisPoolStore } from '../core/pool-store.js';
 import { AccessTokens } from './auth/access-tokens.js';
 import { createPassport, requireBearer } from './auth/authentication.js';
 import { LoginService } from './auth/login-service.js';
@@ -57,8 +58,9 @@ export function createApp(deps: ApiDeps): express.Express {
   const quotas = new QuotaService(config, db, mutex);
   const connectTokens = new ConnectTokens(redis, { tokenSeconds: config.connectTokenTtlSeconds, resumeSeconds: config.resumeTtlSeconds });
   const descriptors = new ConnectDescriptors(config, connectTokens);
-  const metrics = new ApiMetrics(redis, config);
-  const pools = new PoolClaims(redis, temporal, config, metrics, logger);
+  const poolStore = new RedisPoolStore(redis, config.temporal.taskQueue);
+  const metrics = new ApiMetrics(poolStore, config);
+  const pools = new PoolClaims(poolStore, temporal, config, metrics, logger);
   const sessions = new SessionService({ config, db, temporal, logger, descriptors, quotas, audit, pools, metrics });
   const accounts = new UserService({ db, audit, codes, refreshTokens, revoked, totp, quotas, sessions, mutex, inviteTtlSeconds: config.inviteTtlSeconds });
 

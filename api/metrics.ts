@@ -3,10 +3,9 @@
  * start kind (warm from the pool, or cold), pool claims and misses, and the pools' ready size.
  * Not routed by the ingress: scrape the API's own (loopback) address.
  */
-import type { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ApiConfig } from '../core/config.js';
-import { poolReadyKey } from '../core/pool-keys.js';
+import type { RedisPoolStore } from '../core/pool-store.js';
 import { poolName } from '../workflows/messages.js';
 
 export class ApiMetrics {
@@ -15,9 +14,8 @@ export class ApiMetrics {
   readonly poolClaims: Counter<'pool'>;
   readonly poolMisses: Counter<'pool'>;
 
-  constructor(redis: Redis, config: ApiConfig) {
+  constructor(pools: RedisPoolStore, config: ApiConfig) {
     const { pool, session } = config;
-    const taskQueue = config.temporal.taskQueue;
     collectDefaultMetrics({ register: this.registry, prefix: 'hackstream_api_' });
     this.sessionStart = new Histogram({
       name: 'hackstream_session_start_seconds',
@@ -36,7 +34,7 @@ export class ApiMetrics {
       async collect() {
         for (const p of pool.pools) {
           const name = poolName(p.app, p.quality);
-          this.set({ pool: name }, await redis.llen(poolReadyKey(taskQueue, name, session.image)));
+          this.set({ pool: name }, await pools.size({ name, image: session.image }));
         }
       },
     });

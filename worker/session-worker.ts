@@ -12,7 +12,7 @@ import { DockerSessionRuntime } from '../activities/docker-session-runtime.js';
 import { TemporalSessionEvents } from '../activities/session-events.js';
 import { FileCertificateAuthority } from '../activities/certificate-authority.js';
 import { RedisSessionCredentials } from '../activities/session-credentials.js';
-import { RedisPoolStore } from '../activities/pool-store.js';
+import { RedisPoolStore } from '../core/pool-store.js';
 import { SessionFiles } from '../activities/session-files.js';
 import { SubnetPool } from '../activities/subnet-pool.js';
 import { DatabaseSessionStore } from '../activities/session-store.js';

@@ -7,8 +7,9 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 import type { App, Profile, Quality } from '../core/catalog.js';
+import type { WarmSlot } from '../core/pool-store.js';
 
-export type { App, Profile, Quality };
+export type { App, Profile, Quality, WarmSlot };
 
 /**
  * - `provisioning`: the container is being created and started;
@@ -62,22 +63,6 @@ export interface SessionTimeouts {
 export interface SessionPolicy {
   clipboard: boolean;
   fileTransfer: boolean;
-}
-
-/**
- * A pre-warmed container the API claimed for this session: Firefox already up on about:blank,
- * its certificate and routes already made for the session id it was warmed for (which becomes
- * the session's id). Single-use: popped atomically from the pool, never returned to it.
- */
-export interface WarmSlot {
-  sessionId: string;
-  app: App;
-  quality: Quality;
-  containerId: string;
-  containerName: string;
-  ip: string;
-  /** Epoch ms when it became ready. */
-  readyAt: number;
 }
 
 /** The policy warm containers start with; a session with another policy starts cold. */

@@ -4,16 +4,15 @@
  * pool-warming schedule so the pool refills without waiting for its next tick.
  */
 import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
-import type { Redis } from 'ioredis';
 import type { ApiConfig } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
-import { poolReadyKey } from '../../core/pool-keys.js';
+import type { RedisPoolStore } from '../../core/pool-store.js';
 import { poolName, poolScheduleId, type Quality, type WarmSlot } from '../../workflows/messages.js';
 import type { ApiMetrics } from '../metrics.js';
 
 export class PoolClaims {
   constructor(
-    private readonly redis: Redis,
+    private readonly pools: RedisPoolStore,
     private readonly temporal: Client,
     private readonly config: ApiConfig,
     private readonly metrics: ApiMetrics,
@@ -24,14 +23,10 @@ export class PoolClaims {
   async claim(app: string, quality: Quality): Promise<WarmSlot | null> {
     if (!this.config.pool.pools.some((p) => p.app === app && p.quality === quality)) return null;
     const name = poolName(app, quality);
-    const raw = await this.redis.lpop(poolReadyKey(this.config.temporal.taskQueue, name, this.config.session.image));
+    const slot = await this.pools.claim({ name, image: this.config.session.image });
     this.refill();
-    if (!raw) {
-      this.metrics.poolMisses.inc({ pool: name });
-      return null;
-    }
-    this.metrics.poolClaims.inc({ pool: name });
-    return JSON.parse(raw) as WarmSlot;
+    (slot ? this.metrics.poolClaims : this.metrics.poolMisses).inc({ pool: name });
+    return slot;
   }
 
   /** Asks for a top-up now (one buffered run if one is under way); never delays the caller. */

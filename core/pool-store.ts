@@ -1,0 +1,78 @@
+/**
+ * The ready lists of the warm pools in Redis (key layout in core/pool-keys.ts), the one client
+ * of that key space: workers add warm containers and take back the ones they drop; the API
+ * claims one per session (an atomic LPOP: a slot is never handed out twice) and reports the
+ * pools' sizes.
+ */
+import type { Redis } from 'ioredis';
+import type { App, Quality } from './catalog.js';
+import { poolReadyKey } from './pool-keys.js';
+
+/**
+ * A pre-warmed container: Firefox already up on about:blank, its certificate and routes already
+ * made for the session id it was warmed for (which becomes the id of the session that claims
+ * it). Single-use: popped atomically from the pool, never returned to it.
+ */
+export interface WarmSlot {
+  sessionId: string;
+  app: App;
+  quality: Quality;
+  containerId: string;
+  containerName: string;
+  ip: string;
+  /** Epoch ms when it became ready. */
+  readyAt: number;
+}
+
+export interface ListedSlot {
+  slot: WarmSlot;
+  /** The exact list entry, to take this one back. */
+  raw: string;
+}
+
+/** A pool on one worker host: its name (app-quality) and the image its containers run. */
+export interface PoolRef {
+  name: string;
+  image: string;
+}
+
+export interface PoolStore {
+  add(pool: PoolRef, slot: WarmSlot): Promise<void>;
+  list(pool: PoolRef): Promise<ListedSlot[]>;
+  /** Removes a slot before anyone claims it; false when a session claimed it first. */
+  takeBack(pool: PoolRef, entry: ListedSlot): Promise<boolean>;
+}
+
+export class RedisPoolStore implements PoolStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly taskQueue: string,
+  ) {}
+
+  private key(pool: PoolRef): string {
+    return poolReadyKey(this.taskQueue, pool.name, pool.image);
+  }
+
+  async add(pool: PoolRef, slot: WarmSlot): Promise<void> {
+    await this.redis.rpush(this.key(pool), JSON.stringify(slot));
+  }
+
+  async list(pool: PoolRef): Promise<ListedSlot[]> {
+    const raws = await this.redis.lrange(this.key(pool), 0, -1);
+    return raws.map((raw) => ({ raw, slot: JSON.parse(raw) as WarmSlot }));
+  }
+
+  async takeBack(pool: PoolRef, entry: ListedSlot): Promise<boolean> {
+    return (await this.redis.lrem(this.key(pool), 1, entry.raw)) === 1;
+  }
+
+  /** The oldest ready slot, now the caller's alone; null when the pool is empty. */
+  async claim(pool: PoolRef): Promise<WarmSlot | null> {
+    const raw = await this.redis.lpop(this.key(pool));
+    return raw ? (JSON.parse(raw) as WarmSlot) : null;
+  }
+
+  async size(pool: PoolRef): Promise<number> {
+    return this.redis.llen(this.key(pool));
+  }
+}
