@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
-import { Redis } from 'ioredis';
+import { connectRedis } from '../core/redis-connection.js';
 import type { ApiConfig } from '../core/config.js';
 import { ConfigError } from '../core/config.js';
 import { migrateToLatest, openDatabase, type Database } from '../core/db/orm.js';
@@ -35,10 +35,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
     throw new ConfigError('invalid configuration:\n  HACKSTREAM_ADMIN_PASSWORD: required to create the first admin account');
   }
 
-  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false });
-  // ioredis reconnects by itself; without a listener its errors would crash the process.
-  redis.on('error', (err: Error) => logger.warn('redis connection error', { error: err.message }));
-  await redis.connect();
+  const redis = await connectRedis(config.redisUrl, logger, { failFast: true });
   const connection = await Connection.connect({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
 

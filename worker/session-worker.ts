@@ -6,7 +6,7 @@ import os from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import Docker from 'dockerode';
-import { Redis } from 'ioredis';
+import { connectRedis } from '../core/redis-connection.js';
 import { createActivities, drainPools, type ActivityDeps } from '../activities/index.js';
 import { DockerSessionRuntime } from '../activities/docker-session-runtime.js';
 import { TemporalSessionEvents } from '../activities/session-events.js';
@@ -52,10 +52,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   const client = new Client({ connection: clientConnection, namespace });
   const nativeConnection = await NativeConnection.connect({ address });
   const docker = new Docker({ socketPath: config.dockerSocket });
-  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
-  // ioredis reconnects by itself; without a listener its errors would crash the process.
-  redis.on('error', (err: Error) => logger.warn('redis connection error', { error: err.message }));
-  await redis.connect();
+  const redis = await connectRedis(config.redisUrl, logger, { failFast: false });
 
   const runtime = new DockerSessionRuntime(docker, new SubnetPool(config.sessionSubnets));
   const ca = new FileCertificateAuthority(config.ingress.caCertFile, config.ingress.caKeyFile);
