@@ -8,6 +8,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from './paths.js';
+import { collectOutput, type ProcessResult } from './process-output.js';
 
 export const CLIENT_VERSION: string = JSON.parse(readFileSync(path.join(REPO_ROOT, 'client', 'package.json'), 'utf8')).version;
 export const CLIENT_DEB = path.join(REPO_ROOT, 'client', 'dist', `hackstream_${CLIENT_VERSION}_all.deb`);
@@ -15,31 +16,12 @@ export const CLIENT_DEB = path.join(REPO_ROOT, 'client', 'dist', `hackstream_${C
 export const APT_REPO_DIR = path.join(process.env['HACKSTREAM_DATA_DIR'] ?? path.join(REPO_ROOT, '.data'), 'client-apt', 'repo');
 export const KEYRING_NAME = 'hackstream-archive-keyring.gpg';
 
-export interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type RunResult = ProcessResult;
 
 /** Runs a program to completion without throwing: its exit code and both outputs. */
 export function run(cmd: string, args: string[], o: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<RunResult> {
   const child = spawn(cmd, args, { cwd: o.cwd ?? REPO_ROOT, env: o.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  child.stdin.end(o.input ?? '');
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${cmd} ${args.join(' ')} timed out after ${o.timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, o.timeoutMs ?? 120_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return collectOutput(child, o.input, o.timeoutMs ?? 120_000);
 }
 
 /** `npm run package:client-repo`: bundle, .deb and signed repository, with this process's settings. */

@@ -16,8 +16,11 @@ export function collectOutput(child: ChildProcess, stdin: string | undefined, ti
   let stderr = '';
   child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  // A program that exits without reading its input (EPIPE) has still run: its exit code says how.
+  child.stdin?.on('error', () => undefined);
   child.stdin?.end(stdin ?? '');
   return new Promise((resolve, reject) => {
+    child.once('error', reject);
     const timer = setTimeout(() => {
       kill(child);
       reject(new Error(`${child.spawnfile} timed out after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
