@@ -7,7 +7,7 @@ command -v node >/dev/null && node --version | grep -q '^v24\.' || ensure_node >
 
 # Everything the build reads; folders that do not exist (yet) are skipped.
 inputs=()
-for p in core workflows activities api worker client package-lock.json tsconfig.json tsconfig.build.json; do
+for p in core workflows activities api worker scripts package-lock.json tsconfig.json tsconfig.build.json; do
   [ -e "$HS_ROOT/$p" ] && inputs+=("$p")
 done
 stamp="$(cd "$HS_ROOT" && find "${inputs[@]}" -type f \( -name '*.ts' -o -name '*.json' -o -name '*.js' \) -print0 \

@@ -6,7 +6,7 @@ import { migrateToLatest, openDatabase } from '../core/db/orm.js';
 import { createLogger } from '../core/logger.js';
 import { createSessionWorker } from './session-worker.js';
 import { installTemporalLogging } from './temporal-logging.js';
-import { WORKFLOW_BUNDLE_FILE } from './build-workflow-bundle.js';
+import { WORKFLOW_BUNDLE_FILE } from './workflow-bundle.js';
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env);

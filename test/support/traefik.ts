@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { traefikStaticConfig } from '../../worker/traefik-static-config.js';
+import { traefikStaticConfig } from '../../core/traefik-static-config.js';
 import { traefikBinary } from './paths.js';
 import { freePort } from './ports.js';
 

@@ -6,9 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
-
-/** Relative to dist/. */
-export const WORKFLOW_BUNDLE_FILE = 'workflow-bundle.js';
+import { WORKFLOW_BUNDLE_FILE } from '../worker/workflow-bundle.js';
 
 async function build(): Promise<void> {
   const distDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -20,6 +18,4 @@ async function build(): Promise<void> {
   console.log(`workflow bundle written: dist/${WORKFLOW_BUNDLE_FILE} (${Math.round(code.length / 1024)} KiB)`);
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  await build();
-}
+await build();

@@ -3,13 +3,10 @@
  * HTTPS routers (API, browser path) and the TLS passthrough routers (native path), and the file
  * provider watching the routes directory the workers write. No dashboard, API, telemetry or
  * access log.
- *
- *   node dist/worker/traefik-static-config.js <https listen address> <routes dir> <log file>
- * prints it (JSON, which Traefik reads as YAML); stack/up.sh writes it to a file.
+ * The local stack writes it with scripts/traefik-static-config.ts, the tests start Traefik with
+ * it, and docker-compose.yml carries the same settings.
  */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ENTRYPOINT } from '../core/ingress-names.js';
+import { ENTRYPOINT } from './ingress-names.js';
 
 export interface TraefikStaticOptions {
   /** e.g. `:8443` or `127.0.0.1:18443` */
@@ -47,13 +44,4 @@ export function traefikStaticConfig(o: TraefikStaticOptions): object {
     },
     log: { level: 'WARN', format: 'json', ...(o.logFile ? { filePath: o.logFile } : {}) },
   };
-}
-
-if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const [httpsAddress, routesDir, logFile] = process.argv.slice(2);
-  if (!httpsAddress || !routesDir) {
-    console.error('usage: traefik-static-config.js <https listen address> <routes dir> [log file]');
-    process.exit(2);
-  }
-  console.log(JSON.stringify(traefikStaticConfig({ httpsAddress, routesDir, logFile }), null, 2));
 }
