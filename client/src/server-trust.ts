@@ -30,7 +30,10 @@ function systemStore(): string[] | undefined {
   return systemCas;
 }
 
-const pinFile = (paths: ClientPaths, origin: string): string => path.join(paths.trustDir, `${new URL(origin).host.replace(/[^\w.-]/g, '_')}.pem`);
+/** `trust/<host>_<port><suffix>`: a server's pinned CA (`.pem`) or its sessions' CA (`.sessions.pem`). */
+const trustFile = (paths: ClientPaths, origin: string, suffix: '.pem' | '.sessions.pem'): string =>
+  path.join(paths.trustDir, `${new URL(origin).host.replace(/[^\w.-]/g, '_')}${suffix}`);
+const pinFile = (paths: ClientPaths, origin: string): string => trustFile(paths, origin, '.pem');
 
 export function fingerprint(pem: string): string {
   return new X509Certificate(pem).fingerprint256;
@@ -108,7 +111,7 @@ export class ServerTrust {
    * connection and checked.
    */
   async sessionCaFile(origin: string, caUrl: string, expectedFingerprint: string): Promise<string> {
-    const file = path.join(this.paths.trustDir, `${new URL(origin).host.replace(/[^\w.-]/g, '_')}.sessions.pem`);
+    const file = trustFile(this.paths, origin, '.sessions.pem');
     for (const candidate of [pinFile(this.paths, origin), file]) {
       const pem = readOptionalFile(candidate);
       if (pem !== undefined && fingerprint(pem) === expectedFingerprint) return candidate;

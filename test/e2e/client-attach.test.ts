@@ -31,31 +31,37 @@ async function sessionOf(t: ApiUnderTest, token: string): Promise<any> {
   return res.body.sessions[0];
 }
 
-describe('hackstream launch browser with the native xpra client', () => {
-  let t: ApiUnderTest;
-  let display: Display;
-  let page: TestPage;
-  let client: RunningClient | undefined;
-  let device: Device | undefined;
+/**
+ * What each test here needs, made before and removed after it: an API (with `apiEnv`), a device
+ * display, the test page, and the device and its running client, which the test fills in.
+ */
+function nativeDeviceFixture(apiEnv: () => Record<string, string> = () => ({})) {
+  const f = {} as { t: ApiUnderTest; display: Display; page: TestPage; client?: RunningClient; device?: Device };
   beforeAll(async () => {
-    t = await startApiUnderTest({ HACKSTREAM_ACTIVITY_POLL_SECONDS: '1' });
-    display = await Display.start();
-    page = await serveTestPage(hostAddress());
+    f.t = await startApiUnderTest({ HACKSTREAM_ACTIVITY_POLL_SECONDS: '1', ...apiEnv() });
+    f.display = await Display.start();
+    f.page = await serveTestPage(hostAddress());
   });
   afterAll(async () => {
-    await client?.stop();
-    device?.remove();
-    await page?.close();
-    await display?.stop();
-    await t?.close();
+    await f.client?.stop();
+    f.device?.remove();
+    await f.page?.close();
+    await f.display?.stop();
+    await f.t?.close();
   });
+  return f;
+}
+
+describe('hackstream launch browser with the native xpra client', () => {
+  const f = nativeDeviceFixture();
 
   it("shows the page on the device's display through the ingress", async () => {
+    const { t, display, page } = f;
     const server = `https://localhost:${stack.ingressPort}`;
     const logged = await loggedInDevice(t, server, display);
-    device = logged.device;
+    f.device = logged.device;
     expect(display.share(PAGE_COLOUR)).toBeLessThan(0.01);
-    client = device.start(['launch', 'browser', '--url', page.url]);
+    const client = (f.client = f.device.start(['launch', 'browser', '--url', page.url]));
     await eventually(`the page shows on ${display.name}\n${client.output()}`, () => display.share(PAGE_COLOUR) > SHOWN, 90_000);
     display.share(PAGE_COLOUR, artifact('page-shown.png'));
     expect(client.output()).toMatch(/attached to session [0-9a-f-]{36}/);
@@ -78,40 +84,29 @@ describe('hackstream launch browser with the native xpra client', () => {
 });
 
 describe('an outage between the device and the ingress', () => {
-  let t: ApiUnderTest;
   let relay: TcpRelay;
-  let display: Display;
-  let page: TestPage;
-  let client: RunningClient | undefined;
-  let device: Device | undefined;
   beforeAll(async () => {
     relay = await startTcpRelay(stack.ingressPort);
-    // Connect descriptors name the relay: the device reaches the ingress only through it.
-    t = await startApiUnderTest({ HACKSTREAM_PUBLIC_PORT: String(relay.port), HACKSTREAM_ACTIVITY_POLL_SECONDS: '1' });
-    display = await Display.start();
-    page = await serveTestPage(hostAddress());
   });
   afterAll(async () => {
-    await client?.stop();
-    device?.remove();
-    await page?.close();
-    await display?.stop();
-    await t?.close();
     await relay?.close();
   });
+  // Connect descriptors name the relay: the device reaches the ingress only through it.
+  const f = nativeDeviceFixture(() => ({ HACKSTREAM_PUBLIC_PORT: String(relay.port) }));
 
   it('is survived: the client re-attaches by itself to the same container and the page shows again', async () => {
+    const { t, display, page } = f;
     const server = `https://localhost:${relay.port}`;
     const logged = await loggedInDevice(t, server, display);
-    device = logged.device;
-    client = device.start(['launch', 'browser', '--url', page.url]);
+    f.device = logged.device;
+    const client = (f.client = f.device.start(['launch', 'browser', '--url', page.url]));
     await eventually(`the page shows\n${client.output()}`, () => display.share(PAGE_COLOUR) > SHOWN, 90_000);
     const session = await sessionOf(t, logged.token);
     const [before] = await sessionContainers(session.session_id);
     const startedAt = (await docker.getContainer(before!.Id).inspect()).State.StartedAt;
 
     await relay.cut();
-    await eventually(`the client notices the outage\n${client.output()}`, () => /connection lost/.test(client!.output()), 30_000);
+    await eventually(`the client notices the outage\n${client.output()}`, () => /connection lost/.test(client.output()), 30_000);
     await eventually('the window is gone', () => display.share(PAGE_COLOUR) < 0.01, 30_000);
     display.share(PAGE_COLOUR, artifact('outage.png'));
     await new Promise((r) => setTimeout(r, 10_000));
