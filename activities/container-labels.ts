@@ -50,3 +50,9 @@ export function parseLabels(labels: Record<string, string> | undefined): Session
 }
 
 export const sessionLabelFilter = (sessionId: string): string => `${LABELS.session}=${sessionId}`;
+
+/**
+ * The `io.hackstream.pool` label of a warm container: its task queue and pool, so that workers of
+ * another stack on the same Docker host never take its containers for their own orphans.
+ */
+export const poolLabel = (taskQueue: string, pool: string): string => `${taskQueue}.${pool}`;

@@ -5,12 +5,13 @@
  */
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
+import { XPRA_SSL_PORT, XPRA_WS_PORT } from '../core/ingress-names.js';
 import type { SessionContainer, SessionSpec } from '../workflows/messages.js';
 import { parseLabels, serializeLabels, sessionLabelFilter } from './container-labels.js';
 import { ImageMissingError, InvalidSessionSpecError } from './errors.js';
 import { SESSION_FILES_MOUNT, SESSION_UID } from './session-files.js';
 import type { SubnetPool } from './subnet-pool.js';
-import { firefoxEnvironment, XPRA_SSL_PORT, XPRA_WS_PORT, xpraArguments } from './xpra-arguments.js';
+import { firefoxEnvironment, xpraArguments } from './xpra-arguments.js';
 import { readXpraStatus, type XpraStatus } from './xpra-info.js';
 
 /** What the session image runs; must match images/session/entrypoint.sh. */

@@ -6,7 +6,7 @@ import {
   sessionWorkflowId,
   type ClientActivity,
 } from '../workflows/messages.js';
-import type { SessionEvents } from './index.js';
+import type { SessionEvents } from './session-watcher.js';
 
 export class TemporalSessionEvents implements SessionEvents {
   constructor(private readonly client: Client) {}

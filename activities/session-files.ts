@@ -16,7 +16,7 @@ export interface SessionFileContents {
   certPem: string;
   keyPem: string;
   /**
-   * Hex of the session's token key (core/session-keys.ts). Absent for a warm container until a
+   * Hex of the session's token key (core/session-token-key.ts). Absent for a warm container until a
    * session claims it: without it, the container's token check admits nobody.
    */
   tokenKeyHex?: string;

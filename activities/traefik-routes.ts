@@ -1,13 +1,13 @@
 /**
  * Session routes in Traefik through its file provider: one file per session in the watched
- * directory, written whole (temporary file outside the directory, then a rename in) and removed
- * at teardown.
+ * directory (its content built by core/traefik-dynamic-config.ts), written whole (temporary
+ * file outside the directory, then a rename in) and removed at teardown.
  *
  * Why the file provider and not Redis: on one host it needs nothing running besides Traefik (a
  * Redis outage would otherwise freeze routing), each route is a readable file an operator can
- * inspect, a rename makes every change atomic, and it measured faster (a route is live 3–8 ms
- * after the rename, against 17–74 ms for the five keys of a route in Redis). Several Traefik
- * hosts sharing one routing table would be the reason to switch, behind this same interface.
+ * inspect, a rename makes every change atomic, and it measured faster than Redis's keys
+ * (bench/results/design-measurements.md). Several Traefik hosts sharing one routing table would
+ * be the reason to switch, behind this same interface.
  *
  * Removing a route does not cut connections already open through it: teardown also removes the
  * container.
@@ -18,13 +18,8 @@ import https from 'node:https';
 import path from 'node:path';
 import tls from 'node:tls';
 import { writeFileAtomically } from '../core/atomic-file.js';
-import { CONNECT_AUTH_MIDDLEWARE, ENTRYPOINT, sessionPath, sessionTlsName } from '../core/ingress-names.js';
-import { XPRA_SSL_PORT, XPRA_WS_PORT } from './xpra-arguments.js';
-
-export interface RouteTarget {
-  sessionId: string;
-  containerIp: string;
-}
+import { sessionPath, sessionTlsName } from '../core/ingress-names.js';
+import { dynamicConfigText, sessionRouteConfig, type RouteTarget } from '../core/traefik-dynamic-config.js';
 
 /** The narrow interface activities use. */
 export interface SessionRoutes {
@@ -37,48 +32,6 @@ export interface SessionRoutes {
 }
 
 const FILE_PREFIX = 'session-';
-
-const names = (sessionId: string) => ({
-  http: `session-${sessionId}`,
-  strip: `session-${sessionId}-strip`,
-  tcp: `session-${sessionId}-native`,
-});
-
-/** The dynamic configuration of one session's two routes. */
-export function sessionRouteConfig(target: RouteTarget, domain: string): object {
-  const { sessionId, containerIp } = target;
-  const n = names(sessionId);
-  const prefix = sessionPath(sessionId);
-  return {
-    http: {
-      routers: {
-        [n.http]: {
-          entryPoints: [ENTRYPOINT],
-          // Path only, never Host: a Host rule would outrank the TLS passthrough router below.
-          rule: `PathPrefix(\`${prefix}/\`)`,
-          // Authenticate first (the one-time token is in the original URI), then strip.
-          middlewares: [CONNECT_AUTH_MIDDLEWARE, n.strip],
-          service: n.http,
-          tls: {},
-        },
-      },
-      middlewares: { [n.strip]: { stripPrefix: { prefixes: [prefix] } } },
-      services: { [n.http]: { loadBalancer: { servers: [{ url: `http://${containerIp}:${XPRA_WS_PORT}` }] } } },
-    },
-    tcp: {
-      routers: {
-        [n.tcp]: {
-          entryPoints: [ENTRYPOINT],
-          rule: `HostSNI(\`${sessionTlsName(sessionId, domain)}\`)`,
-          service: n.tcp,
-          // The session's own xpra terminates TLS with its own certificate and checks the token.
-          tls: { passthrough: true },
-        },
-      },
-      services: { [n.tcp]: { loadBalancer: { servers: [{ address: `${containerIp}:${XPRA_SSL_PORT}` }] } } },
-    },
-  };
-}
 
 export interface IngressProbe {
   host: string;
@@ -106,9 +59,8 @@ export class TraefikFileRoutes implements SessionRoutes {
   async add(target: RouteTarget): Promise<void> {
     await mkdir(this.staging, { recursive: true });
     await mkdir(this.dir, { recursive: true });
-    // Serialised, never templated: one malformed file would freeze all of Traefik's updates.
-    // JSON is valid YAML. Staged outside the watched directory, so Traefik never reads half.
-    await writeFileAtomically(this.file(target.sessionId), `${JSON.stringify(sessionRouteConfig(target, this.domain), null, 2)}\n`, { mode: 0o644, tmpDir: this.staging });
+    // Staged outside the watched directory, so Traefik never reads half.
+    await writeFileAtomically(this.file(target.sessionId), dynamicConfigText(sessionRouteConfig(target, this.domain)), { mode: 0o644, tmpDir: this.staging });
   }
 
   /**

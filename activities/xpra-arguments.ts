@@ -4,13 +4,10 @@
  * policy (clipboard, file transfer), and the quality preset (core/quality-presets.ts).
  */
 import type { Quality } from '../core/catalog.js';
+import { XPRA_SSL_PORT } from '../core/ingress-names.js';
 import { QUALITY_PRESETS } from '../core/quality-presets.js';
 import type { SessionSpec } from '../workflows/messages.js';
 import { FILES, SESSION_FILES_MOUNT } from './session-files.js';
-
-/** The websocket (browser path, behind Traefik's ForwardAuth) and TLS (native path) ports. */
-export const XPRA_WS_PORT = 14500;
-export const XPRA_SSL_PORT = 14501;
 
 /** The start-app script's environment for a preset (see images/session/start-app.sh). */
 export function firefoxEnvironment(quality: Quality): string[] {

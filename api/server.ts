@@ -1,6 +1,7 @@
 /**
  * Starts the API with its real dependencies: database (migrated, first admin ensured), Redis,
- * Temporal. Used by api/main.ts and by the integration tests.
+ * Temporal; once it listens, it publishes its routes to the ingress (api/ingress-routes.ts).
+ * Used by api/main.ts and by the integration tests.
  */
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
@@ -11,6 +12,7 @@ import { ConfigError } from '../core/config.js';
 import { migrateToLatest, openDatabase, type Database } from '../core/db/orm.js';
 import type { Logger } from '../core/logger.js';
 import { createApp } from './app.js';
+import { publishApiRoutes } from './ingress-routes.js';
 import { UserDirectory } from './users/user-directory.js';
 
 export interface RunningApi {
@@ -49,7 +51,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   });
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
-  return {
+  const running: RunningApi = {
     server,
     url: `http://${host}:${port}`,
     db,
@@ -63,4 +65,10 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
       await db.close();
     },
   };
+  // Once listening, so the ingress never routes to an API that is not answering yet.
+  await publishApiRoutes(config.ingress, logger).catch(async (err: unknown) => {
+    await running.close();
+    throw err;
+  });
+  return running;
 }

@@ -31,11 +31,11 @@ import { Redis } from 'ioredis';
 import { DockerSessionRuntime } from '../activities/docker-session-runtime.js';
 import { SubnetPool } from '../activities/subnet-pool.js';
 import { hasAppWindow } from '../activities/xpra-info.js';
-import { XPRA_WS_PORT } from '../activities/xpra-arguments.js';
+import { XPRA_WS_PORT } from '../core/ingress-names.js';
 import { loadWorkerConfig } from '../core/config.js';
 import { openDatabase } from '../core/db/orm.js';
 import { createLogger } from '../core/logger.js';
-import { poolReadyKey } from '../core/pool-keys.js';
+import { poolReadyKey } from '../core/pool-store.js';
 import { createSessionWorker } from '../worker/session-worker.js';
 import { QUALITIES, type Quality } from '../core/catalog.js';
 import { sessionWorkflowId } from '../workflows/messages.js';
@@ -300,9 +300,10 @@ async function main(): Promise<void> {
       const poolEnv = { ...stack.env, HACKSTREAM_TASK_QUEUE: POOL_QUEUE, HACKSTREAM_POOL: `firefox:auto:${CONCURRENCY}`, HACKSTREAM_ROLE_POLICIES: POLICIES };
       const poolConfig = loadWorkerConfig(poolEnv);
       const db = await openDatabase(poolConfig.db);
+      // The API first: warm containers' routes need its ForwardAuth middleware in the ingress.
+      const t = await startApiOn(stack, { ...poolEnv, HACKSTREAM_LOG_LEVEL: 'error' });
       const worker = await createSessionWorker({ config: poolConfig, logger: createLogger({ level: 'error', service: 'bench-pool', json: false }), db, workflows: { workflowsPath: workflowsEntry } });
       void worker.run();
-      const t = await startApiOn(stack, { ...poolEnv, HACKSTREAM_LOG_LEVEL: 'error' });
       try {
         const user = await t.newUser();
         log(`waiting for the pool of ${CONCURRENCY} to fill ...`);

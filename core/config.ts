@@ -11,6 +11,15 @@ import { APPS, QUALITIES, type App, type Quality } from './catalog.js';
 
 const seconds = (def: number) => z.coerce.number().int().positive().default(def);
 const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
+
+/** One `app:quality:size` entry of HACKSTREAM_POOL, or undefined if it is not one. */
+function parsePoolSpec(part: string) {
+  const [app = '', quality = '', size = '', ...rest] = part.trim().split(':');
+  const ok = rest.length === 0 && (APPS as readonly string[]).includes(app) && (QUALITIES as readonly string[]).includes(quality) && /^\d{1,2}$/.test(size);
+  return ok ? { app: app as App, quality: quality as Quality, size: Number(size) } : undefined;
+}
+export type PoolSpecConfig = NonNullable<ReturnType<typeof parsePoolSpec>>;
+
 /** Environment variable name → schema. Names are the documented interface (see README). */
 const envSchema = z.object({
   HACKSTREAM_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -84,76 +93,36 @@ const envSchema = z.object({
       if (value.trim() === '' || value.trim() === 'off') return [];
       const pools: PoolSpecConfig[] = [];
       for (const part of value.split(',')) {
-        const [app = '', quality = '', size = '', ...rest] = part.trim().split(':');
-        const ok = rest.length === 0 && (APPS as readonly string[]).includes(app) && (QUALITIES as readonly string[]).includes(quality) && /^\d{1,2}$/.test(size);
-        if (!ok) {
+        const spec = parsePoolSpec(part);
+        if (!spec) {
           ctx.addIssue({
             code: 'custom',
             message: `"${part}" is not app:quality:size (app one of ${APPS.join(', ')}; quality one of ${QUALITIES.join(', ')}; size 0-99), e.g. firefox:auto:2, or "off"`,
           });
           return z.NEVER;
         }
-        if (pools.some((p) => p.app === app && p.quality === quality)) {
-          ctx.addIssue({ code: 'custom', message: `${app}:${quality} is listed twice` });
+        if (pools.some((p) => p.app === spec.app && p.quality === spec.quality)) {
+          ctx.addIssue({ code: 'custom', message: `${spec.app}:${spec.quality} is listed twice` });
           return z.NEVER;
         }
-        pools.push({ app: app as App, quality: quality as Quality, size: Number(size) });
+        pools.push(spec);
       }
       return pools.filter((p) => p.size > 0);
     }),
   HACKSTREAM_POOL_INTERVAL_SECONDS: seconds(30),
   HACKSTREAM_POOL_MAX_AGE_SECONDS: seconds(3600),
 });
-
-export interface PoolSpecConfig {
-  app: App;
-  quality: Quality;
-  size: number;
-}
-
-/** Pre-warmed containers, kept by the pool-warming schedule. */
-export interface PoolConfig {
-  /** One pool per app and quality preset; empty: no pool, every session starts cold. */
-  pools: PoolSpecConfig[];
-  intervalSeconds: number;
-  /** Warm containers older than this are replaced (their certificate ages while they wait). */
-  maxAgeSeconds: number;
-}
+/** The environment validated, coerced and defaulted: what the mapping functions below read. */
+type ParsedEnv = z.output<typeof envSchema>;
 
 export type Env = Record<string, string | undefined>;
 
 /** Every environment variable the control plane reads (the README documents each one). */
 export const ENV_VARIABLES = Object.keys(envSchema.shape);
 
-export interface DatabaseConfig {
-  driver: 'sqlite' | 'postgresql';
-  /** SQLite file (driver sqlite). */
-  path: string;
-  /** Connection URL (driver postgresql). */
-  url: string | undefined;
-}
-
-/**
- * What a role's users may do, and how much each may take (the quota defaults a user's own
- * overrides replace field by field). Unset limits fall back to the HACKSTREAM_SESSION_* and
- * timeout settings.
- */
-export interface RolePolicy {
-  /** Apps this role may start. */
-  apps: string[];
-  clipboard: boolean;
-  fileTransfer: boolean;
-  maxSessions: number;
-  memoryMb?: number;
-  cpus?: number;
-  idleTimeoutSeconds?: number;
-  maxDurationSeconds?: number;
-  /** For persistent profiles. */
-  storageMb: number;
-}
-
 const rolePolicySchema = (maxSessions: number) =>
   z.strictObject({
+    /** Apps this role may start. */
     apps: z.array(z.string().min(1)).default(['firefox']),
     clipboard: z.boolean().default(true),
     fileTransfer: z.boolean().default(false),
@@ -162,6 +131,7 @@ const rolePolicySchema = (maxSessions: number) =>
     cpus: z.number().positive().max(64).optional(),
     idleTimeoutSeconds: z.number().int().positive().optional(),
     maxDurationSeconds: z.number().int().positive().optional(),
+    /** For persistent profiles. */
     storageMb: z.number().int().min(0).default(1024),
   });
 // Safe defaults: clipboard on, file transfer off, Firefox only; two sessions at a time for users.
@@ -169,89 +139,12 @@ const rolePoliciesSchema = z.strictObject({
   admin: rolePolicySchema(4).default(rolePolicySchema(4).parse({})),
   user: rolePolicySchema(2).default(rolePolicySchema(2).parse({})),
 });
-
-/** What a new session gets unless a policy says otherwise. */
-export interface SessionDefaults {
-  image: string;
-  memoryMb: number;
-  cpus: number;
-  shmMb: number;
-  pidsLimit: number;
-  idleTimeoutSeconds: number;
-  connectTimeoutSeconds: number;
-  maxDurationSeconds: number;
-  readyTimeoutSeconds: number;
-  activityPollSeconds: number;
-}
-
-/** Where clients reach the data plane and how the ingress (Traefik) is wired. */
-export interface IngressConfig {
-  /** Sessions' native TLS names are `<session id>.sessions.<domain>`. */
-  domain: string;
-  /** Host and port clients use for the API and both data-plane paths (Traefik's HTTPS entrypoint). */
-  publicHost: string;
-  publicPort: number;
-  /** The HackStream CA: its certificate (public) and private key (workers only, mode 600). */
-  caCertFile: string;
-  caKeyFile: string;
-  /** Traefik's file-provider directory: the ingress file and one file per session. */
-  routesDir: string;
-  /** The ingress's own certificate and key (issued by the HackStream CA unless provided). */
-  tlsDir: string;
-  /** Traefik's HTTPS entrypoint as the workers reach it, to check that new routes are live. */
-  ingressAddress: { host: string; port: number };
-  /** Where the API listens, as Traefik reaches it. */
-  apiUpstream: string;
-}
-
-export interface CommonConfig {
-  env: 'development' | 'production' | 'test';
-  logLevel: 'error' | 'warn' | 'info' | 'debug';
-  dataDir: string;
-  db: DatabaseConfig;
-  redisUrl: string;
-  temporal: { address: string; namespace: string; taskQueue: string };
-  ingress: IngressConfig;
-  /** Derives each session's key for native connect tokens; shared by the API and the workers. */
-  sessionTokenSecret: string;
-  session: SessionDefaults;
-  pool: PoolConfig;
-}
-
-export interface WorkerConfig extends CommonConfig {
-  dockerSocket: string;
-  /** IPv4 range that sessions' networks get a /28 each from. */
-  sessionSubnets: string;
-  /** Per-session files (TLS certificate and key, token key) mounted into the session's container. */
-  sessionFilesDir: string;
-}
-
-export interface LoginLimits {
-  maxFailuresPerAccount: number;
-  maxFailuresPerAddress: number;
-  windowSeconds: number;
-}
-
-export interface ApiConfig extends CommonConfig {
-  host: string;
-  port: number;
-  jwtSecret: string;
-  /** Encrypts secrets stored in the database (TOTP seeds). */
-  secretKey: string;
-  accessTokenTtlSeconds: number;
-  refreshTokenTtlSeconds: number;
-  inviteTtlSeconds: number;
-  loginLimits: LoginLimits;
-  admin: { username: string; password: string | undefined };
-  createTimeoutSeconds: number;
-  /** Express's `trust proxy`: whose X-Forwarded-For gives the client's address. */
-  trustProxy: string;
-  connectTokenTtlSeconds: number;
-  resumeTtlSeconds: number;
-  policies: Record<'admin' | 'user', RolePolicy>;
-  /** The client's signed apt repository (client/packaging/build-repo.sh writes it), served at /apt/. */
-  aptRepoDir: string;
-}
+/**
+ * What a role's users may do, and how much each may take (the quota defaults a user's own
+ * overrides replace field by field). Unset limits fall back to the HACKSTREAM_SESSION_* and
+ * timeout settings.
+ */
+export type RolePolicy = z.output<ReturnType<typeof rolePolicySchema>>;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -259,7 +152,7 @@ export class ConfigError extends Error {
 
 const invalid = (variable: string, message: string) => new ConfigError(`invalid configuration:\n  ${variable}: ${message}`);
 
-function parseEnv(env: Env): z.infer<typeof envSchema> {
+function parseEnv(env: Env): ParsedEnv {
   const result = envSchema.safeParse(env);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
@@ -268,12 +161,19 @@ function parseEnv(env: Env): z.infer<typeof envSchema> {
   return result.data;
 }
 
+/** A variable the schema leaves optional but this process needs: its value, or an error naming it. */
+function required<K extends keyof ParsedEnv>(e: ParsedEnv, variable: K, message: string): NonNullable<ParsedEnv[K]> {
+  const value = e[variable];
+  if (!value) throw invalid(variable, message);
+  return value;
+}
+
 function parseHostPort(value: string): { host: string; port: number } {
   const i = value.lastIndexOf(':');
   return { host: value.slice(0, i), port: Number(value.slice(i + 1)) };
 }
 
-function parsePolicies(json: string | undefined): Record<'admin' | 'user', RolePolicy> {
+function parsePolicies(json: string | undefined) {
   let raw: unknown = {};
   if (json) {
     try {
@@ -289,101 +189,146 @@ function parsePolicies(json: string | undefined): Record<'admin' | 'user', RoleP
   return result.data;
 }
 
-function common(e: z.infer<typeof envSchema>): CommonConfig {
-  const dataDir = path.resolve(e.HACKSTREAM_DATA_DIR);
+// Each config type below is the inferred return type of the function that maps the parsed
+// environment onto it, so every setting is named once: in `envSchema`, and where it is mapped.
+
+export type DatabaseConfig = ReturnType<typeof databaseConfig>;
+function databaseConfig(e: ParsedEnv, dataDir: string) {
   if (e.HACKSTREAM_DB_DRIVER === 'postgresql' && !e.HACKSTREAM_DB_URL) {
     throw invalid('HACKSTREAM_DB_URL', 'required when HACKSTREAM_DB_DRIVER=postgresql');
   }
-  if (!e.HACKSTREAM_SESSION_TOKEN_SECRET) {
-    throw invalid('HACKSTREAM_SESSION_TOKEN_SECRET', 'required (at least 32 random characters, the same for the API and the workers)');
-  }
+  return {
+    driver: e.HACKSTREAM_DB_DRIVER,
+    /** SQLite file (driver sqlite). */
+    path: path.resolve(dataDir, e.HACKSTREAM_DB_PATH ?? 'hackstream.sqlite'),
+    /** Connection URL (driver postgresql). */
+    url: e.HACKSTREAM_DB_URL,
+  };
+}
+
+/** Where clients reach the data plane and how the ingress (Traefik) is wired. */
+export type IngressConfig = ReturnType<typeof ingressConfig>;
+function ingressConfig(e: ParsedEnv, dataDir: string) {
+  return {
+    /** Sessions' native TLS names are `<session id>.sessions.<domain>`. */
+    domain: e.HACKSTREAM_DOMAIN,
+    /** Host and port clients use for the API and both data-plane paths (Traefik's HTTPS entrypoint). */
+    publicHost: e.HACKSTREAM_PUBLIC_HOST,
+    publicPort: e.HACKSTREAM_PUBLIC_PORT,
+    /** The HackStream CA: its certificate (public) and private key (workers only, mode 600). */
+    caCertFile: path.resolve(dataDir, e.HACKSTREAM_CA_DIR ?? 'ca', 'ca.pem'),
+    caKeyFile: path.resolve(dataDir, e.HACKSTREAM_CA_DIR ?? 'ca', 'ca-key.pem'),
+    /** Traefik's file-provider directory: the API's router (the API writes it), the ingress certificate (the workers), one file per session. */
+    routesDir: path.resolve(dataDir, e.HACKSTREAM_ROUTES_DIR ?? 'traefik/dynamic'),
+    /** The ingress's own certificate and key (issued by the HackStream CA unless provided). */
+    tlsDir: path.resolve(dataDir, 'traefik/tls'),
+    /** Traefik's HTTPS entrypoint as the workers reach it, to check that new routes are live. */
+    ingressAddress: parseHostPort(e.HACKSTREAM_INGRESS_ADDRESS ?? `127.0.0.1:${e.HACKSTREAM_PUBLIC_PORT}`),
+    /** Where the API listens, as Traefik reaches it. */
+    apiUpstream: `http://${e.HACKSTREAM_API_HOST.includes(':') ? `[${e.HACKSTREAM_API_HOST}]` : e.HACKSTREAM_API_HOST}:${e.HACKSTREAM_API_PORT}`,
+  };
+}
+
+/** What a new session gets unless a policy says otherwise. */
+export type SessionDefaults = ReturnType<typeof sessionDefaults>;
+function sessionDefaults(e: ParsedEnv) {
+  return {
+    image: e.HACKSTREAM_SESSION_IMAGE,
+    memoryMb: e.HACKSTREAM_SESSION_MEMORY_MB,
+    cpus: e.HACKSTREAM_SESSION_CPUS,
+    shmMb: e.HACKSTREAM_SESSION_SHM_MB,
+    pidsLimit: e.HACKSTREAM_SESSION_PIDS_LIMIT,
+    idleTimeoutSeconds: e.HACKSTREAM_IDLE_TIMEOUT_SECONDS,
+    connectTimeoutSeconds: e.HACKSTREAM_CONNECT_TIMEOUT_SECONDS,
+    maxDurationSeconds: e.HACKSTREAM_MAX_SESSION_SECONDS,
+    readyTimeoutSeconds: e.HACKSTREAM_READY_TIMEOUT_SECONDS,
+    activityPollSeconds: e.HACKSTREAM_ACTIVITY_POLL_SECONDS,
+  };
+}
+
+/** Pre-warmed containers, kept by the pool-warming schedule. */
+export type PoolConfig = ReturnType<typeof poolConfig>;
+function poolConfig(e: ParsedEnv) {
+  return {
+    /** One pool per app and quality preset; empty: no pool, every session starts cold. */
+    pools: e.HACKSTREAM_POOL,
+    intervalSeconds: e.HACKSTREAM_POOL_INTERVAL_SECONDS,
+    /** Warm containers older than this are replaced (their certificate ages while they wait). */
+    maxAgeSeconds: e.HACKSTREAM_POOL_MAX_AGE_SECONDS,
+  };
+}
+
+/** What the API and the workers share. */
+export type CommonConfig = ReturnType<typeof commonConfig>;
+function commonConfig(e: ParsedEnv) {
+  const dataDir = path.resolve(e.HACKSTREAM_DATA_DIR);
   return {
     env: e.HACKSTREAM_ENV,
     logLevel: e.HACKSTREAM_LOG_LEVEL,
     dataDir,
-    db: {
-      driver: e.HACKSTREAM_DB_DRIVER,
-      path: path.resolve(dataDir, e.HACKSTREAM_DB_PATH ?? 'hackstream.sqlite'),
-      url: e.HACKSTREAM_DB_URL,
-    },
+    db: databaseConfig(e, dataDir),
     redisUrl: e.HACKSTREAM_REDIS_URL,
     temporal: {
       address: e.HACKSTREAM_TEMPORAL_ADDRESS,
       namespace: e.HACKSTREAM_TEMPORAL_NAMESPACE,
       taskQueue: e.HACKSTREAM_TASK_QUEUE,
     },
-    ingress: {
-      domain: e.HACKSTREAM_DOMAIN,
-      publicHost: e.HACKSTREAM_PUBLIC_HOST,
-      publicPort: e.HACKSTREAM_PUBLIC_PORT,
-      caCertFile: path.resolve(dataDir, e.HACKSTREAM_CA_DIR ?? 'ca', 'ca.pem'),
-      caKeyFile: path.resolve(dataDir, e.HACKSTREAM_CA_DIR ?? 'ca', 'ca-key.pem'),
-      routesDir: path.resolve(dataDir, e.HACKSTREAM_ROUTES_DIR ?? 'traefik/dynamic'),
-      tlsDir: path.resolve(dataDir, 'traefik/tls'),
-      ingressAddress: parseHostPort(e.HACKSTREAM_INGRESS_ADDRESS ?? `127.0.0.1:${e.HACKSTREAM_PUBLIC_PORT}`),
-      apiUpstream: `http://${e.HACKSTREAM_API_HOST.includes(':') ? `[${e.HACKSTREAM_API_HOST}]` : e.HACKSTREAM_API_HOST}:${e.HACKSTREAM_API_PORT}`,
-    },
-    sessionTokenSecret: e.HACKSTREAM_SESSION_TOKEN_SECRET,
-    session: {
-      image: e.HACKSTREAM_SESSION_IMAGE,
-      memoryMb: e.HACKSTREAM_SESSION_MEMORY_MB,
-      cpus: e.HACKSTREAM_SESSION_CPUS,
-      shmMb: e.HACKSTREAM_SESSION_SHM_MB,
-      pidsLimit: e.HACKSTREAM_SESSION_PIDS_LIMIT,
-      idleTimeoutSeconds: e.HACKSTREAM_IDLE_TIMEOUT_SECONDS,
-      connectTimeoutSeconds: e.HACKSTREAM_CONNECT_TIMEOUT_SECONDS,
-      maxDurationSeconds: e.HACKSTREAM_MAX_SESSION_SECONDS,
-      readyTimeoutSeconds: e.HACKSTREAM_READY_TIMEOUT_SECONDS,
-      activityPollSeconds: e.HACKSTREAM_ACTIVITY_POLL_SECONDS,
-    },
-    pool: {
-      pools: e.HACKSTREAM_POOL,
-      intervalSeconds: e.HACKSTREAM_POOL_INTERVAL_SECONDS,
-      maxAgeSeconds: e.HACKSTREAM_POOL_MAX_AGE_SECONDS,
-    },
+    ingress: ingressConfig(e, dataDir),
+    /** Derives each session's key for native connect tokens; shared by the API and the workers. */
+    sessionTokenSecret: required(e, 'HACKSTREAM_SESSION_TOKEN_SECRET', 'required (at least 32 random characters, the same for the API and the workers)'),
+    session: sessionDefaults(e),
+    pool: poolConfig(e),
   };
 }
 
-export function loadWorkerConfig(env: Env): WorkerConfig {
+export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;
+export function loadWorkerConfig(env: Env) {
   const e = parseEnv(env);
-  const c = common(e);
+  const c = commonConfig(e);
   return {
     ...c,
     dockerSocket: e.HACKSTREAM_DOCKER_SOCKET,
+    /** IPv4 range that sessions' networks get a /28 each from. */
     sessionSubnets: e.HACKSTREAM_SESSION_SUBNETS,
+    /** Per-session files (TLS certificate and key, token key) mounted into the session's container. */
     sessionFilesDir: path.resolve(c.dataDir, e.HACKSTREAM_SESSION_FILES_DIR ?? 'sessions'),
   };
 }
 
-export function loadApiConfig(env: Env): ApiConfig {
+export type LoginLimits = ReturnType<typeof loginLimits>;
+function loginLimits(e: ParsedEnv) {
+  return {
+    maxFailuresPerAccount: e.HACKSTREAM_LOGIN_MAX_FAILURES_PER_ACCOUNT,
+    maxFailuresPerAddress: e.HACKSTREAM_LOGIN_MAX_FAILURES_PER_ADDRESS,
+    windowSeconds: e.HACKSTREAM_LOGIN_WINDOW_SECONDS,
+  };
+}
+
+export type ApiConfig = ReturnType<typeof loadApiConfig>;
+export function loadApiConfig(env: Env) {
   const e = parseEnv(env);
-  if (!e.HACKSTREAM_JWT_SECRET) {
-    throw invalid('HACKSTREAM_JWT_SECRET', 'required (at least 32 random characters)');
-  }
-  if (!e.HACKSTREAM_SECRET_KEY) {
-    throw invalid('HACKSTREAM_SECRET_KEY', 'required (at least 32 random characters; encrypts TOTP secrets)');
-  }
-  const base = common(e);
+  const jwtSecret = required(e, 'HACKSTREAM_JWT_SECRET', 'required (at least 32 random characters)');
+  const secretKey = required(e, 'HACKSTREAM_SECRET_KEY', 'required (at least 32 random characters; encrypts TOTP secrets)');
+  const base = commonConfig(e);
   return {
     ...base,
     host: e.HACKSTREAM_API_HOST,
     port: e.HACKSTREAM_API_PORT,
-    jwtSecret: e.HACKSTREAM_JWT_SECRET,
-    secretKey: e.HACKSTREAM_SECRET_KEY,
+    jwtSecret,
+    /** Encrypts secrets stored in the database (TOTP seeds). */
+    secretKey,
     accessTokenTtlSeconds: e.HACKSTREAM_ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: e.HACKSTREAM_REFRESH_TOKEN_TTL_SECONDS,
     inviteTtlSeconds: e.HACKSTREAM_INVITE_TTL_SECONDS,
-    loginLimits: {
-      maxFailuresPerAccount: e.HACKSTREAM_LOGIN_MAX_FAILURES_PER_ACCOUNT,
-      maxFailuresPerAddress: e.HACKSTREAM_LOGIN_MAX_FAILURES_PER_ADDRESS,
-      windowSeconds: e.HACKSTREAM_LOGIN_WINDOW_SECONDS,
-    },
+    loginLimits: loginLimits(e),
     admin: { username: e.HACKSTREAM_ADMIN_USERNAME, password: e.HACKSTREAM_ADMIN_PASSWORD },
     createTimeoutSeconds: e.HACKSTREAM_CREATE_TIMEOUT_SECONDS,
+    /** Express's `trust proxy`: whose X-Forwarded-For gives the client's address. */
     trustProxy: e.HACKSTREAM_TRUST_PROXY,
     connectTokenTtlSeconds: e.HACKSTREAM_CONNECT_TOKEN_TTL_SECONDS,
     resumeTtlSeconds: e.HACKSTREAM_RESUME_TTL_SECONDS,
     policies: parsePolicies(e.HACKSTREAM_ROLE_POLICIES),
+    /** The client's signed apt repository (client/packaging/build-repo.sh writes it), served at /apt/. */
     aptRepoDir: path.resolve(base.dataDir, e.HACKSTREAM_APT_REPO_DIR ?? 'client-apt/repo'),
   };
 }

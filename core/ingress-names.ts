@@ -1,13 +1,14 @@
 /**
  * The names the ingress (Traefik), the API and the workers agree on: where a session's browser
- * path lives, its native TLS name, the ForwardAuth check and the resume cookie. The worker writes
- * them into Traefik's configuration, the API answers on them and puts them in connect
- * descriptors; each is defined here only.
+ * path lives, its native TLS name, the ForwardAuth check, the resume cookie, and the ports in a
+ * session's container that the ingress forwards to. Traefik's configuration
+ * (core/traefik-dynamic-config.ts) is built from them, the API answers on them and puts them in
+ * connect descriptors, the session's xpra listens on them; each is defined here only.
  */
 
 /** Traefik's HTTPS entrypoint, defined in its static configuration. */
 export const ENTRYPOINT = 'websecure';
-/** The ForwardAuth middleware (in the ingress file) that every session's browser route uses. */
+/** The ForwardAuth middleware (in the API's own Traefik file) that every session's browser route uses. */
 export const CONNECT_AUTH_MIDDLEWARE = 'hackstream-connect-auth@file';
 /** Where the API answers Traefik's ForwardAuth calls (not routed by the ingress: loopback only). */
 export const CONNECT_AUTH_PATH = '/internal/connect-auth';
@@ -20,3 +21,8 @@ export const sessionPath = (sessionId: string): string => `${SESSION_PATH_PREFIX
 
 /** `<id>.sessions.<domain>`: the name a session's certificate carries and native clients send as SNI. */
 export const sessionTlsName = (sessionId: string, domain: string): string => `${sessionId}.sessions.${domain}`;
+
+/** xpra's websocket in a session's container (the browser path, behind the ForwardAuth check; bound by images/session/entrypoint.sh). */
+export const XPRA_WS_PORT = 14500;
+/** xpra's TLS socket in a session's container (the native path, passed through by SNI name). */
+export const XPRA_SSL_PORT = 14501;

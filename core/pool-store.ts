@@ -1,12 +1,19 @@
 /**
- * The ready lists of the warm pools in Redis (key layout in core/pool-keys.ts), the one client
- * of that key space: workers add warm containers and take back the ones they drop; the API
+ * The ready lists of the warm pools in Redis, the one client of that key space: one list of ready
+ * slots (JSON) per pool. Workers add warm containers and take back the ones they drop; the API
  * claims one per session (an atomic LPOP: a slot is never handed out twice) and reports the
  * pools' sizes.
  */
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { App, Quality } from './catalog.js';
-import { poolReadyKey } from './pool-keys.js';
+
+/**
+ * A pool lives on the Docker host of one task queue, and only serves sessions of the same image:
+ * both are part of the key.
+ */
+export const poolReadyKey = (taskQueue: string, pool: string, image: string): string =>
+  `hackstream:pool:${taskQueue}:${pool}:${createHash('sha256').update(image).digest('hex').slice(0, 16)}:ready`;
 
 /**
  * A pre-warmed container: Firefox already up on about:blank, its certificate and routes already

@@ -1,10 +1,11 @@
 /**
  * Traefik's static configuration for the HackStream ingress: one TLS entrypoint shared by the
  * HTTPS routers (API, browser path) and the TLS passthrough routers (native path), and the file
- * provider watching the routes directory the workers write. No dashboard, API, telemetry or
- * access log.
- * The local stack writes it with scripts/traefik-static-config.ts, the tests start Traefik with
- * it, and docker-compose.yml carries the same settings.
+ * provider watching the routes directory (its files: core/traefik-dynamic-config.ts). No
+ * dashboard, API, telemetry or access log.
+ * Its only definition: scripts/traefik-static-config.ts writes it to the file Traefik starts
+ * with, for the local stack (stack/lib.sh) and for docker-compose.yml (its one-shot
+ * traefik-config service); the tests write it themselves (test/support/traefik.ts).
  */
 import { ENTRYPOINT } from './ingress-names.js';
 

@@ -1,14 +1,35 @@
 /**
- * Prints Traefik's static configuration (core/traefik-static-config.ts) as JSON, which Traefik
- * reads as YAML; stack/lib.sh writes it to the file Traefik starts with.
+ * Writes Traefik's static configuration (core/traefik-static-config.ts) as JSON, which Traefik
+ * reads as YAML: to standard output, or with --output to a file, written whole, for Traefik to
+ * start with (stack/lib.sh; docker-compose.yml's one-shot traefik-config service).
  *
- *   node dist/scripts/traefik-static-config.js <https listen address> <routes dir> [log file]
+ *   node dist/scripts/traefik-static-config.js [--output FILE] <https listen address> <routes dir> [log file]
  */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { writeFileAtomically } from '../core/atomic-file.js';
 import { traefikStaticConfig } from '../core/traefik-static-config.js';
 
-const [httpsAddress, routesDir, logFile] = process.argv.slice(2);
-if (!httpsAddress || !routesDir) {
-  console.error('usage: traefik-static-config.js <https listen address> <routes dir> [log file]');
+const USAGE = 'usage: traefik-static-config.js [--output FILE] <https listen address> <routes dir> [log file]';
+
+function parse(): { output: string | undefined; httpsAddress: string; routesDir: string; logFile: string | undefined } {
+  try {
+    const { values, positionals } = parseArgs({ options: { output: { type: 'string', short: 'o' } }, allowPositionals: true });
+    const [httpsAddress, routesDir, logFile, ...extra] = positionals;
+    if (httpsAddress && routesDir && extra.length === 0) return { output: values.output, httpsAddress, routesDir, logFile };
+  } catch (err) {
+    console.error((err as Error).message);
+  }
+  console.error(USAGE);
   process.exit(2);
 }
-console.log(JSON.stringify(traefikStaticConfig({ httpsAddress, routesDir, logFile }), null, 2));
+
+const { output, ...options } = parse();
+const text = `${JSON.stringify(traefikStaticConfig(options), null, 2)}\n`;
+if (output) {
+  await mkdir(path.dirname(output), { recursive: true });
+  await writeFileAtomically(output, text, { mode: 0o644 });
+} else {
+  process.stdout.write(text);
+}

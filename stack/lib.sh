@@ -159,7 +159,7 @@ ensure_traefik() { # ensure_traefik PORT DATA_DIR  (needs the control plane buil
   fi
   say "traefik: starting on :$port (routes in $dir/traefik/dynamic)"
   mkdir -p "$dir/traefik/dynamic" "$dir/logs" "$dir/run"
-  node "$HS_ROOT/dist/scripts/traefik-static-config.js" ":$port" "$dir/traefik/dynamic" "$dir/logs/traefik.log" >"$conf"
+  node "$HS_ROOT/dist/scripts/traefik-static-config.js" --output "$conf" ":$port" "$dir/traefik/dynamic" "$dir/logs/traefik.log"
   nohup "$HS_VENV/bin/traefik" "--configFile=$conf" >>"$dir/logs/traefik.log" 2>&1 </dev/null &
   echo $! >"$dir/run/traefik.pid"
   wait_for 30 traefik port_open "$port" || die "traefik did not come up; see $dir/logs/traefik.log"

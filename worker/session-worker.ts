@@ -11,11 +11,11 @@ import { createActivities, drainPools, type ActivityDeps } from '../activities/i
 import { DockerSessionRuntime } from '../activities/docker-session-runtime.js';
 import { TemporalSessionEvents } from '../activities/session-events.js';
 import { FileCertificateAuthority } from '../activities/certificate-authority.js';
-import { RedisSessionCredentials } from '../activities/session-credentials.js';
+import { credentialRevocation } from '../core/connect-credentials.js';
 import { RedisPoolStore } from '../core/pool-store.js';
 import { SessionFiles } from '../activities/session-files.js';
 import { SubnetPool } from '../activities/subnet-pool.js';
-import { DatabaseSessionStore } from '../activities/session-store.js';
+import { SessionRows } from '../core/session-rows.js';
 import { AuditLog } from '../core/audit-log.js';
 import { TraefikFileRoutes } from '../activities/traefik-routes.js';
 import type { WorkerConfig } from '../core/config.js';
@@ -60,7 +60,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   await prepareIngress(ca, config.ingress, logger);
   const activityDeps: ActivityDeps = {
     runtime,
-    store: new DatabaseSessionStore(db),
+    store: new SessionRows(db),
     events: new TemporalSessionEvents(client),
     certificates: ca,
     files: new SessionFiles(config.sessionFilesDir),
@@ -68,7 +68,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
       ...config.ingress.ingressAddress,
       caPem: () => ca.caCertificatePem(),
     }),
-    credentials: new RedisSessionCredentials(redis),
+    credentials: credentialRevocation(redis),
     audit: new AuditLog(db),
     pools: new RedisPoolStore(redis, taskQueue),
     domain: config.ingress.domain,

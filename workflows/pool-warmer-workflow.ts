@@ -18,9 +18,9 @@ const { reconcilePool } = proxyActivities<Activities>({
 /**
  * How long a run waits before looking at the pools. Every claim triggers a run, and starting
  * containers (networks, container starts, Firefox's start-up) competes for dockerd and the CPU
- * with the claims still in progress: with 5 users starting at once, the slowest claims of the
- * burst took ~2 s with no wait, ~1.8 s with 1 s, ~1.3 s with 3 s (bench, p95). Waiting lets the
- * burst finish first; its refill then warms all the missing containers in one run.
+ * with the claims still in progress: waiting lets a burst of claims finish first (measured in
+ * bench/results/design-measurements.md), and its refill then warms all the missing containers in
+ * one run.
  */
 export const REFILL_SETTLE = '3 seconds';
 

@@ -1,5 +1,6 @@
 /**
- * One session, one workflow: provision → await connect → active → teardown.
+ * One session, one workflow, in three steps: provision (or stop while provisioning), run until
+ * the end (await connect → active → a reason to end), teardown.
  *
  * The workflow is the single source of truth for the session's lifecycle; every state change is
  * written to the database by the `recordSession` activity (a projection for listing and
@@ -16,6 +17,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -33,6 +35,7 @@ import {
   sessionStateSearchAttribute,
   stopSignal,
   type EndReason,
+  type CarriedState,
   type SessionContainer,
   type SessionSnapshot,
   type SessionSpec,
@@ -118,189 +121,247 @@ function failureMessage(err: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-export async function SessionWorkflow(input: SessionWorkflowInput & { historyLimit?: number }): Promise<SessionSnapshot> {
-  const { spec } = input;
-  const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
-  let snap: SessionSnapshot = input.carried?.snapshot ?? initialSnapshot(spec);
-  let stopRequested = input.carried?.stopRequested ?? false;
-  let stopReason: StopRequest['reason'] = input.carried?.stopReason ?? 'user_stop';
-  let stopBy: string | null = input.carried?.stopBy ?? null;
-  // Bumped by every signal so the main loop re-evaluates its deadlines.
-  let wakeups = 0;
+/** Why the session ends, once known. */
+interface SessionEnd {
+  reason: EndReason;
+  message: string | null;
+}
 
-  setHandler(sessionSnapshotQuery, () => snap);
-  setHandler(stopSignal, (req) => {
-    if (!stopRequested) {
-      log.info('stop requested', { sessionId: spec.sessionId, by: req.by, reason: req.reason });
-      stopReason = req.reason;
-      stopBy = req.by;
-    }
-    stopRequested = true;
-    wakeups++;
-  });
-  const noteActivity = (at: number) => {
-    if (snap.lastActivityAt === null || at > snap.lastActivityAt) snap = { ...snap, lastActivityAt: at };
-    wakeups++;
-  };
-  setHandler(clientAttachedSignal, ({ at }) => {
-    if (snap.attachedAt === null) snap = { ...snap, attachedAt: at };
-    noteActivity(at);
-  });
-  setHandler(activityHeartbeatSignal, ({ at }) => noteActivity(at));
-  // The last snapshot the database has: the API answers from it, so a client that reads the
-  // session right after creating it sees the same state.
-  let recorded: SessionSnapshot = snap;
-  setHandler(awaitReadyUpdate, async () => {
-    await condition(() => recorded.state === 'ready' || recorded.state === 'active' || FINAL_STATES.includes(recorded.state));
-    return recorded;
-  });
+/**
+ * The session's live state and its bookkeeping: the snapshot the queries answer, the stop
+ * request, the clocks the signals move, and the writes of every change to the database and the
+ * audit log.
+ */
+class LiveSession {
+  snap: SessionSnapshot;
+  stopRequested: boolean;
+  stopReason: StopRequest['reason'];
+  stopBy: string | null;
+  /** Bumped by every signal so the main loop re-evaluates its deadlines. */
+  wakeups = 0;
+  appEnded = false;
+  /**
+   * The last snapshot the database has: the API answers from it, so a client that reads the
+   * session right after creating it sees the same state.
+   */
+  recorded: SessionSnapshot;
+  private readonly watchScope = new CancellationScope();
 
-  // Deterministic ids (workflow randomness is replayed): a retried write is recorded once.
-  const audit = (action: SessionAuditEvent['action'], actorId: string | null, details: Record<string, unknown>, sourceIp: string | null = null) =>
-    CancellationScope.nonCancellable(() =>
+  constructor(
+    readonly spec: SessionSpec,
+    carried: CarriedState | undefined,
+  ) {
+    this.snap = carried?.snapshot ?? initialSnapshot(spec);
+    this.stopRequested = carried?.stopRequested ?? false;
+    this.stopReason = carried?.stopReason ?? 'user_stop';
+    this.stopBy = carried?.stopBy ?? null;
+    this.recorded = this.snap;
+  }
+
+  installHandlers(): void {
+    setHandler(sessionSnapshotQuery, () => this.snap);
+    setHandler(stopSignal, (req) => {
+      if (!this.stopRequested) {
+        log.info('stop requested', { sessionId: this.spec.sessionId, by: req.by, reason: req.reason });
+        this.stopReason = req.reason;
+        this.stopBy = req.by;
+      }
+      this.stopRequested = true;
+      this.wakeups++;
+    });
+    setHandler(clientAttachedSignal, ({ at }) => {
+      if (this.snap.attachedAt === null) this.snap = { ...this.snap, attachedAt: at };
+      this.noteActivity(at);
+    });
+    setHandler(activityHeartbeatSignal, ({ at }) => this.noteActivity(at));
+    setHandler(awaitReadyUpdate, async () => {
+      await condition(() => this.recorded.state === 'ready' || this.recorded.state === 'active' || FINAL_STATES.includes(this.recorded.state));
+      return this.recorded;
+    });
+  }
+
+  private noteActivity(at: number): void {
+    if (this.snap.lastActivityAt === null || at > this.snap.lastActivityAt) this.snap = { ...this.snap, lastActivityAt: at };
+    this.wakeups++;
+  }
+
+  /** Changes state and records it, even while the workflow is being cancelled. */
+  async transition(state: SessionState, patch: Partial<SessionSnapshot> = {}): Promise<void> {
+    this.snap = { ...this.snap, ...patch, state };
+    upsertSearchAttributes([{ key: sessionStateSearchAttribute, value: state }]);
+    const written = this.snap;
+    await CancellationScope.nonCancellable(() => durable.recordSession(written));
+    this.recorded = written;
+  }
+
+  /** Deterministic ids (workflow randomness is replayed): a retried write is recorded once. */
+  audit(action: SessionAuditEvent['action'], actorId: string | null, details: Record<string, unknown>, sourceIp: string | null = null): Promise<void> {
+    const { spec } = this;
+    return CancellationScope.nonCancellable(() =>
       durable.recordAudit({ id: uuid4(), action, actorId, userId: spec.userId, targetType: 'session', targetId: spec.sessionId, sourceIp, details }),
     );
+  }
 
-  const transition = async (state: SessionState, patch: Partial<SessionSnapshot> = {}) => {
-    snap = { ...snap, ...patch, state };
-    upsertSearchAttributes([{ key: sessionStateSearchAttribute, value: state }]);
-    const written = snap;
-    // A state change is recorded even when the workflow is being cancelled.
-    await CancellationScope.nonCancellable(() => durable.recordSession(written));
-    recorded = written;
-  };
-
-  const watchScope = new CancellationScope();
-  let appEnded = false;
-  const startWatching = () => {
+  /** Runs the watcher in the background; when it returns, the app has ended. */
+  startWatching(): void {
+    const { spec, snap } = this;
     const container = snap.container;
     if (!container) return;
-    watchScope
-      .run(() =>
-        watcher(spec)({
-          sessionId: spec.sessionId,
-          containerId: container.id,
-          pollSeconds: spec.timeouts.activityPollSeconds,
-          idleSeconds: spec.timeouts.idleSeconds,
-          alreadyAttached: snap.attachedAt !== null,
-          lastActivityAt: snap.lastActivityAt,
-        }),
-      )
-      .then(
-        () => {
-          appEnded = true;
-          wakeups++;
-        },
-        (err: unknown) => {
-          if (!isCancellation(err)) log.warn('session watcher failed', { sessionId: spec.sessionId, error: failureMessage(err) });
-        },
-      );
-  };
+    const input = {
+      sessionId: spec.sessionId,
+      containerId: container.id,
+      pollSeconds: spec.timeouts.activityPollSeconds,
+      idleSeconds: spec.timeouts.idleSeconds,
+      alreadyAttached: snap.attachedAt !== null,
+      lastActivityAt: snap.lastActivityAt,
+    };
+    this.watchScope.run(() => watcher(spec)(input)).then(
+      () => {
+        this.appEnded = true;
+        this.wakeups++;
+      },
+      (err: unknown) => {
+        if (!isCancellation(err)) log.warn('session watcher failed', { sessionId: spec.sessionId, error: failureMessage(err) });
+      },
+    );
+  }
 
-  let reason: EndReason | null = null;
-  let message: string | null = null;
-  try {
-    if (!input.carried) {
-      // Recorded while provisioning runs (a warm start takes less than these writes): both are
-      // awaited before the next state change, so the projection never goes back in time.
-      const bookkeeping = Promise.all([
-        transition('provisioning'),
-        audit('session.created', spec.userId, { app: spec.app, url: spec.url, quality: spec.quality }, spec.requestedFrom ?? null),
-      ]);
-      const provisionScope = new CancellationScope();
-      const provisioning = provisionScope.run(async (): Promise<{ container: SessionContainer; start: SessionStart }> => {
-        if (spec.warm) {
-          try {
-            // A pre-warmed container: certificate and routes exist; make it this session's.
-            return { container: await warmClaim.claimWarmContainer({ spec, slot: spec.warm }), start: 'warm' };
-          } catch (err) {
-            if (isCancellation(err)) throw err;
-            log.warn('warm container unusable, starting cold', { sessionId: spec.sessionId, error: failureMessage(err) });
-          }
-        }
-        await provisioningStep.prepareSessionFiles({ spec, notBefore: snap.startedAt });
-        const container = await provisioner(spec)(spec);
-        await provisioningStep.addSessionRoutes({ sessionId: spec.sessionId, containerIp: container.ip });
-        return { container, start: 'cold' };
-      });
-      // Assigned in callbacks: the cast keeps TypeScript from narrowing it to null here.
-      let provisioned = null as Awaited<typeof provisioning> | null;
-      let provisionError: unknown = null;
-      const settled = provisioning.then(
-        (c) => void (provisioned = c),
-        (err: unknown) => void (provisionError = err),
-      );
-      await condition(() => provisioned !== null || provisionError !== null || stopRequested);
-      await bookkeeping;
-      if (provisioned === null && provisionError === null) {
-        provisionScope.cancel();
-        await settled;
-        reason = stopReason;
-      } else if (provisionError !== null) {
-        reason = 'provision_failed';
-        message = failureMessage(provisionError);
-        log.warn('provisioning failed', { sessionId: spec.sessionId, error: message });
-      } else {
-        const { container, start } = provisioned!;
-        await transition('ready', { container, start, readyAt: Date.now() });
-      }
-    } else if (stopRequested) {
-      reason = stopReason;
+  stopWatching(): void {
+    this.watchScope.cancel();
+  }
+
+  carried(): CarriedState {
+    return { snapshot: this.snap, stopRequested: this.stopRequested, stopReason: this.stopReason, stopBy: this.stopBy };
+  }
+}
+
+type Provisioned = { container: SessionContainer; start: SessionStart };
+type ProvisionOutcome = { ok: true; provisioned: Provisioned } | { ok: false; error: unknown };
+
+/** A warm container if the session was given one and it is usable, otherwise a cold start. */
+async function provision(session: LiveSession): Promise<Provisioned> {
+  const { spec } = session;
+  if (spec.warm) {
+    try {
+      // A pre-warmed container: certificate and routes exist; make it this session's.
+      return { container: await warmClaim.claimWarmContainer({ spec, slot: spec.warm }), start: 'warm' };
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn('warm container unusable, starting cold', { sessionId: spec.sessionId, error: failureMessage(err) });
+    }
+  }
+  await provisioningStep.prepareSessionFiles({ spec, notBefore: session.snap.startedAt });
+  const container = await provisioner(spec)(spec);
+  await provisioningStep.addSessionRoutes({ sessionId: spec.sessionId, containerIp: container.ip });
+  return { container, start: 'cold' };
+}
+
+/**
+ * Step one: provisions the session, or stops provisioning when a stop arrives first. Returns
+ * null once the session is ready, or why it ends.
+ */
+async function provisionOrStop(session: LiveSession): Promise<SessionEnd | null> {
+  const { spec } = session;
+  // Recorded while provisioning runs (a warm start takes less than these writes): both are
+  // awaited before the next state change, so the projection never goes back in time.
+  const bookkeeping = Promise.all([
+    session.transition('provisioning'),
+    session.audit('session.created', spec.userId, { app: spec.app, url: spec.url, quality: spec.quality }, spec.requestedFrom ?? null),
+  ]);
+  const scope = new CancellationScope();
+  const outcome = scope.run(() => provision(session)).then(
+    (provisioned): ProvisionOutcome => ({ ok: true, provisioned }),
+    (error: unknown): ProvisionOutcome => ({ ok: false, error }),
+  );
+  const first = await Promise.race([outcome, condition(() => session.stopRequested).then((): 'stop' => 'stop')]);
+  await bookkeeping;
+  if (first === 'stop') {
+    scope.cancel();
+    await outcome; // whatever the step created exists before teardown starts
+    return { reason: session.stopReason, message: null };
+  }
+  if (!first.ok) {
+    const message = failureMessage(first.error);
+    log.warn('provisioning failed', { sessionId: spec.sessionId, error: message });
+    return { reason: 'provision_failed', message };
+  }
+  await session.transition('ready', { ...first.provisioned, readyAt: Date.now() });
+  return null;
+}
+
+/** Step two, the active phase: returns why the session must end, or continues as new. */
+async function runUntilEnd(session: LiveSession, historyLimit: number): Promise<EndReason> {
+  const { idleSeconds, connectSeconds, maxDurationSeconds } = session.spec.timeouts;
+  for (;;) {
+    if (session.stopRequested) return session.stopReason;
+    if (session.appEnded) return 'app_exited';
+    if (session.snap.attachedAt !== null && session.snap.state === 'ready') await session.transition('active');
+
+    const { snap } = session;
+    const now = Date.now();
+    const readyAt = snap.readyAt ?? now;
+    const idleAt = Math.max(snap.lastActivityAt ?? readyAt, readyAt) + idleSeconds * 1000;
+    const connectAt = snap.attachedAt === null ? readyAt + connectSeconds * 1000 : Infinity;
+    const maxAt = snap.startedAt + maxDurationSeconds * 1000;
+    if (now >= maxAt) return 'max_duration';
+    if (now >= idleAt) return 'idle';
+    if (now >= connectAt) return 'connect_timeout';
+
+    const info = workflowInfo();
+    if (info.continueAsNewSuggested || info.historyLength > historyLimit) {
+      session.stopWatching();
+      await condition(allHandlersFinished);
+      return await continueAsNew<typeof SessionWorkflow>({ spec: session.spec, carried: session.carried(), historyLimit });
     }
 
-    if (reason === null) {
-      startWatching();
-      reason = await runUntilEnd();
+    const seen = session.wakeups;
+    await condition(() => session.wakeups !== seen, Math.min(idleAt, connectAt, maxAt) - now);
+  }
+}
+
+/** Removes everything the session had (the order is activities/session-removal.ts's). */
+async function removeSession(sessionId: string): Promise<void> {
+  if (patched('remove-session-in-one-activity')) {
+    await durable.removeSession({ sessionId });
+    return;
+  }
+  // Replaying a teardown that began before removeSession existed: its three steps, as recorded.
+  await durable.removeSessionRoutes({ sessionId });
+  await durable.revokeSessionCredentials({ sessionId });
+  await durable.teardownSession({ sessionId });
+}
+
+/** Step three, on every path out: teardown, completed even when the workflow was cancelled. */
+function teardown(session: LiveSession, end: SessionEnd): Promise<SessionSnapshot> {
+  const { spec } = session;
+  return CancellationScope.nonCancellable(async () => {
+    session.stopWatching();
+    await session.transition('stopping', { reason: end.reason, message: end.message });
+    await removeSession(spec.sessionId);
+    const finalState: SessionState = STOPPED_REASONS.includes(end.reason) ? 'stopped' : 'failed';
+    await session.transition(finalState, { endedAt: Date.now() });
+    const action = finalState === 'failed' ? 'session.failed' : EXPIRY_REASONS.includes(end.reason) ? 'session.expired' : 'session.stopped';
+    await session.audit(action, session.stopRequested ? session.stopBy : null, { reason: end.reason, ...(end.message ? { message: end.message } : {}) });
+    await condition(allHandlersFinished);
+    log.info('session ended', { sessionId: spec.sessionId, state: finalState, reason: end.reason });
+    return session.snap;
+  });
+}
+
+export async function SessionWorkflow(input: SessionWorkflowInput & { historyLimit?: number }): Promise<SessionSnapshot> {
+  const session = new LiveSession(input.spec, input.carried);
+  session.installHandlers();
+  let end: SessionEnd | null = null;
+  try {
+    if (!input.carried) end = await provisionOrStop(session);
+    else if (session.stopRequested) end = { reason: session.stopReason, message: null };
+    if (end === null) {
+      session.startWatching();
+      end = { reason: await runUntilEnd(session, input.historyLimit ?? DEFAULT_HISTORY_LIMIT), message: null };
     }
   } catch (err) {
     if (!isCancellation(err)) throw err;
-    reason = 'cancelled';
+    end = { reason: 'cancelled', message: null };
   }
-
-  // Teardown must complete even when the workflow itself was cancelled.
-  return await CancellationScope.nonCancellable(async () => {
-    watchScope.cancel();
-    const finalReason = reason ?? 'cancelled';
-    await transition('stopping', { reason: finalReason, message });
-    // Close the doors first (routes, credentials), then remove the container and its secrets.
-    await durable.removeSessionRoutes({ sessionId: spec.sessionId });
-    await durable.revokeSessionCredentials({ sessionId: spec.sessionId });
-    await durable.teardownSession({ sessionId: spec.sessionId });
-    const finalState: SessionState = STOPPED_REASONS.includes(finalReason) ? 'stopped' : 'failed';
-    await transition(finalState, { endedAt: Date.now() });
-    const action = finalState === 'failed' ? 'session.failed' : EXPIRY_REASONS.includes(finalReason) ? 'session.expired' : 'session.stopped';
-    await audit(action, stopRequested ? stopBy : null, { reason: finalReason, ...(message ? { message } : {}) });
-    await condition(allHandlersFinished);
-    log.info('session ended', { sessionId: spec.sessionId, state: finalState, reason: finalReason });
-    return snap;
-  });
-
-  /** The active phase: returns why the session must end, or continues as new. */
-  async function runUntilEnd(): Promise<EndReason> {
-    const { idleSeconds, connectSeconds, maxDurationSeconds } = spec.timeouts;
-    for (;;) {
-      if (stopRequested) return stopReason;
-      if (appEnded) return 'app_exited';
-      if (snap.attachedAt !== null && snap.state === 'ready') await transition('active');
-
-      const now = Date.now();
-      const readyAt = snap.readyAt ?? now;
-      const idleAt = Math.max(snap.lastActivityAt ?? readyAt, readyAt) + idleSeconds * 1000;
-      const connectAt = snap.attachedAt === null ? readyAt + connectSeconds * 1000 : Infinity;
-      const maxAt = snap.startedAt + maxDurationSeconds * 1000;
-      if (now >= maxAt) return 'max_duration';
-      if (now >= idleAt) return 'idle';
-      if (now >= connectAt) return 'connect_timeout';
-
-      const info = workflowInfo();
-      if (info.continueAsNewSuggested || info.historyLength > historyLimit) {
-        watchScope.cancel();
-        await condition(allHandlersFinished);
-        return await continueAsNew<typeof SessionWorkflow>({ spec, carried: { snapshot: snap, stopRequested, stopReason, stopBy }, historyLimit });
-      }
-
-      const seen = wakeups;
-      await condition(() => wakeups !== seen, Math.min(idleAt, connectAt, maxAt) - now);
-    }
-  }
+  return teardown(session, end);
 }

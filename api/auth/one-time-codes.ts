@@ -4,7 +4,7 @@
  * concurrent uses exactly one succeeds.
  */
 import { randomBytes } from 'node:crypto';
-import { hashSecret } from '../../core/credential-keys.js';
+import { hashSecret } from '../../core/secret-digest.js';
 import { OneTimeCode, type OneTimeCodeKind } from '../../core/db/entities.js';
 import type { Database } from '../../core/db/orm.js';
 

@@ -5,7 +5,7 @@
  * it was stolen or replayed: the whole family is revoked.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { hashSecret } from '../../core/credential-keys.js';
+import { hashSecret } from '../../core/secret-digest.js';
 import { RefreshToken } from '../../core/db/entities.js';
 import type { Database } from '../../core/db/orm.js';
 

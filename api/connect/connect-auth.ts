@@ -7,7 +7,7 @@
 import { parseCookie, stringifySetCookie } from 'cookie';
 import { RESUME_COOKIE, SESSION_PATH_PREFIX, sessionPath } from '../../core/ingress-names.js';
 import { sessionIdParam } from '../validation.js';
-import type { ConnectTokens } from './connect-tokens.js';
+import type { ConnectCredentials } from '../../core/connect-credentials.js';
 
 
 export type ConnectAuthResult =
@@ -27,7 +27,7 @@ export function sessionIdFromPath(pathname: string): string | null {
   return sessionIdParam.safeParse(id).success ? id.toLowerCase() : null;
 }
 
-export async function checkConnect(tokens: ConnectTokens, req: ForwardedRequest, resumeTtlSeconds: number): Promise<ConnectAuthResult> {
+export async function checkConnect(tokens: ConnectCredentials, req: ForwardedRequest, resumeTtlSeconds: number): Promise<ConnectAuthResult> {
   let url: URL;
   try {
     url = new URL(req.uri ?? '', 'https://ingress.invalid');

@@ -11,7 +11,7 @@ import { QUALITY_PRESETS } from '../../core/quality-presets.js';
 import type { Quality } from '../../workflows/messages.js';
 import { HttpError } from '../http-error.js';
 import { sessionPath, sessionTlsName } from '../../core/ingress-names.js';
-import type { ConnectTokens } from './connect-tokens.js';
+import type { ConnectCredentials } from '../../core/connect-credentials.js';
 import { mintNativeToken } from './native-tokens.js';
 
 export interface ConnectDescriptor {
@@ -39,7 +39,7 @@ export class ConnectDescriptors {
 
   constructor(
     private readonly config: ApiConfig,
-    private readonly tokens: ConnectTokens,
+    private readonly tokens: ConnectCredentials,
   ) {}
 
   async issue(session: { sessionId: string; userId: string; quality: Quality }): Promise<ConnectDescriptor> {

@@ -6,7 +6,7 @@
  * the id atomically before admitting the connection.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { deriveSessionKey } from '../../core/session-keys.js';
+import { deriveSessionKey } from '../../core/session-token-key.js';
 
 export interface NativeToken {
   username: string;

@@ -7,10 +7,10 @@
  * database lock would depend on the driver, and a per-user workflow would add a round trip to
  * every create.
  */
-import { FINAL_STATES } from '../../workflows/messages.js';
 import type { ApiConfig } from '../../core/config.js';
-import { Session, User, type QuotaOverrides, type Role } from '../../core/db/entities.js';
+import { User, type QuotaOverrides, type Role } from '../../core/db/entities.js';
 import type { Database } from '../../core/db/orm.js';
+import type { SessionRows } from '../../core/session-rows.js';
 import { HttpError } from '../http-error.js';
 import type { RedisMutex } from '../redis-mutex.js';
 
@@ -41,6 +41,7 @@ export class QuotaService {
   constructor(
     private readonly config: ApiConfig,
     private readonly db: Database,
+    private readonly sessions: SessionRows,
     private readonly mutex: RedisMutex,
   ) {}
 
@@ -63,7 +64,7 @@ export class QuotaService {
   }
 
   async usage(userId: string): Promise<QuotaUsage> {
-    const sessions = await this.db.em.fork().count(Session, { userId, state: { $nin: [...FINAL_STATES] } });
+    const sessions = await this.sessions.countLiveOf(userId);
     return { sessions, storageMb: 0 }; // no persistent profiles yet
   }
 

@@ -5,7 +5,7 @@ import { currentUser } from '../auth/authentication.js';
 import { CONNECT_AUTH_PATH } from '../../core/ingress-names.js';
 import { checkConnect } from '../connect/connect-auth.js';
 import type { ConnectDescriptors } from '../connect/connect-descriptor.js';
-import type { ConnectTokens } from '../connect/connect-tokens.js';
+import type { ConnectCredentials } from '../../core/connect-credentials.js';
 import type { SessionService } from '../sessions/session-service.js';
 import { parseInput, sessionIdParam } from '../validation.js';
 
@@ -24,7 +24,7 @@ export function connectRoutes(sessions: SessionService): Router {
  * connect descriptor), and Traefik's ForwardAuth check, which the ingress does not route: only
  * Traefik, on the API's loopback address, calls it.
  */
-export function ingressRoutes(tokens: ConnectTokens, descriptors: ConnectDescriptors, resumeTtlSeconds: number, audit: AuditLog, logger: Logger): Router {
+export function ingressRoutes(tokens: ConnectCredentials, descriptors: ConnectDescriptors, resumeTtlSeconds: number, audit: AuditLog, logger: Logger): Router {
   const router = Router();
   router.get('/ca.pem', async (_req, res) => {
     res.type('application/x-pem-file').send(await descriptors.caCertificatePem());

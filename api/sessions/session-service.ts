@@ -10,13 +10,11 @@ import {
   type Client,
 } from '@temporalio/client';
 import type { ApiConfig } from '../../core/config.js';
-import { Session } from '../../core/db/entities.js';
-import type { Database } from '../../core/db/orm.js';
+import type { SessionRows } from '../../core/session-rows.js';
 import { WARM_PROFILES } from '../../core/catalog.js';
 import type { Logger } from '../../core/logger.js';
 import {
   FINAL_STATES,
-  WARM_POLICY,
   appSearchAttribute,
   awaitReadyUpdate,
   sessionStateSearchAttribute,
@@ -28,8 +26,8 @@ import {
   type SessionStart,
   type SessionState,
   type StopRequest,
-  type WarmSlot,
 } from '../../workflows/messages.js';
+import { canTakeWarmContainer, sessionSpec } from '../../workflows/session-spec.js';
 import type { SessionWorkflow } from '../../workflows/session-workflow.js';
 import { HttpError, notFound } from '../http-error.js';
 import type { AuthenticatedUser } from '../request-context.js';
@@ -39,11 +37,11 @@ import type { ConnectDescriptor, ConnectDescriptors } from '../connect/connect-d
 import type { ApiMetrics } from '../metrics.js';
 import type { QuotaService } from '../quotas/quota-service.js';
 import type { PoolClaims } from './pool-claims.js';
-import { rowSnapshot, sessionView, snapshotView, type SessionView } from './session-view.js';
+import { snapshotView, type SessionView } from './session-view.js';
 
 export interface SessionServiceDeps {
   config: ApiConfig;
-  db: Database;
+  rows: SessionRows;
   temporal: Client;
   logger: Logger;
   descriptors: ConnectDescriptors;
@@ -67,114 +65,85 @@ export class SessionService {
    * within the create timeout.
    */
   async create(user: AuthenticatedUser, body: CreateSessionBody, ip: string): Promise<ConnectableSessionView> {
-    const { config, temporal, logger, quotas, db } = this.deps;
-    const s = config.session;
-    const policy = config.policies[user.role];
+    const policy = this.deps.config.policies[user.role];
     if (!policy.apps.includes(body.app)) {
       throw new HttpError(403, 'app_not_allowed', `the ${user.role} role may not start ${body.app} (allowed: ${policy.apps.join(', ') || 'none'})`);
     }
     const requestedAt = Date.now();
-    const sessionPolicy = { clipboard: policy.clipboard, fileTransfer: policy.fileTransfer };
-    // A warm container was started with WARM_POLICY baked into xpra's command line, and mounts
-    // nothing of the user's: only sessions that need exactly that can take one.
-    const canTakeWarm =
-      WARM_PROFILES.includes(body.profile) && sessionPolicy.clipboard === WARM_POLICY.clipboard && sessionPolicy.fileTransfer === WARM_POLICY.fileTransfer;
-    // The row written under the quota lock is the reservation; the workflow then owns it. The
-    // claim happens inside it too, so a user over quota never takes a warm container.
-    const spec = await quotas.reserve(user.id, async (quota): Promise<SessionSpec> => {
-      const warm: WarmSlot | null = canTakeWarm ? await this.deps.pools.claim(body.app, body.quality) : null;
-      // A warm container's certificate and routes were made for the id it was warmed under.
-      const sessionId = warm?.sessionId ?? randomUUID();
-      const em = db.em.fork();
-      em.create(Session, { id: sessionId, userId: user.id, app: body.app, state: 'provisioning', url: body.url ?? null, quality: body.quality, requestedAt: new Date(requestedAt) });
-      await em.flush();
-      return {
-        sessionId,
-        userId: user.id,
-        app: body.app,
-        url: body.url ?? null,
-        quality: body.quality,
-        profile: body.profile,
-        image: s.image,
-        resources: { memoryMb: quota.memoryMb, cpus: quota.cpus, shmMb: s.shmMb, pidsLimit: s.pidsLimit },
-        timeouts: {
-          idleSeconds: quota.idleTimeoutSeconds,
-          connectSeconds: s.connectTimeoutSeconds,
-          maxDurationSeconds: quota.maxDurationSeconds,
-          readySeconds: s.readyTimeoutSeconds,
-          activityPollSeconds: s.activityPollSeconds,
-        },
-        policy: sessionPolicy,
-        requestedAt,
-        requestedFrom: ip,
-        ...(warm ? { warm } : {}),
-      };
-    });
-    const sessionId = spec.sessionId;
-    const workflowId = sessionWorkflowId(spec.sessionId);
-    const startWorkflowOperation = new WithStartWorkflowOperation<typeof SessionWorkflow>('SessionWorkflow', {
-      workflowId,
-      taskQueue: config.temporal.taskQueue,
-      args: [{ spec }],
-      workflowIdConflictPolicy: 'FAIL',
-      typedSearchAttributes: [
-        { key: userIdSearchAttribute, value: user.id },
-        { key: appSearchAttribute, value: spec.app },
-        { key: sessionStateSearchAttribute, value: 'provisioning' },
-      ],
-    });
-    logger.info('creating session', { sessionId: spec.sessionId, userId: user.id, app: spec.app, warm: spec.warm !== undefined });
-
-    // The deadline cancels the wait, not the session: on timeout it is stopped explicitly.
-    const deadline = AbortSignal.timeout(config.createTimeoutSeconds * 1000);
-    let snapshot: SessionSnapshot;
-    try {
-      snapshot = await temporal.withAbortSignal(deadline, () =>
-        temporal.workflow.executeUpdateWithStart(awaitReadyUpdate, { startWorkflowOperation }),
-      );
-    } catch (err) {
-      if (!deadline.aborted) {
-        // The workflow never started (Temporal unreachable): give the reservation back.
-        await db.em.fork().nativeUpdate(Session, { id: sessionId, state: 'provisioning' }, { state: 'failed', reason: 'provision_failed', message: 'could not start the session workflow', endedAt: new Date() });
-        throw err;
-      }
-      await this.signalStop(spec.sessionId, user.id, 'provision_timeout');
-      throw new HttpError(
-        504,
-        'session_timeout',
-        `session ${spec.sessionId} was not ready within ${config.createTimeoutSeconds}s and is being torn down`,
-        {},
-        { session_id: spec.sessionId },
-      );
-    }
-    if (snapshot.state === 'failed' || snapshot.state === 'stopped') {
-      throw new HttpError(
-        503,
-        'session_failed',
-        `session ${spec.sessionId} could not be started: ${snapshot.message ?? snapshot.reason ?? 'unknown reason'}`,
-        {},
-        { session_id: spec.sessionId },
-      );
-    }
+    const spec = await this.reserve(user, body, ip, requestedAt);
+    this.deps.logger.info('creating session', { sessionId: spec.sessionId, userId: user.id, app: spec.app, warm: spec.warm !== undefined });
+    const snapshot = await this.startAndAwaitReady(spec);
     const connect = await this.issueConnect(user, snapshot, ip);
     this.deps.metrics.sessionStart.observe({ start: snapshot.start ?? 'cold' }, (Date.now() - requestedAt) / 1000);
     return { ...snapshotView(snapshot), start: snapshot.start ?? 'cold', connect };
   }
 
+  /**
+   * The row written under the quota lock is the reservation; the workflow then owns it. The
+   * claim happens inside it too, so a user over quota never takes a warm container.
+   */
+  private reserve(user: AuthenticatedUser, body: CreateSessionBody, ip: string, requestedAt: number): Promise<SessionSpec> {
+    const { config, quotas, pools, rows } = this.deps;
+    const policy = config.policies[user.role];
+    return quotas.reserve(user.id, async (quota) => {
+      const warm = canTakeWarmContainer(body.profile, policy, WARM_PROFILES) ? await pools.claim(body.app, body.quality) : null;
+      // A warm container's certificate and routes were made for the id it was warmed under.
+      const sessionId = warm?.sessionId ?? randomUUID();
+      const request = { sessionId, userId: user.id, app: body.app, url: body.url ?? null, quality: body.quality, profile: body.profile, requestedAt, requestedFrom: ip, warm };
+      await rows.reserve(request);
+      return sessionSpec(request, quota, policy, config.session);
+    });
+  }
+
+  /** Starts the session's workflow and waits, within the create timeout, until it is ready or has failed. */
+  private async startAndAwaitReady(spec: SessionSpec): Promise<SessionSnapshot> {
+    const { config, temporal } = this.deps;
+    const startWorkflowOperation = new WithStartWorkflowOperation<typeof SessionWorkflow>('SessionWorkflow', {
+      workflowId: sessionWorkflowId(spec.sessionId),
+      taskQueue: config.temporal.taskQueue,
+      args: [{ spec }],
+      workflowIdConflictPolicy: 'FAIL',
+      typedSearchAttributes: [
+        { key: userIdSearchAttribute, value: spec.userId },
+        { key: appSearchAttribute, value: spec.app },
+        { key: sessionStateSearchAttribute, value: 'provisioning' },
+      ],
+    });
+    // The deadline cancels the wait, not the session: on timeout it is stopped explicitly.
+    const deadline = AbortSignal.timeout(config.createTimeoutSeconds * 1000);
+    let snapshot: SessionSnapshot;
+    try {
+      snapshot = await temporal.withAbortSignal(deadline, () => temporal.workflow.executeUpdateWithStart(awaitReadyUpdate, { startWorkflowOperation }));
+    } catch (err) {
+      if (!deadline.aborted) {
+        // The workflow never started (Temporal unreachable): give the reservation back.
+        await this.deps.rows.failReservation(spec.sessionId, 'could not start the session workflow');
+        throw err;
+      }
+      await this.signalStop(spec.sessionId, spec.userId, 'provision_timeout');
+      const message = `session ${spec.sessionId} was not ready within ${config.createTimeoutSeconds}s and is being torn down`;
+      throw new HttpError(504, 'session_timeout', message, {}, { session_id: spec.sessionId });
+    }
+    if (FINAL_STATES.includes(snapshot.state)) {
+      const message = `session ${spec.sessionId} could not be started: ${snapshot.message ?? snapshot.reason ?? 'unknown reason'}`;
+      throw new HttpError(503, 'session_failed', message, {}, { session_id: spec.sessionId });
+    }
+    return snapshot;
+  }
+
   /** Fresh one-time credentials for a running session of the caller's. */
   async connect(user: AuthenticatedUser, sessionId: string, ip: string): Promise<ConnectableSessionView> {
-    const row = await this.owned(user, sessionId);
-    if (row.state !== 'ready' && row.state !== 'active') {
-      throw new HttpError(409, 'session_not_running', `session ${sessionId} is ${row.state}; only a running session can be connected to`);
+    const snapshot = await this.owned(user, sessionId);
+    if (snapshot.state !== 'ready' && snapshot.state !== 'active') {
+      throw new HttpError(409, 'session_not_running', `session ${sessionId} is ${snapshot.state}; only a running session can be connected to`);
     }
-    const snapshot = rowSnapshot(row);
     return { ...snapshotView(snapshot), connect: await this.issueConnect(user, snapshot, ip) };
   }
 
   /** Stops every running session of a user (an admin disabled them); returns how many. */
   async stopAllOf(userId: string, by: string): Promise<number> {
-    const running = await this.deps.db.em.fork().find(Session, { userId, state: { $nin: [...FINAL_STATES] } });
-    for (const row of running) await this.signalStop(row.id, by, 'admin_stop');
+    const running = await this.deps.rows.liveOf(userId);
+    for (const sessionId of running) await this.signalStop(sessionId, by, 'admin_stop');
     return running.length;
   }
 
@@ -194,14 +163,12 @@ export class SessionService {
 
   async list(user: AuthenticatedUser, opts: { all: boolean; limit: number }): Promise<SessionView[]> {
     if (opts.all && user.role !== 'admin') throw new HttpError(403, 'forbidden', 'only admins may list all sessions');
-    const rows = await this.deps.db.em
-      .fork()
-      .find(Session, opts.all ? {} : { userId: user.id }, { orderBy: { requestedAt: 'desc' }, limit: opts.limit });
-    return rows.map((r) => sessionView(r));
+    const sessions = await this.deps.rows.list({ userId: opts.all ? null : user.id, limit: opts.limit });
+    return sessions.map(snapshotView);
   }
 
   async get(user: AuthenticatedUser, sessionId: string): Promise<SessionView> {
-    return sessionView(await this.owned(user, sessionId));
+    return snapshotView(await this.owned(user, sessionId));
   }
 
   /**
@@ -209,8 +176,8 @@ export class SessionService {
    * session answers with its final state.
    */
   async stop(user: AuthenticatedUser, sessionId: string): Promise<{ view: SessionView; done: boolean }> {
-    const row = await this.owned(user, sessionId);
-    if (!FINAL_STATES.includes(row.state as SessionState)) {
+    const recorded = await this.owned(user, sessionId);
+    if (!FINAL_STATES.includes(recorded.state)) {
       await this.signalStop(sessionId, user.id);
       const { temporal } = this.deps;
       const handle = temporal.workflow.getHandle<typeof SessionWorkflow>(sessionWorkflowId(sessionId));
@@ -224,7 +191,7 @@ export class SessionService {
         return { view: { ...view, state: FINAL_STATES.includes(view.state as SessionState) ? view.state : 'stopping' }, done: false };
       }
     }
-    return { view: sessionView(row), done: true };
+    return { view: snapshotView(recorded), done: true };
   }
 
   private async signalStop(sessionId: string, by: string, reason: StopRequest['reason'] = 'user_stop'): Promise<void> {
@@ -237,9 +204,9 @@ export class SessionService {
   }
 
   /** The session if it exists and the caller may see it; 404 otherwise (no hint either way). */
-  private async owned(user: AuthenticatedUser, sessionId: string): Promise<Session> {
-    const row = await this.deps.db.em.fork().findOne(Session, { id: sessionId });
-    if (!row || (row.userId !== user.id && user.role !== 'admin')) throw notFound(`no session ${sessionId}`);
-    return row;
+  private async owned(user: AuthenticatedUser, sessionId: string): Promise<SessionSnapshot> {
+    const recorded = await this.deps.rows.find(sessionId);
+    if (!recorded || (recorded.userId !== user.id && user.role !== 'admin')) throw notFound(`no session ${sessionId}`);
+    return recorded;
   }
 }

@@ -11,7 +11,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { XPRA_SSL_PORT, XPRA_WS_PORT } from '../../activities/xpra-arguments.js';
+import { XPRA_SSL_PORT, XPRA_WS_PORT } from '../../core/ingress-names.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { docker, execIn, hostAddress, sessionContainers } from '../support/docker.js';
 import { httpsRequest } from '../support/https-client.js';

@@ -13,7 +13,8 @@ import { FILES, SESSION_FILES_MOUNT } from '../../activities/session-files.js';
 import { loadWorkerConfig, type WorkerConfig } from '../../core/config.js';
 import { openDatabase, type Database } from '../../core/db/orm.js';
 import { createLogger } from '../../core/logger.js';
-import { poolLabel, poolReadyKey } from '../../core/pool-keys.js';
+import { poolLabel } from '../../activities/container-labels.js';
+import { poolReadyKey } from '../../core/pool-store.js';
 import { createSessionWorker, type SessionWorker } from '../../worker/session-worker.js';
 import { installTemporalLogging } from '../../worker/temporal-logging.js';
 import { poolScheduleId, type WarmSlot } from '../../workflows/messages.js';
@@ -88,9 +89,10 @@ beforeAll(async () => {
   installTemporalLogging(logger);
   config = loadWorkerConfig(env);
   db = await openDatabase(config.db);
-  // Starting the worker creates the schedule and fills the pool at once.
-  worker = await startWorker();
+  // The API first: warm containers' routes go live only once its ForwardAuth middleware is in
+  // the ingress. Starting the worker then creates the schedule and fills the pool at once.
   t = await startApiOn(stack, env);
+  worker = await startWorker();
   page = await serveTestPage(hostAddress());
   chromium = await launchChromium({ trustCaFile: stack.caFile });
   browser = chromium.browser;

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatabaseSessionStore } from '../../activities/session-store.js';
+import { SessionRows } from '../../core/session-rows.js';
 import { UserDirectory } from '../../api/users/user-directory.js';
 import type { DatabaseConfig } from '../../core/config.js';
 import { Session, User } from '../../core/db/entities.js';
@@ -110,7 +110,7 @@ describe.each(drivers)('%s', (driver, dbConfig) => {
     const db = await openDatabase(cfg);
     try {
       await migrateToLatest(db, cfg.driver);
-      const store = new DatabaseSessionStore(db);
+      const store = new SessionRows(db);
       const s = snapshot();
       await store.record(s);
       await store.record(s); // a retried activity writes the same thing again
@@ -120,6 +120,39 @@ describe.each(drivers)('%s', (driver, dbConfig) => {
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({ state: 'ready', containerIp: '172.31.0.2', containerName: 'hackstream-session-x', userId: s.userId });
       expect(rows[0]!.readyAt?.getTime()).toBe(ready.readyAt);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('reserves a session row, gives it back, and reads rows back as the snapshots written', async () => {
+    const cfg = dbConfig();
+    const db = await openDatabase(cfg);
+    try {
+      await migrateToLatest(db, cfg.driver);
+      const rows = new SessionRows(db);
+      const userId = randomUUID();
+      const base = { userId, app: 'firefox' as const, url: null, quality: 'auto' as const };
+      const first = { ...base, sessionId: randomUUID(), requestedAt: Date.now() - 1000 };
+      const second = { ...base, sessionId: randomUUID(), requestedAt: Date.now() };
+      await rows.reserve(first);
+      await rows.reserve(second);
+      expect(await rows.countLiveOf(userId)).toBe(2);
+      expect(await rows.find(first.sessionId)).toMatchObject({ ...first, state: 'provisioning', reason: null, container: null, endedAt: null });
+      expect((await rows.list({ userId, limit: 10 })).map((r) => r.sessionId)).toEqual([second.sessionId, first.sessionId]);
+      expect((await rows.list({ userId, limit: 1 })).map((r) => r.sessionId)).toEqual([second.sessionId]);
+
+      await rows.failReservation(first.sessionId, 'could not start the session workflow');
+      expect(await rows.find(first.sessionId)).toMatchObject({ state: 'failed', reason: 'provision_failed', message: 'could not start the session workflow' });
+      expect(await rows.liveOf(userId)).toEqual([second.sessionId]);
+      expect(await rows.live([first.sessionId, second.sessionId, randomUUID()])).toEqual(new Set([second.sessionId]));
+
+      // A reservation the workflow already owns is not given back.
+      const running = { ...(await rows.find(second.sessionId))!, state: 'ready' as const, readyAt: Date.now() };
+      await rows.record(running);
+      await rows.failReservation(second.sessionId, 'late');
+      expect(await rows.find(second.sessionId)).toMatchObject({ state: 'ready', readyAt: running.readyAt, message: null });
+      expect(await rows.find(randomUUID())).toBeNull();
     } finally {
       await db.close();
     }

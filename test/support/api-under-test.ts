@@ -1,4 +1,8 @@
-/** Starts the real API in-process against the test stack, with per-test settings. */
+/**
+ * Starts the real API in-process against the test stack, with per-test settings. Its routes
+ * directory is the stack's (both derive it from HACKSTREAM_DATA_DIR), where the API writes its
+ * router and the ForwardAuth middleware at start, as it does in production.
+ */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
@@ -27,6 +31,17 @@ export interface ApiUnderTest {
   close(): Promise<void>;
 }
 
+/** Traefik picks up the API's file a moment after it is written: the first API of a run waits. */
+async function untilIngressServes(url: string, caFile: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await httpsRequest(url, { caFile }).then((r) => r.status, () => 0);
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`the ingress did not route ${url} to the API within ${timeoutMs} ms (last status ${status})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** In a test file: against the stack the global setup started. */
 export function startApiUnderTest(env: Record<string, string> = {}): Promise<ApiUnderTest> {
   return startApiOn(inject('stack'), env);
@@ -43,10 +58,14 @@ export async function startApiOn(stack: StackInfo, env: Record<string, string> =
   });
   const logger = createLogger({ level: 'warn', service: 'api-test', json: false });
   const api = await startApi(config, logger);
+  const origin = `https://localhost:${stack.ingressPort}`;
+  await untilIngressServes(`${origin}/health`, stack.caFile).catch(async (err: unknown) => {
+    await api.close();
+    throw err;
+  });
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
   const users = new UserDirectory(api.db);
-  const origin = `https://localhost:${stack.ingressPort}`;
 
   const call: ApiUnderTest['call'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...opts.headers };

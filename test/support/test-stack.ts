@@ -1,8 +1,9 @@
 /**
  * The real stack the integration tests and benchmarks run against: Redis, a Temporal dev server
  * (the real `temporal` CLI), Traefik (the real binary) as the ingress, a SQLite database migrated
- * to the latest schema, and a session worker (real Docker, real activities, its CA and ingress
- * files) in this process.
+ * to the latest schema, and a session worker (real Docker, real activities, its CA and the
+ * ingress certificate) in this process. The API's router and ForwardAuth middleware come from
+ * each test file's API (test/support/api-under-test.ts), on the port fixed here.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -69,4 +69,34 @@ describe('configuration', () => {
     expect(() => loadApiConfig({ ...secrets, HACKSTREAM_ROLE_POLICIES: '{"user":{"clipbord":true}}' })).toThrow(/HACKSTREAM_ROLE_POLICIES/);
     expect(() => loadApiConfig({ ...secrets, HACKSTREAM_ROLE_POLICIES: '{"guest":{}}' })).toThrow(/HACKSTREAM_ROLE_POLICIES/);
   });
+
+  it('maps every setting into its section, resolving directories under the data directory', () => {
+    const env = {
+      ...secrets,
+      HACKSTREAM_DATA_DIR: '/var/lib/hs',
+      HACKSTREAM_API_HOST: '::1',
+      HACKSTREAM_API_PORT: '9000',
+      HACKSTREAM_CA_DIR: '/etc/hs-ca',
+      HACKSTREAM_ROUTES_DIR: 'routes',
+      HACKSTREAM_SESSION_FILES_DIR: 'files',
+      HACKSTREAM_APT_REPO_DIR: '/srv/apt',
+      HACKSTREAM_INGRESS_ADDRESS: 'traefik:443',
+      HACKSTREAM_LOGIN_MAX_FAILURES_PER_ACCOUNT: '3',
+      HACKSTREAM_ADMIN_USERNAME: 'root',
+    };
+    const w = loadWorkerConfig(env);
+    expect(w.ingress).toMatchObject({
+      caCertFile: '/etc/hs-ca/ca.pem',
+      caKeyFile: '/etc/hs-ca/ca-key.pem',
+      routesDir: '/var/lib/hs/routes',
+      tlsDir: '/var/lib/hs/traefik/tls',
+      ingressAddress: { host: 'traefik', port: 443 },
+      apiUpstream: 'http://[::1]:9000',
+    });
+    expect(w.sessionFilesDir).toBe('/var/lib/hs/files');
+    expect(w.db.path).toBe('/var/lib/hs/hackstream.sqlite');
+    const a = loadApiConfig(env);
+    expect(a).toMatchObject({ host: '::1', port: 9000, aptRepoDir: '/srv/apt', admin: { username: 'root', password: undefined } });
+    expect(a.loginLimits).toEqual({ maxFailuresPerAccount: 3, maxFailuresPerAddress: 50, windowSeconds: 900 });
+  });
 });

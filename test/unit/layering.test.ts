@@ -10,10 +10,14 @@ import { REPO_ROOT } from '../support/paths.js';
 
 const eslint = new ESLint({ cwd: REPO_ROOT });
 
-async function restrictedImports(file: string, source: string): Promise<string[]> {
+async function findings(rule: string, file: string, source: string): Promise<string[]> {
   const [result] = await eslint.lintText(source, { filePath: path.join(REPO_ROOT, file) });
-  return (result?.messages ?? []).filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
+  return (result?.messages ?? []).filter((m) => m.ruleId === rule).map((m) => m.message);
 }
+const restrictedImports = (file: string, source: string) => findings('no-restricted-imports', file, source);
+
+/** A function of `lines` statements, as a module. */
+const functionOf = (lines: number) => `export function f(x: number): number {\n${'  x += 1;\n'.repeat(lines - 3)}  return x;\n}\n`;
 
 describe('the layering rule', () => {
   it.each([
@@ -33,5 +37,17 @@ describe('the layering rule', () => {
     ['activities/index.ts', "import { sessionTlsName } from '../core/ingress-names.js';"],
   ])('allows in %s: %s', async (file, line) => {
     expect(await restrictedImports(file, `${line}\nexport {};\n`)).toEqual([]);
+  }, 60_000);
+
+  it('lets the workflow sandbox load the plain constants of core/session-snapshot.ts, and nothing else of core/ by value', async () => {
+    expect(await restrictedImports('workflows/session-spec.ts', "import { FINAL_STATES } from '../core/session-snapshot.js';\nexport { FINAL_STATES };\n")).toEqual([]);
+    expect(await restrictedImports('workflows/session-spec.ts', "import { poolReadyKey } from '../core/pool-store.js';\nexport { poolReadyKey };\n")).toHaveLength(1);
+  }, 60_000);
+});
+
+describe('the one-screen rule for functions', () => {
+  it.each(['activities/index.ts', 'api/app.ts', 'workflows/session-workflow.ts'])('refuses a function over 60 lines in %s, and allows one of 60', async (file) => {
+    expect(await findings('max-lines-per-function', file, functionOf(61))).toHaveLength(1);
+    expect(await findings('max-lines-per-function', file, functionOf(60))).toEqual([]);
   }, 60_000);
 });

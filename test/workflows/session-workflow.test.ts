@@ -84,7 +84,7 @@ interface Fakes {
   states: string[];
   /** Audit records the workflow wrote: `<action>` or `<action>:<reason>`. */
   audits: string[];
-  /** Every side effect, in order, e.g. `files:<id>`, `routes+:<id>@<ip>`, `teardown:<id>`. */
+  /** Every side effect, in order, e.g. `files:<id>`, `routes+:<id>@<ip>`, `remove:<id>`. */
   calls: string[];
   teardowns: string[];
   provisionCancelled: boolean;
@@ -186,6 +186,12 @@ function fakes(
       await waitUntilCancelled(() => f.watchCancelled++, 10 * 60_000);
       return { exitCode: null };
     },
+    async removeSession(input: { sessionId: string }) {
+      f.calls.push(`remove:${input.sessionId}`);
+      f.teardowns.push(input.sessionId);
+      return { removed: 1, revoked: 0 };
+    },
+    // Only replays of teardowns recorded before removeSession existed call these three.
     async teardownSession(input: { sessionId: string }) {
       f.calls.push(`teardown:${input.sessionId}`);
       f.teardowns.push(input.sessionId);
@@ -233,7 +239,7 @@ describe('SessionWorkflow', () => {
     expect(f.states).toEqual(['provisioning', 'ready', 'stopping', 'stopped']);
     // Files and container before routes; at the end, routes and credentials go before the container.
     const id = s.sessionId;
-    expect(f.calls).toEqual([`files:${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`, `routes-:${id}`, `revoke:${id}`, `teardown:${id}`]);
+    expect(f.calls).toEqual([`files:${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`, `remove:${id}`]);
     expect(f.audits).toEqual(['session.created', 'session.expired:idle']);
   });
 
@@ -325,7 +331,7 @@ describe('SessionWorkflow', () => {
     expect(f.states).toEqual(['provisioning', 'stopping', 'stopped']);
     // No route was added for a session that never became ready; teardown still runs whole.
     const id = s.sessionId;
-    expect(f.calls).toEqual([`files:${id}`, `routes-:${id}`, `revoke:${id}`, `teardown:${id}`]);
+    expect(f.calls).toEqual([`files:${id}`, `remove:${id}`]);
   });
 
   it('fails without retrying when the image is missing, answering the ready update with the failure', async () => {
@@ -414,7 +420,7 @@ describe('SessionWorkflow', () => {
     expect(ready).toMatchObject({ state: 'ready', start: 'warm', container: { id: 'warm-1', ip: '10.213.0.18' } });
     expect(final).toMatchObject({ state: 'stopped', reason: 'user_stop' });
     const id = s.sessionId;
-    expect(f.calls).toEqual([`claim:${id}:warm-1:${s.url}`, `routes-:${id}`, `revoke:${id}`, `teardown:${id}`]);
+    expect(f.calls).toEqual([`claim:${id}:warm-1:${s.url}`, `remove:${id}`]);
     expect(f.states).toEqual(['provisioning', 'ready', 'stopping', 'stopped']);
   });
 

@@ -1,11 +1,43 @@
 /**
- * The browser path's credentials in Redis: one-time connect tokens (≥ 128 random bits, stored
- * only as a hash, TTL ≤ 60 s, consumed atomically with GETDEL so that of two concurrent uses
- * exactly one succeeds) and the resume cookies a successful use hands out.
+ * The browser path's credentials in Redis, the one client of their key space: one-time connect
+ * tokens (≥ 128 random bits, TTL ≤ 60 s, consumed atomically with GETDEL so that of two
+ * concurrent uses exactly one succeeds) and the resume cookies a successful use hands out. The
+ * API issues and checks them; the worker revokes them all when the session is torn down.
+ *
+ * Only hashes of the secrets are keys: a Redis dump reveals no usable token or cookie.
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { connectTokenKey, hashSecret, resumeKey, sessionCredentialsKey } from '../../core/credential-keys.js';
+import { hashSecret } from './secret-digest.js';
+
+const PREFIX = 'hackstream';
+
+/** One-time connect token → `{ userId }`, TTL ≤ 60 s, consumed with GETDEL. */
+const connectTokenKey = (sessionId: string, tokenHash: string): string => `${PREFIX}:connect:${sessionId}:${tokenHash}`;
+
+/** Resume cookie → `{ userId }`, sliding TTL, valid only for its session. */
+const resumeKey = (sessionId: string, cookieHash: string): string => `${PREFIX}:resume:${sessionId}:${cookieHash}`;
+
+/** Set of every credential key issued for a session, so teardown can delete them all. */
+const sessionCredentialsKey = (sessionId: string): string => `${PREFIX}:credentials:${sessionId}`;
+
+/** What teardown needs of this store (the worker revokes; it never issues). */
+export interface CredentialRevocation {
+  /** Deletes every credential issued for the session; returns how many were still live. */
+  revokeAll(sessionId: string): Promise<number>;
+}
+
+/** The worker's side of the key space. */
+export const credentialRevocation = (redis: Redis): CredentialRevocation => ({
+  revokeAll: (sessionId) => revokeSessionCredentials(redis, sessionId),
+});
+
+async function revokeSessionCredentials(redis: Redis, sessionId: string): Promise<number> {
+  const index = sessionCredentialsKey(sessionId);
+  const keys = await redis.smembers(index);
+  const [deleted] = await Promise.all([keys.length ? redis.del(...keys) : Promise.resolve(0), redis.del(index)]);
+  return deleted;
+}
 
 export interface IssuedSecret {
   value: string;
@@ -16,7 +48,7 @@ interface CredentialRecord {
   userId: string;
 }
 
-export class ConnectTokens {
+export class ConnectCredentials implements CredentialRevocation {
   constructor(
     private readonly redis: Redis,
     private readonly ttl: { tokenSeconds: number; resumeSeconds: number },
@@ -46,6 +78,10 @@ export class ConnectTokens {
       .expire(sessionCredentialsKey(sessionId), this.indexTtlSeconds(), 'XX')
       .exec()) as [[Error | null, string | null]];
     return raw ? (JSON.parse(raw) as CredentialRecord) : null;
+  }
+
+  revokeAll(sessionId: string): Promise<number> {
+    return revokeSessionCredentials(this.redis, sessionId);
   }
 
   /** The index outlives every credential it lists; resume cookies slide, and extend it too. */

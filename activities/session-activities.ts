@@ -1,0 +1,106 @@
+/**
+ * The session workflow's side effects, from provisioning to removal: each is idempotent, so
+ * Temporal's retries never leave a second certificate, container or route behind.
+ */
+import type { AuditLog } from '../core/audit-log.js';
+import type { SessionRows } from '../core/session-rows.js';
+import type { SessionContainer, SessionSnapshot, SessionSpec, WarmSlot } from '../workflows/messages.js';
+import { ContainerExitedError } from './errors.js';
+import { sessionProvisioning, type ProvisioningDeps } from './session-provisioning.js';
+import { sessionRemover, type RemovedSession, type SessionRemovalDeps } from './session-removal.js';
+import type { SessionRoutes } from './traefik-routes.js';
+
+export type SessionActivityDeps = ProvisioningDeps &
+  SessionRemovalDeps & {
+  /** The session's row, which the API lists and checks ownership against. */
+  store: Pick<SessionRows, 'record'>;
+  audit: Pick<AuditLog, 'record'>;
+  routes: SessionRoutes;
+};
+
+/** What a session workflow writes to the audit log. */
+export interface SessionAuditEvent {
+  /** Chosen by the workflow, so a retried write is recorded once. */
+  id: string;
+  action: 'session.created' | 'session.stopped' | 'session.expired' | 'session.failed';
+  actorId: string | null;
+  userId: string;
+  targetType: 'session';
+  targetId: string;
+  sourceIp: string | null;
+  details: Record<string, unknown> | null;
+}
+
+export function sessionActivities(deps: SessionActivityDeps) {
+  const { runtime, store, files, routes, credentials, audit } = deps;
+  const provisioning = sessionProvisioning(deps);
+  const removeEverything = sessionRemover(deps);
+
+  return {
+    async recordSession(snapshot: SessionSnapshot): Promise<void> {
+      await store.record(snapshot);
+    },
+
+    async recordAudit(event: SessionAuditEvent): Promise<void> {
+      await audit.record(event);
+    },
+
+    /**
+     * Mints the session's TLS certificate (SAN `<id>.sessions.<domain>`, valid from the
+     * session's start for at most its maximum duration, signed by the HackStream CA) and puts it,
+     * with the session's token key, where the container will mount them.
+     */
+    async prepareSessionFiles(input: { spec: SessionSpec; notBefore: number }): Promise<void> {
+      const { spec } = input;
+      // A retry keeps the certificate it already wrote.
+      if (await files.currentCertificate(spec.sessionId)) return provisioning.writeTokenKey(spec.sessionId);
+      await provisioning.writeCertificate(spec.sessionId, input.notBefore, spec.timeouts.maxDurationSeconds, true);
+    },
+
+    /** Creates (or finds) the session's container and waits until the app's window exists. */
+    provisionSession(spec: SessionSpec): Promise<SessionContainer> {
+      return provisioning.startAndWaitReady(spec);
+    },
+
+    /**
+     * Makes a claimed warm container the session's: its token key (until now it admitted
+     * nobody), the user's limits, and the requested page in the Firefox that is already up.
+     */
+    async claimWarmContainer(input: { spec: SessionSpec; slot: WarmSlot }): Promise<SessionContainer> {
+      const { spec, slot } = input;
+      const state = await runtime.inspect(slot.containerId);
+      if (!state?.running) throw new ContainerExitedError(`warm container ${slot.containerName} is no longer running`);
+      await provisioning.writeTokenKey(spec.sessionId);
+      await Promise.all([runtime.updateLimits(slot.containerId, spec.resources), spec.url ? runtime.openUrl(slot.containerId, spec.url) : undefined]);
+      return { id: slot.containerId, name: slot.containerName, ip: slot.ip };
+    },
+
+    /** Routes the session's browser and native paths through the ingress, and waits until live. */
+    async addSessionRoutes(input: { sessionId: string; containerIp: string }): Promise<void> {
+      await routes.add(input);
+      await routes.waitUntilLive(input.sessionId);
+    },
+
+    /** Removes everything the session had, in the one order of activities/session-removal.ts. */
+    async removeSession(input: { sessionId: string }): Promise<RemovedSession> {
+      return removeEverything(input.sessionId);
+    },
+
+    // The three steps below are removeSession's, one activity each: only session workflows whose
+    // teardown began before removeSession existed still call them (see the workflow's patch).
+
+    async removeSessionRoutes(input: { sessionId: string }): Promise<void> {
+      await routes.remove(input.sessionId);
+    },
+
+    async revokeSessionCredentials(input: { sessionId: string }): Promise<{ revoked: number }> {
+      return { revoked: await credentials.revokeAll(input.sessionId) };
+    },
+
+    async teardownSession(input: { sessionId: string }): Promise<{ removed: number }> {
+      const removed = await runtime.removeSessionContainers(input.sessionId);
+      await files.remove(input.sessionId);
+      return { removed };
+    },
+  };
+}

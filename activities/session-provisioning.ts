@@ -1,0 +1,76 @@
+/**
+ * What a session's container needs before anyone can use it, shared by cold starts and warm-pool
+ * containers: its certificate and keys on disk, and the container running with the app's window
+ * up.
+ */
+import { Context } from '@temporalio/activity';
+import { sessionTlsName } from '../core/ingress-names.js';
+import { sessionKeyHex } from '../core/session-token-key.js';
+import type { SessionContainer, SessionSpec } from '../workflows/messages.js';
+import type { CertificateIssuer } from './certificate-authority.js';
+import type { ContainerRuntime } from './docker-session-runtime.js';
+import { ContainerExitedError, NotReadyInTimeError } from './errors.js';
+import type { SessionFiles } from './session-files.js';
+import { hasAppWindow } from './xpra-info.js';
+
+export interface ProvisioningDeps {
+  runtime: ContainerRuntime;
+  certificates: CertificateIssuer;
+  files: SessionFiles;
+  /** Sessions' TLS names are `<id>.sessions.<domain>`. */
+  domain: string;
+  sessionTokenSecret: string;
+}
+
+/** The window class each app's main window has, to know when the app is up. */
+const APP_WINDOW_CLASS: Record<SessionSpec['app'], string> = { firefox: 'firefox-esr' };
+const READY_POLL_MS = 100;
+
+export function sessionProvisioning(deps: ProvisioningDeps) {
+  const { runtime, certificates, files } = deps;
+
+  /** Puts the session's token key beside its certificate: from now on its owner's tokens work. */
+  const writeTokenKey = (sessionId: string) => files.writeTokenKey(sessionId, sessionKeyHex(deps.sessionTokenSecret, sessionId));
+
+  /** Mints the session's certificate and writes it with its key (and token key, if wanted). */
+  const writeCertificate = async (sessionId: string, notBefore: number, lifetimeSeconds: number, withTokenKey: boolean) => {
+    const tlsName = sessionTlsName(sessionId, deps.domain);
+    const issued = await certificates.issueServerCertificate({ commonName: tlsName, dnsNames: [tlsName], notBefore, lifetimeSeconds });
+    await files.write(sessionId, {
+      certPem: issued.certPem,
+      keyPem: issued.keyPem,
+      ...(withTokenKey ? { tokenKeyHex: sessionKeyHex(deps.sessionTokenSecret, sessionId) } : {}),
+    });
+  };
+
+  /** Creates (or finds) the session's container and waits until the app's window exists. */
+  const startAndWaitReady = async (spec: SessionSpec, pool?: string): Promise<SessionContainer> => {
+    const ctx = Context.current();
+    const container = await runtime.ensureSessionContainer(spec, files.dirOf(spec.sessionId), pool);
+    const deadline = Date.now() + spec.timeouts.readySeconds * 1000;
+    for (;;) {
+      ctx.heartbeat({ phase: 'waiting-for-app', containerId: container.id });
+      const notYet = await whyNotReady(spec, container.id);
+      if (notYet === null) return container;
+      if (Date.now() > deadline) throw new NotReadyInTimeError(`session not ready after ${spec.timeouts.readySeconds}s: ${notYet}`);
+      await ctx.sleep(READY_POLL_MS); // throws CancelledFailure when the workflow cancels us
+    }
+  };
+
+  /** Null once the app's window exists; what is still missing otherwise. Throws if the container died. */
+  const whyNotReady = async (spec: SessionSpec, containerId: string): Promise<string | null> => {
+    const state = await runtime.inspect(containerId);
+    if (!state?.running) {
+      const logs = await runtime.logsTail(containerId, 20);
+      throw new ContainerExitedError(`session container exited (code ${state?.exitCode ?? 'unknown'}) before the app was ready; last output:\n${logs.trim()}`);
+    }
+    try {
+      const status = await runtime.xpraStatus(containerId);
+      return hasAppWindow(status, APP_WINDOW_CLASS[spec.app]) ? null : `xpra is up but no ${spec.app} window yet`;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+
+  return { writeTokenKey, writeCertificate, startAndWaitReady };
+}

@@ -1,0 +1,120 @@
+/**
+ * The warm pools' side effects: starting containers ahead of demand, and dropping the ones that
+ * died, aged or were orphaned. A pool's containers live on its worker's Docker host; the ready
+ * list in Redis (core/pool-store.ts) is what the API claims from.
+ */
+import { randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import type { PoolStore } from '../core/pool-store.js';
+import type { SessionRows } from '../core/session-rows.js';
+import { poolName, type PoolSpec, type WarmSlot } from '../workflows/messages.js';
+import { warmContainerSpec } from '../workflows/session-spec.js';
+import { poolLabel } from './container-labels.js';
+import { sessionProvisioning, type ProvisioningDeps } from './session-provisioning.js';
+import { sessionRemover, type SessionRemovalDeps } from './session-removal.js';
+import type { SessionRoutes } from './traefik-routes.js';
+
+export type WarmPoolDeps = ProvisioningDeps &
+  SessionRemovalDeps & {
+  pools: PoolStore;
+  /** To tell a claimed container (its session's row is live) from an orphan. */
+  store: Pick<SessionRows, 'live'>;
+  routes: SessionRoutes;
+};
+
+/** A pool container that is neither ready nor claimed after this long was orphaned. */
+export const POOL_ORPHAN_AGE_MS = 2 * 60_000;
+
+const poolRef = (pool: PoolSpec) => ({ name: poolName(pool.app, pool.quality), image: pool.image });
+
+/**
+ * Removes the unclaimed containers of these pools (a worker shutting down: warm containers are
+ * a cache of its host and do not outlive it). Claimed ones belong to their sessions and stay.
+ */
+export async function drainPools(deps: WarmPoolDeps, pools: PoolSpec[]): Promise<number> {
+  const remove = sessionRemover(deps);
+  let removed = 0;
+  for (const pool of pools) {
+    const ref = poolRef(pool);
+    for (const entry of await deps.pools.list(ref)) {
+      if (!(await deps.pools.takeBack(ref, entry))) continue; // claimed meanwhile
+      await remove(entry.slot.sessionId);
+      removed++;
+    }
+  }
+  return removed;
+}
+
+export function warmPoolActivities(deps: WarmPoolDeps) {
+  const { runtime, store, routes, pools } = deps;
+  const provisioning = sessionProvisioning(deps);
+  const removeEverything = sessionRemover(deps);
+
+  /** Drops ready containers that died or aged; returns the session ids of those still ready. */
+  const dropDeadOrAged = async (pool: PoolSpec): Promise<{ ready: Set<string>; removed: number }> => {
+    const ref = poolRef(pool);
+    const ready = new Set<string>();
+    let removed = 0;
+    for (const entry of await pools.list(ref)) {
+      const state = await runtime.inspect(entry.slot.containerId);
+      const tooOld = Date.now() - entry.slot.readyAt > pool.maxAgeSeconds * 1000;
+      if (state?.running && !tooOld) {
+        ready.add(entry.slot.sessionId);
+        continue;
+      }
+      // Only what we take back before a session claims it may be removed.
+      if (await pools.takeBack(ref, entry)) {
+        await removeEverything(entry.slot.sessionId);
+        removed++;
+      }
+    }
+    return { ready, removed };
+  };
+
+  /** Removes the pool's containers that are neither ready nor a live session's (a claim whose session never started). */
+  const dropOrphans = async (label: string, ready: Set<string>): Promise<number> => {
+    const candidates = (await runtime.listManaged()).filter(
+      (c) => c.pool === label && !ready.has(c.sessionId) && Date.now() - c.createdAt > POOL_ORPHAN_AGE_MS,
+    );
+    const live = await store.live(candidates.map((c) => c.sessionId));
+    const orphans = candidates.filter((c) => !live.has(c.sessionId));
+    for (const c of orphans) await removeEverything(c.sessionId);
+    return orphans.length;
+  };
+
+  return {
+    /**
+     * Drops ready containers that died or grew too old, and pool containers nobody owns;
+     * returns how many ready ones are left.
+     */
+    async reconcilePool(pool: PoolSpec): Promise<{ ready: number; removed: number }> {
+      const label = poolLabel(Context.current().info.taskQueue, poolRef(pool).name);
+      const { ready, removed } = await dropDeadOrAged(pool);
+      const orphans = await dropOrphans(label, ready);
+      return { ready: ready.size, removed: removed + orphans };
+    },
+
+    /**
+     * Starts one container for the pool: certificate, container with Firefox up on about:blank,
+     * routes live, all for the session id it will serve; then offers it in the ready list.
+     */
+    async warmContainer(pool: PoolSpec): Promise<WarmSlot> {
+      const sessionId = randomUUID();
+      const ref = poolRef(pool);
+      try {
+        // Valid from a minute ago: the clocks of the clients that will verify it may lag ours.
+        await provisioning.writeCertificate(sessionId, Date.now() - 60_000, pool.certLifetimeSeconds, false);
+        const label = poolLabel(Context.current().info.taskQueue, ref.name);
+        const container = await provisioning.startAndWaitReady(warmContainerSpec(pool, sessionId, Date.now()), label);
+        await routes.add({ sessionId, containerIp: container.ip });
+        await routes.waitUntilLive(sessionId);
+        const slot: WarmSlot = { sessionId, app: pool.app, quality: pool.quality, containerId: container.id, containerName: container.name, ip: container.ip, readyAt: Date.now() };
+        await pools.add(ref, slot);
+        return slot;
+      } catch (err) {
+        await removeEverything(sessionId);
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * The `sessions` table, the one client of it: the API reserves a row under the user's quota lock
+ * and reads rows for listings and ownership checks; the session workflow writes its snapshot on
+ * every state change (through the `recordSession` activity). Rows are read back as snapshots, so
+ * callers never see the entity's column types.
+ */
+import type { Database } from './db/orm.js';
+import { Session } from './db/entities.js';
+import { FINAL_STATES, type SessionSnapshot } from './session-snapshot.js';
+
+/** What the API knows of a session before its workflow starts. */
+export type SessionReservation = Pick<SessionSnapshot, 'sessionId' | 'userId' | 'app' | 'url' | 'quality' | 'requestedAt'>;
+
+const toDate = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
+const toMs = (d: Date | null | undefined): number | null => (d ? d.getTime() : null);
+const notFinal = { $nin: [...FINAL_STATES] };
+
+/** A row read as the snapshot it was written from (the clocks the row does not keep are null). */
+function rowSnapshot(row: Session): SessionSnapshot {
+  return {
+    sessionId: row.id,
+    userId: row.userId,
+    app: row.app as SessionSnapshot['app'],
+    state: row.state as SessionSnapshot['state'],
+    reason: (row.reason ?? null) as SessionSnapshot['reason'],
+    message: row.message ?? null,
+    url: row.url ?? null,
+    quality: row.quality as SessionSnapshot['quality'],
+    container:
+      row.containerId && row.containerName && row.containerIp ? { id: row.containerId, name: row.containerName, ip: row.containerIp } : null,
+    requestedAt: row.requestedAt.getTime(),
+    startedAt: row.requestedAt.getTime(),
+    readyAt: toMs(row.readyAt),
+    attachedAt: toMs(row.attachedAt),
+    lastActivityAt: null,
+    endedAt: toMs(row.endedAt),
+  };
+}
+
+export class SessionRows {
+  constructor(private readonly db: Database) {}
+
+  /** Writes the row of a session about to start: counted against the user's quota from now on. */
+  async reserve(r: SessionReservation): Promise<void> {
+    const em = this.db.em.fork();
+    em.create(Session, { id: r.sessionId, userId: r.userId, app: r.app, state: 'provisioning', url: r.url, quality: r.quality, requestedAt: new Date(r.requestedAt) });
+    await em.flush();
+  }
+
+  /** Gives a reservation back when its workflow never started (the workflow owns the row otherwise). */
+  async failReservation(sessionId: string, message: string): Promise<void> {
+    await this.db.em
+      .fork()
+      .nativeUpdate(Session, { id: sessionId, state: 'provisioning' }, { state: 'failed', reason: 'provision_failed', message, endedAt: new Date() });
+  }
+
+  /** The workflow's snapshot: the first write creates the row, later ones (and retries) overwrite it. */
+  async record(s: SessionSnapshot): Promise<void> {
+    await this.db.em.fork().upsert(Session, {
+      id: s.sessionId,
+      userId: s.userId,
+      app: s.app,
+      state: s.state,
+      reason: s.reason,
+      message: s.message,
+      url: s.url,
+      quality: s.quality,
+      containerId: s.container?.id ?? null,
+      containerName: s.container?.name ?? null,
+      containerIp: s.container?.ip ?? null,
+      requestedAt: new Date(s.requestedAt),
+      readyAt: toDate(s.readyAt),
+      attachedAt: toDate(s.attachedAt),
+      endedAt: toDate(s.endedAt),
+      updatedAt: new Date(),
+    });
+  }
+
+  async find(sessionId: string): Promise<SessionSnapshot | null> {
+    const row = await this.db.em.fork().findOne(Session, { id: sessionId });
+    return row ? rowSnapshot(row) : null;
+  }
+
+  /** Newest first; every user's when `userId` is null. */
+  async list(opts: { userId: string | null; limit: number }): Promise<SessionSnapshot[]> {
+    const rows = await this.db.em
+      .fork()
+      .find(Session, opts.userId === null ? {} : { userId: opts.userId }, { orderBy: { requestedAt: 'desc' }, limit: opts.limit });
+    return rows.map(rowSnapshot);
+  }
+
+  /** Of these session ids, those whose row is not final (claimed or running sessions). */
+  async live(sessionIds: string[]): Promise<Set<string>> {
+    if (sessionIds.length === 0) return new Set();
+    const rows = await this.db.em.fork().find(Session, { id: { $in: sessionIds }, state: notFinal }, { fields: ['id'] });
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** The ids of a user's sessions that are not final. */
+  async liveOf(userId: string): Promise<string[]> {
+    const rows = await this.db.em.fork().find(Session, { userId, state: notFinal }, { fields: ['id'] });
+    return rows.map((r) => r.id);
+  }
+
+  async countLiveOf(userId: string): Promise<number> {
+    return this.db.em.fork().count(Session, { userId, state: notFinal });
+  }
+}

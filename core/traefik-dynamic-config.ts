@@ -1,0 +1,132 @@
+/**
+ * Traefik's dynamic configuration: what its file provider reads from the routes directory
+ * (HACKSTREAM_ROUTES_DIR). Each process writes only what it owns, so no process describes
+ * another:
+ *
+ * - the API, at start: its own router and service, and the ForwardAuth middleware that points
+ *   back at it (`API_ROUTES_FILE`, `apiRouteConfig`);
+ * - every worker, at start: the ingress's TLS certificate (`INGRESS_TLS_FILE`, `ingressTlsConfig`);
+ * - the session activities: one file per session (`sessionRouteConfig`).
+ *
+ * Traefik merges every file of the directory into one configuration; a name defined in two files
+ * is kept from the first file (by file name) and skipped, with a warning, in the other. Hence
+ * one writer per name. Pure builders only; the writing lives with each process.
+ */
+import {
+  CONNECT_AUTH_MIDDLEWARE,
+  CONNECT_AUTH_PATH,
+  ENTRYPOINT,
+  RESUME_COOKIE,
+  sessionPath,
+  sessionTlsName,
+  XPRA_SSL_PORT,
+  XPRA_WS_PORT,
+} from './ingress-names.js';
+
+/** Written by the API. */
+export const API_ROUTES_FILE = 'hackstream-api.yml';
+/** Written by the workers. */
+export const INGRESS_TLS_FILE = 'hackstream-ingress-tls.yml';
+/**
+ * Written by workers before the API wrote its own file: it defines the API's router and the
+ * ForwardAuth middleware too, perhaps with a stale upstream, so workers remove it.
+ */
+export const LEGACY_INGRESS_FILE = 'hackstream-ingress.yml';
+
+/** What the ingress forwards to the API; a route the public must reach adds its path here. */
+export const API_PATH_PREFIXES = ['/v1/', '/apt/'] as const;
+export const API_PATHS = ['/health', '/ready', '/ca.pem'] as const;
+
+const API_ROUTER = 'hackstream-api';
+
+/**
+ * Serialised, never templated: one malformed file would freeze all of Traefik's updates. JSON
+ * is valid YAML.
+ */
+export const dynamicConfigText = (config: object): string => `${JSON.stringify(config, null, 2)}\n`;
+
+/** The API's router and service, and the ForwardAuth middleware every session route uses. */
+export function apiRouteConfig(apiUpstream: string): object {
+  const [middlewareName] = CONNECT_AUTH_MIDDLEWARE.split('@');
+  const rule = [...API_PATH_PREFIXES.map((p) => `PathPrefix(\`${p}\`)`), ...API_PATHS.map((p) => `Path(\`${p}\`)`)].join(' || ');
+  return {
+    http: {
+      routers: { [API_ROUTER]: { entryPoints: [ENTRYPOINT], rule, service: API_ROUTER, tls: {} } },
+      middlewares: {
+        [middlewareName!]: {
+          forwardAuth: {
+            address: `${apiUpstream}${CONNECT_AUTH_PATH}`,
+            // Only Traefik's own view of the request counts, never headers a client sent.
+            trustForwardHeader: false,
+            maxResponseBodySize: 4096,
+            addAuthCookiesToResponse: [RESUME_COOKIE],
+          },
+        },
+      },
+      services: { [API_ROUTER]: { loadBalancer: { servers: [{ url: apiUpstream }] } } },
+    },
+  };
+}
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+/** The ingress's certificate, served for the API and the browser path (and unknown SNI names). */
+export function ingressTlsConfig(tls: TlsFiles): object {
+  return {
+    tls: {
+      certificates: [tls],
+      stores: { default: { defaultCertificate: tls } },
+      options: { default: { minVersion: 'VersionTLS12', sniStrict: false } },
+    },
+  };
+}
+
+export interface RouteTarget {
+  sessionId: string;
+  containerIp: string;
+}
+
+const sessionNames = (sessionId: string) => ({
+  http: `session-${sessionId}`,
+  strip: `session-${sessionId}-strip`,
+  tcp: `session-${sessionId}-native`,
+});
+
+/** The dynamic configuration of one session's two routes. */
+export function sessionRouteConfig(target: RouteTarget, domain: string): object {
+  const { sessionId, containerIp } = target;
+  const n = sessionNames(sessionId);
+  const prefix = sessionPath(sessionId);
+  return {
+    http: {
+      routers: {
+        [n.http]: {
+          entryPoints: [ENTRYPOINT],
+          // Path only, never Host: a Host rule would outrank the TLS passthrough router below.
+          rule: `PathPrefix(\`${prefix}/\`)`,
+          // Authenticate first (the one-time token is in the original URI), then strip.
+          middlewares: [CONNECT_AUTH_MIDDLEWARE, n.strip],
+          service: n.http,
+          tls: {},
+        },
+      },
+      middlewares: { [n.strip]: { stripPrefix: { prefixes: [prefix] } } },
+      services: { [n.http]: { loadBalancer: { servers: [{ url: `http://${containerIp}:${XPRA_WS_PORT}` }] } } },
+    },
+    tcp: {
+      routers: {
+        [n.tcp]: {
+          entryPoints: [ENTRYPOINT],
+          rule: `HostSNI(\`${sessionTlsName(sessionId, domain)}\`)`,
+          service: n.tcp,
+          // The session's own xpra terminates TLS with its own certificate and checks the token.
+          tls: { passthrough: true },
+        },
+      },
+      services: { [n.tcp]: { loadBalancer: { servers: [{ address: `${containerIp}:${XPRA_SSL_PORT}` }] } } },
+    },
+  };
+}

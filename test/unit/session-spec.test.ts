@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { WARM_POLICY, type PoolSpec, type WarmSlot } from '../../workflows/messages.js';
+import { canTakeWarmContainer, sessionSpec, warmContainerSpec, type SessionRequest } from '../../workflows/session-spec.js';
+
+const defaults = { image: 'hackstream/session-firefox:1', shmMb: 512, pidsLimit: 256, connectTimeoutSeconds: 300, readyTimeoutSeconds: 60, activityPollSeconds: 5 };
+const quota = { memoryMb: 2048, cpus: 1.5, idleTimeoutSeconds: 900, maxDurationSeconds: 7200 };
+const request: SessionRequest = {
+  sessionId: 's-1',
+  userId: 'u-1',
+  app: 'firefox',
+  url: 'https://example.com/',
+  quality: 'low',
+  profile: 'ephemeral',
+  requestedAt: 1_700_000_000_000,
+  requestedFrom: '192.0.2.7',
+  warm: null,
+};
+
+describe('sessionSpec', () => {
+  it("takes limits from the user's quota, the rest from the deployment's defaults, and the role's policy", () => {
+    expect(sessionSpec(request, quota, { clipboard: false, fileTransfer: true }, defaults)).toEqual({
+      sessionId: 's-1',
+      userId: 'u-1',
+      app: 'firefox',
+      url: 'https://example.com/',
+      quality: 'low',
+      profile: 'ephemeral',
+      image: 'hackstream/session-firefox:1',
+      resources: { memoryMb: 2048, cpus: 1.5, shmMb: 512, pidsLimit: 256 },
+      timeouts: { idleSeconds: 900, connectSeconds: 300, maxDurationSeconds: 7200, readySeconds: 60, activityPollSeconds: 5 },
+      policy: { clipboard: false, fileTransfer: true },
+      requestedAt: 1_700_000_000_000,
+      requestedFrom: '192.0.2.7',
+    });
+  });
+
+  it('carries the warm slot it was given, and only then', () => {
+    const warm: WarmSlot = { sessionId: 's-1', app: 'firefox', quality: 'low', containerId: 'c', containerName: 'n', ip: '10.0.0.2', readyAt: 1 };
+    expect(sessionSpec({ ...request, warm }, quota, WARM_POLICY, defaults).warm).toEqual(warm);
+    expect('warm' in sessionSpec(request, quota, WARM_POLICY, defaults)).toBe(false);
+  });
+
+  it('copies the policy instead of sharing the role policy object (which has more fields)', () => {
+    const rolePolicy = { clipboard: true, fileTransfer: false, apps: ['firefox'], maxSessions: 2 };
+    expect(sessionSpec(request, quota, rolePolicy, defaults).policy).toEqual({ clipboard: true, fileTransfer: false });
+  });
+});
+
+describe('canTakeWarmContainer', () => {
+  it('only for a warm profile and exactly the policy warm containers start with', () => {
+    expect(canTakeWarmContainer('ephemeral', WARM_POLICY, ['ephemeral'])).toBe(true);
+    expect(canTakeWarmContainer('ephemeral', { ...WARM_POLICY, clipboard: !WARM_POLICY.clipboard }, ['ephemeral'])).toBe(false);
+    expect(canTakeWarmContainer('ephemeral', { ...WARM_POLICY, fileTransfer: !WARM_POLICY.fileTransfer }, ['ephemeral'])).toBe(false);
+    expect(canTakeWarmContainer('ephemeral', WARM_POLICY, [])).toBe(false);
+  });
+});
+
+describe('warmContainerSpec', () => {
+  it("is nobody's: no page, no idle or connect clock, the pool's resources, a certificate for the longest session", () => {
+    const pool: PoolSpec = {
+      app: 'firefox',
+      quality: 'auto',
+      size: 2,
+      image: 'img:2',
+      resources: { memoryMb: 1024, cpus: 1, shmMb: 256, pidsLimit: 128 },
+      readySeconds: 45,
+      maxAgeSeconds: 3600,
+      certLifetimeSeconds: 86_400,
+    };
+    expect(warmContainerSpec(pool, 's-9', 5)).toEqual({
+      sessionId: 's-9',
+      userId: 'pool',
+      app: 'firefox',
+      url: null,
+      quality: 'auto',
+      profile: 'ephemeral',
+      image: 'img:2',
+      resources: pool.resources,
+      timeouts: { idleSeconds: 0, connectSeconds: 0, maxDurationSeconds: 86_400, readySeconds: 45, activityPollSeconds: 0 },
+      policy: WARM_POLICY,
+      requestedAt: 5,
+    });
+  });
+});

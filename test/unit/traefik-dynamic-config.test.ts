@@ -1,0 +1,117 @@
+/**
+ * Traefik's dynamic configuration and who writes which file of the routes directory: the API its
+ * router and the ForwardAuth middleware, the workers the ingress certificate (and no longer the
+ * API's router), the activities one file per session.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FileCertificateAuthority } from '../../activities/certificate-authority.js';
+import { publishApiRoutes } from '../../api/ingress-routes.js';
+import { CONNECT_AUTH_MIDDLEWARE, CONNECT_AUTH_PATH, ENTRYPOINT, RESUME_COOKIE, XPRA_SSL_PORT, XPRA_WS_PORT } from '../../core/ingress-names.js';
+import { createLogger } from '../../core/logger.js';
+import {
+  API_ROUTES_FILE,
+  apiRouteConfig,
+  INGRESS_TLS_FILE,
+  ingressTlsConfig,
+  LEGACY_INGRESS_FILE,
+  sessionRouteConfig,
+} from '../../core/traefik-dynamic-config.js';
+import { prepareIngress } from '../../worker/ingress-setup.js';
+
+const upstream = 'http://127.0.0.1:18080';
+const logger = createLogger({ level: 'error', service: 'test', json: false });
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'hs-dynamic-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Every router, middleware and service name a configuration defines, as `kind/name`. */
+const definedNames = (config: any): string[] =>
+  ['http', 'tcp'].flatMap((proto) => ['routers', 'middlewares', 'services'].flatMap((kind) => Object.keys(config[proto]?.[kind] ?? {}).map((n) => `${proto}.${kind}/${n}`)));
+
+describe("the API's router and ForwardAuth middleware", () => {
+  const config: any = apiRouteConfig(upstream);
+  const router = config.http.routers['hackstream-api'];
+
+  it('route the public API paths over TLS to the API, and nothing else', () => {
+    expect(router).toMatchObject({ entryPoints: [ENTRYPOINT], service: 'hackstream-api', tls: {} });
+    expect(router.rule).toBe('PathPrefix(`/v1/`) || PathPrefix(`/apt/`) || Path(`/health`) || Path(`/ready`) || Path(`/ca.pem`)');
+    expect(router.rule).not.toContain('/metrics');
+    expect(router.rule).not.toContain(CONNECT_AUTH_PATH);
+    expect(config.http.services['hackstream-api']).toEqual({ loadBalancer: { servers: [{ url: upstream }] } });
+  });
+
+  it("define the middleware sessions' routes name, asking the API's check and passing on only the resume cookie", () => {
+    const [name, provider] = CONNECT_AUTH_MIDDLEWARE.split('@');
+    expect(provider).toBe('file');
+    expect(config.http.middlewares[name!].forwardAuth).toEqual({
+      address: `${upstream}${CONNECT_AUTH_PATH}`,
+      trustForwardHeader: false,
+      maxResponseBodySize: 4096,
+      addAuthCookiesToResponse: [RESUME_COOKIE],
+    });
+  });
+});
+
+describe('the ingress certificate', () => {
+  it('is the default certificate, TLS 1.2 at least, and defines no routes', () => {
+    const files = { certFile: '/x/cert.pem', keyFile: '/x/key.pem' };
+    const config: any = ingressTlsConfig(files);
+    expect(config.tls.certificates).toEqual([files]);
+    expect(config.tls.stores.default.defaultCertificate).toEqual(files);
+    expect(config.tls.options.default.minVersion).toBe('VersionTLS12');
+    expect(definedNames(config)).toEqual([]);
+  });
+});
+
+describe("a session's routes", () => {
+  const config: any = sessionRouteConfig({ sessionId: 's1', containerIp: '10.213.0.2' }, 'hackstream.test');
+
+  it('send the browser path through the ForwardAuth check to xpra, and the native path by SNI name', () => {
+    expect(config.http.routers['session-s1']).toMatchObject({ rule: 'PathPrefix(`/sessions/s1/`)', middlewares: [CONNECT_AUTH_MIDDLEWARE, 'session-s1-strip'] });
+    expect(config.http.services['session-s1'].loadBalancer.servers).toEqual([{ url: `http://10.213.0.2:${XPRA_WS_PORT}` }]);
+    expect(config.tcp.routers['session-s1-native']).toMatchObject({ rule: 'HostSNI(`s1.sessions.hackstream.test`)', tls: { passthrough: true } });
+    expect(config.tcp.services['session-s1-native'].loadBalancer.servers).toEqual([{ address: `10.213.0.2:${XPRA_SSL_PORT}` }]);
+  });
+
+  it("share no name with the API's file (Traefik would keep only one of them)", () => {
+    const api = definedNames(apiRouteConfig(upstream));
+    expect(definedNames(config).filter((n) => api.includes(n))).toEqual([]);
+  });
+});
+
+describe('the files', () => {
+  it('have names of their own, none taken for a session file', () => {
+    const names = [API_ROUTES_FILE, INGRESS_TLS_FILE, LEGACY_INGRESS_FILE];
+    expect(new Set(names).size).toBe(names.length);
+    for (const name of names) expect(name).toMatch(/^hackstream-.*\.yml$/);
+  });
+
+  it("are the API's to write for its router, once per content", async () => {
+    const routesDir = path.join(tmp, 'api', 'dynamic');
+    await publishApiRoutes({ routesDir, apiUpstream: upstream }, logger);
+    const file = path.join(routesDir, API_ROUTES_FILE);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(apiRouteConfig(upstream));
+    const first = statSync(file);
+    await publishApiRoutes({ routesDir, apiUpstream: upstream }, logger);
+    expect(statSync(file).ino).toBe(first.ino);
+    await publishApiRoutes({ routesDir, apiUpstream: 'http://127.0.0.1:18081' }, logger);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(apiRouteConfig('http://127.0.0.1:18081'));
+    expect(readdirSync(routesDir)).toEqual([API_ROUTES_FILE]);
+  });
+
+  it("are the workers' to write for the certificate only, removing the file that held the API's router", async () => {
+    const dir = path.join(tmp, 'worker');
+    const ingress = { routesDir: path.join(dir, 'dynamic'), tlsDir: path.join(dir, 'tls'), publicHost: 'localhost', domain: 'hackstream.test' } as any;
+    const ca = new FileCertificateAuthority(path.join(dir, 'ca', 'ca.pem'), path.join(dir, 'ca', 'ca-key.pem'));
+    await ca.ensure();
+    await prepareIngress(ca, ingress, logger);
+    writeFileSync(path.join(ingress.routesDir, LEGACY_INGRESS_FILE), JSON.stringify(apiRouteConfig(upstream)));
+    await prepareIngress(ca, ingress, logger);
+    expect(readdirSync(ingress.routesDir)).toEqual([INGRESS_TLS_FILE]);
+    const config = JSON.parse(readFileSync(path.join(ingress.routesDir, INGRESS_TLS_FILE), 'utf8'));
+    expect(config).toEqual(ingressTlsConfig({ certFile: path.join(ingress.tlsDir, 'ingress-cert.pem'), keyFile: path.join(ingress.tlsDir, 'ingress-key.pem') }));
+    expect(existsSync(config.tls.certificates[0].certFile)).toBe(true);
+  });
+});
