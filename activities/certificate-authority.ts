@@ -2,11 +2,17 @@
  * The HackStream certificate authority: one ECDSA P-256 CA, created once (its key never leaves
  * the workers' host, mode 600, directory 700), issuing short-lived server certificates for the
  * ingress and for each session's xpra TLS socket. X.509 encoding by @peculiar/x509 on WebCrypto.
+ *
+ * Devices trust this CA, so it is created with a critical Name Constraints extension permitting
+ * only the names it serves: a stolen key, or a bug issuing for a name from a request, cannot
+ * impersonate any other site to them. A CA created before that keeps working (devices pin its
+ * fingerprint); `isNameConstrained()` lets the worker say so, and the README how to rotate it.
  */
 import 'reflect-metadata'; // @peculiar/x509's dependency injection needs the Reflect API
 import { randomBytes, webcrypto } from 'node:crypto';
 import { constants, mkdirSync } from 'node:fs';
 import { open, readFile, rm } from 'node:fs/promises';
+import { isIPv6 } from 'node:net';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { writeFileAtomically } from '../core/atomic-file.js';
@@ -18,7 +24,13 @@ const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as con
 const CA_LIFETIME_DAYS = 3650;
 /** Issued certificates start this much in the past, so that small clock skew does not reject them. */
 const BACKDATE_MS = 5 * 60 * 1000;
+const NAME_CONSTRAINTS_OID = '2.5.29.30';
 
+/** What the CA may issue for: each DNS name with all its subdomains, each IP address alone. */
+export interface PermittedNames {
+  dnsNames: string[];
+  ipAddresses: string[];
+}
 
 export interface IssuedCertificate {
   certPem: string;
@@ -40,6 +52,29 @@ export interface ServerCertificateRequest {
 export interface CertificateIssuer {
   issueServerCertificate(req: ServerCertificateRequest): Promise<IssuedCertificate>;
   caCertificatePem(): Promise<string>;
+}
+
+/** One DER element; the name constraints stay far below 64 KiB. */
+function derElement(tag: number, content: Uint8Array): Buffer {
+  const n = content.length;
+  const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
+  return Buffer.concat([Buffer.from([tag, ...length]), content]);
+}
+
+/**
+ * NameConstraints ::= SEQUENCE { permittedSubtrees [0] GeneralSubtrees }, each GeneralSubtree a
+ * SEQUENCE holding one GeneralName (@peculiar/x509 encodes those; it has no class for the
+ * extension). Critical, as RFC 5280 requires: a client that cannot enforce it must refuse.
+ */
+function nameConstraintsExtension(permitted: PermittedNames): x509.Extension {
+  const names = [
+    ...permitted.dnsNames.map((n) => new x509.GeneralName('dns', n.toLowerCase())),
+    // An address with a host mask: exactly this address.
+    ...permitted.ipAddresses.map((ip) => new x509.GeneralName('ip', `${ip}/${isIPv6(ip) ? 128 : 32}`)),
+  ];
+  if (names.length === 0) throw new Error('the CA needs at least one permitted name');
+  const subtrees = names.map((name) => derElement(0x30, Buffer.from(name.rawData)));
+  return new x509.Extension(NAME_CONSTRAINTS_OID, true, derElement(0x30, derElement(0xa0, Buffer.concat(subtrees))));
 }
 
 function toPem(der: ArrayBuffer, label: string): string {
@@ -75,6 +110,8 @@ export class FileCertificateAuthority implements CertificateIssuer {
   constructor(
     readonly certPath: string,
     private readonly keyPath: string,
+    /** Written into the CA when this creates it; an existing CA keeps what it has. */
+    private readonly permitted: PermittedNames,
   ) {
     this.dir = path.dirname(keyPath);
   }
@@ -121,17 +158,24 @@ export class FileCertificateAuthority implements CertificateIssuer {
           new x509.BasicConstraintsExtension(true, 0, true),
           new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
           await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+          nameConstraintsExtension(this.permitted),
         ],
       });
       const keyPem = toPem(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY');
       await writeFileAtomically(this.keyPath, keyPem, { mode: 0o600 });
       // The certificate last: its presence means the CA is complete.
+      // Public on purpose (served at /ca.pem, mounted into the API by docker-compose.yml).
       await writeFileAtomically(this.certPath, cert.toString('pem') + '\n', { mode: 0o644 });
       return { created: true };
     } finally {
       await handle.close();
       await rm(lock, { force: true });
     }
+  }
+
+  /** False for a CA created before name constraints: it can sign for any name. */
+  async isNameConstrained(): Promise<boolean> {
+    return (await this.load()).cert.getExtension(NAME_CONSTRAINTS_OID) !== null;
   }
 
   async caCertificatePem(): Promise<string> {

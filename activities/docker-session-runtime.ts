@@ -39,6 +39,17 @@ export interface ManagedContainer {
 const SESSION_CPU_SHARES = 1024;
 const WARMING_CPU_SHARES = 128;
 
+/**
+ * The cap on a session container's log on the Docker host: a page or app writing to its output
+ * in a loop must not fill the host's disk. json-file, whatever the engine's default driver, so
+ * that `docker logs` (logsTail) always works; a few MiB are plenty for the failure messages.
+ */
+export const SESSION_LOG_LIMITS = { maxFileMb: 10, maxFiles: 3 } as const;
+const SESSION_LOG_CONFIG = {
+  Type: 'json-file',
+  Config: { 'max-size': `${SESSION_LOG_LIMITS.maxFileMb}m`, 'max-file': String(SESSION_LOG_LIMITS.maxFiles) },
+};
+
 /** The narrow interface activities use; one real implementation below. */
 export interface ContainerRuntime {
   /**
@@ -265,6 +276,7 @@ export class DockerSessionRuntime implements ContainerRuntime {
           RestartPolicy: { Name: 'no' },
           // An init process reaps what xpra leaves behind (Xvfb can outlive it on exit).
           Init: true,
+          LogConfig: SESSION_LOG_CONFIG,
         },
       });
       return container.id;

@@ -57,10 +57,11 @@ export class TraefikFileRoutes implements SessionRoutes {
   }
 
   async add(target: RouteTarget): Promise<void> {
-    await mkdir(this.staging, { recursive: true });
-    await mkdir(this.dir, { recursive: true });
-    // Staged outside the watched directory, so Traefik never reads half.
-    await writeFileAtomically(this.file(target.sessionId), dynamicConfigText(sessionRouteConfig(target, this.domain)), { mode: 0o644, tmpDir: this.staging });
+    await mkdir(this.staging, { recursive: true, mode: 0o700 });
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    // Staged outside the watched directory, so Traefik never reads half. Private: Traefik, its
+    // only reader, runs as root (in the stack and in docker-compose.yml).
+    await writeFileAtomically(this.file(target.sessionId), dynamicConfigText(sessionRouteConfig(target, this.domain)), { mode: 0o600, tmpDir: this.staging });
   }
 
   /**

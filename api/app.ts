@@ -13,16 +13,21 @@ import { AccessTokens } from './auth/access-tokens.js';
 import { createPassport, requireBearer } from './auth/authentication.js';
 import { LoginService } from './auth/login-service.js';
 import { LoginThrottle } from './auth/login-throttle.js';
+import { limitConcurrentHashes } from './auth/passwords.js';
+import { ThrottledAudit } from './auth/throttled-audit.js';
 import { OneTimeCodes } from './auth/one-time-codes.js';
+import { Reauthentication } from './auth/reauthentication.js';
 import { RefreshTokens } from './auth/refresh-tokens.js';
 import { RevokedFamilies } from './auth/revoked-families.js';
 import { SecretBox } from './auth/secret-box.js';
 import { Totp } from './auth/totp.js';
 import { ConnectDescriptors } from './connect/connect-descriptor.js';
+import { RefusalAudit } from './connect/refusal-audit.js';
 import { errorHandler, notFoundRoute } from './http-error.js';
 import { QuotaService } from './quotas/quota-service.js';
 import { RedisMutex } from './redis-mutex.js';
 import { requestContext, requireJsonBody } from './request-context.js';
+import { securityHeaders } from './security-headers.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { accountRoutes, loginRoutes } from './routes/auth-routes.js';
 import { connectRoutes, ingressRoutes } from './routes/connect-routes.js';
@@ -54,7 +59,9 @@ export function createApp(deps: ApiDeps): express.Express {
   const revoked = new RevokedFamilies(redis, config.accessTokenTtlSeconds);
   const codes = new OneTimeCodes(db);
   const totp = new Totp(db, new SecretBox(config.secretKey), codes);
-  const login = new LoginService({ users, throttle: new LoginThrottle(redis, config.loginLimits), totp, codes, refreshTokens, accessTokens, revoked, audit });
+  limitConcurrentHashes(config.passwordHashConcurrency);
+  const throttle = new LoginThrottle(redis, config.loginLimits);
+  const login = new LoginService({ users, throttle, throttledAudit: new ThrottledAudit(redis, audit), totp, codes, refreshTokens, accessTokens, revoked, audit });
   const passport = createPassport(users);
   const rows = new SessionRows(db);
   const quotas = new QuotaService(config, db, rows, mutex);
@@ -68,6 +75,7 @@ export function createApp(deps: ApiDeps): express.Express {
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders());
   // Behind Traefik on the same host: the client's address comes from its X-Forwarded-For.
   app.set('trust proxy', config.trustProxy === 'true' ? true : config.trustProxy === 'false' ? false : config.trustProxy);
   app.set('json spaces', 0);
@@ -80,11 +88,11 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(healthRoutes({ db, redis, temporal, namespace: config.temporal.namespace }));
   app.use(metricsRoutes(metrics));
   app.use(aptRoutes(config.aptRepoDir));
-  app.use(ingressRoutes(connectTokens, descriptors, config.resumeTtlSeconds, audit, logger));
+  app.use(ingressRoutes(connectTokens, descriptors, config.resumeTtlSeconds, { log: audit, refusals: new RefusalAudit(redis, audit) }, logger));
   app.use(loginRoutes(passport, login, accounts));
   // Everything else under /v1 needs a valid access token; admin routes also the admin role.
   app.use('/v1', requireBearer(accessTokens, users, revoked));
-  app.use(accountRoutes(login, totp, quotas));
+  app.use(accountRoutes(login, totp, quotas, { reauth: new Reauthentication(users, login), accounts }));
   app.use(sessionRoutes(sessions));
   app.use(connectRoutes(sessions));
   app.use(adminRoutes(accounts, audit));

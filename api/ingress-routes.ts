@@ -17,8 +17,9 @@ export async function publishApiRoutes(ingress: Pick<IngressConfig, 'routesDir' 
   const text = dynamicConfigText(apiRouteConfig(ingress.apiUpstream));
   if ((await readFile(file, 'utf8').catch(() => null)) === text) return;
   try {
-    await mkdir(ingress.routesDir, { recursive: true });
-    await writeFileAtomically(file, text, { mode: 0o644 });
+    await mkdir(ingress.routesDir, { recursive: true, mode: 0o700 });
+    // Only Traefik reads it, as root (in the stack and in docker-compose.yml).
+    await writeFileAtomically(file, text, { mode: 0o600 });
   } catch (err) {
     // Without this file the ingress neither reaches the API nor lets a browser into a session.
     throw new Error(`cannot write the API's ingress routes to ${file} (HACKSTREAM_ROUTES_DIR): ${(err as Error).message}`, { cause: err });

@@ -4,6 +4,9 @@ import { createLogger } from '../core/logger.js';
 import { startApi } from './server.js';
 
 async function main(): Promise<void> {
+  // What this process creates in the data directory (the SQLite database and its journal) is
+  // for its own user only; files meant for others get an explicit mode where they are written.
+  process.umask(0o077);
   const config = loadApiConfig(process.env);
   const logger = createLogger({ level: config.logLevel, service: 'api', json: config.env === 'production' ? true : undefined });
   const api = await startApi(config, logger);

@@ -53,6 +53,13 @@ const newPassword = z.string().min(12, 'must be at least 12 characters').max(102
 
 export const redeemBody = z.strictObject({ code: z.string().min(1).max(256), password: newPassword });
 
+/** The current password, asked again before an account change (api/auth/reauthentication.ts). */
+const currentPassword = z.string().min(1).max(1024);
+
+export const totpBeginBody = z.strictObject({ password: currentPassword });
+
+export const changePasswordBody = z.strictObject({ current_password: currentPassword, new_password: newPassword });
+
 export const totpConfirmBody = z.strictObject({ code: z.string().regex(/^\d{6}$/, 'must be the 6 digits your authenticator shows') });
 
 export const userIdParam = z.uuid({ error: 'is not a valid user id' });

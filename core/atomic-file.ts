@@ -4,7 +4,7 @@
  * target. The temporary file may live elsewhere on the same filesystem (a watched directory
  * must not see it), and may be prepared (owner) before it appears.
  */
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export async function writeFileAtomically(
@@ -15,6 +15,9 @@ export async function writeFileAtomically(
   const tmp = path.join(opts.tmpDir ?? path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   try {
     await writeFile(tmp, data, { mode: opts.mode });
+    // Exactly the mode asked for, whatever the process's umask (the entry points set 077): a
+    // public file stays readable, a private one is never wider.
+    await chmod(tmp, opts.mode);
     await opts.prepare?.(tmp);
     await rename(tmp, file);
   } catch (err) {

@@ -23,6 +23,7 @@ export const AUDIT_ACTIONS = [
   'user.disabled',
   'user.enabled',
   'user.password_reset',
+  'user.password_changed',
   'user.totp_reset',
   'session.created',
   'session.started',
@@ -31,6 +32,7 @@ export const AUDIT_ACTIONS = [
   'session.failed',
   'connect.token_issued',
   'connect.token_used',
+  'connect.refused',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

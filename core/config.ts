@@ -70,6 +70,7 @@ const envSchema = z.object({
   HACKSTREAM_LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
   HACKSTREAM_LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).default(50),
   HACKSTREAM_LOGIN_WINDOW_SECONDS: seconds(900),
+  HACKSTREAM_PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   HACKSTREAM_ADMIN_USERNAME: z.string().min(1).default('admin'),
   HACKSTREAM_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   HACKSTREAM_CREATE_TIMEOUT_SECONDS: seconds(90),
@@ -321,6 +322,8 @@ export function loadApiConfig(env: Env) {
     refreshTokenTtlSeconds: e.HACKSTREAM_REFRESH_TOKEN_TTL_SECONDS,
     inviteTtlSeconds: e.HACKSTREAM_INVITE_TTL_SECONDS,
     loginLimits: loginLimits(e),
+    /** Argon2 hashes one API process runs at once (each ~19 MiB and a core); more wait briefly or get 503. */
+    passwordHashConcurrency: e.HACKSTREAM_PASSWORD_HASH_CONCURRENCY,
     admin: { username: e.HACKSTREAM_ADMIN_USERNAME, password: e.HACKSTREAM_ADMIN_PASSWORD },
     createTimeoutSeconds: e.HACKSTREAM_CREATE_TIMEOUT_SECONDS,
     /** Express's `trust proxy`: whose X-Forwarded-For gives the client's address. */

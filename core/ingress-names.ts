@@ -10,6 +10,8 @@
 export const ENTRYPOINT = 'websecure';
 /** The ForwardAuth middleware (in the API's own Traefik file) that every session's browser route uses. */
 export const CONNECT_AUTH_MIDDLEWARE = 'hackstream-connect-auth@file';
+/** The response headers middleware (in the API's own Traefik file) on every session's browser route. */
+export const SESSION_HEADERS_MIDDLEWARE = 'hackstream-session-headers@file';
 /** Where the API answers Traefik's ForwardAuth calls (not routed by the ingress: loopback only). */
 export const CONNECT_AUTH_PATH = '/internal/connect-auth';
 /** The browser path's resume cookie, scoped to one session's path. */

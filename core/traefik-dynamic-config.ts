@@ -3,8 +3,8 @@
  * (HACKSTREAM_ROUTES_DIR). Each process writes only what it owns, so no process describes
  * another:
  *
- * - the API, at start: its own router and service, and the ForwardAuth middleware that points
- *   back at it (`API_ROUTES_FILE`, `apiRouteConfig`);
+ * - the API, at start: its own router and service, the ForwardAuth middleware that points
+ *   back at it and the headers middleware of sessions' pages (`API_ROUTES_FILE`, `apiRouteConfig`);
  * - every worker, at start: the ingress's TLS certificate (`INGRESS_TLS_FILE`, `ingressTlsConfig`);
  * - the session activities: one file per session (`sessionRouteConfig`).
  *
@@ -17,6 +17,7 @@ import {
   CONNECT_AUTH_PATH,
   ENTRYPOINT,
   RESUME_COOKIE,
+  SESSION_HEADERS_MIDDLEWARE,
   sessionPath,
   sessionTlsName,
   XPRA_SSL_PORT,
@@ -45,9 +46,24 @@ const API_ROUTER = 'hackstream-api';
  */
 export const dynamicConfigText = (config: object): string => `${JSON.stringify(config, null, 2)}\n`;
 
-/** The API's router and service, and the ForwardAuth middleware every session route uses. */
+/**
+ * What the HTML5 client's pages (served by xpra, not by the API) can carry without breaking
+ * it. No Content-Security-Policy here: Traefik would replace the one xpra sends with it.
+ * X-Frame-Options SAMEORIGIN rather than DENY: the client may frame its own pages.
+ */
+export const SESSION_RESPONSE_HEADERS = {
+  contentTypeNosniff: true,
+  referrerPolicy: 'no-referrer',
+  customFrameOptionsValue: 'SAMEORIGIN',
+  // One year, this host only: sessions' native names are not for browsers.
+  stsSeconds: 31_536_000,
+  stsIncludeSubdomains: false,
+} as const;
+
+/** The API's router and service, and the two middlewares every session route uses. */
 export function apiRouteConfig(apiUpstream: string): object {
   const [middlewareName] = CONNECT_AUTH_MIDDLEWARE.split('@');
+  const [headersName] = SESSION_HEADERS_MIDDLEWARE.split('@');
   const rule = [...API_PATH_PREFIXES.map((p) => `PathPrefix(\`${p}\`)`), ...API_PATHS.map((p) => `Path(\`${p}\`)`)].join(' || ');
   return {
     http: {
@@ -62,6 +78,7 @@ export function apiRouteConfig(apiUpstream: string): object {
             addAuthCookiesToResponse: [RESUME_COOKIE],
           },
         },
+        [headersName!]: { headers: { ...SESSION_RESPONSE_HEADERS } },
       },
       services: { [API_ROUTER]: { loadBalancer: { servers: [{ url: apiUpstream }] } } },
     },
@@ -107,8 +124,9 @@ export function sessionRouteConfig(target: RouteTarget, domain: string): object 
           entryPoints: [ENTRYPOINT],
           // Path only, never Host: a Host rule would outrank the TLS passthrough router below.
           rule: `PathPrefix(\`${prefix}/\`)`,
-          // Authenticate first (the one-time token is in the original URI), then strip.
-          middlewares: [CONNECT_AUTH_MIDDLEWARE, n.strip],
+          // Headers first, so refusals carry them too; authenticate before stripping (the
+          // one-time token is in the original URI).
+          middlewares: [SESSION_HEADERS_MIDDLEWARE, CONNECT_AUTH_MIDDLEWARE, n.strip],
           service: n.http,
           tls: {},
         },

@@ -24,6 +24,10 @@ export function traefikStaticConfig(o: TraefikStaticOptions): object {
         address: o.httpsAddress,
         http: {
           tls: {},
+          // No silent rewriting of `/./`, `/../` or `%2e`: the browser path's ForwardAuth check
+          // refuses (and audits) such paths itself (api/connect/forwarded-uri.ts), which it
+          // cannot once Traefik has cleaned them; the API's own routes never resolve dot segments.
+          sanitizePath: false,
           // Both silence Traefik 3.7's start-up warnings with the strict choice.
           aliasHeadersStrategy: 'delete',
           encodedCharacters: {

@@ -28,8 +28,9 @@ function parse(): { output: string | undefined; httpsAddress: string; routesDir:
 const { output, ...options } = parse();
 const text = `${JSON.stringify(traefikStaticConfig(options), null, 2)}\n`;
 if (output) {
-  await mkdir(path.dirname(output), { recursive: true });
-  await writeFileAtomically(output, text, { mode: 0o644 });
+  await mkdir(path.dirname(output), { recursive: true, mode: 0o700 });
+  // Traefik reads it as root; nobody else needs the routes directory and log paths it names.
+  await writeFileAtomically(output, text, { mode: 0o600 });
 } else {
   process.stdout.write(text);
 }

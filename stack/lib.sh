@@ -114,7 +114,8 @@ ensure_dockerd() {
   command -v dockerd >/dev/null || die "dockerd not found (Debian package docker.io)"
   [ "$(id -u)" = 0 ] || die "the Docker engine is not running and starting it needs root"
   say "docker engine: starting dockerd"
-  mkdir -p "$log_dir"
+  # Its log is private like the rest of the data directory (dockerd sets its own umask).
+  (umask 077 && mkdir -p "$log_dir" && touch "$log_dir/dockerd.log")
   nohup dockerd >>"$log_dir/dockerd.log" 2>&1 </dev/null &
   wait_for 60 dockerd docker info || die "dockerd did not come up; see $log_dir/dockerd.log"
 }

@@ -42,6 +42,9 @@ case "$action" in
     fi
     if running_pid >/dev/null; then say "$name: restarting on the new build"; stop; else say "$name: starting"; fi
     command -v node >/dev/null && node --version | grep -q '^v24\.' || ensure_node >/dev/null
+    # The log, pid and build files are private like the rest of the data directory (the
+    # processes set their own umask too: api/main.ts, worker/main.ts).
+    umask 077
     mkdir -p "$data_dir/run" "$data_dir/logs"
     nohup node "$entry" >>"$log_file" 2>&1 </dev/null &
     echo $! >"$pid_file"

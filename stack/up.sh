@@ -22,13 +22,16 @@ case "${1:-}" in
   *) die "unknown argument: $1 (try --help)" ;;
 esac
 
-data_dir="$(mkdir -p "${HACKSTREAM_DATA_DIR:-$HS_ROOT/.data}" && cd "${HACKSTREAM_DATA_DIR:-$HS_ROOT/.data}" && pwd)"
+# The data directory is its user's alone (password hashes, keys, Temporal's history, logs,
+# routes): 700 also covers files an older version created with wider modes.
+data_dir="$(umask 077 && mkdir -p "${HACKSTREAM_DATA_DIR:-$HS_ROOT/.data}" && cd "${HACKSTREAM_DATA_DIR:-$HS_ROOT/.data}" && pwd)"
+chmod 700 "$data_dir"
 api_port="${HACKSTREAM_API_PORT:-8080}"
 public_port="${HACKSTREAM_PUBLIC_PORT:-8443}"
 redis_port="${HACKSTREAM_REDIS_PORT:-6379}"
 temporal_port="${HACKSTREAM_TEMPORAL_PORT:-7233}"
 ui_port="${HACKSTREAM_TEMPORAL_UI_PORT:-8233}"
-mkdir -p "$data_dir/logs" "$data_dir/run"
+(umask 077 && mkdir -p "$data_dir/logs" "$data_dir/run")
 
 ensure_apt_packages "${HS_APT_RUNTIME[@]}"
 ensure_node
@@ -37,6 +40,9 @@ ensure_python_tools
 ensure_dockerd "$data_dir/logs"
 ensure_session_image
 "$HS_ROOT/stack/build-app.sh"
+# From here on everything writes into the data directory, and what it creates is private (the
+# processes started below inherit this). Not earlier: the builds keep their usual modes.
+umask 077
 HACKSTREAM_PUBLIC_PORT="$public_port" ensure_client_repo "$data_dir"
 ensure_redis "$redis_port" "$data_dir"
 ensure_temporal "$temporal_port" "$ui_port" "$data_dir"

@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import type { CertificateIssuer } from '../activities/certificate-authority.js';
+import type { CertificateIssuer, PermittedNames } from '../activities/certificate-authority.js';
 import { writeFileAtomically } from '../core/atomic-file.js';
 import type { IngressConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
@@ -16,10 +16,24 @@ import { dynamicConfigText, ingressTlsConfig, INGRESS_TLS_FILE, LEGACY_INGRESS_F
 
 const CERT_LIFETIME_SECONDS = 90 * 86_400;
 
+/** The names the ingress certificate is for: the public host, the domain, and loopback for local clients. */
+export function ingressNames(ingress: Pick<IngressConfig, 'publicHost' | 'domain'>): string[] {
+  return [...new Set([ingress.publicHost, ingress.domain, 'localhost', '127.0.0.1'])];
+}
+
+/**
+ * The CA's name constraints: the ingress's names, the domain's with all its subdomains (sessions
+ * are `<id>.sessions.<domain>`); nothing else.
+ */
+export function caPermittedNames(ingress: Pick<IngressConfig, 'publicHost' | 'domain'>): PermittedNames {
+  const names = ingressNames(ingress);
+  return { dnsNames: names.filter((n) => !isIP(n)), ipAddresses: names.filter((n) => isIP(n)) };
+}
+
 async function ensureIngressCertificate(ca: CertificateIssuer, ingress: IngressConfig, logger: Logger): Promise<TlsFiles> {
   const certFile = path.join(ingress.tlsDir, 'ingress-cert.pem');
   const keyFile = path.join(ingress.tlsDir, 'ingress-key.pem');
-  const names = [...new Set([ingress.publicHost, ingress.domain, 'localhost', '127.0.0.1'])];
+  const names = ingressNames(ingress);
   try {
     const current = new X509Certificate(await readFile(certFile, 'utf8'));
     const remaining = new Date(current.validTo).getTime() - Date.now();
@@ -36,8 +50,9 @@ async function ensureIngressCertificate(ca: CertificateIssuer, ingress: IngressC
     ipAddresses: names.filter((n) => isIP(n)),
     lifetimeSeconds: CERT_LIFETIME_SECONDS,
   });
+  // Only Traefik reads them (as root, in the stack and in docker-compose.yml).
   await writeFileAtomically(keyFile, issued.keyPem, { mode: 0o600 });
-  await writeFileAtomically(certFile, issued.certPem, { mode: 0o644 });
+  await writeFileAtomically(certFile, issued.certPem, { mode: 0o600 });
   logger.info('issued the ingress certificate', { names, notAfter: issued.notAfter.toISOString() });
   return { certFile, keyFile };
 }
@@ -49,7 +64,8 @@ async function ensureIngressCertificate(ca: CertificateIssuer, ingress: IngressC
  */
 export async function prepareIngress(ca: CertificateIssuer, ingress: IngressConfig, logger: Logger): Promise<void> {
   const tls = await ensureIngressCertificate(ca, ingress, logger);
-  await mkdir(ingress.routesDir, { recursive: true });
-  await writeFileAtomically(path.join(ingress.routesDir, INGRESS_TLS_FILE), dynamicConfigText(ingressTlsConfig(tls)), { mode: 0o644 });
+  await mkdir(ingress.routesDir, { recursive: true, mode: 0o700 });
+  // Traefik runs as root: its routes need no reader besides it.
+  await writeFileAtomically(path.join(ingress.routesDir, INGRESS_TLS_FILE), dynamicConfigText(ingressTlsConfig(tls)), { mode: 0o600 });
   await rm(path.join(ingress.routesDir, LEGACY_INGRESS_FILE), { force: true });
 }

@@ -9,6 +9,9 @@ import { installTemporalLogging } from './temporal-logging.js';
 import { WORKFLOW_BUNDLE_FILE } from './workflow-bundle.js';
 
 async function main(): Promise<void> {
+  // What this process creates in the data directory (database, CA, routes, session files) is for
+  // its own user only; files meant for others get an explicit mode where they are written.
+  process.umask(0o077);
   const config = loadWorkerConfig(process.env);
   const logger = createLogger({ level: config.logLevel, service: 'worker', json: config.env === 'production' ? true : undefined });
   installTemporalLogging(logger);

@@ -10,7 +10,6 @@ import { connectRedis } from '../core/redis-connection.js';
 import { createActivities, drainPools, type ActivityDeps } from '../activities/index.js';
 import { DockerSessionRuntime } from '../activities/docker-session-runtime.js';
 import { TemporalSessionEvents } from '../activities/session-events.js';
-import { FileCertificateAuthority } from '../activities/certificate-authority.js';
 import { credentialRevocation } from '../core/connect-credentials.js';
 import { RedisPoolStore } from '../core/pool-store.js';
 import { SessionFiles } from '../activities/session-files.js';
@@ -21,6 +20,7 @@ import { TraefikFileRoutes } from '../activities/traefik-routes.js';
 import type { WorkerConfig } from '../core/config.js';
 import type { Database } from '../core/db/orm.js';
 import type { Logger } from '../core/logger.js';
+import { openCertificateAuthority } from './ca-setup.js';
 import { publishWorkerHealth } from './docker-health.js';
 import { prepareIngress } from './ingress-setup.js';
 import { ensurePoolSchedule, poolWarmerInput } from './pool-schedule.js';
@@ -55,8 +55,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   const redis = await connectRedis(config.redisUrl, logger, { failFast: false });
 
   const runtime = new DockerSessionRuntime(docker, new SubnetPool(config.sessionSubnets));
-  const ca = new FileCertificateAuthority(config.ingress.caCertFile, config.ingress.caKeyFile);
-  if ((await ca.ensure()).created) logger.info('created the HackStream CA', { cert: config.ingress.caCertFile });
+  const ca = await openCertificateAuthority(config.ingress, logger);
   await prepareIngress(ca, config.ingress, logger);
   const activityDeps: ActivityDeps = {
     runtime,

@@ -2,16 +2,22 @@
  * Logging in, refreshing and logging out: the story around the password check (which
  * passport-local does): brute-force throttling, the second factor, token issue and rotation,
  * revocation, and an audit record for each outcome.
+ *
+ * A login is one attempt: `reserveAttempt` counts it before the password is hashed (or refuses
+ * it with 429), then exactly one of `attemptFailed` (the point stays spent), `complete` (given
+ * back on success) or `attemptErrored` (given back when no password was checked) ends it.
  */
 import type { AuditLog } from '../../core/audit-log.js';
 import { HttpError, unauthorized } from '../http-error.js';
 import type { AuthenticatedUser } from '../request-context.js';
 import type { UserDirectory } from '../users/user-directory.js';
 import type { AccessTokens } from './access-tokens.js';
-import type { LoginThrottle } from './login-throttle.js';
+import type { LoginThrottle, Refusal } from './login-throttle.js';
+import { isHashingBusy } from './passwords.js';
 import type { OneTimeCodes } from './one-time-codes.js';
 import type { RefreshTokens } from './refresh-tokens.js';
 import type { RevokedFamilies } from './revoked-families.js';
+import type { ThrottledAudit } from './throttled-audit.js';
 import type { Totp } from './totp.js';
 
 /** One message for unknown user and wrong password, so neither can be told from the other. */
@@ -28,6 +34,7 @@ export interface TokenPair {
 export interface LoginServiceDeps {
   users: UserDirectory;
   throttle: LoginThrottle;
+  throttledAudit: ThrottledAudit;
   totp: Totp;
   codes: OneTimeCodes;
   refreshTokens: RefreshTokens;
@@ -39,21 +46,27 @@ export interface LoginServiceDeps {
 export class LoginService {
   constructor(private readonly d: LoginServiceDeps) {}
 
-  /** Before the password is even looked at: refuse while the account or address is locked. */
-  async ensureNotThrottled(username: string, ip: string): Promise<void> {
-    const state = await this.d.throttle.check(username, ip);
-    if (!state.blocked) return;
-    await this.d.audit.record({ action: 'login.throttled', actorName: username, sourceIp: ip, details: { scope: state.scope } });
-    const subject = state.scope === 'account' ? 'this account' : 'this address';
-    throw new HttpError(429, 'too_many_attempts', `too many failed logins for ${subject}; try again in ${state.retryAfterSeconds}s`, {
-      'Retry-After': String(state.retryAfterSeconds),
-    });
+  /** Before the password is even looked at: counts the attempt, or refuses it (429) while the account or address is locked. */
+  async reserveAttempt(username: string, ip: string): Promise<void> {
+    const refusal = await this.d.throttle.reserve(username, ip);
+    if (refusal) return this.refuse(username, ip, refusal);
+    await this.d.throttledAudit.settle(this.d.throttle.keys(username, ip), username, ip);
   }
 
-  async passwordFailed(username: string, userId: string | null, ip: string): Promise<never> {
-    await this.d.throttle.recordFailure(username, ip);
+  /** A wrong password (or unknown user) on a reserved attempt: its point stays spent. */
+  async attemptFailed(username: string, userId: string | null, ip: string): Promise<never> {
     await this.d.audit.record({ action: 'login.failure', actorName: username, userId, sourceIp: ip, details: { reason: 'bad_credentials' } });
     throw unauthorized(BAD_CREDENTIALS);
+  }
+
+  /** A reserved attempt that ended in an error: when its password was never checked (503), the point is given back. */
+  async attemptErrored(err: unknown, username: string, ip: string): Promise<void> {
+    if (isHashingBusy(err)) await this.d.throttle.refund(username, ip);
+  }
+
+  /** A reserved attempt whose password was right: the account's counter starts over. */
+  async attemptSucceeded(username: string, ip: string): Promise<void> {
+    await this.d.throttle.recordSuccess(username, ip);
   }
 
   /** After a correct password: the second factor when enrolled, then the tokens. */
@@ -61,7 +74,8 @@ export class LoginService {
     let factor: 'totp' | 'recovery_code' | null = null;
     if (await this.d.totp.isEnabled(user.id)) {
       const fail = async (reason: string, code: string, message: string, counts: boolean): Promise<never> => {
-        if (counts) await this.d.throttle.recordFailure(user.username, ip);
+        // The attempt's reserved point counts this failure; a missing second factor is no guess.
+        if (!counts) await this.d.throttle.refund(user.username, ip);
         await this.d.audit.record({ action: 'login.failure', actorId: user.id, userId: user.id, sourceIp: ip, details: { reason } });
         throw new HttpError(401, code, message);
       };
@@ -76,7 +90,7 @@ export class LoginService {
         await fail('totp_required', 'totp_required', 'this account requires an authenticator code (totp_code) or a recovery code', false);
       }
     }
-    await this.d.throttle.recordSuccess(user.username);
+    await this.attemptSucceeded(user.username, ip);
     const refresh = await this.d.refreshTokens.start(user.id);
     const pair = await this.pair(user, refresh.familyId, refresh);
     await this.d.audit.record({ action: 'login.success', actorId: user.id, userId: user.id, sourceIp: ip, details: { second_factor: factor } });
@@ -111,6 +125,15 @@ export class LoginService {
       await this.d.revoked.revoke(user.familyId);
     }
     await this.d.audit.record({ action: 'logout', actorId: user.id, userId: user.id, sourceIp: ip });
+  }
+
+  private async refuse(username: string, ip: string, refusal: Refusal): Promise<never> {
+    const key = this.d.throttle.keys(username, ip)[refusal.scope];
+    await this.d.throttledAudit.refused({ scope: refusal.scope, retryAfterSeconds: refusal.retryAfterSeconds, key, username, ip });
+    const subject = refusal.scope === 'account' ? 'this account' : 'this address';
+    throw new HttpError(429, 'too_many_attempts', `too many failed logins for ${subject}; try again in ${refusal.retryAfterSeconds}s`, {
+      'Retry-After': String(refusal.retryAfterSeconds),
+    });
   }
 
   private async pair(user: AuthenticatedUser, familyId: string, refresh: { token: string; expiresIn: number }): Promise<TokenPair> {

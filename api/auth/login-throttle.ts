@@ -1,14 +1,26 @@
 /**
  * Brute-force protection for logins (rate-limiter-flexible on Redis, so it holds across API
- * restarts and several API processes): failed attempts are counted per account and per source
- * address in a fixed window; past the limit, logins are refused with 429 until the window ends,
- * even with the right password. A successful login clears the account's counter.
+ * restarts and several API processes): attempts are counted per account and per source address
+ * (an IPv6 /64, see address-key.ts) in a fixed window; past the limit, logins are refused with
+ * 429 until the window ends, even with the right password.
+ *
+ * An attempt is counted before its password is checked (`reserve`: Redis INCR, atomic), so N
+ * parallel guesses cannot all pass a check made before any of them has failed; the point is
+ * given back when the attempt turns out not to be a failure (`recordSuccess`, `refund`). A
+ * successful login clears the account's counter.
  */
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { LoginLimits } from '../../core/config.js';
+import { throttleAddressKey } from './address-key.js';
 
-export type ThrottleState = { blocked: false } | { blocked: true; scope: 'account' | 'address'; retryAfterSeconds: number };
+export type ThrottleScope = 'account' | 'address';
+export interface Refusal {
+  scope: ThrottleScope;
+  retryAfterSeconds: number;
+}
+/** The counters an attempt is counted under. */
+export type ThrottleKeys = Record<ThrottleScope, string>;
 
 export class LoginThrottle {
   private readonly perAccount: RateLimiterRedis;
@@ -22,29 +34,43 @@ export class LoginThrottle {
     this.perAddress = new RateLimiterRedis({ ...common, keyPrefix: `${prefix}:address`, points: limits.maxFailuresPerAddress });
   }
 
-  /** Whether attempts for this account or from this address are currently refused. */
-  async check(username: string, address: string): Promise<ThrottleState> {
-    const [account, source] = await Promise.all([this.perAccount.get(username.toLowerCase()), this.perAddress.get(address)]);
-    const over = (res: RateLimiterRes | null, points: number) => res !== null && res.consumedPoints >= points;
-    if (over(account, this.perAccount.points)) return { blocked: true, scope: 'account', retryAfterSeconds: Math.ceil(account!.msBeforeNext / 1000) };
-    if (over(source, this.perAddress.points)) return { blocked: true, scope: 'address', retryAfterSeconds: Math.ceil(source!.msBeforeNext / 1000) };
-    return { blocked: false };
+  keys(username: string, address: string): ThrottleKeys {
+    return { account: username.toLowerCase(), address: throttleAddressKey(address) };
   }
 
-  async recordFailure(username: string, address: string): Promise<void> {
-    await Promise.all([this.consume(this.perAccount, username.toLowerCase()), this.consume(this.perAddress, address)]);
+  /**
+   * Counts this attempt; null when it may go on to the password check. A refused attempt costs
+   * nothing: its points (on both counters) are given back, so the counters stay at the limit.
+   */
+  async reserve(username: string, address: string): Promise<Refusal | null> {
+    const k = this.keys(username, address);
+    const [account, source] = await Promise.allSettled([this.perAccount.consume(k.account), this.perAddress.consume(k.address)]);
+    if (account.status === 'fulfilled' && source.status === 'fulfilled') return null;
+    await Promise.all([this.giveBack(this.perAccount, k.account, account), this.giveBack(this.perAddress, k.address, source)]);
+    return refusal('account', account) ?? refusal('address', source)!;
   }
 
-  async recordSuccess(username: string): Promise<void> {
-    await this.perAccount.delete(username.toLowerCase());
+  /** The reserved attempt was neither a success nor a failure (its password was not checked). */
+  async refund(username: string, address: string): Promise<void> {
+    const k = this.keys(username, address);
+    await Promise.all([this.perAccount.reward(k.account), this.perAddress.reward(k.address)]);
   }
 
-  /** Counts a failure; being over the limit already is not an error here (check() decides). */
-  private async consume(limiter: RateLimiterRedis, key: string): Promise<void> {
-    try {
-      await limiter.consume(key);
-    } catch (err) {
-      if (!(err instanceof RateLimiterRes)) throw err;
-    }
+  /** The reserved attempt succeeded: the account starts afresh, the address gets its point back. */
+  async recordSuccess(username: string, address: string): Promise<void> {
+    const k = this.keys(username, address);
+    await Promise.all([this.perAccount.delete(k.account), this.perAddress.reward(k.address)]);
   }
+
+  /** Gives back a point `consume` took, whether it was within the limit or over it. */
+  private async giveBack(limiter: RateLimiterRedis, key: string, result: PromiseSettledResult<RateLimiterRes>): Promise<void> {
+    if (result.status === 'fulfilled' || result.reason instanceof RateLimiterRes) await limiter.reward(key);
+  }
+}
+
+/** The refusal a rejected `consume` means; a Redis error is thrown as it is. */
+function refusal(scope: ThrottleScope, result: PromiseSettledResult<RateLimiterRes>): Refusal | null {
+  if (result.status === 'fulfilled') return null;
+  if (!(result.reason instanceof RateLimiterRes)) throw result.reason;
+  return { scope, retryAfterSeconds: Math.max(1, Math.ceil(result.reason.msBeforeNext / 1000)) };
 }

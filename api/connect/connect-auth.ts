@@ -8,7 +8,7 @@ import { parseCookie, stringifySetCookie } from 'cookie';
 import { RESUME_COOKIE, SESSION_PATH_PREFIX, sessionPath } from '../../core/ingress-names.js';
 import { sessionIdParam } from '../validation.js';
 import type { ConnectCredentials } from '../../core/connect-credentials.js';
-
+import { unsafeForwardedUri } from './forwarded-uri.js';
 
 export type ConnectAuthResult =
   | { allowed: true; sessionId: string; userId: string; setCookie?: string; via: 'token' | 'resume' }
@@ -28,6 +28,9 @@ export function sessionIdFromPath(pathname: string): string | null {
 }
 
 export async function checkConnect(tokens: ConnectCredentials, req: ForwardedRequest, resumeTtlSeconds: number): Promise<ConnectAuthResult> {
+  // Before parsing: URL would resolve `..` and hide what was asked for.
+  const unsafe = unsafeForwardedUri(req.uri ?? '');
+  if (unsafe) return { allowed: false, status: 403, reason: unsafe };
   let url: URL;
   try {
     url = new URL(req.uri ?? '', 'https://ingress.invalid');

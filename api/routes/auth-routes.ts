@@ -1,13 +1,15 @@
-import { Router } from 'express';
+import { Router, type NextFunction, type Request, type Response } from 'express';
 import { currentUser, passwordLogin, type PassportInstance } from '../auth/authentication.js';
 import type { LoginService } from '../auth/login-service.js';
+import type { Reauthentication } from '../auth/reauthentication.js';
 import type { Totp } from '../auth/totp.js';
 import { HttpError } from '../http-error.js';
 import { quotaView, type QuotaService } from '../quotas/quota-service.js';
 import type { UserService } from '../users/user-service.js';
-import { loginBody, parseInput, redeemBody, refreshBody, totpConfirmBody } from '../validation.js';
+import { changePasswordBody, loginBody, parseInput, redeemBody, refreshBody, totpBeginBody, totpConfirmBody } from '../validation.js';
 
 const ip = (req: { ip?: string | undefined }) => req.ip ?? '';
+const loginName = (req: Request) => String((req.body as { username?: string } | undefined)?.username ?? '');
 
 /** Public: POST /v1/login, /v1/token/refresh, /v1/redeem. */
 export function loginRoutes(passport: PassportInstance, login: LoginService, users: UserService): Router {
@@ -16,16 +18,22 @@ export function loginRoutes(passport: PassportInstance, login: LoginService, use
     '/v1/login',
     async (req, _res, next) => {
       req.body = parseInput(loginBody, req.body);
-      await login.ensureNotThrottled(String((req.body as { username: string }).username), ip(req));
+      // Counted before the password is hashed, so parallel guesses cannot overtake the limit.
+      await login.reserveAttempt(loginName(req), ip(req));
       next();
     },
-    passwordLogin(passport, (username, userId, address) => login.passwordFailed(username, userId, address)),
+    passwordLogin(passport, (username, userId, address) => login.attemptFailed(username, userId, address)),
     async (req, res) => {
       const body = req.body as { totp_code?: string; recovery_code?: string };
       const pair = await login.complete(currentUser(req), { totpCode: body.totp_code, recoveryCode: body.recovery_code }, ip(req));
       res.set('Cache-Control', 'no-store').json(pair);
     },
   );
+  // A login that ended in an error before its password was checked (503) gets its point back.
+  router.use('/v1/login', async (err: unknown, req: Request, _res: Response, next: NextFunction) => {
+    await login.attemptErrored(err, loginName(req), ip(req));
+    next(err);
+  });
   router.post('/v1/token/refresh', async (req, res) => {
     const body = parseInput(refreshBody, req.body);
     res.set('Cache-Control', 'no-store').json(await login.refresh(body.refresh_token, ip(req)));
@@ -37,8 +45,8 @@ export function loginRoutes(passport: PassportInstance, login: LoginService, use
   return router;
 }
 
-/** Authenticated: the caller's own account. */
-export function accountRoutes(login: LoginService, totp: Totp, quotas: QuotaService): Router {
+/** Authenticated: the caller's own account; changes to its credentials need the current password. */
+export function accountRoutes(login: LoginService, totp: Totp, quotas: QuotaService, own: { reauth: Reauthentication; accounts: UserService }): Router {
   const router = Router();
   router.get('/v1/me', async (req, res) => {
     const user = currentUser(req);
@@ -53,8 +61,16 @@ export function accountRoutes(login: LoginService, totp: Totp, quotas: QuotaServ
     const [quota, usage] = await Promise.all([quotas.effective(user.id), quotas.usage(user.id)]);
     res.json({ quota: quotaView(quota), usage: { sessions: usage.sessions, storage_mb: usage.storageMb } });
   });
+  router.post('/v1/me/password', async (req, res) => {
+    const user = currentUser(req);
+    const body = parseInput(changePasswordBody, req.body);
+    await own.reauth.confirm(user, body.current_password, ip(req));
+    await own.accounts.changeOwnPassword(user, body.new_password, ip(req));
+    res.status(204).end();
+  });
   router.post('/v1/me/totp', async (req, res) => {
     const user = currentUser(req);
+    await own.reauth.confirm(user, parseInput(totpBeginBody, req.body).password, ip(req));
     const enrolment = await totp.begin(user.id, user.username);
     if (enrolment === 'already-enabled') throw new HttpError(409, 'totp_enabled', 'TOTP is already enabled; an admin can reset it');
     res.set('Cache-Control', 'no-store').json({ otpauth_uri: enrolment.otpauthUri, qr_code: enrolment.qrCode });

@@ -5,6 +5,7 @@ import { currentUser } from '../auth/authentication.js';
 import { CONNECT_AUTH_PATH } from '../../core/ingress-names.js';
 import { checkConnect } from '../connect/connect-auth.js';
 import type { ConnectDescriptors } from '../connect/connect-descriptor.js';
+import type { RefusalAudit } from '../connect/refusal-audit.js';
 import type { ConnectCredentials } from '../../core/connect-credentials.js';
 import type { SessionService } from '../sessions/session-service.js';
 import { parseInput, sessionIdParam } from '../validation.js';
@@ -24,7 +25,13 @@ export function connectRoutes(sessions: SessionService): Router {
  * connect descriptor), and Traefik's ForwardAuth check, which the ingress does not route: only
  * Traefik, on the API's loopback address, calls it.
  */
-export function ingressRoutes(tokens: ConnectCredentials, descriptors: ConnectDescriptors, resumeTtlSeconds: number, audit: AuditLog, logger: Logger): Router {
+export function ingressRoutes(
+  tokens: ConnectCredentials,
+  descriptors: ConnectDescriptors,
+  resumeTtlSeconds: number,
+  audit: { log: AuditLog; refusals: RefusalAudit },
+  logger: Logger,
+): Router {
   const router = Router();
   router.get('/ca.pem', async (_req, res) => {
     res.type('application/x-pem-file').send(await descriptors.caCertificatePem());
@@ -34,11 +41,13 @@ export function ingressRoutes(tokens: ConnectCredentials, descriptors: ConnectDe
     res.set('Cache-Control', 'no-store');
     if (!result.allowed) {
       logger.info('connect refused', { reason: result.reason });
+      // req.ip: Traefik's view of the client (its X-Forwarded-For), never what the client sent.
+      await audit.refusals.refused({ sourceIp: req.ip ?? '', status: result.status, reason: result.reason });
       res.status(result.status).json({ error: { code: result.status === 401 ? 'unauthorized' : 'forbidden', message: result.reason } });
       return;
     }
     if (result.via === 'token') {
-      await audit.record({
+      await audit.log.record({
         action: 'connect.token_used',
         actorId: result.userId,
         userId: result.userId,

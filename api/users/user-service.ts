@@ -1,5 +1,6 @@
 /**
- * Account administration (admins only) and the redeeming of one-time codes: creating or inviting
+ * Account administration (admins only), the redeeming of one-time codes and a user's change of
+ * their own password: creating or inviting
  * users, listing them, and changing role, quota, enabled state, password and second factor, each
  * change recorded in the audit log with who did what to whom.
  *
@@ -183,13 +184,28 @@ export class UserService {
     return view(user);
   }
 
+  /**
+   * The caller's own password change (the route has checked the current one). Like an admin's
+   * reset it ends every login of the account, this one included: a thief holding a token or
+   * refresh token loses it with the old password.
+   */
+  async changeOwnPassword(actor: AuthenticatedUser, newPassword: string, ip: string): Promise<void> {
+    const em = this.d.db.em.fork();
+    const user = await em.findOneOrFail(User, { id: actor.id });
+    user.passwordHash = await hashPassword(newPassword);
+    user.tokenVersion += 1;
+    await em.flush();
+    await this.d.revoked.revoke(...(await this.d.refreshTokens.revokeAllOf(user.id)));
+    await this.audit(actor, 'user.password_changed', user, ip, null);
+  }
+
   private async find(id: string): Promise<User> {
     const user = await this.d.db.em.fork().findOne(User, { id });
     if (!user) throw notFound(`no user ${id}`);
     return user;
   }
 
-  private audit(actor: AuthenticatedUser, action: 'user.created' | 'user.invited' | 'user.updated' | 'user.disabled' | 'user.enabled' | 'user.password_reset' | 'user.totp_reset', user: User, ip: string, details: Record<string, unknown> | null) {
+  private audit(actor: AuthenticatedUser, action: 'user.created' | 'user.invited' | 'user.updated' | 'user.disabled' | 'user.enabled' | 'user.password_reset' | 'user.password_changed' | 'user.totp_reset', user: User, ip: string, details: Record<string, unknown> | null) {
     return this.d.audit.record({ action, actorId: actor.id, userId: user.id, targetType: 'user', targetId: user.id, sourceIp: ip, details: { username: user.username, ...details } });
   }
 }

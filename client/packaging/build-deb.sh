@@ -45,10 +45,12 @@ if [ "$build" = 1 ]; then
   if [ ! -f "$CLIENT_DIR/node_modules/.package-lock.json" ] \
     || [ "$CLIENT_DIR/package-lock.json" -nt "$CLIENT_DIR/node_modules/.package-lock.json" ]; then
     say "client: installing its npm dependencies (npm ci)"
-    npm --prefix "$CLIENT_DIR" ci --no-audit --no-fund --loglevel=error >/dev/null
+    (umask 022 && npm --prefix "$CLIENT_DIR" ci --no-audit --no-fund --loglevel=error >/dev/null)
   fi
   say "client: bundling $version"
-  npm --prefix "$CLIENT_DIR" run --silent build
+  # Usual modes in client/ whatever the caller's umask (stack/up.sh builds the repository under
+  # 077, which keeps the signing key's home and the repository in the data directory private).
+  (umask 022 && npm --prefix "$CLIENT_DIR" run --silent build)
 fi
 [ -f "$bundle" ] || die "$bundle is missing (run npm --prefix client run build)"
 [ "$(head -n1 "$bundle")" = '#!/usr/bin/node' ] \

@@ -133,7 +133,7 @@ describe('hackstream configure in a terminal', () => {
 
   it("asks for the server, trusts its CA after showing the fingerprint, then username, password and the TOTP code", async () => {
     const user = await t.newUser();
-    const begin = await t.call('POST', '/v1/me/totp', { token: user.token });
+    const begin = await t.call('POST', '/v1/me/totp', { token: user.token, body: { password: user.password } });
     const secret = new URL(begin.body.otpauth_uri).searchParams.get('secret')!;
     expect((await t.call('POST', '/v1/me/totp/confirm', { token: user.token, body: { code: await generate({ secret }) } })).status).toBe(200);
 

@@ -3,13 +3,14 @@
  * data directory (own ports), and running it again is a no-op that still ends with all of it up.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { httpsRequest } from '../support/https-client.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { freePort } from '../support/ports.js';
+import { openEntries, PUBLIC_BY_DESIGN } from '../security/files-at-rest.js';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hs-quickstart-'));
 let env: NodeJS.ProcessEnv = {};
@@ -77,5 +78,24 @@ describe('stack/up.sh', () => {
     expect(release.status).toBe(200);
     expect(release.text).toMatch(/^-----BEGIN PGP SIGNED MESSAGE-----/);
     expect(release.text).toMatch(/^Suite: stable$/m);
+  });
+
+  // Security hardening, point 11 (test/security/files-at-rest.ts): checked here, on this up.sh's
+  // data directory, rather than by a second up.sh run.
+  it('keeps its data directory private, but for what is public by design', async () => {
+    // The warm pool's first container brings session files and a session route: wait for them.
+    const routes = path.join(dataDir, 'traefik', 'dynamic');
+    const deadline = Date.now() + 120_000;
+    while (!readdirSync(routes).some((f) => f.startsWith('session-')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1000));
+    const { open, seen } = openEntries(dataDir);
+    expect(open, `readable or writable by others (exceptions: ${PUBLIC_BY_DESIGN.map((e) => e.path).join(', ')})`).toEqual([]);
+    // What it must have walked through, so that an empty directory cannot pass.
+    for (const file of ['hackstream.sqlite', 'temporal.sqlite', 'secrets.env', 'ca/ca-key.pem', 'traefik/traefik.yml', 'traefik/tls/ingress-key.pem']) {
+      expect(seen).toContain(file);
+    }
+    for (const file of ['api', 'worker', 'temporal', 'traefik', 'redis']) expect(seen).toContain(`logs/${file}.log`);
+    expect(seen).toContain('traefik/dynamic/hackstream-api.yml');
+    expect(seen.filter((f) => /^traefik\/dynamic\/session-.+\.yml$/.test(f)), 'no session route appeared').not.toEqual([]);
+    expect(seen.filter((f) => /^sessions\/[^/]+\/tls-key\.pem$/.test(f)), 'no session files appeared').not.toEqual([]);
   });
 });

@@ -17,7 +17,7 @@ const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.0.0/24')
 const image = process.env['HACKSTREAM_SESSION_IMAGE'] ?? 'hackstream/session-firefox:latest';
 const created: string[] = [];
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'hs-runtime-'));
-const ca = new FileCertificateAuthority(path.join(tmp, 'ca', 'ca.pem'), path.join(tmp, 'ca', 'ca-key.pem'));
+const ca = new FileCertificateAuthority(path.join(tmp, 'ca', 'ca.pem'), path.join(tmp, 'ca', 'ca-key.pem'), { dnsNames: ['hackstream.test'], ipAddresses: [] });
 const files = new SessionFiles(path.join(tmp, 'sessions'));
 const PROFILE = '/home/hs/.mozilla/hackstream-profile';
 

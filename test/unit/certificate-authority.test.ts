@@ -9,7 +9,7 @@ import { FileCertificateAuthority } from '../../activities/certificate-authority
 const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-ca-'));
 const certFile = path.join(dir, 'ca', 'ca.pem');
 const keyFile = path.join(dir, 'ca', 'ca-key.pem');
-const authority = () => new FileCertificateAuthority(certFile, keyFile);
+const authority = () => new FileCertificateAuthority(certFile, keyFile, { dnsNames: ['hackstream.test', 'localhost'], ipAddresses: ['127.0.0.1'] });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('the HackStream CA', () => {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileCertificateAuthority } from '../../activities/certificate-authority.js';
 import { publishApiRoutes } from '../../api/ingress-routes.js';
-import { CONNECT_AUTH_MIDDLEWARE, CONNECT_AUTH_PATH, ENTRYPOINT, RESUME_COOKIE, XPRA_SSL_PORT, XPRA_WS_PORT } from '../../core/ingress-names.js';
+import { CONNECT_AUTH_MIDDLEWARE, CONNECT_AUTH_PATH, ENTRYPOINT, RESUME_COOKIE, SESSION_HEADERS_MIDDLEWARE, XPRA_SSL_PORT, XPRA_WS_PORT } from '../../core/ingress-names.js';
 import { createLogger } from '../../core/logger.js';
 import {
   API_ROUTES_FILE,
@@ -19,7 +19,7 @@ import {
   LEGACY_INGRESS_FILE,
   sessionRouteConfig,
 } from '../../core/traefik-dynamic-config.js';
-import { prepareIngress } from '../../worker/ingress-setup.js';
+import { caPermittedNames, prepareIngress } from '../../worker/ingress-setup.js';
 
 const upstream = 'http://127.0.0.1:18080';
 const logger = createLogger({ level: 'error', service: 'test', json: false });
@@ -52,6 +52,18 @@ describe("the API's router and ForwardAuth middleware", () => {
       addAuthCookiesToResponse: [RESUME_COOKIE],
     });
   });
+
+  it("define the security headers sessions' pages carry, without a CSP that would replace xpra's", () => {
+    const [name, provider] = SESSION_HEADERS_MIDDLEWARE.split('@');
+    expect(provider).toBe('file');
+    expect(config.http.middlewares[name!].headers).toEqual({
+      contentTypeNosniff: true,
+      referrerPolicy: 'no-referrer',
+      customFrameOptionsValue: 'SAMEORIGIN',
+      stsSeconds: 31_536_000,
+      stsIncludeSubdomains: false,
+    });
+  });
 });
 
 describe('the ingress certificate', () => {
@@ -69,7 +81,7 @@ describe("a session's routes", () => {
   const config: any = sessionRouteConfig({ sessionId: 's1', containerIp: '10.213.0.2' }, 'hackstream.test');
 
   it('send the browser path through the ForwardAuth check to xpra, and the native path by SNI name', () => {
-    expect(config.http.routers['session-s1']).toMatchObject({ rule: 'PathPrefix(`/sessions/s1/`)', middlewares: [CONNECT_AUTH_MIDDLEWARE, 'session-s1-strip'] });
+    expect(config.http.routers['session-s1']).toMatchObject({ rule: 'PathPrefix(`/sessions/s1/`)', middlewares: [SESSION_HEADERS_MIDDLEWARE, CONNECT_AUTH_MIDDLEWARE, 'session-s1-strip'] });
     expect(config.http.services['session-s1'].loadBalancer.servers).toEqual([{ url: `http://10.213.0.2:${XPRA_WS_PORT}` }]);
     expect(config.tcp.routers['session-s1-native']).toMatchObject({ rule: 'HostSNI(`s1.sessions.hackstream.test`)', tls: { passthrough: true } });
     expect(config.tcp.services['session-s1-native'].loadBalancer.servers).toEqual([{ address: `10.213.0.2:${XPRA_SSL_PORT}` }]);
@@ -104,7 +116,7 @@ describe('the files', () => {
   it("are the workers' to write for the certificate only, removing the file that held the API's router", async () => {
     const dir = path.join(tmp, 'worker');
     const ingress = { routesDir: path.join(dir, 'dynamic'), tlsDir: path.join(dir, 'tls'), publicHost: 'localhost', domain: 'hackstream.test' } as any;
-    const ca = new FileCertificateAuthority(path.join(dir, 'ca', 'ca.pem'), path.join(dir, 'ca', 'ca-key.pem'));
+    const ca = new FileCertificateAuthority(path.join(dir, 'ca', 'ca.pem'), path.join(dir, 'ca', 'ca-key.pem'), caPermittedNames(ingress));
     await ca.ensure();
     await prepareIngress(ca, ingress, logger);
     writeFileSync(path.join(ingress.routesDir, LEGACY_INGRESS_FILE), JSON.stringify(apiRouteConfig(upstream)));

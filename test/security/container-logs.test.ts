@@ -1,0 +1,96 @@
+/**
+ * A session container's log is capped on the Docker host (security hardening, point 4): a page or
+ * app that floods its output cannot fill the host's disk, and the session keeps running. The
+ * container comes from the real runtime (the same code path warms pool containers) on the real
+ * engine; the flood goes through the container's own stdout, the pipe Docker's log driver reads.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FileCertificateAuthority } from '../../activities/certificate-authority.js';
+import { DockerSessionRuntime, SESSION_LOG_LIMITS } from '../../activities/docker-session-runtime.js';
+import { SessionFiles } from '../../activities/session-files.js';
+import { SubnetPool } from '../../activities/subnet-pool.js';
+import type { SessionSpec } from '../../workflows/messages.js';
+import { docker, execIn, waitForApp } from '../support/docker.js';
+
+const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.2.0/24'));
+const image = process.env['HACKSTREAM_SESSION_IMAGE'] ?? 'hackstream/session-firefox:latest';
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'hs-logs-'));
+const ca = new FileCertificateAuthority(path.join(tmp, 'ca', 'ca.pem'), path.join(tmp, 'ca', 'ca-key.pem'), { dnsNames: ['hackstream.test'], ipAddresses: [] });
+const files = new SessionFiles(path.join(tmp, 'sessions'));
+const sessionId = randomUUID();
+const MiB = 1024 * 1024;
+const FLOOD_MB = 100;
+
+afterAll(async () => {
+  await runtime.removeSessionContainers(sessionId);
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const spec: SessionSpec = {
+  sessionId,
+  userId: randomUUID(),
+  app: 'firefox',
+  url: null,
+  quality: 'auto',
+  profile: 'ephemeral',
+  image,
+  resources: { memoryMb: 1024, cpus: 0.5, shmMb: 256, pidsLimit: 400 },
+  timeouts: { idleSeconds: 60, connectSeconds: 60, maxDurationSeconds: 600, readySeconds: 60, activityPollSeconds: 5 },
+  policy: { clipboard: true, fileTransfer: false },
+  requestedAt: Date.now(),
+};
+
+/** The container's log file and its rotated siblings, with their sizes. */
+function logFiles(logPath: string): Array<{ name: string; size: number }> {
+  const dir = path.dirname(logPath);
+  return readdirSync(dir)
+    .filter((f) => f.startsWith(path.basename(logPath)))
+    .map((name) => ({ name, size: statSync(path.join(dir, name)).size }));
+}
+
+describe('a session container flooding its log', () => {
+  it('keeps its log on disk under the cap, and keeps running', async () => {
+    await ca.ensure();
+    const name = `${sessionId}.sessions.hackstream.test`;
+    const cert = await ca.issueServerCertificate({ commonName: name, dnsNames: [name], lifetimeSeconds: 600 });
+    const container = await runtime.ensureSessionContainer(spec, await files.write(sessionId, { certPem: cert.certPem, keyPem: cert.keyPem }));
+
+    const before = await docker.getContainer(container.id).inspect();
+    expect(before.HostConfig.LogConfig?.Type).toBe('json-file');
+    expect(before.LogPath, 'the log is not a file on this host').toMatch(/-json\.log$/);
+
+    // 100 MiB of 1 KiB lines into the stdout of the container's init process (PID 1, the same
+    // user as the exec): what Docker's log driver reads, as if the app wrote it.
+    const line = 'x'.repeat(1023);
+    const flood = await execIn(container.id, ['sh', '-c', `yes ${line} | head -c ${FLOOD_MB * MiB} > /proc/1/fd/1`]);
+    expect(flood.exitCode, flood.output).toBe(0);
+
+    const cap = SESSION_LOG_LIMITS.maxFileMb * MiB * SESSION_LOG_LIMITS.maxFiles;
+    // Docker writes the last lines asynchronously: wait until the file stops growing.
+    let sizes = logFiles(before.LogPath);
+    for (let previous = -1, i = 0; i < 40; i++) {
+      const total = sizes.reduce((sum, f) => sum + f.size, 0);
+      if (total === previous) break;
+      previous = total;
+      await new Promise((r) => setTimeout(r, 250));
+      sizes = logFiles(before.LogPath);
+    }
+    const total = sizes.reduce((sum, f) => sum + f.size, 0);
+    // The flood went through the log (it rotated) ...
+    expect(sizes.length, JSON.stringify(sizes)).toBeGreaterThan(1);
+    // ... and what is kept stays under the cap (each file may pass its size by the one line
+    // that made it rotate), far below what was written.
+    expect(total, JSON.stringify(sizes)).toBeLessThanOrEqual(cap + SESSION_LOG_LIMITS.maxFiles * 64 * 1024);
+    expect(sizes.length).toBeLessThanOrEqual(SESSION_LOG_LIMITS.maxFiles);
+
+    const after = await docker.getContainer(container.id).inspect();
+    expect(after.State.Running).toBe(true);
+    expect(after.State.Restarting).toBe(false);
+    // And the session still works: xpra answers and shows Firefox's window.
+    await waitForApp(runtime, container.id);
+  });
+});
