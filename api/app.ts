@@ -71,7 +71,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const metrics = new ApiMetrics(poolStore, config);
   const pools = new PoolClaims(poolStore, temporal, config, metrics, logger);
   const sessions = new SessionService({ config, rows, temporal, logger, descriptors, quotas, audit, pools, metrics });
-  const accounts = new UserService({ db, audit, codes, refreshTokens, revoked, totp, quotas, sessions, mutex, inviteTtlSeconds: config.inviteTtlSeconds });
+  const accounts = new UserService({ db, audit, codes, refreshTokens, revoked, credentials: connectTokens, totp, quotas, sessions, mutex, inviteTtlSeconds: config.inviteTtlSeconds });
 
   const app = express();
   app.disable('x-powered-by');
@@ -88,7 +88,8 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(healthRoutes({ db, redis, temporal, namespace: config.temporal.namespace }));
   app.use(metricsRoutes(metrics));
   app.use(aptRoutes(config.aptRepoDir));
-  app.use(ingressRoutes(connectTokens, descriptors, config.resumeTtlSeconds, { log: audit, refusals: new RefusalAudit(redis, audit) }, logger));
+  const ownerActive = async (userId: string) => (await users.findActive(userId)) !== null;
+  app.use(ingressRoutes(connectTokens, descriptors, config.resumeTtlSeconds, { log: audit, refusals: new RefusalAudit(redis, audit) }, ownerActive, logger));
   app.use(loginRoutes(passport, login, accounts));
   // Everything else under /v1 needs a valid access token; admin routes also the admin role.
   app.use('/v1', requireBearer(accessTokens, users, revoked));

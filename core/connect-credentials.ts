@@ -2,7 +2,8 @@
  * The browser path's credentials in Redis, the one client of their key space: one-time connect
  * tokens (≥ 128 random bits, TTL ≤ 60 s, consumed atomically with GETDEL so that of two
  * concurrent uses exactly one succeeds) and the resume cookies a successful use hands out. The
- * API issues and checks them; the worker revokes them all when the session is torn down.
+ * API issues and checks them, and revokes a user's when their account changes; the worker
+ * revokes a session's when it is torn down.
  *
  * Only hashes of the secrets are keys: a Redis dump reveals no usable token or cookie.
  */
@@ -21,6 +22,9 @@ const resumeKey = (sessionId: string, cookieHash: string): string => `${PREFIX}:
 /** Set of every credential key issued for a session, so teardown can delete them all. */
 const sessionCredentialsKey = (sessionId: string): string => `${PREFIX}:credentials:${sessionId}`;
 
+/** Set of every credential key issued to a user, so an account change can delete them all. */
+const userCredentialsKey = (userId: string): string => `${PREFIX}:user-credentials:${userId}`;
+
 /** What teardown needs of this store (the worker revokes; it never issues). */
 export interface CredentialRevocation {
   /** Deletes every credential issued for the session; returns how many were still live. */
@@ -32,12 +36,14 @@ export const credentialRevocation = (redis: Redis): CredentialRevocation => ({
   revokeAll: (sessionId) => revokeSessionCredentials(redis, sessionId),
 });
 
-async function revokeSessionCredentials(redis: Redis, sessionId: string): Promise<number> {
-  const index = sessionCredentialsKey(sessionId);
+/** Deletes the credentials an index set lists, and the set; returns how many were still live. */
+async function deleteIndexed(redis: Redis, index: string): Promise<number> {
   const keys = await redis.smembers(index);
   const [deleted] = await Promise.all([keys.length ? redis.del(...keys) : Promise.resolve(0), redis.del(index)]);
   return deleted;
 }
+
+const revokeSessionCredentials = (redis: Redis, sessionId: string): Promise<number> => deleteIndexed(redis, sessionCredentialsKey(sessionId));
 
 export interface IssuedSecret {
   value: string;
@@ -77,7 +83,18 @@ export class ConnectCredentials implements CredentialRevocation {
       .expire(key, this.ttl.resumeSeconds, 'XX')
       .expire(sessionCredentialsKey(sessionId), this.indexTtlSeconds(), 'XX')
       .exec()) as [[Error | null, string | null]];
-    return raw ? (JSON.parse(raw) as CredentialRecord) : null;
+    if (!raw) return null;
+    const record = JSON.parse(raw) as CredentialRecord;
+    await this.redis.expire(userCredentialsKey(record.userId), this.indexTtlSeconds(), 'XX');
+    return record;
+  }
+
+  /**
+   * Deletes every credential issued to the user, in every session (a password reset or change,
+   * a role change, a disabled account); returns how many were still live.
+   */
+  revokeAllOfUser(userId: string): Promise<number> {
+    return deleteIndexed(this.redis, userCredentialsKey(userId));
   }
 
   revokeAll(sessionId: string): Promise<number> {
@@ -97,12 +114,14 @@ export class ConnectCredentials implements CredentialRevocation {
   ): Promise<IssuedSecret> {
     const value = randomBytes(32).toString('base64url');
     const key = keyOf(sessionId, hashSecret(value));
-    const index = sessionCredentialsKey(sessionId);
+    const [bySession, byUser] = [sessionCredentialsKey(sessionId), userCredentialsKey(userId)];
     await this.redis
       .multi()
       .set(key, JSON.stringify({ userId } satisfies CredentialRecord), 'EX', ttlSeconds)
-      .sadd(index, key)
-      .expire(index, this.indexTtlSeconds())
+      .sadd(bySession, key)
+      .expire(bySession, this.indexTtlSeconds())
+      .sadd(byUser, key)
+      .expire(byUser, this.indexTtlSeconds())
       .exec();
     return { value, expiresAt: new Date(Date.now() + ttlSeconds * 1000) };
   }

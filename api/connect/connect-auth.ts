@@ -27,7 +27,17 @@ export function sessionIdFromPath(pathname: string): string | null {
   return sessionIdParam.safeParse(id).success ? id.toLowerCase() : null;
 }
 
-export async function checkConnect(tokens: ConnectCredentials, req: ForwardedRequest, resumeTtlSeconds: number): Promise<ConnectAuthResult> {
+/** Whether the user may still use the browser path (their account exists and is not disabled). */
+export type OwnerCheck = (userId: string) => Promise<boolean>;
+
+const DISABLED_OWNER = { allowed: false, status: 403, reason: "the session owner's account is disabled" } as const;
+
+export async function checkConnect(
+  tokens: ConnectCredentials,
+  req: ForwardedRequest,
+  resumeTtlSeconds: number,
+  ownerActive: OwnerCheck,
+): Promise<ConnectAuthResult> {
   // Before parsing: URL would resolve `..` and hide what was asked for.
   const unsafe = unsafeForwardedUri(req.uri ?? '');
   if (unsafe) return { allowed: false, status: 403, reason: unsafe };
@@ -54,6 +64,8 @@ export async function checkConnect(tokens: ConnectCredentials, req: ForwardedReq
   if (cookie) {
     const owner = await tokens.checkResume(sessionId, cookie);
     // Renewed in the browser as in Redis: the window slides while the client is in use.
+    // Disabling revokes the owner's cookies; this also covers one checked while that runs.
+    if (owner && !(await ownerActive(owner.userId))) return DISABLED_OWNER;
     if (owner) return { allowed: true, sessionId, userId: owner.userId, setCookie: resumeCookie(cookie), via: 'resume' };
   }
 
@@ -61,6 +73,7 @@ export async function checkConnect(tokens: ConnectCredentials, req: ForwardedReq
   if (!token) return { allowed: false, status: 401, reason: 'a connect token is required' };
   const owner = await tokens.consumeToken(sessionId, token);
   if (!owner) return { allowed: false, status: 401, reason: 'connect token is invalid, expired or already used' };
+  if (!(await ownerActive(owner.userId))) return DISABLED_OWNER;
 
   const resume = await tokens.issueResume(sessionId, owner.userId);
   return { allowed: true, sessionId, userId: owner.userId, setCookie: resumeCookie(resume.value), via: 'token' };

@@ -18,6 +18,7 @@ import type { OneTimeCodes } from '../auth/one-time-codes.js';
 import { hashPassword } from '../auth/passwords.js';
 import type { RefreshTokens } from '../auth/refresh-tokens.js';
 import type { RevokedFamilies } from '../auth/revoked-families.js';
+import type { ConnectCredentials } from '../../core/connect-credentials.js';
 import type { Totp } from '../auth/totp.js';
 import { HttpError, notFound } from '../http-error.js';
 import type { QuotaService } from '../quotas/quota-service.js';
@@ -57,6 +58,8 @@ export interface UserServiceDeps {
   codes: OneTimeCodes;
   refreshTokens: RefreshTokens;
   revoked: RevokedFamilies;
+  /** The browser path's resume cookies and connect tokens, revoked with the account's logins. */
+  credentials: Pick<ConnectCredentials, 'revokeAllOfUser'>;
   totp: Totp;
   quotas: QuotaService;
   sessions: SessionService;
@@ -142,7 +145,7 @@ export class UserService {
     if (invalidateTokens) user.tokenVersion += 1;
     await em.flush();
 
-    if (invalidateTokens) await this.d.revoked.revoke(...(await this.d.refreshTokens.revokeAllOf(user.id)));
+    if (invalidateTokens) await this.endLiveAccess(user.id);
 
     // One audit record per kind of change.
     const changed: Record<string, unknown> = {};
@@ -195,8 +198,17 @@ export class UserService {
     user.passwordHash = await hashPassword(newPassword);
     user.tokenVersion += 1;
     await em.flush();
-    await this.d.revoked.revoke(...(await this.d.refreshTokens.revokeAllOf(user.id)));
+    await this.endLiveAccess(user.id);
     await this.audit(actor, 'user.password_changed', user, ip, null);
+  }
+
+  /**
+   * After the token version was bumped: the account's refresh-token families and its browser
+   * credentials (resume cookies, unused connect tokens) stop working at once, not when they expire.
+   */
+  private async endLiveAccess(userId: string): Promise<void> {
+    await this.d.revoked.revoke(...(await this.d.refreshTokens.revokeAllOf(userId)));
+    await this.d.credentials.revokeAllOfUser(userId);
   }
 
   private async find(id: string): Promise<User> {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { checkConnect } from '../../api/connect/connect-auth.js';
 import { unsafeForwardedUri } from '../../api/connect/forwarded-uri.js';
 import type { ConnectCredentials } from '../../core/connect-credentials.js';
+import { RESUME_COOKIE } from '../../core/ingress-names.js';
 
 const id = '7f1d0a4e-3c55-4b2e-9c1e-2a9b8c7d6e5f';
 const base = `/sessions/${id}`;
@@ -44,6 +45,8 @@ describe('unsafeForwardedUri', () => {
   });
 });
 
+const active = async () => true;
+
 describe('checkConnect', () => {
   it('refuses before looking at the token, so a token in a refused URI is not consumed', async () => {
     const used: string[] = [];
@@ -52,10 +55,23 @@ describe('checkConnect', () => {
       checkResume: async () => null,
       issueResume: async () => ({ value: 'r' }),
     } as unknown as ConnectCredentials;
-    const result = await checkConnect(tokens, { uri: `${base}/x/../?token=secret`, cookieHeader: undefined }, 60);
+    const result = await checkConnect(tokens, { uri: `${base}/x/../?token=secret`, cookieHeader: undefined }, 60, active);
     expect(result).toEqual({ allowed: false, status: 403, reason: expect.stringMatching(/dot segment/) });
     expect(used).toEqual([]);
     // The same token through a plain path is what the fake lets through: the refusal above was the path's.
-    expect((await checkConnect(tokens, { uri: `${base}/?token=secret`, cookieHeader: undefined }, 60)).allowed).toBe(true);
+    expect((await checkConnect(tokens, { uri: `${base}/?token=secret`, cookieHeader: undefined }, 60, active)).allowed).toBe(true);
+  });
+
+  it("refuses a valid cookie or token whose owner's account is disabled", async () => {
+    const tokens = {
+      consumeToken: async () => ({ userId: 'u' }),
+      checkResume: async () => ({ userId: 'u' }),
+      issueResume: async () => ({ value: 'r' }),
+    } as unknown as ConnectCredentials;
+    const disabled = async (userId: string) => userId !== 'u';
+    const refused = { allowed: false, status: 403, reason: "the session owner's account is disabled" };
+    expect(await checkConnect(tokens, { uri: `${base}/`, cookieHeader: `${RESUME_COOKIE}=c` }, 60, disabled)).toEqual(refused);
+    expect(await checkConnect(tokens, { uri: `${base}/?token=t`, cookieHeader: undefined }, 60, disabled)).toEqual(refused);
+    expect((await checkConnect(tokens, { uri: `${base}/`, cookieHeader: `${RESUME_COOKIE}=c` }, 60, active)).allowed).toBe(true);
   });
 });
