@@ -1,5 +1,4 @@
 /** The Docker side of sessions against the real engine and the real session image. */
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +10,7 @@ import { ImageMissingError } from '../../activities/errors.js';
 import { SessionFiles } from '../../activities/session-files.js';
 import { hasAppWindow } from '../../activities/xpra-info.js';
 import type { SessionContainer, SessionSpec } from '../../workflows/messages.js';
-import { docker, execIn, sessionContainers, waitForApp } from '../support/docker.js';
+import { docker, execIn, sessionContainers, testSessionSpec, waitForApp } from '../support/docker.js';
 
 const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.0.0/24'));
 const image = process.env['HACKSTREAM_SESSION_IMAGE'] ?? 'hackstream/session-firefox:latest';
@@ -31,20 +30,7 @@ afterAll(async () => {
 });
 
 function spec(overrides: Partial<SessionSpec> = {}): SessionSpec {
-  const s: SessionSpec = {
-    sessionId: randomUUID(),
-    userId: randomUUID(),
-    app: 'firefox',
-    url: null,
-    quality: 'auto',
-    profile: 'ephemeral',
-    image,
-    resources: { memoryMb: 1024, cpus: 0.5, shmMb: 256, pidsLimit: 400 },
-    timeouts: { idleSeconds: 60, connectSeconds: 60, maxDurationSeconds: 600, readySeconds: 60, activityPollSeconds: 5 },
-    policy: { clipboard: true, fileTransfer: false },
-    requestedAt: Date.now(),
-    ...overrides,
-  };
+  const s = testSessionSpec(image, overrides);
   created.push(s.sessionId);
   return s;
 }

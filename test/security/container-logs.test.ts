@@ -13,8 +13,7 @@ import { FileCertificateAuthority } from '../../activities/certificate-authority
 import { DockerSessionRuntime, SESSION_LOG_LIMITS } from '../../activities/docker-session-runtime.js';
 import { SessionFiles } from '../../activities/session-files.js';
 import { SubnetPool } from '../../activities/subnet-pool.js';
-import type { SessionSpec } from '../../workflows/messages.js';
-import { docker, execIn, waitForApp } from '../support/docker.js';
+import { docker, execIn, testSessionSpec, waitForApp } from '../support/docker.js';
 
 const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.2.0/24'));
 const image = process.env['HACKSTREAM_SESSION_IMAGE'] ?? 'hackstream/session-firefox:latest';
@@ -30,19 +29,7 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const spec: SessionSpec = {
-  sessionId,
-  userId: randomUUID(),
-  app: 'firefox',
-  url: null,
-  quality: 'auto',
-  profile: 'ephemeral',
-  image,
-  resources: { memoryMb: 1024, cpus: 0.5, shmMb: 256, pidsLimit: 400 },
-  timeouts: { idleSeconds: 60, connectSeconds: 60, maxDurationSeconds: 600, readySeconds: 60, activityPollSeconds: 5 },
-  policy: { clipboard: true, fileTransfer: false },
-  requestedAt: Date.now(),
-};
+const spec = testSessionSpec(image, { sessionId });
 
 /** The container's log file and its rotated siblings, with their sizes. */
 function logFiles(logPath: string): Array<{ name: string; size: number }> {
