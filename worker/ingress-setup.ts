@@ -26,9 +26,11 @@ export function ingressNames(ingress: Pick<IngressConfig, 'publicHost' | 'domain
  * are `<id>.sessions.<domain>`); nothing else.
  */
 export function caPermittedNames(ingress: Pick<IngressConfig, 'publicHost' | 'domain'>): PermittedNames {
-  const names = ingressNames(ingress);
-  return { dnsNames: names.filter((n) => !isIP(n)), ipAddresses: names.filter((n) => isIP(n)) };
+  return byKind(ingressNames(ingress));
 }
+
+/** Names as a certificate lists them: DNS names and IP addresses apart. */
+const byKind = (names: string[]): PermittedNames => ({ dnsNames: names.filter((n) => !isIP(n)), ipAddresses: names.filter((n) => isIP(n)) });
 
 async function ensureIngressCertificate(ca: CertificateIssuer, ingress: IngressConfig, logger: Logger): Promise<TlsFiles> {
   const certFile = path.join(ingress.tlsDir, 'ingress-cert.pem');
@@ -46,8 +48,7 @@ async function ensureIngressCertificate(ca: CertificateIssuer, ingress: IngressC
   await mkdir(ingress.tlsDir, { recursive: true, mode: 0o700 });
   const issued = await ca.issueServerCertificate({
     commonName: ingress.domain,
-    dnsNames: names.filter((n) => !isIP(n)),
-    ipAddresses: names.filter((n) => isIP(n)),
+    ...byKind(names),
     lifetimeSeconds: CERT_LIFETIME_SECONDS,
   });
   // Only Traefik reads them (as root, in the stack and in docker-compose.yml).
