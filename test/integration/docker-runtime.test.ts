@@ -10,7 +10,8 @@ import { ImageMissingError } from '../../activities/errors.js';
 import { SessionFiles } from '../../activities/session-files.js';
 import { hasAppWindow } from '../../activities/xpra-info.js';
 import type { SessionContainer, SessionSpec } from '../../workflows/messages.js';
-import { docker, execIn, sessionContainers, testSessionSpec, waitForApp } from '../support/docker.js';
+import { docker, execIn, sessionContainers, waitForApp } from '../support/docker.js';
+import { testSessionSpec } from '../support/session-spec.js';
 
 const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.0.0/24'));
 const image = process.env['HACKSTREAM_SESSION_IMAGE'] ?? 'hackstream/session-firefox:latest';

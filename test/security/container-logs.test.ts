@@ -13,7 +13,8 @@ import { FileCertificateAuthority } from '../../activities/certificate-authority
 import { DockerSessionRuntime, SESSION_LOG_LIMITS } from '../../activities/docker-session-runtime.js';
 import { SessionFiles } from '../../activities/session-files.js';
 import { SubnetPool } from '../../activities/subnet-pool.js';
-import { docker, execIn, testSessionSpec, waitForApp } from '../support/docker.js';
+import { docker, execIn, waitForApp } from '../support/docker.js';
+import { testSessionSpec } from '../support/session-spec.js';
 
 const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.2.0/24'));
 const image = process.env['HACKSTREAM_SESSION_IMAGE'] ?? 'hackstream/session-firefox:latest';

@@ -1,10 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import Docker from 'dockerode';
 import { sessionLabelFilter } from '../../activities/container-labels.js';
 import type { DockerSessionRuntime } from '../../activities/docker-session-runtime.js';
 import { hasAppWindow, type XpraStatus } from '../../activities/xpra-info.js';
-import type { SessionSpec } from '../../workflows/messages.js';
 
 export const docker = new Docker({ socketPath: process.env['HACKSTREAM_DOCKER_SOCKET'] ?? '/var/run/docker.sock' });
 
@@ -62,22 +60,4 @@ export async function waitForApp(runtime: DockerSessionRuntime, containerId: str
     if (Date.now() > deadline) throw new Error(`no Firefox window in ${containerId} after 60 s`);
     await new Promise((r) => setTimeout(r, 250));
   }
-}
-
-/** A session spec for the runtime's own tests: a small Firefox session of nobody in particular. */
-export function testSessionSpec(image: string, overrides: Partial<SessionSpec> = {}): SessionSpec {
-  return {
-    sessionId: randomUUID(),
-    userId: randomUUID(),
-    app: 'firefox',
-    url: null,
-    quality: 'auto',
-    profile: 'ephemeral',
-    image,
-    resources: { memoryMb: 1024, cpus: 0.5, shmMb: 256, pidsLimit: 400 },
-    timeouts: { idleSeconds: 60, connectSeconds: 60, maxDurationSeconds: 600, readySeconds: 60, activityPollSeconds: 5 },
-    policy: { clipboard: true, fileTransfer: false },
-    requestedAt: Date.now(),
-    ...overrides,
-  };
 }

@@ -7,6 +7,7 @@ import { Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testSessionSpec } from '../support/session-spec.js';
 import { ContainerExitedError, ImageMissingError, NotReadyInTimeError } from '../../activities/errors.js';
 import type { SessionActivities, WatchInput } from '../../activities/index.js';
 import {
@@ -48,26 +49,12 @@ afterAll(async () => {
 
 // The test server's clock runs ahead of the real one once a test has skipped time.
 async function spec(overrides: Partial<SessionSpec['timeouts']> = {}): Promise<SessionSpec> {
-  return {
-    sessionId: randomUUID(),
-    userId: randomUUID(),
-    app: 'firefox',
+  return testSessionSpec('hackstream/session-firefox:test', {
     url: 'https://example.com/',
-    quality: 'auto',
-    profile: 'ephemeral',
-    image: 'hackstream/session-firefox:test',
     resources: { memoryMb: 1024, cpus: 1, shmMb: 512, pidsLimit: 512 },
-    timeouts: {
-      idleSeconds: 15 * 60,
-      connectSeconds: 5 * 60,
-      maxDurationSeconds: 8 * 3600,
-      readySeconds: 60,
-      activityPollSeconds: 5,
-      ...overrides,
-    },
-    policy: { clipboard: true, fileTransfer: false },
+    timeouts: { idleSeconds: 15 * 60, connectSeconds: 5 * 60, maxDurationSeconds: 8 * 3600, readySeconds: 60, activityPollSeconds: 5, ...overrides },
     requestedAt: await env.currentTimeMs(),
-  };
+  });
 }
 
 /** Waits (in real time, polling) until the fake saw what the test expects. */
