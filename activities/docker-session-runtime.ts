@@ -10,6 +10,7 @@ import type { SessionContainer, SessionSpec } from '../workflows/messages.js';
 import { parseLabels, serializeLabels, sessionLabelFilter } from './container-labels.js';
 import { ImageMissingError, InvalidSessionSpecError } from './errors.js';
 import { SESSION_FILES_MOUNT, SESSION_UID } from './session-files.js';
+import { sessionBridgeName } from './session-firewall.js';
 import type { SubnetPool } from './subnet-pool.js';
 import { firefoxEnvironment, xpraArguments } from './xpra-arguments.js';
 import { readXpraStatus, type XpraStatus } from './xpra-info.js';
@@ -205,9 +206,9 @@ export class DockerSessionRuntime implements ContainerRuntime {
 
   /**
    * Each session gets a bridge network of its own, a /28 from the session subnet pool: Docker
-   * isolates bridges from each other, so a session can reach the internet but no other session.
-   * No port is published on the host; the ingress on the host reaches the container by its
-   * address on this network.
+   * isolates bridges from each other, and the host firewall (session-firewall.ts) lets the
+   * session reach the public internet and its role's openings only. No port is published on the
+   * host; only the ingress on the host reaches the container, by its address on this network.
    */
   private async ensureSessionNetwork(spec: SessionSpec, pool?: string): Promise<string> {
     const name = networkNameFor(spec.sessionId);
@@ -223,7 +224,8 @@ export class DockerSessionRuntime implements ContainerRuntime {
           CheckDuplicate: true,
           Labels: this.labelsFor(spec, pool),
           IPAM: { Driver: 'default', Config: [{ Subnet: subnet }] },
-          Options: { 'com.docker.network.bridge.enable_icc': 'false' },
+          // The bridge's name puts it under the host firewall's session rules (session-firewall.ts).
+          Options: { 'com.docker.network.bridge.enable_icc': 'false', 'com.docker.network.bridge.name': sessionBridgeName(spec.sessionId) },
         });
         return name;
       } catch (err) {

@@ -48,12 +48,12 @@ export function sessionActivities(deps: SessionActivityDeps) {
     /**
      * Mints the session's TLS certificate (SAN `<id>.sessions.<domain>`, valid from the
      * session's start for at most its maximum duration, signed by the HackStream CA) and puts it,
-     * with the session's token key, where the container will mount them.
+     * with the session's token public key, where the container will mount them.
      */
     async prepareSessionFiles(input: { spec: SessionSpec; notBefore: number }): Promise<void> {
       const { spec } = input;
       // A retry keeps the certificate it already wrote.
-      if (await files.currentCertificate(spec.sessionId)) return provisioning.writeTokenKey(spec.sessionId);
+      if (await files.currentCertificate(spec.sessionId)) return provisioning.writeTokenPublicKey(spec.sessionId);
       await provisioning.writeCertificate(spec.sessionId, input.notBefore, spec.timeouts.maxDurationSeconds, true);
     },
 
@@ -63,14 +63,17 @@ export function sessionActivities(deps: SessionActivityDeps) {
     },
 
     /**
-     * Makes a claimed warm container the session's: its token key (until now it admitted
-     * nobody), the user's limits, and the requested page in the Firefox that is already up.
+     * Makes a claimed warm container the session's: its token public key (until now it admitted
+     * nobody), its role's egress openings, the user's limits, and the requested page in the
+     * Firefox that is already up.
      */
     async claimWarmContainer(input: { spec: SessionSpec; slot: WarmSlot }): Promise<SessionContainer> {
       const { spec, slot } = input;
       const state = await runtime.inspect(slot.containerId);
       if (!state?.running) throw new ContainerExitedError(`warm container ${slot.containerName} is no longer running`);
-      await provisioning.writeTokenKey(spec.sessionId);
+      await provisioning.writeTokenPublicKey(spec.sessionId);
+      // A warm container was started with no openings: only a role with some needs the firewall.
+      if (spec.policy.egress?.length) await deps.firewall.open(spec.sessionId, spec.policy.egress);
       await Promise.all([runtime.updateLimits(slot.containerId, spec.resources), spec.url ? runtime.openUrl(slot.containerId, spec.url) : undefined]);
       return { id: slot.containerId, name: slot.containerName, ip: slot.ip };
     },

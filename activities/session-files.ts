@@ -1,7 +1,8 @@
 /**
  * Per-session secrets on the worker's host, bind-mounted read-only into the session's container
- * at /run/hackstream: the TLS certificate and key of its xpra SSL socket and the key its token
- * check uses. Deleting the directory at teardown is what revokes them.
+ * at /run/hackstream: the TLS certificate and key of its xpra SSL socket and the public key its
+ * token check verifies with (never a key that mints tokens). Deleting the directory at teardown is
+ * what revokes them.
  */
 import { chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,16 +11,16 @@ import { writeFileAtomically } from '../core/atomic-file.js';
 /** Must match images/session (uid of the `hs` user, mount point, file names). */
 export const SESSION_UID = 1000;
 export const SESSION_FILES_MOUNT = '/run/hackstream';
-export const FILES = { cert: 'tls-cert.pem', key: 'tls-key.pem', tokenKey: 'token.key' } as const;
+export const FILES = { cert: 'tls-cert.pem', key: 'tls-key.pem', tokenPublicKey: 'token.pub' } as const;
 
 export interface SessionFileContents {
   certPem: string;
   keyPem: string;
   /**
-   * Hex of the session's token key (core/session-token-key.ts). Absent for a warm container until a
-   * session claims it: without it, the container's token check admits nobody.
+   * Hex of the session's token public key (core/session-token-key.ts). Absent for a warm container
+   * until a session claims it: without it, the container's token check admits nobody.
    */
-  tokenKeyHex?: string;
+  tokenPublicKeyHex?: string;
 }
 
 export class SessionFiles {
@@ -45,7 +46,7 @@ export class SessionFiles {
     await mkdir(tmp, { mode: 0o500 });
     const files: Array<[string, string]> = [
       [FILES.key, contents.keyPem],
-      ...(contents.tokenKeyHex ? ([[FILES.tokenKey, contents.tokenKeyHex]] as Array<[string, string]>) : []),
+      ...(contents.tokenPublicKeyHex ? ([[FILES.tokenPublicKey, contents.tokenPublicKeyHex]] as Array<[string, string]>) : []),
       [FILES.cert, contents.certPem],
     ];
     for (const [name, data] of files) {
@@ -60,10 +61,10 @@ export class SessionFiles {
     return dir;
   }
 
-  /** Puts the token key in place (claiming a warm container); atomic, visible through the mount. */
-  async writeTokenKey(sessionId: string, tokenKeyHex: string): Promise<void> {
-    const file = path.join(this.dirOf(sessionId), FILES.tokenKey);
-    await writeFileAtomically(file, tokenKeyHex, { mode: 0o400, prepare: (tmp) => this.ownBySessionUser(tmp) });
+  /** Puts the token public key in place (claiming a warm container); atomic, visible through the mount. */
+  async writeTokenPublicKey(sessionId: string, tokenPublicKeyHex: string): Promise<void> {
+    const file = path.join(this.dirOf(sessionId), FILES.tokenPublicKey);
+    await writeFileAtomically(file, tokenPublicKeyHex, { mode: 0o400, prepare: (tmp) => this.ownBySessionUser(tmp) });
   }
 
   async remove(sessionId: string): Promise<void> {

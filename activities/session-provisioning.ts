@@ -5,16 +5,19 @@
  */
 import { Context } from '@temporalio/activity';
 import { sessionTlsName } from '../core/ingress-names.js';
-import { sessionKeyHex } from '../core/session-token-key.js';
+import { sessionPublicKeyHex } from '../core/session-token-key.js';
 import type { SessionContainer, SessionSpec } from '../workflows/messages.js';
 import type { CertificateIssuer } from './certificate-authority.js';
 import type { ContainerRuntime } from './docker-session-runtime.js';
 import { ContainerExitedError, NotReadyInTimeError } from './errors.js';
 import type { SessionFiles } from './session-files.js';
+import type { SessionFirewall } from './session-firewall.js';
 import { hasAppWindow } from './xpra-info.js';
 
 export interface ProvisioningDeps {
   runtime: ContainerRuntime;
+  /** The session's egress openings, in place before its container starts. */
+  firewall: Pick<SessionFirewall, 'open'>;
   certificates: CertificateIssuer;
   files: SessionFiles;
   /** Sessions' TLS names are `<id>.sessions.<domain>`. */
@@ -29,23 +32,24 @@ const READY_POLL_MS = 100;
 export function sessionProvisioning(deps: ProvisioningDeps) {
   const { runtime, certificates, files } = deps;
 
-  /** Puts the session's token key beside its certificate: from now on its owner's tokens work. */
-  const writeTokenKey = (sessionId: string) => files.writeTokenKey(sessionId, sessionKeyHex(deps.sessionTokenSecret, sessionId));
+  /** Puts the session's token public key beside its certificate: from now on its owner's tokens work. */
+  const writeTokenPublicKey = (sessionId: string) => files.writeTokenPublicKey(sessionId, sessionPublicKeyHex(deps.sessionTokenSecret, sessionId));
 
-  /** Mints the session's certificate and writes it with its key (and token key, if wanted). */
+  /** Mints the session's certificate and writes it with its key (and token public key, if wanted). */
   const writeCertificate = async (sessionId: string, notBefore: number, lifetimeSeconds: number, withTokenKey: boolean) => {
     const tlsName = sessionTlsName(sessionId, deps.domain);
     const issued = await certificates.issueServerCertificate({ commonName: tlsName, dnsNames: [tlsName], notBefore, lifetimeSeconds });
     await files.write(sessionId, {
       certPem: issued.certPem,
       keyPem: issued.keyPem,
-      ...(withTokenKey ? { tokenKeyHex: sessionKeyHex(deps.sessionTokenSecret, sessionId) } : {}),
+      ...(withTokenKey ? { tokenPublicKeyHex: sessionPublicKeyHex(deps.sessionTokenSecret, sessionId) } : {}),
     });
   };
 
   /** Creates (or finds) the session's container and waits until the app's window exists. */
   const startAndWaitReady = async (spec: SessionSpec, pool?: string): Promise<SessionContainer> => {
     const ctx = Context.current();
+    await deps.firewall.open(spec.sessionId, spec.policy.egress ?? []);
     const container = await runtime.ensureSessionContainer(spec, files.dirOf(spec.sessionId), pool);
     const deadline = Date.now() + spec.timeouts.readySeconds * 1000;
     for (;;) {
@@ -72,5 +76,5 @@ export function sessionProvisioning(deps: ProvisioningDeps) {
     }
   };
 
-  return { writeTokenKey, writeCertificate, startAndWaitReady };
+  return { writeTokenPublicKey, writeCertificate, startAndWaitReady };
 }

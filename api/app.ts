@@ -24,6 +24,7 @@ import { Totp } from './auth/totp.js';
 import { ConnectDescriptors } from './connect/connect-descriptor.js';
 import { RefusalAudit } from './connect/refusal-audit.js';
 import { errorHandler, notFoundRoute } from './http-error.js';
+import { RoleEgressOpenings } from './quotas/role-egress.js';
 import { QuotaService } from './quotas/quota-service.js';
 import { RedisMutex } from './redis-mutex.js';
 import { requestContext, requireJsonBody } from './request-context.js';
@@ -70,7 +71,8 @@ export function createApp(deps: ApiDeps): express.Express {
   const poolStore = new RedisPoolStore(redis, config.temporal.taskQueue);
   const metrics = new ApiMetrics(poolStore, config);
   const pools = new PoolClaims(poolStore, temporal, config, metrics, logger);
-  const sessions = new SessionService({ config, rows, temporal, logger, descriptors, quotas, audit, pools, metrics });
+  const egress = new RoleEgressOpenings(config, db, audit);
+  const sessions = new SessionService({ config, rows, temporal, logger, descriptors, quotas, egress, audit, pools, metrics });
   const accounts = new UserService({ db, audit, codes, refreshTokens, revoked, credentials: connectTokens, totp, quotas, sessions, mutex, inviteTtlSeconds: config.inviteTtlSeconds });
 
   const app = express();
@@ -96,7 +98,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(accountRoutes(login, totp, quotas, { reauth: new Reauthentication(users, login), accounts }));
   app.use(sessionRoutes(sessions));
   app.use(connectRoutes(sessions));
-  app.use(adminRoutes(accounts, audit));
+  app.use(adminRoutes(accounts, audit, egress));
 
   app.use(notFoundRoute);
   app.use(errorHandler(logger));

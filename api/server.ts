@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { connectRedis } from '../core/redis-connection.js';
+import { temporalConnectionOptions } from '../core/temporal-connection.js';
 import type { ApiConfig } from '../core/config.js';
 import { ConfigError } from '../core/config.js';
 import { migrateToLatest, openDatabase, type Database } from '../core/db/orm.js';
@@ -38,7 +39,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   }
 
   const redis = await connectRedis(config.redisUrl, logger, { failFast: true });
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const connection = await Connection.connect(await temporalConnectionOptions(config.temporal));
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
 
   const app = createApp({ config, logger, db, redis, temporal });

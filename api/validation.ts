@@ -1,6 +1,7 @@
 /** Request validation at the boundary (zod); failures become 400s that name the bad field. */
 import { z } from 'zod';
 import { ROLES } from '../core/db/entities.js';
+import { egressDestinationsSchema } from '../core/egress-destinations.js';
 import { APPS, PROFILES, QUALITIES } from '../core/catalog.js';
 import { AUDIT_ACTIONS, decodeAuditCursor } from '../core/audit-log.js';
 import { HttpError } from './http-error.js';
@@ -63,6 +64,11 @@ export const changePasswordBody = z.strictObject({ current_password: currentPass
 export const totpConfirmBody = z.strictObject({ code: z.string().regex(/^\d{6}$/, 'must be the 6 digits your authenticator shows') });
 
 export const userIdParam = z.uuid({ error: 'is not a valid user id' });
+
+export const roleParam = z.enum(ROLES, { error: `is not a role (roles: ${ROLES.join(', ')})` });
+
+/** An admin's egress openings for a role: the whole list, replacing the previous one. */
+export const roleEgressBody = z.strictObject({ destinations: egressDestinationsSchema });
 
 export const createUserBody = z.strictObject({
   username: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/, 'must be 3–64 letters, digits, dots, dashes or underscores'),

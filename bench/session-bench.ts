@@ -23,8 +23,6 @@
  *   npm run bench [-- --samples 20] [-- --only warm,cold,e2e,memory,bandwidth,client] [-- --presets low,auto,high]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { Redis } from 'ioredis';
@@ -40,10 +38,12 @@ import { createSessionWorker } from '../worker/session-worker.js';
 import { QUALITIES, type Quality } from '../core/catalog.js';
 import { sessionWorkflowId } from '../workflows/messages.js';
 import { startApiOn, type ApiUnderTest } from '../test/support/api-under-test.js';
-import { docker, hostAddress, sessionContainers } from '../test/support/docker.js';
+import { docker, sessionContainers } from '../test/support/docker.js';
 import { REPO_ROOT, workflowsEntry } from '../test/support/paths.js';
 import { startTestStack, type TestStack } from '../test/support/test-stack.js';
+import { serveOutside, type OutsideWorldInfo } from '../test/support/outside-world.js';
 import { PAGE_COLOUR, serveTestPage, type TestPage } from '../test/support/test-page.js';
+import { ingressGid } from '../test/support/traefik.js';
 import { windowShows, windowTitled } from '../test/support/xpra-page.js';
 import { runClientBench } from './client-bench.js';
 import { installPaintProbe, readPaintProbe } from './client-probes.js';
@@ -221,15 +221,13 @@ async function showPage(tab: Page, url: string, page: TestPage, t0: number): Pro
   }
 }
 
-function serveScrollPage(host: string): Promise<{ url: string; close(): void }> {
+/** bench/pages/scroll.html, served from the outside world (sessions reach the internet, never the host). */
+function serveScrollPage(world: OutsideWorldInfo): Promise<{ url: string; close(): Promise<void> }> {
   const html = readFileSync(path.join(REPO_ROOT, 'bench', 'pages', 'scroll.html'));
-  const server = createServer((_req, res) => {
+  return serveOutside(world, (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
     res.end(html);
   });
-  return new Promise((resolve) =>
-    server.listen(0, host, () => resolve({ url: `http://${host}:${(server.address() as AddressInfo).port}/`, close: () => server.close() })),
-  );
 }
 
 /** One preset: scroll for 10 s while the client watches, then wait for the last update. */
@@ -286,8 +284,8 @@ async function main(): Promise<void> {
   const image = loadWorkerConfig(stack.env).session.image;
   const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.0.0/24'));
   const redis = new Redis(stack.env['HACKSTREAM_REDIS_URL']!);
-  const page = await serveTestPage(hostAddress());
-  const scroll = await serveScrollPage(hostAddress());
+  const page = await serveTestPage(stack.outside);
+  const scroll = await serveScrollPage(stack.outside);
   const browser = await launchIsolatedChromium({ trustCaFile: stack.caFile });
   const ingress = await browser.tunnel({ host: '127.0.0.1', port: stack.ingressPort });
   const result: Record<string, unknown> = { date: new Date().toISOString(), samples: SAMPLES, concurrency: CONCURRENCY };
@@ -420,8 +418,11 @@ async function main(): Promise<void> {
           const { ip } = await containerOf(d.id);
           const tunnel = await browser.tunnel({ host: ip, port: XPRA_WS_PORT }, 20_000 + i);
           const second = await freshTab(browser);
+          // The host firewall lets only the ingress's group into session networks: for this
+          // baseline, which skips the ingress on purpose, the tunnel (this process) takes that group.
+          process.setegid!(ingressGid());
           const t1 = performance.now();
-          const attached = await showPage(second.tab, `http://127.0.0.1:${tunnel.port}/`, page, t1);
+          const attached = await showPage(second.tab, `http://127.0.0.1:${tunnel.port}/`, page, t1).finally(() => process.setegid!(0));
           await second.close();
           if (attached !== null) direct.push(attached);
           await stop(t, d);
@@ -470,7 +471,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await browser.close();
-    scroll.close();
+    await scroll.close();
     await page.close();
     redis.disconnect();
     await stack.stop();

@@ -33,6 +33,7 @@ export const AUDIT_ACTIONS = [
   'connect.token_issued',
   'connect.token_used',
   'connect.refused',
+  'role.egress_updated',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -44,7 +45,7 @@ export interface AuditRecord {
   actorName?: string | null;
   /** Whose account or session it concerns. */
   userId?: string | null;
-  targetType?: 'user' | 'session' | null;
+  targetType?: 'user' | 'session' | 'role' | null;
   targetId?: string | null;
   sourceIp?: string | null;
   details?: Record<string, unknown> | null;

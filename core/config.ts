@@ -8,6 +8,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { APPS, QUALITIES, type App, type Quality } from './catalog.js';
+import { egressDestinationsSchema } from './egress-destinations.js';
+import { INGRESS_GROUP } from './ingress-names.js';
 
 const seconds = (def: number) => z.coerce.number().int().positive().default(def);
 const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
@@ -30,10 +32,17 @@ const envSchema = z.object({
   HACKSTREAM_DB_PATH: z.string().min(1).optional(),
   HACKSTREAM_DB_URL: z.string().url().optional(),
 
+  // Carries the process's Redis user and password (redis://USER:PASSWORD@HOST:PORT): a secret,
+  // never logged.
   HACKSTREAM_REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
 
   HACKSTREAM_TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   HACKSTREAM_TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  // TLS to Temporal's frontend (mutual with a client certificate): on when any of these is set.
+  HACKSTREAM_TEMPORAL_TLS_CA_FILE: z.string().min(1).optional(),
+  HACKSTREAM_TEMPORAL_TLS_CERT_FILE: z.string().min(1).optional(),
+  HACKSTREAM_TEMPORAL_TLS_KEY_FILE: z.string().min(1).optional(),
+  HACKSTREAM_TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
   // Part of Redis keys and container labels: a tame identifier.
   HACKSTREAM_TASK_QUEUE: z
     .string()
@@ -45,6 +54,12 @@ const envSchema = z.object({
     .string()
     .regex(/^\d{1,3}(\.\d{1,3}){3}\/([0-9]|1[0-9]|2[0-8])$/, 'must be an IPv4 range no smaller than /28, e.g. 10.213.0.0/16')
     .default('10.213.0.0/16'),
+  // The group Traefik runs with: the only host processes that may open connections into sessions
+  // (the host firewall around session networks, activities/session-firewall.ts).
+  HACKSTREAM_INGRESS_GROUP: z
+    .string()
+    .regex(/^([a-z_][a-z0-9_-]{0,31}|[0-9]{1,10})$/, 'must be a group name such as hackstream-ingress, or a numeric gid')
+    .default(INGRESS_GROUP),
 
   HACKSTREAM_API_HOST: z.string().min(1).default('127.0.0.1'),
   HACKSTREAM_API_PORT: port(8080),
@@ -134,6 +149,8 @@ const rolePolicySchema = (maxSessions: number) =>
     maxDurationSeconds: z.number().int().positive().optional(),
     /** For persistent profiles. */
     storageMb: z.number().int().min(0).default(1024),
+    /** Destinations beyond the public internet its sessions may reach (core/egress-destinations.ts). */
+    egress: egressDestinationsSchema.default([]),
   });
 // Safe defaults: clipboard on, file transfer off, Firefox only; two sessions at a time for users.
 const rolePoliciesSchema = z.strictObject({
@@ -207,6 +224,46 @@ function databaseConfig(e: ParsedEnv, dataDir: string) {
   };
 }
 
+/**
+ * The Redis URL, with the process's own user and password. Production refuses a Redis that
+ * takes any local client (the message never repeats the URL: it may hold a password).
+ */
+function redisUrl(e: ParsedEnv): string {
+  if (e.HACKSTREAM_ENV === 'production' && !new URL(e.HACKSTREAM_REDIS_URL).password) {
+    throw invalid('HACKSTREAM_REDIS_URL', 'must carry a user and password in production, redis://USER:PASSWORD@HOST:PORT (stack/up.sh generates them into secrets.env)');
+  }
+  return e.HACKSTREAM_REDIS_URL;
+}
+
+/** How the API and the workers reach Temporal's frontend: the address, and TLS when configured. */
+export type TemporalConfig = ReturnType<typeof temporalConfig>;
+function temporalConfig(e: ParsedEnv, dataDir: string) {
+  const cert = e.HACKSTREAM_TEMPORAL_TLS_CERT_FILE;
+  const key = e.HACKSTREAM_TEMPORAL_TLS_KEY_FILE;
+  if (!cert !== !key) {
+    throw invalid(cert ? 'HACKSTREAM_TEMPORAL_TLS_KEY_FILE' : 'HACKSTREAM_TEMPORAL_TLS_CERT_FILE', 'the client certificate and its key go together');
+  }
+  const file = (f: string | undefined) => (f ? path.resolve(dataDir, f) : undefined);
+  const tlsOn = Boolean(e.HACKSTREAM_TEMPORAL_TLS_CA_FILE || cert || e.HACKSTREAM_TEMPORAL_TLS_SERVER_NAME);
+  return {
+    address: e.HACKSTREAM_TEMPORAL_ADDRESS,
+    namespace: e.HACKSTREAM_TEMPORAL_NAMESPACE,
+    taskQueue: e.HACKSTREAM_TASK_QUEUE,
+    /** Files read at connection time (core/temporal-connection.ts); undefined: plaintext. */
+    tls: tlsOn
+      ? {
+          /** The CA that signed the frontend's certificate (the system's CAs if unset). */
+          caFile: file(e.HACKSTREAM_TEMPORAL_TLS_CA_FILE),
+          /** This process's client certificate and key, for a frontend that requires them (mTLS). */
+          certFile: file(cert),
+          keyFile: file(key),
+          /** The name the frontend's certificate must carry, when it differs from the address's host. */
+          serverName: e.HACKSTREAM_TEMPORAL_TLS_SERVER_NAME,
+        }
+      : undefined,
+  };
+}
+
 /** Where clients reach the data plane and how the ingress (Traefik) is wired. */
 export type IngressConfig = ReturnType<typeof ingressConfig>;
 function ingressConfig(e: ParsedEnv, dataDir: string) {
@@ -268,12 +325,8 @@ function commonConfig(e: ParsedEnv) {
     logLevel: e.HACKSTREAM_LOG_LEVEL,
     dataDir,
     db: databaseConfig(e, dataDir),
-    redisUrl: e.HACKSTREAM_REDIS_URL,
-    temporal: {
-      address: e.HACKSTREAM_TEMPORAL_ADDRESS,
-      namespace: e.HACKSTREAM_TEMPORAL_NAMESPACE,
-      taskQueue: e.HACKSTREAM_TASK_QUEUE,
-    },
+    redisUrl: redisUrl(e),
+    temporal: temporalConfig(e, dataDir),
     ingress: ingressConfig(e, dataDir),
     /** Derives each session's key for native connect tokens; shared by the API and the workers. */
     sessionTokenSecret: required(e, 'HACKSTREAM_SESSION_TOKEN_SECRET', 'required (at least 32 random characters, the same for the API and the workers)'),
@@ -291,6 +344,8 @@ export function loadWorkerConfig(env: Env) {
     dockerSocket: e.HACKSTREAM_DOCKER_SOCKET,
     /** IPv4 range that sessions' networks get a /28 each from. */
     sessionSubnets: e.HACKSTREAM_SESSION_SUBNETS,
+    /** The only host group whose processes may open connections into sessions' networks. */
+    ingressGroup: e.HACKSTREAM_INGRESS_GROUP,
     /** Per-session files (TLS certificate and key, token key) mounted into the session's container. */
     sessionFilesDir: path.resolve(c.dataDir, e.HACKSTREAM_SESSION_FILES_DIR ?? 'sessions'),
   };

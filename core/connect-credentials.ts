@@ -31,6 +31,12 @@ export interface CredentialRevocation {
   revokeAll(sessionId: string): Promise<number>;
 }
 
+/**
+ * The keys teardown touches, as Redis key patterns: it reads a session's index and deletes it and
+ * the credentials it lists (the worker's Redis user may reach only these here: core/redis-acl.ts).
+ */
+export const REVOCATION_KEYS = { indexes: `${PREFIX}:credentials:*`, listed: [`${PREFIX}:connect:*`, `${PREFIX}:resume:*`] } as const;
+
 /** The worker's side of the key space. */
 export const credentialRevocation = (redis: Redis): CredentialRevocation => ({
   revokeAll: (sessionId) => revokeSessionCredentials(redis, sessionId),

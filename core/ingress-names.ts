@@ -6,6 +6,12 @@
  * connect descriptors, the session's xpra listens on them; each is defined here only.
  */
 
+/**
+ * The host group Traefik runs with (HACKSTREAM_INGRESS_GROUP's default): the host firewall lets
+ * only its processes open connections into session networks (activities/session-firewall.ts).
+ */
+export const INGRESS_GROUP = 'hackstream-ingress';
+
 /** Traefik's HTTPS entrypoint, defined in its static configuration. */
 export const ENTRYPOINT = 'websecure';
 /** The ForwardAuth middleware (in the API's own Traefik file) that every session's browser route uses. */

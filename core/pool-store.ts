@@ -8,12 +8,16 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { App, Quality } from './catalog.js';
 
+const POOL_PREFIX = 'hackstream:pool:';
+/** Every pool's list, as a Redis key pattern (the worker's Redis user reaches these: core/redis-acl.ts). */
+export const POOL_KEYS = `${POOL_PREFIX}*`;
+
 /**
  * A pool lives on the Docker host of one task queue, and only serves sessions of the same image:
  * both are part of the key.
  */
 export const poolReadyKey = (taskQueue: string, pool: string, image: string): string =>
-  `hackstream:pool:${taskQueue}:${pool}:${createHash('sha256').update(image).digest('hex').slice(0, 16)}:ready`;
+  `${POOL_PREFIX}${taskQueue}:${pool}:${createHash('sha256').update(image).digest('hex').slice(0, 16)}:ready`;
 
 /**
  * A pre-warmed container: Firefox already up on about:blank, its certificate and routes already

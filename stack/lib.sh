@@ -120,19 +120,46 @@ ensure_dockerd() {
   wait_for 60 dockerd docker info || die "dockerd did not come up; see $log_dir/dockerd.log"
 }
 
+# Redis takes no client without a password: it starts with the ACL file DATA_DIR/redis/users.acl
+# (the API's and the worker's users, written from secrets.env by dist/scripts/redis-acl.js; the
+# rules are core/redis-acl.ts), and the default user is off. The Redis of this data directory is
+# restarted when it answers without a password (started by an older version) or was started with
+# another ACL file; its append-only file keeps the data. HS_REDIS_RESTARTED=1 then tells the
+# caller that running clients hold stale credentials.
 ensure_redis() { # ensure_redis PORT DATA_DIR
-  local port=$1 dir=$2
-  if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; then
-    say "redis: running on 127.0.0.1:$port"
-    return 0
+  local port=$1 dir=$2 acl="$2/redis/users.acl" stamp_file="$2/run/redis.acl-stamp" stamp answer why="" pid
+  [ -f "$acl" ] || die "the Redis ACL file $acl is missing"
+  stamp="$(sha256sum "$acl" | cut -c1-64)"
+  answer="$(redis-cli -p "$port" ping 2>&1 || true)"
+  case "$answer" in
+    *NOAUTH*)
+      if [ "$(cat "$stamp_file" 2>/dev/null)" = "$stamp" ]; then
+        say "redis: running on 127.0.0.1:$port"
+        return 0
+      fi
+      why="its users changed" ;;
+    PONG) why="it answers without a password" ;;
+  esac
+  if [ -n "$why" ]; then
+    pid=$(cat "$dir/run/redis.pid" 2>/dev/null || true)
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || die "something else answers on 127.0.0.1:$port (not the Redis of $dir/run/redis.pid)"
+    say "redis: restarting ($why)"
+    kill -TERM "$pid"
+    wait_for 30 redis-stop bash -c "! kill -0 $pid 2>/dev/null" || die "redis ($pid) did not stop"
+    HS_REDIS_RESTARTED=1
   fi
   say "redis: starting on 127.0.0.1:$port"
   mkdir -p "$dir/redis" "$dir/logs" "$dir/run"
+  # Only the ACL file's path on the command line; it holds the passwords' hashes (mode 600).
   redis-server --port "$port" --bind 127.0.0.1 --protected-mode yes --daemonize yes \
     --dir "$dir/redis" --pidfile "$dir/run/redis.pid" --logfile "$dir/logs/redis.log" \
-    --appendonly yes --save '' >/dev/null || die "redis-server failed; see $dir/logs/redis.log"
-  wait_for 20 redis bash -c "[ \"\$(redis-cli -p $port ping)\" = PONG ]" || die "redis did not answer on $port"
+    --appendonly yes --save '' --aclfile "$acl" >/dev/null || die "redis-server failed; see $dir/logs/redis.log"
+  echo "$stamp" >"$stamp_file"
+  wait_for 20 redis redis_refuses_strangers "$port" || die "redis did not answer on $port; see $dir/logs/redis.log"
 }
+
+# Redis answers, and only to clients that authenticate.
+redis_refuses_strangers() { [[ "$(redis-cli -p "$1" ping 2>&1)" == *NOAUTH* ]]; }
 
 ensure_temporal() { # ensure_temporal PORT UI_PORT DATA_DIR
   local port=$1 ui_port=$2 dir=$3
@@ -152,16 +179,26 @@ ensure_temporal() { # ensure_temporal PORT UI_PORT DATA_DIR
     || die "temporal did not come up; see $dir/logs/temporal.log"
 }
 
+# Traefik runs with the ingress group (HACKSTREAM_INGRESS_GROUP, default from core/ingress-names.ts):
+# the host firewall the worker installs lets only that group's processes into session networks.
 ensure_traefik() { # ensure_traefik PORT DATA_DIR  (needs the control plane built: it writes the config)
-  local port=$1 dir=$2 conf="$2/traefik/traefik.yml"
+  local port=$1 dir=$2 conf="$2/traefik/traefik.yml" group=${HACKSTREAM_INGRESS_GROUP:-hackstream-ingress} pid
+  getent group "$group" >/dev/null || groupadd --system "$group" || die "cannot create the group $group"
   if port_open "$port"; then
-    say "traefik: running on :$port"
-    return 0
+    pid=$(cat "$dir/run/traefik.pid" 2>/dev/null || true)
+    [ -n "$pid" ] && [ -r "/proc/$pid/status" ] || die "something else listens on :$port (not the Traefik of $dir/run/traefik.pid)"
+    if [ "$(awk '/^Gid:/ {print $3}' "/proc/$pid/status")" = "$(getent group "$group" | cut -d: -f3)" ]; then
+      say "traefik: running on :$port"
+      return 0
+    fi
+    say "traefik: restarting with the group $group (it may open connections into sessions)"
+    kill "$pid"
+    wait_for 20 traefik-stop bash -c "! kill -0 $pid 2>/dev/null" || die "traefik ($pid) did not stop"
   fi
   say "traefik: starting on :$port (routes in $dir/traefik/dynamic)"
   mkdir -p "$dir/traefik/dynamic" "$dir/logs" "$dir/run"
   node "$HS_ROOT/dist/scripts/traefik-static-config.js" --output "$conf" ":$port" "$dir/traefik/dynamic" "$dir/logs/traefik.log"
-  nohup "$HS_VENV/bin/traefik" "--configFile=$conf" >>"$dir/logs/traefik.log" 2>&1 </dev/null &
+  nohup setpriv --regid "$group" --clear-groups -- "$HS_VENV/bin/traefik" "--configFile=$conf" >>"$dir/logs/traefik.log" 2>&1 </dev/null &
   echo $! >"$dir/run/traefik.pid"
   wait_for 30 traefik port_open "$port" || die "traefik did not come up; see $dir/logs/traefik.log"
 }

@@ -44,36 +44,53 @@ ensure_session_image
 # processes started below inherit this). Not earlier: the builds keep their usual modes.
 umask 077
 HACKSTREAM_PUBLIC_PORT="$public_port" ensure_client_repo "$data_dir"
-ensure_redis "$redis_port" "$data_dir"
-ensure_temporal "$temporal_port" "$ui_port" "$data_dir"
-ensure_traefik "$public_port" "$data_dir"
 
-# Secrets are generated once and kept (mode 600) in the data directory, never in the repository.
+# Secrets are generated once and kept (mode 600) in the data directory, never in the repository;
+# an older data directory gets the ones it lacks.
 secrets="$data_dir/secrets.env"
+secrets_existed=""
+if [ -f "$secrets" ]; then secrets_existed=1; else say "secrets: generating $secrets"; fi
 random_secret() { head -c 48 /dev/urandom | base64 | tr -d '\n/+=' | cut -c1-"$1"; }
 add_secret() { # add_secret NAME VALUE: only when the file does not have it yet
   grep -q "^$1=" "$secrets" 2>/dev/null && return 0
-  [ -f "$secrets" ] || say "secrets: generating $secrets"
+  [ -z "$secrets_existed" ] || say "secrets: adding $1 to $secrets"
   (umask 077 && echo "$1=$2" >>"$secrets")
 }
 add_secret HACKSTREAM_JWT_SECRET "$(random_secret 48)"
 add_secret HACKSTREAM_SESSION_TOKEN_SECRET "$(random_secret 48)"
 add_secret HACKSTREAM_SECRET_KEY "$(random_secret 48)"
 add_secret HACKSTREAM_ADMIN_PASSWORD "${HACKSTREAM_ADMIN_PASSWORD:-$(random_secret 20)}"
+# Redis's two users (core/redis-acl.ts): the API's and the worker's.
+add_secret REDIS_API_PASSWORD "$(random_secret 48)"
+add_secret REDIS_WORKER_PASSWORD "$(random_secret 48)"
 set -a
 # shellcheck disable=SC1090
 source "$secrets"
 set +a
 
+# Redis's users, from the passwords in the environment (not the command line): only their hashes
+# go into the ACL file. Each process then gets its own user's URL, and never the other password.
+node "$HS_ROOT/dist/scripts/redis-acl.js" --output "$data_dir/redis/users.acl"
+ensure_redis "$redis_port" "$data_dir"
+api_redis_url="redis://hackstream-api:$REDIS_API_PASSWORD@127.0.0.1:$redis_port"
+worker_redis_url="redis://hackstream-worker:$REDIS_WORKER_PASSWORD@127.0.0.1:$redis_port"
+unset REDIS_API_PASSWORD REDIS_WORKER_PASSWORD
+ensure_temporal "$temporal_port" "$ui_port" "$data_dir"
+ensure_traefik "$public_port" "$data_dir"
+
 export HACKSTREAM_DATA_DIR="$data_dir"
 export HACKSTREAM_API_PORT="$api_port"
 export HACKSTREAM_PUBLIC_PORT="$public_port"
-export HACKSTREAM_REDIS_URL="redis://127.0.0.1:$redis_port"
 export HACKSTREAM_TEMPORAL_ADDRESS="127.0.0.1:$temporal_port"
 export HACKSTREAM_ENV="${HACKSTREAM_ENV:-production}"
 
-"$HS_ROOT/stack/service.sh" ensure api "$data_dir"
-"$HS_ROOT/stack/service.sh" ensure worker "$data_dir"
+# A Redis just given new users leaves its running clients with stale credentials: start afresh.
+if [ -n "${HS_REDIS_RESTARTED:-}" ]; then
+  "$HS_ROOT/stack/service.sh" stop api "$data_dir"
+  "$HS_ROOT/stack/service.sh" stop worker "$data_dir"
+fi
+HACKSTREAM_REDIS_URL="$api_redis_url" "$HS_ROOT/stack/service.sh" ensure api "$data_dir"
+HACKSTREAM_REDIS_URL="$worker_redis_url" "$HS_ROOT/stack/service.sh" ensure worker "$data_dir"
 
 ca="$data_dir/ca/ca.pem"
 api_url="https://localhost:$public_port"

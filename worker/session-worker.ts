@@ -7,12 +7,14 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import Docker from 'dockerode';
 import { connectRedis } from '../core/redis-connection.js';
+import { temporalConnectionOptions } from '../core/temporal-connection.js';
 import { createActivities, drainPools, type ActivityDeps } from '../activities/index.js';
 import { DockerSessionRuntime } from '../activities/docker-session-runtime.js';
 import { TemporalSessionEvents } from '../activities/session-events.js';
 import { credentialRevocation } from '../core/connect-credentials.js';
 import { RedisPoolStore } from '../core/pool-store.js';
 import { SessionFiles } from '../activities/session-files.js';
+import { IptablesPacketFilter, SessionFirewall } from '../activities/session-firewall.js';
 import { SubnetPool } from '../activities/subnet-pool.js';
 import { SessionRows } from '../core/session-rows.js';
 import { AuditLog } from '../core/audit-log.js';
@@ -44,21 +46,26 @@ export interface SessionWorker {
 
 export async function createSessionWorker(opts: SessionWorkerOptions): Promise<SessionWorker> {
   const { config, logger, db } = opts;
-  const { address, namespace, taskQueue } = config.temporal;
+  const { namespace, taskQueue } = config.temporal;
   const identity = `${os.hostname()}-${process.pid}`;
 
-  const clientConnection = await Connection.connect({ address });
+  const connectionOptions = await temporalConnectionOptions(config.temporal);
+  const clientConnection = await Connection.connect(connectionOptions);
   await ensureSearchAttributes(clientConnection, namespace, logger);
   const client = new Client({ connection: clientConnection, namespace });
-  const nativeConnection = await NativeConnection.connect({ address });
+  const nativeConnection = await NativeConnection.connect(connectionOptions);
   const docker = new Docker({ socketPath: config.dockerSocket });
   const redis = await connectRedis(config.redisUrl, logger, { failFast: false });
 
+  const firewall = new SessionFirewall(new IptablesPacketFilter(), { ingressGroup: config.ingressGroup });
+  // Before any session can start: every session network is born under these rules.
+  await firewall.install();
   const runtime = new DockerSessionRuntime(docker, new SubnetPool(config.sessionSubnets));
   const ca = await openCertificateAuthority(config.ingress, logger);
   await prepareIngress(ca, config.ingress, logger);
   const activityDeps: ActivityDeps = {
     runtime,
+    firewall,
     store: new SessionRows(db),
     events: new TemporalSessionEvents(client),
     certificates: ca,

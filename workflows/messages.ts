@@ -40,6 +40,12 @@ export interface SessionTimeouts {
 export interface SessionPolicy {
   clipboard: boolean;
   fileTransfer: boolean;
+  /**
+   * Destinations beyond the public internet the session may reach (core/egress-destinations.ts),
+   * opened in the host firewall before its container starts or when it claims a warm one.
+   * Absent in sessions started before egress openings existed: none.
+   */
+  egress?: string[];
 }
 
 /** The policy warm containers start with; a session with another policy starts cold. */

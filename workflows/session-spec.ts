@@ -36,7 +36,8 @@ export type SpecDefaults = Pick<
 
 /**
  * A warm container was started with WARM_POLICY baked into xpra's command line and mounts
- * nothing of the user's: only sessions that need exactly that can take one.
+ * nothing of the user's: only sessions that need exactly that can take one. (Egress openings do
+ * not matter: the claim applies the session's own.)
  */
 export function canTakeWarmContainer(profile: Profile, policy: SessionPolicy, warmProfiles: readonly Profile[]): boolean {
   return warmProfiles.includes(profile) && policy.clipboard === WARM_POLICY.clipboard && policy.fileTransfer === WARM_POLICY.fileTransfer;
@@ -60,7 +61,7 @@ export function sessionSpec(request: SessionRequest, quota: SessionQuota, policy
       readySeconds: defaults.readyTimeoutSeconds,
       activityPollSeconds: defaults.activityPollSeconds,
     },
-    policy: { clipboard: policy.clipboard, fileTransfer: policy.fileTransfer },
+    policy: { clipboard: policy.clipboard, fileTransfer: policy.fileTransfer, egress: [...(policy.egress ?? [])] },
     requestedAt: asked.requestedAt,
     requestedFrom: asked.requestedFrom,
     ...(warm ? { warm } : {}),

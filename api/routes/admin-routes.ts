@@ -3,7 +3,8 @@ import type { AuditLog } from '../../core/audit-log.js';
 import { currentUser, requireAdmin } from '../auth/authentication.js';
 import type { QuotaOverrides } from '../../core/db/entities.js';
 import type { UserService } from '../users/user-service.js';
-import { auditQuery, createUserBody, parseInput, patchUserBody, userIdParam } from '../validation.js';
+import type { RoleEgressOpenings } from '../quotas/role-egress.js';
+import { auditQuery, createUserBody, parseInput, patchUserBody, roleEgressBody, roleParam, userIdParam } from '../validation.js';
 
 const ip = (req: { ip?: string | undefined }) => req.ip ?? '';
 
@@ -20,10 +21,10 @@ function quotaOverrides(q: Record<string, number | undefined> | null | undefined
   };
 }
 
-/** Admins only: /v1/users and /v1/audit. */
-export function adminRoutes(users: UserService, audit: AuditLog): Router {
+/** Admins only: /v1/users, /v1/roles and /v1/audit. */
+export function adminRoutes(users: UserService, audit: AuditLog, egress: RoleEgressOpenings): Router {
   const router = Router();
-  router.use(['/v1/users', '/v1/audit'], requireAdmin);
+  router.use(['/v1/users', '/v1/roles', '/v1/audit'], requireAdmin);
 
   router.post('/v1/users', async (req, res) => {
     const body = parseInput(createUserBody, req.body);
@@ -40,6 +41,16 @@ export function adminRoutes(users: UserService, audit: AuditLog): Router {
     const body = parseInput(patchUserBody, req.body);
     const patch = { ...body, quota: quotaOverrides(body.quota) };
     res.set('Cache-Control', 'no-store').json(await users.update(currentUser(req), id, patch, ip(req)));
+  });
+
+  // The destinations beyond the public internet a role's new sessions may reach.
+  router.get('/v1/roles/:role/egress', async (req, res) => {
+    res.json(await egress.view(parseInput(roleParam, req.params['role'], 'role')));
+  });
+  router.put('/v1/roles/:role/egress', async (req, res) => {
+    const role = parseInput(roleParam, req.params['role'], 'role');
+    const { destinations } = parseInput(roleEgressBody, req.body);
+    res.json(await egress.replace(currentUser(req), role, destinations, ip(req)));
   });
 
   router.get('/v1/audit', async (req, res) => {

@@ -35,6 +35,7 @@ import type { CreateSessionBody } from '../validation.js';
 import type { AuditLog } from '../../core/audit-log.js';
 import type { ConnectDescriptor, ConnectDescriptors } from '../connect/connect-descriptor.js';
 import type { ApiMetrics } from '../metrics.js';
+import type { RoleEgressOpenings } from '../quotas/role-egress.js';
 import type { QuotaService } from '../quotas/quota-service.js';
 import type { PoolClaims } from './pool-claims.js';
 import { snapshotView, type SessionView } from './session-view.js';
@@ -46,6 +47,7 @@ export interface SessionServiceDeps {
   logger: Logger;
   descriptors: ConnectDescriptors;
   quotas: QuotaService;
+  egress: Pick<RoleEgressOpenings, 'effective'>;
   audit: AuditLog;
   pools: PoolClaims;
   metrics: ApiMetrics;
@@ -82,9 +84,9 @@ export class SessionService {
    * The row written under the quota lock is the reservation; the workflow then owns it. The
    * claim happens inside it too, so a user over quota never takes a warm container.
    */
-  private reserve(user: AuthenticatedUser, body: CreateSessionBody, ip: string, requestedAt: number): Promise<SessionSpec> {
-    const { config, quotas, pools, rows } = this.deps;
-    const policy = config.policies[user.role];
+  private async reserve(user: AuthenticatedUser, body: CreateSessionBody, ip: string, requestedAt: number): Promise<SessionSpec> {
+    const { config, quotas, pools, rows, egress } = this.deps;
+    const policy = { ...config.policies[user.role], egress: await egress.effective(user.role) };
     return quotas.reserve(user.id, async (quota) => {
       const warm = canTakeWarmContainer(body.profile, policy, WARM_PROFILES) ? await pools.claim(body.app, body.quality) : null;
       // A warm container's certificate and routes were made for the id it was warmed under.

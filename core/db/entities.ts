@@ -146,4 +146,21 @@ export const AuditEventSchema = defineEntity({
 export class AuditEvent extends AuditEventSchema.class {}
 AuditEventSchema.setClass(AuditEvent);
 
-export const entities = [UserSchema, SessionSchema, RefreshTokenSchema, OneTimeCodeSchema, AuditEventSchema];
+/**
+ * Egress openings an admin added for one role's sessions (the admin API), beside those
+ * HACKSTREAM_ROLE_POLICIES gives it: destinations as core/egress-destinations.ts accepts them.
+ */
+export const RoleEgressSchema = defineEntity({
+  name: 'RoleEgress',
+  tableName: 'role_egress',
+  properties: {
+    role: p.string().length(16).primary(),
+    destinations: p.json<string[]>(),
+    updatedBy: p.uuid().nullable(),
+    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+  },
+});
+export class RoleEgress extends RoleEgressSchema.class {}
+RoleEgressSchema.setClass(RoleEgress);
+
+export const entities = [UserSchema, SessionSchema, RefreshTokenSchema, OneTimeCodeSchema, AuditEventSchema, RoleEgressSchema];

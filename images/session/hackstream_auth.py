@@ -1,26 +1,36 @@
 # HackStream one-time token authentication for xpra 3.1 (installed as xpra.server.auth.hackstream_auth).
 #
-#   --ssl-auth=hackstream:keyfile=/run/hackstream/token.key[,used_dir=/tmp/hackstream-used]
+#   --ssl-auth=hackstream:pubkey=/run/hackstream/token.pub[,used_dir=/tmp/hackstream-used]
 #
-# A token is a pair: the client's username is "<expiry unix seconds>-<random id>", its password
-# is base64url(HMAC-SHA256(session key, username)) without padding. The session key (hex) is in
-# `keyfile`, placed by the worker; the API mints tokens with the same key, so no token is ever
-# delivered to the container. The password never crosses the wire: xpra's HMAC challenge proves
-# the client knows it. A token is refused after its expiry, and accepted once: its id is recorded
-# with an exclusive create, so of concurrent connections with one token exactly one gets in.
+# A token is a pair: the client's username is "<expiry unix seconds>-<random id>", its password is
+# base64url(Ed25519 signature of "hackstream-native-token:" + username) without padding, made by
+# the API with the session's private key. The container holds only the public key (32 raw bytes,
+# hex, in `pubkey`, placed by the worker), so nothing readable here mints a token; without the
+# file (a warm container nobody claimed yet) nobody gets in.
+#
+# Checking a signature needs the password itself, so this module asks for xpra's "xor" digest, as
+# xpra's own pam and ldap modules do: the client sends the password xored with the salt, which
+# xpra 3.1's client does only over an encrypted connection (ssl or wss), and this module refuses
+# any other. A token is refused after its expiry, and accepted once: its id is recorded with an
+# exclusive create, so of concurrent connections with one token exactly one gets in.
 
 import base64
-import hashlib
-import hmac
 import os
 import re
 import time
 
-from xpra.net.digest import choose_digest, get_salt, verify_digest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from xpra.os_util import strtobytes
 from xpra.server.auth.sys_auth_base import SysAuthenticatorBase, log
 
 TOKEN_ID = re.compile(r"^([0-9]{9,11})-[A-Za-z0-9_-]{16,64}$")
-DEFAULT_KEYFILE = "/run/hackstream/token.key"
+# An Ed25519 signature is 64 bytes: 86 base64url characters without padding.
+SIGNATURE = re.compile(r"^[A-Za-z0-9_-]{86}$")
+SIGNED_CONTEXT = b"hackstream-native-token:"
+ENCRYPTED_SOCKETS = ("ssl", "wss")
+DEFAULT_PUBKEY = "/run/hackstream/token.pub"
 DEFAULT_USED_DIR = "/tmp/hackstream-used"
 
 
@@ -31,10 +41,11 @@ def init(opts):
 class Authenticator(SysAuthenticatorBase):
 
     def __init__(self, username, **kwargs):
-        self.keyfile = kwargs.pop("keyfile", DEFAULT_KEYFILE)
+        self.pubkey = kwargs.pop("pubkey", DEFAULT_PUBKEY)
         self.used_dir = kwargs.pop("used_dir", DEFAULT_USED_DIR)
+        connection = kwargs.get("connection")
+        self.socktype = getattr(connection, "socktype_wrapped", None) or getattr(connection, "socktype", None)
         SysAuthenticatorBase.__init__(self, username, **kwargs)
-        self.authenticate = self.authenticate_hmac
 
     def __repr__(self):
         return "hackstream one-time token"
@@ -49,28 +60,21 @@ class Authenticator(SysAuthenticatorBase):
         return True
 
     def get_challenge(self, digests):
-        if self.salt is not None:
-            log.error("Error: hackstream auth: challenge already sent")
-            self.salt = False
+        # The password must reach us to be verified: "xor" it is, and only inside TLS.
+        if self.socktype not in ENCRYPTED_SOCKETS:
+            log.error("Error: hackstream auth: refusing a %s connection, only %s", self.socktype, ENCRYPTED_SOCKETS)
             return None
-        digest = choose_digest(digests)
-        # Only HMAC: "xor" or "des" would let the token be recovered from the response.
-        if not digest or not digest.startswith("hmac"):
-            log.warn("Warning: hackstream auth requires an hmac digest, the client offered %s", digests)
+        if "xor" not in digests:
+            log.warn("Warning: hackstream auth requires the 'xor' digest, the client offered %s", digests)
             return None
-        self.salt = get_salt()
-        self.digest = digest
-        self.challenge_sent = True
-        return self.salt, self.digest
+        return SysAuthenticatorBase.get_challenge(self, ["xor"])
 
-    def expected_password(self, token_id):
-        with open(self.keyfile, "r") as f:
-            key = bytes.fromhex(f.read().strip())
-        # No key (a warm container nobody claimed yet) or a short one: nothing may get in.
-        if len(key) < 16:
-            raise ValueError("the session key is not set")
-        mac = hmac.new(key, token_id.encode("ascii"), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(mac).rstrip(b"=")
+    def public_key(self):
+        with open(self.pubkey, "r") as f:
+            raw = bytes.fromhex(f.read().strip())
+        if len(raw) != 32:
+            raise ValueError("the session's public key is not set")
+        return Ed25519PublicKey.from_public_bytes(raw)
 
     def consume(self, token_id):
         os.makedirs(self.used_dir, mode=0o700, exist_ok=True)
@@ -81,11 +85,8 @@ class Authenticator(SysAuthenticatorBase):
         os.close(fd)
         return True
 
-    def authenticate_hmac(self, challenge_response, client_salt=None):
-        if not self.salt:
-            log.error("Error: hackstream auth: challenge response without a challenge")
-            return False
-        salt = self.get_response_salt(client_salt)
+    def check(self, password):
+        # Called by authenticate_check with the password recovered from the xor response.
         token_id = self.username or ""
         m = TOKEN_ID.match(token_id)
         if not m:
@@ -95,16 +96,25 @@ class Authenticator(SysAuthenticatorBase):
             log.warn("Warning: hackstream auth: token %s has expired", token_id)
             return False
         try:
-            password = self.expected_password(token_id)
-        except (OSError, ValueError) as e:
-            log.error("Error: hackstream auth: cannot read the session key: %s", e)
+            encoded = strtobytes(password).decode("ascii").strip()
+        except UnicodeDecodeError:
+            encoded = ""
+        if not SIGNATURE.match(encoded):
+            log.warn("Warning: hackstream auth: malformed token for %s", token_id)
             return False
-        if not verify_digest(self.digest, password, salt, challenge_response):
+        signature = base64.urlsafe_b64decode(encoded + "==")
+        try:
+            key = self.public_key()
+        except (OSError, ValueError) as e:
+            log.error("Error: hackstream auth: cannot read the session's public key: %s", e)
+            return False
+        try:
+            key.verify(signature, SIGNED_CONTEXT + token_id.encode("ascii"))
+        except InvalidSignature:
             log.warn("Warning: hackstream auth: wrong token for %s", token_id)
             return False
         if not self.consume(token_id):
             log.warn("Warning: hackstream auth: token %s was already used", token_id)
             return False
         log.info("hackstream auth: token %s accepted", token_id)
-        self.password_used = password
         return True

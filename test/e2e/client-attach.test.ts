@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { Device, type RunningClient } from '../support/client-node18.js';
-import { docker, hostAddress, sessionContainers } from '../support/docker.js';
+import { docker, sessionContainers } from '../support/docker.js';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
 import { PAGE_COLOUR, serveTestPage, type TestPage } from '../support/test-page.js';
 import { ARTIFACTS, Display, eventually } from '../support/xvfb.js';
@@ -40,7 +40,7 @@ function nativeDeviceFixture(apiEnv: () => Record<string, string> = () => ({})) 
   beforeAll(async () => {
     f.t = await startApiUnderTest({ HACKSTREAM_ACTIVITY_POLL_SECONDS: '1', ...apiEnv() });
     f.display = await Display.start();
-    f.page = await serveTestPage(hostAddress());
+    f.page = await serveTestPage(inject('stack').outside);
   });
   afterAll(async () => {
     await f.client?.stop();

@@ -45,6 +45,8 @@ describe('stack/up.sh', () => {
     const first = run('up.sh');
     expect(first.status, first.output).toBe(0);
     expect(first.output).toMatch(/redis: starting/);
+    // Redis takes no client without a password (the users' passwords are in secrets.env).
+    expect(spawnSync('redis-cli', ['-p', String(redis), 'ping'], { encoding: 'utf8' }).stdout).toMatch(/NOAUTH/);
     expect(first.output).toMatch(/temporal: starting/);
     expect(first.output).toMatch(/traefik: starting/);
     expect(first.output).toContain(`API:          https://localhost:${ingress}`);
@@ -90,7 +92,7 @@ describe('stack/up.sh', () => {
     const { open, seen } = openEntries(dataDir);
     expect(open, `readable or writable by others (exceptions: ${PUBLIC_BY_DESIGN.map((e) => e.path).join(', ')})`).toEqual([]);
     // What it must have walked through, so that an empty directory cannot pass.
-    for (const file of ['hackstream.sqlite', 'temporal.sqlite', 'secrets.env', 'ca/ca-key.pem', 'traefik/traefik.yml', 'traefik/tls/ingress-key.pem']) {
+    for (const file of ['hackstream.sqlite', 'temporal.sqlite', 'secrets.env', 'redis/users.acl', 'ca/ca-key.pem', 'traefik/traefik.yml', 'traefik/tls/ingress-key.pem']) {
       expect(seen).toContain(file);
     }
     for (const file of ['api', 'worker', 'temporal', 'traefik', 'redis']) expect(seen).toContain(`logs/${file}.log`);

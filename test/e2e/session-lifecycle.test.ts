@@ -12,7 +12,7 @@ import {
 } from '../../workflows/messages.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { launchChromium, openSessionWindow, type TestBrowser } from '../support/browser.js';
-import { docker, hostAddress, sessionContainers } from '../support/docker.js';
+import { docker, sessionContainers } from '../support/docker.js';
 import { PAGE_COLOUR, serveTestPage, type TestPage } from '../support/test-page.js';
 import { windowFillsTab, windowShows, windowTitled } from '../support/xpra-page.js';
 
@@ -21,7 +21,7 @@ let browser: Browser;
 let page: TestPage;
 
 beforeAll(async () => {
-  page = await serveTestPage(hostAddress());
+  page = await serveTestPage(inject('stack').outside);
   chromium = await launchChromium({ trustCaFile: inject('stack').caFile });
   browser = chromium.browser;
 });

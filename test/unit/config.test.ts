@@ -29,6 +29,17 @@ describe('configuration', () => {
     expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_DOMAIN: 'not a domain' })).toThrow(/HACKSTREAM_DOMAIN/);
   });
 
+  it('refuses, in production, a Redis URL without a password, and never repeats the URL', () => {
+    const production = { ...secrets, HACKSTREAM_ENV: 'production' };
+    expect(() => loadWorkerConfig({ ...production, HACKSTREAM_REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(/HACKSTREAM_REDIS_URL: must carry a user and password/);
+    expect(() => loadApiConfig({ ...production, HACKSTREAM_REDIS_URL: 'redis://hackstream-api@127.0.0.1:6379' })).toThrow(/HACKSTREAM_REDIS_URL/);
+    const url = 'redis://hackstream-api:Secret0123456789Secret0123456789@127.0.0.1:6379';
+    expect(loadApiConfig({ ...production, HACKSTREAM_REDIS_URL: url }).redisUrl).toBe(url);
+    expect(() => loadApiConfig({ ...production, HACKSTREAM_REDIS_URL: `${url}:not-a-port` })).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('Secret0123456789') }),
+    );
+  });
+
   it('reads the warm pools, and refuses a pool it could not run', () => {
     expect(loadWorkerConfig(secrets).pool).toEqual({ pools: [{ app: 'firefox', quality: 'auto', size: 2 }], intervalSeconds: 30, maxAgeSeconds: 3600 });
     expect(loadWorkerConfig({ ...secrets, HACKSTREAM_POOL: 'off' }).pool.pools).toEqual([]);

@@ -2,15 +2,18 @@
  * docker-compose.yml starts Traefik with the static configuration the project generates
  * (core/traefik-static-config.ts, written by a one-shot service running
  * scripts/traefik-static-config.ts), never with settings re-typed as flags that drift from it;
- * and the API can write its own router into the routes directory Traefik watches.
+ * and the API can write its own router into the routes directory Traefik watches. Redis and
+ * Temporal take only authenticated clients: Redis's users from the generated ACL file, each
+ * process with its own; Temporal with mutual TLS.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadWorkerConfig } from '../../core/config.js';
+import { loadApiConfig, loadWorkerConfig } from '../../core/config.js';
+import { REDIS_PASSWORD_VARIABLES, REDIS_USERS, redisAclFile } from '../../core/redis-acl.js';
 import { traefikStaticConfig } from '../../core/traefik-static-config.js';
 import { REPO_ROOT } from '../support/paths.js';
 
@@ -75,4 +78,91 @@ describe('docker-compose.yml', () => {
     const [httpsAddress, dir] = positionals as [string, string];
     expect(parse(readFileSync(output, 'utf8'))).toEqual(traefikStaticConfig({ httpsAddress, routesDir: dir }));
   }, 30_000);
+});
+
+/** The compose file with YAML merge keys resolved, and `${VAR}`, `${VAR:-default}`, `${VAR:?error}` replaced from `vars` as compose would. */
+function composeWith(vars: Record<string, string>): any {
+  const interpolate = (value: unknown): unknown => {
+    if (typeof value === 'string') return value.replace(/\$\{(\w+)(?::?([-?])([^}]*))?\}/g, (_, name: string, op?: string, arg?: string) => vars[name] ?? (op === '-' ? arg! : ''));
+    if (Array.isArray(value)) return value.map(interpolate);
+    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v)]));
+    return value;
+  };
+  return interpolate(parse(readFileSync(path.join(REPO_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }));
+}
+const VARS = {
+  POSTGRES_PASSWORD: 'pg',
+  HACKSTREAM_ADMIN_PASSWORD: 'admin-password-1',
+  HACKSTREAM_JWT_SECRET: 'j'.repeat(40),
+  HACKSTREAM_SECRET_KEY: 'k'.repeat(40),
+  HACKSTREAM_SESSION_TOKEN_SECRET: 's'.repeat(40),
+  REDIS_API_PASSWORD: 'a1'.repeat(20),
+  REDIS_WORKER_PASSWORD: 'w2'.repeat(20),
+};
+const mounts = (service: any): Map<string, string> => new Map((service.volumes ?? []).map((v: string) => [v.split(':')[1]!, v.split(':')[0]!]));
+
+describe("docker-compose.yml's internal services", () => {
+  const c = composeWith(VARS);
+  const env = (name: string): Record<string, string> => c.services[name].environment;
+
+  it('starts Redis with the ACL file the project generates, the one-shot redis-config service writes it, and no password is on a command line', () => {
+    const redis = c.services.redis;
+    const redisWords = words(redis);
+    const aclFile = redisWords[redisWords.indexOf('--aclfile') + 1]!;
+    const config = c.services['redis-config'];
+    expect(words(config)).toEqual(expect.arrayContaining(['dist/scripts/redis-acl.js', '--output', aclFile]));
+    expect(config.image).toBe(c.services.api.image);
+    // The file is on a volume both mount: written by the one, read-only for the other.
+    const volume = (service: any) => service.volumes.find((v: string) => aclFile.startsWith(`${v.split(':')[1]}/`));
+    expect(volume(config).split(':')[0]).toBe(volume(redis).split(':')[0]);
+    expect(volume(redis)).toMatch(/:ro$/);
+    expect(redis.depends_on['redis-config']).toEqual({ condition: 'service_completed_successfully' });
+    expect(Object.keys(config.environment).sort()).toEqual(Object.values(REDIS_PASSWORD_VARIABLES).sort());
+    for (const service of Object.values<any>(c.services)) {
+      expect(words(service).filter((w) => /requirepass|^--(user|pass)$|^auth$/i.test(w))).toEqual([]);
+    }
+    expect(redis.ports).toEqual(['127.0.0.1:6379:6379']);
+  });
+
+  it('has the script write the ACL file from the passwords in its environment', () => {
+    const output = path.join(tmp, 'redis', 'users.acl');
+    const tsx = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+    execFileSync(tsx, [path.join(REPO_ROOT, 'scripts', 'redis-acl.ts'), '--output', output], { stdio: 'pipe', env: { ...process.env, ...env('redis-config') } });
+    const text = readFileSync(output, 'utf8');
+    expect(text).toBe(redisAclFile({ api: VARS.REDIS_API_PASSWORD, worker: VARS.REDIS_WORKER_PASSWORD }));
+    expect(text).not.toContain(VARS.REDIS_API_PASSWORD);
+    expect(statSync(output).mode & 0o777).toBe(0o600);
+  }, 30_000);
+
+  it('gives the API and the worker each its own Redis user, which production requires', () => {
+    const api = new URL(loadApiConfig(env('api')).redisUrl);
+    const worker = new URL(loadWorkerConfig(env('worker')).redisUrl);
+    expect([api.username, api.password]).toEqual([REDIS_USERS.api, VARS.REDIS_API_PASSWORD]);
+    expect([worker.username, worker.password]).toEqual([REDIS_USERS.worker, VARS.REDIS_WORKER_PASSWORD]);
+    expect(env('api').HACKSTREAM_ENV).toBe('production');
+    expect(() => loadApiConfig({ ...env('api'), HACKSTREAM_REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(/HACKSTREAM_REDIS_URL/);
+  });
+
+  it('runs Temporal with mutual TLS, and the API, the worker and the UI present certificates from its CA', () => {
+    const temporal = env('temporal');
+    expect(temporal.TEMPORAL_TLS_REQUIRE_CLIENT_AUTH).toBe('true');
+    const onHost = (service: string, file: string) => mounts(c.services[service]).get(file) ?? (service === 'worker' && file.startsWith('/var/lib/hackstream/') ? file : undefined);
+    const clientCa = onHost('temporal', temporal.TEMPORAL_TLS_CLIENT1_CA_CERT!);
+    expect(clientCa).toBe('/var/lib/hackstream/temporal-tls/ca.pem');
+    for (const file of [temporal.TEMPORAL_TLS_FRONTEND_CERT!, temporal.TEMPORAL_TLS_FRONTEND_KEY!, temporal.TEMPORAL_TLS_SERVER_CA_CERT!]) {
+      expect(onHost('temporal', file), file).toBeDefined();
+    }
+    const processes = { api: loadApiConfig(env('api')).temporal.tls, worker: loadWorkerConfig(env('worker')).temporal.tls };
+    for (const [service, tls] of Object.entries(processes)) {
+      expect(tls?.serverName, service).toBe(temporal.TEMPORAL_TLS_FRONTEND_SERVER_NAME);
+      expect(onHost(service, tls!.caFile!), service).toBe(onHost('temporal', temporal.TEMPORAL_TLS_SERVER_CA_CERT!));
+      expect(onHost(service, tls!.certFile!), service).toBe(`/var/lib/hackstream/temporal-tls/${service}.pem`);
+      expect(onHost(service, tls!.keyFile!), service).toBe(`/var/lib/hackstream/temporal-tls/${service}-key.pem`);
+    }
+    const ui = env('temporal-ui');
+    expect(ui.TEMPORAL_TLS_SERVER_NAME).toBe(temporal.TEMPORAL_TLS_FRONTEND_SERVER_NAME);
+    expect(onHost('temporal-ui', ui.TEMPORAL_TLS_CA!)).toBe(clientCa);
+    expect(onHost('temporal-ui', ui.TEMPORAL_TLS_CERT!)).toBeDefined();
+    expect(onHost('temporal-ui', ui.TEMPORAL_TLS_KEY!)).toBeDefined();
+  });
 });

@@ -13,15 +13,16 @@ describe('sessionRemover', () => {
       routes: { remove: step('routes', undefined) },
       credentials: { revokeAll: step('credentials', 2) },
       runtime: { removeSessionContainers: step('containers', 1) },
+      firewall: { close: step('firewall', undefined) },
       files: { remove: step('files', undefined) },
     });
     return { remove, calls };
   }
 
-  it('closes the doors first (routes, credentials), then removes the containers, then the files', async () => {
+  it('closes the doors first (routes, credentials), then removes the containers, the egress openings, then the files', async () => {
     const { remove, calls } = recording();
     expect(await remove('s-1')).toEqual({ removed: 1, revoked: 2 });
-    expect(calls).toEqual(['routes:s-1', 'credentials:s-1', 'containers:s-1', 'files:s-1']);
+    expect(calls).toEqual(['routes:s-1', 'credentials:s-1', 'containers:s-1', 'firewall:s-1', 'files:s-1']);
   });
 
   it('stops at a failed step, so that a retry never removes the secrets of a container still running', async () => {

@@ -16,7 +16,7 @@ describe('xpra arguments', () => {
         '--bind-ssl=0.0.0.0:14501',
         '--ssl-cert=/run/hackstream/tls-cert.pem',
         '--ssl-key=/run/hackstream/tls-key.pem',
-        '--ssl-auth=hackstream:keyfile=/run/hackstream/token.key',
+        '--ssl-auth=hackstream:pubkey=/run/hackstream/token.pub',
         '--ssl-protocol=TLS',
       ]),
     );

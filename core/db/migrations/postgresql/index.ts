@@ -2,5 +2,6 @@
 import { Migration20261122060727_init } from './Migration20261122060727_init.js';
 import { Migration20261122073315_session_network } from './Migration20261122073315_session_network.js';
 import { Migration20261122081009_accounts_tokens_audit } from './Migration20261122081009_accounts_tokens_audit.js';
+import { Migration20261130195118_role_egress } from './Migration20261130195118_role_egress.js';
 
-export const migrations = [Migration20261122060727_init, Migration20261122073315_session_network, Migration20261122081009_accounts_tokens_audit];
+export const migrations = [Migration20261122060727_init, Migration20261122073315_session_network, Migration20261122081009_accounts_tokens_audit, Migration20261130195118_role_egress];
