@@ -12,7 +12,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CHAINS } from '../../activities/session-firewall.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
-import { canConnectFrom, docker, hostAddress, sessionContainers } from '../support/docker.js';
+import { canConnectFrom, docker, greetingFrom, hostAddress, sessionContainers } from '../support/docker.js';
 import { OUTSIDE, OUTSIDE_PORTS } from '../support/outside-world.js';
 
 const stack = inject('stack');
@@ -47,7 +47,7 @@ const openings = () => execFileSync('iptables', ['-w', '10', '-S', CHAINS.openin
 describe('egress from a session', () => {
   it('reaches a public address, but not link-local, private ranges, the host or the control plane', async () => {
     const s = await sessionOf((await t.newUser()).token);
-    expect(await canConnectFrom(s.containerId, OUTSIDE.publicHost, OPEN_PORT)).toBe(true);
+    expect(await greetingFrom(s.containerId, OUTSIDE.publicHost, OPEN_PORT)).toBe('hello');
     expect(await canConnectFrom(s.containerId, OUTSIDE.metadata, OPEN_PORT)).toBe(false);
     expect(await canConnectFrom(s.containerId, OUTSIDE.lanHost, OPEN_PORT)).toBe(false);
 
@@ -74,7 +74,7 @@ describe('egress from a session', () => {
   it("reaches what its role's opening allows, exactly, until the session ends", async () => {
     const opened = await sessionOf(admin.token);
     const plain = await sessionOf((await t.newUser()).token);
-    expect(await canConnectFrom(opened.containerId, OUTSIDE.lanHost, OPEN_PORT)).toBe(true);
+    expect(await greetingFrom(opened.containerId, OUTSIDE.lanHost, OPEN_PORT)).toBe('hello');
     expect(await canConnectFrom(opened.containerId, OUTSIDE.lanHost, OTHER_PORT)).toBe(false);
     expect(await canConnectFrom(opened.containerId, OUTSIDE.metadata, OPEN_PORT)).toBe(false);
     expect(await canConnectFrom(plain.containerId, OUTSIDE.lanHost, OPEN_PORT)).toBe(false);
@@ -101,7 +101,7 @@ describe('egress from a session', () => {
     const someone = await t.newUser();
     try {
       const s = await sessionOf(someone.token);
-      expect(await canConnectFrom(s.containerId, OUTSIDE.lanHost, OTHER_PORT)).toBe(true);
+      expect(await greetingFrom(s.containerId, OUTSIDE.lanHost, OTHER_PORT)).toBe('hello');
       expect(await canConnectFrom(s.containerId, OUTSIDE.lanHost, OPEN_PORT)).toBe(false);
       const audit = await t.call('GET', '/v1/audit?action=role.egress_updated&limit=10', { token: admin.token });
       expect(audit.body.events[0]).toMatchObject({ action: 'role.egress_updated', target_id: 'user', details: { after: [`${OUTSIDE.lanHost}:${OTHER_PORT}`] } });

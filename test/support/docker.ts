@@ -56,6 +56,17 @@ export async function canConnectFrom(containerId: string, host: string, port: nu
   return output.startsWith('open');
 }
 
+/**
+ * What a TCP server at host:port says first to a process in the container ('' if nothing
+ * connects). Proves a reach where a bare connection would not: a transparent proxy on the
+ * host's default route accepts connections to any address.
+ */
+export async function greetingFrom(containerId: string, host: string, port: number): Promise<string> {
+  const probe = 'import socket,sys\ntry:\n  c = socket.create_connection((sys.argv[1], int(sys.argv[2])), 2); c.settimeout(2); print(c.recv(64).decode(errors="replace").strip())\nexcept Exception as e:\n  print("")';
+  const { output } = await execIn(containerId, ['python3', '-c', probe, host, String(port)]);
+  return output.trim();
+}
+
 /** Polls xpra in the container until the app's window exists (60 s at most). */
 export async function waitForApp(runtime: DockerSessionRuntime, containerId: string): Promise<XpraStatus> {
   const deadline = Date.now() + 60_000;

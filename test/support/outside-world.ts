@@ -84,7 +84,13 @@ const LOCK_FILE = '/run/lock/hackstream-outside-world.lock';
  */
 const SETUP = `
 set -eu
-answers() { timeout 1 bash -c "exec 3<>/dev/tcp/${OUTSIDE.publicHost}/${OUTSIDE_PORTS[0]}" 2>/dev/null; }
+# The namespace, its route and its "hello": a connection alone proves nothing (a transparent
+# proxy on the default route accepts any).
+answers() {
+  ip netns exec ${NETNS} true 2>/dev/null || return 1
+  ip route get ${OUTSIDE.publicHost} 2>/dev/null | grep -q ' dev xw-host ' || return 1
+  timeout 1 bash -c "exec 3<>/dev/tcp/${OUTSIDE.publicHost}/${OUTSIDE_PORTS[0]}; head -c 5 <&3" 2>/dev/null | grep -q '^hello$'
+}
 answers && exit 0
 for a in ${Object.values(OUTSIDE).join(' ')}; do ip route del "$a/32" 2>/dev/null || true; done
 ip link del xw-host 2>/dev/null || true

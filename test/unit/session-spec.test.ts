@@ -28,7 +28,7 @@ describe('sessionSpec', () => {
       image: 'hackstream/session-firefox:1',
       resources: { memoryMb: 2048, cpus: 1.5, shmMb: 512, pidsLimit: 256 },
       timeouts: { idleSeconds: 900, connectSeconds: 300, maxDurationSeconds: 7200, readySeconds: 60, activityPollSeconds: 5 },
-      policy: { clipboard: false, fileTransfer: true },
+      policy: { clipboard: false, fileTransfer: true, egress: [] },
       requestedAt: 1_700_000_000_000,
       requestedFrom: '192.0.2.7',
     });
@@ -41,8 +41,11 @@ describe('sessionSpec', () => {
   });
 
   it('copies the policy instead of sharing the role policy object (which has more fields)', () => {
-    const rolePolicy = { clipboard: true, fileTransfer: false, apps: ['firefox'], maxSessions: 2 };
-    expect(sessionSpec(request, quota, rolePolicy, defaults).policy).toEqual({ clipboard: true, fileTransfer: false });
+    const egress = ['198.51.100.7:443'];
+    const rolePolicy = { clipboard: true, fileTransfer: false, egress, apps: ['firefox'], maxSessions: 2 };
+    const policy = sessionSpec(request, quota, rolePolicy, defaults).policy;
+    expect(policy).toEqual({ clipboard: true, fileTransfer: false, egress: ['198.51.100.7:443'] });
+    expect(policy.egress).not.toBe(egress);
   });
 });
 

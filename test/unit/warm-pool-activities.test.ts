@@ -44,6 +44,7 @@ class MemoryPool implements PoolStore {
 function world(opts: { running: string[]; managed: ManagedContainer[]; live?: string[]; claimDuringReconcile?: string }) {
   const pools = new MemoryPool();
   const removed: string[] = [];
+  const closed: string[] = [];
   const runtime = {
     inspect: async (id: string) => {
       // A session claims this one while the reconcile looks at the list.
@@ -62,9 +63,10 @@ function world(opts: { running: string[]; managed: ManagedContainer[]; live?: st
     store: { live: async (ids: string[]) => new Set(ids.filter((id) => opts.live?.includes(id))) },
     routes: { remove: async () => {}, add: async () => {}, waitUntilLive: async () => {}, list: async () => [] },
     credentials: { revokeAll: async () => 0 },
+    firewall: { close: async (sessionId: string) => void closed.push(sessionId) },
     files: { remove: async () => {} },
   } as unknown as WarmPoolDeps;
-  return { pools, removed, activities: warmPoolActivities(deps) };
+  return { pools, removed, closed, activities: warmPoolActivities(deps) };
 }
 
 const slot = (sessionId: string, readyAt = Date.now()): WarmSlot => ({
@@ -95,6 +97,7 @@ describe('reconcilePool', () => {
     await w.pools.add({ name: 'x', image: 'y' }, slot('old', Date.now() - 3601_000));
     expect(await reconcile(w.activities)).toEqual({ ready: 1, removed: 2 });
     expect(w.removed.sort()).toEqual(['dead', 'old']);
+    expect(w.closed.sort()).toEqual(['dead', 'old']);
     expect((await w.pools.list()).map((e) => e.slot.sessionId)).toEqual(['ok']);
   });
 
@@ -122,5 +125,6 @@ describe('reconcilePool', () => {
     await w.pools.add({ name: 'x', image: 'y' }, slot('ready'));
     expect(await reconcile(w.activities)).toEqual({ ready: 1, removed: 1 });
     expect(w.removed).toEqual(['orphan']);
+    expect(w.closed).toEqual(['orphan']);
   });
 });
