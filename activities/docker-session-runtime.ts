@@ -24,6 +24,8 @@ export interface ContainerState {
   id: string;
   running: boolean;
   exitCode: number | null;
+  /** The id of the image it runs (a tag such as `:latest` may have moved on since). */
+  imageId: string;
 }
 
 export interface ManagedContainer {
@@ -64,6 +66,8 @@ export interface ContainerRuntime {
   openUrl(containerId: string, url: string): Promise<void>;
   /** The container's state, or null when it does not exist. */
   inspect(containerId: string): Promise<ContainerState | null>;
+  /** The id of the image a reference names now, or null when there is no such image. */
+  imageId(image: string): Promise<string | null>;
   /** Runs `xpra info` in the container. Throws when xpra does not answer. */
   xpraStatus(containerId: string): Promise<XpraStatus>;
   /** The last lines of the container's output, for failure messages. */
@@ -113,7 +117,16 @@ export class DockerSessionRuntime implements ContainerRuntime {
   async inspect(containerId: string): Promise<ContainerState | null> {
     try {
       const info = await this.docker.getContainer(containerId).inspect();
-      return { id: info.Id, running: info.State.Running, exitCode: info.State.Running ? null : info.State.ExitCode };
+      return { id: info.Id, running: info.State.Running, exitCode: info.State.Running ? null : info.State.ExitCode, imageId: info.Image };
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  async imageId(image: string): Promise<string | null> {
+    try {
+      return (await this.docker.getImage(image).inspect()).Id;
     } catch (err) {
       if (statusOf(err) === 404) return null;
       throw err;

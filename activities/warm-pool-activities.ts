@@ -50,15 +50,21 @@ export function warmPoolActivities(deps: WarmPoolDeps) {
   const provisioning = sessionProvisioning(deps);
   const removeEverything = sessionRemover(deps);
 
-  /** Drops ready containers that died or aged; returns the session ids of those still ready. */
+  /**
+   * Drops ready containers that died, aged, or run an image the pool's no longer names (an
+   * upgrade rebuilt it: its session files or policies may differ); returns the session ids of
+   * those still ready.
+   */
   const dropDeadOrAged = async (pool: PoolSpec): Promise<{ ready: Set<string>; removed: number }> => {
     const ref = poolRef(pool);
     const ready = new Set<string>();
+    const currentImage = await runtime.imageId(pool.image);
     let removed = 0;
     for (const entry of await pools.list(ref)) {
       const state = await runtime.inspect(entry.slot.containerId);
       const tooOld = Date.now() - entry.slot.readyAt > pool.maxAgeSeconds * 1000;
-      if (state?.running && !tooOld) {
+      const outdated = currentImage !== null && state?.imageId !== currentImage;
+      if (state?.running && !tooOld && !outdated) {
         ready.add(entry.slot.sessionId);
         continue;
       }

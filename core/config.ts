@@ -87,7 +87,8 @@ const envSchema = z.object({
   HACKSTREAM_LOGIN_WINDOW_SECONDS: seconds(900),
   HACKSTREAM_PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   HACKSTREAM_ADMIN_USERNAME: z.string().min(1).default('admin'),
-  HACKSTREAM_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
+  // Empty is unset: docker-compose.yml passes `${HACKSTREAM_ADMIN_PASSWORD:-}` once accounts exist.
+  HACKSTREAM_ADMIN_PASSWORD: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(12, 'must be at least 12 characters').optional()),
   HACKSTREAM_CREATE_TIMEOUT_SECONDS: seconds(90),
   HACKSTREAM_TRUST_PROXY: z.string().min(1).default('loopback'),
   HACKSTREAM_APT_REPO_DIR: z.string().min(1).optional(),

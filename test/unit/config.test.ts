@@ -68,6 +68,12 @@ describe('configuration', () => {
     expect(() => loadApiConfig({ ...secrets, HACKSTREAM_IDLE_TIMEOUT_SECONDS: '-1' })).toThrow(/HACKSTREAM_IDLE_TIMEOUT_SECONDS/);
   });
 
+  it('takes an empty admin password as none (compose passes one once accounts exist), and refuses a short one', () => {
+    expect(loadApiConfig({ ...secrets, HACKSTREAM_ADMIN_PASSWORD: '' }).admin.password).toBeUndefined();
+    expect(loadApiConfig({ ...secrets, HACKSTREAM_ADMIN_PASSWORD: 'long-enough-password' }).admin.password).toBe('long-enough-password');
+    expect(() => loadApiConfig({ ...secrets, HACKSTREAM_ADMIN_PASSWORD: 'short' })).toThrow(/HACKSTREAM_ADMIN_PASSWORD: must be at least 12 characters/);
+  });
+
   it('has safe role policies by default and reads them per role', () => {
     expect(loadApiConfig(secrets).policies).toEqual({
       admin: { apps: ['firefox'], clipboard: true, fileTransfer: false, egress: [], maxSessions: 4, storageMb: 1024 },

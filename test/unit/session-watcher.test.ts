@@ -83,9 +83,9 @@ describe('watchSession (mock activity environment)', () => {
   }
 
   it('heartbeats every poll, signals the attach and activity, and returns the exit code when the container ends', async () => {
-    const running = { id: 'c-1', running: true, exitCode: null };
+    const running = { id: 'c-1', running: true, exitCode: null, imageId: 'sha256:i' };
     const { activities, signals, polls } = scripted(
-      [running, running, running, running, running, { id: 'c-1', running: false, exitCode: 3 }],
+      [running, running, running, running, running, { id: 'c-1', running: false, exitCode: 3, imageId: 'sha256:i' }],
       [status(0, null), new Error('xpra busy'), status(1, 0), status(1, 0, 5), status(1, 0, 9)],
     );
     const env = new MockActivityEnvironment();
@@ -107,7 +107,7 @@ describe('watchSession (mock activity environment)', () => {
   });
 
   it('stops when the workflow cancels it', async () => {
-    const running = { id: 'c-1', running: true, exitCode: null };
+    const running = { id: 'c-1', running: true, exitCode: null, imageId: 'sha256:i' };
     const { activities } = scripted([running], [status(0, null)]);
     const env = new MockActivityEnvironment();
     const watching = env.run((i: WatchInput) => activities.watchSession(i), input);

@@ -41,7 +41,7 @@ class MemoryPool implements PoolStore {
   }
 }
 
-function world(opts: { running: string[]; managed: ManagedContainer[]; live?: string[]; claimDuringReconcile?: string }) {
+function world(opts: { running: string[]; managed: ManagedContainer[]; live?: string[]; claimDuringReconcile?: string; oldImage?: string[] }) {
   const pools = new MemoryPool();
   const removed: string[] = [];
   const closed: string[] = [];
@@ -49,8 +49,10 @@ function world(opts: { running: string[]; managed: ManagedContainer[]; live?: st
     inspect: async (id: string) => {
       // A session claims this one while the reconcile looks at the list.
       if (opts.claimDuringReconcile) pools.entries = pools.entries.filter((r) => !r.includes(opts.claimDuringReconcile!));
-      return { id, running: opts.running.includes(id), exitCode: opts.running.includes(id) ? null : 137 };
+      const imageId = opts.oldImage?.includes(id) ? 'sha256:before' : 'sha256:now';
+      return { id, running: opts.running.includes(id), exitCode: opts.running.includes(id) ? null : 137, imageId };
     },
+    imageId: async () => 'sha256:now',
     listManaged: async () => opts.managed,
     removeSessionContainers: async (sessionId: string) => {
       removed.push(sessionId);
@@ -99,6 +101,15 @@ describe('reconcilePool', () => {
     expect(w.removed.sort()).toEqual(['dead', 'old']);
     expect(w.closed.sort()).toEqual(['dead', 'old']);
     expect((await w.pools.list()).map((e) => e.slot.sessionId)).toEqual(['ok']);
+  });
+
+  it('replaces ready containers of an image rebuilt since they started', async () => {
+    const w = world({ running: ['c-current', 'c-before'], managed: [], oldImage: ['c-before'] });
+    await w.pools.add({ name: 'x', image: 'y' }, slot('current'));
+    await w.pools.add({ name: 'x', image: 'y' }, slot('before'));
+    expect(await reconcile(w.activities)).toEqual({ ready: 1, removed: 1 });
+    expect(w.removed).toEqual(['before']);
+    expect((await w.pools.list()).map((e) => e.slot.sessionId)).toEqual(['current']);
   });
 
   it('leaves a dead slot that a session claimed meanwhile to that session', async () => {
