@@ -1,7 +1,8 @@
 /**
  * Per-session secrets on the worker's host, bind-mounted read-only into the session's container
  * at /run/hackstream: the TLS certificate and key of its xpra SSL socket and the public key its
- * token check verifies with (never a key that mints tokens). Deleting the directory at teardown is
+ * token check verifies with (never a key that mints tokens), and the bound below which it refuses
+ * native tokens after an account change. Deleting the directory at teardown is
  * what revokes them.
  */
 import { chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -11,7 +12,7 @@ import { writeFileAtomically } from '../core/atomic-file.js';
 /** Must match images/session (uid of the `hs` user, mount point, file names). */
 export const SESSION_UID = 1000;
 export const SESSION_FILES_MOUNT = '/run/hackstream';
-export const FILES = { cert: 'tls-cert.pem', key: 'tls-key.pem', tokenPublicKey: 'token.pub' } as const;
+export const FILES = { cert: 'tls-cert.pem', key: 'tls-key.pem', tokenPublicKey: 'token.pub', tokensRefusedUntil: 'token.refused-until' } as const;
 
 export interface SessionFileContents {
   certPem: string;
@@ -65,6 +66,24 @@ export class SessionFiles {
   async writeTokenPublicKey(sessionId: string, tokenPublicKeyHex: string): Promise<void> {
     const file = path.join(this.dirOf(sessionId), FILES.tokenPublicKey);
     await writeFileAtomically(file, tokenPublicKeyHex, { mode: 0o400, prepare: (tmp) => this.ownBySessionUser(tmp) });
+  }
+
+  /**
+   * From now on the container refuses native tokens that expire by `expiringBy` (unix seconds):
+   * those issued before an account change. Only ever raised; false when the session has no
+   * files (it ended).
+   */
+  async refuseNativeTokens(sessionId: string, expiringBy: number): Promise<boolean> {
+    const file = path.join(this.dirOf(sessionId), FILES.tokensRefusedUntil);
+    const current = Number((await readFile(file, 'utf8').catch(() => '0')).trim()) || 0;
+    if (current >= expiringBy) return true;
+    try {
+      await writeFileAtomically(file, `${expiringBy}\n`, { mode: 0o400, prepare: (tmp) => this.ownBySessionUser(tmp) });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
   }
 
   async remove(sessionId: string): Promise<void> {

@@ -26,7 +26,7 @@ export function xpraArguments(spec: SessionSpec): string[] {
     '--ssl-client-verify-mode=none',
     // xpra 3.1 defaults to TLS 1.2 only; this allows 1.3 as well (and nothing older than 1.2).
     '--ssl-protocol=TLS',
-    `--ssl-auth=hackstream:pubkey=${SESSION_FILES_MOUNT}/${FILES.tokenPublicKey}`,
+    `--ssl-auth=hackstream:pubkey=${SESSION_FILES_MOUNT}/${FILES.tokenPublicKey},refused_until=${SESSION_FILES_MOUNT}/${FILES.tokensRefusedUntil}`,
     `--clipboard=${yesNo(spec.policy.clipboard)}`,
     `--file-transfer=${yesNo(spec.policy.fileTransfer)}`,
     ...QUALITY_PRESETS[spec.quality].xpraServer,

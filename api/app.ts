@@ -39,6 +39,7 @@ import { sessionRoutes } from './routes/session-routes.js';
 import { ApiMetrics } from './metrics.js';
 import { PoolClaims } from './sessions/pool-claims.js';
 import { SessionService } from './sessions/session-service.js';
+import { AccountAccess } from './users/account-access.js';
 import { UserDirectory } from './users/user-directory.js';
 import { UserService } from './users/user-service.js';
 
@@ -73,7 +74,13 @@ export function createApp(deps: ApiDeps): express.Express {
   const pools = new PoolClaims(poolStore, temporal, config, metrics, logger);
   const egress = new RoleEgressOpenings(config, db, audit);
   const sessions = new SessionService({ config, rows, temporal, logger, descriptors, quotas, egress, audit, pools, metrics });
-  const accounts = new UserService({ db, audit, codes, refreshTokens, revoked, credentials: connectTokens, totp, quotas, sessions, mutex, inviteTtlSeconds: config.inviteTtlSeconds });
+  const accountAccess = new AccountAccess(temporal, {
+    taskQueue: config.temporal.taskQueue,
+    nativeTokenSeconds: config.connectTokenTtlSeconds,
+    settleMs: 10_000,
+    startTimeoutMs: 5_000,
+  });
+  const accounts = new UserService({ db, audit, codes, refreshTokens, revoked, credentials: connectTokens, totp, quotas, accountAccess, mutex, inviteTtlSeconds: config.inviteTtlSeconds });
 
   const app = express();
   app.disable('x-powered-by');

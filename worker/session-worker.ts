@@ -16,6 +16,7 @@ import { RedisPoolStore } from '../core/pool-store.js';
 import { SessionFiles } from '../activities/session-files.js';
 import { IptablesPacketFilter, SessionFirewall } from '../activities/session-firewall.js';
 import { SubnetPool } from '../activities/subnet-pool.js';
+import { AccountStates } from '../core/account-states.js';
 import { SessionRows } from '../core/session-rows.js';
 import { AuditLog } from '../core/audit-log.js';
 import { TraefikFileRoutes } from '../activities/traefik-routes.js';
@@ -67,6 +68,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     runtime,
     firewall,
     store: new SessionRows(db),
+    accounts: new AccountStates(db),
     events: new TemporalSessionEvents(client),
     certificates: ca,
     files: new SessionFiles(config.sessionFilesDir),

@@ -1,3 +1,4 @@
 // The workflows this project's workers run (the entry point of the workflow bundle).
 export { PoolWarmerWorkflow } from './pool-warmer-workflow.js';
 export { SessionWorkflow } from './session-workflow.js';
+export { AccountAccessWorkflow } from './account-access-workflow.js';

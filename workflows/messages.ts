@@ -127,6 +127,30 @@ export interface ClientActivity {
 
 export const sessionWorkflowId = (sessionId: string): string => `session-${sessionId}`;
 
+/**
+ * An account change that ends the account's live access (password reset or change, role change,
+ * disable), as the API commits it: the account's token version after the change.
+ */
+export interface AccountAccessChange {
+  userId: string;
+  tokenVersion: number;
+  /** Unix seconds: native tokens that expire by then were issued before the change, and are refused. */
+  refuseNativeExpiringBy: number;
+  /** The change disables the account: its sessions stop. */
+  stopSessions: boolean;
+  /** Who made the change, for the sessions' records. */
+  by: string;
+}
+
+export interface AccountAccessResult {
+  /** False when the change never reached the database (the request that began it failed). */
+  applied: boolean;
+  sessions: number;
+}
+
+/** One per change: a retried start finds the same workflow. */
+export const accountAccessWorkflowId = (userId: string, tokenVersion: number): string => `account-access-${userId}-${tokenVersion}`;
+
 /** Ask the session to end; idempotent. */
 export const stopSignal = defineSignal<[StopRequest]>('stop');
 /** A client attached (first attach moves `ready` → `active`). */

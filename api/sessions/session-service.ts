@@ -142,13 +142,6 @@ export class SessionService {
     return { ...snapshotView(snapshot), connect: await this.issueConnect(user, snapshot, ip) };
   }
 
-  /** Stops every running session of a user (an admin disabled them); returns how many. */
-  async stopAllOf(userId: string, by: string): Promise<number> {
-    const running = await this.deps.rows.liveOf(userId);
-    for (const sessionId of running) await this.signalStop(sessionId, by, 'admin_stop');
-    return running.length;
-  }
-
   private async issueConnect(user: AuthenticatedUser, snapshot: SessionSnapshot, ip: string): Promise<ConnectDescriptor> {
     const descriptor = await this.deps.descriptors.issue(snapshot);
     await this.deps.audit.record({

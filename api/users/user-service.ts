@@ -4,9 +4,12 @@
  * users, listing them, and changing role, quota, enabled state, password and second factor, each
  * change recorded in the audit log with who did what to whom.
  *
- * Disabling an account or resetting its password takes effect at once: its token version is
- * bumped (every access token is refused on its next request), its refresh-token families are
- * revoked and, when disabled, its running sessions are stopped. The last enabled admin can be
+ * Disabling an account, resetting or changing its password and changing its role take effect at
+ * once: its token version is bumped (every access token is refused on its next request), its
+ * refresh-token families and browser credentials are revoked, and its running sessions refuse
+ * native tokens issued before the change and, when disabled, are stopped. The sessions' part is
+ * durable (api/users/account-access.ts): begun before the change is written, so that with
+ * Temporal unreachable nothing changes, and certain to follow once it is. The last enabled admin can be
  * neither disabled nor demoted: changes that could remove an admin run under one Redis lock, so
  * two admins cannot demote each other at the same moment.
  */
@@ -20,11 +23,11 @@ import type { RefreshTokens } from '../auth/refresh-tokens.js';
 import type { RevokedFamilies } from '../auth/revoked-families.js';
 import type { ConnectCredentials } from '../../core/connect-credentials.js';
 import type { Totp } from '../auth/totp.js';
+import type { AccountAccess } from './account-access.js';
 import { HttpError, notFound } from '../http-error.js';
 import type { QuotaService } from '../quotas/quota-service.js';
 import type { RedisMutex } from '../redis-mutex.js';
 import type { AuthenticatedUser } from '../request-context.js';
-import type { SessionService } from '../sessions/session-service.js';
 
 export interface UserView {
   id: string;
@@ -62,7 +65,7 @@ export interface UserServiceDeps {
   credentials: Pick<ConnectCredentials, 'revokeAllOfUser'>;
   totp: Totp;
   quotas: QuotaService;
-  sessions: SessionService;
+  accountAccess: AccountAccess;
   mutex: RedisMutex;
   inviteTtlSeconds: number;
 }
@@ -143,9 +146,11 @@ export class UserService {
       invalidateTokens = true;
     }
     if (invalidateTokens) user.tokenVersion += 1;
+    const pending = invalidateTokens ? await this.beginEndingAccess(actor, user) : null;
     await em.flush();
 
     if (invalidateTokens) await this.endLiveAccess(user.id);
+    const applied = await pending?.settled();
 
     // One audit record per kind of change.
     const changed: Record<string, unknown> = {};
@@ -154,8 +159,8 @@ export class UserService {
     if (Object.keys(changed).length) await this.audit(actor, 'user.updated', user, ip, changed);
     if (before.disabled !== user.disabled) {
       if (user.disabled) {
-        const stopped = await this.d.sessions.stopAllOf(user.id, actor.id);
-        await this.audit(actor, 'user.disabled', user, ip, { sessions_stopped: stopped });
+        // null: not yet applied when this answers (it follows).
+        await this.audit(actor, 'user.disabled', user, ip, { sessions_stopped: applied ? applied.sessions : null });
       } else {
         await this.audit(actor, 'user.enabled', user, ip, null);
       }
@@ -197,9 +202,16 @@ export class UserService {
     const user = await em.findOneOrFail(User, { id: actor.id });
     user.passwordHash = await hashPassword(newPassword);
     user.tokenVersion += 1;
+    const pending = await this.beginEndingAccess(actor, user);
     await em.flush();
     await this.endLiveAccess(user.id);
+    await pending.settled();
     await this.audit(actor, 'user.password_changed', user, ip, null);
+  }
+
+  /** Before the bumped token version is written: the sessions' part of the change, durably. */
+  private beginEndingAccess(actor: AuthenticatedUser, user: User) {
+    return this.d.accountAccess.begin({ userId: user.id, tokenVersion: user.tokenVersion, stopSessions: user.disabled, by: actor.id });
   }
 
   /**

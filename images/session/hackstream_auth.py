@@ -1,6 +1,6 @@
 # HackStream one-time token authentication for xpra 3.1 (installed as xpra.server.auth.hackstream_auth).
 #
-#   --ssl-auth=hackstream:pubkey=/run/hackstream/token.pub[,used_dir=/tmp/hackstream-used]
+#   --ssl-auth=hackstream:pubkey=/run/hackstream/token.pub[,refused_until=/run/hackstream/token.refused-until][,used_dir=/tmp/hackstream-used]
 #
 # A token is a pair: the client's username is "<expiry unix seconds>-<random id>", its password is
 # base64url(Ed25519 signature of "hackstream-native-token:" + username) without padding, made by
@@ -12,7 +12,9 @@
 # xpra's own pam and ldap modules do: the client sends the password xored with the salt, which
 # xpra 3.1's client does only over an encrypted connection (ssl or wss), and this module refuses
 # any other. A token is refused after its expiry, and accepted once: its id is recorded with an
-# exclusive create, so of concurrent connections with one token exactly one gets in.
+# exclusive create, so of concurrent connections with one token exactly one gets in. After an
+# account change (password, role, disable) the worker writes `refused_until` (unix seconds): tokens
+# expiring by then were issued before the change and are refused.
 
 import base64
 import os
@@ -31,6 +33,7 @@ SIGNATURE = re.compile(r"^[A-Za-z0-9_-]{86}$")
 SIGNED_CONTEXT = b"hackstream-native-token:"
 ENCRYPTED_SOCKETS = ("ssl", "wss")
 DEFAULT_PUBKEY = "/run/hackstream/token.pub"
+DEFAULT_REFUSED_UNTIL = "/run/hackstream/token.refused-until"
 DEFAULT_USED_DIR = "/tmp/hackstream-used"
 
 
@@ -42,6 +45,7 @@ class Authenticator(SysAuthenticatorBase):
 
     def __init__(self, username, **kwargs):
         self.pubkey = kwargs.pop("pubkey", DEFAULT_PUBKEY)
+        self.refused_until = kwargs.pop("refused_until", DEFAULT_REFUSED_UNTIL)
         self.used_dir = kwargs.pop("used_dir", DEFAULT_USED_DIR)
         connection = kwargs.get("connection")
         self.socktype = getattr(connection, "socktype_wrapped", None) or getattr(connection, "socktype", None)
@@ -75,6 +79,18 @@ class Authenticator(SysAuthenticatorBase):
         if len(raw) != 32:
             raise ValueError("the session's public key is not set")
         return Ed25519PublicKey.from_public_bytes(raw)
+
+    def refused_by_account_change(self, expiry):
+        try:
+            with open(self.refused_until, "r") as f:
+                bound = int(f.read().strip() or "0")
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError) as e:
+            # Unreadable or garbled: refuse rather than admit a token that may be revoked.
+            log.error("Error: hackstream auth: cannot read %s: %s", self.refused_until, e)
+            return True
+        return expiry <= bound
 
     def consume(self, token_id):
         os.makedirs(self.used_dir, mode=0o700, exist_ok=True)
@@ -112,6 +128,9 @@ class Authenticator(SysAuthenticatorBase):
             key.verify(signature, SIGNED_CONTEXT + token_id.encode("ascii"))
         except InvalidSignature:
             log.warn("Warning: hackstream auth: wrong token for %s", token_id)
+            return False
+        if self.refused_by_account_change(int(m.group(1))):
+            log.warn("Warning: hackstream auth: token %s was revoked by an account change", token_id)
             return False
         if not self.consume(token_id):
             log.warn("Warning: hackstream auth: token %s was already used", token_id)

@@ -13,7 +13,7 @@ import { NATIVE_TOKEN_CONTEXT } from '../../api/connect/native-tokens.js';
 import { sessionPublicKeyHex, sessionSigningKey } from '../../core/session-token-key.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { docker, execIn, sessionContainers } from '../support/docker.js';
-import { attachXpra } from '../support/xpra-client.js';
+import { attachOnce } from '../support/xpra-client.js';
 
 const stack = inject('stack');
 let t: ApiUnderTest;
@@ -136,14 +136,8 @@ async function readableFiles(): Promise<Record<string, Buffer>> {
 const freshUsername = () => `${Math.floor(Date.now() / 1000) + 60}-${randomBytes(16).toString('base64url')}`;
 
 /** One real `xpra attach` through the ingress with this username and password. */
-async function attach(username: string, password: string): Promise<{ attached: boolean; output: string }> {
-  const client = attachXpra({ host: '127.0.0.1', port: stack.ingressPort, sni: session.connect.native.sni, caFile: stack.caFile, username, password });
-  try {
-    return { attached: await client.attached(30_000), output: client.output() };
-  } finally {
-    await client.stop();
-  }
-}
+const attach = (username: string, password: string) =>
+  attachOnce({ host: '127.0.0.1', port: stack.ingressPort, sni: session.connect.native.sni, caFile: stack.caFile, username, password });
 
 async function containerLog(): Promise<string> {
   const buf = await docker.getContainer(containerId).logs({ stdout: true, stderr: true, follow: false });

@@ -89,3 +89,13 @@ export function attachXpra(o: NativeAttachOptions): XpraClient {
     },
   };
 }
+
+/** One attach attempt to its end: whether the client got in, and what it printed. */
+export async function attachOnce(o: NativeAttachOptions, timeoutMs = 30_000): Promise<{ attached: boolean; output: string }> {
+  const client = attachXpra(o);
+  try {
+    return { attached: await client.attached(timeoutMs), output: client.output() };
+  } finally {
+    await client.stop();
+  }
+}

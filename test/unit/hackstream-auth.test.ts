@@ -34,7 +34,7 @@ class Connection:
 
 def attempt(case):
     caps = get_network_caps()
-    auth = mod.Authenticator(case["username"], pubkey=case["pubkey"], used_dir=case["used_dir"],
+    auth = mod.Authenticator(case["username"], pubkey=case["pubkey"], used_dir=case["used_dir"], refused_until=case["refused_until"],
                              connection=Connection(case.get("socktype", "ssl")), exec_cwd="/")
     challenge = auth.get_challenge(case.get("digests") or caps["digest"])
     if challenge is None:
@@ -59,10 +59,10 @@ const SESSION = 'e7a1c7a4-5a43-4b7e-8d0f-3c2b1a0f9e8d';
 const pubkey = path.join(dir, 'token.pub');
 writeFileSync(pubkey, sessionPublicKeyHex(SECRET, SESSION));
 
-type Attempt = { username: string; password: string; pubkey?: string; socktype?: string; digests?: string[] };
+type Attempt = { username: string; password: string; pubkey?: string; refused_until?: string; socktype?: string; digests?: string[] };
 
 function run(attempts: Attempt[], usedDir = path.join(dir, `used-${randomBytes(4).toString('hex')}`)): string[] {
-  const cases = attempts.map((a) => ({ pubkey, used_dir: usedDir, ...a }));
+  const cases = attempts.map((a) => ({ pubkey, used_dir: usedDir, refused_until: path.join(dir, 'no-account-change'), ...a }));
   const out = execFileSync(DEBIAN_PYTHON, ['-c', HARNESS, MODULE], { input: JSON.stringify(cases), encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
   return JSON.parse(out) as string[];
 }
@@ -86,6 +86,18 @@ describe('the session image token check under xpra 3.1', () => {
     const readable = Buffer.from(sessionPublicKeyHex(SECRET, SESSION), 'hex');
     const forged = createHmac('sha256', readable).update(username).digest('base64url');
     expect(run([{ username, password: forged }])).toEqual(['xor refused']);
+  });
+
+  it('refuses the tokens issued before an account change (expiring by the bound the worker wrote), and admits later ones', () => {
+    const now = Date.now();
+    const refusedUntil = path.join(dir, `refused-${randomBytes(4).toString('hex')}`);
+    writeFileSync(refusedUntil, `${Math.floor(now / 1000) + 60}\n`);
+    const before = mintNativeToken(SECRET, SESSION, 60, now);
+    const after = mintNativeToken(SECRET, SESSION, 60, now + 1000);
+    expect(run([{ ...before, refused_until: refusedUntil }, { ...after, refused_until: refusedUntil }])).toEqual(['xor refused', 'xor accepted']);
+    // A bound it cannot read refuses every token rather than admit a revoked one.
+    writeFileSync(refusedUntil, 'garbled');
+    expect(run([{ ...mintNativeToken(SECRET, SESSION, 600), refused_until: refusedUntil }])).toEqual(['xor refused']);
   });
 
   it('admits nobody without the public key (a warm container), and asks nothing of a client without xor or off TLS', () => {

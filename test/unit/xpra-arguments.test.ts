@@ -16,7 +16,7 @@ describe('xpra arguments', () => {
         '--bind-ssl=0.0.0.0:14501',
         '--ssl-cert=/run/hackstream/tls-cert.pem',
         '--ssl-key=/run/hackstream/tls-key.pem',
-        '--ssl-auth=hackstream:pubkey=/run/hackstream/token.pub',
+        '--ssl-auth=hackstream:pubkey=/run/hackstream/token.pub,refused_until=/run/hackstream/token.refused-until',
         '--ssl-protocol=TLS',
       ]),
     );

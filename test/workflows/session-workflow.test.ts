@@ -9,7 +9,8 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testSessionSpec } from '../support/session-spec.js';
 import { ContainerExitedError, ImageMissingError, NotReadyInTimeError } from '../../activities/errors.js';
-import type { SessionActivities, WatchInput } from '../../activities/index.js';
+import type { accountAccessActivities } from '../../activities/account-access-activities.js';
+import type { SessionActivities as AllActivities, WatchInput } from '../../activities/index.js';
 import {
   activityHeartbeatSignal,
   awaitReadyUpdate,
@@ -29,6 +30,9 @@ import { createLogger } from '../../core/logger.js';
 import { ensureSearchAttributes } from '../../worker/search-attributes.js';
 import { installTemporalLogging } from '../../worker/temporal-logging.js';
 import { temporalTestServer, workflowsEntry } from '../support/paths.js';
+
+/** The session workflow's and the pool warmer's activities (the account change's have tests of their own). */
+type SessionActivities = Omit<AllActivities, keyof ReturnType<typeof accountAccessActivities>>;
 
 let env: TestWorkflowEnvironment;
 

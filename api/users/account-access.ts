@@ -1,0 +1,63 @@
+/**
+ * Starts the durable half of an account change that ends live access (workflows/account-access-workflow.ts):
+ * before the API commits the change, so that with Temporal unreachable the request fails with
+ * nothing changed; after the commit the workflow is certain to revoke the account's session
+ * credentials, make its containers refuse earlier native tokens and, on disable, stop them.
+ */
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { AccountAccessWorkflow } from '../../workflows/account-access-workflow.js';
+import { accountAccessWorkflowId, type AccountAccessChange, type AccountAccessResult } from '../../workflows/messages.js';
+import { HttpError } from '../http-error.js';
+
+export interface AccountAccessOptions {
+  taskQueue: string;
+  /** Lifetime of a native token: every token issued before a change expires within it. */
+  nativeTokenSeconds: number;
+  /** How long a request waits for the change to reach the sessions before it answers anyway. */
+  settleMs: number;
+  /** How long a start may take before Temporal counts as unreachable. */
+  startTimeoutMs: number;
+}
+
+export interface PendingAccountChange {
+  /** The change's effect on the sessions once applied; null if it takes longer than the request waits (it still follows). */
+  settled(): Promise<AccountAccessResult | null>;
+}
+
+export class AccountAccess {
+  constructor(
+    private readonly temporal: Client,
+    private readonly opts: AccountAccessOptions,
+  ) {}
+
+  async begin(change: Omit<AccountAccessChange, 'refuseNativeExpiringBy'>): Promise<PendingAccountChange> {
+    const args: AccountAccessChange = { ...change, refuseNativeExpiringBy: Math.floor(Date.now() / 1000) + this.opts.nativeTokenSeconds };
+    let handle: WorkflowHandle<typeof AccountAccessWorkflow>;
+    try {
+      handle = await this.temporal.withAbortSignal(AbortSignal.timeout(this.opts.startTimeoutMs), () =>
+        this.temporal.workflow.start<typeof AccountAccessWorkflow>('AccountAccessWorkflow', {
+          workflowId: accountAccessWorkflowId(change.userId, change.tokenVersion),
+          taskQueue: this.opts.taskQueue,
+          args: [args],
+          // A retried request finds the change it started.
+          workflowIdConflictPolicy: 'USE_EXISTING',
+        }),
+      );
+    } catch {
+      throw new HttpError(503, 'temporal_unavailable', 'the workflow service is unreachable: nothing was changed; try again', { 'Retry-After': '5' });
+    }
+    return {
+      settled: async () => {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), this.opts.settleMs)));
+        try {
+          return await Promise.race([handle.result(), timeout]);
+        } catch {
+          return null; // followed up by the workflow's retries, not by this request
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+    };
+  }
+}

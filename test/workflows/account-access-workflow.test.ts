@@ -1,0 +1,107 @@
+/**
+ * AccountAccessWorkflow on Temporal's time-skipping test server, with fake activities: it waits
+ * for the API's commit before touching anything, gives up on a change that never commits, and
+ * carries a committed one to every live session. Stopping real sessions on disable is shown
+ * end to end in test/security/account-change-sessions.test.ts.
+ */
+import { randomUUID } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { accountAccessActivities } from '../../activities/account-access-activities.js';
+import type { AccountState } from '../../core/account-states.js';
+import { createLogger } from '../../core/logger.js';
+import { installTemporalLogging } from '../../worker/temporal-logging.js';
+import type { AccountAccessWorkflow } from '../../workflows/account-access-workflow.js';
+import { accountAccessWorkflowId, type AccountAccessChange } from '../../workflows/messages.js';
+import { temporalTestServer, workflowsEntry } from '../support/paths.js';
+
+let env: TestWorkflowEnvironment;
+
+beforeAll(async () => {
+  installTemporalLogging(createLogger({ level: 'error', service: 'workflow-test', json: false }));
+  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: temporalTestServer() } } });
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+/** A database whose account row the test changes, and what the activities were asked to do. */
+interface Fakes {
+  account: AccountState | null;
+  reads: number;
+  ended: Array<{ sessionIds: string[]; refuseNativeExpiringBy: number }>;
+  activities: ReturnType<typeof accountAccessActivities>;
+}
+
+function fakes(initial: AccountState | null, live: string[]): Fakes {
+  const f: Fakes = {
+    account: initial,
+    reads: 0,
+    ended: [],
+    activities: {
+      async accountState() {
+        f.reads++;
+        return f.account;
+      },
+      async liveSessionsOf() {
+        return live;
+      },
+      async endSessionsAccess(input: { sessionIds: string[]; refuseNativeExpiringBy: number }) {
+        f.ended.push(input);
+        return input.sessionIds.length;
+      },
+    },
+  };
+  return f;
+}
+
+async function run(f: Fakes, change: AccountAccessChange, meanwhile?: () => Promise<void>) {
+  const taskQueue = `wf-test-${randomUUID()}`;
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: workflowsEntry, activities: f.activities });
+  return worker.runUntil(async () => {
+    const handle = await env.client.workflow.start<typeof AccountAccessWorkflow>('AccountAccessWorkflow', {
+      taskQueue,
+      workflowId: accountAccessWorkflowId(change.userId, change.tokenVersion),
+      args: [change],
+    });
+    await meanwhile?.();
+    return handle.result();
+  });
+}
+
+const change = (overrides: Partial<AccountAccessChange> = {}): AccountAccessChange => ({
+  userId: randomUUID(),
+  tokenVersion: 3,
+  refuseNativeExpiringBy: 1_900_000_000,
+  stopSessions: false,
+  by: 'admin-1',
+  ...overrides,
+});
+
+describe('AccountAccessWorkflow', () => {
+  it('waits until the change is committed, then ends the access of every live session', async () => {
+    const f = fakes({ tokenVersion: 2, disabled: false }, ['s-1', 's-2']);
+    const result = await run(f, change(), async () => {
+      // The API commits a little after it started the workflow.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(f.ended).toEqual([]);
+      f.account = { tokenVersion: 3, disabled: false };
+    });
+    expect(result).toEqual({ applied: true, sessions: 2 });
+    expect(f.reads).toBeGreaterThan(1);
+    expect(f.ended).toEqual([{ sessionIds: ['s-1', 's-2'], refuseNativeExpiringBy: 1_900_000_000 }]);
+  });
+
+  it('does nothing for a change that never reaches the database (the request failed after starting it)', async () => {
+    const f = fakes({ tokenVersion: 2, disabled: false }, ['s-1']);
+    expect(await run(f, change({ stopSessions: true }))).toEqual({ applied: false, sessions: 0 });
+    expect(f.ended).toEqual([]);
+  });
+
+  it('applies a disable whose sessions ended meanwhile (their workflows are gone) without failing', async () => {
+    const f = fakes({ tokenVersion: 5, disabled: true }, [`gone-${randomUUID()}`]);
+    expect(await run(f, change({ stopSessions: true }))).toEqual({ applied: true, sessions: 1 });
+    expect(f.ended).toHaveLength(1);
+  });
+});
