@@ -34,7 +34,7 @@ describe('role policies', () => {
       const input = JSON.parse(
         Buffer.from(history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!.data!).toString('utf8'),
       );
-      expect(input.spec.policy).toEqual({ clipboard: false, fileTransfer: true });
+      expect(input.spec.policy).toEqual({ clipboard: false, fileTransfer: true, egress: [] });
       expect(input.spec.timeouts.maxDurationSeconds).toBe(600);
     } finally {
       await t.call('POST', `/v1/sessions/${res.body.session_id}/stop`, { token: admin.token });
