@@ -29,11 +29,11 @@ export function accountAccessActivities(deps: AccountAccessDeps) {
     },
 
     /** Ends the sessions' credentials from before the change; returns how many sessions still had files. */
-    async endSessionsAccess(input: { sessionIds: string[]; refuseNativeExpiringBy: number }): Promise<number> {
+    async endSessionsAccess(input: { sessionIds: string[]; refuseNativeIssuedUntil: number }): Promise<number> {
       let reached = 0;
       for (const sessionId of input.sessionIds) {
         await credentials.revokeAll(sessionId);
-        if (await files.refuseNativeTokens(sessionId, input.refuseNativeExpiringBy)) reached++;
+        if (await files.refuseNativeTokens(sessionId, input.refuseNativeIssuedUntil)) reached++;
       }
       return reached;
     },

@@ -69,16 +69,16 @@ export class SessionFiles {
   }
 
   /**
-   * From now on the container refuses native tokens that expire by `expiringBy` (unix seconds):
-   * those issued before an account change. Only ever raised; false when the session has no
-   * files (it ended).
+   * From now on the container refuses native tokens issued until `issuedUntil` (epoch ms): those
+   * from before an account change. Only ever raised; false when the session has no files (it
+   * ended).
    */
-  async refuseNativeTokens(sessionId: string, expiringBy: number): Promise<boolean> {
+  async refuseNativeTokens(sessionId: string, issuedUntil: number): Promise<boolean> {
     const file = path.join(this.dirOf(sessionId), FILES.tokensRefusedUntil);
     const current = Number((await readFile(file, 'utf8').catch(() => '0')).trim()) || 0;
-    if (current >= expiringBy) return true;
+    if (current >= issuedUntil) return true;
     try {
-      await writeFileAtomically(file, `${expiringBy}\n`, { mode: 0o400, prepare: (tmp) => this.ownBySessionUser(tmp) });
+      await writeFileAtomically(file, `${issuedUntil}\n`, { mode: 0o400, prepare: (tmp) => this.ownBySessionUser(tmp) });
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;

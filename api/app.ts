@@ -76,7 +76,6 @@ export function createApp(deps: ApiDeps): express.Express {
   const sessions = new SessionService({ config, rows, temporal, logger, descriptors, quotas, egress, audit, pools, metrics });
   const accountAccess = new AccountAccess(temporal, {
     taskQueue: config.temporal.taskQueue,
-    nativeTokenSeconds: config.connectTokenTtlSeconds,
     settleMs: 10_000,
     startTimeoutMs: 5_000,
   });

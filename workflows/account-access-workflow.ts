@@ -35,7 +35,7 @@ export async function AccountAccessWorkflow(change: AccountAccessChange): Promis
     return { applied: false, sessions: 0 };
   }
   const sessionIds = await liveSessionsOf(change.userId);
-  await endSessionsAccess({ sessionIds, refuseNativeExpiringBy: change.refuseNativeExpiringBy });
+  await endSessionsAccess({ sessionIds, refuseNativeIssuedUntil: change.refuseNativeIssuedUntil });
   // Enabled again meanwhile: a later change decides, not this one.
   if (change.stopSessions && (await accountState(change.userId))?.disabled) {
     for (const sessionId of sessionIds) await stopSession(sessionId, change.by);

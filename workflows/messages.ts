@@ -134,8 +134,8 @@ export const sessionWorkflowId = (sessionId: string): string => `session-${sessi
 export interface AccountAccessChange {
   userId: string;
   tokenVersion: number;
-  /** Unix seconds: native tokens that expire by then were issued before the change, and are refused. */
-  refuseNativeExpiringBy: number;
+  /** Epoch ms: native tokens issued until then (before the change) are refused. */
+  refuseNativeIssuedUntil: number;
   /** The change disables the account: its sessions stop. */
   stopSessions: boolean;
   /** Who made the change, for the sessions' records. */

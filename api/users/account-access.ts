@@ -11,8 +11,6 @@ import { HttpError } from '../http-error.js';
 
 export interface AccountAccessOptions {
   taskQueue: string;
-  /** Lifetime of a native token: every token issued before a change expires within it. */
-  nativeTokenSeconds: number;
   /** How long a request waits for the change to reach the sessions before it answers anyway. */
   settleMs: number;
   /** How long a start may take before Temporal counts as unreachable. */
@@ -30,8 +28,8 @@ export class AccountAccess {
     private readonly opts: AccountAccessOptions,
   ) {}
 
-  async begin(change: Omit<AccountAccessChange, 'refuseNativeExpiringBy'>): Promise<PendingAccountChange> {
-    const args: AccountAccessChange = { ...change, refuseNativeExpiringBy: Math.floor(Date.now() / 1000) + this.opts.nativeTokenSeconds };
+  async begin(change: Omit<AccountAccessChange, 'refuseNativeIssuedUntil'>): Promise<PendingAccountChange> {
+    const args: AccountAccessChange = { ...change, refuseNativeIssuedUntil: Date.now() };
     let handle: WorkflowHandle<typeof AccountAccessWorkflow>;
     try {
       handle = await this.temporal.withAbortSignal(AbortSignal.timeout(this.opts.startTimeoutMs), () =>

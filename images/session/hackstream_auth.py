@@ -2,7 +2,7 @@
 #
 #   --ssl-auth=hackstream:pubkey=/run/hackstream/token.pub[,refused_until=/run/hackstream/token.refused-until][,used_dir=/tmp/hackstream-used]
 #
-# A token is a pair: the client's username is "<expiry unix seconds>-<random id>", its password is
+# A token is a pair: the client's username is "<expiry unix s>-<issued epoch ms>_<random id>", its password is
 # base64url(Ed25519 signature of "hackstream-native-token:" + username) without padding, made by
 # the API with the session's private key. The container holds only the public key (32 raw bytes,
 # hex, in `pubkey`, placed by the worker), so nothing readable here mints a token; without the
@@ -13,8 +13,8 @@
 # xpra 3.1's client does only over an encrypted connection (ssl or wss), and this module refuses
 # any other. A token is refused after its expiry, and accepted once: its id is recorded with an
 # exclusive create, so of concurrent connections with one token exactly one gets in. After an
-# account change (password, role, disable) the worker writes `refused_until` (unix seconds): tokens
-# expiring by then were issued before the change and are refused.
+# account change (password, role, disable) the worker writes `refused_until` (epoch ms): tokens
+# issued until then are refused, and so is any token without an issue time.
 
 import base64
 import os
@@ -28,6 +28,7 @@ from xpra.os_util import strtobytes
 from xpra.server.auth.sys_auth_base import SysAuthenticatorBase, log
 
 TOKEN_ID = re.compile(r"^([0-9]{9,11})-[A-Za-z0-9_-]{16,64}$")
+ISSUED = re.compile(r"^[0-9]{9,11}-([0-9]{13})_")
 # An Ed25519 signature is 64 bytes: 86 base64url characters without padding.
 SIGNATURE = re.compile(r"^[A-Za-z0-9_-]{86}$")
 SIGNED_CONTEXT = b"hackstream-native-token:"
@@ -80,7 +81,7 @@ class Authenticator(SysAuthenticatorBase):
             raise ValueError("the session's public key is not set")
         return Ed25519PublicKey.from_public_bytes(raw)
 
-    def refused_by_account_change(self, expiry):
+    def refused_by_account_change(self, token_id):
         try:
             with open(self.refused_until, "r") as f:
                 bound = int(f.read().strip() or "0")
@@ -90,7 +91,8 @@ class Authenticator(SysAuthenticatorBase):
             # Unreadable or garbled: refuse rather than admit a token that may be revoked.
             log.error("Error: hackstream auth: cannot read %s: %s", self.refused_until, e)
             return True
-        return expiry <= bound
+        issued = ISSUED.match(token_id)
+        return issued is None or int(issued.group(1)) <= bound
 
     def consume(self, token_id):
         os.makedirs(self.used_dir, mode=0o700, exist_ok=True)
@@ -129,7 +131,7 @@ class Authenticator(SysAuthenticatorBase):
         except InvalidSignature:
             log.warn("Warning: hackstream auth: wrong token for %s", token_id)
             return False
-        if self.refused_by_account_change(int(m.group(1))):
+        if self.refused_by_account_change(token_id):
             log.warn("Warning: hackstream auth: token %s was revoked by an account change", token_id)
             return False
         if not self.consume(token_id):

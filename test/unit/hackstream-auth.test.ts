@@ -6,13 +6,13 @@
  * (xpra/client/client_base.py `send_challenge_reply`), the server's `authenticate`.
  */
 import { execFileSync } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mintNativeToken } from '../../api/connect/native-tokens.js';
-import { sessionPublicKeyHex } from '../../core/session-token-key.js';
+import { mintNativeToken, NATIVE_TOKEN_CONTEXT } from '../../api/connect/native-tokens.js';
+import { sessionPublicKeyHex, sessionSigningKey } from '../../core/session-token-key.js';
 import { REPO_ROOT } from '../support/paths.js';
 
 /** Debian's Python, with xpra and python3-cryptography (a python3 earlier on PATH may lack them). */
@@ -88,13 +88,19 @@ describe('the session image token check under xpra 3.1', () => {
     expect(run([{ username, password: forged }])).toEqual(['xor refused']);
   });
 
-  it('refuses the tokens issued before an account change (expiring by the bound the worker wrote), and admits later ones', () => {
-    const now = Date.now();
+  it('refuses the tokens issued until an account change (the bound the worker wrote, to the millisecond), and admits later ones', () => {
+    const change = Date.now();
     const refusedUntil = path.join(dir, `refused-${randomBytes(4).toString('hex')}`);
-    writeFileSync(refusedUntil, `${Math.floor(now / 1000) + 60}\n`);
-    const before = mintNativeToken(SECRET, SESSION, 60, now);
-    const after = mintNativeToken(SECRET, SESSION, 60, now + 1000);
-    expect(run([{ ...before, refused_until: refusedUntil }, { ...after, refused_until: refusedUntil }])).toEqual(['xor refused', 'xor accepted']);
+    writeFileSync(refusedUntil, `${change}\n`);
+    const at = mintNativeToken(SECRET, SESSION, 60, change);
+    const after = mintNativeToken(SECRET, SESSION, 60, change + 1);
+    const withoutIssueTime = mintNativeToken(SECRET, SESSION, 60, change + 1);
+    const [expiry] = withoutIssueTime.username.split('-');
+    const oldFormat = { username: `${expiry}-${randomBytes(16).toString('base64url')}` };
+    const signed = { ...oldFormat, password: sign(null, Buffer.from(`${NATIVE_TOKEN_CONTEXT}${oldFormat.username}`), sessionSigningKey(SECRET, SESSION)).toString('base64url') };
+    expect(run([at, after, signed].map((t) => ({ ...t, refused_until: refusedUntil })))).toEqual(['xor refused', 'xor accepted', 'xor refused']);
+    // Without an account change, the same kind of token is let in.
+    expect(run([{ ...mintNativeToken(SECRET, SESSION, 60, change - 1000) }])).toEqual(['xor accepted']);
     // A bound it cannot read refuses every token rather than admit a revoked one.
     writeFileSync(refusedUntil, 'garbled');
     expect(run([{ ...mintNativeToken(SECRET, SESSION, 600), refused_until: refusedUntil }])).toEqual(['xor refused']);

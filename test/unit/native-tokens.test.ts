@@ -14,12 +14,13 @@ function verifiesWith(publicKeyHex: string, username: string, password: string):
 }
 
 describe('native tokens', () => {
-  it('are an expiring id signed with the session key, verifiable with its public key alone', () => {
-    const now = Date.UTC(2026, 0, 1);
+  it('are an expiring id with its issue time, signed with the session key, verifiable with its public key alone', () => {
+    const now = Date.UTC(2026, 0, 1) + 123;
     const token = mintNativeToken(SECRET, SESSION, 60, now);
-    expect(token.username).toMatch(/^\d{10}-[A-Za-z0-9_-]{22}$/);
-    expect(token.username.split('-')[0]).toBe(String(now / 1000 + 60));
-    expect(token.expiresAt.getTime()).toBe(now + 60_000);
+    expect(token.username).toMatch(/^\d{10}-\d{13}_[A-Za-z0-9_-]{22}$/);
+    expect(token.username.split('-')[0]).toBe(String(Math.floor(now / 1000) + 60));
+    expect(token.username.split('-')[1]!.split('_')[0]).toBe(String(now));
+    expect(token.expiresAt.getTime()).toBe(Math.floor(now / 1000) * 1000 + 60_000);
     expect(token.password).toMatch(/^[A-Za-z0-9_-]{86}$/); // a 64-byte Ed25519 signature
     const publicKey = sessionPublicKeyHex(SECRET, SESSION);
     expect(publicKey).toMatch(/^[0-9a-f]{64}$/);

@@ -17,16 +17,16 @@ describe('SessionFiles.refuseNativeTokens', () => {
   it('writes the bound into the session files, read-only, and only ever raises it', async () => {
     await files.write('s-1', { certPem: 'cert', keyPem: 'key', tokenPublicKeyHex: 'ab'.repeat(32) });
     const file = path.join(root, 's-1', FILES.tokensRefusedUntil);
-    expect(await files.refuseNativeTokens('s-1', 1_800_000_100)).toBe(true);
-    expect(readFileSync(file, 'utf8')).toBe('1800000100\n');
+    expect(await files.refuseNativeTokens('s-1', 1_800_000_100_000)).toBe(true);
+    expect(readFileSync(file, 'utf8')).toBe('1800000100000\n');
     expect(statSync(file).mode & 0o777).toBe(0o400);
-    await files.refuseNativeTokens('s-1', 1_800_000_050);
-    expect(readFileSync(file, 'utf8')).toBe('1800000100\n');
-    await files.refuseNativeTokens('s-1', 1_800_000_200);
-    expect(readFileSync(file, 'utf8')).toBe('1800000200\n');
+    await files.refuseNativeTokens('s-1', 1_800_000_050_000);
+    expect(readFileSync(file, 'utf8')).toBe('1800000100000\n');
+    await files.refuseNativeTokens('s-1', 1_800_000_200_000);
+    expect(readFileSync(file, 'utf8')).toBe('1800000200000\n');
   });
 
   it('reaches nothing for a session without files (it ended)', async () => {
-    expect(await files.refuseNativeTokens('s-gone', 1_800_000_100)).toBe(false);
+    expect(await files.refuseNativeTokens('s-gone', 1_800_000_100_000)).toBe(false);
   });
 });

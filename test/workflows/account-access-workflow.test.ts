@@ -30,7 +30,7 @@ afterAll(async () => {
 interface Fakes {
   account: AccountState | null;
   reads: number;
-  ended: Array<{ sessionIds: string[]; refuseNativeExpiringBy: number }>;
+  ended: Array<{ sessionIds: string[]; refuseNativeIssuedUntil: number }>;
   activities: ReturnType<typeof accountAccessActivities>;
 }
 
@@ -47,7 +47,7 @@ function fakes(initial: AccountState | null, live: string[]): Fakes {
       async liveSessionsOf() {
         return live;
       },
-      async endSessionsAccess(input: { sessionIds: string[]; refuseNativeExpiringBy: number }) {
+      async endSessionsAccess(input: { sessionIds: string[]; refuseNativeIssuedUntil: number }) {
         f.ended.push(input);
         return input.sessionIds.length;
       },
@@ -73,7 +73,7 @@ async function run(f: Fakes, change: AccountAccessChange, meanwhile?: () => Prom
 const change = (overrides: Partial<AccountAccessChange> = {}): AccountAccessChange => ({
   userId: randomUUID(),
   tokenVersion: 3,
-  refuseNativeExpiringBy: 1_900_000_000,
+  refuseNativeIssuedUntil: 1_900_000_000_000,
   stopSessions: false,
   by: 'admin-1',
   ...overrides,
@@ -90,7 +90,7 @@ describe('AccountAccessWorkflow', () => {
     });
     expect(result).toEqual({ applied: true, sessions: 2 });
     expect(f.reads).toBeGreaterThan(1);
-    expect(f.ended).toEqual([{ sessionIds: ['s-1', 's-2'], refuseNativeExpiringBy: 1_900_000_000 }]);
+    expect(f.ended).toEqual([{ sessionIds: ['s-1', 's-2'], refuseNativeIssuedUntil: 1_900_000_000_000 }]);
   });
 
   it('does nothing for a change that never reaches the database (the request failed after starting it)', async () => {
