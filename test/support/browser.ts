@@ -4,7 +4,7 @@
  * ignoring certificate errors.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page, type Response } from 'playwright-core';
@@ -44,10 +44,28 @@ export async function launchChromium(opts: { trustCaFile: string; executablePath
 }
 
 /**
+ * Waits until the host's network interfaces and addresses have not changed for `quietMs` (at most `maxMs`):
+ * Chromium aborts requests in flight whenever they change, as they do while the warm pool starts
+ * containers (a network and a bridge address each).
+ */
+async function untilInterfacesSettle(quietMs = 2000, maxMs = 30_000): Promise<void> {
+  const snapshot = () =>
+    JSON.stringify([readdirSync('/sys/class/net'), Object.entries(os.networkInterfaces()).map(([name, addrs]) => [name, addrs?.map((a) => a.address)])]);
+  const deadline = Date.now() + maxMs;
+  let last = snapshot();
+  let quietSince = Date.now();
+  while (Date.now() - quietSince < quietMs && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    const now = snapshot();
+    if (now !== last) [last, quietSince] = [now, Date.now()];
+  }
+}
+
+/**
  * Opens a session's browser URL and waits until `shown` holds in the page. When Chromium runs on
  * the Docker host itself, a new session's network interfaces settling can abort the navigation or
- * the client's WebSocket (ERR_NETWORK_CHANGED); then, as a user would, it asks for a fresh link (the
- * token may have been spent) and tries again. What the page logged is kept for the failure message.
+ * the client's WebSocket (ERR_NETWORK_CHANGED); then it waits until the host's addresses settle
+ * and, as a user would, asks for a fresh link (the token may have been spent) and tries again. What the page logged is kept for the failure message.
  */
 export async function openSessionWindow<A>(
   tab: Page,
@@ -88,7 +106,7 @@ export async function openSessionWindow<A>(
         `openSessionWindow: attempt ${attempt} failed (${String(err).split('\n')[0]}); retrying with a fresh link; page log:\n  ${pageLog.slice(-15).join('\n  ')}\n`,
       );
       pageLog.length = 0;
-      await new Promise((r) => setTimeout(r, 500));
+      await untilInterfacesSettle();
       url = await freshUrl();
     }
   }
