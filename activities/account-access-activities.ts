@@ -32,6 +32,8 @@ export function accountAccessActivities(deps: AccountAccessDeps) {
     async endSessionsAccess(input: { sessionIds: string[]; refuseNativeIssuedUntil: number }): Promise<number> {
       let reached = 0;
       for (const sessionId of input.sessionIds) {
+        // The API revoked them already, right after its write; this is the guarantee if it
+        // crashed in between.
         await credentials.revokeAll(sessionId);
         if (await files.refuseNativeTokens(sessionId, input.refuseNativeIssuedUntil)) reached++;
       }

@@ -74,11 +74,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const pools = new PoolClaims(poolStore, temporal, config, metrics, logger);
   const egress = new RoleEgressOpenings(config, db, audit);
   const sessions = new SessionService({ config, rows, temporal, logger, descriptors, quotas, egress, audit, pools, metrics });
-  const accountAccess = new AccountAccess(temporal, {
-    taskQueue: config.temporal.taskQueue,
-    settleMs: 10_000,
-    startTimeoutMs: 5_000,
-  });
+  const accountAccess = new AccountAccess(temporal, config.temporal.taskQueue);
   const accounts = new UserService({ db, audit, codes, refreshTokens, revoked, credentials: connectTokens, totp, quotas, accountAccess, mutex, inviteTtlSeconds: config.inviteTtlSeconds });
 
   const app = express();

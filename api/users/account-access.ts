@@ -9,13 +9,10 @@ import type { AccountAccessWorkflow } from '../../workflows/account-access-workf
 import { accountAccessWorkflowId, type AccountAccessChange, type AccountAccessResult } from '../../workflows/messages.js';
 import { HttpError } from '../http-error.js';
 
-export interface AccountAccessOptions {
-  taskQueue: string;
-  /** How long a request waits for the change to reach the sessions before it answers anyway. */
-  settleMs: number;
-  /** How long a start may take before Temporal counts as unreachable. */
-  startTimeoutMs: number;
-}
+/** How long a request waits for the change to reach the sessions before it answers anyway. */
+const SETTLE_MS = 10_000;
+/** How long a start may take before Temporal counts as unreachable. */
+const START_TIMEOUT_MS = 5_000;
 
 export interface PendingAccountChange {
   /** The change's effect on the sessions once applied; null if it takes longer than the request waits (it still follows). */
@@ -25,17 +22,17 @@ export interface PendingAccountChange {
 export class AccountAccess {
   constructor(
     private readonly temporal: Client,
-    private readonly opts: AccountAccessOptions,
+    private readonly taskQueue: string,
   ) {}
 
   async begin(change: Omit<AccountAccessChange, 'refuseNativeIssuedUntil'>): Promise<PendingAccountChange> {
     const args: AccountAccessChange = { ...change, refuseNativeIssuedUntil: Date.now() };
     let handle: WorkflowHandle<typeof AccountAccessWorkflow>;
     try {
-      handle = await this.temporal.withAbortSignal(AbortSignal.timeout(this.opts.startTimeoutMs), () =>
+      handle = await this.temporal.withAbortSignal(AbortSignal.timeout(START_TIMEOUT_MS), () =>
         this.temporal.workflow.start<typeof AccountAccessWorkflow>('AccountAccessWorkflow', {
           workflowId: accountAccessWorkflowId(change.userId, change.tokenVersion),
-          taskQueue: this.opts.taskQueue,
+          taskQueue: this.taskQueue,
           args: [args],
           // A retried request finds the change it started.
           workflowIdConflictPolicy: 'USE_EXISTING',
@@ -47,7 +44,7 @@ export class AccountAccess {
     return {
       settled: async () => {
         let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), this.opts.settleMs)));
+        const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), SETTLE_MS)));
         try {
           return await Promise.race([handle.result(), timeout]);
         } catch {

@@ -23,6 +23,7 @@ import type { RefreshTokens } from '../auth/refresh-tokens.js';
 import type { RevokedFamilies } from '../auth/revoked-families.js';
 import type { ConnectCredentials } from '../../core/connect-credentials.js';
 import type { Totp } from '../auth/totp.js';
+import type { AccountAccessResult } from '../../workflows/messages.js';
 import type { AccountAccess } from './account-access.js';
 import { HttpError, notFound } from '../http-error.js';
 import type { QuotaService } from '../quotas/quota-service.js';
@@ -145,12 +146,9 @@ export class UserService {
       user.passwordHash = null; // the old password stops working now
       invalidateTokens = true;
     }
-    if (invalidateTokens) user.tokenVersion += 1;
-    const pending = invalidateTokens ? await this.beginEndingAccess(actor, user) : null;
-    await em.flush();
-
-    if (invalidateTokens) await this.endLiveAccess(user.id);
-    const applied = await pending?.settled();
+    let applied: AccountAccessResult | null = null;
+    if (invalidateTokens) applied = await this.commitEndingAccess(actor, user, () => em.flush());
+    else await em.flush();
 
     // One audit record per kind of change.
     const changed: Record<string, unknown> = {};
@@ -201,26 +199,25 @@ export class UserService {
     const em = this.d.db.em.fork();
     const user = await em.findOneOrFail(User, { id: actor.id });
     user.passwordHash = await hashPassword(newPassword);
-    user.tokenVersion += 1;
-    const pending = await this.beginEndingAccess(actor, user);
-    await em.flush();
-    await this.endLiveAccess(user.id);
-    await pending.settled();
+    await this.commitEndingAccess(actor, user, () => em.flush());
     await this.audit(actor, 'user.password_changed', user, ip, null);
   }
 
-  /** Before the bumped token version is written: the sessions' part of the change, durably. */
-  private beginEndingAccess(actor: AuthenticatedUser, user: User) {
-    return this.d.accountAccess.begin({ userId: user.id, tokenVersion: user.tokenVersion, stopSessions: user.disabled, by: actor.id });
-  }
-
   /**
-   * After the token version was bumped: the account's refresh-token families and its browser
-   * credentials (resume cookies, unused connect tokens) stop working at once, not when they expire.
+   * Writes (`flush`) a change that ends the account's live access, in the one safe order: the
+   * token version bumped (every access token is refused on its next request); the sessions' part
+   * begun durably before the write, so that with Temporal unreachable nothing is written; after
+   * it, the account's refresh-token families and browser credentials (resume cookies, unused
+   * connect tokens) revoked at once. Returns the sessions' part if it was applied within the
+   * request's wait, else null (it still follows).
    */
-  private async endLiveAccess(userId: string): Promise<void> {
-    await this.d.revoked.revoke(...(await this.d.refreshTokens.revokeAllOf(userId)));
-    await this.d.credentials.revokeAllOfUser(userId);
+  private async commitEndingAccess(actor: AuthenticatedUser, user: User, flush: () => Promise<void>): Promise<AccountAccessResult | null> {
+    user.tokenVersion += 1;
+    const pending = await this.d.accountAccess.begin({ userId: user.id, tokenVersion: user.tokenVersion, stopSessions: user.disabled, by: actor.id });
+    await flush();
+    await this.d.revoked.revoke(...(await this.d.refreshTokens.revokeAllOf(user.id)));
+    await this.d.credentials.revokeAllOfUser(user.id);
+    return pending.settled();
   }
 
   private async find(id: string): Promise<User> {

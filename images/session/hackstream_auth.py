@@ -27,8 +27,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from xpra.os_util import strtobytes
 from xpra.server.auth.sys_auth_base import SysAuthenticatorBase, log
 
-TOKEN_ID = re.compile(r"^([0-9]{9,11})-[A-Za-z0-9_-]{16,64}$")
-ISSUED = re.compile(r"^[0-9]{9,11}-([0-9]{13})_")
+# "<expiry>-<issued ms>_<random>"; a token without the issue time still parses (and is refused
+# once an account change wrote a bound).
+TOKEN_ID = re.compile(r"^([0-9]{9,11})-(?:([0-9]{13})_)?[A-Za-z0-9_-]{16,64}$")
 # An Ed25519 signature is 64 bytes: 86 base64url characters without padding.
 SIGNATURE = re.compile(r"^[A-Za-z0-9_-]{86}$")
 SIGNED_CONTEXT = b"hackstream-native-token:"
@@ -81,7 +82,7 @@ class Authenticator(SysAuthenticatorBase):
             raise ValueError("the session's public key is not set")
         return Ed25519PublicKey.from_public_bytes(raw)
 
-    def refused_by_account_change(self, token_id):
+    def refused_by_account_change(self, issued):
         try:
             with open(self.refused_until, "r") as f:
                 bound = int(f.read().strip() or "0")
@@ -91,8 +92,7 @@ class Authenticator(SysAuthenticatorBase):
             # Unreadable or garbled: refuse rather than admit a token that may be revoked.
             log.error("Error: hackstream auth: cannot read %s: %s", self.refused_until, e)
             return True
-        issued = ISSUED.match(token_id)
-        return issued is None or int(issued.group(1)) <= bound
+        return issued is None or int(issued) <= bound
 
     def consume(self, token_id):
         os.makedirs(self.used_dir, mode=0o700, exist_ok=True)
@@ -131,7 +131,7 @@ class Authenticator(SysAuthenticatorBase):
         except InvalidSignature:
             log.warn("Warning: hackstream auth: wrong token for %s", token_id)
             return False
-        if self.refused_by_account_change(token_id):
+        if self.refused_by_account_change(m.group(2)):
             log.warn("Warning: hackstream auth: token %s was revoked by an account change", token_id)
             return False
         if not self.consume(token_id):

@@ -43,9 +43,8 @@ const attach = (native: Native) =>
 
 async function freshNative(user: { username: string; password: string }, sessionId: string): Promise<Native> {
   // Every login of the account ended with the change: log in again.
-  const login = await t.call('POST', '/v1/login', { body: { username: user.username, password: user.password } });
-  expect(login.status, JSON.stringify(login.body)).toBe(200);
-  const connect = await t.call('POST', `/v1/sessions/${sessionId}/connect`, { token: login.body.access_token });
+  const token = await t.login(user.username, user.password);
+  const connect = await t.call('POST', `/v1/sessions/${sessionId}/connect`, { token });
   expect(connect.status, JSON.stringify(connect.body)).toBe(200);
   return connect.body.connect.native;
 }

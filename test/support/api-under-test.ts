@@ -20,6 +20,8 @@ export interface ApiUnderTest {
   temporal: Client;
   /** Creates a user and returns its id and a fresh access token. */
   newUser(role?: Role): Promise<{ id: string; username: string; password: string; token: string }>;
+  /** Logs in (no second factor) and returns the access token; throws unless it succeeds. */
+  login(username: string, password: string): Promise<string>;
   /** The API through the ingress (HTTPS, CA-verified), JSON in and out. */
   call(
     method: string,
@@ -85,19 +87,24 @@ export async function startApiOn(stack: StackInfo, env: Record<string, string> =
     return { status: res.status, body: parsed, headers: res.headers };
   };
 
+  const login: ApiUnderTest['login'] = async (username, password) => {
+    const res = await call('POST', '/v1/login', { body: { username, password } });
+    if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
+    return String(res.body.access_token);
+  };
+
   return {
     api,
     config,
     temporal,
     call,
     origin,
+    login,
     async newUser(role: Role = 'user') {
       const username = `u-${randomUUID().slice(0, 8)}`;
       const password = randomBytes(12).toString('hex');
       const user = await users.create(username, password, role);
-      const login = await call('POST', '/v1/login', { body: { username, password } });
-      if (login.status !== 200) throw new Error(`login failed: ${login.status} ${JSON.stringify(login.body)}`);
-      return { id: user.id, username, password, token: String(login.body.access_token) };
+      return { id: user.id, username, password, token: await login(username, password) };
     },
     async close() {
       await connection.close();

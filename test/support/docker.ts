@@ -46,14 +46,35 @@ export async function execIn(containerId: string, cmd: string[]): Promise<{ exit
   return { exitCode: ExitCode ?? -1, output: Buffer.concat(parts).toString('utf8') };
 }
 
-/**
- * Whether a TCP connection from inside the container (as the session user) to host:port opens
- * within 2 s, and what it read first ("hello" from test/support/outside-world.ts).
- */
+/** Connects to argv[1]:argv[2] within 2 s; with argv[3] "read", also reads what the server says first (2 s). */
+const TCP_PROBE = `
+import socket, sys
+try:
+    c = socket.create_connection((sys.argv[1], int(sys.argv[2])), 2)
+except Exception as e:
+    print("closed", e)
+    sys.exit()
+greeting = ""
+if sys.argv[3] == "read":
+    c.settimeout(2)
+    try:
+        greeting = c.recv(64).decode(errors="replace").strip()
+    except Exception:
+        pass
+c.close()
+print("open", greeting)
+`;
+
+/** A TCP connection from inside the container, as the session user, to host:port. */
+async function probeFrom(containerId: string, host: string, port: number, mode: 'connect' | 'read'): Promise<{ open: boolean; greeting: string }> {
+  const { output } = await execIn(containerId, ['python3', '-c', TCP_PROBE, host, String(port), mode]);
+  const open = output.startsWith('open');
+  return { open, greeting: open ? output.slice('open'.length).trim() : '' };
+}
+
+/** Whether a TCP connection from inside the container to host:port opens within 2 s. */
 export async function canConnectFrom(containerId: string, host: string, port: number): Promise<boolean> {
-  const probe = 'import socket,sys\ntry:\n  socket.create_connection((sys.argv[1], int(sys.argv[2])), 2).close(); print("open")\nexcept Exception as e:\n  print("closed", e)';
-  const { output } = await execIn(containerId, ['python3', '-c', probe, host, String(port)]);
-  return output.startsWith('open');
+  return (await probeFrom(containerId, host, port, 'connect')).open;
 }
 
 /**
@@ -62,9 +83,7 @@ export async function canConnectFrom(containerId: string, host: string, port: nu
  * host's default route accepts connections to any address.
  */
 export async function greetingFrom(containerId: string, host: string, port: number): Promise<string> {
-  const probe = 'import socket,sys\ntry:\n  c = socket.create_connection((sys.argv[1], int(sys.argv[2])), 2); c.settimeout(2); print(c.recv(64).decode(errors="replace").strip())\nexcept Exception as e:\n  print("")';
-  const { output } = await execIn(containerId, ['python3', '-c', probe, host, String(port)]);
-  return output.trim();
+  return (await probeFrom(containerId, host, port, 'read')).greeting;
 }
 
 /** Polls xpra in the container until the app's window exists (60 s at most). */
