@@ -3,9 +3,10 @@
  * their browser credentials are revoked and their containers refuse the native tokens issued
  * before it. Each step is idempotent.
  */
-import type { AccountStates } from '../core/account-states.js';
+import type { AccountState, AccountStates } from '../core/account-states.js';
 import type { CredentialRevocation } from '../core/connect-credentials.js';
 import type { SessionRows } from '../core/session-rows.js';
+import { SessionFilesNotWritableError } from './errors.js';
 import type { SessionFiles } from './session-files.js';
 
 export interface AccountAccessDeps {
@@ -18,9 +19,13 @@ export interface AccountAccessDeps {
 export function accountAccessActivities(deps: AccountAccessDeps) {
   const { accounts, store, credentials, files } = deps;
   return {
-    /** The account's token version and whether it is disabled; null when there is no such account. */
-    async accountState(userId: string) {
-      return accounts.read(userId);
+    /**
+     * The account's token version and whether it is disabled, and when that was read (epoch ms,
+     * this host's clock, the one native tokens are stamped with); null when there is no such account.
+     */
+    async accountState(userId: string): Promise<(AccountState & { readAt: number }) | null> {
+      const state = await accounts.read(userId);
+      return state && { ...state, readAt: Date.now() };
     },
 
     /** The sessions of the user that are not over. */
@@ -28,16 +33,23 @@ export function accountAccessActivities(deps: AccountAccessDeps) {
       return store.liveOf(userId);
     },
 
-    /** Ends the sessions' credentials from before the change; returns how many sessions still had files. */
-    async endSessionsAccess(input: { sessionIds: string[]; refuseNativeIssuedUntil: number }): Promise<number> {
-      let reached = 0;
-      for (const sessionId of input.sessionIds) {
-        // The API revoked them already, right after its write; this is the guarantee if it
-        // crashed in between.
-        await credentials.revokeAll(sessionId);
-        if (await files.refuseNativeTokens(sessionId, input.refuseNativeIssuedUntil)) reached++;
+    /**
+     * Ends one session's credentials from before the change; false when the session has no files
+     * (it ended). A file this process may not write will not become writable by retrying.
+     */
+    async endSessionAccess(input: { sessionId: string; refuseNativeIssuedUntil: number }): Promise<boolean> {
+      // The API revoked them already, right after its write; this is the guarantee if it
+      // crashed in between.
+      await credentials.revokeAll(input.sessionId);
+      try {
+        return await files.refuseNativeTokens(input.sessionId, input.refuseNativeIssuedUntil);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+          throw new SessionFilesNotWritableError(`cannot write the session's token bound: ${(err as Error).message}`);
+        }
+        throw err;
       }
-      return reached;
     },
   };
 }

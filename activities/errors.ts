@@ -26,3 +26,8 @@ export class ContainerExitedError extends Error {
 export class NotReadyInTimeError extends Error {
   override name = 'NotReadyInTimeError';
 }
+
+/** A session's files cannot be written by this process (permissions, read-only): permanent. */
+export class SessionFilesNotWritableError extends Error {
+  override name = 'SessionFilesNotWritableError';
+}

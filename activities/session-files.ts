@@ -5,7 +5,8 @@
  * native tokens after an account change. Deleting the directory at teardown is
  * what revokes them.
  */
-import { chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chown, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomically } from '../core/atomic-file.js';
 
@@ -49,10 +50,13 @@ export class SessionFiles {
       [FILES.key, contents.keyPem],
       ...(contents.tokenPublicKeyHex ? ([[FILES.tokenPublicKey, contents.tokenPublicKeyHex]] as Array<[string, string]>) : []),
       [FILES.cert, contents.certPem],
+      // No bound yet; account changes append theirs (refuseNativeTokens).
+      [FILES.tokensRefusedUntil, ''],
     ];
     for (const [name, data] of files) {
       const file = path.join(tmp, name);
-      await writeFile(file, data, { mode: 0o400 });
+      // The bound stays writable by its owner, for appends; the container's mount is read-only.
+      await writeFile(file, data, { mode: name === FILES.tokensRefusedUntil ? 0o600 : 0o400 });
       await this.ownBySessionUser(file);
     }
     await this.ownBySessionUser(tmp);
@@ -70,20 +74,26 @@ export class SessionFiles {
 
   /**
    * From now on the container refuses native tokens issued until `issuedUntil` (epoch ms): those
-   * from before an account change. Only ever raised; false when the session has no files (it
-   * ended).
+   * from before an account change. The file is a list the container takes the highest of, and
+   * this only appends to it (one write, O_APPEND): changes that write at once never lower the
+   * bound, with no lock. False when the session has no files (it ended).
    */
   async refuseNativeTokens(sessionId: string, issuedUntil: number): Promise<boolean> {
     const file = path.join(this.dirOf(sessionId), FILES.tokensRefusedUntil);
-    const current = Number((await readFile(file, 'utf8').catch(() => '0')).trim()) || 0;
-    if (current >= issuedUntil) return true;
+    let handle;
     try {
-      await writeFileAtomically(file, `${issuedUntil}\n`, { mode: 0o400, prepare: (tmp) => this.ownBySessionUser(tmp) });
-      return true;
+      // Never created here: it exists from the session's start, owned by the session's user.
+      handle = await open(file, constants.O_WRONLY | constants.O_APPEND);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw err;
     }
+    try {
+      await handle.write(`${issuedUntil}\n`);
+    } finally {
+      await handle.close();
+    }
+    return true;
   }
 
   async remove(sessionId: string): Promise<void> {

@@ -75,7 +75,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const egress = new RoleEgressOpenings(config, db, audit);
   const sessions = new SessionService({ config, rows, temporal, logger, descriptors, quotas, egress, audit, pools, metrics });
   const accountAccess = new AccountAccess(temporal, config.temporal.taskQueue);
-  const accounts = new UserService({ db, audit, codes, refreshTokens, revoked, credentials: connectTokens, totp, quotas, accountAccess, mutex, inviteTtlSeconds: config.inviteTtlSeconds });
+  const accounts = new UserService({ db, audit, codes, refreshTokens, revoked, credentials: connectTokens, totp, quotas, accountAccess, mutex, logger, inviteTtlSeconds: config.inviteTtlSeconds });
 
   const app = express();
   app.disable('x-powered-by');

@@ -129,13 +129,11 @@ export const sessionWorkflowId = (sessionId: string): string => `session-${sessi
 
 /**
  * An account change that ends the account's live access (password reset or change, role change,
- * disable), as the API commits it: the account's token version after the change.
+ * disable), as the API is about to commit it: the account's token version after the change.
  */
 export interface AccountAccessChange {
   userId: string;
   tokenVersion: number;
-  /** Epoch ms: native tokens issued until then (before the change) are refused. */
-  refuseNativeIssuedUntil: number;
   /** The change disables the account: its sessions stop. */
   stopSessions: boolean;
   /** Who made the change, for the sessions' records. */
@@ -145,11 +143,17 @@ export interface AccountAccessChange {
 export interface AccountAccessResult {
   /** False when the change never reached the database (the request that began it failed). */
   applied: boolean;
+  /** The account's sessions that were live when the change was applied. */
   sessions: number;
+  /** How many of them were asked to stop (a disable). */
+  stopped: number;
 }
 
-/** One per change: a retried start finds the same workflow. */
-export const accountAccessWorkflowId = (userId: string, tokenVersion: number): string => `account-access-${userId}-${tokenVersion}`;
+/**
+ * One per request: two requests that race for the same token version each start their own (the
+ * database lets one of them commit); a retried start of one request reuses its id.
+ */
+export const accountAccessWorkflowId = (userId: string, tokenVersion: number, requestId: string): string => `account-access-${userId}-${tokenVersion}-${requestId}`;
 
 /** Ask the session to end; idempotent. */
 export const stopSignal = defineSignal<[StopRequest]>('stop');

@@ -5,6 +5,7 @@
  * it was stolen or replayed: the whole family is revoked.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/core';
 import { hashSecret } from '../../core/secret-digest.js';
 import { RefreshToken } from '../../core/db/entities.js';
 import type { Database } from '../../core/db/orm.js';
@@ -61,8 +62,8 @@ export class RefreshTokens {
     await this.db.em.fork().nativeUpdate(RefreshToken, { familyId, revokedAt: null }, { revokedAt: new Date() });
   }
 
-  async revokeAllOf(userId: string): Promise<string[]> {
-    const em = this.db.em.fork();
+  /** Revokes every refresh token of the user (in `em`'s transaction if given); returns their families. */
+  async revokeAllOf(userId: string, em: EntityManager = this.db.em.fork()): Promise<string[]> {
     const live = await em.find(RefreshToken, { userId, revokedAt: null, usedAt: null }, { fields: ['familyId'] });
     await em.nativeUpdate(RefreshToken, { userId, revokedAt: null }, { revokedAt: new Date() });
     return [...new Set(live.map((r) => r.familyId))];

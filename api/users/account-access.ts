@@ -4,6 +4,7 @@
  * nothing changed; after the commit the workflow is certain to revoke the account's session
  * credentials, make its containers refuse earlier native tokens and, on disable, stop them.
  */
+import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { AccountAccessWorkflow } from '../../workflows/account-access-workflow.js';
 import { accountAccessWorkflowId, type AccountAccessChange, type AccountAccessResult } from '../../workflows/messages.js';
@@ -25,17 +26,14 @@ export class AccountAccess {
     private readonly taskQueue: string,
   ) {}
 
-  async begin(change: Omit<AccountAccessChange, 'refuseNativeIssuedUntil'>): Promise<PendingAccountChange> {
-    const args: AccountAccessChange = { ...change, refuseNativeIssuedUntil: Date.now() };
+  async begin(change: AccountAccessChange): Promise<PendingAccountChange> {
     let handle: WorkflowHandle<typeof AccountAccessWorkflow>;
     try {
       handle = await this.temporal.withAbortSignal(AbortSignal.timeout(START_TIMEOUT_MS), () =>
         this.temporal.workflow.start<typeof AccountAccessWorkflow>('AccountAccessWorkflow', {
-          workflowId: accountAccessWorkflowId(change.userId, change.tokenVersion),
+          workflowId: accountAccessWorkflowId(change.userId, change.tokenVersion, randomUUID()),
           taskQueue: this.taskQueue,
-          args: [args],
-          // A retried request finds the change it started.
-          workflowIdConflictPolicy: 'USE_EXISTING',
+          args: [change],
         }),
       );
     } catch {

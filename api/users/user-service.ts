@@ -13,7 +13,7 @@
  * neither disabled nor demoted: changes that could remove an admin run under one Redis lock, so
  * two admins cannot demote each other at the same moment.
  */
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
 import { User, type QuotaOverrides, type Role } from '../../core/db/entities.js';
 import type { Database } from '../../core/db/orm.js';
 import type { AuditLog } from '../../core/audit-log.js';
@@ -23,12 +23,12 @@ import type { RefreshTokens } from '../auth/refresh-tokens.js';
 import type { RevokedFamilies } from '../auth/revoked-families.js';
 import type { ConnectCredentials } from '../../core/connect-credentials.js';
 import type { Totp } from '../auth/totp.js';
-import type { AccountAccessResult } from '../../workflows/messages.js';
-import type { AccountAccess } from './account-access.js';
+import type { AccountAccess, PendingAccountChange } from './account-access.js';
 import { HttpError, notFound } from '../http-error.js';
 import type { QuotaService } from '../quotas/quota-service.js';
 import type { RedisMutex } from '../redis-mutex.js';
 import type { AuthenticatedUser } from '../request-context.js';
+import type { Logger } from '../../core/logger.js';
 
 export interface UserView {
   id: string;
@@ -68,6 +68,7 @@ export interface UserServiceDeps {
   quotas: QuotaService;
   accountAccess: AccountAccess;
   mutex: RedisMutex;
+  logger: Logger;
   inviteTtlSeconds: number;
 }
 
@@ -117,11 +118,40 @@ export class UserService {
 
   async update(actor: AuthenticatedUser, id: string, patch: UserPatch, ip: string): Promise<{ user: UserView; reset_code?: { code: string; expires_at: string } }> {
     const mayRemoveAdmin = patch.role === 'user' || patch.disabled === true;
-    const apply = () => this.applyUpdate(actor, id, patch, ip);
-    return mayRemoveAdmin ? this.d.mutex.withLock('admins', apply) : apply();
+    const apply = () => this.applyUpdate(actor, id, patch);
+    // The lock covers the check and the write; the wait for the sessions follows outside it.
+    const { user, before, pending } = mayRemoveAdmin ? await this.d.mutex.withLock('admins', apply) : await apply();
+    const applied = pending ? await pending.settled() : null;
+
+    // One audit record per kind of change.
+    const changed: Record<string, unknown> = {};
+    if (before.role !== user.role) changed['role'] = { from: before.role, to: user.role };
+    if (patch.quota !== undefined) changed['quota'] = { from: before.quota, to: user.quota ?? null };
+    if (Object.keys(changed).length) await this.audit(actor, 'user.updated', user, ip, changed);
+    if (before.disabled !== user.disabled) {
+      if (user.disabled) {
+        // null: not yet applied when this answers (it follows).
+        await this.audit(actor, 'user.disabled', user, ip, { sessions_stopped: applied ? applied.stopped : null });
+      } else {
+        await this.audit(actor, 'user.enabled', user, ip, null);
+      }
+    }
+    let resetCode: { code: string; expires_at: string } | undefined;
+    if (patch.reset_password) {
+      const issued = await this.d.codes.issue(user.id, 'password_reset', { ttlSeconds: this.d.inviteTtlSeconds });
+      resetCode = { code: issued.codes[0]!, expires_at: issued.expiresAt!.toISOString() };
+      await this.audit(actor, 'user.password_reset', user, ip, { expires_at: resetCode.expires_at });
+    }
+    if (patch.reset_totp) {
+      await this.d.totp.reset(user.id);
+      await this.audit(actor, 'user.totp_reset', user, ip, null);
+    }
+    const fresh = await this.d.db.em.fork().findOneOrFail(User, { id });
+    return { user: view(fresh), ...(resetCode ? { reset_code: resetCode } : {}) };
   }
 
-  private async applyUpdate(actor: AuthenticatedUser, id: string, patch: UserPatch, ip: string) {
+  /** Checks and writes an update; what ends live access is written by `commitEndingAccess`. */
+  private async applyUpdate(actor: AuthenticatedUser, id: string, patch: UserPatch) {
     const em = this.d.db.em.fork();
     const user = await em.findOne(User, { id });
     if (!user) throw notFound(`no user ${id}`);
@@ -146,35 +176,10 @@ export class UserService {
       user.passwordHash = null; // the old password stops working now
       invalidateTokens = true;
     }
-    let applied: AccountAccessResult | null = null;
-    if (invalidateTokens) applied = await this.commitEndingAccess(actor, user, () => em.flush());
+    let pending: PendingAccountChange | null = null;
+    if (invalidateTokens) pending = await this.commitEndingAccess(actor, user, em);
     else await em.flush();
-
-    // One audit record per kind of change.
-    const changed: Record<string, unknown> = {};
-    if (before.role !== user.role) changed['role'] = { from: before.role, to: user.role };
-    if (patch.quota !== undefined) changed['quota'] = { from: before.quota, to: user.quota ?? null };
-    if (Object.keys(changed).length) await this.audit(actor, 'user.updated', user, ip, changed);
-    if (before.disabled !== user.disabled) {
-      if (user.disabled) {
-        // null: not yet applied when this answers (it follows).
-        await this.audit(actor, 'user.disabled', user, ip, { sessions_stopped: applied ? applied.sessions : null });
-      } else {
-        await this.audit(actor, 'user.enabled', user, ip, null);
-      }
-    }
-    let resetCode: { code: string; expires_at: string } | undefined;
-    if (patch.reset_password) {
-      const issued = await this.d.codes.issue(user.id, 'password_reset', { ttlSeconds: this.d.inviteTtlSeconds });
-      resetCode = { code: issued.codes[0]!, expires_at: issued.expiresAt!.toISOString() };
-      await this.audit(actor, 'user.password_reset', user, ip, { expires_at: resetCode.expires_at });
-    }
-    if (patch.reset_totp) {
-      await this.d.totp.reset(user.id);
-      await this.audit(actor, 'user.totp_reset', user, ip, null);
-    }
-    const fresh = await this.d.db.em.fork().findOneOrFail(User, { id });
-    return { user: view(fresh), ...(resetCode ? { reset_code: resetCode } : {}) };
+    return { user, before, pending };
   }
 
   /** Redeems an invitation or password-reset code: sets the password; the code works once. */
@@ -199,25 +204,46 @@ export class UserService {
     const em = this.d.db.em.fork();
     const user = await em.findOneOrFail(User, { id: actor.id });
     user.passwordHash = await hashPassword(newPassword);
-    await this.commitEndingAccess(actor, user, () => em.flush());
+    const pending = await this.commitEndingAccess(actor, user, em);
     await this.audit(actor, 'user.password_changed', user, ip, null);
+    await pending.settled();
   }
 
   /**
-   * Writes (`flush`) a change that ends the account's live access, in the one safe order: the
-   * token version bumped (every access token is refused on its next request); the sessions' part
-   * begun durably before the write, so that with Temporal unreachable nothing is written; after
-   * it, the account's refresh-token families and browser credentials (resume cookies, unused
-   * connect tokens) revoked at once. Returns the sessions' part if it was applied within the
-   * request's wait, else null (it still follows).
+   * Writes the changes made to `user` in `em`, a change that ends the account's live access, in
+   * the one safe order:
+   * 1. the sessions' part begun durably, so that with Temporal unreachable nothing is written;
+   * 2. one transaction: the token version bumped from the one read (every access token is refused
+   *    on its next request; of two requests that read the same version, the second is refused
+   *    with nothing written), the account's refresh tokens revoked (none mints an access token
+   *    of the new version) and the change itself;
+   * 3. at once, the account's browser credentials and token families revoked in Redis. The
+   *    workflow does the sessions' part again whatever happens here, so a failure is logged, not
+   *    answered: the change is committed.
    */
-  private async commitEndingAccess(actor: AuthenticatedUser, user: User, flush: () => Promise<void>): Promise<AccountAccessResult | null> {
-    user.tokenVersion += 1;
+  private async commitEndingAccess(actor: AuthenticatedUser, user: User, em: EntityManager): Promise<PendingAccountChange> {
+    const read = user.tokenVersion;
+    user.tokenVersion = read + 1;
     const pending = await this.d.accountAccess.begin({ userId: user.id, tokenVersion: user.tokenVersion, stopSessions: user.disabled, by: actor.id });
-    await flush();
-    await this.d.revoked.revoke(...(await this.d.refreshTokens.revokeAllOf(user.id)));
-    await this.d.credentials.revokeAllOfUser(user.id);
-    return pending.settled();
+    let families: string[];
+    await em.begin();
+    try {
+      if ((await em.nativeUpdate(User, { id: user.id, tokenVersion: read }, { tokenVersion: read + 1 })) !== 1) {
+        throw new HttpError(409, 'concurrent_change', 'the account was changed by another request meanwhile: nothing was changed; reload it and try again');
+      }
+      families = await this.d.refreshTokens.revokeAllOf(user.id, em);
+      await em.commit();
+    } catch (err) {
+      await em.rollback();
+      throw err;
+    }
+    try {
+      await this.d.revoked.revoke(...families);
+      await this.d.credentials.revokeAllOfUser(user.id);
+    } catch (err) {
+      this.d.logger.warn('account change committed; its browser credentials are left to the account-access workflow', { userId: user.id, error: (err as Error).message });
+    }
+    return pending;
   }
 
   private async find(id: string): Promise<User> {

@@ -85,7 +85,8 @@ class Authenticator(SysAuthenticatorBase):
     def refused_by_account_change(self, issued):
         try:
             with open(self.refused_until, "r") as f:
-                bound = int(f.read().strip() or "0")
+                # One bound per account change, appended: the highest holds.
+                bound = max((int(line) for line in f.read().split()), default=0)
         except FileNotFoundError:
             return False
         except (OSError, ValueError) as e:

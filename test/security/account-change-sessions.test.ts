@@ -4,10 +4,12 @@
  * every native token issued before the change (a real `xpra attach` through the ingress), while
  * tokens issued afterwards work; disabling also stops the account's sessions. With Temporal
  * unreachable from the API (a relay in front of it, cut) a disable is refused with 503 before
- * anything changed; accepted, its stop follows. The browser path's revocation is in
+ * anything changed; accepted, its stop follows. Of changes that race for one account, each that
+ * commits bumps its token version, the others are refused. The browser path's revocation is in
  * live-access.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { User } from '../../core/db/entities.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { docker, sessionContainers } from '../support/docker.js';
 import { startTcpRelay } from '../support/tcp-relay.js';
@@ -83,6 +85,22 @@ describe("an account change reaches the account's running sessions", () => {
     } finally {
       await t.call('POST', `/v1/sessions/${session.id}/stop`, { token: admin.token });
     }
+  });
+
+  it('changes that race: each one that commits bumps the token version once; the others are refused (409) and change nothing', async () => {
+    const user = await t.newUser();
+    const versionOf = async () => (await t.api.db.em.fork().findOneOrFail(User, { id: user.id })).tokenVersion;
+    const before = await versionOf();
+    const answers = await Promise.all(Array.from({ length: 6 }, () => patchUser(t, user.id, { reset_password: true })));
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.every((s) => s === 200 || s === 409), JSON.stringify(answers.map((a) => a.body))).toBe(true);
+    const committed = statuses.filter((s) => s === 200).length;
+    expect(committed).toBeGreaterThanOrEqual(1);
+    for (const refused of answers.filter((a) => a.status === 409)) expect(refused.body).toMatchObject({ error: { code: 'concurrent_change' } });
+    // Without the compare-and-set, every request answered 200 and the version rose by one only.
+    expect(await versionOf()).toBe(before + committed);
+    const audit = await t.call('GET', `/v1/audit?user=${user.id}&action=user.password_reset`, { token: admin.token });
+    expect(audit.body.events).toHaveLength(committed);
   });
 
   it('disable: refused with nothing changed while Temporal is unreachable; accepted, it stops the sessions', async () => {

@@ -91,7 +91,8 @@ describe('the session image token check under xpra 3.1', () => {
   it('refuses the tokens issued until an account change (the bound the worker wrote, to the millisecond), and admits later ones', () => {
     const change = Date.now();
     const refusedUntil = path.join(dir, `refused-${randomBytes(4).toString('hex')}`);
-    writeFileSync(refusedUntil, `${change}\n`);
+    // Appended by several changes: the highest holds, wherever it is in the list.
+    writeFileSync(refusedUntil, `${change - 5000}\n${change}\n${change - 9000}\n`);
     const at = mintNativeToken(SECRET, SESSION, 60, change);
     const after = mintNativeToken(SECRET, SESSION, 60, change + 1);
     const withoutIssueTime = mintNativeToken(SECRET, SESSION, 60, change + 1);
@@ -102,6 +103,9 @@ describe('the session image token check under xpra 3.1', () => {
     // Without an account change, the same kind of token is let in.
     expect(run([{ ...mintNativeToken(SECRET, SESSION, 60, change - 1000) }])).toEqual(['xor accepted']);
     // A bound it cannot read refuses every token rather than admit a revoked one.
+    // No change yet (the file as a session starts with it): no bound.
+    writeFileSync(refusedUntil, '');
+    expect(run([{ ...mintNativeToken(SECRET, SESSION, 60, change - 1000), refused_until: refusedUntil }])).toEqual(['xor accepted']);
     writeFileSync(refusedUntil, 'garbled');
     expect(run([{ ...mintNativeToken(SECRET, SESSION, 600), refused_until: refusedUntil }])).toEqual(['xor refused']);
   });

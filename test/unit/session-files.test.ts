@@ -1,7 +1,7 @@
 /**
  * The bound below which a session's container refuses native tokens (SessionFiles.refuseNativeTokens),
- * on a real directory: written in the session's files, only ever raised, and nothing for a session
- * whose files are gone.
+ * on a real directory: written in the session's files, only ever raised (also by writers at once),
+ * and nothing for a session whose files are gone.
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -12,18 +12,29 @@ import { FILES, SessionFiles } from '../../activities/session-files.js';
 const root = mkdtempSync(path.join(os.tmpdir(), 'hs-files-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const files = new SessionFiles(root);
+/** What the container's token check takes from the file (images/session/hackstream_auth.py). */
+const highest = (file: string) => Math.max(0, ...readFileSync(file, 'utf8').split(/\s+/).filter(Boolean).map(Number));
 
 describe('SessionFiles.refuseNativeTokens', () => {
   it('writes the bound into the session files, read-only, and only ever raises it', async () => {
     await files.write('s-1', { certPem: 'cert', keyPem: 'key', tokenPublicKeyHex: 'ab'.repeat(32) });
     const file = path.join(root, 's-1', FILES.tokensRefusedUntil);
     expect(await files.refuseNativeTokens('s-1', 1_800_000_100_000)).toBe(true);
-    expect(readFileSync(file, 'utf8')).toBe('1800000100000\n');
-    expect(statSync(file).mode & 0o777).toBe(0o400);
+    expect(highest(file)).toBe(1_800_000_100_000);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
     await files.refuseNativeTokens('s-1', 1_800_000_050_000);
-    expect(readFileSync(file, 'utf8')).toBe('1800000100000\n');
+    expect(highest(file)).toBe(1_800_000_100_000);
     await files.refuseNativeTokens('s-1', 1_800_000_200_000);
-    expect(readFileSync(file, 'utf8')).toBe('1800000200000\n');
+    expect(highest(file)).toBe(1_800_000_200_000);
+  });
+
+  it('keeps the highest bound when changes write at once', async () => {
+    await files.write('s-2', { certPem: 'cert', keyPem: 'key', tokenPublicKeyHex: 'ab'.repeat(32) });
+    for (let round = 0; round < 5; round++) {
+      const bounds = Array.from({ length: 12 }, (_, i) => 1_800_000_000_000 + round * 100 + ((i * 7) % 12));
+      await Promise.all(bounds.map((b) => files.refuseNativeTokens('s-2', b)));
+      expect(highest(path.join(root, 's-2', FILES.tokensRefusedUntil))).toBe(Math.max(...bounds));
+    }
   });
 
   it('reaches nothing for a session without files (it ended)', async () => {
