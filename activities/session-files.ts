@@ -12,6 +12,12 @@ import { writeFileAtomically } from '../core/atomic-file.js';
 
 /** Must match images/session (uid of the `hs` user, mount point, file names). */
 export const SESSION_UID = 1000;
+
+/** Who the session's user is on the host (worker/user-namespace.ts): its files belong to it. */
+export interface FileOwner {
+  uid: number;
+  gid: number;
+}
 export const SESSION_FILES_MOUNT = '/run/hackstream';
 export const FILES = { cert: 'tls-cert.pem', key: 'tls-key.pem', tokenPublicKey: 'token.pub', tokensRefusedUntil: 'token.refused-until' } as const;
 
@@ -26,7 +32,10 @@ export interface SessionFileContents {
 }
 
 export class SessionFiles {
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    private readonly owner: FileOwner = { uid: SESSION_UID, gid: SESSION_UID },
+  ) {}
 
   dirOf(sessionId: string): string {
     return path.join(this.root, sessionId);
@@ -102,6 +111,6 @@ export class SessionFiles {
 
   /** Only the session's (non-root) user reads these inside the container. */
   private async ownBySessionUser(file: string): Promise<void> {
-    if (process.getuid?.() === 0) await chown(file, SESSION_UID, SESSION_UID);
+    if (process.getuid?.() === 0) await chown(file, this.owner.uid, this.owner.gid);
   }
 }

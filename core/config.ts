@@ -61,6 +61,16 @@ const envSchema = z.object({
     .regex(/^([a-z_][a-z0-9_-]{0,31}|[0-9]{1,10})$/, 'must be a group name such as hackstream-ingress, or a numeric gid')
     .default(INGRESS_GROUP),
 
+  // Sessions run in the Docker engine's user namespace (dockerd --userns-remap): their uids are a
+  // subordinate range, no host account. `off` accepts an engine without one (sessions' uid 1000
+  // is then the host's uid 1000).
+  HACKSTREAM_DOCKER_USERNS: z.enum(['required', 'off']).default('required'),
+  // The user whose subordinate ids (/etc/subuid, /etc/subgid) dockerd maps containers to.
+  HACKSTREAM_DOCKER_USERNS_USER: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a user name such as dockremap')
+    .default('dockremap'),
+
   HACKSTREAM_API_HOST: z.string().min(1).default('127.0.0.1'),
   HACKSTREAM_API_PORT: port(8080),
   HACKSTREAM_PUBLIC_HOST: z.string().min(1).default('localhost'),
@@ -349,6 +359,8 @@ export function loadWorkerConfig(env: Env) {
     ingressGroup: e.HACKSTREAM_INGRESS_GROUP,
     /** Per-session files (TLS certificate and key, token key) mounted into the session's container. */
     sessionFilesDir: path.resolve(c.dataDir, e.HACKSTREAM_SESSION_FILES_DIR ?? 'sessions'),
+    /** Whether the Docker engine must map containers' uids to a subordinate range, and whose. */
+    userNamespace: { required: e.HACKSTREAM_DOCKER_USERNS === 'required', remapUser: e.HACKSTREAM_DOCKER_USERNS_USER },
   };
 }
 

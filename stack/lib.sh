@@ -105,19 +105,48 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
   return 1
 }
 
+# Sessions run in the engine's user namespace (--userns-remap=default: uids of the subordinate range
+# of the `dockremap` user, no host account). An engine this script starts gets it; one running
+# without it is restarted with it when nothing else manages it (its containers stop; images live
+# per remapped root, so they are built again), else left alone with the way to turn it on.
+# HACKSTREAM_DOCKER_USERNS=off accepts an engine without one.
+docker_remaps_users() { docker info --format '{{join .SecurityOptions " "}}' 2>/dev/null | grep -q 'name=userns'; }
+
+start_dockerd() {
+  local log_dir=$1 flags=()
+  # A remap set in daemon.json must not be given again as a flag (dockerd refuses both).
+  if [ "${HACKSTREAM_DOCKER_USERNS:-required}" != off ] && ! grep -qs '"userns-remap"' /etc/docker/daemon.json; then
+    flags+=(--userns-remap=default)
+  fi
+  # Its log is private like the rest of the data directory (dockerd sets its own umask).
+  (umask 077 && mkdir -p "$log_dir" && touch "$log_dir/dockerd.log")
+  nohup dockerd "${flags[@]}" >>"$log_dir/dockerd.log" 2>&1 </dev/null &
+  wait_for 60 dockerd docker info || die "dockerd did not come up; see $log_dir/dockerd.log"
+}
+
 ensure_dockerd() {
-  local log_dir=$1
+  local log_dir=$1 pid i
   if docker info >/dev/null 2>&1; then
-    say "docker engine: running"
+    if docker_remaps_users || [ "${HACKSTREAM_DOCKER_USERNS:-required}" = off ]; then
+      say "docker engine: running"
+      return 0
+    fi
+    if [ -d /run/systemd/system ] || [ "$(id -u)" != 0 ] || [ ! -s /var/run/docker.pid ]; then
+      die "the Docker engine runs without a user namespace: sessions would run as host uids. Add \"userns-remap\": \"default\" to /etc/docker/daemon.json and restart it, or set HACKSTREAM_DOCKER_USERNS=off to accept it"
+    fi
+    say "docker engine: restarting dockerd with a user namespace (its containers stop; images are built again)"
+    pid=$(cat /var/run/docker.pid)
+    kill "$pid"
+    for ((i = 0; i < 120; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -0 "$pid" 2>/dev/null && die "dockerd (pid $pid) did not stop"
+    start_dockerd "$log_dir"
+    docker_remaps_users || die "dockerd came up without a user namespace; see $log_dir/dockerd.log"
     return 0
   fi
   command -v dockerd >/dev/null || die "dockerd not found (Debian package docker.io)"
   [ "$(id -u)" = 0 ] || die "the Docker engine is not running and starting it needs root"
   say "docker engine: starting dockerd"
-  # Its log is private like the rest of the data directory (dockerd sets its own umask).
-  (umask 077 && mkdir -p "$log_dir" && touch "$log_dir/dockerd.log")
-  nohup dockerd >>"$log_dir/dockerd.log" 2>&1 </dev/null &
-  wait_for 60 dockerd docker info || die "dockerd did not come up; see $log_dir/dockerd.log"
+  start_dockerd "$log_dir"
 }
 
 # Redis takes no client without a password: it starts with the ACL file DATA_DIR/redis/users.acl

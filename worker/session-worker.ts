@@ -28,6 +28,7 @@ import { publishWorkerHealth } from './docker-health.js';
 import { prepareIngress } from './ingress-setup.js';
 import { ensurePoolSchedule, poolWarmerInput } from './pool-schedule.js';
 import { ensureSearchAttributes } from './search-attributes.js';
+import { sessionUserOnHost } from './user-namespace.js';
 
 export interface SessionWorkerOptions {
   config: WorkerConfig;
@@ -62,6 +63,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   // Before any session can start: every session network is born under these rules.
   await firewall.install();
   const runtime = new DockerSessionRuntime(docker, new SubnetPool(config.sessionSubnets));
+  const sessionUser = await sessionUserOnHost(docker, config.userNamespace, logger);
   const ca = await openCertificateAuthority(config.ingress, logger);
   await prepareIngress(ca, config.ingress, logger);
   const activityDeps: ActivityDeps = {
@@ -71,7 +73,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     accounts: new AccountStates(db),
     events: new TemporalSessionEvents(client),
     certificates: ca,
-    files: new SessionFiles(config.sessionFilesDir),
+    files: new SessionFiles(config.sessionFilesDir, sessionUser),
     routes: new TraefikFileRoutes(config.ingress.routesDir, config.ingress.domain, {
       ...config.ingress.ingressAddress,
       caPem: () => ca.caCertificatePem(),

@@ -7,10 +7,9 @@ import { FileCertificateAuthority } from '../../activities/certificate-authority
 import { SubnetPool } from '../../activities/subnet-pool.js';
 import { DockerSessionRuntime, networkNameFor } from '../../activities/docker-session-runtime.js';
 import { ImageMissingError } from '../../activities/errors.js';
-import { SessionFiles } from '../../activities/session-files.js';
 import { hasAppWindow } from '../../activities/xpra-info.js';
 import type { SessionContainer, SessionSpec } from '../../workflows/messages.js';
-import { docker, execIn, sessionContainers, waitForApp } from '../support/docker.js';
+import { docker, sessionFilesIn, execIn, sessionContainers, waitForApp } from '../support/docker.js';
 import { testSessionSpec } from '../support/session-spec.js';
 
 const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.0.0/24'));
@@ -18,7 +17,7 @@ const image = process.env['HACKSTREAM_SESSION_IMAGE'] ?? 'hackstream/session-fir
 const created: string[] = [];
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'hs-runtime-'));
 const ca = new FileCertificateAuthority(path.join(tmp, 'ca', 'ca.pem'), path.join(tmp, 'ca', 'ca-key.pem'), { dnsNames: ['hackstream.test'], ipAddresses: [] });
-const files = new SessionFiles(path.join(tmp, 'sessions'));
+const files = await sessionFilesIn(path.join(tmp, 'sessions'));
 const PROFILE = '/home/hs/.mozilla/hackstream-profile';
 
 beforeAll(async () => {

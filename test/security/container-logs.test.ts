@@ -11,16 +11,15 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileCertificateAuthority } from '../../activities/certificate-authority.js';
 import { DockerSessionRuntime, SESSION_LOG_LIMITS } from '../../activities/docker-session-runtime.js';
-import { SessionFiles } from '../../activities/session-files.js';
 import { SubnetPool } from '../../activities/subnet-pool.js';
-import { docker, execIn, waitForApp } from '../support/docker.js';
+import { docker, sessionFilesIn, execIn, waitForApp } from '../support/docker.js';
 import { testSessionSpec } from '../support/session-spec.js';
 
 const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.2.0/24'));
 const image = process.env['HACKSTREAM_SESSION_IMAGE'] ?? 'hackstream/session-firefox:latest';
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'hs-logs-'));
 const ca = new FileCertificateAuthority(path.join(tmp, 'ca', 'ca.pem'), path.join(tmp, 'ca', 'ca-key.pem'), { dnsNames: ['hackstream.test'], ipAddresses: [] });
-const files = new SessionFiles(path.join(tmp, 'sessions'));
+const files = await sessionFilesIn(path.join(tmp, 'sessions'));
 const sessionId = randomUUID();
 const MiB = 1024 * 1024;
 const FLOOD_MB = 100;

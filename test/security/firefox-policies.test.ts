@@ -18,9 +18,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FileCertificateAuthority } from '../../activities/certificate-authority.js';
 import { DockerSessionRuntime } from '../../activities/docker-session-runtime.js';
-import { FILES, SESSION_FILES_MOUNT, SessionFiles } from '../../activities/session-files.js';
+import { FILES, SESSION_FILES_MOUNT } from '../../activities/session-files.js';
 import { SubnetPool } from '../../activities/subnet-pool.js';
-import { docker, execIn, waitForApp } from '../support/docker.js';
+import { docker, sessionFilesIn, execIn, waitForApp } from '../support/docker.js';
 import { testSessionSpec } from '../support/session-spec.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { serveTestPage } from '../support/test-page.js';
@@ -29,7 +29,7 @@ const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.4.0/24')
 const image = process.env['HACKSTREAM_SESSION_IMAGE'] ?? 'hackstream/session-firefox:latest';
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'hs-policies-'));
 const ca = new FileCertificateAuthority(path.join(tmp, 'ca', 'ca.pem'), path.join(tmp, 'ca', 'ca-key.pem'), { dnsNames: ['hackstream.test'], ipAddresses: [] });
-const files = new SessionFiles(path.join(tmp, 'sessions'));
+const files = await sessionFilesIn(path.join(tmp, 'sessions'));
 const sessionId = randomUUID();
 let containerId = '';
 

@@ -62,6 +62,9 @@ export class Device {
       '--rm',
       o.tty ? '-it' : '-i',
       '--network=host',
+      // A device, not a session: it shares the host's network, which an engine with a user
+      // namespace allows only outside it.
+      '--userns=host',
       ...(this.opts.dockerFlags ?? []),
       ...(o.name ? ['--name', o.name] : []),
       '-v',

@@ -98,7 +98,9 @@ export class Box {
   static start(image: string, opts: { mounts: Record<string, string>; network?: string }): Box {
     const name = `hs-client-pkg-${process.pid}-${Date.now().toString(36)}`;
     const mounts = Object.entries(opts.mounts).flatMap(([host, inside]) => ['-v', `${host}:${inside}:ro`]);
-    execFileSync('docker', ['run', '-d', '--rm', '--name', name, ...(opts.network ? ['--network', opts.network] : []), ...mounts, image, 'sleep', 'infinity'], { stdio: 'ignore' });
+    // A machine of its own, not a session: outside the engine's user namespace, so it may share
+    // the host's network and read the mounted files as their owner.
+    execFileSync('docker', ['run', '-d', '--rm', '--userns=host', '--name', name, ...(opts.network ? ['--network', opts.network] : []), ...mounts, image, 'sleep', 'infinity'], { stdio: 'ignore' });
     return new Box(name);
   }
 

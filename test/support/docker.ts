@@ -2,9 +2,17 @@ import os from 'node:os';
 import Docker from 'dockerode';
 import { sessionLabelFilter } from '../../activities/container-labels.js';
 import type { DockerSessionRuntime } from '../../activities/docker-session-runtime.js';
+import { SessionFiles } from '../../activities/session-files.js';
 import { hasAppWindow, type XpraStatus } from '../../activities/xpra-info.js';
+import { createLogger } from '../../core/logger.js';
+import { sessionUserOnHost } from '../../worker/user-namespace.js';
 
 export const docker = new Docker({ socketPath: process.env['HACKSTREAM_DOCKER_SOCKET'] ?? '/var/run/docker.sock' });
+
+/** Session files as the worker writes them: owned by the session's user as the engine maps it. */
+export async function sessionFilesIn(root: string): Promise<SessionFiles> {
+  return new SessionFiles(root, await sessionUserOnHost(docker, { required: true, remapUser: 'dockremap' }, createLogger({ level: 'error', service: 'test', json: false })));
+}
 
 /** All containers (running or not) labelled with this session. */
 export async function sessionContainers(sessionId: string): Promise<Docker.ContainerInfo[]> {
