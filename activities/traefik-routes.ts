@@ -18,7 +18,7 @@ import https from 'node:https';
 import path from 'node:path';
 import tls from 'node:tls';
 import { writeFileAtomically } from '../core/atomic-file.js';
-import { sessionPath, sessionTlsName } from '../core/ingress-names.js';
+import { sessionTlsName, sessionWebHost } from '../core/ingress-names.js';
 import { dynamicConfigText, sessionRouteConfig, type RouteTarget } from '../core/traefik-dynamic-config.js';
 
 /** The narrow interface activities use. */
@@ -75,7 +75,7 @@ export class TraefikFileRoutes implements SessionRoutes {
     let httpLive = false;
     let tlsLive = false;
     for (;;) {
-      httpLive ||= (await this.httpStatus(`${sessionPath(sessionId)}/`, ca)) !== 404;
+      httpLive ||= (await this.httpStatus(sessionWebHost(sessionId, this.domain), ca)) !== 404;
       tlsLive ||= (await this.presentedName(sessionTlsName(sessionId, this.domain), ca)) === sessionTlsName(sessionId, this.domain);
       if (httpLive && tlsLive) return;
       if (Date.now() > deadline) {
@@ -94,17 +94,20 @@ export class TraefikFileRoutes implements SessionRoutes {
     return files.filter((f) => f.startsWith(FILE_PREFIX) && f.endsWith('.yml')).map((f) => f.slice(FILE_PREFIX.length, -'.yml'.length));
   }
 
-  private httpStatus(pathname: string, ca: string): Promise<number> {
+  /** The status of `GET /` on this host, asked of the probe address (no DNS needed). */
+  private httpStatus(host: string, ca: string): Promise<number> {
     return new Promise((resolve) => {
       const req = https.request(
         {
           host: this.probe.host,
           port: this.probe.port,
-          path: pathname,
+          servername: host,
+          headers: { host },
+          path: '/',
           method: 'GET',
           ca,
-          // The chain must be ours; the name is whatever the probe address is.
-          checkServerIdentity: () => undefined,
+          // The chain must be ours; the name is the session's browser host.
+          checkServerIdentity: (_name, cert) => tls.checkServerIdentity(host, cert),
           timeout: 2000,
           agent: false,
         },

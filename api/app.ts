@@ -93,7 +93,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(metricsRoutes(metrics));
   app.use(aptRoutes(config.aptRepoDir));
   const ownerActive = async (userId: string) => (await users.findActive(userId)) !== null;
-  app.use(ingressRoutes(connectTokens, descriptors, config.resumeTtlSeconds, { log: audit, refusals: new RefusalAudit(redis, audit) }, ownerActive, logger));
+  app.use(ingressRoutes(connectTokens, descriptors, { domain: config.ingress.domain, resumeTtlSeconds: config.resumeTtlSeconds }, { log: audit, refusals: new RefusalAudit(redis, audit) }, ownerActive, logger));
   app.use(loginRoutes(passport, login, accounts));
   // Everything else under /v1 needs a valid access token; admin routes also the admin role.
   app.use('/v1', requireBearer(accessTokens, users, revoked));

@@ -12,9 +12,9 @@ import type { Logger } from '../core/logger.js';
 import { API_ROUTES_FILE, apiRouteConfig, dynamicConfigText } from '../core/traefik-dynamic-config.js';
 
 /** Idempotent: an unchanged file is left alone, since Traefik reloads on every write. */
-export async function publishApiRoutes(ingress: Pick<IngressConfig, 'routesDir' | 'apiUpstream'>, logger: Logger): Promise<void> {
+export async function publishApiRoutes(ingress: Pick<IngressConfig, 'routesDir' | 'apiUpstream' | 'domain'>, logger: Logger): Promise<void> {
   const file = path.join(ingress.routesDir, API_ROUTES_FILE);
-  const text = dynamicConfigText(apiRouteConfig(ingress.apiUpstream));
+  const text = dynamicConfigText(apiRouteConfig(ingress.apiUpstream, ingress.domain));
   if ((await readFile(file, 'utf8').catch(() => null)) === text) return;
   try {
     await mkdir(ingress.routesDir, { recursive: true, mode: 0o700 });

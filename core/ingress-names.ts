@@ -20,15 +20,26 @@ export const CONNECT_AUTH_MIDDLEWARE = 'hackstream-connect-auth@file';
 export const SESSION_HEADERS_MIDDLEWARE = 'hackstream-session-headers@file';
 /** Where the API answers Traefik's ForwardAuth calls (not routed by the ingress: loopback only). */
 export const CONNECT_AUTH_PATH = '/internal/connect-auth';
-/** The browser path's resume cookie, scoped to one session's path. */
-export const RESUME_COOKIE = 'hs_resume';
-export const SESSION_PATH_PREFIX = '/sessions/';
-
-/** `/sessions/<id>`: the browser path of a session (its routes match below it). */
-export const sessionPath = (sessionId: string): string => `${SESSION_PATH_PREFIX}${sessionId}`;
+/**
+ * The browser path's resume cookie. The `__Host-` prefix makes the browser keep it only as set
+ * by its session's own host, Secure, with Path=/ and no Domain: no other host, not even one
+ * under the same domain, can set or overwrite it.
+ */
+export const RESUME_COOKIE = '__Host-hs_resume';
 
 /** `<id>.sessions.<domain>`: the name a session's certificate carries and native clients send as SNI. */
 export const sessionTlsName = (sessionId: string, domain: string): string => `${sessionId}.sessions.${domain}`;
+
+/** `web.sessions.<domain>`: the parent of every session's browser host. */
+export const sessionWebParent = (domain: string): string => `web.sessions.${domain}`;
+
+/**
+ * `<id>.web.sessions.<domain>`: the host a session's HTML5 client is served from, at `/`. An
+ * origin per session, never the API's: one session's scripts and cookies cannot touch the API
+ * or another session (the browser's same-origin policy and host-only cookies). Apart from the
+ * native name above because that one is passed through to the session's own TLS.
+ */
+export const sessionWebHost = (sessionId: string, domain: string): string => `${sessionId}.${sessionWebParent(domain)}`;
 
 /** xpra's websocket in a session's container (the browser path, behind the ForwardAuth check; bound by images/session/entrypoint.sh). */
 export const XPRA_WS_PORT = 14500;

@@ -18,8 +18,9 @@ import {
   ENTRYPOINT,
   RESUME_COOKIE,
   SESSION_HEADERS_MIDDLEWARE,
-  sessionPath,
   sessionTlsName,
+  sessionWebHost,
+  sessionWebParent,
   XPRA_SSL_PORT,
   XPRA_WS_PORT,
 } from './ingress-names.js';
@@ -60,11 +61,27 @@ export const SESSION_RESPONSE_HEADERS = {
   stsIncludeSubdomains: false,
 } as const;
 
+/** A Go regexp (Traefik's HostRegexp) matching `text` literally. */
+const goRegexpLiteral = (text: string): string => text.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
+
+/**
+ * The API's rule: its public paths on any host but a session's browser host. Any other host
+ * (the public name, an IP address, whatever name a client uses) still reaches it, but on a
+ * session's origin `/v1/...` is no route at all: a session's page can reach the API only
+ * cross-origin, where CORS keeps it from reading anything.
+ */
+export function apiRouterRule(domain: string): string {
+  const paths = [...API_PATH_PREFIXES.map((p) => `PathPrefix(\`${p}\`)`), ...API_PATHS.map((p) => `Path(\`${p}\`)`)].join(' || ');
+  // Case-insensitive, with or without a trailing dot: whatever spelling the client sends.
+  const sessionHosts = `(?i)(^|\\.)${goRegexpLiteral(sessionWebParent(domain))}\\.?$`;
+  return `(${paths}) && !HostRegexp(\`${sessionHosts}\`)`;
+}
+
 /** The API's router and service, and the two middlewares every session route uses. */
-export function apiRouteConfig(apiUpstream: string): object {
+export function apiRouteConfig(apiUpstream: string, domain: string): object {
   const [middlewareName] = CONNECT_AUTH_MIDDLEWARE.split('@');
   const [headersName] = SESSION_HEADERS_MIDDLEWARE.split('@');
-  const rule = [...API_PATH_PREFIXES.map((p) => `PathPrefix(\`${p}\`)`), ...API_PATHS.map((p) => `Path(\`${p}\`)`)].join(' || ');
+  const rule = apiRouterRule(domain);
   return {
     http: {
       routers: { [API_ROUTER]: { entryPoints: [ENTRYPOINT], rule, service: API_ROUTER, tls: {} } },
@@ -108,30 +125,30 @@ export interface RouteTarget {
 
 const sessionNames = (sessionId: string) => ({
   http: `session-${sessionId}`,
-  strip: `session-${sessionId}-strip`,
   tcp: `session-${sessionId}-native`,
 });
 
-/** The dynamic configuration of one session's two routes. */
+/**
+ * The dynamic configuration of one session's two routes: its browser host (the HTML5 client at
+ * `/`, its own origin) and its native TLS name (passed through to the session's xpra).
+ */
 export function sessionRouteConfig(target: RouteTarget, domain: string): object {
   const { sessionId, containerIp } = target;
   const n = sessionNames(sessionId);
-  const prefix = sessionPath(sessionId);
   return {
     http: {
       routers: {
         [n.http]: {
           entryPoints: [ENTRYPOINT],
-          // Path only, never Host: a Host rule would outrank the TLS passthrough router below.
-          rule: `PathPrefix(\`${prefix}/\`)`,
-          // Headers first, so refusals carry them too; authenticate before stripping (the
-          // one-time token is in the original URI).
-          middlewares: [SESSION_HEADERS_MIDDLEWARE, CONNECT_AUTH_MIDDLEWARE, n.strip],
+          // The browser host only; the TLS passthrough router below has a name of its own, so
+          // neither takes the other's connections.
+          rule: `Host(\`${sessionWebHost(sessionId, domain)}\`)`,
+          // Headers first, so refusals carry them too.
+          middlewares: [SESSION_HEADERS_MIDDLEWARE, CONNECT_AUTH_MIDDLEWARE],
           service: n.http,
           tls: {},
         },
       },
-      middlewares: { [n.strip]: { stripPrefix: { prefixes: [prefix] } } },
       services: { [n.http]: { loadBalancer: { servers: [{ url: `http://${containerIp}:${XPRA_WS_PORT}` }] } } },
     },
     tcp: {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { CertificateIssuer, PermittedNames } from '../activities/certificate-authority.js';
 import { writeFileAtomically } from '../core/atomic-file.js';
 import type { IngressConfig } from '../core/config.js';
+import { sessionWebParent } from '../core/ingress-names.js';
 import type { Logger } from '../core/logger.js';
 import { dynamicConfigText, ingressTlsConfig, INGRESS_TLS_FILE, LEGACY_INGRESS_FILE, type TlsFiles } from '../core/traefik-dynamic-config.js';
 
@@ -22,8 +23,22 @@ export function ingressNames(ingress: Pick<IngressConfig, 'publicHost' | 'domain
 }
 
 /**
+ * The names the ingress certificate carries: those above, and every session's browser host
+ * (`<id>.web.sessions.<domain>`) through one wildcard, so a session starts without a certificate
+ * of its own for the browser path.
+ */
+export function ingressCertificateNames(ingress: Pick<IngressConfig, 'publicHost' | 'domain'>): string[] {
+  return [...ingressNames(ingress), `*.${sessionWebParent(ingress.domain)}`];
+}
+
+/** Whether a certificate covers a name; a wildcard by a name it stands for. */
+const covers = (cert: X509Certificate, name: string): boolean =>
+  isIP(name) ? cert.checkIP(name) !== undefined : cert.checkHost(name.replace(/^\*\./, 'any.')) !== undefined;
+
+/**
  * The CA's name constraints: the ingress's names, the domain's with all its subdomains (sessions
- * are `<id>.sessions.<domain>`); nothing else.
+ * are `<id>.sessions.<domain>` and `<id>.web.sessions.<domain>`); nothing else. No wildcard here:
+ * a permitted DNS name already admits all its subdomains.
  */
 export function caPermittedNames(ingress: Pick<IngressConfig, 'publicHost' | 'domain'>): PermittedNames {
   return byKind(ingressNames(ingress));
@@ -35,13 +50,14 @@ const byKind = (names: string[]): PermittedNames => ({ dnsNames: names.filter((n
 async function ensureIngressCertificate(ca: CertificateIssuer, ingress: IngressConfig, logger: Logger): Promise<TlsFiles> {
   const certFile = path.join(ingress.tlsDir, 'ingress-cert.pem');
   const keyFile = path.join(ingress.tlsDir, 'ingress-key.pem');
-  const names = ingressNames(ingress);
+  const names = ingressCertificateNames(ingress);
   try {
     const current = new X509Certificate(await readFile(certFile, 'utf8'));
     const remaining = new Date(current.validTo).getTime() - Date.now();
-    const covers = names.every((n) => (isIP(n) ? current.checkIP(n) : current.checkHost(n)));
+    // An older certificate without the sessions' browser hosts is replaced at once.
+    const coversAll = names.every((n) => covers(current, n));
     const issuedByOurCa = current.checkIssued(new X509Certificate(await ca.caCertificatePem()));
-    if (covers && issuedByOurCa && remaining > (CERT_LIFETIME_SECONDS * 1000) / 3) return { certFile, keyFile };
+    if (coversAll && issuedByOurCa && remaining > (CERT_LIFETIME_SECONDS * 1000) / 3) return { certFile, keyFile };
   } catch {
     // missing or unreadable: issue one
   }

@@ -1,11 +1,13 @@
 /**
- * Traefik's ForwardAuth check for the browser path (`/sessions/<id>/...`): a request passes
- * with a valid resume cookie for that session, or with a one-time `token` in the query string,
- * which is consumed and exchanged for a resume cookie so that the page's assets, its websocket
- * and reconnects after a network blip need no new token.
+ * Traefik's ForwardAuth check for the browser path (`https://<id>.web.sessions.<domain>/...`,
+ * one origin per session): a request passes with a valid resume cookie for that session, or
+ * with a one-time `token` in the query string, which is consumed and exchanged for a resume
+ * cookie so that the page's assets, its websocket and reconnects after a network blip need no
+ * new token. The session is the one the host names: the host Traefik routed by, which it
+ * forwards as X-Forwarded-Host (`trustForwardHeader: false`: never a value the client sent).
  */
 import { parseCookie, stringifySetCookie } from 'cookie';
-import { RESUME_COOKIE, SESSION_PATH_PREFIX, sessionPath } from '../../core/ingress-names.js';
+import { RESUME_COOKIE, sessionWebParent } from '../../core/ingress-names.js';
 import { sessionIdParam } from '../validation.js';
 import type { ConnectCredentials } from '../../core/connect-credentials.js';
 import { unsafeForwardedUri } from './forwarded-uri.js';
@@ -15,16 +17,57 @@ export type ConnectAuthResult =
   | { allowed: false; status: 401 | 403; reason: string };
 
 export interface ForwardedRequest {
+  /** X-Forwarded-Host: the host (and port) the request was sent to. */
+  host: string | undefined;
   /** X-Forwarded-Uri: the original path and query. */
   uri: string | undefined;
+  /** Origin, when the browser sent one (websockets, cross-origin and non-GET requests). */
+  origin: string | undefined;
   cookieHeader: string | undefined;
 }
 
-/** `/sessions/<uuid>/…` → the uuid; anything else → null. */
-export function sessionIdFromPath(pathname: string): string | null {
-  if (!pathname.startsWith(SESSION_PATH_PREFIX)) return null;
-  const id = pathname.slice(SESSION_PATH_PREFIX.length).split('/')[0] ?? '';
-  return sessionIdParam.safeParse(id).success ? id.toLowerCase() : null;
+export interface ConnectCheckSettings {
+  /** HACKSTREAM_DOMAIN: sessions' browser hosts are `<id>.web.sessions.<domain>`. */
+  domain: string;
+  resumeTtlSeconds: number;
+}
+
+/** `https://<host>` as a browser would write its origin, or null when it is not a host. */
+function originOfHost(host: string): URL | null {
+  if (!host || /[/?#@\\\s,]/.test(host)) return null;
+  try {
+    return new URL(`https://${host}`);
+  } catch {
+    return null;
+  }
+}
+
+/** `<uuid>.web.sessions.<domain>[:port]` → the uuid; any other host → null. */
+export function sessionIdFromHost(host: string, domain: string): string | null {
+  const url = originOfHost(host);
+  if (!url) return null;
+  const name = url.hostname.replace(/\.$/, '');
+  const parent = `.${sessionWebParent(domain).toLowerCase()}`;
+  if (!name.endsWith(parent)) return null;
+  const id = name.slice(0, -parent.length);
+  return sessionIdParam.safeParse(id).success ? id : null;
+}
+
+/**
+ * Whether a request with this Origin may reach the session on `host`: without one (the browser
+ * sends none on its own navigations and same-origin reads), or from the session's own origin.
+ * Sessions' hosts share one site, so SameSite cookies do not keep one session's page from
+ * sending another's cookie, and a websocket is not held back by CORS; this is what does.
+ */
+export function sameOriginOrNone(origin: string | undefined, host: string): boolean {
+  if (origin === undefined) return true;
+  const own = originOfHost(host);
+  try {
+    return own !== null && new URL(origin).origin === own.origin;
+  } catch {
+    // `null` (an opaque origin) and anything malformed
+    return false;
+  }
 }
 
 /** Whether the user may still use the browser path (their account exists and is not disabled). */
@@ -35,7 +78,7 @@ const DISABLED_OWNER = { allowed: false, status: 403, reason: "the session owner
 export async function checkConnect(
   tokens: ConnectCredentials,
   req: ForwardedRequest,
-  resumeTtlSeconds: number,
+  settings: ConnectCheckSettings,
   ownerActive: OwnerCheck,
 ): Promise<ConnectAuthResult> {
   // Before parsing: URL would resolve `..` and hide what was asked for.
@@ -47,17 +90,20 @@ export async function checkConnect(
   } catch {
     return { allowed: false, status: 403, reason: 'malformed forwarded URI' };
   }
-  const sessionId = sessionIdFromPath(url.pathname);
-  if (!sessionId) return { allowed: false, status: 403, reason: 'not a session path' };
+  const host = req.host ?? '';
+  const sessionId = sessionIdFromHost(host, settings.domain);
+  if (!sessionId) return { allowed: false, status: 403, reason: "not a session's host" };
+  // Before the token is looked at: another origin's request must not spend it.
+  if (!sameOriginOrNone(req.origin, host)) return { allowed: false, status: 403, reason: "a request from another origin than the session's" };
 
-  // Scoped to the session's path, so the browser never sends it to another session.
+  // Host-only (`__Host-`: no Domain, Path=/), so the browser sends it to this session's host alone.
   const resumeCookie = (value: string) =>
     stringifySetCookie(RESUME_COOKIE, value, {
-      path: `${sessionPath(sessionId)}/`,
+      path: '/',
       httpOnly: true,
       secure: true,
       sameSite: 'strict',
-      maxAge: resumeTtlSeconds,
+      maxAge: settings.resumeTtlSeconds,
     });
 
   const cookie = parseCookie(req.cookieHeader ?? '')[RESUME_COOKIE];

@@ -1,6 +1,7 @@
 /**
  * What a client needs to attach to a running session, with fresh one-time credentials:
- * - browser: an HTTPS URL of xpra's HTML5 client behind Traefik, carrying a connect token;
+ * - browser: an HTTPS URL of xpra's HTML5 client behind Traefik, on the session's own origin
+ *   (`https://<id>.web.sessions.<domain>[:port]/`), carrying a connect token;
  * - native: host, port and SNI name for `xpra attach ssl://…` through Traefik's TLS passthrough,
  *   a one-time username/password, and the CA fingerprint to pin.
  */
@@ -10,7 +11,7 @@ import type { ApiConfig } from '../../core/config.js';
 import { QUALITY_PRESETS } from '../../core/quality-presets.js';
 import type { Quality } from '../../workflows/messages.js';
 import { HttpError } from '../http-error.js';
-import { sessionPath, sessionTlsName } from '../../core/ingress-names.js';
+import { sessionTlsName, sessionWebHost } from '../../core/ingress-names.js';
 import type { ConnectCredentials } from '../../core/connect-credentials.js';
 import { mintNativeToken } from './native-tokens.js';
 
@@ -45,7 +46,8 @@ export class ConnectDescriptors {
   async issue(session: { sessionId: string; userId: string; quality: Quality }): Promise<ConnectDescriptor> {
     const { ingress, connectTokenTtlSeconds, sessionTokenSecret } = this.config;
     const host = ingress.publicHost.includes(':') ? `[${ingress.publicHost}]` : ingress.publicHost;
-    const authority = `${host}${ingress.publicPort === 443 ? '' : `:${ingress.publicPort}`}`;
+    const port = ingress.publicPort === 443 ? '' : `:${ingress.publicPort}`;
+    const authority = `${host}${port}`;
     const origin = `https://${authority}`;
     const [fingerprint, browserToken] = await Promise.all([
       this.fingerprint(),
@@ -56,7 +58,7 @@ export class ConnectDescriptors {
     return {
       expires_at: browserToken.expiresAt.toISOString(),
       app_link: `hackstream://${authority}/sessions/${session.sessionId}`,
-      browser: { url: `${origin}${sessionPath(session.sessionId)}/?${query.toString()}` },
+      browser: { url: `https://${sessionWebHost(session.sessionId, ingress.domain)}${port}/?${query.toString()}` },
       native: {
         uri: `ssl://${native.username}@${host}:${ingress.publicPort}/`,
         host: ingress.publicHost,

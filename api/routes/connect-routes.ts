@@ -3,7 +3,7 @@ import type { Logger } from '../../core/logger.js';
 import type { AuditLog } from '../../core/audit-log.js';
 import { currentUser } from '../auth/authentication.js';
 import { CONNECT_AUTH_PATH } from '../../core/ingress-names.js';
-import { checkConnect, type OwnerCheck } from '../connect/connect-auth.js';
+import { checkConnect, type ConnectCheckSettings, type OwnerCheck } from '../connect/connect-auth.js';
 import type { ConnectDescriptors } from '../connect/connect-descriptor.js';
 import type { RefusalAudit } from '../connect/refusal-audit.js';
 import type { ConnectCredentials } from '../../core/connect-credentials.js';
@@ -28,7 +28,7 @@ export function connectRoutes(sessions: SessionService): Router {
 export function ingressRoutes(
   tokens: ConnectCredentials,
   descriptors: ConnectDescriptors,
-  resumeTtlSeconds: number,
+  settings: ConnectCheckSettings,
   audit: { log: AuditLog; refusals: RefusalAudit },
   ownerActive: OwnerCheck,
   logger: Logger,
@@ -38,7 +38,8 @@ export function ingressRoutes(
     res.type('application/x-pem-file').send(await descriptors.caCertificatePem());
   });
   router.all(CONNECT_AUTH_PATH, async (req, res) => {
-    const result = await checkConnect(tokens, { uri: req.get('x-forwarded-uri'), cookieHeader: req.get('cookie') }, resumeTtlSeconds, ownerActive);
+    const forwarded = { host: req.get('x-forwarded-host'), uri: req.get('x-forwarded-uri'), origin: req.get('origin'), cookieHeader: req.get('cookie') };
+    const result = await checkConnect(tokens, forwarded, settings, ownerActive);
     res.set('Cache-Control', 'no-store');
     if (!result.allowed) {
       logger.info('connect refused', { reason: result.reason });

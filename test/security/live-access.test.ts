@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectCredentials } from '../../core/connect-credentials.js';
-import { CONNECT_AUTH_PATH, RESUME_COOKIE, sessionPath } from '../../core/ingress-names.js';
+import { CONNECT_AUTH_PATH, RESUME_COOKIE, sessionWebHost } from '../../core/ingress-names.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 
 let t: ApiUnderTest;
@@ -30,8 +30,8 @@ afterAll(async () => {
 
 /** Traefik's ForwardAuth request for a page of the session, with a resume cookie or a token. */
 async function forwardAuth(sessionId: string, with_: { cookie?: string; token?: string }): Promise<number> {
-  const uri = `${sessionPath(sessionId)}/${with_.token ? `?token=${with_.token}` : ''}`;
-  const headers: Record<string, string> = { 'x-forwarded-uri': uri };
+  const uri = `/${with_.token ? `?token=${with_.token}` : ''}`;
+  const headers: Record<string, string> = { 'x-forwarded-host': sessionWebHost(sessionId, t.config.ingress.domain), 'x-forwarded-uri': uri };
   if (with_.cookie) headers['cookie'] = `${RESUME_COOKIE}=${with_.cookie}`;
   const res = await fetch(`${t.api.url}${CONNECT_AUTH_PATH}`, { headers });
   return res.status;
