@@ -304,7 +304,7 @@ describe('hackstream gui, its dialogs answered by a fake zenity', () => {
     expect(device.xpra.calls().map((c) => optionValue(c.args, '--ssl-server-hostname'))).toEqual([session.connect.native.sni]);
     const [opened, ...moreOpened] = device.opened();
     expect(moreOpened).toEqual([]);
-    expect(opened).toMatch(new RegExp(`^${server}/sessions/${id}/\\?.*token=`));
+    expect(opened).toMatch(new RegExp(`^https://${id}\\.web\\.sessions\\.hackstream\\.localhost:${stack.ingressPort}/\\?.*token=`));
     expect(opened).not.toBe(session.connect.browser.url);
 
     // Stop: the progress dialog, then what the server answered, then the session is gone from the list.

@@ -11,6 +11,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { RESUME_COOKIE } from '../../core/ingress-names.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { execIn, sessionContainers } from '../support/docker.js';
 import { httpsRequest } from '../support/https-client.js';
@@ -23,7 +24,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const browserGet = (url: string, cookie?: string) => httpsRequest(url, { caFile: stack.caFile, headers: cookie ? { cookie } : {} });
 const resumeCookie = (setCookie: string | string[] | undefined) => {
-  const raw = ([] as string[]).concat(setCookie ?? []).find((c) => c.startsWith('hs_resume='));
+  const raw = ([] as string[]).concat(setCookie ?? []).find((c) => c.startsWith(`${RESUME_COOKIE}=`));
   return raw?.split(';')[0];
 };
 
@@ -53,13 +54,15 @@ describe('the browser path', () => {
     await t?.close();
   });
 
-  it('accepts a connect token once, and hands out a session-bound, HttpOnly, Secure resume cookie', async () => {
+  it('accepts a connect token once, on the session\'s own origin, and hands out a host-only, HttpOnly, Secure resume cookie', async () => {
     const { url } = session.connect.browser;
+    expect(url).toMatch(new RegExp(`^${t.sessionOrigin(session.session_id)}/\\?`));
     const first = await browserGet(url);
     expect(first.status).toBe(200);
     expect(first.text).toContain('xpra');
-    const setCookie = ([] as string[]).concat(first.headers['set-cookie'] ?? []).find((c) => c.startsWith('hs_resume='));
-    expect(setCookie).toMatch(new RegExp(`Path=/sessions/${session.session_id}/`));
+    const setCookie = ([] as string[]).concat(first.headers['set-cookie'] ?? []).find((c) => c.startsWith(`${RESUME_COOKIE}=`));
+    expect(setCookie).toMatch(/; Path=\/;/);
+    expect(setCookie).not.toMatch(/Domain=/i);
     expect(setCookie).toMatch(/HttpOnly/);
     expect(setCookie).toMatch(/Secure/);
     expect(setCookie).toMatch(/SameSite=Strict/);
@@ -70,10 +73,10 @@ describe('the browser path', () => {
 
     // The cookie lets the client fetch its assets and reconnect, for this session only.
     const cookie = resumeCookie(first.headers['set-cookie'])!;
-    expect((await browserGet(`${t.origin}/sessions/${session.session_id}/js/Client.js`, cookie)).status).toBe(200);
+    expect((await browserGet(`${t.sessionOrigin(session.session_id)}/js/Client.js`, cookie)).status).toBe(200);
     const other = await createSession(t, owner.token);
     try {
-      expect((await browserGet(`${t.origin}/sessions/${other.session_id}/`, cookie)).status).toBe(401);
+      expect((await browserGet(`${t.sessionOrigin(other.session_id)}/`, cookie)).status).toBe(401);
     } finally {
       await t.call('POST', `/v1/sessions/${other.session_id}/stop`, { token: owner.token });
     }
@@ -86,7 +89,7 @@ describe('the browser path', () => {
   });
 
   it('refuses requests without a token, with a made-up token, or with a token of another session', async () => {
-    const base = `${t.origin}/sessions/${session.session_id}/`;
+    const base = `${t.sessionOrigin(session.session_id)}/`;
     expect((await browserGet(base)).status).toBe(401);
     expect((await browserGet(`${base}?token=${'A'.repeat(43)}`)).status).toBe(401);
     const other = await createSession(t, owner.token);

@@ -63,7 +63,7 @@ describe('a Firefox session, end to end', () => {
     const session = created.body;
     expect(session).toMatchObject({ state: 'ready', app: 'firefox', url: page.url, user_id: user.id });
     // Through the ingress over HTTPS, the certificate verified against the HackStream CA.
-    expect(session.connect.browser.url).toMatch(new RegExp(`^${t.origin}/sessions/${session.session_id}/\\?`));
+    expect(session.connect.browser.url).toMatch(new RegExp(`^${t.sessionOrigin(session.session_id)}/\\?`));
     expect(await sessionContainers(session.session_id)).toHaveLength(1);
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });

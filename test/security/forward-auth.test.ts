@@ -8,16 +8,22 @@ import https from 'node:https';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { REFUSAL_KEY_PREFIX } from '../../api/connect/refusal-audit.js';
+import { RESUME_COOKIE, sessionWebHost } from '../../core/ingress-names.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { keysLike } from '../support/redis-server.js';
 
 const stack = inject('stack');
 const ca = readFileSync(stack.caFile, 'utf8');
 
-/** A request whose path is sent exactly as written (https.request(url) would normalise it). */
+/**
+ * A request to the session's own host whose path is sent exactly as written (https.request(url)
+ * would normalise it), to the ingress's address with the session's name as SNI and Host.
+ */
 function rawGet(rawPath: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+  const host = sessionWebHost(session.session_id, t.config.ingress.domain);
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: 'localhost', port: stack.ingressPort, path: rawPath, method: 'GET', headers, ca, agent: false }, (res) => {
+    const opts = { host: '127.0.0.1', servername: host, port: stack.ingressPort, path: rawPath, method: 'GET', headers: { host: `${host}:${stack.ingressPort}`, ...headers }, ca, agent: false };
+    const req = https.request(opts, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
     });
@@ -26,7 +32,7 @@ function rawGet(rawPath: string, headers: Record<string, string> = {}): Promise<
   });
 }
 
-const hasResumeCookie = (h: Record<string, string | string[] | undefined>) => ([] as string[]).concat(h['set-cookie'] ?? []).some((c) => c.startsWith('hs_resume='));
+const hasResumeCookie = (h: Record<string, string | string[] | undefined>) => ([] as string[]).concat(h['set-cookie'] ?? []).some((c) => c.startsWith(`${RESUME_COOKIE}=`));
 
 let t: ApiUnderTest;
 let user: { token: string };
@@ -58,32 +64,32 @@ async function freshToken(): Promise<string> {
 
 describe('paths that could be read two ways', () => {
   it.each([
-    ['/./', (id: string) => `/sessions/${id}/./`],
-    ['/../', (id: string) => `/sessions/${id}/js/../`],
-    ['/../ back into the session', (id: string) => `/sessions/${id}/../${id}/`],
-    ['trailing /..', (id: string) => `/sessions/${id}/js/..`],
-    ['%2e', (id: string) => `/sessions/${id}/%2e/`],
-    ['%2E%2E', (id: string) => `/sessions/${id}/js/%2E%2E/`],
-    ['%2f', (id: string) => `/sessions/${id}/js%2f`],
-    ['%2F', (id: string) => `/sessions/${id}/js%2FClient.js`],
-    ['%5c', (id: string) => `/sessions/${id}/js%5c`],
-    ['%5C', (id: string) => `/sessions/${id}/js%5CClient.js`],
-    ['a backslash', (id: string) => `/sessions/${id}/js\\Client.js`],
+    ['/./', '/./'],
+    ['/../', '/js/../'],
+    ['/../ above the root', '/js/../../'],
+    ['trailing /..', '/js/..'],
+    ['%2e', '/%2e/'],
+    ['%2E%2E', '/js/%2E%2E/'],
+    ['%2f', '/js%2f'],
+    ['%2F', '/js%2FClient.js'],
+    ['%5c', '/js%5c'],
+    ['%5C', '/js%5CClient.js'],
+    ['a backslash', '/js\\Client.js'],
   ])('are refused with %s, and the token they carry still works after', async (_name, path) => {
     const token = await freshToken();
-    const res = await rawGet(`${path(session.session_id)}?token=${token}`);
-    expect(res.status, `${path(session.session_id)} → ${res.status}`).toBeGreaterThanOrEqual(400);
+    const res = await rawGet(`${path}?token=${token}`);
+    expect(res.status, `${path} → ${res.status}`).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
     expect(hasResumeCookie(res.headers)).toBe(false);
     // Not consumed: the refusal came before the token was looked at.
-    expect((await rawGet(`/sessions/${session.session_id}/?token=${token}`)).status).toBe(200);
+    expect((await rawGet(`/?token=${token}`)).status).toBe(200);
   });
 });
 
 describe('forwarding headers sent by the client', () => {
   it("do not change the decision: Traefik's own view of the URI counts", async () => {
     const token = await freshToken();
-    const base = `/sessions/${session.session_id}/`;
+    const base = '/';
     // A token only in a forged X-Forwarded-Uri does not let the request in, nor consume it.
     const forged = await rawGet(base, { 'x-forwarded-uri': `${base}?token=${token}`, 'x-forwarded-for': '203.0.113.7' });
     expect(forged.status).toBe(401);
@@ -92,6 +98,21 @@ describe('forwarding headers sent by the client', () => {
     const real = await rawGet(`${base}?token=${token}`, { 'x-forwarded-uri': `${base}../../etc/passwd`, 'x-forwarded-prefix': '/x' });
     expect(real.status).toBe(200);
     expect(hasResumeCookie(real.headers)).toBe(true);
+  });
+
+  it("do not change the session: a forged X-Forwarded-Host naming another session's host is not believed", async () => {
+    const other = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox' } });
+    expect(other.status, JSON.stringify(other.body)).toBe(201);
+    try {
+      // The other session's token, sent to this session's host claiming to be for the other's:
+      // were the header believed, the check would consume it and let the request in.
+      const foreignToken = new URL(other.body.connect.browser.url).searchParams.get('token')!;
+      const forged = await rawGet(`/?token=${foreignToken}`, { 'x-forwarded-host': sessionWebHost(other.body.session_id, t.config.ingress.domain) });
+      expect(forged.status).toBe(401);
+      expect(hasResumeCookie(forged.headers)).toBe(false);
+    } finally {
+      await t.call('POST', `/v1/sessions/${other.body.session_id}/stop`, { token: user.token });
+    }
   });
 });
 
@@ -110,7 +131,7 @@ describe('refusals in the audit log', () => {
     await clearWindows();
     const since = new Date().toISOString();
     const flood = 25;
-    const base = `/sessions/${session.session_id}/`;
+    const base = '/';
     for (let i = 0; i < flood; i++) {
       // Each claims another address: were X-Forwarded-For believed, each would get its own row.
       const res = await rawGet(i % 2 ? base : `${base}?token=${'A'.repeat(43)}`, { 'x-forwarded-for': `203.0.113.${i + 1}` });

@@ -92,7 +92,7 @@ describe("a session's HTML5 client through the ingress", () => {
   });
 
   it('puts the same headers on a refusal by the ForwardAuth check', async () => {
-    const refused = await httpsRequest(`${t.origin}/sessions/${session.session_id}/`, { caFile: stack.caFile });
+    const refused = await httpsRequest(`${t.sessionOrigin(session.session_id)}/`, { caFile: stack.caFile });
     expect(refused.status).toBe(401);
     expectTransportAndReferrer(refused.headers);
     expect(['SAMEORIGIN', 'DENY']).toContain(String(refused.headers['x-frame-options']).toUpperCase());

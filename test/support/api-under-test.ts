@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { loadApiConfig, type ApiConfig } from '../../core/config.js';
+import { sessionWebHost } from '../../core/ingress-names.js';
 import { createLogger } from '../../core/logger.js';
 import { startApi, type RunningApi } from '../../api/server.js';
 import { UserDirectory } from '../../api/users/user-directory.js';
@@ -30,6 +31,8 @@ export interface ApiUnderTest {
   ): Promise<{ status: number; body: any; headers: Record<string, string | string[] | undefined> }>;
   /** https://localhost:<ingress port> */
   origin: string;
+  /** A session's own browser origin: https://<id>.web.sessions.<domain>:<ingress port> */
+  sessionOrigin(sessionId: string): string;
   close(): Promise<void>;
 }
 
@@ -99,6 +102,7 @@ export async function startApiOn(stack: StackInfo, env: Record<string, string> =
     temporal,
     call,
     origin,
+    sessionOrigin: (sessionId) => `https://${sessionWebHost(sessionId, config.ingress.domain)}:${config.ingress.publicPort}`,
     login,
     async newUser(role: Role = 'user') {
       const username = `u-${randomUUID().slice(0, 8)}`;

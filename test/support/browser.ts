@@ -15,7 +15,18 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-export async function launchChromium(opts: { trustCaFile: string; executablePath?: string }): Promise<TestBrowser> {
+export interface ChromiumOptions {
+  trustCaFile: string;
+  executablePath?: string;
+  /**
+   * Chromium's `--host-resolver-rules`, for sessions' browser hosts without DNS: e.g.
+   * `MAP *.web.sessions.example.org 127.0.0.1`. Not needed under `.localhost`, which Chromium
+   * itself resolves to loopback (the tests' default domain).
+   */
+  hostResolverRules?: string;
+}
+
+export async function launchChromium(opts: ChromiumOptions): Promise<TestBrowser> {
   const home = mkdtempSync(path.join(os.tmpdir(), 'hs-chromium-'));
   const nssdb = path.join(home, '.pki', 'nssdb');
   mkdirSync(nssdb, { recursive: true });
@@ -32,6 +43,7 @@ export async function launchChromium(opts: { trustCaFile: string; executablePath
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...(opts.hostResolverRules ? [`--host-resolver-rules=${opts.hostResolverRules}`] : []),
     ],
   });
   return {
