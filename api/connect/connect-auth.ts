@@ -23,6 +23,9 @@ export interface ForwardedRequest {
   uri: string | undefined;
   /** Origin, when the browser sent one (websockets, cross-origin and non-GET requests). */
   origin: string | undefined;
+  /** Sec-Fetch-Site and Sec-Fetch-Mode, which current browsers send on every request. */
+  fetchSite?: string | undefined;
+  fetchMode?: string | undefined;
   cookieHeader: string | undefined;
 }
 
@@ -70,6 +73,17 @@ export function sameOriginOrNone(origin: string | undefined, host: string): bool
   }
 }
 
+/**
+ * Whether fetch metadata says another page sent this: a GET from another page's script or
+ * element carries no Origin, yet the browser attaches this host's cookie when the page is of the
+ * same site (every session's page is). Navigations pass: the user opening the session, from
+ * anywhere (a frame is refused by the pages' X-Frame-Options). Browsers that send no metadata
+ * are left to the Origin check and SameSite.
+ */
+export function sentByAnotherPage(fetchSite: string | undefined, fetchMode: string | undefined): boolean {
+  return (fetchSite === 'same-site' || fetchSite === 'cross-site') && fetchMode !== 'navigate';
+}
+
 /** Whether the user may still use the browser path (their account exists and is not disabled). */
 export type OwnerCheck = (userId: string) => Promise<boolean>;
 
@@ -94,7 +108,9 @@ export async function checkConnect(
   const sessionId = sessionIdFromHost(host, settings.domain);
   if (!sessionId) return { allowed: false, status: 403, reason: "not a session's host" };
   // Before the token is looked at: another origin's request must not spend it.
-  if (!sameOriginOrNone(req.origin, host)) return { allowed: false, status: 403, reason: "a request from another origin than the session's" };
+  if (!sameOriginOrNone(req.origin, host) || sentByAnotherPage(req.fetchSite, req.fetchMode)) {
+    return { allowed: false, status: 403, reason: "a request from another origin than the session's" };
+  }
 
   // Host-only (`__Host-`: no Domain, Path=/), so the browser sends it to this session's host alone.
   const resumeCookie = (value: string) =>

@@ -38,7 +38,14 @@ export function ingressRoutes(
     res.type('application/x-pem-file').send(await descriptors.caCertificatePem());
   });
   router.all(CONNECT_AUTH_PATH, async (req, res) => {
-    const forwarded = { host: req.get('x-forwarded-host'), uri: req.get('x-forwarded-uri'), origin: req.get('origin'), cookieHeader: req.get('cookie') };
+    const forwarded = {
+      host: req.get('x-forwarded-host'),
+      uri: req.get('x-forwarded-uri'),
+      origin: req.get('origin'),
+      fetchSite: req.get('sec-fetch-site'),
+      fetchMode: req.get('sec-fetch-mode'),
+      cookieHeader: req.get('cookie'),
+    };
     const result = await checkConnect(tokens, forwarded, settings, ownerActive);
     res.set('Cache-Control', 'no-store');
     if (!result.allowed) {

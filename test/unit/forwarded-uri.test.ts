@@ -4,7 +4,7 @@
  * cookie is host-only.
  */
 import { describe, expect, it } from 'vitest';
-import { checkConnect, sameOriginOrNone, sessionIdFromHost } from '../../api/connect/connect-auth.js';
+import { checkConnect, sameOriginOrNone, sentByAnotherPage, sessionIdFromHost } from '../../api/connect/connect-auth.js';
 import { unsafeForwardedUri } from '../../api/connect/forwarded-uri.js';
 import type { ConnectCredentials } from '../../core/connect-credentials.js';
 import { RESUME_COOKIE } from '../../core/ingress-names.js';
@@ -17,7 +17,7 @@ const host = `${id}.web.sessions.${domain}:8443`;
 const base = '';
 const settings = { domain, resumeTtlSeconds: 60 };
 /** What Traefik forwards for a request to the session's host. */
-const forwarded = (uri: string, more: { cookieHeader?: string; origin?: string; host?: string } = {}) => ({ host, origin: undefined, cookieHeader: undefined, uri, ...more });
+const forwarded = (uri: string, more: { cookieHeader?: string; origin?: string; host?: string; fetchSite?: string; fetchMode?: string } = {}) => ({ host, origin: undefined, cookieHeader: undefined, uri, ...more });
 
 describe('unsafeForwardedUri', () => {
   it.each([
@@ -96,6 +96,19 @@ describe('sameOriginOrNone', () => {
   ])('refuses %s', (_name, origin) => expect(sameOriginOrNone(origin, host)).toBe(false));
 });
 
+describe('sentByAnotherPage', () => {
+  it.each([
+    ['a same-origin read (the client itself)', 'same-origin', 'cors', false],
+    ['a navigation from another site (a link, the dashboard)', 'cross-site', 'navigate', false],
+    ['a navigation typed or opened by the user', 'none', 'navigate', false],
+    ['a browser that sends no metadata', undefined, undefined, false],
+    ["another session's page, no-cors", 'same-site', 'no-cors', true],
+    ["another session's page, cors", 'same-site', 'cors', true],
+    ['another site, no-cors', 'cross-site', 'no-cors', true],
+    ['another site, websocket', 'cross-site', 'websocket', true],
+  ])('%s', (_name, site, mode, refused) => expect(sentByAnotherPage(site, mode)).toBe(refused));
+});
+
 const active = async () => true;
 
 describe('checkConnect', () => {
@@ -155,6 +168,9 @@ describe('checkConnect', () => {
     const { tokens, asked } = recording();
     const fromOther = { origin: `https://${other}.web.sessions.${domain}:8443`, cookieHeader: `${RESUME_COOKIE}=c` };
     expect(await checkConnect(tokens, forwarded('/?token=t', fromOther), settings, active)).toMatchObject({ allowed: false, status: 403 });
+    expect(asked).toEqual([]);
+    // Nor one with no Origin that fetch metadata shows came from another session's page.
+    expect(await checkConnect(tokens, forwarded('/', { cookieHeader: `${RESUME_COOKIE}=c`, fetchSite: 'same-site', fetchMode: 'no-cors' }), settings, active)).toMatchObject({ allowed: false, status: 403 });
     expect(asked).toEqual([]);
     // The same from the session's own page (its websocket sends its Origin) passes.
     expect((await checkConnect(tokens, forwarded('/', { ...fromOther, origin: `https://${host}` }), settings, active)).allowed).toBe(true);
