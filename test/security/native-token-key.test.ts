@@ -167,9 +167,11 @@ function forgeries(name: string, content: Buffer): Array<{ how: string; username
 }
 
 describe("the native token key, from inside the session as the session user", () => {
-  it('holds the TLS certificate and key and the token public key, and no key that signs tokens', async () => {
+  it('holds the TLS certificate and key, the token public key and the account-change bound, and no key that signs tokens', async () => {
     const files = await readableFiles();
-    expect(Object.keys(files).sort()).toEqual([FILES.cert, FILES.key, FILES.tokenPublicKey].sort());
+    expect(Object.keys(files).sort()).toEqual([FILES.cert, FILES.key, FILES.tokenPublicKey, FILES.tokensRefusedUntil].sort());
+    // No account change yet: no bound.
+    expect(files[FILES.tokensRefusedUntil]!.toString()).toBe('');
     expect(files[FILES.tokenPublicKey]!.toString()).toBe(sessionPublicKeyHex(t.config.sessionTokenSecret, session.session_id));
     // The one private key is the TLS socket's (ECDSA P-256), not an Ed25519 key.
     for (const [name, content] of Object.entries(files)) {
