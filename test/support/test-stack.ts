@@ -69,6 +69,8 @@ export async function startTestStack(): Promise<TestStack> {
     HACKSTREAM_SESSION_TOKEN_SECRET: randomBytes(32).toString('hex'),
     // Sessions here start cold; test/e2e/warm-pool.test.ts runs a pool on a queue of its own.
     HACKSTREAM_POOL: 'off',
+    // An engine without a user namespace only when the caller says so (a benchmark's baseline).
+    ...(process.env['HACKSTREAM_DOCKER_USERNS'] ? { HACKSTREAM_DOCKER_USERNS: process.env['HACKSTREAM_DOCKER_USERNS'] } : {}),
   };
   // The worker runs as the worker's Redis user; the API (and tests looking into Redis) as the API's.
   const config = loadWorkerConfig({ ...env, HACKSTREAM_REDIS_URL: redis.workerUrl });
