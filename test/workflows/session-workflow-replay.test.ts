@@ -1,8 +1,12 @@
 /**
  * Sessions outlive deployments: a worker running new workflow code must replay the histories
  * that earlier versions recorded, or those sessions stop making progress. Each file in
- * histories/ is a real history recorded by an earlier version of SessionWorkflow (named after
- * what it exercises); replaying it with today's code must not hit a determinism error.
+ * histories/ is a real history recorded by an earlier version of SessionWorkflow or
+ * PoolWarmerWorkflow (named after what it exercises: stop, idle, connect timeout, maximum
+ * duration, app exit, cancellation, warm claim and its fallback, failed provisioning, continue
+ * as new, a pool run); replaying it with today's code must not hit a determinism error. They are
+ * recorded by test/workflows/session-workflow.test.ts (HACKSTREAM_RECORD_HISTORIES=<dir>); a
+ * workflow change that cannot replay them needs `patched()` (ARCHITECTURE.md).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -10,6 +14,10 @@ import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { workflowsEntry } from '../support/paths.js';
+
+const readHistory = (file: string) =>
+  // Stored as protobufjs writes a message's JSON (toJSON), read back with its inverse.
+  temporal.api.history.v1.History.fromObject(JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Record<string, unknown>);
 
 const dir = path.join(import.meta.dirname, 'histories');
 const histories = readdirSync(dir).filter((f) => f.endsWith('.json'));
@@ -20,8 +28,14 @@ describe('SessionWorkflow replays the histories of earlier versions', () => {
   });
 
   it.each(histories)('%s', async (file) => {
-    // Stored as protobufjs writes a message's JSON (toJSON), read back with its inverse.
-    const history = temporal.api.history.v1.History.fromObject(JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Record<string, unknown>);
-    await Worker.runReplayHistory({ workflowsPath: workflowsEntry, replayName: file }, history);
+    await Worker.runReplayHistory({ workflowsPath: workflowsEntry, replayName: file }, readHistory(file));
+  });
+
+  it('fails a change that running sessions could not replay (a timer before anything else)', async () => {
+    const file = histories.find((f) => f.startsWith('session-stops-on-request'))!;
+    expect(file).toBeDefined();
+    await expect(
+      Worker.runReplayHistory({ workflowsPath: path.join(import.meta.dirname, 'changed', 'session-workflow-with-extra-timer.ts'), replayName: file }, readHistory(file)),
+    ).rejects.toThrow(/nondetermin/i);
   });
 });

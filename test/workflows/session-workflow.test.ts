@@ -3,7 +3,10 @@
  * activities that record what the workflow asked for.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Context } from '@temporalio/activity';
+import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,7 +50,26 @@ beforeAll(async () => {
   await ensureSearchAttributes(env.connection, 'default', logger);
 });
 
+/**
+ * HACKSTREAM_RECORD_HISTORIES=<dir>: each test's workflow history is written there when the file
+ * ends, as a replay fixture (test/workflows/session-workflow-replay.test.ts). The first run of a
+ * workflow that continued as new is the one kept: its history ends with the hand-over.
+ */
+const recordDir = process.env['HACKSTREAM_RECORD_HISTORIES'];
+const started: Array<{ file: string; workflowId: string; runId: string }> = [];
+function remember(kind: string, handle: { workflowId: string; firstExecutionRunId: string }): void {
+  const slug = (expect.getState().currentTestName ?? 'unnamed').split(' > ').pop()!.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+  started.push({ file: `${kind}-${slug}.json`, workflowId: handle.workflowId, runId: handle.firstExecutionRunId });
+}
+
 afterAll(async () => {
+  if (recordDir && env) {
+    mkdirSync(recordDir, { recursive: true });
+    for (const { file, workflowId, runId } of started) {
+      const history = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+      writeFileSync(path.join(recordDir, file), `${JSON.stringify(temporal.api.history.v1.History.fromObject(history).toJSON(), null, 1)}\n`);
+    }
+  }
   await env?.teardown();
 });
 
@@ -206,11 +228,13 @@ async function withWorker<T>(f: Fakes, fn: (taskQueue: string) => Promise<T>): P
 }
 
 async function startSession(taskQueue: string, s: SessionSpec, historyLimit?: number) {
-  return env.client.workflow.start<typeof SessionWorkflow>('SessionWorkflow', {
+  const handle = await env.client.workflow.start<typeof SessionWorkflow>('SessionWorkflow', {
     taskQueue,
     workflowId: sessionWorkflowId(s.sessionId),
     args: [{ spec: s, historyLimit }],
   });
+  remember('session', handle);
+  return handle;
 }
 
 describe('SessionWorkflow', () => {
@@ -446,13 +470,15 @@ describe('PoolWarmerWorkflow', () => {
 
   it('reconciles each pool, then warms what is missing; a failed warm-up does not fail the run', async () => {
     const f = fakes({ pool: { ready: 1, failEvery: 3 } });
-    const result = await withWorker(f, (tq) =>
-      env.client.workflow.execute<typeof PoolWarmerWorkflow>('PoolWarmerWorkflow', {
+    const result = await withWorker(f, async (tq) => {
+      const handle = await env.client.workflow.start<typeof PoolWarmerWorkflow>('PoolWarmerWorkflow', {
         taskQueue: tq,
         workflowId: `pool-${randomUUID()}`,
         args: [{ pools: [pool('auto', 4), pool('low', 1)] }],
-      }),
-    );
+      });
+      remember('pool-warmer', handle);
+      return handle.result();
+    });
     // auto: 1 ready of 4 → 3 warm-ups, the third fails; low: already full.
     expect(f.calls.filter((c) => c.startsWith('reconcile')).sort()).toEqual(['reconcile:firefox-auto', 'reconcile:firefox-low']);
     expect(f.calls.filter((c) => c.startsWith('warm')).sort()).toEqual(['warm-failed:firefox-auto', 'warm:firefox-auto', 'warm:firefox-auto']);
