@@ -6,6 +6,9 @@
  * end to end in test/security/account-change-sessions.test.ts.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +27,18 @@ beforeAll(async () => {
   installTemporalLogging(createLogger({ level: 'error', service: 'workflow-test', json: false }));
   env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: temporalTestServer() } } });
 });
+/** HACKSTREAM_RECORD_HISTORIES=<dir>: the histories are written there as replay fixtures (as in session-workflow.test.ts). */
+const recordDir = process.env['HACKSTREAM_RECORD_HISTORIES'];
+const started: Array<{ file: string; workflowId: string }> = [];
+
 afterAll(async () => {
+  if (recordDir && env) {
+    mkdirSync(recordDir, { recursive: true });
+    for (const { file, workflowId } of started) {
+      const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+      writeFileSync(path.join(recordDir, file), `${JSON.stringify(temporal.api.history.v1.History.fromObject(history).toJSON(), null, 1)}\n`);
+    }
+  }
   await env?.teardown();
 });
 
@@ -74,6 +88,8 @@ async function run(f: Fakes, change: AccountAccessChange, meanwhile?: () => Prom
       workflowId: accountAccessWorkflowId(change.userId, change.tokenVersion, randomUUID()),
       args: [change],
     });
+    const slug = (expect.getState().currentTestName ?? 'unnamed').split(' > ').pop()!.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+    started.push({ file: `account-access-${slug}.json`, workflowId: handle.workflowId });
     await meanwhile?.();
     return handle.result();
   });
