@@ -6,9 +6,6 @@
  * end to end in test/security/account-change-sessions.test.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +16,7 @@ import { createLogger } from '../../core/logger.js';
 import { installTemporalLogging } from '../../worker/temporal-logging.js';
 import type { AccountAccessWorkflow } from '../../workflows/account-access-workflow.js';
 import { accountAccessWorkflowId, type AccountAccessChange } from '../../workflows/messages.js';
+import { historyRecorder } from '../support/history-recorder.js';
 import { temporalTestServer, workflowsEntry } from '../support/paths.js';
 
 let env: TestWorkflowEnvironment;
@@ -27,18 +25,11 @@ beforeAll(async () => {
   installTemporalLogging(createLogger({ level: 'error', service: 'workflow-test', json: false }));
   env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: temporalTestServer() } } });
 });
-/** HACKSTREAM_RECORD_HISTORIES=<dir>: the histories are written there as replay fixtures (as in session-workflow.test.ts). */
-const recordDir = process.env['HACKSTREAM_RECORD_HISTORIES'];
-const started: Array<{ file: string; workflowId: string }> = [];
+/** HACKSTREAM_RECORD_HISTORIES=<dir>: the tests' histories become replay fixtures there. */
+const recorder = historyRecorder();
 
 afterAll(async () => {
-  if (recordDir && env) {
-    mkdirSync(recordDir, { recursive: true });
-    for (const { file, workflowId } of started) {
-      const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
-      writeFileSync(path.join(recordDir, file), `${JSON.stringify(temporal.api.history.v1.History.fromObject(history).toJSON(), null, 1)}\n`);
-    }
-  }
+  await recorder.write(env);
   await env?.teardown();
 });
 
@@ -88,8 +79,7 @@ async function run(f: Fakes, change: AccountAccessChange, meanwhile?: () => Prom
       workflowId: accountAccessWorkflowId(change.userId, change.tokenVersion, randomUUID()),
       args: [change],
     });
-    const slug = (expect.getState().currentTestName ?? 'unnamed').split(' > ').pop()!.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
-    started.push({ file: `account-access-${slug}.json`, workflowId: handle.workflowId });
+    recorder.remember('account-access', handle);
     await meanwhile?.();
     return handle.result();
   });
@@ -107,8 +97,12 @@ describe('AccountAccessWorkflow', () => {
   it('waits until the change is committed, then ends the access of every live session', async () => {
     const f = fakes({ tokenVersion: 2, disabled: false }, ['s-1', 's-2']);
     const result = await run(f, change(), async () => {
-      // The API commits a little after it started the workflow.
-      await new Promise((r) => setTimeout(r, 300));
+      // The API commits a little after it started the workflow: here once the workflow has read
+      // the account without the change (a fixed delay would race a slow worker's first read).
+      for (let waited = 0; f.reads === 0; waited += 20) {
+        if (waited > 30_000) throw new Error('the workflow never read the account');
+        await new Promise((r) => setTimeout(r, 20));
+      }
       expect(f.ended).toEqual([]);
       f.account = { tokenVersion: 3, disabled: false };
     });

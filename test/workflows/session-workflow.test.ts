@@ -3,10 +3,7 @@
  * activities that record what the workflow asked for.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { Context } from '@temporalio/activity';
-import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,6 +29,7 @@ import type { SessionWorkflow } from '../../workflows/session-workflow.js';
 import { createLogger } from '../../core/logger.js';
 import { ensureSearchAttributes } from '../../worker/search-attributes.js';
 import { installTemporalLogging } from '../../worker/temporal-logging.js';
+import { historyRecorder } from '../support/history-recorder.js';
 import { temporalTestServer, workflowsEntry } from '../support/paths.js';
 
 /** The session workflow's and the pool warmer's activities (the account change's have tests of their own). */
@@ -50,26 +48,11 @@ beforeAll(async () => {
   await ensureSearchAttributes(env.connection, 'default', logger);
 });
 
-/**
- * HACKSTREAM_RECORD_HISTORIES=<dir>: each test's workflow history is written there when the file
- * ends, as a replay fixture (test/workflows/session-workflow-replay.test.ts). The first run of a
- * workflow that continued as new is the one kept: its history ends with the hand-over.
- */
-const recordDir = process.env['HACKSTREAM_RECORD_HISTORIES'];
-const started: Array<{ file: string; workflowId: string; runId: string }> = [];
-function remember(kind: string, handle: { workflowId: string; firstExecutionRunId: string }): void {
-  const slug = (expect.getState().currentTestName ?? 'unnamed').split(' > ').pop()!.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
-  started.push({ file: `${kind}-${slug}.json`, workflowId: handle.workflowId, runId: handle.firstExecutionRunId });
-}
+/** HACKSTREAM_RECORD_HISTORIES=<dir>: the tests' histories become replay fixtures there. */
+const recorder = historyRecorder();
 
 afterAll(async () => {
-  if (recordDir && env) {
-    mkdirSync(recordDir, { recursive: true });
-    for (const { file, workflowId, runId } of started) {
-      const history = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
-      writeFileSync(path.join(recordDir, file), `${JSON.stringify(temporal.api.history.v1.History.fromObject(history).toJSON(), null, 1)}\n`);
-    }
-  }
+  await recorder.write(env);
   await env?.teardown();
 });
 
@@ -233,7 +216,7 @@ async function startSession(taskQueue: string, s: SessionSpec, historyLimit?: nu
     workflowId: sessionWorkflowId(s.sessionId),
     args: [{ spec: s, historyLimit }],
   });
-  remember('session', handle);
+  recorder.remember('session', handle);
   return handle;
 }
 
@@ -476,7 +459,7 @@ describe('PoolWarmerWorkflow', () => {
         workflowId: `pool-${randomUUID()}`,
         args: [{ pools: [pool('auto', 4), pool('low', 1)] }],
       });
-      remember('pool-warmer', handle);
+      recorder.remember('pool-warmer', handle);
       return handle.result();
     });
     // auto: 1 ready of 4 → 3 warm-ups, the third fails; low: already full.
