@@ -172,13 +172,11 @@ describe("a session's resume cookie", () => {
     expect(resume(a)[0]).toMatchObject({ domain: new URL(sessionA().origin).hostname, path: '/', httpOnly: true, secure: true, sameSite: 'Strict' });
     expect(resume(a)[0]!.value).not.toBe(resume(b)[0]!.value);
     // What A's own request carries: A's cookie and nothing of B's.
-    const sent = new Promise<string>((resolve) =>
-      sessionA().tab.on('request', (r) => {
-        if (r.url().startsWith(`${sessionA().origin}/js/`)) void r.allHeaders().then((h) => resolve(h['cookie'] ?? ''));
-      }),
-    );
+    // One request, then no listener left behind (one still reading headers when the browser
+    // closes would reject unhandled).
+    const sent = sessionA().tab.waitForRequest((r) => r.url().startsWith(`${sessionA().origin}/js/Client.js`), { timeout: 15_000 });
     expect(await fetchFrom(sessionA().tab, `${sessionA().origin}/js/Client.js`, 'same-origin')).toMatchObject({ status: 200 });
-    const cookieHeader = await sent;
+    const cookieHeader = (await (await sent).allHeaders())['cookie'] ?? '';
     expect(cookieHeader).toContain(`${RESUME_COOKIE}=${resume(a)[0]!.value}`);
     expect(cookieHeader).not.toContain(resume(b)[0]!.value);
   });
