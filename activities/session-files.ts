@@ -55,17 +55,18 @@ export class SessionFiles {
     const dir = this.dirOf(sessionId);
     const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
     await mkdir(tmp, { mode: 0o500 });
-    const files: Array<[string, string]> = [
-      [FILES.key, contents.keyPem],
-      ...(contents.tokenPublicKeyHex ? ([[FILES.tokenPublicKey, contents.tokenPublicKeyHex]] as Array<[string, string]>) : []),
-      [FILES.cert, contents.certPem],
-      // No bound yet; account changes append theirs (refuseNativeTokens).
-      [FILES.tokensRefusedUntil, ''],
+    type Entry = [name: string, data: string, mode: number];
+    const files: Entry[] = [
+      [FILES.key, contents.keyPem, 0o400],
+      ...(contents.tokenPublicKeyHex ? ([[FILES.tokenPublicKey, contents.tokenPublicKeyHex, 0o400]] as Entry[]) : []),
+      [FILES.cert, contents.certPem, 0o400],
+      // No bound yet; account changes append theirs (refuseNativeTokens), so it stays writable
+      // by its owner; the container's mount is read-only.
+      [FILES.tokensRefusedUntil, '', 0o600],
     ];
-    for (const [name, data] of files) {
+    for (const [name, data, mode] of files) {
       const file = path.join(tmp, name);
-      // The bound stays writable by its owner, for appends; the container's mount is read-only.
-      await writeFile(file, data, { mode: name === FILES.tokensRefusedUntil ? 0o600 : 0o400 });
+      await writeFile(file, data, { mode });
       await this.ownBySessionUser(file);
     }
     await this.ownBySessionUser(tmp);

@@ -1,32 +1,20 @@
 /** The Docker side of sessions against the real engine and the real session image. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileCertificateAuthority } from '../../activities/certificate-authority.js';
-import { SubnetPool } from '../../activities/subnet-pool.js';
-import { DockerSessionRuntime, networkNameFor } from '../../activities/docker-session-runtime.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { networkNameFor } from '../../activities/docker-session-runtime.js';
 import { ImageMissingError } from '../../activities/errors.js';
 import { hasAppWindow } from '../../activities/xpra-info.js';
 import type { SessionContainer, SessionSpec } from '../../workflows/messages.js';
-import { docker, sessionFilesIn, execIn, sessionContainers, waitForApp } from '../support/docker.js';
+import { docker, execIn, sessionContainers, waitForApp } from '../support/docker.js';
+import { sessionContainerKit } from '../support/session-container.js';
 import { testSessionSpec } from '../support/session-spec.js';
 
-const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.0.0/24'));
-const image = process.env['HACKSTREAM_SESSION_IMAGE'] ?? 'hackstream/session-firefox:latest';
+const kit = await sessionContainerKit('runtime', '10.214.0.0/24');
+const { runtime, image, files } = kit;
 const created: string[] = [];
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'hs-runtime-'));
-const ca = new FileCertificateAuthority(path.join(tmp, 'ca', 'ca.pem'), path.join(tmp, 'ca', 'ca-key.pem'), { dnsNames: ['hackstream.test'], ipAddresses: [] });
-const files = await sessionFilesIn(path.join(tmp, 'sessions'));
 const PROFILE = '/home/hs/.mozilla/hackstream-profile';
 
-beforeAll(async () => {
-  await ca.ensure();
-});
-
 afterAll(async () => {
-  for (const id of created) await runtime.removeSessionContainers(id);
-  rmSync(tmp, { recursive: true, force: true });
+  await kit.close(created);
 });
 
 function spec(overrides: Partial<SessionSpec> = {}): SessionSpec {
@@ -37,10 +25,7 @@ function spec(overrides: Partial<SessionSpec> = {}): SessionSpec {
 
 /** What the prepareSessionFiles activity does, then the container. */
 async function start(s: SessionSpec): Promise<SessionContainer> {
-  const name = `${s.sessionId}.sessions.hackstream.test`;
-  const cert = await ca.issueServerCertificate({ commonName: name, dnsNames: [name], lifetimeSeconds: 600 });
-  const dir = await files.write(s.sessionId, { certPem: cert.certPem, keyPem: cert.keyPem, tokenPublicKeyHex: 'ab'.repeat(32) });
-  return runtime.ensureSessionContainer(s, dir);
+  return (await kit.start(s)).container;
 }
 
 describe('DockerSessionRuntime', () => {

@@ -5,28 +5,22 @@
  * engine; the flood goes through the container's own stdout, the pipe Docker's log driver reads.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileCertificateAuthority } from '../../activities/certificate-authority.js';
-import { DockerSessionRuntime, SESSION_LOG_LIMITS } from '../../activities/docker-session-runtime.js';
-import { SubnetPool } from '../../activities/subnet-pool.js';
-import { docker, sessionFilesIn, execIn, waitForApp } from '../support/docker.js';
+import { SESSION_LOG_LIMITS } from '../../activities/docker-session-runtime.js';
+import { docker, execIn, waitForApp } from '../support/docker.js';
+import { sessionContainerKit } from '../support/session-container.js';
 import { testSessionSpec } from '../support/session-spec.js';
 
-const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.2.0/24'));
-const image = process.env['HACKSTREAM_SESSION_IMAGE'] ?? 'hackstream/session-firefox:latest';
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'hs-logs-'));
-const ca = new FileCertificateAuthority(path.join(tmp, 'ca', 'ca.pem'), path.join(tmp, 'ca', 'ca-key.pem'), { dnsNames: ['hackstream.test'], ipAddresses: [] });
-const files = await sessionFilesIn(path.join(tmp, 'sessions'));
+const kit = await sessionContainerKit('logs', '10.214.2.0/24');
+const { runtime, image } = kit;
 const sessionId = randomUUID();
 const MiB = 1024 * 1024;
 const FLOOD_MB = 100;
 
 afterAll(async () => {
-  await runtime.removeSessionContainers(sessionId);
-  rmSync(tmp, { recursive: true, force: true });
+  await kit.close([sessionId]);
 });
 
 const spec = testSessionSpec(image, { sessionId });
@@ -41,10 +35,7 @@ function logFiles(logPath: string): Array<{ name: string; size: number }> {
 
 describe('a session container flooding its log', () => {
   it('keeps its log on disk under the cap, and keeps running', async () => {
-    await ca.ensure();
-    const name = `${sessionId}.sessions.hackstream.test`;
-    const cert = await ca.issueServerCertificate({ commonName: name, dnsNames: [name], lifetimeSeconds: 600 });
-    const container = await runtime.ensureSessionContainer(spec, await files.write(sessionId, { certPem: cert.certPem, keyPem: cert.keyPem }));
+    const { container } = await kit.start(spec);
 
     const before = await docker.getContainer(container.id).inspect();
     expect(before.HostConfig.LogConfig?.Type).toBe('json-file');

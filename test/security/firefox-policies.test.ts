@@ -12,24 +12,18 @@
  * lock is silently ignored as an unknown policy.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { FileCertificateAuthority } from '../../activities/certificate-authority.js';
-import { DockerSessionRuntime } from '../../activities/docker-session-runtime.js';
 import { FILES, SESSION_FILES_MOUNT } from '../../activities/session-files.js';
-import { SubnetPool } from '../../activities/subnet-pool.js';
-import { docker, sessionFilesIn, execIn, waitForApp } from '../support/docker.js';
+import { execIn, waitForApp } from '../support/docker.js';
+import { sessionContainerKit } from '../support/session-container.js';
 import { testSessionSpec } from '../support/session-spec.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { serveTestPage } from '../support/test-page.js';
 
-const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.4.0/24'));
-const image = process.env['HACKSTREAM_SESSION_IMAGE'] ?? 'hackstream/session-firefox:latest';
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'hs-policies-'));
-const ca = new FileCertificateAuthority(path.join(tmp, 'ca', 'ca.pem'), path.join(tmp, 'ca', 'ca-key.pem'), { dnsNames: ['hackstream.test'], ipAddresses: [] });
-const files = await sessionFilesIn(path.join(tmp, 'sessions'));
+const kit = await sessionContainerKit('policies', '10.214.4.0/24');
+const { runtime, image } = kit;
 const sessionId = randomUUID();
 let containerId = '';
 
@@ -118,18 +112,13 @@ async function openAndWaitForTitle(url: string, fragment: string, timeoutMs = 30
 }
 
 beforeAll(async () => {
-  await ca.ensure();
-  const name = `${sessionId}.sessions.hackstream.test`;
-  const cert = await ca.issueServerCertificate({ commonName: name, dnsNames: [name], lifetimeSeconds: 600 });
-  const dir = await files.write(sessionId, { certPem: cert.certPem, keyPem: cert.keyPem, tokenPublicKeyHex: 'ab'.repeat(32) });
-  const container = await runtime.ensureSessionContainer(testSessionSpec(image, { sessionId }), dir);
+  const { container } = await kit.start(testSessionSpec(image, { sessionId }));
   containerId = container.id;
   await waitForApp(runtime, containerId);
 });
 
 afterAll(async () => {
-  await runtime.removeSessionContainers(sessionId);
-  rmSync(tmp, { recursive: true, force: true });
+  await kit.close([sessionId]);
 });
 
 describe("Firefox's policies in a session container", () => {

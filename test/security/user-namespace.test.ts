@@ -9,28 +9,21 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileCertificateAuthority } from '../../activities/certificate-authority.js';
-import { DockerSessionRuntime } from '../../activities/docker-session-runtime.js';
 import { SESSION_UID } from '../../activities/session-files.js';
-import { SubnetPool } from '../../activities/subnet-pool.js';
 import { subordinateId } from '../../worker/user-namespace.js';
-import { docker, execIn, sessionFilesIn, waitForApp } from '../support/docker.js';
+import { docker, execIn, waitForApp } from '../support/docker.js';
+import { sessionContainerKit } from '../support/session-container.js';
 import { testSessionSpec } from '../support/session-spec.js';
 
-const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.3.0/24'));
-const image = process.env['HACKSTREAM_SESSION_IMAGE'] ?? 'hackstream/session-firefox:latest';
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'hs-userns-'));
-const ca = new FileCertificateAuthority(path.join(tmp, 'ca', 'ca.pem'), path.join(tmp, 'ca', 'ca-key.pem'), { dnsNames: ['hackstream.test'], ipAddresses: [] });
-const files = await sessionFilesIn(path.join(tmp, 'sessions'));
+const kit = await sessionContainerKit('userns', '10.214.3.0/24');
+const { runtime, image } = kit;
 const sessionId = randomUUID();
 
 afterAll(async () => {
-  await runtime.removeSessionContainers(sessionId);
-  rmSync(tmp, { recursive: true, force: true });
+  await kit.close([sessionId]);
 });
 
 /** Host uids that belong to an account of this host. */
@@ -48,11 +41,7 @@ describe("a session in the engine's user namespace", () => {
     const sessionUid = start! + SESSION_UID;
     expect(hostAccounts.has(sessionUid)).toBe(false);
 
-    await ca.ensure();
-    const name = `${sessionId}.sessions.hackstream.test`;
-    const cert = await ca.issueServerCertificate({ commonName: name, dnsNames: [name], lifetimeSeconds: 600 });
-    const dir = await files.write(sessionId, { certPem: cert.certPem, keyPem: cert.keyPem, tokenPublicKeyHex: 'ab'.repeat(32) });
-    const container = await runtime.ensureSessionContainer(testSessionSpec(image, { sessionId }), dir);
+    const { container, dir } = await kit.start(testSessionSpec(image, { sessionId }));
     await waitForApp(runtime, container.id);
 
     // From the host: the container's uid map starts at the range, and every one of its
