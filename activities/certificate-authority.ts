@@ -11,7 +11,7 @@
 import 'reflect-metadata'; // @peculiar/x509's dependency injection needs the Reflect API
 import { randomBytes, webcrypto } from 'node:crypto';
 import { constants, mkdirSync } from 'node:fs';
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, readFile, rm, stat } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
@@ -22,6 +22,9 @@ x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoPro
 
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const CA_LIFETIME_DAYS = 3650;
+/** A CA creation lock older than this was left by a process that died while creating the CA. */
+const STALE_LOCK_MS = 30_000;
+
 /** Issued certificates start this much in the past, so that small clock skew does not reject them. */
 const BACKDATE_MS = 5 * 60 * 1000;
 const NAME_CONSTRAINTS_OID = '2.5.29.30';
@@ -132,6 +135,12 @@ export class FileCertificateAuthority implements CertificateIssuer {
       handle = await open(lock, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // Creating the CA takes well under a second: an old lock is a crashed creator's leftover.
+      const age = await stat(lock).then((st) => Date.now() - st.mtimeMs, () => 0);
+      if (age > STALE_LOCK_MS) {
+        await rm(lock, { force: true });
+        return this.ensure();
+      }
       for (let i = 0; i < 100; i++) {
         try {
           await readFile(this.certPath, 'utf8');

@@ -11,6 +11,11 @@ export const LABELS = {
   app: `${LABEL_PREFIX}.app`,
   /** On pre-warmed containers: the pool they were made for. */
   pool: `${LABEL_PREFIX}.pool`,
+  /**
+   * The stack that made it (its workers' task queue): the reconciler removes only its own
+   * stack's leftovers, never those of another stack sharing the Docker host.
+   */
+  stack: `${LABEL_PREFIX}.stack`,
 } as const;
 
 export interface SessionLabels {
@@ -18,13 +23,14 @@ export interface SessionLabels {
   userId: string;
   app: string;
   pool?: string;
+  stack?: string;
 }
 
 // Ids are UUIDs or similarly tame tokens; anything else in a label means it was not ours.
 const SAFE_VALUE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export function serializeLabels(l: SessionLabels): Record<string, string> {
-  for (const [k, v] of [['sessionId', l.sessionId], ['userId', l.userId], ['app', l.app], ['pool', l.pool ?? 'none']] as const) {
+  for (const [k, v] of [['sessionId', l.sessionId], ['userId', l.userId], ['app', l.app], ['pool', l.pool ?? 'none'], ['stack', l.stack ?? 'none']] as const) {
     if (!SAFE_VALUE.test(v)) throw new Error(`label value for ${k} is not a safe identifier: ${JSON.stringify(v)}`);
   }
   return {
@@ -33,6 +39,7 @@ export function serializeLabels(l: SessionLabels): Record<string, string> {
     [LABELS.user]: l.userId,
     [LABELS.app]: l.app,
     ...(l.pool ? { [LABELS.pool]: l.pool } : {}),
+    ...(l.stack ? { [LABELS.stack]: l.stack } : {}),
   };
 }
 
@@ -45,9 +52,13 @@ export function parseLabels(labels: Record<string, string> | undefined): Session
   if (!sessionId || !userId || !app) return null;
   if (![sessionId, userId, app].every((v) => SAFE_VALUE.test(v))) return null;
   const pool = labels[LABELS.pool];
-  if (pool !== undefined && !SAFE_VALUE.test(pool)) return null;
-  return { sessionId, userId, app, ...(pool ? { pool } : {}) };
+  const stack = labels[LABELS.stack];
+  if ([pool, stack].some((v) => v !== undefined && !SAFE_VALUE.test(v))) return null;
+  return { sessionId, userId, app, ...(pool ? { pool } : {}), ...(stack ? { stack } : {}) };
 }
+
+/** Docker's label filter for everything a stack made. */
+export const stackLabelFilter = (stack: string): string => `${LABELS.stack}=${stack}`;
 
 export const sessionLabelFilter = (sessionId: string): string => `${LABELS.session}=${sessionId}`;
 

@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { XPRA_SSL_PORT, XPRA_WS_PORT } from '../core/ingress-names.js';
 import type { SessionContainer, SessionSpec } from '../workflows/messages.js';
-import { parseLabels, serializeLabels, sessionLabelFilter } from './container-labels.js';
+import { LABELS, parseLabels, serializeLabels, sessionLabelFilter, stackLabelFilter } from './container-labels.js';
 import { ImageMissingError, InvalidSessionSpecError } from './errors.js';
 import { SESSION_FILES_MOUNT, SESSION_UID } from './session-files.js';
 import { sessionBridgeName } from './session-firewall.js';
@@ -34,6 +34,12 @@ export interface ManagedContainer {
   running: boolean;
   /** Set on pre-warmed containers. */
   pool?: string;
+  /** Epoch ms. */
+  createdAt: number;
+}
+
+export interface ManagedNetwork {
+  sessionId: string;
   /** Epoch ms. */
   createdAt: number;
 }
@@ -74,8 +80,10 @@ export interface ContainerRuntime {
   logsTail(containerId: string, lines: number): Promise<string>;
   /** Removes every container and network of the session; returns how many containers there were. */
   removeSessionContainers(sessionId: string): Promise<number>;
-  /** Containers HackStream manages on this host, by session id. */
+  /** The containers this stack made on this host, by session id. */
   listManaged(): Promise<ManagedContainer[]>;
+  /** The session networks this stack made on this host (a network can outlive its container). */
+  listManagedNetworks(): Promise<ManagedNetwork[]>;
   ping(): Promise<void>;
 }
 
@@ -86,9 +94,11 @@ export const containerNameFor = (sessionId: string): string => `hackstream-sessi
 export const networkNameFor = (sessionId: string): string => `hackstream-session-${sessionId}`;
 
 export class DockerSessionRuntime implements ContainerRuntime {
+  /** `stack`: the label every container and network made here carries (container-labels.ts). */
   constructor(
     private readonly docker: Docker,
     private readonly subnets: SubnetPool,
+    private readonly stack: string,
   ) {}
 
   async ping(): Promise<void> {
@@ -168,11 +178,19 @@ export class DockerSessionRuntime implements ContainerRuntime {
   }
 
   async listManaged(): Promise<ManagedContainer[]> {
-    const found = await this.docker.listContainers({ all: true, filters: { label: ['io.hackstream.managed=true'] } });
+    const found = await this.docker.listContainers({ all: true, filters: { label: [`${LABELS.managed}=true`, stackLabelFilter(this.stack)] } });
     return found.flatMap((c) => {
       const labels = parseLabels(c.Labels);
       if (!labels) return [];
       return [{ id: c.Id, sessionId: labels.sessionId, running: c.State === 'running', createdAt: c.Created * 1000, ...(labels.pool ? { pool: labels.pool } : {}) }];
+    });
+  }
+
+  async listManagedNetworks(): Promise<ManagedNetwork[]> {
+    const found = await this.docker.listNetworks({ filters: { label: [`${LABELS.managed}=true`, stackLabelFilter(this.stack)] } });
+    return found.flatMap((n) => {
+      const labels = parseLabels(n.Labels);
+      return labels ? [{ sessionId: labels.sessionId, createdAt: Date.parse(n.Created ?? '') || 0 }] : [];
     });
   }
 
@@ -211,7 +229,7 @@ export class DockerSessionRuntime implements ContainerRuntime {
 
   private labelsFor(spec: SessionSpec, pool?: string): Record<string, string> {
     try {
-      return serializeLabels({ sessionId: spec.sessionId, userId: spec.userId, app: spec.app, ...(pool ? { pool } : {}) });
+      return serializeLabels({ sessionId: spec.sessionId, userId: spec.userId, app: spec.app, stack: this.stack, ...(pool ? { pool } : {}) });
     } catch (err) {
       throw new InvalidSessionSpecError((err as Error).message);
     }

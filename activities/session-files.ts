@@ -6,9 +6,9 @@
  * what revokes them.
  */
 import { constants } from 'node:fs';
-import { chown, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomically } from '../core/atomic-file.js';
+import { modifiedAt, removeOlderThan, writeFileAtomically } from '../core/atomic-file.js';
 
 /** Must match images/session (uid of the `hs` user, mount point, file names). */
 export const SESSION_UID = 1000;
@@ -19,6 +19,8 @@ export interface FileOwner {
   gid: number;
 }
 export const SESSION_FILES_MOUNT = '/run/hackstream';
+/** In the name of a directory being written, before its rename to the session's id. */
+const TMP_MARK = '.tmp-';
 export const FILES = { cert: 'tls-cert.pem', key: 'tls-key.pem', tokenPublicKey: 'token.pub', tokensRefusedUntil: 'token.refused-until' } as const;
 
 export interface SessionFileContents {
@@ -53,7 +55,7 @@ export class SessionFiles {
   async write(sessionId: string, contents: SessionFileContents): Promise<string> {
     await mkdir(this.root, { recursive: true, mode: 0o711 });
     const dir = this.dirOf(sessionId);
-    const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+    const tmp = `${dir}${TMP_MARK}${process.pid}-${Date.now()}`;
     await mkdir(tmp, { mode: 0o500 });
     type Entry = [name: string, data: string, mode: number];
     const files: Entry[] = [
@@ -108,6 +110,26 @@ export class SessionFiles {
 
   async remove(sessionId: string): Promise<void> {
     await rm(this.dirOf(sessionId), { recursive: true, force: true });
+  }
+
+  /** The sessions that have files, each with when its directory appeared (epoch ms). */
+  async list(): Promise<Array<{ sessionId: string; since: number }>> {
+    const found = [];
+    for (const name of await this.entries()) {
+      if (name.includes(TMP_MARK)) continue;
+      const since = await modifiedAt(path.join(this.root, name));
+      if (since !== null) found.push({ sessionId: name, since });
+    }
+    return found;
+  }
+
+  /** Removes the half-written directories a crashed writer left, older than `olderThanMs`. */
+  async collectLeftovers(olderThanMs: number): Promise<number> {
+    return removeOlderThan(this.root, (await this.entries()).filter((name) => name.includes(TMP_MARK)), olderThanMs);
+  }
+
+  private async entries(): Promise<string[]> {
+    return readdir(this.root).catch(() => [] as string[]);
   }
 
   /** Only the session's (non-root) user reads these inside the container. */

@@ -12,7 +12,7 @@ import type { SessionRoutes } from './traefik-routes.js';
 
 export interface SessionRemovalDeps {
   routes: Pick<SessionRoutes, 'remove'>;
-  credentials: CredentialRevocation;
+  credentials: Pick<CredentialRevocation, 'revokeAll'>;
   runtime: Pick<ContainerRuntime, 'removeSessionContainers'>;
   firewall: Pick<SessionFirewall, 'close'>;
   files: Pick<SessionFiles, 'remove'>;

@@ -17,7 +17,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
 import tls from 'node:tls';
-import { writeFileAtomically } from '../core/atomic-file.js';
+import { modifiedAt, removeOlderThan, writeFileAtomically } from '../core/atomic-file.js';
 import { sessionTlsName, sessionWebHost } from '../core/ingress-names.js';
 import { dynamicConfigText, sessionRouteConfig, type RouteTarget } from '../core/traefik-dynamic-config.js';
 
@@ -27,8 +27,10 @@ export interface SessionRoutes {
   /** Resolves once the ingress serves both of the session's routes. */
   waitUntilLive(sessionId: string): Promise<void>;
   remove(sessionId: string): Promise<void>;
-  /** Session ids that have routes. */
-  list(): Promise<string[]>;
+  /** The sessions that have routes, each with when its file was written (epoch ms). */
+  list(): Promise<Array<{ sessionId: string; since: number }>>;
+  /** Removes temporary files a crashed writer left, older than `olderThanMs`; returns how many. */
+  collectLeftovers(olderThanMs: number): Promise<number>;
 }
 
 const FILE_PREFIX = 'session-';
@@ -89,9 +91,18 @@ export class TraefikFileRoutes implements SessionRoutes {
     await rm(this.file(sessionId), { force: true });
   }
 
-  async list(): Promise<string[]> {
+  async list(): Promise<Array<{ sessionId: string; since: number }>> {
     const files = await readdir(this.dir).catch(() => [] as string[]);
-    return files.filter((f) => f.startsWith(FILE_PREFIX) && f.endsWith('.yml')).map((f) => f.slice(FILE_PREFIX.length, -'.yml'.length));
+    const found = [];
+    for (const f of files.filter((name) => name.startsWith(FILE_PREFIX) && name.endsWith('.yml'))) {
+      const since = await modifiedAt(path.join(this.dir, f));
+      if (since !== null) found.push({ sessionId: f.slice(FILE_PREFIX.length, -'.yml'.length), since });
+    }
+    return found;
+  }
+
+  async collectLeftovers(olderThanMs: number): Promise<number> {
+    return removeOlderThan(this.staging, await readdir(this.staging).catch(() => [] as string[]), olderThanMs);
   }
 
   /** The status of `GET /` on this host, asked of the probe address (no DNS needed). */

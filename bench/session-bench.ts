@@ -282,7 +282,7 @@ async function main(): Promise<void> {
   log('starting the stack (Redis, Temporal dev server, Traefik, worker) ...');
   const stack: TestStack = await startTestStack();
   const image = loadWorkerConfig(stack.env).session.image;
-  const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.0.0/24'));
+  const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.0.0/24'), `hs-bench-${process.pid}`);
   const redis = new Redis(stack.env['HACKSTREAM_REDIS_URL']!);
   const page = await serveTestPage(stack.outside);
   const scroll = await serveScrollPage(stack.outside);

@@ -34,6 +34,8 @@ export const AUDIT_ACTIONS = [
   'connect.token_used',
   'connect.refused',
   'role.egress_updated',
+  'reconcile.session_removed',
+  'reconcile.session_finalised',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

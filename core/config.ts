@@ -138,6 +138,9 @@ const envSchema = z.object({
     }),
   HACKSTREAM_POOL_INTERVAL_SECONDS: seconds(30),
   HACKSTREAM_POOL_MAX_AGE_SECONDS: seconds(3600),
+  HACKSTREAM_RECONCILE_INTERVAL_SECONDS: seconds(60),
+  HACKSTREAM_RECONCILE_GRACE_SECONDS: seconds(180),
+  HACKSTREAM_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
 });
 /** The environment validated, coerced and defaulted: what the mapping functions below read. */
 type ParsedEnv = z.output<typeof envSchema>;
@@ -361,6 +364,17 @@ export function loadWorkerConfig(env: Env) {
     sessionFilesDir: path.resolve(c.dataDir, e.HACKSTREAM_SESSION_FILES_DIR ?? 'sessions'),
     /** Whether the Docker engine must map containers' uids to a subordinate range, and whose. */
     userNamespace: { required: e.HACKSTREAM_DOCKER_USERNS === 'required', remapUser: e.HACKSTREAM_DOCKER_USERNS_USER },
+    reconcile: {
+      /** How often the reconciler's schedule looks for what no running workflow owns. */
+      intervalSeconds: e.HACKSTREAM_RECONCILE_INTERVAL_SECONDS,
+      /**
+       * Something with no workflow at all is left alone this long: a create in flight writes its
+       * row (and a pool warms its container) before a workflow owns them.
+       */
+      graceSeconds: e.HACKSTREAM_RECONCILE_GRACE_SECONDS,
+    },
+    /** The worker's Prometheus metrics on 127.0.0.1 (0: any free port). */
+    metricsPort: e.HACKSTREAM_WORKER_METRICS_PORT,
   };
 }
 

@@ -29,6 +29,8 @@ const userCredentialsKey = (userId: string): string => `${PREFIX}:user-credentia
 export interface CredentialRevocation {
   /** Deletes every credential issued for the session; returns how many were still live. */
   revokeAll(sessionId: string): Promise<number>;
+  /** The sessions that have credentials (an index) in Redis. */
+  sessionsWithCredentials(): Promise<string[]>;
 }
 
 /**
@@ -40,7 +42,18 @@ export const REVOCATION_KEYS = { indexes: `${PREFIX}:credentials:*`, listed: [`$
 /** The worker's side of the key space. */
 export const credentialRevocation = (redis: Redis): CredentialRevocation => ({
   revokeAll: (sessionId) => revokeSessionCredentials(redis, sessionId),
+  sessionsWithCredentials: () => sessionsWithCredentials(redis),
 });
+
+async function sessionsWithCredentials(redis: Redis): Promise<string[]> {
+  const prefix = sessionCredentialsKey('');
+  const ids = new Set<string>();
+  // SCAN, never KEYS: it does not hold Redis up however many keys there are.
+  for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 500 }) as AsyncIterable<string[]>) {
+    for (const key of keys) ids.add(key.slice(prefix.length));
+  }
+  return [...ids];
+}
 
 /** Deletes the credentials an index set lists, and the set; returns how many were still live. */
 async function deleteIndexed(redis: Redis, index: string): Promise<number> {
@@ -105,6 +118,10 @@ export class ConnectCredentials implements CredentialRevocation {
 
   revokeAll(sessionId: string): Promise<number> {
     return revokeSessionCredentials(this.redis, sessionId);
+  }
+
+  sessionsWithCredentials(): Promise<string[]> {
+    return sessionsWithCredentials(this.redis);
   }
 
   /** The index outlives every credential it lists; resume cookies slide, and extend it too. */

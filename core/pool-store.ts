@@ -86,4 +86,17 @@ export class RedisPoolStore implements PoolStore {
   async size(pool: PoolRef): Promise<number> {
     return this.redis.llen(this.key(pool));
   }
+
+  /**
+   * The session ids of every slot ready in any pool this Redis holds (every task queue's,
+   * configured now or not): none of them is an orphan.
+   */
+  async readySessionIds(): Promise<Set<string>> {
+    const ids = new Set<string>();
+    const match = `${POOL_PREFIX}*:ready`;
+    for await (const keys of this.redis.scanStream({ match, count: 200 }) as AsyncIterable<string[]>) {
+      for (const key of keys) for (const raw of await this.redis.lrange(key, 0, -1)) ids.add((JSON.parse(raw) as WarmSlot).sessionId);
+    }
+    return ids;
+  }
 }

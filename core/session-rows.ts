@@ -6,7 +6,7 @@
  */
 import type { Database } from './db/orm.js';
 import { Session } from './db/entities.js';
-import { FINAL_STATES, type SessionSnapshot } from './session-snapshot.js';
+import { FINAL_STATES, type EndReason, type SessionSnapshot } from './session-snapshot.js';
 
 /** What the API knows of a session before its workflow starts. */
 export type SessionReservation = Pick<SessionSnapshot, 'sessionId' | 'userId' | 'app' | 'url' | 'quality' | 'requestedAt'>;
@@ -100,6 +100,23 @@ export class SessionRows {
   async liveOf(userId: string): Promise<string[]> {
     const rows = await this.db.em.fork().find(Session, { userId, state: notFinal }, { fields: ['id'] });
     return rows.map((r) => r.id);
+  }
+
+  /** Every row that is not final, oldest first. */
+  async nonFinal(): Promise<Array<{ sessionId: string; userId: string; state: SessionSnapshot['state']; requestedAt: number }>> {
+    const rows = await this.db.em.fork().find(Session, { state: notFinal }, { fields: ['id', 'userId', 'state', 'requestedAt'], orderBy: { requestedAt: 'asc' } });
+    return rows.map((r) => ({ sessionId: r.id, userId: r.userId, state: r.state as SessionSnapshot['state'], requestedAt: r.requestedAt.getTime() }));
+  }
+
+  /**
+   * Ends the row of a session whose workflow is gone (the reconciler): `failed`, with the reason
+   * and message given. A row already final is left as it is; returns whether this one changed.
+   */
+  async finaliseLost(sessionId: string, reason: EndReason, message: string): Promise<boolean> {
+    const changed = await this.db.em
+      .fork()
+      .nativeUpdate(Session, { id: sessionId, state: notFinal }, { state: 'failed', reason, message, endedAt: new Date(), updatedAt: new Date() });
+    return changed > 0;
   }
 
   async countLiveOf(userId: string): Promise<number> {

@@ -16,7 +16,11 @@ export const SESSION_STATES = ['provisioning', 'ready', 'active', 'stopping', 's
 export type SessionState = (typeof SESSION_STATES)[number];
 export const FINAL_STATES: readonly SessionState[] = ['stopped', 'failed'];
 
-/** Why a session ended. `stopped` for the first seven, `failed` for the others. */
+/**
+ * Why a session ended. `stopped` for the first seven, `failed` for the others; `workflow_lost`:
+ * its workflow ended without tearing it down (terminated by an operator, or lost by Temporal),
+ * and the reconciler removed what it left.
+ */
 export const END_REASONS = [
   'user_stop',
   'admin_stop',
@@ -27,6 +31,7 @@ export const END_REASONS = [
   'cancelled',
   'provision_failed',
   'provision_timeout',
+  'workflow_lost',
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
 

@@ -3,11 +3,12 @@
  * Every worker makes sure it exists at start, with the pools of its configuration: created once,
  * updated afterwards (never duplicated), paused when no pool is configured.
  */
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { WorkerConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { poolScheduleId, type PoolWarmerInput } from '../workflows/messages.js';
 import type { PoolWarmerWorkflow } from '../workflows/pool-warmer-workflow.js';
+import { upsertSchedule } from './schedules.js';
 
 export function poolWarmerInput(config: WorkerConfig): PoolWarmerInput {
   const s = config.session;
@@ -29,38 +30,24 @@ export function poolWarmerInput(config: WorkerConfig): PoolWarmerInput {
 export async function ensurePoolSchedule(client: Client, config: WorkerConfig, logger: Logger): Promise<'created' | 'updated'> {
   const input = poolWarmerInput(config);
   const paused = input.pools.length === 0;
-  const spec = { intervals: [{ every: `${config.pool.intervalSeconds}s` }] };
-  const action = {
-    type: 'startWorkflow' as const,
-    workflowType: 'PoolWarmerWorkflow',
-    workflowId: `pool-warmer-${config.temporal.taskQueue}`,
-    taskQueue: config.temporal.taskQueue,
-    args: [input] as Parameters<typeof PoolWarmerWorkflow>,
-  };
-  // One run at a time; a claim's trigger during a run queues exactly one more.
-  const policies = { overlap: ScheduleOverlapPolicy.BUFFER_ONE, catchupWindow: '1 minute' };
-  try {
-    await client.schedule.create<typeof PoolWarmerWorkflow>({
+  const outcome = await upsertSchedule<typeof PoolWarmerWorkflow>(
+    client,
+    {
       scheduleId: poolScheduleId(config.temporal.taskQueue),
-      spec,
-      action,
-      policies,
-      state: { paused, triggerImmediately: !paused, note: paused ? 'no pool configured (HACKSTREAM_POOL)' : undefined },
-    });
-    logger.info('created the pool-warming schedule', { pools: input.pools.map((p) => `${p.app}:${p.quality}:${p.size}`) });
-    return 'created';
-  } catch (err) {
-    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-  }
-  const handle = client.schedule.getHandle(poolScheduleId(config.temporal.taskQueue));
-  await handle.update<typeof PoolWarmerWorkflow>((previous) => ({
-    ...previous,
-    spec,
-    action,
-    policies,
-    state: { paused, note: paused ? 'no pool configured (HACKSTREAM_POOL)' : 'pools from worker configuration' },
-  }));
-  if (!paused) await handle.trigger(ScheduleOverlapPolicy.BUFFER_ONE);
-  logger.info('updated the pool-warming schedule', { pools: input.pools.map((p) => `${p.app}:${p.quality}:${p.size}`) });
-  return 'updated';
+      spec: { intervals: [{ every: `${config.pool.intervalSeconds}s` }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'PoolWarmerWorkflow',
+        workflowId: `pool-warmer-${config.temporal.taskQueue}`,
+        taskQueue: config.temporal.taskQueue,
+        args: [input] as Parameters<typeof PoolWarmerWorkflow>,
+      },
+      // One run at a time; a claim's trigger during a run queues exactly one more.
+      policies: { overlap: ScheduleOverlapPolicy.BUFFER_ONE, catchupWindow: '1 minute' },
+      state: { paused, note: paused ? 'no pool configured (HACKSTREAM_POOL)' : 'pools from worker configuration' },
+    },
+    { runNow: !paused },
+  );
+  logger.info(`${outcome} the pool-warming schedule`, { pools: input.pools.map((p) => `${p.app}:${p.quality}:${p.size}`) });
+  return outcome;
 }

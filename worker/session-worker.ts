@@ -11,6 +11,7 @@ import { temporalConnectionOptions } from '../core/temporal-connection.js';
 import { createActivities, drainPools, type ActivityDeps } from '../activities/index.js';
 import { DockerSessionRuntime } from '../activities/docker-session-runtime.js';
 import { TemporalSessionEvents } from '../activities/session-events.js';
+import { TemporalSessionWorkflowStatus } from '../activities/session-workflow-status.js';
 import { credentialRevocation } from '../core/connect-credentials.js';
 import { RedisPoolStore } from '../core/pool-store.js';
 import { SessionFiles } from '../activities/session-files.js';
@@ -26,9 +27,14 @@ import type { Logger } from '../core/logger.js';
 import { openCertificateAuthority } from './ca-setup.js';
 import { publishWorkerHealth } from './docker-health.js';
 import { prepareIngress } from './ingress-setup.js';
+import { WorkerMetrics } from './metrics.js';
 import { ensurePoolSchedule, poolWarmerInput } from './pool-schedule.js';
+import { ensureReconcileSchedule } from './reconcile-schedule.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 import { sessionUserOnHost } from './user-namespace.js';
+
+/** A temporary file or directory older than this at start was left by a writer that died. */
+const LEFTOVER_AGE_MS = 60_000;
 
 export interface SessionWorkerOptions {
   config: WorkerConfig;
@@ -42,6 +48,8 @@ export interface SessionWorker {
   worker: Worker;
   /** Resolves when the worker has shut down. */
   run(): Promise<void>;
+  /** Where GET /metrics answers on 127.0.0.1. */
+  metricsPort: number;
   /** Stops polling, lets running tasks finish, closes connections. */
   close(): Promise<void>;
 }
@@ -62,10 +70,11 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   const firewall = new SessionFirewall(new IptablesPacketFilter(), { ingressGroup: config.ingressGroup });
   // Before any session can start: every session network is born under these rules.
   await firewall.install();
-  const runtime = new DockerSessionRuntime(docker, new SubnetPool(config.sessionSubnets));
+  const runtime = new DockerSessionRuntime(docker, new SubnetPool(config.sessionSubnets), taskQueue);
   const sessionUser = await sessionUserOnHost(docker, config.userNamespace, logger);
   const ca = await openCertificateAuthority(config.ingress, logger);
   await prepareIngress(ca, config.ingress, logger);
+  const metrics = new WorkerMetrics();
   const activityDeps: ActivityDeps = {
     runtime,
     firewall,
@@ -81,10 +90,15 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     credentials: credentialRevocation(redis),
     audit: new AuditLog(db),
     pools: new RedisPoolStore(redis, taskQueue),
+    workflows: new TemporalSessionWorkflowStatus(client),
+    metrics,
     domain: config.ingress.domain,
     sessionTokenSecret: config.sessionTokenSecret,
   };
   const activities = createActivities(activityDeps);
+  // What a killed writer left half-written; anything younger may be a write in progress.
+  const leftovers = (await activityDeps.files.collectLeftovers(LEFTOVER_AGE_MS)) + (await activityDeps.routes.collectLeftovers(LEFTOVER_AGE_MS));
+  if (leftovers > 0) logger.info('removed what an interrupted write left', { count: leftovers });
 
   const worker = await Worker.create({
     connection: nativeConnection,
@@ -96,6 +110,8 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   });
   const stopHealth = publishWorkerHealth({ redis, identity, pingDocker: () => runtime.ping(), logger });
   await ensurePoolSchedule(client, config, logger);
+  await ensureReconcileSchedule(client, config, logger);
+  const metricsServer = await metrics.serve(config.metricsPort, logger);
 
   let running: Promise<void> | undefined;
   return {
@@ -104,8 +120,10 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
       running ??= worker.run();
       return running;
     },
+    metricsPort: metricsServer.port,
     async close() {
       stopHealth();
+      await metricsServer.close();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running?.catch((err: unknown) => logger.error('worker stopped with an error', { error: String(err) }));
       try {

@@ -2,3 +2,4 @@
 export { PoolWarmerWorkflow } from './pool-warmer-workflow.js';
 export { SessionWorkflow } from './session-workflow.js';
 export { AccountAccessWorkflow } from './account-access-workflow.js';
+export { ReconcileWorkflow } from './reconcile-workflow.js';

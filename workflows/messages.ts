@@ -94,6 +94,27 @@ export interface PoolWarmerInput {
  * Docker host: a pool's containers live where its worker runs); created idempotently by them.
  */
 export const poolScheduleId = (taskQueue: string): string => `hackstream-pool-warmer-${taskQueue}`;
+
+/** The reconciler's schedule, one per stack (task queue), and what a pass is given and reports. */
+export const reconcileScheduleId = (taskQueue: string): string => `hackstream-reconciler-${taskQueue}`;
+
+/** What the reconciler removes, each counted in hackstream_reconciled_total{kind} (rows: ended). */
+export const RECONCILED_KINDS = ['container', 'network', 'route', 'files', 'credentials', 'row', 'leftover'] as const;
+export type ReconciledKind = (typeof RECONCILED_KINDS)[number];
+
+export interface ReconcileInput {
+  /** How long something with no workflow at all is left alone. */
+  graceSeconds: number;
+}
+
+export interface ReconcileReport {
+  /** Sessions with something on this host or a live row. */
+  sessions: number;
+  /** Sessions whose leftovers were removed or whose row was ended. */
+  reconciled: number;
+  /** Per kind, how many were removed (rows: ended). */
+  removed: Partial<Record<ReconciledKind, number>>;
+}
 export const poolName = (app: string, quality: string): string => `${app}-${quality}`;
 
 

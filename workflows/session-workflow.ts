@@ -248,6 +248,10 @@ async function provision(session: LiveSession): Promise<Provisioned> {
     } catch (err) {
       if (isCancellation(err)) throw err;
       log.warn('warm container unusable, starting cold', { sessionId: spec.sessionId, error: failureMessage(err) });
+      // Nothing of the warm container is kept (a claim that failed half-way may have left it
+      // running with the pool's limits on about:blank): the cold start makes everything afresh.
+      // Sessions that began before this replay without it.
+      if (patched('fresh-container-after-failed-claim')) await durable.removeSession({ sessionId: spec.sessionId });
     }
   }
   await provisioningStep.prepareSessionFiles({ spec, notBefore: session.snap.startedAt });

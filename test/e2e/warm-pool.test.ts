@@ -105,7 +105,7 @@ afterAll(async () => {
   await t?.close();
   await worker?.close();
   // Warm containers have no session row, so the stack's own clean-up does not know them.
-  const runtime = new DockerSessionRuntime(docker, new SubnetPool(config.sessionSubnets));
+  const runtime = new DockerSessionRuntime(docker, new SubnetPool(config.sessionSubnets), taskQueue);
   for (const c of await runtime.listManaged()) {
     if (c.pool === poolLabel(taskQueue, POOL)) await runtime.removeSessionContainers(c.sessionId);
   }
@@ -201,6 +201,31 @@ describe('the warm pool', () => {
       await context.close();
       await t.call('POST', `/v1/sessions/${id}/stop`, { token: user.token });
     }
+  });
+
+  it('removes a warm container whose claim fails, and starts the session cold on a fresh one with the user\'s limits', async () => {
+    await waitForPool(2);
+    const head = await redis.lindex(poolReadyKey(taskQueue, POOL, config.session.image), 0);
+    const slot = JSON.parse(head!) as WarmSlot;
+    // The claim's last step, handing the URL to the running Firefox over the container's session
+    // bus, will fail; the container itself keeps running (and would be found by the cold start).
+    const killed = await execIn(slot.containerId, ['sh', '-c', 'kill $(pidof dbus-daemon)']);
+    expect(killed.exitCode, killed.output).toBe(0);
+    expect((await docker.getContainer(slot.containerId).inspect()).State.Running).toBe(true);
+
+    const user = await t.newUser();
+    const created = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox', url: page.url } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ session_id: slot.sessionId, start: 'cold', state: 'ready' });
+    const containers = await sessionContainers(slot.sessionId);
+    expect(containers).toHaveLength(1);
+    expect(containers[0]!.Id).not.toBe(slot.containerId);
+    await expect(docker.getContainer(slot.containerId).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    const fresh = await docker.getContainer(containers[0]!.Id).inspect();
+    expect(fresh.Config.Labels[LABELS.pool]).toBeUndefined();
+    expect(fresh.HostConfig.CpuShares).toBe(1024);
+    expect(fresh.HostConfig.Memory).toBe(1280 * 1024 * 1024);
+    expect((await t.call('POST', `/v1/sessions/${slot.sessionId}/stop`, { token: user.token })).body.state).toBe('stopped');
   });
 
   it('starts cold, leaving the pool alone, for a session whose policy differs from the warm containers', async () => {

@@ -14,7 +14,7 @@ import { docker, sessionFilesIn } from './docker.js';
 
 /** `name` names the temporary directory; `subnet` keeps each test file's networks apart. */
 export async function sessionContainerKit(name: string, subnet: string) {
-  const runtime = new DockerSessionRuntime(docker, new SubnetPool(subnet));
+  const runtime = new DockerSessionRuntime(docker, new SubnetPool(subnet), `hs-test-${name}-${process.pid}`);
   const image = process.env['HACKSTREAM_SESSION_IMAGE'] ?? 'hackstream/session-firefox:latest';
   const tmp = mkdtempSync(path.join(os.tmpdir(), `hs-${name}-`));
   const ca = new FileCertificateAuthority(path.join(tmp, 'ca', 'ca.pem'), path.join(tmp, 'ca', 'ca-key.pem'), { dnsNames: ['hackstream.test'], ipAddresses: [] });

@@ -37,6 +37,8 @@ export interface StackInfo {
   caFile: string;
   /** Where pages for sessions are served: beyond the host, as the internet is. */
   outside: OutsideWorldInfo;
+  /** The stack's worker's GET /metrics. */
+  workerMetricsUrl: string;
 }
 
 export interface TestStack extends StackInfo {
@@ -69,6 +71,10 @@ export async function startTestStack(): Promise<TestStack> {
     HACKSTREAM_SESSION_TOKEN_SECRET: randomBytes(32).toString('hex'),
     // Sessions here start cold; test/e2e/warm-pool.test.ts runs a pool on a queue of its own.
     HACKSTREAM_POOL: 'off',
+    // Tests run a reconcile pass when they need one (besides the one at the worker's start): a
+    // pass of its own accord would race the tests that look at leftovers on purpose.
+    HACKSTREAM_RECONCILE_INTERVAL_SECONDS: '86400',
+    HACKSTREAM_WORKER_METRICS_PORT: '0',
     // An engine without a user namespace only when the caller says so (a benchmark's baseline).
     ...(process.env['HACKSTREAM_DOCKER_USERNS'] ? { HACKSTREAM_DOCKER_USERNS: process.env['HACKSTREAM_DOCKER_USERNS'] } : {}),
   };
@@ -86,10 +92,11 @@ export async function startTestStack(): Promise<TestStack> {
     ingressPort: traefik.port,
     caFile: config.ingress.caCertFile,
     outside,
+    workerMetricsUrl: `http://127.0.0.1:${worker.metricsPort}/metrics`,
     async stop() {
       await worker.close();
       // A test that failed half-way may leave a session running: remove what this run created.
-      const runtime = new DockerSessionRuntime(new Docker({ socketPath: config.dockerSocket }), new SubnetPool(config.sessionSubnets));
+      const runtime = new DockerSessionRuntime(new Docker({ socketPath: config.dockerSocket }), new SubnetPool(config.sessionSubnets), config.temporal.taskQueue);
       const ours = new Set((await db.em.fork().find(Session, {}, { fields: ['id'] })).map((r) => r.id));
       for (const c of await runtime.listManaged()) if (ours.has(c.sessionId)) await runtime.removeSessionContainers(c.sessionId);
       await db.close();

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,21 @@ describe('the HackStream CA', () => {
     expect(ca.subject).toContain('CN=HackStream CA');
     expect(await authority().ensure()).toEqual({ created: false });
   });
+
+  it('is created past the lock a creator that died left behind, but never past a fresh one', async () => {
+    const other = mkdtempSync(path.join(os.tmpdir(), 'hs-ca-lock-'));
+    const ca = () => new FileCertificateAuthority(path.join(other, 'ca.pem'), path.join(other, 'ca-key.pem'), { dnsNames: ['hackstream.test'], ipAddresses: [] });
+    const lock = path.join(other, '.create.lock');
+    mkdirSync(other, { recursive: true });
+    writeFileSync(lock, '');
+    const longAgo = new Date(Date.now() - 10 * 60_000);
+    utimesSync(lock, longAgo, longAgo);
+    expect(await ca().ensure()).toEqual({ created: true });
+    rmSync(path.join(other, 'ca.pem'));
+    writeFileSync(lock, '');
+    await expect(ca().ensure()).rejects.toThrow(/being created by another process/);
+    rmSync(other, { recursive: true, force: true });
+  }, 30_000);
 
   it('issues server certificates that chain to it, for the names asked and no longer than asked', async () => {
     const ca0 = authority();

@@ -3,7 +3,7 @@
  * on a real directory: written in the session's files, only ever raised (also by writers at once),
  * and nothing for a session whose files are gone.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -39,5 +39,23 @@ describe('SessionFiles.refuseNativeTokens', () => {
 
   it('reaches nothing for a session without files (it ended)', async () => {
     expect(await files.refuseNativeTokens('s-gone', 1_800_000_100_000)).toBe(false);
+  });
+});
+
+describe('SessionFiles leftovers', () => {
+  it('lists sessions, not half-written directories, and collects only those a writer left long ago', async () => {
+    const leftovers = new SessionFiles(mkdtempSync(path.join(os.tmpdir(), 'hs-leftovers-')));
+    await leftovers.write('s-kept', { certPem: 'cert', keyPem: 'key' });
+    const dirOf = (name: string) => path.join(path.dirname(leftovers.dirOf('x')), name);
+    // A writer killed between its mkdir and its rename, ten minutes ago; another one writing now.
+    mkdirSync(dirOf('s-crashed.tmp-123-1'));
+    const longAgo = new Date(Date.now() - 10 * 60_000);
+    utimesSync(dirOf('s-crashed.tmp-123-1'), longAgo, longAgo);
+    mkdirSync(dirOf('s-writing.tmp-456-2'));
+    expect((await leftovers.list()).map((f) => f.sessionId)).toEqual(['s-kept']);
+    expect(await leftovers.collectLeftovers(60_000)).toBe(1);
+    expect(existsSync(dirOf('s-crashed.tmp-123-1'))).toBe(false);
+    expect(existsSync(dirOf('s-writing.tmp-456-2'))).toBe(true);
+    expect(existsSync(leftovers.dirOf('s-kept'))).toBe(true);
   });
 });

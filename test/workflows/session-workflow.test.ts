@@ -20,11 +20,13 @@ import {
   poolName,
   stopSignal,
   type PoolSpec,
+  type ReconcileInput,
   type SessionSnapshot,
   type SessionSpec,
   type WarmSlot,
 } from '../../workflows/messages.js';
 import type { PoolWarmerWorkflow } from '../../workflows/pool-warmer-workflow.js';
+import type { ReconcileWorkflow } from '../../workflows/reconcile-workflow.js';
 import type { SessionWorkflow } from '../../workflows/session-workflow.js';
 import { createLogger } from '../../core/logger.js';
 import { ensureSearchAttributes } from '../../worker/search-attributes.js';
@@ -147,6 +149,10 @@ function fakes(
       if (opts.warm === 'dead') throw new ContainerExitedError(`warm container ${slot.containerName} is no longer running`);
       f.calls.push(`claim:${s.sessionId}:${slot.containerId}:${s.url}`);
       return { id: slot.containerId, name: slot.containerName, ip: slot.ip };
+    },
+    async reconcileSessions(input: ReconcileInput) {
+      f.calls.push(`reconcile-sessions:${input.graceSeconds}`);
+      return { sessions: 3, reconciled: 1, removed: { container: 1, row: 1 } };
     },
     async reconcilePool(pool: PoolSpec) {
       f.calls.push(`reconcile:${poolName(pool.app, pool.quality)}`);
@@ -422,7 +428,7 @@ describe('SessionWorkflow', () => {
     expect(f.states).toEqual(['provisioning', 'ready', 'stopping', 'stopped']);
   });
 
-  it('starts cold when the warm container it was given is unusable', async () => {
+  it('removes an unusable warm container it was given, then starts cold on a fresh one', async () => {
     const f = fakes({ warm: 'dead' });
     const s = await spec();
     const slot: WarmSlot = { sessionId: s.sessionId, app: 'firefox', quality: 'auto', containerId: 'warm-2', containerName: 'hackstream-session-warm-2', ip: '10.213.0.34', readyAt: 0 };
@@ -435,7 +441,8 @@ describe('SessionWorkflow', () => {
     });
     expect(ready).toMatchObject({ state: 'ready', start: 'cold', container: { ip: '172.30.0.2' } });
     const id = s.sessionId;
-    expect(f.calls.slice(0, 3)).toEqual([`files:${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`]);
+    // Everything of the warm container goes first: the cold start cannot find and reuse it.
+    expect(f.calls.slice(0, 4)).toEqual([`remove:${id}`, `files:${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`]);
   });
 });
 
@@ -466,5 +473,22 @@ describe('PoolWarmerWorkflow', () => {
     expect(f.calls.filter((c) => c.startsWith('reconcile')).sort()).toEqual(['reconcile:firefox-auto', 'reconcile:firefox-low']);
     expect(f.calls.filter((c) => c.startsWith('warm')).sort()).toEqual(['warm-failed:firefox-auto', 'warm:firefox-auto', 'warm:firefox-auto']);
     expect(result).toEqual({ warmed: 2, removed: 2 });
+  });
+});
+
+describe('ReconcileWorkflow', () => {
+  it('runs one reconcile pass with the grace period it was given and returns its report', async () => {
+    const f = fakes();
+    const result = await withWorker(f, async (tq) => {
+      const handle = await env.client.workflow.start<typeof ReconcileWorkflow>('ReconcileWorkflow', {
+        taskQueue: tq,
+        workflowId: `reconciler-${randomUUID()}`,
+        args: [{ graceSeconds: 42 }],
+      });
+      recorder.remember('reconciler', handle);
+      return handle.result();
+    });
+    expect(f.calls).toEqual(['reconcile-sessions:42']);
+    expect(result).toEqual({ sessions: 3, reconciled: 1, removed: { container: 1, row: 1 } });
   });
 });

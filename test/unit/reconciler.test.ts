@@ -1,0 +1,111 @@
+/**
+ * The reconciler's decisions in Temporal's mock activity environment, with in-memory holdings:
+ * what a running workflow owns stays, what a closed one left goes at once, what has no workflow
+ * goes only after the grace period, and a pool's ready container is the pool's.
+ */
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from 'vitest';
+import { reconcileActivities, type ReconcileDeps } from '../../activities/reconciler.js';
+import type { WorkflowStatus } from '../../activities/session-workflow-status.js';
+import type { AuditRecord } from '../../core/audit-log.js';
+import type { ReconcileReport, ReconciledKind } from '../../workflows/messages.js';
+
+const GRACE_SECONDS = 120;
+const old = () => Date.now() - 10 * 60_000;
+const young = () => Date.now() - 5_000;
+
+interface Holding {
+  container?: number;
+  network?: number;
+  route?: number;
+  files?: number;
+  credentials?: boolean;
+  row?: number;
+}
+
+function world(held: Record<string, Holding>, workflows: Record<string, WorkflowStatus>, opts: { ready?: string[]; leftovers?: number } = {}) {
+  const removed: string[] = [];
+  const finalised: string[] = [];
+  const audits: AuditRecord[] = [];
+  const counted: Partial<Record<ReconciledKind, number>> = {};
+  const ids = Object.keys(held);
+  const having = (k: keyof Holding) => ids.filter((id) => held[id]![k] !== undefined && removed.indexOf(id) < 0);
+  const deps: ReconcileDeps = {
+    runtime: {
+      listManaged: async () => having('container').map((id) => ({ id: `c-${id}`, sessionId: id, running: true, createdAt: held[id]!.container! })),
+      listManagedNetworks: async () => having('network').map((id) => ({ sessionId: id, createdAt: held[id]!.network! })),
+      removeSessionContainers: async (id) => {
+        removed.push(id);
+        return held[id]?.container ? 1 : 0;
+      },
+    },
+    routes: { list: async () => having('route').map((id) => ({ sessionId: id, since: held[id]!.route! })), collectLeftovers: async () => opts.leftovers ?? 0, remove: async () => undefined },
+    files: { list: async () => having('files').map((id) => ({ sessionId: id, since: held[id]!.files! })), collectLeftovers: async () => 0, remove: async () => undefined },
+    credentials: { sessionsWithCredentials: async () => having('credentials'), revokeAll: async () => 0 },
+    firewall: { close: async () => undefined },
+    store: {
+      nonFinal: async () =>
+        ids.filter((id) => held[id]!.row !== undefined && !finalised.includes(id)).map((id) => ({ sessionId: id, userId: `u-${id}`, state: 'provisioning' as const, requestedAt: held[id]!.row! })),
+      finaliseLost: async (id) => {
+        finalised.push(id);
+        return true;
+      },
+    },
+    pools: { readySessionIds: async () => new Set(opts.ready ?? []) },
+    workflows: { of: async (id) => workflows[id] ?? { status: 'missing' } },
+    audit: { record: async (r) => void audits.push(r) },
+    metrics: { reconciled: (kind, n) => void (counted[kind] = (counted[kind] ?? 0) + n) },
+  };
+  const activities = reconcileActivities(deps);
+  const pass = (): Promise<ReconcileReport> => new MockActivityEnvironment().run((input) => activities.reconcileSessions(input), { graceSeconds: GRACE_SECONDS });
+  return { pass, removed, finalised, audits, counted };
+}
+
+describe('the reconciler', () => {
+  it('leaves alone what a running workflow owns, however old', async () => {
+    const w = world({ live: { container: old(), network: old(), route: old(), files: old(), credentials: true, row: old() } }, { live: { status: 'running' } });
+    const report = await w.pass();
+    expect(report).toEqual({ sessions: 1, reconciled: 0, removed: {} });
+    expect(w.removed).toEqual([]);
+    expect(w.finalised).toEqual([]);
+  });
+
+  it('removes at once everything a terminated workflow left, ends its row, and audits and counts each kind', async () => {
+    const w = world({ gone: { container: young(), network: young(), route: young(), files: young(), credentials: true, row: young() } }, { gone: { status: 'closed', detail: 'TERMINATED' } });
+    const report = await w.pass();
+    expect(w.removed).toEqual(['gone']);
+    expect(w.finalised).toEqual(['gone']);
+    expect(report.reconciled).toBe(1);
+    expect(report.removed).toEqual({ container: 1, network: 1, route: 1, files: 1, credentials: 1, row: 1 });
+    expect(w.counted).toEqual(report.removed);
+    expect(w.audits.map((a) => [a.action, a.targetId, a.userId])).toEqual([
+      ['reconcile.session_removed', 'gone', 'u-gone'],
+      ['reconcile.session_finalised', 'gone', 'u-gone'],
+    ]);
+    expect(w.audits[0]!.details).toMatchObject({ why: 'its workflow ended (TERMINATED)' });
+  });
+
+  it('gives what has no workflow the grace period (a create in flight), then removes it and frees its row', async () => {
+    const w = world({ inFlight: { row: young() }, crashed: { row: old() }, warming: { container: young(), files: old() }, abandoned: { container: old(), network: old() } }, {});
+    const report = await w.pass();
+    // The earliest of a session's parts counts: files written long ago make "warming" old too.
+    expect(w.removed.sort()).toEqual(['abandoned', 'warming']);
+    expect(w.finalised).toEqual(['crashed']);
+    expect(report.removed).toEqual({ container: 2, network: 1, files: 1, row: 1 });
+  });
+
+  it('never takes a container ready in its pool, and revokes credentials of a session without workflow at once', async () => {
+    const w = world({ warm: { container: old(), network: old(), route: old(), files: old() }, revoked: { credentials: true } }, {}, { ready: ['warm'] });
+    await w.pass();
+    expect(w.removed).toEqual(['revoked']);
+  });
+
+  it('finishes what an interrupted pass started: a second pass finds nothing more to do', async () => {
+    const w = world({ gone: { container: old(), row: old() } }, { gone: { status: 'closed', detail: 'FAILED' } }, { leftovers: 2 });
+    const first = await w.pass();
+    expect(first.removed).toEqual({ container: 1, row: 1, leftover: 2 });
+    const second = await w.pass();
+    expect(second.reconciled).toBe(0);
+    expect(w.removed).toEqual(['gone']);
+  });
+});
