@@ -31,3 +31,8 @@ export class NotReadyInTimeError extends Error {
 export class SessionFilesNotWritableError extends Error {
   override name = 'SessionFilesNotWritableError';
 }
+
+/** Everything of a session is removed but its credentials in Redis (unreachable): retried. */
+export class CredentialsNotRevokedError extends Error {
+  override name = 'CredentialsNotRevokedError';
+}

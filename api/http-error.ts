@@ -5,6 +5,10 @@
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '../core/logger.js';
+import { unavailableDependency, type Dependency } from './dependency-errors.js';
+
+const DEPENDENCY_RETRY_AFTER_SECONDS = 5;
+const DEPENDENCY_NAMES: Record<Dependency, string> = { redis: 'Redis', database: 'the database', temporal: 'Temporal' };
 
 export class HttpError extends Error {
   override name = 'HttpError';
@@ -50,8 +54,20 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     const known = err instanceof HttpError ? err : fromBodyParser(err);
     if (known) {
-      if (known.status >= 500) logger.error(known.message, { requestId: req.id, code: known.code });
+      // A 503 (overload, a session that could not start) is the platform working as meant.
+      if (known.status === 503) logger.warn(known.message, { requestId: req.id, code: known.code });
+      else if (known.status >= 500) logger.error(known.message, { requestId: req.id, code: known.code });
       res.status(known.status).set(known.headers).json({ error: { ...known.details, code: known.code, message: known.message } });
+      return;
+    }
+    const dependency = unavailableDependency(err);
+    if (dependency) {
+      // The request was fine: the same one succeeds once the dependency is back.
+      logger.warn('dependency unavailable', { requestId: req.id, dependency, error: err instanceof Error ? err.message : String(err) });
+      res
+        .status(503)
+        .set('Retry-After', String(DEPENDENCY_RETRY_AFTER_SECONDS))
+        .json({ error: { code: 'dependency_unavailable', message: `${DEPENDENCY_NAMES[dependency]} is unavailable; try again in a few seconds`, request_id: req.id } });
       return;
     }
     logger.error('unhandled error', { requestId: req.id, error: err instanceof Error ? err.stack : String(err) });

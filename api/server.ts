@@ -5,7 +5,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import { connectRedis } from '../core/redis-connection.js';
 import { temporalConnectionOptions } from '../core/temporal-connection.js';
 import type { ApiConfig } from '../core/config.js';
@@ -15,6 +15,16 @@ import type { Logger } from '../core/logger.js';
 import { createApp } from './app.js';
 import { publishApiRoutes } from './ingress-routes.js';
 import { UserDirectory } from './users/user-directory.js';
+
+/**
+ * Requests wait on Temporal's answers: while it is unreachable they fail within about a second
+ * (503 dependency_unavailable) instead of after the SDK's default ten attempts, and the channel
+ * tries to reconnect at least every few seconds, so that the API works again soon after Temporal.
+ */
+const FAIL_FAST_TEMPORAL = {
+  interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 4 }))],
+  channelArgs: { 'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 3000 },
+};
 
 export interface RunningApi {
   server: Server;
@@ -39,7 +49,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   }
 
   const redis = await connectRedis(config.redisUrl, logger, { failFast: true });
-  const connection = await Connection.connect(await temporalConnectionOptions(config.temporal));
+  const connection = await Connection.connect({ ...(await temporalConnectionOptions(config.temporal)), ...FAIL_FAST_TEMPORAL });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
 
   const app = createApp({ config, logger, db, redis, temporal });

@@ -24,42 +24,63 @@ export interface TestRedis {
 
 export const randomRedisPasswords = (): RedisPasswords => ({ api: randomBytes(24).toString('hex'), worker: randomBytes(24).toString('hex') });
 
-export async function startRedis(): Promise<TestRedis> {
+export async function startRedis(): Promise<TestRedis & { kill(): Promise<void>; restart(): Promise<void> }> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-redis-'));
   const passwords = randomRedisPasswords();
   const aclFile = path.join(dir, 'users.acl');
   writeFileSync(aclFile, redisAclFile(passwords), { mode: 0o600 });
-  const proc: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--aclfile', aclFile],
-    { stdio: 'ignore' },
-  );
   const address = `127.0.0.1:${port}`;
   const url = redisUrl(address, 'api', passwords.api);
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined); // refused until the server listens; retried below
-  for (let i = 0; ; i++) {
-    try {
-      await probe.connect();
-      await probe.ping();
-      break;
-    } catch (err) {
-      if (i > 80) throw new Error(`redis-server did not start on ${port}`, { cause: err });
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  probe.disconnect();
+  const launch = async (): Promise<ChildProcess> => {
+    const proc = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--aclfile', aclFile],
+      { stdio: 'ignore' },
+    );
+    await untilAnswers(url, port);
+    return proc;
+  };
+  let proc = await launch();
+  const exited = (p: ChildProcess) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r)));
   return {
     url,
     workerUrl: redisUrl(address, 'worker', passwords.worker),
     address,
+    /** kill -9: an outage (its data, kept only in memory, is gone with it). */
+    async kill() {
+      proc.kill('SIGKILL');
+      await exited(proc);
+    },
+    /** Back on the same port with the same users. */
+    async restart() {
+      proc = await launch();
+    },
     async stop() {
       proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
+      await exited(proc);
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+async function untilAnswers(url: string, port: number): Promise<void> {
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined); // refused until the server listens; retried below
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        await probe.connect();
+        await probe.ping();
+        return;
+      } catch (err) {
+        if (i > 80) throw new Error(`redis-server did not start on ${port}`, { cause: err });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } finally {
+    probe.disconnect();
+  }
 }
 
 /** The keys matching a pattern, by SCAN: the control plane's users may not run KEYS (@dangerous). */

@@ -30,4 +30,10 @@ describe('sessionRemover', () => {
     await expect(remove('s-1')).rejects.toThrow('containers failed');
     expect(calls).toEqual(['routes:s-1', 'credentials:s-1', 'containers:s-1']);
   });
+
+  it('removes the container, its openings and files even when the credentials cannot be revoked, then fails to be retried', async () => {
+    const { remove, calls } = recording('credentials');
+    await expect(remove('s-1')).rejects.toMatchObject({ name: 'CredentialsNotRevokedError', message: /s-1 is removed but its browser credentials/ });
+    expect(calls).toEqual(['routes:s-1', 'credentials:s-1', 'containers:s-1', 'firewall:s-1', 'files:s-1']);
+  });
 });
