@@ -26,11 +26,15 @@ const FAIL_FAST_TEMPORAL = {
   channelArgs: { 'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 3000 },
 };
 
+/** How long a stopping API lets requests in flight finish (a create waits for its session). */
+export const SHUTDOWN_DRAIN_MS = 25_000;
+
 export interface RunningApi {
   server: Server;
   /** Base URL, e.g. http://127.0.0.1:8080 */
   url: string;
   db: Database;
+  /** Stops taking requests and finishes those in flight (at most SHUTDOWN_DRAIN_MS); idempotent. */
   close(): Promise<void>;
 }
 
@@ -62,18 +66,28 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   });
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
+  let closing: Promise<void> | undefined;
   const running: RunningApi = {
     server,
     url: `http://${host}:${port}`,
     db,
-    async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      redis.disconnect();
-      await connection.close();
-      await db.close();
+    close() {
+      closing ??= (async () => {
+        // No new connections; idle keep-alive ones close now, requests in flight finish (a
+        // create waits for its session) until the drain deadline, then whatever is left is cut.
+        await new Promise<void>((resolve) => {
+          const cut = setTimeout(() => server.closeAllConnections(), SHUTDOWN_DRAIN_MS);
+          server.close(() => {
+            clearTimeout(cut);
+            resolve();
+          });
+          server.closeIdleConnections();
+        });
+        redis.disconnect();
+        await connection.close();
+        await db.close();
+      })();
+      return closing;
     },
   };
   // Once listening, so the ingress never routes to an API that is not answering yet.

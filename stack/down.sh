@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stops what stack/up.sh started for a data directory: API, worker, Traefik, Temporal and Redis.
+# Stops what stack/up.sh started for a data directory: the watchdog, API, worker, Traefik,
+# Temporal and Redis.
 # The Docker engine is left running (other software may use it); the stopping worker removes
 # its unclaimed warm containers; session containers are removed by their workflows.
 set -euo pipefail
@@ -7,6 +8,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 data_dir="${HACKSTREAM_DATA_DIR:-$HS_ROOT/.data}"
 [ -d "$data_dir" ] || { say "nothing to stop ($data_dir does not exist)"; exit 0; }
 data_dir="$(cd "$data_dir" && pwd)"
+# First: it would start again what is stopped below.
+stop_watchdog "$data_dir"
+say "watchdog: stopped"
 "$HS_ROOT/stack/service.sh" stop api "$data_dir"
 "$HS_ROOT/stack/service.sh" stop worker "$data_dir"
 for svc in traefik temporal redis; do

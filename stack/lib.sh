@@ -15,8 +15,9 @@ trap 'rc=$?; printf "error: %s failed (exit %s) at line %s: %s\n" "${BASH_SOURCE
 # --- system packages (Debian) -------------------------------------------------------------
 
 # Packages the platform itself needs on the host (dpkg-dev, apt-utils and gnupg build the
-# client's signed apt repository, which the API serves at /apt/).
-HS_APT_RUNTIME=(docker.io redis-server debootstrap ca-certificates curl python3-venv dpkg-dev apt-utils gnupg)
+# client's signed apt repository, which the API serves at /apt/; logrotate rotates the stack's
+# logs, stack/watchdog.sh).
+HS_APT_RUNTIME=(docker.io redis-server debootstrap ca-certificates curl python3-venv dpkg-dev apt-utils gnupg logrotate)
 # Extra packages the test suite needs: a real browser (and NSS tools to make it trust the
 # HackStream CA), Debian's xpra client under Xvfb for the native path, PostgreSQL to run the
 # migrations against the production database too; for the client: zenity, tmux (its prompts in
@@ -249,4 +250,58 @@ ensure_client_repo() { # ensure_client_repo DATA_DIR
 
 ensure_session_image() {
   "$HS_ROOT/images/build-session-image.sh" || die "building the session image failed"
+}
+
+# One component of the stack of a data directory, started unless it runs. What each needs comes
+# from the environment stack/up.sh sets up (and stack/watchdog.sh inherits): HS_DATA_DIR,
+# HS_REDIS_PORT, HS_TEMPORAL_PORT, HS_UI_PORT, HS_PUBLIC_PORT, HS_API_REDIS_URL,
+# HS_WORKER_REDIS_URL, and the HACKSTREAM_* variables the API and worker read.
+HS_COMPONENTS=(redis temporal traefik api worker)
+ensure_component() { # ensure_component NAME
+  case "$1" in
+    redis) ensure_redis "$HS_REDIS_PORT" "$HS_DATA_DIR" ;;
+    temporal) ensure_temporal "$HS_TEMPORAL_PORT" "$HS_UI_PORT" "$HS_DATA_DIR" ;;
+    traefik) ensure_traefik "$HS_PUBLIC_PORT" "$HS_DATA_DIR" ;;
+    api) HACKSTREAM_REDIS_URL="$HS_API_REDIS_URL" "$HS_ROOT/stack/service.sh" ensure api "$HS_DATA_DIR" ;;
+    worker) HACKSTREAM_REDIS_URL="$HS_WORKER_REDIS_URL" "$HS_ROOT/stack/service.sh" ensure worker "$HS_DATA_DIR" ;;
+    *) die "unknown component: $1" ;;
+  esac
+}
+
+# Whether a component of a data directory runs: its pid file names a live process.
+component_alive() { # component_alive NAME DATA_DIR
+  local pid
+  pid="$(cat "$2/run/$1.pid" 2>/dev/null)" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+# The watchdog of a data directory (stack/watchdog.sh), started with the current settings: it
+# inherits this environment (ensure_component's variables). Left running when neither its script
+# nor the settings changed.
+ensure_watchdog() { # ensure_watchdog DATA_DIR
+  local dir=$1 stamp pid
+  stamp="$( (cat "$HS_ROOT/stack/watchdog.sh" "$HS_ROOT/stack/lib.sh"; env | grep -E '^(HS_|HACKSTREAM_)' | sort) | sha256sum | cut -c1-64)"
+  if component_alive watchdog "$dir" && [ "$(cat "$dir/run/watchdog.stamp" 2>/dev/null)" = "$stamp" ]; then
+    say "watchdog: running (pid $(cat "$dir/run/watchdog.pid"))"
+    return 0
+  fi
+  if component_alive watchdog "$dir"; then
+    say "watchdog: restarting with the new settings"
+    stop_watchdog "$dir"
+  else
+    say "watchdog: starting (restarts what dies, rotates logs; $dir/logs/watchdog.log)"
+  fi
+  # The engine is watched too when nothing else (systemd) manages it and this host may start it.
+  local watch_dockerd=""
+  [ -d /run/systemd/system ] || [ "$(id -u)" != 0 ] || watch_dockerd=1
+  HS_WATCH_DOCKERD="$watch_dockerd" nohup "$HS_ROOT/stack/watchdog.sh" "$dir" >>"$dir/logs/watchdog.log" 2>&1 </dev/null &
+  echo $! >"$dir/run/watchdog.pid"
+  echo "$stamp" >"$dir/run/watchdog.stamp"
+}
+
+stop_watchdog() { # stop_watchdog DATA_DIR
+  local pid
+  pid="$(cat "$1/run/watchdog.pid" 2>/dev/null)" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  wait_for 10 watchdog-stop bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$1/run/watchdog.pid"
 }

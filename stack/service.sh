@@ -29,6 +29,14 @@ stop() {
   rm -f "$pid_file"
 }
 
+# One ensure or stop at a time per service: stack/up.sh and the watchdog never start it twice.
+# (The process started below does not inherit the lock.)
+if [ "$action" != status ]; then
+  (umask 077 && mkdir -p "$data_dir/run")
+  exec 9>"$data_dir/run/$name.lock"
+  flock 9
+fi
+
 case "$action" in
   status)
     if pid=$(running_pid); then echo "$name: running (pid $pid)"; else echo "$name: stopped"; exit 3; fi ;;
@@ -46,7 +54,7 @@ case "$action" in
     # processes set their own umask too: api/main.ts, worker/main.ts).
     umask 077
     mkdir -p "$data_dir/run" "$data_dir/logs"
-    nohup node "$entry" >>"$log_file" 2>&1 </dev/null &
+    nohup node "$entry" >>"$log_file" 2>&1 </dev/null 9>&- &
     echo $! >"$pid_file"
     echo "$current" >"$build_file"
     sleep 1

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings the whole single-host platform up with embedded defaults: installs what is missing,
 # builds the session image and the control plane, starts the Docker engine, Redis, the Temporal
-# dev server, the worker and the API, then prints the URLs and the first admin's credentials.
+# dev server, the worker and the API, and the watchdog that restarts any of them that dies and
+# rotates the logs (stack/watchdog.sh), then prints the URLs and the first admin's credentials.
 # Running it again changes nothing that is already in place (code changes restart the worker
 # and API).
 #
@@ -71,12 +72,14 @@ set +a
 # Redis's users, from the passwords in the environment (not the command line): only their hashes
 # go into the ACL file. Each process then gets its own user's URL, and never the other password.
 node "$HS_ROOT/dist/scripts/redis-acl.js" --output "$data_dir/redis/users.acl"
-ensure_redis "$redis_port" "$data_dir"
-api_redis_url="redis://hackstream-api:$REDIS_API_PASSWORD@127.0.0.1:$redis_port"
-worker_redis_url="redis://hackstream-worker:$REDIS_WORKER_PASSWORD@127.0.0.1:$redis_port"
+# What ensure_component (stack/lib.sh) starts each component with, here and in the watchdog.
+export HS_DATA_DIR="$data_dir" HS_REDIS_PORT="$redis_port" HS_TEMPORAL_PORT="$temporal_port" HS_UI_PORT="$ui_port" HS_PUBLIC_PORT="$public_port"
+export HS_API_REDIS_URL="redis://hackstream-api:$REDIS_API_PASSWORD@127.0.0.1:$redis_port"
+export HS_WORKER_REDIS_URL="redis://hackstream-worker:$REDIS_WORKER_PASSWORD@127.0.0.1:$redis_port"
 unset REDIS_API_PASSWORD REDIS_WORKER_PASSWORD
-ensure_temporal "$temporal_port" "$ui_port" "$data_dir"
-ensure_traefik "$public_port" "$data_dir"
+ensure_component redis
+ensure_component temporal
+ensure_component traefik
 
 export HACKSTREAM_DATA_DIR="$data_dir"
 export HACKSTREAM_API_PORT="$api_port"
@@ -89,8 +92,9 @@ if [ -n "${HS_REDIS_RESTARTED:-}" ]; then
   "$HS_ROOT/stack/service.sh" stop api "$data_dir"
   "$HS_ROOT/stack/service.sh" stop worker "$data_dir"
 fi
-HACKSTREAM_REDIS_URL="$api_redis_url" "$HS_ROOT/stack/service.sh" ensure api "$data_dir"
-HACKSTREAM_REDIS_URL="$worker_redis_url" "$HS_ROOT/stack/service.sh" ensure worker "$data_dir"
+ensure_component api
+ensure_component worker
+ensure_watchdog "$data_dir"
 
 ca="$data_dir/ca/ca.pem"
 api_url="https://localhost:$public_port"

@@ -107,6 +107,10 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     identity,
     activities,
     ...opts.workflows,
+    // A stopping worker lets short activities (a provisioning step, a warm-up, a claim) finish
+    // rather than spend one of their few attempts; what still runs then (the session watchers)
+    // is cancelled and resumes, by its retry policy, on the next worker of the queue.
+    shutdownGraceTime: '10s',
   });
   const stopHealth = publishWorkerHealth({ redis, identity, pingDocker: () => runtime.ping(), logger });
   await ensurePoolSchedule(client, config, logger);

@@ -3,7 +3,7 @@
  * data directory (own ports), and running it again is a no-op that still ends with all of it up.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -39,6 +39,8 @@ describe('stack/up.sh', () => {
       HACKSTREAM_REDIS_PORT: String(redis),
       HACKSTREAM_TEMPORAL_PORT: String(temporal),
       HACKSTREAM_TEMPORAL_UI_PORT: String(ui),
+      // Small, so that the test below sees a rotation without writing 50 MiB.
+      HACKSTREAM_LOG_ROTATE_MB: '1',
     };
     delete env['HACKSTREAM_ADMIN_PASSWORD'];
 
@@ -59,7 +61,7 @@ describe('stack/up.sh', () => {
     expect(second.status, second.output).toBe(0);
     const steps = second.output.split('\n').filter((l) => l.startsWith('==> '));
     expect(steps.filter((l) => /installing|building|starting|restarting|generating/.test(l)), second.output).toEqual([]);
-    for (const service of SERVICES) {
+    for (const service of [...SERVICES, 'watchdog']) {
       expect(steps.some((l) => l.startsWith(`==> ${service}: running`)), `${service} in:\n${second.output}`).toBe(true);
     }
     expect(pids()).toEqual(before);
@@ -99,5 +101,41 @@ describe('stack/up.sh', () => {
     expect(seen).toContain('traefik/dynamic/hackstream-api.yml');
     expect(seen.filter((f) => /^traefik\/dynamic\/session-.+\.yml$/.test(f)), 'no session route appeared').not.toEqual([]);
     expect(seen.filter((f) => /^sessions\/[^/]+\/tls-key\.pem$/.test(f)), 'no session files appeared').not.toEqual([]);
+  });
+  it('restarts within seconds each component killed with kill -9, and rotates the logs', async () => {
+    const caFile = path.join(dataDir, 'ca', 'ca.pem');
+    const ingress = env['HACKSTREAM_PUBLIC_PORT'];
+    const alive = (pid: string | undefined) => {
+      try {
+        return pid !== undefined && process.kill(Number(pid), 0);
+      } catch {
+        return false;
+      }
+    };
+    const pidOf = (name: string) => (existsSync(path.join(dataDir, 'run', `${name}.pid`)) ? readFileSync(path.join(dataDir, 'run', `${name}.pid`), 'utf8').trim() : undefined);
+    const before = pids();
+    const killedAt = Date.now();
+    for (const name of SERVICES) process.kill(Number(before[name]), 'SIGKILL');
+
+    const deadline = Date.now() + 180_000;
+    let recovered = false;
+    while (!recovered && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      const back = SERVICES.every((name) => pidOf(name) !== before[name] && alive(pidOf(name)));
+      recovered = back && (await httpsRequest(`https://localhost:${ingress}/ready`, { caFile }).then((r) => r.status === 200, () => false));
+    }
+    const watchdogLog = readFileSync(path.join(dataDir, 'logs', 'watchdog.log'), 'utf8');
+    expect(recovered, `not all back and ready within 180 s; watchdog log:\n${watchdogLog}`).toBe(true);
+    for (const name of SERVICES) expect(watchdogLog).toContain(`${name} is not running: starting it`);
+    console.log(`all five components killed with kill -9 were back and ready in ${Date.now() - killedAt} ms`);
+
+    // A log past HACKSTREAM_LOG_ROTATE_MB (1 here) is rotated: the live file starts again, the old content is kept.
+    const apiLog = path.join(dataDir, 'logs', 'api.log');
+    appendFileSync(apiLog, `${'x'.repeat(1023)}\n`.repeat(1500));
+    const rotatedBy = Date.now() + 60_000;
+    while (!existsSync(`${apiLog}.1`) && Date.now() < rotatedBy) await new Promise((r) => setTimeout(r, 500));
+    expect(existsSync(`${apiLog}.1`), 'api.log was not rotated').toBe(true);
+    expect(statSync(`${apiLog}.1`).size).toBeGreaterThan(1500 * 1024);
+    expect(statSync(apiLog).size).toBeLessThan(1024 * 1024);
   });
 });
