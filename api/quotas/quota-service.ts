@@ -73,7 +73,7 @@ export class QuotaService {
    * session limit, and never for two requests of one user at the same time.
    */
   async reserve<T>(userId: string, reserve: (quota: Quota) => Promise<T>): Promise<T> {
-    return this.mutex.withLock(`quota:${userId}`, async () => {
+    return this.mutex.withLock(`quota:${userId}`, async (lock) => {
       const [quota, usage] = await Promise.all([this.effective(userId), this.usage(userId)]);
       if (usage.sessions >= quota.maxSessions) {
         throw new HttpError(
@@ -84,6 +84,8 @@ export class QuotaService {
           { limit: 'max_sessions', max: quota.maxSessions, current: usage.sessions },
         );
       }
+      // Counted under the lock: it must still be ours when the reservation is written.
+      await lock.assertHeld();
       return reserve(quota);
     });
   }

@@ -13,6 +13,9 @@ import { migrations as sqliteMigrations } from './migrations/sqlite/index.js';
 
 export type Database = MikroORM;
 
+/** How long a SQLite write waits for another process's write lock (WAL: readers never wait). */
+export const SQLITE_BUSY_TIMEOUT_MS = 250;
+
 /** ORM options for a driver; `migrationsList` keeps migrations working from sources and dist. */
 export async function ormOptions(db: DatabaseConfig): Promise<Options> {
   const common = { entities, extensions: [Migrator], debug: false } satisfies Options;
@@ -23,7 +26,10 @@ export async function ormOptions(db: DatabaseConfig): Promise<Options> {
       ...common,
       driver: SqliteDriver,
       dbName: db.path,
-      driverOptions: { timeout: 10_000 },
+      // better-sqlite3 waits for another writer's lock synchronously, freezing the process's
+      // event loop: the wait is kept short, and a write still locked out after it fails (the API
+      // answers 503 dependency_unavailable, an activity is retried) instead of freezing everything.
+      driverOptions: { timeout: SQLITE_BUSY_TIMEOUT_MS },
       migrations: { migrationsList: sqliteMigrations, snapshot: false, silent: true },
     };
   }
