@@ -24,7 +24,7 @@ HS_APT_RUNTIME=(docker.io redis-server debootstrap ca-certificates curl python3-
 # a pseudo-terminal) and xdotool (its dialogs' windows), and Debian's packaging tools (the .deb,
 # its lint, the signed apt repository).
 HS_APT_TEST=(chromium libnss3-tools postgresql xpra xvfb xauth python3-pil python3-lz4
-  zenity tmux xdotool dpkg-dev apt-utils gnupg lintian desktop-file-utils)
+  zenity tmux xdotool dpkg-dev apt-utils gnupg lintian desktop-file-utils systemd)
 
 ensure_apt_packages() {
   local missing=() p

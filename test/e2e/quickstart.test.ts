@@ -41,6 +41,7 @@ describe('stack/up.sh', () => {
       HACKSTREAM_TEMPORAL_UI_PORT: String(ui),
       // Small, so that the test below sees a rotation without writing 50 MiB.
       HACKSTREAM_LOG_ROTATE_MB: '1',
+      HACKSTREAM_WORKER_METRICS_PORT: String(await freePort()),
     };
     delete env['HACKSTREAM_ADMIN_PASSWORD'];
 
