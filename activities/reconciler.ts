@@ -42,7 +42,10 @@ export type ReconcileDeps = SessionRemovalDeps & {
   metrics: ReconcileMetrics;
 };
 
-/** What this stack has of one session, and since when (the earliest of its parts). */
+/**
+ * What this stack has of one session, and its latest sign of life: the newest of its parts. A
+ * warm container claimed a moment ago is old, but the row its create just wrote is not.
+ */
 interface Holdings {
   since: number;
   kinds: Set<Exclude<ReconciledKind, 'leftover'>>;
@@ -54,7 +57,7 @@ async function takeInventory(deps: ReconcileDeps): Promise<Map<string, Holdings>
   const found = new Map<string, Holdings>();
   const note = (sessionId: string, since: number, kind: Exclude<ReconciledKind, 'leftover'>, userId: string | null = null) => {
     const h = found.get(sessionId) ?? { since, kinds: new Set(), userId };
-    h.since = Math.min(h.since, since);
+    h.since = Math.max(h.since, since);
     h.kinds.add(kind);
     h.userId ??= userId;
     found.set(sessionId, h);
@@ -71,7 +74,7 @@ async function takeInventory(deps: ReconcileDeps): Promise<Map<string, Holdings>
   for (const n of networks) note(n.sessionId, n.createdAt, 'network');
   for (const r of routes) note(r.sessionId, r.since, 'route');
   for (const f of files) note(f.sessionId, f.since, 'files');
-  // Issued only to a session its workflow reported ready: no grace is owed to them.
+  // Issued only to a session its workflow reported ready: they are no sign of a create in flight.
   for (const id of credentials) note(id, 0, 'credentials');
   for (const r of rows) note(r.sessionId, r.requestedAt, 'row', r.userId);
   return found;
