@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ReconcileMetrics } from '../activities/reconciler.js';
 import type { Logger } from '../core/logger.js';
-import { RECONCILED_KINDS } from '../workflows/messages.js';
+import { RECONCILED_KINDS, type ReconciledKind } from '../workflows/messages.js';
 
 export class WorkerMetrics implements ReconcileMetrics {
   readonly registry = new Registry();
@@ -26,7 +26,7 @@ export class WorkerMetrics implements ReconcileMetrics {
     for (const kind of RECONCILED_KINDS) this.reconciledTotal.inc({ kind }, 0);
   }
 
-  reconciled(kind: (typeof RECONCILED_KINDS)[number], count: number): void {
+  reconciled(kind: ReconciledKind, count: number): void {
     this.reconciledTotal.inc({ kind }, count);
   }
 

@@ -36,10 +36,9 @@ const timed = async <T>(f: () => Promise<T>): Promise<{ ms: number; value: T }> 
 describe('a locked SQLite database', () => {
   it('never freezes the API: reads and ForwardAuth answer, a locked-out write gets a quick 503, and all recovers', async () => {
     const user = await t.newUser();
-    const created = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox' } });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
-    const id: string = created.body.session_id;
-    const browserUrl = String(created.body.connect.browser.url);
+    const created = await t.startSession(user.token);
+    const id: string = created.session_id;
+    const browserUrl = String(created.connect.browser.url);
 
     // The page's first request spends the one-time token and gets the resume cookie that every
     // later request of the page (its scripts, the websocket, a reconnect) carries.

@@ -70,9 +70,8 @@ const expectUnavailable = (res: { status: number; body: any; headers: Record<str
 describe('a dependency outage', () => {
   it('Redis down: 503s, the session container and network still go at teardown, and all recovers when Redis is back', async () => {
     const user = await t.newUser();
-    const created = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox' } });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
-    const id: string = created.body.session_id;
+    const created = await t.startSession(user.token);
+    const id: string = created.session_id;
 
     await redis.kill();
     expectUnavailable(await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox' } }), /Redis/);

@@ -56,9 +56,8 @@ async function reconciledTotal(kind: string): Promise<number> {
 describe('the reconciler', () => {
   it('removes everything of a session whose workflow an operator terminated, ends its row and frees the quota', async () => {
     const user = await t.newUser();
-    const created = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox' } });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
-    const id: string = created.body.session_id;
+    const created = await t.startSession(user.token);
+    const id: string = created.session_id;
     // A browser credential issued: Redis holds the session's index too.
     expect((await t.call('POST', `/v1/sessions/${id}/connect`, { token: user.token })).status).toBe(200);
 

@@ -4,7 +4,7 @@
  * router and the ForwardAuth middleware at start, as it does in production.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { loadApiConfig, type ApiConfig } from '../../core/config.js';
 import { sessionWebHost } from '../../core/ingress-names.js';
@@ -21,6 +21,8 @@ export interface ApiUnderTest {
   temporal: Client;
   /** Creates a user and returns its id and a fresh access token. */
   newUser(role?: Role): Promise<{ id: string; username: string; password: string; token: string }>;
+  /** Starts a Firefox session of the token's user, expecting 201; returns the created session. */
+  startSession(token: string): Promise<any>;
   /** Logs in (no second factor) and returns the access token; throws unless it succeeds. */
   login(username: string, password: string): Promise<string>;
   /** The API through the ingress (HTTPS, CA-verified), JSON in and out. */
@@ -109,6 +111,11 @@ export async function startApiOn(stack: StackInfo, env: Record<string, string> =
       const password = randomBytes(12).toString('hex');
       const user = await users.create(username, password, role);
       return { id: user.id, username, password, token: await login(username, password) };
+    },
+    async startSession(token: string) {
+      const created = await call('POST', '/v1/sessions', { token, body: { app: 'firefox' } });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      return created.body;
     },
     async close() {
       await connection.close();
