@@ -19,6 +19,7 @@ import type { CredentialRevocation } from '../core/connect-credentials.js';
 import type { RedisPoolStore } from '../core/pool-store.js';
 import type { SessionRows } from '../core/session-rows.js';
 import type { ContainerRuntime } from './docker-session-runtime.js';
+import { whileHeartbeating } from './keep-alive.js';
 import type { SessionFiles } from './session-files.js';
 import { sessionRemover, type SessionRemovalDeps } from './session-removal.js';
 import type { SessionWorkflowStatus, WorkflowStatus } from './session-workflow-status.js';
@@ -108,31 +109,36 @@ export function reconcileActivities(deps: ReconcileDeps) {
     return done;
   };
 
+  /** One pass over everything this stack has. */
+  const pass = async (input: ReconcileInput): Promise<ReconcileReport> => {
+    const graceMs = input.graceSeconds * 1000;
+    const found = await takeInventory(deps);
+    const ready = await deps.pools.readySessionIds();
+    const removed: ReconcileReport['removed'] = {};
+    const count = (kind: ReconciledKind, n = 1) => {
+      if (n === 0) return;
+      removed[kind] = (removed[kind] ?? 0) + n;
+      deps.metrics.reconciled(kind, n);
+    };
+    let reconciled = 0;
+    for (const [sessionId, held] of found) {
+      Context.current().heartbeat(sessionId);
+      if (ready.has(sessionId)) continue;
+      const workflow = await deps.workflows.of(sessionId);
+      if (workflow.status === 'running') continue;
+      if (workflow.status === 'missing' && Date.now() - held.since < graceMs) continue;
+      const done = await reconcileOne(sessionId, held, workflow);
+      if (done.length > 0) reconciled++;
+      for (const kind of done) count(kind);
+    }
+    count('leftover', (await deps.files.collectLeftovers(graceMs)) + (await deps.routes.collectLeftovers(graceMs)));
+    return { sessions: found.size, reconciled, removed };
+  };
+
   return {
     /** One pass: everything of this stack that no running workflow owns is removed. */
     async reconcileSessions(input: ReconcileInput): Promise<ReconcileReport> {
-      const graceMs = input.graceSeconds * 1000;
-      const found = await takeInventory(deps);
-      const ready = await deps.pools.readySessionIds();
-      const removed: ReconcileReport['removed'] = {};
-      const count = (kind: ReconciledKind, n = 1) => {
-        if (n === 0) return;
-        removed[kind] = (removed[kind] ?? 0) + n;
-        deps.metrics.reconciled(kind, n);
-      };
-      let reconciled = 0;
-      for (const [sessionId, held] of found) {
-        Context.current().heartbeat(sessionId);
-        if (ready.has(sessionId)) continue;
-        const workflow = await deps.workflows.of(sessionId);
-        if (workflow.status === 'running') continue;
-        if (workflow.status === 'missing' && Date.now() - held.since < graceMs) continue;
-        const done = await reconcileOne(sessionId, held, workflow);
-        if (done.length > 0) reconciled++;
-        for (const kind of done) count(kind);
-      }
-      count('leftover', (await deps.files.collectLeftovers(graceMs)) + (await deps.routes.collectLeftovers(graceMs)));
-      return { sessions: found.size, reconciled, removed };
+      return whileHeartbeating(() => pass(input));
     },
   };
 }

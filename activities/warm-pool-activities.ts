@@ -10,6 +10,7 @@ import type { SessionRows } from '../core/session-rows.js';
 import { poolName, type PoolSpec, type WarmSlot } from '../workflows/messages.js';
 import { warmContainerSpec } from '../workflows/session-spec.js';
 import { poolLabel } from './container-labels.js';
+import { whileHeartbeating } from './keep-alive.js';
 import { sessionProvisioning, type ProvisioningDeps } from './session-provisioning.js';
 import { sessionRemover, type SessionRemovalDeps } from './session-removal.js';
 import type { SessionRoutes } from './traefik-routes.js';
@@ -45,9 +46,37 @@ export async function drainPools(deps: WarmPoolDeps, pools: PoolSpec[]): Promise
   return removed;
 }
 
-export function warmPoolActivities(deps: WarmPoolDeps) {
-  const { runtime, store, routes, pools } = deps;
+/**
+ * Starts one container for the pool: certificate, container with Firefox up on about:blank,
+ * routes live, all for the session id it will serve; then offers it in the ready list.
+ */
+function containerWarmer(deps: WarmPoolDeps) {
+  const { routes, pools } = deps;
   const provisioning = sessionProvisioning(deps);
+  const removeEverything = sessionRemover(deps);
+  return async (pool: PoolSpec): Promise<WarmSlot> => {
+    const sessionId = randomUUID();
+    const ref = poolRef(pool);
+    try {
+      // Valid from a minute ago: the clocks of the clients that will verify it may lag ours.
+      await provisioning.writeCertificate(sessionId, Date.now() - 60_000, pool.certLifetimeSeconds, false);
+      const label = poolLabel(Context.current().info.taskQueue, ref.name);
+      const container = await provisioning.startAndWaitReady(warmContainerSpec(pool, sessionId, Date.now()), label);
+      await routes.add({ sessionId, containerIp: container.ip });
+      await routes.waitUntilLive(sessionId);
+      const slot: WarmSlot = { sessionId, app: pool.app, quality: pool.quality, containerId: container.id, containerName: container.name, ip: container.ip, readyAt: Date.now() };
+      await pools.add(ref, slot);
+      return slot;
+    } catch (err) {
+      await removeEverything(sessionId);
+      throw err;
+    }
+  };
+}
+
+export function warmPoolActivities(deps: WarmPoolDeps) {
+  const { runtime, store, pools } = deps;
+  const warmOne = containerWarmer(deps);
   const removeEverything = sessionRemover(deps);
 
   /**
@@ -95,32 +124,16 @@ export function warmPoolActivities(deps: WarmPoolDeps) {
      */
     async reconcilePool(pool: PoolSpec): Promise<{ ready: number; removed: number }> {
       const label = poolLabel(Context.current().info.taskQueue, poolRef(pool).name);
-      const { ready, removed } = await dropDeadOrAged(pool);
-      const orphans = await dropOrphans(label, ready);
-      return { ready: ready.size, removed: removed + orphans };
+      return whileHeartbeating(async () => {
+        const { ready, removed } = await dropDeadOrAged(pool);
+        const orphans = await dropOrphans(label, ready);
+        return { ready: ready.size, removed: removed + orphans };
+      });
     },
 
-    /**
-     * Starts one container for the pool: certificate, container with Firefox up on about:blank,
-     * routes live, all for the session id it will serve; then offers it in the ready list.
-     */
+    /** Warms one container (containerWarmer). */
     async warmContainer(pool: PoolSpec): Promise<WarmSlot> {
-      const sessionId = randomUUID();
-      const ref = poolRef(pool);
-      try {
-        // Valid from a minute ago: the clocks of the clients that will verify it may lag ours.
-        await provisioning.writeCertificate(sessionId, Date.now() - 60_000, pool.certLifetimeSeconds, false);
-        const label = poolLabel(Context.current().info.taskQueue, ref.name);
-        const container = await provisioning.startAndWaitReady(warmContainerSpec(pool, sessionId, Date.now()), label);
-        await routes.add({ sessionId, containerIp: container.ip });
-        await routes.waitUntilLive(sessionId);
-        const slot: WarmSlot = { sessionId, app: pool.app, quality: pool.quality, containerId: container.id, containerName: container.name, ip: container.ip, readyAt: Date.now() };
-        await pools.add(ref, slot);
-        return slot;
-      } catch (err) {
-        await removeEverything(sessionId);
-        throw err;
-      }
+      return whileHeartbeating(() => warmOne(pool));
     },
   };
 }

@@ -12,6 +12,9 @@ type Activities = ReturnType<typeof createActivities>;
 
 const { reconcilePool } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
+  // The schedule starts no run while this one is open: a run whose worker died must time out
+  // soon (the activity heartbeats every few seconds, activities/keep-alive.ts).
+  heartbeatTimeout: '30s',
   retry: { initialInterval: '1s', maximumAttempts: 3 },
 });
 

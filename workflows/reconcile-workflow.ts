@@ -11,8 +11,9 @@ type Activities = ReturnType<typeof createActivities>;
 
 const { reconcileSessions } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
-  // It heartbeats once per session it looks at; removing one takes seconds.
-  heartbeatTimeout: '2 minutes',
+  // The schedule starts no pass while one is open, so a pass whose worker died must time out
+  // soon: the activity heartbeats every few seconds whatever it is doing (activities/keep-alive.ts).
+  heartbeatTimeout: '30 seconds',
   retry: { maximumAttempts: 1 },
 });
 

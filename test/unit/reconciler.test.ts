@@ -4,7 +4,8 @@
  * goes only after the grace period, and a pool's ready container is the pool's.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { KEEP_ALIVE_MS } from '../../activities/keep-alive.js';
 import { reconcileActivities, type ReconcileDeps } from '../../activities/reconciler.js';
 import type { WorkflowStatus } from '../../activities/session-workflow-status.js';
 import type { AuditRecord } from '../../core/audit-log.js';
@@ -23,7 +24,7 @@ interface Holding {
   row?: number;
 }
 
-function world(held: Record<string, Holding>, workflows: Record<string, WorkflowStatus>, opts: { ready?: string[]; leftovers?: number } = {}) {
+function world(held: Record<string, Holding>, workflows: Record<string, WorkflowStatus>, opts: { ready?: string[]; leftovers?: number; removal?: Promise<void> } = {}) {
   const removed: string[] = [];
   const finalised: string[] = [];
   const audits: AuditRecord[] = [];
@@ -35,6 +36,7 @@ function world(held: Record<string, Holding>, workflows: Record<string, Workflow
       listManaged: async () => having('container').map((id) => ({ id: `c-${id}`, sessionId: id, running: true, createdAt: held[id]!.container! })),
       listManagedNetworks: async () => having('network').map((id) => ({ sessionId: id, createdAt: held[id]!.network! })),
       removeSessionContainers: async (id) => {
+        await opts.removal;
         removed.push(id);
         return held[id]?.container ? 1 : 0;
       },
@@ -57,8 +59,11 @@ function world(held: Record<string, Holding>, workflows: Record<string, Workflow
     metrics: { reconciled: (kind, n) => void (counted[kind] = (counted[kind] ?? 0) + n) },
   };
   const activities = reconcileActivities(deps);
-  const pass = (): Promise<ReconcileReport> => new MockActivityEnvironment().run((input) => activities.reconcileSessions(input), { graceSeconds: GRACE_SECONDS });
-  return { pass, removed, finalised, audits, counted };
+  const heartbeats: unknown[] = [];
+  const env = new MockActivityEnvironment();
+  env.on('heartbeat', (d: unknown) => void heartbeats.push(d));
+  const pass = (): Promise<ReconcileReport> => env.run((input) => activities.reconcileSessions(input), { graceSeconds: GRACE_SECONDS });
+  return { pass, removed, finalised, audits, counted, heartbeats };
 }
 
 describe('the reconciler', () => {
@@ -117,5 +122,24 @@ describe('the reconciler', () => {
     const second = await w.pass();
     expect(second.reconciled).toBe(0);
     expect(w.removed).toEqual(['gone']);
+  });
+
+  it('keeps heartbeating while a step is slow (a removal waiting on dockerd), and stops when the pass ends', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      let release!: () => void;
+      const w = world({ gone: { container: old() } }, { gone: { status: 'closed', detail: 'TERMINATED' } }, { removal: new Promise((r) => (release = r)) });
+      const running = w.pass();
+      await vi.waitFor(() => expect(w.heartbeats).toEqual(['gone'])); // the per-session one
+      vi.advanceTimersByTime(3 * KEEP_ALIVE_MS);
+      expect(w.heartbeats).toHaveLength(4);
+      release();
+      await running;
+      expect(w.removed).toEqual(['gone']);
+      vi.advanceTimersByTime(3 * KEEP_ALIVE_MS);
+      expect(w.heartbeats).toHaveLength(4);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
