@@ -12,6 +12,8 @@ import type { ContainerRuntime } from './docker-session-runtime.js';
 import { ContainerExitedError, NotReadyInTimeError } from './errors.js';
 import type { SessionFiles } from './session-files.js';
 import type { SessionFirewall } from './session-firewall.js';
+import { whileHeartbeating } from './keep-alive.js';
+import { START_PRIORITY, type StartAdmission } from './start-admission.js';
 import { hasAppWindow } from './xpra-info.js';
 
 export interface ProvisioningDeps {
@@ -23,6 +25,8 @@ export interface ProvisioningDeps {
   /** Sessions' TLS names are `<id>.sessions.<domain>`. */
   domain: string;
   sessionTokenSecret: string;
+  /** How many containers start at once on this worker. */
+  admission: StartAdmission;
 }
 
 /** The window class each app's main window has, to know when the app is up. */
@@ -46,10 +50,19 @@ export function sessionProvisioning(deps: ProvisioningDeps) {
     });
   };
 
-  /** Creates (or finds) the session's container and waits until the app's window exists. */
+  /**
+   * Creates (or finds) the session's container and waits until the app's window exists, once
+   * this worker's start admission lets it (heartbeating while it waits its turn).
+   */
   const startAndWaitReady = async (spec: SessionSpec, pool?: string): Promise<SessionContainer> => {
     const ctx = Context.current();
     await deps.firewall.open(spec.sessionId, spec.policy.egress ?? []);
+    const priority = pool === undefined ? START_PRIORITY.user : START_PRIORITY.warm;
+    return whileHeartbeating(() => deps.admission.run(() => startAdmitted(ctx, spec, pool), { priority, signal: ctx.cancellationSignal }));
+  };
+
+  /** `ctx` is passed, not looked up: the queue runs this in the context of whichever start freed the slot. */
+  const startAdmitted = async (ctx: Context, spec: SessionSpec, pool: string | undefined): Promise<SessionContainer> => {
     const container = await runtime.ensureSessionContainer(spec, files.dirOf(spec.sessionId), pool);
     const deadline = Date.now() + spec.timeouts.readySeconds * 1000;
     for (;;) {

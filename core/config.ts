@@ -5,6 +5,7 @@
  * value with a message that names the variable. Parsed config is passed down explicitly: nothing
  * below the entry points reads `process.env`.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { APPS, QUALITIES, type App, type Quality } from './catalog.js';
@@ -141,6 +142,7 @@ const envSchema = z.object({
   HACKSTREAM_RECONCILE_INTERVAL_SECONDS: seconds(60),
   HACKSTREAM_RECONCILE_GRACE_SECONDS: seconds(180),
   HACKSTREAM_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
+  HACKSTREAM_MAX_CONCURRENT_STARTS: z.coerce.number().int().min(1).max(256).optional(),
 });
 /** The environment validated, coerced and defaulted: what the mapping functions below read. */
 type ParsedEnv = z.output<typeof envSchema>;
@@ -375,6 +377,8 @@ export function loadWorkerConfig(env: Env) {
     },
     /** The worker's Prometheus metrics on 127.0.0.1 (0: any free port). */
     metricsPort: e.HACKSTREAM_WORKER_METRICS_PORT,
+    /** Session containers started at once; more wait their turn (activities/start-admission.ts). */
+    maxConcurrentStarts: e.HACKSTREAM_MAX_CONCURRENT_STARTS ?? Math.max(2, os.availableParallelism()),
   };
 }
 

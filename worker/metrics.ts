@@ -1,12 +1,13 @@
 /**
  * Prometheus metrics of the worker (prom-client), served on GET /metrics at
- * 127.0.0.1:HACKSTREAM_WORKER_METRICS_PORT: what the reconciler removed, by kind, and the
- * process's own figures. Loopback only: scrape it on the worker's host.
+ * 127.0.0.1:HACKSTREAM_WORKER_METRICS_PORT: what the reconciler removed, by kind, the container
+ * starts under way and waiting their turn, and the process's own figures. Loopback only: scrape it on the worker's host.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ReconcileMetrics } from '../activities/reconciler.js';
+import type { StartAdmission } from '../activities/start-admission.js';
 import type { Logger } from '../core/logger.js';
 import { RECONCILED_KINDS, type ReconciledKind } from '../workflows/messages.js';
 
@@ -24,6 +25,21 @@ export class WorkerMetrics implements ReconcileMetrics {
     });
     // Every kind from zero, so a rate over a kind never starts with a gap.
     for (const kind of RECONCILED_KINDS) this.reconciledTotal.inc({ kind }, 0);
+  }
+
+  /** Reports the starts of this admission (under way, waiting) at every scrape. */
+  observeStarts(admission: StartAdmission): void {
+    new Gauge({
+      name: 'hackstream_worker_starts',
+      help: 'Session containers this worker is starting (running) or that wait for a start slot (waiting)',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const { running, waiting } = admission.load;
+        this.set({ state: 'running' }, running);
+        this.set({ state: 'waiting' }, waiting);
+      },
+    });
   }
 
   reconciled(kind: ReconciledKind, count: number): void {

@@ -14,6 +14,7 @@ import { TemporalSessionEvents } from '../activities/session-events.js';
 import { TemporalSessionWorkflowStatus } from '../activities/session-workflow-status.js';
 import { credentialRevocation } from '../core/connect-credentials.js';
 import { RedisPoolStore } from '../core/pool-store.js';
+import { StartAdmission } from '../activities/start-admission.js';
 import { SessionFiles } from '../activities/session-files.js';
 import { IptablesPacketFilter, SessionFirewall } from '../activities/session-firewall.js';
 import { SubnetPool } from '../activities/subnet-pool.js';
@@ -75,6 +76,8 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   const ca = await openCertificateAuthority(config.ingress, logger);
   await prepareIngress(ca, config.ingress, logger);
   const metrics = new WorkerMetrics();
+  const admission = new StartAdmission(config.maxConcurrentStarts);
+  metrics.observeStarts(admission);
   const activityDeps: ActivityDeps = {
     runtime,
     firewall,
@@ -94,6 +97,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     metrics,
     domain: config.ingress.domain,
     sessionTokenSecret: config.sessionTokenSecret,
+    admission,
   };
   const activities = createActivities(activityDeps);
   // What a killed writer left half-written; anything younger may be a write in progress.
