@@ -14,7 +14,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -47,19 +48,18 @@ const log = (msg: string) => console.log(`[load] ${msg}`);
 
 interface Proc {
   proc: ChildProcess;
-  output: string[];
+  /** Where its whole output goes, to read after a surprising figure. */
+  logFile: string;
 }
 
-function spawnTs(entry: string, env: NodeJS.ProcessEnv): Proc {
-  const output: string[] = [];
-  const proc = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const keep = (d: Buffer) => {
-    output.push(d.toString());
-    if (output.length > 200) output.shift();
-  };
-  proc.stdout.on('data', keep);
-  proc.stderr.on('data', keep);
-  return { proc, output };
+const LOG_DIR = mkdtempSync(path.join(os.tmpdir(), 'hs-load-logs-'));
+
+function spawnTs(name: string, entry: string, env: NodeJS.ProcessEnv): Proc {
+  const logFile = path.join(LOG_DIR, `${name}.log`);
+  const out = openSync(logFile, 'a');
+  const proc = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
+  closeSync(out);
+  return { proc, logFile };
 }
 
 async function stopProc(p: Proc | undefined): Promise<void> {
@@ -80,8 +80,10 @@ function request(port: number, method: string, p: string, headers: Record<string
       res.on('error', () => resolve({ status: 0, text: 'response error' }));
     });
     req.on('error', (err) => resolve({ status: 0, text: String(err) }));
-    if (body !== undefined) req.write(body);
-    req.end();
+    // Framed explicitly: Node's client sends a GET/DELETE/OPTIONS body neither chunked nor with a
+    // length, and the server then reads it as the next request.
+    if (body !== undefined) req.setHeader('content-length', Buffer.byteLength(body));
+    req.end(body);
   });
 }
 
@@ -99,7 +101,7 @@ interface World {
 }
 
 async function startWorker(w: Pick<World, 'env'>, pool: boolean): Promise<Proc> {
-  return spawnTs('worker/main.ts', { ...w.env, HACKSTREAM_POOL: pool ? `firefox:auto:${POOL_SIZE}` : 'off', HACKSTREAM_WORKER_METRICS_PORT: String(await freePort()) });
+  return spawnTs(pool ? 'worker-pool' : 'worker', 'worker/main.ts', { ...w.env, HACKSTREAM_POOL: pool ? `firefox:auto:${POOL_SIZE}` : 'off', HACKSTREAM_WORKER_METRICS_PORT: String(await freePort()) });
 }
 
 async function login(port: number, username: string, password: string): Promise<string> {
@@ -120,15 +122,16 @@ async function setUp(): Promise<World> {
     HACKSTREAM_SECRET_KEY: randomBytes(32).toString('hex'),
     HACKSTREAM_ADMIN_USERNAME: 'admin',
     HACKSTREAM_ADMIN_PASSWORD: randomBytes(16).toString('hex'),
-    HACKSTREAM_LOG_LEVEL: 'error',
+    HACKSTREAM_LOG_LEVEL: 'warn',
     HACKSTREAM_ACCESS_TOKEN_TTL_SECONDS: '3600',
     HACKSTREAM_ROLE_POLICIES: JSON.stringify({ user: { maxSessions: 3, memoryMb: 768 }, admin: { maxSessions: 0 } }),
   };
-  const api = spawnTs('api/main.ts', env);
+  const api = spawnTs('api', 'api/main.ts', env);
+  log(`the API's and workers' output: ${LOG_DIR}`);
   const worker = await startWorker({ env }, false);
   const deadline = Date.now() + 90_000;
   while ((await request(apiPort, 'GET', '/ready', {})).status !== 200) {
-    if (Date.now() > deadline) throw new Error(`the API did not become ready:\n${api.output.join('')}\n${worker.output.join('')}`);
+    if (Date.now() > deadline) throw new Error(`the API did not become ready: see ${LOG_DIR}`);
     await sleep(500);
   }
   const db = await openDatabase(loadApiConfig(env).db);
@@ -158,14 +161,18 @@ async function leftBehind(w: World): Promise<{ containers: number; networks: num
   return { containers, networks, liveRows };
 }
 
-async function stopAll(w: World, ids: string[]): Promise<void> {
+/** Stops these sessions (those already ending are not affected) and waits until no row of the load's users is live; how long that took. */
+async function stopAll(w: World, ids: string[]): Promise<number> {
+  const started = Date.now();
   await Promise.all(ids.map((id) => w.temporal.workflow.getHandle(sessionWorkflowId(id)).signal('stop', { reason: 'admin_stop', by: 'load-bench' }).catch(() => undefined)));
-  const deadline = Date.now() + 120_000;
+  const deadline = Date.now() + 300_000;
   while (Date.now() < deadline && (await leftBehind(w)).liveRows > 0) await sleep(1000);
+  return Date.now() - started;
 }
 
 interface Answer {
-  error?: { code?: string };
+  /** A 503/504 after the workflow started names its session, which is being torn down. */
+  error?: { code?: string; session_id?: string };
   session_id?: string;
   start?: string;
 }
@@ -186,7 +193,7 @@ async function burst(w: World, label: string) {
         const t0 = Date.now();
         const res = await post(w, '/v1/sessions', u.token, { app: 'firefox' });
         const body = parseAnswer(res.text);
-        return { status: res.status, ms: Date.now() - t0, code: body?.error?.code, id: body?.session_id, start: body?.start };
+        return { status: res.status, ms: Date.now() - t0, code: body?.error?.code, id: body?.session_id ?? body?.error?.session_id, start: body?.start };
       }),
     ),
   );
@@ -198,11 +205,14 @@ async function burst(w: World, label: string) {
   const ms = results.filter((r) => r.status === 201).map((r) => r.ms).sort((a, b) => a - b);
   const all = Date.now() - started;
   const ids = results.flatMap((r) => (r.id ? [r.id] : []));
-  await stopAll(w, ids);
+  const drainedMs = await stopAll(w, ids);
+  // Teardown is over once the rows are final; give the removals a moment, then count.
+  await sleep(5000);
   const left = await leftBehind(w);
   const unclean = results.filter((r) => r.status !== 201 && !(r.code && [429, 503, 504].includes(r.status))).length;
-  log(`${label}: ${JSON.stringify(answers)}; all answered in ${all} ms; 201 p50 ${ms[Math.floor(ms.length / 2)]} ms max ${ms.at(-1)} ms; left: ${JSON.stringify(left)}`);
-  return { label, answers, unclean, allAnsweredMs: all, createdP50Ms: ms[Math.floor(ms.length / 2)] ?? null, createdMaxMs: ms.at(-1) ?? null, left };
+  const p50 = ms[Math.floor(ms.length / 2)] ?? null;
+  log(`${label}: ${JSON.stringify(answers)}; all answered in ${all} ms; 201 p50 ${p50} ms max ${ms.at(-1)} ms; all ended ${drainedMs} ms after the stops; left: ${JSON.stringify(left)}`);
+  return { label, answers, unclean, allAnsweredMs: all, createdP50Ms: p50, createdMaxMs: ms.at(-1) ?? null, endedAfterStopMs: drainedMs, left };
 }
 
 function hostileRequests(w: World, n: number) {
