@@ -121,8 +121,21 @@ start_dockerd() {
   fi
   # Its log is private like the rest of the data directory (dockerd sets its own umask).
   (umask 077 && mkdir -p "$log_dir" && touch "$log_dir/dockerd.log")
+  # A dockerd killed a moment ago lingers until it is reaped, and a new one refuses to start while
+  # the process its pid file names exists: wait for it rather than for a start that failed.
+  local old pid i
+  old=$(cat /var/run/docker.pid 2>/dev/null || true)
+  if [ -n "$old" ] && [ -e "/proc/$old" ] && ! docker info >/dev/null 2>&1; then
+    wait_for 30 "the previous dockerd to exit" test ! -e "/proc/$old" || true
+  fi
   nohup dockerd "${flags[@]}" >>"$log_dir/dockerd.log" 2>&1 </dev/null &
-  wait_for 60 dockerd docker info || die "dockerd did not come up; see $log_dir/dockerd.log"
+  pid=$!
+  for ((i = 0; i < 240; i++)); do
+    docker info >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || die "dockerd exited while starting; see $log_dir/dockerd.log"
+    sleep 0.25
+  done
+  die "dockerd did not come up within 60 s; see $log_dir/dockerd.log"
 }
 
 ensure_dockerd() {

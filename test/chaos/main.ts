@@ -1,5 +1,5 @@
 /**
- * `npm run chaos [-- --rounds N] [--no-dockerd] [--seed S]`: the chaos suite (chaos-run.ts), long.
+ * `npm run chaos [-- --rounds N] [--no-dockerd | --only worker,dockerd,...] [--seed S]`: the chaos suite (chaos-run.ts), long.
  * Prints each round, then the figures, and writes them to bench/results/chaos-<date>.json. Exits
  * 1 when an invariant was violated.
  */
@@ -14,11 +14,12 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '50' },
     seed: { type: 'string' },
     'no-dockerd': { type: 'boolean', default: false },
+    only: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
-  console.log('usage: npm run chaos -- [--rounds N (50)] [--seed S] [--no-dockerd]');
+  console.log(`usage: npm run chaos -- [--rounds N (50)] [--seed S] [--no-dockerd | --only ${COMPONENTS.join(',')}]`);
   process.exit(0);
 }
 const rounds = Number(values.rounds);
@@ -27,7 +28,13 @@ if (!Number.isInteger(rounds) || rounds < 1) {
   process.exit(2);
 }
 const seed = values.seed === undefined ? Date.now() : Number(values.seed);
-const components = COMPONENTS.filter((c) => !(values['no-dockerd'] && c === 'dockerd'));
+const only = values.only?.split(',').map((c) => c.trim());
+const unknown = only?.filter((c) => !(COMPONENTS as readonly string[]).includes(c)) ?? [];
+if (unknown.length > 0 || only?.length === 0) {
+  console.error(`--only: components among ${COMPONENTS.join(', ')} (got ${values.only})`);
+  process.exit(2);
+}
+const components = COMPONENTS.filter((c) => (only ? only.includes(c) : !(values['no-dockerd'] && c === 'dockerd')));
 console.log(`chaos: ${rounds} rounds, killing one of ${components.join(', ')} per round, seed ${seed}`);
 const report = await runChaos({ rounds, components, seed });
 const sorted = [...report.recoveryMs].sort((a, b) => a - b);
