@@ -17,9 +17,24 @@ export class StartAdmission {
     this.queue = new PQueue({ concurrency });
   }
 
-  /** Runs `start` once a slot is free; rejects with the signal's reason if aborted while waiting. */
+  /**
+   * Runs `start` once a slot is free; rejects with the signal's reason if aborted while waiting.
+   * Once started, it runs to its end and holds its slot until then, whatever the signal does: a
+   * start notices its cancellation itself, and one abandoned midway would finish creating a
+   * container after its session's teardown. (The queue's own signal handling does abandon it,
+   * so the queue is only given a signal that fires before the start.)
+   */
   run<T>(start: () => Promise<T>, opts: { priority: number; signal?: AbortSignal }): Promise<T> {
-    return this.queue.add(start, opts);
+    const { signal, priority } = opts;
+    const waiting = new AbortController();
+    const stopWaiting = () => waiting.abort(signal?.reason);
+    signal?.addEventListener('abort', stopWaiting, { once: true });
+    if (signal?.aborted) stopWaiting();
+    const started = () => {
+      signal?.removeEventListener('abort', stopWaiting);
+      return start();
+    };
+    return this.queue.add(started, { priority, signal: waiting.signal }).finally(() => signal?.removeEventListener('abort', stopWaiting));
   }
 
   /** Starts waiting for a slot, and starts under way. */

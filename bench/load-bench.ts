@@ -1,6 +1,7 @@
 /**
  * Load against the real stack (the tests' Redis, Temporal dev server, Traefik and SQLite), with
- * the API and a worker as processes of their own (so that their memory is theirs). Figures, not
+ * the API and a worker as processes of their own (so that their memory is theirs), run from the
+ * build the stack runs (dist/, brought up to date by stack/build-app.sh). Figures, not
  * pass/fail; the run ends with what it found left behind.
  *
  * - bursts: 30 concurrent creates from 10 users with the pool off, then with a pool of 5: every
@@ -12,7 +13,7 @@
  *
  *   npm run bench:load [-- --only bursts,hostile,soak] [-- --soak 200] [-- --hostile 10000]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -54,10 +55,11 @@ interface Proc {
 
 const LOG_DIR = mkdtempSync(path.join(os.tmpdir(), 'hs-load-logs-'));
 
-function spawnTs(name: string, entry: string, env: NodeJS.ProcessEnv): Proc {
+/** Runs one of the built entry points (`dist/<entry>.js`) with its output in LOG_DIR. */
+function spawnBuilt(name: string, entry: string, env: NodeJS.ProcessEnv): Proc {
   const logFile = path.join(LOG_DIR, `${name}.log`);
   const out = openSync(logFile, 'a');
-  const proc = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
+  const proc = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', `${entry}.js`)], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
   closeSync(out);
   return { proc, logFile };
 }
@@ -100,8 +102,16 @@ interface World {
   admin: { token: string };
 }
 
+/** A worker, once it serves its metrics (it has registered its schedules by then). */
 async function startWorker(w: Pick<World, 'env'>, pool: boolean): Promise<Proc> {
-  return spawnTs(pool ? 'worker-pool' : 'worker', 'worker/main.ts', { ...w.env, HACKSTREAM_POOL: pool ? `firefox:auto:${POOL_SIZE}` : 'off', HACKSTREAM_WORKER_METRICS_PORT: String(await freePort()) });
+  const metricsPort = await freePort();
+  const worker = spawnBuilt(pool ? 'worker-pool' : 'worker', 'worker/main', { ...w.env, HACKSTREAM_POOL: pool ? `firefox:auto:${POOL_SIZE}` : 'off', HACKSTREAM_WORKER_METRICS_PORT: String(metricsPort) });
+  const deadline = Date.now() + 120_000;
+  while ((await request(metricsPort, 'GET', '/metrics', {})).status !== 200) {
+    if (worker.proc.exitCode !== null || Date.now() > deadline) throw new Error(`the worker did not start: see ${worker.logFile}`);
+    await sleep(500);
+  }
+  return worker;
 }
 
 async function login(port: number, username: string, password: string): Promise<string> {
@@ -111,6 +121,9 @@ async function login(port: number, username: string, password: string): Promise<
 }
 
 async function setUp(): Promise<World> {
+  log('building the control plane if its sources changed (stack/build-app.sh) ...');
+  const build = spawnSync('bash', [path.join(REPO_ROOT, 'stack', 'build-app.sh')], { stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('stack/build-app.sh failed');
   log('starting the stack (Redis, Temporal dev server, Traefik) ...');
   const stack = await startTestStack();
   const apiPort = await freePort();
@@ -126,7 +139,7 @@ async function setUp(): Promise<World> {
     HACKSTREAM_ACCESS_TOKEN_TTL_SECONDS: '3600',
     HACKSTREAM_ROLE_POLICIES: JSON.stringify({ user: { maxSessions: 3, memoryMb: 768 }, admin: { maxSessions: 0 } }),
   };
-  const api = spawnTs('api', 'api/main.ts', env);
+  const api = spawnBuilt('api', 'api/main', env);
   log(`the API's and workers' output: ${LOG_DIR}`);
   const worker = await startWorker({ env }, false);
   const deadline = Date.now() + 90_000;

@@ -76,4 +76,27 @@ describe('the start admission', () => {
     expect(began).toEqual(['first']);
     expect(admission.load).toEqual({ waiting: 0, running: 0 });
   });
+
+  it('lets a start already under way when its session is cancelled run to its end, holding its slot', async () => {
+    const admission = new StartAdmission(1);
+    const began: string[] = [];
+    const underWay = gate(began, 'under way');
+    const next = gate(began, 'next');
+    const cancel = new AbortController();
+    let settled = false;
+    const first = admission.run(underWay.start, { priority: START_PRIORITY.user, signal: cancel.signal }).finally(() => (settled = true));
+    const second = admission.run(next.start, { priority: START_PRIORITY.user });
+    await tick();
+    cancel.abort(new Error('session stopped'));
+    await tick();
+    expect(settled).toBe(false);
+    expect(began).toEqual(['under way']);
+    expect(admission.load).toEqual({ waiting: 1, running: 1 });
+    underWay.release();
+    expect(await first).toBe('under way');
+    await tick();
+    expect(began).toEqual(['under way', 'next']);
+    next.release();
+    await second;
+  });
 });
