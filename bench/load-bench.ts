@@ -136,6 +136,9 @@ async function setUp(): Promise<World> {
     HACKSTREAM_ADMIN_USERNAME: 'admin',
     HACKSTREAM_ADMIN_PASSWORD: randomBytes(16).toString('hex'),
     HACKSTREAM_LOG_LEVEL: 'warn',
+    // The API claims from the pools its configuration names (the worker of the first burst runs
+    // with none: every claim misses).
+    HACKSTREAM_POOL: `firefox:auto:${POOL_SIZE}`,
     HACKSTREAM_ACCESS_TOKEN_TTL_SECONDS: '3600',
     HACKSTREAM_ROLE_POLICIES: JSON.stringify({ user: { maxSessions: 3, memoryMb: 768 }, admin: { maxSessions: 0 } }),
   };
