@@ -70,6 +70,12 @@ async function stopProc(p: Proc | undefined): Promise<void> {
   await new Promise((r) => p.proc.once('exit', r));
 }
 
+/** The API's live JavaScript heap, MiB, from its own metrics (what RSS, which rarely shrinks, hides). */
+async function apiHeapMiB(port: number): Promise<number> {
+  const text = (await request(port, 'GET', '/metrics', {})).text;
+  return Number(/^hackstream_api_nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? NaN) / 2 ** 20;
+}
+
 /** Resident memory of a process, MiB. */
 const rssMiB = (p: Proc): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.proc.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 
@@ -272,7 +278,7 @@ async function hostile(w: World) {
   const requests = hostileRequests(w, HOSTILE);
   const statuses: Record<string, number> = {};
   const fiveXX: string[] = [];
-  const memory: Array<{ after: number; rssMiB: number }> = [{ after: 0, rssMiB: rssMiB(w.api) }];
+  const memory: Array<{ after: number; rssMiB: number; heapMiB: number }> = [{ after: 0, rssMiB: rssMiB(w.api), heapMiB: await apiHeapMiB(w.apiPort) }];
   let next = 0;
   let done = 0;
   const started = Date.now();
@@ -286,11 +292,11 @@ async function hostile(w: World) {
         const res = await request(w.apiPort, r.method, r.path.replace(/[^\x21-\x7e]/g, encodeURIComponent), headers, r.method === 'GET' || r.method === 'HEAD' ? undefined : r.body);
         statuses[res.status] = (statuses[res.status] ?? 0) + 1;
         if (res.status >= 500 || res.status === 0) fiveXX.push(`${r.method} ${r.path.slice(0, 80)} → ${res.status} ${res.text.slice(0, 160)}`);
-        if (++done % 2500 === 0) memory.push({ after: done, rssMiB: rssMiB(w.api) });
+        if (++done % 2500 === 0) memory.push({ after: done, rssMiB: rssMiB(w.api), heapMiB: await apiHeapMiB(w.apiPort) });
       }
     }),
   );
-  log(`hostile: ${done} requests in ${Date.now() - started} ms; statuses ${JSON.stringify(statuses)}; 5xx/none: ${fiveXX.length}; API RSS ${memory.map((m) => m.rssMiB.toFixed(0)).join(' → ')} MiB`);
+  log(`hostile: ${done} requests in ${Date.now() - started} ms; statuses ${JSON.stringify(statuses)}; 5xx/none: ${fiveXX.length}; API RSS ${memory.map((m) => m.rssMiB.toFixed(0)).join(' → ')} MiB, heap used ${memory.map((m) => m.heapMiB.toFixed(0)).join(' → ')} MiB`);
   for (const f of fiveXX.slice(0, 10)) log(`  ${f}`);
   return { requests: done, ms: Date.now() - started, statuses, fiveXX: fiveXX.length, examples: fiveXX.slice(0, 20), apiRssMiB: memory };
 }
