@@ -104,7 +104,7 @@ interface World {
   db: Database;
   temporal: Client;
   redis: Redis;
-  users: Array<{ id: string; token: string }>;
+  users: Array<{ id: string; token: string; username: string; password: string }>;
   admin: { token: string };
 }
 
@@ -165,7 +165,7 @@ async function setUp(): Promise<World> {
     const username = `load-${i}-${randomBytes(3).toString('hex')}`;
     const password = randomBytes(12).toString('hex');
     const u = await directory.create(username, password, 'user');
-    users.push({ id: u.id, token: await login(apiPort, username, password) });
+    users.push({ id: u.id, username, password, token: await login(apiPort, username, password) });
   }
   const admin = { token: await login(apiPort, 'admin', env['HACKSTREAM_ADMIN_PASSWORD']!) };
   return { stack, env, api, apiPort, worker, db, temporal, redis, users, admin };
@@ -302,6 +302,8 @@ async function hostile(w: World) {
 }
 
 async function soak(w: World) {
+  // The hostile requests logged some of these users out.
+  for (const u of w.users) u.token = await login(w.apiPort, u.username, u.password);
   const memory: Array<{ after: number; apiMiB: number; workerMiB: number }> = [{ after: 0, apiMiB: rssMiB(w.api), workerMiB: rssMiB(w.worker) }];
   const history: number[] = [];
   const failures: Record<string, number> = {};
@@ -316,6 +318,8 @@ async function soak(w: World) {
         if (res.status !== 201) {
           const key = `${res.status} ${res.text.slice(0, 80)}`;
           failures[key] = (failures[key] ?? 0) + 1;
+          if (res.status === 401) return; // this user is done; the others go on
+          await sleep(1000);
           continue;
         }
         const id = String((JSON.parse(res.text) as { session_id: string }).session_id);
