@@ -15,7 +15,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
@@ -228,9 +228,10 @@ async function burst(w: World, label: string) {
   const all = Date.now() - started;
   const ids = results.flatMap((r) => (r.id ? [r.id] : []));
   const drainedMs = await stopAll(w, ids);
-  // Teardown is over once the rows are final; give the removals a moment, then count.
-  await sleep(5000);
-  const left = await leftBehind(w);
+  // Teardown is over once the rows are final; the pool's refill is under way then, and a warm
+  // container that is not ready yet counts as left: give it the time a warm-up takes.
+  let left = await leftBehind(w);
+  for (const deadline = Date.now() + 90_000; left.containers + left.networks > 0 && Date.now() < deadline; left = await leftBehind(w)) await sleep(3000);
   const unclean = results.filter((r) => r.status !== 201 && !(r.code && [429, 503, 504].includes(r.status))).length;
   const p50 = ms[Math.floor(ms.length / 2)] ?? null;
   log(`${label}: ${JSON.stringify(answers)}; all answered in ${all} ms; 201 p50 ${p50} ms max ${ms.at(-1)} ms; all ended ${drainedMs} ms after the stops; left: ${JSON.stringify(left)}`);
@@ -351,7 +352,11 @@ async function soak(w: World) {
 
 async function main(): Promise<void> {
   const w = await setUp();
-  const results: Record<string, unknown> = { date: new Date().toISOString() };
+  // A run of some phases keeps the figures of the others from the file; each phase has its date.
+  const out = path.join(REPO_ROOT, 'bench', 'results', 'load-bench.json');
+  const results: Record<string, unknown> = existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>) : {};
+  delete results['date'];
+  const measured = <T extends object>(figures: T) => ({ date: new Date().toISOString(), ...figures });
   try {
     if (ONLY.has('bursts')) {
       const off = await burst(w, 'burst, pool off');
@@ -361,12 +366,11 @@ async function main(): Promise<void> {
       const deadline = Date.now() + 180_000;
       while ((await w.redis.llen(key)) < POOL_SIZE && Date.now() < deadline) await sleep(1000);
       const on = await burst(w, `burst, pool of ${POOL_SIZE}`);
-      results['bursts'] = [off, on];
+      results['bursts'] = measured({ runs: [off, on] });
     }
-    if (ONLY.has('hostile')) results['hostile'] = await hostile(w);
-    if (ONLY.has('soak')) results['soak'] = await soak(w);
+    if (ONLY.has('hostile')) results['hostile'] = measured(await hostile(w));
+    if (ONLY.has('soak')) results['soak'] = measured(await soak(w));
   } finally {
-    const out = path.join(REPO_ROOT, 'bench', 'results', 'load-bench.json');
     writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
     log(`written to ${path.relative(REPO_ROOT, out)}`);
     await stopProc(w.api);
