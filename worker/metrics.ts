@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics of the worker (prom-client), served on GET /metrics at
  * 127.0.0.1:HACKSTREAM_WORKER_METRICS_PORT: what the reconciler removed, by kind, the container
- * starts under way and waiting their turn, and the process's own figures. Loopback only: scrape it on the worker's host.
+ * starts under way and waiting their turn, and the process's own figures. Loopback only: scrape
+ * it on the worker's host.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
