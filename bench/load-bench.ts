@@ -184,6 +184,17 @@ async function leftBehind(w: World): Promise<{ containers: number; networks: num
 }
 
 /** Stops these sessions (those already ending are not affected) and waits until no row of the load's users is live; how long that took. */
+/**
+ * What is left once things settle. Teardown is over once the rows are final; the pool's refill
+ * is under way then, and a warm container that is not ready yet counts as left: it gets the time
+ * a warm-up takes. (A leaked one stays: the reconciler's grace period is longer.)
+ */
+async function settledLeftovers(w: World): Promise<{ containers: number; networks: number; liveRows: number }> {
+  let left = await leftBehind(w);
+  for (const deadline = Date.now() + 90_000; left.containers + left.networks > 0 && Date.now() < deadline; left = await leftBehind(w)) await sleep(3000);
+  return left;
+}
+
 async function stopAll(w: World, ids: string[]): Promise<number> {
   const started = Date.now();
   await Promise.all(ids.map((id) => w.temporal.workflow.getHandle(sessionWorkflowId(id)).signal('stop', { reason: 'admin_stop', by: 'load-bench' }).catch(() => undefined)));
@@ -228,10 +239,7 @@ async function burst(w: World, label: string) {
   const all = Date.now() - started;
   const ids = results.flatMap((r) => (r.id ? [r.id] : []));
   const drainedMs = await stopAll(w, ids);
-  // Teardown is over once the rows are final; the pool's refill is under way then, and a warm
-  // container that is not ready yet counts as left: give it the time a warm-up takes.
-  let left = await leftBehind(w);
-  for (const deadline = Date.now() + 90_000; left.containers + left.networks > 0 && Date.now() < deadline; left = await leftBehind(w)) await sleep(3000);
+  const left = await settledLeftovers(w);
   const unclean = results.filter((r) => r.status !== 201 && !(r.code && [429, 503, 504].includes(r.status))).length;
   const p50 = ms[Math.floor(ms.length / 2)] ?? null;
   log(`${label}: ${JSON.stringify(answers)}; all answered in ${all} ms; 201 p50 ${p50} ms max ${ms.at(-1)} ms; all ended ${drainedMs} ms after the stops; left: ${JSON.stringify(left)}`);
@@ -335,8 +343,7 @@ async function soak(w: World) {
       }
     }),
   );
-  await sleep(5000);
-  const left = await leftBehind(w);
+  const left = await settledLeftovers(w);
   history.sort((a, b) => a - b);
   const result = {
     lifecycles: done,
