@@ -6,6 +6,7 @@ import type { AuditLog } from '../core/audit-log.js';
 import type { SessionRows } from '../core/session-rows.js';
 import type { SessionContainer, SessionSnapshot, SessionSpec, WarmSlot } from '../workflows/messages.js';
 import { ContainerExitedError } from './errors.js';
+import { whileHeartbeating } from './keep-alive.js';
 import { sessionProvisioning, type ProvisioningDeps } from './session-provisioning.js';
 import { sessionRemover, type RemovedSession, type SessionRemovalDeps } from './session-removal.js';
 import type { SessionRoutes } from './traefik-routes.js';
@@ -59,7 +60,7 @@ export function sessionActivities(deps: SessionActivityDeps) {
 
     /** Creates (or finds) the session's container and waits until the app's window exists. */
     provisionSession(spec: SessionSpec): Promise<SessionContainer> {
-      return provisioning.startAndWaitReady(spec);
+      return whileHeartbeating(() => provisioning.startAndWaitReady(spec));
     },
 
     /**

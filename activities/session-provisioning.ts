@@ -12,7 +12,6 @@ import type { ContainerRuntime } from './docker-session-runtime.js';
 import { ContainerExitedError, NotReadyInTimeError } from './errors.js';
 import type { SessionFiles } from './session-files.js';
 import type { SessionFirewall } from './session-firewall.js';
-import { whileHeartbeating } from './keep-alive.js';
 import { START_PRIORITY, type StartAdmission } from './start-admission.js';
 import { hasAppWindow } from './xpra-info.js';
 
@@ -52,13 +51,14 @@ export function sessionProvisioning(deps: ProvisioningDeps) {
 
   /**
    * Creates (or finds) the session's container and waits until the app's window exists, once
-   * this worker's start admission lets it (heartbeating while it waits its turn).
+   * this worker's start admission lets it. The calling activity heartbeats while it waits its
+   * turn (keep-alive.ts).
    */
   const startAndWaitReady = async (spec: SessionSpec, pool?: string): Promise<SessionContainer> => {
     const ctx = Context.current();
     await deps.firewall.open(spec.sessionId, spec.policy.egress ?? []);
     const priority = pool === undefined ? START_PRIORITY.user : START_PRIORITY.warm;
-    return whileHeartbeating(() => deps.admission.run(() => startAdmitted(ctx, spec, pool), { priority, signal: ctx.cancellationSignal }));
+    return deps.admission.run(() => startAdmitted(ctx, spec, pool), { priority, signal: ctx.cancellationSignal });
   };
 
   /** `ctx` is passed, not looked up: the queue runs this in the context of whichever start freed the slot. */

@@ -33,6 +33,7 @@ import { sessionWorkflowId } from '../workflows/messages.js';
 import { docker } from '../test/support/docker.js';
 import { REPO_ROOT } from '../test/support/paths.js';
 import { freePort } from '../test/support/ports.js';
+import { metricValue } from '../test/support/prometheus.js';
 import { startTestStack, type TestStack } from '../test/support/test-stack.js';
 
 const arg = (name: string): string | undefined => {
@@ -73,7 +74,7 @@ async function stopProc(p: Proc | undefined): Promise<void> {
 /** The API's live JavaScript heap, MiB, from its own metrics (what RSS, which rarely shrinks, hides). */
 async function apiHeapMiB(port: number): Promise<number> {
   const text = (await request(port, 'GET', '/metrics', {})).text;
-  return Number(/^hackstream_api_nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? NaN) / 2 ** 20;
+  return (metricValue(text, 'hackstream_api_nodejs_heap_size_used_bytes') ?? NaN) / 2 ** 20;
 }
 
 /** Resident memory of a process, MiB. */

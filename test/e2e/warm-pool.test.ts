@@ -22,6 +22,7 @@ import { startApiOn, type ApiUnderTest } from '../support/api-under-test.js';
 import { launchChromium, openSessionWindow, type TestBrowser } from '../support/browser.js';
 import { docker, execIn, sessionContainers } from '../support/docker.js';
 import { workflowsEntry } from '../support/paths.js';
+import { metricValue } from '../support/prometheus.js';
 import { PAGE_COLOUR, serveTestPage, type TestPage } from '../support/test-page.js';
 import { windowFillsTab, windowShows } from '../support/xpra-page.js';
 
@@ -59,11 +60,6 @@ async function metrics(): Promise<string> {
   const res = await fetch(`${t.api.url}/metrics`);
   expect(res.status).toBe(200);
   return res.text();
-}
-
-function metricValue(text: string, series: string): number | null {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : null;
 }
 
 const poolReady = async () => metricValue(await metrics(), `hackstream_pool_ready{pool="${POOL}"}`) ?? -1;

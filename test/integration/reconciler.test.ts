@@ -15,6 +15,7 @@ import { SessionRows } from '../../core/session-rows.js';
 import { sessionWorkflowId } from '../../workflows/messages.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { docker, sessionContainers } from '../support/docker.js';
+import { metricValue } from '../support/prometheus.js';
 import { reconcileNow } from '../support/reconcile-pass.js';
 
 const stack = inject('stack');
@@ -49,8 +50,7 @@ async function holdings(sessionId: string) {
 
 async function reconciledTotal(kind: string): Promise<number> {
   const text = await (await fetch(stack.workerMetricsUrl)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`hackstream_reconciled_total{kind="${kind}"}`));
-  return Number(line?.split(' ').pop() ?? NaN);
+  return metricValue(text, `hackstream_reconciled_total{kind="${kind}"}`) ?? NaN;
 }
 
 describe('the reconciler', () => {

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
+import { metricValue } from '../support/prometheus.js';
 
 const stack = inject('stack');
 let t: ApiUnderTest;
@@ -19,7 +20,7 @@ afterAll(async () => {
 
 async function starts(): Promise<{ running: number; waiting: number }> {
   const text = await (await fetch(stack.workerMetricsUrl)).text();
-  const value = (state: string) => Number(text.split('\n').find((l) => l.startsWith(`hackstream_worker_starts{state="${state}"}`))?.split(' ').pop() ?? NaN);
+  const value = (state: string) => metricValue(text, `hackstream_worker_starts{state="${state}"}`) ?? NaN;
   return { running: value('running'), waiting: value('waiting') };
 }
 

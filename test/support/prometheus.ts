@@ -1,0 +1,7 @@
+/** Reading one sample out of a Prometheus text exposition (the API's or a worker's GET /metrics). */
+
+/** The value of `series` (name and labels exactly as exposed), or null when it is not there. */
+export function metricValue(text: string, series: string): number | null {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : null;
+}
