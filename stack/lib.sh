@@ -113,29 +113,100 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
 # HACKSTREAM_DOCKER_USERNS=off accepts an engine without one.
 docker_remaps_users() { docker info --format '{{join .SecurityOptions " "}}' 2>/dev/null | grep -q 'name=userns'; }
 
+# The engine this script starts is Debian's defaults: /var/lib/docker, /var/run/docker.pid, the
+# default socket. HS_DOCKERD_DATA_ROOT, HS_DOCKERD_PIDFILE and HS_DOCKERD_FLAGS (extra flags, which
+# must name the same root and pid file) start another one; the tests use them for an engine of their
+# own, with DOCKER_HOST naming its socket.
+new_dockerd_remaps_users() {
+  [ "${HACKSTREAM_DOCKER_USERNS:-required}" != off ] || grep -qs '"userns-remap": *"default"' /etc/docker/daemon.json
+}
+
+# The network store of the engine's root: under a user namespace, the remapped root's
+# (DATA_ROOT/UID.GID of the `dockremap` user's subordinate ranges).
+dockerd_network_store() {
+  local root=${HS_DOCKERD_DATA_ROOT:-/var/lib/docker} uid gid
+  if new_dockerd_remaps_users; then
+    uid=$(awk -F: '$1 == "dockremap" { print $2; exit }' /etc/subuid 2>/dev/null)
+    gid=$(awk -F: '$1 == "dockremap" { print $2; exit }' /etc/subgid 2>/dev/null)
+    [ -n "$uid" ] && [ -n "$gid" ] && root="$root/$uid.$gid"
+  fi
+  printf '%s/network/files/local-kv.db' "$root"
+}
+
+# Debian's dockerd (20.10.24) panics at every start in libnetwork's reservePools ("index out of
+# range", moby/moby#45057, fixed in later releases) once it was killed while removing a network:
+# its network store keeps the network without its address pool. Docker's maintainers' remedy is to
+# move the store aside: it holds only networks (a container keeps its own configuration), so the
+# engine starts with its default networks alone. The bridges of the networks the store named stay
+# in the kernel with their gateway addresses, where a new session network on the same subnet would
+# collide with them: they are deleted too. Session networks lost this way are no loss: their
+# sessions' containers stopped with the engine, and the reconciler removes what is left of them.
+recover_dockerd_network_store() {
+  local store aside names name deleted=()
+  store=$(dockerd_network_store)
+  [ -f "$store" ] || return 1
+  aside="$store.panicked-$(date -u +%Y%m%dT%H%M%SZ)"
+  # The bridge driver's record of each network: its bridge's name, and whether it is the engine's
+  # default bridge (docker0, or the one --bridge names), which the engine takes up again.
+  names=$(grep -aoE '"BridgeName":"[A-Za-z0-9_.-]{1,15}"[^{}]*"DefaultBridge":false' "$store" |
+    sed -E 's/^"BridgeName":"([^"]+)".*/\1/' | sort -u)
+  mv "$store" "$aside" || return 1
+  for name in $names; do
+    [ -d "/sys/class/net/$name/bridge" ] || continue
+    ip link delete "$name" 2>/dev/null && deleted+=("$name")
+  done
+  say "dockerd: its network store made it panic (moby/moby#45057); moved aside to $aside, bridges deleted: ${deleted[*]:-none}"
+}
+
+launch_dockerd() { # launch_dockerd LOG FLAG... — the engine's pid is in $HS_DOCKERD_PID
+  nohup dockerd "${@:2}" >>"$1" 2>&1 </dev/null &
+  HS_DOCKERD_PID=$!
+}
+
+# Waits for the engine launched last: 0 when it answers, 1 when it exited, 2 when it did not come
+# up within 60 s.
+await_dockerd() {
+  local i
+  for ((i = 0; i < 240; i++)); do
+    docker info >/dev/null 2>&1 && return 0
+    kill -0 "$HS_DOCKERD_PID" 2>/dev/null || return 1
+    sleep 0.25
+  done
+  return 2
+}
+
 start_dockerd() {
-  local log_dir=$1 flags=()
+  local log_dir=$1 log flags=() offset rc
+  local pidfile=${HS_DOCKERD_PIDFILE:-/var/run/docker.pid}
   # A remap set in daemon.json must not be given again as a flag (dockerd refuses both).
   if [ "${HACKSTREAM_DOCKER_USERNS:-required}" != off ] && ! grep -qs '"userns-remap"' /etc/docker/daemon.json; then
     flags+=(--userns-remap=default)
   fi
+  # shellcheck disable=SC2206 # HS_DOCKERD_FLAGS is a list of words
+  flags+=(${HS_DOCKERD_FLAGS:-})
+  log="$log_dir/dockerd.log"
   # Its log is private like the rest of the data directory (dockerd sets its own umask).
-  (umask 077 && mkdir -p "$log_dir" && touch "$log_dir/dockerd.log")
+  (umask 077 && mkdir -p "$log_dir" && touch "$log")
   # A dockerd killed a moment ago lingers until it is reaped, and a new one refuses to start while
   # the process its pid file names exists: wait for it rather than for a start that failed.
-  local old pid i
-  old=$(cat /var/run/docker.pid 2>/dev/null || true)
+  local old
+  old=$(cat "$pidfile" 2>/dev/null || true)
   if [ -n "$old" ] && [ -e "/proc/$old" ] && ! docker info >/dev/null 2>&1; then
     wait_for 30 "the previous dockerd to exit" test ! -e "/proc/$old" || true
   fi
-  nohup dockerd "${flags[@]}" >>"$log_dir/dockerd.log" 2>&1 </dev/null &
-  pid=$!
-  for ((i = 0; i < 240; i++)); do
-    docker info >/dev/null 2>&1 && return 0
-    kill -0 "$pid" 2>/dev/null || die "dockerd exited while starting; see $log_dir/dockerd.log"
-    sleep 0.25
-  done
-  die "dockerd did not come up within 60 s; see $log_dir/dockerd.log"
+  offset=$(stat -c %s "$log")
+  launch_dockerd "$log" "${flags[@]}"
+  rc=0 && await_dockerd || rc=$?
+  if [ "$rc" = 1 ] && tail -c +"$((offset + 1))" "$log" | grep -q 'reservePools' &&
+    recover_dockerd_network_store; then
+    launch_dockerd "$log" "${flags[@]}"
+    rc=0 && await_dockerd || rc=$?
+  fi
+  case $rc in
+    0) return 0 ;;
+    1) die "dockerd exited while starting; see $log" ;;
+    *) die "dockerd did not come up within 60 s; see $log" ;;
+  esac
 }
 
 ensure_dockerd() {

@@ -133,11 +133,13 @@ async function downStack(stack: Stack): Promise<void> {
   await stack.temporal.connection.close();
   await stack.db.close();
   spawnSync('bash', [path.join(REPO_ROOT, 'stack', 'down.sh')], { env: stack.env, stdio: 'ignore', timeout: 120_000 });
-  // Sessions still running when it stopped (none, if every round ended clean) and warm ones.
-  for (const c of await docker.listContainers({ all: true, filters: { label: [stackLabelFilter(stack.taskQueue)] } })) {
+  // Sessions still running when it stopped (none, if every round ended clean) and warm ones; an
+  // engine that does not answer (the run's finding) keeps them.
+  const filters = { label: [stackLabelFilter(stack.taskQueue)] };
+  for (const c of await docker.listContainers({ all: true, filters }).catch(() => [])) {
     await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
   }
-  for (const n of await docker.listNetworks({ filters: { label: [stackLabelFilter(stack.taskQueue)] } })) {
+  for (const n of await docker.listNetworks({ filters }).catch(() => [])) {
     await docker.getNetwork(n.Id).remove().catch(() => undefined);
   }
   rmSync(stack.dataDir, { recursive: true, force: true });
@@ -238,6 +240,35 @@ async function invariants(stack: Stack, call: Call, users: Array<{ id: string; t
   return broken;
 }
 
+/**
+ * Once a round's creates are answered: every session of the round ends by its timeouts (the
+ * stopped ones sooner), then one reconcile pass; the invariants must hold within a reconcile
+ * interval after it. What does not hold is added to the report; throws when a check cannot run.
+ */
+async function settle(stack: Stack, call: Call, users: Array<{ id: string; token: string }>, report: ChaosReport, round: number) {
+  const settleBy = Date.now() + (TIMEOUTS.connect + TIMEOUTS.idle + RECONCILE.interval + 60) * 1000;
+  let broken = await invariants(stack, call, users);
+  while (broken.length > 0 && Date.now() < settleBy) {
+    await sleep(2000);
+    broken = await invariants(stack, call, users);
+  }
+  const pass = await reconcileNow(stack.temporal, stack.taskQueue).catch((err: unknown) => {
+    report.violations.push(`round ${round}: the reconcile pass failed: ${String(err)}`);
+    return null;
+  });
+  let left = await leftovers(stack);
+  // A warm container being started is not ready yet: it gets the time a warm-up takes.
+  const leftBy = Date.now() + 90_000;
+  while (left.length > 0 && Date.now() < leftBy) {
+    await sleep(3000);
+    left = await leftovers(stack);
+  }
+  broken = [...broken, ...(await invariants(stack, call, users))];
+  report.orphans += left.length;
+  report.violations.push(...[...new Set(broken)].map((b) => `round ${round}: ${b}`), ...left.map((l) => `round ${round}: left behind: ${l}`));
+  return { pass };
+}
+
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const rnd = random(opts.seed ?? Date.now());
@@ -301,30 +332,21 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       report.worstRecoveryMs = Math.max(report.worstRecoveryMs, recoveryMs);
       await Promise.all(creates);
       report.sessions += createdIds.length;
-      for (const u of users) await login(u);
 
-      // Settled: every session of the round ends by its timeouts (the stopped ones sooner), then
-      // one reconcile pass; the invariants must hold within a reconcile interval after it.
-      const settleBy = Date.now() + (TIMEOUTS.connect + TIMEOUTS.idle + RECONCILE.interval + 60) * 1000;
-      let broken = await invariants(stack, call, users);
-      while (broken.length > 0 && Date.now() < settleBy) {
-        await sleep(2000);
-        broken = await invariants(stack, call, users);
-      }
-      const pass = await reconcileNow(stack.temporal, stack.taskQueue).catch((err: unknown) => {
-        report.violations.push(`round ${round}: the reconcile pass failed: ${String(err)}`);
+      // A check that cannot run (the Docker engine, Redis or the API not answering after the
+      // recovery's deadline) is the run's last finding: it is recorded and the run ends, its
+      // report kept.
+      const settled = await Promise.all(users.map(login))
+        .then(() => settle(stack, call, users, report, round))
+        .catch((err: unknown) => {
+        report.violations.push(`round ${round}: the checks could not run, the run ends: ${String(err)}`);
         return null;
       });
-      let left = await leftovers(stack);
-      // A warm container being started is not ready yet: it gets the time a warm-up takes.
-      const leftBy = Date.now() + 90_000;
-      while (left.length > 0 && Date.now() < leftBy) {
-        await sleep(3000);
-        left = await leftovers(stack);
+      if (!settled) {
+        report.rounds = round;
+        break;
       }
-      broken = [...broken, ...(await invariants(stack, call, users))];
-      report.orphans += left.length;
-      report.violations.push(...[...new Set(broken)].map((b) => `round ${round}: ${b}`), ...left.map((l) => `round ${round}: left behind: ${l}`));
+      const { pass } = settled;
       const cleanMs = Date.now() - killedAt;
       report.cleanMs.push(cleanMs);
       report.rounds = round;
