@@ -159,7 +159,7 @@ recover_dockerd_network_store() {
 }
 
 launch_dockerd() { # launch_dockerd LOG FLAG... — the engine's pid is in $HS_DOCKERD_PID
-  nohup dockerd "${@:2}" >>"$1" 2>&1 </dev/null &
+  nohup dockerd "${@:2}" >>"$1" 2>&1 </dev/null 9>&- &
   HS_DOCKERD_PID=$!
 }
 
@@ -175,9 +175,14 @@ await_dockerd() {
   return 2
 }
 
-start_dockerd() {
+# In a subshell of its own: it holds a lock while it starts the engine (two stacks' watchdogs on one
+# host may both find the engine down: one starts it, the other then finds it running).
+start_dockerd() (
   local log_dir=$1 log flags=() offset rc
   local pidfile=${HS_DOCKERD_PIDFILE:-/var/run/docker.pid}
+  exec 9>"$pidfile.start-lock"
+  flock -w 150 9 || die "another start of dockerd holds $pidfile.start-lock"
+  docker info >/dev/null 2>&1 && return 0
   # A remap set in daemon.json must not be given again as a flag (dockerd refuses both).
   if [ "${HACKSTREAM_DOCKER_USERNS:-required}" != off ] && ! grep -qs '"userns-remap"' /etc/docker/daemon.json; then
     flags+=(--userns-remap=default)
@@ -207,7 +212,7 @@ start_dockerd() {
     1) die "dockerd exited while starting; see $log" ;;
     *) die "dockerd did not come up within 60 s; see $log" ;;
   esac
-}
+)
 
 ensure_dockerd() {
   local log_dir=$1 pid i
