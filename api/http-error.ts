@@ -7,7 +7,8 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '../core/logger.js';
 import { unavailableDependency, type Dependency } from './dependency-errors.js';
 
-const DEPENDENCY_RETRY_AFTER_SECONDS = 5;
+/** When a 503 asks the client to come back (the ingress's answers for a stopped API too). */
+export const RETRY_AFTER_SECONDS = 5;
 const DEPENDENCY_NAMES: Record<Dependency, string> = { redis: 'Redis', database: 'the database', temporal: 'Temporal' };
 
 export class HttpError extends Error {
@@ -66,7 +67,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       logger.warn('dependency unavailable', { requestId: req.id, dependency, error: err instanceof Error ? err.message : String(err) });
       res
         .status(503)
-        .set('Retry-After', String(DEPENDENCY_RETRY_AFTER_SECONDS))
+        .set('Retry-After', String(RETRY_AFTER_SECONDS))
         .json({ error: { code: 'dependency_unavailable', message: `${DEPENDENCY_NAMES[dependency]} is unavailable; try again in a few seconds`, request_id: req.id } });
       return;
     }

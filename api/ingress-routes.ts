@@ -10,11 +10,12 @@ import { writeFileAtomically } from '../core/atomic-file.js';
 import type { IngressConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { API_ROUTES_FILE, apiRouteConfig, dynamicConfigText } from '../core/traefik-dynamic-config.js';
+import { RETRY_AFTER_SECONDS } from './http-error.js';
 
 /** Idempotent: an unchanged file is left alone, since Traefik reloads on every write. */
 export async function publishApiRoutes(ingress: Pick<IngressConfig, 'routesDir' | 'apiUpstream' | 'domain'>, logger: Logger): Promise<void> {
   const file = path.join(ingress.routesDir, API_ROUTES_FILE);
-  const text = dynamicConfigText(apiRouteConfig(ingress.apiUpstream, ingress.domain));
+  const text = dynamicConfigText(apiRouteConfig(ingress.apiUpstream, ingress.domain, RETRY_AFTER_SECONDS));
   if ((await readFile(file, 'utf8').catch(() => null)) === text) return;
   try {
     await mkdir(ingress.routesDir, { recursive: true, mode: 0o700 });

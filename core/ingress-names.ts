@@ -18,6 +18,15 @@ export const ENTRYPOINT = 'websecure';
 export const CONNECT_AUTH_MIDDLEWARE = 'hackstream-connect-auth@file';
 /** The response headers middleware (in the API's own Traefik file) on every session's browser route. */
 export const SESSION_HEADERS_MIDDLEWARE = 'hackstream-session-headers@file';
+/**
+ * Traefik's local plugin (ingress/plugins-local/src/<module>, interpreted from source by Traefik,
+ * which looks for `./plugins-local` in its working directory: stack/lib.sh, docker-compose.yml and
+ * the tests start it in `ingress/`) that answers in the API's JSON error model when the API process
+ * does not answer, where Traefik would answer in plain text.
+ */
+export const JSON_ERRORS_PLUGIN = { name: 'hackstream-json-errors', moduleName: 'github.com/hackstream/jsonerrors' } as const;
+/** The API router's middleware (in the API's own Traefik file) built on that plugin. */
+export const API_JSON_ERRORS_MIDDLEWARE = 'hackstream-api-json-errors@file';
 /** Where the API answers Traefik's ForwardAuth calls (not routed by the ingress: loopback only). */
 export const CONNECT_AUTH_PATH = '/internal/connect-auth';
 /**

@@ -13,9 +13,11 @@
  * one writer per name. Pure builders only; the writing lives with each process.
  */
 import {
+  API_JSON_ERRORS_MIDDLEWARE,
   CONNECT_AUTH_MIDDLEWARE,
   CONNECT_AUTH_PATH,
   ENTRYPOINT,
+  JSON_ERRORS_PLUGIN,
   RESUME_COOKIE,
   SESSION_HEADERS_MIDDLEWARE,
   sessionTlsName,
@@ -77,15 +79,30 @@ export function apiRouterRule(domain: string): string {
   return `(${paths}) && !HostRegexp(\`${sessionHosts}\`)`;
 }
 
-/** The API's router and service, and the two middlewares every session route uses. */
-export function apiRouteConfig(apiUpstream: string, domain: string): object {
+/**
+ * The API's router and service with its JSON errors middleware, and the two middlewares every
+ * session route uses. `retryAfterSeconds`: what the API's own 503s carry, for the ingress's.
+ */
+export function apiRouteConfig(apiUpstream: string, domain: string, retryAfterSeconds: number): object {
   const [middlewareName] = CONNECT_AUTH_MIDDLEWARE.split('@');
   const [headersName] = SESSION_HEADERS_MIDDLEWARE.split('@');
+  const [jsonErrorsName] = API_JSON_ERRORS_MIDDLEWARE.split('@');
   const rule = apiRouterRule(domain);
   return {
     http: {
-      routers: { [API_ROUTER]: { entryPoints: [ENTRYPOINT], rule, service: API_ROUTER, tls: {} } },
+      routers: { [API_ROUTER]: { entryPoints: [ENTRYPOINT], rule, service: API_ROUTER, tls: {}, middlewares: [API_JSON_ERRORS_MIDDLEWARE] } },
       middlewares: {
+        // Traefik's own answers when the API process does not (a crash, a restart): JSON as the
+        // API's, with the Retry-After of its 503s.
+        [jsonErrorsName!]: {
+          plugin: {
+            [JSON_ERRORS_PLUGIN.name]: {
+              code: 'api_unavailable',
+              message: 'the HackStream API is not answering; try again in a few seconds',
+              retryAfter: retryAfterSeconds,
+            },
+          },
+        },
         [middlewareName!]: {
           forwardAuth: {
             address: `${apiUpstream}${CONNECT_AUTH_PATH}`,

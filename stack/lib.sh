@@ -317,7 +317,9 @@ ensure_traefik() { # ensure_traefik PORT DATA_DIR  (needs the control plane buil
   say "traefik: starting on :$port (routes in $dir/traefik/dynamic)"
   mkdir -p "$dir/traefik/dynamic" "$dir/logs" "$dir/run"
   node "$HS_ROOT/dist/scripts/traefik-static-config.js" --output "$conf" ":$port" "$dir/traefik/dynamic" "$dir/logs/traefik.log"
-  nohup setpriv --regid "$group" --clear-groups -- "$HS_VENV/bin/traefik" "--configFile=$conf" >>"$dir/logs/traefik.log" 2>&1 </dev/null &
+  # In ingress/: Traefik loads its local plugins from ./plugins-local (core/ingress-names.ts).
+  (cd "$HS_ROOT/ingress" && exec nohup setpriv --regid "$group" --clear-groups -- "$HS_VENV/bin/traefik" "--configFile=$conf") \
+    >>"$dir/logs/traefik.log" 2>&1 </dev/null &
   echo $! >"$dir/run/traefik.pid"
   wait_for 30 traefik port_open "$port" || die "traefik did not come up; see $dir/logs/traefik.log"
 }

@@ -5,7 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { INGRESS_GROUP } from '../../core/ingress-names.js';
 import { traefikStaticConfig } from '../../core/traefik-static-config.js';
-import { traefikBinary } from './paths.js';
+import { REPO_ROOT, traefikBinary } from './paths.js';
 import { freePort } from './ports.js';
 
 export interface TestTraefik {
@@ -34,7 +34,8 @@ export async function startTraefik(opts: { routesDir: string; workDir: string })
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   // As in stack/lib.sh: Traefik runs with the ingress group, the only one the host firewall lets
   // open connections into session networks.
-  const proc: ChildProcess = spawn(traefikBinary(), [`--configFile=${configFile}`], { stdio: 'ignore', gid: ingressGid() });
+  // In ingress/, where Traefik finds its local plugins (./plugins-local), as stack/lib.sh starts it.
+  const proc: ChildProcess = spawn(traefikBinary(), [`--configFile=${configFile}`], { cwd: path.join(REPO_ROOT, 'ingress'), stdio: 'ignore', gid: ingressGid() });
   for (let i = 0; ; i++) {
     const open = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));

@@ -7,12 +7,13 @@
  * process with its own; Temporal with mutual TLS.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadApiConfig, loadWorkerConfig } from '../../core/config.js';
+import { JSON_ERRORS_PLUGIN } from '../../core/ingress-names.js';
 import { REDIS_PASSWORD_VARIABLES, REDIS_USERS, redisAclFile } from '../../core/redis-acl.js';
 import { traefikStaticConfig } from '../../core/traefik-static-config.js';
 import { REPO_ROOT } from '../support/paths.js';
@@ -51,6 +52,13 @@ describe('docker-compose.yml', () => {
     // Traefik also reads its static configuration from TRAEFIK_* variables.
     expect(Object.keys(traefik.environment ?? {}).filter((k) => k.startsWith('TRAEFIK_'))).toEqual([]);
     expect(traefik.depends_on['traefik-config']).toEqual({ condition: 'service_completed_successfully' });
+  });
+
+  it("gives Traefik the repository's local plugins in ./plugins-local of its working directory", () => {
+    const traefik = services.traefik;
+    const mount = traefik.volumes.find((v: string) => v.startsWith('./ingress/plugins-local:'));
+    expect(mount).toBe(`./ingress/plugins-local:${path.posix.join(traefik.working_dir, 'plugins-local')}:ro`);
+    expect(existsSync(path.join(REPO_ROOT, 'ingress', 'plugins-local', 'src', JSON_ERRORS_PLUGIN.moduleName, '.traefik.yml'))).toBe(true);
   });
 
   it('generates that file with the project script, on the control-plane image, for the routes directory the processes use', () => {

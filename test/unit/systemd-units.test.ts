@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ENV_VARIABLES } from '../../core/config.js';
-import { INGRESS_GROUP } from '../../core/ingress-names.js';
+import { INGRESS_GROUP, JSON_ERRORS_PLUGIN } from '../../core/ingress-names.js';
 import { REPO_ROOT } from '../support/paths.js';
 
 const UNIT_DIR = path.join(REPO_ROOT, 'deploy', 'systemd');
@@ -153,6 +153,9 @@ describe('deploy/systemd', () => {
     const output = words(pre!)[words(pre!).indexOf('--output') + 1];
     expect(words(pre!)).toContain('/opt/hackstream/dist/scripts/traefik-static-config.js');
     expect(values('hackstream-traefik.service', 'Service.ExecStart')).toEqual([`/opt/hackstream/.tools/venv/bin/traefik --configFile=${output}`]);
+    // Where Traefik finds its local plugins (./plugins-local), as stack/lib.sh starts it.
+    expect(values('hackstream-traefik.service', 'Service.WorkingDirectory')).toEqual(['/opt/hackstream/ingress']);
+    expect(existsSync(path.join(REPO_ROOT, 'ingress', 'plugins-local', 'src', JSON_ERRORS_PLUGIN.moduleName, '.traefik.yml'))).toBe(true);
   });
 
   it('groups the four services in hackstream.target, each stopping and restarting with it', () => {

@@ -10,8 +10,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileCertificateAuthority } from '../../activities/certificate-authority.js';
+import { RETRY_AFTER_SECONDS } from '../../api/http-error.js';
 import { publishApiRoutes } from '../../api/ingress-routes.js';
-import { CONNECT_AUTH_MIDDLEWARE, CONNECT_AUTH_PATH, ENTRYPOINT, RESUME_COOKIE, SESSION_HEADERS_MIDDLEWARE, XPRA_SSL_PORT, XPRA_WS_PORT } from '../../core/ingress-names.js';
+import {
+  API_JSON_ERRORS_MIDDLEWARE,
+  CONNECT_AUTH_MIDDLEWARE,
+  CONNECT_AUTH_PATH,
+  ENTRYPOINT,
+  JSON_ERRORS_PLUGIN,
+  RESUME_COOKIE,
+  SESSION_HEADERS_MIDDLEWARE,
+  XPRA_SSL_PORT,
+  XPRA_WS_PORT,
+} from '../../core/ingress-names.js';
 import { createLogger } from '../../core/logger.js';
 import {
   API_ROUTES_FILE,
@@ -35,11 +46,11 @@ const definedNames = (config: any): string[] =>
   ['http', 'tcp'].flatMap((proto) => ['routers', 'middlewares', 'services'].flatMap((kind) => Object.keys(config[proto]?.[kind] ?? {}).map((n) => `${proto}.${kind}/${n}`)));
 
 describe("the API's router and ForwardAuth middleware", () => {
-  const config: any = apiRouteConfig(upstream, domain);
+  const config: any = apiRouteConfig(upstream, domain, RETRY_AFTER_SECONDS);
   const router = config.http.routers['hackstream-api'];
 
   it("route the public API paths over TLS to the API, on any host but a session's browser host, and nothing else", () => {
-    expect(router).toMatchObject({ entryPoints: [ENTRYPOINT], service: 'hackstream-api', tls: {} });
+    expect(router).toMatchObject({ entryPoints: [ENTRYPOINT], service: 'hackstream-api', tls: {}, middlewares: [API_JSON_ERRORS_MIDDLEWARE] });
     expect(router.rule).toBe(
       '(PathPrefix(`/v1/`) || PathPrefix(`/apt/`) || Path(`/health`) || Path(`/ready`) || Path(`/ca.pem`)) && ' +
         '!HostRegexp(`(?i)(^|\\.)web\\.sessions\\.hackstream\\.test\\.?$`)',
@@ -57,6 +68,14 @@ describe("the API's router and ForwardAuth middleware", () => {
       trustForwardHeader: false,
       maxResponseBodySize: 4096,
       addAuthCookiesToResponse: [RESUME_COOKIE],
+    });
+  });
+
+  it("answer in the API's JSON error model, with its Retry-After, when the API does not answer (the ingress's plugin)", () => {
+    const [name, provider] = API_JSON_ERRORS_MIDDLEWARE.split('@');
+    expect(provider).toBe('file');
+    expect(config.http.middlewares[name!].plugin).toEqual({
+      [JSON_ERRORS_PLUGIN.name]: { code: 'api_unavailable', message: expect.stringContaining('not answering'), retryAfter: RETRY_AFTER_SECONDS },
     });
   });
 
@@ -125,7 +144,7 @@ describe("a session's routes", () => {
   });
 
   it("share no name with the API's file (Traefik would keep only one of them)", () => {
-    const api = definedNames(apiRouteConfig(upstream, domain));
+    const api = definedNames(apiRouteConfig(upstream, domain, RETRY_AFTER_SECONDS));
     expect(definedNames(config).filter((n) => api.includes(n))).toEqual([]);
   });
 });
@@ -180,12 +199,12 @@ describe('the files', () => {
     const routesDir = path.join(tmp, 'api', 'dynamic');
     await publishApiRoutes({ routesDir, apiUpstream: upstream, domain }, logger);
     const file = path.join(routesDir, API_ROUTES_FILE);
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(apiRouteConfig(upstream, domain));
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(apiRouteConfig(upstream, domain, RETRY_AFTER_SECONDS));
     const first = statSync(file);
     await publishApiRoutes({ routesDir, apiUpstream: upstream, domain }, logger);
     expect(statSync(file).ino).toBe(first.ino);
     await publishApiRoutes({ routesDir, apiUpstream: 'http://127.0.0.1:18081', domain }, logger);
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(apiRouteConfig('http://127.0.0.1:18081', domain));
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(apiRouteConfig('http://127.0.0.1:18081', domain, RETRY_AFTER_SECONDS));
     expect(readdirSync(routesDir)).toEqual([API_ROUTES_FILE]);
   });
 
@@ -195,7 +214,7 @@ describe('the files', () => {
     const ca = new FileCertificateAuthority(path.join(dir, 'ca', 'ca.pem'), path.join(dir, 'ca', 'ca-key.pem'), caPermittedNames(ingress));
     await ca.ensure();
     await prepareIngress(ca, ingress, logger);
-    writeFileSync(path.join(ingress.routesDir, LEGACY_INGRESS_FILE), JSON.stringify(apiRouteConfig(upstream, domain)));
+    writeFileSync(path.join(ingress.routesDir, LEGACY_INGRESS_FILE), JSON.stringify(apiRouteConfig(upstream, domain, RETRY_AFTER_SECONDS)));
     await prepareIngress(ca, ingress, logger);
     expect(readdirSync(ingress.routesDir)).toEqual([INGRESS_TLS_FILE]);
     const config = JSON.parse(readFileSync(path.join(ingress.routesDir, INGRESS_TLS_FILE), 'utf8'));

@@ -1,0 +1,3 @@
+module github.com/hackstream/jsonerrors
+
+go 1.22
