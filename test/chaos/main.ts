@@ -45,7 +45,9 @@ const summary = {
   recoveryMedianMs: sorted[Math.floor(sorted.length / 2)] ?? null,
 };
 console.log(JSON.stringify({ ...summary, recoveryMs: undefined, cleanMs: undefined }, null, 2));
-const out = path.join(REPO_ROOT, 'bench', 'results', `chaos-${summary.date.slice(0, 10)}.json`);
+// A run of some components only is kept apart from the full runs of the same day.
+const scope = components.length === COMPONENTS.length ? '' : `-${components.join('-')}`;
+const out = path.join(REPO_ROOT, 'bench', 'results', `chaos-${summary.date.slice(0, 10)}${scope}.json`);
 mkdirSync(path.dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(summary, null, 2)}\n`);
 console.log(`written to ${path.relative(REPO_ROOT, out)}`);
