@@ -20,6 +20,7 @@ import type { RedisPoolStore } from '../core/pool-store.js';
 import type { SessionRows } from '../core/session-rows.js';
 import type { ContainerRuntime } from './docker-session-runtime.js';
 import { whileHeartbeating } from './keep-alive.js';
+import type { SessionEndMetrics } from './session-activities.js';
 import type { SessionFiles } from './session-files.js';
 import { sessionRemover, type SessionRemovalDeps } from './session-removal.js';
 import type { SessionWorkflowStatus, WorkflowStatus } from './session-workflow-status.js';
@@ -27,7 +28,7 @@ import type { SessionRoutes } from './traefik-routes.js';
 import type { ReconcileInput, ReconcileReport, ReconciledKind } from '../workflows/messages.js';
 
 /** Where the counts of what the reconciler removed go (the worker's Prometheus counter). */
-export interface ReconcileMetrics {
+export interface ReconcileMetrics extends SessionEndMetrics {
   reconciled(kind: ReconciledKind, count: number): void;
 }
 
@@ -104,6 +105,7 @@ export function reconcileActivities(deps: ReconcileDeps) {
     }
     if (held.kinds.has('row') && (await deps.store.finaliseLost(sessionId, 'workflow_lost', `${why}; the reconciler ended it`))) {
       done.push('row');
+      deps.metrics.sessionEnded('workflow_lost');
       await deps.audit.record({ action: 'reconcile.session_finalised', userId: held.userId, targetType: 'session', targetId: sessionId, details: { why } });
     }
     return done;

@@ -4,17 +4,24 @@
  */
 import type { AuditLog } from '../core/audit-log.js';
 import type { SessionRows } from '../core/session-rows.js';
-import type { SessionContainer, SessionSnapshot, SessionSpec, WarmSlot } from '../workflows/messages.js';
+import type { EndReason, SessionContainer, SessionSnapshot, SessionSpec, WarmSlot } from '../workflows/messages.js';
 import { ContainerExitedError } from './errors.js';
 import { whileHeartbeating } from './keep-alive.js';
 import { sessionProvisioning, type ProvisioningDeps } from './session-provisioning.js';
 import { sessionRemover, type RemovedSession, type SessionRemovalDeps } from './session-removal.js';
 import type { SessionRoutes } from './traefik-routes.js';
 
+/** What the worker counts of sessions' ends (worker/metrics.ts). */
+export interface SessionEndMetrics {
+  /** A session ended, for this reason: counted once per session, whoever ended it. */
+  sessionEnded(reason: EndReason): void;
+}
+
 export type SessionActivityDeps = ProvisioningDeps &
   SessionRemovalDeps & {
   /** The session's row, which the API lists and checks ownership against. */
   store: Pick<SessionRows, 'record'>;
+  metrics: SessionEndMetrics;
   audit: Pick<AuditLog, 'record'>;
   routes: SessionRoutes;
 };
@@ -33,13 +40,13 @@ export interface SessionAuditEvent {
 }
 
 export function sessionActivities(deps: SessionActivityDeps) {
-  const { runtime, store, files, routes, credentials, audit } = deps;
+  const { runtime, store, files, routes, credentials, audit, metrics } = deps;
   const provisioning = sessionProvisioning(deps);
   const removeEverything = sessionRemover(deps);
 
   return {
     async recordSession(snapshot: SessionSnapshot): Promise<void> {
-      await store.record(snapshot);
+      if ((await store.record(snapshot)) && snapshot.reason) metrics.sessionEnded(snapshot.reason);
     },
 
     async recordAudit(event: SessionAuditEvent): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import type { Database } from './db/orm.js';
 import { Session } from './db/entities.js';
-import { FINAL_STATES, type EndReason, type SessionSnapshot } from './session-snapshot.js';
+import { FINAL_STATES, LIVE_STATES, type EndReason, type LiveState, type SessionSnapshot, type SessionState } from './session-snapshot.js';
 
 /** What the API knows of a session before its workflow starts. */
 export type SessionReservation = Pick<SessionSnapshot, 'sessionId' | 'userId' | 'app' | 'url' | 'quality' | 'requestedAt'>;
@@ -54,9 +54,16 @@ export class SessionRows {
       .nativeUpdate(Session, { id: sessionId, state: 'provisioning' }, { state: 'failed', reason: 'provision_failed', message, endedAt: new Date() });
   }
 
-  /** The workflow's snapshot: the first write creates the row, later ones (and retries) overwrite it. */
-  async record(s: SessionSnapshot): Promise<void> {
-    await this.db.em.fork().upsert(Session, {
+  /**
+   * The workflow's snapshot: the first write creates the row, later ones (and retries) overwrite
+   * it. True when this write ended the session (its row was not final before): a retried write of
+   * the same end is not a second end.
+   */
+  async record(s: SessionSnapshot): Promise<boolean> {
+    const em = this.db.em.fork();
+    // Read before the write (the upsert updates the entity this read put in `em`).
+    const stateBefore = FINAL_STATES.includes(s.state) ? ((await em.findOne(Session, { id: s.sessionId }, { fields: ['state'] }))?.state ?? null) : null;
+    await em.upsert(Session, {
       id: s.sessionId,
       userId: s.userId,
       app: s.app,
@@ -74,6 +81,14 @@ export class SessionRows {
       endedAt: toDate(s.endedAt),
       updatedAt: new Date(),
     });
+    return FINAL_STATES.includes(s.state) && !FINAL_STATES.includes((stateBefore ?? 'provisioning') as SessionState);
+  }
+
+  /** How many sessions are in each state that is not final, every user's. */
+  async countLive(): Promise<Record<LiveState, number>> {
+    const em = this.db.em.fork();
+    const counts = await Promise.all(LIVE_STATES.map((state) => em.count(Session, { state })));
+    return Object.fromEntries(LIVE_STATES.map((state, i) => [state, counts[i]!])) as Record<LiveState, number>;
   }
 
   async find(sessionId: string): Promise<SessionSnapshot | null> {

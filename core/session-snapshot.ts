@@ -15,6 +15,9 @@ import type { App, Quality } from './catalog.js';
 export const SESSION_STATES = ['provisioning', 'ready', 'active', 'stopping', 'stopped', 'failed'] as const;
 export type SessionState = (typeof SESSION_STATES)[number];
 export const FINAL_STATES: readonly SessionState[] = ['stopped', 'failed'];
+/** The states of a session that holds a quota slot and may hold a container. */
+export const LIVE_STATES = ['provisioning', 'ready', 'active', 'stopping'] as const satisfies readonly SessionState[];
+export type LiveState = (typeof LIVE_STATES)[number];
 
 /**
  * Why a session ended. `stopped` for the first seven, `failed` for the others; `workflow_lost`:

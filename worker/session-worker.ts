@@ -77,11 +77,13 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   await prepareIngress(ca, config.ingress, logger);
   const metrics = new WorkerMetrics();
   const admission = new StartAdmission(config.maxConcurrentStarts);
+  const sessionRows = new SessionRows(db);
   metrics.observeStarts(admission);
+  metrics.observeSessions(sessionRows, logger);
   const activityDeps: ActivityDeps = {
     runtime,
     firewall,
-    store: new SessionRows(db),
+    store: sessionRows,
     accounts: new AccountStates(db),
     events: new TemporalSessionEvents(client),
     certificates: ca,
@@ -100,6 +102,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     admission,
   };
   const activities = createActivities(activityDeps);
+  metrics.registerActivities(Object.keys(activities));
   // What a killed writer left half-written; anything younger may be a write in progress.
   const leftovers = (await activityDeps.files.collectLeftovers(LEFTOVER_AGE_MS)) + (await activityDeps.routes.collectLeftovers(LEFTOVER_AGE_MS));
   if (leftovers > 0) logger.info('removed what an interrupted write left', { count: leftovers });
@@ -115,6 +118,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     // rather than spend one of their few attempts; what still runs then (the session watchers)
     // is cancelled and resumes, by its retry policy, on the next worker of the queue.
     shutdownGraceTime: '10s',
+    interceptors: { activity: [metrics.activityInterceptors] },
   });
   const stopHealth = publishWorkerHealth({ redis, identity, pingDocker: () => runtime.ping(), logger });
   await ensurePoolSchedule(client, config, logger);

@@ -295,6 +295,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     };
 
     for (let round = 1; round <= opts.rounds; round++) {
+      const violationsBefore = report.violations.length;
       for (const u of users) await login(u); // access tokens are short-lived; a round can outlast one
       const component = opts.components[Math.floor(rnd() * opts.components.length)]!;
       const killAfterMs = Math.floor(rnd() * 6000);
@@ -343,6 +344,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       });
       if (!settled) {
         report.rounds = round;
+        log(`round ${round}/${opts.rounds}: killed ${component}; ${report.violations.at(-1)}`);
         break;
       }
       const { pass } = settled;
@@ -352,6 +354,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       log(
         `round ${round}/${opts.rounds}: killed ${component} after ${killAfterMs} ms; ${createdIds.length} sessions; back and ready in ${recoveryMs} ms, clean in ${cleanMs} ms; reconcile pass: ${pass ? pass.reconciled : '-'} reconciled; violations so far: ${report.violations.length}`,
       );
+      for (const v of report.violations.slice(violationsBefore)) log(`  ${v}`);
     }
     report.reconciled = await stack.db.em.fork().count(AuditEvent, { action: { $like: 'reconcile.%' } });
     return report;

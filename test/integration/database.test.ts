@@ -112,14 +112,22 @@ describe.each(drivers)('%s', (driver, dbConfig) => {
       await migrateToLatest(db, cfg.driver);
       const store = new SessionRows(db);
       const s = snapshot();
-      await store.record(s);
-      await store.record(s); // a retried activity writes the same thing again
+      const liveBefore = await store.countLive();
+      expect(await store.record(s)).toBe(false); // not an end
+      expect(await store.record(s)).toBe(false); // a retried activity writes the same thing again
       const ready = { ...s, state: 'ready' as const, readyAt: Date.now(), container: { id: 'c'.repeat(64), name: 'hackstream-session-x', ip: '172.31.0.2' } };
-      await store.record(ready);
+      expect(await store.record(ready)).toBe(false);
       const rows = await db.em.fork().find(Session, { id: s.sessionId });
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({ state: 'ready', containerIp: '172.31.0.2', containerName: 'hackstream-session-x', userId: s.userId });
       expect(rows[0]!.readyAt?.getTime()).toBe(ready.readyAt);
+      expect((await store.countLive()).ready).toBe(liveBefore.ready + 1);
+
+      // The end is reported once: by the write that made the row final, not by its retry.
+      const stopped = { ...ready, state: 'stopped' as const, reason: 'user_stop' as const, endedAt: Date.now() };
+      expect(await store.record(stopped)).toBe(true);
+      expect(await store.record(stopped)).toBe(false);
+      expect(await store.countLive()).toEqual(liveBefore);
     } finally {
       await db.close();
     }

@@ -29,6 +29,7 @@ function world(held: Record<string, Holding>, workflows: Record<string, Workflow
   const finalised: string[] = [];
   const audits: AuditRecord[] = [];
   const counted: Partial<Record<ReconciledKind, number>> = {};
+  const ended: string[] = [];
   const ids = Object.keys(held);
   const having = (k: keyof Holding) => ids.filter((id) => held[id]![k] !== undefined && removed.indexOf(id) < 0);
   const deps: ReconcileDeps = {
@@ -56,14 +57,14 @@ function world(held: Record<string, Holding>, workflows: Record<string, Workflow
     pools: { readySessionIds: async () => new Set(opts.ready ?? []) },
     workflows: { of: async (id) => workflows[id] ?? { status: 'missing' } },
     audit: { record: async (r) => void audits.push(r) },
-    metrics: { reconciled: (kind, n) => void (counted[kind] = (counted[kind] ?? 0) + n) },
+    metrics: { reconciled: (kind, n) => void (counted[kind] = (counted[kind] ?? 0) + n), sessionEnded: (reason) => void ended.push(reason) },
   };
   const activities = reconcileActivities(deps);
   const heartbeats: unknown[] = [];
   const env = new MockActivityEnvironment();
   env.on('heartbeat', (d: unknown) => void heartbeats.push(d));
   const pass = (): Promise<ReconcileReport> => env.run((input) => activities.reconcileSessions(input), { graceSeconds: GRACE_SECONDS });
-  return { pass, removed, finalised, audits, counted, heartbeats };
+  return { pass, removed, finalised, audits, counted, ended, heartbeats };
 }
 
 describe('the reconciler', () => {
@@ -80,6 +81,7 @@ describe('the reconciler', () => {
     const report = await w.pass();
     expect(w.removed).toEqual(['gone']);
     expect(w.finalised).toEqual(['gone']);
+    expect(w.ended).toEqual(['workflow_lost']); // one session end, with its reason
     expect(report.reconciled).toBe(1);
     expect(report.removed).toEqual({ container: 1, network: 1, route: 1, files: 1, credentials: 1, row: 1 });
     expect(w.counted).toEqual(report.removed);
