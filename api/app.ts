@@ -103,6 +103,6 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(adminRoutes(accounts, audit, egress));
 
   app.use(notFoundRoute);
-  app.use(errorHandler(logger));
+  app.use(errorHandler(logger, metrics));
   return app;
 }

@@ -7,7 +7,8 @@
 import { ConnectionException, LockWaitTimeoutException } from '@mikro-orm/core';
 import { isGrpcServiceError } from '@temporalio/client';
 
-export type Dependency = 'redis' | 'database' | 'temporal';
+export const DEPENDENCIES = ['redis', 'database', 'temporal'] as const;
+export type Dependency = (typeof DEPENDENCIES)[number];
 
 /** ioredis's errors while disconnected, or while a command waits too long. */
 const REDIS_OUTAGE = [/^Connection is closed\.?$/, /enableOfflineQueue options is false/, /^Command timed out$/, /Reached the max retries per request limit/];

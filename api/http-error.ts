@@ -47,7 +47,13 @@ function fromBodyParser(err: unknown): HttpError | null {
   return null;
 }
 
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+/** Where the error middleware counts what it answers (the API's Prometheus metrics). */
+export interface ErrorMetrics {
+  dependencyUnavailable: { inc(labels: { dependency: Dependency }): void };
+  internalErrors: { inc(): void };
+}
+
+export function errorHandler(logger: Logger, metrics: ErrorMetrics): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
     if (res.headersSent) {
       next(err);
@@ -65,6 +71,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (dependency) {
       // The request was fine: the same one succeeds once the dependency is back.
       logger.warn('dependency unavailable', { requestId: req.id, dependency, error: err instanceof Error ? err.message : String(err) });
+      metrics.dependencyUnavailable.inc({ dependency });
       res
         .status(503)
         .set('Retry-After', String(RETRY_AFTER_SECONDS))
@@ -72,6 +79,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     logger.error('unhandled error', { requestId: req.id, error: err instanceof Error ? err.stack : String(err) });
+    metrics.internalErrors.inc();
     res.status(500).json({ error: { code: 'internal', message: 'internal error', request_id: req.id } });
   };
 }

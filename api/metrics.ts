@@ -1,18 +1,22 @@
 /**
  * Prometheus metrics of the API (prom-client), served on GET /metrics: session start latency by
- * start kind (warm from the pool, or cold), pool claims and misses, and the pools' ready size.
+ * start kind (warm from the pool, or cold), pool claims and misses, the pools' ready size, and
+ * the requests answered 503 for a dependency that is down, or 500.
  * Not routed by the ingress: scrape the API's own (loopback) address.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ApiConfig } from '../core/config.js';
 import type { RedisPoolStore } from '../core/pool-store.js';
 import { poolName } from '../workflows/messages.js';
+import { DEPENDENCIES } from './dependency-errors.js';
 
 export class ApiMetrics {
   readonly registry = new Registry();
   readonly sessionStart: Histogram<'start'>;
   readonly poolClaims: Counter<'pool'>;
   readonly poolMisses: Counter<'pool'>;
+  readonly dependencyUnavailable: Counter<'dependency'>;
+  readonly internalErrors: Counter;
 
   constructor(pools: RedisPoolStore, config: ApiConfig) {
     const { pool, session } = config;
@@ -24,8 +28,22 @@ export class ApiMetrics {
       buckets: [0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 20, 30],
       registers: [this.registry],
     });
+    // Every series from zero, so a rate or a quantile over it never starts with a gap.
+    for (const start of ['warm', 'cold']) this.sessionStart.zero({ start });
     this.poolClaims = new Counter({ name: 'hackstream_pool_claims_total', help: 'Sessions started from a warm container', labelNames: ['pool'], registers: [this.registry] });
     this.poolMisses = new Counter({ name: 'hackstream_pool_misses_total', help: 'Sessions that found their pool empty and started cold', labelNames: ['pool'], registers: [this.registry] });
+    for (const p of pool.pools) {
+      this.poolClaims.inc({ pool: poolName(p.app, p.quality) }, 0);
+      this.poolMisses.inc({ pool: poolName(p.app, p.quality) }, 0);
+    }
+    this.dependencyUnavailable = new Counter({
+      name: 'hackstream_api_dependency_unavailable_total',
+      help: 'Requests answered 503 dependency_unavailable, by the dependency that did not answer',
+      labelNames: ['dependency'],
+      registers: [this.registry],
+    });
+    for (const dependency of DEPENDENCIES) this.dependencyUnavailable.inc({ dependency }, 0);
+    this.internalErrors = new Counter({ name: 'hackstream_api_internal_errors_total', help: 'Requests answered 500 internal (a bug: see the log)', registers: [this.registry] });
     new Gauge({
       name: 'hackstream_pool_ready',
       help: 'Warm containers ready to be claimed',

@@ -21,10 +21,11 @@ HS_APT_RUNTIME=(docker.io redis-server debootstrap ca-certificates curl python3-
 # Extra packages the test suite needs: a real browser (and NSS tools to make it trust the
 # HackStream CA), Debian's xpra client under Xvfb for the native path, PostgreSQL to run the
 # migrations against the production database too; for the client: zenity, tmux (its prompts in
-# a pseudo-terminal) and xdotool (its dialogs' windows), and Debian's packaging tools (the .deb,
-# its lint, the signed apt repository).
+# a pseudo-terminal) and xdotool (its dialogs' windows), Debian's packaging tools (the .deb,
+# its lint, the signed apt repository), and Prometheus (the operators' rules and dashboards
+# evaluated against the stack).
 HS_APT_TEST=(chromium libnss3-tools postgresql xpra xvfb xauth python3-pil python3-lz4
-  zenity tmux xdotool dpkg-dev apt-utils gnupg lintian desktop-file-utils systemd)
+  zenity tmux xdotool dpkg-dev apt-utils gnupg lintian desktop-file-utils systemd prometheus)
 
 ensure_apt_packages() {
   local missing=() p

@@ -176,6 +176,27 @@ describe('the warm pool', () => {
     }
   });
 
+  it("lets an operator list the sessions in Temporal's UI without the pool's runs (the README's query)", async () => {
+    // The query the README gives, narrowed to this test's queue; visibility is eventually consistent.
+    const list = async (query: string) => {
+      const found: Array<{ type: string; id: string }> = [];
+      for await (const w of t.temporal.workflow.list({ query })) found.push({ type: w.type, id: w.workflowId });
+      return found;
+    };
+    const deadline = Date.now() + 30_000;
+    let sessions = await list(`WorkflowType = "SessionWorkflow" AND TaskQueue = "${taskQueue}"`);
+    while (sessions.length < 3 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      sessions = await list(`WorkflowType = "SessionWorkflow" AND TaskQueue = "${taskQueue}"`);
+    }
+    expect(sessions.length).toBeGreaterThanOrEqual(3); // the previous test's three creates
+    expect(new Set(sessions.map((w) => w.type))).toEqual(new Set(['SessionWorkflow']));
+    expect(sessions.every((w) => w.id.startsWith('session-'))).toBe(true);
+    // …while the same queue has the pool's runs, which the query leaves out.
+    const all = await list(`TaskQueue = "${taskQueue}"`);
+    expect(all.some((w) => w.type === 'PoolWarmerWorkflow')).toBe(true);
+  });
+
   it('opens the requested page in the claimed Firefox, shown in the browser client', async () => {
     await waitForPool(2);
     const user = await t.newUser();

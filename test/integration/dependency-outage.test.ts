@@ -15,6 +15,7 @@ import { createSessionWorker, type SessionWorker } from '../../worker/session-wo
 import { installTemporalLogging } from '../../worker/temporal-logging.js';
 import { sessionWorkflowId, stopSignal } from '../../workflows/messages.js';
 import { startApiOn, type ApiUnderTest } from '../support/api-under-test.js';
+import { metricValue } from '../support/prometheus.js';
 import { docker, sessionContainers } from '../support/docker.js';
 import { workflowsEntry } from '../support/paths.js';
 import { startRedis } from '../support/redis-server.js';
@@ -74,7 +75,10 @@ describe('a dependency outage', () => {
     const id: string = created.session_id;
 
     await redis.kill();
+    const counted = async () => metricValue(await (await fetch(`${t.api.url}/metrics`)).text(), 'hackstream_api_dependency_unavailable_total{dependency="redis"}');
+    const before = await counted();
     expectUnavailable(await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox' } }), /Redis/);
+    expect(await counted()).toBe(before! + 1); // what the operators' alert watches (deploy/prometheus)
 
     await t.temporal.workflow.getHandle(sessionWorkflowId(id)).signal(stopSignal, { reason: 'admin_stop', by: 'outage-test' });
     const networks = () => docker.listNetworks({ filters: { label: [sessionLabelFilter(id)] } });
