@@ -2,7 +2,7 @@
  * The operators' monitoring files against a real Prometheus (Debian's) scraping the test stack:
  * deploy/prometheus/prometheus.yml (its jobs, pointed at this stack's API and worker), the alert
  * rules beside it (`promtool check rules`, then evaluated by Prometheus itself without error, every
- * metric they name present), and every panel query of the Grafana dashboards in deploy/grafana
+ * metric they name present), and every panel query of the Grafana dashboards in deploy/grafana/dashboards
  * (each answers without error and returns series).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -17,7 +17,7 @@ import { freePort } from '../support/ports.js';
 
 const stack = inject('stack');
 const PROMETHEUS_DIR = path.join(REPO_ROOT, 'deploy', 'prometheus');
-const GRAFANA_DIR = path.join(REPO_ROOT, 'deploy', 'grafana');
+const GRAFANA_DIR = path.join(REPO_ROOT, 'deploy', 'grafana', 'dashboards');
 const work = mkdtempSync(path.join(os.tmpdir(), 'hs-prometheus-'));
 
 let t: ApiUnderTest;

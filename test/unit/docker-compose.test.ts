@@ -61,6 +61,26 @@ describe('docker-compose.yml', () => {
     expect(existsSync(path.join(REPO_ROOT, 'ingress', 'plugins-local', 'src', JSON_ERRORS_PLUGIN.moduleName, '.traefik.yml'))).toBe(true);
   });
 
+  it('runs Prometheus on the repository\'s configuration and Grafana with its data source and dashboards provisioned', () => {
+    const prometheus = services.prometheus;
+    const configFile = prometheus.command.find((a: string) => a.startsWith('--config.file=')).split('=')[1];
+    expect(prometheus.volumes).toContain(`./deploy/prometheus:${path.posix.dirname(configFile)}:ro`);
+    const listen = prometheus.command.find((a: string) => a.startsWith('--web.listen-address=')).split('=')[1];
+    expect(listen).toMatch(/^127\.0\.0\.1:/); // loopback only, as the metrics it scrapes
+    expect(prometheus.network_mode).toBe('host'); // the API's and the worker's metrics are on the host's loopback
+
+    const grafana = services.grafana;
+    expect(grafana.environment.GF_SERVER_HTTP_ADDR).toBe('127.0.0.1');
+    expect(grafana.environment.GF_SECURITY_ADMIN_PASSWORD).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD:\?/);
+    const mountOf = (source: string) => grafana.volumes.find((v: string) => v.startsWith(`${source}:`))?.split(':')[1];
+    expect(mountOf('./deploy/grafana/provisioning')).toBe('/etc/grafana/provisioning');
+    const provisioning = path.join(REPO_ROOT, 'deploy', 'grafana', 'provisioning');
+    const [datasource] = parse(readFileSync(path.join(provisioning, 'datasources', 'prometheus.yml'), 'utf8')).datasources;
+    expect(new URL(datasource.url).host).toBe(listen);
+    const [provider] = parse(readFileSync(path.join(provisioning, 'dashboards', 'hackstream.yml'), 'utf8')).providers;
+    expect(mountOf('./deploy/grafana/dashboards')).toBe(provider.options.path);
+  });
+
   it('generates that file with the project script, on the control-plane image, for the routes directory the processes use', () => {
     const init = services['traefik-config'];
     expect(init.image).toBe(services.api.image);
