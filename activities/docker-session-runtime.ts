@@ -3,6 +3,7 @@
  * found by label before one is created, and "already stopped" / "already gone" count as success,
  * because Temporal retries activities.
  */
+import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { XPRA_SSL_PORT, XPRA_WS_PORT } from '../core/ingress-names.js';
@@ -92,6 +93,30 @@ const statusOf = (err: unknown): number | undefined =>
 
 export const containerNameFor = (sessionId: string): string => `hackstream-session-${sessionId}`;
 export const networkNameFor = (sessionId: string): string => `hackstream-session-${sessionId}`;
+
+/**
+ * This host's directly connected IPv4 routes, from the kernel's table (/proc/net/route: hex,
+ * little-endian), the routes of interfaces that are down included (the worker runs in the host's
+ * network namespace). Routes through a gateway are not networks of this host.
+ */
+export function connectedRoutes(table: string): Array<{ network: string; prefix: number }> {
+  const ip = (hex: string) => [6, 4, 2, 0].map((i) => Number.parseInt(hex.slice(i, i + 2), 16)).join('.');
+  const RTF_GATEWAY = 0x2;
+  return table
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f.length >= 8 && /^[0-9A-Fa-f]{8}$/.test(f[1]!) && /^[0-9A-Fa-f]{8}$/.test(f[7]!) && (Number.parseInt(f[3]!, 16) & RTF_GATEWAY) === 0)
+    .map((f) => ({ network: ip(f[1]!), prefix: ip(f[7]!).split('.').reduce((bits, octet) => bits + Number(octet).toString(2).replaceAll('0', '').length, 0) }));
+}
+
+const hostRoutes = (): Array<{ network: string; prefix: number }> => {
+  try {
+    return connectedRoutes(readFileSync('/proc/net/route', 'utf8'));
+  } catch {
+    return []; // not Linux: nothing more to avoid than Docker's own networks
+  }
+};
 
 export class DockerSessionRuntime implements ContainerRuntime {
   /** `stack`: the label every container and network made here carries (container-labels.ts). */
@@ -246,6 +271,8 @@ export class DockerSessionRuntime implements ContainerRuntime {
     const all = await this.docker.listNetworks();
     if (all.some((n) => n.Name === name)) return name;
     const taken = new Set(all.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet)));
+    // Nor one the host routes already (SubnetPool.routedOnHost: a bridge a killed engine left).
+    for (const subnet of this.subnets.routedOnHost(hostRoutes())) taken.add(subnet);
     for (const subnet of this.subnets.subnets()) {
       if (taken.has(subnet)) continue;
       try {

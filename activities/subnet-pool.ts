@@ -22,6 +22,27 @@ export class SubnetPool {
     this.count = 2 ** (SESSION_SUBNET_PREFIX - bits);
   }
 
+  /**
+   * The /28s of the pool that a route of this host covers (its directly connected IPv4 networks,
+   * e.g. `{ network: '10.213.0.48', prefix: 28 }`): such a subnet is routed on the host already —
+   * a bridge a killed engine left behind keeps its address and route while the engine forgot its
+   * network — and a session network there would be unreachable.
+   */
+  routedOnHost(routes: ReadonlyArray<{ network: string; prefix: number }>): Set<string> {
+    const size = 2 ** (32 - SESSION_SUBNET_PREFIX);
+    const end = this.first + this.count * size;
+    const routed = new Set<string>();
+    for (const route of routes) {
+      if (!ipaddr.IPv4.isValidFourPartDecimal(route.network) || route.prefix < 1 || route.prefix > 32) continue;
+      const from = toInt(ipaddr.IPv4.parse(route.network));
+      const to = from + 2 ** (32 - route.prefix);
+      for (let at = Math.max(from, this.first); at < Math.min(to, end); at = Math.floor((at - this.first) / size + 1) * size + this.first) {
+        routed.add(`${fromInt(this.first + Math.floor((at - this.first) / size) * size)}/${SESSION_SUBNET_PREFIX}`);
+      }
+    }
+    return routed;
+  }
+
   /** Every /28 of the pool, in order. */
   *subnets(): Generator<string> {
     const size = 2 ** (32 - SESSION_SUBNET_PREFIX);

@@ -129,6 +129,9 @@ export class TraefikFileRoutes implements SessionRoutes {
       );
       req.on('error', () => resolve(0));
       req.on('timeout', () => req.destroy());
+      // A destroyed request may close without an error event: an answer either way (a second
+      // resolve is a no-op), or waitUntilLive would wait on it past its deadline, for ever.
+      req.on('close', () => resolve(0));
       req.end();
     });
   }
@@ -142,7 +145,10 @@ export class TraefikFileRoutes implements SessionRoutes {
         resolve(raw && new X509Certificate(raw.raw).checkHost(servername) ? servername : null);
       });
       socket.on('error', () => resolve(null));
+      // destroy() closes the socket without an error event: a handshake that stalls past the
+      // timeout must still answer (a second resolve is a no-op).
       socket.on('timeout', () => socket.destroy());
+      socket.on('close', () => resolve(null));
     });
   }
 }

@@ -1,7 +1,9 @@
 /** The Docker side of sessions against the real engine and the real session image. */
+import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { networkNameFor } from '../../activities/docker-session-runtime.js';
 import { ImageMissingError } from '../../activities/errors.js';
+import { SubnetPool } from '../../activities/subnet-pool.js';
 import { hasAppWindow } from '../../activities/xpra-info.js';
 import type { SessionContainer, SessionSpec } from '../../workflows/messages.js';
 import { docker, execIn, sessionContainers, waitForApp } from '../support/docker.js';
@@ -76,6 +78,28 @@ describe('DockerSessionRuntime', () => {
     expect(status.output).toMatch(/NoNewPrivs:\s+1/);
     expect(status.output).toMatch(/Seccomp:\s+2/);
     expect(status.output).toMatch(/CapEff:\s+0000000000000000/);
+  });
+
+  it('never puts a session network on a subnet the host routes already (a bridge a killed engine left behind)', async () => {
+    // The /28 the next session would get: the first of the kit's pool that no network has.
+    const used = new Set((await docker.listNetworks()).flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet)));
+    const next = [...new SubnetPool('10.214.0.0/24').subnets()].find((sn) => !used.has(sn))!;
+    // An orphan as the engine leaves one: a bridge Docker no longer knows, up without a port (no
+    // carrier), still holding the subnet's gateway address (so the kernel routes the subnet to it).
+    const orphan = `hsdo${process.pid % 100_000}`;
+    execFileSync('ip', ['link', 'add', orphan, 'type', 'bridge']);
+    try {
+      const [a, b, c, d] = next.split('/')[0]!.split('.').map(Number);
+      execFileSync('ip', ['addr', 'add', `${a}.${b}.${c}.${d! + 1}/28`, 'dev', orphan]);
+      execFileSync('ip', ['link', 'set', orphan, 'up']);
+      const s = spec();
+      await start(s);
+      const network = await docker.getNetwork(networkNameFor(s.sessionId)).inspect();
+      expect(network.IPAM?.Config?.[0]?.Subnet).toMatch(/^10\.214\.0\.\d+\/28$/);
+      expect(network.IPAM?.Config?.[0]?.Subnet).not.toBe(next);
+    } finally {
+      execFileSync('ip', ['link', 'delete', orphan]);
+    }
   });
 
   it('reads xpra status until the Firefox window exists', async () => {
