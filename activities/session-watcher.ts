@@ -1,7 +1,8 @@
 /**
  * The session watcher: an activity that runs for the life of the session's container, reads
  * xpra's view of its clients every poll, tells the workflow when a client first attaches and
- * whenever the user is active, and returns when the container has ended.
+ * whenever the user is active, reports what each attached client is streamed to the worker's
+ * metrics, and returns when the container has ended.
  */
 import { Context } from '@temporalio/activity';
 import type { ClientActivity } from '../workflows/messages.js';
@@ -14,9 +15,25 @@ export interface SessionEvents {
   activityHeartbeat(sessionId: string, activity: ClientActivity): Promise<void>;
 }
 
+/** One poll's figures of what one attached client is streamed. */
+export interface StreamSample {
+  roundTripSeconds: number | null;
+  /** Since the previous poll; null on the first poll of a connection. */
+  bytesPerSecond: number | null;
+  framesPerSecond: number;
+  quality: number | null;
+  encodings: string[];
+}
+
+/** Where the streaming figures go (worker/metrics.ts: histograms, no per-session label). */
+export interface StreamMetrics {
+  observeStream(sample: StreamSample): void;
+}
+
 export interface WatcherDeps {
   runtime: Pick<ContainerRuntime, 'inspect' | 'xpraStatus'>;
   events: SessionEvents;
+  metrics: StreamMetrics;
 }
 
 export interface WatchInput {
@@ -79,8 +96,36 @@ export class ActivityTracker {
   }
 }
 
+/**
+ * Turns successive observations of xpra into per-client stream samples: the send rate comes from
+ * the growth of the client's byte counter between two polls (a counter that went back is a new
+ * connection: no rate until its next poll).
+ */
+export class StreamSampler {
+  private readonly sent = new Map<number, { bytes: number; at: number }>();
+
+  sample(status: XpraStatus | null, now: number): StreamSample[] {
+    if (!status) return [];
+    return status.streams.map((s, client) => {
+      const before = this.sent.get(client);
+      let bytesPerSecond: number | null = null;
+      if (s.bytesSent !== null) {
+        if (before && s.bytesSent >= before.bytes && now > before.at) bytesPerSecond = ((s.bytesSent - before.bytes) * 1000) / (now - before.at);
+        this.sent.set(client, { bytes: s.bytesSent, at: now });
+      }
+      return {
+        roundTripSeconds: s.roundTripMs === null ? null : s.roundTripMs / 1000,
+        bytesPerSecond,
+        framesPerSecond: s.framesPerSecond,
+        quality: s.quality,
+        encodings: s.encodings,
+      };
+    });
+  }
+}
+
 export function watcherActivities(deps: WatcherDeps) {
-  const { runtime, events } = deps;
+  const { runtime, events, metrics } = deps;
 
   /** xpra's status, or null when it does not answer (it may be busy; the next poll retries). */
   const readStatus = async (input: WatchInput): Promise<XpraStatus | null> => {
@@ -97,11 +142,15 @@ export function watcherActivities(deps: WatcherDeps) {
     async watchSession(input: WatchInput): Promise<WatchResult> {
       const ctx = Context.current();
       const tracker = new ActivityTracker(input);
+      const streams = new StreamSampler();
       for (;;) {
         ctx.heartbeat();
         const state = await runtime.inspect(input.containerId);
         if (!state?.running) return { exitCode: state?.exitCode ?? null };
-        const report = tracker.observe(await readStatus(input), Date.now());
+        const status = await readStatus(input);
+        const now = Date.now();
+        for (const sample of streams.sample(status, now)) metrics.observeStream(sample);
+        const report = tracker.observe(status, now);
         if (report.attached) await events.clientAttached(input.sessionId, report.attached);
         if (report.heartbeat) await events.activityHeartbeat(input.sessionId, report.heartbeat);
         await ctx.sleep(input.pollSeconds * 1000);

@@ -8,13 +8,31 @@
  *   client's last keyboard or pointer event;
  * - `client.damage.events=N` / `client.<i>.damage.events=N`: screen updates sent to the client,
  *   a counter that grows while the screen changes;
- * - `windows.<wid>.class-instance=('Navigator', 'firefox-esr')`, `windows.<wid>.title=...`.
+ * - `windows.<wid>.class-instance=('Navigator', 'firefox-esr')`, `windows.<wid>.title=...`;
+ * - per client, what it is streamed (`client.` or `client.<i>.` as above; checked against a real
+ *   attach, test/unit/fixtures/xpra-info-one-client.txt): `connection.server.ping_latency.avg`
+ *   (ms, the server's pings to the client and back), `connection.output.bytecount` (bytes sent
+ *   so far), `window.<wid>.damage.fps` (frames per second sent of that window),
+ *   `encoding.quality.cur` (the picture quality xpra chose, 0–100), `window.<wid>.last_used`
+ *   (the encoding the window was last sent in).
  */
 
 export interface XpraWindow {
   id: number;
   classInstance: string[];
   title: string;
+}
+
+/** What one attached client is streamed. */
+export interface XpraStream {
+  roundTripMs: number | null;
+  /** Bytes sent to this client so far: a counter (a new connection starts again from 0). */
+  bytesSent: number | null;
+  /** Summed over the windows. */
+  framesPerSecond: number;
+  quality: number | null;
+  /** The encoding each window was last sent in, e.g. `h264`, `jpeg`, `rgb24`. */
+  encodings: string[];
 }
 
 export interface XpraStatus {
@@ -24,6 +42,8 @@ export interface XpraStatus {
   /** Sum of screen-update counters over connected clients. */
   damageEvents: number;
   windows: XpraWindow[];
+  /** One per attached client, in the order of xpra's client numbers. */
+  streams: XpraStream[];
 }
 
 export function parseXpraInfo(text: string): Map<string, string> {
@@ -44,6 +64,32 @@ function parseStringTuple(value: string): string[] {
 // `client.idle_time` for a single client, `client.3.idle_time` when several are connected.
 const CLIENT_KEY = /^client\.(?:\d+\.)?(idle_time|damage\.events)$/;
 const WINDOW_KEY = /^windows\.(\d+)\.(class-instance|title)$/;
+// The client's number (absent with one client), then the stream's keys.
+const STREAM_KEY =
+  /^client\.(?:(\d+)\.)?(connection\.server\.ping_latency\.avg|connection\.output\.bytecount|encoding\.quality\.cur|window\.\d+\.damage\.fps|window\.\d+\.last_used)$/;
+
+function readStreams(info: Map<string, string>): XpraStream[] {
+  const streams = new Map<number, XpraStream>();
+  for (const [key, value] of info) {
+    const m = STREAM_KEY.exec(key);
+    if (!m) continue;
+    const client = Number(m[1] ?? 0);
+    const s = streams.get(client) ?? { roundTripMs: null, bytesSent: null, framesPerSecond: 0, quality: null, encodings: [] };
+    streams.set(client, s);
+    const field = m[2]!;
+    if (field.endsWith('last_used')) {
+      s.encodings.push(value);
+      continue;
+    }
+    const n = Number(value);
+    if (!Number.isFinite(n)) continue;
+    if (field.endsWith('ping_latency.avg')) s.roundTripMs = n;
+    else if (field.endsWith('bytecount')) s.bytesSent = n;
+    else if (field.endsWith('quality.cur')) s.quality = n;
+    else s.framesPerSecond += n;
+  }
+  return [...streams.entries()].sort(([a], [b]) => a - b).map(([, s]) => s);
+}
 
 export function readXpraStatus(text: string): XpraStatus {
   const info = parseXpraInfo(text);
@@ -70,7 +116,7 @@ export function readXpraStatus(text: string): XpraStatus {
       windows.set(id, w);
     }
   }
-  return { clients, minIdleSeconds, damageEvents, windows: [...windows.values()] };
+  return { clients, minIdleSeconds, damageEvents, windows: [...windows.values()], streams: clients > 0 ? readStreams(info) : [] };
 }
 
 /** True once the application's main window is mapped (e.g. class `firefox-esr`). */

@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics of the worker (prom-client), served on GET /metrics at
  * 127.0.0.1:HACKSTREAM_WORKER_METRICS_PORT: how long its activities take and how they end, the
- * sessions' ends by reason and the live sessions by state, what the reconciler removed, by kind,
+ * sessions' ends by reason and the live sessions by state, what its sessions' clients are streamed
+ * (round trip, send rate, frame rate, quality, encodings), what the reconciler removed, by kind,
  * the container starts under way and waiting their turn, and the process's own figures. Loopback
  * only: scrape it on the worker's host.
  *
@@ -15,20 +16,34 @@ import type { Context as ActivityContext } from '@temporalio/activity';
 import type { ActivityInterceptors } from '@temporalio/worker';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ReconcileMetrics } from '../activities/reconciler.js';
+import type { StreamMetrics, StreamSample } from '../activities/session-watcher.js';
 import type { StartAdmission } from '../activities/start-admission.js';
 import type { Logger } from '../core/logger.js';
 import type { SessionRows } from '../core/session-rows.js';
 import { END_REASONS, LIVE_STATES, type EndReason } from '../core/session-snapshot.js';
 import { RECONCILED_KINDS, type ReconciledKind } from '../workflows/messages.js';
 
+/**
+ * xpra's encodings (3.1): a window's `last_used` outside this list counts as `other`, so the
+ * label stays bounded whatever a container reports.
+ */
+const STREAM_ENCODINGS = ['h264', 'h265', 'vp8', 'vp9', 'mpeg4', 'mpeg1', 'mpeg2', 'jpeg', 'webp', 'png', 'png/P', 'png/L', 'rgb24', 'rgb32', 'scroll', 'other'] as const;
+
 /** From a row write to a session's whole life (its watcher runs as long as the session). */
 const ACTIVITY_BUCKETS_SECONDS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200, 28_800];
 
-export class WorkerMetrics implements ReconcileMetrics {
+export class WorkerMetrics implements ReconcileMetrics, StreamMetrics {
   readonly registry = new Registry();
   private readonly reconciledTotal: Counter<'kind'>;
   private readonly sessionEndsTotal: Counter<'reason'>;
   private readonly activityDuration: Histogram<'activity' | 'outcome'>;
+  private readonly stream: {
+    roundTrip: Histogram;
+    bytesPerSecond: Histogram;
+    framesPerSecond: Histogram;
+    quality: Histogram;
+    encodings: Counter<'encoding'>;
+  };
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'hackstream_worker_' });
@@ -46,6 +61,22 @@ export class WorkerMetrics implements ReconcileMetrics {
       registers: [this.registry],
     });
     for (const reason of END_REASONS) this.sessionEndsTotal.inc({ reason }, 0);
+    // Streaming quality: one observation per attached client per watcher poll, so the
+    // distributions weigh each client by the time it is attached; no per-session label.
+    const streamHistogram = (name: string, help: string, buckets: number[]) => new Histogram({ name, help, buckets, registers: [this.registry] });
+    this.stream = {
+      roundTrip: streamHistogram('hackstream_stream_round_trip_seconds', "Round trip of xpra's pings to attached clients, per client and poll", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]),
+      bytesPerSecond: streamHistogram('hackstream_stream_send_bytes_per_second', 'What xpra sent each attached client between two polls, in bytes per second', [1e3, 1e4, 5e4, 1e5, 2.5e5, 5e5, 1e6, 2.5e6, 5e6, 1e7]),
+      framesPerSecond: streamHistogram('hackstream_stream_frames_per_second', 'Frames per second xpra sent each attached client (its windows summed), per poll', [0.5, 1, 5, 10, 15, 20, 25, 30, 45, 60]),
+      quality: streamHistogram('hackstream_stream_quality', 'The picture quality (0-100) xpra chose for each attached client, per poll', [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]),
+      encodings: new Counter({
+        name: 'hackstream_stream_window_encodings_total',
+        help: "Windows seen at a poll, by the encoding xpra last sent them in (other: any outside xpra 3.1's list)",
+        labelNames: ['encoding'],
+        registers: [this.registry],
+      }),
+    };
+    for (const encoding of STREAM_ENCODINGS) this.stream.encodings.inc({ encoding }, 0);
     this.reconciledTotal = new Counter({
       name: 'hackstream_reconciled_total',
       help: 'What the reconciler removed because no running workflow owned it (rows: ended), by kind',
@@ -117,6 +148,14 @@ export class WorkerMetrics implements ReconcileMetrics {
 
   reconciled(kind: ReconciledKind, count: number): void {
     this.reconciledTotal.inc({ kind }, count);
+  }
+
+  observeStream(sample: StreamSample): void {
+    if (sample.roundTripSeconds !== null) this.stream.roundTrip.observe(sample.roundTripSeconds);
+    if (sample.bytesPerSecond !== null) this.stream.bytesPerSecond.observe(sample.bytesPerSecond);
+    this.stream.framesPerSecond.observe(sample.framesPerSecond);
+    if (sample.quality !== null) this.stream.quality.observe(sample.quality);
+    for (const e of sample.encodings) this.stream.encodings.inc({ encoding: (STREAM_ENCODINGS as readonly string[]).includes(e) ? e : 'other' });
   }
 
   sessionEnded(reason: EndReason): void {

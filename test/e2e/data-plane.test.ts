@@ -15,6 +15,7 @@ import { RESUME_COOKIE } from '../../core/ingress-names.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { execIn, sessionContainers } from '../support/docker.js';
 import { httpsRequest } from '../support/https-client.js';
+import { metricValue } from '../support/prometheus.js';
 import { keysLike } from '../support/redis-server.js';
 import { attachXpra } from '../support/xpra-client.js';
 
@@ -158,6 +159,9 @@ describe('the native path', () => {
     const { native } = session.connect;
     expect(native).toMatchObject({ host: 'localhost', port: stack.ingressPort, sni: `${session.session_id}.sessions.hackstream.localhost` });
     const opts = { host: '127.0.0.1', port: native.port, sni: native.sni, caFile, username: native.username, password: native.password };
+    const workerMetric = async (series: string) => metricValue(await (await fetch(stack.workerMetricsUrl)).text(), series) ?? NaN;
+    const roundTripsBefore = await workerMetric('hackstream_stream_round_trip_seconds_count');
+    const sendRatesBefore = await workerMetric('hackstream_stream_send_bytes_per_second_count');
     const client = attachXpra(opts);
     try {
       expect(await client.attached(), client.output()).toBe(true);
@@ -172,6 +176,13 @@ describe('the native path', () => {
       expect(info).toMatch(/^client\.connection\.type=ssl$/m);
       expect(info).toMatch(/^client\.window\.\d+\./m);
       expect(info).toMatch(/^windows\.\d+\.class-instance=\('Navigator', 'firefox-esr'\)$/m);
+      // The session's watcher reports what the client is streamed to the worker's metrics (every
+      // poll, 1 s here): its round trip, and a send rate from the second poll on.
+      for (let i = 0; i < 60 && !((await workerMetric('hackstream_stream_send_bytes_per_second_count')) > sendRatesBefore); i++) {
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(await workerMetric('hackstream_stream_round_trip_seconds_count')).toBeGreaterThan(roundTripsBefore);
+      expect(await workerMetric('hackstream_stream_send_bytes_per_second_count')).toBeGreaterThan(sendRatesBefore);
     } finally {
       await client.stop();
     }

@@ -5,11 +5,25 @@
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
-import { ActivityTracker, watcherActivities, type WatchInput } from '../../activities/session-watcher.js';
+import { ActivityTracker, StreamSampler, watcherActivities, type StreamSample, type WatchInput } from '../../activities/session-watcher.js';
 import type { ContainerState } from '../../activities/docker-session-runtime.js';
-import type { XpraStatus } from '../../activities/xpra-info.js';
+import type { XpraStatus, XpraStream } from '../../activities/xpra-info.js';
 
-const status = (clients: number, minIdleSeconds: number | null, damageEvents = 0): XpraStatus => ({ clients, minIdleSeconds, damageEvents, windows: [] });
+const stream = (bytesSent: number | null, over: Partial<XpraStream> = {}): XpraStream => ({
+  roundTripMs: 12,
+  bytesSent,
+  framesPerSecond: 24,
+  quality: 80,
+  encodings: ['h264'],
+  ...over,
+});
+const status = (clients: number, minIdleSeconds: number | null, damageEvents = 0, streams: XpraStream[] = []): XpraStatus => ({
+  clients,
+  minIdleSeconds,
+  damageEvents,
+  windows: [],
+  streams,
+});
 const T0 = 1_700_000_000_000;
 
 describe('ActivityTracker', () => {
@@ -59,11 +73,33 @@ describe('ActivityTracker', () => {
   });
 });
 
+describe('StreamSampler', () => {
+  it("gives each attached client's figures, its send rate from the growth of its byte counter between polls", () => {
+    const s = new StreamSampler();
+    const first = s.sample(status(2, 0, 0, [stream(1_000), stream(50_000, { roundTripMs: null, quality: null })]), T0);
+    expect(first).toEqual([
+      { roundTripSeconds: 0.012, bytesPerSecond: null, framesPerSecond: 24, quality: 80, encodings: ['h264'] },
+      { roundTripSeconds: null, bytesPerSecond: null, framesPerSecond: 24, quality: null, encodings: ['h264'] },
+    ]);
+    const second = s.sample(status(2, 0, 0, [stream(501_000), stream(50_000)]), T0 + 2_000);
+    expect(second.map((x) => x.bytesPerSecond)).toEqual([250_000, 0]);
+  });
+
+  it('gives no rate for a counter that went back (a new connection), nor when xpra does not answer', () => {
+    const s = new StreamSampler();
+    s.sample(status(1, 0, 0, [stream(900_000)]), T0);
+    expect(s.sample(status(1, 0, 0, [stream(10_000)]), T0 + 1_000)[0]!.bytesPerSecond).toBeNull();
+    expect(s.sample(status(1, 0, 0, [stream(30_000)]), T0 + 2_000)[0]!.bytesPerSecond).toBe(20_000);
+    expect(s.sample(null, T0 + 3_000)).toEqual([]);
+  });
+});
+
 describe('watchSession (mock activity environment)', () => {
   const input: WatchInput = { sessionId: 's-1', containerId: 'c-1', pollSeconds: 0.01, idleSeconds: 0.05, alreadyAttached: false, lastActivityAt: null };
 
   function scripted(states: (ContainerState | null)[], statuses: (XpraStatus | Error)[]) {
     const signals: string[] = [];
+    const samples: StreamSample[] = [];
     let polls = 0;
     const activities = watcherActivities({
       runtime: {
@@ -78,15 +114,16 @@ describe('watchSession (mock activity environment)', () => {
         clientAttached: async (id) => void signals.push(`attached:${id}`),
         activityHeartbeat: async (id) => void signals.push(`heartbeat:${id}`),
       },
+      metrics: { observeStream: (sample) => void samples.push(sample) },
     });
-    return { activities, signals, polls: () => polls };
+    return { activities, signals, samples, polls: () => polls };
   }
 
   it('heartbeats every poll, signals the attach and activity, and returns the exit code when the container ends', async () => {
     const running = { id: 'c-1', running: true, exitCode: null, imageId: 'sha256:i' };
-    const { activities, signals, polls } = scripted(
+    const { activities, signals, samples, polls } = scripted(
       [running, running, running, running, running, { id: 'c-1', running: false, exitCode: 3, imageId: 'sha256:i' }],
-      [status(0, null), new Error('xpra busy'), status(1, 0), status(1, 0, 5), status(1, 0, 9)],
+      [status(0, null), new Error('xpra busy'), status(1, 0, 0, [stream(100)]), status(1, 0, 5, [stream(200)]), status(1, 0, 9, [stream(300)])],
     );
     const env = new MockActivityEnvironment();
     let heartbeats = 0;
@@ -98,6 +135,10 @@ describe('watchSession (mock activity environment)', () => {
     expect(signals[0]).toBe('attached:s-1');
     expect(signals.filter((s) => s === 'attached:s-1')).toHaveLength(1);
     expect(signals.slice(1).every((s) => s === 'heartbeat:s-1')).toBe(true);
+    // One stream sample per poll with a client attached (three), rates from the second on.
+    expect(samples).toHaveLength(3);
+    expect(samples[0]!.bytesPerSecond).toBeNull();
+    expect(samples.slice(1).every((x) => x.bytesPerSecond !== null && x.bytesPerSecond > 0)).toBe(true);
   });
 
   it('returns at once, with no exit code, when the container is already gone', async () => {
