@@ -12,7 +12,7 @@ import { LABELS, parseLabels, serializeLabels, sessionLabelFilter, stackLabelFil
 import { ImageMissingError, InvalidSessionSpecError } from './errors.js';
 import { SESSION_FILES_MOUNT, SESSION_UID } from './session-files.js';
 import { sessionBridgeName } from './session-firewall.js';
-import type { SubnetPool } from './subnet-pool.js';
+import { connectedRoutes, type SubnetPool } from './subnet-pool.js';
 import { firefoxEnvironment, xpraArguments } from './xpra-arguments.js';
 import { readXpraStatus, type XpraStatus } from './xpra-info.js';
 
@@ -94,22 +94,7 @@ const statusOf = (err: unknown): number | undefined =>
 export const containerNameFor = (sessionId: string): string => `hackstream-session-${sessionId}`;
 export const networkNameFor = (sessionId: string): string => `hackstream-session-${sessionId}`;
 
-/**
- * This host's directly connected IPv4 routes, from the kernel's table (/proc/net/route: hex,
- * little-endian), the routes of interfaces that are down included (the worker runs in the host's
- * network namespace). Routes through a gateway are not networks of this host.
- */
-export function connectedRoutes(table: string): Array<{ network: string; prefix: number }> {
-  const ip = (hex: string) => [6, 4, 2, 0].map((i) => Number.parseInt(hex.slice(i, i + 2), 16)).join('.');
-  const RTF_GATEWAY = 0x2;
-  return table
-    .split('\n')
-    .slice(1)
-    .map((line) => line.trim().split(/\s+/))
-    .filter((f) => f.length >= 8 && /^[0-9A-Fa-f]{8}$/.test(f[1]!) && /^[0-9A-Fa-f]{8}$/.test(f[7]!) && (Number.parseInt(f[3]!, 16) & RTF_GATEWAY) === 0)
-    .map((f) => ({ network: ip(f[1]!), prefix: ip(f[7]!).split('.').reduce((bits, octet) => bits + Number(octet).toString(2).replaceAll('0', '').length, 0) }));
-}
-
+/** The host's connected routes (subnet-pool.ts reads the kernel's table). */
 const hostRoutes = (): Array<{ network: string; prefix: number }> => {
   try {
     return connectedRoutes(readFileSync('/proc/net/route', 'utf8'));

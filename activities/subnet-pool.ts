@@ -1,7 +1,8 @@
 /**
  * Subnets for sessions' Docker networks. Docker's default address pools hold about 30 bridge
  * networks, which would cap a host at 30 sessions; each session gets a /28 (its gateway and one
- * container) from a configured range instead: 4096 of them in a /16.
+ * container) from a configured range instead: 4096 of them in a /16, less those the host routes
+ * already (its kernel route table, read here).
  */
 import ipaddr from 'ipaddr.js';
 
@@ -48,4 +49,20 @@ export class SubnetPool {
     const size = 2 ** (32 - SESSION_SUBNET_PREFIX);
     for (let i = 0; i < this.count; i++) yield `${fromInt(this.first + i * size)}/${SESSION_SUBNET_PREFIX}`;
   }
+}
+
+/**
+ * This host's directly connected IPv4 routes, from the kernel's table (/proc/net/route: hex,
+ * little-endian), the routes of interfaces that are down included (the worker runs in the host's
+ * network namespace). Routes through a gateway are not networks of this host.
+ */
+export function connectedRoutes(table: string): Array<{ network: string; prefix: number }> {
+  const ip = (hex: string) => [6, 4, 2, 0].map((i) => Number.parseInt(hex.slice(i, i + 2), 16)).join('.');
+  const RTF_GATEWAY = 0x2;
+  return table
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f.length >= 8 && /^[0-9A-Fa-f]{8}$/.test(f[1]!) && /^[0-9A-Fa-f]{8}$/.test(f[7]!) && (Number.parseInt(f[3]!, 16) & RTF_GATEWAY) === 0)
+    .map((f) => ({ network: ip(f[1]!), prefix: ip(f[7]!).split('.').reduce((bits, octet) => bits + Number(octet).toString(2).replaceAll('0', '').length, 0) }));
 }

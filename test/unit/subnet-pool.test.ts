@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectedRoutes } from '../../activities/docker-session-runtime.js';
-import { SubnetPool } from '../../activities/subnet-pool.js';
+import { connectedRoutes, SubnetPool } from '../../activities/subnet-pool.js';
 
 describe('the session subnet pool', () => {
   it('cuts a range into /28s, in order, from its network address', () => {
