@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ApiConfig } from '../core/config.js';
+import { labelledCounter } from '../core/labelled-counter.js';
 import type { RedisPoolStore } from '../core/pool-store.js';
 import { poolName } from '../workflows/messages.js';
 import { DEPENDENCIES } from './dependency-errors.js';
@@ -30,19 +31,15 @@ export class ApiMetrics {
     });
     // Every series from zero, so a rate or a quantile over it never starts with a gap.
     for (const start of ['warm', 'cold']) this.sessionStart.zero({ start });
-    this.poolClaims = new Counter({ name: 'hackstream_pool_claims_total', help: 'Sessions started from a warm container', labelNames: ['pool'], registers: [this.registry] });
-    this.poolMisses = new Counter({ name: 'hackstream_pool_misses_total', help: 'Sessions that found their pool empty and started cold', labelNames: ['pool'], registers: [this.registry] });
-    for (const p of pool.pools) {
-      this.poolClaims.inc({ pool: poolName(p.app, p.quality) }, 0);
-      this.poolMisses.inc({ pool: poolName(p.app, p.quality) }, 0);
-    }
-    this.dependencyUnavailable = new Counter({
+    const poolNames = pool.pools.map((p) => poolName(p.app, p.quality));
+    this.poolClaims = labelledCounter(this.registry, { name: 'hackstream_pool_claims_total', help: 'Sessions started from a warm container', label: 'pool', values: poolNames });
+    this.poolMisses = labelledCounter(this.registry, { name: 'hackstream_pool_misses_total', help: 'Sessions that found their pool empty and started cold', label: 'pool', values: poolNames });
+    this.dependencyUnavailable = labelledCounter(this.registry, {
       name: 'hackstream_api_dependency_unavailable_total',
       help: 'Requests answered 503 dependency_unavailable, by the dependency that did not answer',
-      labelNames: ['dependency'],
-      registers: [this.registry],
+      label: 'dependency',
+      values: DEPENDENCIES,
     });
-    for (const dependency of DEPENDENCIES) this.dependencyUnavailable.inc({ dependency }, 0);
     this.internalErrors = new Counter({ name: 'hackstream_api_internal_errors_total', help: 'Requests answered 500 internal (a bug: see the log)', registers: [this.registry] });
     new Gauge({
       name: 'hackstream_pool_ready',

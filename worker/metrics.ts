@@ -14,10 +14,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Context as ActivityContext } from '@temporalio/activity';
 import type { ActivityInterceptors } from '@temporalio/worker';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Counter } from 'prom-client';
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ReconcileMetrics } from '../activities/reconciler.js';
 import type { StreamMetrics, StreamSample } from '../activities/session-watcher.js';
 import type { StartAdmission } from '../activities/start-admission.js';
+import { labelledCounter } from '../core/labelled-counter.js';
 import type { Logger } from '../core/logger.js';
 import type { SessionRows } from '../core/session-rows.js';
 import { END_REASONS, LIVE_STATES, type EndReason } from '../core/session-snapshot.js';
@@ -54,13 +56,12 @@ export class WorkerMetrics implements ReconcileMetrics, StreamMetrics {
       buckets: ACTIVITY_BUCKETS_SECONDS,
       registers: [this.registry],
     });
-    this.sessionEndsTotal = new Counter({
+    this.sessionEndsTotal = labelledCounter(this.registry, {
       name: 'hackstream_session_ends_total',
       help: 'Sessions that ended, by reason (user_stop, idle, provision_failed, workflow_lost, ...): each once, whichever worker ended it',
-      labelNames: ['reason'],
-      registers: [this.registry],
+      label: 'reason',
+      values: END_REASONS,
     });
-    for (const reason of END_REASONS) this.sessionEndsTotal.inc({ reason }, 0);
     // Streaming quality: one observation per attached client per watcher poll, so the
     // distributions weigh each client by the time it is attached; no per-session label.
     const streamHistogram = (name: string, help: string, buckets: number[]) => new Histogram({ name, help, buckets, registers: [this.registry] });
@@ -69,22 +70,19 @@ export class WorkerMetrics implements ReconcileMetrics, StreamMetrics {
       bytesPerSecond: streamHistogram('hackstream_stream_send_bytes_per_second', 'What xpra sent each attached client between two polls, in bytes per second', [1e3, 1e4, 5e4, 1e5, 2.5e5, 5e5, 1e6, 2.5e6, 5e6, 1e7]),
       framesPerSecond: streamHistogram('hackstream_stream_frames_per_second', 'Frames per second xpra sent each attached client (its windows summed), per poll', [0.5, 1, 5, 10, 15, 20, 25, 30, 45, 60]),
       quality: streamHistogram('hackstream_stream_quality', 'The picture quality (0-100) xpra chose for each attached client, per poll', [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]),
-      encodings: new Counter({
+      encodings: labelledCounter(this.registry, {
         name: 'hackstream_stream_window_encodings_total',
         help: "Windows seen at a poll, by the encoding xpra last sent them in (other: any outside xpra 3.1's list)",
-        labelNames: ['encoding'],
-        registers: [this.registry],
+        label: 'encoding',
+        values: STREAM_ENCODINGS,
       }),
     };
-    for (const encoding of STREAM_ENCODINGS) this.stream.encodings.inc({ encoding }, 0);
-    this.reconciledTotal = new Counter({
+    this.reconciledTotal = labelledCounter(this.registry, {
       name: 'hackstream_reconciled_total',
       help: 'What the reconciler removed because no running workflow owned it (rows: ended), by kind',
-      labelNames: ['kind'],
-      registers: [this.registry],
+      label: 'kind',
+      values: RECONCILED_KINDS,
     });
-    // Every kind from zero, so a rate over a kind never starts with a gap.
-    for (const kind of RECONCILED_KINDS) this.reconciledTotal.inc({ kind }, 0);
   }
 
   /** Reports the starts of this admission (under way, waiting) at every scrape. */
