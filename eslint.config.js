@@ -86,6 +86,11 @@ export default tseslint.config(
   ...layer(['api/**/*.ts'], ['activities', 'worker'], 'The API reaches workers only through Temporal: share what both need in core/.'),
   ...layer(['worker/**/*.ts', 'activities/**/*.ts'], ['api'], 'The worker side never imports the API: share what both need in core/.'),
   ...layer(['core/**/*.ts'], ['api', 'activities', 'worker', 'workflows'], 'core/ is the shared floor: it imports nothing above it.'),
+  ...layer(
+    ['dashboard/src/**/*.{ts,tsx}'],
+    ['activities', 'worker', 'workflows', 'scripts', 'client', 'test', 'bench'],
+    'The dashboard runs in the browser: it talks to the API over HTTP, and imports only the contract\'s types (api/contract/) and constant lists in core/.',
+  ),
   {
     // The client runs on Debian's Node 18 and talks to the server over HTTPS only: nothing of the
     // server's code may end up in its bundle.

@@ -1,4 +1,5 @@
 /** The Express application: JSON in, JSON out, every error as `{ error: { code, message } }`. */
+import { trace } from '@opentelemetry/api';
 import express from 'express';
 import type { Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
@@ -28,6 +29,7 @@ import { RoleEgressOpenings } from './quotas/role-egress.js';
 import { QuotaService } from './quotas/quota-service.js';
 import { RedisMutex } from './redis-mutex.js';
 import { requestContext, requireJsonBody } from './request-context.js';
+import { requestTracing } from './request-tracing.js';
 import { securityHeaders } from './security-headers.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { accountRoutes, loginRoutes } from './routes/auth-routes.js';
@@ -35,9 +37,13 @@ import { connectRoutes, ingressRoutes } from './routes/connect-routes.js';
 import { aptRoutes } from './routes/apt-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
+import { docsRoutes } from './routes/docs-routes.js';
+import { dashboardRoutes } from './routes/dashboard-routes.js';
+import { HACKSTREAM_VERSION } from '../core/package-info.js';
 import { sessionRoutes } from './routes/session-routes.js';
 import { ApiMetrics } from './metrics.js';
 import { PoolClaims } from './sessions/pool-claims.js';
+import { AdminOverviews } from './overview/admin-overview.js';
 import { SessionService } from './sessions/session-service.js';
 import { AccountAccess } from './users/account-access.js';
 import { UserDirectory } from './users/user-directory.js';
@@ -78,6 +84,9 @@ export function createApp(deps: ApiDeps): express.Express {
   const accounts = new UserService({ db, audit, codes, refreshTokens, revoked, credentials: connectTokens, totp, quotas, accountAccess, mutex, logger, inviteTtlSeconds: config.inviteTtlSeconds });
 
   const app = express();
+  // The global tracer: real once main() started tracing (OTEL_*), a no-op otherwise.
+  const tracing = requestTracing(trace.getTracer('hackstream'));
+  app.use(tracing.start);
   app.disable('x-powered-by');
   app.use(securityHeaders());
   // Behind Traefik on the same host: the client's address comes from its X-Forwarded-For.
@@ -87,10 +96,14 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(requireJsonBody);
   app.use(express.json({ limit: '16kb', strict: true }));
   app.use(passport.initialize());
+  app.use(tracing.resume);
 
   // Public.
-  app.use(healthRoutes({ db, redis, temporal, namespace: config.temporal.namespace }));
+  const readiness = { db, redis, temporal, namespace: config.temporal.namespace };
+  app.use(healthRoutes(readiness));
   app.use(metricsRoutes(metrics));
+  app.use(docsRoutes(HACKSTREAM_VERSION));
+  app.use(dashboardRoutes(config.dashboardDir));
   app.use(aptRoutes(config.aptRepoDir));
   const ownerActive = async (userId: string) => (await users.findActive(userId)) !== null;
   app.use(ingressRoutes(connectTokens, descriptors, { domain: config.ingress.domain, resumeTtlSeconds: config.resumeTtlSeconds }, { log: audit, refusals: new RefusalAudit(redis, audit) }, ownerActive, logger));
@@ -100,7 +113,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(accountRoutes(login, totp, quotas, { reauth: new Reauthentication(users, login), accounts }));
   app.use(sessionRoutes(sessions));
   app.use(connectRoutes(sessions));
-  app.use(adminRoutes(accounts, audit, egress));
+  app.use(adminRoutes(accounts, audit, egress, new AdminOverviews({ config, rows, pools: poolStore, redis, readiness })));
 
   app.use(notFoundRoute);
   app.use(errorHandler(logger, metrics));

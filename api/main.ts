@@ -1,6 +1,7 @@
 /** The API process. */
 import { ConfigError, loadApiConfig } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
+import { startTracing } from '../core/tracing.js';
 import { startApi } from './server.js';
 
 async function main(): Promise<void> {
@@ -8,21 +9,26 @@ async function main(): Promise<void> {
   // for its own user only; files meant for others get an explicit mode where they are written.
   process.umask(0o077);
   const config = loadApiConfig(process.env);
+  // Before anything that makes spans: the provider is global.
+  const tracing = startTracing('api', process.env);
   const logger = createLogger({ level: config.logLevel, service: 'api', json: config.env === 'production' ? true : undefined });
   const api = await startApi(config, logger);
-  logger.info('api listening', { url: api.url });
+  logger.info('api listening', { url: api.url, tracing: tracing.enabled });
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
     logger.info('shutting down', { signal });
-    api.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error('shutdown failed', { error: String(err) });
-        process.exit(1);
-      },
-    );
+    api
+      .close()
+      .then(() => tracing.shutdown())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error('shutdown failed', { error: String(err) });
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -35,7 +35,8 @@ async function check(fn: () => Promise<void>): Promise<CheckResult> {
   }
 }
 
-async function dockerViaWorkers(redis: Redis): Promise<void> {
+/** What each live worker last reported (records expire, so a dead worker drops out). */
+export async function workerReports(redis: Redis): Promise<WorkerHealth[]> {
   const keys: string[] = [];
   let cursor = '0';
   do {
@@ -43,8 +44,13 @@ async function dockerViaWorkers(redis: Redis): Promise<void> {
     cursor = next;
     keys.push(...batch);
   } while (cursor !== '0');
-  if (keys.length === 0) throw new Error('no worker has reported in (is the worker running?)');
-  const reports = (await redis.mget(keys)).flatMap((v) => (v ? [JSON.parse(v) as WorkerHealth] : []));
+  if (keys.length === 0) return [];
+  return (await redis.mget(keys)).flatMap((v) => (v ? [JSON.parse(v) as WorkerHealth] : []));
+}
+
+async function dockerViaWorkers(redis: Redis): Promise<void> {
+  const reports = await workerReports(redis);
+  if (reports.length === 0) throw new Error('no worker has reported in (is the worker running?)');
   if (!reports.some((r) => r.docker === 'ok')) {
     throw new Error(`no worker reaches Docker: ${reports.map((r) => `${r.identity}: ${r.error ?? r.docker}`).join('; ')}`);
   }

@@ -1,8 +1,9 @@
 /** Per-request id (echoed as X-Request-Id) and one structured log line per request. */
 import { randomUUID } from 'node:crypto';
+import { context } from '@opentelemetry/api';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../core/logger.js';
-import type { Role } from '../core/db/entities.js';
+import type { Role } from '../core/roles.js';
 import { CONNECT_AUTH_PATH } from '../core/ingress-names.js';
 import { HttpError } from './http-error.js';
 
@@ -33,7 +34,8 @@ export function requestContext(logger: Logger): RequestHandler {
     res.on('finish', () => {
       // The path only: query strings may carry tokens. Traefik's ForwardAuth calls (one per
       // asset of a streamed page) only at debug level: connect-routes logs what matters.
-      logger.log(req.path === CONNECT_AUTH_PATH ? 'debug' : 'info', 'request', {
+      // In the request's trace context, so that the line carries its trace id.
+      context.with(req.traceContext ?? context.active(), () => logger.log(req.path === CONNECT_AUTH_PATH ? 'debug' : 'info', 'request', {
         requestId: req.id,
         method: req.method,
         path: req.path,
@@ -41,7 +43,7 @@ export function requestContext(logger: Logger): RequestHandler {
         ms: Number((process.hrtime.bigint() - started) / 1_000_000n),
         userId: req.auth?.id,
         ip: req.ip,
-      });
+      }));
     });
     next();
   };

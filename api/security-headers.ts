@@ -1,10 +1,31 @@
 /**
- * Response headers for everything the API answers (helmet): the API serves JSON, the CA
- * certificate and apt files, never a page, so the policy allows nothing to load, run or frame
- * it. Set before the routes, so that error responses carry them too.
+ * Response headers for everything the API answers (helmet): JSON, the CA certificate and apt
+ * files get a policy that allows nothing to load, run or frame them; its two pages get
+ * `pagePolicy`. Set before the routes, so that error responses carry them too.
  */
 import helmet from 'helmet';
 import type { RequestHandler } from 'express';
+
+/**
+ * The pages the API serves (the dashboard at /ui/, the API docs at /docs/) replace the default
+ * policy with this one: their own scripts and styles, data: images (a QR code), requests to this
+ * origin; nothing inline, nothing from elsewhere, never framed.
+ */
+const PAGE_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+export const pagePolicy: RequestHandler = (_req, res, next) => {
+  res.set('Content-Security-Policy', PAGE_POLICY);
+  next();
+};
 
 export function securityHeaders(): RequestHandler {
   return helmet({

@@ -5,7 +5,9 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
+import type { Express } from 'express';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { connectRedis } from '../core/redis-connection.js';
 import { temporalConnectionOptions } from '../core/temporal-connection.js';
 import type { ApiConfig } from '../core/config.js';
@@ -31,6 +33,8 @@ export const SHUTDOWN_DRAIN_MS = 25_000;
 
 export interface RunningApi {
   server: Server;
+  /** The Express application the server runs (its routes are what the contract tests compare). */
+  app: Express;
   /** Base URL, e.g. http://127.0.0.1:8080 */
   url: string;
   db: Database;
@@ -54,7 +58,8 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
 
   const redis = await connectRedis(config.redisUrl, logger, { failFast: true });
   const connection = await Connection.connect({ ...(await temporalConnectionOptions(config.temporal)), ...FAIL_FAST_TEMPORAL });
-  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  // Starts and updates carry the request's trace into the workflow (a no-op while tracing is off).
+  const temporal = new Client({ connection, namespace: config.temporal.namespace, interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } });
 
   const app = createApp({ config, logger, db, redis, temporal });
   const server = createServer(app);
@@ -69,6 +74,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   let closing: Promise<void> | undefined;
   const running: RunningApi = {
     server,
+    app,
     url: `http://${host}:${port}`,
     db,
     close() {

@@ -1,9 +1,11 @@
 /** Request validation at the boundary (zod); failures become 400s that name the bad field. */
 import { z } from 'zod';
-import { ROLES } from '../core/db/entities.js';
+import { ROLES } from '../core/roles.js';
 import { egressDestinationsSchema } from '../core/egress-destinations.js';
 import { APPS, PROFILES, QUALITIES } from '../core/catalog.js';
-import { AUDIT_ACTIONS, decodeAuditCursor } from '../core/audit-log.js';
+import { AUDIT_ACTIONS } from '../core/audit-actions.js';
+import { decodePageCursor } from '../core/page-cursor.js';
+import { SESSION_STATES } from '../core/session-snapshot.js';
 import { HttpError } from './http-error.js';
 
 export function parseInput<T extends z.ZodType>(schema: T, input: unknown, what = 'request body'): z.infer<T> {
@@ -97,16 +99,20 @@ export const patchUserBody = z
   })
   .refine((b) => Object.keys(b).length > 0, 'nothing to change');
 
+/** A list's `next_cursor`, passed back for the next page. */
+const pageCursor = z
+  .string()
+  .max(200)
+  .transform((v, ctx) => decodePageCursor(v) ?? (ctx.addIssue({ code: 'custom', message: 'is not one this API issued' }), z.NEVER))
+  .optional()
+  .meta({ description: 'the `next_cursor` of the previous page' });
+
 export const auditQuery = z.strictObject({
   user: z.uuid({ error: 'is not a valid user id' }).optional(),
   action: z.enum(AUDIT_ACTIONS).optional(),
   since: z.iso.datetime({ offset: true }).transform((v) => new Date(v)).optional(),
   until: z.iso.datetime({ offset: true }).transform((v) => new Date(v)).optional(),
-  cursor: z
-    .string()
-    .max(200)
-    .transform((v, ctx) => decodeAuditCursor(v) ?? (ctx.addIssue({ code: 'custom', message: 'is not one this API issued' }), z.NEVER))
-    .optional(),
+  cursor: pageCursor,
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
@@ -121,6 +127,18 @@ export type CreateSessionBody = z.infer<typeof createSessionBody>;
 export const sessionIdParam = z.uuid({ error: 'is not a valid session id' });
 
 export const listSessionsQuery = z.strictObject({
-  all: z.enum(['1', 'true', '0', 'false']).optional().transform((v) => v === '1' || v === 'true'),
+  all: z
+    .enum(['1', 'true', '0', 'false'])
+    .optional()
+    .transform((v) => v === '1' || v === 'true')
+    .meta({ description: "admins: every user's sessions, not only their own" }),
+  state: z
+    .enum([...SESSION_STATES, 'live'], { error: `is not a state (states: ${SESSION_STATES.join(', ')}, or live)` })
+    .optional()
+    .meta({ description: '`live`: any state but stopped and failed' }),
+  user: z.uuid({ error: 'is not a valid user id' }).optional().meta({ description: 'with `all`: only this user’s sessions' }),
+  app: z.enum(APPS, { error: `unknown app (available: ${APPS.join(', ')})` }).optional(),
+  cursor: pageCursor,
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
+export type ListSessionsQuery = z.infer<typeof listSessionsQuery>;

@@ -15,6 +15,7 @@
  *   with what it is made of: node's start-up, loading the bundle, one HTTPS round trip; both
  *   unconfined and at `--cpus 0.5`.
  */
+import { percentile } from '../core/percentile.js';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -415,10 +416,7 @@ const LIST_STEPS: Array<[ListStep, string]> = [
   ['https_second', 'the same process again: one HTTPS round trip (new connection and handshake)'],
 ];
 
-function pct(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((q / 100) * s.length) - 1))] ?? NaN;
-}
+const pct = percentile;
 
 async function listTimes(device: Device, port: number): Promise<Record<ListStep, { p50: number; p95: number }>> {
   writeFileSync(path.join(device.home, 'https-rtt.js'), HTTPS_RTT_JS);

@@ -6,38 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { AuditEvent } from './db/entities.js';
 import type { Database } from './db/orm.js';
+import { encodePageCursor, olderThan, type PageCursor } from './page-cursor.js';
+import type { AuditAction } from './audit-actions.js';
 
 /** Every action the log records. */
-export const AUDIT_ACTIONS = [
-  'login.success',
-  'login.failure',
-  'login.throttled',
-  'logout',
-  'token.reuse_detected',
-  'invite.redeemed',
-  'totp.enrolled',
-  'totp.recovery_code_used',
-  'user.created',
-  'user.invited',
-  'user.updated',
-  'user.disabled',
-  'user.enabled',
-  'user.password_reset',
-  'user.password_changed',
-  'user.totp_reset',
-  'session.created',
-  'session.started',
-  'session.stopped',
-  'session.expired',
-  'session.failed',
-  'connect.token_issued',
-  'connect.token_used',
-  'connect.refused',
-  'role.egress_updated',
-  'reconcile.session_removed',
-  'reconcile.session_finalised',
-] as const;
-export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 export interface AuditRecord {
   /** Given by callers that may retry (workflow activities): the same id is recorded once. */
@@ -59,13 +31,8 @@ export interface AuditQuery {
   since?: Date;
   until?: Date;
   limit: number;
-  /** Where the previous page ended (decodeAuditCursor of its `next_cursor`). */
-  cursor?: AuditCursor;
-}
-
-export interface AuditCursor {
-  at: Date;
-  id: string;
+  /** Where the previous page ended (decodePageCursor of its `next_cursor`). */
+  cursor?: PageCursor;
 }
 
 export interface AuditEntry {
@@ -79,16 +46,6 @@ export interface AuditEntry {
   target_id: string | null;
   source_ip: string | null;
   details: Record<string, unknown> | null;
-}
-
-/** Cursor: the last entry's time and id, so pages stay stable while events are appended. */
-const encodeCursor = (e: AuditEvent) => Buffer.from(`${e.occurredAt.getTime()}|${e.id}`).toString('base64url');
-
-/** A cursor this log issued, or null for anything else. */
-export function decodeAuditCursor(cursor: string): AuditCursor | null {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const ms = Number(at);
-  return id && Number.isFinite(ms) ? { at: new Date(ms), id } : null;
 }
 
 export class AuditLog {
@@ -119,10 +76,7 @@ export class AuditLog {
     if (q.action) where.push({ action: q.action });
     if (q.since) where.push({ occurredAt: { $gte: q.since } });
     if (q.until) where.push({ occurredAt: { $lt: q.until } });
-    if (q.cursor) {
-      const c = q.cursor;
-      where.push({ $or: [{ occurredAt: { $lt: c.at } }, { occurredAt: c.at, id: { $lt: c.id } }] });
-    }
+    if (q.cursor) where.push(olderThan('occurredAt', q.cursor));
     const rows = await this.db.em
       .fork()
       .find(AuditEvent, where.length ? { $and: where } : {}, { orderBy: [{ occurredAt: 'desc' }, { id: 'desc' }], limit: q.limit + 1 });
@@ -140,7 +94,7 @@ export class AuditLog {
         source_ip: e.sourceIp ?? null,
         details: e.details ?? null,
       })),
-      nextCursor: rows.length > q.limit ? encodeCursor(page.at(-1)!) : null,
+      nextCursor: rows.length > q.limit ? encodePageCursor(page.at(-1)!.occurredAt, page.at(-1)!.id) : null,
     };
   }
 }

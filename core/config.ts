@@ -5,6 +5,7 @@
  * value with a message that names the variable. Parsed config is passed down explicitly: nothing
  * below the entry points reads `process.env`.
  */
+import { PACKAGE_ROOT } from './package-info.js';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -92,6 +93,8 @@ const envSchema = z.object({
   HACKSTREAM_ACCESS_TOKEN_TTL_SECONDS: seconds(600),
   HACKSTREAM_REFRESH_TOKEN_TTL_SECONDS: seconds(30 * 86_400),
   HACKSTREAM_INVITE_TTL_SECONDS: seconds(7 * 86_400),
+  HACKSTREAM_DASHBOARD_DIR: z.string().min(1).optional(),
+  HACKSTREAM_TEMPORAL_UI_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   HACKSTREAM_SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   HACKSTREAM_LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
   HACKSTREAM_LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).default(50),
@@ -142,6 +145,7 @@ const envSchema = z.object({
   HACKSTREAM_RECONCILE_INTERVAL_SECONDS: seconds(60),
   HACKSTREAM_RECONCILE_GRACE_SECONDS: seconds(180),
   HACKSTREAM_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
+  HACKSTREAM_TEMPORAL_METRICS_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port').optional(),
   HACKSTREAM_MAX_CONCURRENT_STARTS: z.coerce.number().int().min(1).max(256).optional(),
 });
 /** The environment validated, coerced and defaulted: what the mapping functions below read. */
@@ -377,6 +381,8 @@ export function loadWorkerConfig(env: Env) {
     },
     /** The worker's Prometheus metrics on 127.0.0.1 (0: any free port). */
     metricsPort: e.HACKSTREAM_WORKER_METRICS_PORT,
+    /** Where the Temporal SDK serves its own metrics (host:port); unset: not served. */
+    temporalMetricsAddress: e.HACKSTREAM_TEMPORAL_METRICS_ADDRESS,
     /** Session containers started at once; more wait their turn (activities/start-admission.ts). */
     maxConcurrentStarts: e.HACKSTREAM_MAX_CONCURRENT_STARTS ?? Math.max(2, os.availableParallelism()),
   };
@@ -419,5 +425,9 @@ export function loadApiConfig(env: Env) {
     policies: parsePolicies(e.HACKSTREAM_ROLE_POLICIES),
     /** The client's signed apt repository (client/packaging/build-repo.sh writes it), served at /apt/. */
     aptRepoDir: path.resolve(base.dataDir, e.HACKSTREAM_APT_REPO_DIR ?? 'client-apt/repo'),
+    /** The built web dashboard the API serves at /ui/. */
+    dashboardDir: e.HACKSTREAM_DASHBOARD_DIR ? path.resolve(e.HACKSTREAM_DASHBOARD_DIR) : path.join(PACKAGE_ROOT, 'dist', 'dashboard'),
+    /** Where operators open the Temporal UI: the admin dashboard links each session to its workflow there. */
+    temporalUiUrl: e.HACKSTREAM_TEMPORAL_UI_URL?.replace(/\/+$/, '') ?? null,
   };
 }

@@ -2,6 +2,7 @@
  * Structured logging: a message plus a metadata object. JSON lines in production (and whenever
  * output is not a terminal), a readable single line per event in a development terminal.
  */
+import { context, isSpanContextValid, trace } from '@opentelemetry/api';
 import winston from 'winston';
 
 export type Logger = winston.Logger;
@@ -24,6 +25,16 @@ const redactSecrets = winston.format((info) => {
   return info;
 });
 
+/** The trace and span a line was logged in (OpenTelemetry), when tracing is on. */
+const traceFields = winston.format((info) => {
+  const span = trace.getSpanContext(context.active());
+  if (span && isSpanContextValid(span)) {
+    info['trace_id'] = span.traceId;
+    info['span_id'] = span.spanId;
+  }
+  return info;
+});
+
 export function createLogger(opts: LoggerOptions): Logger {
   const json = opts.json ?? !process.stdout.isTTY;
   return winston.createLogger({
@@ -31,6 +42,7 @@ export function createLogger(opts: LoggerOptions): Logger {
     defaultMeta: { service: opts.service },
     format: winston.format.combine(
       redactSecrets(),
+      traceFields(),
       winston.format.errors({ stack: true }),
       winston.format.timestamp(),
       json

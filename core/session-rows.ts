@@ -6,7 +6,15 @@
  */
 import type { Database } from './db/orm.js';
 import { Session } from './db/entities.js';
-import { FINAL_STATES, LIVE_STATES, type EndReason, type LiveState, type SessionSnapshot, type SessionState } from './session-snapshot.js';
+import { FINAL_STATES, LIVE_STATES, type EndReason, type LiveState, type SessionSnapshot, type SessionStart, type SessionState } from './session-snapshot.js';
+import { encodePageCursor, olderThan, type PageCursor } from './page-cursor.js';
+
+/** Which sessions a listing shows: one user's (null: everyone's), optionally by state and app. */
+export interface SessionListFilter {
+  userId: string | null;
+  state?: SessionState | 'live' | undefined;
+  app?: string | undefined;
+}
 
 /** What the API knows of a session before its workflow starts. */
 export type SessionReservation = Pick<SessionSnapshot, 'sessionId' | 'userId' | 'app' | 'url' | 'quality' | 'requestedAt'>;
@@ -34,6 +42,7 @@ function rowSnapshot(row: Session): SessionSnapshot {
     attachedAt: toMs(row.attachedAt),
     lastActivityAt: null,
     endedAt: toMs(row.endedAt),
+    ...(row.start === 'warm' || row.start === 'cold' ? { start: row.start } : {}),
   };
 }
 
@@ -79,6 +88,7 @@ export class SessionRows {
       readyAt: toDate(s.readyAt),
       attachedAt: toDate(s.attachedAt),
       endedAt: toDate(s.endedAt),
+      start: s.start ?? null,
       updatedAt: new Date(),
     });
     return FINAL_STATES.includes(s.state) && !FINAL_STATES.includes((stateBefore ?? 'provisioning') as SessionState);
@@ -96,12 +106,28 @@ export class SessionRows {
     return row ? rowSnapshot(row) : null;
   }
 
-  /** Newest first; every user's when `userId` is null. */
-  async list(opts: { userId: string | null; limit: number }): Promise<SessionSnapshot[]> {
+  /** A page, newest first; every user's when `userId` is null; `live`: any state but the final ones. */
+  async list(opts: SessionListFilter & { limit: number; cursor?: PageCursor | undefined }): Promise<{ sessions: SessionSnapshot[]; nextCursor: string | null }> {
+    const where: Record<string, unknown>[] = [];
+    if (opts.userId !== null) where.push({ userId: opts.userId });
+    if (opts.state === 'live') where.push({ state: notFinal });
+    else if (opts.state) where.push({ state: opts.state });
+    if (opts.app) where.push({ app: opts.app });
+    if (opts.cursor) where.push(olderThan('requestedAt', opts.cursor));
     const rows = await this.db.em
       .fork()
-      .find(Session, opts.userId === null ? {} : { userId: opts.userId }, { orderBy: { requestedAt: 'desc' }, limit: opts.limit });
-    return rows.map(rowSnapshot);
+      .find(Session, where.length ? { $and: where } : {}, { orderBy: [{ requestedAt: 'desc' }, { id: 'desc' }], limit: opts.limit + 1 });
+    const page = rows.slice(0, opts.limit);
+    const last = page.at(-1);
+    return { sessions: page.map(rowSnapshot), nextCursor: rows.length > opts.limit && last ? encodePageCursor(last.requestedAt, last.id) : null };
+  }
+
+  /** Start latencies (request to ready, ms) of the sessions that became ready since `since`, by how they started. */
+  async startLatencies(since: Date): Promise<Array<{ start: SessionStart; app: string; quality: string; ms: number }>> {
+    const rows = await this.db.em
+      .fork()
+      .find(Session, { readyAt: { $gte: since }, start: { $in: ['warm', 'cold'] } }, { fields: ['start', 'app', 'quality', 'requestedAt', 'readyAt'] });
+    return rows.map((r) => ({ start: r.start as SessionStart, app: r.app, quality: r.quality, ms: r.readyAt!.getTime() - r.requestedAt.getTime() }));
   }
 
   /** Of these session ids, those whose row is not final (claimed or running sessions). */

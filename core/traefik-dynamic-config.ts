@@ -38,8 +38,8 @@ export const INGRESS_TLS_FILE = 'hackstream-ingress-tls.yml';
 export const LEGACY_INGRESS_FILE = 'hackstream-ingress.yml';
 
 /** What the ingress forwards to the API; a route the public must reach adds its path here. */
-export const API_PATH_PREFIXES = ['/v1/', '/apt/'] as const;
-export const API_PATHS = ['/health', '/ready', '/ca.pem'] as const;
+export const API_PATH_PREFIXES = ['/v1/', '/apt/', '/docs/', '/ui/'] as const;
+export const API_PATHS = ['/health', '/ready', '/ca.pem', '/docs', '/ui'] as const;
 
 const API_ROUTER = 'hackstream-api';
 

@@ -6,12 +6,13 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
-import { WORKFLOW_BUNDLE_FILE } from '../worker/workflow-bundle.js';
+import { WORKFLOW_BUNDLE_FILE, WORKFLOW_INTERCEPTOR_MODULES } from '../worker/workflow-bundle.js';
 
 async function build(): Promise<void> {
   const distDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
   const { code } = await bundleWorkflowCode({
     workflowsPath: path.join(distDir, 'workflows', 'index.js'),
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
     logger: new DefaultLogger('WARN'),
   });
   await writeFile(path.join(distDir, WORKFLOW_BUNDLE_FILE), code);

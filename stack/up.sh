@@ -85,6 +85,9 @@ export HACKSTREAM_DATA_DIR="$data_dir"
 export HACKSTREAM_API_PORT="$api_port"
 export HACKSTREAM_PUBLIC_PORT="$public_port"
 export HACKSTREAM_TEMPORAL_ADDRESS="127.0.0.1:$temporal_port"
+export HACKSTREAM_TEMPORAL_UI_URL="${HACKSTREAM_TEMPORAL_UI_URL:-http://127.0.0.1:$ui_port}"
+# The worker's Temporal SDK metrics, where deploy/prometheus/prometheus.yml scrapes them.
+export HACKSTREAM_TEMPORAL_METRICS_ADDRESS="${HACKSTREAM_TEMPORAL_METRICS_ADDRESS:-127.0.0.1:9466}"
 export HACKSTREAM_ENV="${HACKSTREAM_ENV:-production}"
 
 # A Redis just given new users leaves its running clients with stale credentials: start afresh.
@@ -107,7 +110,7 @@ wait_for 60 ready curl -fsS --cacert "$ca" "$api_url/ready" || {
 cat <<EOF
 
 HackStream is up.
-  API:          $api_url   (health: /health, readiness: /ready)
+  API:          $api_url   (health: /health, readiness: /ready, contract: /v1/openapi.json, docs: /docs/)
   CA:           $ca   (trust it, or pin its fingerprint; also served at $api_url/ca.pem)
   Temporal UI:  http://127.0.0.1:$ui_port
   Client:       $api_url/apt/   (signed apt repository of the hackstream client; see README)

@@ -5,6 +5,13 @@
 import os from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { trace } from '@opentelemetry/api';
+import {
+  makeWorkflowExporter,
+  OpenTelemetryActivityInboundInterceptor,
+  OpenTelemetryActivityOutboundInterceptor,
+  OpenTelemetryWorkflowClientInterceptor,
+} from '@temporalio/interceptors-opentelemetry';
 import Docker from 'dockerode';
 import { connectRedis } from '../core/redis-connection.js';
 import { temporalConnectionOptions } from '../core/temporal-connection.js';
@@ -33,6 +40,9 @@ import { ensurePoolSchedule, poolWarmerInput } from './pool-schedule.js';
 import { ensureReconcileSchedule } from './reconcile-schedule.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 import { sessionUserOnHost } from './user-namespace.js';
+import { WORKFLOW_INTERCEPTOR_MODULES } from './workflow-bundle.js';
+import { traceDockerCalls } from '../activities/docker-tracing.js';
+import { startTracing, type Tracing } from '../core/tracing.js';
 
 /** A temporary file or directory older than this at start was left by a writer that died. */
 const LEFTOVER_AGE_MS = 60_000;
@@ -43,6 +53,8 @@ export interface SessionWorkerOptions {
   db: Database;
   /** Where the workflow code comes from: a prebuilt bundle in production, sources in tests. */
   workflows: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'>;
+  /** Where workflow spans go; without it (tests), nowhere. */
+  tracing?: Pick<Tracing, 'spanProcessor' | 'resource'>;
 }
 
 export interface SessionWorker {
@@ -57,15 +69,17 @@ export interface SessionWorker {
 
 export async function createSessionWorker(opts: SessionWorkerOptions): Promise<SessionWorker> {
   const { config, logger, db } = opts;
+  const tracing = opts.tracing ?? startTracing('worker', {});
   const { namespace, taskQueue } = config.temporal;
   const identity = `${os.hostname()}-${process.pid}`;
 
   const connectionOptions = await temporalConnectionOptions(config.temporal);
   const clientConnection = await Connection.connect(connectionOptions);
   await ensureSearchAttributes(clientConnection, namespace, logger);
-  const client = new Client({ connection: clientConnection, namespace });
+  const client = new Client({ connection: clientConnection, namespace, interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } });
   const nativeConnection = await NativeConnection.connect(connectionOptions);
   const docker = new Docker({ socketPath: config.dockerSocket });
+  traceDockerCalls(docker, trace.getTracer('hackstream'));
   const redis = await connectRedis(config.redisUrl, logger, { failFast: false });
 
   const firewall = new SessionFirewall(new IptablesPacketFilter(), { ingressGroup: config.ingressGroup });
@@ -118,7 +132,12 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     // rather than spend one of their few attempts; what still runs then (the session watchers)
     // is cancelled and resumes, by its retry policy, on the next worker of the queue.
     shutdownGraceTime: '10s',
-    interceptors: { activity: [metrics.activityInterceptors] },
+    interceptors: {
+      activity: [metrics.activityInterceptors, (ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) })],
+      // With a prebuilt bundle they are in it already (scripts/build-workflow-bundle.ts).
+      ...(opts.workflows.workflowsPath ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}),
+    },
+    sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
   });
   const stopHealth = publishWorkerHealth({ redis, identity, pingDocker: () => runtime.ping(), logger });
   await ensurePoolSchedule(client, config, logger);

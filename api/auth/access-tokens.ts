@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
-import type { Role } from '../../core/db/entities.js';
+import type { Role } from '../../core/roles.js';
 
 const ISSUER = 'hackstream';
 const AUDIENCE = 'hackstream-api';

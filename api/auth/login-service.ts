@@ -19,17 +19,12 @@ import type { RefreshTokens } from './refresh-tokens.js';
 import type { RevokedFamilies } from './revoked-families.js';
 import type { ThrottledAudit } from './throttled-audit.js';
 import type { Totp } from './totp.js';
+import type { TokenPair } from '../contract/responses.js';
 
 /** One message for unknown user and wrong password, so neither can be told from the other. */
 export const BAD_CREDENTIALS = 'invalid username or password';
 
-export interface TokenPair {
-  access_token: string;
-  token_type: 'Bearer';
-  expires_in: number;
-  refresh_token: string;
-  refresh_expires_in: number;
-}
+export type { TokenPair };
 
 export interface LoginServiceDeps {
   users: UserDirectory;

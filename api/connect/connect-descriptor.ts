@@ -14,26 +14,9 @@ import { HttpError } from '../http-error.js';
 import { sessionTlsName, sessionWebHost } from '../../core/ingress-names.js';
 import type { ConnectCredentials } from '../../core/connect-credentials.js';
 import { mintNativeToken } from './native-tokens.js';
+import type { ConnectDescriptor } from '../contract/responses.js';
 
-export interface ConnectDescriptor {
-  expires_at: string;
-  /**
-   * `hackstream://<host[:port]>/sessions/<id>`: opens the session in the HackStream client
-   * (`hackstream open`), which fetches its own credentials; a web page can offer it as a link.
-   */
-  app_link: string;
-  browser: { url: string };
-  native: {
-    uri: string;
-    host: string;
-    port: number;
-    sni: string;
-    username: string;
-    password: string;
-    ca_url: string;
-    ca_fingerprint_sha256: string;
-  };
-}
+export type { ConnectDescriptor };
 
 export class ConnectDescriptors {
   private caFingerprint: Promise<string> | undefined;

@@ -8,7 +8,8 @@
  * every create.
  */
 import type { ApiConfig } from '../../core/config.js';
-import { User, type QuotaOverrides, type Role } from '../../core/db/entities.js';
+import { User, type QuotaOverrides } from '../../core/db/entities.js';
+import type { Role } from '../../core/roles.js';
 import type { Database } from '../../core/db/orm.js';
 import type { SessionRows } from '../../core/session-rows.js';
 import { HttpError } from '../http-error.js';
@@ -27,15 +28,6 @@ export interface QuotaUsage {
   sessions: number;
   storageMb: number;
 }
-
-export const quotaView = (q: Quota) => ({
-  max_sessions: q.maxSessions,
-  memory_mb: q.memoryMb,
-  cpus: q.cpus,
-  idle_timeout_seconds: q.idleTimeoutSeconds,
-  max_duration_seconds: q.maxDurationSeconds,
-  storage_mb: q.storageMb,
-});
 
 export class QuotaService {
   constructor(

@@ -6,18 +6,13 @@
  */
 import type { ApiConfig } from '../../core/config.js';
 import type { AuditLog } from '../../core/audit-log.js';
-import { RoleEgress, type Role } from '../../core/db/entities.js';
+import { RoleEgress } from '../../core/db/entities.js';
+import type { Role } from '../../core/roles.js';
 import type { Database } from '../../core/db/orm.js';
 import type { AuthenticatedUser } from '../request-context.js';
+import type { RoleEgressView } from '../contract/responses.js';
 
-export interface RoleEgressView {
-  role: Role;
-  /** From HACKSTREAM_ROLE_POLICIES (changed by redeploying). */
-  configured: string[];
-  /** Kept by admins through this API. */
-  added: string[];
-  updated_at: string | null;
-}
+export type { RoleEgressView };
 
 export class RoleEgressOpenings {
   constructor(

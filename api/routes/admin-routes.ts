@@ -1,30 +1,22 @@
 import { Router } from 'express';
 import type { AuditLog } from '../../core/audit-log.js';
 import { currentUser, requireAdmin } from '../auth/authentication.js';
-import type { QuotaOverrides } from '../../core/db/entities.js';
+import { quotaFromJson } from '../quotas/quota-fields.js';
 import type { UserService } from '../users/user-service.js';
+import type { AdminOverviews } from '../overview/admin-overview.js';
 import type { RoleEgressOpenings } from '../quotas/role-egress.js';
 import { auditQuery, createUserBody, parseInput, patchUserBody, roleEgressBody, roleParam, userIdParam } from '../validation.js';
 
 const ip = (req: { ip?: string | undefined }) => req.ip ?? '';
 
-/** The API's snake_case quota fields → the stored overrides. */
-function quotaOverrides(q: Record<string, number | undefined> | null | undefined): QuotaOverrides | null | undefined {
-  if (q === undefined || q === null) return q;
-  return {
-    maxSessions: q['max_sessions'],
-    memoryMb: q['memory_mb'],
-    cpus: q['cpus'],
-    idleTimeoutSeconds: q['idle_timeout_seconds'],
-    maxDurationSeconds: q['max_duration_seconds'],
-    storageMb: q['storage_mb'],
-  };
-}
-
-/** Admins only: /v1/users, /v1/roles and /v1/audit. */
-export function adminRoutes(users: UserService, audit: AuditLog, egress: RoleEgressOpenings): Router {
+/** Admins only: /v1/users, /v1/roles, /v1/audit and /v1/admin. */
+export function adminRoutes(users: UserService, audit: AuditLog, egress: RoleEgressOpenings, overviews: AdminOverviews): Router {
   const router = Router();
-  router.use(['/v1/users', '/v1/roles', '/v1/audit'], requireAdmin);
+  router.use(['/v1/users', '/v1/roles', '/v1/audit', '/v1/admin'], requireAdmin);
+
+  router.get('/v1/admin/overview', async (_req, res) => {
+    res.json(await overviews.get());
+  });
 
   router.post('/v1/users', async (req, res) => {
     const body = parseInput(createUserBody, req.body);
@@ -39,7 +31,7 @@ export function adminRoutes(users: UserService, audit: AuditLog, egress: RoleEgr
   router.patch('/v1/users/:id', async (req, res) => {
     const id = parseInput(userIdParam, req.params['id'], 'user id');
     const body = parseInput(patchUserBody, req.body);
-    const patch = { ...body, quota: quotaOverrides(body.quota) };
+    const patch = { ...body, quota: quotaFromJson(body.quota) };
     res.set('Cache-Control', 'no-store').json(await users.update(currentUser(req), id, patch, ip(req)));
   });
 

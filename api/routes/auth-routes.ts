@@ -4,7 +4,8 @@ import type { LoginService } from '../auth/login-service.js';
 import type { Reauthentication } from '../auth/reauthentication.js';
 import type { Totp } from '../auth/totp.js';
 import { HttpError } from '../http-error.js';
-import { quotaView, type QuotaService } from '../quotas/quota-service.js';
+import type { QuotaService } from '../quotas/quota-service.js';
+import { quotaJson } from '../quotas/quota-fields.js';
 import type { UserService } from '../users/user-service.js';
 import { changePasswordBody, loginBody, parseInput, redeemBody, refreshBody, totpBeginBody, totpConfirmBody } from '../validation.js';
 
@@ -59,7 +60,7 @@ export function accountRoutes(login: LoginService, totp: Totp, quotas: QuotaServ
   router.get('/v1/quotas', async (req, res) => {
     const user = currentUser(req);
     const [quota, usage] = await Promise.all([quotas.effective(user.id), quotas.usage(user.id)]);
-    res.json({ quota: quotaView(quota), usage: { sessions: usage.sessions, storage_mb: usage.storageMb } });
+    res.json({ quota: quotaJson(quota), usage: { sessions: usage.sessions, storage_mb: usage.storageMb } });
   });
   router.post('/v1/me/password', async (req, res) => {
     const user = currentUser(req);

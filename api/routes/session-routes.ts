@@ -15,7 +15,7 @@ export function sessionRoutes(sessions: SessionService): Router {
 
   router.get('/v1/sessions', async (req, res) => {
     const query = parseInput(listSessionsQuery, req.query, 'query');
-    res.json({ sessions: await sessions.list(currentUser(req), query) });
+    res.json(await sessions.list(currentUser(req), query));
   });
 
   router.get('/v1/sessions/:id', async (req, res) => {

@@ -23,21 +23,20 @@ import {
   userIdSearchAttribute,
   type SessionSnapshot,
   type SessionSpec,
-  type SessionStart,
-  type SessionState,
   type StopRequest,
 } from '../../workflows/messages.js';
 import { canTakeWarmContainer, sessionSpec } from '../../workflows/session-spec.js';
 import type { SessionWorkflow } from '../../workflows/session-workflow.js';
 import { HttpError, notFound } from '../http-error.js';
 import type { AuthenticatedUser } from '../request-context.js';
-import type { CreateSessionBody } from '../validation.js';
+import type { CreateSessionBody, ListSessionsQuery } from '../validation.js';
 import type { AuditLog } from '../../core/audit-log.js';
 import type { ConnectDescriptor, ConnectDescriptors } from '../connect/connect-descriptor.js';
 import type { ApiMetrics } from '../metrics.js';
 import type { RoleEgressOpenings } from '../quotas/role-egress.js';
 import type { QuotaService } from '../quotas/quota-service.js';
 import type { PoolClaims } from './pool-claims.js';
+import type { ConnectableSessionView } from '../contract/responses.js';
 import { snapshotView, type SessionView } from './session-view.js';
 
 export interface SessionServiceDeps {
@@ -54,7 +53,7 @@ export interface SessionServiceDeps {
 }
 
 /** A session with fresh credentials to attach to it. */
-export type ConnectableSessionView = SessionView & { connect: ConnectDescriptor; start?: SessionStart };
+export type { ConnectableSessionView };
 
 /** How long `stop` waits for teardown before answering 202 (still stopping). */
 const STOP_WAIT_MS = 15_000;
@@ -156,10 +155,11 @@ export class SessionService {
     return descriptor;
   }
 
-  async list(user: AuthenticatedUser, opts: { all: boolean; limit: number }): Promise<SessionView[]> {
-    if (opts.all && user.role !== 'admin') throw new HttpError(403, 'forbidden', 'only admins may list all sessions');
-    const sessions = await this.deps.rows.list({ userId: opts.all ? null : user.id, limit: opts.limit });
-    return sessions.map(snapshotView);
+  async list(user: AuthenticatedUser, q: ListSessionsQuery): Promise<{ sessions: SessionView[]; next_cursor: string | null }> {
+    if (q.all && user.role !== 'admin') throw new HttpError(403, 'forbidden', 'only admins may list all sessions');
+    if (q.user && !q.all) throw new HttpError(400, 'invalid_request', 'invalid query: user: only with all=1 (admins)');
+    const page = await this.deps.rows.list({ userId: q.all ? (q.user ?? null) : user.id, state: q.state, app: q.app, cursor: q.cursor, limit: q.limit });
+    return { sessions: page.sessions.map(snapshotView), next_cursor: page.nextCursor };
   }
 
   async get(user: AuthenticatedUser, sessionId: string): Promise<SessionView> {
@@ -183,7 +183,7 @@ export class SessionService {
       } catch (err) {
         if (!deadline.aborted) throw err;
         const view = await this.get(user, sessionId);
-        return { view: { ...view, state: FINAL_STATES.includes(view.state as SessionState) ? view.state : 'stopping' }, done: false };
+        return { view: { ...view, state: FINAL_STATES.includes(view.state) ? view.state : 'stopping' }, done: false };
       }
     }
     return { view: snapshotView(recorded), done: true };

@@ -3,21 +3,10 @@
  * Connect descriptors carry one-time credentials and are added only where they are issued.
  */
 import type { SessionSnapshot } from '../../core/session-snapshot.js';
+import type { SessionView } from '../contract/responses.js';
 
-export interface SessionView {
-  session_id: string;
-  user_id: string;
-  app: string;
-  state: string;
-  reason: string | null;
-  message: string | null;
-  url: string | null;
-  quality: string;
-  created_at: string;
-  ready_at: string | null;
-  attached_at: string | null;
-  ended_at: string | null;
-}
+export type { SessionView };
+
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 

@@ -2,7 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { Database } from '../../core/db/orm.js';
-import { User, type Role } from '../../core/db/entities.js';
+import { User } from '../../core/db/entities.js';
+import type { Role } from '../../core/roles.js';
 import { burnVerification, hashPassword, verifyPassword } from '../auth/passwords.js';
 import type { AuthenticatedUser } from '../request-context.js';
 

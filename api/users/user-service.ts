@@ -14,7 +14,8 @@
  * two admins cannot demote each other at the same moment.
  */
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
-import { User, type QuotaOverrides, type Role } from '../../core/db/entities.js';
+import { User, type QuotaOverrides } from '../../core/db/entities.js';
+import type { Role } from '../../core/roles.js';
 import type { Database } from '../../core/db/orm.js';
 import type { AuditLog } from '../../core/audit-log.js';
 import type { OneTimeCodes } from '../auth/one-time-codes.js';
@@ -26,21 +27,13 @@ import type { Totp } from '../auth/totp.js';
 import type { AccountAccess, PendingAccountChange } from './account-access.js';
 import { HttpError, notFound } from '../http-error.js';
 import type { QuotaService } from '../quotas/quota-service.js';
+import { quotaJson } from '../quotas/quota-fields.js';
+import type { UserView } from '../contract/responses.js';
+
+export type { UserView };
 import type { RedisMutex } from '../redis-mutex.js';
 import type { AuthenticatedUser } from '../request-context.js';
 import type { Logger } from '../../core/logger.js';
-
-export interface UserView {
-  id: string;
-  username: string;
-  role: Role;
-  disabled: boolean;
-  /** Invited, no password chosen yet (or reset and not chosen again). */
-  pending_password: boolean;
-  totp_enabled: boolean;
-  quota_overrides: QuotaOverrides | null;
-  created_at: string;
-}
 
 export interface CreatedUser {
   user: UserView;
@@ -79,7 +72,7 @@ const view = (u: User): UserView => ({
   disabled: u.disabled,
   pending_password: !u.passwordHash,
   totp_enabled: Boolean(u.totpEnabledAt),
-  quota_overrides: u.quota ?? null,
+  quota_overrides: u.quota ? quotaJson(u.quota) : null,
   created_at: u.createdAt.toISOString(),
 });
 

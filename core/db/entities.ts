@@ -4,9 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { defineEntity, p } from '@mikro-orm/core';
+import { ROLES } from '../roles.js';
 
-export const ROLES = ['admin', 'user'] as const;
-export type Role = (typeof ROLES)[number];
 
 /** Per-user quota overrides; unset fields fall back to the role's defaults. */
 export interface QuotaOverrides {
@@ -50,7 +49,11 @@ UserSchema.setClass(User);
 export const SessionSchema = defineEntity({
   name: 'Session',
   tableName: 'sessions',
-  indexes: [{ properties: ['userId', 'requestedAt'], name: 'sessions_user_requested_idx' }, { properties: ['state'], name: 'sessions_state_idx' }],
+  indexes: [
+    { properties: ['userId', 'requestedAt'], name: 'sessions_user_requested_idx' },
+    { properties: ['state'], name: 'sessions_state_idx' },
+    { properties: ['requestedAt', 'id'], name: 'sessions_requested_idx' },
+  ],
   properties: {
     id: p.uuid().primary(),
     userId: p.uuid(),
@@ -67,6 +70,8 @@ export const SessionSchema = defineEntity({
     readyAt: p.datetime().nullable(),
     attachedAt: p.datetime().nullable(),
     endedAt: p.datetime().nullable(),
+    /** How it got its container: `warm` (from a pool) or `cold`; null until it is ready. */
+    start: p.string().length(8).nullable(),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   },
 });

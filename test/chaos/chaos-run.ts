@@ -92,7 +92,7 @@ interface Stack {
 
 async function upStack(log: (line: string) => void): Promise<Stack> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hs-chaos-'));
-  const [api, redisPort, temporalPort, ui, ingress, metrics] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [api, redisPort, temporalPort, ui, ingress, metrics, sdkMetrics] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
   const taskQueue = `hs-chaos-${process.pid}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -103,6 +103,7 @@ async function upStack(log: (line: string) => void): Promise<Stack> {
     HACKSTREAM_TEMPORAL_PORT: String(temporalPort),
     HACKSTREAM_TEMPORAL_UI_PORT: String(ui),
     HACKSTREAM_WORKER_METRICS_PORT: String(metrics),
+    HACKSTREAM_TEMPORAL_METRICS_ADDRESS: `127.0.0.1:${sdkMetrics}`,
     HACKSTREAM_TASK_QUEUE: taskQueue,
     HACKSTREAM_POOL: 'firefox:auto:1',
     HACKSTREAM_CONNECT_TIMEOUT_SECONDS: String(TIMEOUTS.connect),

@@ -42,6 +42,7 @@ describe('stack/up.sh', () => {
       // Small, so that the test below sees a rotation without writing 50 MiB.
       HACKSTREAM_LOG_ROTATE_MB: '1',
       HACKSTREAM_WORKER_METRICS_PORT: String(await freePort()),
+      HACKSTREAM_TEMPORAL_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
     };
     delete env['HACKSTREAM_ADMIN_PASSWORD'];
 

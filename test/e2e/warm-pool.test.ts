@@ -16,7 +16,7 @@ import { createLogger } from '../../core/logger.js';
 import { poolLabel } from '../../activities/container-labels.js';
 import { poolReadyKey } from '../../core/pool-store.js';
 import { createSessionWorker, type SessionWorker } from '../../worker/session-worker.js';
-import { installTemporalLogging } from '../../worker/temporal-logging.js';
+import { installTemporalRuntime } from '../../worker/temporal-runtime.js';
 import { poolScheduleId, type WarmSlot } from '../../workflows/messages.js';
 import { startApiOn, type ApiUnderTest } from '../support/api-under-test.js';
 import { launchChromium, openSessionWindow, type TestBrowser } from '../support/browser.js';
@@ -82,7 +82,7 @@ async function readyList(): Promise<Map<string, string>> {
 }
 
 beforeAll(async () => {
-  installTemporalLogging(logger);
+  installTemporalRuntime(logger);
   config = loadWorkerConfig(env);
   db = await openDatabase(config.db);
   // The API first: warm containers' routes go live only once its ForwardAuth middleware is in

@@ -2,6 +2,7 @@
  * Migrations and the session projection on both supported databases: SQLite (the default) and
  * PostgreSQL (a real server started for the test).
  */
+import { decodePageCursor } from '../../core/page-cursor.js';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -147,8 +148,17 @@ describe.each(drivers)('%s', (driver, dbConfig) => {
       await rows.reserve(second);
       expect(await rows.countLiveOf(userId)).toBe(2);
       expect(await rows.find(first.sessionId)).toMatchObject({ ...first, state: 'provisioning', reason: null, container: null, endedAt: null });
-      expect((await rows.list({ userId, limit: 10 })).map((r) => r.sessionId)).toEqual([second.sessionId, first.sessionId]);
-      expect((await rows.list({ userId, limit: 1 })).map((r) => r.sessionId)).toEqual([second.sessionId]);
+      const ids = (page: { sessions: Array<{ sessionId: string }> }) => page.sessions.map((r) => r.sessionId);
+      expect(ids(await rows.list({ userId, limit: 10 }))).toEqual([second.sessionId, first.sessionId]);
+      // Pages: the cursor of the first page leads to the rest, and the last page has none.
+      const page1 = await rows.list({ userId, limit: 1 });
+      expect(ids(page1)).toEqual([second.sessionId]);
+      expect(page1.nextCursor).not.toBeNull();
+      const page2 = await rows.list({ userId, limit: 1, cursor: decodePageCursor(page1.nextCursor!)! });
+      expect(ids(page2)).toEqual([first.sessionId]);
+      expect(page2.nextCursor).toBeNull();
+      expect(ids(await rows.list({ userId, limit: 10, state: 'live', app: 'firefox' }))).toEqual([second.sessionId, first.sessionId]);
+      expect(ids(await rows.list({ userId, limit: 10, state: 'ready' }))).toEqual([]);
 
       await rows.failReservation(first.sessionId, 'could not start the session workflow');
       expect(await rows.find(first.sessionId)).toMatchObject({ state: 'failed', reason: 'provision_failed', message: 'could not start the session workflow' });
@@ -156,8 +166,12 @@ describe.each(drivers)('%s', (driver, dbConfig) => {
       expect(await rows.live([first.sessionId, second.sessionId, randomUUID()])).toEqual(new Set([second.sessionId]));
 
       // A reservation the workflow already owns is not given back.
-      const running = { ...(await rows.find(second.sessionId))!, state: 'ready' as const, readyAt: Date.now() };
+      const running = { ...(await rows.find(second.sessionId))!, state: 'ready' as const, readyAt: second.requestedAt + 250, start: 'warm' as const };
       await rows.record(running);
+      expect(await rows.find(second.sessionId)).toMatchObject({ start: 'warm' });
+      expect(ids(await rows.list({ userId, limit: 10, state: 'live' }))).toEqual([second.sessionId]);
+      expect(ids(await rows.list({ userId, limit: 10, state: 'failed' }))).toEqual([first.sessionId]);
+      expect(await rows.startLatencies(new Date(second.requestedAt - 60_000))).toEqual([{ start: 'warm', app: 'firefox', quality: 'auto', ms: 250 }]);
       await rows.failReservation(second.sessionId, 'late');
       expect(await rows.find(second.sessionId)).toMatchObject({ state: 'ready', readyAt: running.readyAt, message: null });
       expect(await rows.find(randomUUID())).toBeNull();

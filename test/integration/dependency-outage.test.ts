@@ -12,7 +12,7 @@ import { openDatabase, type Database } from '../../core/db/orm.js';
 import { createLogger } from '../../core/logger.js';
 import { SessionRows } from '../../core/session-rows.js';
 import { createSessionWorker, type SessionWorker } from '../../worker/session-worker.js';
-import { installTemporalLogging } from '../../worker/temporal-logging.js';
+import { installTemporalRuntime } from '../../worker/temporal-runtime.js';
 import { sessionWorkflowId, stopSignal } from '../../workflows/messages.js';
 import { startApiOn, type ApiUnderTest } from '../support/api-under-test.js';
 import { metricValue } from '../support/prometheus.js';
@@ -38,7 +38,7 @@ beforeAll(async () => {
   db = await openDatabase(config.db);
   t = await startApiOn(stack, { ...env, HACKSTREAM_TEMPORAL_ADDRESS: `127.0.0.1:${temporalRelay.port}` });
   const logger = createLogger({ level: 'error', service: 'outage-worker', json: false });
-  installTemporalLogging(logger);
+  installTemporalRuntime(logger);
   worker = await createSessionWorker({ config, logger, db, workflows: { workflowsPath: workflowsEntry } });
   void worker.run();
 });

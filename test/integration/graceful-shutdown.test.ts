@@ -10,7 +10,7 @@ import { openDatabase, type Database } from '../../core/db/orm.js';
 import { createLogger } from '../../core/logger.js';
 import { SessionRows } from '../../core/session-rows.js';
 import { createSessionWorker, type SessionWorker } from '../../worker/session-worker.js';
-import { installTemporalLogging } from '../../worker/temporal-logging.js';
+import { installTemporalRuntime } from '../../worker/temporal-runtime.js';
 import { sessionWorkflowId, stopSignal } from '../../workflows/messages.js';
 import { startApiOn } from '../support/api-under-test.js';
 import { docker, sessionContainers } from '../support/docker.js';
@@ -32,7 +32,7 @@ async function startWorker(): Promise<SessionWorker> {
 }
 
 beforeAll(async () => {
-  installTemporalLogging(logger);
+  installTemporalRuntime(logger);
   config = loadWorkerConfig(env);
   db = await openDatabase(config.db);
 });

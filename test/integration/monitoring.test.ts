@@ -47,9 +47,13 @@ async function until<T>(what: string, probe: () => Promise<T | null>, seconds: n
 }
 
 /** The repository's configuration, its targets replaced by this stack's, scraping every second. */
-function configFor(apiUrl: string, workerUrl: string): string {
+function configFor(apiUrl: string, workerUrl: string, temporalSdkUrl: string): string {
   const config = parse(readFileSync(path.join(PROMETHEUS_DIR, 'prometheus.yml'), 'utf8'));
-  const targets: Record<string, string> = { 'hackstream-api': new URL(apiUrl).host, 'hackstream-worker': new URL(workerUrl).host };
+  const targets: Record<string, string> = {
+    'hackstream-api': new URL(apiUrl).host,
+    'hackstream-worker': new URL(workerUrl).host,
+    'hackstream-temporal-sdk': new URL(temporalSdkUrl).host,
+  };
   expect(config.scrape_configs.map((c: { job_name: string }) => c.job_name).sort()).toEqual(Object.keys(targets).sort());
   for (const job of config.scrape_configs) job.static_configs = [{ targets: [targets[job.job_name]] }];
   config.global = { scrape_interval: '1s', evaluation_interval: '1s' };
@@ -61,18 +65,18 @@ beforeAll(async () => {
   // A pool configured (on a queue no worker serves): its series exist, as on a real host.
   t = await startApiOn(stack, { HACKSTREAM_POOL: 'firefox:auto:1', HACKSTREAM_TASK_QUEUE: `hs-monitoring-${process.pid}` });
   const configFile = path.join(work, 'prometheus.yml');
-  writeFileSync(configFile, configFor(t.api.url, stack.workerMetricsUrl));
+  writeFileSync(configFile, configFor(t.api.url, stack.workerMetricsUrl, stack.temporalMetricsUrl));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   prometheus = spawn('prometheus', [`--config.file=${configFile}`, `--storage.tsdb.path=${path.join(work, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], {
     stdio: 'ignore',
   });
-  // Both jobs scraped at least twice (a rate needs two samples), and every rule evaluated once.
+  // Every job scraped at least twice (a rate needs two samples), and every rule evaluated once.
   await until(
-    'Prometheus did not scrape both jobs twice',
+    'Prometheus did not scrape every job twice',
     async () => {
       const res = await query('count_over_time(up[1m]) >= 3');
-      return res.data?.result.length === 2 ? true : null;
+      return res.data?.result.length === 3 ? true : null;
     },
     60,
   );
@@ -96,12 +100,13 @@ describe("the operators' monitoring files", () => {
     }
   });
 
-  it('scrape the API and the worker of a running stack', async () => {
+  it("scrape the API, the worker and the worker's Temporal SDK of a running stack", async () => {
     const up = await query('up{job=~"hackstream-.*"}');
     expect(up.status).toBe('success');
     const values = (up.data!.result as Array<{ metric: { job: string }; value: [number, string] }>).map((r) => [r.metric.job, r.value[1]]);
     expect(values.sort()).toEqual([
       ['hackstream-api', '1'],
+      ['hackstream-temporal-sdk', '1'],
       ['hackstream-worker', '1'],
     ]);
   });

@@ -3,7 +3,6 @@
  * out) against the real stack: concurrent creates of one user, spread over both, never start more
  * sessions than the user's limit (the lock is in Redis, shared; its lease is renewed while held).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { UserDirectory } from '../../api/users/user-directory.js';
@@ -11,7 +10,7 @@ import { loadApiConfig } from '../../core/config.js';
 import { openDatabase, type Database } from '../../core/db/orm.js';
 import { sessionWorkflowId, stopSignal } from '../../workflows/messages.js';
 import { Client, Connection } from '@temporalio/client';
-import { REPO_ROOT } from '../support/paths.js';
+import { spawnApi, type ControlPlaneProcess } from '../support/control-plane-process.js';
 import { freePort } from '../support/ports.js';
 
 const stack = inject('stack');
@@ -25,27 +24,12 @@ const env: Record<string, string> = {
   HACKSTREAM_ROLE_POLICIES: JSON.stringify({ user: { maxSessions: MAX_SESSIONS } }),
 };
 
-const apis: Array<{ proc: ChildProcess; url: string; output: string[] }> = [];
+const apis: Array<ControlPlaneProcess & { url: string }> = [];
 let db: Database;
 let temporal: Client;
 
-async function startApiProcess(): Promise<{ proc: ChildProcess; url: string; output: string[] }> {
-  const port = await freePort();
-  const output: string[] = [];
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env, HACKSTREAM_API_PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  proc.stdout.on('data', (d: Buffer) => output.push(d.toString()));
-  proc.stderr.on('data', (d: Buffer) => output.push(d.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  while (!(await fetch(`${url}/health`).then((r) => r.ok, () => false))) {
-    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`the API process did not start:\n${output.join('')}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { proc, url, output };
+async function startApiProcess(): Promise<ControlPlaneProcess & { url: string }> {
+  return spawnApi(env, await freePort());
 }
 
 beforeAll(async () => {
@@ -55,10 +39,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const { proc } of apis) {
-    proc.kill('SIGTERM');
-    await new Promise((r) => (proc.exitCode !== null ? r(undefined) : proc.once('exit', r)));
-  }
+  for (const api of apis) await api.stop();
   await temporal?.connection.close();
   await db?.close();
 });

@@ -70,6 +70,23 @@ describe('API responses', () => {
   });
 });
 
+describe("the API's pages (/docs/, /ui/)", () => {
+  it.each(['/docs/', '/docs/swagger-ui-bundle.js', '/ui/'])('%s: only their own scripts and styles, nothing inline, never framed', async (page) => {
+    const res = await httpsRequest(`${t.origin}${page}`, { caFile: stack.caFile });
+    // /ui/ answers 404 where the dashboard is not built: the policy is the same.
+    expect([200, 404]).toContain(res.status);
+    expectTransportAndReferrer(res.headers);
+    const csp = directives(res.headers['content-security-policy']);
+    expect(csp['default-src']).toBe("'none'");
+    expect(csp['script-src']).toBe("'self'");
+    expect(csp['style-src']).toBe("'self'");
+    expect(csp['connect-src']).toBe("'self'");
+    expect(csp['frame-ancestors']).toBe("'none'");
+    expect(String(res.headers['content-security-policy'])).not.toMatch(/unsafe|\*/);
+    expect(res.headers['x-frame-options']).toBe('DENY');
+  });
+});
+
 describe("a session's HTML5 client through the ingress", () => {
   let user: { token: string };
   let session: any;

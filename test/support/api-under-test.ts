@@ -11,7 +11,8 @@ import { sessionWebHost } from '../../core/ingress-names.js';
 import { createLogger } from '../../core/logger.js';
 import { startApi, type RunningApi } from '../../api/server.js';
 import { UserDirectory } from '../../api/users/user-directory.js';
-import type { Role } from '../../core/db/entities.js';
+import type { Role } from '../../core/roles.js';
+import { contractViolation } from './api-contract.js';
 import { httpsRequest } from './https-client.js';
 import type { StackInfo } from './test-stack.js';
 
@@ -89,6 +90,8 @@ export async function startApiOn(stack: StackInfo, env: Record<string, string> =
     } catch {
       /* not JSON: keep the text so a test can show it */
     }
+    const violation = contractViolation(method, path, res.status, res.headers, parsed);
+    if (violation) throw new Error(`API contract broken: ${violation}`);
     return { status: res.status, body: parsed, headers: res.headers };
   };
 

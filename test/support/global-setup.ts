@@ -13,7 +13,7 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const stack = await startTestStack();
-  const { env, temporalAddress, dataDir, ingressPort, caFile, outside, workerMetricsUrl } = stack;
-  project.provide('stack', { env, temporalAddress, dataDir, ingressPort, caFile, outside, workerMetricsUrl });
+  const { env, temporalAddress, dataDir, ingressPort, caFile, outside, workerMetricsUrl, temporalMetricsUrl } = stack;
+  project.provide('stack', { env, temporalAddress, dataDir, ingressPort, caFile, outside, workerMetricsUrl, temporalMetricsUrl });
   return () => stack.stop();
 }

@@ -18,7 +18,7 @@ import { Session } from '../../core/db/entities.js';
 import { migrateToLatest, openDatabase } from '../../core/db/orm.js';
 import { createLogger } from '../../core/logger.js';
 import { createSessionWorker } from '../../worker/session-worker.js';
-import { installTemporalLogging } from '../../worker/temporal-logging.js';
+import { installTemporalRuntime } from '../../worker/temporal-runtime.js';
 import { SEARCH_ATTRIBUTES } from '../../workflows/messages.js';
 import { temporalCli, workflowsEntry } from './paths.js';
 import { startOutsideWorld, type OutsideWorldInfo } from './outside-world.js';
@@ -39,6 +39,8 @@ export interface StackInfo {
   outside: OutsideWorldInfo;
   /** The stack's worker's GET /metrics. */
   workerMetricsUrl: string;
+  /** The Temporal SDK's own metrics in the stack's worker process. */
+  temporalMetricsUrl: string;
 }
 
 export interface TestStack extends StackInfo {
@@ -47,7 +49,8 @@ export interface TestStack extends StackInfo {
 
 export async function startTestStack(): Promise<TestStack> {
   const logger = createLogger({ level: 'warn', service: 'test-worker', json: false });
-  installTemporalLogging(logger);
+  const temporalMetricsAddress = `127.0.0.1:${await freePort()}`;
+  installTemporalRuntime(logger, { metricsAddress: temporalMetricsAddress });
 
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hs-it-'));
   const redis = await startRedis();
@@ -93,6 +96,7 @@ export async function startTestStack(): Promise<TestStack> {
     caFile: config.ingress.caCertFile,
     outside,
     workerMetricsUrl: `http://127.0.0.1:${worker.metricsPort}/metrics`,
+    temporalMetricsUrl: `http://${temporalMetricsAddress}/metrics`,
     async stop() {
       await worker.close();
       // A test that failed half-way may leave a session running: remove what this run created.

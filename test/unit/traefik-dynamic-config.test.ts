@@ -52,7 +52,7 @@ describe("the API's router and ForwardAuth middleware", () => {
   it("route the public API paths over TLS to the API, on any host but a session's browser host, and nothing else", () => {
     expect(router).toMatchObject({ entryPoints: [ENTRYPOINT], service: 'hackstream-api', tls: {}, middlewares: [API_JSON_ERRORS_MIDDLEWARE] });
     expect(router.rule).toBe(
-      '(PathPrefix(`/v1/`) || PathPrefix(`/apt/`) || Path(`/health`) || Path(`/ready`) || Path(`/ca.pem`)) && ' +
+      '(PathPrefix(`/v1/`) || PathPrefix(`/apt/`) || PathPrefix(`/docs/`) || PathPrefix(`/ui/`) || Path(`/health`) || Path(`/ready`) || Path(`/ca.pem`) || Path(`/docs`) || Path(`/ui`)) && ' +
         '!HostRegexp(`(?i)(^|\\.)web\\.sessions\\.hackstream\\.test\\.?$`)',
     );
     expect(router.rule).not.toContain('/metrics');

@@ -13,7 +13,7 @@ import type { accountAccessActivities } from '../../activities/account-access-ac
 import { SessionFilesNotWritableError } from '../../activities/errors.js';
 import type { AccountState } from '../../core/account-states.js';
 import { createLogger } from '../../core/logger.js';
-import { installTemporalLogging } from '../../worker/temporal-logging.js';
+import { installTemporalRuntime } from '../../worker/temporal-runtime.js';
 import type { AccountAccessWorkflow } from '../../workflows/account-access-workflow.js';
 import { accountAccessWorkflowId, type AccountAccessChange } from '../../workflows/messages.js';
 import { historyRecorder } from '../support/history-recorder.js';
@@ -22,7 +22,7 @@ import { temporalTestServer, workflowsEntry } from '../support/paths.js';
 let env: TestWorkflowEnvironment;
 
 beforeAll(async () => {
-  installTemporalLogging(createLogger({ level: 'error', service: 'workflow-test', json: false }));
+  installTemporalRuntime(createLogger({ level: 'error', service: 'workflow-test', json: false }));
   env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: temporalTestServer() } } });
 });
 /** HACKSTREAM_RECORD_HISTORIES=<dir>: the tests' histories become replay fixtures there. */

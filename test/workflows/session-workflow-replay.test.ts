@@ -8,13 +8,14 @@
  * recorded by test/workflows/session-workflow.test.ts (HACKSTREAM_RECORD_HISTORIES=<dir>); a
  * workflow change that cannot replay them needs `patched()` (ARCHITECTURE.md).
  */
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../../worker/workflow-bundle.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.js';
-import { installTemporalLogging } from '../../worker/temporal-logging.js';
+import { installTemporalRuntime } from '../../worker/temporal-runtime.js';
 import { workflowsEntry } from '../support/paths.js';
 
 const readHistory = (file: string) =>
@@ -28,9 +29,9 @@ let bundle: WorkflowBundleWithSourceMap;
 beforeAll(async () => {
   // Errors only: every replay would otherwise log its worker's start and stop.
   const logger = createLogger({ level: 'error', service: 'replay-test', json: false });
-  installTemporalLogging(logger);
+  installTemporalRuntime(logger);
   // One bundle for every replay, as a worker has.
-  bundle = await bundleWorkflowCode({ workflowsPath: workflowsEntry, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m) => logger.error(m) } });
+  bundle = await bundleWorkflowCode({ workflowsPath: workflowsEntry, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m) => logger.error(m) } });
 }, 120_000);
 
 describe('SessionWorkflow replays the histories of earlier versions', () => {

@@ -30,7 +30,7 @@ import type { ReconcileWorkflow } from '../../workflows/reconcile-workflow.js';
 import type { SessionWorkflow } from '../../workflows/session-workflow.js';
 import { createLogger } from '../../core/logger.js';
 import { ensureSearchAttributes } from '../../worker/search-attributes.js';
-import { installTemporalLogging } from '../../worker/temporal-logging.js';
+import { installTemporalRuntime } from '../../worker/temporal-runtime.js';
 import { historyRecorder } from '../support/history-recorder.js';
 import { temporalTestServer, workflowsEntry } from '../support/paths.js';
 
@@ -42,7 +42,7 @@ let env: TestWorkflowEnvironment;
 beforeAll(async () => {
   // Errors only: the fakes fail on purpose (e.g. the unavailable watcher) and would flood the output.
   const logger = createLogger({ level: 'error', service: 'workflow-test', json: false });
-  installTemporalLogging(logger);
+  installTemporalRuntime(logger);
   env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: temporalTestServer() } },
   });

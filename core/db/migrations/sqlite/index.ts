@@ -3,5 +3,6 @@ import { Migration20261122060727_init } from './Migration20261122060727_init.js'
 import { Migration20261122073315_session_network } from './Migration20261122073315_session_network.js';
 import { Migration20261122081009_accounts_tokens_audit } from './Migration20261122081009_accounts_tokens_audit.js';
 import { Migration20261130195118_role_egress } from './Migration20261130195118_role_egress.js';
+import { Migration20261201172901_session_start_and_pages } from './Migration20261201172901_session_start_and_pages.js';
 
-export const migrations = [Migration20261122060727_init, Migration20261122073315_session_network, Migration20261122081009_accounts_tokens_audit, Migration20261130195118_role_egress];
+export const migrations = [Migration20261122060727_init, Migration20261122073315_session_network, Migration20261122081009_accounts_tokens_audit, Migration20261130195118_role_egress, Migration20261201172901_session_start_and_pages];

@@ -1,4 +1,8 @@
-/** Routes the Temporal SDK's logs (worker, workflow and activity loggers) into winston. */
+/**
+ * The Temporal SDK's runtime, installed once per process: its logs (worker, workflow and activity
+ * loggers) go into winston, and its own metrics (task polls, schedule-to-start latencies, sticky
+ * cache, slots) are served to Prometheus when an address is given.
+ */
 import type { LogLevel, LogMetadata, Logger as SdkLogger } from '@temporalio/common';
 import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import type { Logger } from '../core/logger.js';
@@ -33,10 +37,18 @@ export class WinstonSdkLogger implements SdkLogger {
   }
 }
 
-/** Must run once, before any worker or native connection is created. */
-export function installTemporalLogging(logger: Logger): void {
+/**
+ * Must run once, before any worker or native connection is created. `metricsAddress`
+ * (`host:port`): where the SDK serves its Prometheus metrics (`temporal_*`, durations in seconds).
+ */
+export function installTemporalRuntime(logger: Logger, opts: { metricsAddress?: string | undefined } = {}): void {
   Runtime.install({
     logger: new WinstonSdkLogger(logger),
-    telemetryOptions: { logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+    telemetryOptions: {
+      logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN' }) },
+      ...(opts.metricsAddress
+        ? { metrics: { prometheus: { bindAddress: opts.metricsAddress, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true } } }
+        : {}),
+    },
   });
 }

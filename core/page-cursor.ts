@@ -1,0 +1,22 @@
+/**
+ * Keyset paging for newest-first lists (the audit log, sessions): a cursor is the last entry's
+ * time and id, so pages stay stable while entries are added. Opaque to clients.
+ */
+export interface PageCursor {
+  at: Date;
+  id: string;
+}
+
+export const encodePageCursor = (at: Date, id: string): string => Buffer.from(`${at.getTime()}|${id}`).toString('base64url');
+
+/** A cursor this API issued, or null for anything else. */
+export function decodePageCursor(cursor: string): PageCursor | null {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const ms = Number(at);
+  return id && Number.isFinite(ms) ? { at: new Date(ms), id } : null;
+}
+
+/** The query condition of the entries after `cursor` in newest-first order of `timeField`, then id. */
+export function olderThan(timeField: string, cursor: PageCursor): Record<string, unknown> {
+  return { $or: [{ [timeField]: { $lt: cursor.at } }, { [timeField]: cursor.at, id: { $lt: cursor.id } }] };
+}

@@ -1,0 +1,48 @@
+/** One JSON request to the API, same origin. Every failure becomes an ApiError with a message fit to show. */
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export type Method = 'GET' | 'POST' | 'PATCH';
+
+export async function send<T>(method: Method, path: string, body?: unknown, token?: string | null): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (token) headers['authorization'] = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? null : JSON.stringify(body),
+      // Tokens travel in the Authorization header only; no cookie is needed or wanted.
+      credentials: 'omit',
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'Cannot reach the server: check your connection and try again.');
+  }
+  const json: unknown = res.headers.get('content-type')?.includes('json') ? await res.json().catch(() => undefined) : undefined;
+  if (res.ok) return json as T;
+  const error = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+  // A proxy in front of the API may answer with HTML (502, 504): still give the user something readable.
+  const message = typeof error?.message === 'string' ? error.message : `The server answered ${res.status} ${res.statusText}`.trim();
+  const code = typeof error?.code === 'string' ? error.code : `http_${res.status}`;
+  throw new ApiError(res.status, code, message);
+}
+
+/** A query string of the given parameters, leaving out empty ones (the API rejects unknown or empty values). */
+export function query(params: Record<string, string | number | undefined | null>): string {
+  const q = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== null && value !== '') q.set(key, String(value));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}

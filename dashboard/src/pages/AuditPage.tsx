@@ -1,0 +1,150 @@
+import { useEffect, useState } from 'preact/hooks';
+import { errorMessage, get, query } from '../api';
+import { Alert, Field, TableWrap } from '../components/ui';
+import { formatTime } from '../format';
+import { AUDIT_ACTIONS, type AuditEvent, type AuditPage as Page } from '../types';
+import { useUsers } from '../users';
+
+const PAGE_SIZE = 50;
+
+interface Filters {
+  action: string;
+  user: string;
+  since: string;
+}
+
+/** datetime-local is the browser's local time without a zone; the API wants an instant. */
+function sinceParam(local: string): string | undefined {
+  if (!local) return undefined;
+  const d = new Date(local);
+  return Number.isNaN(d.getTime()) ? local : d.toISOString();
+}
+
+export function AuditPage() {
+  const directory = useUsers();
+  const [draft, setDraft] = useState<Filters>({ action: '', user: '', since: '' });
+  const [applied, setApplied] = useState<Filters>(draft);
+  // Where the shown page starts; undefined: the newest events.
+  const [cursor, setCursor] = useState<string | undefined>(undefined);
+  const [page, setPage] = useState<Page | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    let alive = true;
+    setBusy(true);
+    const q = query({ action: applied.action.trim(), user: applied.user, since: sinceParam(applied.since), limit: PAGE_SIZE, cursor });
+    get<Page>(`/v1/audit${q}`)
+      .then(
+        (answer) => {
+          if (!alive) return;
+          setPage(answer);
+          setError(null);
+        },
+        (err: unknown) => alive && setError(errorMessage(err)),
+      )
+      .finally(() => alive && setBusy(false));
+    return () => {
+      alive = false;
+    };
+  }, [applied, cursor]);
+
+  return (
+    <>
+      <h1 tabIndex={-1}>Audit log</h1>
+      <form
+        noValidate
+        class="card filters"
+        aria-label="Filters"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setCursor(undefined);
+          setApplied({ ...draft });
+        }}
+      >
+        <Field id="audit-action" label="Action">
+          <input id="audit-action" list="audit-actions" autocomplete="off" value={draft.action} onInput={(e) => setDraft({ ...draft, action: e.currentTarget.value })} />
+          <datalist id="audit-actions">
+            {AUDIT_ACTIONS.map((a) => (
+              <option key={a} value={a} />
+            ))}
+          </datalist>
+        </Field>
+        <Field id="audit-user" label="User">
+          <select id="audit-user" value={draft.user} onChange={(e) => setDraft({ ...draft, user: e.currentTarget.value })}>
+            <option value="">any</option>
+            {directory.users?.map((u) => (
+              <option key={u.id} value={u.id}>
+                {u.username}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field id="audit-since" label="Since">
+          <input id="audit-since" type="datetime-local" value={draft.since} onInput={(e) => setDraft({ ...draft, since: e.currentTarget.value })} />
+        </Field>
+        <button type="submit" disabled={busy}>
+          Apply
+        </button>
+      </form>
+      <Alert message={error ?? directory.error} />
+      {page === null ? (
+        error ? null : (
+          <p>Loading…</p>
+        )
+      ) : (
+        <TableWrap label="Audit log">
+          <table class="audit">
+            <caption>Audit log</caption>
+            <thead>
+              <tr>
+                <th scope="col">Time</th>
+                <th scope="col">Action</th>
+                <th scope="col">Actor</th>
+                <th scope="col">User</th>
+                <th scope="col">Target</th>
+                <th scope="col">Source IP</th>
+                <th scope="col">Details</th>
+              </tr>
+            </thead>
+            <tbody>
+              {page.events.length === 0 ? (
+                <tr>
+                  <td colSpan={7}>No events match.</td>
+                </tr>
+              ) : (
+                page.events.map((e) => <EventRow key={e.id} event={e} nameOf={directory.nameOf} />)
+              )}
+            </tbody>
+          </table>
+        </TableWrap>
+      )}
+      <div class="actions">
+        <button type="button" class="secondary" disabled={busy || cursor === undefined} onClick={() => setCursor(undefined)}>
+          First page
+        </button>
+        {page?.next_cursor ? (
+          <button type="button" class="secondary" disabled={busy} onClick={() => setCursor(page.next_cursor ?? undefined)}>
+            Next page
+          </button>
+        ) : null}
+      </div>
+    </>
+  );
+}
+
+function EventRow({ event: e, nameOf }: { event: AuditEvent; nameOf: (id: string | null) => string }) {
+  return (
+    <tr>
+      <td>
+        <time dateTime={e.occurred_at}>{formatTime(e.occurred_at)}</time>
+      </td>
+      <td>{e.action}</td>
+      <td>{e.actor_name ?? nameOf(e.actor_id)}</td>
+      <td>{nameOf(e.user_id)}</td>
+      <td class="wrap">{e.target_type ? `${e.target_type} ${e.target_id ?? ''}`.trim() : '—'}</td>
+      <td>{e.source_ip ?? '—'}</td>
+      <td class="wrap">{e.details ? <code>{JSON.stringify(e.details)}</code> : '—'}</td>
+    </tr>
+  );
+}

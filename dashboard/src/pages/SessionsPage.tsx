@@ -1,0 +1,211 @@
+import { useState } from 'preact/hooks';
+import { errorMessage, get, post } from '../api';
+import { rememberAppLink } from '../app-links';
+import { ApiError } from '../http';
+import { Alert, Field, Section, Status, TableWrap } from '../components/ui';
+import { SessionActions } from '../components/SessionActions';
+import { formatDuration, formatMemory, formatTime } from '../format';
+import { usePolling } from '../polling';
+import { useSessionList } from '../sessions';
+import { QUALITIES, type Quality, type QuotaResponse, type Session } from '../types';
+
+const NO_FILTER = {};
+
+export function SessionsPage() {
+  const list = useSessionList(NO_FILTER, 3000, 20);
+  const [quota, setQuota] = useState<QuotaResponse | null>(null);
+  const [quotaError, setQuotaError] = useState<string | null>(null);
+  const [actionError, setActionError] = useState<string | null>(null);
+
+  const reloadQuota = usePolling(
+    async (current) => {
+      try {
+        const q = await get<QuotaResponse>('/v1/quotas');
+        if (!current()) return;
+        setQuota(q);
+        setQuotaError(null);
+      } catch (err) {
+        if (current()) setQuotaError(errorMessage(err));
+      }
+    },
+    // Usage only moves when sessions start or end: the list's actions reload it sooner.
+    15_000,
+    [],
+  );
+  const changed = () => {
+    list.reload();
+    reloadQuota();
+  };
+
+  return (
+    <>
+      <h1 tabIndex={-1}>Sessions</h1>
+      <LaunchForm onLaunched={changed} />
+      <section aria-labelledby="my-sessions" class="card">
+        <h2 id="my-sessions">My sessions</h2>
+        <Alert message={list.error ?? actionError} />
+        {list.sessions === null ? (
+          <p>Loading…</p>
+        ) : (
+          <TableWrap label="My sessions">
+            <table>
+              {/* The section heading above says it; the caption still names the table for screen readers. */}
+              <caption class="visually-hidden">My sessions</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Started</th>
+                  <th scope="col">Address</th>
+                  <th scope="col">Quality</th>
+                  <th scope="col">State</th>
+                  <th scope="col">Actions</th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.sessions.length === 0 ? (
+                  <tr>
+                    <td colSpan={5}>No sessions yet.</td>
+                  </tr>
+                ) : (
+                  list.sessions.map((s) => (
+                    <tr key={s.session_id}>
+                      <td>
+                        <time dateTime={s.created_at}>{formatTime(s.created_at)}</time>
+                      </td>
+                      <td class="wrap">{s.url ?? 'Start page'}</td>
+                      <td>{s.quality}</td>
+                      <td class={`state state-${s.state}`}>{s.state}</td>
+                      <td>
+                        <SessionActions
+                          session={s}
+                          open
+                          onError={setActionError}
+                          onStopped={(stopped) => {
+                            list.update(stopped);
+                            changed();
+                          }}
+                        />
+                      </td>
+                    </tr>
+                  ))
+                )}
+              </tbody>
+            </table>
+          </TableWrap>
+        )}
+        {list.hasMore ? (
+          <button type="button" class="secondary" disabled={list.loadingMore} onClick={() => void list.loadMore()}>
+            Load more
+          </button>
+        ) : null}
+      </section>
+      <QuotaSection quota={quota} error={quotaError} />
+    </>
+  );
+}
+
+function LaunchForm({ onLaunched }: { onLaunched: () => void }) {
+  const [url, setUrl] = useState('');
+  const [quality, setQuality] = useState<Quality>('auto');
+  const [starting, setStarting] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [started, setStarted] = useState<string | null>(null);
+
+  const launch = async () => {
+    setStarting(true);
+    setError(null);
+    setStarted(null);
+    try {
+      const body: { app: 'firefox'; quality: Quality; url?: string } = { app: 'firefox', quality };
+      if (url.trim()) body.url = url.trim();
+      // Answers once the container is up: seconds from a warm pool, longer on a cold start.
+      const s = await post<Session>('/v1/sessions', body);
+      if (s.connect) rememberAppLink(s.session_id, s.connect.app_link);
+      setStarted('Firefox is ready: use Open in the list below.');
+      setUrl('');
+    } catch (err) {
+      // The answer was lost, not necessarily the session: it may be starting all the same.
+      setError(err instanceof ApiError && err.code === 'network' ? 'The connection broke while Firefox was starting: the list below shows whether it started.' : errorMessage(err));
+    } finally {
+      setStarting(false);
+      onLaunched();
+    }
+  };
+
+  return (
+    <form
+      noValidate
+      class="card launch"
+      aria-labelledby="launch-title"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (!starting) void launch();
+      }}
+    >
+      <h2 id="launch-title">New session</h2>
+      <div class="row">
+        <Field id="launch-url" label="Web address" hint="Optional: the page Firefox opens.">
+          <input
+            id="launch-url"
+            type="url"
+            inputMode="url"
+            placeholder="https://example.org"
+            aria-describedby="launch-url-hint"
+            value={url}
+            onInput={(e) => setUrl(e.currentTarget.value)}
+          />
+        </Field>
+        <Field id="launch-quality" label="Quality">
+          <select id="launch-quality" value={quality} onChange={(e) => setQuality(e.currentTarget.value as Quality)}>
+            {QUALITIES.map((q) => (
+              <option key={q} value={q}>
+                {q}
+              </option>
+            ))}
+          </select>
+        </Field>
+      </div>
+      <button type="submit" disabled={starting}>
+        Launch Firefox
+      </button>
+      {starting ? <Status>Starting…</Status> : null}
+      {started ? <Status class="ok">{started}</Status> : null}
+      <Alert message={error} />
+    </form>
+  );
+}
+
+function QuotaSection({ quota, error }: { quota: QuotaResponse | null; error: string | null }) {
+  return (
+    <Section id="quota" title="Quota">
+      <Alert message={error} />
+      {quota ? (
+        <dl class="facts">
+          <div>
+            <dt>Sessions</dt>
+            <dd>
+              {quota.usage.sessions} of {quota.quota.max_sessions} sessions
+            </dd>
+          </div>
+          <div>
+            <dt>Memory</dt>
+            <dd>{formatMemory(quota.quota.memory_mb)} per session</dd>
+          </div>
+          <div>
+            <dt>CPUs</dt>
+            <dd>{quota.quota.cpus} per session</dd>
+          </div>
+          <div>
+            <dt>Idle timeout</dt>
+            <dd>{formatDuration(quota.quota.idle_timeout_seconds)}</dd>
+          </div>
+          <div>
+            <dt>Maximum duration</dt>
+            <dd>{formatDuration(quota.quota.max_duration_seconds)}</dd>
+          </div>
+        </dl>
+      ) : error ? null : (
+        <p>Loading…</p>
+      )}
+    </Section>
+  );
+}

@@ -1,0 +1,185 @@
+/**
+ * The web dashboard (dashboard/, served by the API at /ui/) in Chromium through the ingress, by
+ * clicking as its users do: an admin logs in and invites a user; the user redeems the invitation
+ * in another browser, logs in, launches Firefox and sees it become ready; the admin sees it among
+ * all sessions and stops it; the user's page shows it stopped; the audit page shows the
+ * invitation, the launch and the stop. Every page is checked with axe (no serious or critical
+ * violation) under the dashboard's strict content security policy (nothing refused), and
+ * screenshotted into test-results/dashboard/. Then two tabs of one login refresh their tokens at
+ * the same moment, again and again, and both stay logged in (no refresh token is ever reused).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
+import { launchChromium, type TestBrowser } from '../support/browser.js';
+import { REPO_ROOT } from '../support/paths.js';
+
+const SCREENSHOTS = path.join(REPO_ROOT, 'test-results', 'dashboard');
+/** Short, so that the tabs below refresh many times within the test. */
+const ACCESS_TOKEN_SECONDS = 20;
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+let t: ApiUnderTest;
+let chromium: TestBrowser;
+let built: string;
+const refused: string[] = [];
+
+beforeAll(async () => {
+  // The dashboard as `npm run build` builds it, into a folder of this test's own.
+  built = mkdtempSync(path.join(os.tmpdir(), 'hs-dashboard-'));
+  execFileSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'vite'), ['build', '--config', 'dashboard/vite.config.ts', '--outDir', built, '--emptyOutDir', '--logLevel', 'warn'], { cwd: REPO_ROOT, stdio: 'pipe' });
+  t = await startApiUnderTest({ HACKSTREAM_DASHBOARD_DIR: built, HACKSTREAM_ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TOKEN_SECONDS) });
+  chromium = await launchChromium({ trustCaFile: inject('stack').caFile });
+  mkdirSync(SCREENSHOTS, { recursive: true });
+}, 120_000);
+
+afterAll(async () => {
+  await chromium?.close();
+  await t?.close();
+  rmSync(built, { recursive: true, force: true });
+});
+
+async function newPage(context?: BrowserContext): Promise<Page> {
+  const page = await (context ?? (await chromium.browser.newContext({ viewport: { width: 1100, height: 800 } }))).newPage();
+  page.on('console', (msg) => {
+    if (/Content Security Policy|Refused to/i.test(msg.text())) refused.push(msg.text());
+  });
+  page.on('request', (req) => {
+    if (!req.url().startsWith(t.origin) && !req.url().startsWith('data:')) refused.push(`request outside the stack: ${req.url()}`);
+  });
+  return page;
+}
+
+/** axe-core on the page as it is now: serious and critical violations, by rule and element. */
+async function accessibilityProblems(page: Page): Promise<string[]> {
+  await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async () => {
+    const result = await (globalThis as unknown as { axe: { run(): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> }> } }).axe.run();
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(' ')) }));
+  });
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.targets.join(', ')}`);
+}
+
+async function checkPage(page: Page, name: string, heading: string): Promise<void> {
+  await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  expect(await accessibilityProblems(page), `${name}: accessibility`).toEqual([]);
+}
+
+async function logIn(page: Page, username: string, password: string): Promise<void> {
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Sessions' }).waitFor();
+}
+
+const rowOf = (page: Page, table: string, text: string) => page.getByRole('table', { name: table }).getByRole('row').filter({ hasText: text });
+
+describe('the dashboard, by clicking', () => {
+  it('invite → redeem → launch → ready → admin stops it → the user sees it stopped → audited', async () => {
+    const admin = await t.newUser('admin');
+    const invitee = `dash-${Date.now().toString(36)}`;
+    const password = 'a dashboard password';
+
+    // The admin logs in and invites a user.
+    const adminPage = await newPage();
+    await adminPage.goto(`${t.origin}/ui/`);
+    await checkPage(adminPage, '01-login', 'Log in');
+    await logIn(adminPage, admin.username, admin.password);
+    await adminPage.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click();
+    await adminPage.getByLabel('New username').fill(invitee);
+    await adminPage.getByRole('button', { name: 'Invite' }).click();
+    const invitation = adminPage.getByRole('status').filter({ hasText: 'Invitation code' });
+    const code = (await invitation.locator('code').textContent())!.trim();
+    expect(code.length).toBeGreaterThan(10);
+    await checkPage(adminPage, '02-users-invited', 'Users');
+
+    // The user, in a browser of their own: redeems the invitation, logs in, launches Firefox.
+    const userPage = await newPage();
+    await userPage.goto(`${t.origin}/ui/#/redeem`);
+    await userPage.getByLabel('Invitation code').fill(code);
+    await userPage.getByLabel('New password').fill(password);
+    await userPage.getByLabel('Repeat password').fill(password);
+    await checkPage(userPage, '03-redeem', 'Redeem an invitation');
+    await userPage.getByRole('button', { name: 'Set password' }).click();
+    await userPage.getByText('Password set: you can log in now.').waitFor();
+    await userPage.getByRole('link', { name: 'Log in' }).click();
+    await logIn(userPage, invitee, password);
+    await userPage.getByLabel('Web address').fill('https://example.com/');
+    await userPage.getByLabel('Quality').selectOption('low');
+    await userPage.getByRole('button', { name: 'Launch Firefox' }).click();
+    const mine = rowOf(userPage, 'My sessions', 'https://example.com/');
+    await mine.getByRole('cell', { name: 'ready', exact: true }).waitFor({ timeout: 90_000 });
+    await expect(mine.getByRole('button', { name: 'Open', exact: true }).isVisible()).resolves.toBe(true);
+    expect(await mine.getByRole('link', { name: 'Open in the app' }).getAttribute('href')).toMatch(/^hackstream:\/\/localhost:\d+\/sessions\/[0-9a-f-]{36}$/);
+    await checkPage(userPage, '04-user-session-ready', 'Sessions');
+
+    // The admin finds it among all sessions and stops it.
+    await adminPage.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'All sessions' }).click();
+    const theirs = rowOf(adminPage, 'All sessions', invitee).filter({ hasText: 'ready' });
+    await theirs.waitFor({ timeout: 15_000 });
+    await checkPage(adminPage, '05-all-sessions', 'All sessions');
+    await theirs.getByRole('button', { name: 'Stop' }).click();
+    await rowOf(adminPage, 'All sessions', invitee).getByRole('cell', { name: 'stopped', exact: true }).waitFor({ timeout: 30_000 });
+
+    // The user's page shows it stopped (it polls).
+    await mine.getByRole('cell', { name: 'stopped', exact: true }).waitFor({ timeout: 15_000 });
+    await checkPage(userPage, '06-user-session-stopped', 'Sessions');
+
+    // The audit log, filtered to the user: the invitation, the launch and the stop.
+    await adminPage.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit' }).click();
+    await adminPage.getByLabel('User').selectOption({ label: invitee });
+    await adminPage.getByRole('button', { name: 'Apply' }).click();
+    const audit = adminPage.getByRole('table', { name: 'Audit log' });
+    for (const action of ['user.invited', 'invite.redeemed', 'session.created', 'session.stopped']) {
+      await audit.getByRole('cell', { name: action, exact: true }).first().waitFor({ timeout: 15_000 });
+    }
+    await checkPage(adminPage, '07-audit', 'Audit log');
+
+    // The other pages, for the accessibility check and their screenshots.
+    await adminPage.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Overview' }).click();
+    await adminPage.getByRole('table', { name: 'Warm pools' }).waitFor();
+    await checkPage(adminPage, '08-overview', 'Overview');
+    await userPage.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
+    await checkPage(userPage, '09-account', 'Account');
+
+    expect(refused).toEqual([]);
+    await adminPage.context().close();
+    await userPage.context().close();
+  }, 240_000);
+
+  it('two tabs of one login that refresh at the same moment both stay logged in, without tripping reuse detection', async () => {
+    const user = await t.newUser();
+    const context = await chromium.browser.newContext();
+    const first = await newPage(context);
+    await first.goto(`${t.origin}/ui/`);
+    await logIn(first, user.username, user.password);
+    const second = await newPage(context);
+    await second.goto(`${t.origin}/ui/`);
+    await second.getByRole('heading', { level: 1, name: 'Sessions' }).waitFor();
+
+    // Both tabs load at once, so both refresh at once (a fresh tab has no access token), five
+    // times over; in between they also refresh on their own timers (tokens live 20 s).
+    for (let round = 0; round < 5; round++) {
+      await Promise.all([first.reload(), second.reload()]);
+      await Promise.all([first, second].map((p) => p.getByRole('heading', { level: 1, name: 'Sessions' }).waitFor()));
+    }
+    await new Promise((r) => setTimeout(r, (ACCESS_TOKEN_SECONDS + 5) * 1000));
+    for (const page of [first, second]) {
+      await page.getByRole('heading', { level: 1, name: 'Sessions' }).waitFor();
+      await expect(page.getByRole('heading', { level: 1, name: 'Log in' }).count()).resolves.toBe(0);
+      // An API call made now still works: the quota section shows the user's limit.
+      await page.reload();
+      await page.getByText(/of \d+ sessions/).first().waitFor();
+    }
+    const reuse = await t.call('GET', `/v1/audit?user=${user.id}&action=token.reuse_detected`, { token: (await t.newUser('admin')).token });
+    expect(reuse.body.events).toEqual([]);
+    expect(refused).toEqual([]);
+    await context.close();
+  }, 180_000);
+});
