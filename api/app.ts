@@ -63,7 +63,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const mutex = new RedisMutex(redis);
   const users = new UserDirectory(db);
   const accessTokens = new AccessTokens(config.jwtSecret, config.accessTokenTtlSeconds);
-  const refreshTokens = new RefreshTokens(db, config.refreshTokenTtlSeconds);
+  const refreshTokens = new RefreshTokens(db, config.refreshTokenTtlSeconds, config.refreshRetrySeconds);
   const revoked = new RevokedFamilies(redis, config.accessTokenTtlSeconds);
   const codes = new OneTimeCodes(db);
   const totp = new Totp(db, new SecretBox(config.secretKey), codes);

@@ -19,17 +19,28 @@ export function requestTracing(tracer: Tracer): { start: RequestHandler; resume:
     const parent = propagation.extract(context.active(), req.headers);
     const span = tracer.startSpan(req.method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method, 'url.path': req.path } }, parent);
     req.traceContext = trace.setSpan(parent, span);
-    res.on('finish', () => {
+    let ended = false;
+    // `finish` once the answer is sent; `close` alone when the client went away first (a create
+    // whose caller closed the page): the span ends either way, once.
+    const end = () => {
+      if (ended) return;
+      ended = true;
       const route = req.route as { path?: unknown } | undefined;
       if (typeof route?.path === 'string') {
         const name = `${req.baseUrl}${route.path}`;
         span.updateName(`${req.method} ${name}`);
         span.setAttribute('http.route', name);
       }
-      span.setAttribute('http.response.status_code', res.statusCode);
-      if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      if (res.writableFinished) {
+        span.setAttribute('http.response.status_code', res.statusCode);
+        if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      } else {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: 'the client closed the connection before the answer' });
+      }
       span.end();
-    });
+    };
+    res.on('finish', end);
+    res.on('close', end);
     context.with(req.traceContext, next);
   };
   const resume: RequestHandler = (req, _res, next) => {

@@ -92,6 +92,7 @@ const envSchema = z.object({
   HACKSTREAM_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   HACKSTREAM_ACCESS_TOKEN_TTL_SECONDS: seconds(600),
   HACKSTREAM_REFRESH_TOKEN_TTL_SECONDS: seconds(30 * 86_400),
+  HACKSTREAM_REFRESH_RETRY_SECONDS: z.coerce.number().int().min(0).max(60).default(10),
   HACKSTREAM_INVITE_TTL_SECONDS: seconds(7 * 86_400),
   HACKSTREAM_DASHBOARD_DIR: z.string().min(1).optional(),
   HACKSTREAM_TEMPORAL_UI_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
@@ -412,6 +413,8 @@ export function loadApiConfig(env: Env) {
     secretKey,
     accessTokenTtlSeconds: e.HACKSTREAM_ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: e.HACKSTREAM_REFRESH_TOKEN_TTL_SECONDS,
+    /** How long after a refresh its spent token may be presented again as a retry of a lost answer (0: never). */
+    refreshRetrySeconds: e.HACKSTREAM_REFRESH_RETRY_SECONDS,
     inviteTtlSeconds: e.HACKSTREAM_INVITE_TTL_SECONDS,
     loginLimits: loginLimits(e),
     /** Argon2 hashes one API process runs at once (each ~19 MiB and a core); more wait briefly or get 503. */

@@ -9,11 +9,15 @@ export interface PageCursor {
 
 export const encodePageCursor = (at: Date, id: string): string => Buffer.from(`${at.getTime()}|${id}`).toString('base64url');
 
-/** A cursor this API issued, or null for anything else. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A cursor this API issued, or null for anything else (what a database could not compare either). */
 export function decodePageCursor(cursor: string): PageCursor | null {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const [at, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const ms = Number(at);
-  return id && Number.isFinite(ms) ? { at: new Date(ms), id } : null;
+  if (rest.length > 0 || !id || !UUID.test(id) || !Number.isSafeInteger(ms) || ms < 0) return null;
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? null : { at: date, id };
 }
 
 /** The query condition of the entries after `cursor` in newest-first order of `timeField`, then id. */

@@ -32,7 +32,13 @@ const composeText = await readFile(opts.compose, 'utf8').catch((err: unknown) =>
   console.error(`cannot read ${opts.compose}: ${(err as Error).message}`);
   process.exit(1);
 });
-const existing = await readFile(opts.output, 'utf8').catch(() => null);
+// Only a file that is not there is started afresh: one that cannot be read (another user's, mode
+// 600) must not be replaced by new secrets, which would lock the stack out of its database.
+const existing = await readFile(opts.output, 'utf8').catch((err: NodeJS.ErrnoException) => {
+  if (err.code === 'ENOENT') return null;
+  console.error(`cannot read ${opts.output}: ${err.message} (nothing was changed)`);
+  process.exit(1);
+});
 const env = composeEnv(composeText, existing, opts.publicHost);
 await writeFileAtomically(opts.output, env.text, { mode: 0o600 });
 // Names only: the values are secrets.

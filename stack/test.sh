@@ -12,6 +12,7 @@ ensure_apt_packages "${HS_APT_RUNTIME[@]}" "${HS_APT_TEST[@]}"
 ensure_node
 ensure_npm_deps
 ensure_python_tools
+ensure_go
 ensure_dockerd "$HS_ROOT/.data/logs"
 ensure_session_image
 

@@ -101,7 +101,10 @@ export class LoginService {
       }
       throw unauthorized('invalid or expired refresh token');
     }
-    const user = await this.d.users.findActive(r.userId);
+    // A logout that ran while this refresh was spending its token revoked the family before the
+    // new token existed: checked after the new token is written, so one of the two always sees the other.
+    const ended = (await this.d.revoked.isRevoked(r.familyId)) || (await this.d.refreshTokens.familyRevoked(r.familyId));
+    const user = ended ? null : await this.d.users.findActive(r.userId);
     if (!user) {
       await this.d.refreshTokens.revokeFamily(r.familyId);
       throw unauthorized('invalid or expired refresh token');

@@ -3,6 +3,14 @@
  * family; each refresh spends the presented token (a conditional update: of two concurrent
  * refreshes exactly one wins) and issues the next one. Presenting a spent or revoked token means
  * it was stolen or replayed: the whole family is revoked.
+ *
+ * One exception, for answers lost on the way (a page reloaded while its refresh was in flight, a
+ * dropped connection): the token spent last may be presented again within `retrySeconds` while
+ * the token its refresh issued has not been used. That one is then spent in its place and a new
+ * one issued, so the family keeps a single live token: if the retry was a thief's, the client
+ * that got the lost answer never had it; if the thief's retry came before the client's own, the
+ * client's next refresh presents a spent token and the whole family, the thief's included, is
+ * revoked.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
@@ -25,6 +33,7 @@ export class RefreshTokens {
   constructor(
     private readonly db: Database,
     private readonly ttlSeconds: number,
+    private readonly retrySeconds = 0,
   ) {}
 
   /** Starts a new family (a login). */
@@ -37,6 +46,9 @@ export class RefreshTokens {
     const row = await em.findOne(RefreshToken, { tokenHash: hashSecret(token) });
     if (!row) return { ok: false, reason: 'unknown' };
     if (row.usedAt) {
+      if (!row.revokedAt && !row.replacedAt && Date.now() - row.usedAt.getTime() <= this.retrySeconds * 1000 && (await this.spendSuccessor(em, row.familyId, row.usedAt))) {
+        return { ok: true, userId: row.userId, familyId: row.familyId, next: await this.issue(row.userId, row.familyId) };
+      }
       await this.revokeFamily(row.familyId);
       return { ok: false, reason: 'reused', userId: row.userId, familyId: row.familyId };
     }
@@ -52,10 +64,23 @@ export class RefreshTokens {
     return { ok: true, userId: row.userId, familyId: row.familyId, next: await this.issue(row.userId, row.familyId) };
   }
 
+  /** Spends the token issued when the family's token was spent at `spentAt`, if nobody used it yet. */
+  private async spendSuccessor(em: EntityManager, familyId: string, spentAt: Date): Promise<boolean> {
+    const successor = await em.findOne(RefreshToken, { familyId, createdAt: { $gte: spentAt } }, { orderBy: { createdAt: 'asc' } });
+    if (!successor || successor.usedAt || successor.revokedAt) return false;
+    const now = new Date();
+    return (await em.nativeUpdate(RefreshToken, { id: successor.id, usedAt: null, revokedAt: null }, { usedAt: now, replacedAt: now })) === 1;
+  }
+
   /** The family of a token (for logout), or null when the token is unknown. */
   async familyOf(token: string): Promise<{ familyId: string; userId: string } | null> {
     const row = await this.db.em.fork().findOne(RefreshToken, { tokenHash: hashSecret(token) });
     return row ? { familyId: row.familyId, userId: row.userId } : null;
+  }
+
+  /** Whether the family has ended (a logout, reuse or an account change revoked its tokens). */
+  async familyRevoked(familyId: string): Promise<boolean> {
+    return (await this.db.em.fork().count(RefreshToken, { familyId, revokedAt: { $ne: null } })) > 0;
   }
 
   async revokeFamily(familyId: string): Promise<void> {

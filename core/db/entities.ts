@@ -53,6 +53,7 @@ export const SessionSchema = defineEntity({
     { properties: ['userId', 'requestedAt'], name: 'sessions_user_requested_idx' },
     { properties: ['state'], name: 'sessions_state_idx' },
     { properties: ['requestedAt', 'id'], name: 'sessions_requested_idx' },
+    { properties: ['readyAt'], name: 'sessions_ready_idx' },
   ],
   properties: {
     id: p.uuid().primary(),
@@ -94,6 +95,8 @@ export const RefreshTokenSchema = defineEntity({
     createdAt: p.datetime().onCreate(() => new Date()),
     expiresAt: p.datetime(),
     usedAt: p.datetime().nullable(),
+    /** Spent in the place of a retried refresh (api/auth/refresh-tokens.ts): never taken as a retry itself. */
+    replacedAt: p.datetime().nullable(),
     revokedAt: p.datetime().nullable(),
   },
 });

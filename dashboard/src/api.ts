@@ -1,5 +1,5 @@
 /** Authenticated calls to the API: the bearer token, one refresh-and-retry when it is refused. */
-import { accessToken, endLogin, tokenAfterRejection } from './auth';
+import { accessToken, endLoginAfter, tokenAfterRejection } from './auth';
 import { ApiError, send, type Method } from './http';
 
 export { ApiError, query } from './http';
@@ -9,16 +9,16 @@ const loggedOut = () => new ApiError(401, 'unauthorized', 'Your login has ended:
 // Only a refused token is worth a refresh: other 401s (a wrong current password) are answers.
 const tokenRefused = (err: unknown): err is ApiError => err instanceof ApiError && err.status === 401 && (err.code === 'unauthorized' || err.code === 'http_401');
 
-export async function api<T>(method: Method, path: string, body?: unknown): Promise<T> {
+export async function api<T>(method: Method, path: string, body?: unknown, timeoutMs?: number): Promise<T> {
   const token = await accessToken();
   if (!token) throw loggedOut();
   try {
-    return await send<T>(method, path, body, token);
+    return await send<T>(method, path, body, token, timeoutMs);
   } catch (err) {
     if (!tokenRefused(err)) throw err;
     const fresh = await tokenAfterRejection(token);
     if (!fresh) throw loggedOut();
-    return send<T>(method, path, body, fresh);
+    return send<T>(method, path, body, fresh, timeoutMs);
   }
 }
 
@@ -28,12 +28,10 @@ export const patch = <T>(path: string, body: unknown) => api<T>('PATCH', path, b
 
 /** Tells the API to end the login (revoking the refresh token), then forgets it whatever the answer. */
 export async function logout(): Promise<void> {
-  try {
-    await post('/v1/logout');
-  } catch {
-    // Unreachable or already ended: forgetting the tokens locally is what the user asked for.
-  }
-  endLogin();
+  // Unreachable or already ended: forgetting the tokens locally is what the user asked for.
+  await endLoginAfter(async (token) => {
+    await send('POST', '/v1/logout', undefined, token);
+  });
 }
 
 /** The message to show for any failure. */

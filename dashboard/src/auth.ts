@@ -34,6 +34,13 @@ let access: string | null = null;
 let accessExpiresAt = 0;
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 let inflight: Promise<string | null> | null = null;
+/**
+ * Bumped whenever the login ends here: a refresh that was already on its way when the user logged
+ * out must not bring the login back with its answer.
+ */
+let loginEpoch = 0;
+/** The refresh token when storage is refused (private modes, blocked site data): this tab only. */
+let memoryRefresh: string | null = null;
 
 export function authState(): AuthState {
   return state;
@@ -49,16 +56,17 @@ function setState(next: AuthState): void {
   for (const listener of listeners) listener(next);
 }
 
-// Storage can throw (disabled, private modes): the dashboard then works for this tab only.
+// Storage can throw (disabled, private modes): the token is then kept in this tab's memory only.
 function storedRefresh(): string | null {
   try {
     return localStorage.getItem(REFRESH_KEY);
   } catch {
-    return null;
+    return memoryRefresh;
   }
 }
 
 function storeRefresh(token: string | null): void {
+  memoryRefresh = token;
   try {
     if (token === null) localStorage.removeItem(REFRESH_KEY);
     else localStorage.setItem(REFRESH_KEY, token);
@@ -99,8 +107,22 @@ function ended(message?: string, startOver = false): void {
 
 /** Ends the login in this browser (every tab, through the storage event) without asking the API. */
 export function endLogin(message?: string): void {
+  loginEpoch++;
   storeRefresh(null);
   ended(message, true);
+}
+
+/**
+ * Ends the login after `tellApi` (the API's logout, given an access token) has run, under the
+ * refresh lock: no refresh of any tab can be on its way meanwhile, so none can answer with a token
+ * after the logout. (Inside the lock, a token is refreshed directly: the lock is not reentrant.)
+ */
+export async function endLoginAfter(tellApi: (token: string) => Promise<void>): Promise<void> {
+  await withRefreshLock(async () => {
+    const token = access && Date.now() < accessExpiresAt - EXPIRY_MARGIN_MS ? access : await rotate().catch(() => null);
+    if (token) await tellApi(token).catch(() => undefined);
+    endLogin();
+  });
 }
 
 function withRefreshLock<T>(task: () => Promise<T>): Promise<T> {
@@ -110,6 +132,7 @@ function withRefreshLock<T>(task: () => Promise<T>): Promise<T> {
 }
 
 async function rotate(): Promise<string | null> {
+  const epoch = loginEpoch;
   const presented = storedRefresh();
   if (!presented) {
     ended();
@@ -127,6 +150,8 @@ async function rotate(): Promise<string | null> {
     }
     throw err;
   }
+  // Logged out while the answer was on its way: the new token belongs to an ended login.
+  if (epoch !== loginEpoch) return null;
   accept(pair);
   return pair.access_token;
 }
@@ -159,7 +184,9 @@ export async function tokenAfterRejection(rejected: string): Promise<string | nu
 export async function login(username: string, password: string, totpCode?: string): Promise<void> {
   const body: Record<string, string> = { username, password };
   if (totpCode) body['totp_code'] = totpCode;
-  accept(await send<TokenPair>('POST', '/v1/login', body));
+  const pair = await send<TokenPair>('POST', '/v1/login', body);
+  loginEpoch++;
+  accept(pair);
 }
 
 /** Resumes the login kept in storage, if any: the first refresh gives this tab its access token. */
@@ -191,5 +218,10 @@ function onStorage(e: StorageEvent): void {
 
 export function startAuth(): void {
   window.addEventListener('storage', onStorage);
+  // A page restored from the back-forward cache missed every storage event meanwhile (a logout,
+  // another user's login): start it afresh rather than act on what it remembers.
+  window.addEventListener('pageshow', (e) => {
+    if (e.persisted) location.reload();
+  });
   void resume();
 }

@@ -13,7 +13,14 @@ export class ApiError extends Error {
 
 export type Method = 'GET' | 'POST' | 'PATCH';
 
-export async function send<T>(method: Method, path: string, body?: unknown, token?: string | null): Promise<T> {
+/**
+ * How long a call may take before it is given up: a connection left half-open by a laptop's sleep
+ * would otherwise hang the page (and, for a refresh, every tab waiting on the refresh lock).
+ * Starting a session waits for its container, so it passes its own, longer limit.
+ */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+export async function send<T>(method: Method, path: string, body?: unknown, token?: string | null, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (token) headers['authorization'] = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -26,8 +33,10 @@ export async function send<T>(method: Method, path: string, body?: unknown, toke
       // Tokens travel in the Authorization header only; no cookie is needed or wanted.
       credentials: 'omit',
       cache: 'no-store',
+      signal: AbortSignal.timeout(timeoutMs),
     });
-  } catch {
+  } catch (err) {
+    if (err instanceof DOMException && err.name === 'TimeoutError') throw new ApiError(0, 'timeout', 'The server did not answer in time: try again.');
     throw new ApiError(0, 'network', 'Cannot reach the server: check your connection and try again.');
   }
   const json: unknown = res.headers.get('content-type')?.includes('json') ? await res.json().catch(() => undefined) : undefined;

@@ -32,13 +32,23 @@ export function endedBecause(s: Session): string {
 
 /**
  * Fresh one-time credentials, fetched at the click and never kept: the browser URL carries a
- * token that works once.
+ * token that works once. The tab is opened at once, still inside the click (browsers block a
+ * window opened after an awaited request), cut from this page, and sent to the session once the
+ * credentials are there.
  */
 export async function openInBrowser(sessionId: string): Promise<void> {
-  const s = await post<Session>(`/v1/sessions/${encodeURIComponent(sessionId)}/connect`);
-  if (!s.connect) throw new Error('The server sent no connection details: try again.');
-  rememberAppLink(sessionId, s.connect.app_link);
-  window.open(s.connect.browser.url, '_blank', 'noopener');
+  const tab = window.open('about:blank', '_blank');
+  if (!tab) throw new Error('The browser blocked the new tab: allow pop-ups for this page and try again.');
+  tab.opener = null;
+  try {
+    const s = await post<Session>(`/v1/sessions/${encodeURIComponent(sessionId)}/connect`);
+    if (!s.connect) throw new Error('The server sent no connection details: try again.');
+    rememberAppLink(sessionId, s.connect.app_link);
+    tab.location.replace(s.connect.browser.url);
+  } catch (err) {
+    tab.close();
+    throw err;
+  }
 }
 
 export function stopSession(sessionId: string): Promise<Session> {

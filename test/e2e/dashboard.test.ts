@@ -6,13 +6,15 @@
  * invitation, the launch and the stop. Every page is checked with axe (no serious or critical
  * violation) under the dashboard's strict content security policy (nothing refused), and
  * screenshotted into test-results/dashboard/. Then two tabs of one login refresh their tokens at
- * the same moment, again and again, and both stay logged in (no refresh token is ever reused).
+ * the same moment, again and again, and both stay logged in (no refresh token is ever reused). And
+ * a user enrols TOTP and changes the password from the account page, then logs in with both.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { generate } from 'otplib';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
@@ -118,10 +120,14 @@ describe('the dashboard, by clicking', () => {
     await expect(mine.getByRole('button', { name: 'Open', exact: true }).isVisible()).resolves.toBe(true);
     expect(await mine.getByRole('link', { name: 'Open in the app' }).getAttribute('href')).toMatch(/^hackstream:\/\/localhost:\d+\/sessions\/[0-9a-f-]{36}$/);
     await checkPage(userPage, '04-user-session-ready', 'Sessions');
+    // Open: a new tab on the session's own origin, with fresh one-time credentials.
+    const [stream] = await Promise.all([userPage.context().waitForEvent('page'), mine.getByRole('button', { name: 'Open', exact: true }).click()]);
+    await stream.waitForURL(/^https:\/\/[0-9a-f-]{36}\.web\.sessions\./, { timeout: 15_000 });
+    expect(new URL(stream.url()).searchParams.get('token')).toBeTruthy();
 
     // The admin finds it among all sessions and stops it.
     await adminPage.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'All sessions' }).click();
-    const theirs = rowOf(adminPage, 'All sessions', invitee).filter({ hasText: 'ready' });
+    const theirs = rowOf(adminPage, 'All sessions', invitee).filter({ hasText: /ready|active/ });
     await theirs.waitFor({ timeout: 15_000 });
     await checkPage(adminPage, '05-all-sessions', 'All sessions');
     await theirs.getByRole('button', { name: 'Stop' }).click();
@@ -152,6 +158,44 @@ describe('the dashboard, by clicking', () => {
     await adminPage.context().close();
     await userPage.context().close();
   }, 240_000);
+
+  it('a user enrols TOTP from the QR page, changes the password, and logs in again with both', async () => {
+    const user = await t.newUser();
+    const page = await newPage();
+    await page.goto(`${t.origin}/ui/`);
+    await logIn(page, user.username, user.password);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
+    await page.getByLabel('Password (current)').fill(user.password);
+    await page.getByRole('button', { name: 'Enable TOTP' }).click();
+    await page.getByRole('img', { name: 'TOTP QR code' }).waitFor();
+    const secret = (await page.locator('code.secret').textContent())!.trim();
+    await checkPage(page, '10-totp-enrolment', 'Account');
+    const enrolled = await generate({ secret });
+    await page.getByLabel('Code from your authenticator').fill(enrolled);
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await expect.poll(() => page.getByRole('status').getByRole('listitem').count()).toBe(10);
+
+    await page.getByLabel('Current password', { exact: true }).fill(user.password);
+    await page.getByLabel('New password', { exact: true }).fill('a brand new password');
+    await page.getByLabel('Repeat new password').fill('a brand new password');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByText('Password changed: log in with the new one.').waitFor();
+
+    await page.getByLabel('Username').fill(user.username);
+    await page.getByLabel('Password', { exact: true }).fill('a brand new password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    // A code is good once: wait for the authenticator's next one.
+    let code = await generate({ secret });
+    while (code === enrolled) {
+      await new Promise((r) => setTimeout(r, 1000));
+      code = await generate({ secret });
+    }
+    await page.getByLabel('TOTP code').fill(code);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Sessions' }).waitFor();
+    expect(refused).toEqual([]);
+    await page.context().close();
+  }, 120_000);
 
   it('two tabs of one login that refresh at the same moment both stay logged in, without tripping reuse detection', async () => {
     const user = await t.newUser();

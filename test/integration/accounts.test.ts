@@ -5,7 +5,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import { generate } from 'otplib';
+import { RevokedFamilies } from '../../api/auth/revoked-families.js';
+import { RefreshToken } from '../../core/db/entities.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { sessionContainers } from '../support/docker.js';
@@ -128,18 +131,61 @@ describe('accounts', () => {
   it('rotates refresh tokens; reusing a spent one revokes the whole family', async () => {
     const user = await t.newUser();
     const first = (await login(t, user.username, user.password)).body;
-    const second = await t.call('POST', '/v1/token/refresh', { body: { refresh_token: first.refresh_token } });
+    const refresh = (token: string) => t.call('POST', '/v1/token/refresh', { body: { refresh_token: token } });
+    const second = await refresh(first.refresh_token);
     expect(second.status).toBe(200);
     expect(second.body.refresh_token).not.toBe(first.refresh_token);
     expect((await t.call('GET', '/v1/me', { token: second.body.access_token })).status).toBe(200);
+    const third = await refresh(second.body.refresh_token);
+    expect(third.status).toBe(200);
 
-    // The first token again: reuse. The family is revoked, the newest refresh token with it.
-    expectError(await t.call('POST', '/v1/token/refresh', { body: { refresh_token: first.refresh_token } }), 401);
-    expectError(await t.call('POST', '/v1/token/refresh', { body: { refresh_token: second.body.refresh_token } }), 401);
-    expectError(await t.call('GET', '/v1/me', { token: second.body.access_token }), 401);
+    // The first token again, after its successor was used: reuse. The family is revoked, the
+    // newest refresh token and the access tokens with it.
+    expectError(await refresh(first.refresh_token), 401);
+    expectError(await refresh(third.body.refresh_token), 401);
+    expectError(await t.call('GET', '/v1/me', { token: third.body.access_token }), 401);
     // Other logins of the same user are not affected.
     expect((await t.call('GET', '/v1/me', { token: user.token })).status).toBe(200);
     expect(await auditOf(t, admin.token, user.id, 'token.reuse_detected')).toHaveLength(1);
+  });
+
+  it('takes a refresh retried after its answer was lost (within the retry window), and only once', async () => {
+    const user = await t.newUser();
+    const refresh = (token: string) => t.call('POST', '/v1/token/refresh', { body: { refresh_token: token } });
+    const first = (await login(t, user.username, user.password)).body;
+    // The answer to this refresh never reaches the client (a reload), which still holds `first`.
+    const lost = await refresh(first.refresh_token);
+    expect(lost.status).toBe(200);
+    const retried = await refresh(first.refresh_token);
+    expect(retried.status, JSON.stringify(retried.body)).toBe(200);
+    expect(retried.body.refresh_token).not.toBe(lost.body.refresh_token);
+    // The family has one live token: the retry's. The lost one was spent in its place.
+    const next = await refresh(retried.body.refresh_token);
+    expect(next.status).toBe(200);
+    expect(await auditOf(t, admin.token, user.id, 'token.reuse_detected')).toHaveLength(0);
+    // Whoever presents the lost token now presents a spent token whose successor was used: reuse.
+    expectError(await refresh(lost.body.refresh_token), 401);
+    expectError(await refresh(next.body.refresh_token), 401);
+    expect(await auditOf(t, admin.token, user.id, 'token.reuse_detected')).toHaveLength(1);
+  });
+
+
+  it('refuses a refresh whose login was ended meanwhile, and ends its new token too (a logout racing the refresh)', async () => {
+    const user = await t.newUser();
+    const pair = (await login(t, user.username, user.password)).body;
+    // What a logout leaves when it lands while a refresh is spending its token: the family marked
+    // revoked (Redis), the token the refresh issues not yet revoked in the database.
+    const family = JSON.parse(Buffer.from(String(pair.access_token).split('.')[1] ?? '', 'base64url').toString('utf8')).fam as string;
+    const redis = new Redis(inject('stack').env['HACKSTREAM_REDIS_URL']!);
+    try {
+      await new RevokedFamilies(redis, t.config.accessTokenTtlSeconds).revoke(family);
+    } finally {
+      redis.disconnect();
+    }
+    expectError(await t.call('POST', '/v1/token/refresh', { body: { refresh_token: pair.refresh_token } }), 401);
+    const rows = await t.api.db.em.fork().find(RefreshToken, { familyId: family });
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    expect(rows.every((r) => r.revokedAt !== null)).toBe(true);
   });
 
   it('logs out: the refresh token and the access token of that login stop working', async () => {

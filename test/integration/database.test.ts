@@ -2,6 +2,7 @@
  * Migrations and the session projection on both supported databases: SQLite (the default) and
  * PostgreSQL (a real server started for the test).
  */
+import { RefreshTokens } from '../../api/auth/refresh-tokens.js';
 import { decodePageCursor } from '../../core/page-cursor.js';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -175,6 +176,33 @@ describe.each(drivers)('%s', (driver, dbConfig) => {
       await rows.failReservation(second.sessionId, 'late');
       expect(await rows.find(second.sessionId)).toMatchObject({ state: 'ready', readyAt: running.readyAt, message: null });
       expect(await rows.find(randomUUID())).toBeNull();
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('takes a spent refresh token again only within the retry window, and only while its successor is unused', async () => {
+    const cfg = dbConfig();
+    const db = await openDatabase(cfg);
+    try {
+      await migrateToLatest(db, cfg.driver);
+      const tokens = new RefreshTokens(db, 3600, 1);
+      const userId = randomUUID();
+      const first = await tokens.start(userId);
+      const second = await tokens.rotate(first.token);
+      expect(second.ok).toBe(true);
+      // Within the window, its successor unused: a retry of a lost answer.
+      const retried = await tokens.rotate(first.token);
+      expect(retried.ok).toBe(true);
+      // The successor was spent in the retry's place: presenting it is reuse.
+      if (!second.ok) throw new Error('unreachable');
+      expect(await tokens.rotate(second.next.token)).toMatchObject({ ok: false, reason: 'reused' });
+      // A new family: after the window, the spent token is reuse even with its successor unused.
+      const other = await tokens.start(userId);
+      expect((await tokens.rotate(other.token)).ok).toBe(true);
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(await tokens.rotate(other.token)).toMatchObject({ ok: false, reason: 'reused' });
+      expect(await tokens.familyRevoked(other.familyId)).toBe(true);
     } finally {
       await db.close();
     }

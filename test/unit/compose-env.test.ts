@@ -4,8 +4,8 @@
  * 600, a second run keeps every value (a new database password would lock the stack out), and
  * values never reach its output.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -42,5 +42,24 @@ describe('compose-env: the secrets docker-compose.yml needs', () => {
     const before = readFileSync(output, 'utf8');
     expect(run()).toContain('every secret was already set');
     expect(readFileSync(output, 'utf8')).toBe(before);
+  });
+
+  it("keeps the operator's own lines and fills in only what is missing", () => {
+    writeFileSync(output, '# mine\nPOSTGRES_PASSWORD=kept\nexport SOMETHING=else\nHACKSTREAM_JWT_SECRET=\n', { mode: 0o600 });
+    const printed = run();
+    const text = readFileSync(output, 'utf8');
+    expect(text.startsWith('# mine\nPOSTGRES_PASSWORD=kept\nexport SOMETHING=else\nHACKSTREAM_JWT_SECRET=')).toBe(true);
+    expect(parseEnvFile(text).get('HACKSTREAM_JWT_SECRET')).toMatch(/^[0-9a-f]{64}$/);
+    expect(printed).toContain('HACKSTREAM_JWT_SECRET');
+    expect(printed).not.toContain('POSTGRES_PASSWORD');
+  });
+
+  it('changes nothing when the existing file cannot be read', () => {
+    const unreadable = path.join(dir, 'unreadable');
+    mkdirSync(unreadable);
+    const res = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'compose-env.ts'), '--compose', path.join(REPO_ROOT, 'docker-compose.yml'), '--output', unreadable], { encoding: 'utf8' });
+    expect(res.status).toBe(1);
+    expect(res.stderr).toMatch(/cannot read .*nothing was changed/);
+    expect(statSync(unreadable).isDirectory()).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { errorMessage, get, post } from '../api';
+import { api, errorMessage, get } from '../api';
 import { rememberAppLink } from '../app-links';
 import { ApiError } from '../http';
 import { Alert, Field, Section, Status, TableWrap } from '../components/ui';
@@ -103,6 +103,9 @@ export function SessionsPage() {
   );
 }
 
+/** The API answers a create once the session is ready, or 504 after its own create timeout (90 s by default). */
+const SESSION_START_TIMEOUT_MS = 180_000;
+
 function LaunchForm({ onLaunched }: { onLaunched: () => void }) {
   const [url, setUrl] = useState('');
   const [quality, setQuality] = useState<Quality>('auto');
@@ -118,7 +121,7 @@ function LaunchForm({ onLaunched }: { onLaunched: () => void }) {
       const body: { app: 'firefox'; quality: Quality; url?: string } = { app: 'firefox', quality };
       if (url.trim()) body.url = url.trim();
       // Answers once the container is up: seconds from a warm pool, longer on a cold start.
-      const s = await post<Session>('/v1/sessions', body);
+      const s = await api<Session>('POST', '/v1/sessions', body, SESSION_START_TIMEOUT_MS);
       if (s.connect) rememberAppLink(s.session_id, s.connect.app_link);
       setStarted('Firefox is ready: use Open in the list below.');
       setUrl('');
