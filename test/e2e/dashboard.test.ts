@@ -35,7 +35,11 @@ beforeAll(async () => {
   // The dashboard as `npm run build` builds it, into a folder of this test's own.
   built = mkdtempSync(path.join(os.tmpdir(), 'hs-dashboard-'));
   execFileSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'vite'), ['build', '--config', 'dashboard/vite.config.ts', '--outDir', built, '--emptyOutDir', '--logLevel', 'warn'], { cwd: REPO_ROOT, stdio: 'pipe' });
-  t = await startApiUnderTest({ HACKSTREAM_DASHBOARD_DIR: built, HACKSTREAM_ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TOKEN_SECONDS) });
+  t = await startApiUnderTest({
+    HACKSTREAM_DASHBOARD_DIR: built,
+    HACKSTREAM_ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TOKEN_SECONDS),
+    HACKSTREAM_TEMPORAL_UI_URL: 'http://127.0.0.1:8233',
+  });
   chromium = await launchChromium({ trustCaFile: inject('stack').caFile });
   mkdirSync(SCREENSHOTS, { recursive: true });
 }, 120_000);
@@ -130,8 +134,16 @@ describe('the dashboard, by clicking', () => {
     const theirs = rowOf(adminPage, 'All sessions', invitee).filter({ hasText: /ready|active/ });
     await theirs.waitFor({ timeout: 15_000 });
     await checkPage(adminPage, '05-all-sessions', 'All sessions');
+    const workflow = await theirs.getByRole('link', { name: 'Workflow' }).getAttribute('href');
+    expect(workflow).toMatch(/^http:\/\/127\.0\.0\.1:8233\/namespaces\/default\/workflows\/session-[0-9a-f-]{36}$/);
     await theirs.getByRole('button', { name: 'Stop' }).click();
     await rowOf(adminPage, 'All sessions', invitee).getByRole('cell', { name: 'stopped', exact: true }).waitFor({ timeout: 30_000 });
+    // The filters: stopped sessions of that user still list it, live ones no longer do.
+    await adminPage.getByLabel('User').selectOption({ label: invitee });
+    await adminPage.getByLabel('State').selectOption('stopped');
+    await rowOf(adminPage, 'All sessions', invitee).getByRole('cell', { name: 'stopped', exact: true }).waitFor();
+    await adminPage.getByLabel('State').selectOption('live');
+    await adminPage.getByRole('table', { name: 'All sessions' }).getByText('No sessions match.').waitFor();
 
     // The user's page shows it stopped (it polls).
     await mine.getByRole('cell', { name: 'stopped', exact: true }).waitFor({ timeout: 15_000 });
@@ -153,6 +165,19 @@ describe('the dashboard, by clicking', () => {
     await checkPage(adminPage, '08-overview', 'Overview');
     await userPage.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
     await checkPage(userPage, '09-account', 'Account');
+
+    // The admin sets the user's quota and disables the account: the user's page (it polls) ends its login.
+    await userPage.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sessions' }).click();
+    await adminPage.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click();
+    const account = rowOf(adminPage, 'Users', invitee);
+    await account.getByLabel(`Max sessions for ${invitee}`).fill('3');
+    await account.getByRole('button', { name: 'Save quota' }).click();
+    // Access tokens here live 20 s: a fresh one for the test's own look.
+    const looking = await t.login(admin.username, admin.password);
+    await expect.poll(async () => (await t.call('GET', '/v1/users', { token: looking })).body.users.find((u: { username: string }) => u.username === invitee).quota_overrides).toEqual({ max_sessions: 3 });
+    await account.getByRole('button', { name: 'Disable' }).click();
+    await account.getByRole('cell', { name: 'disabled', exact: true }).waitFor();
+    await userPage.getByRole('heading', { level: 1, name: 'Log in' }).waitFor({ timeout: 30_000 });
 
     expect(refused).toEqual([]);
     await adminPage.context().close();
