@@ -23,8 +23,10 @@ const swaggerUiDir = () => path.dirname(createRequire(import.meta.url).resolve('
 
 export function docsRoutes(version: string): Router {
   const router = Router();
-  const document = JSON.stringify(buildOpenApiDocument(version));
+  // Built at the first request, not at start: few API processes are ever asked for it.
+  let document: string | undefined;
   router.get('/v1/openapi.json', (_req, res) => {
+    document ??= JSON.stringify(buildOpenApiDocument(version));
     res.type('application/json').send(document);
   });
   // One route for both spellings (Express matches `/docs` and `/docs/` alike): the page's

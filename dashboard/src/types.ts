@@ -6,7 +6,7 @@
 import type * as contract from '../../api/contract/responses';
 
 export { ROLES, type Role } from '../../core/roles';
-export { QUALITIES, type Quality } from '../../core/catalog';
+export { APPS, QUALITIES, type Quality } from '../../core/catalog';
 export { SESSION_STATES, type SessionState } from '../../core/session-snapshot';
 export { AUDIT_ACTIONS } from '../../core/audit-actions';
 

@@ -22,3 +22,8 @@ export function useUsers() {
   };
   return { users, error, nameOf };
 }
+
+/** The users as a filter's choices: ids shown by name. */
+export function userChoices(users: User[] | null): Array<{ value: string; label: string }> {
+  return (users ?? []).map((u) => ({ value: u.id, label: u.username }));
+}

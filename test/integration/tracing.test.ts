@@ -16,6 +16,7 @@ import { openDatabase, type Database } from '../../core/db/orm.js';
 import { sessionWorkflowId, stopSignal } from '../../workflows/messages.js';
 import { spawnApi, spawnControlPlane, type ControlPlaneProcess } from '../support/control-plane-process.js';
 import { freePort } from '../support/ports.js';
+import { until } from '../support/until.js';
 
 interface ReceivedSpan {
   service: string;
@@ -95,16 +96,6 @@ const logLines = (p: ControlPlaneProcess) =>
       }
     });
 
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 describe('a trace from the API to the Docker engine', () => {
   it('POST /v1/sessions: request → update-with-start → workflow → activities → Docker calls, one trace id, in the logs too', async () => {
     const username = `t-${randomBytes(4).toString('hex')}`;
@@ -117,14 +108,14 @@ describe('a trace from the API to the Docker engine', () => {
     expect(res.status, JSON.stringify(session)).toBe(201);
     let stopped = false;
     try {
-      const request = await until('the request span', () => received.find((s) => s.service === 'hackstream-api' && s.name === 'POST /v1/sessions'));
+      const request = await until('the request span', () => received.find((s) => s.service === 'hackstream-api' && s.name === 'POST /v1/sessions'), 30_000);
       const inTrace = () => received.filter((s) => s.traceId === request.traceId);
-      await until('the container-create call in the trace', () => inTrace().find((s) => s.name === 'docker POST /containers/create'));
+      await until('the container-create call in the trace', () => inTrace().find((s) => s.name === 'docker POST /containers/create'), 30_000);
       // The workflow's own span ends with the workflow: stop the session, then it is exported.
       const stop = await fetch(`${api!.url}/v1/sessions/${session.session_id}/stop`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
       expect(stop.status).toBe(200);
       stopped = true;
-      await until('the workflow run span', () => inTrace().find((s) => s.name === 'RunWorkflow:SessionWorkflow'));
+      await until('the workflow run span', () => inTrace().find((s) => s.name === 'RunWorkflow:SessionWorkflow'), 30_000);
       const names = inTrace().map((s) => `${s.service} ${s.name}`);
       const expected = [
         'hackstream-api POST /v1/sessions',

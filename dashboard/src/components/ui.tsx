@@ -33,6 +33,25 @@ export function Field({ id, label, children, hint }: { id: string; label: string
   );
 }
 
+/** A list filter's select: `any` (the empty value) first, then the choices. */
+export function FilterSelect(props: { id: string; label: string; value: string; onChange: (value: string) => void; choices: ReadonlyArray<string | { value: string; label: string }> }) {
+  return (
+    <Field id={props.id} label={props.label}>
+      <select id={props.id} value={props.value} onChange={(e) => props.onChange(e.currentTarget.value)}>
+        <option value="">any</option>
+        {props.choices.map((c) => {
+          const choice = typeof c === 'string' ? { value: c, label: c } : c;
+          return (
+            <option key={choice.value} value={choice.value}>
+              {choice.label}
+            </option>
+          );
+        })}
+      </select>
+    </Field>
+  );
+}
+
 export function Section({ id, title, children }: { id: string; title: string; children: ComponentChildren }) {
   return (
     <section aria-labelledby={id} class="card">

@@ -1,11 +1,11 @@
 import { useEffect, useState } from 'preact/hooks';
 import { get } from '../api';
-import { Alert, Field, TableWrap } from '../components/ui';
+import { Alert, FilterSelect, TableWrap } from '../components/ui';
 import { SessionActions } from '../components/SessionActions';
 import { formatTime } from '../format';
 import { useSessionList } from '../sessions';
-import { SESSION_STATES, type Overview } from '../types';
-import { useUsers } from '../users';
+import { APPS, SESSION_STATES, type Overview } from '../types';
+import { userChoices, useUsers } from '../users';
 
 export function AdminSessionsPage() {
   const [state, setState] = useState('');
@@ -20,33 +20,9 @@ export function AdminSessionsPage() {
     <>
       <h1 tabIndex={-1}>All sessions</h1>
       <form noValidate class="card filters" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
-        <Field id="filter-state" label="State">
-          <select id="filter-state" value={state} onChange={(e) => setState(e.currentTarget.value)}>
-            <option value="">any</option>
-            <option value="live">live</option>
-            {SESSION_STATES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </Field>
-        <Field id="filter-user" label="User">
-          <select id="filter-user" value={user} onChange={(e) => setUser(e.currentTarget.value)}>
-            <option value="">any</option>
-            {directory.users?.map((u) => (
-              <option key={u.id} value={u.id}>
-                {u.username}
-              </option>
-            ))}
-          </select>
-        </Field>
-        <Field id="filter-app" label="App">
-          <select id="filter-app" value={app} onChange={(e) => setApp(e.currentTarget.value)}>
-            <option value="">any</option>
-            <option value="firefox">firefox</option>
-          </select>
-        </Field>
+        <FilterSelect id="filter-state" label="State" value={state} onChange={setState} choices={['live', ...SESSION_STATES]} />
+        <FilterSelect id="filter-user" label="User" value={user} onChange={setUser} choices={userChoices(directory.users)} />
+        <FilterSelect id="filter-app" label="App" value={app} onChange={setApp} choices={APPS} />
       </form>
       <Alert message={list.error ?? actionError ?? directory.error} />
       {list.sessions === null ? (

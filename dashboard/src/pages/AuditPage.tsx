@@ -1,9 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import { errorMessage, get, query } from '../api';
-import { Alert, Field, TableWrap } from '../components/ui';
+import { Alert, Field, FilterSelect, TableWrap } from '../components/ui';
 import { formatTime } from '../format';
 import { AUDIT_ACTIONS, type AuditEvent, type AuditPage as Page } from '../types';
-import { useUsers } from '../users';
+import { userChoices, useUsers } from '../users';
 
 const PAGE_SIZE = 50;
 
@@ -70,16 +70,7 @@ export function AuditPage() {
             ))}
           </datalist>
         </Field>
-        <Field id="audit-user" label="User">
-          <select id="audit-user" value={draft.user} onChange={(e) => setDraft({ ...draft, user: e.currentTarget.value })}>
-            <option value="">any</option>
-            {directory.users?.map((u) => (
-              <option key={u.id} value={u.id}>
-                {u.username}
-              </option>
-            ))}
-          </select>
-        </Field>
+        <FilterSelect id="audit-user" label="User" value={draft.user} onChange={(user) => setDraft({ ...draft, user })} choices={userChoices(directory.users)} />
         <Field id="audit-since" label="Since">
           <input id="audit-since" type="datetime-local" value={draft.since} onInput={(e) => setDraft({ ...draft, since: e.currentTarget.value })} />
         </Field>
