@@ -175,6 +175,16 @@ describe('the dashboard, by clicking', () => {
     // Access tokens here live 20 s: a fresh one for the test's own look.
     const looking = await t.login(admin.username, admin.password);
     await expect.poll(async () => (await t.call('GET', '/v1/users', { token: looking })).body.users.find((u: { username: string }) => u.username === invitee).quota_overrides).toEqual({ max_sessions: 3 });
+    const userOf = async () => (await t.call('GET', '/v1/users', { token: looking })).body.users.find((u: { username: string }) => u.username === invitee);
+    await account.getByLabel(`Role for ${invitee}`).selectOption('admin');
+    await expect.poll(async () => (await userOf()).role).toBe('admin');
+    await account.getByLabel(`Role for ${invitee}`).selectOption('user');
+    await expect.poll(async () => (await userOf()).role).toBe('user');
+    // A password reset: its code is shown once, and redeems.
+    await account.getByRole('button', { name: 'Reset password' }).click();
+    const reset = adminPage.getByRole('status').filter({ hasText: `Password reset code for ${invitee}` });
+    const resetCode = (await reset.locator('code').textContent())!.trim();
+    expect((await t.call('POST', '/v1/redeem', { body: { code: resetCode, password: 'a reset dashboard password' } })).status).toBe(200);
     await account.getByRole('button', { name: 'Disable' }).click();
     await account.getByRole('cell', { name: 'disabled', exact: true }).waitFor();
     await userPage.getByRole('heading', { level: 1, name: 'Log in' }).waitFor({ timeout: 30_000 });
