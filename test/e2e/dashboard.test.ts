@@ -194,6 +194,42 @@ describe('the dashboard, by clicking', () => {
     await userPage.context().close();
   }, 240_000);
 
+  it('the audit log pages forward and back: each page its own events, the first page the same as before', async () => {
+    // One user with more events than a page holds (50): its creation and 54 logins.
+    const user = await t.newUser();
+    for (let i = 0; i < 54; i++) await t.login(user.username, user.password);
+    const admin = await t.newUser('admin');
+    const expected = (await t.call('GET', `/v1/audit?user=${user.id}&limit=100`, { token: admin.token })).body.events.map((e: { id: string; occurred_at: string }) => e.occurred_at);
+    expect(expected.length).toBeGreaterThan(50);
+
+    const page = await newPage();
+    await page.goto(`${t.origin}/ui/`);
+    await logIn(page, admin.username, admin.password);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit' }).click();
+    await page.getByLabel('User').selectOption({ label: user.username });
+    await page.getByRole('button', { name: 'Apply' }).click();
+    /** The page shown once its number is `n` and no answer is outstanding: its events' times. */
+    const shownPage = async (n: number) => {
+      const table = page.getByRole('table', { name: `Audit log, page ${n}`, exact: true });
+      await table.and(page.locator('[aria-busy="false"]')).waitFor();
+      return table.locator('tbody time').evaluateAll((times) => times.map((el) => el.getAttribute('datetime')));
+    };
+    const first = await shownPage(1);
+    expect(first).toEqual(expected.slice(0, 50));
+    await page.getByRole('button', { name: 'Next page' }).click();
+    expect(await shownPage(2)).toEqual(expected.slice(50));
+    await expect(page.getByRole('button', { name: 'Next page' }).count()).resolves.toBe(0);
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    expect(await shownPage(1)).toEqual(first);
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await shownPage(2);
+    await page.getByRole('button', { name: 'First page' }).click();
+    expect(await shownPage(1)).toEqual(first);
+    await expect(page.getByRole('button', { name: 'Previous page' }).isDisabled()).resolves.toBe(true);
+    expect(refused).toEqual([]);
+    await page.context().close();
+  }, 120_000);
+
   it('a user enrols TOTP from the QR page, changes the password, and logs in again with both', async () => {
     const user = await t.newUser();
     const page = await newPage();

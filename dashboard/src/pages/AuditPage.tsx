@@ -24,9 +24,14 @@ export function AuditPage() {
   const directory = useUsers();
   const [draft, setDraft] = useState<Filters>({ action: '', user: '', since: '' });
   const [applied, setApplied] = useState<Filters>(draft);
-  // Where the shown page starts; undefined: the newest events.
-  const [cursor, setCursor] = useState<string | undefined>(undefined);
-  const [page, setPage] = useState<Page | null>(null);
+  // The cursors of the pages walked through, newest first; empty: the first page (the newest events).
+  const [trail, setTrail] = useState<string[]>([]);
+  const cursor = trail.at(-1);
+  // The page shown and its number, set together when its answer arrives: until then the previous
+  // page stays on screen, marked busy.
+  const [shown, setShown] = useState<{ page: Page; number: number } | null>(null);
+  const page = shown?.page ?? null;
+  const next = page?.next_cursor ?? null;
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -38,7 +43,7 @@ export function AuditPage() {
       .then(
         (answer) => {
           if (!alive) return;
-          setPage(answer);
+          setShown({ page: answer, number: trail.length + 1 });
           setError(null);
         },
         (err: unknown) => alive && setError(errorMessage(err)),
@@ -47,7 +52,7 @@ export function AuditPage() {
     return () => {
       alive = false;
     };
-  }, [applied, cursor]);
+  }, [applied, trail]);
 
   return (
     <>
@@ -58,7 +63,7 @@ export function AuditPage() {
         aria-label="Filters"
         onSubmit={(e) => {
           e.preventDefault();
-          setCursor(undefined);
+          setTrail([]);
           setApplied({ ...draft });
         }}
       >
@@ -85,8 +90,8 @@ export function AuditPage() {
         )
       ) : (
         <TableWrap label="Audit log">
-          <table class="audit">
-            <caption>Audit log</caption>
+          <table class="audit" aria-busy={busy}>
+            <caption>Audit log, page {shown?.number}</caption>
             <thead>
               <tr>
                 <th scope="col">Time</th>
@@ -111,11 +116,14 @@ export function AuditPage() {
         </TableWrap>
       )}
       <div class="actions">
-        <button type="button" class="secondary" disabled={busy || cursor === undefined} onClick={() => setCursor(undefined)}>
+        <button type="button" class="secondary" disabled={busy || trail.length === 0} onClick={() => setTrail([])}>
           First page
         </button>
-        {page?.next_cursor ? (
-          <button type="button" class="secondary" disabled={busy} onClick={() => setCursor(page.next_cursor ?? undefined)}>
+        <button type="button" class="secondary" disabled={busy || trail.length === 0} onClick={() => setTrail(trail.slice(0, -1))}>
+          Previous page
+        </button>
+        {next ? (
+          <button type="button" class="secondary" disabled={busy} onClick={() => setTrail([...trail, next])}>
             Next page
           </button>
         ) : null}
