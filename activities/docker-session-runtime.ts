@@ -27,6 +27,8 @@ export interface ContainerState {
   exitCode: number | null;
   /** The id of the image it runs (a tag such as `:latest` may have moved on since). */
   imageId: string;
+  /** Its main process on the host while it runs (activities/container-connections.ts reads its tables). */
+  pid: number | null;
 }
 
 export interface ManagedContainer {
@@ -137,7 +139,13 @@ export class DockerSessionRuntime implements ContainerRuntime {
   async inspect(containerId: string): Promise<ContainerState | null> {
     try {
       const info = await this.docker.getContainer(containerId).inspect();
-      return { id: info.Id, running: info.State.Running, exitCode: info.State.Running ? null : info.State.ExitCode, imageId: info.Image };
+      return {
+        id: info.Id,
+        running: info.State.Running,
+        exitCode: info.State.Running ? null : info.State.ExitCode,
+        imageId: info.Image,
+        pid: info.State.Running && info.State.Pid > 0 ? info.State.Pid : null,
+      };
     } catch (err) {
       if (statusOf(err) === 404) return null;
       throw err;

@@ -137,6 +137,17 @@ export class SessionRows {
     return new Set(rows.map((r) => r.id));
   }
 
+  /**
+   * The sessions whose app runs, each with its container: what the worker's session monitor
+   * watches (ready: nobody attached yet; active). Oldest first.
+   */
+  async watchable(): Promise<Array<{ sessionId: string; containerId: string }>> {
+    const rows = await this.db.em
+      .fork()
+      .find(Session, { state: { $in: ['ready', 'active'] }, containerId: { $ne: null } }, { fields: ['id', 'containerId'], orderBy: { requestedAt: 'asc' } });
+    return rows.map((r) => ({ sessionId: r.id, containerId: r.containerId! }));
+  }
+
   /** The ids of a user's sessions that are not final. */
   async liveOf(userId: string): Promise<string[]> {
     const rows = await this.db.em.fork().find(Session, { userId, state: notFinal }, { fields: ['id'] });

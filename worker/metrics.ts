@@ -3,7 +3,8 @@
  * 127.0.0.1:HACKSTREAM_WORKER_METRICS_PORT: how long its activities take and how they end, the
  * sessions' ends by reason and the live sessions by state, what its sessions' clients are streamed
  * (round trip, send rate, frame rate, quality, encodings), what the reconciler removed, by kind,
- * the container starts under way and waiting their turn, and the process's own figures. Loopback
+ * the container starts under way and waiting their turn, the session monitor's passes (sessions
+ * watched and connected, xpra reads, pass time), and the process's own figures. Loopback
  * only: scrape it on the worker's host.
  *
  * No label names a session or a user: every label's values come from a fixed list (activity
@@ -14,11 +15,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Context as ActivityContext } from '@temporalio/activity';
 import type { ActivityInterceptors } from '@temporalio/worker';
-import type { Counter } from 'prom-client';
-import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ReconcileMetrics } from '../activities/reconciler.js';
 import type { StreamMetrics, StreamSample } from '../activities/session-watcher.js';
 import type { StartAdmission } from '../activities/start-admission.js';
+import type { MonitorPass } from './session-monitor.js';
 import { labelledCounter } from '../core/labelled-counter.js';
 import type { Logger } from '../core/logger.js';
 import type { SessionRows } from '../core/session-rows.js';
@@ -31,12 +32,13 @@ import { RECONCILED_KINDS, type ReconciledKind } from '../workflows/messages.js'
  */
 const STREAM_ENCODINGS = ['h264', 'h265', 'vp8', 'vp9', 'mpeg4', 'mpeg1', 'mpeg2', 'jpeg', 'webp', 'png', 'png/P', 'png/L', 'rgb24', 'rgb32', 'scroll', 'other'] as const;
 
-/** From a row write to a session's whole life (its watcher runs as long as the session). */
+/** From a row write to a session's whole life (a session that began before the monitor runs a watcher activity as long as it lives). */
 const ACTIVITY_BUCKETS_SECONDS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200, 28_800];
 
 export class WorkerMetrics implements ReconcileMetrics, StreamMetrics {
   readonly registry = new Registry();
   private readonly reconciledTotal: Counter<'kind'>;
+  private readonly monitor: { sessions: Gauge<'kind'>; xpraReads: Counter; passSeconds: Histogram };
   private readonly sessionEndsTotal: Counter<'reason'>;
   private readonly activityDuration: Histogram<'activity' | 'outcome'>;
   private readonly stream: {
@@ -77,6 +79,22 @@ export class WorkerMetrics implements ReconcileMetrics, StreamMetrics {
         values: STREAM_ENCODINGS,
       }),
     };
+    this.monitor = {
+      sessions: new Gauge({
+        name: 'hackstream_monitor_sessions',
+        help: "Sessions this worker's session monitor watches (watched), and of those the ones with a connection to xpra at its last pass (connected)",
+        labelNames: ['kind'],
+        registers: [this.registry],
+      }),
+      xpraReads: new Counter({ name: 'hackstream_monitor_xpra_reads_total', help: 'Times the session monitor asked a session\'s xpra for its status (only sessions with a connection)', registers: [this.registry] }),
+      passSeconds: new Histogram({
+        name: 'hackstream_monitor_pass_seconds',
+        help: 'How long one pass of the session monitor over all its sessions took',
+        buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+        registers: [this.registry],
+      }),
+    };
+    for (const kind of ['watched', 'connected']) this.monitor.sessions.set({ kind }, 0);
     this.reconciledTotal = labelledCounter(this.registry, {
       name: 'hackstream_reconciled_total',
       help: 'What the reconciler removed because no running workflow owned it (rows: ended), by kind',
@@ -154,6 +172,13 @@ export class WorkerMetrics implements ReconcileMetrics, StreamMetrics {
     this.stream.framesPerSecond.observe(sample.framesPerSecond);
     if (sample.quality !== null) this.stream.quality.observe(sample.quality);
     for (const e of sample.encodings) this.stream.encodings.inc({ encoding: (STREAM_ENCODINGS as readonly string[]).includes(e) ? e : 'other' });
+  }
+
+  monitorPass(pass: MonitorPass): void {
+    this.monitor.sessions.set({ kind: 'watched' }, pass.watched);
+    this.monitor.sessions.set({ kind: 'connected' }, pass.connected);
+    this.monitor.xpraReads.inc(pass.xpraReads);
+    this.monitor.passSeconds.observe(pass.seconds);
   }
 
   sessionEnded(reason: EndReason): void {

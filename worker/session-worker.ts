@@ -18,6 +18,7 @@ import { temporalConnectionOptions } from '../core/temporal-connection.js';
 import { createActivities, drainPools, type ActivityDeps } from '../activities/index.js';
 import { DockerSessionRuntime } from '../activities/docker-session-runtime.js';
 import { TemporalSessionEvents } from '../activities/session-events.js';
+import { establishedConnections } from '../activities/container-connections.js';
 import { TemporalSessionWorkflowStatus } from '../activities/session-workflow-status.js';
 import { credentialRevocation } from '../core/connect-credentials.js';
 import { RedisPoolStore } from '../core/pool-store.js';
@@ -36,6 +37,7 @@ import { openCertificateAuthority } from './ca-setup.js';
 import { publishWorkerHealth } from './docker-health.js';
 import { prepareIngress } from './ingress-setup.js';
 import { WorkerMetrics } from './metrics.js';
+import { SessionMonitor, XPRA_PORTS } from './session-monitor.js';
 import { ensurePoolSchedule, poolWarmerInput } from './pool-schedule.js';
 import { ensureReconcileSchedule } from './reconcile-schedule.js';
 import { ensureSearchAttributes } from './search-attributes.js';
@@ -90,6 +92,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   const ca = await openCertificateAuthority(config.ingress, logger);
   await prepareIngress(ca, config.ingress, logger);
   const metrics = new WorkerMetrics();
+  const sessionEvents = new TemporalSessionEvents(client);
   const admission = new StartAdmission(config.maxConcurrentStarts);
   const sessionRows = new SessionRows(db);
   metrics.observeStarts(admission);
@@ -99,7 +102,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     firewall,
     store: sessionRows,
     accounts: new AccountStates(db),
-    events: new TemporalSessionEvents(client),
+    events: sessionEvents,
     certificates: ca,
     files: new SessionFiles(config.sessionFilesDir, sessionUser),
     routes: new TraefikFileRoutes(config.ingress.routesDir, config.ingress.domain, {
@@ -129,8 +132,9 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     activities,
     ...opts.workflows,
     // A stopping worker lets short activities (a provisioning step, a warm-up, a claim) finish
-    // rather than spend one of their few attempts; what still runs then (the session watchers)
-    // is cancelled and resumes, by its retry policy, on the next worker of the queue.
+    // rather than spend one of their few attempts; what still runs then (the watcher activities
+    // of sessions that began before the session monitor) is cancelled and resumes, by its retry
+    // policy, on the next worker of the queue.
     shutdownGraceTime: '10s',
     interceptors: {
       activity: [metrics.activityInterceptors, (ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) })],
@@ -143,17 +147,30 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   await ensurePoolSchedule(client, config, logger);
   await ensureReconcileSchedule(client, config, logger);
   const metricsServer = await metrics.serve(config.metricsPort, logger);
+  const monitor = new SessionMonitor({
+    runtime,
+    sessions: sessionRows,
+    workflows: sessionEvents,
+    connections: (pid) => establishedConnections(pid, XPRA_PORTS),
+    metrics,
+    logger,
+    pollSeconds: config.session.activityPollSeconds,
+  });
 
   let running: Promise<void> | undefined;
   return {
     worker,
     run() {
-      running ??= worker.run();
+      if (!running) {
+        running = worker.run();
+        monitor.start();
+      }
       return running;
     },
     metricsPort: metricsServer.port,
     async close() {
       stopHealth();
+      await monitor.stop();
       await metricsServer.close();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running?.catch((err: unknown) => logger.error('worker stopped with an error', { error: String(err) }));

@@ -146,6 +146,24 @@ export interface ClientActivity {
   at: number;
 }
 
+/** The app's container has ended (it exited, or it is gone). */
+export interface AppExit {
+  /** The container's exit code; null when the container is gone without one. */
+  exitCode: number | null;
+}
+
+/**
+ * What the worker's session monitor (worker/session-monitor.ts) needs of a live session: whether
+ * this session is its to watch (sessions that began before the monitor run their own watcher
+ * activity), the idle timeout its activity reports must beat, and the clocks already known.
+ */
+export interface SessionWatch {
+  monitored: boolean;
+  idleSeconds: number;
+  attachedAt: number | null;
+  lastActivityAt: number | null;
+}
+
 export const sessionWorkflowId = (sessionId: string): string => `session-${sessionId}`;
 
 /**
@@ -183,7 +201,11 @@ export const clientAttachedSignal = defineSignal<[ClientActivity]>('clientAttach
 /** The user did something (input or screen updates): resets the idle timer. */
 export const activityHeartbeatSignal = defineSignal<[ClientActivity]>('activityHeartbeat');
 
+/** The session's container ended (sent by the worker's session monitor). */
+export const appExitedSignal = defineSignal<[AppExit]>('appExited');
+
 export const sessionSnapshotQuery = defineQuery<SessionSnapshot>('sessionSnapshot');
+export const sessionWatchQuery = defineQuery<SessionWatch>('sessionWatch');
 
 /**
  * Completes as soon as provisioning has finished (successfully or not) and returns the snapshot:

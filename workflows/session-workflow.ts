@@ -29,10 +29,12 @@ import {
   FINAL_STATES,
   PERMANENT_ERROR_TYPES,
   activityHeartbeatSignal,
+  appExitedSignal,
   awaitReadyUpdate,
   clientAttachedSignal,
   sessionSnapshotQuery,
   sessionStateSearchAttribute,
+  sessionWatchQuery,
   stopSignal,
   type EndReason,
   type CarriedState,
@@ -87,6 +89,7 @@ function provisioner(spec: SessionSpec) {
   }).provisionSession;
 }
 
+/** Only sessions that began before the worker's session monitor run this activity (see startWatching). */
 function watcher(spec: SessionSpec) {
   return proxyActivities<Activities>({
     startToCloseTimeout: `${spec.timeouts.maxDurationSeconds + 3600}s`,
@@ -140,6 +143,8 @@ class LiveSession {
   /** Bumped by every signal so the main loop re-evaluates its deadlines. */
   wakeups = 0;
   appEnded = false;
+  /** Watched by the worker's session monitor (signals), not by a watcher activity of its own. */
+  monitored = false;
   /**
    * The last snapshot the database has: the API answers from it, so a client that reads the
    * session right after creating it sees the same state.
@@ -174,6 +179,17 @@ class LiveSession {
       this.noteActivity(at);
     });
     setHandler(activityHeartbeatSignal, ({ at }) => this.noteActivity(at));
+    setHandler(appExitedSignal, ({ exitCode }) => {
+      if (!this.appEnded) log.info('app exited', { sessionId: this.spec.sessionId, exitCode });
+      this.appEnded = true;
+      this.wakeups++;
+    });
+    setHandler(sessionWatchQuery, () => ({
+      monitored: this.monitored,
+      idleSeconds: this.spec.timeouts.idleSeconds,
+      attachedAt: this.snap.attachedAt,
+      lastActivityAt: this.snap.lastActivityAt,
+    }));
     setHandler(awaitReadyUpdate, async () => {
       await condition(() => this.recorded.state === 'ready' || this.recorded.state === 'active' || FINAL_STATES.includes(this.recorded.state));
       return this.recorded;
@@ -202,11 +218,20 @@ class LiveSession {
     );
   }
 
-  /** Runs the watcher in the background; when it returns, the app has ended. */
+  /**
+   * From now on the app's container is watched: by the worker's session monitor, which observes
+   * every session of its host in one loop and signals only what changed (first attach, activity,
+   * the app's exit); sessions that began before it existed keep running a watcher activity of
+   * their own for their whole life, which they replay.
+   */
   startWatching(): void {
     const { spec, snap } = this;
     const container = snap.container;
     if (!container) return;
+    if (patched('worker-session-monitor')) {
+      this.monitored = true;
+      return;
+    }
     const input = {
       sessionId: spec.sessionId,
       containerId: container.id,
@@ -215,6 +240,7 @@ class LiveSession {
       alreadyAttached: snap.attachedAt !== null,
       lastActivityAt: snap.lastActivityAt,
     };
+    // Before the monitor: the watcher activity; when it returns, the app has ended.
     this.watchScope.run(() => watcher(spec)(input)).then(
       () => {
         this.appEnded = true;

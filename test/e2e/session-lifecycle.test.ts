@@ -36,6 +36,24 @@ async function freshBrowserUrl(t: ApiUnderTest, token: string, id: string): Prom
   return String(res.body.connect.browser.url);
 }
 
+/** The commands executed in a container over the next `ms` (Docker's exec_create events). */
+async function execsIn(containerId: string, ms: number): Promise<string[]> {
+  const since = Math.floor(Date.now() / 1000);
+  await new Promise((r) => setTimeout(r, ms));
+  const until = Math.ceil(Date.now() / 1000);
+  const stream = await docker.getEvents({ since, until, filters: { type: ['container'], container: [containerId], event: ['exec_create'] } });
+  const text = await new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    stream.on('error', reject);
+  });
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => String((JSON.parse(line) as { Action: string }).Action));
+}
+
 async function waitForSession(t: ApiUnderTest, token: string, id: string, until: (s: any) => boolean, seconds: number): Promise<any> {
   const deadline = Date.now() + seconds * 1000;
   let last: any;
@@ -64,7 +82,12 @@ describe('a Firefox session, end to end', () => {
     expect(session).toMatchObject({ state: 'ready', app: 'firefox', url: page.url, user_id: user.id });
     // Through the ingress over HTTPS, the certificate verified against the HackStream CA.
     expect(session.connect.browser.url).toMatch(new RegExp(`^${t.sessionOrigin(session.session_id)}/\\?`));
-    expect(await sessionContainers(session.session_id)).toHaveLength(1);
+    const [container] = await sessionContainers(session.session_id);
+    expect(container).toBeDefined();
+
+    // Nobody is connected yet: the worker's session monitor (a pass every second here) leaves
+    // xpra alone, so nothing is executed in the container (no `xpra info`).
+    expect(await execsIn(container!.Id, 4000)).toEqual([]);
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const tab = await context.newPage();

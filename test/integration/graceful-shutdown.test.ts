@@ -2,7 +2,7 @@
  * Stopping the control plane's processes gracefully, against the real stack: an API that is
  * asked to stop (what its SIGTERM handler does) still answers the requests in flight; a worker
  * that stops (the SDK's SIGTERM handling) and a new one on the same queue take over without ending
- * the sessions, and the session watchers resume on the new worker.
+ * the sessions, and the new worker's session monitor watches them from its first pass.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadWorkerConfig, type WorkerConfig } from '../../core/config.js';
@@ -61,7 +61,7 @@ describe('graceful shutdown', () => {
     }
   });
 
-  it('a worker that stops leaves its sessions running; the next worker of the queue resumes their watchers', async () => {
+  it('a worker that stops leaves its sessions running; the next worker of the queue watches them again', async () => {
     worker ??= await startWorker();
     const t = await startApiOn(stack, env);
     try {
@@ -78,7 +78,7 @@ describe('graceful shutdown', () => {
       expect(await sessionContainers(id)).toHaveLength(1);
 
       worker = await startWorker();
-      // The resumed watcher is what notices the app is gone: the container stops, the session ends.
+      // The new worker's session monitor is what notices the app is gone: the container stops, the session ends.
       await new Promise((r) => setTimeout(r, 3000));
       expect((await rows.find(id))?.state).toBe('ready');
       const [container] = await sessionContainers(id);

@@ -78,6 +78,8 @@ export async function startTestStack(): Promise<TestStack> {
     // pass of its own accord would race the tests that look at leftovers on purpose.
     HACKSTREAM_RECONCILE_INTERVAL_SECONDS: '86400',
     HACKSTREAM_WORKER_METRICS_PORT: '0',
+    // The worker's session monitor looks every second: attaches, activity and exits show quickly.
+    HACKSTREAM_ACTIVITY_POLL_SECONDS: '1',
     // An engine without a user namespace only when the caller says so (a benchmark's baseline).
     ...(process.env['HACKSTREAM_DOCKER_USERNS'] ? { HACKSTREAM_DOCKER_USERNS: process.env['HACKSTREAM_DOCKER_USERNS'] } : {}),
   };

@@ -120,9 +120,9 @@ describe('watchSession (mock activity environment)', () => {
   }
 
   it('heartbeats every poll, signals the attach and activity, and returns the exit code when the container ends', async () => {
-    const running = { id: 'c-1', running: true, exitCode: null, imageId: 'sha256:i' };
+    const running = { id: 'c-1', running: true, exitCode: null, imageId: 'sha256:i', pid: 4242 };
     const { activities, signals, samples, polls } = scripted(
-      [running, running, running, running, running, { id: 'c-1', running: false, exitCode: 3, imageId: 'sha256:i' }],
+      [running, running, running, running, running, { id: 'c-1', running: false, exitCode: 3, imageId: 'sha256:i', pid: null }],
       [status(0, null), new Error('xpra busy'), status(1, 0, 0, [stream(100)]), status(1, 0, 5, [stream(200)]), status(1, 0, 9, [stream(300)])],
     );
     const env = new MockActivityEnvironment();
@@ -148,7 +148,7 @@ describe('watchSession (mock activity environment)', () => {
   });
 
   it('stops when the workflow cancels it', async () => {
-    const running = { id: 'c-1', running: true, exitCode: null, imageId: 'sha256:i' };
+    const running = { id: 'c-1', running: true, exitCode: null, imageId: 'sha256:i', pid: 4242 };
     const { activities } = scripted([running], [status(0, null)]);
     const env = new MockActivityEnvironment();
     const watching = env.run((i: WatchInput) => activities.watchSession(i), input);

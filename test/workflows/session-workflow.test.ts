@@ -13,9 +13,11 @@ import type { accountAccessActivities } from '../../activities/account-access-ac
 import type { SessionActivities as AllActivities, WatchInput } from '../../activities/index.js';
 import {
   activityHeartbeatSignal,
+  appExitedSignal,
   awaitReadyUpdate,
   clientAttachedSignal,
   sessionSnapshotQuery,
+  sessionWatchQuery,
   sessionWorkflowId,
   poolName,
   stopSignal,
@@ -86,29 +88,22 @@ interface Fakes {
   calls: string[];
   teardowns: string[];
   provisionCancelled: boolean;
-  watchCancelled: number;
+  /** Calls of the watcher activity: only sessions that began before the session monitor make them. */
   watchInputs: WatchInput[];
 }
 
 /**
- * Activities that behave like the real ones would, without Docker or a database.
- *
- * Watcher modes: `watch` runs (heartbeating) until cancelled, as the real one does; `exit`
- * reports the app's exit; `unavailable` fails every attempt, so the workflow runs on its timers
- * alone while Temporal retries the watcher. Timer tests use `unavailable` because Temporal's
- * test server does not skip time while any activity is running, and it shows that idle and
- * deadline handling never depends on the watcher being healthy.
+ * Activities that behave like the real ones would, without Docker or a database. What the
+ * worker's session monitor would observe (an attach, activity, the app's exit), the tests signal
+ * themselves.
  */
-function fakes(
-  opts: { provision?: 'ok' | 'image-missing' | 'hang'; watcher?: 'watch' | 'exit' | 'unavailable'; warm?: 'ok' | 'dead'; pool?: { ready: number; failEvery?: number } } = {},
-): Fakes {
+function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; warm?: 'ok' | 'dead'; pool?: { ready: number; failEvery?: number } } = {}): Fakes {
   const f: Fakes = {
     states: [],
     audits: [],
     calls: [],
     teardowns: [],
     provisionCancelled: false,
-    watchCancelled: 0,
     watchInputs: [],
     activities: undefined as unknown as SessionActivities,
   };
@@ -180,13 +175,7 @@ function fakes(
     },
     async watchSession(input: WatchInput) {
       f.watchInputs.push(input);
-      if (opts.watcher === 'exit') {
-        await new Promise((r) => setTimeout(r, 200));
-        return { exitCode: 0 };
-      }
-      if (opts.watcher === 'unavailable') throw new Error('Docker engine unreachable');
-      await waitUntilCancelled(() => f.watchCancelled++, 10 * 60_000);
-      return { exitCode: null };
+      throw new Error('the session monitor watches this session: no watcher activity should run');
     },
     async removeSession(input: { sessionId: string }) {
       f.calls.push(`remove:${input.sessionId}`);
@@ -228,7 +217,7 @@ async function startSession(taskQueue: string, s: SessionSpec, historyLimit?: nu
 
 describe('SessionWorkflow', () => {
   it('provisions, becomes ready, and ends with reason idle when nobody connects within the idle timeout', async () => {
-    const f = fakes({ watcher: 'unavailable' });
+    const f = fakes();
     const s = await spec({ idleSeconds: 10 * 60, connectSeconds: 30 * 60 });
     const snapshot = await withWorker(f, async (tq) => {
       const handle = await startSession(tq, s);
@@ -248,7 +237,7 @@ describe('SessionWorkflow', () => {
   });
 
   it('ends with connect_timeout when no client attaches before the connect deadline', async () => {
-    const f = fakes({ watcher: 'unavailable' });
+    const f = fakes();
     const s = await spec({ idleSeconds: 60 * 60, connectSeconds: 2 * 60 });
     const snapshot = await withWorker(f, async (tq) => {
       const handle = await startSession(tq, s);
@@ -261,7 +250,7 @@ describe('SessionWorkflow', () => {
   });
 
   it('keeps an active session alive while activity heartbeats arrive, then idles it out', async () => {
-    const f = fakes({ watcher: 'unavailable' });
+    const f = fakes();
     const s = await spec({ idleSeconds: 5 * 60, connectSeconds: 60 });
     const handle = await withWorker(f, async (tq) => {
       const h = await startSession(tq, s);
@@ -284,7 +273,7 @@ describe('SessionWorkflow', () => {
   });
 
   it('ends with max_duration however active the session is', async () => {
-    const f = fakes({ watcher: 'unavailable' });
+    const f = fakes();
     const s = await spec({ idleSeconds: 10 * 60, maxDurationSeconds: 30 * 60 });
     const snapshot = await withWorker(f, async (tq) => {
       const h = await startSession(tq, s);
@@ -302,19 +291,19 @@ describe('SessionWorkflow', () => {
     expect(snapshot.endedAt! - snapshot.startedAt).toBeLessThan(31 * 60 * 1000);
   });
 
-  it('stops on request, cancels the watcher and tears down', async () => {
+  it('stops on request and tears down; the session monitor watches it, no watcher activity runs', async () => {
     const f = fakes();
-    const s = await spec();
-    const snapshot = await withWorker(f, async (tq) => {
+    const s = await spec({ idleSeconds: 20 * 60 });
+    const { snapshot, watch } = await withWorker(f, async (tq) => {
       const h = await startSession(tq, s);
       await h.executeUpdate(awaitReadyUpdate);
-      await eventually(() => f.watchInputs.length === 1, 'the watcher to start');
+      const watch = await h.query(sessionWatchQuery);
       await h.signal(stopSignal, { reason: 'user_stop', by: s.userId });
       await h.signal(stopSignal, { reason: 'user_stop', by: s.userId }); // idempotent
-      const result = await h.result();
-      await eventually(() => f.watchCancelled === 1, 'the watcher to be cancelled');
-      return result;
+      return { snapshot: await h.result(), watch };
     });
+    expect(watch).toEqual({ monitored: true, idleSeconds: 20 * 60, attachedAt: null, lastActivityAt: null });
+    expect(f.watchInputs).toEqual([]);
     expect(snapshot).toMatchObject({ state: 'stopped', reason: 'user_stop' });
     expect(f.teardowns).toEqual([s.sessionId]);
     expect(f.audits).toEqual(['session.created', 'session.stopped:user_stop']);
@@ -355,14 +344,17 @@ describe('SessionWorkflow', () => {
   });
 
   it('ends with app_exited when the app closes by itself', async () => {
-    const f = fakes({ watcher: 'exit' });
+    const f = fakes();
     const s = await spec();
     const snapshot = await withWorker(f, async (tq) => {
       const h = await startSession(tq, s);
       await h.executeUpdate(awaitReadyUpdate);
+      // What the session monitor sends when the container has exited.
+      await h.signal(appExitedSignal, { exitCode: 0 });
       return h.result();
     });
     expect(snapshot, JSON.stringify(snapshot)).toMatchObject({ state: 'stopped', reason: 'app_exited' });
+    expect(f.teardowns).toEqual([s.sessionId]);
   });
 
   it('tears down when the workflow is cancelled', async () => {
@@ -391,7 +383,10 @@ describe('SessionWorkflow', () => {
       for (let i = 0; i < 20; i++) {
         await h.signal(activityHeartbeatSignal, { at: await env.currentTimeMs() });
       }
-      await eventually(() => f.watchInputs.length >= 2, 'a second run to start watching');
+      // The run after continue-as-new: the session monitor learns the carried clocks from it.
+      const current = env.client.workflow.getHandle(sessionWorkflowId(s.sessionId));
+      for (let i = 0; i < 200 && (await current.describe()).runId === firstRunId; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await current.query(sessionWatchQuery)).toMatchObject({ monitored: true, attachedAt });
       const last = await h.query(sessionSnapshotQuery);
       expect(last.attachedAt).toBe(attachedAt);
       await h.signal(stopSignal, { reason: 'user_stop', by: s.userId });
@@ -405,7 +400,7 @@ describe('SessionWorkflow', () => {
     const description = await env.client.workflow.getHandle(sessionWorkflowId(s.sessionId)).describe();
     expect(description.runId).not.toBe(firstRunId);
     expect(last.state).toBe('active');
-    expect(f.watchInputs[1]).toMatchObject({ alreadyAttached: true });
+    expect(f.watchInputs).toEqual([]);
     // Carried over, not re-provisioned: one provisioning record, one teardown.
     expect(f.states.filter((x) => x === 'provisioning')).toHaveLength(1);
     expect(f.teardowns).toEqual([s.sessionId]);

@@ -1,0 +1,192 @@
+/**
+ * The session monitor: one loop per worker that watches every running session of its stack on
+ * this Docker host and signals a session's workflow only when something changed: a client
+ * attached for the first time, the user was active (input, or screen updates while a client
+ * watches), or the app's container ended.
+ *
+ * It replaces a watcher activity per session, which held one of the worker's activity slots for
+ * the session's whole life and ran `xpra info` in every container every poll (a Python process
+ * each time), attached or not. Here a pass reads the stack's containers (one Docker call) and the
+ * sessions the database says run; for each, the kernel's TCP table of its container tells whether
+ * anyone is connected to xpra (a file read, activities/container-connections.ts), and only then
+ * is xpra asked. A session nobody is connected to costs a file read per pass.
+ *
+ * Sessions that began before the monitor keep their own watcher activity (the workflow's
+ * `sessionWatch` query says which: `monitored`). State is in memory only; after a restart the
+ * first pass learns each session's clocks from its workflow again.
+ */
+import type { Logger } from '../core/logger.js';
+import { XPRA_SSL_PORT, XPRA_WS_PORT } from '../core/ingress-names.js';
+import type { ContainerRuntime, ManagedContainer } from '../activities/docker-session-runtime.js';
+import { ActivityTracker, StreamSampler, type SessionEvents, type StreamMetrics } from '../activities/session-watcher.js';
+import type { AppExit, SessionWatch } from '../workflows/messages.js';
+
+export const XPRA_PORTS = [XPRA_WS_PORT, XPRA_SSL_PORT] as const;
+
+/** The session's workflow, as the monitor reaches it (activities/session-events.ts). */
+export interface MonitoredWorkflows extends SessionEvents {
+  appExited(sessionId: string, exit: AppExit): Promise<void>;
+  /** Null when the workflow has ended. */
+  watchInfo(sessionId: string): Promise<SessionWatch | null>;
+}
+
+/** One pass's figures (worker/metrics.ts). */
+export interface MonitorPass {
+  seconds: number;
+  /** Sessions this worker watches. */
+  watched: number;
+  /** Of those, sessions with a connection to xpra (or whose connections could not be read). */
+  connected: number;
+  /** `xpra info` runs this pass. */
+  xpraReads: number;
+}
+
+export interface SessionMonitorDeps {
+  runtime: Pick<ContainerRuntime, 'listManaged' | 'inspect' | 'xpraStatus'>;
+  sessions: { watchable(): Promise<Array<{ sessionId: string; containerId: string }>> };
+  workflows: MonitoredWorkflows;
+  /** Established connections to xpra's ports in the container of process `pid`; null: unknown. */
+  connections(pid: number): Promise<number | null>;
+  metrics: StreamMetrics & { monitorPass(pass: MonitorPass): void };
+  logger: Logger;
+  /** Seconds between the end of one pass and the start of the next. */
+  pollSeconds: number;
+  /** Sessions looked at in parallel within a pass (Docker and Temporal calls in flight). */
+  parallelism?: number;
+  now?: () => number;
+}
+
+interface Watched {
+  containerId: string;
+  /** False: the session runs a watcher activity of its own (it began before the monitor). */
+  monitored: boolean;
+  tracker: ActivityTracker;
+  streams: StreamSampler;
+  pid: number | null;
+  /** Its workflow has been told the app ended. */
+  exitSignalled: boolean;
+}
+
+const DEFAULT_PARALLELISM = 8;
+
+export class SessionMonitor {
+  private readonly watched = new Map<string, Watched>();
+  /** Sessions whose container is gone altogether, once their workflow has been told. */
+  private readonly gone = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private pass: Promise<void> | undefined;
+  private stopped = false;
+  private readonly now: () => number;
+
+  constructor(private readonly d: SessionMonitorDeps) {
+    this.now = d.now ?? Date.now;
+  }
+
+  /** Runs a pass now and then every `pollSeconds` after each pass ends, until stop(). */
+  start(): void {
+    const loop = (): void => {
+      if (this.stopped) return;
+      this.pass = this.runPass()
+        .catch((err: unknown) => {
+          this.d.logger.warn('session monitor pass failed', { error: (err as Error).message });
+        })
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(loop, this.d.pollSeconds * 1000);
+        });
+    };
+    loop();
+  }
+
+  /** Stops after the pass under way. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.pass;
+  }
+
+  /** One look at every session; exposed for tests. */
+  async runPass(): Promise<void> {
+    const started = this.now();
+    const [containers, rows] = await Promise.all([this.d.runtime.listManaged(), this.d.sessions.watchable()]);
+    const ours = new Map(containers.map((c) => [c.id, c]));
+    const live = new Set(rows.map((r) => r.sessionId));
+    for (const id of this.watched.keys()) if (!live.has(id)) this.watched.delete(id);
+    for (const id of this.gone) if (!live.has(id)) this.gone.delete(id);
+
+    let connected = 0;
+    let xpraReads = 0;
+    const look = async (row: { sessionId: string; containerId: string }): Promise<void> => {
+      const outcome = await this.look(row, ours.get(row.containerId));
+      if (outcome !== 'idle') connected++;
+      if (outcome === 'read') xpraReads++;
+    };
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < rows.length) {
+        const row = rows[next++]!;
+        await look(row).catch((err: unknown) => this.d.logger.warn('watching a session failed', { sessionId: row.sessionId, error: (err as Error).message }));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(rows.length, this.d.parallelism ?? DEFAULT_PARALLELISM) }, lane));
+    const watched = [...this.watched.values()].filter((w) => w.monitored && !w.exitSignalled).length;
+    this.d.metrics.monitorPass({ seconds: (this.now() - started) / 1000, watched, connected, xpraReads });
+  }
+
+  /**
+   * One session: 'idle' when nothing is connected (or it is not this monitor's to watch), 'read'
+   * when xpra was asked, 'unread' when it was connected but xpra did not answer.
+   */
+  private async look(row: { sessionId: string; containerId: string }, container: ManagedContainer | undefined): Promise<'idle' | 'read' | 'unread'> {
+    const { runtime, workflows } = this.d;
+    if (!container) {
+      // Not among this stack's containers: gone (the app's end), or another stack's (leave it).
+      if (!this.gone.has(row.sessionId) && (await runtime.inspect(row.containerId)) === null) {
+        await this.appEnded(row.sessionId, { exitCode: null });
+        this.gone.add(row.sessionId);
+      }
+      return 'idle';
+    }
+    let w = this.watched.get(row.sessionId);
+    if (!w || w.containerId !== row.containerId) {
+      const info = await workflows.watchInfo(row.sessionId);
+      if (!info) return 'idle';
+      w = {
+        containerId: row.containerId,
+        monitored: info.monitored,
+        tracker: new ActivityTracker({ pollSeconds: this.d.pollSeconds, idleSeconds: info.idleSeconds, alreadyAttached: info.attachedAt !== null, lastActivityAt: info.lastActivityAt }),
+        streams: new StreamSampler(),
+        pid: null,
+        exitSignalled: false,
+      };
+      this.watched.set(row.sessionId, w);
+    }
+    if (!w.monitored || w.exitSignalled) return 'idle';
+    if (!container.running) {
+      const state = await runtime.inspect(row.containerId);
+      await this.appEnded(row.sessionId, { exitCode: state?.exitCode ?? null });
+      w.exitSignalled = true;
+      return 'idle';
+    }
+    w.pid ??= (await runtime.inspect(row.containerId))?.pid ?? null;
+    const connections = w.pid === null ? null : await this.d.connections(w.pid);
+    const now = this.now();
+    if (connections === 0) {
+      w.tracker.observe(null, now);
+      return 'idle';
+    }
+    const status = await runtime.xpraStatus(row.containerId).catch((err: unknown) => {
+      this.d.logger.debug('xpra info failed', { sessionId: row.sessionId, error: (err as Error).message });
+      return null;
+    });
+    for (const sample of w.streams.sample(status, now)) this.d.metrics.observeStream(sample);
+    const report = w.tracker.observe(status, now);
+    if (report.attached) await workflows.clientAttached(row.sessionId, report.attached);
+    if (report.heartbeat) await workflows.activityHeartbeat(row.sessionId, report.heartbeat);
+    return status ? 'read' : 'unread';
+  }
+
+  private async appEnded(sessionId: string, exit: AppExit): Promise<void> {
+    this.d.logger.info('session app ended', { sessionId, exitCode: exit.exitCode });
+    await this.d.workflows.appExited(sessionId, exit);
+  }
+}
