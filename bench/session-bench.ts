@@ -14,13 +14,18 @@
  * - per quality preset, while Firefox scrolls a long page (bench/pages/scroll.html) for 10 s at
  *   1280×720: bits per second the client received, frames per second it painted, the session
  *   container's CPU, and the time until the last update once scrolling stops (sharp again);
+ * - CPU of idle sessions (nothing attached) inside their containers and what they add on the host,
+ *   with the worker's session monitor, and with `xpra info` polled every 5 s as the watcher per
+ *   session did before it (the baseline, in the same run);
+ * - watch capacity (bench/watch-capacity.ts): cold starts, the monitor's pass time and the worker's,
+ *   the engine's and Temporal's load with 0 to 500 live stand-in sessions watched;
  * - the native client on a device (bench/client-bench.ts): its memory, CPU, bandwidth and frames
  *   while the same page scrolls, at a Raspberry Pi Zero 2 class budget and unconfined, and the
  *   wall time of `hackstream list` on Node 18.
  *
  * Chromium runs in a network namespace of its own (bench/isolated-browser.ts). Prints a table and
  * writes bench/results/session-bench.{json,md}.
- *   npm run bench [-- --samples 20] [-- --only warm,cold,e2e,memory,bandwidth,client] [-- --presets low,auto,high]
+ *   npm run bench [-- --samples 20] [-- --only warm,cold,e2e,memory,capacity,bandwidth,client] [-- --presets low,auto,high] [-- --capacity 0,100,250,500]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -48,6 +53,8 @@ import { windowShows, windowTitled } from '../test/support/xpra-page.js';
 import { runClientBench } from './client-bench.js';
 import { installPaintProbe, readPaintProbe } from './client-probes.js';
 import { launchIsolatedChromium, type IsolatedBrowser } from './isolated-browser.js';
+import { engineMicros, ownMicros } from './host-cpu.js';
+import { measureWatchCapacity } from './watch-capacity.js';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -57,7 +64,14 @@ const SAMPLES = Number(arg('samples')) || 20;
 const E2E_SAMPLES = Math.max(5, Math.round(SAMPLES / 2));
 const CONCURRENCY = 5;
 const IDLE_N = 5;
-const ONLY = new Set((arg('only') ?? 'warm,cold,e2e,memory,bandwidth,client').split(','));
+/** How long idle sessions' CPU is measured, for the monitor and again for the polling baseline. */
+const IDLE_CPU_WINDOW_MS = 60_000;
+/** The watcher's poll before the session monitor: `xpra info` in every container this often. */
+const OLD_WATCHER_POLL_MS = 5000;
+const ONLY = new Set((arg('only') ?? 'warm,cold,e2e,memory,capacity,bandwidth,client').split(','));
+/** Stand-in sessions one worker watches, step by step (bench/watch-capacity.ts). */
+const CAPACITY_STEPS = (arg('capacity') ?? '0,100,250,500').split(',').map(Number);
+const CAPACITY_WINDOW_MS = 30_000;
 const PRESETS = (arg('presets') ?? QUALITIES.join(',')).split(',') as Quality[];
 for (const p of PRESETS) if (!QUALITIES.includes(p)) throw new Error(`--presets: unknown preset "${p}" (presets: ${QUALITIES.join(', ')})`);
 const POOL_QUEUE = `hs-bench-pool-${process.pid}`;
@@ -165,6 +179,60 @@ async function cpuMicros(containerId: string): Promise<number> {
     cpu_stats: { cpu_usage: { total_usage: number } };
   };
   return s.cpu_stats.cpu_usage.total_usage / 1000;
+}
+
+/** CPU time (µs) so far of the host's side: the Docker engine's processes and this process (the in-process worker and API). */
+const hostMicros = () => ({ engine: engineMicros(), worker: ownMicros(), at: performance.now() });
+
+/**
+ * The host's CPU with no session at all over `ms`, in µs per second: what the engine and this
+ * process spend anyway, which idleCpu takes off so that a session's host share is what it adds.
+ */
+async function hostRateWithoutSessions(ms: number): Promise<{ engine: number; worker: number }> {
+  const before = hostMicros();
+  await sleep(ms);
+  const after = hostMicros();
+  const seconds = (after.at - before.at) / 1000;
+  return { engine: (after.engine - before.engine) / seconds, worker: (after.worker - before.worker) / seconds };
+}
+
+/** CPU time used over a window by idle sessions' containers and by the host's side, in µs. */
+interface IdleWindow {
+  containers: number;
+  engine: number;
+  worker: number;
+  seconds: number;
+  n: number;
+}
+
+/** CPU of idle sessions over `ms` while `background` runs (if given) until the window ends. */
+async function idleCpu(containerIds: string[], ms: number, background?: (stopped: () => boolean) => Promise<void>): Promise<IdleWindow> {
+  const before = { containers: await Promise.all(containerIds.map(cpuMicros)), ...hostMicros() };
+  let stopped = false;
+  const running = background?.(() => stopped);
+  await sleep(ms);
+  stopped = true;
+  await running;
+  const after = { containers: await Promise.all(containerIds.map(cpuMicros)), ...hostMicros() };
+  return {
+    containers: after.containers.reduce((a, c, i) => a + c - before.containers[i]!, 0),
+    engine: after.engine - before.engine,
+    worker: after.worker - before.worker,
+    seconds: (after.at - before.at) / 1000,
+    n: containerIds.length,
+  };
+}
+
+/**
+ * A window's CPU in % of one core per session: inside the containers, and what the sessions add
+ * on the host (the Docker engine's processes, this process) over `fixed`, its rate with none.
+ */
+function idleShare(w: IdleWindow, fixed: { engine: number; worker: number }) {
+  const percent = (micros: number) => Number(((Math.max(0, micros) / w.n / (w.seconds * 1e6)) * 100).toFixed(3));
+  const container = percent(w.containers);
+  const engine = percent(w.engine - fixed.engine * w.seconds);
+  const worker = percent(w.worker - fixed.worker * w.seconds);
+  return { per_session: Number((container + engine + worker).toFixed(3)), container, engine, worker, n: w.n, window_s: Math.round(w.seconds) };
 }
 
 async function containerOf(sessionId: string): Promise<{ id: string; ip: string }> {
@@ -280,7 +348,8 @@ async function measureScrolling(t: ApiUnderTest, token: string, browser: Isolate
 
 async function main(): Promise<void> {
   log('starting the stack (Redis, Temporal dev server, Traefik, worker) ...');
-  const stack: TestStack = await startTestStack();
+  // The session monitor at its default pace (the tests' stack looks every second).
+  const stack: TestStack = await startTestStack({ HACKSTREAM_ACTIVITY_POLL_SECONDS: '5' });
   const image = loadWorkerConfig(stack.env).session.image;
   const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.0.0/24'), `hs-bench-${process.pid}`);
   const redis = new Redis(stack.env['HACKSTREAM_REDIS_URL']!);
@@ -451,7 +520,56 @@ async function main(): Promise<void> {
         };
         rows.push(`| memory of one idle session (docker stats; anonymous) | ${round(mem[0]!.used)} MiB | ${round(mem[0]!.anon)} MiB | | 1 |`);
         rows.push(`| memory of ${IDLE_N} idle sessions (total; per session) | ${round(total)} MiB | ${round(total / IDLE_N)} MiB | | ${IDLE_N} |`);
+        // CPU of the same idle sessions, nothing attached: with the worker's session monitor (a
+        // pass every 5 s, the default), then, as the baseline in the same run, with what the
+        // watcher per session did before it: `xpra info` in every container every 5 s (the
+        // monitor still running too). The host's share is what it spends over its rate with no
+        // session, measured once they have stopped (not at the stack's start, still warming up).
+        const ids = await Promise.all(cs.map(async (c) => (await containerOf(c.id)).id));
+        log(`${IDLE_N} idle sessions: CPU for ${IDLE_CPU_WINDOW_MS / 1000} s with the session monitor, then as much with xpra info polled every 5 s ...`);
+        const monitoredRaw = await idleCpu(ids, IDLE_CPU_WINDOW_MS);
+        const polledRaw = await idleCpu(ids, IDLE_CPU_WINDOW_MS, async (stopped) => {
+          while (!stopped()) {
+            await Promise.all(ids.map((id) => runtime.xpraStatus(id).catch(() => null)));
+            await sleep(OLD_WATCHER_POLL_MS);
+          }
+        });
         await Promise.all(cs.map((c) => stop(t, c)));
+        await sleep(10_000);
+        log(`the host with no session: ${IDLE_CPU_WINDOW_MS / 2000} s ...`);
+        const fixed = await hostRateWithoutSessions(IDLE_CPU_WINDOW_MS / 2);
+        const monitored = idleShare(monitoredRaw, fixed);
+        const polled = idleShare(polledRaw, fixed);
+        result['idle_cpu_percent'] = {
+          ...monitored,
+          host_without_sessions_percent: { engine: Number((fixed.engine / 1e4).toFixed(3)), worker: Number((fixed.worker / 1e4).toFixed(3)) },
+          baseline_xpra_info_every_5s: polled,
+        };
+        const cpuRow = (name: string, c: typeof monitored) =>
+          rows.push(`| ${name} (% of a core per session: container + engine + worker) | ${c.per_session} % | ${c.container} + ${c.engine} + ${c.worker} | | ${c.n} |`);
+        cpuRow('CPU of an idle session, nothing attached, session monitor', monitored);
+        cpuRow('baseline: the same with `xpra info` every 5 s (the watcher before the monitor)', polled);
+      }
+      if (ONLY.has('capacity')) {
+        const owner = await t.newUser();
+        const starter = await t.newUser();
+        const capacity = await measureWatchCapacity(stack, t.temporal, owner.id, {
+          steps: CAPACITY_STEPS,
+          windowMs: CAPACITY_WINDOW_MS,
+          coldStart: async () => {
+            const c = await create(t, starter.token, { url: page.url });
+            await stop(t, c);
+            return c.ms;
+          },
+          log,
+        });
+        result['growth'] = { ...(result['growth'] as object | undefined), max_watched_sessions: capacity.max_watched_sessions, watch_capacity: capacity };
+        for (const step of capacity.steps) {
+          rows.push(
+            `| ${step.sessions} watched stand-in sessions: cold start p50; monitor pass; worker CPU, RSS; engine, Temporal CPU; history events per session-hour | ${step.cold_start_ms.p50} ms | ${step.monitor_pass_ms} ms pass | ${step.worker_cpu_percent} % cpu, ${step.worker_rss_mib} MiB; ${step.engine_cpu_percent} %, ${step.temporal_cpu_percent} %; ${step.history_events_per_session_hour} | ${step.cold_start_ms.n} |`,
+          );
+        }
+        rows.push(`| most live sessions one worker watches while cold starts stay within 25 % of none | ${capacity.max_watched_sessions} | | | |`);
       }
       if (ONLY.has('bandwidth')) {
         const presets: Array<Awaited<ReturnType<typeof measureScrolling>>> = [];

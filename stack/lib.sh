@@ -224,8 +224,27 @@ start_dockerd() (
   esac
 )
 
+# Under the engine's user namespace every session container's processes are one host user, and
+# each container takes a kernel session keyring of that user: the kernel's default quota (200 keys)
+# stops new containers with "unable to create session key: disk quota exceeded" at about 200
+# containers per host. Raised (never lowered) as deploy/sysctl/60-hackstream.conf does.
+ensure_keyring_limits() {
+  local key want have
+  for key in maxkeys:20000 maxbytes:2000000; do
+    want=${key#*:} key=/proc/sys/kernel/keys/${key%%:*}
+    have=$(cat "$key" 2>/dev/null || echo "$want")
+    [ "$have" -ge "$want" ] && continue
+    if [ "$(id -u)" = 0 ] && echo "$want" > "$key" 2>/dev/null; then
+      say "kernel: ${key#/proc/sys/} raised from $have to $want (session containers each take a key)"
+    else
+      say "warning: ${key#/proc/sys/} is $have: fewer than 200 session containers fit (see deploy/sysctl/60-hackstream.conf)"
+    fi
+  done
+}
+
 ensure_dockerd() {
   local log_dir=$1 pid i
+  ensure_keyring_limits
   if docker info >/dev/null 2>&1; then
     if docker_remaps_users || [ "${HACKSTREAM_DOCKER_USERNS:-required}" = off ]; then
       say "docker engine: running"

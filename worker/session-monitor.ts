@@ -7,9 +7,10 @@
  * It replaces a watcher activity per session, which held one of the worker's activity slots for
  * the session's whole life and ran `xpra info` in every container every poll (a Python process
  * each time), attached or not. Here a pass reads the stack's containers (one Docker call) and the
- * sessions the database says run; for each, the kernel's TCP table of its container tells whether
- * anyone is connected to xpra (a file read, activities/container-connections.ts), and only then
- * is xpra asked. A session nobody is connected to costs a file read per pass.
+ * sessions the database says run; for each, the kernel's count of its container's TCP sockets
+ * tells whether anything but xpra's listeners exists, then its TCP table whether that is a
+ * connection to xpra (activities/container-connections.ts), and only then is xpra asked. A
+ * session nobody is connected to costs a read of a few dozen bytes per pass.
  *
  * Sessions that began before the monitor keep their own watcher activity (the workflow's
  * `sessionWatch` query says which: `monitored`). State is in memory only; after a restart the
@@ -19,6 +20,7 @@ import type { Logger } from '../core/logger.js';
 import { XPRA_SSL_PORT, XPRA_WS_PORT } from '../core/ingress-names.js';
 import type { ContainerRuntime, ManagedContainer } from '../activities/docker-session-runtime.js';
 import { ActivityTracker, StreamSampler, type SessionEvents, type StreamMetrics } from '../activities/session-watcher.js';
+import type { TcpTable } from '../activities/container-connections.js';
 import type { AppExit, SessionWatch } from '../workflows/messages.js';
 
 export const XPRA_PORTS = [XPRA_WS_PORT, XPRA_SSL_PORT] as const;
@@ -45,8 +47,13 @@ export interface SessionMonitorDeps {
   runtime: Pick<ContainerRuntime, 'listManaged' | 'inspect' | 'xpraStatus'>;
   sessions: { watchable(): Promise<Array<{ sessionId: string; containerId: string }>> };
   workflows: MonitoredWorkflows;
-  /** Established connections to xpra's ports in the container of process `pid`; null: unknown. */
-  connections(pid: number): Promise<number | null>;
+  /** The container's TCP sockets as seen from the host (activities/container-connections.ts); null: unknown. */
+  sockets: {
+    /** TCP sockets in use in the namespace of process `pid`, listening ones included. */
+    inUse(pid: number): Promise<number | null>;
+    /** Its TCP table: connections to xpra's ports, and the listening sockets. */
+    table(pid: number): Promise<TcpTable | null>;
+  };
   metrics: StreamMetrics & { monitorPass(pass: MonitorPass): void };
   logger: Logger;
   /** Seconds between the end of one pass and the start of the next. */
@@ -63,11 +70,18 @@ interface Watched {
   tracker: ActivityTracker;
   streams: StreamSampler;
   pid: number | null;
+  /** Sockets the container listens on, from its last table read: in use beyond them means a connection. */
+  listening: number | null;
   /** Its workflow has been told the app ended. */
   exitSignalled: boolean;
 }
 
 const DEFAULT_PARALLELISM = 8;
+/**
+ * Sessions met for the first time in one pass (a workflow query each): after a worker restart with
+ * hundreds of sessions, the first passes spread the queries instead of sending them all at once.
+ */
+const FIRST_SIGHTS_PER_PASS = 50;
 
 export class SessionMonitor {
   private readonly watched = new Map<string, Watched>();
@@ -76,6 +90,7 @@ export class SessionMonitor {
   private timer: NodeJS.Timeout | undefined;
   private pass: Promise<void> | undefined;
   private stopped = false;
+  private firstSights = 0;
   private readonly now: () => number;
 
   constructor(private readonly d: SessionMonitorDeps) {
@@ -115,6 +130,7 @@ export class SessionMonitor {
 
     let connected = 0;
     let xpraReads = 0;
+    this.firstSights = 0;
     const look = async (row: { sessionId: string; containerId: string }): Promise<void> => {
       const outcome = await this.look(row, ours.get(row.containerId));
       if (outcome !== 'idle') connected++;
@@ -148,6 +164,7 @@ export class SessionMonitor {
     }
     let w = this.watched.get(row.sessionId);
     if (!w || w.containerId !== row.containerId) {
+      if (this.firstSights++ >= FIRST_SIGHTS_PER_PASS) return 'idle';
       const info = await workflows.watchInfo(row.sessionId);
       if (!info) return 'idle';
       w = {
@@ -156,6 +173,7 @@ export class SessionMonitor {
         tracker: new ActivityTracker({ pollSeconds: this.d.pollSeconds, idleSeconds: info.idleSeconds, alreadyAttached: info.attachedAt !== null, lastActivityAt: info.lastActivityAt }),
         streams: new StreamSampler(),
         pid: null,
+        listening: null,
         exitSignalled: false,
       };
       this.watched.set(row.sessionId, w);
@@ -168,7 +186,7 @@ export class SessionMonitor {
       return 'idle';
     }
     w.pid ??= (await runtime.inspect(row.containerId))?.pid ?? null;
-    const connections = w.pid === null ? null : await this.d.connections(w.pid);
+    const connections = w.pid === null ? null : await this.connectionsTo(w, w.pid);
     const now = this.now();
     if (connections === 0) {
       w.tracker.observe(null, now);
@@ -183,6 +201,15 @@ export class SessionMonitor {
     if (report.attached) await workflows.clientAttached(row.sessionId, report.attached);
     if (report.heartbeat) await workflows.activityHeartbeat(row.sessionId, report.heartbeat);
     return status ? 'read' : 'unread';
+  }
+
+  /** Connections to xpra: none while only its listeners exist, else counted in the table; null: unknown. */
+  private async connectionsTo(w: Watched, pid: number): Promise<number | null> {
+    const inUse = await this.d.sockets.inUse(pid);
+    if (inUse !== null && w.listening !== null && inUse <= w.listening) return 0;
+    const table = await this.d.sockets.table(pid);
+    w.listening = table?.listening ?? null;
+    return table?.established ?? null;
   }
 
   private async appEnded(sessionId: string, exit: AppExit): Promise<void> {

@@ -18,7 +18,7 @@ import { temporalConnectionOptions } from '../core/temporal-connection.js';
 import { createActivities, drainPools, type ActivityDeps } from '../activities/index.js';
 import { DockerSessionRuntime } from '../activities/docker-session-runtime.js';
 import { TemporalSessionEvents } from '../activities/session-events.js';
-import { establishedConnections } from '../activities/container-connections.js';
+import { socketsInUse, tcpTable } from '../activities/container-connections.js';
 import { TemporalSessionWorkflowStatus } from '../activities/session-workflow-status.js';
 import { credentialRevocation } from '../core/connect-credentials.js';
 import { RedisPoolStore } from '../core/pool-store.js';
@@ -151,7 +151,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     runtime,
     sessions: sessionRows,
     workflows: sessionEvents,
-    connections: (pid) => establishedConnections(pid, XPRA_PORTS),
+    sockets: { inUse: socketsInUse, table: (pid) => tcpTable(pid, XPRA_PORTS) },
     metrics,
     logger,
     pollSeconds: config.session.activityPollSeconds,

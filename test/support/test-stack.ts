@@ -47,7 +47,8 @@ export interface TestStack extends StackInfo {
   stop(): Promise<void>;
 }
 
-export async function startTestStack(): Promise<TestStack> {
+/** `overrides`: settings of the API and the worker that differ from the tests' (a benchmark's). */
+export async function startTestStack(overrides: Record<string, string> = {}): Promise<TestStack> {
   const logger = createLogger({ level: 'warn', service: 'test-worker', json: false });
   const temporalMetricsAddress = `127.0.0.1:${await freePort()}`;
   installTemporalRuntime(logger, { metricsAddress: temporalMetricsAddress });
@@ -82,6 +83,7 @@ export async function startTestStack(): Promise<TestStack> {
     HACKSTREAM_ACTIVITY_POLL_SECONDS: '1',
     // An engine without a user namespace only when the caller says so (a benchmark's baseline).
     ...(process.env['HACKSTREAM_DOCKER_USERNS'] ? { HACKSTREAM_DOCKER_USERNS: process.env['HACKSTREAM_DOCKER_USERNS'] } : {}),
+    ...overrides,
   };
   // The worker runs as the worker's Redis user; the API (and tests looking into Redis) as the API's.
   const config = loadWorkerConfig({ ...env, HACKSTREAM_REDIS_URL: redis.workerUrl });

@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { countEstablished, establishedConnections } from '../../activities/container-connections.js';
+import { readTcpTable, socketsInUse, tcpInUse, tcpTable } from '../../activities/container-connections.js';
 import type { ContainerState, ManagedContainer } from '../../activities/docker-session-runtime.js';
 import type { StreamSample } from '../../activities/session-watcher.js';
 import type { XpraStatus } from '../../activities/xpra-info.js';
@@ -25,12 +25,14 @@ interface World {
   xpra: Map<string, XpraStatus | null>;
   signals: string[];
   xpraReads: string[];
+  /** Full TCP table reads (the costly ones), by pid. */
+  tableReads: number[];
   passes: MonitorPass[];
   now: number;
 }
 
 function world(): { w: World; monitor: SessionMonitor } {
-  const w: World = { containers: new Map(), rows: [], watch: new Map(), connections: new Map(), xpra: new Map(), signals: [], xpraReads: [], passes: [], now: T0 };
+  const w: World = { containers: new Map(), rows: [], watch: new Map(), connections: new Map(), xpra: new Map(), signals: [], xpraReads: [], tableReads: [], passes: [], now: T0 };
   const monitor = new SessionMonitor({
     runtime: {
       async listManaged(): Promise<ManagedContainer[]> {
@@ -54,7 +56,18 @@ function world(): { w: World; monitor: SessionMonitor } {
       appExited: async (id, e) => void w.signals.push(`exited:${id}:${e.exitCode}`),
       watchInfo: async (id) => w.watch.get(id) ?? null,
     },
-    connections: async (pid) => (w.connections.has(pid) ? w.connections.get(pid)! : 0),
+    // Every container listens on xpra's two ports; `connections`: established ones (null: unreadable).
+    sockets: {
+      inUse: async (pid) => {
+        const n = w.connections.has(pid) ? w.connections.get(pid)! : 0;
+        return n === null ? null : 2 + n;
+      },
+      table: async (pid) => {
+        w.tableReads.push(pid);
+        const n = w.connections.has(pid) ? w.connections.get(pid)! : 0;
+        return n === null ? null : { established: n, listening: 2 };
+      },
+    },
     metrics: { observeStream: (_: StreamSample) => {}, monitorPass: (p) => void w.passes.push(p) },
     logger: createLogger({ level: 'error', service: 'monitor-test', json: false }),
     pollSeconds: 5,
@@ -83,6 +96,8 @@ describe('SessionMonitor', () => {
     expect(w.xpraReads).toEqual([]);
     expect(w.signals).toEqual([]);
     expect(w.passes.at(-1)).toMatchObject({ watched: 1, connected: 0, xpraReads: 0 });
+    // The table once, to learn the listeners; after that the count of sockets in use suffices.
+    expect(w.tableReads).toEqual([1001]);
 
     // A client connects (the websocket through the ingress): now xpra is asked.
     w.connections.set(1001, 1);
@@ -168,8 +183,8 @@ describe('SessionMonitor', () => {
   });
 });
 
-describe('established connections', () => {
-  it('counts the established connections to the given ports in a TCP table', () => {
+describe("a container's connections, from its TCP tables", () => {
+  it('counts the established connections to the given ports, and the listening sockets', () => {
     const table = [
       '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
       '   0: 00000000:38A4 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 1 1', // listening
@@ -178,25 +193,30 @@ describe('established connections', () => {
       '   3: 0A0D0002:38A4 0A0D0001:C352 06 00000000:00000000 00:00000000 00000000  1000        0 4 1', // TIME_WAIT
       '   4: 0A0D0002:9C40 0A0D0001:38A4 01 00000000:00000000 00:00000000 00000000  1000        0 5 1', // remote 14500
     ].join('\n');
-    expect(countEstablished(table, [14500, 14501])).toBe(2);
-    expect(countEstablished(table, [14500])).toBe(1);
+    expect(readTcpTable(table, [14500, 14501])).toEqual({ established: 2, listening: 1 });
+    expect(readTcpTable(table, [14500])).toEqual({ established: 1, listening: 1 });
+    expect(tcpInUse('sockets: used 40\nTCP: inuse 3 orphan 0 tw 0 alloc 4 mem 25\nUDP: inuse 0 mem 0\n')).toBe(3);
+    expect(tcpInUse('TCP6: inuse 1\nUDP6: inuse 0\n')).toBe(1);
   });
 
-  it("reads a live process's tables: a connection accepted on a port counts, and stops counting once closed", async () => {
+  it("reads a live process's namespace: a connection accepted on a port counts, and stops counting once closed", async () => {
     const server = net.createServer();
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as net.AddressInfo).port;
     try {
-      expect(await establishedConnections(process.pid, [port])).toBe(0);
+      // Other processes of this namespace open and close sockets meanwhile: only that it reads a count.
+      expect(await socketsInUse(process.pid)).toBeGreaterThanOrEqual(1);
+      expect((await tcpTable(process.pid, [port]))?.established).toBe(0);
       const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
       const client = net.connect(port, '127.0.0.1');
       const socket = await accepted;
-      expect(await establishedConnections(process.pid, [port])).toBe(1);
+      expect((await tcpTable(process.pid, [port]))?.established).toBe(1);
       client.destroy();
       socket.destroy();
       await new Promise((r) => setTimeout(r, 100));
-      expect(await establishedConnections(process.pid, [port])).toBe(0);
-      expect(await establishedConnections(2 ** 22 + 1, [port])).toBeNull();
+      expect((await tcpTable(process.pid, [port]))?.established).toBe(0);
+      expect(await socketsInUse(2 ** 22 + 1)).toBeNull();
+      expect(await tcpTable(2 ** 22 + 1, [port])).toBeNull();
     } finally {
       server.close();
     }
