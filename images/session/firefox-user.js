@@ -18,3 +18,8 @@ user_pref("network.predictor.enabled", false);
 user_pref("network.prefetch-next", false);
 user_pref("browser.newtabpage.enabled", false);
 user_pref("browser.sessionstore.resume_from_crash", false);
+// The profile lives in the container's tmpfs home, which is memory: no history database grown
+// ahead in 10 MiB steps, no new-tab page preloaded in the background (measured: the profile
+// 38 → 30 MB, the idle session 351 → 345 MiB).
+user_pref("places.database.growthIncrementKiB", 0);
+user_pref("browser.newtab.preload", false);
