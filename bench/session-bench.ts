@@ -17,6 +17,7 @@
  * - CPU of idle sessions (nothing attached) inside their containers and what they add on the host,
  *   with the worker's session monitor, and with `xpra info` polled every 5 s as the watcher per
  *   session did before it (the baseline, in the same run);
+ * - growth: warm starts, memory per session and the host's CPU with 0, 10 and 20 idle sessions;
  * - watch capacity (bench/watch-capacity.ts): cold starts, the monitor's pass time and the worker's,
  *   the engine's and Temporal's load with 0 to 500 live stand-in sessions watched;
  * - the native client on a device (bench/client-bench.ts): its memory, CPU, bandwidth and frames
@@ -25,7 +26,7 @@
  *
  * Chromium runs in a network namespace of its own (bench/isolated-browser.ts). Prints a table and
  * writes bench/results/session-bench.{json,md}.
- *   npm run bench [-- --samples 20] [-- --only warm,cold,e2e,memory,capacity,bandwidth,client] [-- --presets low,auto,high] [-- --capacity 0,100,250,500]
+ *   npm run bench [-- --samples 20] [-- --only warm,cold,e2e,memory,growth,capacity,bandwidth,client] [-- --presets low,auto,high] [-- --capacity 0,100,250,500]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -68,10 +69,14 @@ const IDLE_N = 5;
 const IDLE_CPU_WINDOW_MS = 60_000;
 /** The watcher's poll before the session monitor: `xpra info` in every container this often. */
 const OLD_WATCHER_POLL_MS = 5000;
-const ONLY = new Set((arg('only') ?? 'warm,cold,e2e,memory,capacity,bandwidth,client').split(','));
+const ONLY = new Set((arg('only') ?? 'warm,cold,e2e,memory,growth,capacity,bandwidth,client').split(','));
 /** Stand-in sessions one worker watches, step by step (bench/watch-capacity.ts). */
 const CAPACITY_STEPS = (arg('capacity') ?? '0,100,250,500').split(',').map(Number);
 const CAPACITY_WINDOW_MS = 30_000;
+/** Idle sessions running while warm starts, memory and the host's CPU are measured again. */
+const GROWTH_IDLE_SESSIONS = [0, 10, 20];
+const GROWTH_WINDOW_MS = 20_000;
+const GROWTH_SAMPLES = 5;
 const PRESETS = (arg('presets') ?? QUALITIES.join(',')).split(',') as Quality[];
 for (const p of PRESETS) if (!QUALITIES.includes(p)) throw new Error(`--presets: unknown preset "${p}" (presets: ${QUALITIES.join(', ')})`);
 const POOL_QUEUE = `hs-bench-pool-${process.pid}`;
@@ -363,7 +368,7 @@ async function main(): Promise<void> {
   const row = (name: string, s: ReturnType<typeof stats>, unit = 'ms') => rows.push(`| ${name} | ${s.p50} ${unit} | ${s.p95} ${unit} | ${s.min}–${s.max} | ${s.n} |`);
 
   try {
-    if (ONLY.has('warm') || ONLY.has('e2e')) {
+    if (ONLY.has('warm') || ONLY.has('e2e') || ONLY.has('growth')) {
       const poolEnv = { ...stack.env, HACKSTREAM_TASK_QUEUE: POOL_QUEUE, HACKSTREAM_POOL: `firefox:auto:${CONCURRENCY}`, HACKSTREAM_ROLE_POLICIES: POLICIES };
       const poolConfig = loadWorkerConfig(poolEnv);
       const db = await openDatabase(poolConfig.db);
@@ -410,6 +415,50 @@ async function main(): Promise<void> {
           row(`warm start: POST → 201 ready, c=${CONCURRENCY}`, stats(warm5));
           row('API overhead (warm start minus the claim activity)', stats(overhead));
           row('  the claim activity (token key, docker update, URL opened)', stats(claimMs));
+        }
+        if (ONLY.has('growth')) {
+          // Warm starts, memory and the host's CPU as idle sessions pile up: 0, 10, then 20
+          // sessions (`low`, so that they start cold and leave the pool of `auto` alone), nobody
+          // attached.
+          const idle: Created[] = [];
+          const owners = [await t.newUser(), await t.newUser()];
+          const steps: Array<{
+            idle_sessions: number;
+            warm_start_ms: ReturnType<typeof stats>;
+            memory_mib_per_session: number | null;
+            host_cpu_percent_of_a_core: { containers: number; engine: number; worker: number };
+          }> = [];
+          for (const k of GROWTH_IDLE_SESSIONS) {
+            while (idle.length < k) idle.push(await create(t, owners[idle.length % owners.length]!.token, { url: page.url, quality: 'low' }));
+            log(`growth: ${k} idle sessions; settling, then the host's CPU for ${GROWTH_WINDOW_MS / 1000} s and ${GROWTH_SAMPLES} warm starts ...`);
+            await sleep(20_000);
+            const ids = await Promise.all(idle.map(async (c) => (await containerOf(c.id)).id));
+            const w = await idleCpu(ids, GROWTH_WINDOW_MS);
+            const cores = (micros: number) => Number((micros / w.seconds / 1e4).toFixed(2));
+            const mem = await Promise.all(ids.map(memoryMiB));
+            const warm: number[] = [];
+            for (let i = 0; i < GROWTH_SAMPLES; i++) {
+              await waitForPool(redis, image, CONCURRENCY);
+              const c = await create(t, user.token, { url: page.url });
+              if (c.start === 'warm') warm.push(c.ms);
+              await stop(t, c);
+            }
+            const step = {
+              idle_sessions: k,
+              warm_start_ms: stats(warm),
+              memory_mib_per_session: mem.length ? round(mem.reduce((a, m) => a + m.used, 0) / mem.length) : null,
+              host_cpu_percent_of_a_core: { containers: cores(w.containers), engine: cores(w.engine), worker: cores(w.worker) },
+            };
+            log(`growth: ${JSON.stringify(step)}`);
+            steps.push(step);
+            row(`warm start with ${k} idle sessions running`, stats(warm));
+          }
+          await Promise.all(idle.map((c) => stop(t, c)));
+          result['growth'] = { ...(result['growth'] as object | undefined), idle_steps: steps };
+          for (const st of steps) {
+            const cpu = st.host_cpu_percent_of_a_core;
+            rows.push(`| ${st.idle_sessions} idle sessions: memory per session; CPU (% of a core: containers, engine, worker) | ${st.memory_mib_per_session ?? '–'} MiB | ${cpu.containers} / ${cpu.engine} / ${cpu.worker} % | | ${st.idle_sessions} |`);
+          }
         }
         if (ONLY.has('e2e')) {
           const e2eWarm: number[] = [];
