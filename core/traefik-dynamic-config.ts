@@ -140,6 +140,9 @@ export interface RouteTarget {
   containerIp: string;
 }
 
+/** How long the ingress keeps an unused connection to a session's xpra open. */
+export const SESSION_IDLE_CONNECTION_SECONDS = 5;
+
 const sessionNames = (sessionId: string) => ({
   http: `session-${sessionId}`,
   tcp: `session-${sessionId}-native`,
@@ -166,7 +169,11 @@ export function sessionRouteConfig(target: RouteTarget, domain: string): object 
           tls: {},
         },
       },
-      services: { [n.http]: { loadBalancer: { servers: [{ url: `http://${containerIp}:${XPRA_WS_PORT}` }] } } },
+      services: { [n.http]: { loadBalancer: { servers: [{ url: `http://${containerIp}:${XPRA_WS_PORT}` }], serversTransport: n.http } } },
+      // Traefik keeps an idle connection to the backend for 90 s by default after the HTML5
+      // client's files are served; the worker's session monitor reads xpra while any connection
+      // into the container is open, so idle ones are closed soon after.
+      serversTransports: { [n.http]: { forwardingTimeouts: { idleConnTimeout: `${SESSION_IDLE_CONNECTION_SECONDS}s` } } },
     },
     tcp: {
       routers: {

@@ -10,6 +10,9 @@ import {
   sessionWorkflowId,
   userIdSearchAttribute,
 } from '../../workflows/messages.js';
+import { tcpTable } from '../../activities/container-connections.js';
+import { SESSION_IDLE_CONNECTION_SECONDS } from '../../core/traefik-dynamic-config.js';
+import { XPRA_PORTS } from '../../worker/session-monitor.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { launchChromium, openSessionWindow, type TestBrowser } from '../support/browser.js';
 import { docker, sessionContainers } from '../support/docker.js';
@@ -34,6 +37,20 @@ afterAll(async () => {
 async function freshBrowserUrl(t: ApiUnderTest, token: string, id: string): Promise<string> {
   const res = await t.call('POST', `/v1/sessions/${id}/connect`, { token });
   return String(res.body.connect.browser.url);
+}
+
+/**
+ * Waits until no connection to xpra's ports is open in the container (its TCP table, read from
+ * the host), then a little longer: a monitor pass that saw one may still be asking xpra.
+ */
+async function untilNoConnectionToXpra(containerId: string, seconds = 15): Promise<void> {
+  const pid = (await docker.getContainer(containerId).inspect()).State.Pid;
+  const deadline = Date.now() + seconds * 1000;
+  while ((await tcpTable(pid, XPRA_PORTS))?.established !== 0) {
+    if (Date.now() > deadline) throw new Error(`a connection to xpra was still open after ${seconds} s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await new Promise((r) => setTimeout(r, 1500));
 }
 
 /** The commands executed in a container over the next `ms` (Docker's exec_create events). */
@@ -85,8 +102,10 @@ describe('a Firefox session, end to end', () => {
     const [container] = await sessionContainers(session.session_id);
     expect(container).toBeDefined();
 
-    // Nobody is connected yet: the worker's session monitor (a pass every second here) leaves
-    // xpra alone, so nothing is executed in the container (no `xpra info`).
+    // Nobody is connected (once the ingress's liveness probe of the new route has let go): the
+    // worker's session monitor (a pass every second here) leaves xpra alone, so nothing is
+    // executed in the container (no `xpra info`).
+    await untilNoConnectionToXpra(container!.Id);
     expect(await execsIn(container!.Id, 4000)).toEqual([]);
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -104,6 +123,10 @@ describe('a Firefox session, end to end', () => {
     const active = await waitForSession(t, user.token, session.session_id, (s) => s.state === 'active', 30);
     expect(active.attached_at).not.toBeNull();
     await context.close();
+    // The tab is gone: the ingress closes its idle connections to xpra within seconds (not
+    // Traefik's default 90), and then the monitor leaves xpra alone again.
+    await untilNoConnectionToXpra(container!.Id, SESSION_IDLE_CONNECTION_SECONDS + 10);
+    expect(await execsIn(container!.Id, 3000)).toEqual([]);
 
     const stopped = await t.call('POST', `/v1/sessions/${session.session_id}/stop`, { token: user.token });
     expect(stopped.status).toBe(200);

@@ -139,6 +139,8 @@ describe("a session's routes", () => {
     });
     expect(config.http.middlewares).toBeUndefined();
     expect(config.http.services['session-s1'].loadBalancer.servers).toEqual([{ url: `http://10.213.0.2:${XPRA_WS_PORT}` }]);
+    // Idle connections to xpra closed after a few seconds, not Traefik's 90 (the session monitor reads xpra while one is open).
+    expect(config.http.serversTransports[config.http.services['session-s1'].loadBalancer.serversTransport].forwardingTimeouts).toEqual({ idleConnTimeout: '5s' });
     expect(config.tcp.routers['session-s1-native']).toMatchObject({ rule: 'HostSNI(`s1.sessions.hackstream.test`)', tls: { passthrough: true } });
     expect(config.tcp.services['session-s1-native'].loadBalancer.servers).toEqual([{ address: `10.213.0.2:${XPRA_SSL_PORT}` }]);
   });
