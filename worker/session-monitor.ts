@@ -198,8 +198,14 @@ export class SessionMonitor {
     });
     for (const sample of w.streams.sample(status, now)) this.d.metrics.observeStream(sample);
     const report = w.tracker.observe(status, now);
-    if (report.attached) await workflows.clientAttached(row.sessionId, report.attached);
-    if (report.heartbeat) await workflows.activityHeartbeat(row.sessionId, report.heartbeat);
+    try {
+      if (report.attached) await workflows.clientAttached(row.sessionId, report.attached);
+      if (report.heartbeat) await workflows.activityHeartbeat(row.sessionId, report.heartbeat);
+    } catch (err) {
+      // The tracker counts it as told: start again from what the workflow knows at the next pass.
+      this.watched.delete(row.sessionId);
+      throw err;
+    }
     return status ? 'read' : 'unread';
   }
 

@@ -31,7 +31,15 @@ interface World {
   now: number;
 }
 
-function world(): { w: World; monitor: SessionMonitor } {
+function world(): { w: World; monitor: SessionMonitor; failNextSignal: () => void } {
+  let failing = false;
+  const signal = (text: string) => {
+    if (failing) {
+      failing = false;
+      throw new Error('Temporal did not answer');
+    }
+    w.signals.push(text);
+  };
   const w: World = { containers: new Map(), rows: [], watch: new Map(), connections: new Map(), xpra: new Map(), signals: [], xpraReads: [], tableReads: [], passes: [], now: T0 };
   const monitor = new SessionMonitor({
     runtime: {
@@ -51,8 +59,8 @@ function world(): { w: World; monitor: SessionMonitor } {
     },
     sessions: { watchable: async () => w.rows },
     workflows: {
-      clientAttached: async (id, a) => void w.signals.push(`attached:${id}@${a.at - T0}`),
-      activityHeartbeat: async (id, a) => void w.signals.push(`active:${id}@${a.at - T0}`),
+      clientAttached: async (id, a) => signal(`attached:${id}@${a.at - T0}`),
+      activityHeartbeat: async (id, a) => signal(`active:${id}@${a.at - T0}`),
       appExited: async (id, e) => void w.signals.push(`exited:${id}:${e.exitCode}`),
       watchInfo: async (id) => w.watch.get(id) ?? null,
     },
@@ -73,7 +81,7 @@ function world(): { w: World; monitor: SessionMonitor } {
     pollSeconds: 5,
     now: () => w.now,
   });
-  return { w, monitor };
+  return { w, monitor, failNextSignal: () => (failing = true) };
 }
 
 function session(w: World, n: number, opts: { ours?: boolean; monitored?: boolean; pid?: number } = {}): string {
@@ -113,6 +121,19 @@ describe('SessionMonitor', () => {
     expect(w.signals).toEqual(['attached:s-1@15000', 'active:s-1@69000']);
     expect(w.xpraReads).toHaveLength(13);
     expect(w.passes.at(-1)).toMatchObject({ watched: 1, connected: 1, xpraReads: 1 });
+  });
+
+  it('tells the attach again at the next pass when the signal did not get through', async () => {
+    const { w, monitor, failNextSignal } = world();
+    session(w, 1);
+    w.connections.set(1001, 1);
+    w.xpra.set('c-1', status(1, 0));
+    failNextSignal();
+    await monitor.runPass();
+    expect(w.signals).toEqual([]);
+    w.now += 5000;
+    await monitor.runPass();
+    expect(w.signals).toEqual(['attached:s-1@5000']);
   });
 
   it("asks xpra when the container's connections cannot be read", async () => {
