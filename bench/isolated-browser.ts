@@ -38,6 +38,27 @@ export interface Tunnel {
 export interface IsolatedBrowser extends TestBrowser {
   /** Makes `target` reachable from the browser as 127.0.0.1:`port` (default: the target's port). */
   tunnel(target: { host: string; port: number }, port?: number): Promise<Tunnel>;
+  /**
+   * Delays everything the tunnels carry by `ms` in each direction (a round trip of twice that),
+   * in order. In place of netem, which this kernel lacks (CONFIG_NET_SCH_NETEM is not set): a delay
+   * per chunk of data rather than per packet, the same for a latency measurement.
+   */
+  setDelay(ms: number): void;
+}
+
+/** Copies `from` to `to`, each chunk `delay()` ms later (in order: equal delays fire in order). */
+function relay(from: net.Socket, to: net.Socket, delay: () => number, onChunk: (n: number) => void = () => {}): void {
+  from.on('data', (d: Buffer) => {
+    onChunk(d.length);
+    const ms = delay();
+    if (ms > 0) setTimeout(() => to.write(d), ms);
+    else to.write(d);
+  });
+  from.on('end', () => {
+    const ms = delay();
+    if (ms > 0) setTimeout(() => to.end(), ms);
+    else to.end();
+  });
 }
 
 export async function launchIsolatedChromium(opts: { trustCaFile: string }): Promise<IsolatedBrowser> {
@@ -52,21 +73,25 @@ export async function launchIsolatedChromium(opts: { trustCaFile: string }): Pro
   const servers: net.Server[] = [];
   const chromium = await launchChromium({ trustCaFile: opts.trustCaFile, executablePath: wrapper });
   let next = 0;
+  let delayMs = 0;
 
   return {
     browser: chromium.browser,
+    setDelay(ms: number) {
+      delayMs = ms;
+    },
     async tunnel(target, port = target.port) {
       let bytes = 0;
       const sock = path.join(dir, `t${next++}.sock`);
       const server = net.createServer((c) => {
         const t = net.connect(target.port, target.host);
-        t.on('data', (d: Buffer) => (bytes += d.length));
-        c.pipe(t);
-        t.pipe(c);
+        relay(c, t, () => delayMs);
+        relay(t, c, () => delayMs, (n) => (bytes += n));
         c.on('error', () => t.destroy());
         t.on('error', () => c.destroy());
-        c.on('close', () => t.destroy());
-        t.on('close', () => c.destroy());
+        // After the delayed data (and end) has gone through.
+        c.on('close', () => setTimeout(() => t.destroy(), delayMs + 50));
+        t.on('close', () => setTimeout(() => c.destroy(), delayMs + 50));
       });
       await new Promise<void>((resolve) => server.listen(sock, resolve));
       servers.push(server);

@@ -11,6 +11,13 @@
  *   (its colour read from the client's canvas), and the baseline: the HTML5 client opened directly
  *   against an already running container (no API, no ingress);
  * - memory of one idle session, and of N idle sessions;
+ * - input latency per quality preset, and for `auto` with 40 ms added to the round trip (a delay in
+ *   the browser's tunnels; this kernel has no netem): a click on the streamed window or a key press
+ *   → the first frame on the client's screen showing its effect. The probe
+ *   (bench/client-probes.ts installInputProbe) takes the moment the browser delivers the input to
+ *   the client's page, and the first `draw` of the client (the copy of the decoded updates to the
+ *   window's on-screen canvas) after which the canvas shows bench/pages/input.html's other colour
+ *   (the page flips its colour on every key and button press);
  * - per quality preset, while Firefox scrolls a long page (bench/pages/scroll.html) for 10 s at
  *   1280×720: bits per second the client received, frames per second it painted, the session
  *   container's CPU, and the time until the last update once scrolling stops (sharp again);
@@ -26,7 +33,7 @@
  *
  * Chromium runs in a network namespace of its own (bench/isolated-browser.ts). Prints a table and
  * writes bench/results/session-bench.{json,md}.
- *   npm run bench [-- --samples 20] [-- --only warm,cold,e2e,memory,growth,capacity,bandwidth,client] [-- --presets low,auto,high] [-- --capacity 0,100,250,500]
+ *   npm run bench [-- --samples 20] [-- --only warm,cold,e2e,memory,growth,capacity,input,bandwidth,client] [-- --presets low,auto,high] [-- --capacity 0,100,250,500]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -52,7 +59,7 @@ import { PAGE_COLOUR, serveTestPage, type TestPage } from '../test/support/test-
 import { ingressGid } from '../test/support/traefik.js';
 import { windowShows, windowTitled } from '../test/support/xpra-page.js';
 import { runClientBench } from './client-bench.js';
-import { installPaintProbe, readPaintProbe } from './client-probes.js';
+import { armInputProbe, inputTarget, installInputProbe, installPaintProbe, readInputProbe, readPaintProbe } from './client-probes.js';
 import { launchIsolatedChromium, type IsolatedBrowser } from './isolated-browser.js';
 import { engineMicros, ownMicros } from './host-cpu.js';
 import { measureWatchCapacity } from './watch-capacity.js';
@@ -69,7 +76,7 @@ const IDLE_N = 5;
 const IDLE_CPU_WINDOW_MS = 60_000;
 /** The watcher's poll before the session monitor: `xpra info` in every container this often. */
 const OLD_WATCHER_POLL_MS = 5000;
-const ONLY = new Set((arg('only') ?? 'warm,cold,e2e,memory,growth,capacity,bandwidth,client').split(','));
+const ONLY = new Set((arg('only') ?? 'warm,cold,e2e,memory,growth,capacity,input,bandwidth,client').split(','));
 /** Stand-in sessions one worker watches, step by step (bench/watch-capacity.ts). */
 const CAPACITY_STEPS = (arg('capacity') ?? '0,100,250,500').split(',').map(Number);
 const CAPACITY_WINDOW_MS = 30_000;
@@ -77,6 +84,15 @@ const CAPACITY_WINDOW_MS = 30_000;
 const GROWTH_IDLE_SESSIONS = [0, 10, 20];
 const GROWTH_WINDOW_MS = 20_000;
 const GROWTH_SAMPLES = 5;
+/** Inputs per kind (key, click) and preset for the input latency. */
+const INPUT_SAMPLES = Math.max(10, SAMPLES);
+/** bench/pages/input.html's two colours. */
+const INPUT_COLOURS = [
+  { r: 0x1e, g: 0x64, b: 0xc8 },
+  { r: 0xe6, g: 0xa0, b: 0x1e },
+] as const;
+/** Half the added round trip of the WAN-like input measure (40 ms). */
+const ADDED_DELAY_EACH_WAY_MS = 20;
 const PRESETS = (arg('presets') ?? QUALITIES.join(',')).split(',') as Quality[];
 for (const p of PRESETS) if (!QUALITIES.includes(p)) throw new Error(`--presets: unknown preset "${p}" (presets: ${QUALITIES.join(', ')})`);
 const POOL_QUEUE = `hs-bench-pool-${process.pid}`;
@@ -294,13 +310,62 @@ async function showPage(tab: Page, url: string, page: TestPage, t0: number): Pro
   }
 }
 
-/** bench/pages/scroll.html, served from the outside world (sessions reach the internet, never the host). */
-function serveScrollPage(world: OutsideWorldInfo): Promise<{ url: string; close(): Promise<void> }> {
-  const html = readFileSync(path.join(REPO_ROOT, 'bench', 'pages', 'scroll.html'));
+/** A page of bench/pages/, served from the outside world (sessions reach the internet, never the host). */
+function serveBenchPage(world: OutsideWorldInfo, file: string): Promise<{ url: string; close(): Promise<void> }> {
+  const html = readFileSync(path.join(REPO_ROOT, 'bench', 'pages', file));
   return serveOutside(world, (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
     res.end(html);
   });
+}
+
+/**
+ * Input latency in one session of `quality` showing bench/pages/input.html: clicks on the
+ * streamed window and key presses, alternately, each from the moment the browser delivers it to
+ * the client's page to the first on-screen frame with the page's other colour (the probe in
+ * bench/client-probes.ts). An input whose frame never came within 5 s is counted as lost.
+ */
+async function measureInput(t: ApiUnderTest, token: string, browser: IsolatedBrowser, url: string, quality: Quality) {
+  const c = await create(t, token, { url, quality });
+  const { tab, close } = await freshTab(browser);
+  const key: number[] = [];
+  const click: number[] = [];
+  let lost = 0;
+  try {
+    await tab.goto(c.url);
+    let shown: 0 | 1 = 0;
+    await tab.waitForFunction(windowShows, { title: 'hs-input', colour: INPUT_COLOURS[shown] }, { timeout: 60_000, polling: 'raf' });
+    await tab.waitForFunction(installInputProbe, undefined, { timeout: 10_000 });
+    const target = await tab.evaluate(inputTarget);
+    if (!target) throw new Error('no streamed window to click on');
+    for (let i = 0; i < INPUT_SAMPLES * 2; i++) {
+      const next: 0 | 1 = shown === 0 ? 1 : 0;
+      await tab.evaluate(armInputProbe, INPUT_COLOURS[next]);
+      const before = (await tab.evaluate(readInputProbe)).latencies.length;
+      // A click first: it also gives the window the keyboard focus.
+      if (i % 2 === 0) await tab.mouse.click(target.x, target.y);
+      else await tab.keyboard.press('a');
+      try {
+        await tab.waitForFunction(`window.__hsInput.latencies.length > ${before}`, undefined, { timeout: 5000, polling: 'raf' });
+        const ms = (await tab.evaluate(readInputProbe)).latencies.at(-1)!;
+        (i % 2 === 0 ? click : key).push(ms);
+        shown = next;
+      } catch {
+        lost++;
+        // Whether the page flipped after all (late, or the probe missed it): follow what it shows.
+        const flipped = await tab.waitForFunction(windowShows, { title: 'hs-input', colour: INPUT_COLOURS[next] }, { timeout: 3000, polling: 'raf' }).then(
+          () => true,
+          () => false,
+        );
+        if (flipped) shown = next;
+      }
+      await sleep(300);
+    }
+  } finally {
+    await close();
+    await stop(t, c);
+  }
+  return { key: stats(key), click: stats(click), lost };
 }
 
 /** One preset: scroll for 10 s while the client watches, then wait for the last update. */
@@ -359,7 +424,8 @@ async function main(): Promise<void> {
   const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.0.0/24'), `hs-bench-${process.pid}`);
   const redis = new Redis(stack.env['HACKSTREAM_REDIS_URL']!);
   const page = await serveTestPage(stack.outside);
-  const scroll = await serveScrollPage(stack.outside);
+  const scroll = await serveBenchPage(stack.outside, 'scroll.html');
+  const inputPage = await serveBenchPage(stack.outside, 'input.html');
   const browser = await launchIsolatedChromium({ trustCaFile: stack.caFile });
   const ingress = await browser.tunnel({ host: '127.0.0.1', port: stack.ingressPort });
   const result: Record<string, unknown> = { date: new Date().toISOString(), samples: SAMPLES, concurrency: CONCURRENCY };
@@ -620,6 +686,28 @@ async function main(): Promise<void> {
         }
         rows.push(`| most live sessions one worker watches while cold starts stay within 25 % of none | ${capacity.max_watched_sessions} | | | |`);
       }
+      if (ONLY.has('input')) {
+        const latency: Record<string, Awaited<ReturnType<typeof measureInput>>> = {};
+        for (const q of PRESETS) {
+          latency[q] = await measureInput(t, user.token, browser, inputPage.url, q);
+          log(`input latency, ${q}: ${JSON.stringify(latency[q])}`);
+          row(`input latency on loopback, ${q}: key → first frame showing it`, latency[q].key);
+          row(`input latency on loopback, ${q}: click → first frame showing it`, latency[q].click);
+        }
+        browser.setDelay(ADDED_DELAY_EACH_WAY_MS);
+        let rtt: Awaited<ReturnType<typeof measureInput>>;
+        try {
+          rtt = await measureInput(t, user.token, browser, inputPage.url, 'auto');
+        } finally {
+          browser.setDelay(0);
+        }
+        log(`input latency, auto, ${2 * ADDED_DELAY_EACH_WAY_MS} ms added round trip: ${JSON.stringify(rtt)}`);
+        row(`input latency, auto, ${2 * ADDED_DELAY_EACH_WAY_MS} ms added round trip: key → frame`, rtt.key);
+        result['input_latency_ms'] = latency;
+        result['input_latency_rtt40_ms'] = rtt.key;
+        result['input_latency_rtt40_click_ms'] = rtt.click;
+        result['input_latency_lost'] = Object.values(latency).reduce((a, l) => a + l.lost, 0) + rtt.lost;
+      }
       if (ONLY.has('bandwidth')) {
         const presets: Array<Awaited<ReturnType<typeof measureScrolling>>> = [];
         for (const q of PRESETS) {
@@ -639,6 +727,7 @@ async function main(): Promise<void> {
   } finally {
     await browser.close();
     await scroll.close();
+    await inputPage.close();
     await page.close();
     redis.disconnect();
     await stack.stop();
