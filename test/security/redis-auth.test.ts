@@ -96,17 +96,20 @@ describe("stack/up.sh's Redis", () => {
       ...['--dir', path.join(dir, 'redis'), '--pidfile', path.join(dir, 'run', 'redis.pid'), '--logfile', path.join(dir, 'logs', 'redis.log')],
       ...['--appendonly', 'yes', '--save', ''],
     ]);
-    const old = stranger(address);
+    // `--daemonize` returns before Redis listens, and a client here never reconnects (a refused
+    // first connection closes it for good): a fresh one for each try.
     for (let i = 0; ; i++) {
+      const old = stranger(address);
       try {
         await old.set('hackstream:revoked-family:before-the-upgrade', '1');
         break;
       } catch (err) {
         if (i > 80) throw err;
         await new Promise((r) => setTimeout(r, 100));
+      } finally {
+        old.disconnect();
       }
     }
-    old.disconnect();
   });
 
   afterAll(async () => {
