@@ -1,8 +1,8 @@
 /**
  * CPU time on the benchmark's host, from /proc: the Docker engine's own processes (dockerd,
  * containerd, the containers' shims and what they waited for: runc for every `docker exec`),
- * which is the host's share of work done in containers on the control plane's behalf, and this
- * process's (the in-process API and worker).
+ * which is the host's share of work done in containers on the control plane's behalf, this
+ * process's (the in-process API and worker), and any other process's by its command (Temporal's).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -10,36 +10,35 @@ const ENGINE = /^(dockerd|containerd|containerd-shim.*|runc)$/;
 // /proc/<pid>/stat counts in clock ticks; Linux's USER_HZ is 100 on every architecture Node runs on.
 const TICK_MICROS = 1e6 / 100;
 
-/** utime + stime + cutime + cstime of one process, in µs; null when it is gone. */
-function processMicros(pid: string): { comm: string; micros: number } | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command is in parentheses and may hold spaces; the fields after it are space-separated.
-    const close = stat.lastIndexOf(')');
-    const comm = stat.slice(stat.indexOf('(') + 1, close);
-    const fields = stat.slice(close + 2).split(' ');
-    // After the command: state(0) ... utime(11) stime(12) cutime(13) cstime(14).
-    const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
-    return { comm, micros: ticks * TICK_MICROS };
-  } catch {
-    return null;
-  }
-}
-
-/** CPU time (µs) the Docker engine's processes have used so far. */
-export function engineMicros(): number {
+/**
+ * CPU time (µs) so far of the processes whose command matches `comm`, from /proc/<pid>/stat;
+ * `children`: with what they waited for (a shim's `runc` runs).
+ */
+export function processesMicros(comm: RegExp, children: boolean): number {
   let total = 0;
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
-    const p = processMicros(pid);
-    if (p && ENGINE.test(p.comm)) total += p.micros;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // The command is in parentheses and may hold spaces; the fields after it are space-separated.
+    const close = stat.lastIndexOf(')');
+    if (!comm.test(stat.slice(stat.indexOf('(') + 1, close))) continue;
+    const fields = stat.slice(close + 2).split(' ');
+    // After the command: state(0) ... utime(11) stime(12) cutime(13) cstime(14).
+    for (const i of children ? [11, 12, 13, 14] : [11, 12]) total += Number(fields[i]) * TICK_MICROS;
   }
   return total;
 }
+
+/** CPU time (µs) the Docker engine's processes have used so far. */
+export const engineMicros = (): number => processesMicros(ENGINE, true);
 
 /** CPU time (µs) this process has used so far. */
 export function ownMicros(): number {
   const u = process.cpuUsage();
   return u.user + u.system;
 }
-

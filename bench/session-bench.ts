@@ -74,8 +74,11 @@ const CONCURRENCY = 5;
 const IDLE_N = 5;
 /** How long idle sessions' CPU is measured, for the monitor and again for the polling baseline. */
 const IDLE_CPU_WINDOW_MS = 60_000;
-/** The watcher's poll before the session monitor: `xpra info` in every container this often. */
-const OLD_WATCHER_POLL_MS = 5000;
+/**
+ * The default poll (HACKSTREAM_ACTIVITY_POLL_SECONDS): the session monitor's pace here, and how
+ * often the watcher before it ran `xpra info` in every container (the idle CPU's baseline).
+ */
+const DEFAULT_POLL_SECONDS = 5;
 const ONLY = new Set((arg('only') ?? 'warm,cold,e2e,memory,growth,capacity,input,bandwidth,client').split(','));
 /** Stand-in sessions one worker watches, step by step (bench/watch-capacity.ts). */
 const CAPACITY_STEPS = (arg('capacity') ?? '0,100,250,500').split(',').map(Number);
@@ -86,7 +89,8 @@ const GROWTH_WINDOW_MS = 20_000;
 const GROWTH_SAMPLES = 5;
 /** Inputs per kind (key, click) and preset for the input latency. */
 const INPUT_SAMPLES = Math.max(10, SAMPLES);
-/** bench/pages/input.html's two colours. */
+/** bench/pages/input.html's title and two colours. */
+const INPUT_PAGE_TITLE = 'hs-input';
 const INPUT_COLOURS = [
   { r: 0x1e, g: 0x64, b: 0xc8 },
   { r: 0xe6, g: 0xa0, b: 0x1e },
@@ -334,7 +338,7 @@ async function measureInput(t: ApiUnderTest, token: string, browser: IsolatedBro
   try {
     await tab.goto(c.url);
     let shown: 0 | 1 = 0;
-    await tab.waitForFunction(windowShows, { title: 'hs-input', colour: INPUT_COLOURS[shown] }, { timeout: 60_000, polling: 'raf' });
+    await tab.waitForFunction(windowShows, { title: INPUT_PAGE_TITLE, colour: INPUT_COLOURS[shown] }, { timeout: 60_000, polling: 'raf' });
     await tab.waitForFunction(installInputProbe, undefined, { timeout: 10_000 });
     const target = await tab.evaluate(inputTarget);
     if (!target) throw new Error('no streamed window to click on');
@@ -353,7 +357,7 @@ async function measureInput(t: ApiUnderTest, token: string, browser: IsolatedBro
       } catch {
         lost++;
         // Whether the page flipped after all (late, or the probe missed it): follow what it shows.
-        const flipped = await tab.waitForFunction(windowShows, { title: 'hs-input', colour: INPUT_COLOURS[next] }, { timeout: 3000, polling: 'raf' }).then(
+        const flipped = await tab.waitForFunction(windowShows, { title: INPUT_PAGE_TITLE, colour: INPUT_COLOURS[next] }, { timeout: 3000, polling: 'raf' }).then(
           () => true,
           () => false,
         );
@@ -419,7 +423,7 @@ async function measureScrolling(t: ApiUnderTest, token: string, browser: Isolate
 async function main(): Promise<void> {
   log('starting the stack (Redis, Temporal dev server, Traefik, worker) ...');
   // The session monitor at its default pace (the tests' stack looks every second).
-  const stack: TestStack = await startTestStack({ HACKSTREAM_ACTIVITY_POLL_SECONDS: '5' });
+  const stack: TestStack = await startTestStack({ HACKSTREAM_ACTIVITY_POLL_SECONDS: String(DEFAULT_POLL_SECONDS) });
   const image = loadWorkerConfig(stack.env).session.image;
   const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.0.0/24'), `hs-bench-${process.pid}`);
   const redis = new Redis(stack.env['HACKSTREAM_REDIS_URL']!);
@@ -646,7 +650,7 @@ async function main(): Promise<void> {
         const polledRaw = await idleCpu(ids, IDLE_CPU_WINDOW_MS, async (stopped) => {
           while (!stopped()) {
             await Promise.all(ids.map((id) => runtime.xpraStatus(id).catch(() => null)));
-            await sleep(OLD_WATCHER_POLL_MS);
+            await sleep(DEFAULT_POLL_SECONDS * 1000);
           }
         });
         await Promise.all(cs.map((c) => stop(t, c)));

@@ -15,8 +15,6 @@
  * API, the worker process's CPU and memory, the Docker engine's and Temporal's CPU, and the
  * history events the stand-ins' workflows added.
  */
-import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { serializeLabels } from '../activities/container-labels.js';
 import { loadWorkerConfig } from '../core/config.js';
@@ -25,18 +23,13 @@ import { SessionRows } from '../core/session-rows.js';
 import { sessionWorkflowId, stopSignal, type CarriedState, type SessionSnapshot, type SessionSpec } from '../workflows/messages.js';
 import type { SessionWorkflow } from '../workflows/session-workflow.js';
 import { docker } from '../test/support/docker.js';
-import { metricValue } from '../test/support/prometheus.js';
+import { scrapedValue } from '../test/support/prometheus.js';
 import { testSessionSpec } from '../test/support/session-spec.js';
 import type { TestStack } from '../test/support/test-stack.js';
-import { engineMicros, ownMicros } from './host-cpu.js';
+import { engineMicros, ownMicros, processesMicros } from './host-cpu.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** One series of the stack's worker metrics (name and labels as exposed); NaN when absent. */
-async function workerMetric(stack: TestStack, series: string): Promise<number> {
-  const text = await (await fetch(stack.workerMetricsUrl)).text();
-  return metricValue(text, series) ?? NaN;
-}
 const MIB = 2 ** 20;
 /** Creates and signals in flight at once while stand-ins come and go. */
 const PARALLEL = 8;
@@ -48,24 +41,6 @@ async function inParallel<T>(items: T[], fn: (item: T) => Promise<void>): Promis
       while (next < items.length) await fn(items[next++]!);
     }),
   );
-}
-
-/** CPU time (µs) of the processes whose command matches, from /proc (the Temporal server here). */
-function processesMicros(comm: RegExp): number {
-  let total = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      if (!comm.test(stat.slice(stat.indexOf('(') + 1, close))) continue;
-      const f = stat.slice(close + 2).split(' ');
-      total += (Number(f[11]) + Number(f[12])) * 10_000;
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return total;
 }
 
 export interface CapacityStep {
@@ -160,11 +135,11 @@ export async function measureWatchCapacity(stack: TestStack, temporal: Client, u
       // Let the monitor meet every new session once (a query each), then measure a window.
       await sleep(Math.max(5000, target * 20));
       const before = {
-        passSum: await workerMetric(stack, 'hackstream_monitor_pass_seconds_sum'),
-        passCount: await workerMetric(stack, 'hackstream_monitor_pass_seconds_count'),
+        passSum: await scrapedValue(stack.workerMetricsUrl, 'hackstream_monitor_pass_seconds_sum'),
+        passCount: await scrapedValue(stack.workerMetricsUrl, 'hackstream_monitor_pass_seconds_count'),
         own: ownMicros(),
         engine: engineMicros(),
-        temporal: processesMicros(/^temporal/),
+        temporal: processesMicros(/^temporal/, false),
         events: await historyEvents(),
         at: performance.now(),
       };
@@ -173,18 +148,18 @@ export async function measureWatchCapacity(stack: TestStack, temporal: Client, u
       while (Date.now() < deadline || starts.length < 3) starts.push(await opts.coldStart());
       const elapsedMs = performance.now() - before.at;
       const cpu = (micros: number) => Number(((micros / (elapsedMs * 1000)) * 100).toFixed(2));
-      const passSum = (await workerMetric(stack, 'hackstream_monitor_pass_seconds_sum')) - before.passSum;
-      const passCount = (await workerMetric(stack, 'hackstream_monitor_pass_seconds_count')) - before.passCount;
+      const passSum = (await scrapedValue(stack.workerMetricsUrl, 'hackstream_monitor_pass_seconds_sum')) - before.passSum;
+      const passCount = (await scrapedValue(stack.workerMetricsUrl, 'hackstream_monitor_pass_seconds_count')) - before.passCount;
       const sorted = [...starts].sort((a, b) => a - b);
       const step: CapacityStep = {
         sessions: target,
-        watched: await workerMetric(stack, 'hackstream_monitor_sessions{kind="watched"}'),
+        watched: await scrapedValue(stack.workerMetricsUrl, 'hackstream_monitor_sessions{kind="watched"}'),
         monitor_pass_ms: passCount > 0 ? Math.round((passSum / passCount) * 1000) : NaN,
         cold_start_ms: { n: sorted.length, p50: Math.round(sorted[Math.ceil(sorted.length / 2) - 1]!), max: Math.round(sorted.at(-1)!) },
         worker_cpu_percent: cpu(ownMicros() - before.own),
         worker_rss_mib: Math.round(process.memoryUsage().rss / MIB),
         engine_cpu_percent: cpu(engineMicros() - before.engine),
-        temporal_cpu_percent: cpu(processesMicros(/^temporal/) - before.temporal),
+        temporal_cpu_percent: cpu(processesMicros(/^temporal/, false) - before.temporal),
         history_events_per_session_hour: target === 0 ? 0 : Number((((await historyEvents()) - before.events) * (3_600_000 / elapsedMs)).toFixed(1)),
       };
       opts.log(`watch capacity: ${JSON.stringify(step)}`);
@@ -221,4 +196,3 @@ export async function measureWatchCapacity(stack: TestStack, temporal: Client, u
   return { steps, stopped_by: stoppedBy, max_watched_sessions: Math.max(0, ...fine.map((s) => s.sessions)), poll_seconds: config.session.activityPollSeconds, stand_in: 'session image running sleep, no network, 16 MiB; a real SessionWorkflow each (carried state: ready)' };
 }
 
-export const newUserId = (): string => randomUUID();

@@ -54,3 +54,5 @@ export const sessionWebHost = (sessionId: string, domain: string): string => `${
 export const XPRA_WS_PORT = 14500;
 /** xpra's TLS socket in a session's container (the native path, passed through by SNI name). */
 export const XPRA_SSL_PORT = 14501;
+/** Every port a session's xpra listens on: a connection to one of them is a client. */
+export const XPRA_PORTS = [XPRA_WS_PORT, XPRA_SSL_PORT] as const;

@@ -227,11 +227,11 @@ start_dockerd() (
 # Under the engine's user namespace every session container's processes are one host user, and
 # each container takes a kernel session keyring of that user: the kernel's default quota (200 keys)
 # stops new containers with "unable to create session key: disk quota exceeded" at about 200
-# containers per host. Raised (never lowered) as deploy/sysctl/60-hackstream.conf does.
+# containers per host. Raised (never lowered) to deploy/sysctl/60-hackstream.conf's values.
 ensure_keyring_limits() {
-  local key want have
-  for key in maxkeys:20000 maxbytes:2000000; do
-    want=${key#*:} key=/proc/sys/kernel/keys/${key%%:*}
+  local name want key have
+  while read -r name want; do
+    key=/proc/sys/${name//.//}
     have=$(cat "$key" 2>/dev/null || echo "$want")
     [ "$have" -ge "$want" ] && continue
     if [ "$(id -u)" = 0 ] && echo "$want" > "$key" 2>/dev/null; then
@@ -239,7 +239,7 @@ ensure_keyring_limits() {
     else
       say "warning: ${key#/proc/sys/} is $have: fewer than 200 session containers fit (see deploy/sysctl/60-hackstream.conf)"
     fi
-  done
+  done < <(sed -n 's/^\(kernel\.keys\.[a-z_]*\) *= *\([0-9]*\)$/\1 \2/p' "$HS_ROOT/deploy/sysctl/60-hackstream.conf")
 }
 
 ensure_dockerd() {

@@ -17,13 +17,10 @@
  * first pass learns each session's clocks from its workflow again.
  */
 import type { Logger } from '../core/logger.js';
-import { XPRA_SSL_PORT, XPRA_WS_PORT } from '../core/ingress-names.js';
 import type { ContainerRuntime, ManagedContainer } from '../activities/docker-session-runtime.js';
 import { ActivityTracker, StreamSampler, type SessionEvents, type StreamMetrics } from '../activities/session-watcher.js';
 import type { TcpTable } from '../activities/container-connections.js';
 import type { AppExit, SessionWatch } from '../workflows/messages.js';
-
-export const XPRA_PORTS = [XPRA_WS_PORT, XPRA_SSL_PORT] as const;
 
 /** The session's workflow, as the monitor reaches it (activities/session-events.ts). */
 export interface MonitoredWorkflows extends SessionEvents {
@@ -90,7 +87,6 @@ export class SessionMonitor {
   private timer: NodeJS.Timeout | undefined;
   private pass: Promise<void> | undefined;
   private stopped = false;
-  private firstSights = 0;
   private readonly now: () => number;
 
   constructor(private readonly d: SessionMonitorDeps) {
@@ -130,9 +126,9 @@ export class SessionMonitor {
 
     let connected = 0;
     let xpraReads = 0;
-    this.firstSights = 0;
+    const pass = { firstSights: 0 };
     const look = async (row: { sessionId: string; containerId: string }): Promise<void> => {
-      const outcome = await this.look(row, ours.get(row.containerId));
+      const outcome = await this.look(row, ours.get(row.containerId), pass);
       if (outcome !== 'idle') connected++;
       if (outcome === 'read') xpraReads++;
     };
@@ -152,7 +148,11 @@ export class SessionMonitor {
    * One session: 'idle' when nothing is connected (or it is not this monitor's to watch), 'read'
    * when xpra was asked, 'unread' when it was connected but xpra did not answer.
    */
-  private async look(row: { sessionId: string; containerId: string }, container: ManagedContainer | undefined): Promise<'idle' | 'read' | 'unread'> {
+  private async look(
+    row: { sessionId: string; containerId: string },
+    container: ManagedContainer | undefined,
+    pass: { firstSights: number },
+  ): Promise<'idle' | 'read' | 'unread'> {
     const { runtime, workflows } = this.d;
     if (!container) {
       // Not among this stack's containers: gone (the app's end), or another stack's (leave it).
@@ -164,7 +164,7 @@ export class SessionMonitor {
     }
     let w = this.watched.get(row.sessionId);
     if (!w || w.containerId !== row.containerId) {
-      if (this.firstSights++ >= FIRST_SIGHTS_PER_PASS) return 'idle';
+      if (pass.firstSights++ >= FIRST_SIGHTS_PER_PASS) return 'idle';
       const info = await workflows.watchInfo(row.sessionId);
       if (!info) return 'idle';
       w = {

@@ -15,7 +15,7 @@ import { RESUME_COOKIE } from '../../core/ingress-names.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { execIn, sessionContainers } from '../support/docker.js';
 import { httpsRequest } from '../support/https-client.js';
-import { metricValue } from '../support/prometheus.js';
+import { scrapedValue } from '../support/prometheus.js';
 import { keysLike } from '../support/redis-server.js';
 import { attachXpra } from '../support/xpra-client.js';
 
@@ -159,7 +159,7 @@ describe('the native path', () => {
     const { native } = session.connect;
     expect(native).toMatchObject({ host: 'localhost', port: stack.ingressPort, sni: `${session.session_id}.sessions.hackstream.localhost` });
     const opts = { host: '127.0.0.1', port: native.port, sni: native.sni, caFile, username: native.username, password: native.password };
-    const workerMetric = async (series: string) => metricValue(await (await fetch(stack.workerMetricsUrl)).text(), series) ?? NaN;
+    const workerMetric = (series: string) => scrapedValue(stack.workerMetricsUrl, series);
     const roundTripsBefore = await workerMetric('hackstream_stream_round_trip_seconds_count');
     const sendRatesBefore = await workerMetric('hackstream_stream_send_bytes_per_second_count');
     const client = attachXpra(opts);

@@ -12,7 +12,7 @@ import {
 } from '../../workflows/messages.js';
 import { tcpTable } from '../../activities/container-connections.js';
 import { SESSION_IDLE_CONNECTION_SECONDS } from '../../core/traefik-dynamic-config.js';
-import { XPRA_PORTS } from '../../worker/session-monitor.js';
+import { XPRA_PORTS } from '../../core/ingress-names.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { launchChromium, openSessionWindow, type TestBrowser } from '../support/browser.js';
 import { docker, sessionContainers } from '../support/docker.js';

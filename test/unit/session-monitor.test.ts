@@ -40,6 +40,7 @@ function world(): { w: World; monitor: SessionMonitor; failNextSignal: () => voi
     }
     w.signals.push(text);
   };
+  const established = (pid: number): number | null => (w.connections.has(pid) ? w.connections.get(pid)! : 0);
   const w: World = { containers: new Map(), rows: [], watch: new Map(), connections: new Map(), xpra: new Map(), signals: [], xpraReads: [], tableReads: [], passes: [], now: T0 };
   const monitor = new SessionMonitor({
     runtime: {
@@ -67,12 +68,12 @@ function world(): { w: World; monitor: SessionMonitor; failNextSignal: () => voi
     // Every container listens on xpra's two ports; `connections`: established ones (null: unreadable).
     sockets: {
       inUse: async (pid) => {
-        const n = w.connections.has(pid) ? w.connections.get(pid)! : 0;
+        const n = established(pid);
         return n === null ? null : 2 + n;
       },
       table: async (pid) => {
         w.tableReads.push(pid);
-        const n = w.connections.has(pid) ? w.connections.get(pid)! : 0;
+        const n = established(pid);
         return n === null ? null : { established: n, listening: 2 };
       },
     },
