@@ -8,8 +8,10 @@
  * - cold start: the same measure with no pool, at concurrency 1 and 5, and the physical
  *   baseline in the same run: `docker run` of the session image until a Firefox window exists;
  * - end to end, warm and cold: POST /v1/sessions → the HTML5 client in Chromium shows the page
- *   (its colour read from the client's canvas), and the baseline: the HTML5 client opened directly
- *   against an already running container (no API, no ingress);
+ *   (its colour read from the client's canvas), and the same after a reconnect in that browser
+ *   (POST /v1/sessions/:id/connect → page shown, the client's bundle cached); the baselines: the
+ *   HTML5 client opened directly against an already running container (no API, no ingress), with
+ *   the image's bundled page and with xpra's page as shipped;
  * - memory of one idle session, and of N idle sessions;
  * - input latency per quality preset, and for `auto` with 40 ms added to the round trip (a delay in
  *   the browser's tunnels; this kernel has no netem): a click on the streamed window or a key press
@@ -37,7 +39,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { Redis } from 'ioredis';
 import { DockerSessionRuntime } from '../activities/docker-session-runtime.js';
 import { SubnetPool } from '../activities/subnet-pool.js';
@@ -127,6 +129,16 @@ async function create(t: ApiUnderTest, token: string, body: Record<string, unkno
   const view = res.body as { session_id: string; start: string; connect: { browser: { url: string } } };
   return { ms, id: view.session_id, start: view.start, url: view.connect.browser.url, token };
 }
+
+/** A fresh connect descriptor's browser URL for a running session (what a reconnect asks for). */
+async function reconnectUrl(t: ApiUnderTest, c: Created): Promise<string> {
+  const res = await t.call('POST', `/v1/sessions/${c.id}/connect`, { token: c.token });
+  if (res.status !== 200) throw new Error(`connect failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return (res.body as { connect: { browser: { url: string } } }).connect.browser.url;
+}
+
+/** xpra's HTML5 client page as xpra ships it, kept in the session image beside the bundled one (images/session/bundle-html5-client.py). */
+const XPRA_SHIPPED_PAGE = '/xpra-index.html';
 
 const stop = (t: ApiUnderTest, c: Created) => t.call('POST', `/v1/sessions/${c.id}/stop`, { token: c.token });
 
@@ -281,12 +293,12 @@ function clientState(): string {
  * A fresh browser tab, opened before the clock starts (a user's browser is already running; a
  * new context costs the isolated Chromium 100-300 ms that are neither HackStream's nor xpra's).
  */
-async function freshTab(browser: IsolatedBrowser): Promise<{ tab: Page; close: () => Promise<void> }> {
+async function freshTab(browser: IsolatedBrowser): Promise<{ tab: Page; context: BrowserContext; close: () => Promise<void> }> {
   const context = await browser.browser.newContext({ viewport: { width: 1280, height: 720 } });
   const tab = await context.newPage();
   // Its renderer process up and idle: on a user's machine it would not compete with the server.
   await tab.goto('about:blank');
-  return { tab, close: () => context.close() };
+  return { tab, context, close: () => context.close() };
 }
 
 /** Opens the client at `url` in `tab` and waits until the test page shows; ms from `t0` (performance.now), or null when it never did. */
@@ -532,19 +544,31 @@ async function main(): Promise<void> {
         }
         if (ONLY.has('e2e')) {
           const e2eWarm: number[] = [];
+          const e2eCached: number[] = [];
           for (let i = 0; i < E2E_SAMPLES; i++) {
             await waitForPool(redis, image, CONCURRENCY);
-            const { tab, close } = await freshTab(browser);
+            const { tab, context, close } = await freshTab(browser);
             const t0 = performance.now();
             const c = await create(t, user.token, { url: page.url });
             const shown = await showPage(tab, c.url, page, t0);
-            await close();
             if (shown !== null) e2eWarm.push(shown);
+            // The reconnect: the tab closed, a new one in the same browser (its cache kept), a
+            // fresh connect descriptor, the client's bundle already cached.
+            await tab.close();
+            const again = await context.newPage();
+            await again.goto('about:blank');
+            const t1 = performance.now();
+            const url = await reconnectUrl(t, c);
+            const reshown = await showPage(again, url, page, t1);
+            if (reshown !== null) e2eCached.push(reshown);
+            await close();
             await stop(t, c);
-            log(`e2e warm ${i + 1}/${E2E_SAMPLES}: ${shown === null ? 'failed' : round(shown)} ms (create ${round(c.ms)} ms)`);
+            log(`e2e warm ${i + 1}/${E2E_SAMPLES}: ${shown === null ? 'failed' : round(shown)} ms (create ${round(c.ms)} ms); reconnect, assets cached: ${reshown === null ? 'failed' : round(reshown)} ms`);
           }
           result['e2e_warm_ms'] = stats(e2eWarm);
+          result['e2e_warm_cached_ms'] = stats(e2eCached);
           row('end to end warm: POST → page shown in the HTML5 client', stats(e2eWarm));
+          row('  the same, client assets cached (reconnect: POST connect → page shown)', stats(e2eCached));
         }
       } finally {
         await t.close();
@@ -593,6 +617,7 @@ async function main(): Promise<void> {
       if (ONLY.has('e2e')) {
         const e2eCold: number[] = [];
         const direct: number[] = [];
+        const directShipped: number[] = [];
         for (let i = 0; i < E2E_SAMPLES; i++) {
           const first = await freshTab(browser);
           const t0 = performance.now();
@@ -613,13 +638,22 @@ async function main(): Promise<void> {
           const attached = await showPage(second.tab, `http://127.0.0.1:${tunnel.port}/`, page, t1).finally(() => process.setegid!(0));
           await second.close();
           if (attached !== null) direct.push(attached);
+          // And xpra's own page, as xpra ships it (27 scripts, no bundle): what the bundle saves.
+          const third = await freshTab(browser);
+          process.setegid!(ingressGid());
+          const t2 = performance.now();
+          const shipped = await showPage(third.tab, `http://127.0.0.1:${tunnel.port}${XPRA_SHIPPED_PAGE}`, page, t2).finally(() => process.setegid!(0));
+          await third.close();
+          if (shipped !== null) directShipped.push(shipped);
           await stop(t, d);
-          log(`e2e cold ${i + 1}/${E2E_SAMPLES}: ${shown === null ? 'failed' : round(shown)} ms; direct attach ${attached === null ? 'failed' : round(attached)} ms`);
+          log(`e2e cold ${i + 1}/${E2E_SAMPLES}: ${shown === null ? 'failed' : round(shown)} ms; direct attach ${attached === null ? 'failed' : round(attached)} ms, xpra's page as shipped ${shipped === null ? 'failed' : round(shipped)} ms`);
         }
+        result['direct_attach_xpra_page_ms'] = stats(directShipped);
         result['e2e_cold_ms'] = stats(e2eCold);
         result['direct_attach_ms'] = stats(direct);
         row('end to end cold: POST → page shown in the HTML5 client', stats(e2eCold));
         row('baseline: HTML5 client straight to a running container → page shown', stats(direct));
+        row("  the same with xpra's page as shipped (unbundled)", stats(directShipped));
         const warm = result['e2e_warm_ms'] as ReturnType<typeof stats> | undefined;
         if (warm) result['e2e_warm_minus_direct_attach_p50_ms'] = warm.p50 - stats(direct).p50;
         result['e2e_cold_over_direct_attach_p50'] = Number((stats(e2eCold).p50 / stats(direct).p50).toFixed(2));

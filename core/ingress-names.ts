@@ -19,6 +19,13 @@ export const CONNECT_AUTH_MIDDLEWARE = 'hackstream-connect-auth@file';
 /** The response headers middleware (in the API's own Traefik file) on every session's browser route. */
 export const SESSION_HEADERS_MIDDLEWARE = 'hackstream-session-headers@file';
 /**
+ * Where the session image keeps xpra's HTML5 client bundled (images/session/Dockerfile,
+ * `bundle-html5-client.py`): files named by their content's hash, so browsers may keep them.
+ */
+export const SESSION_CLIENT_BUNDLE_PATH = '/hackstream-client/';
+/** The response headers middleware (in the API's own Traefik file) that marks the bundle immutable. */
+export const SESSION_BUNDLE_CACHE_MIDDLEWARE = 'hackstream-session-bundle-cache@file';
+/**
  * Traefik's local plugin (ingress/plugins-local/src/<module>, interpreted from source by Traefik,
  * which looks for `./plugins-local` in its working directory: stack/lib.sh, docker-compose.yml and
  * the tests start it in `ingress/`) that answers in the API's JSON error model when the API process

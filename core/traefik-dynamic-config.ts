@@ -19,6 +19,8 @@ import {
   ENTRYPOINT,
   JSON_ERRORS_PLUGIN,
   RESUME_COOKIE,
+  SESSION_BUNDLE_CACHE_MIDDLEWARE,
+  SESSION_CLIENT_BUNDLE_PATH,
   SESSION_HEADERS_MIDDLEWARE,
   sessionTlsName,
   sessionWebHost,
@@ -86,6 +88,7 @@ export function apiRouterRule(domain: string): string {
 export function apiRouteConfig(apiUpstream: string, domain: string, retryAfterSeconds: number): object {
   const [middlewareName] = CONNECT_AUTH_MIDDLEWARE.split('@');
   const [headersName] = SESSION_HEADERS_MIDDLEWARE.split('@');
+  const [bundleCacheName] = SESSION_BUNDLE_CACHE_MIDDLEWARE.split('@');
   const [jsonErrorsName] = API_JSON_ERRORS_MIDDLEWARE.split('@');
   const rule = apiRouterRule(domain);
   return {
@@ -113,6 +116,10 @@ export function apiRouteConfig(apiUpstream: string, domain: string, retryAfterSe
           },
         },
         [headersName!]: { headers: { ...SESSION_RESPONSE_HEADERS } },
+        // Private: the bundle is behind the session's sign-in like the rest of its origin. xpra
+        // marks every answer uncacheable (its http-headers/00_nocache.txt), and a browser heeds
+        // its Pragma and Expires as well: those go (an empty value removes a header).
+        [bundleCacheName!]: { headers: { customResponseHeaders: { 'Cache-Control': 'private, max-age=31536000, immutable', Pragma: '', Expires: '' } } },
       },
       services: { [API_ROUTER]: { loadBalancer: { servers: [{ url: apiUpstream }] } } },
     },
@@ -145,6 +152,7 @@ export const SESSION_IDLE_CONNECTION_SECONDS = 5;
 
 const sessionNames = (sessionId: string) => ({
   http: `session-${sessionId}`,
+  bundle: `session-${sessionId}-client-bundle`,
   tcp: `session-${sessionId}-native`,
 });
 
@@ -155,6 +163,7 @@ const sessionNames = (sessionId: string) => ({
 export function sessionRouteConfig(target: RouteTarget, domain: string): object {
   const { sessionId, containerIp } = target;
   const n = sessionNames(sessionId);
+  const webHost = `Host(\`${sessionWebHost(sessionId, domain)}\`)`;
   return {
     http: {
       routers: {
@@ -162,9 +171,18 @@ export function sessionRouteConfig(target: RouteTarget, domain: string): object 
           entryPoints: [ENTRYPOINT],
           // The browser host only; the TLS passthrough router below has a name of its own, so
           // neither takes the other's connections.
-          rule: `Host(\`${sessionWebHost(sessionId, domain)}\`)`,
+          rule: webHost,
           // Headers first, so refusals carry them too.
           middlewares: [SESSION_HEADERS_MIDDLEWARE, CONNECT_AUTH_MIDDLEWARE],
+          service: n.http,
+          tls: {},
+        },
+        // The bundled HTML5 client: the same checks, and kept by the browser for a reconnect.
+        // (Traefik orders routers by the length of their rule: this one wins under its prefix.)
+        [n.bundle]: {
+          entryPoints: [ENTRYPOINT],
+          rule: `${webHost} && PathPrefix(\`${SESSION_CLIENT_BUNDLE_PATH}\`)`,
+          middlewares: [SESSION_HEADERS_MIDDLEWARE, SESSION_BUNDLE_CACHE_MIDDLEWARE, CONNECT_AUTH_MIDDLEWARE],
           service: n.http,
           tls: {},
         },

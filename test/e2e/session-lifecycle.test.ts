@@ -12,7 +12,7 @@ import {
 } from '../../workflows/messages.js';
 import { tcpTable } from '../../activities/container-connections.js';
 import { SESSION_IDLE_CONNECTION_SECONDS } from '../../core/traefik-dynamic-config.js';
-import { XPRA_PORTS } from '../../core/ingress-names.js';
+import { SESSION_CLIENT_BUNDLE_PATH, XPRA_PORTS } from '../../core/ingress-names.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { launchChromium, openSessionWindow, type TestBrowser } from '../support/browser.js';
 import { docker, sessionContainers } from '../support/docker.js';
@@ -110,6 +110,11 @@ describe('a Firefox session, end to end', () => {
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const tab = await context.newPage();
+    const scripts: { path: string; headers: Record<string, string> }[] = [];
+    // The page's and its workers' scripts (a dedicated worker's requests are the page's too).
+    tab.on('response', async (r) => {
+      if (r.request().resourceType() === 'script' || r.url().endsWith('.js')) scripts.push({ path: new URL(r.url()).pathname, headers: await r.allHeaders() });
+    });
     // The page's title is Firefox's window title, and its colour fills the streamed window.
     const response = await openSessionWindow(tab, session.connect.browser.url, () => freshBrowserUrl(t, user.token, session.session_id), {
       check: windowShows,
@@ -118,6 +123,33 @@ describe('a Firefox session, end to end', () => {
     expect(response?.status()).toBe(200);
     // Firefox fills the tab: neither cut off nor streaming rows nobody sees.
     await tab.waitForFunction(windowFillsTab, undefined, { timeout: 15_000 });
+
+    // xpra's HTML5 client came bundled (images/session/bundle-html5-client.py): the page's one
+    // script, its protocol worker and the worker check, nothing from xpra's own js/; the bundle
+    // pre-compressed and marked immutable, without xpra's no-cache headers.
+    const paths = scripts.map((s) => s.path);
+    expect(paths.every((p) => p.startsWith(SESSION_CLIENT_BUNDLE_PATH)), paths.join(' ')).toBe(true);
+    // (The workers' two are preloaded by the page, then taken by the workers from the cache.)
+    const distinct = [...new Set(paths)];
+    for (const stem of ['client-', 'protocol-', 'wsworker-check-']) expect(distinct.filter((p) => p.includes(`/${stem}`)), stem).toHaveLength(1);
+    expect(distinct).toHaveLength(3);
+    const bundle = scripts.find((s) => s.path.includes('/client-'))!;
+    expect(bundle.headers).toMatchObject({ 'content-encoding': 'br', 'cache-control': 'private, max-age=31536000, immutable' });
+    expect(bundle.headers['pragma']).toBeUndefined();
+    expect(bundle.headers['expires']).toBeUndefined();
+    // A reconnect in the same browser (the tab closed, a fresh descriptor) takes it from the cache.
+    await tab.close();
+    const reopened = await context.newPage();
+    await openSessionWindow(reopened, await freshBrowserUrl(t, user.token, session.session_id), () => freshBrowserUrl(t, user.token, session.session_id), {
+      check: windowShows,
+      arg: { title: page.title, colour: PAGE_COLOUR },
+    });
+    const transferred = await reopened.evaluate(
+      (prefix) => performance.getEntriesByType('resource').filter((e) => new URL(e.name).pathname.startsWith(prefix)).map((e) => (e as unknown as { transferSize: number }).transferSize),
+      SESSION_CLIENT_BUNDLE_PATH,
+    );
+    expect(transferred.length).toBeGreaterThanOrEqual(2);
+    expect(transferred.every((bytes) => bytes === 0), JSON.stringify(transferred)).toBe(true);
 
     // The worker saw the client through xpra and moved the session to active.
     const active = await waitForSession(t, user.token, session.session_id, (s) => s.state === 'active', 30);

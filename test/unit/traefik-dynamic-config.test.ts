@@ -19,6 +19,8 @@ import {
   ENTRYPOINT,
   JSON_ERRORS_PLUGIN,
   RESUME_COOKIE,
+  SESSION_BUNDLE_CACHE_MIDDLEWARE,
+  SESSION_CLIENT_BUNDLE_PATH,
   SESSION_HEADERS_MIDDLEWARE,
   XPRA_SSL_PORT,
   XPRA_WS_PORT,
@@ -143,6 +145,22 @@ describe("a session's routes", () => {
     expect(config.http.serversTransports[config.http.services['session-s1'].loadBalancer.serversTransport].forwardingTimeouts).toEqual({ idleConnTimeout: '5s' });
     expect(config.tcp.routers['session-s1-native']).toMatchObject({ rule: 'HostSNI(`s1.sessions.hackstream.test`)', tls: { passthrough: true } });
     expect(config.tcp.services['session-s1-native'].loadBalancer.servers).toEqual([{ address: `10.213.0.2:${XPRA_SSL_PORT}` }]);
+  });
+
+  it('send the bundled HTML5 client through the same checks, marked immutable by a middleware of the API file', () => {
+    expect(config.http.routers['session-s1-client-bundle']).toEqual({
+      entryPoints: [ENTRYPOINT],
+      rule: `Host(\`s1.web.sessions.hackstream.test\`) && PathPrefix(\`${SESSION_CLIENT_BUNDLE_PATH}\`)`,
+      middlewares: [SESSION_HEADERS_MIDDLEWARE, SESSION_BUNDLE_CACHE_MIDDLEWARE, CONNECT_AUTH_MIDDLEWARE],
+      service: 'session-s1',
+      tls: {},
+    });
+    const api: any = apiRouteConfig(upstream, domain, RETRY_AFTER_SECONDS);
+    expect(api.http.middlewares[SESSION_BUNDLE_CACHE_MIDDLEWARE.split('@')[0]!].headers.customResponseHeaders).toEqual({
+      'Cache-Control': 'private, max-age=31536000, immutable',
+      Pragma: '',
+      Expires: '',
+    });
   });
 
   it("share no name with the API's file (Traefik would keep only one of them)", () => {
