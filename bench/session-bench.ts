@@ -301,8 +301,16 @@ async function freshTab(browser: IsolatedBrowser): Promise<{ tab: Page; context:
   return { tab, context, close: () => context.close() };
 }
 
-/** Opens the client at `url` in `tab` and waits until the test page shows; ms from `t0` (performance.now), or null when it never did. */
-async function showPage(tab: Page, url: string, page: TestPage, t0: number): Promise<number | null> {
+/** Where an end-to-end sample's time went: before the client's page was asked for (the API), its load, the window's title, its colour. */
+type Phases = Record<'api' | 'page_load' | 'window_titled' | 'colour_shown', number[]>;
+const newPhases = (): Phases => ({ api: [], page_load: [], window_titled: [], colour_shown: [] });
+const phaseStats = (p: Phases) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, stats(v)]));
+
+/**
+ * Opens the client at `url` in `tab` and waits until the test page shows; ms from `t0`
+ * (performance.now), or null when it never did. A sample that showed adds its phases to `phases`.
+ */
+async function showPage(tab: Page, url: string, page: TestPage, t0: number, phases?: Phases): Promise<number | null> {
   let stage = 'page load';
   const consoleLines: string[] = [];
   tab.on('console', (m) => consoleLines.push(m.text()));
@@ -317,6 +325,12 @@ async function showPage(tab: Page, url: string, page: TestPage, t0: number): Pro
     await tab.waitForFunction(windowShows, { title: page.title, colour: PAGE_COLOUR }, { timeout: 60_000, polling: 'raf' });
     const t4 = performance.now();
     log(`  before goto ${round(t1 - t0)} ms, page loaded +${round(t2 - t1)}, window titled +${round(t3 - t2)}, colour shown +${round(t4 - t3)}`);
+    if (phases) {
+      phases.api.push(t1 - t0);
+      phases.page_load.push(t2 - t1);
+      phases.window_titled.push(t3 - t2);
+      phases.colour_shown.push(t4 - t3);
+    }
     return t4 - t0;
   } catch (err) {
     failures++;
@@ -447,6 +461,8 @@ async function main(): Promise<void> {
   const result: Record<string, unknown> = { date: new Date().toISOString(), samples: SAMPLES, concurrency: CONCURRENCY };
   const rows: string[] = [];
   const clientMd: string[] = [];
+  const phaseRow = (name: string, p: Phases) =>
+    rows.push(`| ${name}, p50 of its phases: API ${stats(p.api).p50} ms, page loaded +${stats(p.page_load).p50}, window titled +${stats(p.window_titled).p50}, colour shown +${stats(p.colour_shown).p50} | | | | ${p.api.length} |`);
   const row = (name: string, s: ReturnType<typeof stats>, unit = 'ms') => rows.push(`| ${name} | ${s.p50} ${unit} | ${s.p95} ${unit} | ${s.min}–${s.max} | ${s.n} |`);
 
   try {
@@ -545,12 +561,13 @@ async function main(): Promise<void> {
         if (ONLY.has('e2e')) {
           const e2eWarm: number[] = [];
           const e2eCached: number[] = [];
+          const [warmPhases, cachedPhases] = [newPhases(), newPhases()];
           for (let i = 0; i < E2E_SAMPLES; i++) {
             await waitForPool(redis, image, CONCURRENCY);
             const { tab, context, close } = await freshTab(browser);
             const t0 = performance.now();
             const c = await create(t, user.token, { url: page.url });
-            const shown = await showPage(tab, c.url, page, t0);
+            const shown = await showPage(tab, c.url, page, t0, warmPhases);
             if (shown !== null) e2eWarm.push(shown);
             // The reconnect: the tab closed, a new one in the same browser (its cache kept), a
             // fresh connect descriptor, the client's bundle already cached.
@@ -559,7 +576,7 @@ async function main(): Promise<void> {
             await again.goto('about:blank');
             const t1 = performance.now();
             const url = await reconnectUrl(t, c);
-            const reshown = await showPage(again, url, page, t1);
+            const reshown = await showPage(again, url, page, t1, cachedPhases);
             if (reshown !== null) e2eCached.push(reshown);
             await close();
             await stop(t, c);
@@ -567,8 +584,12 @@ async function main(): Promise<void> {
           }
           result['e2e_warm_ms'] = stats(e2eWarm);
           result['e2e_warm_cached_ms'] = stats(e2eCached);
+          result['e2e_warm_phases_ms'] = phaseStats(warmPhases);
+          result['e2e_warm_cached_phases_ms'] = phaseStats(cachedPhases);
           row('end to end warm: POST → page shown in the HTML5 client', stats(e2eWarm));
           row('  the same, client assets cached (reconnect: POST connect → page shown)', stats(e2eCached));
+          phaseRow('end to end warm', warmPhases);
+          phaseRow('reconnect, assets cached', cachedPhases);
         }
       } finally {
         await t.close();
@@ -618,6 +639,7 @@ async function main(): Promise<void> {
         const e2eCold: number[] = [];
         const direct: number[] = [];
         const directShipped: number[] = [];
+        const [directPhases, shippedPhases] = [newPhases(), newPhases()];
         for (let i = 0; i < E2E_SAMPLES; i++) {
           const first = await freshTab(browser);
           const t0 = performance.now();
@@ -635,25 +657,29 @@ async function main(): Promise<void> {
           // baseline, which skips the ingress on purpose, the tunnel (this process) takes that group.
           process.setegid!(ingressGid());
           const t1 = performance.now();
-          const attached = await showPage(second.tab, `http://127.0.0.1:${tunnel.port}/`, page, t1).finally(() => process.setegid!(0));
+          const attached = await showPage(second.tab, `http://127.0.0.1:${tunnel.port}/`, page, t1, directPhases).finally(() => process.setegid!(0));
           await second.close();
           if (attached !== null) direct.push(attached);
           // And xpra's own page, as xpra ships it (27 scripts, no bundle): what the bundle saves.
           const third = await freshTab(browser);
           process.setegid!(ingressGid());
           const t2 = performance.now();
-          const shipped = await showPage(third.tab, `http://127.0.0.1:${tunnel.port}${XPRA_SHIPPED_PAGE}`, page, t2).finally(() => process.setegid!(0));
+          const shipped = await showPage(third.tab, `http://127.0.0.1:${tunnel.port}${XPRA_SHIPPED_PAGE}`, page, t2, shippedPhases).finally(() => process.setegid!(0));
           await third.close();
           if (shipped !== null) directShipped.push(shipped);
           await stop(t, d);
           log(`e2e cold ${i + 1}/${E2E_SAMPLES}: ${shown === null ? 'failed' : round(shown)} ms; direct attach ${attached === null ? 'failed' : round(attached)} ms, xpra's page as shipped ${shipped === null ? 'failed' : round(shipped)} ms`);
         }
         result['direct_attach_xpra_page_ms'] = stats(directShipped);
+        result['direct_attach_phases_ms'] = phaseStats(directPhases);
+        result['direct_attach_xpra_page_phases_ms'] = phaseStats(shippedPhases);
         result['e2e_cold_ms'] = stats(e2eCold);
         result['direct_attach_ms'] = stats(direct);
         row('end to end cold: POST → page shown in the HTML5 client', stats(e2eCold));
         row('baseline: HTML5 client straight to a running container → page shown', stats(direct));
         row("  the same with xpra's page as shipped (unbundled)", stats(directShipped));
+        phaseRow('direct attach', directPhases);
+        phaseRow("direct attach, xpra's page as shipped", shippedPhases);
         const warm = result['e2e_warm_ms'] as ReturnType<typeof stats> | undefined;
         if (warm) result['e2e_warm_minus_direct_attach_p50_ms'] = warm.p50 - stats(direct).p50;
         result['e2e_cold_over_direct_attach_p50'] = Number((stats(e2eCold).p50 / stats(direct).p50).toFixed(2));

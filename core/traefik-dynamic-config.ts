@@ -53,7 +53,9 @@ export const dynamicConfigText = (config: object): string => `${JSON.stringify(c
 
 /**
  * What the HTML5 client's pages (served by xpra, not by the API) can carry without breaking
- * it. No Content-Security-Policy here: Traefik would replace the one xpra sends with it.
+ * it. No Content-Security-Policy yet: xpra 3.1 sends none (its http-headers file of one is
+ * written as `Name: value`, which its parser, reading `name=value`, skips), and one that the
+ * client's bundle, inline page script and workers all pass has not been worked out.
  * X-Frame-Options SAMEORIGIN rather than DENY: the client may frame its own pages.
  */
 export const SESSION_RESPONSE_HEADERS = {
