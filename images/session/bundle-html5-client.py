@@ -6,7 +6,7 @@ stylesheets, and its protocol worker then imports 6 more scripts (1.6 MB) one by
 separate request through the ingress (and its ForwardAuth check), each gzipped again by xpra's
 Python web server on every request. This writes, under www/<dir>/, the page's scripts concatenated
 in their page order and minified by esbuild (legal comments kept), its stylesheets likewise, the
-protocol worker with its imports inlined, and the worker check that precedes it; each named by a
+protocol worker with its imports inlined (but one it never uses here), and the worker check that precedes it; each named by a
 hash of its content (so the ingress may mark them immutable) and pre-compressed (.br, .gz: xpra
 serves those as they are). index.html is rewritten to load the two bundles, and the page's
 scripts to start the workers from theirs; xpra's page as shipped is kept as xpra-index.html.
@@ -27,6 +27,10 @@ SCRIPT_TAG = re.compile(r'[ \t]*<script[^>]*\ssrc="([^"]+)"[^>]*>\s*</script>[ \
 STYLESHEET_TAG = re.compile(r'[ \t]*<link\s+rel="stylesheet"[^>]*\shref="([^"]+)"[^>]*>[ \t]*\n?')
 # The protocol worker's imports (js/Protocol.js, relative to js/).
 IMPORT_SCRIPTS = re.compile(r"importScripts\(([^)]*)\);")
+# forge.js (AES, 0.9 MB, the largest import) is used by the worker only for xpra's own
+# encryption layer, which no session has (no --encryption: TLS ends at the ingress); the page
+# bundle keeps it.
+WORKER_LEFT_OUT = "lib/forge.js"
 # The workers the page starts, by the paths it names (relative to the page).
 WORKERS = {"protocol": "js/Protocol.js", "wsworker-check": "js/lib/wsworker_check.js"}
 
@@ -75,6 +79,9 @@ def protocol_worker(www, esbuild):
     if not found:
         changed("no importScripts(...) in js/Protocol.js")
     imports = re.findall(r"'([^']+)'", found.group(1))
+    if WORKER_LEFT_OUT not in imports:
+        changed(f"the protocol worker no longer imports {WORKER_LEFT_OUT}")
+    imports.remove(WORKER_LEFT_OUT)
     inlined = [minify(esbuild, read(www, os.path.join("js", p)), "js") for p in imports]
     rest = IMPORT_SCRIPTS.sub("", source, count=1).encode("utf-8")
     return join_scripts(inlined + [minify(esbuild, rest, "js")])
