@@ -45,7 +45,7 @@ import { DockerSessionRuntime } from '../activities/docker-session-runtime.js';
 import { SubnetPool } from '../activities/subnet-pool.js';
 import { hasAppWindow } from '../activities/xpra-info.js';
 import { XPRA_WS_PORT } from '../core/ingress-names.js';
-import { loadWorkerConfig } from '../core/config.js';
+import { DEFAULT_ACTIVITY_POLL_SECONDS, loadWorkerConfig } from '../core/config.js';
 import { openDatabase } from '../core/db/orm.js';
 import { createLogger } from '../core/logger.js';
 import { poolReadyKey } from '../core/pool-store.js';
@@ -76,11 +76,6 @@ const CONCURRENCY = 5;
 const IDLE_N = 5;
 /** How long idle sessions' CPU is measured, for the monitor and again for the polling baseline. */
 const IDLE_CPU_WINDOW_MS = 60_000;
-/**
- * The default poll (HACKSTREAM_ACTIVITY_POLL_SECONDS): the session monitor's pace here, and how
- * often the watcher before it ran `xpra info` in every container (the idle CPU's baseline).
- */
-const DEFAULT_POLL_SECONDS = 5;
 const ONLY = new Set((arg('only') ?? 'warm,cold,e2e,memory,growth,capacity,input,bandwidth,client').split(','));
 /** Stand-in sessions one worker watches, step by step (bench/watch-capacity.ts). */
 const CAPACITY_STEPS = (arg('capacity') ?? '0,100,250,500').split(',').map(Number);
@@ -340,6 +335,20 @@ async function showPage(tab: Page, url: string, page: TestPage, t0: number, phas
   }
 }
 
+/** The client in a fresh tab at `url`, a tunnel straight to a container's xpra: ms until the page shows, or null. */
+async function attachDirectly(browser: IsolatedBrowser, url: string, page: TestPage, phases: Phases): Promise<number | null> {
+  const { tab, close } = await freshTab(browser);
+  // The host firewall lets only the ingress's group into session networks: for this baseline,
+  // which skips the ingress on purpose, the tunnel (this process) takes that group.
+  process.setegid!(ingressGid());
+  try {
+    return await showPage(tab, url, page, performance.now(), phases);
+  } finally {
+    process.setegid!(0);
+    await close();
+  }
+}
+
 /** A page of bench/pages/, served from the outside world (sessions reach the internet, never the host). */
 function serveBenchPage(world: OutsideWorldInfo, file: string): Promise<{ url: string; close(): Promise<void> }> {
   const html = readFileSync(path.join(REPO_ROOT, 'bench', 'pages', file));
@@ -449,7 +458,7 @@ async function measureScrolling(t: ApiUnderTest, token: string, browser: Isolate
 async function main(): Promise<void> {
   log('starting the stack (Redis, Temporal dev server, Traefik, worker) ...');
   // The session monitor at its default pace (the tests' stack looks every second).
-  const stack: TestStack = await startTestStack({ HACKSTREAM_ACTIVITY_POLL_SECONDS: String(DEFAULT_POLL_SECONDS) });
+  const stack: TestStack = await startTestStack({ HACKSTREAM_ACTIVITY_POLL_SECONDS: String(DEFAULT_ACTIVITY_POLL_SECONDS) });
   const image = loadWorkerConfig(stack.env).session.image;
   const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.0.0/24'), `hs-bench-${process.pid}`);
   const redis = new Redis(stack.env['HACKSTREAM_REDIS_URL']!);
@@ -652,20 +661,10 @@ async function main(): Promise<void> {
           const d = await create(t, user.token, { url: page.url });
           const { ip } = await containerOf(d.id);
           const tunnel = await browser.tunnel({ host: ip, port: XPRA_WS_PORT }, 20_000 + i);
-          const second = await freshTab(browser);
-          // The host firewall lets only the ingress's group into session networks: for this
-          // baseline, which skips the ingress on purpose, the tunnel (this process) takes that group.
-          process.setegid!(ingressGid());
-          const t1 = performance.now();
-          const attached = await showPage(second.tab, `http://127.0.0.1:${tunnel.port}/`, page, t1, directPhases).finally(() => process.setegid!(0));
-          await second.close();
+          const attached = await attachDirectly(browser, `http://127.0.0.1:${tunnel.port}/`, page, directPhases);
           if (attached !== null) direct.push(attached);
           // And xpra's own page, as xpra ships it (27 scripts, no bundle): what the bundle saves.
-          const third = await freshTab(browser);
-          process.setegid!(ingressGid());
-          const t2 = performance.now();
-          const shipped = await showPage(third.tab, `http://127.0.0.1:${tunnel.port}${XPRA_SHIPPED_PAGE}`, page, t2, shippedPhases).finally(() => process.setegid!(0));
-          await third.close();
+          const shipped = await attachDirectly(browser, `http://127.0.0.1:${tunnel.port}${XPRA_SHIPPED_PAGE}`, page, shippedPhases);
           if (shipped !== null) directShipped.push(shipped);
           await stop(t, d);
           log(`e2e cold ${i + 1}/${E2E_SAMPLES}: ${shown === null ? 'failed' : round(shown)} ms; direct attach ${attached === null ? 'failed' : round(attached)} ms, xpra's page as shipped ${shipped === null ? 'failed' : round(shipped)} ms`);
@@ -710,7 +709,8 @@ async function main(): Promise<void> {
         const polledRaw = await idleCpu(ids, IDLE_CPU_WINDOW_MS, async (stopped) => {
           while (!stopped()) {
             await Promise.all(ids.map((id) => runtime.xpraStatus(id).catch(() => null)));
-            await sleep(DEFAULT_POLL_SECONDS * 1000);
+            // As often as the watcher before the monitor ran it: at the default poll.
+            await sleep(DEFAULT_ACTIVITY_POLL_SECONDS * 1000);
           }
         });
         await Promise.all(cs.map((c) => stop(t, c)));

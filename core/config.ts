@@ -14,6 +14,9 @@ import { egressDestinationsSchema } from './egress-destinations.js';
 import { INGRESS_GROUP } from './ingress-names.js';
 
 const seconds = (def: number) => z.coerce.number().int().positive().default(def);
+
+/** How often the worker's session monitor looks at the sessions (HACKSTREAM_ACTIVITY_POLL_SECONDS's default). */
+export const DEFAULT_ACTIVITY_POLL_SECONDS = 5;
 const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
 
 /** One `app:quality:size` entry of HACKSTREAM_POOL, or undefined if it is not one. */
@@ -117,7 +120,7 @@ const envSchema = z.object({
   HACKSTREAM_CONNECT_TIMEOUT_SECONDS: seconds(5 * 60),
   HACKSTREAM_MAX_SESSION_SECONDS: seconds(8 * 60 * 60),
   HACKSTREAM_READY_TIMEOUT_SECONDS: seconds(60),
-  HACKSTREAM_ACTIVITY_POLL_SECONDS: seconds(5),
+  HACKSTREAM_ACTIVITY_POLL_SECONDS: seconds(DEFAULT_ACTIVITY_POLL_SECONDS),
   HACKSTREAM_POOL: z
     .string()
     .default('firefox:auto:2')

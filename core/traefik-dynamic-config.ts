@@ -166,28 +166,23 @@ export function sessionRouteConfig(target: RouteTarget, domain: string): object 
   const { sessionId, containerIp } = target;
   const n = sessionNames(sessionId);
   const webHost = `Host(\`${sessionWebHost(sessionId, domain)}\`)`;
+  // Both routers of the browser host: headers first (so refusals carry them too), the ForwardAuth check last.
+  const webRouter = (rule: string, ...extraHeaders: string[]) => ({
+    entryPoints: [ENTRYPOINT],
+    rule,
+    middlewares: [SESSION_HEADERS_MIDDLEWARE, ...extraHeaders, CONNECT_AUTH_MIDDLEWARE],
+    service: n.http,
+    tls: {},
+  });
   return {
     http: {
       routers: {
-        [n.http]: {
-          entryPoints: [ENTRYPOINT],
-          // The browser host only; the TLS passthrough router below has a name of its own, so
-          // neither takes the other's connections.
-          rule: webHost,
-          // Headers first, so refusals carry them too.
-          middlewares: [SESSION_HEADERS_MIDDLEWARE, CONNECT_AUTH_MIDDLEWARE],
-          service: n.http,
-          tls: {},
-        },
+        // The browser host only; the TLS passthrough router below has a name of its own, so
+        // neither takes the other's connections.
+        [n.http]: webRouter(webHost),
         // The bundled HTML5 client: the same checks, and kept by the browser for a reconnect.
         // (Traefik orders routers by the length of their rule: this one wins under its prefix.)
-        [n.bundle]: {
-          entryPoints: [ENTRYPOINT],
-          rule: `${webHost} && PathPrefix(\`${SESSION_CLIENT_BUNDLE_PATH}\`)`,
-          middlewares: [SESSION_HEADERS_MIDDLEWARE, SESSION_BUNDLE_CACHE_MIDDLEWARE, CONNECT_AUTH_MIDDLEWARE],
-          service: n.http,
-          tls: {},
-        },
+        [n.bundle]: webRouter(`${webHost} && PathPrefix(\`${SESSION_CLIENT_BUNDLE_PATH}\`)`, SESSION_BUNDLE_CACHE_MIDDLEWARE),
       },
       services: { [n.http]: { loadBalancer: { servers: [{ url: `http://${containerIp}:${XPRA_WS_PORT}` }], serversTransport: n.http } } },
       // Traefik keeps an idle connection to the backend for 90 s by default after the HTML5

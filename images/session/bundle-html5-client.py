@@ -32,7 +32,8 @@ IMPORT_SCRIPTS = re.compile(r"importScripts\(([^)]*)\);")
 # bundle keeps it.
 WORKER_LEFT_OUT = "lib/forge.js"
 # The workers the page starts, by the paths it names (relative to the page).
-WORKERS = {"protocol": "js/Protocol.js", "wsworker-check": "js/lib/wsworker_check.js"}
+PROTOCOL_WORKER = "js/Protocol.js"
+WORKER_CHECK = "js/lib/wsworker_check.js"
 
 
 def read(www, path):
@@ -74,10 +75,10 @@ def changed(what):
 
 
 def protocol_worker(www, esbuild):
-    source = read(www, WORKERS["protocol"]).decode("utf-8")
+    source = read(www, PROTOCOL_WORKER).decode("utf-8")
     found = IMPORT_SCRIPTS.search(source)
     if not found:
-        changed("no importScripts(...) in js/Protocol.js")
+        changed(f"no importScripts(...) in {PROTOCOL_WORKER}")
     imports = re.findall(r"'([^']+)'", found.group(1))
     if WORKER_LEFT_OUT not in imports:
         changed(f"the protocol worker no longer imports {WORKER_LEFT_OUT}")
@@ -114,9 +115,8 @@ def main():
         html = f.read()
 
     workers = {
-        WORKERS["protocol"]: emit(www, subdir, "protocol", "js", protocol_worker(www, esbuild)),
-        WORKERS["wsworker-check"]: emit(www, subdir, "wsworker-check", "js",
-                                        minify(esbuild, read(www, WORKERS["wsworker-check"]), "js")),
+        PROTOCOL_WORKER: emit(www, subdir, "protocol", "js", protocol_worker(www, esbuild)),
+        WORKER_CHECK: emit(www, subdir, "wsworker-check", "js", minify(esbuild, read(www, WORKER_CHECK), "js")),
     }
     scripts = SCRIPT_TAG.findall(html)
     sheets = STYLESHEET_TAG.findall(html)
