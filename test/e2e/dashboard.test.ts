@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { launchChromium, type TestBrowser } from '../support/browser.js';
 import { REPO_ROOT } from '../support/paths.js';
+import { sessionSnapshotQuery } from '../../workflows/messages.js';
 
 const SCREENSHOTS = path.join(REPO_ROOT, 'test-results', 'dashboard');
 /** Short, so that the tabs below refresh many times within the test. */
@@ -84,6 +85,16 @@ async function logIn(page: Page, username: string, password: string): Promise<vo
   await page.getByRole('heading', { level: 1, name: 'Sessions' }).waitFor();
 }
 
+/** What a stop that did not show was waiting for: the page's alerts, the workflow and its pending activities. */
+async function whyNotStopped(page: Page, workflowUrl: string): Promise<string> {
+  const alerts = await page.getByRole('alert').allTextContents();
+  const handle = t.temporal.workflow.getHandle(decodeURIComponent(workflowUrl.split('/').pop()!));
+  const described = await handle.describe().catch((err: Error) => ({ error: err.message }));
+  const pending = 'raw' in described ? (described.raw.pendingActivities ?? []).map((a) => `${a.activityType?.name} attempt ${a.attempt} ${a.lastFailure?.message ?? ''}`) : [];
+  const snapshot = await handle.query(sessionSnapshotQuery).catch((err: Error) => ({ state: `query failed: ${err.message}` }));
+  return JSON.stringify({ alerts, status: 'status' in described ? described.status.name : described, pending, state: snapshot.state });
+}
+
 const rowOf = (page: Page, table: string, text: string) => page.getByRole('table', { name: table }).getByRole('row').filter({ hasText: text });
 
 describe('the dashboard, by clicking', () => {
@@ -137,7 +148,12 @@ describe('the dashboard, by clicking', () => {
     const workflow = await theirs.getByRole('link', { name: 'Workflow' }).getAttribute('href');
     expect(workflow).toMatch(/^http:\/\/127\.0\.0\.1:8233\/namespaces\/default\/workflows\/session-[0-9a-f-]{36}$/);
     await theirs.getByRole('button', { name: 'Stop' }).click();
-    await rowOf(adminPage, 'All sessions', invitee).getByRole('cell', { name: 'stopped', exact: true }).waitFor({ timeout: 30_000 });
+    await rowOf(adminPage, 'All sessions', invitee)
+      .getByRole('cell', { name: 'stopped', exact: true })
+      .waitFor({ timeout: 30_000 })
+      .catch(async (err: Error) => {
+        throw new Error(`${err.message}\n${await whyNotStopped(adminPage, workflow!)}`);
+      });
     // The filters: stopped sessions of that user still list it, live ones no longer do.
     await adminPage.getByLabel('User').selectOption({ label: invitee });
     await adminPage.getByLabel('State').selectOption('stopped');
