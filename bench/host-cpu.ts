@@ -42,3 +42,29 @@ export function ownMicros(): number {
   const u = process.cpuUsage();
   return u.user + u.system;
 }
+
+/** The whole machine's busy and total CPU time so far (ticks), from /proc/stat's first line. */
+function machineTicks(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  // idle and iowait are the 4th and 5th.
+  return { busy: total - fields[3]! - fields[4]!, total };
+}
+
+/**
+ * Waits until the machine has been quiet (busy below `belowShare` of all its cores) for a whole
+ * `windowMs`, or `maxMs` passed; returns how long it waited. Samples start on a quiet host: a
+ * pool refill's Firefox start, or the last sample's teardown, otherwise lands in the next sample
+ * on a machine of two cores. (What a sample costs while the host is busy is the growth rows'.)
+ */
+export async function untilHostQuiet(belowShare = 0.25, windowMs = 1000, maxMs = 30_000): Promise<number> {
+  const started = performance.now();
+  let last = machineTicks();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, windowMs));
+    const now = machineTicks();
+    const share = (now.busy - last.busy) / Math.max(1, now.total - last.total);
+    last = now;
+    if (share < belowShare || performance.now() - started > maxMs) return performance.now() - started;
+  }
+}

@@ -33,6 +33,9 @@
  *   while the same page scrolls, at a Raspberry Pi Zero 2 class budget and unconfined, and the
  *   wall time of `hackstream list` on Node 18.
  *
+ * Each start and end-to-end sample begins on a quiet host (bench/host-cpu.ts untilHostQuiet): the
+ * pool's refill and the last sample's teardown are done, as on a host a user finds idle.
+ *
  * Chromium runs in a network namespace of its own (bench/isolated-browser.ts). Prints a table and
  * writes bench/results/session-bench.{json,md}.
  *   npm run bench [-- --samples 20] [-- --only warm,cold,e2e,memory,growth,capacity,input,bandwidth,client] [-- --presets low,auto,high] [-- --capacity 0,100,250,500]
@@ -63,7 +66,7 @@ import { windowShows, windowTitled } from '../test/support/xpra-page.js';
 import { runClientBench } from './client-bench.js';
 import { armInputProbe, inputTarget, installInputProbe, installPaintProbe, readInputProbe, readPaintProbe } from './client-probes.js';
 import { launchIsolatedChromium, type IsolatedBrowser } from './isolated-browser.js';
-import { engineMicros, ownMicros } from './host-cpu.js';
+import { engineMicros, ownMicros, untilHostQuiet } from './host-cpu.js';
 import { measureWatchCapacity } from './watch-capacity.js';
 
 const arg = (name: string): string | undefined => {
@@ -493,6 +496,7 @@ async function main(): Promise<void> {
           const claimMs: number[] = [];
           for (let i = 0; i < SAMPLES; i++) {
             await waitForPool(redis, image, CONCURRENCY);
+            await untilHostQuiet();
             const c = await create(t, user.token, { url: page.url });
             if (c.start !== 'warm') throw new Error('expected a warm start');
             warm1.push(c.ms);
@@ -509,6 +513,7 @@ async function main(): Promise<void> {
           for (let round5 = 0; round5 < Math.ceil(SAMPLES / CONCURRENCY); round5++) {
             await waitForPool(redis, image, CONCURRENCY);
             const users = await Promise.all(Array.from({ length: CONCURRENCY }, () => t.newUser()));
+            await untilHostQuiet();
             const cs = await Promise.all(users.map((u) => create(t, u.token, { url: page.url })));
             warm5.push(...cs.map((c) => c.ms));
             warm5Cold += cs.filter((c) => c.start !== 'warm').length;
@@ -574,6 +579,7 @@ async function main(): Promise<void> {
           for (let i = 0; i < E2E_SAMPLES; i++) {
             await waitForPool(redis, image, CONCURRENCY);
             const { tab, context, close } = await freshTab(browser);
+            await untilHostQuiet();
             const t0 = performance.now();
             const c = await create(t, user.token, { url: page.url });
             const shown = await showPage(tab, c.url, page, t0, warmPhases);
@@ -583,6 +589,7 @@ async function main(): Promise<void> {
             await tab.close();
             const again = await context.newPage();
             await again.goto('about:blank');
+            await untilHostQuiet();
             const t1 = performance.now();
             const url = await reconnectUrl(t, c);
             const reshown = await showPage(again, url, page, t1, cachedPhases);
@@ -651,6 +658,7 @@ async function main(): Promise<void> {
         const [directPhases, shippedPhases] = [newPhases(), newPhases()];
         for (let i = 0; i < E2E_SAMPLES; i++) {
           const first = await freshTab(browser);
+          await untilHostQuiet();
           const t0 = performance.now();
           const c = await create(t, user.token, { url: page.url });
           const shown = await showPage(first.tab, c.url, page, t0);
@@ -661,9 +669,11 @@ async function main(): Promise<void> {
           const d = await create(t, user.token, { url: page.url });
           const { ip } = await containerOf(d.id);
           const tunnel = await browser.tunnel({ host: ip, port: XPRA_WS_PORT }, 20_000 + i);
+          await untilHostQuiet();
           const attached = await attachDirectly(browser, `http://127.0.0.1:${tunnel.port}/`, page, directPhases);
           if (attached !== null) direct.push(attached);
           // And xpra's own page, as xpra ships it (27 scripts, no bundle): what the bundle saves.
+          await untilHostQuiet();
           const shipped = await attachDirectly(browser, `http://127.0.0.1:${tunnel.port}${XPRA_SHIPPED_PAGE}`, page, shippedPhases);
           if (shipped !== null) directShipped.push(shipped);
           await stop(t, d);

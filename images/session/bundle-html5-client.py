@@ -6,10 +6,12 @@ stylesheets, and its protocol worker then imports 6 more scripts (1.6 MB) one by
 separate request through the ingress (and its ForwardAuth check), each gzipped again by xpra's
 Python web server on every request. This writes, under www/<dir>/, the page's scripts concatenated
 in their page order and minified by esbuild (legal comments kept), its stylesheets likewise, the
-protocol worker with its imports inlined (but one it never uses here), and the worker check that precedes it; each named by a
-hash of its content (so the ingress may mark them immutable) and pre-compressed (.br, .gz: xpra
-serves those as they are). index.html is rewritten to load the two bundles, and the page's
-scripts to start the workers from theirs; xpra's page as shipped is kept as xpra-index.html.
+protocol worker with its imports inlined (but one it never uses here), and the images and font the
+page and its stylesheets name; each named by a hash of its content (so the ingress may mark them
+immutable), scripts and stylesheets pre-compressed (.br, .gz: xpra serves those as they are).
+index.html is rewritten to load the bundles, and the page's scripts to start the worker from its
+bundle, at once (without the check worker xpra starts first) and to name the bundle's images;
+xpra's page as shipped is kept as xpra-index.html.
 
 usage: bundle-html5-client.py <www> <dir> <esbuild>
 """
@@ -31,9 +33,21 @@ IMPORT_SCRIPTS = re.compile(r"importScripts\(([^)]*)\);")
 # encryption layer, which no session has (no --encryption: TLS ends at the ingress); the page
 # bundle keeps it.
 WORKER_LEFT_OUT = "lib/forge.js"
-# The workers the page starts, by the paths it names (relative to the page).
+# The worker the page starts, by the path it names (relative to the page).
 PROTOCOL_WORKER = "js/Protocol.js"
-WORKER_CHECK = "js/lib/wsworker_check.js"
+# Before it, the client starts a worker only to ask whether WebSocket exists in workers, and
+# connects when it answers: a worker's start and a round trip before the websocket opens, on every
+# visit. Every browser that runs the client at all has WebSocket in workers, so the bundle connects
+# at once.
+CLIENT_SCRIPT = "js/Client.js"
+WORKER_CHECK = re.compile(
+    r"var worker = new Worker\('js/lib/wsworker_check\.js'\);.*?worker\.postMessage\(\{'cmd': 'check'\}\);",
+    re.DOTALL)
+CONNECT_AT_ONCE = "me._do_connect(true);"
+# Images the page's scripts and index.html name (each window's buttons, the page's icon): served
+# from the bundle too, so that a visit finds them cached instead of asking the ingress each time.
+PAGE_IMAGES = ("favicon.png", "icons/close.png", "icons/maximize.png", "icons/minimize.png")
+CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")?#]+)['\"]?\s*\)")
 
 
 def read(www, path):
@@ -64,9 +78,14 @@ def write_compressed(path, content):
 
 
 def emit(www, subdir, stem, ext, content):
-    """Writes content under a name made from its hash."""
+    """Writes content under a name made from its hash (scripts and stylesheets pre-compressed;
+    images and fonts are compressed already)."""
     name = f"{subdir}/{stem}-{hashlib.sha256(content).hexdigest()[:16]}.{ext}"
-    write_compressed(os.path.join(www, name), content)
+    if ext in ("js", "css"):
+        write_compressed(os.path.join(www, name), content)
+    else:
+        with open(os.path.join(www, name), "wb") as f:
+            f.write(content)
     return name
 
 
@@ -88,12 +107,35 @@ def protocol_worker(www, esbuild):
     return join_scripts(inlined + [minify(esbuild, rest, "js")])
 
 
-def pointed_at_workers(source, workers):
-    """The page's script with the workers it starts taken from their bundles."""
-    for original, bundled in workers.items():
+def without_worker_check(source):
+    patched, found = WORKER_CHECK.subn(CONNECT_AT_ONCE, source.decode("utf-8"))
+    if found != 1:
+        changed(f"{CLIENT_SCRIPT} does not start the websocket check worker exactly once")
+    return patched.encode("utf-8")
+
+
+def pointed_at_bundle(source, bundled):
+    """The page's script (or page) with what it names, as a path relative to the page or from the
+    root, taken from the bundle instead."""
+    for original, name in bundled.items():
         for quote in (b"'", b'"'):
-            source = source.replace(quote + original.encode() + quote, quote + bundled.encode() + quote)
+            for prefix in (b"", b"./", b"/"):
+                was = quote + prefix + original.encode() + quote
+                source = source.replace(was, quote + (b"/" if prefix == b"/" else b"") + name.encode() + quote)
     return source
+
+
+def stylesheet_with_bundled_files(www, subdir, path):
+    """A stylesheet whose url()s name copies in the bundle (beside the bundled stylesheet), or
+    none at all where xpra's page names a file it does not ship (a request answered 404 on every
+    visit)."""
+    def sub(match):
+        target = os.path.normpath(os.path.join(os.path.dirname(path), match.group(1)))
+        if not os.path.isfile(os.path.join(www, target)):
+            return "none"
+        stem, ext = os.path.splitext(os.path.basename(target))
+        return f"url({os.path.basename(emit(www, subdir, stem, ext[1:], read(www, target)))})"
+    return CSS_URL.sub(sub, read(www, path).decode("utf-8")).encode("utf-8")
 
 
 def replace_all_with_one(tag, html, replacement):
@@ -114,23 +156,27 @@ def main():
     with open(index, encoding="utf-8") as f:
         html = f.read()
 
-    workers = {
-        PROTOCOL_WORKER: emit(www, subdir, "protocol", "js", protocol_worker(www, esbuild)),
-        WORKER_CHECK: emit(www, subdir, "wsworker-check", "js", minify(esbuild, read(www, WORKER_CHECK), "js")),
-    }
+    workers = {PROTOCOL_WORKER: emit(www, subdir, "protocol", "js", protocol_worker(www, esbuild))}
     scripts = SCRIPT_TAG.findall(html)
     sheets = STYLESHEET_TAG.findall(html)
-    if not scripts or not sheets:
-        changed("no scripts or stylesheets found in index.html")
-    page_sources = [pointed_at_workers(read(www, s), workers) for s in scripts]
+    if not scripts or not sheets or CLIENT_SCRIPT not in scripts:
+        changed(f"no scripts, no stylesheets or no {CLIENT_SCRIPT} found in index.html")
+    page_sources = [read(www, s) for s in scripts]
+    page_sources[scripts.index(CLIENT_SCRIPT)] = without_worker_check(page_sources[scripts.index(CLIENT_SCRIPT)])
+    images = {i: emit(www, subdir, os.path.splitext(os.path.basename(i))[0], "png", read(www, i)) for i in PAGE_IMAGES}
+    page_sources = [pointed_at_bundle(s, {**workers, **images}) for s in page_sources]
+    html = pointed_at_bundle(html.encode("utf-8"), images).decode("utf-8")
     for original, bundled in workers.items():
         if sum(s.count(bundled.encode()) for s in page_sources) != 1:
             changed(f"the page does not start {original} exactly once")
+    for original, bundled in images.items():
+        if not any(bundled.encode() in s for s in page_sources) and bundled not in html:
+            changed(f"neither the page nor its scripts name {original}")
     script = emit(www, subdir, "client", "js", join_scripts([minify(esbuild, s, "js") for s in page_sources]))
-    sheet = emit(www, subdir, "client", "css", b"\n".join(minify(esbuild, read(www, s), "css") for s in sheets))
+    sheet = emit(www, subdir, "client", "css", b"\n".join(minify(esbuild, stylesheet_with_bundled_files(www, subdir, s), "css") for s in sheets))
 
-    # The workers' scripts are fetched while the page's runs (into the HTTP cache, where the
-    # workers find them), not one after the other once it has.
+    # The worker's script is fetched while the page's runs (into the HTTP cache, where the worker
+    # finds it), not after it has.
     preloads = "".join(f'\t\t<link rel="preload" href="{w}" as="fetch" crossorigin="use-credentials">\n' for w in workers.values())
     html = replace_all_with_one(SCRIPT_TAG, html, f'{preloads}\t\t<script src="{script}"></script>\n')
     html = replace_all_with_one(STYLESHEET_TAG, html, f'\t\t<link rel="stylesheet" href="{sheet}">\n')

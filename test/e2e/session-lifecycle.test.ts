@@ -110,10 +110,10 @@ describe('a Firefox session, end to end', () => {
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const tab = await context.newPage();
-    const scripts: { path: string; headers: Record<string, string> }[] = [];
-    // The page's and its workers' scripts (a dedicated worker's requests are the page's too).
+    const fetched: { path: string; type: string; headers: Record<string, string> }[] = [];
+    // Everything the page and its worker fetch (a dedicated worker's requests are the page's too).
     tab.on('response', async (r) => {
-      if (r.request().resourceType() === 'script' || r.url().endsWith('.js')) scripts.push({ path: new URL(r.url()).pathname, headers: await r.allHeaders() });
+      fetched.push({ path: new URL(r.url()).pathname, type: r.request().resourceType(), headers: await r.allHeaders() });
     });
     // The page's title is Firefox's window title, and its colour fills the streamed window.
     const response = await openSessionWindow(tab, session.connect.browser.url, () => freshBrowserUrl(t, user.token, session.session_id), {
@@ -124,16 +124,19 @@ describe('a Firefox session, end to end', () => {
     // Firefox fills the tab: neither cut off nor streaming rows nobody sees.
     await tab.waitForFunction(windowFillsTab, undefined, { timeout: 15_000 });
 
-    // xpra's HTML5 client came bundled (images/session/bundle-html5-client.py): the page's one
-    // script, its protocol worker and the worker check, nothing from xpra's own js/; the bundle
+    // xpra's HTML5 client came bundled (images/session/bundle-html5-client.py): besides the page
+    // itself, everything it fetched came from the bundle (its script, its protocol worker's, its
+    // stylesheet, the font and the images it names), nothing from xpra's own folders; the bundle
     // pre-compressed and marked immutable, without xpra's no-cache headers.
-    const paths = scripts.map((s) => s.path);
-    expect(paths.every((p) => p.startsWith(SESSION_CLIENT_BUNDLE_PATH)), paths.join(' ')).toBe(true);
-    // (The workers' two are preloaded by the page, then taken by the workers from the cache.)
-    const distinct = [...new Set(paths)];
-    for (const stem of ['client-', 'protocol-', 'wsworker-check-']) expect(distinct.filter((p) => p.includes(`/${stem}`)), stem).toHaveLength(1);
-    expect(distinct).toHaveLength(3);
-    const bundle = scripts.find((s) => s.path.includes('/client-'))!;
+    const assets = fetched.filter((f) => f.type !== 'document');
+    expect(assets.filter((f) => !f.path.startsWith(SESSION_CLIENT_BUNDLE_PATH)).map((f) => f.path)).toEqual([]);
+    // Two scripts, no more: the page's and its worker's (preloaded by the page, then taken from
+    // the cache by the worker), which the client starts without a check worker first.
+    const scripts = [...new Set(assets.filter((f) => f.path.endsWith('.js')).map((f) => f.path))];
+    for (const stem of ['client-', 'protocol-']) expect(scripts.filter((p) => p.includes(`/${stem}`)), stem).toHaveLength(1);
+    expect(scripts).toHaveLength(2);
+    expect(assets.some((f) => f.path.endsWith('.woff'))).toBe(true);
+    const bundle = fetched.find((s) => s.path.includes('/client-') && s.path.endsWith('.js'))!;
     expect(bundle.headers).toMatchObject({ 'content-encoding': 'br', 'cache-control': 'private, max-age=31536000, immutable' });
     expect(bundle.headers['pragma']).toBeUndefined();
     expect(bundle.headers['expires']).toBeUndefined();
