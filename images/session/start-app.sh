@@ -5,6 +5,8 @@
 set -eu
 profile="${HOME}/.mozilla/hackstream-profile"
 mkdir -p "$profile"
+# The profile Firefox's first start made at image build (see the Dockerfile): no first start here.
+cp -R /usr/lib/hackstream/firefox-profile/. "$profile/"
 cp /etc/hackstream/firefox-user.js "$profile/user.js"
 # Start maximized: the xpra client then fits the window to its own screen (the HTML5 client to
 # the browser tab), instead of Firefox's default 1280x1040 that a smaller client shows cut off

@@ -15,7 +15,7 @@ import { SESSION_IDLE_CONNECTION_SECONDS } from '../../core/traefik-dynamic-conf
 import { SESSION_CLIENT_BUNDLE_PATH, XPRA_PORTS } from '../../core/ingress-names.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { launchChromium, openSessionWindow, type TestBrowser } from '../support/browser.js';
-import { docker, sessionContainers } from '../support/docker.js';
+import { docker, execIn, sessionContainers } from '../support/docker.js';
 import { PAGE_COLOUR, serveTestPage, type TestPage } from '../support/test-page.js';
 import { windowFillsTab, windowShows, windowTitled } from '../support/xpra-page.js';
 
@@ -33,6 +33,14 @@ afterAll(async () => {
   await chromium?.close();
   await page?.close();
 });
+
+/** Whether xpra's clipboard in the container forwards apps' requests to a client (`xpra info`). */
+async function clipboardEnabled(containerId: string): Promise<boolean> {
+  const info = await execIn(containerId, ['xpra', 'info', ':100', '--socket-dir=/tmp/xpra']);
+  const found = /^clipboard\.CLIPBOARD\.enabled=(True|False)$/m.exec(info.output);
+  if (!found) throw new Error(`no clipboard state in xpra info: ${info.output.slice(-300)}`);
+  return found[1] === 'True';
+}
 
 async function freshBrowserUrl(t: ApiUnderTest, token: string, id: string): Promise<string> {
   const res = await t.call('POST', `/v1/sessions/${id}/connect`, { token });
@@ -157,11 +165,16 @@ describe('a Firefox session, end to end', () => {
     // The worker saw the client through xpra and moved the session to active.
     const active = await waitForSession(t, user.token, session.session_id, (s) => s.state === 'active', 30);
     expect(active.attached_at).not.toBeNull();
+    // The browser's client is the clipboard's peer (the image's clipboard answers apps itself only
+    // while no client is attached: test/integration/docker-runtime.test.ts).
+    expect(await clipboardEnabled(container!.Id)).toBe(true);
     await context.close();
     // The tab is gone: the ingress closes its idle connections to xpra within seconds (not
     // Traefik's default 90), and then the monitor leaves xpra alone again.
     await untilNoConnectionToXpra(container!.Id, SESSION_IDLE_CONNECTION_SECONDS + 10);
     expect(await execsIn(container!.Id, 3000)).toEqual([]);
+    // Once the client left, the clipboard has no peer again.
+    expect(await clipboardEnabled(container!.Id)).toBe(false);
 
     const stopped = await t.call('POST', `/v1/sessions/${session.session_id}/stop`, { token: user.token });
     expect(stopped.status).toBe(200);

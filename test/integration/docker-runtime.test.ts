@@ -14,6 +14,14 @@ const kit = await sessionContainerKit('runtime', '10.214.0.0/24');
 const { runtime, image, files } = kit;
 const created: string[] = [];
 const PROFILE = '/home/hs/.mozilla/hackstream-profile';
+/** An X client asking for the clipboard's targets, as an app about to paste does (GTK waits for the answer). */
+const CLIPBOARD_TARGETS = [
+  'import gi',
+  "gi.require_version('Gtk', '3.0')",
+  'from gi.repository import Gtk, Gdk',
+  'found, targets = Gtk.Clipboard.get(Gdk.SELECTION_CLIPBOARD).wait_for_targets()',
+  "print('targets:', ' '.join(str(t) for t in targets) if found else 'none')",
+].join('\n');
 
 afterAll(async () => {
   await kit.close(created);
@@ -131,9 +139,20 @@ describe('DockerSessionRuntime', () => {
     await waitForApp(runtime, open.id);
     const openInfo = (await execIn(open.id, ['xpra', 'info', ':100', '--socket-dir=/tmp/xpra'])).output;
     expect(openInfo).toMatch(/^clipboard\.CLIPBOARD\./m);
+    // With nobody attached the clipboard has no peer: an app that asks for it (Firefox does while
+    // it starts) is answered "empty" at once, not after xpra's 1.5 s wait for a client (the image's
+    // clipboard patch); a client that attaches turns it on (test/e2e/session-lifecycle.test.ts).
+    expect(openInfo).toMatch(/^clipboard\.CLIPBOARD\.enabled=False$/m);
+    const asked = await execIn(open.id, ['env', 'DISPLAY=:100', 'python3', '-c', CLIPBOARD_TARGETS]);
+    expect(asked.output).toMatch(/^targets: none$/m);
+    expect(await runtime.logsTail(open.id, 500)).not.toMatch(/remote clipboard request timed out/);
     expect(openInfo).toMatch(/^encodings=.*'webp'/m);
     expect((await execIn(open.id, ['cat', `${PROFILE}/user.js`])).output).toContain('user_pref("layout.frame_rate", 20);');
     expect((await execIn(open.id, ['ls', `${PROFILE}/chrome`])).exitCode).not.toBe(0); // scrollbars shown
+    // The profile is the image's (Firefox's first start, done at image build), not a new one.
+    const profileCreated = JSON.parse((await execIn(open.id, ['cat', `${PROFILE}/times.json`])).output).created as number;
+    const containerCreated = Date.parse((await docker.getContainer(open.id).inspect()).Created);
+    expect(profileCreated).toBeLessThan(containerCreated);
   });
 
   it('replaces a container that is no longer running', async () => {
