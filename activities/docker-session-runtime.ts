@@ -62,6 +62,12 @@ const SESSION_LOG_CONFIG = {
   Config: { 'max-size': `${SESSION_LOG_LIMITS.maxFileMb}m`, 'max-file': String(SESSION_LOG_LIMITS.maxFiles) },
 };
 
+/** What waiting for the app's window found: it is there, or not yet, or not even the X display. */
+export type AppWindowWait = 'shown' | 'no-window' | 'no-display';
+/** The image's command for it (images/session/app-window.py), and what its exit codes mean. */
+const APP_WINDOW_COMMAND = 'hackstream-app-window';
+const APP_WINDOW_EXITS: Record<number, AppWindowWait> = { 0: 'shown', 1: 'no-window', 3: 'no-display' };
+
 /** The narrow interface activities use; one real implementation below. */
 export interface ContainerRuntime {
   /**
@@ -79,6 +85,12 @@ export interface ContainerRuntime {
   imageId(image: string): Promise<string | null>;
   /** Runs `xpra info` in the container. Throws when xpra does not answer. */
   xpraStatus(containerId: string): Promise<XpraStatus>;
+  /**
+   * Waits up to `seconds` in the container for a window of `windowClass` among those xpra
+   * manages (the image's `hackstream-app-window`: it blocks on X events, nothing polls). Throws
+   * when the wait could not run.
+   */
+  appWindow(containerId: string, windowClass: string, seconds: number): Promise<AppWindowWait>;
   /** The last lines of the container's output, for failure messages. */
   logsTail(containerId: string, lines: number): Promise<string>;
   /** Removes every container and network of the session; returns how many containers there were. */
@@ -169,6 +181,13 @@ export class DockerSessionRuntime implements ContainerRuntime {
     );
     if (exitCode !== 0) throw new Error(`xpra info exited with ${exitCode}: ${stderr.trim().slice(-300)}`);
     return readXpraStatus(stdout);
+  }
+
+  async appWindow(containerId: string, windowClass: string, seconds: number): Promise<AppWindowWait> {
+    const { exitCode, stderr } = await this.exec(containerId, [APP_WINDOW_COMMAND, windowClass, String(seconds)], seconds * 1000 + 10_000);
+    const found = APP_WINDOW_EXITS[exitCode];
+    if (found === undefined) throw new Error(`${APP_WINDOW_COMMAND} exited with ${exitCode}: ${stderr.trim().slice(-300)}`);
+    return found;
   }
 
   async logsTail(containerId: string, lines: number): Promise<string> {

@@ -13,7 +13,6 @@ import { ContainerExitedError, NotReadyInTimeError } from './errors.js';
 import type { SessionFiles } from './session-files.js';
 import type { SessionFirewall } from './session-firewall.js';
 import { START_PRIORITY, type StartAdmission } from './start-admission.js';
-import { hasAppWindow } from './xpra-info.js';
 
 export interface ProvisioningDeps {
   runtime: ContainerRuntime;
@@ -30,7 +29,10 @@ export interface ProvisioningDeps {
 
 /** The window class each app's main window has, to know when the app is up. */
 const APP_WINDOW_CLASS: Record<SessionSpec['app'], string> = { firefox: 'firefox-esr' };
-const READY_POLL_MS = 100;
+/** Each wait for the window is this long at most: between two, the activity heartbeats and looks at the container. */
+const APP_WINDOW_WAIT_SECONDS = 2;
+/** After a wait that could not run (the container just starting), the next one is tried after this. */
+const RETRY_MS = 100;
 
 export function sessionProvisioning(deps: ProvisioningDeps) {
   const { runtime, certificates, files } = deps;
@@ -67,25 +69,31 @@ export function sessionProvisioning(deps: ProvisioningDeps) {
     const deadline = Date.now() + spec.timeouts.readySeconds * 1000;
     for (;;) {
       ctx.heartbeat({ phase: 'waiting-for-app', containerId: container.id });
-      const notYet = await whyNotReady(spec, container.id);
+      const seconds = Math.max(0.1, Math.min(APP_WINDOW_WAIT_SECONDS, (deadline - Date.now()) / 1000));
+      const notYet = await whyNotReady(spec, container.id, seconds);
       if (notYet === null) return container;
-      if (Date.now() > deadline) throw new NotReadyInTimeError(`session not ready after ${spec.timeouts.readySeconds}s: ${notYet}`);
-      await ctx.sleep(READY_POLL_MS); // throws CancelledFailure when the workflow cancels us
+      if (Date.now() > deadline) throw new NotReadyInTimeError(`session not ready after ${spec.timeouts.readySeconds}s: ${notYet.why}`);
+      // Throws CancelledFailure when the workflow cancels us (a wait that ran needs no pause).
+      await ctx.sleep(notYet.retryAfterMs ?? 1);
     }
   };
 
-  /** Null once the app's window exists; what is still missing otherwise. Throws if the container died. */
-  const whyNotReady = async (spec: SessionSpec, containerId: string): Promise<string | null> => {
+  /**
+   * Null once the app's window exists (waiting up to `seconds` for it); what is still missing
+   * otherwise. Throws if the container died.
+   */
+  const whyNotReady = async (spec: SessionSpec, containerId: string, seconds: number): Promise<{ why: string; retryAfterMs?: number } | null> => {
     const state = await runtime.inspect(containerId);
     if (!state?.running) {
       const logs = await runtime.logsTail(containerId, 20);
       throw new ContainerExitedError(`session container exited (code ${state?.exitCode ?? 'unknown'}) before the app was ready; last output:\n${logs.trim()}`);
     }
     try {
-      const status = await runtime.xpraStatus(containerId);
-      return hasAppWindow(status, APP_WINDOW_CLASS[spec.app]) ? null : `xpra is up but no ${spec.app} window yet`;
+      const found = await runtime.appWindow(containerId, APP_WINDOW_CLASS[spec.app], seconds);
+      if (found === 'shown') return null;
+      return { why: found === 'no-display' ? 'the X display is not up yet' : `no ${spec.app} window yet` };
     } catch (err) {
-      return (err as Error).message;
+      return { why: (err as Error).message, retryAfterMs: RETRY_MS };
     }
   };
 

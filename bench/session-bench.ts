@@ -46,7 +46,6 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { Redis } from 'ioredis';
 import { DockerSessionRuntime } from '../activities/docker-session-runtime.js';
 import { SubnetPool } from '../activities/subnet-pool.js';
-import { hasAppWindow } from '../activities/xpra-info.js';
 import { XPRA_WS_PORT } from '../core/ingress-names.js';
 import { DEFAULT_ACTIVITY_POLL_SECONDS, loadWorkerConfig } from '../core/config.js';
 import { openDatabase } from '../core/db/orm.js';
@@ -168,8 +167,8 @@ async function activityDurations(t: ApiUnderTest, sessionId: string): Promise<Ma
 }
 
 /**
- * A plain container of the session image (no limits, no hardening) until xpra reports a Firefox
- * window; with where the time went: create, start, xpra answering, the window.
+ * A plain container of the session image (no limits, no hardening) until a Firefox window exists,
+ * found as provisioning finds it (the image's hackstream-app-window); with where the time went.
  */
 async function plainDockerRun(runtime: DockerSessionRuntime, image: string): Promise<{ window: number; phases: Record<string, number> }> {
   const t0 = performance.now();
@@ -177,19 +176,15 @@ async function plainDockerRun(runtime: DockerSessionRuntime, image: string): Pro
   const created = performance.now();
   await container.start();
   const started = performance.now();
-  let xpraUp = 0;
   try {
     for (;;) {
-      try {
-        const status = await runtime.xpraStatus(container.id);
-        xpraUp ||= performance.now();
-        if (hasAppWindow(status, 'firefox-esr')) {
-          const now = performance.now();
-          return { window: now - t0, phases: { create: created - t0, start: started - created, 'xpra answering': xpraUp - started, 'Firefox window': now - xpraUp } };
-        }
-      } catch {
-        // xpra not up yet
+      // Fails while the container is too new to run it; the wait itself blocks until the window.
+      const found = await runtime.appWindow(container.id, 'firefox-esr', 60).catch(() => null);
+      if (found === 'shown') {
+        const now = performance.now();
+        return { window: now - t0, phases: { create: created - t0, start: started - created, 'Firefox window': now - started } };
       }
+      if (found !== null) throw new Error(`no Firefox window in a plain container within 60 s (${found})`);
       await sleep(100);
     }
   } finally {
