@@ -75,7 +75,7 @@ export interface ContainerRuntime {
    * files from `filesDir` mounted read-only), and makes sure it runs.
    */
   ensureSessionContainer(spec: SessionSpec, filesDir: string, pool?: string): Promise<SessionContainer>;
-  /** Applies a session's memory, CPU and process limits to a running container. */
+  /** Applies a session's memory, CPU and process limits to a running container (a session's own start has no CPU quota until then). */
   updateLimits(containerId: string, resources: SessionSpec['resources']): Promise<void>;
   /** Opens a URL in the app already running in the container. */
   openUrl(containerId: string, url: string): Promise<void>;
@@ -332,7 +332,11 @@ export class DockerSessionRuntime implements ContainerRuntime {
           Mounts: [{ Type: 'bind', Source: filesDir, Target: SESSION_FILES_MOUNT, ReadOnly: true }],
           Memory: memoryMb * 1024 * 1024,
           MemorySwap: memoryMb * 1024 * 1024,
-          NanoCpus: Math.round(cpus * 1e9),
+          // A session someone waits for starts without a CPU quota: Firefox's start is CPU-bound,
+          // and provisioning applies the session's quota as soon as the window is up (how many
+          // start at once is the worker's start admission). The pool's containers start within
+          // theirs, nobody waits for them.
+          NanoCpus: pool ? Math.round(cpus * 1e9) : 0,
           // A container warmed for the pool starts at low CPU priority, so that filling the pool
           // never slows the sessions people use (nor their claims); the claim restores it.
           CpuShares: pool ? WARMING_CPU_SHARES : SESSION_CPU_SHARES,

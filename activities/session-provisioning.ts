@@ -71,7 +71,11 @@ export function sessionProvisioning(deps: ProvisioningDeps) {
       ctx.heartbeat({ phase: 'waiting-for-app', containerId: container.id });
       const seconds = Math.max(0.1, Math.min(APP_WINDOW_WAIT_SECONDS, (deadline - Date.now()) / 1000));
       const notYet = await whyNotReady(spec, container.id, seconds);
-      if (notYet === null) return container;
+      if (notYet === null) {
+        // The CPU quota the session's own start went without (docker-session-runtime.ts).
+        if (pool === undefined) await runtime.updateLimits(container.id, spec.resources);
+        return container;
+      }
       if (Date.now() > deadline) throw new NotReadyInTimeError(`session not ready after ${spec.timeouts.readySeconds}s: ${notYet.why}`);
       // Throws CancelledFailure when the workflow cancels us (a wait that ran needs no pause).
       await ctx.sleep(notYet.retryAfterMs ?? 1);

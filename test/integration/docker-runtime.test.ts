@@ -57,7 +57,9 @@ describe('DockerSessionRuntime', () => {
     expect(info.HostConfig).toMatchObject({
       Memory: 1024 * 1024 * 1024,
       MemorySwap: 1024 * 1024 * 1024,
-      NanoCpus: 0.5e9,
+      // No CPU quota while it starts: provisioning applies the session's once the window is up
+      // (test/unit/session-provisioning.test.ts; the quota a running session has: test/e2e/warm-pool.test.ts).
+      NanoCpus: 0,
       ShmSize: 256 * 1024 * 1024,
       PidsLimit: 400,
       CapDrop: ['ALL'],

@@ -18,10 +18,12 @@ type Step = AppWindowWait | Error;
 
 function provisioningWith(steps: Step[], opts: { running?: boolean } = {}) {
   const waits: Array<{ windowClass: string; seconds: number }> = [];
+  const limited: Array<{ id: string; cpus: number; afterWaits: number }> = [];
   const runtime = {
     ensureSessionContainer: async () => ({ id: 'c1', name: 'n1', ip: '10.213.0.2' }),
     inspect: async (id: string) => ({ id, running: opts.running ?? true, exitCode: opts.running === false ? 1 : null, imageId: 'sha256:x' }),
     logsTail: async () => 'Xvfb failed to start\n',
+    updateLimits: async (id: string, r: { cpus: number }) => void limited.push({ id, cpus: r.cpus, afterWaits: waits.length }),
     appWindow: async (_id: string, windowClass: string, seconds: number) => {
       waits.push({ windowClass, seconds });
       const step = steps.length > 1 ? steps.shift()! : steps[0]!;
@@ -35,18 +37,26 @@ function provisioningWith(steps: Step[], opts: { running?: boolean } = {}) {
     files: { dirOf: () => '/nowhere' },
     admission: new StartAdmission(1),
   } as unknown as ProvisioningDeps;
-  return { waits, provisioning: sessionProvisioning(deps) };
+  return { waits, limited, provisioning: sessionProvisioning(deps) };
 }
 
 describe('waiting for the app window', () => {
   it('retries a wait that could not run, waits again while there is no display or window, and returns the container once the window is there', async () => {
-    const { waits, provisioning } = provisioningWith([new Error('container is not running yet'), 'no-display', 'no-window', 'shown']);
+    const { waits, limited, provisioning } = provisioningWith([new Error('container is not running yet'), 'no-display', 'no-window', 'shown']);
     const container = await new MockActivityEnvironment().run<[], SessionContainer, () => Promise<SessionContainer>>(() =>
       provisioning.startAndWaitReady(testSessionSpec('img:1')),
     );
     expect(container.id).toBe('c1');
     expect(waits).toHaveLength(4);
     expect(waits.every((w) => w.windowClass === 'firefox-esr' && w.seconds > 0 && w.seconds <= 2)).toBe(true);
+    // The session's CPU quota, which its start went without, once the window is up.
+    expect(limited).toEqual([{ id: 'c1', cpus: 0.5, afterWaits: 4 }]);
+  });
+
+  it('leaves a pool container’s limits alone (it started within them; the claim sets the session’s)', async () => {
+    const { limited, provisioning } = provisioningWith(['shown']);
+    await new MockActivityEnvironment().run(() => provisioning.startAndWaitReady(testSessionSpec('img:1'), 'pool-a'));
+    expect(limited).toEqual([]);
   });
 
   it('gives up at the session’s ready deadline, saying what was missing', async () => {
