@@ -23,3 +23,11 @@ user_pref("browser.sessionstore.resume_from_crash", false);
 // 38 → 30 MB, the idle session 351 → 345 MiB).
 user_pref("places.database.growthIncrementKiB", 0);
 user_pref("browser.newtab.preload", false);
+// Fewer wake-ups of an idle session: no session-restore snapshots (a crashed session is not
+// restored anyway), no checks of the network's connectivity or speculative connections (the
+// session's egress is the firewall's business).
+user_pref("browser.sessionstore.interval", 3600000);
+user_pref("browser.sessionstore.idleDelay", 3600000);
+user_pref("network.connectivity-service.enabled", false);
+user_pref("network.captive-portal-service.enabled", false);
+user_pref("browser.places.speculativeConnect.enabled", false);
