@@ -9,21 +9,24 @@ const loggedOut = () => new ApiError(401, 'unauthorized', 'Your login has ended:
 // Only a refused token is worth a refresh: other 401s (a wrong current password) are answers.
 const tokenRefused = (err: unknown): err is ApiError => err instanceof ApiError && err.status === 401 && (err.code === 'unauthorized' || err.code === 'http_401');
 
-export async function api<T>(method: Method, path: string, body?: unknown, timeoutMs?: number): Promise<T> {
+/** `idempotent`: the call may reach the API twice (GETs are; see send). */
+export async function api<T>(method: Method, path: string, body?: unknown, timeoutMs?: number, idempotent?: boolean): Promise<T> {
   const token = await accessToken();
   if (!token) throw loggedOut();
   try {
-    return await send<T>(method, path, body, token, timeoutMs);
+    return await send<T>(method, path, body, token, timeoutMs, idempotent);
   } catch (err) {
     if (!tokenRefused(err)) throw err;
     const fresh = await tokenAfterRejection(token);
     if (!fresh) throw loggedOut();
-    return send<T>(method, path, body, fresh, timeoutMs);
+    return send<T>(method, path, body, fresh, timeoutMs, idempotent);
   }
 }
 
 export const get = <T>(path: string) => api<T>('GET', path);
 export const post = <T>(path: string, body?: unknown) => api<T>('POST', path, body);
+/** A POST the API answers the same however often it arrives (stopping a session). */
+export const postIdempotent = <T>(path: string) => api<T>('POST', path, undefined, undefined, true);
 export const patch = <T>(path: string, body: unknown) => api<T>('PATCH', path, body);
 
 /** Tells the API to end the login (revoking the refresh token), then forgets it whatever the answer. */

@@ -20,13 +20,26 @@ export type Method = 'GET' | 'POST' | 'PATCH';
  */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
-export async function send<T>(method: Method, path: string, body?: unknown, token?: string | null, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {
+/**
+ * A request that may be sent twice (`idempotent`) whose connection failed is sent once more after
+ * this long: a change of the device's networks (a laptop switching networks, a VPN coming up)
+ * fails the requests under way at that moment, whether or not they reached the server.
+ */
+const NETWORK_RETRY_MS = 300;
+
+export async function send<T>(
+  method: Method,
+  path: string,
+  body?: unknown,
+  token?: string | null,
+  timeoutMs = DEFAULT_TIMEOUT_MS,
+  idempotent = method === 'GET',
+): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (token) headers['authorization'] = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
-  let res: Response;
-  try {
-    res = await fetch(path, {
+  const attempt = () =>
+    fetch(path, {
       method,
       headers,
       body: body === undefined ? null : JSON.stringify(body),
@@ -34,6 +47,13 @@ export async function send<T>(method: Method, path: string, body?: unknown, toke
       credentials: 'omit',
       cache: 'no-store',
       signal: AbortSignal.timeout(timeoutMs),
+    });
+  let res: Response;
+  try {
+    res = await attempt().catch(async (err: unknown) => {
+      if (!idempotent || (err instanceof DOMException && err.name === 'TimeoutError')) throw err;
+      await new Promise((r) => setTimeout(r, NETWORK_RETRY_MS));
+      return attempt();
     });
   } catch (err) {
     if (err instanceof DOMException && err.name === 'TimeoutError') throw new ApiError(0, 'timeout', 'The server did not answer in time: try again.');

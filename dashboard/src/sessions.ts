@@ -1,6 +1,6 @@
 /** Session actions and the paged, polled session list shared by "Sessions" and "All sessions". */
 import { useRef, useState } from 'preact/hooks';
-import { errorMessage, get, post, query } from './api';
+import { errorMessage, get, post, postIdempotent, query } from './api';
 import { rememberAppLink } from './app-links';
 import { usePolling } from './polling';
 import type { Session, SessionPage, SessionState } from './types';
@@ -52,7 +52,8 @@ export async function openInBrowser(sessionId: string): Promise<void> {
 }
 
 export function stopSession(sessionId: string): Promise<Session> {
-  return post<Session>(`/v1/sessions/${encodeURIComponent(sessionId)}/stop`);
+  // Stopping a stopped session answers its final state: safe to send again after a network change.
+  return postIdempotent<Session>(`/v1/sessions/${encodeURIComponent(sessionId)}/stop`);
 }
 
 interface ListState {

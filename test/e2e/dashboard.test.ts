@@ -147,7 +147,14 @@ describe('the dashboard, by clicking', () => {
     await checkPage(adminPage, '05-all-sessions', 'All sessions');
     const workflow = await theirs.getByRole('link', { name: 'Workflow' }).getAttribute('href');
     expect(workflow).toMatch(/^http:\/\/127\.0\.0\.1:8233\/namespaces\/default\/workflows\/session-[0-9a-f-]{36}$/);
-    await theirs.getByRole('button', { name: 'Stop' }).click();
+    // Once the user's tab has attached (the row's last change before the stop), the admin stops
+    // it: the click must reach the API (it answers once the session has stopped, or after 15 s).
+    await rowOf(adminPage, 'All sessions', invitee).getByRole('cell', { name: 'active', exact: true }).waitFor({ timeout: 30_000 });
+    const [stopAnswer] = await Promise.all([
+      adminPage.waitForResponse((r) => r.request().method() === 'POST' && /\/v1\/sessions\/[0-9a-f-]{36}\/stop$/.test(r.url()), { timeout: 30_000 }),
+      theirs.getByRole('button', { name: 'Stop' }).click(),
+    ]);
+    expect([200, 202]).toContain(stopAnswer.status());
     await rowOf(adminPage, 'All sessions', invitee)
       .getByRole('cell', { name: 'stopped', exact: true })
       .waitFor({ timeout: 30_000 })
