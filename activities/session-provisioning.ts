@@ -28,7 +28,7 @@ export interface ProvisioningDeps {
 }
 
 /** The window class each app's main window has, to know when the app is up. */
-const APP_WINDOW_CLASS: Record<SessionSpec['app'], string> = { firefox: 'firefox-esr' };
+export const APP_WINDOW_CLASS: Record<SessionSpec['app'], string> = { firefox: 'firefox-esr' };
 /** Each wait for the window is this long at most: between two, the activity heartbeats and looks at the container. */
 const APP_WINDOW_WAIT_SECONDS = 2;
 /** After a wait that could not run (the container just starting), the next one is tried after this. */

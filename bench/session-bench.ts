@@ -55,7 +55,7 @@ import { createSessionWorker } from '../worker/session-worker.js';
 import { QUALITIES, type Quality } from '../core/catalog.js';
 import { sessionWorkflowId } from '../workflows/messages.js';
 import { startApiOn, type ApiUnderTest } from '../test/support/api-under-test.js';
-import { docker, sessionContainers } from '../test/support/docker.js';
+import { docker, sessionContainers, untilAppWindow } from '../test/support/docker.js';
 import { REPO_ROOT, workflowsEntry } from '../test/support/paths.js';
 import { startTestStack, type TestStack } from '../test/support/test-stack.js';
 import { serveOutside, type OutsideWorldInfo } from '../test/support/outside-world.js';
@@ -177,16 +177,9 @@ async function plainDockerRun(runtime: DockerSessionRuntime, image: string): Pro
   await container.start();
   const started = performance.now();
   try {
-    for (;;) {
-      // Fails while the container is too new to run it; the wait itself blocks until the window.
-      const found = await runtime.appWindow(container.id, 'firefox-esr', 60).catch(() => null);
-      if (found === 'shown') {
-        const now = performance.now();
-        return { window: now - t0, phases: { create: created - t0, start: started - created, 'Firefox window': now - started } };
-      }
-      if (found !== null) throw new Error(`no Firefox window in a plain container within 60 s (${found})`);
-      await sleep(100);
-    }
+    await untilAppWindow(runtime, container.id);
+    const now = performance.now();
+    return { window: now - t0, phases: { create: created - t0, start: started - created, 'Firefox window': now - started } };
   } finally {
     await container.remove({ force: true });
   }

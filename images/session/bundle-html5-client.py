@@ -89,6 +89,12 @@ def emit(www, subdir, stem, ext, content):
     return name
 
 
+def emit_file(www, subdir, path):
+    """A file of xpra's www/ copied into the bundle, named by its own name and hash."""
+    stem, ext = os.path.splitext(os.path.basename(path))
+    return emit(www, subdir, stem, ext[1:], read(www, path))
+
+
 def changed(what):
     raise SystemExit(f"bundle-html5-client: {what}: xpra's HTML5 client changed, review this script")
 
@@ -133,8 +139,7 @@ def stylesheet_with_bundled_files(www, subdir, path):
         target = os.path.normpath(os.path.join(os.path.dirname(path), match.group(1)))
         if not os.path.isfile(os.path.join(www, target)):
             return "none"
-        stem, ext = os.path.splitext(os.path.basename(target))
-        return f"url({os.path.basename(emit(www, subdir, stem, ext[1:], read(www, target)))})"
+        return f"url({os.path.basename(emit_file(www, subdir, target))})"
     return CSS_URL.sub(sub, read(www, path).decode("utf-8")).encode("utf-8")
 
 
@@ -161,9 +166,8 @@ def main():
     sheets = STYLESHEET_TAG.findall(html)
     if not scripts or not sheets or CLIENT_SCRIPT not in scripts:
         changed(f"no scripts, no stylesheets or no {CLIENT_SCRIPT} found in index.html")
-    page_sources = [read(www, s) for s in scripts]
-    page_sources[scripts.index(CLIENT_SCRIPT)] = without_worker_check(page_sources[scripts.index(CLIENT_SCRIPT)])
-    images = {i: emit(www, subdir, os.path.splitext(os.path.basename(i))[0], "png", read(www, i)) for i in PAGE_IMAGES}
+    page_sources = [without_worker_check(read(www, s)) if s == CLIENT_SCRIPT else read(www, s) for s in scripts]
+    images = {i: emit_file(www, subdir, i) for i in PAGE_IMAGES}
     page_sources = [pointed_at_bundle(s, {**workers, **images}) for s in page_sources]
     html = pointed_at_bundle(html.encode("utf-8"), images).decode("utf-8")
     for original, bundled in workers.items():

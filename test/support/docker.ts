@@ -3,7 +3,8 @@ import Docker from 'dockerode';
 import { sessionLabelFilter } from '../../activities/container-labels.js';
 import type { DockerSessionRuntime } from '../../activities/docker-session-runtime.js';
 import { SessionFiles } from '../../activities/session-files.js';
-import { hasAppWindow, type XpraStatus } from '../../activities/xpra-info.js';
+import { APP_WINDOW_CLASS } from '../../activities/session-provisioning.js';
+import type { XpraStatus } from '../../activities/xpra-info.js';
 import { createLogger } from '../../core/logger.js';
 import { sessionUserOnHost } from '../../worker/user-namespace.js';
 
@@ -94,17 +95,20 @@ export async function greetingFrom(containerId: string, host: string, port: numb
   return (await probeFrom(containerId, host, port, 'read')).greeting;
 }
 
-/** Polls xpra in the container until the app's window exists (60 s at most). */
-export async function waitForApp(runtime: DockerSessionRuntime, containerId: string): Promise<XpraStatus> {
+/** Waits as provisioning does until the app's window exists (60 s at most). */
+export async function untilAppWindow(runtime: DockerSessionRuntime, containerId: string): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    try {
-      const status = await runtime.xpraStatus(containerId);
-      if (hasAppWindow(status, 'firefox-esr')) return status;
-    } catch {
-      // xpra not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`no Firefox window in ${containerId} after 60 s`);
+    // Fails while the container is too new to run it; the wait itself blocks until the window.
+    const found = await runtime.appWindow(containerId, APP_WINDOW_CLASS.firefox, Math.max(1, (deadline - Date.now()) / 1000)).catch(() => null);
+    if (found === 'shown') return;
+    if (Date.now() > deadline) throw new Error(`no Firefox window in ${containerId} after 60 s (${found ?? 'the wait could not run'})`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** The same, then what xpra reports. */
+export async function waitForApp(runtime: DockerSessionRuntime, containerId: string): Promise<XpraStatus> {
+  await untilAppWindow(runtime, containerId);
+  return runtime.xpraStatus(containerId);
 }
