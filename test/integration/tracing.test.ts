@@ -137,7 +137,8 @@ describe('a trace from the API to the Docker engine', () => {
 
       const apiLine = logLines(api!).find((l) => l['message'] === 'request' && l['path'] === '/v1/sessions' && l['method'] === 'POST');
       expect(apiLine?.['trace_id']).toBe(request.traceId);
-      expect(logLines(worker!).some((l) => l['trace_id'] === request.traceId)).toBe(true);
+      // The worker's log reaches this process a moment after its spans do: waited for, not raced.
+      await until('a worker log line with the trace id', () => logLines(worker!).find((l) => l['trace_id'] === request.traceId), 15_000);
     } finally {
       if (!stopped) await temporal.workflow.getHandle(sessionWorkflowId(session.session_id)).signal(stopSignal, { reason: 'admin_stop', by: 'test' });
     }
