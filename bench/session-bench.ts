@@ -149,22 +149,38 @@ async function waitForPool(redis: Redis, image: string, size: number): Promise<v
   throw new Error(`the pool did not refill to ${size}`);
 }
 
-/** How long each activity of a session's workflow ran in the worker (started → completed), from its history. */
-async function activityDurations(t: ApiUnderTest, sessionId: string): Promise<Map<string, number>> {
+/** A history event's time in ms. */
+const eventMs = (e: { eventTime?: { seconds?: unknown; nanos?: number | null } | null }) =>
+  Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+
+/**
+ * Where a session's workflow spent its time, from its history: how long each activity ran in the
+ * worker (started → completed), and how long the workflow's tasks and activities waited for a
+ * worker to pick them up (scheduled → started, summed).
+ */
+async function sessionTimeline(t: ApiUnderTest, sessionId: string): Promise<{ activities: Map<string, number>; queued: number }> {
   const history = await t.temporal.workflow.getHandle(sessionWorkflowId(sessionId)).fetchHistory();
-  const ms = (e: { eventTime?: { seconds?: unknown; nanos?: number | null } | null }) =>
-    Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
   const events = history.events ?? [];
-  const out = new Map<string, number>();
-  for (const scheduled of events.filter((e) => e.activityTaskScheduledEventAttributes)) {
-    const name = scheduled.activityTaskScheduledEventAttributes?.activityType?.name ?? '?';
+  const activities = new Map<string, number>();
+  let queued = 0;
+  const startedOf = (sid: number, attr: 'activityTaskStartedEventAttributes' | 'workflowTaskStartedEventAttributes') =>
+    events.find((e) => Number(e[attr]?.scheduledEventId ?? -1) === sid);
+  for (const scheduled of events) {
     const sid = Number(scheduled.eventId);
-    const started = events.find((e) => Number(e.activityTaskStartedEventAttributes?.scheduledEventId ?? -1) === sid);
+    if (scheduled.workflowTaskScheduledEventAttributes) {
+      const started = startedOf(sid, 'workflowTaskStartedEventAttributes');
+      if (started) queued += eventMs(started) - eventMs(scheduled);
+    }
+    if (!scheduled.activityTaskScheduledEventAttributes) continue;
+    const name = scheduled.activityTaskScheduledEventAttributes.activityType?.name ?? '?';
+    const started = startedOf(sid, 'activityTaskStartedEventAttributes');
     const completed = events.find((e) => Number(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? -1) === sid);
-    if (started && completed && !out.has(name)) out.set(name, ms(completed) - ms(started));
+    if (started) queued += eventMs(started) - eventMs(scheduled);
+    if (started && completed && !activities.has(name)) activities.set(name, eventMs(completed) - eventMs(started));
   }
-  return out;
+  return { activities, queued };
 }
+const activityDurations = async (t: ApiUnderTest, sessionId: string) => (await sessionTimeline(t, sessionId)).activities;
 
 /**
  * A plain container of the session image (no limits, no hardening) until a Firefox window exists,
@@ -497,6 +513,8 @@ async function main(): Promise<void> {
             log(`warm c=1 ${i + 1}/${SAMPLES}: ${round(c.ms)} ms`);
           }
           const warm5: number[] = [];
+          const claim5: number[] = [];
+          const queued5: number[] = [];
           let warm5Cold = 0;
           for (let round5 = 0; round5 < Math.ceil(SAMPLES / CONCURRENCY); round5++) {
             await waitForPool(redis, image, CONCURRENCY);
@@ -505,6 +523,12 @@ async function main(): Promise<void> {
             const cs = await Promise.all(users.map((u) => create(t, u.token, { url: page.url })));
             warm5.push(...cs.map((c) => c.ms));
             warm5Cold += cs.filter((c) => c.start !== 'warm').length;
+            for (const c of cs) {
+              const { activities, queued } = await sessionTimeline(t, c.id);
+              const claim = activities.get('claimWarmContainer');
+              if (claim !== undefined) claim5.push(claim);
+              queued5.push(queued);
+            }
             await Promise.all(cs.map((c) => stop(t, c)));
             log(`warm c=${CONCURRENCY} round ${round5 + 1}: ${cs.map((c) => round(c.ms)).join(', ')} ms`);
           }
@@ -515,6 +539,9 @@ async function main(): Promise<void> {
           row(`warm start: POST → 201 ready, c=${CONCURRENCY}`, stats(warm5));
           row('API overhead (warm start minus the claim activity)', stats(overhead));
           row('  the claim activity (token key, docker update, URL opened)', stats(claimMs));
+          result['warm_start_c5_phases_ms'] = { claim_activity: stats(claim5), queued_for_a_worker: stats(queued5) };
+          row(`  c=${CONCURRENCY}: the claim activity`, stats(claim5));
+          row(`  c=${CONCURRENCY}: the workflow's tasks and activities waiting for the worker (summed)`, stats(queued5));
         }
         if (ONLY.has('growth')) {
           // Warm starts, memory and the host's CPU as idle sessions pile up: 0, 10, then 20
