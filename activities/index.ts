@@ -2,18 +2,20 @@
  * Every activity the worker registers, composed from the modules that implement them: the
  * session's own steps (activities/session-activities.ts), the warm pools'
  * (activities/warm-pool-activities.ts), the session watcher (activities/session-watcher.ts), an
- * account change's effect on the account's sessions (activities/account-access-activities.ts) and
- * the reconciler (activities/reconciler.ts).
+ * account change's effect on the account's sessions (activities/account-access-activities.ts),
+ * the reconciler (activities/reconciler.ts) and a session's placement on a node
+ * (activities/node-placement-activities.ts).
  * Each takes one narrow interface per external system, so the worker passes real implementations
  * and unit tests pass fakes.
  */
 import { accountAccessActivities, type AccountAccessDeps } from './account-access-activities.js';
+import { nodePlacementActivities, type NodePlacementDeps } from './node-placement-activities.js';
 import { reconcileActivities, type ReconcileDeps } from './reconciler.js';
 import { sessionActivities, type SessionActivityDeps } from './session-activities.js';
 import { watcherActivities, type WatcherDeps } from './session-watcher.js';
 import { warmPoolActivities, type WarmPoolDeps } from './warm-pool-activities.js';
 
-export type ActivityDeps = SessionActivityDeps & WarmPoolDeps & WatcherDeps & AccountAccessDeps & ReconcileDeps;
+export type ActivityDeps = SessionActivityDeps & WarmPoolDeps & WatcherDeps & AccountAccessDeps & ReconcileDeps & NodePlacementDeps;
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -22,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...watcherActivities(deps),
     ...accountAccessActivities(deps),
     ...reconcileActivities(deps),
+    ...nodePlacementActivities(deps),
   };
 }
 

@@ -4,9 +4,10 @@
  * database) or never started (the API died between the row and the start) tears nothing down.
  * Run by the reconcile schedule (workflows/reconcile-workflow.ts), it lists what this stack has
  * (containers and networks by label, route files, session files, browser credentials in Redis,
- * rows that are not final), asks Temporal about each session's workflow, and for a session whose
- * workflow is not running removes everything in the one order of session-removal.ts and ends its
- * row as `failed` / `workflow_lost`. Every step is idempotent: a pass cut short is finished by the
+ * rows that are not final, reservations on session nodes), asks Temporal about each session's
+ * workflow, and for a session whose workflow is not running removes everything in the one order
+ * of session-removal.ts, gives its node reservation back and ends its row as `failed` /
+ * `workflow_lost`. Every step is idempotent: a pass cut short is finished by the
  * next one.
  *
  * A warm container in its pool's ready list belongs to the pool. What has no workflow at all is
@@ -15,6 +16,7 @@
  */
 import { Context } from '@temporalio/activity';
 import type { AuditLog } from '../core/audit-log.js';
+import type { NodeRegistry } from '../core/node-registry.js';
 import type { CredentialRevocation } from '../core/connect-credentials.js';
 import type { RedisPoolStore } from '../core/pool-store.js';
 import type { SessionRows } from '../core/session-rows.js';
@@ -38,6 +40,7 @@ export type ReconcileDeps = SessionRemovalDeps & {
   files: Pick<SessionFiles, 'list' | 'collectLeftovers'>;
   credentials: CredentialRevocation;
   store: Pick<SessionRows, 'nonFinal' | 'finaliseLost'>;
+  nodes: Pick<NodeRegistry, 'reservations' | 'release'>;
   pools: Pick<RedisPoolStore, 'readySessionIds'>;
   workflows: SessionWorkflowStatus;
   audit: Pick<AuditLog, 'record'>;
@@ -64,13 +67,14 @@ async function takeInventory(deps: ReconcileDeps): Promise<Map<string, Holdings>
     h.userId ??= userId;
     found.set(sessionId, h);
   };
-  const [containers, networks, routes, files, credentials, rows] = await Promise.all([
+  const [containers, networks, routes, files, credentials, rows, reservations] = await Promise.all([
     deps.runtime.listManaged(),
     deps.runtime.listManagedNetworks(),
     deps.routes.list(),
     deps.files.list(),
     deps.credentials.sessionsWithCredentials(),
     deps.store.nonFinal(),
+    deps.nodes.reservations(),
   ]);
   for (const c of containers) note(c.sessionId, c.createdAt, 'container');
   for (const n of networks) note(n.sessionId, n.createdAt, 'network');
@@ -79,6 +83,7 @@ async function takeInventory(deps: ReconcileDeps): Promise<Map<string, Holdings>
   // Issued only to a session its workflow reported ready: they are no sign of a create in flight.
   for (const id of credentials) note(id, 0, 'credentials');
   for (const r of rows) note(r.sessionId, r.requestedAt, 'row', r.userId);
+  for (const r of reservations) note(r.sessionId, r.since, 'reservation');
   return found;
 }
 
@@ -94,6 +99,8 @@ export function reconcileActivities(deps: ReconcileDeps) {
     const resources = [...held.kinds].filter((k) => k !== 'row');
     if (resources.length > 0) {
       await remove(sessionId);
+      // Only once its container is gone may another session have its room on the node.
+      if (held.kinds.has('reservation')) await deps.nodes.release(sessionId);
       done.push(...resources);
       await deps.audit.record({
         action: 'reconcile.session_removed',

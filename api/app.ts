@@ -26,6 +26,8 @@ import { ConnectDescriptors } from './connect/connect-descriptor.js';
 import { RefusalAudit } from './connect/refusal-audit.js';
 import { errorHandler, notFoundRoute } from './http-error.js';
 import { RoleEgressOpenings } from './quotas/role-egress.js';
+import { NodeAdmin } from './nodes/node-admin.js';
+import { NodeRegistry } from '../core/node-registry.js';
 import { QuotaService } from './quotas/quota-service.js';
 import { RedisMutex } from './redis-mutex.js';
 import { requestContext, requireJsonBody } from './request-context.js';
@@ -76,7 +78,8 @@ export function createApp(deps: ApiDeps): express.Express {
   const connectTokens = new ConnectCredentials(redis, { tokenSeconds: config.connectTokenTtlSeconds, resumeSeconds: config.resumeTtlSeconds });
   const descriptors = new ConnectDescriptors(config, connectTokens);
   const poolStore = new RedisPoolStore(redis, config.temporal.taskQueue);
-  const metrics = new ApiMetrics(poolStore, config);
+  const nodes = new NodeRegistry(db);
+  const metrics = new ApiMetrics(poolStore, config, nodes);
   const pools = new PoolClaims(poolStore, temporal, config, metrics, logger);
   const egress = new RoleEgressOpenings(config, db, audit);
   const sessions = new SessionService({ config, rows, temporal, logger, descriptors, quotas, egress, audit, pools, metrics });
@@ -113,7 +116,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(accountRoutes(login, totp, quotas, { reauth: new Reauthentication(users, login), accounts }));
   app.use(sessionRoutes(sessions));
   app.use(connectRoutes(sessions));
-  app.use(adminRoutes(accounts, audit, egress, new AdminOverviews({ config, rows, pools: poolStore, redis, readiness })));
+  app.use(adminRoutes(accounts, audit, egress, new AdminOverviews({ config, rows, pools: poolStore, redis, readiness }), new NodeAdmin(nodes, audit)));
 
   app.use(notFoundRoute);
   app.use(errorHandler(logger, metrics));

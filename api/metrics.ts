@@ -10,6 +10,7 @@ import { labelledCounter } from '../core/labelled-counter.js';
 import type { RedisPoolStore } from '../core/pool-store.js';
 import { poolName } from '../workflows/messages.js';
 import { DEPENDENCIES } from './dependency-errors.js';
+import { NODE_STATES, type NodeRegistry } from '../core/node-registry.js';
 
 export class ApiMetrics {
   readonly registry = new Registry();
@@ -19,7 +20,7 @@ export class ApiMetrics {
   readonly dependencyUnavailable: Counter<'dependency'>;
   readonly internalErrors: Counter;
 
-  constructor(pools: RedisPoolStore, config: ApiConfig) {
+  constructor(pools: RedisPoolStore, config: ApiConfig, nodes: Pick<NodeRegistry, 'list'>) {
     const { pool, session } = config;
     collectDefaultMetrics({ register: this.registry, prefix: 'hackstream_api_' });
     this.sessionStart = new Histogram({
@@ -51,6 +52,26 @@ export class ApiMetrics {
           const name = poolName(p.app, p.quality);
           this.set({ pool: name }, await pools.size({ name, image: session.image }));
         }
+      },
+    });
+    new Gauge({
+      name: 'hackstream_nodes',
+      help: 'Session nodes in the registry, by state',
+      labelNames: ['state'],
+      registers: [this.registry],
+      async collect() {
+        const all = await nodes.list();
+        for (const state of NODE_STATES) this.set({ state }, all.filter((n) => n.state === state).length);
+      },
+    });
+    new Gauge({
+      name: 'hackstream_node_reserved_sessions',
+      help: 'Sessions holding a reservation on each node, with the node\'s state',
+      labelNames: ['node', 'state'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const n of await nodes.list()) this.set({ node: n.id, state: n.state }, n.reserved.sessions);
       },
     });
   }

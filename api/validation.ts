@@ -6,6 +6,7 @@ import { APPS, PROFILES, QUALITIES } from '../core/catalog.js';
 import { AUDIT_ACTIONS } from '../core/audit-actions.js';
 import { decodePageCursor } from '../core/page-cursor.js';
 import { SESSION_STATES } from '../core/session-snapshot.js';
+import { NODE_ID_PATTERN } from '../core/node-names.js';
 import { HttpError } from './http-error.js';
 
 export function parseInput<T extends z.ZodType>(schema: T, input: unknown, what = 'request body'): z.infer<T> {
@@ -66,6 +67,7 @@ export const changePasswordBody = z.strictObject({ current_password: currentPass
 export const totpConfirmBody = z.strictObject({ code: z.string().regex(/^\d{6}$/, 'must be the 6 digits your authenticator shows') });
 
 export const userIdParam = z.uuid({ error: 'is not a valid user id' });
+export const nodeIdParam = z.string().regex(NODE_ID_PATTERN, 'is not a node name (1–63 lower-case letters, digits and dashes)');
 
 export const roleParam = z.enum(ROLES, { error: `is not a role (roles: ${ROLES.join(', ')})` });
 

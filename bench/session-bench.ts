@@ -100,6 +100,8 @@ const PRESETS = (arg('presets') ?? QUALITIES.join(',')).split(',') as Quality[];
 for (const p of PRESETS) if (!QUALITIES.includes(p)) throw new Error(`--presets: unknown preset "${p}" (presets: ${QUALITIES.join(', ')})`);
 const POOL_QUEUE = `hs-bench-pool-${process.pid}`;
 const POLICIES = JSON.stringify({ user: { maxSessions: 10 } });
+/** The benchmark's APIs: its users' access tokens outlive a whole run (one phase outlasts the default ten minutes). */
+const API_ENV = { HACKSTREAM_LOG_LEVEL: 'error', HACKSTREAM_ROLE_POLICIES: POLICIES, HACKSTREAM_ACCESS_TOKEN_TTL_SECONDS: String(6 * 3600) };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number) => Math.round(x);
@@ -487,7 +489,7 @@ async function main(): Promise<void> {
       const poolConfig = loadWorkerConfig(poolEnv);
       const db = await openDatabase(poolConfig.db);
       // The API first: warm containers' routes need its ForwardAuth middleware in the ingress.
-      const t = await startApiOn(stack, { ...poolEnv, HACKSTREAM_LOG_LEVEL: 'error' });
+      const t = await startApiOn(stack, { ...poolEnv, ...API_ENV });
       const worker = await createSessionWorker({ config: poolConfig, logger: createLogger({ level: 'error', service: 'bench-pool', json: false }), db, workflows: { workflowsPath: workflowsEntry } });
       void worker.run();
       try {
@@ -629,7 +631,7 @@ async function main(): Promise<void> {
       }
     }
 
-    const t = await startApiOn(stack, { HACKSTREAM_LOG_LEVEL: 'error', HACKSTREAM_ROLE_POLICIES: POLICIES });
+    const t = await startApiOn(stack, API_ENV);
     try {
       const user = await t.newUser();
       if (ONLY.has('cold')) {

@@ -27,5 +27,8 @@ export const AUDIT_ACTIONS = [
   'role.egress_updated',
   'reconcile.session_removed',
   'reconcile.session_finalised',
+  'node.approved',
+  'node.drained',
+  'node.revoked',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

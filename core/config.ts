@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { APPS, QUALITIES, type App, type Quality } from './catalog.js';
 import { egressDestinationsSchema } from './egress-destinations.js';
 import { INGRESS_GROUP } from './ingress-names.js';
+import { NODE_ID_PATTERN, PLACEMENT_STRATEGIES, parseNodeLabels } from './node-names.js';
 
 const seconds = (def: number) => z.coerce.number().int().positive().default(def);
 
@@ -151,6 +152,21 @@ const envSchema = z.object({
   HACKSTREAM_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
   HACKSTREAM_TEMPORAL_METRICS_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port').optional(),
   HACKSTREAM_MAX_CONCURRENT_STARTS: z.coerce.number().int().min(1).max(256).optional(),
+  HACKSTREAM_NODE_ID: z.string().regex(NODE_ID_PATTERN, 'must be 1–63 lower-case letters, digits and dashes (not at either end)').default('local'),
+  HACKSTREAM_NODE_LABELS: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      const parsed = parseNodeLabels(value);
+      if (parsed.ok) return parsed.labels;
+      ctx.addIssue({ code: 'custom', message: `"${parsed.bad}" is not key=value (letters, digits, dots, dashes, underscores; each key once), e.g. gpu=true,region=eu` });
+      return z.NEVER;
+    }),
+  HACKSTREAM_NODE_MEMORY_MB: z.coerce.number().int().min(256).optional(),
+  HACKSTREAM_NODE_CPUS: z.coerce.number().positive().max(4096).optional(),
+  HACKSTREAM_NODE_MAX_SESSIONS: z.coerce.number().int().min(0).max(100_000).default(100),
+  HACKSTREAM_NODE_HEARTBEAT_SECONDS: seconds(10),
+  HACKSTREAM_PLACEMENT: z.enum(PLACEMENT_STRATEGIES, { error: `must be one of ${PLACEMENT_STRATEGIES.join(', ')}` }).default('binpack'),
 });
 /** The environment validated, coerced and defaulted: what the mapping functions below read. */
 type ParsedEnv = z.output<typeof envSchema>;
@@ -389,6 +405,28 @@ export function loadWorkerConfig(env: Env) {
     temporalMetricsAddress: e.HACKSTREAM_TEMPORAL_METRICS_ADDRESS,
     /** Session containers started at once; more wait their turn (activities/start-admission.ts). */
     maxConcurrentStarts: e.HACKSTREAM_MAX_CONCURRENT_STARTS ?? Math.max(2, os.availableParallelism()),
+    node: nodeConfig(e),
+  };
+}
+
+/**
+ * The session node this worker is (core/node-registry.ts): its name, labels, what sessions may
+ * reserve of it, and how often it says it is alive. By default all of the host's memory but what
+ * the host itself needs, and CPU four times over (a session's CPU is a ceiling it rarely reaches).
+ */
+function nodeConfig(e: ParsedEnv) {
+  const hostReserveMb = 1024;
+  return {
+    id: e.HACKSTREAM_NODE_ID,
+    labels: e.HACKSTREAM_NODE_LABELS,
+    capacity: {
+      memoryMb: e.HACKSTREAM_NODE_MEMORY_MB ?? Math.max(256, Math.floor(os.totalmem() / 2 ** 20) - hostReserveMb),
+      cpus: e.HACKSTREAM_NODE_CPUS ?? os.availableParallelism() * 4,
+      maxSessions: e.HACKSTREAM_NODE_MAX_SESSIONS,
+    },
+    heartbeatSeconds: e.HACKSTREAM_NODE_HEARTBEAT_SECONDS,
+    /** How sessions are spread over the nodes, and how long a silent node still gets new ones (three heartbeats). */
+    placement: { strategy: e.HACKSTREAM_PLACEMENT, aliveWithinSeconds: 3 * e.HACKSTREAM_NODE_HEARTBEAT_SECONDS },
   };
 }
 

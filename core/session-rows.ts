@@ -43,6 +43,7 @@ function rowSnapshot(row: Session): SessionSnapshot {
     lastActivityAt: null,
     endedAt: toMs(row.endedAt),
     ...(row.start === 'warm' || row.start === 'cold' ? { start: row.start } : {}),
+    ...(row.nodeId ? { node: row.nodeId } : {}),
   };
 }
 
@@ -89,6 +90,7 @@ export class SessionRows {
       attachedAt: toDate(s.attachedAt),
       endedAt: toDate(s.endedAt),
       start: s.start ?? null,
+      nodeId: s.node ?? null,
       updatedAt: new Date(),
     });
     return FINAL_STATES.includes(s.state) && !FINAL_STATES.includes((stateBefore ?? 'provisioning') as SessionState);

@@ -22,7 +22,7 @@ export type LiveState = (typeof LIVE_STATES)[number];
 /**
  * Why a session ended. `stopped` for the first seven, `failed` for the others; `workflow_lost`:
  * its workflow ended without tearing it down (terminated by an operator, or lost by Temporal),
- * and the reconciler removed what it left.
+ * and the reconciler removed what it left; `no_capacity`: no session node had room for it.
  */
 export const END_REASONS = [
   'user_stop',
@@ -35,6 +35,7 @@ export const END_REASONS = [
   'provision_failed',
   'provision_timeout',
   'workflow_lost',
+  'no_capacity',
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
@@ -66,6 +67,8 @@ export interface SessionSnapshot {
   endedAt: number | null;
   /** How the session got its container: a pre-warmed one from the pool, or a cold start. */
   start?: SessionStart;
+  /** The session node it was placed on (core/node-registry.ts), once placed. */
+  node?: string;
 }
 
 export type SessionStart = 'warm' | 'cold';

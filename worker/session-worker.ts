@@ -27,6 +27,9 @@ import { SessionFiles } from '../activities/session-files.js';
 import { IptablesPacketFilter, SessionFirewall } from '../activities/session-firewall.js';
 import { SubnetPool } from '../activities/subnet-pool.js';
 import { AccountStates } from '../core/account-states.js';
+import { NodeRegistry } from '../core/node-registry.js';
+import { nodeTaskQueue } from '../workflows/messages.js';
+import { startNodePresence } from './node-presence.js';
 import { SessionRows } from '../core/session-rows.js';
 import { AuditLog } from '../core/audit-log.js';
 import { TraefikFileRoutes } from '../activities/traefik-routes.js';
@@ -96,6 +99,8 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   const sessionEvents = new TemporalSessionEvents(client);
   const admission = new StartAdmission(config.maxConcurrentStarts);
   const sessionRows = new SessionRows(db);
+  const nodes = new NodeRegistry(db);
+  const presence = await startNodePresence({ registry: nodes, node: config.node, logger });
   metrics.observeStarts(admission);
   metrics.observeSessions(sessionRows, logger);
   const activityDeps: ActivityDeps = {
@@ -118,6 +123,8 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     domain: config.ingress.domain,
     sessionTokenSecret: config.sessionTokenSecret,
     admission,
+    nodes,
+    placement: { ...config.node.placement, poolNode: config.node.id },
   };
   const activities = createActivities(activityDeps);
   metrics.registerActivities(Object.keys(activities));
@@ -125,25 +132,35 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   const leftovers = (await activityDeps.files.collectLeftovers(LEFTOVER_AGE_MS)) + (await activityDeps.routes.collectLeftovers(LEFTOVER_AGE_MS));
   if (leftovers > 0) logger.info('removed what an interrupted write left', { count: leftovers });
 
-  const worker = await Worker.create({
+  const activityWorker = {
     connection: nativeConnection,
     namespace,
-    taskQueue,
     identity,
     activities,
-    ...opts.workflows,
     // A stopping worker lets short activities (a provisioning step, a warm-up, a claim) finish
     // rather than spend one of their few attempts; what still runs then (the watcher activities
     // of sessions that began before the session monitor) is cancelled and resumes, by its retry
     // policy, on the next worker of the queue.
     shutdownGraceTime: '10s',
+  } satisfies Partial<WorkerOptions>;
+  const activityInterceptors: NonNullable<NonNullable<WorkerOptions['interceptors']>['activity']> = [
+    metrics.activityInterceptors,
+    (ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) }),
+  ];
+  const worker = await Worker.create({
+    ...activityWorker,
+    taskQueue,
+    ...opts.workflows,
     interceptors: {
-      activity: [metrics.activityInterceptors, (ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) })],
+      activity: activityInterceptors,
       // With a prebuilt bundle they are in it already (scripts/build-workflow-bundle.ts).
       ...(opts.workflows.workflowsPath ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}),
     },
     sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
   });
+  // This node's own task queue: the activities acting on this host's engine for the sessions
+  // placed here (workflows/session-workflow.ts onNode). No workflow runs on it.
+  const nodeWorker = await Worker.create({ ...activityWorker, taskQueue: nodeTaskQueue(taskQueue, config.node.id), interceptors: { activity: activityInterceptors } });
   const stopHealth = publishWorkerHealth({ redis, identity, pingDocker: () => runtime.ping(), logger });
   await ensurePoolSchedule(client, config, logger);
   await ensureReconcileSchedule(client, config, logger);
@@ -163,7 +180,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     worker,
     run() {
       if (!running) {
-        running = worker.run();
+        running = Promise.all([worker.run(), nodeWorker.run()]).then(() => undefined);
         monitor.start();
       }
       return running;
@@ -171,9 +188,10 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     metricsPort: metricsServer.port,
     async close() {
       stopHealth();
+      presence.stop();
       await monitor.stop();
       await metricsServer.close();
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      for (const w of [worker, nodeWorker]) if (w.getState() === 'RUNNING') w.shutdown();
       await running?.catch((err: unknown) => logger.error('worker stopped with an error', { error: String(err) }));
       try {
         const drained = await drainPools(activityDeps, poolWarmerInput(config).pools);

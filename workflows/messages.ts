@@ -99,7 +99,7 @@ export const poolScheduleId = (taskQueue: string): string => `hackstream-pool-wa
 export const reconcileScheduleId = (taskQueue: string): string => `hackstream-reconciler-${taskQueue}`;
 
 /** What the reconciler removes, each counted in hackstream_reconciled_total{kind} (rows: ended). */
-export const RECONCILED_KINDS = ['container', 'network', 'route', 'files', 'credentials', 'row', 'leftover'] as const;
+export const RECONCILED_KINDS = ['container', 'network', 'route', 'files', 'credentials', 'row', 'reservation', 'leftover'] as const;
 export type ReconciledKind = (typeof RECONCILED_KINDS)[number];
 
 export interface ReconcileInput {
@@ -116,6 +116,13 @@ export interface ReconcileReport {
   removed: Partial<Record<ReconciledKind, number>>;
 }
 export const poolName = (app: string, quality: string): string => `${app}-${quality}`;
+
+/**
+ * The task queue of one session node: its worker polls it for the activities that act on its
+ * engine and host (a session's files, container, warm claim and removal), while the control task
+ * queue keeps the workflows and everything else.
+ */
+export const nodeTaskQueue = (controlQueue: string, nodeId: string): string => `${controlQueue}-node-${nodeId}`;
 
 
 /** State carried across continue-as-new so a long session keeps its clocks. */

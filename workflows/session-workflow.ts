@@ -12,6 +12,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  type ActivityOptions,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -20,6 +21,7 @@ import {
   patched,
   proxyActivities,
   setHandler,
+  TimeoutFailure,
   upsertSearchAttributes,
   uuid4,
   workflowInfo,
@@ -32,6 +34,7 @@ import {
   appExitedSignal,
   awaitReadyUpdate,
   clientAttachedSignal,
+  nodeTaskQueue,
   sessionSnapshotQuery,
   sessionStateSearchAttribute,
   sessionWatchQuery,
@@ -57,32 +60,63 @@ const EXPIRY_REASONS: readonly EndReason[] = ['idle', 'connect_timeout', 'max_du
 const STOPPED_REASONS: readonly EndReason[] = ['user_stop', 'admin_stop', 'idle', 'connect_timeout', 'max_duration', 'app_exited', 'cancelled'];
 
 // Database writes and container removal must eventually happen: retry without a cap, backing off.
-const durable = proxyActivities<Activities>({
+const DURABLE: ActivityOptions = {
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: [...PERMANENT_ERROR_TYPES] },
-});
+};
+const durable = proxyActivities<Activities>(DURABLE);
 
 // Provisioning steps fail the session after a few attempts instead of retrying forever. A stop
 // during provisioning waits for the running step to acknowledge, so that teardown cannot run
 // before something the step is still creating exists.
-const provisioningStep = proxyActivities<Activities>({
+const PROVISIONING_STEP: ActivityOptions = {
   startToCloseTimeout: '1 minute',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: [...PERMANENT_ERROR_TYPES] },
-});
+};
+const provisioningStep = proxyActivities<Activities>(PROVISIONING_STEP);
 
 // Claiming a warm container takes milliseconds; when it fails, a cold start is the fallback, so
 // it is tried once, briefly, instead of retried.
-const warmClaim = proxyActivities<Activities>({
+const WARM_CLAIM: ActivityOptions = {
   startToCloseTimeout: '20 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { maximumAttempts: 1 },
+};
+
+/**
+ * How long an activity for a session's node may wait for the node's worker to pick it up: a node
+ * that is gone must not hold a session (its provisioning, or its teardown) forever. What a dead
+ * node still has is removed by its own reconciler when it comes back, before it takes work.
+ */
+export const NODE_PICKUP_TIMEOUT = '1 minute';
+
+/**
+ * Activities that act on the session's node (its files, container, warm claim, removal), sent to
+ * the node's own task queue; a session placed before nodes existed has none and uses the control
+ * queue, as it always did.
+ */
+function onNode(session: LiveSession, options: ActivityOptions) {
+  const node = session.snap.node;
+  if (node === undefined) return proxyActivities<Activities>(options);
+  return proxyActivities<Activities>({ ...options, taskQueue: nodeTaskQueue(workflowInfo().taskQueue, node), scheduleToStartTimeout: NODE_PICKUP_TIMEOUT });
+}
+
+// Placing a session reads and writes the node registry: brief, and retried a few times only.
+const placement = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1s', maximumAttempts: 5, nonRetryableErrorTypes: [...PERMANENT_ERROR_TYPES] },
 });
 
-function provisioner(spec: SessionSpec) {
-  return proxyActivities<Activities>({
+/** No session node has room for the session: it ends `no_capacity`, with nothing made for it. */
+class NoCapacity extends Error {
+  override name = 'NoCapacity';
+}
+
+function provisioner(session: LiveSession) {
+  return onNode(session, {
     // The activity waits for the app window itself (heartbeating), so allow its whole budget.
-    startToCloseTimeout: `${spec.timeouts.readySeconds + 60}s`,
+    startToCloseTimeout: `${session.spec.timeouts.readySeconds + 60}s`,
     heartbeatTimeout: '10s',
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: [...PERMANENT_ERROR_TYPES] },
@@ -264,24 +298,38 @@ class LiveSession {
 type Provisioned = { container: SessionContainer; start: SessionStart };
 type ProvisionOutcome = { ok: true; provisioned: Provisioned } | { ok: false; error: unknown };
 
+/**
+ * Reserves the session's memory, CPU and a session slot on one node (core/node-registry.ts), held
+ * for its whole life and given back by teardown. A warm container's node is tried first.
+ */
+async function place(session: LiveSession): Promise<void> {
+  const { spec } = session;
+  const { memoryMb, cpus } = spec.resources;
+  const node = await placement.placeSession({ sessionId: spec.sessionId, memoryMb, cpus, labels: {}, warm: spec.warm !== undefined });
+  if (node === null) throw new NoCapacity(`no active node has ${memoryMb} MB of memory, ${cpus} CPUs and a session slot free`);
+  session.snap = { ...session.snap, node };
+}
+
 /** A warm container if the session was given one and it is usable, otherwise a cold start. */
 async function provision(session: LiveSession): Promise<Provisioned> {
   const { spec } = session;
+  // Sessions that began before nodes existed replay without a placement.
+  if (patched('node-placement')) await place(session);
   if (spec.warm) {
     try {
       // A pre-warmed container: certificate and routes exist; make it this session's.
-      return { container: await warmClaim.claimWarmContainer({ spec, slot: spec.warm }), start: 'warm' };
+      return { container: await onNode(session, WARM_CLAIM).claimWarmContainer({ spec, slot: spec.warm }), start: 'warm' };
     } catch (err) {
       if (isCancellation(err)) throw err;
       log.warn('warm container unusable, starting cold', { sessionId: spec.sessionId, error: failureMessage(err) });
       // Nothing of the warm container is kept (a claim that failed half-way may have left it
       // running with the pool's limits on about:blank): the cold start makes everything afresh.
       // Sessions that began before this replay without it.
-      if (patched('fresh-container-after-failed-claim')) await durable.removeSession({ sessionId: spec.sessionId });
+      if (patched('fresh-container-after-failed-claim')) await onNode(session, DURABLE).removeSession({ sessionId: spec.sessionId });
     }
   }
-  await provisioningStep.prepareSessionFiles({ spec, notBefore: session.snap.startedAt });
-  const container = await provisioner(spec)(spec);
+  await onNode(session, PROVISIONING_STEP).prepareSessionFiles({ spec, notBefore: session.snap.startedAt });
+  const container = await provisioner(session)(spec);
   await provisioningStep.addSessionRoutes({ sessionId: spec.sessionId, containerIp: container.ip });
   return { container, start: 'cold' };
 }
@@ -311,6 +359,7 @@ async function provisionOrStop(session: LiveSession): Promise<SessionEnd | null>
     return { reason: session.stopReason, message: null };
   }
   if (!first.ok) {
+    if (first.error instanceof NoCapacity) return { reason: 'no_capacity', message: first.error.message };
     const message = failureMessage(first.error);
     log.warn('provisioning failed', { sessionId: spec.sessionId, error: message });
     return { reason: 'provision_failed', message };
@@ -350,9 +399,18 @@ async function runUntilEnd(session: LiveSession, historyLimit: number): Promise<
 }
 
 /** Removes everything the session had (the order is activities/session-removal.ts's). */
-async function removeSession(sessionId: string): Promise<void> {
+async function removeSession(session: LiveSession): Promise<void> {
+  const { sessionId } = session.spec;
   if (patched('remove-session-in-one-activity')) {
-    await durable.removeSession({ sessionId });
+    try {
+      await onNode(session, DURABLE).removeSession({ sessionId });
+    } catch (err) {
+      // Only a node that never picked the removal up gets here (the removal itself is retried
+      // without a cap): the session ends all the same, and the node's reconciler removes its
+      // container when it is back, the control side's reconciler its routes and credentials.
+      if (!(err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START')) throw err;
+      log.warn('the session node did not take the removal', { sessionId, node: session.snap.node, error: failureMessage(err) });
+    }
     return;
   }
   // Replaying a teardown that began before removeSession existed: its three steps, as recorded.
@@ -367,7 +425,9 @@ function teardown(session: LiveSession, end: SessionEnd): Promise<SessionSnapsho
   return CancellationScope.nonCancellable(async () => {
     session.stopWatching();
     await session.transition('stopping', { reason: end.reason, message: end.message });
-    await removeSession(spec.sessionId);
+    await removeSession(session);
+    // Only once the container is gone may another session have its room (a no-op if never placed).
+    if (patched('node-placement')) await durable.releasePlacement({ sessionId: spec.sessionId });
     const finalState: SessionState = STOPPED_REASONS.includes(end.reason) ? 'stopped' : 'failed';
     await session.transition(finalState, { endedAt: Date.now() });
     const action = finalState === 'failed' ? 'session.failed' : EXPIRY_REASONS.includes(end.reason) ? 'session.expired' : 'session.stopped';

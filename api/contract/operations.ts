@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { CONNECT_AUTH_PATH } from '../../core/ingress-names.js';
 import {
+  nodeIdParam,
   auditQuery,
   changePasswordBody,
   createSessionBody,
@@ -58,6 +59,7 @@ const empty = (description: string): ResponseSpec => ({ description });
 const sessionId = z.object({ id: sessionIdParam.meta({ description: 'session id' }) });
 const userId = z.object({ id: userIdParam.meta({ description: 'user id' }) });
 const role = z.object({ role: roleParam });
+const nodeId = z.object({ id: nodeIdParam.meta({ description: 'node name' }) });
 /** What any route behind a bearer token can answer besides its own errors. */
 const AUTHENTICATED = [401, 503];
 
@@ -252,5 +254,20 @@ export const OPERATIONS: Operation[] = [
     responses: { 200: json('the overview', r.adminOverview) },
     errors: [401, 403, 503],
   },
+  { method: 'get', path: '/v1/nodes', tag: 'admin', access: 'admin', summary: 'The session nodes: state, labels, capacity and what is reserved of it', responses: { 200: json('the nodes', r.nodeList) }, errors: [401, 403, 503] },
+  ...(['approve', 'drain', 'revoke'] as const).map((action) => ({
+    method: 'post' as const,
+    path: `/v1/nodes/{id}/${action}`,
+    tag: 'admin',
+    access: 'admin' as const,
+    summary: {
+      approve: 'Put a node into service: an enrolled one waiting for approval, or a drained one back',
+      drain: 'Place no new session on a node; its running sessions finish',
+      revoke: 'Take a node out for good: nothing is placed on it and its credentials are refused',
+    }[action],
+    params: nodeId,
+    responses: { 200: json('the node', r.nodeView) },
+    errors: [400, 401, 403, 404, 409, 503],
+  })),
   { method: 'get', path: '/v1/audit', tag: 'admin', access: 'admin', summary: 'The audit log, newest first', query: auditQuery, responses: { 200: json('a page of events', r.auditPage) }, errors: [400, 401, 403, 503] },
 ];

@@ -10,6 +10,7 @@ import { ROLES } from '../../core/roles.js';
 import { APPS, QUALITIES } from '../../core/catalog.js';
 import { AUDIT_ACTIONS } from '../../core/audit-actions.js';
 import { END_REASONS, SESSION_STATES } from '../../core/session-snapshot.js';
+import { NODE_STATES } from '../../core/node-registry.js';
 
 const timestamp = z.iso.datetime({ offset: true }).meta({ description: 'ISO 8601 time (UTC)' });
 const uuid = z.uuid();
@@ -98,6 +99,7 @@ export const sessionView = z
     ready_at: timestamp.nullable(),
     attached_at: timestamp.nullable(),
     ended_at: timestamp.nullable(),
+    node: z.string().nullable().meta({ description: 'the session node it runs on; null before it is placed' }),
   })
   .meta({ id: 'Session' });
 export type SessionView = z.infer<typeof sessionView>;
@@ -143,6 +145,21 @@ export const roleEgressView = z
   })
   .meta({ id: 'RoleEgress' });
 export type RoleEgressView = z.infer<typeof roleEgressView>;
+
+const nodeCapacity = z.strictObject({ memory_mb: z.int(), cpus: z.number(), sessions: z.int() });
+export const nodeView = z
+  .strictObject({
+    id: z.string(),
+    state: z.enum(NODE_STATES).meta({ description: '`pending` until approved; `lost` when it stopped sending heartbeats' }),
+    labels: z.record(z.string(), z.string()),
+    capacity: nodeCapacity,
+    reserved: nodeCapacity.meta({ description: 'what its sessions hold of the capacity' }),
+    last_heartbeat_at: timestamp.nullable(),
+    created_at: timestamp,
+  })
+  .meta({ id: 'Node' });
+export type NodeViewBody = z.infer<typeof nodeView>;
+export const nodeList = z.strictObject({ nodes: z.array(nodeView) }).meta({ id: 'NodeList' });
 
 export const auditEntry = z
   .strictObject({

@@ -5,14 +5,15 @@ import { quotaFromJson } from '../quotas/quota-fields.js';
 import type { UserService } from '../users/user-service.js';
 import type { AdminOverviews } from '../overview/admin-overview.js';
 import type { RoleEgressOpenings } from '../quotas/role-egress.js';
-import { auditQuery, createUserBody, parseInput, patchUserBody, roleEgressBody, roleParam, userIdParam } from '../validation.js';
+import type { NodeAdmin } from '../nodes/node-admin.js';
+import { auditQuery, createUserBody, nodeIdParam, parseInput, patchUserBody, roleEgressBody, roleParam, userIdParam } from '../validation.js';
 
 const ip = (req: { ip?: string | undefined }) => req.ip ?? '';
 
-/** Admins only: /v1/users, /v1/roles, /v1/audit and /v1/admin. */
-export function adminRoutes(users: UserService, audit: AuditLog, egress: RoleEgressOpenings, overviews: AdminOverviews): Router {
+/** Admins only: /v1/users, /v1/roles, /v1/nodes, /v1/audit and /v1/admin. */
+export function adminRoutes(users: UserService, audit: AuditLog, egress: RoleEgressOpenings, overviews: AdminOverviews, nodes: NodeAdmin): Router {
   const router = Router();
-  router.use(['/v1/users', '/v1/roles', '/v1/audit', '/v1/admin'], requireAdmin);
+  router.use(['/v1/users', '/v1/roles', '/v1/nodes', '/v1/audit', '/v1/admin'], requireAdmin);
 
   router.get('/v1/admin/overview', async (_req, res) => {
     res.json(await overviews.get());
@@ -44,6 +45,15 @@ export function adminRoutes(users: UserService, audit: AuditLog, egress: RoleEgr
     const { destinations } = parseInput(roleEgressBody, req.body);
     res.json(await egress.replace(currentUser(req), role, destinations, ip(req)));
   });
+
+  router.get('/v1/nodes', async (_req, res) => {
+    res.json(await nodes.list());
+  });
+  for (const action of ['approve', 'drain', 'revoke'] as const) {
+    router.post(`/v1/nodes/:id/${action}`, async (req, res) => {
+      res.json(await nodes.act(currentUser(req), parseInput(nodeIdParam, req.params['id'], 'node name'), action, ip(req)));
+    });
+  }
 
   router.get('/v1/audit', async (req, res) => {
     const q = parseInput(auditQuery, req.query, 'query');

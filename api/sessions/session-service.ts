@@ -125,6 +125,10 @@ export class SessionService {
       const message = `session ${spec.sessionId} was not ready within ${config.createTimeoutSeconds}s and is being torn down`;
       throw new HttpError(504, 'session_timeout', message, {}, { session_id: spec.sessionId });
     }
+    if (snapshot.reason === 'no_capacity') {
+      // Nothing was made and the quota slot is free again: worth trying again shortly.
+      throw new HttpError(503, 'no_capacity', `no session node has room for this session now: ${snapshot.message ?? 'every node is full, draining or silent'}`, { 'Retry-After': '30' }, { session_id: spec.sessionId });
+    }
     if (FINAL_STATES.includes(snapshot.state)) {
       const message = `session ${spec.sessionId} could not be started: ${snapshot.message ?? snapshot.reason ?? 'unknown reason'}`;
       throw new HttpError(503, 'session_failed', message, {}, { session_id: spec.sessionId });

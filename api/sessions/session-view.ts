@@ -24,5 +24,6 @@ export function snapshotView(s: SessionSnapshot): SessionView {
     ready_at: iso(s.readyAt),
     attached_at: iso(s.attachedAt),
     ended_at: iso(s.endedAt),
+    node: s.node ?? null,
   };
 }

@@ -73,6 +73,8 @@ export const SessionSchema = defineEntity({
     endedAt: p.datetime().nullable(),
     /** How it got its container: `warm` (from a pool) or `cold`; null until it is ready. */
     start: p.string().length(8).nullable(),
+    /** The session node it was placed on (core/node-registry.ts); null before placement. */
+    nodeId: p.string().length(63).nullable(),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   },
 });
@@ -171,4 +173,48 @@ export const RoleEgressSchema = defineEntity({
 export class RoleEgress extends RoleEgressSchema.class {}
 RoleEgressSchema.setClass(RoleEgress);
 
-export const entities = [UserSchema, SessionSchema, RefreshTokenSchema, OneTimeCodeSchema, AuditEventSchema, RoleEgressSchema];
+/**
+ * A session node: a worker that drives the containers of one engine (core/node-registry.ts).
+ * Capacity and what is reserved of it are counters on the row, changed only by one conditional
+ * UPDATE each, so two placements can never overbook a node.
+ */
+export const NodeSchema = defineEntity({
+  name: 'Node',
+  tableName: 'nodes',
+  properties: {
+    /** The operator's name for it (HACKSTREAM_NODE_ID): its task queue is named after it. */
+    id: p.string().length(63).primary(),
+    labels: p.json<Record<string, string>>(),
+    state: p.string().length(16),
+    memoryMb: p.integer(),
+    /** CPUs in thousandths (an integer: sums of fractions stay exact). */
+    cpuMillis: p.integer(),
+    maxSessions: p.integer(),
+    reservedMemoryMb: p.integer().default(0),
+    reservedCpuMillis: p.integer().default(0),
+    reservedSessions: p.integer().default(0),
+    lastHeartbeatAt: p.datetime().nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+  },
+});
+export class Node extends NodeSchema.class {}
+NodeSchema.setClass(Node);
+
+/** What one session holds of its node until it ends (released once, by deleting the row). */
+export const NodeReservationSchema = defineEntity({
+  name: 'NodeReservation',
+  tableName: 'node_reservations',
+  indexes: [{ properties: ['nodeId'], name: 'node_reservations_node_idx' }],
+  properties: {
+    sessionId: p.uuid().primary(),
+    nodeId: p.string().length(63),
+    memoryMb: p.integer(),
+    cpuMillis: p.integer(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+  },
+});
+export class NodeReservation extends NodeReservationSchema.class {}
+NodeReservationSchema.setClass(NodeReservation);
+
+export const entities = [UserSchema, SessionSchema, RefreshTokenSchema, OneTimeCodeSchema, AuditEventSchema, RoleEgressSchema, NodeSchema, NodeReservationSchema];

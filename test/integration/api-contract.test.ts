@@ -13,6 +13,8 @@ import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { OPERATIONS } from '../../api/contract/operations.js';
 import { CONNECT_AUTH_PATH } from '../../core/ingress-names.js';
+import { openDatabase } from '../../core/db/orm.js';
+import { NodeRegistry } from '../../core/node-registry.js';
 import { expressRoutes, findOperation } from '../support/api-contract.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { launchChromium, type TestBrowser } from '../support/browser.js';
@@ -139,6 +141,27 @@ describe('every route answers as its contract says', () => {
     await covered('GET', '/v1/users', { token }, 403);
     await covered('GET', '/v1/roles/user/egress', { token: admin.token }, 200);
     await covered('PUT', '/v1/roles/user/egress', { token: admin.token, body: { destinations: [] } }, 200);
+    // Session nodes: the stack's worker is one; a second is entered as its own worker would.
+    const spare = `spare-${Date.now().toString(36)}`;
+    const db = await openDatabase(t.config.db);
+    try {
+      await new NodeRegistry(db).register({ id: spare, labels: { kind: 'spare' }, capacity: { memoryMb: 2048, cpus: 2, maxSessions: 2 } });
+    } finally {
+      await db.close();
+    }
+    const nodes = await covered('GET', '/v1/nodes', { token: admin.token }, 200);
+    expect(nodes.body.nodes).toContainEqual(expect.objectContaining({ id: 'local', state: 'active' }));
+    expect(nodes.body.nodes).toContainEqual(expect.objectContaining({ id: spare, state: 'active', labels: { kind: 'spare' }, capacity: { memory_mb: 2048, cpus: 2, sessions: 2 } }));
+    expect((await covered('POST', `/v1/nodes/${spare}/drain`, { token: admin.token }, 200)).body.state).toBe('draining');
+    const twice = await covered('POST', `/v1/nodes/${spare}/drain`, { token: admin.token }, 409);
+    expect(twice.body.error).toMatchObject({ code: 'invalid_node_state', message: expect.stringContaining('draining') });
+    expect((await covered('POST', `/v1/nodes/${spare}/approve`, { token: admin.token }, 200)).body.state).toBe('active');
+    expect((await covered('POST', `/v1/nodes/${spare}/revoke`, { token: admin.token }, 200)).body.state).toBe('revoked');
+    await covered('POST', '/v1/nodes/Not_A_Name/revoke', { token: admin.token }, 400);
+    await covered('POST', `/v1/nodes/nobody-${spare}/approve`, { token: admin.token }, 404);
+    await covered('GET', '/v1/nodes', { token }, 403);
+    const nodeAudit = await covered('GET', '/v1/audit?action=node.revoked&limit=1', { token: admin.token }, 200);
+    expect(nodeAudit.body.events[0]).toMatchObject({ action: 'node.revoked', target_type: 'node', target_id: spare, actor_id: admin.id });
     const audit = await covered('GET', `/v1/audit?user=${userId}&limit=2`, { token: admin.token }, 200);
     expect(audit.body.next_cursor).not.toBeNull();
     await covered('GET', `/v1/audit?cursor=${audit.body.next_cursor as string}&limit=2`, { token: admin.token }, 200);

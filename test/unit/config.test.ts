@@ -50,6 +50,36 @@ describe('configuration', () => {
     expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_TASK_QUEUE: 'queue with spaces' })).toThrow(/HACKSTREAM_TASK_QUEUE/);
   });
 
+  it('reads the session node this worker is, and refuses a name or label it could not use', () => {
+    const defaults = loadWorkerConfig(secrets).node;
+    expect(defaults).toMatchObject({ id: 'local', labels: {}, heartbeatSeconds: 10, placement: { strategy: 'binpack', aliveWithinSeconds: 30 } });
+    expect(defaults.capacity.maxSessions).toBe(100);
+    expect(defaults.capacity.memoryMb).toBeGreaterThanOrEqual(256);
+    const edge = loadWorkerConfig({
+      ...secrets,
+      HACKSTREAM_NODE_ID: 'edge-1',
+      HACKSTREAM_NODE_LABELS: 'gpu=true, region=eu-west',
+      HACKSTREAM_NODE_MEMORY_MB: '4096',
+      HACKSTREAM_NODE_CPUS: '2.5',
+      HACKSTREAM_NODE_HEARTBEAT_SECONDS: '5',
+      HACKSTREAM_PLACEMENT: 'spread',
+    }).node;
+    expect(edge).toEqual({
+      id: 'edge-1',
+      labels: { gpu: 'true', region: 'eu-west' },
+      capacity: { memoryMb: 4096, cpus: 2.5, maxSessions: 100 },
+      heartbeatSeconds: 5,
+      placement: { strategy: 'spread', aliveWithinSeconds: 15 },
+    });
+    for (const bad of ['Edge', '-edge', 'edge_1', 'x'.repeat(64)]) {
+      expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_NODE_ID: bad }), bad).toThrow(/HACKSTREAM_NODE_ID/);
+    }
+    for (const bad of ['gpu', 'gpu=', 'gpu=true=yes', 'gpu=true,gpu=false', 'a b=c']) {
+      expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_NODE_LABELS: bad }), bad).toThrow(/HACKSTREAM_NODE_LABELS/);
+    }
+    expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_PLACEMENT: 'random' })).toThrow(/HACKSTREAM_PLACEMENT: must be one of binpack, spread/);
+  });
+
   it('keeps connect tokens at most 60 seconds', () => {
     expect(loadApiConfig(secrets).connectTokenTtlSeconds).toBe(60);
     expect(() => loadApiConfig({ ...secrets, HACKSTREAM_CONNECT_TOKEN_TTL_SECONDS: '61' })).toThrow(/HACKSTREAM_CONNECT_TOKEN_TTL_SECONDS: must be at most 60/);

@@ -22,6 +22,7 @@ interface Holding {
   files?: number;
   credentials?: boolean;
   row?: number;
+  reservation?: number;
 }
 
 function world(held: Record<string, Holding>, workflows: Record<string, WorkflowStatus>, opts: { ready?: string[]; leftovers?: number; removal?: Promise<void> } = {}) {
@@ -30,6 +31,7 @@ function world(held: Record<string, Holding>, workflows: Record<string, Workflow
   const audits: AuditRecord[] = [];
   const counted: Partial<Record<ReconciledKind, number>> = {};
   const ended: string[] = [];
+  const released: string[] = [];
   const ids = Object.keys(held);
   const having = (k: keyof Holding) => ids.filter((id) => held[id]![k] !== undefined && removed.indexOf(id) < 0);
   const deps: ReconcileDeps = {
@@ -54,6 +56,13 @@ function world(held: Record<string, Holding>, workflows: Record<string, Workflow
         return true;
       },
     },
+    nodes: {
+      reservations: async () => having('reservation').filter((id) => !released.includes(id)).map((id) => ({ sessionId: id, nodeId: 'node-a', since: held[id]!.reservation! })),
+      release: async (id) => {
+        released.push(id);
+        return true;
+      },
+    },
     pools: { readySessionIds: async () => new Set(opts.ready ?? []) },
     workflows: { of: async (id) => workflows[id] ?? { status: 'missing' } },
     audit: { record: async (r) => void audits.push(r) },
@@ -64,7 +73,7 @@ function world(held: Record<string, Holding>, workflows: Record<string, Workflow
   const env = new MockActivityEnvironment();
   env.on('heartbeat', (d: unknown) => void heartbeats.push(d));
   const pass = (): Promise<ReconcileReport> => env.run((input) => activities.reconcileSessions(input), { graceSeconds: GRACE_SECONDS });
-  return { pass, removed, finalised, audits, counted, ended, heartbeats };
+  return { pass, removed, finalised, audits, counted, ended, heartbeats, released };
 }
 
 describe('the reconciler', () => {
@@ -77,13 +86,17 @@ describe('the reconciler', () => {
   });
 
   it('removes at once everything a terminated workflow left, ends its row, and audits and counts each kind', async () => {
-    const w = world({ gone: { container: young(), network: young(), route: young(), files: young(), credentials: true, row: young() } }, { gone: { status: 'closed', detail: 'TERMINATED' } });
+    const w = world(
+      { gone: { container: young(), network: young(), route: young(), files: young(), credentials: true, row: young(), reservation: young() } },
+      { gone: { status: 'closed', detail: 'TERMINATED' } },
+    );
     const report = await w.pass();
     expect(w.removed).toEqual(['gone']);
+    expect(w.released).toEqual(['gone']); // its room on its node, given back after the container went
     expect(w.finalised).toEqual(['gone']);
     expect(w.ended).toEqual(['workflow_lost']); // one session end, with its reason
     expect(report.reconciled).toBe(1);
-    expect(report.removed).toEqual({ container: 1, network: 1, route: 1, files: 1, credentials: 1, row: 1 });
+    expect(report.removed).toEqual({ container: 1, network: 1, route: 1, files: 1, credentials: 1, row: 1, reservation: 1 });
     expect(w.counted).toEqual(report.removed);
     expect(w.audits.map((a) => [a.action, a.targetId, a.userId])).toEqual([
       ['reconcile.session_removed', 'gone', 'u-gone'],

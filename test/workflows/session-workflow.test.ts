@@ -16,6 +16,7 @@ import {
   appExitedSignal,
   awaitReadyUpdate,
   clientAttachedSignal,
+  nodeTaskQueue,
   sessionSnapshotQuery,
   sessionWatchQuery,
   sessionWorkflowId,
@@ -97,7 +98,7 @@ interface Fakes {
  * worker's session monitor would observe (an attach, activity, the app's exit), the tests signal
  * themselves.
  */
-function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; warm?: 'ok' | 'dead'; pool?: { ready: number; failEvery?: number } } = {}): Fakes {
+function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; warm?: 'ok' | 'dead'; pool?: { ready: number; failEvery?: number }; noCapacity?: boolean } = {}): Fakes {
   const f: Fakes = {
     states: [],
     audits: [],
@@ -128,6 +129,15 @@ function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; warm?: 'ok' 
     async recordAudit(e) {
       const reason = e.details?.['reason'];
       f.audits.push(typeof reason === 'string' ? `${e.action}:${reason}` : e.action);
+    },
+    async placeSession(input) {
+      if (opts.noCapacity) return null;
+      f.calls.push(`place:${input.sessionId}:${input.memoryMb}:${input.cpus}${input.warm ? ':warm' : ''}`);
+      return NODE;
+    },
+    async releasePlacement({ sessionId }) {
+      f.calls.push(`release:${sessionId}`);
+      return { released: !opts.noCapacity };
     },
     async prepareSessionFiles({ spec: s }) {
       f.calls.push(`files:${s.sessionId}`);
@@ -192,17 +202,21 @@ function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; warm?: 'ok' 
   return f;
 }
 
+/** The node the fake placement puts every session on. */
+const NODE = 'node-a';
+
+/** A worker on a fresh control task queue, and one on its node's queue (the same fakes on both). */
 async function withWorker<T>(f: Fakes, fn: (taskQueue: string) => Promise<T>): Promise<T> {
   const taskQueue = `wf-test-${randomUUID()}`;
-  const worker = await Worker.create({
+  const common = {
     connection: env.nativeConnection,
-    taskQueue,
-    workflowsPath: workflowsEntry,
     activities: f.activities,
     // Deliver activity cancellations promptly (on the next heartbeat, not up to 24 s later).
     maxHeartbeatThrottleInterval: '200 ms',
-  });
-  return worker.runUntil(fn(taskQueue));
+  };
+  const worker = await Worker.create({ ...common, taskQueue, workflowsPath: workflowsEntry });
+  const nodeWorker = await Worker.create({ ...common, taskQueue: nodeTaskQueue(taskQueue, NODE) });
+  return nodeWorker.runUntil(worker.runUntil(fn(taskQueue)));
 }
 
 async function startSession(taskQueue: string, s: SessionSpec, historyLimit?: number) {
@@ -232,7 +246,9 @@ describe('SessionWorkflow', () => {
     expect(f.states).toEqual(['provisioning', 'ready', 'stopping', 'stopped']);
     // Files and container before routes; at the end, routes and credentials go before the container.
     const id = s.sessionId;
-    expect(f.calls).toEqual([`files:${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`, `remove:${id}`]);
+    expect(f.calls).toEqual([`place:${id}:1024:1`, `files:${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`, `remove:${id}`, `release:${id}`]);
+    // The node it was placed on is part of what it records.
+    expect(snapshot.node).toBe(NODE);
     expect(f.audits).toEqual(['session.created', 'session.expired:idle']);
   });
 
@@ -324,7 +340,23 @@ describe('SessionWorkflow', () => {
     expect(f.states).toEqual(['provisioning', 'stopping', 'stopped']);
     // No route was added for a session that never became ready; teardown still runs whole.
     const id = s.sessionId;
-    expect(f.calls).toEqual([`files:${id}`, `remove:${id}`]);
+    expect(f.calls).toEqual([`place:${id}:1024:1`, `files:${id}`, `remove:${id}`, `release:${id}`]);
+  });
+
+  it('ends no_capacity when no node has room: nothing made, and the ready update answers the failure', async () => {
+    const f = fakes({ noCapacity: true });
+    const s = await spec();
+    const ready = await withWorker(f, async (tq) => {
+      const h = await startSession(tq, s);
+      return h.executeUpdate(awaitReadyUpdate);
+    });
+    expect(ready).toMatchObject({ state: 'failed', reason: 'no_capacity', message: expect.stringContaining('1024 MB') });
+    expect(ready.node).toBeUndefined();
+    const id = s.sessionId;
+    // No file, container or route; teardown still runs whole (it finds nothing to remove or release).
+    expect(f.calls).toEqual([`remove:${id}`, `release:${id}`]);
+    expect(f.states).toEqual(['provisioning', 'stopping', 'failed']);
+    expect(f.audits).toEqual(['session.created', 'session.failed:no_capacity']);
   });
 
   it('fails without retrying when the image is missing, answering the ready update with the failure', async () => {
@@ -419,7 +451,7 @@ describe('SessionWorkflow', () => {
     expect(ready).toMatchObject({ state: 'ready', start: 'warm', container: { id: 'warm-1', ip: '10.213.0.18' } });
     expect(final).toMatchObject({ state: 'stopped', reason: 'user_stop' });
     const id = s.sessionId;
-    expect(f.calls).toEqual([`claim:${id}:warm-1:${s.url}`, `remove:${id}`]);
+    expect(f.calls).toEqual([`place:${id}:1024:1:warm`, `claim:${id}:warm-1:${s.url}`, `remove:${id}`, `release:${id}`]);
     expect(f.states).toEqual(['provisioning', 'ready', 'stopping', 'stopped']);
   });
 
@@ -437,7 +469,7 @@ describe('SessionWorkflow', () => {
     expect(ready).toMatchObject({ state: 'ready', start: 'cold', container: { ip: '172.30.0.2' } });
     const id = s.sessionId;
     // Everything of the warm container goes first: the cold start cannot find and reuse it.
-    expect(f.calls.slice(0, 4)).toEqual([`remove:${id}`, `files:${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`]);
+    expect(f.calls.slice(0, 5)).toEqual([`place:${id}:1024:1:warm`, `remove:${id}`, `files:${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`]);
   });
 });
 

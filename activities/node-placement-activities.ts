@@ -1,0 +1,48 @@
+/**
+ * Where a session runs: its placement on a session node, reserved in the node registry
+ * (core/node-registry.ts) before anything is made for it, and given back when it has ended.
+ */
+import type { NodeRegistry, PlacementStrategy } from '../core/node-registry.js';
+
+export interface NodePlacementDeps {
+  nodes: Pick<NodeRegistry, 'place' | 'release'>;
+  placement: {
+    strategy: PlacementStrategy;
+    /** Nodes not heard from for this long get no new session. */
+    aliveWithinSeconds: number;
+    /** The node whose engine holds this worker's warm pool: a warm start is placed there first. */
+    poolNode: string;
+  };
+}
+
+export interface PlaceSessionInput {
+  sessionId: string;
+  memoryMb: number;
+  cpus: number;
+  labels: Record<string, string>;
+  /** Whether the session was given a warm container (on `poolNode`). */
+  warm: boolean;
+}
+
+export function nodePlacementActivities(deps: NodePlacementDeps) {
+  const { nodes, placement } = deps;
+  return {
+    /** The node the session is placed on (the same one again for a retry), or null when none has room. */
+    async placeSession(input: PlaceSessionInput): Promise<string | null> {
+      return nodes.place({
+        sessionId: input.sessionId,
+        memoryMb: input.memoryMb,
+        cpus: input.cpus,
+        labels: input.labels,
+        strategy: placement.strategy,
+        preferred: input.warm ? [placement.poolNode] : [],
+        aliveSince: new Date(Date.now() - placement.aliveWithinSeconds * 1000),
+      });
+    },
+
+    /** Gives the session's room back (once; nothing to give for a session never placed). */
+    async releasePlacement(input: { sessionId: string }): Promise<{ released: boolean }> {
+      return { released: await nodes.release(input.sessionId) };
+    },
+  };
+}

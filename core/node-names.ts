@@ -1,0 +1,22 @@
+/** How session nodes are named and labelled: the rules the worker's settings and the API both check. */
+
+/** Node names become task queue names and metric labels: short, lower-case, DNS-label-like. */
+export const NODE_ID_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** A label's key and value (HACKSTREAM_NODE_LABELS, a placement's constraints). */
+export const NODE_LABEL_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
+
+/** `key=value,key=value` into a record, or the first entry that is not one. */
+export function parseNodeLabels(text: string): { ok: true; labels: Record<string, string> } | { ok: false; bad: string } {
+  const labels: Record<string, string> = {};
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [key, value, ...rest] = part.split('=');
+    if (key === undefined || value === undefined || rest.length > 0 || !NODE_LABEL_PATTERN.test(key) || !NODE_LABEL_PATTERN.test(value) || key in labels) return { ok: false, bad: part };
+    labels[key] = value;
+  }
+  return { ok: true, labels };
+}
+
+/** How placements choose among the nodes that fit: `binpack` the fullest first, `spread` the emptiest. */
+export const PLACEMENT_STRATEGIES = ['binpack', 'spread'] as const;
+export type PlacementStrategy = (typeof PLACEMENT_STRATEGIES)[number];

@@ -1,0 +1,222 @@
+/**
+ * The `nodes` and `node_reservations` tables, the one client of them: the session nodes (workers
+ * that each drive one engine's containers), their state and capacity, and what each session
+ * holds of its node. A placement is one conditional UPDATE of the node's counters (it succeeds
+ * only while the demand still fits), and its reservation row is written in the same transaction:
+ * two placements never overbook a node, on SQLite and on PostgreSQL alike, without locks held
+ * across a read. A reservation is released once, by the deletion of its row.
+ */
+import { raw } from '@mikro-orm/sql';
+import type { Database } from './db/orm.js';
+import { Node, NodeReservation } from './db/entities.js';
+import type { PlacementStrategy } from './node-names.js';
+
+export type { PlacementStrategy } from './node-names.js';
+
+export const NODE_STATES = ['pending', 'active', 'draining', 'revoked', 'lost'] as const;
+export type NodeState = (typeof NODE_STATES)[number];
+
+/** What an admin may do to a node, from which states, and the state it leaves the node in. */
+export const NODE_ACTIONS = {
+  /** Into service: a node enrolled and waiting, or a drained one back. */
+  approve: { from: ['pending', 'draining'], to: 'active' },
+  /** No new sessions; the running ones finish. */
+  drain: { from: ['active', 'lost'], to: 'draining' },
+  /** Never again: its sessions are placed nowhere and its credentials are refused. */
+  revoke: { from: ['pending', 'active', 'draining', 'lost'], to: 'revoked' },
+} as const satisfies Record<string, { from: readonly NodeState[]; to: NodeState }>;
+export type NodeAction = keyof typeof NODE_ACTIONS;
+
+export interface NodeCapacity {
+  memoryMb: number;
+  cpus: number;
+  maxSessions: number;
+}
+
+export interface NodeView {
+  id: string;
+  labels: Record<string, string>;
+  state: NodeState;
+  capacity: NodeCapacity;
+  reserved: { memoryMb: number; cpus: number; sessions: number };
+  lastHeartbeatAt: number | null;
+  createdAt: number;
+}
+
+/** What a session needs of a node, and where it may go. */
+export interface PlacementRequest {
+  sessionId: string;
+  memoryMb: number;
+  cpus: number;
+  /** Every one of these must be among the node's labels, with the same value. */
+  labels: Record<string, string>;
+  /** `binpack` fills the fullest node that fits first; `spread` the emptiest. */
+  strategy: PlacementStrategy;
+  /** Nodes tried before all others (those with a warm container ready), in this order. */
+  preferred: readonly string[];
+  /** Only nodes heard from at or after this time are placed on. */
+  aliveSince: Date;
+}
+
+export type NodeActionResult = { ok: true; node: NodeView } | { ok: false; reason: 'not_found' } | { ok: false; reason: 'invalid_transition'; state: NodeState };
+
+const millis = (cpus: number) => Math.round(cpus * 1000);
+
+function view(row: Node): NodeView {
+  return {
+    id: row.id,
+    labels: row.labels,
+    state: row.state as NodeState,
+    capacity: { memoryMb: row.memoryMb, cpus: row.cpuMillis / 1000, maxSessions: row.maxSessions },
+    reserved: { memoryMb: row.reservedMemoryMb, cpus: row.reservedCpuMillis / 1000, sessions: row.reservedSessions },
+    lastHeartbeatAt: row.lastHeartbeatAt?.getTime() ?? null,
+    createdAt: row.createdAt.getTime(),
+  };
+}
+
+const hasLabels = (node: Node, wanted: Record<string, string>) => Object.entries(wanted).every(([k, v]) => node.labels[k] === v);
+
+export class NodeRegistry {
+  constructor(private readonly db: Database) {}
+
+  /**
+   * A node worker's start: a new node is entered active (a worker that reaches the database was
+   * installed by the operator), a known one gets its capacity and labels updated, and one that
+   * was marked lost is back in service. Pending and revoked nodes stay as they are.
+   */
+  async register(node: { id: string; labels: Record<string, string>; capacity: NodeCapacity }, now = new Date()): Promise<NodeView> {
+    const em = this.db.em.fork();
+    const capacity = { memoryMb: node.capacity.memoryMb, cpuMillis: millis(node.capacity.cpus), maxSessions: node.capacity.maxSessions };
+    let row = await em.findOne(Node, { id: node.id });
+    if (!row) {
+      row = em.create(Node, { id: node.id, labels: node.labels, state: 'active', ...capacity, lastHeartbeatAt: now });
+    } else {
+      em.assign(row, { labels: node.labels, ...capacity, lastHeartbeatAt: now, ...(row.state === 'lost' ? { state: 'active' } : {}) });
+    }
+    await em.flush();
+    return view(row);
+  }
+
+  /** A node is alive; returns its state (null: unknown), which the node acts on (revoked: stop). */
+  async heartbeat(id: string, now = new Date()): Promise<NodeState | null> {
+    const em = this.db.em.fork();
+    await em.nativeUpdate(Node, { id }, { lastHeartbeatAt: now });
+    const row = await em.findOne(Node, { id });
+    return (row?.state as NodeState | undefined) ?? null;
+  }
+
+  async list(): Promise<NodeView[]> {
+    return (await this.db.em.fork().find(Node, {}, { orderBy: { id: 'asc' } })).map(view);
+  }
+
+  async get(id: string): Promise<NodeView | null> {
+    const row = await this.db.em.fork().findOne(Node, { id });
+    return row ? view(row) : null;
+  }
+
+  /** An admin's action; only from the states NODE_ACTIONS allows (compare-and-set on the state). */
+  async act(id: string, action: NodeAction): Promise<NodeActionResult> {
+    const em = this.db.em.fork();
+    const { from, to } = NODE_ACTIONS[action];
+    const changed = await em.nativeUpdate(Node, { id, state: { $in: [...from] } }, { state: to, updatedAt: new Date() });
+    const row = await em.findOne(Node, { id });
+    if (!row) return { ok: false, reason: 'not_found' };
+    if (changed !== 1) return { ok: false, reason: 'invalid_transition', state: row.state as NodeState };
+    return { ok: true, node: view(row) };
+  }
+
+  /**
+   * Reserves the session's demand on the first node that takes it: active, heard from recently,
+   * with the labels asked for, preferred nodes first, then by free memory (`binpack`: the least
+   * that fits; `spread`: the most). Returns the node, or null when nothing fits. A session placed
+   * before (a retried placement) gets the node it has.
+   */
+  async place(req: PlacementRequest): Promise<string | null> {
+    const em = this.db.em.fork();
+    const held = await em.findOne(NodeReservation, { sessionId: req.sessionId });
+    if (held) return held.nodeId;
+    const memoryMb = req.memoryMb;
+    const cpuMillis = millis(req.cpus);
+    const candidates = (await em.find(Node, { state: 'active', lastHeartbeatAt: { $gte: req.aliveSince } }))
+      .filter((n) => hasLabels(n, req.labels))
+      .filter((n) => n.reservedMemoryMb + memoryMb <= n.memoryMb && n.reservedCpuMillis + cpuMillis <= n.cpuMillis && n.reservedSessions < n.maxSessions);
+    const free = (n: Node) => n.memoryMb - n.reservedMemoryMb;
+    const rank = (n: Node) => {
+      const i = req.preferred.indexOf(n.id);
+      return i < 0 ? req.preferred.length : i;
+    };
+    candidates.sort((a, b) => rank(a) - rank(b) || (req.strategy === 'binpack' ? free(a) - free(b) : free(b) - free(a)) || a.id.localeCompare(b.id));
+    for (const node of candidates) {
+      // What was read above may be stale: the UPDATE checks the fit again, atomically.
+      const placed = await em.transactional(async (tx) => {
+        const taken = await tx.nativeUpdate(
+          Node,
+          {
+            id: node.id,
+            state: 'active',
+            [raw('reserved_memory_mb + ?', [memoryMb])]: { $lte: raw('memory_mb') },
+            [raw('reserved_cpu_millis + ?', [cpuMillis])]: { $lte: raw('cpu_millis') },
+            [raw('reserved_sessions + 1')]: { $lte: raw('max_sessions') },
+          },
+          {
+            reservedMemoryMb: raw('reserved_memory_mb + ?', [memoryMb]),
+            reservedCpuMillis: raw('reserved_cpu_millis + ?', [cpuMillis]),
+            reservedSessions: raw('reserved_sessions + 1'),
+          },
+        );
+        if (taken !== 1) return false;
+        tx.create(NodeReservation, { sessionId: req.sessionId, nodeId: node.id, memoryMb, cpuMillis });
+        await tx.flush();
+        return true;
+      });
+      if (placed) return node.id;
+    }
+    return null;
+  }
+
+  /** Gives the session's reservation back (once: a second call finds no row and does nothing). */
+  async release(sessionId: string): Promise<boolean> {
+    return this.db.em.fork().transactional(async (tx) => {
+      const held = await tx.findOne(NodeReservation, { sessionId });
+      if (!held) return false;
+      if ((await tx.nativeDelete(NodeReservation, { sessionId })) !== 1) return false;
+      await tx.nativeUpdate(
+        Node,
+        { id: held.nodeId },
+        {
+          reservedMemoryMb: raw('reserved_memory_mb - ?', [held.memoryMb]),
+          reservedCpuMillis: raw('reserved_cpu_millis - ?', [held.cpuMillis]),
+          reservedSessions: raw('reserved_sessions - 1'),
+        },
+      );
+      return true;
+    });
+  }
+
+  /** The node a session is placed on, if it holds a reservation. */
+  async nodeOf(sessionId: string): Promise<string | null> {
+    return (await this.db.em.fork().findOne(NodeReservation, { sessionId }))?.nodeId ?? null;
+  }
+
+  /** Every reservation, with when it was made (what the reconciler compares with running workflows). */
+  async reservations(): Promise<Array<{ sessionId: string; nodeId: string; since: number }>> {
+    return (await this.db.em.fork().find(NodeReservation, {})).map((r) => ({ sessionId: r.sessionId, nodeId: r.nodeId, since: r.createdAt.getTime() }));
+  }
+
+  /** The sessions holding a reservation on a node. */
+  async sessionsOn(nodeId: string): Promise<string[]> {
+    return (await this.db.em.fork().find(NodeReservation, { nodeId }, { orderBy: { sessionId: 'asc' } })).map((r) => r.sessionId);
+  }
+
+  /** Marks lost the nodes in service not heard from since `silentSince`; returns them. */
+  async markLost(silentSince: Date): Promise<string[]> {
+    const em = this.db.em.fork();
+    const silent = await em.find(Node, { state: { $in: ['active', 'draining'] }, $or: [{ lastHeartbeatAt: { $lt: silentSince } }, { lastHeartbeatAt: null }] });
+    const lost: string[] = [];
+    for (const node of silent) {
+      const changed = await em.nativeUpdate(Node, { id: node.id, state: node.state, lastHeartbeatAt: node.lastHeartbeatAt }, { state: 'lost', updatedAt: new Date() });
+      if (changed === 1) lost.push(node.id);
+    }
+    return lost;
+  }
+}
