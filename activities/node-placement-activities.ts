@@ -10,8 +10,6 @@ export interface NodePlacementDeps {
     strategy: PlacementStrategy;
     /** Nodes not heard from for this long get no new session. */
     aliveWithinSeconds: number;
-    /** The node whose engine holds this worker's warm pool: a warm start is placed there first. */
-    poolNode: string;
   };
 }
 
@@ -20,8 +18,8 @@ export interface PlaceSessionInput {
   memoryMb: number;
   cpus: number;
   labels: Record<string, string>;
-  /** Whether the session was given a warm container (on `poolNode`). */
-  warm: boolean;
+  /** The node of the warm container the session was given, tried first. */
+  warmNode: string | null;
 }
 
 export function nodePlacementActivities(deps: NodePlacementDeps) {
@@ -35,7 +33,7 @@ export function nodePlacementActivities(deps: NodePlacementDeps) {
         cpus: input.cpus,
         labels: input.labels,
         strategy: placement.strategy,
-        preferred: input.warm ? [placement.poolNode] : [],
+        preferred: input.warmNode ? [input.warmNode] : [],
         aliveSince: new Date(Date.now() - placement.aliveWithinSeconds * 1000),
       });
     },

@@ -9,6 +9,7 @@ import {
   clientAttachedSignal,
   sessionWatchQuery,
   sessionWorkflowId,
+  stopSignal,
   type AppExit,
   type ClientActivity,
   type SessionWatch,
@@ -35,6 +36,15 @@ export class TemporalSessionEvents implements SessionEvents {
     } catch (err) {
       // Ended meanwhile: nothing left to tell.
       if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+
+  /** Ends a session whose node went silent (a session that has ended meanwhile needs nothing). */
+  async nodeLost(sessionId: string, node: string): Promise<void> {
+    try {
+      await this.client.workflow.getHandle(sessionWorkflowId(sessionId)).signal(stopSignal, { reason: 'node_lost', by: null });
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw new Error(`could not end session ${sessionId} of lost node ${node}: ${String(err)}`, { cause: err });
     }
   }
 

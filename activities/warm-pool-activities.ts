@@ -21,6 +21,8 @@ export type WarmPoolDeps = ProvisioningDeps &
   /** To tell a claimed container (its session's row is live) from an orphan. */
   store: Pick<SessionRows, 'live'>;
   routes: SessionRoutes;
+  /** The session node this worker is: the containers it warms run there. */
+  node: string;
 };
 
 /** A pool container that is neither ready nor claimed after this long was orphaned. */
@@ -64,7 +66,7 @@ function containerWarmer(deps: WarmPoolDeps) {
       const container = await provisioning.startAndWaitReady(warmContainerSpec(pool, sessionId, Date.now()), label);
       await routes.add({ sessionId, containerIp: container.ip });
       await routes.waitUntilLive(sessionId);
-      const slot: WarmSlot = { sessionId, app: pool.app, quality: pool.quality, containerId: container.id, containerName: container.name, ip: container.ip, readyAt: Date.now() };
+      const slot: WarmSlot = { sessionId, app: pool.app, quality: pool.quality, containerId: container.id, containerName: container.name, ip: container.ip, readyAt: Date.now(), node: deps.node };
       await pools.add(ref, slot);
       return slot;
     } catch (err) {

@@ -10,7 +10,8 @@ import { labelledCounter } from '../core/labelled-counter.js';
 import type { RedisPoolStore } from '../core/pool-store.js';
 import { poolName } from '../workflows/messages.js';
 import { DEPENDENCIES } from './dependency-errors.js';
-import { NODE_STATES, type NodeRegistry } from '../core/node-registry.js';
+import { NODE_STATES } from '../core/node-names.js';
+import type { NodeRegistry } from '../core/node-registry.js';
 
 export class ApiMetrics {
   readonly registry = new Registry();

@@ -1,4 +1,14 @@
-/** How session nodes are named and labelled: the rules the worker's settings and the API both check. */
+/**
+ * How session nodes are named, labelled and what states they pass through: the rules the worker's
+ * settings, the API and the dashboard share (a plain module: no database behind it).
+ */
+
+/**
+ * `pending`: enrolled, waiting for an admin; `active`: takes new sessions; `draining`: its running
+ * sessions finish, no new one comes; `revoked`: out for good; `lost`: it stopped sending heartbeats.
+ */
+export const NODE_STATES = ['pending', 'active', 'draining', 'revoked', 'lost'] as const;
+export type NodeState = (typeof NODE_STATES)[number];
 
 /** Node names become task queue names and metric labels: short, lower-case, DNS-label-like. */
 export const NODE_ID_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

@@ -9,12 +9,10 @@
 import { raw } from '@mikro-orm/sql';
 import type { Database } from './db/orm.js';
 import { Node, NodeReservation } from './db/entities.js';
-import type { PlacementStrategy } from './node-names.js';
+import type { NodeState, PlacementStrategy } from './node-names.js';
 
-export type { PlacementStrategy } from './node-names.js';
+export { NODE_STATES, type NodeState, type PlacementStrategy } from './node-names.js';
 
-export const NODE_STATES = ['pending', 'active', 'draining', 'revoked', 'lost'] as const;
-export type NodeState = (typeof NODE_STATES)[number];
 
 /** What an admin may do to a node, from which states, and the state it leaves the node in. */
 export const NODE_ACTIONS = {

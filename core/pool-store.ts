@@ -33,6 +33,8 @@ export interface WarmSlot {
   ip: string;
   /** Epoch ms when it became ready. */
   readyAt: number;
+  /** The session node whose engine runs it (absent in slots warmed before nodes existed). */
+  node?: string;
 }
 
 export interface ListedSlot {

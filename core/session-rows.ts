@@ -140,13 +140,18 @@ export class SessionRows {
   }
 
   /**
-   * The sessions whose app runs, each with its container: what the worker's session monitor
-   * watches (ready: nobody attached yet; active). Oldest first.
+   * The sessions whose app runs on this node, each with its container: what the node worker's
+   * session monitor watches (ready: nobody attached yet; active). Oldest first.
    */
-  async watchable(): Promise<Array<{ sessionId: string; containerId: string }>> {
+  async watchable(node: string): Promise<Array<{ sessionId: string; containerId: string }>> {
+    // A session on another node has its container on another engine; one placed before nodes existed is on every worker's.
     const rows = await this.db.em
       .fork()
-      .find(Session, { state: { $in: ['ready', 'active'] }, containerId: { $ne: null } }, { fields: ['id', 'containerId'], orderBy: { requestedAt: 'asc' } });
+      .find(
+        Session,
+        { state: { $in: ['ready', 'active'] }, containerId: { $ne: null }, $or: [{ nodeId: node }, { nodeId: null }] },
+        { fields: ['id', 'containerId'], orderBy: { requestedAt: 'asc' } },
+      );
     return rows.map((r) => ({ sessionId: r.id, containerId: r.containerId! }));
   }
 

@@ -22,7 +22,8 @@ export type LiveState = (typeof LIVE_STATES)[number];
 /**
  * Why a session ended. `stopped` for the first seven, `failed` for the others; `workflow_lost`:
  * its workflow ended without tearing it down (terminated by an operator, or lost by Temporal),
- * and the reconciler removed what it left; `no_capacity`: no session node had room for it.
+ * and the reconciler removed what it left; `no_capacity`: no session node had room for it;
+ * `node_lost`: the session node it ran on went silent (core/node-registry.ts).
  */
 export const END_REASONS = [
   'user_stop',
@@ -36,6 +37,7 @@ export const END_REASONS = [
   'provision_timeout',
   'workflow_lost',
   'no_capacity',
+  'node_lost',
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
 

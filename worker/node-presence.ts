@@ -13,27 +13,50 @@ export interface NodePresence {
   stop(): void;
 }
 
-export async function startNodePresence(deps: { registry: Pick<NodeRegistry, 'register' | 'heartbeat'>; node: WorkerConfig['node']; logger: Logger }): Promise<NodePresence> {
+export interface NodePresenceDeps {
+  registry: Pick<NodeRegistry, 'register' | 'heartbeat'>;
+  node: WorkerConfig['node'];
+  logger: Logger;
+  /**
+   * A node marked lost that hears back (its network was cut, not its worker): a reconcile pass is
+   * started, which removes what its lost sessions left on this host (only what belongs to a
+   * closed workflow, so new sessions placed meanwhile are safe), and the node is back in service.
+   */
+  beforeReturn: () => Promise<void>;
+}
+
+export async function startNodePresence(deps: NodePresenceDeps): Promise<NodePresence> {
   const { registry, node, logger } = deps;
-  const entered = await registry.register({ id: node.id, labels: node.labels, capacity: node.capacity });
+  const enter = () => registry.register({ id: node.id, labels: node.labels, capacity: node.capacity });
+  const entered = await enter();
   let state: NodeState = entered.state;
   logger.info('session node registered', { node: node.id, state, labels: node.labels, capacity: node.capacity });
   if (state !== 'active') logger.warn('this node takes no new sessions until an admin changes its state', { node: node.id, state });
   let failing = false;
+  const returnFromLost = async () => {
+    logger.warn('this node was marked lost: collecting what its sessions left, and back in service', { node: node.id });
+    await deps.beforeReturn();
+    state = (await enter()).state;
+  };
+  let busy = false;
+  const beat = async () => {
+    const now = await registry.heartbeat(node.id);
+    if (failing) logger.info('node heartbeats reach the registry again', { node: node.id });
+    failing = false;
+    if (now !== null && now !== state) logger.warn('node state changed', { node: node.id, from: state, to: now });
+    if (now !== null) state = now;
+    if (now === 'lost') await returnFromLost();
+  };
   const timer = setInterval(() => {
-    registry.heartbeat(node.id).then(
-      (now) => {
-        if (failing) logger.info('node heartbeats reach the registry again', { node: node.id });
-        failing = false;
-        if (now !== null && now !== state) logger.warn('node state changed', { node: node.id, from: state, to: now });
-        if (now !== null) state = now;
-      },
-      (err: unknown) => {
+    if (busy) return;
+    busy = true;
+    beat()
+      .catch((err: unknown) => {
         // Logged once per outage: the next success says it is over.
         if (!failing) logger.warn('node heartbeat failed', { node: node.id, error: String(err) });
         failing = true;
-      },
-    );
+      })
+      .finally(() => (busy = false));
   }, node.heartbeatSeconds * 1000);
   timer.unref();
   return { state: () => state, stop: () => clearInterval(timer) };

@@ -3,7 +3,7 @@
  * Used by worker/main.ts and by the integration tests, so both run the same wiring.
  */
 import os from 'node:os';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, ScheduleOverlapPolicy } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { trace } from '@opentelemetry/api';
 import {
@@ -28,8 +28,9 @@ import { IptablesPacketFilter, SessionFirewall } from '../activities/session-fir
 import { SubnetPool } from '../activities/subnet-pool.js';
 import { AccountStates } from '../core/account-states.js';
 import { NodeRegistry } from '../core/node-registry.js';
-import { nodeTaskQueue } from '../workflows/messages.js';
+import { nodeTaskQueue, reconcileScheduleId } from '../workflows/messages.js';
 import { startNodePresence } from './node-presence.js';
+import { watchForLostNodes } from './lost-nodes.js';
 import { SessionRows } from '../core/session-rows.js';
 import { AuditLog } from '../core/audit-log.js';
 import { TraefikFileRoutes } from '../activities/traefik-routes.js';
@@ -100,7 +101,6 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   const admission = new StartAdmission(config.maxConcurrentStarts);
   const sessionRows = new SessionRows(db);
   const nodes = new NodeRegistry(db);
-  const presence = await startNodePresence({ registry: nodes, node: config.node, logger });
   metrics.observeStarts(admission);
   metrics.observeSessions(sessionRows, logger);
   const activityDeps: ActivityDeps = {
@@ -124,7 +124,8 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     sessionTokenSecret: config.sessionTokenSecret,
     admission,
     nodes,
-    placement: { ...config.node.placement, poolNode: config.node.id },
+    placement: config.node.placement,
+    node: config.node.id,
   };
   const activities = createActivities(activityDeps);
   metrics.registerActivities(Object.keys(activities));
@@ -164,10 +165,23 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   const stopHealth = publishWorkerHealth({ redis, identity, pingDocker: () => runtime.ping(), logger });
   await ensurePoolSchedule(client, config, logger);
   await ensureReconcileSchedule(client, config, logger);
+  const presence = await startNodePresence({
+    registry: nodes,
+    node: config.node,
+    logger,
+    beforeReturn: () => client.schedule.getHandle(reconcileScheduleId(taskQueue)).trigger(ScheduleOverlapPolicy.BUFFER_ONE),
+  });
+  const lostNodes = watchForLostNodes({
+    registry: nodes,
+    sessions: sessionEvents,
+    everySeconds: config.node.heartbeatSeconds,
+    silentAfterSeconds: config.node.placement.aliveWithinSeconds,
+    logger,
+  });
   const metricsServer = await metrics.serve(config.metricsPort, logger);
   const monitor = new SessionMonitor({
     runtime,
-    sessions: sessionRows,
+    sessions: { watchable: () => sessionRows.watchable(config.node.id) },
     workflows: sessionEvents,
     sockets: { inUse: socketsInUse, table: (pid) => tcpTable(pid, XPRA_PORTS) },
     metrics,
@@ -189,6 +203,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     async close() {
       stopHealth();
       presence.stop();
+      lostNodes.stop();
       await monitor.stop();
       await metricsServer.close();
       for (const w of [worker, nodeWorker]) if (w.getState() === 'RUNNING') w.shutdown();

@@ -141,11 +141,11 @@ export interface SessionWorkflowInput {
 export interface StopRequest {
   /**
    * `admin_stop`: an admin disabled the owner; `provision_timeout`: the API gave up waiting for
-   * the session to become ready.
+   * the session to become ready; `node_lost`: its session node stopped sending heartbeats.
    */
-  reason: 'user_stop' | 'admin_stop' | 'provision_timeout';
-  /** The user who asked, for the record. */
-  by: string;
+  reason: 'user_stop' | 'admin_stop' | 'provision_timeout' | 'node_lost';
+  /** The user who asked, for the record; null when the control plane itself did (a lost node). */
+  by: string | null;
 }
 
 export interface ClientActivity {

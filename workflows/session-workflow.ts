@@ -85,11 +85,12 @@ const WARM_CLAIM: ActivityOptions = {
 };
 
 /**
- * How long an activity for a session's node may wait for the node's worker to pick it up: a node
- * that is gone must not hold a session (its provisioning, or its teardown) forever. What a dead
- * node still has is removed by its own reconciler when it comes back, before it takes work.
+ * How long an activity for a session's node may take in all, waiting for the node's worker and
+ * every attempt included: a node that stopped polling must not hold a session (its provisioning,
+ * or its teardown) forever. The longest, a provisioning, takes at most three attempts of its
+ * ready timeout. What a silent node still has is removed by its own reconciler when it is back.
  */
-export const NODE_PICKUP_TIMEOUT = '1 minute';
+export const NODE_ACTIVITY_DEADLINE = '10 minutes';
 
 /**
  * Activities that act on the session's node (its files, container, warm claim, removal), sent to
@@ -99,7 +100,7 @@ export const NODE_PICKUP_TIMEOUT = '1 minute';
 function onNode(session: LiveSession, options: ActivityOptions) {
   const node = session.snap.node;
   if (node === undefined) return proxyActivities<Activities>(options);
-  return proxyActivities<Activities>({ ...options, taskQueue: nodeTaskQueue(workflowInfo().taskQueue, node), scheduleToStartTimeout: NODE_PICKUP_TIMEOUT });
+  return proxyActivities<Activities>({ ...options, taskQueue: nodeTaskQueue(workflowInfo().taskQueue, node), scheduleToCloseTimeout: NODE_ACTIVITY_DEADLINE });
 }
 
 // Placing a session reads and writes the node registry: brief, and retried a few times only.
@@ -305,7 +306,7 @@ type ProvisionOutcome = { ok: true; provisioned: Provisioned } | { ok: false; er
 async function place(session: LiveSession): Promise<void> {
   const { spec } = session;
   const { memoryMb, cpus } = spec.resources;
-  const node = await placement.placeSession({ sessionId: spec.sessionId, memoryMb, cpus, labels: {}, warm: spec.warm !== undefined });
+  const node = await placement.placeSession({ sessionId: spec.sessionId, memoryMb, cpus, labels: {}, warmNode: spec.warm?.node ?? null });
   if (node === null) throw new NoCapacity(`no active node has ${memoryMb} MB of memory, ${cpus} CPUs and a session slot free`);
   session.snap = { ...session.snap, node };
 }
@@ -315,7 +316,9 @@ async function provision(session: LiveSession): Promise<Provisioned> {
   const { spec } = session;
   // Sessions that began before nodes existed replay without a placement.
   if (patched('node-placement')) await place(session);
-  if (spec.warm) {
+  // A warm container on another node than the one placed on (that node was full) is left to its
+  // pool, which removes it as an orphan: the session starts cold where it was placed.
+  if (spec.warm && (spec.warm.node === undefined || spec.warm.node === session.snap.node)) {
     try {
       // A pre-warmed container: certificate and routes exist; make it this session's.
       return { container: await onNode(session, WARM_CLAIM).claimWarmContainer({ spec, slot: spec.warm }), start: 'warm' };
@@ -402,13 +405,21 @@ async function runUntilEnd(session: LiveSession, historyLimit: number): Promise<
 async function removeSession(session: LiveSession): Promise<void> {
   const { sessionId } = session.spec;
   if (patched('remove-session-in-one-activity')) {
+    if (session.stopRequested && session.stopReason === 'node_lost') {
+      // The node is gone: what the control side holds of the session goes now; its container
+      // goes when the node is back, by the node's reconciler, before it takes work again.
+      await durable.removeSessionRoutes({ sessionId });
+      await durable.revokeSessionCredentials({ sessionId });
+      return;
+    }
     try {
       await onNode(session, DURABLE).removeSession({ sessionId });
     } catch (err) {
-      // Only a node that never picked the removal up gets here (the removal itself is retried
-      // without a cap): the session ends all the same, and the node's reconciler removes its
-      // container when it is back, the control side's reconciler its routes and credentials.
-      if (!(err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START')) throw err;
+      // Only a node that did not remove it within its deadline gets here (a removal is retried
+      // without a cap until then): the session ends all the same, and the node's reconciler
+      // removes its container when it is back, the control side's reconciler its routes and
+      // credentials.
+      if (!(err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_CLOSE')) throw err;
       log.warn('the session node did not take the removal', { sessionId, node: session.snap.node, error: failureMessage(err) });
     }
     return;

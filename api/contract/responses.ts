@@ -10,7 +10,7 @@ import { ROLES } from '../../core/roles.js';
 import { APPS, QUALITIES } from '../../core/catalog.js';
 import { AUDIT_ACTIONS } from '../../core/audit-actions.js';
 import { END_REASONS, SESSION_STATES } from '../../core/session-snapshot.js';
-import { NODE_STATES } from '../../core/node-registry.js';
+import { NODE_STATES } from '../../core/node-names.js';
 
 const timestamp = z.iso.datetime({ offset: true }).meta({ description: 'ISO 8601 time (UTC)' });
 const uuid = z.uuid();
@@ -160,6 +160,7 @@ export const nodeView = z
   .meta({ id: 'Node' });
 export type NodeViewBody = z.infer<typeof nodeView>;
 export const nodeList = z.strictObject({ nodes: z.array(nodeView) }).meta({ id: 'NodeList' });
+export type NodeListBody = z.infer<typeof nodeList>;
 
 export const auditEntry = z
   .strictObject({

@@ -6,7 +6,7 @@
 import type { AuditLog } from '../../core/audit-log.js';
 import type { AuditAction } from '../../core/audit-actions.js';
 import type { NodeAction, NodeRegistry, NodeView } from '../../core/node-registry.js';
-import type { NodeViewBody } from '../contract/responses.js';
+import type { NodeListBody, NodeViewBody } from '../contract/responses.js';
 import { HttpError } from '../http-error.js';
 import type { AuthenticatedUser } from '../request-context.js';
 
@@ -31,7 +31,7 @@ export class NodeAdmin {
     private readonly audit: Pick<AuditLog, 'record'>,
   ) {}
 
-  async list(): Promise<{ nodes: NodeViewBody[] }> {
+  async list(): Promise<NodeListBody> {
     return { nodes: (await this.registry.list()).map(nodeBody) };
   }
 

@@ -9,6 +9,7 @@ import { AccountPage } from './pages/AccountPage';
 import { AdminSessionsPage } from './pages/AdminSessionsPage';
 import { AuditPage } from './pages/AuditPage';
 import { LoginPage } from './pages/LoginPage';
+import { NodesPage } from './pages/NodesPage';
 import { OverviewPage } from './pages/OverviewPage';
 import { RedeemPage } from './pages/RedeemPage';
 import { SessionsPage } from './pages/SessionsPage';
@@ -24,6 +25,7 @@ const TITLES: Record<string, string> = {
   '/admin': 'Overview',
   '/admin/sessions': 'All sessions',
   '/admin/users': 'Users',
+  '/admin/nodes': 'Nodes',
   '/admin/audit': 'Audit log',
   '/login': 'Log in',
   '/redeem': 'Redeem an invitation',
@@ -129,6 +131,8 @@ function pageFor(route: string, me: Me, reloadMe: () => Promise<void>) {
       return admin(<AdminSessionsPage />);
     case '/admin/users':
       return admin(<UsersPage myId={me.id} />);
+    case '/admin/nodes':
+      return admin(<NodesPage />);
     case '/admin/audit':
       return admin(<AuditPage />);
     default:

@@ -9,6 +9,7 @@ export { ROLES, type Role } from '../../core/roles';
 export { APPS, QUALITIES, type Quality } from '../../core/catalog';
 export { SESSION_STATES, type SessionState } from '../../core/session-snapshot';
 export { AUDIT_ACTIONS } from '../../core/audit-actions';
+export { NODE_STATES, type NodeState } from '../../core/node-names';
 
 export type TokenPair = contract.TokenPair;
 export type Me = contract.Me;
@@ -25,3 +26,5 @@ export type StartStats = Overview['starts']['warm'];
 export type DependencyStatus = Overview['dependencies']['database'];
 export type AuditEvent = contract.AuditEntry;
 export type AuditPage = contract.AuditPage;
+export type Node = contract.NodeViewBody;
+export type NodeList = contract.NodeListBody;

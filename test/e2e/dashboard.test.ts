@@ -21,6 +21,8 @@ import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.
 import { launchChromium, type TestBrowser } from '../support/browser.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { sessionSnapshotQuery } from '../../workflows/messages.js';
+import { openDatabase } from '../../core/db/orm.js';
+import { NodeRegistry } from '../../core/node-registry.js';
 
 const SCREENSHOTS = path.join(REPO_ROOT, 'test-results', 'dashboard');
 /** Short, so that the tabs below refresh many times within the test. */
@@ -249,6 +251,44 @@ describe('the dashboard, by clicking', () => {
     await page.getByRole('button', { name: 'First page' }).click();
     expect(await shownPage(1)).toEqual(first);
     await expect(page.getByRole('button', { name: 'Previous page' }).isDisabled()).resolves.toBe(true);
+    expect(refused).toEqual([]);
+    await page.context().close();
+  }, 120_000);
+
+  it('an admin drains a node, puts it back in service and revokes it from the Nodes page', async () => {
+    // A node of its own (entered as its worker would), so the stack's node keeps taking sessions.
+    const id = `dash-${Date.now().toString(36)}`;
+    const db = await openDatabase(t.config.db);
+    try {
+      await new NodeRegistry(db).register({ id, labels: { region: 'test' }, capacity: { memoryMb: 4096, cpus: 4, maxSessions: 3 } });
+    } finally {
+      await db.close();
+    }
+    const admin = await t.newUser('admin');
+    const page = await newPage();
+    await page.goto(`${t.origin}/ui/`);
+    await logIn(page, admin.username, admin.password);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Nodes' }).click();
+    await checkPage(page, 'nodes', 'Nodes');
+    const row = page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: id, exact: true }) });
+    const state = row.locator('td').first();
+    await expect.poll(() => state.textContent()).toBe('active');
+    expect(await row.textContent()).toContain('region=test');
+    expect(await row.textContent()).toContain('0 / 3');
+    // The stack's own node is listed too, in service.
+    const local = page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'local', exact: true }) });
+    await expect.poll(() => local.locator('td').first().textContent()).toBe('active');
+
+    await row.getByRole('button', { name: `Drain ${id}` }).click();
+    await page.getByRole('status').filter({ hasText: `Node ${id} is now draining.` }).waitFor();
+    await expect.poll(() => state.textContent()).toBe('draining');
+    await row.getByRole('button', { name: `Back in service ${id}` }).click();
+    await expect.poll(() => state.textContent()).toBe('active');
+    await row.getByRole('button', { name: `Revoke ${id}` }).click();
+    await expect.poll(() => state.textContent()).toBe('revoked');
+    expect(await row.getByRole('button').count()).toBe(0);
+    const audit = await t.call('GET', `/v1/audit?action=node.drained&limit=5`, { token: admin.token });
+    expect(audit.body.events.map((e: { target_id: string }) => e.target_id)).toContain(id);
     expect(refused).toEqual([]);
     await page.context().close();
   }, 120_000);

@@ -107,6 +107,27 @@ describe.each(drivers)('%s', (driver, dbConfig) => {
     }
   });
 
+  it('gives each node’s session monitor the running sessions placed on it, and those placed before nodes existed', async () => {
+    const cfg = dbConfig();
+    const db = await openDatabase(cfg);
+    try {
+      await migrateToLatest(db, cfg.driver);
+      const store = new SessionRows(db);
+      const node = `n-${randomUUID().slice(0, 8)}`;
+      const running = (extra: Partial<SessionSnapshot>) => snapshot({ state: 'active', readyAt: Date.now(), container: { id: randomUUID().replace(/-/g, ''), name: 'c', ip: '172.31.0.3' }, ...extra });
+      const [mine, others, older, ended] = [running({ node }), running({ node: `${node}-other` }), running({}), running({ node, state: 'stopped', endedAt: Date.now() })];
+      for (const s of [mine, others, older, ended]) await store.record(s);
+      const watched = (await store.watchable(node)).map((w) => w.sessionId);
+      expect(watched).toContain(mine.sessionId);
+      expect(watched).toContain(older.sessionId);
+      expect(watched).not.toContain(others.sessionId);
+      expect(watched).not.toContain(ended.sessionId);
+      expect((await store.find(mine.sessionId))?.node).toBe(node);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('records a session projection by upsert and keeps the latest state', async () => {
     const cfg = dbConfig();
     const db = await openDatabase(cfg);

@@ -88,6 +88,8 @@ interface Fakes {
   /** Every side effect, in order, e.g. `files:<id>`, `routes+:<id>@<ip>`, `remove:<id>`. */
   calls: string[];
   teardowns: string[];
+  /** provisionSession has begun (a test that stops during provisioning waits for it). */
+  provisionStarted: boolean;
   provisionCancelled: boolean;
   /** Calls of the watcher activity: only sessions that began before the session monitor make them. */
   watchInputs: WatchInput[];
@@ -104,6 +106,7 @@ function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; warm?: 'ok' 
     audits: [],
     calls: [],
     teardowns: [],
+    provisionStarted: false,
     provisionCancelled: false,
     watchInputs: [],
     activities: undefined as unknown as SessionActivities,
@@ -132,7 +135,7 @@ function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; warm?: 'ok' 
     },
     async placeSession(input) {
       if (opts.noCapacity) return null;
-      f.calls.push(`place:${input.sessionId}:${input.memoryMb}:${input.cpus}${input.warm ? ':warm' : ''}`);
+      f.calls.push(`place:${input.sessionId}:${input.memoryMb}:${input.cpus}${input.warmNode ? `:warm@${input.warmNode}` : ''}`);
       return NODE;
     },
     async releasePlacement({ sessionId }) {
@@ -143,6 +146,7 @@ function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; warm?: 'ok' 
       f.calls.push(`files:${s.sessionId}`);
     },
     async provisionSession(s: SessionSpec) {
+      f.provisionStarted = true;
       if (opts.provision === 'image-missing') throw new ImageMissingError(s.image);
       if (opts.provision === 'hang') {
         await waitUntilCancelled(() => (f.provisionCancelled = true));
@@ -307,6 +311,23 @@ describe('SessionWorkflow', () => {
     expect(snapshot.endedAt! - snapshot.startedAt).toBeLessThan(31 * 60 * 1000);
   });
 
+  it('ends node_lost when its node goes silent: the control side is cleared, the node is not waited for', async () => {
+    const f = fakes();
+    const s = await spec();
+    const snapshot = await withWorker(f, async (tq) => {
+      const h = await startSession(tq, s);
+      await h.executeUpdate(awaitReadyUpdate);
+      await h.signal(stopSignal, { reason: 'node_lost', by: null });
+      return h.result();
+    });
+    expect(snapshot).toMatchObject({ state: 'failed', reason: 'node_lost', node: NODE });
+    const id = s.sessionId;
+    // Routes and credentials on the control queue; no removal sent to the lost node; the room back.
+    expect(f.calls.slice(-3)).toEqual([`routes-:${id}`, `revoke:${id}`, `release:${id}`]);
+    expect(f.teardowns).toEqual([]);
+    expect(f.audits).toEqual(['session.created', 'session.failed:node_lost']);
+  });
+
   it('stops on request and tears down; the session monitor watches it, no watcher activity runs', async () => {
     const f = fakes();
     const s = await spec({ idleSeconds: 20 * 60 });
@@ -330,7 +351,8 @@ describe('SessionWorkflow', () => {
     const s = await spec();
     const snapshot = await withWorker(f, async (tq) => {
       const h = await startSession(tq, s);
-      await eventually(() => f.states.includes('provisioning'), 'provisioning to start');
+      // The container's start itself is under way (placement and files come first).
+      await eventually(() => f.provisionStarted, 'the container to be starting');
       expect((await h.query(sessionSnapshotQuery)).state).toBe('provisioning');
       await h.signal(stopSignal, { reason: 'user_stop', by: s.userId });
       return h.result();
@@ -441,7 +463,7 @@ describe('SessionWorkflow', () => {
   it('takes over a warm container: no files, container or routes made, the URL opened in it; teardown as usual', async () => {
     const f = fakes();
     const s = await spec();
-    const slot: WarmSlot = { sessionId: s.sessionId, app: 'firefox', quality: 'auto', containerId: 'warm-1', containerName: 'hackstream-session-warm-1', ip: '10.213.0.18', readyAt: 0 };
+    const slot: WarmSlot = { sessionId: s.sessionId, app: 'firefox', quality: 'auto', containerId: 'warm-1', containerName: 'hackstream-session-warm-1', ip: '10.213.0.18', readyAt: 0, node: NODE };
     const { ready, final } = await withWorker(f, async (tq) => {
       const h = await startSession(tq, { ...s, warm: slot });
       const ready = await h.executeUpdate(awaitReadyUpdate);
@@ -451,8 +473,24 @@ describe('SessionWorkflow', () => {
     expect(ready).toMatchObject({ state: 'ready', start: 'warm', container: { id: 'warm-1', ip: '10.213.0.18' } });
     expect(final).toMatchObject({ state: 'stopped', reason: 'user_stop' });
     const id = s.sessionId;
-    expect(f.calls).toEqual([`place:${id}:1024:1:warm`, `claim:${id}:warm-1:${s.url}`, `remove:${id}`, `release:${id}`]);
+    expect(f.calls).toEqual([`place:${id}:1024:1:warm@${NODE}`, `claim:${id}:warm-1:${s.url}`, `remove:${id}`, `release:${id}`]);
     expect(f.states).toEqual(['provisioning', 'ready', 'stopping', 'stopped']);
+  });
+
+  it('starts cold where it was placed when its warm container is on another node (left to that node’s pool)', async () => {
+    const f = fakes();
+    const s = await spec();
+    const slot: WarmSlot = { sessionId: s.sessionId, app: 'firefox', quality: 'auto', containerId: 'warm-3', containerName: 'hackstream-session-warm-3', ip: '10.213.0.50', readyAt: 0, node: 'node-b' };
+    const ready = await withWorker(f, async (tq) => {
+      const h = await startSession(tq, { ...s, warm: slot });
+      const ready = await h.executeUpdate(awaitReadyUpdate);
+      await h.signal(stopSignal, { reason: 'user_stop', by: s.userId });
+      await h.result();
+      return ready;
+    });
+    expect(ready).toMatchObject({ state: 'ready', start: 'cold', node: NODE });
+    const id = s.sessionId;
+    expect(f.calls.slice(0, 4)).toEqual([`place:${id}:1024:1:warm@node-b`, `files:${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`]);
   });
 
   it('removes an unusable warm container it was given, then starts cold on a fresh one', async () => {
@@ -469,7 +507,7 @@ describe('SessionWorkflow', () => {
     expect(ready).toMatchObject({ state: 'ready', start: 'cold', container: { ip: '172.30.0.2' } });
     const id = s.sessionId;
     // Everything of the warm container goes first: the cold start cannot find and reuse it.
-    expect(f.calls.slice(0, 5)).toEqual([`place:${id}:1024:1:warm`, `remove:${id}`, `files:${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`]);
+    expect(f.calls.slice(0, 5)).toEqual([`place:${id}:1024:1`, `remove:${id}`, `files:${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`]);
   });
 });
 

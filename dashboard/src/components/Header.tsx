@@ -8,6 +8,7 @@ const LINKS: { path: string; label: string; admin: boolean }[] = [
   { path: '/admin', label: 'Overview', admin: true },
   { path: '/admin/sessions', label: 'All sessions', admin: true },
   { path: '/admin/users', label: 'Users', admin: true },
+  { path: '/admin/nodes', label: 'Nodes', admin: true },
   { path: '/admin/audit', label: 'Audit', admin: true },
 ];
 
