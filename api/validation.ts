@@ -6,7 +6,7 @@ import { APPS, PROFILES, QUALITIES } from '../core/catalog.js';
 import { AUDIT_ACTIONS } from '../core/audit-actions.js';
 import { decodePageCursor } from '../core/page-cursor.js';
 import { SESSION_STATES } from '../core/session-snapshot.js';
-import { NODE_ID_PATTERN } from '../core/node-names.js';
+import { MAX_NODE_LABELS, NODE_ID_PATTERN, NODE_LABEL_PATTERN } from '../core/node-names.js';
 import { HttpError } from './http-error.js';
 
 export function parseInput<T extends z.ZodType>(schema: T, input: unknown, what = 'request body'): z.infer<T> {
@@ -123,6 +123,14 @@ export const createSessionBody = z.strictObject({
   url: safeWebUrl.optional(),
   profile: z.enum(PROFILES).default('ephemeral'),
   quality: z.enum(QUALITIES).default('auto'),
+  node_labels: z
+    .record(
+      z.string().regex(NODE_LABEL_PATTERN, 'a label key is 1–63 letters, digits, dots, dashes or underscores'),
+      z.string().regex(NODE_LABEL_PATTERN, 'a label value is 1–63 letters, digits, dots, dashes or underscores'),
+    )
+    .refine((r) => Object.keys(r).length <= MAX_NODE_LABELS, `at most ${MAX_NODE_LABELS} labels`)
+    .default({})
+    .meta({ description: 'labels the session node must have (e.g. {"gpu": "true"}), besides those the role requires' }),
 });
 export type CreateSessionBody = z.infer<typeof createSessionBody>;
 

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { APPS, QUALITIES, type App, type Quality } from './catalog.js';
 import { egressDestinationsSchema } from './egress-destinations.js';
 import { INGRESS_GROUP } from './ingress-names.js';
-import { NODE_ID_PATTERN, PLACEMENT_STRATEGIES, parseNodeLabels } from './node-names.js';
+import { MAX_NODE_LABELS, NODE_ID_PATTERN, NODE_LABEL_PATTERN, PLACEMENT_STRATEGIES, parseNodeLabels } from './node-names.js';
 
 const seconds = (def: number) => z.coerce.number().int().positive().default(def);
 
@@ -191,6 +191,11 @@ const rolePolicySchema = (maxSessions: number) =>
     storageMb: z.number().int().min(0).default(1024),
     /** Destinations beyond the public internet its sessions may reach (core/egress-destinations.ts). */
     egress: egressDestinationsSchema.default([]),
+    /** Labels every node its sessions are placed on must have (core/node-registry.ts), e.g. {"gpu": "true"}. */
+    nodeLabels: z
+      .record(z.string().regex(NODE_LABEL_PATTERN, 'is not a label key'), z.string().regex(NODE_LABEL_PATTERN, 'is not a label value'))
+      .refine((r) => Object.keys(r).length <= MAX_NODE_LABELS, `at most ${MAX_NODE_LABELS} labels`)
+      .default({}),
   });
 // Safe defaults: clipboard on, file transfer off, Firefox only; two sessions at a time for users.
 const rolePoliciesSchema = z.strictObject({

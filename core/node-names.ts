@@ -16,6 +16,18 @@ export const NODE_ID_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** A label's key and value (HACKSTREAM_NODE_LABELS, a placement's constraints). */
 export const NODE_LABEL_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
 
+/** At most this many labels a placement may ask for (the role's and the request's together). */
+export const MAX_NODE_LABELS = 8;
+
+/**
+ * A session's placement constraint: its role's labels and those it asked for. A request may add
+ * labels, never change one its role sets: returns the first such key instead.
+ */
+export function placementLabels(role: Record<string, string>, asked: Record<string, string>): { ok: true; labels: Record<string, string> } | { ok: false; key: string } {
+  for (const [k, v] of Object.entries(asked)) if (k in role && role[k] !== v) return { ok: false, key: k };
+  return { ok: true, labels: { ...asked, ...role } };
+}
+
 /** `key=value,key=value` into a record, or the first entry that is not one. */
 export function parseNodeLabels(text: string): { ok: true; labels: Record<string, string> } | { ok: false; bad: string } {
   const labels: Record<string, string> = {};

@@ -69,6 +69,8 @@ export interface SessionSpec {
   requestedFrom?: string;
   /** Set when the session takes over a pre-warmed container. */
   warm?: WarmSlot;
+  /** Labels the node it is placed on must have (its role's and its request's); absent: any node. */
+  nodeLabels?: Record<string, string>;
 }
 
 /** One pool of pre-warmed containers, as the pool-warming schedule keeps it. */

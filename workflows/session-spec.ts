@@ -19,6 +19,8 @@ export type SessionRequest = Pick<SessionSpec, 'sessionId' | 'userId' | 'app' | 
   requestedFrom: string;
   /** The pre-warmed container the session takes over, if it got one. */
   warm: WarmSlot | null;
+  /** Labels the node it is placed on must have. */
+  nodeLabels: Record<string, string>;
 };
 
 /** The user's effective limits (their quota, or their role's defaults). */
@@ -44,7 +46,7 @@ export function canTakeWarmContainer(profile: Profile, policy: SessionPolicy, wa
 }
 
 export function sessionSpec(request: SessionRequest, quota: SessionQuota, policy: SessionPolicy, defaults: SpecDefaults): SessionSpec {
-  const { warm, ...asked } = request;
+  const { warm, nodeLabels, ...asked } = request;
   return {
     sessionId: asked.sessionId,
     userId: asked.userId,
@@ -65,6 +67,7 @@ export function sessionSpec(request: SessionRequest, quota: SessionQuota, policy
     requestedAt: asked.requestedAt,
     requestedFrom: asked.requestedFrom,
     ...(warm ? { warm } : {}),
+    ...(Object.keys(nodeLabels).length > 0 ? { nodeLabels } : {}),
   };
 }
 

@@ -306,7 +306,7 @@ type ProvisionOutcome = { ok: true; provisioned: Provisioned } | { ok: false; er
 async function place(session: LiveSession): Promise<void> {
   const { spec } = session;
   const { memoryMb, cpus } = spec.resources;
-  const node = await placement.placeSession({ sessionId: spec.sessionId, memoryMb, cpus, labels: {}, warmNode: spec.warm?.node ?? null });
+  const node = await placement.placeSession({ sessionId: spec.sessionId, memoryMb, cpus, labels: spec.nodeLabels ?? {}, warmNode: spec.warm?.node ?? null });
   if (node === null) throw new NoCapacity(`no active node has ${memoryMb} MB of memory, ${cpus} CPUs and a session slot free`);
   session.snap = { ...session.snap, node };
 }

@@ -26,6 +26,7 @@ import {
   type StopRequest,
 } from '../../workflows/messages.js';
 import { canTakeWarmContainer, sessionSpec } from '../../workflows/session-spec.js';
+import { placementLabels } from '../../core/node-names.js';
 import type { SessionWorkflow } from '../../workflows/session-workflow.js';
 import { HttpError, notFound } from '../http-error.js';
 import type { AuthenticatedUser } from '../request-context.js';
@@ -86,11 +87,19 @@ export class SessionService {
   private async reserve(user: AuthenticatedUser, body: CreateSessionBody, ip: string, requestedAt: number): Promise<SessionSpec> {
     const { config, quotas, pools, rows, egress } = this.deps;
     const policy = { ...config.policies[user.role], egress: await egress.effective(user.role) };
+    const placement = placementLabels(policy.nodeLabels, body.node_labels);
+    if (!placement.ok) {
+      const required = `${placement.key}=${policy.nodeLabels[placement.key]}`;
+      throw new HttpError(403, 'node_labels_not_allowed', `the ${user.role} role places sessions only on nodes with ${required}`);
+    }
+    const nodeLabels = placement.labels;
     return quotas.reserve(user.id, async (quota) => {
-      const warm = canTakeWarmContainer(body.profile, policy, WARM_PROFILES) ? await pools.claim(body.app, body.quality) : null;
+      // A warm container's node is any node: a session bound to some nodes starts cold on one of them.
+      const anyNode = Object.keys(nodeLabels).length === 0;
+      const warm = anyNode && canTakeWarmContainer(body.profile, policy, WARM_PROFILES) ? await pools.claim(body.app, body.quality) : null;
       // A warm container's certificate and routes were made for the id it was warmed under.
       const sessionId = warm?.sessionId ?? randomUUID();
-      const request = { sessionId, userId: user.id, app: body.app, url: body.url ?? null, quality: body.quality, profile: body.profile, requestedAt, requestedFrom: ip, warm };
+      const request = { sessionId, userId: user.id, app: body.app, url: body.url ?? null, quality: body.quality, profile: body.profile, requestedAt, requestedFrom: ip, warm, nodeLabels };
       await rows.reserve(request);
       return sessionSpec(request, quota, policy, config.session);
     });

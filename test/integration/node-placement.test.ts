@@ -2,8 +2,9 @@
  * Sessions placed on session nodes, against the real stack (Temporal, Docker, Redis, SQLite): a
  * worker that is node `tiny`, with room for one session, on a control task queue and a database
  * of its own. Its sessions run on its node (their container activities on the node's own task
- * queue); a node at capacity, or draining, gets no new session (503 no_capacity, nothing made,
- * no quota slot held); stopping a session gives its room back.
+ * queue); a node at capacity, or draining, or without the labels the request or the role asks
+ * for, gets no new session (503 no_capacity, nothing made, no quota slot held); a request may
+ * not change a label its role requires (403); stopping a session gives its room back.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -30,6 +31,8 @@ const env = {
   HACKSTREAM_NODE_ID: 'tiny',
   HACKSTREAM_NODE_LABELS: 'size=tiny',
   HACKSTREAM_NODE_MAX_SESSIONS: '1',
+  // Users' sessions only on nodes labelled size=tiny; admins' anywhere.
+  HACKSTREAM_ROLE_POLICIES: JSON.stringify({ user: { nodeLabels: { size: 'tiny' } } }),
 };
 const logger = createLogger({ level: 'error', service: 'node-worker', json: false });
 
@@ -72,7 +75,7 @@ describe('session nodes', () => {
     const admin = await t.newUser('admin');
     const [alice, bob] = [await t.newUser(), await t.newUser()];
 
-    const first = await t.call('POST', '/v1/sessions', { token: alice.token, body: { app: 'firefox' } });
+    const first = await t.call('POST', '/v1/sessions', { token: alice.token, body: { app: 'firefox', node_labels: { size: 'tiny' } } });
     expect(first.status, JSON.stringify(first.body)).toBe(201);
     const id: string = first.body.session_id;
     expect(first.body.node).toBe('tiny');
@@ -98,6 +101,14 @@ describe('session nodes', () => {
     // Stopping the session gives its room back; a draining node still takes nothing new.
     expect((await t.call('POST', `/v1/sessions/${id}/stop`, { token: alice.token })).status).toBe(200);
     expect((await registry.get('tiny'))?.reserved).toEqual({ memoryMb: 0, cpus: 0, sessions: 0 });
+    // Labels: a node with room but not the label asked for takes nothing; a user may not ask
+    // away from the label the user role requires.
+    const elsewhere = await t.call('POST', '/v1/sessions', { token: admin.token, body: { app: 'firefox', node_labels: { size: 'huge' } } });
+    expect(elsewhere.status, JSON.stringify(elsewhere.body)).toBe(503);
+    expect(elsewhere.body.error.code).toBe('no_capacity');
+    const forbidden = await t.call('POST', '/v1/sessions', { token: bob.token, body: { app: 'firefox', node_labels: { size: 'huge' } } });
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.body.error).toMatchObject({ code: 'node_labels_not_allowed', message: expect.stringContaining('size=tiny') });
     expect((await t.call('POST', '/v1/nodes/tiny/drain', { token: admin.token })).body.state).toBe('draining');
     const draining = await t.call('POST', '/v1/sessions', { token: bob.token, body: { app: 'firefox' } });
     expect(draining.status).toBe(503);

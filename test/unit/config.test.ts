@@ -106,12 +106,14 @@ describe('configuration', () => {
 
   it('has safe role policies by default and reads them per role', () => {
     expect(loadApiConfig(secrets).policies).toEqual({
-      admin: { apps: ['firefox'], clipboard: true, fileTransfer: false, egress: [], maxSessions: 4, storageMb: 1024 },
-      user: { apps: ['firefox'], clipboard: true, fileTransfer: false, egress: [], maxSessions: 2, storageMb: 1024 },
+      admin: { apps: ['firefox'], clipboard: true, fileTransfer: false, egress: [], nodeLabels: {}, maxSessions: 4, storageMb: 1024 },
+      user: { apps: ['firefox'], clipboard: true, fileTransfer: false, egress: [], nodeLabels: {}, maxSessions: 2, storageMb: 1024 },
     });
     const c = loadApiConfig({ ...secrets, HACKSTREAM_ROLE_POLICIES: '{"user":{"clipboard":false,"maxDurationSeconds":600},"admin":{"fileTransfer":true}}' });
-    expect(c.policies.user).toEqual({ apps: ['firefox'], clipboard: false, fileTransfer: false, egress: [], maxDurationSeconds: 600, maxSessions: 2, storageMb: 1024 });
+    expect(c.policies.user).toEqual({ apps: ['firefox'], clipboard: false, fileTransfer: false, egress: [], nodeLabels: {}, maxDurationSeconds: 600, maxSessions: 2, storageMb: 1024 });
     expect(c.policies.admin.fileTransfer).toBe(true);
+    expect(loadApiConfig({ ...secrets, HACKSTREAM_ROLE_POLICIES: '{"user":{"nodeLabels":{"region":"eu"}}}' }).policies.user.nodeLabels).toEqual({ region: 'eu' });
+    expect(() => loadApiConfig({ ...secrets, HACKSTREAM_ROLE_POLICIES: '{"user":{"nodeLabels":{"region":"e u"}}}' })).toThrow(/HACKSTREAM_ROLE_POLICIES.*not a label value/);
     expect(() => loadApiConfig({ ...secrets, HACKSTREAM_ROLE_POLICIES: '{nope' })).toThrow(/HACKSTREAM_ROLE_POLICIES: is not valid JSON/);
     expect(() => loadApiConfig({ ...secrets, HACKSTREAM_ROLE_POLICIES: '{"user":{"clipbord":true}}' })).toThrow(/HACKSTREAM_ROLE_POLICIES/);
     expect(() => loadApiConfig({ ...secrets, HACKSTREAM_ROLE_POLICIES: '{"guest":{}}' })).toThrow(/HACKSTREAM_ROLE_POLICIES/);

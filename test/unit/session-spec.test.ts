@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { WARM_POLICY, type PoolSpec, type WarmSlot } from '../../workflows/messages.js';
 import { canTakeWarmContainer, sessionSpec, warmContainerSpec, type SessionRequest } from '../../workflows/session-spec.js';
+import { placementLabels } from '../../core/node-names.js';
 
 const defaults = { image: 'hackstream/session-firefox:1', shmMb: 512, pidsLimit: 256, connectTimeoutSeconds: 300, readyTimeoutSeconds: 60, activityPollSeconds: 5 };
 const quota = { memoryMb: 2048, cpus: 1.5, idleTimeoutSeconds: 900, maxDurationSeconds: 7200 };
@@ -14,6 +15,7 @@ const request: SessionRequest = {
   requestedAt: 1_700_000_000_000,
   requestedFrom: '192.0.2.7',
   warm: null,
+  nodeLabels: {},
 };
 
 describe('sessionSpec', () => {
@@ -40,12 +42,26 @@ describe('sessionSpec', () => {
     expect('warm' in sessionSpec(request, quota, WARM_POLICY, defaults)).toBe(false);
   });
 
+  it('carries its node labels only when it has some', () => {
+    expect(sessionSpec({ ...request, nodeLabels: { gpu: 'true' } }, quota, WARM_POLICY, defaults).nodeLabels).toEqual({ gpu: 'true' });
+    expect('nodeLabels' in sessionSpec(request, quota, WARM_POLICY, defaults)).toBe(false);
+  });
+
   it('copies the policy instead of sharing the role policy object (which has more fields)', () => {
     const egress = ['198.51.100.7:443'];
     const rolePolicy = { clipboard: true, fileTransfer: false, egress, apps: ['firefox'], maxSessions: 2 };
     const policy = sessionSpec(request, quota, rolePolicy, defaults).policy;
     expect(policy).toEqual({ clipboard: true, fileTransfer: false, egress: ['198.51.100.7:443'] });
     expect(policy.egress).not.toBe(egress);
+  });
+});
+
+describe('placementLabels', () => {
+  it("adds the request's labels to the role's, and refuses a request that would change one of the role's", () => {
+    expect(placementLabels({}, {})).toEqual({ ok: true, labels: {} });
+    expect(placementLabels({ region: 'eu' }, { gpu: 'true' })).toEqual({ ok: true, labels: { region: 'eu', gpu: 'true' } });
+    expect(placementLabels({ region: 'eu' }, { region: 'eu' })).toEqual({ ok: true, labels: { region: 'eu' } });
+    expect(placementLabels({ region: 'eu' }, { gpu: 'true', region: 'us' })).toEqual({ ok: false, key: 'region' });
   });
 });
 

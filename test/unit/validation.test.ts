@@ -21,7 +21,15 @@ describe('session request validation', () => {
       url: 'https://example.com/a%20b',
       profile: 'ephemeral',
       quality: 'auto',
+      node_labels: {},
     });
+  });
+
+  it('takes node labels a placement must match, and refuses ones a node could not carry', () => {
+    expect(parse({ app: 'firefox', node_labels: { gpu: 'true', region: 'eu-west' } }).node_labels).toEqual({ gpu: 'true', region: 'eu-west' });
+    for (const bad of [{ 'g pu': 'true' }, { gpu: '' }, { gpu: 1 }, Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, 'v']))]) {
+      expect(() => parse({ app: 'firefox', node_labels: bad }), JSON.stringify(bad)).toThrow(/node_labels/);
+    }
   });
 
   it.each([

@@ -370,7 +370,10 @@ describe('SessionWorkflow', () => {
     const s = await spec();
     const ready = await withWorker(f, async (tq) => {
       const h = await startSession(tq, s);
-      return h.executeUpdate(awaitReadyUpdate);
+      const answer = await h.executeUpdate(awaitReadyUpdate);
+      // The update answers once the failure is recorded; the audit record follows it.
+      await h.result();
+      return answer;
     });
     expect(ready).toMatchObject({ state: 'failed', reason: 'no_capacity', message: expect.stringContaining('1024 MB') });
     expect(ready.node).toBeUndefined();
