@@ -2,7 +2,8 @@
  * Where a session runs: its placement on a session node, reserved in the node registry
  * (core/node-registry.ts) before anything is made for it, and given back when it has ended.
  */
-import type { NodeRegistry, PlacementStrategy } from '../core/node-registry.js';
+import type { PlacementStrategy } from '../core/node-names.js';
+import type { NodeRegistry } from '../core/node-registry.js';
 
 export interface NodePlacementDeps {
   nodes: Pick<NodeRegistry, 'place' | 'release'>;

@@ -3,6 +3,7 @@
  * what the session monitor must know of a session first is read with a query.
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { SignalDefinition } from '@temporalio/common';
 import {
   activityHeartbeatSignal,
   appExitedSignal,
@@ -30,21 +31,21 @@ export class TemporalSessionEvents implements SessionEvents {
     await this.client.workflow.getHandle(sessionWorkflowId(sessionId)).signal(activityHeartbeatSignal, activity);
   }
 
-  async appExited(sessionId: string, exit: AppExit): Promise<void> {
-    try {
-      await this.client.workflow.getHandle(sessionWorkflowId(sessionId)).signal(appExitedSignal, exit);
-    } catch (err) {
-      // Ended meanwhile: nothing left to tell.
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-    }
+  appExited(sessionId: string, exit: AppExit): Promise<void> {
+    return this.signalUnlessEnded(sessionId, appExitedSignal, exit);
   }
 
-  /** Ends a session whose node went silent (a session that has ended meanwhile needs nothing). */
-  async nodeLost(sessionId: string, node: string): Promise<void> {
+  /** Ends a session whose node went silent. */
+  nodeLost(sessionId: string): Promise<void> {
+    return this.signalUnlessEnded(sessionId, stopSignal, { reason: 'node_lost', by: null });
+  }
+
+  /** Signals the session's workflow; one that has ended meanwhile needs nothing more. */
+  private async signalUnlessEnded<Args extends unknown[]>(sessionId: string, signal: SignalDefinition<Args>, ...args: Args): Promise<void> {
     try {
-      await this.client.workflow.getHandle(sessionWorkflowId(sessionId)).signal(stopSignal, { reason: 'node_lost', by: null });
+      await this.client.workflow.getHandle(sessionWorkflowId(sessionId)).signal(signal, ...args);
     } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw new Error(`could not end session ${sessionId} of lost node ${node}: ${String(err)}`, { cause: err });
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
   }
 

@@ -11,7 +11,7 @@ import type { RedisPoolStore } from '../core/pool-store.js';
 import { poolName } from '../workflows/messages.js';
 import { DEPENDENCIES } from './dependency-errors.js';
 import { NODE_STATES } from '../core/node-names.js';
-import type { NodeRegistry } from '../core/node-registry.js';
+import type { NodeRegistry, NodeView } from '../core/node-registry.js';
 
 export class ApiMetrics {
   readonly registry = new Registry();
@@ -55,13 +55,16 @@ export class ApiMetrics {
         }
       },
     });
+    // Both node gauges are collected from one read of the registry per scrape.
+    let reading: Promise<NodeView[]> | null = null;
+    const nodesNow = () => (reading ??= nodes.list().finally(() => (reading = null)));
     new Gauge({
       name: 'hackstream_nodes',
       help: 'Session nodes in the registry, by state',
       labelNames: ['state'],
       registers: [this.registry],
       async collect() {
-        const all = await nodes.list();
+        const all = await nodesNow();
         for (const state of NODE_STATES) this.set({ state }, all.filter((n) => n.state === state).length);
       },
     });
@@ -71,8 +74,9 @@ export class ApiMetrics {
       labelNames: ['node', 'state'],
       registers: [this.registry],
       async collect() {
+        const all = await nodesNow();
         this.reset();
-        for (const n of await nodes.list()) this.set({ node: n.id, state: n.state }, n.reserved.sessions);
+        for (const n of all) this.set({ node: n.id, state: n.state }, n.reserved.sessions);
       },
     });
   }

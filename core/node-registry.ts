@@ -11,9 +11,6 @@ import type { Database } from './db/orm.js';
 import { Node, NodeReservation } from './db/entities.js';
 import type { NodeState, PlacementStrategy } from './node-names.js';
 
-export { NODE_STATES, type NodeState, type PlacementStrategy } from './node-names.js';
-
-
 /** What an admin may do to a node, from which states, and the state it leaves the node in. */
 export const NODE_ACTIONS = {
   /** Into service: a node enrolled and waiting, or a drained one back. */
@@ -189,11 +186,6 @@ export class NodeRegistry {
       );
       return true;
     });
-  }
-
-  /** The node a session is placed on, if it holds a reservation. */
-  async nodeOf(sessionId: string): Promise<string | null> {
-    return (await this.db.em.fork().findOne(NodeReservation, { sessionId }))?.nodeId ?? null;
   }
 
   /** Every reservation, with when it was made (what the reconciler compares with running workflows). */

@@ -8,6 +8,7 @@
  */
 import type { Logger } from 'winston';
 import type { NodeRegistry } from '../core/node-registry.js';
+import { repeatEvery } from './repeat-every.js';
 
 export interface LostNodeDeps {
   registry: Pick<NodeRegistry, 'markLost' | 'sessionsOn'>;
@@ -39,14 +40,10 @@ export async function endLostNodes(deps: LostNodeDeps, now = Date.now()): Promis
 }
 
 export function watchForLostNodes(deps: LostNodeDeps): { stop(): void } {
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    endLostNodes(deps)
-      .catch((err: unknown) => deps.logger.warn('could not look for lost session nodes', { error: String(err) }))
-      .finally(() => (running = false));
-  }, deps.everySeconds * 1000);
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return repeatEvery(deps.everySeconds, () =>
+    endLostNodes(deps).then(
+      () => undefined,
+      (err: unknown) => void deps.logger.warn('could not look for lost session nodes', { error: String(err) }),
+    ),
+  );
 }

@@ -5,13 +5,9 @@
  */
 import type { Logger } from 'winston';
 import type { WorkerConfig } from '../core/config.js';
-import type { NodeRegistry, NodeState } from '../core/node-registry.js';
-
-export interface NodePresence {
-  /** The node's state as last heard back from the registry. */
-  state(): NodeState;
-  stop(): void;
-}
+import type { NodeState } from '../core/node-names.js';
+import type { NodeRegistry } from '../core/node-registry.js';
+import { repeatEvery } from './repeat-every.js';
 
 export interface NodePresenceDeps {
   registry: Pick<NodeRegistry, 'register' | 'heartbeat'>;
@@ -25,7 +21,7 @@ export interface NodePresenceDeps {
   beforeReturn: () => Promise<void>;
 }
 
-export async function startNodePresence(deps: NodePresenceDeps): Promise<NodePresence> {
+export async function startNodePresence(deps: NodePresenceDeps): Promise<{ stop(): void }> {
   const { registry, node, logger } = deps;
   const enter = () => registry.register({ id: node.id, labels: node.labels, capacity: node.capacity });
   const entered = await enter();
@@ -38,7 +34,6 @@ export async function startNodePresence(deps: NodePresenceDeps): Promise<NodePre
     await deps.beforeReturn();
     state = (await enter()).state;
   };
-  let busy = false;
   const beat = async () => {
     const now = await registry.heartbeat(node.id);
     if (failing) logger.info('node heartbeats reach the registry again', { node: node.id });
@@ -47,17 +42,11 @@ export async function startNodePresence(deps: NodePresenceDeps): Promise<NodePre
     if (now !== null) state = now;
     if (now === 'lost') await returnFromLost();
   };
-  const timer = setInterval(() => {
-    if (busy) return;
-    busy = true;
-    beat()
-      .catch((err: unknown) => {
-        // Logged once per outage: the next success says it is over.
-        if (!failing) logger.warn('node heartbeat failed', { node: node.id, error: String(err) });
-        failing = true;
-      })
-      .finally(() => (busy = false));
-  }, node.heartbeatSeconds * 1000);
-  timer.unref();
-  return { state: () => state, stop: () => clearInterval(timer) };
+  return repeatEvery(node.heartbeatSeconds, () =>
+    beat().catch((err: unknown) => {
+      // Logged once per outage: the next success says it is over.
+      if (!failing) logger.warn('node heartbeat failed', { node: node.id, error: String(err) });
+      failing = true;
+    }),
+  );
 }

@@ -1,5 +1,6 @@
 /** Reloading data on an interval, only while the page is visible: hidden tabs cost the server nothing. */
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { errorMessage, get } from './api';
 
 /**
  * Runs `load` now, then every `intervalMs` after each run ends (runs never overlap), pausing while
@@ -60,4 +61,32 @@ export function usePolling(load: (current: () => boolean) => Promise<void>, inte
   }, [intervalMs, ...deps]);
 
   return () => reload.current();
+}
+
+export interface Polled<T> {
+  /** The latest answer (null until the first). */
+  data: T | null;
+  /** Why the latest try failed; null once one succeeds. */
+  error: string | null;
+  /** When the latest answer came (ISO time). */
+  loadedAt: string | null;
+  reload: () => void;
+}
+
+/** `GET path` polled with usePolling: its latest answer, or why the latest try failed. */
+export function usePolledGet<T>(path: string, intervalMs: number): Polled<T> {
+  const [state, setState] = useState<Omit<Polled<T>, 'reload'>>({ data: null, error: null, loadedAt: null });
+  const reload = usePolling(
+    async (current) => {
+      try {
+        const data = await get<T>(path);
+        if (current()) setState({ data, error: null, loadedAt: new Date().toISOString() });
+      } catch (err) {
+        if (current()) setState((s) => ({ ...s, error: errorMessage(err) }));
+      }
+    },
+    intervalMs,
+    [path],
+  );
+  return { ...state, reload };
 }

@@ -1,8 +1,8 @@
 import { useState } from 'preact/hooks';
-import { errorMessage, get, post } from '../api';
+import { post } from '../api';
 import { Alert, Status, TableWrap, useAction } from '../components/ui';
 import { formatAgo, formatMemory } from '../format';
-import { usePolling } from '../polling';
+import { usePolledGet } from '../polling';
 import type { Node, NodeList, NodeState } from '../types';
 
 /** What an admin may do to a node in each state (the API refuses the rest with 409). */
@@ -32,38 +32,24 @@ const labels = (n: Node) =>
     .join(', ') || '–';
 
 export function NodesPage() {
-  const [nodes, setNodes] = useState<Node[] | null>(null);
-  const [loadError, setLoadError] = useState<string | null>(null);
+  const list = usePolledGet<NodeList>('/v1/nodes', 5000);
+  const nodes = list.data?.nodes ?? null;
   const [done, setDone] = useState<string | null>(null);
   const { busy, error, run } = useAction();
-  const reload = usePolling(
-    async (current) => {
-      try {
-        const list = await get<NodeList>('/v1/nodes');
-        if (!current()) return;
-        setNodes(list.nodes);
-        setLoadError(null);
-      } catch (err) {
-        if (current()) setLoadError(errorMessage(err));
-      }
-    },
-    5000,
-    [],
-  );
 
   const act = (node: Node, action: 'approve' | 'drain' | 'revoke') =>
     void run(async () => {
       setDone(null);
       const changed = await post<Node>(`/v1/nodes/${encodeURIComponent(node.id)}/${action}`);
       setDone(`Node ${changed.id} is now ${changed.state}.`);
-      reload();
+      list.reload();
     });
 
   return (
     <>
       <h1 tabIndex={-1}>Nodes</h1>
       <p>Session nodes: the hosts whose workers run sessions. New sessions go to active nodes with room.</p>
-      <Alert message={loadError ?? error} />
+      <Alert message={list.error ?? error} />
       {done ? <Status class="ok">{done}</Status> : null}
       {nodes === null ? (
         <p>Loading…</p>

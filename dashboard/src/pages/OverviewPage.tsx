@@ -1,30 +1,10 @@
-import { useState } from 'preact/hooks';
-import { errorMessage, get } from '../api';
 import { Alert, Section, TableWrap } from '../components/ui';
 import { formatAgo, formatMs, formatTime } from '../format';
-import { usePolling } from '../polling';
+import { usePolledGet } from '../polling';
 import type { DependencyStatus, Overview, StartStats } from '../types';
 
 export function OverviewPage() {
-  const [overview, setOverview] = useState<Overview | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [loadedAt, setLoadedAt] = useState<string | null>(null);
-
-  usePolling(
-    async (current) => {
-      try {
-        const o = await get<Overview>('/v1/admin/overview');
-        if (!current()) return;
-        setOverview(o);
-        setLoadedAt(new Date().toISOString());
-        setError(null);
-      } catch (err) {
-        if (current()) setError(errorMessage(err));
-      }
-    },
-    10_000,
-    [],
-  );
+  const { data: overview, error, loadedAt } = usePolledGet<Overview>('/v1/admin/overview', 10_000);
 
   return (
     <>

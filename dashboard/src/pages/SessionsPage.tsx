@@ -1,11 +1,11 @@
 import { useState } from 'preact/hooks';
-import { api, errorMessage, get } from '../api';
+import { api, errorMessage } from '../api';
 import { rememberAppLink } from '../app-links';
 import { ApiError } from '../http';
 import { Alert, Field, Section, Status, TableWrap } from '../components/ui';
 import { SessionActions } from '../components/SessionActions';
 import { formatDuration, formatMemory, formatTime } from '../format';
-import { usePolling } from '../polling';
+import { usePolledGet } from '../polling';
 import { useSessionList } from '../sessions';
 import { QUALITIES, type Quality, type QuotaResponse, type Session } from '../types';
 
@@ -13,28 +13,13 @@ const NO_FILTER = {};
 
 export function SessionsPage() {
   const list = useSessionList(NO_FILTER, 3000, 20);
-  const [quota, setQuota] = useState<QuotaResponse | null>(null);
-  const [quotaError, setQuotaError] = useState<string | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
 
-  const reloadQuota = usePolling(
-    async (current) => {
-      try {
-        const q = await get<QuotaResponse>('/v1/quotas');
-        if (!current()) return;
-        setQuota(q);
-        setQuotaError(null);
-      } catch (err) {
-        if (current()) setQuotaError(errorMessage(err));
-      }
-    },
-    // Usage only moves when sessions start or end: the list's actions reload it sooner.
-    15_000,
-    [],
-  );
+  // Usage only moves when sessions start or end: the list's actions reload it sooner.
+  const quota = usePolledGet<QuotaResponse>('/v1/quotas', 15_000);
   const changed = () => {
     list.reload();
-    reloadQuota();
+    quota.reload();
   };
 
   return (
@@ -98,7 +83,7 @@ export function SessionsPage() {
           </button>
         ) : null}
       </section>
-      <QuotaSection quota={quota} error={quotaError} />
+      <QuotaSection quota={quota.data} error={quota.error} />
     </>
   );
 }
