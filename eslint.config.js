@@ -85,7 +85,8 @@ export default tseslint.config(
   // worker's; the floor imports nothing above it.
   ...layer(['api/**/*.ts'], ['activities', 'worker'], 'The API reaches workers only through Temporal: share what both need in core/.'),
   ...layer(['worker/**/*.ts', 'activities/**/*.ts'], ['api'], 'The worker side never imports the API: share what both need in core/.'),
-  ...layer(['core/**/*.ts'], ['api', 'activities', 'worker', 'workflows'], 'core/ is the shared floor: it imports nothing above it.'),
+  ...layer(['core/**/*.ts'], ['api', 'activities', 'worker', 'workflows', 'node-gateway'], 'core/ is the shared floor: it imports nothing above it.'),
+  ...layer(['node-gateway/**/*.ts'], ['api', 'activities', 'worker', 'workflows'], 'The node gateway stands alone on core/: it only checks nodes and passes bytes.'),
   ...layer(
     ['dashboard/src/**/*.{ts,tsx}'],
     ['activities', 'worker', 'workflows', 'scripts', 'client', 'test', 'bench'],

@@ -7,7 +7,7 @@ import { Context } from '@temporalio/activity';
 import { sessionTlsName } from '../core/ingress-names.js';
 import { sessionPublicKeyHex } from '../core/session-token-key.js';
 import type { SessionContainer, SessionSpec } from '../workflows/messages.js';
-import type { CertificateIssuer } from './certificate-authority.js';
+import type { CertificateIssuer } from '../core/certificate-authority.js';
 import type { ContainerRuntime } from './docker-session-runtime.js';
 import { ContainerExitedError, NotReadyInTimeError } from './errors.js';
 import type { SessionFiles } from './session-files.js';

@@ -118,21 +118,35 @@ export const auditQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
+const nodeLabels = z
+  .record(
+    z.string().regex(NODE_LABEL_PATTERN, 'a label key is 1–63 letters, digits, dots, dashes or underscores'),
+    z.string().regex(NODE_LABEL_PATTERN, 'a label value is 1–63 letters, digits, dots, dashes or underscores'),
+  )
+  .refine((r) => Object.keys(r).length <= MAX_NODE_LABELS, `at most ${MAX_NODE_LABELS} labels`);
+
 export const createSessionBody = z.strictObject({
   app: z.enum(APPS, { error: (i) => (i.input === undefined ? 'is required' : `unknown app (available: ${APPS.join(', ')})`) }),
   url: safeWebUrl.optional(),
   profile: z.enum(PROFILES).default('ephemeral'),
   quality: z.enum(QUALITIES).default('auto'),
-  node_labels: z
-    .record(
-      z.string().regex(NODE_LABEL_PATTERN, 'a label key is 1–63 letters, digits, dots, dashes or underscores'),
-      z.string().regex(NODE_LABEL_PATTERN, 'a label value is 1–63 letters, digits, dots, dashes or underscores'),
-    )
-    .refine((r) => Object.keys(r).length <= MAX_NODE_LABELS, `at most ${MAX_NODE_LABELS} labels`)
+  node_labels: nodeLabels
     .default({})
     .meta({ description: 'labels the session node must have (e.g. {"gpu": "true"}), besides those the role requires' }),
 });
 export type CreateSessionBody = z.infer<typeof createSessionBody>;
+
+/** A node's enrolment (`hackstream-node enroll`): its certificate request and what it offers. */
+export const nodeEnrolmentBody = z.strictObject({
+  csr: z.string().max(4096).meta({ description: 'PEM PKCS#10 request, subject CN=<node name>, ECDSA P-256 key, signed by that key' }),
+  labels: nodeLabels.default({}).meta({ description: 'what sessions may ask of the node, e.g. {"region": "home"}' }),
+  capacity: z.strictObject({
+    memory_mb: z.int().min(256).max(16_777_216),
+    cpus: z.number().positive().max(4096),
+    sessions: z.int().min(0).max(100_000),
+  }),
+});
+export type NodeEnrolmentBody = z.infer<typeof nodeEnrolmentBody>;
 
 export const sessionIdParam = z.uuid({ error: 'is not a valid session id' });
 

@@ -30,5 +30,7 @@ export const AUDIT_ACTIONS = [
   'node.approved',
   'node.drained',
   'node.revoked',
+  'node.enrolled',
+  'node.certificate_issued',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -166,6 +166,14 @@ const envSchema = z.object({
   HACKSTREAM_NODE_CPUS: z.coerce.number().positive().max(4096).optional(),
   HACKSTREAM_NODE_MAX_SESSIONS: z.coerce.number().int().min(0).max(100_000).default(100),
   HACKSTREAM_NODE_HEARTBEAT_SECONDS: seconds(10),
+  HACKSTREAM_NODE_CA_DIR: z.string().min(1).optional(),
+  HACKSTREAM_NODE_CERT_HOURS: z.coerce.number().int().min(1).max(720).default(24),
+  HACKSTREAM_NODE_GATEWAY_HOST: z.string().min(1).default('0.0.0.0'),
+  HACKSTREAM_NODE_GATEWAY_PORT: port(7443),
+  HACKSTREAM_NODE_GATEWAY_ADDRESS: z
+    .string()
+    .regex(/^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$/, 'must be host:port (the address nodes dial to reach the node gateway)')
+    .optional(),
   HACKSTREAM_PLACEMENT: z.enum(PLACEMENT_STRATEGIES, { error: `must be one of ${PLACEMENT_STRATEGIES.join(', ')}` }).default('binpack'),
 });
 /** The environment validated, coerced and defaulted: what the mapping functions below read. */
@@ -361,15 +369,19 @@ function poolConfig(e: ParsedEnv) {
   };
 }
 
+/** What every process has: its environment's kind, its log level, the data directory, the database. */
+function processBase(e: ParsedEnv) {
+  const dataDir = path.resolve(e.HACKSTREAM_DATA_DIR);
+  return { env: e.HACKSTREAM_ENV, logLevel: e.HACKSTREAM_LOG_LEVEL, dataDir, db: databaseConfig(e, dataDir) };
+}
+
 /** What the API and the workers share. */
 export type CommonConfig = ReturnType<typeof commonConfig>;
 function commonConfig(e: ParsedEnv) {
-  const dataDir = path.resolve(e.HACKSTREAM_DATA_DIR);
+  const base = processBase(e);
+  const { dataDir } = base;
   return {
-    env: e.HACKSTREAM_ENV,
-    logLevel: e.HACKSTREAM_LOG_LEVEL,
-    dataDir,
-    db: databaseConfig(e, dataDir),
+    ...base,
     redisUrl: redisUrl(e),
     temporal: temporalConfig(e, dataDir),
     ingress: ingressConfig(e, dataDir),
@@ -435,6 +447,41 @@ function nodeConfig(e: ParsedEnv) {
   };
 }
 
+/**
+ * The node CA (separate from the sessions' CA) and the node gateway: enrolled nodes' client
+ * certificates, what they dial, and the name the gateway's certificate carries.
+ */
+export type NodeAuthorityConfig = ReturnType<typeof nodeAuthorityConfig>;
+function nodeAuthorityConfig(e: ParsedEnv, dataDir: string) {
+  const dir = path.resolve(dataDir, e.HACKSTREAM_NODE_CA_DIR ?? 'node-ca');
+  const address = e.HACKSTREAM_NODE_GATEWAY_ADDRESS ?? `${e.HACKSTREAM_PUBLIC_HOST}:${e.HACKSTREAM_NODE_GATEWAY_PORT}`;
+  return {
+    caCertFile: path.join(dir, 'ca.pem'),
+    caKeyFile: path.join(dir, 'ca-key.pem'),
+    /** A node's certificate lives this long; the node renews it at half its life. */
+    certificateSeconds: e.HACKSTREAM_NODE_CERT_HOURS * 3600,
+    domain: e.HACKSTREAM_DOMAIN,
+    gateway: {
+      /** Where the gateway listens. */
+      listen: { host: e.HACKSTREAM_NODE_GATEWAY_HOST, port: e.HACKSTREAM_NODE_GATEWAY_PORT },
+      /** host:port nodes dial (told to them with their certificate). */
+      address,
+    },
+  };
+}
+
+/** The node gateway's process: mTLS for nodes in front of Temporal's frontend. */
+export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
+export function loadGatewayConfig(env: Env) {
+  const e = parseEnv(env);
+  const base = processBase(e);
+  return {
+    ...base,
+    temporalAddress: parseHostPort(e.HACKSTREAM_TEMPORAL_ADDRESS),
+    nodeAuthority: nodeAuthorityConfig(e, base.dataDir),
+  };
+}
+
 export type LoginLimits = ReturnType<typeof loginLimits>;
 function loginLimits(e: ParsedEnv) {
   return {
@@ -478,5 +525,6 @@ export function loadApiConfig(env: Env) {
     dashboardDir: e.HACKSTREAM_DASHBOARD_DIR ? path.resolve(e.HACKSTREAM_DASHBOARD_DIR) : path.join(PACKAGE_ROOT, 'dist', 'dashboard'),
     /** Where operators open the Temporal UI: the admin dashboard links each session to its workflow there. */
     temporalUiUrl: e.HACKSTREAM_TEMPORAL_UI_URL?.replace(/\/+$/, '') ?? null,
+    nodeAuthority: nodeAuthorityConfig(e, base.dataDir),
   };
 }

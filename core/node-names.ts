@@ -42,3 +42,9 @@ export function parseNodeLabels(text: string): { ok: true; labels: Record<string
 /** How placements choose among the nodes that fit: `binpack` the fullest first, `spread` the emptiest. */
 export const PLACEMENT_STRATEGIES = ['binpack', 'spread'] as const;
 export type PlacementStrategy = (typeof PLACEMENT_STRATEGIES)[number];
+
+/**
+ * The states whose enrolled nodes hold a certificate and may reach Temporal through the node
+ * gateway: in service, draining (its sessions still run), or lost (so that it can come back).
+ */
+export const CONNECTABLE_NODE_STATES: readonly NodeState[] = ['active', 'draining', 'lost'];

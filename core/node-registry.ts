@@ -35,8 +35,28 @@ export interface NodeView {
   capacity: NodeCapacity;
   reserved: { memoryMb: number; cpus: number; sessions: number };
   lastHeartbeatAt: number | null;
+  /** An enrolled node's key fingerprint (core/node-identity.ts); null for an installed one. */
+  fingerprint: string | null;
   createdAt: number;
 }
+
+/** What a node enrolling says of itself, and the key it proved it holds. */
+export interface NodeEnrolment {
+  id: string;
+  labels: Record<string, string>;
+  capacity: NodeCapacity;
+  publicKeySpki: Uint8Array;
+  fingerprint: string;
+}
+
+export type NodeEnrolmentResult =
+  | { ok: true; node: NodeView; created: boolean }
+  /** The name is taken by another key, or by a node installed without one. */
+  | { ok: false; reason: 'name_taken' }
+  | { ok: false; reason: 'too_many_pending' };
+
+/** Enrolments waiting for an admin beyond this are refused: nobody can fill the table unasked. */
+export const MAX_PENDING_NODES = 64;
 
 /** What a session needs of a node, and where it may go. */
 export interface PlacementRequest {
@@ -65,6 +85,7 @@ function view(row: Node): NodeView {
     capacity: { memoryMb: row.memoryMb, cpus: row.cpuMillis / 1000, maxSessions: row.maxSessions },
     reserved: { memoryMb: row.reservedMemoryMb, cpus: row.reservedCpuMillis / 1000, sessions: row.reservedSessions },
     lastHeartbeatAt: row.lastHeartbeatAt?.getTime() ?? null,
+    fingerprint: row.fingerprint ?? null,
     createdAt: row.createdAt.getTime(),
   };
 }
@@ -90,6 +111,45 @@ export class NodeRegistry {
     }
     await em.flush();
     return view(row);
+  }
+
+  /**
+   * A node's enrolment: a new name is entered `pending` with its key, for an admin to approve; the
+   * same name and key again (a retried request) gets the node as it is; a name taken by another
+   * key is refused (a node's identity is its key: a new key is a new node name, or a revoke first).
+   */
+  async enrol(node: NodeEnrolment): Promise<NodeEnrolmentResult> {
+    const em = this.db.em.fork();
+    const existing = await em.findOne(Node, { id: node.id });
+    if (existing) return existing.fingerprint === node.fingerprint ? { ok: true, node: view(existing), created: false } : { ok: false, reason: 'name_taken' };
+    if ((await em.count(Node, { state: 'pending' })) >= MAX_PENDING_NODES) return { ok: false, reason: 'too_many_pending' };
+    const row = em.create(Node, {
+      id: node.id,
+      labels: node.labels,
+      state: 'pending',
+      memoryMb: node.capacity.memoryMb,
+      cpuMillis: millis(node.capacity.cpus),
+      maxSessions: node.capacity.maxSessions,
+      lastHeartbeatAt: null,
+      publicKey: Buffer.from(node.publicKeySpki).toString('base64'),
+      fingerprint: node.fingerprint,
+    });
+    try {
+      await em.flush();
+    } catch (err) {
+      // Two enrolments of one name at once: the primary key let one in; the other is a retry or a clash.
+      const winner = await this.db.em.fork().findOne(Node, { id: node.id });
+      if (!winner) throw err;
+      return winner.fingerprint === node.fingerprint ? { ok: true, node: view(winner), created: false } : { ok: false, reason: 'name_taken' };
+    }
+    return { ok: true, node: view(row), created: true };
+  }
+
+  /** An enrolled node's state and public key (DER SPKI), what its signed requests are checked with. */
+  async identity(id: string): Promise<{ state: NodeState; publicKeySpki: Uint8Array; fingerprint: string } | null> {
+    const row = await this.db.em.fork().findOne(Node, { id });
+    if (!row?.publicKey || !row.fingerprint) return null;
+    return { state: row.state as NodeState, publicKeySpki: new Uint8Array(Buffer.from(row.publicKey, 'base64')), fingerprint: row.fingerprint };
   }
 
   /** A node is alive; returns its state (null: unknown), which the node acts on (revoked: stop). */
@@ -198,10 +258,13 @@ export class NodeRegistry {
     return (await this.db.em.fork().find(NodeReservation, { nodeId }, { orderBy: { sessionId: 'asc' } })).map((r) => r.sessionId);
   }
 
-  /** Marks lost the nodes in service not heard from since `silentSince`; returns them. */
+  /**
+   * Marks lost the nodes in service that were heard from, but not since `silentSince`; returns
+   * them. (An approved node never heard from yet is not lost: no session was ever placed on it.)
+   */
   async markLost(silentSince: Date): Promise<string[]> {
     const em = this.db.em.fork();
-    const silent = await em.find(Node, { state: { $in: ['active', 'draining'] }, $or: [{ lastHeartbeatAt: { $lt: silentSince } }, { lastHeartbeatAt: null }] });
+    const silent = await em.find(Node, { state: { $in: ['active', 'draining'] }, lastHeartbeatAt: { $lt: silentSince } });
     const lost: string[] = [];
     for (const node of silent) {
       const changed = await em.nativeUpdate(Node, { id: node.id, state: node.state, lastHeartbeatAt: node.lastHeartbeatAt }, { state: 'lost', updatedAt: new Date() });

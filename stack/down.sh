@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stops what stack/up.sh started for a data directory: the watchdog, API, worker, Traefik,
+# Stops what stack/up.sh started for a data directory: the watchdog, API, worker, node gateway, Traefik,
 # Temporal and Redis.
 # The Docker engine is left running (other software may use it); the stopping worker removes
 # its unclaimed warm containers; session containers are removed by their workflows.
@@ -13,6 +13,7 @@ stop_watchdog "$data_dir"
 say "watchdog: stopped"
 "$HS_ROOT/stack/service.sh" stop api "$data_dir"
 "$HS_ROOT/stack/service.sh" stop worker "$data_dir"
+"$HS_ROOT/stack/service.sh" stop node-gateway "$data_dir"
 for svc in traefik temporal redis; do
   pid_file="$data_dir/run/$svc.pid"
   pid="$(cat "$pid_file" 2>/dev/null || true)"

@@ -376,7 +376,7 @@ ensure_session_image() {
 # from the environment stack/up.sh sets up (and stack/watchdog.sh inherits): HS_DATA_DIR,
 # HS_REDIS_PORT, HS_TEMPORAL_PORT, HS_UI_PORT, HS_PUBLIC_PORT, HS_API_REDIS_URL,
 # HS_WORKER_REDIS_URL, and the HACKSTREAM_* variables the API and worker read.
-HS_COMPONENTS=(redis temporal traefik api worker)
+HS_COMPONENTS=(redis temporal traefik api worker node-gateway)
 ensure_component() { # ensure_component NAME
   case "$1" in
     redis) ensure_redis "$HS_REDIS_PORT" "$HS_DATA_DIR" ;;
@@ -384,6 +384,7 @@ ensure_component() { # ensure_component NAME
     traefik) ensure_traefik "$HS_PUBLIC_PORT" "$HS_DATA_DIR" ;;
     api) HACKSTREAM_REDIS_URL="$HS_API_REDIS_URL" "$HS_ROOT/stack/service.sh" ensure api "$HS_DATA_DIR" ;;
     worker) HACKSTREAM_REDIS_URL="$HS_WORKER_REDIS_URL" "$HS_ROOT/stack/service.sh" ensure worker "$HS_DATA_DIR" ;;
+    node-gateway) "$HS_ROOT/stack/service.sh" ensure node-gateway "$HS_DATA_DIR" ;;
     *) die "unknown component: $1" ;;
   esac
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Starts, stops or reports the control-plane processes (api, worker) of a data directory.
-#   stack/service.sh ensure|stop|status api|worker DATA_DIR
+# Starts, stops or reports the control-plane processes (api, worker, node-gateway) of a data directory.
+#   stack/service.sh ensure|stop|status api|worker|node-gateway DATA_DIR
 # `ensure` leaves a process alone when it runs the current build, and restarts it otherwise.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -9,6 +9,7 @@ action=${1:?action}; name=${2:?service}; data_dir=${3:?data dir}
 case "$name" in
   api) entry="$HS_ROOT/dist/api/main.js" ;;
   worker) entry="$HS_ROOT/dist/worker/main.js" ;;
+  node-gateway) entry="$HS_ROOT/dist/node-gateway/main.js" ;;
   *) die "unknown service: $name" ;;
 esac
 pid_file="$data_dir/run/$name.pid"

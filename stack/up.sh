@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings the whole single-host platform up with embedded defaults: installs what is missing,
 # builds the session image and the control plane, starts the Docker engine, Redis, the Temporal
-# dev server, the worker and the API, and the watchdog that restarts any of them that dies and
+# dev server, the worker, the API and the node gateway (enrolled nodes' mutual TLS to Temporal), and the watchdog that restarts any of them that dies and
 # rotates the logs (stack/watchdog.sh), then prints the URLs and the first admin's credentials.
 # Running it again changes nothing that is already in place (code changes restart the worker
 # and API).
@@ -12,13 +12,14 @@
 #   HACKSTREAM_REDIS_PORT       Redis port (default 6379)
 #   HACKSTREAM_TEMPORAL_PORT    Temporal frontend port (default 7233)
 #   HACKSTREAM_TEMPORAL_UI_PORT Temporal UI port (default 8233)
+#   HACKSTREAM_NODE_GATEWAY_PORT  the node gateway's port (default 7443)
 #   HACKSTREAM_ADMIN_USERNAME / HACKSTREAM_ADMIN_PASSWORD   first admin (password generated if unset)
 # Any other HACKSTREAM_* variable (see README) is passed to the worker and API.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 case "${1:-}" in
-  -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   "") ;;
   *) die "unknown argument: $1 (try --help)" ;;
 esac
@@ -97,6 +98,7 @@ if [ -n "${HS_REDIS_RESTARTED:-}" ]; then
 fi
 ensure_component api
 ensure_component worker
+ensure_component node-gateway
 ensure_watchdog "$data_dir"
 
 ca="$data_dir/ca/ca.pem"
@@ -113,6 +115,7 @@ HackStream is up.
   API:          $api_url   (health: /health, readiness: /ready, contract: /v1/openapi.json, docs: /docs/)
   CA:           $ca   (trust it, or pin its fingerprint; also served at $api_url/ca.pem)
   Temporal UI:  http://127.0.0.1:$ui_port
+  Node gateway: ${HACKSTREAM_NODE_GATEWAY_PORT:-7443}   (enrolled session nodes dial it; see README, "Edge nodes")
   Client:       $api_url/apt/   (signed apt repository of the hackstream client; see README)
   Admin:        ${HACKSTREAM_ADMIN_USERNAME:-admin} / $HACKSTREAM_ADMIN_PASSWORD   (initial password, kept in $secrets)
   Logs:         $data_dir/logs

@@ -4,7 +4,7 @@
  * devices pin its fingerprint, and reported once at start with how to rotate it (README, "The
  * HackStream CA").
  */
-import { FileCertificateAuthority } from '../activities/certificate-authority.js';
+import { FileCertificateAuthority } from '../core/certificate-authority.js';
 import type { IngressConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { caPermittedNames } from './ingress-setup.js';

@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import type { CertificateIssuer, PermittedNames } from '../activities/certificate-authority.js';
+import type { CertificateIssuer, PermittedNames } from '../core/certificate-authority.js';
 import { writeFileAtomically } from '../core/atomic-file.js';
 import type { IngressConfig } from '../core/config.js';
 import { sessionWebParent } from '../core/ingress-names.js';

@@ -36,7 +36,7 @@ function operation(op: Operation): ZodOpenApiOperationObject {
     summary: op.summary,
     ...(op.description ? { description: op.description } : {}),
     tags: [op.tag],
-    security: op.access === 'user' || op.access === 'admin' ? [{ bearer: [] }] : [],
+    security: op.access === 'user' || op.access === 'admin' ? [{ bearer: [] }] : op.access === 'node' ? [{ nodeToken: [] }] : [],
     ...(op.access === 'admin' ? { 'x-hackstream-role': 'admin' } : {}),
     ...(op.params || op.query ? { requestParams: { ...(op.params ? { path: op.params } : {}), ...(op.query ? { query: op.query as never } : {}) } } : {}),
     ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: op.body } } } } : {}),
@@ -56,9 +56,10 @@ export function buildOpenApiDocument(version: string): object {
       version,
       description:
         'Self-hosted streaming of desktop applications: sessions, accounts, quotas and audit. Errors always have the `Error` shape. ' +
-        'Bearer routes take `Authorization: Bearer <access_token>` from `POST /v1/login`; admin routes also need the admin role.',
+        'Bearer routes take `Authorization: Bearer <access_token>` from `POST /v1/login`; admin routes also need the admin role. ' +
+        "Node routes take `Authorization: Bearer <node token>`: an ES256 JWT (sub: the node's name, aud: hackstream-node-agent, at most five minutes old) signed with the key the node enrolled.",
     },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, nodeToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (ES256, signed by the node key)' } } },
     paths,
   });
 }

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { CONNECT_AUTH_PATH } from '../../core/ingress-names.js';
 import {
   nodeIdParam,
+  nodeEnrolmentBody,
   auditQuery,
   changePasswordBody,
   createSessionBody,
@@ -27,8 +28,8 @@ import {
 import * as r from './responses.js';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
-/** Who may call it: anyone, a logged-in user (bearer access token), an admin, or only Traefik. */
-export type Access = 'public' | 'user' | 'admin' | 'internal';
+/** Who may call it: anyone, a logged-in user (bearer access token), an admin, an enrolled session node (a token signed with its key), or only Traefik. */
+export type Access = 'public' | 'user' | 'admin' | 'node' | 'internal';
 
 export interface ResponseSpec {
   description: string;
@@ -269,5 +270,24 @@ export const OPERATIONS: Operation[] = [
     responses: { 200: json('the node', r.nodeView) },
     errors: [400, 401, 403, 404, 409, 503],
   })),
+  {
+    method: 'post',
+    path: '/v1/node-agent/enroll',
+    tag: 'nodes',
+    access: 'public',
+    summary: "A session node's enrolment: its key's certificate request and what it offers; it waits, pending, for an admin to compare its fingerprint and approve it",
+    body: nodeEnrolmentBody,
+    responses: { 202: json('enrolled, waiting for approval', r.nodeEnrolment), 200: json('enrolled before with this key (a retry), no longer pending', r.nodeEnrolment) },
+    errors: [400, 409, 429, 503],
+  },
+  {
+    method: 'post',
+    path: '/v1/node-agent/certificate',
+    tag: 'nodes',
+    access: 'node',
+    summary: "An approved node's client certificate from the node CA (short-lived: asked again to renew), with the CA's certificate and the gateway to dial",
+    responses: { 200: json('the certificate', r.nodeCertificate), 202: json('not approved yet: ask again after Retry-After', r.nodeCertificate) },
+    errors: [401, 403, 503],
+  },
   { method: 'get', path: '/v1/audit', tag: 'admin', access: 'admin', summary: 'The audit log, newest first', query: auditQuery, responses: { 200: json('a page of events', r.auditPage) }, errors: [400, 401, 403, 503] },
 ];

@@ -155,12 +155,32 @@ export const nodeView = z
     capacity: nodeCapacity,
     reserved: nodeCapacity.meta({ description: 'what its sessions hold of the capacity' }),
     last_heartbeat_at: timestamp.nullable(),
+    fingerprint: z.string().nullable().meta({ description: "an enrolled node's key fingerprint (SHA256:…), to compare with what the node printed before approving it; null for a node installed with database access" }),
     created_at: timestamp,
   })
   .meta({ id: 'Node' });
 export type NodeViewBody = z.infer<typeof nodeView>;
 export const nodeList = z.strictObject({ nodes: z.array(nodeView) }).meta({ id: 'NodeList' });
 export type NodeListBody = z.infer<typeof nodeList>;
+
+const nodeState = z.enum(NODE_STATES);
+export const nodeEnrolment = z
+  .strictObject({ id: z.string(), state: nodeState, fingerprint: z.string().meta({ description: "the key's SHA-256 fingerprint, as the node printed it" }) })
+  .meta({ id: 'NodeEnrolment' });
+export type NodeEnrolmentBody = z.infer<typeof nodeEnrolment>;
+export const nodeCertificate = z
+  .strictObject({
+    id: z.string(),
+    state: nodeState,
+    certificate: z.string().optional().meta({ description: "the node's client certificate (PEM) from the node CA; absent while the node waits for approval" }),
+    not_after: timestamp.optional(),
+    ca_certificate: z.string().optional().meta({ description: "the node CA's certificate (PEM): the node gateway's certificate is checked against it" }),
+    gateway: z
+      .strictObject({ address: z.string().meta({ description: 'host:port the node dials' }), server_name: z.string().meta({ description: "the name on the gateway's certificate" }) })
+      .optional(),
+  })
+  .meta({ id: 'NodeCertificate' });
+export type NodeCertificateBody = z.infer<typeof nodeCertificate>;
 
 export const auditEntry = z
   .strictObject({

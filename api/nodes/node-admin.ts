@@ -21,6 +21,7 @@ export function nodeBody(n: NodeView): NodeViewBody {
     capacity: { memory_mb: n.capacity.memoryMb, cpus: n.capacity.cpus, sessions: n.capacity.maxSessions },
     reserved: { memory_mb: n.reserved.memoryMb, cpus: n.reserved.cpus, sessions: n.reserved.sessions },
     last_heartbeat_at: iso(n.lastHeartbeatAt),
+    fingerprint: n.fingerprint,
     created_at: new Date(n.createdAt).toISOString(),
   };
 }

@@ -194,6 +194,13 @@ export const NodeSchema = defineEntity({
     reservedCpuMillis: p.integer().default(0),
     reservedSessions: p.integer().default(0),
     lastHeartbeatAt: p.datetime().nullable(),
+    /**
+     * An enrolled node's public key (DER SubjectPublicKeyInfo, base64) and its SHA-256
+     * fingerprint, what the admin compares before approving; null for a node whose worker
+     * reaches the database itself (a host the operator installed).
+     */
+    publicKey: p.text().nullable(),
+    fingerprint: p.string().length(64).nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   },

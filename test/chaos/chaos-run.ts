@@ -103,6 +103,7 @@ async function upStack(log: (line: string) => void): Promise<Stack> {
     HACKSTREAM_TEMPORAL_PORT: String(temporalPort),
     HACKSTREAM_TEMPORAL_UI_PORT: String(ui),
     HACKSTREAM_WORKER_METRICS_PORT: String(metrics),
+    HACKSTREAM_NODE_GATEWAY_PORT: String(await freePort()),
     HACKSTREAM_TEMPORAL_METRICS_ADDRESS: `127.0.0.1:${sdkMetrics}`,
     HACKSTREAM_TASK_QUEUE: taskQueue,
     HACKSTREAM_POOL: 'firefox:auto:1',

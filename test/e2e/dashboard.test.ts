@@ -23,6 +23,7 @@ import { REPO_ROOT } from '../support/paths.js';
 import { sessionSnapshotQuery } from '../../workflows/messages.js';
 import { openDatabase } from '../../core/db/orm.js';
 import { NodeRegistry } from '../../core/node-registry.js';
+import { createNodeKey } from '../../core/node-identity.js';
 
 const SCREENSHOTS = path.join(REPO_ROOT, 'test-results', 'dashboard');
 /** Short, so that the tabs below refresh many times within the test. */
@@ -289,6 +290,18 @@ describe('the dashboard, by clicking', () => {
     expect(await row.getByRole('button').count()).toBe(0);
     const audit = await t.call('GET', `/v1/audit?action=node.drained&limit=5`, { token: admin.token });
     expect(audit.body.events.map((e: { target_id: string }) => e.target_id)).toContain(id);
+
+    // An enrolled node waits with its key's fingerprint shown, and is approved from its row.
+    const edge = `dash-edge-${Date.now().toString(36)}`;
+    const edgeKey = await createNodeKey(edge);
+    const enrolled = await t.call('POST', '/v1/node-agent/enroll', { body: { csr: edgeKey.csrPem, capacity: { memory_mb: 1024, cpus: 1, sessions: 1 } } });
+    expect(enrolled.status).toBe(202);
+    const edgeRow = page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: edge, exact: true }) });
+    await expect.poll(() => edgeRow.locator('td').first().textContent(), { timeout: 15_000 }).toBe('pending');
+    expect(await edgeRow.locator('code').textContent()).toBe(edgeKey.fingerprint);
+    expect(await row.textContent()).toContain('installed (no key)');
+    await edgeRow.getByRole('button', { name: `Approve ${edge}` }).click();
+    await expect.poll(() => edgeRow.locator('td').first().textContent()).toBe('active');
     expect(refused).toEqual([]);
     await page.context().close();
   }, 120_000);

@@ -20,7 +20,7 @@ function run(script: string): { status: number | null; output: string } {
   return { status: res.status, output: `${res.stdout}${res.stderr}` };
 }
 
-const SERVICES = ['redis', 'temporal', 'traefik', 'api', 'worker'];
+const SERVICES = ['redis', 'temporal', 'traefik', 'api', 'worker', 'node-gateway'];
 const pids = () => Object.fromEntries(SERVICES.map((name) => [name, readFileSync(path.join(dataDir, 'run', `${name}.pid`), 'utf8').trim()]));
 
 afterAll(() => {
@@ -42,6 +42,7 @@ describe('stack/up.sh', () => {
       // Small, so that the test below sees a rotation without writing 50 MiB.
       HACKSTREAM_LOG_ROTATE_MB: '1',
       HACKSTREAM_WORKER_METRICS_PORT: String(await freePort()),
+      HACKSTREAM_NODE_GATEWAY_PORT: String(await freePort()),
       HACKSTREAM_TEMPORAL_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
     };
     delete env['HACKSTREAM_ADMIN_PASSWORD'];
@@ -96,7 +97,7 @@ describe('stack/up.sh', () => {
     const { open, seen } = openEntries(dataDir);
     expect(open, `readable or writable by others (exceptions: ${PUBLIC_BY_DESIGN.map((e) => e.path).join(', ')})`).toEqual([]);
     // What it must have walked through, so that an empty directory cannot pass.
-    for (const file of ['hackstream.sqlite', 'temporal.sqlite', 'secrets.env', 'redis/users.acl', 'ca/ca-key.pem', 'traefik/traefik.yml', 'traefik/tls/ingress-key.pem']) {
+    for (const file of ['hackstream.sqlite', 'temporal.sqlite', 'secrets.env', 'redis/users.acl', 'ca/ca-key.pem', 'node-ca/ca-key.pem', 'traefik/traefik.yml', 'traefik/tls/ingress-key.pem']) {
       expect(seen).toContain(file);
     }
     for (const file of ['api', 'worker', 'temporal', 'traefik', 'redis']) expect(seen).toContain(`logs/${file}.log`);

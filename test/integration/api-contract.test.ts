@@ -15,6 +15,7 @@ import { OPERATIONS } from '../../api/contract/operations.js';
 import { CONNECT_AUTH_PATH } from '../../core/ingress-names.js';
 import { openDatabase } from '../../core/db/orm.js';
 import { NodeRegistry } from '../../core/node-registry.js';
+import { createNodeKey, signNodeToken } from '../../core/node-identity.js';
 import { expressRoutes, findOperation } from '../support/api-contract.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { launchChromium, type TestBrowser } from '../support/browser.js';
@@ -158,6 +159,17 @@ describe('every route answers as its contract says', () => {
     expect((await covered('POST', `/v1/nodes/${spare}/approve`, { token: admin.token }, 200)).body.state).toBe('active');
     expect((await covered('POST', `/v1/nodes/${spare}/revoke`, { token: admin.token }, 200)).body.state).toBe('revoked');
     await covered('POST', '/v1/nodes/Not_A_Name/revoke', { token: admin.token }, 400);
+    // An edge node's enrolment, its wait, its approval and its certificate.
+    const edge = `edge-${Date.now().toString(36)}`;
+    const edgeKey = await createNodeKey(edge);
+    const enrolled = await covered('POST', '/v1/node-agent/enroll', { body: { csr: edgeKey.csrPem, labels: { site: 'home' }, capacity: { memory_mb: 1024, cpus: 1, sessions: 1 } } }, 202);
+    expect(enrolled.body).toEqual({ id: edge, state: 'pending', fingerprint: edgeKey.fingerprint });
+    const nodeToken = async () => ({ authorization: `Bearer ${await signNodeToken(edge, edgeKey.keyPem)}` });
+    expect((await covered('POST', '/v1/node-agent/certificate', { headers: await nodeToken() }, 202)).body).toEqual({ id: edge, state: 'pending' });
+    await covered('POST', `/v1/nodes/${edge}/approve`, { token: admin.token }, 200);
+    const certified = await covered('POST', '/v1/node-agent/certificate', { headers: await nodeToken() }, 200);
+    expect(certified.body.certificate).toContain('BEGIN CERTIFICATE');
+    await covered('POST', '/v1/node-agent/certificate', {}, 401);
     await covered('POST', `/v1/nodes/nobody-${spare}/approve`, { token: admin.token }, 404);
     await covered('GET', '/v1/nodes', { token }, 403);
     const nodeAudit = await covered('GET', '/v1/audit?action=node.revoked&limit=1', { token: admin.token }, 200);

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseConfig } from '../../core/config.js';
 import { migrateToLatest, openDatabase, type Database } from '../../core/db/orm.js';
-import { NodeRegistry, type NodeCapacity, type PlacementRequest } from '../../core/node-registry.js';
+import { createNodeKey, readNodeCertificateRequest } from '../../core/node-identity.js';
+import { MAX_PENDING_NODES, NodeRegistry, type NodeCapacity, type PlacementRequest } from '../../core/node-registry.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 
 let tmp: string;
@@ -141,12 +142,43 @@ describe.each(drivers)('%s', (_driver, dbConfig, handles) => {
     await registry.register({ id: alive, labels: {}, capacity: capacity() });
     await registry.register({ id: pending, labels: {}, capacity: capacity() }, longAgo);
     await registry.act(pending, 'revoke');
+    // Enrolled and approved, never heard from yet: not lost (and never placed on, see above).
+    const approved = name('approved');
+    const key = await readNodeCertificateRequest((await createNodeKey(approved)).csrPem);
+    expect((await registry.enrol({ id: approved, labels: {}, capacity: capacity(), publicKeySpki: key.publicKeySpki, fingerprint: key.fingerprint })).ok).toBe(true);
+    await registry.act(approved, 'approve');
     const lost = await registry.markLost(new Date(Date.now() - 30_000));
     expect(lost).toContain(silent);
     expect(lost).not.toContain(alive);
     expect(lost).not.toContain(pending);
+    expect(lost).not.toContain(approved);
+    expect((await registry.get(approved))?.state).toBe('active');
     expect((await registry.get(silent))?.state).toBe('lost');
     expect(await registry.markLost(new Date(Date.now() - 30_000))).not.toContain(silent);
     expect((await registry.register({ id: silent, labels: {}, capacity: capacity() })).state).toBe('active');
+  });
+  it('enrols a node pending under its key: the same key again is a retry, another key is refused, and so is one enrolment too many', async () => {
+    const id = name('edge');
+    const enrolment = async (nodeId: string) => {
+      const key = await readNodeCertificateRequest((await createNodeKey(nodeId)).csrPem);
+      return { id: nodeId, labels: { site: 'home' }, capacity: capacity(), publicKeySpki: key.publicKeySpki, fingerprint: key.fingerprint };
+    };
+    const mine = await enrolment(id);
+    // Two at once, as a retried request can be: one row, both answered with it.
+    const [a, b] = await Promise.all([registry.enrol(mine), registry.enrol(mine)]);
+    expect([a.ok && a.created, b.ok && b.created].filter(Boolean)).toHaveLength(1);
+    expect(a.ok && a.node).toMatchObject({ id, state: 'pending', fingerprint: mine.fingerprint, lastHeartbeatAt: null });
+    expect(await registry.identity(id)).toMatchObject({ state: 'pending', fingerprint: mine.fingerprint });
+    expect(await registry.enrol(await enrolment(id))).toEqual({ ok: false, reason: 'name_taken' });
+    // A node installed with database access has no key: its name cannot be taken by an enrolment.
+    const installed = name('installed');
+    await registry.register({ id: installed, labels: {}, capacity: capacity() });
+    expect(await registry.enrol(await enrolment(installed))).toEqual({ ok: false, reason: 'name_taken' });
+    expect(await registry.identity(installed)).toBeNull();
+    // The pending ones are capped.
+    const pendingNow = (await registry.list()).filter((n) => n.state === 'pending').length;
+    for (let i = pendingNow; i < MAX_PENDING_NODES; i++) expect((await registry.enrol(await enrolment(name(`p${i}`)))).ok).toBe(true);
+    expect(await registry.enrol(await enrolment(name('one-too-many')))).toEqual({ ok: false, reason: 'too_many_pending' });
+    for (const n of (await registry.list()).filter((n) => n.state === 'pending')) await registry.act(n.id, 'revoke');
   });
 });

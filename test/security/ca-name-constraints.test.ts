@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { FileCertificateAuthority } from '../../activities/certificate-authority.js';
+import { FileCertificateAuthority } from '../../core/certificate-authority.js';
 import { loadWorkerConfig } from '../../core/config.js';
 import { openCertificateAuthority } from '../../worker/ca-setup.js';
 import { caPermittedNames } from '../../worker/ingress-setup.js';

@@ -18,6 +18,10 @@ export const PUBLIC_BY_DESIGN: ReadonlyArray<{ path: string; reason: string }> =
     reason: 'the CA certificate: served at /ca.pem, its fingerprint in every connect descriptor; docker-compose.yml mounts it into the API, which runs as another user',
   },
   {
+    path: 'node-ca/ca.pem',
+    reason: "the node CA's certificate: every approved node receives it with its own certificate, to check the node gateway's",
+  },
+  {
     path: 'client-apt/repo/',
     reason: "the client's signed apt repository: served to every device at /apt/",
   },

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FileCertificateAuthority } from '../../activities/certificate-authority.js';
+import { FileCertificateAuthority } from '../../core/certificate-authority.js';
 import { DockerSessionRuntime } from '../../activities/docker-session-runtime.js';
 import { SubnetPool } from '../../activities/subnet-pool.js';
 import type { SessionContainer, SessionSpec } from '../../workflows/messages.js';

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, wri
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileCertificateAuthority } from '../../activities/certificate-authority.js';
+import { FileCertificateAuthority } from '../../core/certificate-authority.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-ca-'));
 const certFile = path.join(dir, 'ca', 'ca.pem');

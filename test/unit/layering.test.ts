@@ -27,6 +27,7 @@ describe('the layering rule', () => {
     ['activities/index.ts', "import { HttpError } from '../api/http-error.js';"],
     ['core/config.ts', "import { sessionWorkflowId } from '../workflows/messages.js';"],
     ['core/db/orm.ts', "import { startApi } from '../../api/server.js';"],
+    ['node-gateway/node-gateway.ts', "import { NodeAgent } from '../api/nodes/node-agent.js';"],
   ])('refuses in %s: %s', async (file, line) => {
     expect(await restrictedImports(file, `${line}\nexport {};\n`)).toHaveLength(1);
   }, 60_000);

@@ -25,7 +25,7 @@ import { REPO_ROOT } from '../support/paths.js';
 
 const UNIT_DIR = path.join(REPO_ROOT, 'deploy', 'systemd');
 const SYSTEMD_ANALYZE = '/usr/bin/systemd-analyze';
-const SERVICES = ['hackstream-api.service', 'hackstream-worker.service', 'hackstream-temporal.service', 'hackstream-traefik.service'];
+const SERVICES = ['hackstream-api.service', 'hackstream-worker.service', 'hackstream-node-gateway.service', 'hackstream-temporal.service', 'hackstream-traefik.service'];
 const UNITS = [...SERVICES, 'hackstream.target'];
 /** What an installed host provides and the units run: the README's install steps, coreutils. */
 const HOST_PROGRAMS = ['/opt/hackstream/.tools/venv/bin/temporal', '/opt/hackstream/.tools/venv/bin/traefik', '/usr/bin/timeout', '/usr/bin/touch', '/usr/local/bin/node'];

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileCertificateAuthority } from '../../activities/certificate-authority.js';
+import { FileCertificateAuthority } from '../../core/certificate-authority.js';
 import { RETRY_AFTER_SECONDS } from '../../api/http-error.js';
 import { publishApiRoutes } from '../../api/ingress-routes.js';
 import {

@@ -49,6 +49,7 @@ export function NodesPage() {
     <>
       <h1 tabIndex={-1}>Nodes</h1>
       <p>Session nodes: the hosts whose workers run sessions. New sessions go to active nodes with room.</p>
+      <p>Before approving an enrolled node, compare its key fingerprint with the one <code>hackstream-node enroll</code> printed on the node.</p>
       <Alert message={list.error ?? error} />
       {done ? <Status class="ok">{done}</Status> : null}
       {nodes === null ? (
@@ -65,13 +66,14 @@ export function NodesPage() {
                 <th scope="col">Sessions</th>
                 <th scope="col">Memory reserved</th>
                 <th scope="col">Last heartbeat</th>
+                <th scope="col">Key fingerprint</th>
                 <th scope="col">Actions</th>
               </tr>
             </thead>
             <tbody>
               {nodes.length === 0 ? (
                 <tr>
-                  <td colSpan={7}>No node has registered yet: a worker enters its node when it starts.</td>
+                  <td colSpan={8}>No node has registered yet: a worker enters its node when it starts.</td>
                 </tr>
               ) : (
                 nodes.map((n) => (
@@ -86,6 +88,7 @@ export function NodesPage() {
                       {formatMemory(n.reserved.memory_mb)} / {formatMemory(n.capacity.memory_mb)}
                     </td>
                     <td>{n.last_heartbeat_at ? <time dateTime={n.last_heartbeat_at}>{formatAgo(n.last_heartbeat_at)}</time> : 'never'}</td>
+                    <td>{n.fingerprint ? <code>{n.fingerprint}</code> : 'installed (no key)'}</td>
                     <td>
                       <div class="actions">
                         {ACTIONS[n.state].map(({ action, label }) => (

@@ -1,7 +1,10 @@
 /**
- * The HackStream certificate authority: one ECDSA P-256 CA, created once (its key never leaves
- * the workers' host, mode 600, directory 700), issuing short-lived server certificates for the
- * ingress and for each session's xpra TLS socket. X.509 encoding by @peculiar/x509 on WebCrypto.
+ * A HackStream certificate authority: one ECDSA P-256 CA, created once (its key never leaves
+ * its host, mode 600, directory 700), issuing short-lived certificates. There are two: the
+ * sessions' CA (the workers': the ingress's and each session's xpra TLS certificate) and the
+ * node CA (the API's: the session nodes' client certificates and the node gateway's server
+ * certificate), so a key of one can never vouch for the other's peers. X.509 encoding by
+ * @peculiar/x509 on WebCrypto.
  *
  * Devices trust this CA, so it is created with a critical Name Constraints extension permitting
  * only the names it serves: a stolen key, or a bug issuing for a name from a request, cannot
@@ -15,7 +18,7 @@ import { open, readFile, rm, stat } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
-import { writeFileAtomically } from '../core/atomic-file.js';
+import { writeFileAtomically } from './atomic-file.js';
 
 // @peculiar/x509 is typed against the DOM's WebCrypto; Node's is the same API.
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -39,6 +42,15 @@ export interface IssuedCertificate {
   certPem: string;
   keyPem: string;
   notAfter: Date;
+}
+
+/** A client certificate for a key its holder keeps (the node's: only its public half is here). */
+export interface ClientCertificateRequest {
+  commonName: string;
+  dnsNames: string[];
+  /** The holder's public key, DER SubjectPublicKeyInfo. */
+  publicKeySpki: Uint8Array;
+  lifetimeSeconds: number;
 }
 
 export interface ServerCertificateRequest {
@@ -115,6 +127,8 @@ export class FileCertificateAuthority implements CertificateIssuer {
     private readonly keyPath: string,
     /** Written into the CA when this creates it; an existing CA keeps what it has. */
     private readonly permitted: PermittedNames,
+    /** The CA's own name, when this creates it. */
+    private readonly subject = 'CN=HackStream CA, O=HackStream',
   ) {
     this.dir = path.dirname(keyPath);
   }
@@ -158,7 +172,7 @@ export class FileCertificateAuthority implements CertificateIssuer {
       const now = Date.now();
       const cert = await x509.X509CertificateGenerator.createSelfSigned({
         serialNumber: serialNumber(),
-        name: 'CN=HackStream CA, O=HackStream',
+        name: this.subject,
         notBefore: new Date(now - BACKDATE_MS),
         notAfter: new Date(now + CA_LIFETIME_DAYS * 86_400_000),
         keys,
@@ -192,37 +206,52 @@ export class FileCertificateAuthority implements CertificateIssuer {
   }
 
   async issueServerCertificate(req: ServerCertificateRequest): Promise<IssuedCertificate> {
-    const ca = await this.load();
-    const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']));
-    const notBefore = req.notBefore ?? Date.now() - BACKDATE_MS;
-    const notAfter = new Date(notBefore + req.lifetimeSeconds * 1000);
+    const keys = await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']);
     const names = [
       ...req.dnsNames.map((value) => ({ type: 'dns' as const, value })),
       ...(req.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
     ];
+    const issued = await this.sign({ ...req, publicKey: keys.publicKey, names, usage: x509.ExtendedKeyUsage.serverAuth });
+    return { ...issued, keyPem: toPem(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY') };
+  }
+
+  /** A client certificate (TLS client authentication only) for a public key checked by the caller. */
+  async issueClientCertificate(req: ClientCertificateRequest): Promise<{ certPem: string; notAfter: Date }> {
+    const names = req.dnsNames.map((value) => ({ type: 'dns' as const, value }));
+    return this.sign({ ...req, publicKey: new x509.PublicKey(Buffer.from(req.publicKeySpki)), names, usage: x509.ExtendedKeyUsage.clientAuth });
+  }
+
+  /** An end-entity certificate for one TLS role, signed by this CA. */
+  private async sign(req: {
+    commonName: string;
+    publicKey: CryptoKey | x509.PublicKey;
+    names: Array<{ type: 'dns' | 'ip'; value: string }>;
+    usage: x509.ExtendedKeyUsage;
+    notBefore?: number | undefined;
+    lifetimeSeconds: number;
+  }): Promise<{ certPem: string; notAfter: Date }> {
+    const ca = await this.load();
+    const notBefore = req.notBefore ?? Date.now() - BACKDATE_MS;
+    const notAfter = new Date(notBefore + req.lifetimeSeconds * 1000);
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serialNumber(),
       subject: `CN=${req.commonName}`,
       issuer: ca.cert.subject,
       notBefore: new Date(notBefore),
       notAfter,
-      publicKey: keys.publicKey,
+      publicKey: req.publicKey,
       signingKey: ca.key,
       signingAlgorithm: ALGORITHM,
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
-        new x509.SubjectAlternativeNameExtension(names, false),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+        new x509.ExtendedKeyUsageExtension([req.usage], false),
+        new x509.SubjectAlternativeNameExtension(req.names, false),
+        await x509.SubjectKeyIdentifierExtension.create(req.publicKey),
         await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
       ],
     });
-    return {
-      certPem: cert.toString('pem') + '\n',
-      keyPem: toPem(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY'),
-      notAfter,
-    };
+    return { certPem: cert.toString('pem') + '\n', notAfter };
   }
 
   private load(): Promise<LoadedCa> {
