@@ -78,7 +78,6 @@ export interface ContainerRuntime {
   /** Applies a session's memory, CPU and process limits to a running container (a session's own start has no CPU quota until then). */
   updateLimits(containerId: string, resources: SessionSpec['resources']): Promise<void>;
   /** Opens a URL in the app already running in the container. */
-  openUrl(containerId: string, url: string): Promise<void>;
   /** The container's state, or null when it does not exist. */
   inspect(containerId: string): Promise<ContainerState | null>;
   /** The id of the image a reference names now, or null when there is no such image. */
@@ -241,13 +240,6 @@ export class DockerSessionRuntime implements ContainerRuntime {
     });
   }
 
-  async openUrl(containerId: string, url: string): Promise<void> {
-    // Firefox's remote protocol (over the container's session bus) hands the URL to the running
-    // instance; the URL is one argv entry, never shell text.
-    const { exitCode, stderr } = await this.exec(containerId, ['/usr/local/bin/hackstream-open-url', url], 15_000);
-    if (exitCode !== 0) throw new Error(`opening the URL failed (exit ${exitCode}): ${stderr.trim().slice(-300)}`);
-  }
-
   private async findSessionContainer(sessionId: string): Promise<Docker.ContainerInfo | undefined> {
     const found = await this.docker.listContainers({ all: true, filters: { label: [sessionLabelFilter(sessionId)] } });
     return found[0];
@@ -316,7 +308,8 @@ export class DockerSessionRuntime implements ContainerRuntime {
     }
     const labels = this.labelsFor(spec, pool);
     const { memoryMb, cpus, shmMb, pidsLimit } = spec.resources;
-    const env = [`HACKSTREAM_URL=${spec.url ?? 'about:blank'}`, ...firefoxEnvironment(spec.quality)];
+    // A pool's container waits for its session's URL (images/session/url-watch.sh).
+    const env = [`HACKSTREAM_URL=${spec.url ?? 'about:blank'}`, ...firefoxEnvironment(spec.quality), ...(pool ? ['HACKSTREAM_WARM=1'] : [])];
     try {
       const container = await this.docker.createContainer({
         name: containerNameFor(spec.sessionId),

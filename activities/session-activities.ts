@@ -82,7 +82,7 @@ export function sessionActivities(deps: SessionActivityDeps) {
       await provisioning.writeTokenPublicKey(spec.sessionId);
       // A warm container was started with no openings: only a role with some needs the firewall.
       if (spec.policy.egress?.length) await deps.firewall.open(spec.sessionId, spec.policy.egress);
-      await Promise.all([runtime.updateLimits(slot.containerId, spec.resources), spec.url ? runtime.openUrl(slot.containerId, spec.url) : undefined]);
+      await Promise.all([runtime.updateLimits(slot.containerId, spec.resources), spec.url ? files.handOverUrl(spec.sessionId, spec.url) : undefined]);
       return { id: slot.containerId, name: slot.containerName, ip: slot.ip };
     },
 

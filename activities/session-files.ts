@@ -21,7 +21,7 @@ export interface FileOwner {
 export const SESSION_FILES_MOUNT = '/run/hackstream';
 /** In the name of a directory being written, before its rename to the session's id. */
 const TMP_MARK = '.tmp-';
-export const FILES = { cert: 'tls-cert.pem', key: 'tls-key.pem', tokenPublicKey: 'token.pub', tokensRefusedUntil: 'token.refused-until' } as const;
+export const FILES = { cert: 'tls-cert.pem', key: 'tls-key.pem', tokenPublicKey: 'token.pub', tokensRefusedUntil: 'token.refused-until', openUrl: 'open-url' } as const;
 
 export interface SessionFileContents {
   certPem: string;
@@ -82,6 +82,15 @@ export class SessionFiles {
   async writeTokenPublicKey(sessionId: string, tokenPublicKeyHex: string): Promise<void> {
     const file = path.join(this.dirOf(sessionId), FILES.tokenPublicKey);
     await writeFileAtomically(file, tokenPublicKeyHex, { mode: 0o400, prepare: (tmp) => this.ownBySessionUser(tmp) });
+  }
+
+  /**
+   * Hands a claimed warm container's Firefox the session's URL: the container's watcher
+   * (images/session/url-watch.sh) sees the file appear (atomic, by rename) and opens it.
+   */
+  async handOverUrl(sessionId: string, url: string): Promise<void> {
+    const file = path.join(this.dirOf(sessionId), FILES.openUrl);
+    await writeFileAtomically(file, url, { mode: 0o400, prepare: (tmp) => this.ownBySessionUser(tmp) });
   }
 
   /**

@@ -540,7 +540,7 @@ async function main(): Promise<void> {
           row('warm start: POST → 201 ready, c=1', stats(warm1));
           row(`warm start: POST → 201 ready, c=${CONCURRENCY}`, stats(warm5));
           row('API overhead (warm start minus the claim activity)', stats(overhead));
-          row('  the claim activity (token key, docker update, URL opened)', stats(claimMs));
+          row('  the claim activity (token key, docker update, URL handed over)', stats(claimMs));
           result['warm_start_c5_phases_ms'] = { claim_activity: stats(claim5), queued_for_a_worker: stats(queued5) };
           row(`  c=${CONCURRENCY}: the claim activity`, stats(claim5));
           row(`  c=${CONCURRENCY}: the workflow's tasks and activities waiting for the worker (summed)`, stats(queued5));

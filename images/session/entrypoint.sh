@@ -9,6 +9,8 @@ mkdir -p -m 1777 /tmp/.X11-unix 2>/dev/null || true
 # A session bus for Firefox's remote protocol (hackstream-open-url); xpra passes it to Firefox.
 dbus-daemon --session --fork --address="unix:path=$XDG_RUNTIME_DIR/bus" >/dev/null
 export DBUS_SESSION_BUS_ADDRESS="unix:path=$XDG_RUNTIME_DIR/bus"
+# A warm container waits for the URL of the session that claims it (hackstream-url-watch).
+if [ "${HACKSTREAM_WARM:-0}" = 1 ]; then hackstream-url-watch & fi
 exec xpra start :100 \
   --daemon=no --socket-dir=/tmp/xpra \
   --bind-ws=0.0.0.0:14500 --html=on \

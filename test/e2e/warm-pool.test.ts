@@ -21,6 +21,7 @@ import { poolScheduleId, type WarmSlot } from '../../workflows/messages.js';
 import { startApiOn, type ApiUnderTest } from '../support/api-under-test.js';
 import { launchChromium, openSessionWindow, type TestBrowser } from '../support/browser.js';
 import { docker, execIn, sessionContainers } from '../support/docker.js';
+import { until } from '../support/until.js';
 import { workflowsEntry } from '../support/paths.js';
 import { metricValue } from '../support/prometheus.js';
 import { PAGE_COLOUR, serveTestPage, type TestPage } from '../support/test-page.js';
@@ -224,11 +225,10 @@ describe('the warm pool', () => {
     await waitForPool(2);
     const head = await redis.lindex(poolReadyKey(taskQueue, POOL, config.session.image), 0);
     const slot = JSON.parse(head!) as WarmSlot;
-    // The claim's last step, handing the URL to the running Firefox over the container's session
-    // bus, will fail; the container itself keeps running (and would be found by the cold start).
-    const killed = await execIn(slot.containerId, ['sh', '-c', 'kill $(pidof dbus-daemon)']);
-    expect(killed.exitCode, killed.output).toBe(0);
-    expect((await docker.getContainer(slot.containerId).inspect()).State.Running).toBe(true);
+    // The app in it exits (as a crash would): the claim finds the container no longer running,
+    // and the stopped container, still there under the session's name, must not be reused.
+    await docker.getContainer(slot.containerId).kill();
+    await until('the warm container stopped', async () => ((await docker.getContainer(slot.containerId).inspect()).State.Running ? null : true), 20_000);
 
     const user = await t.newUser();
     const created = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox', url: page.url } });

@@ -3,7 +3,7 @@
  * on a real directory: written in the session's files, only ever raised (also by writers at once),
  * and nothing for a session whose files are gone.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -39,6 +39,18 @@ describe('SessionFiles.refuseNativeTokens', () => {
 
   it('reaches nothing for a session without files (it ended)', async () => {
     expect(await files.refuseNativeTokens('s-gone', 1_800_000_100_000)).toBe(false);
+  });
+});
+
+describe('SessionFiles.handOverUrl', () => {
+  it("puts the URL in the session's files in one step, read-only, for the warm container's watcher", async () => {
+    await files.write('s-url', { certPem: 'cert', keyPem: 'key' });
+    await files.handOverUrl('s-url', 'https://example.com/a?b=c d');
+    const file = path.join(root, 's-url', FILES.openUrl);
+    expect(readFileSync(file, 'utf8')).toBe('https://example.com/a?b=c d');
+    expect(statSync(file).mode & 0o777).toBe(0o400);
+    // Nothing half-written is left beside it (the watcher opens only `open-url`).
+    expect(readdirSync(path.join(root, 's-url')).sort()).toEqual([FILES.cert, FILES.openUrl, FILES.key, FILES.tokensRefusedUntil].sort());
   });
 });
 
