@@ -167,6 +167,7 @@ const envSchema = z.object({
   HACKSTREAM_NODE_MAX_SESSIONS: z.coerce.number().int().min(0).max(100_000).default(100),
   HACKSTREAM_NODE_HEARTBEAT_SECONDS: seconds(10),
   HACKSTREAM_NODE_CA_DIR: z.string().min(1).optional(),
+  HACKSTREAM_NODE_ENROLMENTS_PER_HOUR: z.coerce.number().int().min(1).max(100_000).default(10),
   HACKSTREAM_NODE_CERT_HOURS: z.coerce.number().int().min(1).max(720).default(24),
   HACKSTREAM_NODE_GATEWAY_HOST: z.string().min(1).default('0.0.0.0'),
   HACKSTREAM_NODE_GATEWAY_PORT: port(7443),
@@ -458,6 +459,8 @@ function nodeAuthorityConfig(e: ParsedEnv, dataDir: string) {
   return {
     caCertFile: path.join(dir, 'ca.pem'),
     caKeyFile: path.join(dir, 'ca-key.pem'),
+    /** Enrolments one source address may send per hour (the route is open to anyone). */
+    enrolmentsPerHour: e.HACKSTREAM_NODE_ENROLMENTS_PER_HOUR,
     /** A node's certificate lives this long; the node renews it at half its life. */
     certificateSeconds: e.HACKSTREAM_NODE_CERT_HOURS * 3600,
     domain: e.HACKSTREAM_DOMAIN,

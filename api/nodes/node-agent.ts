@@ -12,6 +12,7 @@ import type { NodeCapacity, NodeRegistry } from '../../core/node-registry.js';
 import { CONNECTABLE_NODE_STATES, type NodeState } from '../../core/node-names.js';
 import type { NodeCertificateBody, NodeEnrolmentBody } from '../contract/responses.js';
 import { HttpError, unauthorized } from '../http-error.js';
+import type { EnrolmentThrottle } from './enrolment-throttle.js';
 
 /** How often a node waiting for approval asks again. */
 export const PENDING_RETRY_SECONDS = 10;
@@ -31,9 +32,12 @@ export class NodeAgent {
     private readonly ca: Pick<FileCertificateAuthority, 'ensure' | 'issueClientCertificate' | 'caCertificatePem'>,
     private readonly config: NodeAuthorityConfig,
     private readonly audit: Pick<AuditLog, 'record'>,
+    private readonly throttle: Pick<EnrolmentThrottle, 'consume'>,
   ) {}
 
   async enrol(req: EnrolmentRequest, ip: string): Promise<{ status: 200 | 202; body: NodeEnrolmentBody }> {
+    const wait = await this.throttle.consume(ip);
+    if (wait !== null) throw new HttpError(429, 'too_many_enrolments', 'too many enrolments from this address; try again later', { 'Retry-After': String(wait) });
     let csr;
     try {
       csr = await readNodeCertificateRequest(req.csr);

@@ -14,7 +14,9 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { EnrolmentThrottle } from '../../api/nodes/enrolment-throttle.js';
 import { createLogger } from '../../core/logger.js';
 import { createNodeKey, nodeCertificateAuthority, nodeGatewayName, readNodeCertificateRequest } from '../../core/node-identity.js';
 import { NodeRegistry } from '../../core/node-registry.js';
@@ -216,6 +218,29 @@ describe('hackstream-node enroll', () => {
     expect(unreachable.code).toBe(4);
     expect(unreachable.stderr).toContain('cannot reach');
   }, 180_000);
+});
+
+describe('the enrolment limit per address', () => {
+  it('lets one address enrol a few times per hour, an IPv6 /64 counting as one address', async () => {
+    const redis = new Redis(t.config.redisUrl, { lazyConnect: true });
+    await redis.connect();
+    try {
+      // A limit of its own (the limit is part of the counters' key): the stack's is set high.
+      const throttle = new EnrolmentThrottle(redis, 2);
+      const v4 = `10.${randomBytes(1)[0]}.${randomBytes(1)[0]}.7`;
+      expect(await throttle.consume(v4)).toBeNull();
+      expect(await throttle.consume(v4)).toBeNull();
+      const wait = await throttle.consume(v4);
+      expect(wait).toBeGreaterThan(3500);
+      expect(wait).toBeLessThanOrEqual(3600);
+      const net = `2001:db8:${randomBytes(2).toString('hex')}:1`;
+      expect(await throttle.consume(`${net}::1`)).toBeNull();
+      expect(await throttle.consume(`${net}::2`)).toBeNull();
+      expect(await throttle.consume(`${net}:ffff::3`)).not.toBeNull();
+    } finally {
+      redis.disconnect();
+    }
+  });
 });
 
 describe('the node gateway', () => {

@@ -79,6 +79,8 @@ export async function startTestStack(overrides: Record<string, string> = {}): Pr
     // pass of its own accord would race the tests that look at leftovers on purpose.
     HACKSTREAM_RECONCILE_INTERVAL_SECONDS: '86400',
     HACKSTREAM_WORKER_METRICS_PORT: '0',
+    // Every test enrols from 127.0.0.1 (the ingress's address): test/integration/node-enrolment.test.ts checks the limit with one of its own.
+    HACKSTREAM_NODE_ENROLMENTS_PER_HOUR: '100000',
     // The worker's session monitor looks every second: attaches, activity and exits show quickly.
     HACKSTREAM_ACTIVITY_POLL_SECONDS: '1',
     // An engine without a user namespace only when the caller says so (a benchmark's baseline).
