@@ -146,7 +146,6 @@ export const nodeEnrolmentBody = z.strictObject({
     sessions: z.int().min(0).max(100_000),
   }),
 });
-export type NodeEnrolmentBody = z.infer<typeof nodeEnrolmentBody>;
 
 export const sessionIdParam = z.uuid({ error: 'is not a valid session id' });
 

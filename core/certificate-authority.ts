@@ -11,19 +11,13 @@
  * impersonate any other site to them. A CA created before that keeps working (devices pin its
  * fingerprint); `isNameConstrained()` lets the worker say so, and the README how to rotate it.
  */
-import 'reflect-metadata'; // @peculiar/x509's dependency injection needs the Reflect API
 import { randomBytes, webcrypto } from 'node:crypto';
 import { constants, mkdirSync } from 'node:fs';
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
 import path from 'node:path';
-import * as x509 from '@peculiar/x509';
 import { writeFileAtomically } from './atomic-file.js';
-
-// @peculiar/x509 is typed against the DOM's WebCrypto; Node's is the same API.
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-
-const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+import { P256_ECDSA as ALGORITHM, privateKeyPem, x509 } from './x509.js';
 const CA_LIFETIME_DAYS = 3650;
 /** A CA creation lock older than this was left by a process that died while creating the CA. */
 const STALE_LOCK_MS = 30_000;
@@ -90,11 +84,6 @@ function nameConstraintsExtension(permitted: PermittedNames): x509.Extension {
   if (names.length === 0) throw new Error('the CA needs at least one permitted name');
   const subtrees = names.map((name) => derElement(0x30, Buffer.from(name.rawData)));
   return new x509.Extension(NAME_CONSTRAINTS_OID, true, derElement(0x30, derElement(0xa0, Buffer.concat(subtrees))));
-}
-
-function toPem(der: ArrayBuffer, label: string): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
-  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
 
 function fromPem(pem: string): ArrayBuffer {
@@ -184,7 +173,7 @@ export class FileCertificateAuthority implements CertificateIssuer {
           nameConstraintsExtension(this.permitted),
         ],
       });
-      const keyPem = toPem(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY');
+      const keyPem = privateKeyPem(keys.privateKey);
       await writeFileAtomically(this.keyPath, keyPem, { mode: 0o600 });
       // The certificate last: its presence means the CA is complete.
       // Public on purpose (served at /ca.pem, mounted into the API by docker-compose.yml).
@@ -212,7 +201,7 @@ export class FileCertificateAuthority implements CertificateIssuer {
       ...(req.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
     ];
     const issued = await this.sign({ ...req, publicKey: keys.publicKey, names, usage: x509.ExtendedKeyUsage.serverAuth });
-    return { ...issued, keyPem: toPem(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY') };
+    return { ...issued, keyPem: privateKeyPem(keys.privateKey) };
   }
 
   /** A client certificate (TLS client authentication only) for a public key checked by the caller. */

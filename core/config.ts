@@ -427,19 +427,25 @@ export function loadWorkerConfig(env: Env) {
   };
 }
 
+/** What sessions may reserve of this host unless told otherwise (a worker's settings, `hackstream-node enroll`). */
+export function defaultNodeCapacity(): { memoryMb: number; cpus: number } {
+  const hostReserveMb = 1024;
+  return { memoryMb: Math.max(256, Math.floor(os.totalmem() / 2 ** 20) - hostReserveMb), cpus: os.availableParallelism() * 4 };
+}
+
 /**
  * The session node this worker is (core/node-registry.ts): its name, labels, what sessions may
  * reserve of it, and how often it says it is alive. By default all of the host's memory but what
  * the host itself needs, and CPU four times over (a session's CPU is a ceiling it rarely reaches).
  */
 function nodeConfig(e: ParsedEnv) {
-  const hostReserveMb = 1024;
+  const host = defaultNodeCapacity();
   return {
     id: e.HACKSTREAM_NODE_ID,
     labels: e.HACKSTREAM_NODE_LABELS,
     capacity: {
-      memoryMb: e.HACKSTREAM_NODE_MEMORY_MB ?? Math.max(256, Math.floor(os.totalmem() / 2 ** 20) - hostReserveMb),
-      cpus: e.HACKSTREAM_NODE_CPUS ?? os.availableParallelism() * 4,
+      memoryMb: e.HACKSTREAM_NODE_MEMORY_MB ?? host.memoryMb,
+      cpus: e.HACKSTREAM_NODE_CPUS ?? host.cpus,
       maxSessions: e.HACKSTREAM_NODE_MAX_SESSIONS,
     },
     heartbeatSeconds: e.HACKSTREAM_NODE_HEARTBEAT_SECONDS,

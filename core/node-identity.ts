@@ -4,17 +4,12 @@
  * certificate request it enrols with, and the names on the node CA's certificates. What the node
  * (`worker/node-enrolment.ts`), the API (`api/nodes/`) and the node gateway share.
  */
-import 'reflect-metadata'; // @peculiar/x509's dependency injection needs the Reflect API
 import { createHash, createPrivateKey, createPublicKey, webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
 import { SignJWT, decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
 import { FileCertificateAuthority } from './certificate-authority.js';
 import type { NodeAuthorityConfig } from './config.js';
 import { NODE_ID_PATTERN } from './node-names.js';
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-
-export const NODE_KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+import { P256_ECDSA, privateKeyPem, x509 } from './x509.js';
 
 /** The node CA's names all sit under this subdomain of HACKSTREAM_DOMAIN (its name constraint). */
 export const nodeNamesDomain = (domain: string) => `nodes.${domain}`;
@@ -61,11 +56,9 @@ export async function readNodeCertificateRequest(pem: string): Promise<NodeCerti
 
 /** What a node makes at enrolment: its key pair and the request carrying the public half. */
 export async function createNodeKey(nodeId: string): Promise<{ keyPem: string; csrPem: string; fingerprint: string }> {
-  const keys = await webcrypto.subtle.generateKey(NODE_KEY_ALGORITHM, true, ['sign', 'verify']);
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${nodeId}`, keys, signingAlgorithm: NODE_KEY_ALGORITHM });
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
-  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
-  return { keyPem, csrPem: csr.toString('pem') + '\n', fingerprint: keyFingerprint(new Uint8Array(csr.publicKey.rawData)) };
+  const keys = await webcrypto.subtle.generateKey(P256_ECDSA, true, ['sign', 'verify']);
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${nodeId}`, keys, signingAlgorithm: P256_ECDSA });
+  return { keyPem: privateKeyPem(keys.privateKey), csrPem: csr.toString('pem') + '\n', fingerprint: keyFingerprint(new Uint8Array(csr.publicKey.rawData)) };
 }
 
 /**

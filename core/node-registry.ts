@@ -120,8 +120,10 @@ export class NodeRegistry {
    */
   async enrol(node: NodeEnrolment): Promise<NodeEnrolmentResult> {
     const em = this.db.em.fork();
+    // A name already there: a retry with the same key, or someone else's.
+    const known = (row: Node): NodeEnrolmentResult => (row.fingerprint === node.fingerprint ? { ok: true, node: view(row), created: false } : { ok: false, reason: 'name_taken' });
     const existing = await em.findOne(Node, { id: node.id });
-    if (existing) return existing.fingerprint === node.fingerprint ? { ok: true, node: view(existing), created: false } : { ok: false, reason: 'name_taken' };
+    if (existing) return known(existing);
     if ((await em.count(Node, { state: 'pending' })) >= MAX_PENDING_NODES) return { ok: false, reason: 'too_many_pending' };
     const row = em.create(Node, {
       id: node.id,
@@ -140,7 +142,7 @@ export class NodeRegistry {
       // Two enrolments of one name at once: the primary key let one in; the other is a retry or a clash.
       const winner = await this.db.em.fork().findOne(Node, { id: node.id });
       if (!winner) throw err;
-      return winner.fingerprint === node.fingerprint ? { ok: true, node: view(winner), created: false } : { ok: false, reason: 'name_taken' };
+      return known(winner);
     }
     return { ok: true, node: view(row), created: true };
   }

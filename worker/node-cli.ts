@@ -7,14 +7,15 @@
  * Exit codes: 0 done, 2 bad usage, 3 the API refused (revoked, name taken, bad request), 4 the
  * API could not be reached, 5 still waiting for approval when --wait ran out.
  */
-import os from 'node:os';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { defaultNodeCapacity } from '../core/config.js';
 import { NODE_ID_PATTERN, parseNodeLabels } from '../core/node-names.js';
 import { EnrolmentError, NodeEnrolment, type CertificateAnswer } from './node-enrolment.js';
 
 const EXIT = { ok: 0, usage: 2, refused: 3, unreachable: 4, pending: 5 } as const;
+const DEFAULT_DIR = '/var/lib/hackstream-node';
 
 const USAGE = `usage:
   hackstream-node enroll --server URL --name NAME [--labels k=v,...] [--memory-mb N] [--cpus N]
@@ -81,7 +82,7 @@ async function enroll(args: string[], log: (line: string) => void): Promise<numb
       'memory-mb': { type: 'string' },
       cpus: { type: 'string' },
       'max-sessions': { type: 'string' },
-      dir: { type: 'string', default: '/var/lib/hackstream-node' },
+      dir: { type: 'string', default: DEFAULT_DIR },
       'ca-file': { type: 'string' },
       wait: { type: 'string' },
     },
@@ -91,9 +92,10 @@ async function enroll(args: string[], log: (line: string) => void): Promise<numb
   if (!values.name || !NODE_ID_PATTERN.test(values.name)) throw new UsageError('--name must be 1–63 lower-case letters, digits and dashes (not at either end)');
   const labels = parseNodeLabels(values.labels);
   if (!labels.ok) throw new UsageError(`--labels: "${labels.bad}" is not key=value`);
+  const host = defaultNodeCapacity();
   const capacity = {
-    memoryMb: numberOption(values['memory-mb'], 'memory-mb', Math.max(256, Math.floor(os.totalmem() / 2 ** 20) - 1024)),
-    cpus: numberOption(values.cpus, 'cpus', os.availableParallelism() * 4, false),
+    memoryMb: numberOption(values['memory-mb'], 'memory-mb', host.memoryMb),
+    cpus: numberOption(values.cpus, 'cpus', host.cpus, false),
     maxSessions: numberOption(values['max-sessions'], 'max-sessions', 100),
   };
   const waitSeconds = numberOption(values.wait, 'wait', 3600);
@@ -121,7 +123,7 @@ async function enroll(args: string[], log: (line: string) => void): Promise<numb
 }
 
 async function renew(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { dir: { type: 'string', default: '/var/lib/hackstream-node' } }, strict: true });
+  const { values } = parseArgs({ args, options: { dir: { type: 'string', default: DEFAULT_DIR } }, strict: true });
   const dir = path.resolve(values.dir);
   const answer = await (await enrolment(await loadSettings(dir), dir)).fetchCertificate();
   if (!answer.approved) {

@@ -4,6 +4,7 @@
  * compares with what the admin sees; and, once approved, its certificate from the node CA, asked
  * for again to renew it. Everything lives in the node's directory (key mode 600).
  */
+import { createPublicKey } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import https from 'node:https';
@@ -12,7 +13,6 @@ import path from 'node:path';
 import { writeFileAtomically } from '../core/atomic-file.js';
 import { createNodeKey, keyFingerprint, signNodeToken } from '../core/node-identity.js';
 import type { NodeCapacity } from '../core/node-registry.js';
-import { createPublicKey } from 'node:crypto';
 
 /** The files of a node's directory. */
 export const nodeFiles = (dir: string) => ({
@@ -86,20 +86,20 @@ function failure(answer: JsonAnswer): EnrolmentError {
 }
 
 /** The node's key, made on first use; its fingerprint. */
-export async function ensureNodeKey(dir: string, nodeId: string): Promise<{ keyPem: string; csrPem: string; fingerprint: string; created: boolean }> {
+export async function ensureNodeKey(dir: string, nodeId: string): Promise<{ keyPem: string; csrPem: string; fingerprint: string }> {
   const files = nodeFiles(dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const existing = await readFile(files.key, 'utf8').catch(() => null);
   const csrPem = existing ? await readFile(files.request, 'utf8').catch(() => null) : null;
   if (existing && csrPem) {
     const spki = createPublicKey(existing).export({ type: 'spki', format: 'der' });
-    return { keyPem: existing, csrPem, fingerprint: keyFingerprint(spki), created: false };
+    return { keyPem: existing, csrPem, fingerprint: keyFingerprint(spki) };
   }
   const made = await createNodeKey(nodeId);
   // The request first: a key without its request is made again; a request without its key is never read.
   await writeFileAtomically(files.request, made.csrPem, { mode: 0o644 });
   await writeFileAtomically(files.key, made.keyPem, { mode: 0o600 });
-  return { ...made, created: true };
+  return made;
 }
 
 export type CertificateAnswer =

@@ -24,8 +24,6 @@ export interface EnrolmentRequest {
 }
 
 export class NodeAgent {
-  private caReady: Promise<unknown> | undefined;
-
   constructor(
     private readonly registry: Pick<NodeRegistry, 'enrol' | 'identity'>,
     /** The node CA, created by whichever of the API and the gateway starts first. */
@@ -72,11 +70,7 @@ export class NodeAgent {
   /** A fresh certificate for an approved node; the state alone while it waits for approval. */
   async certificate(node: { id: string; state: NodeState; publicKeySpki: Uint8Array }, ip: string): Promise<{ status: 200 | 202; body: NodeCertificateBody }> {
     if (!CONNECTABLE_NODE_STATES.includes(node.state)) return { status: 202, body: { id: node.id, state: node.state } };
-    this.caReady ??= this.ca.ensure().catch((err: unknown) => {
-      this.caReady = undefined;
-      throw err;
-    });
-    await this.caReady;
+    await this.ca.ensure();
     const issued = await this.ca.issueClientCertificate({
       commonName: node.id,
       dnsNames: [nodeCertificateName(node.id, this.config.domain)],
