@@ -89,7 +89,8 @@ async function takeInventory(deps: ReconcileDeps): Promise<Map<string, Holdings>
 
 const ownerOf = (workflow: WorkflowStatus): string => (workflow.status === 'closed' ? `its workflow ended (${workflow.detail})` : 'it has no workflow');
 
-export function reconcileActivities(deps: ReconcileDeps) {
+/** One pass over everything this stack has; `progress` is told each session it looks at. */
+function reconcilePass(deps: ReconcileDeps) {
   const remove = sessionRemover(deps);
 
   /** Removes one session's leftovers and ends its row; returns what it removed. */
@@ -118,8 +119,7 @@ export function reconcileActivities(deps: ReconcileDeps) {
     return done;
   };
 
-  /** One pass over everything this stack has. */
-  const pass = async (input: ReconcileInput): Promise<ReconcileReport> => {
+  return async (input: ReconcileInput, progress: (sessionId: string) => void): Promise<ReconcileReport> => {
     const graceMs = input.graceSeconds * 1000;
     const found = await takeInventory(deps);
     const ready = await deps.pools.readySessionIds();
@@ -131,7 +131,7 @@ export function reconcileActivities(deps: ReconcileDeps) {
     };
     let reconciled = 0;
     for (const [sessionId, held] of found) {
-      Context.current().heartbeat(sessionId);
+      progress(sessionId);
       if (ready.has(sessionId)) continue;
       const workflow = await deps.workflows.of(sessionId);
       if (workflow.status === 'running') continue;
@@ -144,10 +144,24 @@ export function reconcileActivities(deps: ReconcileDeps) {
     return { sessions: found.size, reconciled, removed };
   };
 
+}
+
+export function reconcileActivities(deps: ReconcileDeps) {
+  const pass = reconcilePass(deps);
   return {
     /** One pass: everything of this stack that no running workflow owns is removed. */
     async reconcileSessions(input: ReconcileInput): Promise<ReconcileReport> {
-      return whileHeartbeating(() => pass(input));
+      return whileHeartbeating(() => pass(input, (sessionId) => Context.current().heartbeat(sessionId)));
     },
   };
+}
+
+/**
+ * The same pass outside any activity: a worker that polls only its node's queue runs it itself
+ * (worker/session-worker.ts), at start before it takes work and then on the reconcile interval,
+ * since the reconcile schedule's activity runs on the control queue, on another host's engine.
+ */
+export function engineReconciler(deps: ReconcileDeps): (input: ReconcileInput) => Promise<ReconcileReport> {
+  const pass = reconcilePass(deps);
+  return (input) => pass(input, () => undefined);
 }

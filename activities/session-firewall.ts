@@ -5,7 +5,9 @@
  *
  * - into a session (host → session, OUTPUT): only the ingress, whose process runs with the
  *   ingress group (HACKSTREAM_INGRESS_GROUP), opens connections; nothing is forwarded into a
- *   session network (other sessions, containers, the LAN), except replies;
+ *   session network (other sessions, containers, the LAN), except replies and, on a session node
+ *   whose ingress runs on another host, that ingress's connections (HACKSTREAM_INGRESS_SOURCES)
+ *   to sessions' xpra ports;
  * - out of a session: nothing to the host itself (INPUT: the control plane's ports, Traefik, SSH,
  *   whatever listens), and, forwarded, nothing to private, shared, loopback, link-local, multicast
  *   or reserved ranges, unless an opening of the session's role lets it: the public internet only;
@@ -20,6 +22,7 @@ import { createHash } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIPv4 } from 'node:net';
 import { parseEgressDestination } from '../core/egress-destinations.js';
+import { XPRA_PORTS } from '../core/ingress-names.js';
 
 /** Every session network's bridge name starts with this (iptables' `hs-+` matches them all). */
 export const SESSION_BRIDGE_PREFIX = 'hs-';
@@ -49,8 +52,11 @@ const REFUSE = '-j REJECT --reject-with icmp-admin-prohibited';
 const REFUSE6 = '-j REJECT --reject-with icmp6-adm-prohibited';
 const REPLIES = '-m conntrack --ctstate ESTABLISHED,RELATED';
 
-/** The fixed IPv4 rules, as `iptables-restore --noflush` input: declaring a chain flushes it. */
-export function ipv4Rules(ingressGroup: string): string {
+/**
+ * The fixed IPv4 rules, as `iptables-restore --noflush` input: declaring a chain flushes it.
+ * `ingressSources`: where a remote ingress connects from (none when it is this host's).
+ */
+export function ipv4Rules(ingressGroup: string, ingressSources: readonly string[] = []): string {
   const { input, output, forward, openings } = CHAINS;
   return [
     '*filter',
@@ -65,6 +71,8 @@ export function ipv4Rules(ingressGroup: string): string {
     `-A ${output} -p tcp -j REJECT --reject-with tcp-reset`,
     `-A ${output} ${REFUSE}`,
     `-A ${forward} ${REPLIES} -j RETURN`,
+    // ACCEPT, not RETURN: Docker's own FORWARD rules admit only published ports into a bridge.
+    ...ingressSources.map((source) => `-A ${forward} -o ${ANY_SESSION} -s ${source} -p tcp -m multiport --dports ${XPRA_PORTS.join(',')} -j ACCEPT`),
     `-A ${forward} -o ${ANY_SESSION} -j DROP`,
     `-A ${forward} -i ${ANY_SESSION} -j ${openings}`,
     ...REFUSED_IPV4_RANGES.map((range) => `-A ${forward} -i ${ANY_SESSION} -d ${range} ${REFUSE}`),
@@ -154,6 +162,8 @@ export class IptablesPacketFilter implements PacketFilter {
 export interface SessionFirewallOptions {
   /** The group the ingress (Traefik) runs with: the one host identity that may open connections into sessions. */
   ingressGroup: string;
+  /** Where a remote ingress connects from (IPv4 ranges); empty when the ingress is on this host. */
+  ingressSources?: readonly string[];
   resolve?: Resolve;
 }
 
@@ -173,7 +183,7 @@ export class SessionFirewall {
     const created = await this.filter.run(4, ['-N', CHAINS.openings]);
     if (created.code !== 0 && !/exists/i.test(created.stderr)) throw new Error(`iptables -N ${CHAINS.openings}: ${created.stderr.trim()}`);
     try {
-      await this.filter.restore(4, ipv4Rules(this.options.ingressGroup));
+      await this.filter.restore(4, ipv4Rules(this.options.ingressGroup, this.options.ingressSources));
     } catch (err) {
       const message = (err as Error).message;
       if (/gid-owner/.test(message)) {

@@ -13,7 +13,7 @@
  */
 import { randomBytes, webcrypto } from 'node:crypto';
 import { constants, mkdirSync } from 'node:fs';
-import { open, readFile, rm, stat } from 'node:fs/promises';
+import { access, open, readFile, rm, stat } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
 import path from 'node:path';
 import { writeFileAtomically } from './atomic-file.js';
@@ -120,6 +120,11 @@ export class FileCertificateAuthority implements CertificateIssuer {
     private readonly subject = 'CN=HackStream CA, O=HackStream',
   ) {
     this.dir = path.dirname(keyPath);
+  }
+
+  /** Whether the CA's certificate and key are there. */
+  async exists(): Promise<boolean> {
+    return (await Promise.all([this.certPath, this.keyPath].map((file) => access(file).then(() => true, () => false)))).every(Boolean);
   }
 
   /** Creates the CA unless it exists; safe when several processes start at once. */

@@ -66,6 +66,16 @@ const envSchema = z.object({
     .string()
     .regex(/^([a-z_][a-z0-9_-]{0,31}|[0-9]{1,10})$/, 'must be a group name such as hackstream-ingress, or a numeric gid')
     .default(INGRESS_GROUP),
+  // Where a remote ingress connects from, on a session node that is not the ingress's host:
+  // forwarded connections from these ranges into session networks, to sessions' xpra ports only.
+  HACKSTREAM_INGRESS_SOURCES: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s !== ''))
+    .pipe(z.array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/([0-9]|[12][0-9]|3[0-2])$/, 'must be IPv4 ranges such as 10.0.0.5/32, comma-separated')).max(16)),
+  // `all`: the control task queue (workflows, database, routes) and this node's own; `node`: only
+  // this node's, a session host joining a control plane on another host.
+  HACKSTREAM_WORKER_ROLE: z.enum(['all', 'node']).default('all'),
 
   // Sessions run in the Docker engine's user namespace (dockerd --userns-remap): their uids are a
   // subordinate range, no host account. `off` accepts an engine without one (sessions' uid 1000
@@ -404,6 +414,13 @@ export function loadWorkerConfig(env: Env) {
     sessionSubnets: e.HACKSTREAM_SESSION_SUBNETS,
     /** The only host group whose processes may open connections into sessions' networks. */
     ingressGroup: e.HACKSTREAM_INGRESS_GROUP,
+    /** A remote ingress's addresses, let into session networks by the host firewall (none when the ingress is local). */
+    ingressSources: e.HACKSTREAM_INGRESS_SOURCES,
+    /**
+     * `all`: polls the control task queue (workflows and every control activity, the schedules)
+     * and this node's queue; `node`: this node's queue only (worker/session-worker.ts).
+     */
+    role: e.HACKSTREAM_WORKER_ROLE,
     /** Per-session files (TLS certificate and key, token key) mounted into the session's container. */
     sessionFilesDir: path.resolve(c.dataDir, e.HACKSTREAM_SESSION_FILES_DIR ?? 'sessions'),
     /** Whether the Docker engine must map containers' uids to a subordinate range, and whose. */

@@ -31,6 +31,8 @@ import { NodeRegistry } from '../core/node-registry.js';
 import { nodeTaskQueue, reconcileScheduleId } from '../workflows/messages.js';
 import { startNodePresence } from './node-presence.js';
 import { watchForLostNodes } from './lost-nodes.js';
+import { repeatEvery } from './repeat-every.js';
+import { engineReconciler } from '../activities/reconciler.js';
 import { SessionRows } from '../core/session-rows.js';
 import { AuditLog } from '../core/audit-log.js';
 import { TraefikFileRoutes } from '../activities/traefik-routes.js';
@@ -65,6 +67,7 @@ export interface SessionWorkerOptions {
 }
 
 export interface SessionWorker {
+  /** The worker polling the control task queue; with HACKSTREAM_WORKER_ROLE=node, the node queue's. */
   worker: Worker;
   /** Resolves when the worker has shut down. */
   run(): Promise<void>;
@@ -89,13 +92,16 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   traceDockerCalls(docker, trace.getTracer('hackstream'));
   const redis = await connectRedis(config.redisUrl, logger, { failFast: false });
 
-  const firewall = new SessionFirewall(new IptablesPacketFilter(), { ingressGroup: config.ingressGroup });
+  const firewall = new SessionFirewall(new IptablesPacketFilter(), { ingressGroup: config.ingressGroup, ingressSources: config.ingressSources });
   // Before any session can start: every session network is born under these rules.
   await firewall.install();
   const runtime = new DockerSessionRuntime(docker, new SubnetPool(config.sessionSubnets), taskQueue);
   const sessionUser = await sessionUserOnHost(docker, config.userNamespace, logger);
-  const ca = await openCertificateAuthority(config.ingress, logger);
-  await prepareIngress(ca, config.ingress, logger);
+  // A node-only worker runs no workflow and writes no route: what it needs of the control host is
+  // the sessions' CA (shared with it) and the databases and Temporal it dials.
+  const controlPlane = config.role === 'all';
+  const ca = await openCertificateAuthority(config.ingress, logger, { create: controlPlane });
+  if (controlPlane) await prepareIngress(ca, config.ingress, logger);
   const metrics = new WorkerMetrics();
   const sessionEvents = new TemporalSessionEvents(client);
   const admission = new StartAdmission(config.maxConcurrentStarts);
@@ -130,7 +136,8 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   const activities = createActivities(activityDeps);
   metrics.registerActivities(Object.keys(activities));
   // What a killed writer left half-written; anything younger may be a write in progress.
-  const leftovers = (await activityDeps.files.collectLeftovers(LEFTOVER_AGE_MS)) + (await activityDeps.routes.collectLeftovers(LEFTOVER_AGE_MS));
+  const leftovers =
+    (await activityDeps.files.collectLeftovers(LEFTOVER_AGE_MS)) + (controlPlane ? await activityDeps.routes.collectLeftovers(LEFTOVER_AGE_MS) : 0);
   if (leftovers > 0) logger.info('removed what an interrupted write left', { count: leftovers });
 
   const activityWorker = {
@@ -148,36 +155,57 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     metrics.activityInterceptors,
     (ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) }),
   ];
-  const worker = await Worker.create({
-    ...activityWorker,
-    taskQueue,
-    ...opts.workflows,
-    interceptors: {
-      activity: activityInterceptors,
-      // With a prebuilt bundle they are in it already (scripts/build-workflow-bundle.ts).
-      ...(opts.workflows.workflowsPath ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}),
-    },
-    sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
-  });
+  const controlWorker = !controlPlane
+    ? undefined
+    : await Worker.create({
+        ...activityWorker,
+        taskQueue,
+        ...opts.workflows,
+        interceptors: {
+          activity: activityInterceptors,
+          // With a prebuilt bundle they are in it already (scripts/build-workflow-bundle.ts).
+          ...(opts.workflows.workflowsPath ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}),
+        },
+        sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
+      });
   // This node's own task queue: the activities acting on this host's engine for the sessions
   // placed here (workflows/session-workflow.ts onNode). No workflow runs on it.
   const nodeWorker = await Worker.create({ ...activityWorker, taskQueue: nodeTaskQueue(taskQueue, config.node.id), interceptors: { activity: activityInterceptors } });
   const stopHealth = publishWorkerHealth({ redis, identity, pingDocker: () => runtime.ping(), logger });
-  await ensurePoolSchedule(client, config, logger);
-  await ensureReconcileSchedule(client, config, logger);
+  // The reconcile schedule's pass runs on the control queue, on a control host's engine: a
+  // node-only worker reconciles its own engine, before it takes work and then on the same interval.
+  const reconcileEngine = engineReconciler(activityDeps);
+  const reconcileHere = async (why: string) => {
+    const report = await reconcileEngine({ graceSeconds: config.reconcile.graceSeconds });
+    if (report.reconciled > 0) logger.info('reconciled this node’s engine', { why, ...report });
+  };
+  if (controlPlane) {
+    await ensurePoolSchedule(client, config, logger);
+    await ensureReconcileSchedule(client, config, logger);
+  } else {
+    await reconcileHere('start');
+  }
   const presence = await startNodePresence({
     registry: nodes,
     node: config.node,
     logger,
-    beforeReturn: () => client.schedule.getHandle(reconcileScheduleId(taskQueue)).trigger(ScheduleOverlapPolicy.BUFFER_ONE),
+    beforeReturn: controlPlane
+      ? () => client.schedule.getHandle(reconcileScheduleId(taskQueue)).trigger(ScheduleOverlapPolicy.BUFFER_ONE)
+      : () => reconcileHere('back from lost'),
   });
-  const lostNodes = watchForLostNodes({
-    registry: nodes,
-    sessions: sessionEvents,
-    everySeconds: config.node.heartbeatSeconds,
-    silentAfterSeconds: config.node.placement.aliveWithinSeconds,
-    logger,
-  });
+  const background = controlPlane
+    ? watchForLostNodes({
+        registry: nodes,
+        sessions: sessionEvents,
+        everySeconds: config.node.heartbeatSeconds,
+        silentAfterSeconds: config.node.placement.aliveWithinSeconds,
+        logger,
+      })
+    : repeatEvery(config.reconcile.intervalSeconds, () =>
+        reconcileHere('interval').catch((err: unknown) => {
+          logger.warn('reconciling this node’s engine failed', { error: String(err) });
+        }),
+      );
   const metricsServer = await metrics.serve(config.metricsPort, logger);
   const monitor = new SessionMonitor({
     runtime,
@@ -189,12 +217,13 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     pollSeconds: config.session.activityPollSeconds,
   });
 
+  const workers = controlWorker ? [controlWorker, nodeWorker] : [nodeWorker];
   let running: Promise<void> | undefined;
   return {
-    worker,
+    worker: controlWorker ?? nodeWorker,
     run() {
       if (!running) {
-        running = Promise.all([worker.run(), nodeWorker.run()]).then(() => undefined);
+        running = Promise.all(workers.map((w) => w.run())).then(() => undefined);
         monitor.start();
       }
       return running;
@@ -203,10 +232,10 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     async close() {
       stopHealth();
       presence.stop();
-      lostNodes.stop();
+      background.stop();
       await monitor.stop();
       await metricsServer.close();
-      for (const w of [worker, nodeWorker]) if (w.getState() === 'RUNNING') w.shutdown();
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await running?.catch((err: unknown) => logger.error('worker stopped with an error', { error: String(err) }));
       try {
         const drained = await drainPools(activityDeps, poolWarmerInput(config).pools);

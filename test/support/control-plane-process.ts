@@ -18,9 +18,12 @@ export async function spawnControlPlane(
   env: Record<string, string>,
   /** Resolves once it is ready (polled every 200 ms, at most 90 s). */
   ready: (output: string) => boolean | Promise<boolean>,
+  /** A command that runs the process, such as `nsenter --net=…` (another host's network, test/support/second-engine.ts). */
+  prefix: string[] = [],
 ): Promise<ControlPlaneProcess> {
   const output: string[] = [];
-  const proc = spawn(process.execPath, ['--import', 'tsx', `${which}/main.ts`], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const command = [...prefix, process.execPath, '--import', 'tsx', `${which}/main.ts`];
+  const proc = spawn(command[0]!, command.slice(1), { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout.on('data', (d: Buffer) => output.push(d.toString()));
   proc.stderr.on('data', (d: Buffer) => output.push(d.toString()));
   const stop = async () => {

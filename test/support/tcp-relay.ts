@@ -15,7 +15,8 @@ export interface TcpRelay {
   close(): Promise<void>;
 }
 
-export async function startTcpRelay(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpRelay> {
+/** `listenHost`: where clients reach it (another network namespace reaches the host's end of its link). */
+export async function startTcpRelay(targetPort: number, targetHost = '127.0.0.1', listenHost = '127.0.0.1'): Promise<TcpRelay> {
   const sockets = new Set<net.Socket>();
   let toClient = 0;
   let toServer = 0;
@@ -35,7 +36,7 @@ export async function startTcpRelay(targetPort: number, targetHost = '127.0.0.1'
   });
   const listen = (port: number) => new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
+    server.listen(port, listenHost, () => {
       server.off('error', reject);
       resolve();
     });

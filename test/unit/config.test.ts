@@ -80,6 +80,19 @@ describe('configuration', () => {
     expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_PLACEMENT: 'random' })).toThrow(/HACKSTREAM_PLACEMENT: must be one of binpack, spread/);
   });
 
+  it('reads a worker’s role and a remote ingress’s addresses, and refuses what it could not use', () => {
+    const defaults = loadWorkerConfig(secrets);
+    expect(defaults.role).toBe('all');
+    expect(defaults.ingressSources).toEqual([]);
+    const node = loadWorkerConfig({ ...secrets, HACKSTREAM_WORKER_ROLE: 'node', HACKSTREAM_INGRESS_SOURCES: '10.250.0.1/32, 192.0.2.0/24' });
+    expect(node.role).toBe('node');
+    expect(node.ingressSources).toEqual(['10.250.0.1/32', '192.0.2.0/24']);
+    expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_WORKER_ROLE: 'control' })).toThrow(/HACKSTREAM_WORKER_ROLE/);
+    for (const bad of ['10.250.0.1', 'any', '10.0.0.0/8 -j ACCEPT', '::1/128']) {
+      expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_INGRESS_SOURCES: bad }), bad).toThrow(/HACKSTREAM_INGRESS_SOURCES/);
+    }
+  });
+
   it('keeps connect tokens at most 60 seconds', () => {
     expect(loadApiConfig(secrets).connectTokenTtlSeconds).toBe(60);
     expect(() => loadApiConfig({ ...secrets, HACKSTREAM_CONNECT_TOKEN_TTL_SECONDS: '61' })).toThrow(/HACKSTREAM_CONNECT_TOKEN_TTL_SECONDS: must be at most 60/);

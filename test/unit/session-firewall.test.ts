@@ -66,6 +66,17 @@ describe('session firewall rules', () => {
     expect(forward).toHaveLength(3 + REFUSED_IPV4_RANGES.length);
   });
 
+  it('lets a remote ingress’s addresses in to sessions’ xpra ports only, ahead of the drop', () => {
+    const forward = ipv4Rules('hackstream-ingress', ['10.250.0.1/32', '192.0.2.0/24'])
+      .split('\n')
+      .filter((r) => r.startsWith(`-A ${CHAINS.forward}`));
+    expect(forward.slice(1, 4)).toEqual([
+      `-A ${CHAINS.forward} -o hs-+ -s 10.250.0.1/32 -p tcp -m multiport --dports 14500,14501 -j ACCEPT`,
+      `-A ${CHAINS.forward} -o hs-+ -s 192.0.2.0/24 -p tcp -m multiport --dports 14500,14501 -j ACCEPT`,
+      `-A ${CHAINS.forward} -o hs-+ -j DROP`,
+    ]);
+  });
+
   it('opens a port for TCP and UDP, every port otherwise, tagged with the session', () => {
     const rules = openingRules('s1', [{ address: '10.9.0.0/16' }, { address: '192.0.2.7', port: 5432 }]);
     const bridge = sessionBridgeName('s1');

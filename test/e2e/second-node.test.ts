@@ -1,0 +1,196 @@
+/**
+ * Two session nodes, two Docker engines: `alpha`, a worker of the control plane on the host's
+ * engine, and `beta`, a node-only worker (HACKSTREAM_WORKER_ROLE=node) in a network namespace of
+ * its own with an engine of its own (test/support/second-engine.ts), as a second machine on the
+ * LAN would be. Beta reaches Temporal and Redis at the host's address on their link (relays stand
+ * in for services listening there) and the database as a shared file; the ingress on the host
+ * reaches beta's sessions over the link, admitted by beta's firewall (HACKSTREAM_INGRESS_SOURCES).
+ *
+ * Sessions are placed by bin-packing (beta, the fuller node, first) until beta is at capacity; a
+ * session on beta renders in Chromium through the ingress; a drained beta gets no new session and
+ * keeps its own; kill -9 of beta's worker and engine ends its sessions `node_lost` within a
+ * minute with nothing left reserved, and beta back again removes what its lost sessions left.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadWorkerConfig } from '../../core/config.js';
+import { migrateToLatest, openDatabase, type Database } from '../../core/db/orm.js';
+import { sessionLabelFilter } from '../../activities/container-labels.js';
+import { createLogger } from '../../core/logger.js';
+import { NodeRegistry } from '../../core/node-registry.js';
+import { createSessionWorker, type SessionWorker } from '../../worker/session-worker.js';
+import { installTemporalRuntime } from '../../worker/temporal-runtime.js';
+import { startApiOn, type ApiUnderTest } from '../support/api-under-test.js';
+import { launchChromium, openSessionWindow, type TestBrowser } from '../support/browser.js';
+import { spawnControlPlane, type ControlPlaneProcess } from '../support/control-plane-process.js';
+import { sessionContainers } from '../support/docker.js';
+import { workflowsEntry } from '../support/paths.js';
+import { startSecondEngine, type SecondEngine } from '../support/second-engine.js';
+import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
+import { PAGE_COLOUR, serveTestPage, type TestPage } from '../support/test-page.js';
+import { windowShows } from '../support/xpra-page.js';
+
+const stack = inject('stack');
+const dbDir = mkdtempSync(path.join(os.tmpdir(), 'hs-second-node-db-'));
+const common = {
+  ...stack.env,
+  HACKSTREAM_TASK_QUEUE: `hs-second-node-${process.pid}`,
+  HACKSTREAM_DB_PATH: path.join(dbDir, 'nodes.sqlite'),
+  // Silent for three heartbeats (3 s) and a node is lost.
+  HACKSTREAM_NODE_HEARTBEAT_SECONDS: '1',
+  HACKSTREAM_WORKER_METRICS_PORT: '0',
+};
+const logger = createLogger({ level: 'error', service: 'second-node', json: false });
+
+let engine: SecondEngine;
+let relays: TcpRelay[] = [];
+let db: Database;
+let alpha: SessionWorker;
+let beta: ControlPlaneProcess | undefined;
+let betaEnv: Record<string, string>;
+let t: ApiUnderTest;
+let chromium: TestBrowser;
+let browser: Browser;
+let page: TestPage;
+
+/** beta's worker, a `node` process in beta's network namespace; ready once it polls its queue. */
+async function startBeta(): Promise<ControlPlaneProcess> {
+  return spawnControlPlane('worker', betaEnv, (out) => out.includes('worker started'), engine.inNamespace);
+}
+
+async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(v)} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Containers of one session on beta's engine. */
+const onBeta = (sessionId: string) => engine.docker.listContainers({ all: true, filters: { label: [sessionLabelFilter(sessionId)] } });
+
+beforeAll(async () => {
+  engine = await startSecondEngine();
+  const workerConfig = loadWorkerConfig(common);
+  engine.copyImage(workerConfig.session.image);
+  const temporal = new URL(`tcp://${stack.temporalAddress}`);
+  const redis = new URL(String(stack.env['HACKSTREAM_REDIS_URL']));
+  relays = [
+    await startTcpRelay(Number(temporal.port), temporal.hostname, engine.hostAddress),
+    await startTcpRelay(Number(redis.port), redis.hostname, engine.hostAddress),
+  ];
+  const betaRedis = new URL(redis);
+  betaRedis.host = `${engine.hostAddress}:${relays[1]!.port}`;
+  betaEnv = {
+    ...common,
+    HACKSTREAM_WORKER_ROLE: 'node',
+    HACKSTREAM_NODE_ID: 'beta',
+    HACKSTREAM_NODE_MEMORY_MB: '8192',
+    HACKSTREAM_NODE_MAX_SESSIONS: '2',
+    HACKSTREAM_DOCKER_SOCKET: engine.socket,
+    HACKSTREAM_SESSION_SUBNETS: engine.sessionSubnets,
+    HACKSTREAM_SESSION_FILES_DIR: path.join(engine.dir, 'sessions'),
+    HACKSTREAM_INGRESS_SOURCES: `${engine.hostAddress}/32`,
+    HACKSTREAM_TEMPORAL_ADDRESS: `${engine.hostAddress}:${relays[0]!.port}`,
+    HACKSTREAM_REDIS_URL: betaRedis.toString(),
+    HACKSTREAM_LOG_LEVEL: 'info',
+  };
+
+  installTemporalRuntime(logger);
+  const alphaConfig = loadWorkerConfig({ ...common, HACKSTREAM_NODE_ID: 'alpha', HACKSTREAM_NODE_MEMORY_MB: '16384' });
+  db = await openDatabase(alphaConfig.db);
+  await migrateToLatest(db, alphaConfig.db.driver);
+  alpha = await createSessionWorker({ config: alphaConfig, logger, db, workflows: { workflowsPath: workflowsEntry } });
+  void alpha.run();
+  beta = await startBeta();
+  t = await startApiOn(stack, common);
+  page = await serveTestPage(stack.outside);
+  chromium = await launchChromium({ trustCaFile: stack.caFile });
+  browser = chromium.browser;
+}, 300_000);
+
+afterAll(async () => {
+  await chromium?.close();
+  await page?.close();
+  await t?.close();
+  await beta?.stop();
+  await alpha?.close();
+  await db?.close();
+  for (const relay of relays) await relay.close();
+  await engine?.remove();
+  rmSync(dbDir, { recursive: true, force: true });
+});
+
+async function create(url?: string): Promise<{ id: string; node: string; token: string; body: any }> {
+  const user = await t.newUser();
+  const res = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox', ...(url ? { url } : {}) } });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return { id: res.body.session_id, node: res.body.node, token: user.token, body: res.body };
+}
+
+describe('a second session node on an engine of its own', () => {
+  let onBetaA: Awaited<ReturnType<typeof create>>;
+
+  it('takes sessions by bin-packing until it is full, and one of them renders through the ingress', async () => {
+    // beta has less memory free than alpha: bin-packing fills it first, up to its two sessions.
+    onBetaA = await create(page.url);
+    const onBetaB = await create();
+    const onAlpha = await create();
+    expect([onBetaA.node, onBetaB.node, onAlpha.node]).toEqual(['beta', 'beta', 'alpha']);
+    // Each on its own node's engine, and only there.
+    expect(await onBeta(onBetaA.id)).toHaveLength(1);
+    expect(await sessionContainers(onBetaA.id)).toHaveLength(0);
+    expect(await onBeta(onAlpha.id)).toHaveLength(0);
+    expect(await sessionContainers(onAlpha.id)).toHaveLength(1);
+
+    // The page, rendered on beta, in Chromium through the host's ingress and the link to beta.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const tab = await context.newPage();
+    const fresh = async () => String((await t.call('POST', `/v1/sessions/${onBetaA.id}/connect`, { token: onBetaA.token })).body.connect.browser.url);
+    const response = await openSessionWindow(tab, onBetaA.body.connect.browser.url, fresh, { check: windowShows, arg: { title: page.title, colour: PAGE_COLOUR } });
+    expect(response?.status()).toBe(200);
+    await context.close();
+
+    // Drained: no new session goes to beta, even with a slot free again; its own keep running.
+    const admin = await t.newUser('admin');
+    expect((await t.call('POST', '/v1/nodes/beta/drain', { token: admin.token })).status).toBe(200);
+    expect((await t.call('POST', `/v1/sessions/${onBetaB.id}/stop`, { token: onBetaB.token })).status).toBe(200);
+    await until('beta’s stopped session', () => onBeta(onBetaB.id), (cs) => cs.length === 0);
+    const afterDrain = await create();
+    expect(afterDrain.node).toBe('alpha');
+    expect((await t.call('GET', `/v1/sessions/${onBetaA.id}`, { token: onBetaA.token })).body.state).toMatch(/^(ready|active)$/);
+    expect((await onBeta(onBetaA.id))[0]?.State).toBe('running');
+    for (const s of [onAlpha, afterDrain]) expect((await t.call('POST', `/v1/sessions/${s.id}/stop`, { token: s.token })).status).toBe(200);
+    expect((await t.call('POST', '/v1/nodes/beta/approve', { token: admin.token })).status).toBe(200);
+  }, 240_000);
+
+  it('ends a killed node’s sessions node_lost, frees what they held, and collects their containers when it is back', async () => {
+    const registry = new NodeRegistry(db);
+    const routeFile = path.join(stack.dataDir, 'traefik', 'dynamic', `session-${onBetaA.id}.yml`);
+    // kill -9 of beta's worker and of its engine: the host is gone as far as anyone can tell.
+    beta!.proc.kill('SIGKILL');
+    engine.kill();
+    beta = undefined;
+    const killedAt = Date.now();
+    const ended = await until('the lost node’s session', async () => (await t.call('GET', `/v1/sessions/${onBetaA.id}`, { token: onBetaA.token })).body, (s) => s.state === 'failed', 60_000);
+    expect(ended).toMatchObject({ state: 'failed', reason: 'node_lost', node: 'beta' });
+    expect(Date.now() - killedAt).toBeLessThan(60_000);
+    expect((await registry.get('beta'))?.state).toBe('lost');
+    expect((await registry.get('beta'))?.reserved).toEqual({ memoryMb: 0, cpus: 0, sessions: 0 });
+    expect(await registry.sessionsOn('beta')).toEqual([]);
+    expect((await t.call('GET', '/v1/quotas', { token: onBetaA.token })).body.usage.sessions).toBe(0);
+    await until('the lost session’s route', async () => existsSync(routeFile), (exists) => !exists);
+
+    // beta's engine and worker back: in service again, and its lost session's container removed.
+    await engine.start();
+    expect(await onBeta(onBetaA.id)).toHaveLength(1);
+    beta = await startBeta();
+    await until('beta in service', async () => (await registry.get('beta'))?.state, (s) => s === 'active');
+    await until('the lost session’s container on beta', () => onBeta(onBetaA.id), (cs) => cs.length === 0);
+  }, 240_000);
+});
