@@ -181,6 +181,14 @@ const envSchema = z.object({
   HACKSTREAM_NODE_CERT_HOURS: z.coerce.number().int().min(1).max(720).default(24),
   HACKSTREAM_NODE_GATEWAY_HOST: z.string().min(1).default('0.0.0.0'),
   HACKSTREAM_NODE_GATEWAY_PORT: port(7443),
+  // The edge nodes' tunnel sshd, run by the node gateway on loopback (nodes reach it through the gateway).
+  HACKSTREAM_NODE_TUNNEL_SSH_PORT: port(7022),
+  // The account the tunnels log in as: a dedicated one when the gateway runs as root (stack/up.sh),
+  // the gateway's own user otherwise (an unprivileged sshd can only log its own user in).
+  HACKSTREAM_NODE_TUNNEL_USER: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a user name such as hackstream-node')
+    .default('hackstream-node'),
   HACKSTREAM_NODE_GATEWAY_ADDRESS: z
     .string()
     .regex(/^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$/, 'must be host:port (the address nodes dial to reach the node gateway)')
@@ -487,6 +495,14 @@ function nodeAuthorityConfig(e: ParsedEnv, dataDir: string) {
     /** A node's certificate lives this long; the node renews it at half its life. */
     certificateSeconds: e.HACKSTREAM_NODE_CERT_HOURS * 3600,
     domain: e.HACKSTREAM_DOMAIN,
+    tunnel: {
+      /** The tunnel sshd's host key (core/node-tunnel.ts), beside the node CA. */
+      hostKeyFile: path.join(dir, 'tunnel-host-key.pem'),
+      /** Where the gateway's tunnel sshd listens on loopback. */
+      sshPort: e.HACKSTREAM_NODE_TUNNEL_SSH_PORT,
+      /** The account every node's tunnel logs in as. */
+      user: e.HACKSTREAM_NODE_TUNNEL_USER,
+    },
     gateway: {
       /** Where the gateway listens. */
       listen: { host: e.HACKSTREAM_NODE_GATEWAY_HOST, port: e.HACKSTREAM_NODE_GATEWAY_PORT },

@@ -63,3 +63,23 @@ export const XPRA_WS_PORT = 14500;
 export const XPRA_SSL_PORT = 14501;
 /** Every port a session's xpra listens on: a connection to one of them is a client. */
 export const XPRA_PORTS = [XPRA_WS_PORT, XPRA_SSL_PORT] as const;
+
+const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The session and xpra port a name asks for (a TLS connection's SNI, an HTTP request's Host):
+ * `<id>.web.sessions.<domain>` is its browser path (xpra's websocket), `<id>.sessions.<domain>` its
+ * native path (xpra's TLS); anything else is no session's. An edge node's tunnel routes by it.
+ */
+export function sessionOfName(name: string, domain: string): { sessionId: string; port: (typeof XPRA_PORTS)[number] } | null {
+  const host = name.toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
+  for (const [parent, port] of [
+    [`.${sessionWebParent(domain)}`, XPRA_WS_PORT],
+    [`.sessions.${domain}`, XPRA_SSL_PORT],
+  ] as const) {
+    if (!host.endsWith(parent.toLowerCase())) continue;
+    const id = host.slice(0, -parent.length);
+    return SESSION_ID.test(id) ? { sessionId: id, port } : null;
+  }
+  return null;
+}

@@ -9,7 +9,8 @@
 import { raw } from '@mikro-orm/sql';
 import type { Database } from './db/orm.js';
 import { Node, NodeReservation } from './db/entities.js';
-import type { NodeState, PlacementStrategy } from './node-names.js';
+import { CONNECTABLE_NODE_STATES, type NodeState, type PlacementStrategy } from './node-names.js';
+import { TUNNEL_PORTS, type TunnelNode } from './node-tunnel.js';
 
 /** What an admin may do to a node, from which states, and the state it leaves the node in. */
 export const NODE_ACTIONS = {
@@ -37,6 +38,8 @@ export interface NodeView {
   lastHeartbeatAt: number | null;
   /** An enrolled node's key fingerprint (core/node-identity.ts); null for an installed one. */
   fingerprint: string | null;
+  /** An approved enrolled node's reverse port for its tunnel (core/node-tunnel.ts). */
+  tunnelPort: number | null;
   createdAt: number;
 }
 
@@ -86,6 +89,7 @@ function view(row: Node): NodeView {
     reserved: { memoryMb: row.reservedMemoryMb, cpus: row.reservedCpuMillis / 1000, sessions: row.reservedSessions },
     lastHeartbeatAt: row.lastHeartbeatAt?.getTime() ?? null,
     fingerprint: row.fingerprint ?? null,
+    tunnelPort: row.tunnelPort ?? null,
     createdAt: row.createdAt.getTime(),
   };
 }
@@ -148,10 +152,10 @@ export class NodeRegistry {
   }
 
   /** An enrolled node's state and public key (DER SPKI), what its signed requests are checked with. */
-  async identity(id: string): Promise<{ state: NodeState; publicKeySpki: Uint8Array; fingerprint: string } | null> {
+  async identity(id: string): Promise<{ state: NodeState; publicKeySpki: Uint8Array; fingerprint: string; tunnelPort: number | null } | null> {
     const row = await this.db.em.fork().findOne(Node, { id });
     if (!row?.publicKey || !row.fingerprint) return null;
-    return { state: row.state as NodeState, publicKeySpki: new Uint8Array(Buffer.from(row.publicKey, 'base64')), fingerprint: row.fingerprint };
+    return { state: row.state as NodeState, publicKeySpki: new Uint8Array(Buffer.from(row.publicKey, 'base64')), fingerprint: row.fingerprint, tunnelPort: row.tunnelPort ?? null };
   }
 
   /** A node is alive; returns its state (null: unknown), which the node acts on (revoked: stop). */
@@ -171,15 +175,44 @@ export class NodeRegistry {
     return row ? view(row) : null;
   }
 
-  /** An admin's action; only from the states NODE_ACTIONS allows (compare-and-set on the state). */
+  /**
+   * An admin's action; only from the states NODE_ACTIONS allows (compare-and-set on the state).
+   * An enrolled node approved gets its tunnel port; a revoked one gives it back.
+   */
   async act(id: string, action: NodeAction): Promise<NodeActionResult> {
     const em = this.db.em.fork();
     const { from, to } = NODE_ACTIONS[action];
-    const changed = await em.nativeUpdate(Node, { id, state: { $in: [...from] } }, { state: to, updatedAt: new Date() });
+    const changed = await em.nativeUpdate(Node, { id, state: { $in: [...from] } }, { state: to, updatedAt: new Date(), ...(to === 'revoked' ? { tunnelPort: null } : {}) });
     const row = await em.findOne(Node, { id });
     if (!row) return { ok: false, reason: 'not_found' };
     if (changed !== 1) return { ok: false, reason: 'invalid_transition', state: row.state as NodeState };
+    if (to === 'active' && row.publicKey && row.tunnelPort == null) row.tunnelPort = await this.assignTunnelPort(id);
     return { ok: true, node: view(row) };
+  }
+
+  /** The lowest free port of TUNNEL_PORTS; the unique index settles two approvals at once (the loser tries the next). */
+  private async assignTunnelPort(id: string): Promise<number> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const em = this.db.em.fork();
+      const used = new Set((await em.find(Node, { tunnelPort: { $ne: null } }, { fields: ['tunnelPort'] })).map((n) => n.tunnelPort));
+      let port = TUNNEL_PORTS.first;
+      while (used.has(port)) port++;
+      if (port >= TUNNEL_PORTS.first + TUNNEL_PORTS.count) throw new Error(`every tunnel port (${TUNNEL_PORTS.first}–${TUNNEL_PORTS.first + TUNNEL_PORTS.count - 1}) is taken`);
+      try {
+        await em.nativeUpdate(Node, { id, tunnelPort: null }, { tunnelPort: port });
+      } catch {
+        continue; // another node took it a moment ago
+      }
+      const now = await em.fork().findOne(Node, { id });
+      if (now?.tunnelPort != null) return now.tunnelPort;
+    }
+    throw new Error(`could not give node ${id} a tunnel port`);
+  }
+
+  /** The enrolled nodes that may hold their tunnel now (the tunnel sshd's authorized keys). */
+  async tunnelNodes(): Promise<TunnelNode[]> {
+    const rows = await this.db.em.fork().find(Node, { state: { $in: [...CONNECTABLE_NODE_STATES] }, tunnelPort: { $ne: null }, publicKey: { $ne: null } }, { orderBy: { id: 'asc' } });
+    return rows.map((r) => ({ id: r.id, publicKeySpki: new Uint8Array(Buffer.from(r.publicKey!, 'base64')), tunnelPort: r.tunnelPort! }));
   }
 
   /**

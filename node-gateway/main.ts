@@ -6,6 +6,9 @@ import { NodeRegistry } from '../core/node-registry.js';
 import { nodeCertificateAuthority } from '../core/node-identity.js';
 import { admitsNode, gatewayCredentials, GATEWAY_CERT_RENEW_MS } from './gateway-admission.js';
 import { NodeGateway } from './node-gateway.js';
+import { TunnelSshd } from './tunnel-sshd.js';
+import { TUNNEL_LISTEN_HOST, TunnelHostKey } from '../core/node-tunnel.js';
+import path from 'node:path';
 
 /** How often every open connection's node is looked up again (a revocation's effect within this). */
 const RECHECK_MS = 10_000;
@@ -18,16 +21,28 @@ async function main(): Promise<void> {
   await migrateToLatest(db, config.db.driver);
   const registry = new NodeRegistry(db);
   const ca = nodeCertificateAuthority(config.nodeAuthority);
+  const { tunnel } = config.nodeAuthority;
+  const sshd = new TunnelSshd({ dir: path.join(config.dataDir, 'tunnel'), port: tunnel.sshPort, user: tunnel.user, hostKey: new TunnelHostKey(tunnel.hostKeyFile), registry, logger });
+  await sshd.start();
   const gateway = new NodeGateway({
     listen: config.nodeAuthority.gateway.listen,
-    upstream: config.temporalAddress,
+    upstreams: { h2: config.temporalAddress, ssh: { host: TUNNEL_LISTEN_HOST, port: tunnel.sshPort } },
     credentials: await gatewayCredentials(ca, config.nodeAuthority),
     admits: admitsNode(registry),
     recheckMs: RECHECK_MS,
     logger,
   });
   const port = await gateway.start();
-  logger.info('node gateway listening', { host: config.nodeAuthority.gateway.listen.host, port, temporal: `${config.temporalAddress.host}:${config.temporalAddress.port}` });
+  logger.info('node gateway listening', {
+    host: config.nodeAuthority.gateway.listen.host,
+    port,
+    temporal: `${config.temporalAddress.host}:${config.temporalAddress.port}`,
+    tunnelSshd: `${TUNNEL_LISTEN_HOST}:${tunnel.sshPort}`,
+  });
+  // Approvals reach the tunnel's keys within this time (a revocation is also enforced by the gateway itself).
+  const keys = setInterval(() => {
+    sshd.refresh().catch((err: unknown) => logger.warn('could not update the tunnel’s authorized keys', { error: (err as Error).message }));
+  }, RECHECK_MS);
   const renew = setInterval(() => {
     gatewayCredentials(ca, config.nodeAuthority).then(
       (c) => gateway.updateCredentials(c),
@@ -36,8 +51,10 @@ async function main(): Promise<void> {
   }, GATEWAY_CERT_RENEW_MS);
   const stop = () => {
     clearInterval(renew);
+    clearInterval(keys);
     void gateway
       .close()
+      .then(() => sshd.stop())
       .then(() => db.close())
       .then(() => logger.info('node gateway stopped'));
   };

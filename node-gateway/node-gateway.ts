@@ -1,7 +1,8 @@
 /**
  * The node gateway: where session nodes outside the control host dial in. It terminates mutual
  * TLS (a client certificate from the node CA is required; Temporal's dev server has no TLS of its
- * own) and passes each connection's bytes to Temporal's frontend. A node is let in only while the
+ * own) and passes each connection's bytes on by the protocol the node asked for (ALPN): `h2` to
+ * Temporal's frontend, `ssh` to the edge nodes' tunnel sshd (tunnel-sshd.ts). A node is let in only while the
  * registry has it in a state that runs sessions, under the key its certificate carries; every
  * connection is checked again every `recheckMs`, so a revoked node loses its connections within
  * that time, not when its certificate expires. (Traefik could require the client certificate too,
@@ -19,9 +20,12 @@ export interface GatewayCredentials {
   caPem: string;
 }
 
+type Address = { host: string; port: number };
+
 export interface NodeGatewayOptions {
-  listen: { host: string; port: number };
-  upstream: { host: string; port: number };
+  listen: Address;
+  /** Where each protocol a node may ask for goes: Temporal (gRPC, `h2`) and, with edge tunnels, their sshd (`ssh`). */
+  upstreams: { h2: Address; ssh?: Address };
   credentials: GatewayCredentials;
   /** Whether this node, holding the key of this fingerprint, may connect now. */
   admits(nodeId: string, fingerprint: string): Promise<boolean>;
@@ -62,8 +66,8 @@ export class NodeGateway {
       requestCert: true,
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
-      // gRPC needs HTTP/2 by ALPN; the bytes then pass through unread.
-      ALPNProtocols: ['h2'],
+      // gRPC needs HTTP/2 by ALPN, the tunnel asks for `ssh`; the bytes then pass through unread.
+      ALPNProtocols: Object.keys(this.opts.upstreams),
     });
     server.on('secureConnection', (socket) => void this.accept(socket));
     server.on('tlsClientError', (err, socket) => {
@@ -118,7 +122,13 @@ export class NodeGateway {
       socket.destroy();
       return;
     }
-    const upstream = net.connect(this.opts.upstream.port, this.opts.upstream.host);
+    const to = socket.alpnProtocol ? this.opts.upstreams[socket.alpnProtocol as keyof NodeGatewayOptions['upstreams']] : undefined;
+    if (!to) {
+      this.opts.logger.info('node gateway refused a connection: no protocol it serves', { node: peer.nodeId, alpn: socket.alpnProtocol || null });
+      socket.destroy();
+      return;
+    }
+    const upstream = net.connect(to.port, to.host);
     upstream.setNoDelay(true);
     socket.setNoDelay(true);
     this.open.set(socket, peer);
@@ -132,7 +142,7 @@ export class NodeGateway {
     socket.on('close', end);
     socket.pipe(upstream);
     upstream.pipe(socket);
-    this.opts.logger.info('node connected through the gateway', { node: peer.nodeId, remote: socket.remoteAddress });
+    this.opts.logger.info('node connected through the gateway', { node: peer.nodeId, protocol: socket.alpnProtocol, remote: socket.remoteAddress });
   }
 
   private async recheckAll(): Promise<void> {

@@ -17,7 +17,7 @@ trap 'rc=$?; printf "error: %s failed (exit %s) at line %s: %s\n" "${BASH_SOURCE
 # Packages the platform itself needs on the host (dpkg-dev, apt-utils and gnupg build the
 # client's signed apt repository, which the API serves at /apt/; logrotate rotates the stack's
 # logs, stack/watchdog.sh).
-HS_APT_RUNTIME=(docker.io redis-server debootstrap ca-certificates curl python3-venv dpkg-dev apt-utils gnupg logrotate)
+HS_APT_RUNTIME=(docker.io redis-server debootstrap ca-certificates curl python3-venv dpkg-dev apt-utils gnupg logrotate openssh-server)
 # Extra packages the test suite needs: a real browser (and NSS tools to make it trust the
 # HackStream CA), Debian's xpra client under Xvfb for the native path, PostgreSQL to run the
 # migrations against the production database too; for the client: zenity, tmux (its prompts in
@@ -384,9 +384,20 @@ ensure_component() { # ensure_component NAME
     traefik) ensure_traefik "$HS_PUBLIC_PORT" "$HS_DATA_DIR" ;;
     api) HACKSTREAM_REDIS_URL="$HS_API_REDIS_URL" "$HS_ROOT/stack/service.sh" ensure api "$HS_DATA_DIR" ;;
     worker) HACKSTREAM_REDIS_URL="$HS_WORKER_REDIS_URL" "$HS_ROOT/stack/service.sh" ensure worker "$HS_DATA_DIR" ;;
-    node-gateway) "$HS_ROOT/stack/service.sh" ensure node-gateway "$HS_DATA_DIR" ;;
+    node-gateway) ensure_tunnel_user && "$HS_ROOT/stack/service.sh" ensure node-gateway "$HS_DATA_DIR" ;;
     *) die "unknown component: $1" ;;
   esac
+}
+
+# The account edge nodes' tunnels log in as on the node gateway's own sshd (core/node-tunnel.ts):
+# no home, no shell, no password (`*`, not locked: sshd refuses a locked account even for keys);
+# what each node's key may do is in the sshd's authorized keys.
+ensure_tunnel_user() {
+  local user=${HACKSTREAM_NODE_TUNNEL_USER:-hackstream-node}
+  if ! getent passwd "$user" >/dev/null; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$user" || die "cannot create the user $user"
+  fi
+  [ "$(getent shadow "$user" | cut -d: -f2)" = '*' ] || usermod -p '*' "$user" || die "cannot unlock the user $user for key logins"
 }
 
 # Whether a component of a data directory runs: its pid file names a live process.

@@ -15,6 +15,7 @@ ensure_python_tools
 ensure_go
 ensure_dockerd "$HS_ROOT/.data/logs"
 ensure_session_image
+ensure_tunnel_user
 
 cd "$HS_ROOT"
 export HACKSTREAM_TEMPORAL_BIN="$HS_VENV/bin/temporal"

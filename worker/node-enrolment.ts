@@ -21,6 +21,8 @@ export const nodeFiles = (dir: string) => ({
   certificate: path.join(dir, 'node.pem'),
   caCertificate: path.join(dir, 'node-ca.pem'),
   gateway: path.join(dir, 'gateway.json'),
+  /** The tunnel sshd's host key, as the node was told it with its certificate. */
+  tunnelKnownHosts: path.join(dir, 'tunnel_known_hosts'),
 });
 
 export interface EnrolmentServer {
@@ -104,7 +106,14 @@ export async function ensureNodeKey(dir: string, nodeId: string): Promise<{ keyP
 
 export type CertificateAnswer =
   | { approved: false; state: string }
-  | { approved: true; state: string; notAfter: Date; gateway: { address: string; serverName: string } };
+  | { approved: true; state: string; notAfter: Date; gateway: GatewayInfo };
+
+/** What a node dials (gateway.json in its directory): the gateway, and its tunnel once approved. */
+export interface GatewayInfo {
+  address: string;
+  serverName: string;
+  tunnel?: { user: string; listen: string; hostKey: string };
+}
 
 export class NodeEnrolment {
   constructor(
@@ -139,8 +148,19 @@ export class NodeEnrolment {
     const answer = await postJson(this.server, '/v1/node-agent/certificate', undefined, { authorization: `Bearer ${token}` });
     if (answer.status === 202) return { approved: false, state: String(answer.body['state']) };
     if (answer.status !== 200) throw failure(answer);
-    const b = answer.body as { state: string; certificate: string; ca_certificate: string; not_after: string; gateway: { address: string; server_name: string } };
-    const gateway = { address: b.gateway.address, serverName: b.gateway.server_name };
+    const b = answer.body as {
+      state: string;
+      certificate: string;
+      ca_certificate: string;
+      not_after: string;
+      gateway: { address: string; server_name: string };
+      tunnel?: { user: string; listen: string; host_key: string };
+    };
+    const gateway: GatewayInfo = {
+      address: b.gateway.address,
+      serverName: b.gateway.server_name,
+      ...(b.tunnel ? { tunnel: { user: b.tunnel.user, listen: b.tunnel.listen, hostKey: b.tunnel.host_key } } : {}),
+    };
     await writeFileAtomically(files.caCertificate, b.ca_certificate, { mode: 0o644 });
     await writeFileAtomically(files.gateway, JSON.stringify(gateway, null, 2) + '\n', { mode: 0o644 });
     // The certificate last: with it present, the rest is.

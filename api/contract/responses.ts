@@ -178,6 +178,14 @@ export const nodeCertificate = z
     gateway: z
       .strictObject({ address: z.string().meta({ description: 'host:port the node dials' }), server_name: z.string().meta({ description: "the name on the gateway's certificate" }) })
       .optional(),
+    tunnel: z
+      .strictObject({
+        user: z.string().meta({ description: 'the SSH user of the tunnel' }),
+        listen: z.string().meta({ description: "host:port of the node's reverse listener on the control host (its `ssh -R` address)" }),
+        host_key: z.string().meta({ description: "the tunnel sshd's public host key, in OpenSSH's form" }),
+      })
+      .optional()
+      .meta({ description: "the node's data tunnel, reached through the gateway (ALPN `ssh`); present once the node is approved" }),
   })
   .meta({ id: 'NodeCertificate' });
 export type NodeCertificateBody = z.infer<typeof nodeCertificate>;

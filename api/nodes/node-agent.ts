@@ -10,6 +10,7 @@ import type { NodeAuthorityConfig } from '../../core/config.js';
 import { NodeRequestError, nodeCertificateName, nodeGatewayName, nodeTokenSubject, readNodeCertificateRequest, verifyNodeToken } from '../../core/node-identity.js';
 import type { NodeCapacity, NodeRegistry } from '../../core/node-registry.js';
 import { CONNECTABLE_NODE_STATES, type NodeState } from '../../core/node-names.js';
+import { TUNNEL_LISTEN_HOST, type TunnelHostKey } from '../../core/node-tunnel.js';
 import type { NodeCertificateBody, NodeEnrolmentBody } from '../contract/responses.js';
 import { HttpError, unauthorized } from '../http-error.js';
 import type { EnrolmentThrottle } from './enrolment-throttle.js';
@@ -23,6 +24,14 @@ export interface EnrolmentRequest {
   capacity: NodeCapacity;
 }
 
+/** A node whose signed token checked out. */
+export interface AuthenticatedNode {
+  id: string;
+  state: NodeState;
+  publicKeySpki: Uint8Array;
+  tunnelPort: number | null;
+}
+
 export class NodeAgent {
   constructor(
     private readonly registry: Pick<NodeRegistry, 'enrol' | 'identity'>,
@@ -31,6 +40,8 @@ export class NodeAgent {
     private readonly config: NodeAuthorityConfig,
     private readonly audit: Pick<AuditLog, 'record'>,
     private readonly throttle: Pick<EnrolmentThrottle, 'consume'>,
+    /** The tunnel sshd's host key, which a node checks its tunnel against. */
+    private readonly tunnelHostKey: Pick<TunnelHostKey, 'publicKey'>,
   ) {}
 
   async enrol(req: EnrolmentRequest, ip: string): Promise<{ status: 200 | 202; body: NodeEnrolmentBody }> {
@@ -56,7 +67,7 @@ export class NodeAgent {
   }
 
   /** The node a request's bearer token proves it is (its key signed it, it is not revoked). */
-  async authenticate(authorization: string | undefined): Promise<{ id: string; state: NodeState; publicKeySpki: Uint8Array }> {
+  async authenticate(authorization: string | undefined): Promise<AuthenticatedNode> {
     const token = /^Bearer ([A-Za-z0-9._-]+)$/.exec(authorization ?? '')?.[1];
     const id = token ? nodeTokenSubject(token) : null;
     const identity = id ? await this.registry.identity(id) : null;
@@ -68,7 +79,7 @@ export class NodeAgent {
   }
 
   /** A fresh certificate for an approved node; the state alone while it waits for approval. */
-  async certificate(node: { id: string; state: NodeState; publicKeySpki: Uint8Array }, ip: string): Promise<{ status: 200 | 202; body: NodeCertificateBody }> {
+  async certificate(node: AuthenticatedNode, ip: string): Promise<{ status: 200 | 202; body: NodeCertificateBody }> {
     if (!CONNECTABLE_NODE_STATES.includes(node.state)) return { status: 202, body: { id: node.id, state: node.state } };
     await this.ca.ensure();
     const issued = await this.ca.issueClientCertificate({
@@ -87,6 +98,9 @@ export class NodeAgent {
         not_after: issued.notAfter.toISOString(),
         ca_certificate: await this.ca.caCertificatePem(),
         gateway: { address: this.config.gateway.address, server_name: nodeGatewayName(this.config.domain) },
+        ...(node.tunnelPort === null
+          ? {}
+          : { tunnel: { user: this.config.tunnel.user, listen: `${TUNNEL_LISTEN_HOST}:${node.tunnelPort}`, host_key: await this.tunnelHostKey.publicKey() } }),
       },
     };
   }

@@ -201,6 +201,8 @@ export const NodeSchema = defineEntity({
      */
     publicKey: p.text().nullable(),
     fingerprint: p.string().length(64).nullable(),
+    /** An approved enrolled node's reverse port on the control host's loopback (core/node-tunnel.ts); null otherwise. */
+    tunnelPort: p.integer().nullable().unique(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   },

@@ -5,11 +5,9 @@
  * certificate and no session before approval and its certificate after; the gateway lets that
  * certificate reach Temporal with mutual TLS, refuses every other, and cuts a revoked node off.
  */
-import { spawn } from 'node:child_process';
 import { X509Certificate, randomBytes, randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, rmSync, statSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import { Connection } from '@temporalio/client';
@@ -23,7 +21,7 @@ import { NodeRegistry } from '../../core/node-registry.js';
 import { admitsNode, gatewayCredentials } from '../../node-gateway/gateway-admission.js';
 import { NodeGateway } from '../../node-gateway/node-gateway.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
-import { REPO_ROOT } from '../support/paths.js';
+import { nodeCli, nodeEnroller, type NodeEnroller } from '../support/enrolled-node.js';
 import { collectOutput } from '../support/process-output.js';
 import { until } from '../support/until.js';
 
@@ -34,39 +32,12 @@ let gatewayPort: number;
 const dirs: string[] = [];
 const RECHECK_MS = 1000;
 
-const tempDir = () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-node-'));
-  dirs.push(dir);
-  return dir;
-};
 const nodeName = (what: string) => `${what}-${randomBytes(3).toString('hex')}`;
-
-/** `hackstream-node` as an operator runs it. */
-function nodeCli(args: string[]) {
-  return spawn(process.execPath, ['--import', 'tsx', 'worker/node-main.ts', ...args], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-}
-
-function enrolArgs(name: string, dir: string, extra: string[] = []) {
-  return ['enroll', '--server', t.origin, '--name', name, '--dir', dir, '--ca-file', inject('stack').caFile, '--labels', `site=${name}`, '--memory-mb', '2048', '--cpus', '2', '--max-sessions', '2', ...extra];
-}
-
-/** Enrols with the real command and approves as an admin: the node's directory holds its certificate. */
-async function enrolledAndApproved(name: string): Promise<string> {
-  const dir = tempDir();
-  const proc = nodeCli(enrolArgs(name, dir, ['--wait', '120']));
-  const done = collectOutput(proc, undefined, 150_000);
-  await until(`node ${name} enrolled`, async () => (await nodes()).find((n) => n.id === name), 60_000);
-  expect((await t.call('POST', `/v1/nodes/${name}/approve`, { token: admin.token })).status).toBe(200);
-  const result = await done;
-  expect(result.code, result.stderr).toBe(0);
-  return dir;
-}
-
-async function nodes(): Promise<Array<{ id: string; state: string; fingerprint: string | null; labels: Record<string, string> }>> {
-  const res = await t.call('GET', '/v1/nodes', { token: admin.token });
-  expect(res.status).toBe(200);
-  return res.body.nodes;
-}
+let enroller: NodeEnroller;
+const tempDir = () => enroller.tempDir();
+const enrolArgs = (name: string, dir: string, extra: string[] = []) => enroller.enrolArgs(name, dir, extra);
+const nodes = () => enroller.nodes();
+const enrolledAndApproved = (name: string) => enroller.enrolledAndApproved(name);
 
 const files = (dir: string) => ({
   key: readFileSync(path.join(dir, 'node-key.pem'), 'utf8'),
@@ -112,11 +83,12 @@ async function reachesTemporal(dir: string | null, caPem: string): Promise<boole
 beforeAll(async () => {
   t = await startApiUnderTest();
   admin = await t.newUser('admin');
+  enroller = nodeEnroller(t, admin, inject('stack').caFile, dirs);
   const ca = nodeCertificateAuthority(t.config.nodeAuthority);
   const temporal = inject('stack').temporalAddress;
   gateway = new NodeGateway({
     listen: { host: '127.0.0.1', port: 0 },
-    upstream: { host: temporal.slice(0, temporal.lastIndexOf(':')), port: Number(temporal.slice(temporal.lastIndexOf(':') + 1)) },
+    upstreams: { h2: { host: temporal.slice(0, temporal.lastIndexOf(':')), port: Number(temporal.slice(temporal.lastIndexOf(':') + 1)) } },
     credentials: await gatewayCredentials(ca, t.config.nodeAuthority),
     admits: admitsNode(new NodeRegistry(t.api.db)),
     recheckMs: RECHECK_MS,

@@ -9,10 +9,10 @@ import { createNodeKey, readNodeCertificateRequest, signNodeToken } from '../../
 import type { NodeEnrolmentResult, NodeView } from '../../core/node-registry.js';
 import type { NodeState } from '../../core/node-names.js';
 
-const config = { domain: 'hs.example', certificateSeconds: 3600, gateway: { address: 'hs.example:7443' } } as never;
+const config = { domain: 'hs.example', certificateSeconds: 3600, gateway: { address: 'hs.example:7443' }, tunnel: { user: 'hackstream-node' } } as never;
 const capacity = { memoryMb: 1024, cpus: 1, maxSessions: 1 };
 
-function agent(opts: { enrol?: NodeEnrolmentResult; wait?: number | null; identity?: { state: NodeState; publicKeySpki: Uint8Array; fingerprint: string } | null } = {}) {
+function agent(opts: { enrol?: NodeEnrolmentResult; wait?: number | null; identity?: { state: NodeState; publicKeySpki: Uint8Array; fingerprint: string; tunnelPort?: number | null } | null } = {}) {
   const calls = { enrol: 0, issued: [] as Array<{ commonName: string; dnsNames: string[] }>, audit: [] as string[] };
   const a = new NodeAgent(
     {
@@ -20,7 +20,7 @@ function agent(opts: { enrol?: NodeEnrolmentResult; wait?: number | null; identi
         calls.enrol++;
         return opts.enrol ?? { ok: false, reason: 'name_taken' };
       },
-      identity: async () => opts.identity ?? null,
+      identity: async () => (opts.identity ? { tunnelPort: null, ...opts.identity } : null),
     },
     {
       ensure: async () => ({ created: false }),
@@ -33,11 +33,12 @@ function agent(opts: { enrol?: NodeEnrolmentResult; wait?: number | null; identi
     config,
     { record: async (e) => void calls.audit.push(e.action) },
     { consume: async () => opts.wait ?? null },
+    { publicKey: async () => 'ecdsa-sha2-nistp256 AAAA' },
   );
   return { a, calls };
 }
 
-const node = (state: NodeState): NodeView => ({ id: 'edge-1', labels: {}, state, capacity, reserved: { memoryMb: 0, cpus: 0, sessions: 0 }, lastHeartbeatAt: null, fingerprint: 'x', createdAt: 0 });
+const node = (state: NodeState): NodeView => ({ id: 'edge-1', labels: {}, state, capacity, reserved: { memoryMb: 0, cpus: 0, sessions: 0 }, lastHeartbeatAt: null, fingerprint: 'x', tunnelPort: null, createdAt: 0 });
 const failure = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e as HttpError);
 
 describe('NodeAgent.enrol', () => {
@@ -73,7 +74,16 @@ describe('NodeAgent.authenticate and certificate', () => {
       expect(answer.status, state).toBe(issued ? 200 : 202);
       expect(calls.issued).toEqual(issued ? [{ commonName: 'edge-1', dnsNames: ['edge-1.nodes.hs.example'] }] : []);
       if (issued) expect(answer.body).toMatchObject({ certificate: 'CERT', ca_certificate: 'CA', gateway: { address: 'hs.example:7443', server_name: 'gateway.nodes.hs.example' } });
+      expect(answer.body).not.toHaveProperty('tunnel');
     }
+  });
+
+  it('tells an approved node its tunnel: the user, its reverse listener and the host key', async () => {
+    const key = await createNodeKey('edge-1');
+    const { publicKeySpki, fingerprint } = await readNodeCertificateRequest(key.csrPem);
+    const { a } = agent({ identity: { state: 'active', publicKeySpki, fingerprint, tunnelPort: 17003 } });
+    const answer = await a.certificate(await a.authenticate(`Bearer ${await signNodeToken('edge-1', key.keyPem)}`), '');
+    expect(answer.body.tunnel).toEqual({ user: 'hackstream-node', listen: '127.0.0.1:17003', host_key: 'ecdsa-sha2-nistp256 AAAA' });
   });
 
   it('refuses a revoked node (403), and a token of another key or none at all (401)', async () => {
