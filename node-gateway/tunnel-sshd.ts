@@ -8,7 +8,7 @@
  * closes the revoked node's open tunnel).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { writeFileAtomically } from '../core/atomic-file.js';
@@ -54,6 +54,7 @@ export class TunnelSshd {
     await this.refresh();
     const config = tunnelSshdConfig({ port: this.opts.port, hostKeyFile: this.opts.hostKey.file, authorizedKeysFile: this.files.keys, pidFile: this.files.pid, user: this.opts.user, asRoot });
     await writeFileAtomically(this.files.config, config, { mode: 0o600 });
+    await this.stopLeftover();
     const test = await this.run(['-t', '-f', this.files.config]);
     if (test.code !== 0) throw new Error(`sshd refused the tunnel's configuration: ${test.output.trim()}`);
     this.launch();
@@ -74,6 +75,18 @@ export class TunnelSshd {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     await exited;
+  }
+
+  /** An sshd of this directory that a killed gateway left running holds the port: it goes first. */
+  private async stopLeftover(): Promise<void> {
+    const pid = Number((await readFile(this.files.pid, 'utf8').catch(() => '')).trim());
+    if (!Number.isInteger(pid) || pid <= 1) return;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    // sshd rewrites its title (`sshd: /usr/sbin/sshd … -f <config> [listener]`): the path is in it either way.
+    if (!cmdline.includes(this.files.config)) return;
+    this.opts.logger.warn('stopping the tunnel sshd an earlier gateway left running', { pid });
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 40 && (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')) !== ''; i++) await new Promise((r) => setTimeout(r, 250));
   }
 
   private launch(): void {

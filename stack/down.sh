@@ -14,6 +14,11 @@ say "watchdog: stopped"
 "$HS_ROOT/stack/service.sh" stop api "$data_dir"
 "$HS_ROOT/stack/service.sh" stop worker "$data_dir"
 "$HS_ROOT/stack/service.sh" stop node-gateway "$data_dir"
+# The gateway stops its tunnel sshd; one a killed gateway left behind is stopped here.
+tunnel_pid="$(cat "$data_dir/tunnel/sshd.pid" 2>/dev/null || true)"
+if [ -n "$tunnel_pid" ] && grep -qs "$data_dir/tunnel/sshd_config" "/proc/$tunnel_pid/cmdline"; then
+  kill -TERM "$tunnel_pid" 2>/dev/null || true
+fi
 for svc in traefik temporal redis; do
   pid_file="$data_dir/run/$svc.pid"
   pid="$(cat "$pid_file" 2>/dev/null || true)"
