@@ -1,6 +1,7 @@
 /**
  * Every activity the worker registers, composed from the modules that implement them: the
- * session's own steps (activities/session-activities.ts), the warm pools'
+ * session's own steps (activities/session-activities.ts), its key and certificate
+ * (activities/session-certificates.ts), the warm pools'
  * (activities/warm-pool-activities.ts), the session watcher (activities/session-watcher.ts), an
  * account change's effect on the account's sessions (activities/account-access-activities.ts),
  * the reconciler (activities/reconciler.ts) and a session's placement on a node
@@ -11,6 +12,7 @@
 import { accountAccessActivities, type AccountAccessDeps } from './account-access-activities.js';
 import { nodePlacementActivities, type NodePlacementDeps } from './node-placement-activities.js';
 import { reconcileActivities, type ReconcileDeps } from './reconciler.js';
+import { sessionCertificateActivities } from './session-certificates.js';
 import { sessionActivities, type SessionActivityDeps } from './session-activities.js';
 import { watcherActivities, type WatcherDeps } from './session-watcher.js';
 import { warmPoolActivities, type WarmPoolDeps } from './warm-pool-activities.js';
@@ -20,6 +22,7 @@ export type ActivityDeps = SessionActivityDeps & WarmPoolDeps & WatcherDeps & Ac
 export function createActivities(deps: ActivityDeps) {
   return {
     ...sessionActivities(deps),
+    ...sessionCertificateActivities(deps),
     ...warmPoolActivities(deps),
     ...watcherActivities(deps),
     ...accountAccessActivities(deps),

@@ -5,10 +5,12 @@
  * native tokens after an account change. Deleting the directory at teardown is
  * what revokes them.
  */
+import { webcrypto } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chown, mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { modifiedAt, removeOlderThan, writeFileAtomically } from '../core/atomic-file.js';
+import { P256_ECDSA, privateKeyPem } from '../core/x509.js';
 
 /** Must match images/session (uid of the `hs` user, mount point, file names). */
 export const SESSION_UID = 1000;
@@ -119,6 +121,39 @@ export class SessionFiles {
 
   async remove(sessionId: string): Promise<void> {
     await rm(this.dirOf(sessionId), { recursive: true, force: true });
+    await this.removePendingKey(sessionId);
+  }
+
+  /**
+   * The session's private key while its certificate is being signed on the control host: made
+   * here, never sent (only its public half is), kept private to this process's user, and moved
+   * into the session's directory with the certificate (`write`). Named like a half-written
+   * directory, so a session that never got its certificate leaves nothing `collectLeftovers`
+   * misses. Returns the key, made now or by an earlier attempt.
+   */
+  async pendingKey(sessionId: string): Promise<string> {
+    const file = this.pendingKeyFile(sessionId);
+    const existing = await readFile(file, 'utf8').catch(() => null);
+    if (existing) return existing;
+    await mkdir(this.root, { recursive: true, mode: 0o711 });
+    const keys = await webcrypto.subtle.generateKey(P256_ECDSA, true, ['sign', 'verify']);
+    await writeFileAtomically(file, privateKeyPem(keys.privateKey), { mode: 0o600 });
+    return readFile(file, 'utf8');
+  }
+
+  /** Once the key is in the session's directory. */
+  async removePendingKey(sessionId: string): Promise<void> {
+    await rm(this.pendingKeyFile(sessionId), { force: true });
+  }
+
+  /** The pending key's file (see pendingKey). */
+  private pendingKeyFile(sessionId: string): string {
+    return path.join(this.root, `${sessionId}${TMP_MARK}key.pem`);
+  }
+
+  /** The private key of the session's files, once written. */
+  async currentKey(sessionId: string): Promise<string | null> {
+    return readFile(path.join(this.dirOf(sessionId), FILES.key), 'utf8').catch(() => null);
   }
 
   /** The sessions that have files, each with when its directory appeared (epoch ms). */

@@ -13,7 +13,7 @@
  */
 import { randomBytes, webcrypto } from 'node:crypto';
 import { constants, mkdirSync } from 'node:fs';
-import { access, open, readFile, rm, stat } from 'node:fs/promises';
+import { open, readFile, rm, stat } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
 import path from 'node:path';
 import { writeFileAtomically } from './atomic-file.js';
@@ -60,6 +60,7 @@ export interface ServerCertificateRequest {
 /** What the activities need: certificates for servers, signed by the HackStream CA. */
 export interface CertificateIssuer {
   issueServerCertificate(req: ServerCertificateRequest): Promise<IssuedCertificate>;
+  issueServerCertificateFor(req: ServerCertificateRequest & { publicKeySpki: Uint8Array }): Promise<{ certPem: string; notAfter: Date }>;
   caCertificatePem(): Promise<string>;
 }
 
@@ -120,11 +121,6 @@ export class FileCertificateAuthority implements CertificateIssuer {
     private readonly subject = 'CN=HackStream CA, O=HackStream',
   ) {
     this.dir = path.dirname(keyPath);
-  }
-
-  /** Whether the CA's certificate and key are there. */
-  async exists(): Promise<boolean> {
-    return (await Promise.all([this.certPath, this.keyPath].map((file) => access(file).then(() => true, () => false)))).every(Boolean);
   }
 
   /** Creates the CA unless it exists; safe when several processes start at once. */
@@ -207,6 +203,15 @@ export class FileCertificateAuthority implements CertificateIssuer {
     ];
     const issued = await this.sign({ ...req, publicKey: keys.publicKey, names, usage: x509.ExtendedKeyUsage.serverAuth });
     return { ...issued, keyPem: privateKeyPem(keys.privateKey) };
+  }
+
+  /**
+   * A server certificate for a key this CA never sees (a session's, made on its node): TLS server
+   * authentication only, for the names the caller decides.
+   */
+  async issueServerCertificateFor(req: ServerCertificateRequest & { publicKeySpki: Uint8Array }): Promise<{ certPem: string; notAfter: Date }> {
+    const names = [...req.dnsNames.map((value) => ({ type: 'dns' as const, value })), ...(req.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value }))];
+    return this.sign({ ...req, publicKey: new x509.PublicKey(Buffer.from(req.publicKeySpki)), names, usage: x509.ExtendedKeyUsage.serverAuth });
   }
 
   /** A client certificate (TLS client authentication only) for a public key checked by the caller. */

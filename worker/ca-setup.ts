@@ -12,16 +12,9 @@ import { caPermittedNames } from './ingress-setup.js';
 export async function openCertificateAuthority(
   ingress: Pick<IngressConfig, 'caCertFile' | 'caKeyFile' | 'publicHost' | 'domain'>,
   logger: Pick<Logger, 'info' | 'warn'>,
-  /** False on a node-only worker: its CA is the control host's, and one of its own would be trusted by nothing. */
-  { create }: { create: boolean } = { create: true },
 ): Promise<FileCertificateAuthority> {
   const permitted = caPermittedNames(ingress);
   const ca = new FileCertificateAuthority(ingress.caCertFile, ingress.caKeyFile, permitted);
-  if (!create && !(await ca.exists())) {
-    throw new Error(
-      `the HackStream CA is not at ${ingress.caCertFile} (HACKSTREAM_CA_DIR): a node-only worker (HACKSTREAM_WORKER_ROLE=node) issues sessions' certificates with the control host's CA; copy its directory here`,
-    );
-  }
   if ((await ca.ensure()).created) {
     logger.info('created the HackStream CA', { cert: ingress.caCertFile, permitted });
   } else if (!(await ca.isNameConstrained())) {

@@ -40,6 +40,7 @@ import type { WorkerConfig } from '../core/config.js';
 import type { Database } from '../core/db/orm.js';
 import type { Logger } from '../core/logger.js';
 import { openCertificateAuthority } from './ca-setup.js';
+import type { CertificateIssuer } from '../core/certificate-authority.js';
 import { publishWorkerHealth } from './docker-health.js';
 import { prepareIngress } from './ingress-setup.js';
 import { WorkerMetrics } from './metrics.js';
@@ -52,6 +53,13 @@ import { sessionUserOnHost } from './user-namespace.js';
 import { WORKFLOW_INTERCEPTOR_MODULES } from './workflow-bundle.js';
 import { traceDockerCalls } from '../activities/docker-tracing.js';
 import { startTracing, type Tracing } from '../core/tracing.js';
+
+/** A node-only worker's: the HackStream CA's key stays on the control hosts. */
+const noCertificateAuthority: CertificateIssuer = {
+  issueServerCertificate: () => Promise.reject(new Error('a node-only worker (HACKSTREAM_WORKER_ROLE=node) issues no certificate: the control queue does')),
+  issueServerCertificateFor: () => Promise.reject(new Error('a node-only worker (HACKSTREAM_WORKER_ROLE=node) issues no certificate: the control queue does')),
+  caCertificatePem: () => Promise.reject(new Error('a node-only worker (HACKSTREAM_WORKER_ROLE=node) holds no CA')),
+};
 
 /** A temporary file or directory older than this at start was left by a writer that died. */
 const LEFTOVER_AGE_MS = 60_000;
@@ -97,10 +105,10 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   await firewall.install();
   const runtime = new DockerSessionRuntime(docker, new SubnetPool(config.sessionSubnets), taskQueue);
   const sessionUser = await sessionUserOnHost(docker, config.userNamespace, logger);
-  // A node-only worker runs no workflow and writes no route: what it needs of the control host is
-  // the sessions' CA (shared with it) and the databases and Temporal it dials.
+  // A node-only worker runs no workflow, writes no route and holds no CA: its sessions' keys are
+  // made here and certified on the control queue (workflows/session-workflow.ts prepareFiles).
   const controlPlane = config.role === 'all';
-  const ca = await openCertificateAuthority(config.ingress, logger, { create: controlPlane });
+  const ca = controlPlane ? await openCertificateAuthority(config.ingress, logger) : noCertificateAuthority;
   if (controlPlane) await prepareIngress(ca, config.ingress, logger);
   const metrics = new WorkerMetrics();
   const sessionEvents = new TemporalSessionEvents(client);

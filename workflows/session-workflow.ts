@@ -331,10 +331,29 @@ async function provision(session: LiveSession): Promise<Provisioned> {
       if (patched('fresh-container-after-failed-claim')) await onNode(session, DURABLE).removeSession({ sessionId: spec.sessionId });
     }
   }
-  await onNode(session, PROVISIONING_STEP).prepareSessionFiles({ spec, notBefore: session.snap.startedAt });
+  await prepareFiles(session);
   const container = await provisioner(session)(spec);
   await provisioningStep.addSessionRoutes({ sessionId: spec.sessionId, containerIp: container.ip });
   return { container, start: 'cold' };
+}
+
+/**
+ * The session's certificate, key and token key on its node. The key is made on the node and never
+ * leaves it; the HackStream CA, on the control queue, certifies its public half: a session node
+ * needs no copy of the CA's key. Sessions that began before this replay the single step, in which
+ * the node's worker issued the certificate itself.
+ */
+async function prepareFiles(session: LiveSession): Promise<void> {
+  const { spec } = session;
+  const notBefore = session.snap.startedAt;
+  if (!patched('session-key-on-node')) {
+    await onNode(session, PROVISIONING_STEP).prepareSessionFiles({ spec, notBefore });
+    return;
+  }
+  const node = onNode(session, PROVISIONING_STEP);
+  const { publicKeySpki } = await node.createSessionKey({ sessionId: spec.sessionId });
+  const signed = await provisioningStep.signSessionCertificate({ sessionId: spec.sessionId, publicKeySpki, notBefore, lifetimeSeconds: spec.timeouts.maxDurationSeconds });
+  await node.installSessionCertificate({ sessionId: spec.sessionId, ...signed });
 }
 
 /**

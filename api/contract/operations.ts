@@ -289,5 +289,14 @@ export const OPERATIONS: Operation[] = [
     responses: { 200: json('the certificate', r.nodeCertificate), 202: json('not approved yet: ask again after Retry-After', r.nodeCertificate) },
     errors: [401, 403, 503],
   },
+  {
+    method: 'post',
+    path: '/v1/node-agent/heartbeat',
+    tag: 'nodes',
+    access: 'node',
+    summary: "A node's sign of life, for a node whose worker reaches no database (an edge node): its last heartbeat is now, and the answer is its state",
+    responses: { 200: json('the node’s state', r.nodeHeartbeat) },
+    errors: [401, 403, 404, 503],
+  },
   { method: 'get', path: '/v1/audit', tag: 'admin', access: 'admin', summary: 'The audit log, newest first', query: auditQuery, responses: { 200: json('a page of events', r.auditPage) }, errors: [400, 401, 403, 503] },
 ];

@@ -189,6 +189,10 @@ export const nodeCertificate = z
   })
   .meta({ id: 'NodeCertificate' });
 export type NodeCertificateBody = z.infer<typeof nodeCertificate>;
+export const nodeHeartbeat = z
+  .strictObject({ id: z.string(), state: nodeState.meta({ description: 'the state the node acts on (draining: no new work; lost: reconcile, then back in service)' }) })
+  .meta({ id: 'NodeHeartbeat' });
+export type NodeHeartbeatBody = z.infer<typeof nodeHeartbeat>;
 
 export const auditEntry = z
   .strictObject({

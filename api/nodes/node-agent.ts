@@ -11,7 +11,7 @@ import { NodeRequestError, nodeCertificateName, nodeGatewayName, nodeTokenSubjec
 import type { NodeCapacity, NodeRegistry } from '../../core/node-registry.js';
 import { CONNECTABLE_NODE_STATES, type NodeState } from '../../core/node-names.js';
 import { TUNNEL_LISTEN_HOST, type TunnelHostKey } from '../../core/node-tunnel.js';
-import type { NodeCertificateBody, NodeEnrolmentBody } from '../contract/responses.js';
+import type { NodeCertificateBody, NodeEnrolmentBody, NodeHeartbeatBody } from '../contract/responses.js';
 import { HttpError, unauthorized } from '../http-error.js';
 import type { EnrolmentThrottle } from './enrolment-throttle.js';
 
@@ -34,7 +34,7 @@ export interface AuthenticatedNode {
 
 export class NodeAgent {
   constructor(
-    private readonly registry: Pick<NodeRegistry, 'enrol' | 'identity'>,
+    private readonly registry: Pick<NodeRegistry, 'enrol' | 'identity' | 'heartbeat'>,
     /** The node CA, created by whichever of the API and the gateway starts first. */
     private readonly ca: Pick<FileCertificateAuthority, 'ensure' | 'issueClientCertificate' | 'caCertificatePem'>,
     private readonly config: NodeAuthorityConfig,
@@ -76,6 +76,17 @@ export class NodeAgent {
     }
     if (identity.state === 'revoked') throw new HttpError(403, 'node_revoked', `node ${id} is revoked`);
     return { id, ...identity };
+  }
+
+  /**
+   * An edge node is alive (its worker reaches no database: it says so here, with its signed
+   * token); the answer is the state it acts on: `draining` takes no new work, `lost` runs its
+   * reconcile pass before it is back in service.
+   */
+  async heartbeat(node: AuthenticatedNode): Promise<NodeHeartbeatBody> {
+    const state = await this.registry.heartbeat(node.id);
+    if (state === null) throw new HttpError(404, 'not_found', `node ${node.id} is not registered`);
+    return { id: node.id, state };
   }
 
   /** A fresh certificate for an approved node; the state alone while it waits for approval. */

@@ -28,5 +28,10 @@ export function nodeAgentRoutes(agent: NodeAgent): Router {
     res.status(status).set('Cache-Control', 'no-store').json(body);
   });
 
+  router.post('/v1/node-agent/heartbeat', async (req, res) => {
+    const node = await agent.authenticate(req.get('authorization'));
+    res.set('Cache-Control', 'no-store').json(await agent.heartbeat(node));
+  });
+
   return router;
 }

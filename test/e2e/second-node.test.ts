@@ -95,6 +95,8 @@ beforeAll(async () => {
     HACKSTREAM_DOCKER_SOCKET: engine.socket,
     HACKSTREAM_SESSION_SUBNETS: engine.sessionSubnets,
     HACKSTREAM_SESSION_FILES_DIR: path.join(engine.dir, 'sessions'),
+    // No copy of the HackStream CA on beta: its sessions' keys are certified on the control queue.
+    HACKSTREAM_CA_DIR: path.join(engine.dir, 'no-ca'),
     HACKSTREAM_INGRESS_SOURCES: `${engine.hostAddress}/32`,
     HACKSTREAM_TEMPORAL_ADDRESS: `${engine.hostAddress}:${relays[0]!.port}`,
     HACKSTREAM_REDIS_URL: betaRedis.toString(),

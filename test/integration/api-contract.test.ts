@@ -170,10 +170,19 @@ describe('every route answers as its contract says', () => {
     const certified = await covered('POST', '/v1/node-agent/certificate', { headers: await nodeToken() }, 200);
     expect(certified.body.certificate).toContain('BEGIN CERTIFICATE');
     await covered('POST', '/v1/node-agent/certificate', {}, 401);
+    // Its sign of life: the registry's heartbeat moves, the answer is its state; after a revocation, 403.
+    const before = nodes.body.nodes.find((n: { id: string }) => n.id === edge)?.last_heartbeat_at ?? null;
+    expect((await covered('POST', '/v1/node-agent/heartbeat', { headers: await nodeToken() }, 200)).body).toEqual({ id: edge, state: 'active' });
+    const heard = (await t.call('GET', '/v1/nodes', { token: admin.token })).body.nodes.find((n: { id: string }) => n.id === edge);
+    expect(heard.last_heartbeat_at).not.toBeNull();
+    expect(heard.last_heartbeat_at).not.toBe(before);
+    await covered('POST', '/v1/node-agent/heartbeat', {}, 401);
     await covered('POST', `/v1/nodes/nobody-${spare}/approve`, { token: admin.token }, 404);
     await covered('GET', '/v1/nodes', { token }, 403);
     const nodeAudit = await covered('GET', '/v1/audit?action=node.revoked&limit=1', { token: admin.token }, 200);
     expect(nodeAudit.body.events[0]).toMatchObject({ action: 'node.revoked', target_type: 'node', target_id: spare, actor_id: admin.id });
+    await covered('POST', `/v1/nodes/${edge}/revoke`, { token: admin.token }, 200);
+    expect((await covered('POST', '/v1/node-agent/heartbeat', { headers: await nodeToken() }, 403)).body.error.code).toBe('node_revoked');
     const audit = await covered('GET', `/v1/audit?user=${userId}&limit=2`, { token: admin.token }, 200);
     expect(audit.body.next_cursor).not.toBeNull();
     await covered('GET', `/v1/audit?cursor=${audit.body.next_cursor as string}&limit=2`, { token: admin.token }, 200);

@@ -21,6 +21,7 @@ function agent(opts: { enrol?: NodeEnrolmentResult; wait?: number | null; identi
         return opts.enrol ?? { ok: false, reason: 'name_taken' };
       },
       identity: async () => (opts.identity ? { tunnelPort: null, ...opts.identity } : null),
+      heartbeat: async () => opts.identity?.state ?? null,
     },
     {
       ensure: async () => ({ created: false }),

@@ -85,7 +85,7 @@ interface Fakes {
   states: string[];
   /** Audit records the workflow wrote: `<action>` or `<action>:<reason>`. */
   audits: string[];
-  /** Every side effect, in order, e.g. `files:<id>`, `routes+:<id>@<ip>`, `remove:<id>`. */
+  /** Every side effect, in order, e.g. `key:<id>`, `install:<id>:<cert>`, `routes+:<id>@<ip>`, `remove:<id>`. */
   calls: string[];
   teardowns: string[];
   /** provisionSession has begun (a test that stops during provisioning waits for it). */
@@ -144,6 +144,17 @@ function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; warm?: 'ok' 
     },
     async prepareSessionFiles({ spec: s }) {
       f.calls.push(`files:${s.sessionId}`);
+    },
+    async createSessionKey({ sessionId }) {
+      f.calls.push(`key:${sessionId}`);
+      return { publicKeySpki: `pub-${sessionId}` };
+    },
+    async signSessionCertificate({ sessionId, publicKeySpki }) {
+      f.calls.push(`sign:${sessionId}:${publicKeySpki}`);
+      return { certPem: `cert-${sessionId}`, tokenPublicKeyHex: 'ab' };
+    },
+    async installSessionCertificate({ sessionId, certPem }) {
+      f.calls.push(`install:${sessionId}:${certPem}`);
     },
     async provisionSession(s: SessionSpec) {
       f.provisionStarted = true;
@@ -250,7 +261,7 @@ describe('SessionWorkflow', () => {
     expect(f.states).toEqual(['provisioning', 'ready', 'stopping', 'stopped']);
     // Files and container before routes; at the end, routes and credentials go before the container.
     const id = s.sessionId;
-    expect(f.calls).toEqual([`place:${id}:1024:1`, `files:${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`, `remove:${id}`, `release:${id}`]);
+    expect(f.calls).toEqual([`place:${id}:1024:1`, `key:${id}`, `sign:${id}:pub-${id}`, `install:${id}:cert-${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`, `remove:${id}`, `release:${id}`]);
     // The node it was placed on is part of what it records.
     expect(snapshot.node).toBe(NODE);
     expect(f.audits).toEqual(['session.created', 'session.expired:idle']);
@@ -362,7 +373,7 @@ describe('SessionWorkflow', () => {
     expect(f.states).toEqual(['provisioning', 'stopping', 'stopped']);
     // No route was added for a session that never became ready; teardown still runs whole.
     const id = s.sessionId;
-    expect(f.calls).toEqual([`place:${id}:1024:1`, `files:${id}`, `remove:${id}`, `release:${id}`]);
+    expect(f.calls).toEqual([`place:${id}:1024:1`, `key:${id}`, `sign:${id}:pub-${id}`, `install:${id}:cert-${id}`, `remove:${id}`, `release:${id}`]);
   });
 
   it('ends no_capacity when no node has room: nothing made, and the ready update answers the failure', async () => {
@@ -493,7 +504,7 @@ describe('SessionWorkflow', () => {
     });
     expect(ready).toMatchObject({ state: 'ready', start: 'cold', node: NODE });
     const id = s.sessionId;
-    expect(f.calls.slice(0, 4)).toEqual([`place:${id}:1024:1:warm@node-b`, `files:${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`]);
+    expect(f.calls.slice(0, 6)).toEqual([`place:${id}:1024:1:warm@node-b`, `key:${id}`, `sign:${id}:pub-${id}`, `install:${id}:cert-${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`]);
   });
 
   it('removes an unusable warm container it was given, then starts cold on a fresh one', async () => {
@@ -510,7 +521,7 @@ describe('SessionWorkflow', () => {
     expect(ready).toMatchObject({ state: 'ready', start: 'cold', container: { ip: '172.30.0.2' } });
     const id = s.sessionId;
     // Everything of the warm container goes first: the cold start cannot find and reuse it.
-    expect(f.calls.slice(0, 5)).toEqual([`place:${id}:1024:1`, `remove:${id}`, `files:${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`]);
+    expect(f.calls.slice(0, 7)).toEqual([`place:${id}:1024:1`, `remove:${id}`, `key:${id}`, `sign:${id}:pub-${id}`, `install:${id}:cert-${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`]);
   });
 });
 
