@@ -3,6 +3,8 @@
  * Temporal's retries never leave a second certificate, container or route behind.
  */
 import type { AuditLog } from '../core/audit-log.js';
+import type { NodeRegistry } from '../core/node-registry.js';
+import { TUNNEL_LISTEN_HOST } from '../core/node-tunnel.js';
 import type { SessionRows } from '../core/session-rows.js';
 import type { EndReason, SessionContainer, SessionSnapshot, SessionSpec, WarmSlot } from '../workflows/messages.js';
 import { ContainerExitedError } from './errors.js';
@@ -24,6 +26,7 @@ export type SessionActivityDeps = ProvisioningDeps &
   metrics: SessionEndMetrics;
   audit: Pick<AuditLog, 'record'>;
   routes: SessionRoutes;
+  nodes: Pick<NodeRegistry, 'tunnelPortOfSession'>;
 };
 
 /** What a session workflow writes to the audit log. */
@@ -88,7 +91,9 @@ export function sessionActivities(deps: SessionActivityDeps) {
 
     /** Routes the session's browser and native paths through the ingress, and waits until live. */
     async addSessionRoutes(input: { sessionId: string; containerIp: string }): Promise<void> {
-      await routes.add(input);
+      // A session on an edge node is reached through that node's tunnel, not at its container's address.
+      const tunnelPort = await deps.nodes.tunnelPortOfSession(input.sessionId);
+      await routes.add({ ...input, ...(tunnelPort === null ? {} : { via: `${TUNNEL_LISTEN_HOST}:${tunnelPort}` }) });
       await routes.waitUntilLive(input.sessionId);
     },
 

@@ -209,6 +209,14 @@ export class NodeRegistry {
     throw new Error(`could not give node ${id} a tunnel port`);
   }
 
+  /** The tunnel port of the node a session is placed on, when that node is an enrolled one with a tunnel. */
+  async tunnelPortOfSession(sessionId: string): Promise<number | null> {
+    const em = this.db.em.fork();
+    const held = await em.findOne(NodeReservation, { sessionId });
+    if (!held) return null;
+    return (await em.findOne(Node, { id: held.nodeId }))?.tunnelPort ?? null;
+  }
+
   /** The enrolled nodes that may hold their tunnel now (the tunnel sshd's authorized keys). */
   async tunnelNodes(): Promise<TunnelNode[]> {
     const rows = await this.db.em.fork().find(Node, { state: { $in: [...CONNECTABLE_NODE_STATES] }, tunnelPort: { $ne: null }, publicKey: { $ne: null } }, { orderBy: { id: 'asc' } });

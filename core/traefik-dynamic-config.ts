@@ -147,6 +147,11 @@ export function ingressTlsConfig(tls: TlsFiles): object {
 export interface RouteTarget {
   sessionId: string;
   containerIp: string;
+  /**
+   * `host:port` both paths go to instead of the container's own ports: an edge node's tunnel
+   * (core/node-tunnel.ts), whose demux on the node routes each connection by its Host or SNI.
+   */
+  via?: string | undefined;
 }
 
 /** How long the ingress keeps an unused connection to a session's xpra open. */
@@ -163,8 +168,10 @@ const sessionNames = (sessionId: string) => ({
  * `/`, its own origin) and its native TLS name (passed through to the session's xpra).
  */
 export function sessionRouteConfig(target: RouteTarget, domain: string): object {
-  const { sessionId, containerIp } = target;
+  const { sessionId, containerIp, via } = target;
   const n = sessionNames(sessionId);
+  const browser = via ?? `${containerIp}:${XPRA_WS_PORT}`;
+  const native = via ?? `${containerIp}:${XPRA_SSL_PORT}`;
   const webHost = `Host(\`${sessionWebHost(sessionId, domain)}\`)`;
   // Both routers of the browser host: headers first (so refusals carry them too), the ForwardAuth check last.
   const webRouter = (rule: string, ...extraHeaders: string[]) => ({
@@ -184,7 +191,7 @@ export function sessionRouteConfig(target: RouteTarget, domain: string): object 
         // (Traefik orders routers by the length of their rule: this one wins under its prefix.)
         [n.bundle]: webRouter(`${webHost} && PathPrefix(\`${SESSION_CLIENT_BUNDLE_PATH}\`)`, SESSION_BUNDLE_CACHE_MIDDLEWARE),
       },
-      services: { [n.http]: { loadBalancer: { servers: [{ url: `http://${containerIp}:${XPRA_WS_PORT}` }], serversTransport: n.http } } },
+      services: { [n.http]: { loadBalancer: { servers: [{ url: `http://${browser}` }], serversTransport: n.http } } },
       // Traefik keeps an idle connection to the backend for 90 s by default after the HTML5
       // client's files are served; the worker's session monitor reads xpra while any connection
       // into the container is open, so idle ones are closed soon after.
@@ -200,7 +207,7 @@ export function sessionRouteConfig(target: RouteTarget, domain: string): object 
           tls: { passthrough: true },
         },
       },
-      services: { [n.tcp]: { loadBalancer: { servers: [{ address: `${containerIp}:${XPRA_SSL_PORT}` }] } } },
+      services: { [n.tcp]: { loadBalancer: { servers: [{ address: native }] } } },
     },
   };
 }

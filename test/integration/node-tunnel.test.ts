@@ -20,6 +20,9 @@ import { createLogger } from '../../core/logger.js';
 import { nodeCertificateAuthority } from '../../core/node-identity.js';
 import { NodeRegistry } from '../../core/node-registry.js';
 import { TunnelHostKey } from '../../core/node-tunnel.js';
+import { FileCertificateAuthority } from '../../core/certificate-authority.js';
+import { TraefikFileRoutes } from '../../activities/traefik-routes.js';
+import { httpsRequest } from '../support/https-client.js';
 import { admitsNode, gatewayCredentials } from '../../node-gateway/gateway-admission.js';
 import { NodeGateway } from '../../node-gateway/node-gateway.js';
 import { TunnelSshd } from '../../node-gateway/tunnel-sshd.js';
@@ -82,6 +85,9 @@ function throughTunnel(port: number, how: { tls: string } | { host: string }): P
   });
 }
 
+/** The stack's HackStream CA (the sessions' certificates), as the workers hold it. */
+const sessionsCa = () => new FileCertificateAuthority(t.config.ingress.caCertFile, t.config.ingress.caKeyFile, { dnsNames: [], ipAddresses: [] });
+
 const refused = (port: number) =>
   new Promise<boolean>((resolve) => {
     const s = net.connect(port, '127.0.0.1');
@@ -92,10 +98,10 @@ const refused = (port: number) =>
     s.on('error', () => resolve(true));
   });
 
-/** The fake session's xpra: TLS on the SSL port (a throwaway certificate from the API's node CA), HTTP on the websocket port. */
+/** The fake session's xpra: TLS on the SSL port (the session's certificate from the HackStream CA), HTTP on the websocket port. */
 async function fakeSession(): Promise<void> {
-  const ca = nodeCertificateAuthority(t.config.nodeAuthority);
-  const cert = await ca.issueServerCertificate({ commonName: 'fake.nodes.test', dnsNames: ['fake.nodes.test'], lifetimeSeconds: 3600 });
+  const name = sessionTlsName(session, t.config.ingress.domain);
+  const cert = await sessionsCa().issueServerCertificate({ commonName: name, dnsNames: [name], lifetimeSeconds: 3600 });
   const tlsServer = tls.createServer({ cert: cert.certPem, key: cert.keyPem }, (s) => s.end(`native ${s.servername ?? ''}`));
   const httpServer = http.createServer((req, res) => res.end(`web ${req.headers.host ?? ''}`));
   await new Promise<void>((r) => tlsServer.listen(XPRA_SSL_PORT, SESSION_ADDRESS, r));
@@ -179,6 +185,33 @@ describe('an edge node’s tunnel', () => {
     expect(await throughTunnel(port, { host: 'example.org' })).toBe('');
     // The node gateway saw the tunnel as A's.
     expect(gateway.connections()[a]).toBeGreaterThanOrEqual(1);
+
+    // The session placed on A: its routes in the stack's ingress go through A's tunnel, and the
+    // ingress serves them (its own liveness check: the browser host answers, and the native name
+    // reaches the session's certificate, signed by the HackStream CA).
+    const registry = new NodeRegistry(t.api.db);
+    await registry.heartbeat(a);
+    expect(await registry.place({ sessionId: session, memoryMb: 512, cpus: 0.5, labels: { site: a }, strategy: 'binpack', preferred: [], aliveSince: new Date(Date.now() - 60_000) })).toBe(a);
+    expect(await registry.tunnelPortOfSession(session)).toBe(port);
+    const stack = inject('stack');
+    const caPem = readFileSync(stack.caFile, 'utf8');
+    const routes = new TraefikFileRoutes(t.config.ingress.routesDir, domain, { host: '127.0.0.1', port: stack.ingressPort, caPem: async () => caPem });
+    await routes.add({ sessionId: session, containerIp: '192.0.2.1', via: `127.0.0.1:${port}` });
+    closers.push(() => routes.remove(session));
+    await routes.waitUntilLive(session);
+    // A native client through the ingress and the tunnel: TLS end to end with the session's own certificate.
+    const native = await new Promise<string>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: stack.ingressPort, servername: sessionTlsName(session, domain), ca: caPem }, () => undefined);
+      let got = '';
+      s.on('data', (d: Buffer) => (got += d.toString()));
+      s.on('end', () => resolve(got));
+      s.on('error', reject);
+    });
+    expect(native).toBe(`native ${sessionTlsName(session, domain)}`);
+    // The browser path keeps its token rules: without a connect token the ingress's check refuses it.
+    const browser = await httpsRequest(`https://${sessionWebHost(session, domain)}:${stack.ingressPort}/`, { caFile: stack.caFile });
+    expect([401, 403]).toContain(browser.status);
+    expect(browser.text).not.toContain('web ');
 
     // Revoked: the gateway closes its tunnel, its port goes, and the node cannot dial back in.
     expect((await t.call('POST', `/v1/nodes/${a}/revoke`, { token: admin.token })).status).toBe(200);

@@ -147,6 +147,16 @@ describe("a session's routes", () => {
     expect(config.tcp.services['session-s1-native'].loadBalancer.servers).toEqual([{ address: `10.213.0.2:${XPRA_SSL_PORT}` }]);
   });
 
+  it('send both paths of a session on an edge node to its tunnel, with the same routers and checks', () => {
+    const edge: any = sessionRouteConfig({ sessionId: 's1', containerIp: '10.213.0.2', via: '127.0.0.1:17002' }, domain);
+    expect(edge.http.services['session-s1'].loadBalancer.servers).toEqual([{ url: 'http://127.0.0.1:17002' }]);
+    expect(edge.tcp.services['session-s1-native'].loadBalancer.servers).toEqual([{ address: '127.0.0.1:17002' }]);
+    expect(edge.http.routers).toEqual(config.http.routers);
+    expect(edge.tcp.routers).toEqual(config.tcp.routers);
+    // A transport of its own per session: the ingress never reuses one session's connection for another's.
+    expect(edge.http.services['session-s1'].loadBalancer.serversTransport).toBe('session-s1');
+  });
+
   it('send the bundled HTML5 client through the same checks, marked immutable by a middleware of the API file', () => {
     expect(config.http.routers['session-s1-client-bundle']).toEqual({
       entryPoints: [ENTRYPOINT],
