@@ -240,6 +240,13 @@ export class DockerSessionRuntime implements ContainerRuntime {
     });
   }
 
+  /** The address of a session's running container on its network, or null (no such container here, or not running). */
+  async sessionAddress(sessionId: string): Promise<string | null> {
+    const found = await this.findSessionContainer(sessionId);
+    if (!found || found.State !== 'running') return null;
+    return Object.values(found.NetworkSettings?.Networks ?? {}).find((n) => n.IPAddress)?.IPAddress ?? null;
+  }
+
   private async findSessionContainer(sessionId: string): Promise<Docker.ContainerInfo | undefined> {
     const found = await this.docker.listContainers({ all: true, filters: { label: [sessionLabelFilter(sessionId)] } });
     return found[0];

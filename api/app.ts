@@ -116,7 +116,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const ownerActive = async (userId: string) => (await users.findActive(userId)) !== null;
   app.use(ingressRoutes(connectTokens, descriptors, { domain: config.ingress.domain, resumeTtlSeconds: config.resumeTtlSeconds }, { log: audit, refusals: new RefusalAudit(redis, audit) }, ownerActive, logger));
   app.use(loginRoutes(passport, login, accounts));
-  app.use(nodeAgentRoutes(new NodeAgent(nodes, nodeCertificateAuthority(config.nodeAuthority), config.nodeAuthority, audit, new EnrolmentThrottle(redis, config.nodeAuthority.enrolmentsPerHour), new TunnelHostKey(config.nodeAuthority.tunnel.hostKeyFile))));
+  app.use(nodeAgentRoutes(new NodeAgent(nodes, nodeCertificateAuthority(config.nodeAuthority), config.nodeAuthority, audit, new EnrolmentThrottle(redis, config.nodeAuthority.enrolmentsPerHour), new TunnelHostKey(config.nodeAuthority.tunnel.hostKeyFile), config.temporal)));
   // Everything else under /v1 needs a valid access token; admin routes also the admin role.
   app.use('/v1', requireBearer(accessTokens, users, revoked));
   app.use(accountRoutes(login, totp, quotas, { reauth: new Reauthentication(users, login), accounts }));

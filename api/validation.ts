@@ -147,6 +147,10 @@ export const nodeEnrolmentBody = z.strictObject({
   }),
 });
 
+export const nodeHeartbeatBody = z.strictObject({
+  reconciled: z.boolean().default(false).meta({ description: 'a lost node back: it has removed what its lost sessions left, and is in service again' }),
+});
+
 export const sessionIdParam = z.uuid({ error: 'is not a valid session id' });
 
 export const listSessionsQuery = z.strictObject({

@@ -15,6 +15,11 @@ import { P256_ECDSA, privateKeyPem, x509 } from './x509.js';
 export const nodeNamesDomain = (domain: string) => `nodes.${domain}`;
 /** The name on the node gateway's server certificate, which nodes check. */
 export const nodeGatewayName = (domain: string) => `gateway.${nodeNamesDomain(domain)}`;
+/** The sessions' domain of a gateway's name (what a node is told), or null when it is no gateway's name. */
+export const domainOfGatewayName = (name: string): string | null => {
+  const prefix = nodeGatewayName('');
+  return name.startsWith(prefix) && name.length > prefix.length ? name.slice(prefix.length) : null;
+};
 /** The name on a node's client certificate (its subject's CN is the node's id). */
 export const nodeCertificateName = (nodeId: string, domain: string) => `${nodeId}.${nodeNamesDomain(domain)}`;
 

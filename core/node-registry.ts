@@ -158,6 +158,11 @@ export class NodeRegistry {
     return { state: row.state as NodeState, publicKeySpki: new Uint8Array(Buffer.from(row.publicKey, 'base64')), fingerprint: row.fingerprint, tunnelPort: row.tunnelPort ?? null };
   }
 
+  /** A lost node that has reconciled its engine is in service again (an edge node's return); false when it was not lost. */
+  async returnFromLost(id: string, now = new Date()): Promise<boolean> {
+    return (await this.db.em.fork().nativeUpdate(Node, { id, state: 'lost' }, { state: 'active', lastHeartbeatAt: now, updatedAt: now })) === 1;
+  }
+
   /** A node is alive; returns its state (null: unknown), which the node acts on (revoked: stop). */
   async heartbeat(id: string, now = new Date()): Promise<NodeState | null> {
     const em = this.db.em.fork();

@@ -112,6 +112,8 @@ export type CertificateAnswer =
 export interface GatewayInfo {
   address: string;
   serverName: string;
+  /** Temporal's namespace and the control task queue (the node polls `<taskQueue>-node-<id>`). */
+  temporal?: { namespace: string; taskQueue: string };
   tunnel?: { user: string; listen: string; hostKey: string };
 }
 
@@ -138,6 +140,17 @@ export class NodeEnrolment {
     return { state: String(answer.body['state']), fingerprint };
   }
 
+  /**
+   * The node's sign of life (a node whose worker reaches no database); `reconciled`: back from
+   * lost, with what its lost sessions left removed. Returns the state it acts on.
+   */
+  async heartbeat(reconciled = false): Promise<string> {
+    const keyPem = await readFile(nodeFiles(this.dir).key, 'utf8');
+    const answer = await postJson(this.server, '/v1/node-agent/heartbeat', { reconciled }, { authorization: `Bearer ${await signNodeToken(this.nodeId, keyPem)}` });
+    if (answer.status !== 200) throw failure(answer);
+    return String(answer.body['state']);
+  }
+
   /** Asks for a certificate; an approved node's is written to its directory. */
   async fetchCertificate(): Promise<CertificateAnswer> {
     const files = nodeFiles(this.dir);
@@ -154,11 +167,13 @@ export class NodeEnrolment {
       ca_certificate: string;
       not_after: string;
       gateway: { address: string; server_name: string };
+      temporal?: { namespace: string; task_queue: string };
       tunnel?: { user: string; listen: string; host_key: string };
     };
     const gateway: GatewayInfo = {
       address: b.gateway.address,
       serverName: b.gateway.server_name,
+      ...(b.temporal ? { temporal: { namespace: b.temporal.namespace, taskQueue: b.temporal.task_queue } } : {}),
       ...(b.tunnel ? { tunnel: { user: b.tunnel.user, listen: b.tunnel.listen, hostKey: b.tunnel.host_key } } : {}),
     };
     await writeFileAtomically(files.caCertificate, b.ca_certificate, { mode: 0o644 });

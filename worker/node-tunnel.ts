@@ -21,6 +21,9 @@ const HEALTHY_MS = 60_000;
 /** Single quotes for a shell word (ssh runs its ProxyCommand through a shell). */
 const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
 
+/** A node's gateway.json once the node has its tunnel. */
+export type TunnelledGateway = GatewayInfo & { tunnel: NonNullable<GatewayInfo['tunnel']> };
+
 export interface NodeTunnelOptions {
   /** The node's directory: its key, certificate, the node CA and gateway.json. */
   dir: string;
@@ -30,7 +33,7 @@ export interface NodeTunnelOptions {
 }
 
 /** The ssh command line of the tunnel (no secret on it: the key is a file, the TLS is openssl's). */
-export function tunnelCommand(dir: string, gateway: Required<GatewayInfo>, target: { host: string; port: number }): string[] {
+export function tunnelCommand(dir: string, gateway: TunnelledGateway, target: { host: string; port: number }): string[] {
   const files = nodeFiles(dir);
   const proxy = [
     'openssl s_client -quiet -verify_quiet -verify_return_error',
@@ -77,7 +80,7 @@ export function tunnelCommand(dir: string, gateway: Required<GatewayInfo>, targe
  * The node's tunnel as it was told it with its certificate (gateway.json), with the sshd's host
  * key written where ssh checks it; throws when the node has none yet (not approved).
  */
-export async function tunnelOf(dir: string): Promise<Required<GatewayInfo>> {
+export async function tunnelOf(dir: string): Promise<TunnelledGateway> {
   const gateway = JSON.parse(await readFile(nodeFiles(dir).gateway, 'utf8')) as GatewayInfo;
   if (!gateway.tunnel) throw new Error('this node has no tunnel yet: it is told its tunnel with its certificate once approved (`hackstream-node renew`)');
   await writeFileAtomically(nodeFiles(dir).tunnelKnownHosts, `${TUNNEL_HOST_KEY_ALIAS} ${gateway.tunnel.hostKey}\n`, { mode: 0o600 });

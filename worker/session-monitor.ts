@@ -166,7 +166,9 @@ export class SessionMonitor {
     if (!w || w.containerId !== row.containerId) {
       if (pass.firstSights++ >= FIRST_SIGHTS_PER_PASS) return 'idle';
       const info = await workflows.watchInfo(row.sessionId);
-      if (!info) return 'idle';
+      // Not watched by a monitor (yet: a node that lists its engine's containers sees a session
+      // still provisioning; or ever: one with a watcher activity of its own): asked again later.
+      if (!info?.monitored) return 'idle';
       w = {
         containerId: row.containerId,
         monitored: info.monitored,

@@ -9,6 +9,7 @@ import { CONNECT_AUTH_PATH } from '../../core/ingress-names.js';
 import {
   nodeIdParam,
   nodeEnrolmentBody,
+  nodeHeartbeatBody,
   auditQuery,
   changePasswordBody,
   createSessionBody,
@@ -295,8 +296,9 @@ export const OPERATIONS: Operation[] = [
     tag: 'nodes',
     access: 'node',
     summary: "A node's sign of life, for a node whose worker reaches no database (an edge node): its last heartbeat is now, and the answer is its state",
+    body: nodeHeartbeatBody,
     responses: { 200: json('the node’s state', r.nodeHeartbeat) },
-    errors: [401, 403, 404, 503],
+    errors: [400, 401, 403, 404, 503],
   },
   { method: 'get', path: '/v1/audit', tag: 'admin', access: 'admin', summary: 'The audit log, newest first', query: auditQuery, responses: { 200: json('a page of events', r.auditPage) }, errors: [400, 401, 403, 503] },
 ];

@@ -178,6 +178,12 @@ export const nodeCertificate = z
     gateway: z
       .strictObject({ address: z.string().meta({ description: 'host:port the node dials' }), server_name: z.string().meta({ description: "the name on the gateway's certificate" }) })
       .optional(),
+    temporal: z
+      .strictObject({
+        namespace: z.string(),
+        task_queue: z.string().meta({ description: 'the control task queue; the node polls its own, `<task_queue>-node-<id>`' }),
+      })
+      .optional(),
     tunnel: z
       .strictObject({
         user: z.string().meta({ description: 'the SSH user of the tunnel' }),

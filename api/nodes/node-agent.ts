@@ -34,7 +34,7 @@ export interface AuthenticatedNode {
 
 export class NodeAgent {
   constructor(
-    private readonly registry: Pick<NodeRegistry, 'enrol' | 'identity' | 'heartbeat'>,
+    private readonly registry: Pick<NodeRegistry, 'enrol' | 'identity' | 'heartbeat' | 'returnFromLost'>,
     /** The node CA, created by whichever of the API and the gateway starts first. */
     private readonly ca: Pick<FileCertificateAuthority, 'ensure' | 'issueClientCertificate' | 'caCertificatePem'>,
     private readonly config: NodeAuthorityConfig,
@@ -42,6 +42,8 @@ export class NodeAgent {
     private readonly throttle: Pick<EnrolmentThrottle, 'consume'>,
     /** The tunnel sshd's host key, which a node checks its tunnel against. */
     private readonly tunnelHostKey: Pick<TunnelHostKey, 'publicKey'>,
+    /** Where a node's worker polls: the namespace and the control task queue its own queue is named after. */
+    private readonly temporal: { namespace: string; taskQueue: string },
   ) {}
 
   async enrol(req: EnrolmentRequest, ip: string): Promise<{ status: 200 | 202; body: NodeEnrolmentBody }> {
@@ -83,7 +85,9 @@ export class NodeAgent {
    * token); the answer is the state it acts on: `draining` takes no new work, `lost` runs its
    * reconcile pass before it is back in service.
    */
-  async heartbeat(node: AuthenticatedNode): Promise<NodeHeartbeatBody> {
+  async heartbeat(node: AuthenticatedNode, opts: { reconciled: boolean }): Promise<NodeHeartbeatBody> {
+    // A lost node back, which has removed what its lost sessions left (its reconcile pass), is in service again.
+    if (opts.reconciled && (await this.registry.returnFromLost(node.id))) return { id: node.id, state: 'active' };
     const state = await this.registry.heartbeat(node.id);
     if (state === null) throw new HttpError(404, 'not_found', `node ${node.id} is not registered`);
     return { id: node.id, state };
@@ -109,6 +113,7 @@ export class NodeAgent {
         not_after: issued.notAfter.toISOString(),
         ca_certificate: await this.ca.caCertificatePem(),
         gateway: { address: this.config.gateway.address, server_name: nodeGatewayName(this.config.domain) },
+        temporal: { namespace: this.temporal.namespace, task_queue: this.temporal.taskQueue },
         ...(node.tunnelPort === null
           ? {}
           : { tunnel: { user: this.config.tunnel.user, listen: `${TUNNEL_LISTEN_HOST}:${node.tunnelPort}`, host_key: await this.tunnelHostKey.publicKey() } }),

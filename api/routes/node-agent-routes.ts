@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { PENDING_RETRY_SECONDS, type NodeAgent } from '../nodes/node-agent.js';
-import { nodeEnrolmentBody, parseInput } from '../validation.js';
+import { nodeEnrolmentBody, nodeHeartbeatBody, parseInput } from '../validation.js';
 
 const ip = (req: { ip?: string | undefined }) => req.ip ?? '';
 
@@ -30,7 +30,8 @@ export function nodeAgentRoutes(agent: NodeAgent): Router {
 
   router.post('/v1/node-agent/heartbeat', async (req, res) => {
     const node = await agent.authenticate(req.get('authorization'));
-    res.set('Cache-Control', 'no-store').json(await agent.heartbeat(node));
+    const body = parseInput(nodeHeartbeatBody, req.body ?? {});
+    res.set('Cache-Control', 'no-store').json(await agent.heartbeat(node, { reconciled: body.reconciled }));
   });
 
   return router;

@@ -177,6 +177,10 @@ describe('every route answers as its contract says', () => {
     expect(heard.last_heartbeat_at).not.toBeNull();
     expect(heard.last_heartbeat_at).not.toBe(before);
     await covered('POST', '/v1/node-agent/heartbeat', {}, 401);
+    // `reconciled` matters only to a lost node; a bad body is a 400 that names the field.
+    expect((await covered('POST', '/v1/node-agent/heartbeat', { headers: await nodeToken(), body: { reconciled: true } }, 200)).body.state).toBe('active');
+    const bad = await covered('POST', '/v1/node-agent/heartbeat', { headers: await nodeToken(), body: { reconciled: 'yes' } }, 400);
+    expect(JSON.stringify(bad.body)).toContain('reconciled');
     await covered('POST', `/v1/nodes/nobody-${spare}/approve`, { token: admin.token }, 404);
     await covered('GET', '/v1/nodes', { token }, 403);
     const nodeAudit = await covered('GET', '/v1/audit?action=node.revoked&limit=1', { token: admin.token }, 200);

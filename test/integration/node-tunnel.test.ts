@@ -27,7 +27,7 @@ import { admitsNode, gatewayCredentials } from '../../node-gateway/gateway-admis
 import { NodeGateway } from '../../node-gateway/node-gateway.js';
 import { TunnelSshd } from '../../node-gateway/tunnel-sshd.js';
 import { nodeFiles, type GatewayInfo } from '../../worker/node-enrolment.js';
-import { NodeTunnel, tunnelCommand, tunnelOf } from '../../worker/node-tunnel.js';
+import { NodeTunnel, tunnelCommand, tunnelOf, type TunnelledGateway } from '../../worker/node-tunnel.js';
 import { SessionDemux } from '../../worker/session-demux.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { nodeEnroller, type NodeEnroller } from '../support/enrolled-node.js';
@@ -50,14 +50,14 @@ const closers: Array<() => Promise<void>> = [];
 const session = randomUUID();
 
 /** A node's gateway.json pointed at this test's gateway (the API names the stack's address). */
-async function useTestGateway(dir: string): Promise<Required<GatewayInfo>> {
+async function useTestGateway(dir: string): Promise<TunnelledGateway> {
   const file = nodeFiles(dir).gateway;
   const info = JSON.parse(readFileSync(file, 'utf8')) as GatewayInfo;
   writeFileSync(file, JSON.stringify({ ...info, address: `127.0.0.1:${gatewayPort}` }));
   return tunnelOf(dir);
 }
 
-const tunnelPort = (info: Required<GatewayInfo>) => Number(info.tunnel.listen.split(':')[1]);
+const tunnelPort = (info: TunnelledGateway) => Number(info.tunnel.listen.split(':')[1]);
 
 /** Connects to a node's reverse port on the control host; what the other end answered ('' when closed at once). */
 function throughTunnel(port: number, how: { tls: string } | { host: string }): Promise<string> {

@@ -14,8 +14,8 @@ import { collectOutput } from './process-output.js';
 import { until } from './until.js';
 
 /** `hackstream-node` as an operator runs it. */
-export function nodeCli(args: string[]) {
-  return spawn(process.execPath, ['--import', 'tsx', 'worker/node-main.ts', ...args], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+export function nodeCli(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  return spawn(process.execPath, ['--import', 'tsx', 'worker/node-main.ts', ...args], { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 export interface NodeEnroller {

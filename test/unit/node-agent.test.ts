@@ -22,6 +22,7 @@ function agent(opts: { enrol?: NodeEnrolmentResult; wait?: number | null; identi
       },
       identity: async () => (opts.identity ? { tunnelPort: null, ...opts.identity } : null),
       heartbeat: async () => opts.identity?.state ?? null,
+      returnFromLost: async () => opts.identity?.state === 'lost',
     },
     {
       ensure: async () => ({ created: false }),
@@ -35,6 +36,7 @@ function agent(opts: { enrol?: NodeEnrolmentResult; wait?: number | null; identi
     { record: async (e) => void calls.audit.push(e.action) },
     { consume: async () => opts.wait ?? null },
     { publicKey: async () => 'ecdsa-sha2-nistp256 AAAA' },
+    { namespace: 'default', taskQueue: 'hs-q' },
   );
   return { a, calls };
 }
@@ -76,6 +78,7 @@ describe('NodeAgent.authenticate and certificate', () => {
       expect(calls.issued).toEqual(issued ? [{ commonName: 'edge-1', dnsNames: ['edge-1.nodes.hs.example'] }] : []);
       if (issued) expect(answer.body).toMatchObject({ certificate: 'CERT', ca_certificate: 'CA', gateway: { address: 'hs.example:7443', server_name: 'gateway.nodes.hs.example' } });
       expect(answer.body).not.toHaveProperty('tunnel');
+      if (issued) expect(answer.body.temporal).toEqual({ namespace: 'default', task_queue: 'hs-q' });
     }
   });
 

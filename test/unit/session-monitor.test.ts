@@ -181,6 +181,20 @@ describe('SessionMonitor', () => {
     expect(w.passes.at(-1)).toMatchObject({ watched: 0 });
   });
 
+  it('asks again about a session its workflow does not have watched yet (seen while it provisions), and watches it once it is', async () => {
+    const { w, monitor } = world();
+    const id = session(w, 1, { monitored: false });
+    w.connections.set(1001, 1);
+    w.xpra.set('c-1', status(1, 0));
+    await monitor.runPass();
+    expect(w.signals).toEqual([]);
+    // Ready now: the workflow has the monitor watch it.
+    w.watch.set(id, { monitored: true, idleSeconds: 250, attachedAt: null, lastActivityAt: null });
+    w.now += 5000;
+    await monitor.runPass();
+    expect(w.signals).toEqual(['attached:s-1@5000']);
+  });
+
   it('learns the clocks of a session it sees for the first time from its workflow (after a worker restart)', async () => {
     const { w, monitor } = world();
     const id = session(w, 1);

@@ -1,0 +1,226 @@
+/**
+ * An edge node's worker (`hackstream-node run`): a session host that only dials out. It reaches
+ * no database, no Redis and no Temporal of its own: Temporal through the node gateway with the
+ * node's certificate (mutual TLS), the API for its heartbeats (signed with the node's key), and
+ * the ingress's traffic comes back through its tunnel (worker/node-tunnel.ts) to the demux, which
+ * runs as a process of its own with the ingress group (the host firewall lets only that group
+ * into session networks, as on any node).
+ *
+ * It polls only its node's task queue and registers only the activities that act on this host:
+ * the session's key and files, its container, its removal. What the control plane holds of a
+ * session (its row, routes, credentials, audit, reservation) is the control queue's; here those
+ * are "nothing on this host". It reconciles its own engine at start, before it takes work, and
+ * when the registry says it was lost, before it is back in service.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import Docker from 'dockerode';
+import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { socketsInUse, tcpTable } from '../activities/container-connections.js';
+import { DockerSessionRuntime } from '../activities/docker-session-runtime.js';
+import { engineReconciler } from '../activities/reconciler.js';
+import { TemporalSessionEvents } from '../activities/session-events.js';
+import { SessionFiles } from '../activities/session-files.js';
+import { IptablesPacketFilter, SessionFirewall } from '../activities/session-firewall.js';
+import { TemporalSessionWorkflowStatus } from '../activities/session-workflow-status.js';
+import { StartAdmission } from '../activities/start-admission.js';
+import { SubnetPool } from '../activities/subnet-pool.js';
+import { XPRA_PORTS } from '../core/ingress-names.js';
+import type { Logger } from '../core/logger.js';
+import { nodeTaskQueue } from '../workflows/messages.js';
+import { WorkerMetrics } from './metrics.js';
+import type { NodeEnrolment } from './node-enrolment.js';
+import { EnrolmentError, nodeFiles } from './node-enrolment.js';
+import { NodeTunnel, tunnelOf } from './node-tunnel.js';
+import { repeatEvery } from './repeat-every.js';
+import { SessionMonitor } from './session-monitor.js';
+import { sessionUserOnHost } from './user-namespace.js';
+
+/** The activities an edge node runs: those that act on its own host. */
+export const EDGE_ACTIVITIES = ['createSessionKey', 'installSessionCertificate', 'provisionSession', 'removeSession'] as const;
+
+export interface EdgeNodeOptions {
+  /** The node's directory (its key, certificate, gateway.json, sessions' files). */
+  dir: string;
+  nodeId: string;
+  /** The API client the node enrolled with: its heartbeats go there. */
+  api: Pick<NodeEnrolment, 'heartbeat'>;
+  dockerSocket: string;
+  sessionSubnets: string;
+  ingressGroup: string;
+  heartbeatSeconds: number;
+  pollSeconds: number;
+  reconcileGraceSeconds: number;
+  /** How to run the demux: this command with `demux …` after it (node-cli.ts). */
+  demuxCommand: string[];
+  logger: Logger;
+}
+
+/** A stand-in that has nothing: what the control plane holds is not on this host. */
+const nothing =
+  <T>(value: T) =>
+  (): Promise<T> =>
+    Promise.resolve(value);
+
+/** Rejects what only the control plane has, naming it. */
+function notHere<T extends object>(what: string): T {
+  return new Proxy({} as T, {
+    get: (_target, prop) => () => Promise.reject(new Error(`${what} is the control plane's, not an edge node's (${String(prop)})`)),
+  });
+}
+
+export interface EdgeNode {
+  run(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startEdgeNode(opts: EdgeNodeOptions): Promise<EdgeNode> {
+  const { logger } = opts;
+  const files = nodeFiles(opts.dir);
+  const gateway = await tunnelOf(opts.dir);
+  if (!gateway.temporal) throw new Error('this node was not told its task queue: run `hackstream-node renew`');
+  const { namespace, taskQueue } = gateway.temporal;
+  const [keyPem, certPem, caPem] = await Promise.all([files.key, files.certificate, files.caCertificate].map((f) => readFile(f)));
+  const tls = { serverNameOverride: gateway.serverName, serverRootCACertificate: caPem!, clientCertPair: { crt: certPem!, key: keyPem! } };
+  const native = await NativeConnection.connect({ address: gateway.address, tls });
+  const connection = await Connection.connect({ address: gateway.address, tls });
+  const client = new Client({ connection, namespace });
+
+  const docker = new Docker({ socketPath: opts.dockerSocket });
+  const runtime = new DockerSessionRuntime(docker, new SubnetPool(opts.sessionSubnets), taskQueue);
+  const firewall = new SessionFirewall(new IptablesPacketFilter(), { ingressGroup: opts.ingressGroup });
+  await firewall.install();
+  const sessionFiles = new SessionFiles(path.join(opts.dir, 'sessions'), await sessionUserOnHost(docker, { required: true, remapUser: 'dockremap' }, logger));
+  const metrics = new WorkerMetrics();
+  const events = new TemporalSessionEvents(client);
+  const deps: ActivityDeps = {
+    runtime,
+    firewall,
+    files: sessionFiles,
+    admission: new StartAdmission(Math.max(2, os.availableParallelism())),
+    events,
+    workflows: new TemporalSessionWorkflowStatus(client),
+    metrics,
+    node: opts.nodeId,
+    // What the control plane holds of a session: nothing of it is on this host.
+    routes: { ...notHere('a route'), waitUntilLive: nothing(undefined), remove: nothing(undefined), list: nothing([]), collectLeftovers: nothing(0) },
+    credentials: { ...notHere('a connect credential'), revokeAll: nothing(0), sessionsWithCredentials: nothing([]) },
+    store: { ...notHere('a session row'), nonFinal: nothing([]), finaliseLost: nothing(false) },
+    nodes: { ...notHere('the node registry'), reservations: nothing([]), release: nothing(false) },
+    pools: { ...notHere('a warm pool'), readySessionIds: () => Promise.resolve(new Set<string>()) },
+    audit: {
+      record: (e: { targetId: string; details: unknown }) => {
+        logger.info('removed what a lost session left', { sessionId: e.targetId, details: e.details });
+        return Promise.resolve();
+      },
+    },
+    accounts: notHere('an account'),
+    certificates: notHere('the HackStream CA'),
+    placement: notHere('placement'),
+    domain: '',
+    sessionTokenSecret: '',
+    // The stand-ins above are typed loosely (a Proxy answers any method); only EDGE_ACTIVITIES and
+    // the engine's reconcile pass run here, and the edge-node test runs them.
+  } as unknown as ActivityDeps;
+  const all = createActivities(deps);
+  const activities = Object.fromEntries(EDGE_ACTIVITIES.map((name) => [name, all[name].bind(all)]));
+  const reconcile = engineReconciler(deps);
+  const reconcileHere = async (why: string) => {
+    const report = await reconcile({ graceSeconds: opts.reconcileGraceSeconds });
+    if (report.reconciled > 0) logger.info('reconciled this node’s engine', { why, ...report });
+  };
+  await reconcileHere('start');
+
+  const worker = await Worker.create({ connection: native, namespace, taskQueue: nodeTaskQueue(taskQueue, opts.nodeId), activities, identity: `${opts.nodeId}@${os.hostname()}-${process.pid}` });
+
+  // The demux, with the ingress group; the tunnel delivers to it.
+  const demux = await startDemux(opts, gateway.serverName, taskQueue);
+  const tunnel = new NodeTunnel({ dir: opts.dir, target: { host: '127.0.0.1', port: demux.port }, logger });
+  await tunnel.start();
+
+  let failing = false;
+  const beat = async () => {
+    const state = await opts.api.heartbeat();
+    if (state === 'lost') {
+      logger.warn('this node was marked lost: collecting what its sessions left, and back in service', { node: opts.nodeId });
+      await reconcileHere('back from lost');
+      await opts.api.heartbeat(true);
+    }
+    if (failing) logger.info('node heartbeats reach the API again', { node: opts.nodeId });
+    failing = false;
+  };
+  await beat();
+  const heartbeats = repeatEvery(opts.heartbeatSeconds, () =>
+    beat().catch((err: unknown) => {
+      if (err instanceof EnrolmentError && err.code === 'node_revoked') {
+        // Revoked: the gateway has closed this node's connections; nothing more is asked of it.
+        logger.error('this node was revoked: stopping', { node: opts.nodeId });
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        return;
+      }
+      if (!failing) logger.warn('node heartbeat failed', { node: opts.nodeId, error: String(err) });
+      failing = true;
+    }),
+  );
+  const monitor = new SessionMonitor({
+    runtime,
+    // Every session container of this engine: the monitor asks each one's workflow whether it is watched yet.
+    sessions: { watchable: async () => (await runtime.listManaged()).filter((c) => c.running && !c.pool).map((c) => ({ sessionId: c.sessionId, containerId: c.id })) },
+    workflows: events,
+    sockets: { inUse: socketsInUse, table: (pid) => tcpTable(pid, XPRA_PORTS) },
+    metrics,
+    logger,
+    pollSeconds: opts.pollSeconds,
+  });
+
+  let running: Promise<void> | undefined;
+  return {
+    run() {
+      if (!running) {
+        monitor.start();
+        running = worker.run();
+      }
+      return running;
+    },
+    async close() {
+      heartbeats.stop();
+      await monitor.stop();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running?.catch((err: unknown) => logger.error('the node’s worker stopped with an error', { error: String(err) }));
+      await tunnel.stop();
+      await demux.stop();
+      await native.close();
+      await connection.close();
+    },
+  };
+}
+
+/** The demux process (worker/session-demux.ts): started with the ingress group; resolves with its port. */
+async function startDemux(opts: EdgeNodeOptions, gatewayName: string, taskQueue: string): Promise<{ port: number; stop(): Promise<void> }> {
+  const command = ['setpriv', '--regid', opts.ingressGroup, '--clear-groups', '--', ...opts.demuxCommand, 'demux', '--gateway-name', gatewayName, '--docker-socket', opts.dockerSocket, '--stack', taskQueue];
+  const child: ChildProcess = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    const lines = readline.createInterface({ input: child.stdout! });
+    lines.once('line', (line) => {
+      const found = /^listening on 127\.0\.0\.1:(\d+)$/.exec(line.trim());
+      if (found) resolve(Number(found[1]));
+      else reject(new Error(`the demux said: ${line}`));
+    });
+    child.once('exit', (code) => reject(new Error(`the demux exited (${code}) before listening`)));
+  });
+  opts.logger.info('session demux listening', { port, group: opts.ingressGroup });
+  return {
+    port,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
