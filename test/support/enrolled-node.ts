@@ -14,8 +14,9 @@ import { collectOutput } from './process-output.js';
 import { until } from './until.js';
 
 /** `hackstream-node` as an operator runs it. */
-export function nodeCli(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  return spawn(process.execPath, ['--import', 'tsx', 'worker/node-main.ts', ...args], { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+export function nodeCli(args: string[], env: NodeJS.ProcessEnv = process.env, prefix: string[] = []) {
+  const command = [...prefix, process.execPath, '--import', 'tsx', 'worker/node-main.ts', ...args];
+  return spawn(command[0]!, command.slice(1), { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 export interface NodeEnroller {
@@ -28,7 +29,8 @@ export interface NodeEnroller {
   enrolledAndApproved(name: string): Promise<string>;
 }
 
-export function nodeEnroller(t: ApiUnderTest, admin: { token: string }, caFile: string, dirs: string[]): NodeEnroller {
+/** `prefix`: how the command runs, e.g. in another network namespace (test/support/second-engine.ts). */
+export function nodeEnroller(t: ApiUnderTest, admin: { token: string }, caFile: string, dirs: string[], prefix: string[] = []): NodeEnroller {
   const tempDir = () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-node-'));
     dirs.push(dir);
@@ -65,7 +67,7 @@ export function nodeEnroller(t: ApiUnderTest, admin: { token: string }, caFile: 
     nodes,
     async enrolledAndApproved(name) {
       const dir = tempDir();
-      const proc = nodeCli(enrolArgs(name, dir, ['--wait', '120']));
+      const proc = nodeCli(enrolArgs(name, dir, ['--wait', '120']), process.env, prefix);
       const done = collectOutput(proc, undefined, 150_000);
       await until(`node ${name} enrolled`, async () => (await nodes()).find((n) => n.id === name), 60_000);
       expect((await t.call('POST', `/v1/nodes/${name}/approve`, { token: admin.token })).status).toBe(200);

@@ -9,7 +9,7 @@
  * which hides the host's cgroup hierarchies from dockerd. Its images are the host engine's, copied
  * with `docker save | docker load` (no registry here).
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -36,16 +36,39 @@ export interface SecondEngine {
   kill(): void;
   /** Copies an image of the host's engine into this one. */
   copyImage(image: string): void;
+  /**
+   * Makes a host service reachable inside the namespace at the same port on every address there
+   * (as a name like `localhost` would be on another machine): a relay process in the namespace
+   * dialling the host's end of the link. Connections are dialled from inside, so a namespace that
+   * drops inbound connections still lets them through.
+   */
+  relayFromHost(port: number, hostPort?: number): Promise<void>;
   /** Stops everything, removes the namespace, routes, rules and files. */
   remove(): Promise<void>;
 }
+
+const RELAY = `
+const net = require('node:net');
+const [port, host, hostPort] = [Number(process.argv[1]), process.argv[2], Number(process.argv[3])];
+net.createServer((c) => {
+  const up = net.connect(hostPort, host);
+  c.pipe(up).pipe(c);
+  c.on('error', () => up.destroy());
+  up.on('error', () => c.destroy());
+}).listen(port, '0.0.0.0', () => console.log('relaying'));
+`;
 
 const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
 const attempt = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
 const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
 
-/** `index` (0–63) keeps two engines of one run apart; addresses are 10.215.<index*4>.0/30 and 10.216.<index>.0/24. */
-export async function startSecondEngine(index = 0): Promise<SecondEngine> {
+/**
+ * `index` (0–63) keeps two engines of one run apart; addresses are 10.215.<index*4>.0/30 and
+ * 10.216.<index>.0/24. `dropInbound`: an edge site behind NAT, which no connection from outside
+ * reaches: the namespace refuses every new connection that arrives on its link (a TCP reset), into
+ * itself or forwarded to its containers, and answers only what it dialled itself.
+ */
+export async function startSecondEngine(index = 0, opts: { dropInbound?: boolean } = {}): Promise<SecondEngine> {
   const tag = `${process.pid % 10_000}${index}`;
   const netns = `hs-node-${tag}`;
   const hostLink = `vethn${tag}`;
@@ -118,11 +141,22 @@ export async function startSecondEngine(index = 0): Promise<SecondEngine> {
     for (const p of pids) process.kill(p, 'SIGKILL');
   };
 
+  const relays: ChildProcess[] = [];
+  const relayFromHost = async (port: number, hostPort = port) => {
+    const relay = spawn(inNamespace[0]!, [...inNamespace.slice(1), process.execPath, '-e', RELAY, String(port), hostAddress, String(hostPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    relays.push(relay);
+    await new Promise<void>((resolve, reject) => {
+      relay.stdout.once('data', () => resolve());
+      relay.once('exit', (code) => reject(new Error(`the relay into the namespace exited (${code})`)));
+    });
+  };
+
   const untilGone = async (p: number | null) => {
     for (let i = 0; p && i < 120 && alive(p); i++) await new Promise((r) => setTimeout(r, 250));
   };
 
   const remove = async () => {
+    for (const relay of relays) relay.kill();
     if (pid && alive(pid)) {
       const containers = await docker.listContainers({ all: true }).catch(() => []);
       await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
@@ -146,8 +180,18 @@ export async function startSecondEngine(index = 0): Promise<SecondEngine> {
     rmSync(dir, { recursive: true, force: true });
   };
 
+  const inboundRules = [
+    ['INPUT', '-i', nodeLink, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'],
+    ['INPUT', '-i', nodeLink, '-p', 'tcp', '-j', 'REJECT', '--reject-with', 'tcp-reset'],
+    ['INPUT', '-i', nodeLink, '-j', 'DROP'],
+  ];
   try {
     await start();
+    if (opts.dropInbound) {
+      for (const [chain, ...rule] of inboundRules) inNs('iptables', '-w', '10', '-A', chain!, ...rule);
+      // Ahead of Docker's own forwarding rules: nothing new from the link into a container either.
+      inNs('iptables', '-w', '10', '-I', 'FORWARD', '1', '-i', nodeLink, '-p', 'tcp', '-m', 'conntrack', '--ctstate', 'NEW', '-j', 'REJECT', '--reject-with', 'tcp-reset');
+    }
   } catch (err) {
     await remove();
     throw err;
@@ -163,6 +207,7 @@ export async function startSecondEngine(index = 0): Promise<SecondEngine> {
     inNamespace,
     start,
     kill,
+    relayFromHost,
     copyImage(image) {
       const copied = spawnSync('bash', ['-c', 'set -o pipefail; docker save "$1" | docker -H "unix://$2" load', 'copy-image', image, socket], { encoding: 'utf8' });
       if (copied.status !== 0) throw new Error(`copying ${image} into the second engine failed: ${copied.stderr}`);
