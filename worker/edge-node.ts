@@ -13,6 +13,7 @@
  * when the registry says it was lost, before it is back in service.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,8 +49,10 @@ export interface EdgeNodeOptions {
   /** The node's directory (its key, certificate, gateway.json, sessions' files). */
   dir: string;
   nodeId: string;
-  /** The API client the node enrolled with: its heartbeats go there. */
-  api: Pick<NodeEnrolment, 'heartbeat'>;
+  /** The API client the node enrolled with: its heartbeats and certificate renewals go there. */
+  api: Pick<NodeEnrolment, 'heartbeat' | 'fetchCertificate'>;
+  /** How often its certificate is renewed; default: at half the certificate's life. */
+  renewSeconds?: number | undefined;
   dockerSocket: string;
   sessionSubnets: string;
   ingressGroup: string;
@@ -81,15 +84,10 @@ export interface EdgeNode {
 
 export async function startEdgeNode(opts: EdgeNodeOptions): Promise<EdgeNode> {
   const { logger } = opts;
-  const files = nodeFiles(opts.dir);
   const gateway = await tunnelOf(opts.dir);
   if (!gateway.temporal) throw new Error('this node was not told its task queue: run `hackstream-node renew`');
   const { namespace, taskQueue } = gateway.temporal;
-  const [keyPem, certPem, caPem] = await Promise.all([files.key, files.certificate, files.caCertificate].map((f) => readFile(f)));
-  const tls = { serverNameOverride: gateway.serverName, serverRootCACertificate: caPem!, clientCertPair: { crt: certPem!, key: keyPem! } };
-  const native = await NativeConnection.connect({ address: gateway.address, tls });
-  const connection = await Connection.connect({ address: gateway.address, tls });
-  const client = new Client({ connection, namespace });
+  let temporal = await temporalThroughGateway(opts.dir, gateway, namespace);
 
   const docker = new Docker({ socketPath: opts.dockerSocket });
   const runtime = new DockerSessionRuntime(docker, new SubnetPool(opts.sessionSubnets), taskQueue);
@@ -97,14 +95,15 @@ export async function startEdgeNode(opts: EdgeNodeOptions): Promise<EdgeNode> {
   await firewall.install();
   const sessionFiles = new SessionFiles(path.join(opts.dir, 'sessions'), await sessionUserOnHost(docker, { required: true, remapUser: 'dockremap' }, logger));
   const metrics = new WorkerMetrics();
-  const events = new TemporalSessionEvents(client);
+  // Through whichever connection is current: a renewed certificate brings new ones (renew below).
+  const events = delegating(() => new TemporalSessionEvents(temporal.client));
   const deps: ActivityDeps = {
     runtime,
     firewall,
     files: sessionFiles,
     admission: new StartAdmission(Math.max(2, os.availableParallelism())),
     events,
-    workflows: new TemporalSessionWorkflowStatus(client),
+    workflows: delegating(() => new TemporalSessionWorkflowStatus(temporal.client)),
     metrics,
     node: opts.nodeId,
     // What the control plane holds of a session: nothing of it is on this host.
@@ -136,7 +135,62 @@ export async function startEdgeNode(opts: EdgeNodeOptions): Promise<EdgeNode> {
   };
   await reconcileHere('start');
 
-  const worker = await Worker.create({ connection: native, namespace, taskQueue: nodeTaskQueue(taskQueue, opts.nodeId), activities, identity: `${opts.nodeId}@${os.hostname()}-${process.pid}` });
+  const newWorker = (connection: NativeConnection) =>
+    Worker.create({
+      connection,
+      namespace,
+      taskQueue: nodeTaskQueue(taskQueue, opts.nodeId),
+      activities,
+      identity: `${opts.nodeId}@${os.hostname()}-${process.pid}`,
+      // A worker retired by a renewal (or stopped) lets what it runs finish: a provisioning is not cut short.
+      shutdownGraceTime: '1 minute',
+    });
+  let worker = await newWorker(temporal.native);
+  // The node is done when its current worker stops (a signal, a revocation), not when a renewal retires one.
+  let finish: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const runs = new Map<Worker, Promise<void>>();
+  const runWorker = (w: Worker) => {
+    const run = w.run().then(
+      () => {
+        if (w === worker) finish();
+      },
+      (err: unknown) => {
+        logger.error('the node’s worker stopped with an error', { error: String(err) });
+        if (w === worker) finish();
+      },
+    );
+    runs.set(w, run);
+    return run;
+  };
+  let retiring: Promise<void> = Promise.resolve();
+
+  /**
+   * A fresh certificate, and Temporal connections made with it: a new worker polls before the
+   * old one stops (letting its running activities finish), so no task waits.
+   */
+  const renew = async () => {
+    const answer = await opts.api.fetchCertificate();
+    if (!answer.approved) return;
+    const next = await temporalThroughGateway(opts.dir, gateway, namespace);
+    const nextWorker = await newWorker(next.native);
+    const [oldWorker, old] = [worker, temporal];
+    [worker, temporal] = [nextWorker, next];
+    void runWorker(nextWorker);
+    oldWorker.shutdown();
+    retiring = retiring.then(async () => {
+      await runs.get(oldWorker);
+      runs.delete(oldWorker);
+      await old.native.close();
+      await old.connection.close();
+    });
+    logger.info('certificate renewed; Temporal reconnected with it', { node: opts.nodeId, notAfter: answer.notAfter.toISOString() });
+  };
+  const renewals = repeatEvery(opts.renewSeconds ?? Math.max(60, (temporal.notAfter - Date.now()) / 2000), () =>
+    renew().catch((err: unknown) => {
+      logger.warn('renewing the node’s certificate failed; trying again later', { error: String(err) });
+    }),
+  );
 
   // The demux, with the ingress group; the tunnel delivers to it.
   const demux = await startDemux(opts, gateway.serverName, taskQueue);
@@ -178,26 +232,50 @@ export async function startEdgeNode(opts: EdgeNodeOptions): Promise<EdgeNode> {
     pollSeconds: opts.pollSeconds,
   });
 
-  let running: Promise<void> | undefined;
+  let started = false;
   return {
     run() {
-      if (!running) {
+      if (!started) {
+        started = true;
         monitor.start();
-        running = worker.run();
+        void runWorker(worker);
       }
-      return running;
+      return finished;
     },
     async close() {
       heartbeats.stop();
+      renewals.stop();
       await monitor.stop();
       if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running?.catch((err: unknown) => logger.error('the node’s worker stopped with an error', { error: String(err) }));
+      await Promise.all(runs.values());
+      await retiring;
       await tunnel.stop();
       await demux.stop();
-      await native.close();
-      await connection.close();
+      await temporal.native.close();
+      await temporal.connection.close();
     },
   };
+}
+
+/** Calls go to whatever `current()` gives now (the Temporal clients change when the certificate is renewed). */
+function delegating<T extends object>(current: () => T): T {
+  return new Proxy({} as T, {
+    get: (_target, prop) => {
+      const target = current();
+      const value = Reflect.get(target, prop) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/** Temporal through the node gateway, with the certificate in the node's directory now. */
+async function temporalThroughGateway(dir: string, gateway: { address: string; serverName: string }, namespace: string) {
+  const files = nodeFiles(dir);
+  const [keyPem, certPem, caPem] = await Promise.all([files.key, files.certificate, files.caCertificate].map((f) => readFile(f)));
+  const tls = { serverNameOverride: gateway.serverName, serverRootCACertificate: caPem!, clientCertPair: { crt: certPem!, key: keyPem! } };
+  const native = await NativeConnection.connect({ address: gateway.address, tls });
+  const connection = await Connection.connect({ address: gateway.address, tls });
+  return { native, connection, client: new Client({ connection, namespace }), notAfter: new X509Certificate(certPem!).validToDate.getTime() };
 }
 
 /** The demux process (worker/session-demux.ts): started with the ingress group; resolves with its port. */

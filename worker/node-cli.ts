@@ -32,6 +32,7 @@ const USAGE = `usage:
   hackstream-node renew [--dir DIR]
   hackstream-node run [--dir DIR] [--docker-socket PATH] [--session-subnets CIDR]
                       [--ingress-group GROUP] [--heartbeat-seconds N] [--poll-seconds N]
+                      [--renew-seconds N]
 
 enroll makes this node's key (it never leaves DIR), sends its certificate request to the API,
 prints the key's fingerprint for the operator to compare with what an admin sees before approving
@@ -54,7 +55,8 @@ reached through the node gateway, user traffic through its tunnel; it only dials
   --session-subnets CIDR  where sessions' networks come from (default 10.213.0.0/16)
   --ingress-group GROUP   the group the node's demux runs with (default hackstream-ingress)
   --heartbeat-seconds N   how often the node tells the API it is alive (default 10)
-  --poll-seconds N        how often its sessions' activity is looked at (default 5)`;
+  --poll-seconds N        how often its sessions' activity is looked at (default 5)
+  --renew-seconds N       how often its certificate is renewed (default: at half its life)`;
 
 class UsageError extends Error {}
 
@@ -162,6 +164,7 @@ async function run(args: string[], log: (line: string) => void): Promise<number>
       'ingress-group': { type: 'string', default: INGRESS_GROUP },
       'heartbeat-seconds': { type: 'string' },
       'poll-seconds': { type: 'string' },
+      'renew-seconds': { type: 'string' },
     },
     strict: true,
   });
@@ -179,6 +182,7 @@ async function run(args: string[], log: (line: string) => void): Promise<number>
     heartbeatSeconds: Math.max(1, numberOption(values['heartbeat-seconds'], 'heartbeat-seconds', 10)),
     pollSeconds: Math.max(1, numberOption(values['poll-seconds'], 'poll-seconds', 5)),
     reconcileGraceSeconds: 180,
+    renewSeconds: values['renew-seconds'] === undefined ? undefined : Math.max(1, numberOption(values['renew-seconds'], 'renew-seconds', 0)),
     // This very command, as it was started (node, its loader flags, this script).
     demuxCommand: [process.execPath, ...process.execArgv, process.argv[1]!],
     logger,

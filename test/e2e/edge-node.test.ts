@@ -11,13 +11,14 @@
  * revoked, its tunnel and Temporal connections are closed and its process stops.
  */
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sessionLabelFilter } from '../../activities/container-labels.js';
 import { loadWorkerConfig } from '../../core/config.js';
 import { tunnelOf } from '../../worker/node-tunnel.js';
+import { nodeFiles } from '../../worker/node-enrolment.js';
 import { launchChromium, openSessionWindow, type TestBrowser } from '../support/browser.js';
 import { startEdgeControlPlane, type EdgeControlPlane } from '../support/edge-control-plane.js';
 import { nodeCli, nodeEnroller } from '../support/enrolled-node.js';
@@ -87,7 +88,8 @@ describe('an edge node behind NAT', () => {
 
     // The node: its settings are its directory and its flags, no HACKSTREAM_* variable.
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HACKSTREAM_')));
-    const args = ['run', '--dir', dir, '--docker-socket', engine.socket, '--session-subnets', engine.sessionSubnets, '--heartbeat-seconds', '1', '--poll-seconds', '1'];
+    // Its certificate renewed every few seconds: the session below runs across renewals.
+    const args = ['run', '--dir', dir, '--docker-socket', engine.socket, '--session-subnets', engine.sessionSubnets, '--heartbeat-seconds', '1', '--poll-seconds', '1', '--renew-seconds', '8'];
     const proc = nodeCli(args, env, engine.inNamespace);
     let output = '';
     proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
@@ -102,6 +104,11 @@ describe('an edge node behind NAT', () => {
       expect(gateway.connections()[name]).toBeGreaterThanOrEqual(2);
       const heardAt = (await registry.get(name))!.lastHeartbeatAt!;
       await until('a later heartbeat', async () => ((await registry.get(name))!.lastHeartbeatAt! > heardAt ? true : null), 10_000);
+
+      // Its certificate is renewed while it runs, and Temporal is reached with the new one.
+      const firstCertificate = readFileSync(nodeFiles(dir).certificate, 'utf8');
+      await until('a renewed certificate', () => (readFileSync(nodeFiles(dir).certificate, 'utf8') !== firstCertificate && output.includes('certificate renewed') ? true : null), 60_000);
+      await until('its connections with the new certificate', () => ((gateway.connections()[name] ?? 0) >= 2 ? true : null), 30_000);
 
       // Nothing dials into the node: a port that listens in its namespace (the API's relay) is
       // refused from the host.
