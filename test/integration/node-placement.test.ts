@@ -84,7 +84,10 @@ describe('session nodes', () => {
     const queues = await activityQueues(id);
     expect(queues['placeSession']).toBe(taskQueue);
     expect(queues['provisionSession']).toBe(nodeTaskQueue(taskQueue, 'tiny'));
-    expect(queues['prepareSessionFiles']).toBe(nodeTaskQueue(taskQueue, 'tiny'));
+    // The session's key is made on the node and certified on the control queue, where the CA is.
+    expect(queues['createSessionKey']).toBe(nodeTaskQueue(taskQueue, 'tiny'));
+    expect(queues['signSessionCertificate']).toBe(taskQueue);
+    expect(queues['installSessionCertificate']).toBe(nodeTaskQueue(taskQueue, 'tiny'));
     expect(queues['addSessionRoutes']).toBe(taskQueue);
     expect((await registry.get('tiny'))?.reserved.sessions).toBe(1);
 
