@@ -643,7 +643,7 @@ async function main(): Promise<void> {
           const c = await create(t, user.token, { url: page.url });
           cold1.push(c.ms);
           for (const [name, d] of await activityDurations(t, c.id)) {
-            if (['prepareSessionFiles', 'provisionSession', 'addSessionRoutes'].includes(name)) phase(`cold: ${name}`, d);
+            if (['prepareSessionFiles', 'createSessionKey', 'signSessionCertificate', 'installSessionCertificate', 'provisionSession', 'addSessionRoutes'].includes(name)) phase(`cold: ${name}`, d);
           }
           await stop(t, c);
           const run = await plainDockerRun(runtime, image);
