@@ -12,6 +12,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../core/logger.js';
 import { keyFingerprint } from '../core/node-identity.js';
+import { splice } from '../core/socket-splice.js';
 
 export interface GatewayCredentials {
   certPem: string;
@@ -128,20 +129,9 @@ export class NodeGateway {
       socket.destroy();
       return;
     }
-    const upstream = net.connect(to.port, to.host);
-    upstream.setNoDelay(true);
-    socket.setNoDelay(true);
     this.open.set(socket, peer);
-    const end = () => {
-      this.open.delete(socket);
-      socket.destroy();
-      upstream.destroy();
-    };
-    upstream.on('error', end);
-    upstream.on('close', end);
-    socket.on('close', end);
-    socket.pipe(upstream);
-    upstream.pipe(socket);
+    socket.on('close', () => this.open.delete(socket));
+    splice(socket, net.connect(to.port, to.host));
     this.opts.logger.info('node connected through the gateway', { node: peer.nodeId, protocol: socket.alpnProtocol, remote: socket.remoteAddress });
   }
 

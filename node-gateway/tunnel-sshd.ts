@@ -12,6 +12,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { writeFileAtomically } from '../core/atomic-file.js';
+import { logLines, stopChild } from '../core/child-process.js';
 import type { Logger } from '../core/logger.js';
 import type { NodeRegistry } from '../core/node-registry.js';
 import { authorizedKeys, tunnelSshdConfig, type TunnelHostKey } from '../core/node-tunnel.js';
@@ -70,11 +71,7 @@ export class TunnelSshd {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    await stopChild(this.child);
   }
 
   /** An sshd of this directory that a killed gateway left running holds the port: it goes first. */
@@ -93,10 +90,7 @@ export class TunnelSshd {
     // -D: stays in the foreground, our child; -e: its log on stderr, into the gateway's log.
     const child = spawn(SSHD, ['-D', '-e', '-f', this.files.config], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (text: string) => {
-      for (const line of text.split('\n').filter(Boolean)) this.opts.logger.info('tunnel sshd', { line });
-    });
+    logLines(child.stderr, (line) => this.opts.logger.info('tunnel sshd', { line }));
     child.on('error', (err) => this.opts.logger.error('cannot run the tunnel sshd (Debian package openssh-server)', { error: err.message }));
     child.on('exit', (code, signal) => {
       if (this.stopping) return;

@@ -31,6 +31,7 @@ import { IptablesPacketFilter, SessionFirewall } from '../activities/session-fir
 import { TemporalSessionWorkflowStatus } from '../activities/session-workflow-status.js';
 import { StartAdmission } from '../activities/start-admission.js';
 import { SubnetPool } from '../activities/subnet-pool.js';
+import { stopChild } from '../core/child-process.js';
 import { XPRA_PORTS } from '../core/ingress-names.js';
 import type { Logger } from '../core/logger.js';
 import { nodeTaskQueue } from '../workflows/messages.js';
@@ -294,11 +295,6 @@ async function startDemux(opts: EdgeNodeOptions, gatewayName: string, taskQueue:
   opts.logger.info('session demux listening', { port, group: opts.ingressGroup });
   return {
     port,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    },
+    stop: () => stopChild(child),
   };
 }

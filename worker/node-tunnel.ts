@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomically } from '../core/atomic-file.js';
+import { logLines, stopChild } from '../core/child-process.js';
 import type { Logger } from '../core/logger.js';
 import { TUNNEL_ALPN, TUNNEL_HOST_KEY_ALIAS } from '../core/node-tunnel.js';
 import { nodeFiles, type GatewayInfo } from './node-enrolment.js';
@@ -100,29 +101,17 @@ export class NodeTunnel {
     this.launch(tunnelCommand(this.opts.dir, await tunnelOf(this.opts.dir), this.opts.target));
   }
 
-  /** Whether ssh is running now (connected or connecting). */
-  running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    const child = this.child;
-    if (!child || !this.running()) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    await stopChild(this.child);
   }
 
   private launch(command: string[]): void {
     const startedAt = Date.now();
     const child = spawn(command[0]!, command.slice(1), { cwd: path.resolve(this.opts.dir), stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (text: string) => {
-      for (const line of text.split('\n').filter(Boolean)) this.opts.logger.info('tunnel', { line });
-    });
+    logLines(child.stderr, (line) => this.opts.logger.info('tunnel', { line }));
     child.on('error', (err) => this.opts.logger.error('cannot run ssh for the tunnel (Debian package openssh-client)', { error: err.message }));
     child.on('exit', (code, signal) => {
       if (this.stopped) return;

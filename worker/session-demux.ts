@@ -12,6 +12,7 @@
  */
 import net from 'node:net';
 import { sessionOfName } from '../core/ingress-names.js';
+import { splice } from '../core/socket-splice.js';
 import type { Logger } from '../core/logger.js';
 
 /** More than any ClientHello or request head we forward; a peer that sends more without a name is cut off. */
@@ -134,18 +135,8 @@ export class SessionDemux {
     }
     const upstream = net.connect(target.port, address);
     this.track(upstream);
-    upstream.setNoDelay(true);
-    socket.setNoDelay(true);
-    const end = () => {
-      socket.destroy();
-      upstream.destroy();
-    };
-    upstream.on('error', end);
-    upstream.on('close', end);
-    socket.on('close', end);
     upstream.write(head);
-    socket.pipe(upstream);
-    upstream.pipe(socket);
+    splice(socket, upstream);
     socket.resume();
   }
 }

@@ -31,6 +31,7 @@ import { workflowsEntry } from '../support/paths.js';
 import { startSecondEngine, type SecondEngine } from '../support/second-engine.js';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
 import { PAGE_COLOUR, serveTestPage, type TestPage } from '../support/test-page.js';
+import { until } from '../support/until.js';
 import { windowShows } from '../support/xpra-page.js';
 
 const stack = inject('stack');
@@ -59,16 +60,6 @@ let page: TestPage;
 /** beta's worker, a `node` process in beta's network namespace; ready once it polls its queue. */
 async function startBeta(): Promise<ControlPlaneProcess> {
   return spawnControlPlane('worker', betaEnv, (out) => out.includes('worker started'), engine.inNamespace);
-}
-
-async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(v)} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }
 
 /** Containers of one session on beta's engine. */
@@ -162,7 +153,7 @@ describe('a second session node on an engine of its own', () => {
     const admin = await t.newUser('admin');
     expect((await t.call('POST', '/v1/nodes/beta/drain', { token: admin.token })).status).toBe(200);
     expect((await t.call('POST', `/v1/sessions/${onBetaB.id}/stop`, { token: onBetaB.token })).status).toBe(200);
-    await until('beta’s stopped session', () => onBeta(onBetaB.id), (cs) => cs.length === 0);
+    await until('beta’s stopped session', async () => ((await onBeta(onBetaB.id)).length === 0 ? true : null), 60_000);
     const afterDrain = await create();
     expect(afterDrain.node).toBe('alpha');
     expect((await t.call('GET', `/v1/sessions/${onBetaA.id}`, { token: onBetaA.token })).body.state).toMatch(/^(ready|active)$/);
@@ -179,20 +170,23 @@ describe('a second session node on an engine of its own', () => {
     engine.kill();
     beta = undefined;
     const killedAt = Date.now();
-    const ended = await until('the lost node’s session', async () => (await t.call('GET', `/v1/sessions/${onBetaA.id}`, { token: onBetaA.token })).body, (s) => s.state === 'failed', 60_000);
+    const ended = await until('the lost node’s session', async () => {
+      const s = (await t.call('GET', `/v1/sessions/${onBetaA.id}`, { token: onBetaA.token })).body;
+      return s.state === 'failed' ? s : null;
+    }, 60_000);
     expect(ended).toMatchObject({ state: 'failed', reason: 'node_lost', node: 'beta' });
     expect(Date.now() - killedAt).toBeLessThan(60_000);
     expect((await registry.get('beta'))?.state).toBe('lost');
     expect((await registry.get('beta'))?.reserved).toEqual({ memoryMb: 0, cpus: 0, sessions: 0 });
     expect(await registry.sessionsOn('beta')).toEqual([]);
     expect((await t.call('GET', '/v1/quotas', { token: onBetaA.token })).body.usage.sessions).toBe(0);
-    await until('the lost session’s route', async () => existsSync(routeFile), (exists) => !exists);
+    await until('the lost session’s route removed', () => (existsSync(routeFile) ? null : true), 60_000);
 
     // beta's engine and worker back: in service again, and its lost session's container removed.
     await engine.start();
     expect(await onBeta(onBetaA.id)).toHaveLength(1);
     beta = await startBeta();
-    await until('beta in service', async () => (await registry.get('beta'))?.state, (s) => s === 'active');
-    await until('the lost session’s container on beta', () => onBeta(onBetaA.id), (cs) => cs.length === 0);
+    await until('beta in service', async () => ((await registry.get('beta'))?.state === 'active' ? true : null), 60_000);
+    await until('the lost session’s container on beta removed', async () => ((await onBeta(onBetaA.id)).length === 0 ? true : null), 60_000);
   }, 240_000);
 });
