@@ -1,8 +1,9 @@
 /**
  * Every activity the worker registers, composed from the modules that implement them: the
  * session's own steps (activities/session-activities.ts), its key and certificate
- * (activities/session-certificates.ts), the warm pools'
- * (activities/warm-pool-activities.ts), the session watcher (activities/session-watcher.ts), an
+ * (activities/session-certificates.ts), the warm pools' on each node
+ * (activities/warm-containers.ts) and on the control queue (activities/warm-pool-ledger.ts; before
+ * that, activities/warm-pool-activities.ts), the session watcher (activities/session-watcher.ts), an
  * account change's effect on the account's sessions (activities/account-access-activities.ts),
  * the reconciler (activities/reconciler.ts) and a session's placement on a node
  * (activities/node-placement-activities.ts).
@@ -16,14 +17,25 @@ import { sessionCertificateActivities } from './session-certificates.js';
 import { sessionActivities, type SessionActivityDeps } from './session-activities.js';
 import { watcherActivities, type WatcherDeps } from './session-watcher.js';
 import { warmPoolActivities, type WarmPoolDeps } from './warm-pool-activities.js';
+import { warmContainerActivities, type WarmContainerDeps } from './warm-containers.js';
+import { warmPoolLedgerActivities, type WarmPoolLedgerDeps } from './warm-pool-ledger.js';
 
-export type ActivityDeps = SessionActivityDeps & WarmPoolDeps & WatcherDeps & AccountAccessDeps & ReconcileDeps & NodePlacementDeps;
+export type ActivityDeps = SessionActivityDeps &
+  WarmPoolDeps &
+  WarmContainerDeps &
+  WarmPoolLedgerDeps &
+  WatcherDeps &
+  AccountAccessDeps &
+  ReconcileDeps &
+  NodePlacementDeps;
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...sessionActivities(deps),
     ...sessionCertificateActivities(deps),
     ...warmPoolActivities(deps),
+    ...warmContainerActivities(deps),
+    ...warmPoolLedgerActivities(deps),
     ...watcherActivities(deps),
     ...accountAccessActivities(deps),
     ...reconcileActivities(deps),

@@ -26,7 +26,7 @@ export type SessionActivityDeps = ProvisioningDeps &
   metrics: SessionEndMetrics;
   audit: Pick<AuditLog, 'record'>;
   routes: SessionRoutes;
-  nodes: Pick<NodeRegistry, 'tunnelPortOfSession'>;
+  nodes: Pick<NodeRegistry, 'tunnelPortOfSession' | 'tunnelPortOf'>;
 };
 
 /** What a session workflow writes to the audit log. */
@@ -82,28 +82,38 @@ export function sessionActivities(deps: SessionActivityDeps) {
       const { spec, slot } = input;
       const state = await runtime.inspect(slot.containerId);
       if (!state?.running) throw new ContainerExitedError(`warm container ${slot.containerName} is no longer running`);
-      await provisioning.writeTokenPublicKey(spec.sessionId);
+      // Given by the API with the slot; a slot handed over before it did is keyed here.
+      await (slot.tokenPublicKeyHex ? files.writeTokenPublicKey(spec.sessionId, slot.tokenPublicKeyHex) : provisioning.writeTokenPublicKey(spec.sessionId));
       // A warm container was started with no openings: only a role with some needs the firewall.
       if (spec.policy.egress?.length) await deps.firewall.open(spec.sessionId, spec.policy.egress);
       await Promise.all([runtime.updateLimits(slot.containerId, spec.resources), spec.url ? files.handOverUrl(spec.sessionId, spec.url) : undefined]);
       return { id: slot.containerId, name: slot.containerName, ip: slot.ip };
     },
 
-    /** Routes the session's browser and native paths through the ingress, and waits until live. */
-    async addSessionRoutes(input: { sessionId: string; containerIp: string }): Promise<void> {
+    /**
+     * Routes the session's browser and native paths through the ingress, and waits until live. A
+     * warm container has no placement yet: its node is given.
+     */
+    async addSessionRoutes(input: { sessionId: string; containerIp: string; node?: string }): Promise<void> {
+      const { sessionId, containerIp, node } = input;
       // A session on an edge node is reached through that node's tunnel, not at its container's address.
-      const tunnelPort = await deps.nodes.tunnelPortOfSession(input.sessionId);
-      await routes.add({ ...input, ...(tunnelPort === null ? {} : { via: `${TUNNEL_LISTEN_HOST}:${tunnelPort}` }) });
-      await routes.waitUntilLive(input.sessionId);
+      const tunnelPort = node === undefined ? await deps.nodes.tunnelPortOfSession(sessionId) : await deps.nodes.tunnelPortOf(node);
+      await routes.add({ sessionId, containerIp, ...(tunnelPort === null ? {} : { via: `${TUNNEL_LISTEN_HOST}:${tunnelPort}` }) });
+      await routes.waitUntilLive(sessionId);
     },
 
-    /** Removes everything the session had, in the one order of activities/session-removal.ts. */
+    /**
+     * Removes everything the session had on this host, in the one order of
+     * activities/session-removal.ts (on a node of another host, its routes and credentials are
+     * not here: the workflow closes those on the control queue first, with the two below).
+     */
     async removeSession(input: { sessionId: string }): Promise<RemovedSession> {
       return removeEverything(input.sessionId);
     },
 
-    // The three steps below are removeSession's, one activity each: only session workflows whose
-    // teardown began before removeSession existed still call them (see the workflow's patch).
+    // The three steps below are removeSession's, one activity each. The first two are the doors
+    // the control queue closes before a node removes the rest; the third only session workflows
+    // whose teardown began before removeSession existed still call (see the workflow's patches).
 
     async removeSessionRoutes(input: { sessionId: string }): Promise<void> {
       await routes.remove(input.sessionId);

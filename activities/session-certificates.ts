@@ -48,12 +48,16 @@ export function sessionCertificateActivities(deps: SessionCertificateDeps) {
       return { certPem: issued.certPem, tokenPublicKeyHex: sessionPublicKeyHex(deps.sessionTokenSecret, input.sessionId) };
     },
 
-    /** On the session's node: the certificate with the key it made, where the container will mount them. */
-    async installSessionCertificate(input: { sessionId: string; certPem: string; tokenPublicKeyHex: string }): Promise<void> {
-      const { sessionId } = input;
+    /**
+     * On the session's node: the certificate with the key it made, where the container will mount
+     * them, and the session's token public key (none for a warm container: it admits nobody until
+     * a session claims it).
+     */
+    async installSessionCertificate(input: { sessionId: string; certPem: string; tokenPublicKeyHex?: string }): Promise<void> {
+      const { sessionId, tokenPublicKeyHex } = input;
       // A retry after the files were written keeps them.
-      if (await files.currentCertificate(sessionId)) return files.writeTokenPublicKey(sessionId, input.tokenPublicKeyHex);
-      await files.write(sessionId, { certPem: input.certPem, keyPem: await files.pendingKey(sessionId), tokenPublicKeyHex: input.tokenPublicKeyHex });
+      if (await files.currentCertificate(sessionId)) return tokenPublicKeyHex ? files.writeTokenPublicKey(sessionId, tokenPublicKeyHex) : undefined;
+      await files.write(sessionId, { certPem: input.certPem, keyPem: await files.pendingKey(sessionId), ...(tokenPublicKeyHex ? { tokenPublicKeyHex } : {}) });
       await files.removePendingKey(sessionId);
     },
 

@@ -1,7 +1,10 @@
 /**
- * The warm pools' side effects: starting containers ahead of demand, and dropping the ones that
- * died, aged or were orphaned. A pool's containers live on its worker's Docker host; the ready
- * list in Redis (core/pool-store.ts) is what the API claims from.
+ * The warm pools as they were kept before each session node had its own: one activity warms a
+ * container (certificate, container, routes, ready list) and one reconciles a pool, both on the
+ * control queue's host. Only pool-warming runs that began before per-node pools replay them
+ * (workflows/pool-warmer-workflow.ts); pools are now kept by activities/warm-containers.ts on
+ * each node and activities/warm-pool-ledger.ts on the control queue. `drainPools` is what a
+ * worker that stops does with its node's pools.
  */
 import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
@@ -11,6 +14,7 @@ import { poolName, type PoolSpec, type WarmSlot } from '../workflows/messages.js
 import { warmContainerSpec } from '../workflows/session-spec.js';
 import { poolLabel } from './container-labels.js';
 import { whileHeartbeating } from './keep-alive.js';
+import { POOL_ORPHAN_AGE_MS } from './warm-containers.js';
 import { sessionProvisioning, type ProvisioningDeps } from './session-provisioning.js';
 import { sessionRemover, type SessionRemovalDeps } from './session-removal.js';
 import type { SessionRoutes } from './traefik-routes.js';
@@ -25,20 +29,17 @@ export type WarmPoolDeps = ProvisioningDeps &
   node: string;
 };
 
-/** A pool container that is neither ready nor claimed after this long was orphaned. */
-export const POOL_ORPHAN_AGE_MS = 2 * 60_000;
-
-const poolRef = (pool: PoolSpec) => ({ name: poolName(pool.app, pool.quality), image: pool.image });
+const poolRef = (pool: PoolSpec, node: string) => ({ node, name: poolName(pool.app, pool.quality), image: pool.image });
 
 /**
- * Removes the unclaimed containers of these pools (a worker shutting down: warm containers are
- * a cache of its host and do not outlive it). Claimed ones belong to their sessions and stay.
+ * Removes the unclaimed containers of this node's pools (a worker shutting down: warm containers
+ * are a cache of its host and do not outlive it). Claimed ones belong to their sessions and stay.
  */
 export async function drainPools(deps: WarmPoolDeps, pools: PoolSpec[]): Promise<number> {
   const remove = sessionRemover(deps);
   let removed = 0;
   for (const pool of pools) {
-    const ref = poolRef(pool);
+    const ref = poolRef(pool, deps.node);
     for (const entry of await deps.pools.list(ref)) {
       if (!(await deps.pools.takeBack(ref, entry))) continue; // claimed meanwhile
       await remove(entry.slot.sessionId);
@@ -58,7 +59,7 @@ function containerWarmer(deps: WarmPoolDeps) {
   const removeEverything = sessionRemover(deps);
   return async (pool: PoolSpec): Promise<WarmSlot> => {
     const sessionId = randomUUID();
-    const ref = poolRef(pool);
+    const ref = poolRef(pool, deps.node);
     try {
       // Valid from a minute ago: the clocks of the clients that will verify it may lag ours.
       await provisioning.writeCertificate(sessionId, Date.now() - 60_000, pool.certLifetimeSeconds, false);
@@ -87,7 +88,7 @@ export function warmPoolActivities(deps: WarmPoolDeps) {
    * those still ready.
    */
   const dropDeadOrAged = async (pool: PoolSpec): Promise<{ ready: Set<string>; removed: number }> => {
-    const ref = poolRef(pool);
+    const ref = poolRef(pool, deps.node);
     const ready = new Set<string>();
     const currentImage = await runtime.imageId(pool.image);
     let removed = 0;
@@ -125,7 +126,7 @@ export function warmPoolActivities(deps: WarmPoolDeps) {
      * returns how many ready ones are left.
      */
     async reconcilePool(pool: PoolSpec): Promise<{ ready: number; removed: number }> {
-      const label = poolLabel(Context.current().info.taskQueue, poolRef(pool).name);
+      const label = poolLabel(Context.current().info.taskQueue, poolName(pool.app, pool.quality));
       return whileHeartbeating(async () => {
         const { ready, removed } = await dropDeadOrAged(pool);
         const orphans = await dropOrphans(label, ready);

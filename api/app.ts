@@ -85,7 +85,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const poolStore = new RedisPoolStore(redis, config.temporal.taskQueue);
   const nodes = new NodeRegistry(db);
   const metrics = new ApiMetrics(poolStore, config, nodes);
-  const pools = new PoolClaims(poolStore, temporal, config, metrics, logger);
+  const pools = new PoolClaims(poolStore, nodes, temporal, config, metrics, logger);
   const egress = new RoleEgressOpenings(config, db, audit);
   const sessions = new SessionService({ config, rows, temporal, logger, descriptors, quotas, egress, audit, pools, metrics });
   const accountAccess = new AccountAccess(temporal, config.temporal.taskQueue);

@@ -40,6 +40,7 @@
  * writes bench/results/session-bench.{json,md}.
  *   npm run bench [-- --samples 20] [-- --only warm,cold,e2e,memory,growth,capacity,input,bandwidth,client] [-- --presets low,auto,high] [-- --capacity 0,100,250,500]
  */
+import { DEFAULT_NODE_ID } from '../core/node-names.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -143,7 +144,7 @@ const stop = (t: ApiUnderTest, c: Created) => t.call('POST', `/v1/sessions/${c.i
 
 /** The API's Redis list of ready warm containers (what a create claims from). */
 async function waitForPool(redis: Redis, image: string, size: number): Promise<void> {
-  const key = poolReadyKey(POOL_QUEUE, 'firefox-auto', image);
+  const key = poolReadyKey(POOL_QUEUE, DEFAULT_NODE_ID, 'firefox-auto', image);
   for (let i = 0; i < 600; i++) {
     if ((await redis.llen(key)) >= size) return;
     await sleep(250);

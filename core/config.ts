@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { APPS, QUALITIES, type App, type Quality } from './catalog.js';
 import { egressDestinationsSchema } from './egress-destinations.js';
 import { INGRESS_GROUP } from './ingress-names.js';
-import { MAX_NODE_LABELS, NODE_ID_PATTERN, NODE_LABEL_PATTERN, PLACEMENT_STRATEGIES, parseNodeLabels } from './node-names.js';
+import { DEFAULT_NODE_ID, MAX_NODE_LABELS, NODE_ID_PATTERN, NODE_LABEL_PATTERN, PLACEMENT_STRATEGIES, parseNodeLabels } from './node-names.js';
 
 const seconds = (def: number) => z.coerce.number().int().positive().default(def);
 
@@ -162,7 +162,7 @@ const envSchema = z.object({
   HACKSTREAM_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
   HACKSTREAM_TEMPORAL_METRICS_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port').optional(),
   HACKSTREAM_MAX_CONCURRENT_STARTS: z.coerce.number().int().min(1).max(256).optional(),
-  HACKSTREAM_NODE_ID: z.string().regex(NODE_ID_PATTERN, 'must be 1–63 lower-case letters, digits and dashes (not at either end)').default('local'),
+  HACKSTREAM_NODE_ID: z.string().regex(NODE_ID_PATTERN, 'must be 1–63 lower-case letters, digits and dashes (not at either end)').default(DEFAULT_NODE_ID),
   HACKSTREAM_NODE_LABELS: z
     .string()
     .default('')
@@ -408,6 +408,7 @@ function commonConfig(e: ParsedEnv) {
     sessionTokenSecret: required(e, 'HACKSTREAM_SESSION_TOKEN_SECRET', 'required (at least 32 random characters, the same for the API and the workers)'),
     session: sessionDefaults(e),
     pool: poolConfig(e),
+    placement: placementConfig(e),
   };
 }
 
@@ -474,9 +475,16 @@ function nodeConfig(e: ParsedEnv) {
       maxSessions: e.HACKSTREAM_NODE_MAX_SESSIONS,
     },
     heartbeatSeconds: e.HACKSTREAM_NODE_HEARTBEAT_SECONDS,
-    /** How sessions are spread over the nodes, and how long a silent node still gets new ones (three heartbeats). */
-    placement: { strategy: e.HACKSTREAM_PLACEMENT, aliveWithinSeconds: 3 * e.HACKSTREAM_NODE_HEARTBEAT_SECONDS },
   };
+}
+
+/**
+ * How sessions are spread over the nodes, and how long a silent node still gets new ones (three
+ * heartbeats): the workers place sessions and keep pools by it, the API claims warm containers
+ * in the same order.
+ */
+function placementConfig(e: ParsedEnv) {
+  return { strategy: e.HACKSTREAM_PLACEMENT, aliveWithinSeconds: 3 * e.HACKSTREAM_NODE_HEARTBEAT_SECONDS };
 }
 
 /**

@@ -11,6 +11,9 @@ export const NODE_STATES = ['pending', 'active', 'draining', 'revoked', 'lost'] 
 export type NodeState = (typeof NODE_STATES)[number];
 
 /** Node names become task queue names and metric labels: short, lower-case, DNS-label-like. */
+/** The node a worker is when HACKSTREAM_NODE_ID does not say: a single-host deployment's one node. */
+export const DEFAULT_NODE_ID = 'local';
+
 export const NODE_ID_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** A label's key and value (HACKSTREAM_NODE_LABELS, a placement's constraints). */

@@ -6,7 +6,7 @@
  * two placements never overbook a node, on SQLite and on PostgreSQL alike, without locks held
  * across a read. A reservation is released once, by the deletion of its row.
  */
-import { raw } from '@mikro-orm/sql';
+import { raw, type EntityManager } from '@mikro-orm/sql';
 import type { Database } from './db/orm.js';
 import { Node, NodeReservation } from './db/entities.js';
 import { CONNECTABLE_NODE_STATES, type NodeState, type PlacementStrategy } from './node-names.js';
@@ -216,16 +216,41 @@ export class NodeRegistry {
 
   /** The tunnel port of the node a session is placed on, when that node is an enrolled one with a tunnel. */
   async tunnelPortOfSession(sessionId: string): Promise<number | null> {
-    const em = this.db.em.fork();
-    const held = await em.findOne(NodeReservation, { sessionId });
-    if (!held) return null;
-    return (await em.findOne(Node, { id: held.nodeId }))?.tunnelPort ?? null;
+    const held = await this.db.em.fork().findOne(NodeReservation, { sessionId });
+    return held ? this.tunnelPortOf(held.nodeId) : null;
+  }
+
+  /** The node's tunnel port, when it is an enrolled node with a tunnel. */
+  async tunnelPortOf(nodeId: string): Promise<number | null> {
+    return (await this.db.em.fork().findOne(Node, { id: nodeId }))?.tunnelPort ?? null;
   }
 
   /** The enrolled nodes that may hold their tunnel now (the tunnel sshd's authorized keys). */
   async tunnelNodes(): Promise<TunnelNode[]> {
     const rows = await this.db.em.fork().find(Node, { state: { $in: [...CONNECTABLE_NODE_STATES] }, tunnelPort: { $ne: null }, publicKey: { $ne: null } }, { orderBy: { id: 'asc' } });
     return rows.map((r) => ({ id: r.id, publicKeySpki: new Uint8Array(Buffer.from(r.publicKey!, 'base64')), tunnelPort: r.tunnelPort! }));
+  }
+
+  /**
+   * The nodes a session with this demand would be placed on now, in placement order: where the
+   * API looks for a warm container first (the session is then placed on that node if it still fits).
+   */
+  async placementOrder(req: Omit<PlacementRequest, 'sessionId' | 'preferred'>): Promise<string[]> {
+    return (await this.candidates(this.db.em.fork(), { ...req, preferred: [] })).map((n) => n.id);
+  }
+
+  /** Active nodes heard from recently, with the labels asked for and room for the demand, best first. */
+  private async candidates(em: EntityManager, req: Omit<PlacementRequest, 'sessionId'>): Promise<Node[]> {
+    const cpuMillis = millis(req.cpus);
+    const candidates = (await em.find(Node, { state: 'active', lastHeartbeatAt: { $gte: req.aliveSince } }))
+      .filter((n) => hasLabels(n, req.labels))
+      .filter((n) => n.reservedMemoryMb + req.memoryMb <= n.memoryMb && n.reservedCpuMillis + cpuMillis <= n.cpuMillis && n.reservedSessions < n.maxSessions);
+    const free = (n: Node) => n.memoryMb - n.reservedMemoryMb;
+    const rank = (n: Node) => {
+      const i = req.preferred.indexOf(n.id);
+      return i < 0 ? req.preferred.length : i;
+    };
+    return candidates.sort((a, b) => rank(a) - rank(b) || (req.strategy === 'binpack' ? free(a) - free(b) : free(b) - free(a)) || a.id.localeCompare(b.id));
   }
 
   /**
@@ -240,15 +265,7 @@ export class NodeRegistry {
     if (held) return held.nodeId;
     const memoryMb = req.memoryMb;
     const cpuMillis = millis(req.cpus);
-    const candidates = (await em.find(Node, { state: 'active', lastHeartbeatAt: { $gte: req.aliveSince } }))
-      .filter((n) => hasLabels(n, req.labels))
-      .filter((n) => n.reservedMemoryMb + memoryMb <= n.memoryMb && n.reservedCpuMillis + cpuMillis <= n.cpuMillis && n.reservedSessions < n.maxSessions);
-    const free = (n: Node) => n.memoryMb - n.reservedMemoryMb;
-    const rank = (n: Node) => {
-      const i = req.preferred.indexOf(n.id);
-      return i < 0 ? req.preferred.length : i;
-    };
-    candidates.sort((a, b) => rank(a) - rank(b) || (req.strategy === 'binpack' ? free(a) - free(b) : free(b) - free(a)) || a.id.localeCompare(b.id));
+    const candidates = await this.candidates(em, req);
     for (const node of candidates) {
       // What was read above may be stale: the UPDATE checks the fit again, atomically.
       const placed = await em.transactional(async (tx) => {

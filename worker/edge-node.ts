@@ -43,8 +43,16 @@ import { repeatEvery } from './repeat-every.js';
 import { SessionMonitor } from './session-monitor.js';
 import { sessionUserOnHost } from './user-namespace.js';
 
-/** The activities an edge node runs: those that act on its own host. */
-export const EDGE_ACTIVITIES = ['createSessionKey', 'installSessionCertificate', 'provisionSession', 'removeSession'] as const;
+/** The activities an edge node runs: those that act on its own host, its warm pool's included. */
+export const EDGE_ACTIVITIES = [
+  'createSessionKey',
+  'installSessionCertificate',
+  'provisionSession',
+  'claimWarmContainer',
+  'removeSession',
+  'startWarmContainer',
+  'checkWarmContainers',
+] as const;
 
 export interface EdgeNodeOptions {
   /** The node's directory (its key, certificate, gateway.json, sessions' files). */
@@ -112,7 +120,9 @@ export async function startEdgeNode(opts: EdgeNodeOptions): Promise<EdgeNode> {
     credentials: { ...notHere('a connect credential'), revokeAll: nothing(0), sessionsWithCredentials: nothing([]) },
     store: { ...notHere('a session row'), nonFinal: nothing([]), finaliseLost: nothing(false) },
     nodes: { ...notHere('the node registry'), reservations: nothing([]), release: nothing(false) },
-    pools: { ...notHere('a warm pool'), readySessionIds: () => Promise.resolve(new Set<string>()) },
+    // The pool's ready list is the control plane's: the engine's reconcile pass leaves every pool
+    // container to the pool-warming workflow, which removes those no session claimed.
+    pools: { ...notHere('a warm pool'), readySessionIds: async () => new Set((await runtime.listManaged()).filter((c) => c.pool).map((c) => c.sessionId)) },
     audit: {
       record: (e: { targetId: string; details: unknown }) => {
         logger.info('removed what a lost session left', { sessionId: e.targetId, details: e.details });
@@ -224,8 +234,10 @@ export async function startEdgeNode(opts: EdgeNodeOptions): Promise<EdgeNode> {
   );
   const monitor = new SessionMonitor({
     runtime,
-    // Every session container of this engine: the monitor asks each one's workflow whether it is watched yet.
-    sessions: { watchable: async () => (await runtime.listManaged()).filter((c) => c.running && !c.pool).map((c) => ({ sessionId: c.sessionId, containerId: c.id })) },
+    // Every session container of this engine, claimed warm ones included (they keep their pool's
+    // label): the monitor asks each one's workflow whether it is watched yet; a warm container
+    // nobody claimed has none.
+    sessions: { watchable: async () => (await runtime.listManaged()).filter((c) => c.running).map((c) => ({ sessionId: c.sessionId, containerId: c.id })) },
     workflows: events,
     sockets: { inUse: socketsInUse, table: (pid) => tcpTable(pid, XPRA_PORTS) },
     metrics,

@@ -138,7 +138,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     sessionTokenSecret: config.sessionTokenSecret,
     admission,
     nodes,
-    placement: config.node.placement,
+    placement: config.placement,
     node: config.node.id,
   };
   const activities = createActivities(activityDeps);
@@ -206,7 +206,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
         registry: nodes,
         sessions: sessionEvents,
         everySeconds: config.node.heartbeatSeconds,
-        silentAfterSeconds: config.node.placement.aliveWithinSeconds,
+        silentAfterSeconds: config.placement.aliveWithinSeconds,
         logger,
       })
     : repeatEvery(config.reconcile.intervalSeconds, () =>

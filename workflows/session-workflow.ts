@@ -431,6 +431,12 @@ async function removeSession(session: LiveSession): Promise<void> {
       await durable.revokeSessionCredentials({ sessionId });
       return;
     }
+    // The doors close where the ingress and the credentials are, on the control queue: a node's
+    // own removal reaches neither on another host. Sessions that began before this replay without it.
+    if (patched('doors-closed-on-control')) {
+      await durable.removeSessionRoutes({ sessionId });
+      await durable.revokeSessionCredentials({ sessionId });
+    }
     try {
       await onNode(session, DURABLE).removeSession({ sessionId });
     } catch (err) {

@@ -27,6 +27,7 @@ import {
 } from '../../workflows/messages.js';
 import { canTakeWarmContainer, sessionSpec } from '../../workflows/session-spec.js';
 import { placementLabels } from '../../core/node-names.js';
+import { sessionPublicKeyHex } from '../../core/session-token-key.js';
 import type { SessionWorkflow } from '../../workflows/session-workflow.js';
 import { HttpError, notFound } from '../http-error.js';
 import type { AuthenticatedUser } from '../request-context.js';
@@ -94,9 +95,11 @@ export class SessionService {
     }
     const nodeLabels = placement.labels;
     return quotas.reserve(user.id, async (quota) => {
-      // A warm container's node is any node: a session bound to some nodes starts cold on one of them.
-      const anyNode = Object.keys(nodeLabels).length === 0;
-      const warm = anyNode && canTakeWarmContainer(body.profile, policy, WARM_PROFILES) ? await pools.claim(body.app, body.quality) : null;
+      // Only from a node the session could be placed on: its labels, room for its limits.
+      const demand = { memoryMb: quota.memoryMb, cpus: quota.cpus, labels: nodeLabels };
+      const slot = canTakeWarmContainer(body.profile, policy, WARM_PROFILES) ? await pools.claim(body.app, body.quality, demand) : null;
+      // Its node writes the session's token key as given: a node holds no secret to derive it.
+      const warm = slot ? { ...slot, tokenPublicKeyHex: sessionPublicKeyHex(config.sessionTokenSecret, slot.sessionId) } : null;
       // A warm container's certificate and routes were made for the id it was warmed under.
       const sessionId = warm?.sessionId ?? randomUUID();
       const request = { sessionId, userId: user.id, app: body.app, url: body.url ?? null, quality: body.quality, profile: body.profile, requestedAt, requestedFrom: ip, warm, nodeLabels };

@@ -4,19 +4,24 @@
  * (test/support/second-engine.ts). Enrolled and approved with the real command, `hackstream-node
  * run` (a process in that namespace) reaches Temporal only through the node gateway with its
  * certificate, tells the API it is alive with its signed token (no database, no Redis, no secret
- * of the control plane), and keeps its tunnel up. A session asking for the node's label is placed
- * there: its key is made on the node and certified on the control queue, its container starts on
- * the node's engine, its routes go through the tunnel, and Chromium shows its page through the
- * ingress, while a connection into the namespace is refused. Stopped, its container goes; the node
- * revoked, its tunnel and Temporal connections are closed and its process stops.
+ * of the control plane), and keeps its tunnel up. It keeps a warm pool: the container's key is made
+ * on the node and certified on the control queue, it starts on the node's engine, its routes go
+ * through the tunnel, and its ready slot is in the control plane's Redis. A session asking for the
+ * node's label takes it (its token key given by the API: the node holds no secret), Chromium shows
+ * its page through the ingress and the native xpra client attaches by SNI through the same
+ * tunnel, while a connection into the namespace is refused. Stopped, its container goes; the node
+ * revoked, its pool is forgotten, its tunnel and Temporal connections are closed and its process
+ * stops.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { Redis } from 'ioredis';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sessionLabelFilter } from '../../activities/container-labels.js';
 import { loadWorkerConfig } from '../../core/config.js';
+import { poolReadyKey, type WarmSlot } from '../../core/pool-store.js';
 import { tunnelOf } from '../../worker/node-tunnel.js';
 import { nodeFiles } from '../../worker/node-enrolment.js';
 import { launchChromium, openSessionWindow, type TestBrowser } from '../support/browser.js';
@@ -26,6 +31,7 @@ import { startSecondEngine, type SecondEngine } from '../support/second-engine.j
 import { startTcpRelay } from '../support/tcp-relay.js';
 import { PAGE_COLOUR, serveTestPage, type TestPage } from '../support/test-page.js';
 import { until } from '../support/until.js';
+import { attachXpra } from '../support/xpra-client.js';
 import { windowShows } from '../support/xpra-page.js';
 
 const stack = inject('stack');
@@ -36,6 +42,10 @@ let chromium: TestBrowser;
 let browser: Browser;
 let page: TestPage;
 const closers: Array<() => Promise<void>> = [];
+const redis = new Redis(String(stack.env['HACKSTREAM_REDIS_URL']));
+/** A node's ready warm containers in the control plane's Redis (what the API claims from). */
+const readyOn = async (node: string): Promise<WarmSlot[]> =>
+  (await redis.lrange(poolReadyKey(cp.taskQueue, node, 'firefox-auto', loadWorkerConfig(stack.env).session.image), 0, -1)).map((raw) => JSON.parse(raw) as WarmSlot);
 
 /** Whether a TCP connection to host:port is refused (closed at once, as a reset does). */
 const refused = (port: number, host = '127.0.0.1') =>
@@ -74,6 +84,7 @@ afterAll(async () => {
   for (const close of closers) await close();
   await engine?.remove();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  redis.disconnect();
 });
 
 describe('an edge node behind NAT', () => {
@@ -114,12 +125,18 @@ describe('an edge node behind NAT', () => {
       // refused from the host.
       expect(await refused(stack.ingressPort, engine.nodeAddress)).toBe(true);
 
-      // A session for the node's label lands there and renders through the ingress and the tunnel.
+      // Its warm container, on its engine, ready in the control plane's list.
+      await until('a warm container on the node', async () => ((await readyOn(name)).length === 1 ? true : null), 180_000).catch((err: unknown) => {
+        throw new Error(`${String(err)}\n${output.slice(-3000)}`);
+      });
+      const [warm] = await readyOn(name);
+
+      // A session for the node's label takes it, and renders through the ingress and the tunnel.
       const user = await t.newUser();
       const created = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox', url: page.url, node_labels: { site: name } } });
       expect(created.status, `${JSON.stringify(created.body)}\n${output.slice(-3000)}`).toBe(201);
       const id: string = created.body.session_id;
-      expect(created.body.node).toBe(name);
+      expect([created.body.node, created.body.start, id]).toEqual([name, 'warm', warm!.sessionId]);
       const onNode = () => engine.docker.listContainers({ all: true, filters: { label: [sessionLabelFilter(id)] } });
       expect(await onNode()).toHaveLength(1);
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -130,6 +147,14 @@ describe('an edge node behind NAT', () => {
       // The node's session monitor saw the browser attach (it signals the workflow: active).
       await until('the session active', async () => ((await t.call('GET', `/v1/sessions/${id}`, { token: user.token })).body.state === 'active' ? true : null), 30_000);
       await context.close();
+      // The native path: the xpra client by SNI through the ingress and the same tunnel.
+      const { native } = (await t.call('POST', `/v1/sessions/${id}/connect`, { token: user.token })).body.connect;
+      const client = attachXpra({ host: '127.0.0.1', port: stack.ingressPort, sni: native.sni, caFile: stack.caFile, username: native.username, password: native.password });
+      try {
+        expect(await client.attached(), client.output()).toBe(true);
+      } finally {
+        await client.stop();
+      }
       // Still nothing dials in while the session runs.
       expect(await refused(stack.ingressPort, engine.nodeAddress)).toBe(true);
 
@@ -140,6 +165,8 @@ describe('an edge node behind NAT', () => {
       // Revoked: its tunnel and Temporal connections close within seconds, and it stops.
       expect((await t.call('POST', `/v1/nodes/${name}/revoke`, { token: admin.token })).status).toBe(200);
       await until('its connections closed', async () => ((gateway.connections()[name] ?? 0) === 0 && (await refused(tunnelPort)) ? true : null), 30_000);
+      // Nobody is handed a warm container of a revoked node.
+      await until('its pool forgotten', async () => ((await readyOn(name)).length === 0 ? true : null), 60_000);
       expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 60_000))])).not.toBe('still running');
     } finally {
       proc.kill('SIGTERM');

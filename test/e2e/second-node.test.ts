@@ -6,19 +6,26 @@
  * in for services listening there) and the database as a shared file; the ingress on the host
  * reaches beta's sessions over the link, admitted by beta's firewall (HACKSTREAM_INGRESS_SOURCES).
  *
- * Sessions are placed by bin-packing (beta, the fuller node, first) until beta is at capacity; a
- * session on beta renders in Chromium through the ingress; a drained beta gets no new session and
- * keeps its own; kill -9 of beta's worker and engine ends its sessions `node_lost` within a
- * minute with nothing left reserved, and beta back again removes what its lost sessions left.
+ * Each node keeps a warm pool of its own, on its own engine. Sessions are placed by bin-packing
+ * (beta, the fuller node, first), from that node's pool, until beta is at capacity; a session
+ * bound to alpha's label goes to alpha (and takes alpha's warm container) while beta has room; a
+ * session on beta renders in Chromium through the ingress; a drained beta drops its pool, gets no
+ * new session and keeps its own; kill -9 of beta's worker and engine ends its sessions
+ * `node_lost` within a minute with nothing left reserved, its pool is forgotten, and beta back
+ * again removes what its lost sessions left.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type Docker from 'dockerode';
+import { Redis } from 'ioredis';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadWorkerConfig } from '../../core/config.js';
 import { migrateToLatest, openDatabase, type Database } from '../../core/db/orm.js';
-import { sessionLabelFilter } from '../../activities/container-labels.js';
+import { LABELS, poolLabel, sessionLabelFilter } from '../../activities/container-labels.js';
+import { poolReadyKey, type WarmSlot } from '../../core/pool-store.js';
+import { nodeTaskQueue, poolScheduleId } from '../../workflows/messages.js';
 import { createLogger } from '../../core/logger.js';
 import { NodeRegistry } from '../../core/node-registry.js';
 import { createSessionWorker, type SessionWorker } from '../../worker/session-worker.js';
@@ -26,7 +33,7 @@ import { installTemporalRuntime } from '../../worker/temporal-runtime.js';
 import { startApiOn, type ApiUnderTest } from '../support/api-under-test.js';
 import { launchChromium, openSessionWindow, type TestBrowser } from '../support/browser.js';
 import { spawnControlPlane, type ControlPlaneProcess } from '../support/control-plane-process.js';
-import { sessionContainers } from '../support/docker.js';
+import { docker, sessionContainers } from '../support/docker.js';
 import { workflowsEntry } from '../support/paths.js';
 import { startSecondEngine, type SecondEngine } from '../support/second-engine.js';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
@@ -36,9 +43,13 @@ import { windowShows } from '../support/xpra-page.js';
 
 const stack = inject('stack');
 const dbDir = mkdtempSync(path.join(os.tmpdir(), 'hs-second-node-db-'));
+const taskQueue = `hs-second-node-${process.pid}`;
 const common = {
   ...stack.env,
-  HACKSTREAM_TASK_QUEUE: `hs-second-node-${process.pid}`,
+  HACKSTREAM_TASK_QUEUE: taskQueue,
+  // One warm container per node, looked after every 5 s (not only when a claim triggers a run).
+  HACKSTREAM_POOL: 'firefox:auto:1',
+  HACKSTREAM_POOL_INTERVAL_SECONDS: '5',
   HACKSTREAM_DB_PATH: path.join(dbDir, 'nodes.sqlite'),
   // Silent for three heartbeats (3 s) and a node is lost.
   HACKSTREAM_NODE_HEARTBEAT_SECONDS: '1',
@@ -64,6 +75,15 @@ async function startBeta(): Promise<ControlPlaneProcess> {
 
 /** Containers of one session on beta's engine. */
 const onBeta = (sessionId: string) => engine.docker.listContainers({ all: true, filters: { label: [sessionLabelFilter(sessionId)] } });
+
+const redis = new Redis(String(stack.env['HACKSTREAM_REDIS_URL']));
+/** A node's ready warm containers (what the API claims from). */
+const readyOn = async (node: string): Promise<WarmSlot[]> =>
+  (await redis.lrange(poolReadyKey(taskQueue, node, 'firefox-auto', loadWorkerConfig(common).session.image), 0, -1)).map((raw) => JSON.parse(raw) as WarmSlot);
+/** The pool's containers on a node's engine (claimed ones keep the label). */
+const poolContainersOn = (node: string, engineDocker: Docker) =>
+  engineDocker.listContainers({ all: true, filters: { label: [`${LABELS.pool}=${poolLabel(nodeTaskQueue(taskQueue, node), 'firefox-auto')}`] } });
+const untilReady = (node: string, n: number) => until(`${n} warm container(s) on ${node}`, async () => ((await readyOn(node)).length === n ? true : null), 180_000);
 
 beforeAll(async () => {
   engine = await startSecondEngine();
@@ -95,7 +115,7 @@ beforeAll(async () => {
   };
 
   installTemporalRuntime(logger);
-  const alphaConfig = loadWorkerConfig({ ...common, HACKSTREAM_NODE_ID: 'alpha', HACKSTREAM_NODE_MEMORY_MB: '16384' });
+  const alphaConfig = loadWorkerConfig({ ...common, HACKSTREAM_NODE_ID: 'alpha', HACKSTREAM_NODE_MEMORY_MB: '16384', HACKSTREAM_NODE_LABELS: 'site=host' });
   db = await openDatabase(alphaConfig.db);
   await migrateToLatest(db, alphaConfig.db.driver);
   alpha = await createSessionWorker({ config: alphaConfig, logger, db, workflows: { workflowsPath: workflowsEntry } });
@@ -110,18 +130,22 @@ beforeAll(async () => {
 afterAll(async () => {
   await chromium?.close();
   await page?.close();
+  await t?.temporal.schedule.getHandle(poolScheduleId(taskQueue)).delete().catch(() => undefined);
   await t?.close();
   await beta?.stop();
   await alpha?.close();
+  // What a warm-up under way at the end left on the host's engine (beta's engine goes whole).
+  for (const c of await poolContainersOn('alpha', docker)) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+  redis.disconnect();
   await db?.close();
   for (const relay of relays) await relay.close();
   await engine?.remove();
   rmSync(dbDir, { recursive: true, force: true });
 });
 
-async function create(url?: string): Promise<{ id: string; node: string; token: string; body: any }> {
+async function create(url?: string, nodeLabels?: Record<string, string>): Promise<{ id: string; node: string; token: string; body: any }> {
   const user = await t.newUser();
-  const res = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox', ...(url ? { url } : {}) } });
+  const res = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox', ...(url ? { url } : {}), ...(nodeLabels ? { node_labels: nodeLabels } : {}) } });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return { id: res.body.session_id, node: res.body.node, token: user.token, body: res.body };
 }
@@ -129,17 +153,34 @@ async function create(url?: string): Promise<{ id: string; node: string; token: 
 describe('a second session node on an engine of its own', () => {
   let onBetaA: Awaited<ReturnType<typeof create>>;
 
-  it('takes sessions by bin-packing until it is full, and one of them renders through the ingress', async () => {
-    // beta has less memory free than alpha: bin-packing fills it first, up to its two sessions.
+  it('takes sessions by bin-packing from its own pool until it is full, one of them renders through the ingress, and drained it drops its pool', async () => {
+    // Each node warms its own container, on its own engine.
+    await untilReady('beta', 1);
+    await untilReady('alpha', 1);
+    const [betaWarm] = await readyOn('beta');
+    expect(betaWarm!.node).toBe('beta');
+    expect(await onBeta(betaWarm!.sessionId)).toHaveLength(1);
+    expect(await sessionContainers(betaWarm!.sessionId)).toHaveLength(0);
+
+    // beta has less memory free than alpha: bin-packing fills it first, from its pool.
     onBetaA = await create(page.url);
+    expect([onBetaA.node, onBetaA.body.start, onBetaA.id]).toEqual(['beta', 'warm', betaWarm!.sessionId]);
+    // A session bound to alpha's label goes there (and to alpha's pool), though beta has room.
+    const [alphaWarm] = await readyOn('alpha');
+    const onAlphaByLabel = await create(undefined, { site: 'host' });
+    expect([onAlphaByLabel.node, onAlphaByLabel.body.start, onAlphaByLabel.id]).toEqual(['alpha', 'warm', alphaWarm!.sessionId]);
+    await untilReady('beta', 1);
     const onBetaB = await create();
+    expect([onBetaB.node, onBetaB.body.start]).toEqual(['beta', 'warm']);
+    // beta is at capacity (two sessions): it gets no more, and warms nothing it could not take.
     const onAlpha = await create();
-    expect([onBetaA.node, onBetaB.node, onAlpha.node]).toEqual(['beta', 'beta', 'alpha']);
+    expect(onAlpha.node).toBe('alpha');
     // Each on its own node's engine, and only there.
     expect(await onBeta(onBetaA.id)).toHaveLength(1);
     expect(await sessionContainers(onBetaA.id)).toHaveLength(0);
     expect(await onBeta(onAlpha.id)).toHaveLength(0);
     expect(await sessionContainers(onAlpha.id)).toHaveLength(1);
+    expect(await readyOn('beta')).toEqual([]);
 
     // The page, rendered on beta, in Chromium through the host's ingress and the link to beta.
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -149,18 +190,25 @@ describe('a second session node on an engine of its own', () => {
     expect(response?.status()).toBe(200);
     await context.close();
 
-    // Drained: no new session goes to beta, even with a slot free again; its own keep running.
-    const admin = await t.newUser('admin');
-    expect((await t.call('POST', '/v1/nodes/beta/drain', { token: admin.token })).status).toBe(200);
+    // A slot free on beta again: its pool is refilled there.
     expect((await t.call('POST', `/v1/sessions/${onBetaB.id}/stop`, { token: onBetaB.token })).status).toBe(200);
     await until('beta’s stopped session', async () => ((await onBeta(onBetaB.id)).length === 0 ? true : null), 60_000);
+    await untilReady('beta', 1);
+    const [refilled] = await readyOn('beta');
+
+    // Drained: beta drops its pool, gets no new session; its own keeps running.
+    const admin = await t.newUser('admin');
+    expect((await t.call('POST', '/v1/nodes/beta/drain', { token: admin.token })).status).toBe(200);
+    await untilReady('beta', 0);
+    await until('beta’s warm container removed', async () => ((await onBeta(refilled!.sessionId)).length === 0 ? true : null), 60_000);
+    expect((await poolContainersOn('beta', engine.docker)).map((c) => c.Labels[LABELS.session])).toEqual([onBetaA.id]);
     const afterDrain = await create();
     expect(afterDrain.node).toBe('alpha');
     expect((await t.call('GET', `/v1/sessions/${onBetaA.id}`, { token: onBetaA.token })).body.state).toMatch(/^(ready|active)$/);
     expect((await onBeta(onBetaA.id))[0]?.State).toBe('running');
-    for (const s of [onAlpha, afterDrain]) expect((await t.call('POST', `/v1/sessions/${s.id}/stop`, { token: s.token })).status).toBe(200);
+    for (const s of [onAlpha, onAlphaByLabel, afterDrain]) expect((await t.call('POST', `/v1/sessions/${s.id}/stop`, { token: s.token })).status).toBe(200);
     expect((await t.call('POST', '/v1/nodes/beta/approve', { token: admin.token })).status).toBe(200);
-  }, 240_000);
+  }, 420_000);
 
   it('ends a killed node’s sessions node_lost, frees what they held, and collects their containers when it is back', async () => {
     const registry = new NodeRegistry(db);
@@ -180,6 +228,8 @@ describe('a second session node on an engine of its own', () => {
     expect((await registry.get('beta'))?.reserved).toEqual({ memoryMb: 0, cpus: 0, sessions: 0 });
     expect(await registry.sessionsOn('beta')).toEqual([]);
     expect((await t.call('GET', '/v1/quotas', { token: onBetaA.token })).body.usage.sessions).toBe(0);
+    // Nobody is handed a warm container of a node that is gone.
+    await untilReady('beta', 0);
     await until('the lost session’s route removed', () => (existsSync(routeFile) ? null : true), 60_000);
 
     // beta's engine and worker back: in service again, and its lost session's container removed.

@@ -17,7 +17,7 @@ import { poolLabel } from '../../activities/container-labels.js';
 import { poolReadyKey } from '../../core/pool-store.js';
 import { createSessionWorker, type SessionWorker } from '../../worker/session-worker.js';
 import { installTemporalRuntime } from '../../worker/temporal-runtime.js';
-import { poolScheduleId, type WarmSlot } from '../../workflows/messages.js';
+import { nodeTaskQueue, poolScheduleId, type WarmSlot } from '../../workflows/messages.js';
 import { startApiOn, type ApiUnderTest } from '../support/api-under-test.js';
 import { launchChromium, openSessionWindow, type TestBrowser } from '../support/browser.js';
 import { docker, execIn, sessionContainers } from '../support/docker.js';
@@ -78,7 +78,7 @@ async function waitForPool(size: number, seconds = 120): Promise<void> {
 
 /** The pool's ready list (what the API claims from): session id → container id. */
 async function readyList(): Promise<Map<string, string>> {
-  const raws = await redis.lrange(poolReadyKey(taskQueue, POOL, config.session.image), 0, -1);
+  const raws = await redis.lrange(poolReadyKey(taskQueue, config.node.id, POOL, config.session.image), 0, -1);
   return new Map(raws.map((raw) => JSON.parse(raw) as WarmSlot).map((s) => [s.sessionId, s.containerId]));
 }
 
@@ -104,7 +104,7 @@ afterAll(async () => {
   // Warm containers have no session row, so the stack's own clean-up does not know them.
   const runtime = new DockerSessionRuntime(docker, new SubnetPool(config.sessionSubnets), taskQueue);
   for (const c of await runtime.listManaged()) {
-    if (c.pool === poolLabel(taskQueue, POOL)) await runtime.removeSessionContainers(c.sessionId);
+    if (c.pool === poolLabel(nodeTaskQueue(taskQueue, config.node.id), POOL)) await runtime.removeSessionContainers(c.sessionId);
   }
   await db?.close();
   redis.disconnect();
@@ -118,7 +118,7 @@ describe('the warm pool', () => {
     for (const containerId of warm.values()) {
       const inspected = await docker.getContainer(containerId).inspect();
       expect(inspected.State.Running).toBe(true);
-      expect(inspected.Config.Labels[LABELS.pool]).toBe(poolLabel(taskQueue, POOL));
+      expect(inspected.Config.Labels[LABELS.pool]).toBe(poolLabel(nodeTaskQueue(taskQueue, config.node.id), POOL));
       expect(inspected.HostConfig.CpuShares).toBe(128); // warming never competes with sessions
       // Certificate in place, token public key absent: the container's token check accepts nothing.
       expect((await execIn(containerId, ['test', '-e', `${SESSION_FILES_MOUNT}/${FILES.cert}`])).exitCode).toBe(0);
@@ -223,7 +223,7 @@ describe('the warm pool', () => {
 
   it('removes a warm container whose claim fails, and starts the session cold on a fresh one with the user\'s limits', async () => {
     await waitForPool(2);
-    const head = await redis.lindex(poolReadyKey(taskQueue, POOL, config.session.image), 0);
+    const head = await redis.lindex(poolReadyKey(taskQueue, config.node.id, POOL, config.session.image), 0);
     const slot = JSON.parse(head!) as WarmSlot;
     // The app in it exits (as a crash would): the claim finds the container no longer running,
     // and the stopped container, still there under the session's name, must not be reused.

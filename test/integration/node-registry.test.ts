@@ -115,6 +115,13 @@ describe.each(drivers)('%s', (_driver, dbConfig, handles) => {
     await registry.register({ id: small, labels: { group }, capacity: capacity({ memoryMb: 4096 }) });
     await registry.register({ id: gpu, labels: { group, gpu: 'true' }, capacity: capacity({ memoryMb: 8192 }) });
 
+    // Where the API looks for a warm container: the same order, without reserving anything.
+    const { sessionId: _unused, preferred: _none, ...demand } = request({ labels: { group } });
+    expect(await registry.placementOrder(demand)).toEqual([small, gpu, big]);
+    expect(await registry.placementOrder({ ...demand, strategy: 'spread' })).toEqual([big, gpu, small]);
+    expect(await registry.placementOrder({ ...demand, labels: { group, gpu: 'true' } })).toEqual([gpu]);
+    expect(await registry.placementOrder({ ...demand, memoryMb: 6000 })).toEqual([gpu, big]);
+
     // Bin-packing: the node with the least free memory that fits, until it is full.
     expect(await registry.place(request({ labels: { group } }))).toBe(small);
     expect(await registry.place(request({ labels: { group }, memoryMb: 3072 }))).toBe(small);

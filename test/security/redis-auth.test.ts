@@ -5,6 +5,7 @@
  * and the worker each have their own user: the worker's reaches only what the worker side
  * touches, and neither may run Redis's dangerous commands.
  */
+import { DEFAULT_NODE_ID } from '../../core/node-names.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -170,7 +171,7 @@ describe("stack/up.sh's Redis", () => {
 
     // The rest of the worker's work: the warm pools' lists and its health record.
     const pools = new RedisPoolStore(worker, `q-${randomBytes(4).toString('hex')}`);
-    const pool = { name: 'firefox-auto', image: 'hackstream/session-firefox:latest' };
+    const pool = { node: DEFAULT_NODE_ID, name: 'firefox-auto', image: 'hackstream/session-firefox:latest' };
     const slot = { sessionId: randomUUID(), app: 'firefox', quality: 'auto', containerId: 'c', containerName: 'n', ip: '10.0.0.2', readyAt: Date.now() } as WarmSlot;
     await pools.add(pool, slot);
     const [listed] = await pools.list(pool);

@@ -1,11 +1,13 @@
 /**
  * A control plane for edge-node tests, on the real stack: a worker of its own (workflows, routes,
  * records) on its own task queue and database, the API with the node gateway's address, and the
- * node gateway with its tunnel sshd as the gateway process runs them.
+ * node gateway with its tunnel sshd as the gateway process runs them. Every node keeps a warm
+ * pool of one container, looked after every few seconds.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { LABELS, poolLabel } from '../../activities/container-labels.js';
 import { loadWorkerConfig } from '../../core/config.js';
 import { migrateToLatest, openDatabase, type Database } from '../../core/db/orm.js';
 import { createLogger } from '../../core/logger.js';
@@ -17,6 +19,8 @@ import { NodeGateway } from '../../node-gateway/node-gateway.js';
 import { TunnelSshd } from '../../node-gateway/tunnel-sshd.js';
 import { createSessionWorker, type SessionWorker } from '../../worker/session-worker.js';
 import { installTemporalRuntime } from '../../worker/temporal-runtime.js';
+import { nodeTaskQueue, poolScheduleId } from '../../workflows/messages.js';
+import { docker } from './docker.js';
 import { startApiOn, type ApiUnderTest } from './api-under-test.js';
 import { workflowsEntry } from './paths.js';
 import { freePort } from './ports.js';
@@ -24,6 +28,7 @@ import type { StackInfo } from './test-stack.js';
 
 export interface EdgeControlPlane {
   t: ApiUnderTest;
+  taskQueue: string;
   gateway: NodeGateway;
   sshd: TunnelSshd;
   registry: NodeRegistry;
@@ -35,9 +40,12 @@ export async function startEdgeControlPlane(stack: StackInfo, gatewayHost = '127
   const logger = createLogger({ level: 'error', service: 'edge-control-plane', json: false });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-edge-control-'));
   const gatewayPort = await freePort();
+  const taskQueue = `hs-edge-${process.pid}`;
   const env = {
     ...stack.env,
-    HACKSTREAM_TASK_QUEUE: `hs-edge-${process.pid}`,
+    HACKSTREAM_TASK_QUEUE: taskQueue,
+    HACKSTREAM_POOL: 'firefox:auto:1',
+    HACKSTREAM_POOL_INTERVAL_SECONDS: '5',
     HACKSTREAM_DB_PATH: path.join(dir, 'edge.sqlite'),
     HACKSTREAM_NODE_HEARTBEAT_SECONDS: '1',
     HACKSTREAM_WORKER_METRICS_PORT: '0',
@@ -66,14 +74,19 @@ export async function startEdgeControlPlane(stack: StackInfo, gatewayHost = '127
   await gateway.start();
   return {
     t,
+    taskQueue,
     gateway,
     sshd,
     registry,
     async close() {
       await gateway.close();
       await sshd.stop();
+      await t.temporal.schedule.getHandle(poolScheduleId(taskQueue)).delete().catch(() => undefined);
       await t.close();
       await worker.close();
+      // What a warm-up under way at the end left on the host's engine.
+      const label = `${LABELS.pool}=${poolLabel(nodeTaskQueue(taskQueue, config.node.id), 'firefox-auto')}`;
+      for (const c of await docker.listContainers({ all: true, filters: { label: [label] } })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
       await db.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -52,10 +52,13 @@ describe('configuration', () => {
 
   it('reads the session node this worker is, and refuses a name or label it could not use', () => {
     const defaults = loadWorkerConfig(secrets).node;
-    expect(defaults).toMatchObject({ id: 'local', labels: {}, heartbeatSeconds: 10, placement: { strategy: 'binpack', aliveWithinSeconds: 30 } });
+    expect(defaults).toMatchObject({ id: 'local', labels: {}, heartbeatSeconds: 10 });
+    expect(loadWorkerConfig(secrets).placement).toEqual({ strategy: 'binpack', aliveWithinSeconds: 30 });
+    // The API claims warm containers in the order the workers place sessions.
+    expect(loadApiConfig({ ...secrets, HACKSTREAM_PLACEMENT: 'spread' }).placement.strategy).toBe('spread');
     expect(defaults.capacity.maxSessions).toBe(100);
     expect(defaults.capacity.memoryMb).toBeGreaterThanOrEqual(256);
-    const edge = loadWorkerConfig({
+    const edgeConfig = loadWorkerConfig({
       ...secrets,
       HACKSTREAM_NODE_ID: 'edge-1',
       HACKSTREAM_NODE_LABELS: 'gpu=true, region=eu-west',
@@ -63,13 +66,13 @@ describe('configuration', () => {
       HACKSTREAM_NODE_CPUS: '2.5',
       HACKSTREAM_NODE_HEARTBEAT_SECONDS: '5',
       HACKSTREAM_PLACEMENT: 'spread',
-    }).node;
-    expect(edge).toEqual({
+    });
+    expect(edgeConfig.placement).toEqual({ strategy: 'spread', aliveWithinSeconds: 15 });
+    expect(edgeConfig.node).toEqual({
       id: 'edge-1',
       labels: { gpu: 'true', region: 'eu-west' },
       capacity: { memoryMb: 4096, cpus: 2.5, maxSessions: 100 },
       heartbeatSeconds: 5,
-      placement: { strategy: 'spread', aliveWithinSeconds: 15 },
     });
     for (const bad of ['Edge', '-edge', 'edge_1', 'x'.repeat(64)]) {
       expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_NODE_ID: bad }), bad).toThrow(/HACKSTREAM_NODE_ID/);

@@ -1,14 +1,16 @@
 /**
- * Pool reconciliation in Temporal's mock activity environment, with an in-memory ready list and
- * container runtime: which containers stay ready, which are taken back and removed, and which
+ * Pool reconciliation as pool-warming runs from before per-node pools replay it
+ * (activities/warm-pool-activities.ts), in Temporal's mock activity environment, with an
+ * in-memory ready list and container runtime: which containers stay ready, which are taken back and removed, and which
  * count as orphans.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { poolLabel } from '../../activities/container-labels.js';
 import type { ContainerRuntime, ManagedContainer } from '../../activities/docker-session-runtime.js';
-import { POOL_ORPHAN_AGE_MS, warmPoolActivities, type WarmPoolDeps } from '../../activities/warm-pool-activities.js';
-import type { ListedSlot, PoolRef, PoolStore, WarmSlot } from '../../core/pool-store.js';
+import { POOL_ORPHAN_AGE_MS } from '../../activities/warm-containers.js';
+import { warmPoolActivities, type WarmPoolDeps } from '../../activities/warm-pool-activities.js';
+import type { ListedSlot, NodePoolRef, PoolStore, WarmSlot } from '../../core/pool-store.js';
 import type { PoolSpec } from '../../workflows/messages.js';
 
 const TASK_QUEUE = 'tq-test';
@@ -27,13 +29,13 @@ const LABEL = poolLabel(TASK_QUEUE, 'firefox-auto');
 /** A ready list in memory with Redis's semantics: a claimed entry can no longer be taken back. */
 class MemoryPool implements PoolStore {
   entries: string[] = [];
-  async add(_: PoolRef, slot: WarmSlot) {
+  async add(_: NodePoolRef, slot: WarmSlot) {
     this.entries.push(JSON.stringify(slot));
   }
   async list(): Promise<ListedSlot[]> {
     return this.entries.map((raw) => ({ raw, slot: JSON.parse(raw) as WarmSlot }));
   }
-  async takeBack(_: PoolRef, entry: ListedSlot) {
+  async takeBack(_: NodePoolRef, entry: ListedSlot) {
     const i = this.entries.indexOf(entry.raw);
     if (i < 0) return false;
     this.entries.splice(i, 1);
@@ -94,9 +96,9 @@ const reconcile = (activities: ReturnType<typeof warmPoolActivities>) =>
 describe('reconcilePool', () => {
   it('keeps running young containers, removes dead and aged ones from the list and the host', async () => {
     const w = world({ running: ['c-ok', 'c-old'], managed: [] });
-    await w.pools.add({ name: 'x', image: 'y' }, slot('ok'));
-    await w.pools.add({ name: 'x', image: 'y' }, slot('dead'));
-    await w.pools.add({ name: 'x', image: 'y' }, slot('old', Date.now() - 3601_000));
+    await w.pools.add({ node: 'local', name: 'x', image: 'y' }, slot('ok'));
+    await w.pools.add({ node: 'local', name: 'x', image: 'y' }, slot('dead'));
+    await w.pools.add({ node: 'local', name: 'x', image: 'y' }, slot('old', Date.now() - 3601_000));
     expect(await reconcile(w.activities)).toEqual({ ready: 1, removed: 2 });
     expect(w.removed.sort()).toEqual(['dead', 'old']);
     expect(w.closed.sort()).toEqual(['dead', 'old']);
@@ -105,8 +107,8 @@ describe('reconcilePool', () => {
 
   it('replaces ready containers of an image rebuilt since they started', async () => {
     const w = world({ running: ['c-current', 'c-before'], managed: [], oldImage: ['c-before'] });
-    await w.pools.add({ name: 'x', image: 'y' }, slot('current'));
-    await w.pools.add({ name: 'x', image: 'y' }, slot('before'));
+    await w.pools.add({ node: 'local', name: 'x', image: 'y' }, slot('current'));
+    await w.pools.add({ node: 'local', name: 'x', image: 'y' }, slot('before'));
     expect(await reconcile(w.activities)).toEqual({ ready: 1, removed: 1 });
     expect(w.removed).toEqual(['before']);
     expect((await w.pools.list()).map((e) => e.slot.sessionId)).toEqual(['current']);
@@ -114,7 +116,7 @@ describe('reconcilePool', () => {
 
   it('leaves a dead slot that a session claimed meanwhile to that session', async () => {
     const w = world({ running: [], managed: [], claimDuringReconcile: 'claimed' });
-    await w.pools.add({ name: 'x', image: 'y' }, slot('claimed'));
+    await w.pools.add({ node: 'local', name: 'x', image: 'y' }, slot('claimed'));
     expect(await reconcile(w.activities)).toEqual({ ready: 0, removed: 0 });
     expect(w.removed).toEqual([]);
   });
@@ -133,7 +135,7 @@ describe('reconcilePool', () => {
       ],
       live: ['claimed'],
     });
-    await w.pools.add({ name: 'x', image: 'y' }, slot('ready'));
+    await w.pools.add({ node: 'local', name: 'x', image: 'y' }, slot('ready'));
     expect(await reconcile(w.activities)).toEqual({ ready: 1, removed: 1 });
     expect(w.removed).toEqual(['orphan']);
     expect(w.closed).toEqual(['orphan']);

@@ -29,6 +29,7 @@ import {
   type WarmSlot,
 } from '../../workflows/messages.js';
 import type { PoolWarmerWorkflow } from '../../workflows/pool-warmer-workflow.js';
+import type { PoolNode } from '../../activities/warm-pool-ledger.js';
 import type { ReconcileWorkflow } from '../../workflows/reconcile-workflow.js';
 import type { SessionWorkflow } from '../../workflows/session-workflow.js';
 import { createLogger } from '../../core/logger.js';
@@ -93,6 +94,18 @@ interface Fakes {
   provisionCancelled: boolean;
   /** Calls of the watcher activity: only sessions that began before the session monitor make them. */
   watchInputs: WatchInput[];
+  /** Every activity that ran, as `<name>@<task queue>`. */
+  ranOn: string[];
+}
+
+/** What the per-node pools' fakes hold: the nodes and what the run does with each, their ready slots, what their check finds. */
+interface PoolWorld {
+  nodes: PoolNode[];
+  slots: Record<string, WarmSlot[]>;
+  unusable?: string[];
+  unlisted?: string[];
+  /** Every n-th container start fails. */
+  failEvery?: number;
 }
 
 /**
@@ -100,7 +113,9 @@ interface Fakes {
  * worker's session monitor would observe (an attach, activity, the app's exit), the tests signal
  * themselves.
  */
-function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; warm?: 'ok' | 'dead'; pool?: { ready: number; failEvery?: number }; noCapacity?: boolean } = {}): Fakes {
+function fakes(
+  opts: { provision?: 'ok' | 'image-missing' | 'hang'; warm?: 'ok' | 'dead'; pool?: { ready: number; failEvery?: number }; nodePools?: PoolWorld; noCapacity?: boolean } = {},
+): Fakes {
   const f: Fakes = {
     states: [],
     audits: [],
@@ -109,6 +124,7 @@ function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; warm?: 'ok' 
     provisionStarted: false,
     provisionCancelled: false,
     watchInputs: [],
+    ranOn: [],
     activities: undefined as unknown as SessionActivities,
   };
   // Real-time waits inside fake activities; the activity stays cancellable through heartbeats.
@@ -153,8 +169,8 @@ function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; warm?: 'ok' 
       f.calls.push(`sign:${sessionId}:${publicKeySpki}`);
       return { certPem: `cert-${sessionId}`, tokenPublicKeyHex: 'ab' };
     },
-    async installSessionCertificate({ sessionId, certPem }) {
-      f.calls.push(`install:${sessionId}:${certPem}`);
+    async installSessionCertificate({ sessionId, certPem, tokenPublicKeyHex }) {
+      f.calls.push(`install:${sessionId}:${certPem}${tokenPublicKeyHex === undefined ? ':no-token-key' : ''}`);
     },
     async provisionSession(s: SessionSpec) {
       f.provisionStarted = true;
@@ -188,8 +204,38 @@ function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; warm?: 'ok' 
       const id = randomUUID();
       return { sessionId: id, app: pool.app, quality: pool.quality, containerId: `c-${id}`, containerName: `n-${id}`, ip: '10.213.0.2', readyAt: Date.now() };
     },
-    async addSessionRoutes({ sessionId, containerIp }) {
-      f.calls.push(`routes+:${sessionId}@${containerIp}`);
+    async addSessionRoutes({ sessionId, containerIp, node }) {
+      f.calls.push(`routes+:${sessionId}@${containerIp}${node ? `:${node}` : ''}`);
+    },
+    async poolNodes() {
+      return opts.nodePools?.nodes ?? [];
+    },
+    // The world's slots and findings are the `auto` pool's; other pools have none.
+    async listWarmSlots({ node, pool }) {
+      return pool.quality === 'auto' ? (opts.nodePools?.slots[node] ?? []) : [];
+    },
+    async checkWarmContainers({ pool, slots }) {
+      f.calls.push(`check:${poolName(pool.app, pool.quality)}:${slots.map((s) => s.sessionId).join(',')}`);
+      return pool.quality === 'auto' ? { unusable: opts.nodePools?.unusable ?? [], unlisted: opts.nodePools?.unlisted ?? [] } : { unusable: [], unlisted: [] };
+    },
+    async takeBackWarmSlots({ node, sessionIds, unlisted }) {
+      const world = opts.nodePools!;
+      const taken = (world.slots[node] ?? []).filter((s) => sessionIds === null || sessionIds.includes(s.sessionId)).map((s) => s.sessionId);
+      world.slots[node] = (world.slots[node] ?? []).filter((s) => !taken.includes(s.sessionId));
+      f.calls.push(`take-back:${node}:${taken.join(',')}`);
+      return [...taken, ...(unlisted ?? [])];
+    },
+    async startWarmContainer({ pool, sessionId }) {
+      const n = f.calls.filter((c) => c.startsWith('start-warm')).length + 1;
+      if (opts.nodePools?.failEvery && n % opts.nodePools.failEvery === 0) {
+        f.calls.push(`start-warm-failed:${sessionId}`);
+        throw new NotReadyInTimeError('session not ready after 60s');
+      }
+      f.calls.push(`start-warm:${poolName(pool.app, pool.quality)}:${sessionId}`);
+      return { id: `c-${sessionId}`, name: `n-${sessionId}`, ip: '10.213.0.3' };
+    },
+    async offerWarmSlot({ node, slot }) {
+      f.calls.push(`offer:${node}:${slot.sessionId}:${slot.node}`);
     },
     async removeSessionRoutes({ sessionId }) {
       f.calls.push(`routes-:${sessionId}`);
@@ -213,15 +259,25 @@ function fakes(opts: { provision?: 'ok' | 'image-missing' | 'hang'; warm?: 'ok' 
       f.teardowns.push(input.sessionId);
       return { removed: 1 };
     },
-  };
+  } satisfies SessionActivities;
+  // Where each ran: the control queue or a node's.
+  f.activities = Object.fromEntries(
+    Object.entries(f.activities).map(([name, fn]) => [
+      name,
+      (...args: unknown[]) => {
+        f.ranOn.push(`${name}@${Context.current().info.taskQueue}`);
+        return (fn as (...a: unknown[]) => unknown)(...args);
+      },
+    ]),
+  ) as unknown as SessionActivities;
   return f;
 }
 
 /** The node the fake placement puts every session on. */
 const NODE = 'node-a';
 
-/** A worker on a fresh control task queue, and one on its node's queue (the same fakes on both). */
-async function withWorker<T>(f: Fakes, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+/** A worker on a fresh control task queue, and one on each node's queue (the same fakes on all). */
+async function withWorker<T>(f: Fakes, fn: (taskQueue: string) => Promise<T>, nodes: readonly string[] = [NODE]): Promise<T> {
   const taskQueue = `wf-test-${randomUUID()}`;
   const common = {
     connection: env.nativeConnection,
@@ -230,8 +286,9 @@ async function withWorker<T>(f: Fakes, fn: (taskQueue: string) => Promise<T>): P
     maxHeartbeatThrottleInterval: '200 ms',
   };
   const worker = await Worker.create({ ...common, taskQueue, workflowsPath: workflowsEntry });
-  const nodeWorker = await Worker.create({ ...common, taskQueue: nodeTaskQueue(taskQueue, NODE) });
-  return nodeWorker.runUntil(worker.runUntil(fn(taskQueue)));
+  let run = worker.runUntil(fn(taskQueue));
+  for (const node of nodes) run = (await Worker.create({ ...common, taskQueue: nodeTaskQueue(taskQueue, node) })).runUntil(run);
+  return run;
 }
 
 async function startSession(taskQueue: string, s: SessionSpec, historyLimit?: number) {
@@ -261,7 +318,11 @@ describe('SessionWorkflow', () => {
     expect(f.states).toEqual(['provisioning', 'ready', 'stopping', 'stopped']);
     // Files and container before routes; at the end, routes and credentials go before the container.
     const id = s.sessionId;
-    expect(f.calls).toEqual([`place:${id}:1024:1`, `key:${id}`, `sign:${id}:pub-${id}`, `install:${id}:cert-${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`, `remove:${id}`, `release:${id}`]);
+    expect(f.calls).toEqual([`place:${id}:1024:1`, `key:${id}`, `sign:${id}:pub-${id}`, `install:${id}:cert-${id}`, `container:${id}`, `routes+:${id}@172.30.0.2`, `routes-:${id}`, `revoke:${id}`, `remove:${id}`, `release:${id}`]);
+    // The doors close on the control queue (where the ingress and the credentials are), the rest on the node.
+    const ran = (name: string) => f.ranOn.filter((r) => r.startsWith(`${name}@`));
+    expect([...ran('removeSessionRoutes'), ...ran('revokeSessionCredentials')].map((r) => r.includes('-node-'))).toEqual([false, false]);
+    expect(ran('removeSession').map((r) => r.endsWith(`-node-${NODE}`))).toEqual([true]);
     // The node it was placed on is part of what it records.
     expect(snapshot.node).toBe(NODE);
     expect(f.audits).toEqual(['session.created', 'session.expired:idle']);
@@ -373,7 +434,7 @@ describe('SessionWorkflow', () => {
     expect(f.states).toEqual(['provisioning', 'stopping', 'stopped']);
     // No route was added for a session that never became ready; teardown still runs whole.
     const id = s.sessionId;
-    expect(f.calls).toEqual([`place:${id}:1024:1`, `key:${id}`, `sign:${id}:pub-${id}`, `install:${id}:cert-${id}`, `remove:${id}`, `release:${id}`]);
+    expect(f.calls).toEqual([`place:${id}:1024:1`, `key:${id}`, `sign:${id}:pub-${id}`, `install:${id}:cert-${id}`, `routes-:${id}`, `revoke:${id}`, `remove:${id}`, `release:${id}`]);
   });
 
   it('ends no_capacity when no node has room: nothing made, and the ready update answers the failure', async () => {
@@ -390,7 +451,7 @@ describe('SessionWorkflow', () => {
     expect(ready.node).toBeUndefined();
     const id = s.sessionId;
     // No file, container or route; teardown still runs whole (it finds nothing to remove or release).
-    expect(f.calls).toEqual([`remove:${id}`, `release:${id}`]);
+    expect(f.calls).toEqual([`routes-:${id}`, `revoke:${id}`, `remove:${id}`, `release:${id}`]);
     expect(f.states).toEqual(['provisioning', 'stopping', 'failed']);
     expect(f.audits).toEqual(['session.created', 'session.failed:no_capacity']);
   });
@@ -487,7 +548,7 @@ describe('SessionWorkflow', () => {
     expect(ready).toMatchObject({ state: 'ready', start: 'warm', container: { id: 'warm-1', ip: '10.213.0.18' } });
     expect(final).toMatchObject({ state: 'stopped', reason: 'user_stop' });
     const id = s.sessionId;
-    expect(f.calls).toEqual([`place:${id}:1024:1:warm@${NODE}`, `claim:${id}:warm-1:${s.url}`, `remove:${id}`, `release:${id}`]);
+    expect(f.calls).toEqual([`place:${id}:1024:1:warm@${NODE}`, `claim:${id}:warm-1:${s.url}`, `routes-:${id}`, `revoke:${id}`, `remove:${id}`, `release:${id}`]);
     expect(f.states).toEqual(['provisioning', 'ready', 'stopping', 'stopped']);
   });
 
@@ -537,21 +598,75 @@ describe('PoolWarmerWorkflow', () => {
     certLifetimeSeconds: 9 * 3600,
   });
 
-  it('reconciles each pool, then warms what is missing; a failed warm-up does not fail the run', async () => {
-    const f = fakes({ pool: { ready: 1, failEvery: 3 } });
-    const result = await withWorker(f, async (tq) => {
-      const handle = await env.client.workflow.start<typeof PoolWarmerWorkflow>('PoolWarmerWorkflow', {
-        taskQueue: tq,
-        workflowId: `pool-${randomUUID()}`,
-        args: [{ pools: [pool('auto', 4), pool('low', 1)] }],
-      });
-      recorder.remember('pool-warmer', handle);
-      return handle.result();
+  const run = (f: Fakes, pools: PoolSpec[], nodes: readonly string[]) =>
+    withWorker(
+      f,
+      async (tq) => {
+        const handle = await env.client.workflow.start<typeof PoolWarmerWorkflow>('PoolWarmerWorkflow', {
+          taskQueue: tq,
+          workflowId: `pool-${randomUUID()}`,
+          args: [{ pools }],
+        });
+        recorder.remember('pool-warmer', handle);
+        return handle.result();
+      },
+      nodes,
+    );
+  const ready = (sessionId: string, node: string): WarmSlot => ({ sessionId, app: 'firefox', quality: 'auto', containerId: `c-${sessionId}`, containerName: `n-${sessionId}`, ip: '10.213.0.2', readyAt: 0, node });
+
+  it('keeps each active node’s pool: removes what is unusable or orphaned, then warms what is missing on that node; a failed warm-up is removed and does not fail the run', async () => {
+    const f = fakes({
+      nodePools: {
+        nodes: [{ node: NODE, action: 'keep', targets: [4, 0] }],
+        slots: { [NODE]: [ready('ok', NODE), ready('dead', NODE)] },
+        unusable: ['dead'],
+        unlisted: ['orphan'],
+        failEvery: 3,
+      },
     });
-    // auto: 1 ready of 4 → 3 warm-ups, the third fails; low: already full.
-    expect(f.calls.filter((c) => c.startsWith('reconcile')).sort()).toEqual(['reconcile:firefox-auto', 'reconcile:firefox-low']);
-    expect(f.calls.filter((c) => c.startsWith('warm')).sort()).toEqual(['warm-failed:firefox-auto', 'warm:firefox-auto', 'warm:firefox-auto']);
+    const result = await run(f, [pool('auto', 4), pool('low', 1)], [NODE]);
+    const nodeQueue = (name: string) => f.ranOn.filter((r) => r.startsWith(`${name}@`)).every((r) => r.endsWith(`-node-${NODE}`));
+    // The node looks at its containers; the unusable slot and the orphan go, doors first.
+    expect(f.calls).toContain('take-back:node-a:dead');
+    for (const id of ['dead', 'orphan']) {
+      const at = (c: string) => f.calls.indexOf(c);
+      expect(at(`routes-:${id}`)).toBeGreaterThanOrEqual(0);
+      expect(at(`routes-:${id}`)).toBeLessThan(at(`remove:${id}`));
+    }
+    // auto: 1 usable of 4 → 3 warm-ups, the third fails; low: a target of 0 on this node.
+    const started = f.calls.filter((c) => c.startsWith('start-warm:firefox-auto:')).map((c) => c.split(':')[2]!);
+    expect(started).toHaveLength(2);
+    expect(f.calls.filter((c) => c.startsWith('start-warm:firefox-low'))).toEqual([]);
+    for (const id of started) {
+      // Key on the node, certificate on the control queue (no token key: it admits nobody yet),
+      // container on the node, routes to it through its node, then offered in that node's list.
+      const mine = f.calls.filter((c) => c.includes(id));
+      expect(mine).toEqual([`key:${id}`, `sign:${id}:pub-${id}`, `install:${id}:cert-${id}:no-token-key`, `start-warm:firefox-auto:${id}`, `routes+:${id}@10.213.0.3:${NODE}`, `offer:${NODE}:${id}:${NODE}`]);
+    }
+    const failed = f.calls.find((c) => c.startsWith('start-warm-failed:'))!.split(':')[1]!;
+    expect(f.calls.filter((c) => c.includes(failed)).slice(-3)).toEqual([`routes-:${failed}`, `revoke:${failed}`, `remove:${failed}`]);
+    for (const name of ['createSessionKey', 'installSessionCertificate', 'startWarmContainer', 'checkWarmContainers', 'removeSession']) expect(nodeQueue(name), name).toBe(true);
+    expect(f.ranOn.filter((r) => /^(signSessionCertificate|addSessionRoutes|offerWarmSlot|takeBackWarmSlots|poolNodes)@/.test(r)).every((r) => !r.includes('-node-'))).toBe(true);
     expect(result).toEqual({ warmed: 2, removed: 2 });
+  });
+
+  it('drops a draining node’s pool on that node, and forgets a lost node’s without asking it', async () => {
+    const f = fakes({
+      nodePools: {
+        nodes: [
+          { node: NODE, action: 'drop' },
+          { node: 'node-lost', action: 'forget' },
+        ],
+        slots: { [NODE]: [ready('d1', NODE), ready('d2', NODE)], 'node-lost': [ready('l1', 'node-lost')] },
+      },
+    });
+    // No worker polls the lost node's queue: a call there would wait out its deadline.
+    const result = await run(f, [pool('auto', 2)], [NODE]);
+    expect(f.calls.filter((c) => c.startsWith('remove:')).sort()).toEqual(['remove:d1', 'remove:d2']);
+    expect(f.calls).toContain('routes-:l1');
+    expect(f.calls.some((c) => c.startsWith('start-warm') || c.startsWith('check:') || c === 'remove:l1')).toBe(false);
+    expect(f.ranOn.some((r) => r.endsWith('-node-node-lost'))).toBe(false);
+    expect(result).toEqual({ warmed: 0, removed: 3 });
   });
 });
 
