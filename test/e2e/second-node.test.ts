@@ -7,9 +7,9 @@
  * reaches beta's sessions over the link, admitted by beta's firewall (HACKSTREAM_INGRESS_SOURCES).
  *
  * Each node keeps a warm pool of its own, on its own engine. Sessions are placed by bin-packing
- * (beta, the fuller node, first), from that node's pool, until beta is at capacity; a session
- * bound to alpha's label goes to alpha (and takes alpha's warm container) while beta has room; a
- * session on beta renders in Chromium through the ingress; a drained beta drops its pool, gets no
+ * (beta, the fuller node, first), from that node's pool, until beta is at capacity, concurrent
+ * creates included; a session bound to alpha's label goes to alpha (and takes alpha's warm
+ * container) while beta has room; a session on each node renders in Chromium through the ingress; a drained beta drops its pool, gets no
  * new session and keeps its own; kill -9 of beta's worker and engine ends its sessions
  * `node_lost` within a minute with nothing left reserved, its pool is forgotten, and beta back
  * again removes what its lost sessions left.
@@ -153,7 +153,7 @@ async function create(url?: string, nodeLabels?: Record<string, string>): Promis
 describe('a second session node on an engine of its own', () => {
   let onBetaA: Awaited<ReturnType<typeof create>>;
 
-  it('takes sessions by bin-packing from its own pool until it is full, one of them renders through the ingress, and drained it drops its pool', async () => {
+  it('takes sessions by bin-packing from its own pool until it is full, a session on each node renders through the ingress, and drained it drops its pool', async () => {
     // Each node warms its own container, on its own engine.
     await untilReady('beta', 1);
     await untilReady('alpha', 1);
@@ -182,13 +182,18 @@ describe('a second session node on an engine of its own', () => {
     expect(await sessionContainers(onAlpha.id)).toHaveLength(1);
     expect(await readyOn('beta')).toEqual([]);
 
-    // The page, rendered on beta, in Chromium through the host's ingress and the link to beta.
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    const tab = await context.newPage();
-    const fresh = async () => String((await t.call('POST', `/v1/sessions/${onBetaA.id}/connect`, { token: onBetaA.token })).body.connect.browser.url);
-    const response = await openSessionWindow(tab, onBetaA.body.connect.browser.url, fresh, { check: windowShows, arg: { title: page.title, colour: PAGE_COLOUR } });
-    expect(response?.status()).toBe(200);
-    await context.close();
+    // The page, rendered on each node, in Chromium through the host's ingress (to beta over the link).
+    const onAlphaWithPage = await create(page.url, { site: 'host' });
+    expect(onAlphaWithPage.node).toBe('alpha');
+    for (const s of [onBetaA, onAlphaWithPage]) {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const tab = await context.newPage();
+      const fresh = async () => String((await t.call('POST', `/v1/sessions/${s.id}/connect`, { token: s.token })).body.connect.browser.url);
+      const response = await openSessionWindow(tab, s.body.connect.browser.url, fresh, { check: windowShows, arg: { title: page.title, colour: PAGE_COLOUR } });
+      expect(response?.status(), s.node).toBe(200);
+      await context.close();
+    }
+    expect((await t.call('POST', `/v1/sessions/${onAlphaWithPage.id}/stop`, { token: onAlphaWithPage.token })).status).toBe(200);
 
     // A slot free on beta again: its pool is refilled there.
     expect((await t.call('POST', `/v1/sessions/${onBetaB.id}/stop`, { token: onBetaB.token })).status).toBe(200);
@@ -209,6 +214,17 @@ describe('a second session node on an engine of its own', () => {
     for (const s of [onAlpha, onAlphaByLabel, afterDrain]) expect((await t.call('POST', `/v1/sessions/${s.id}/stop`, { token: s.token })).status).toBe(200);
     expect((await t.call('POST', '/v1/nodes/beta/approve', { token: admin.token })).status).toBe(200);
   }, 420_000);
+
+  it('never gives a node more than it has room for under concurrent creates', async () => {
+    const registry = new NodeRegistry(db);
+    await until('beta back in service', async () => ((await registry.get('beta'))?.state === 'active' ? true : null), 30_000);
+    // beta has one session (onBetaA) and room for one more; four creates at once.
+    const burst = await Promise.all(Array.from({ length: 4 }, () => create()));
+    const nodes = burst.map((s) => s.node).sort();
+    expect(nodes).toEqual(['alpha', 'alpha', 'alpha', 'beta']);
+    expect((await registry.get('beta'))?.reserved.sessions).toBe(2);
+    for (const s of burst) expect((await t.call('POST', `/v1/sessions/${s.id}/stop`, { token: s.token })).status).toBe(200);
+  }, 240_000);
 
   it('ends a killed node’s sessions node_lost, frees what they held, and collects their containers when it is back', async () => {
     const registry = new NodeRegistry(db);
