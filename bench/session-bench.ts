@@ -119,15 +119,19 @@ interface Created {
   start: string;
   url: string;
   token: string;
+  /** Epoch ms the request was sent and answered (the same clock as Temporal's history here). */
+  sentAt: number;
+  answeredAt: number;
 }
 
 async function create(t: ApiUnderTest, token: string, body: Record<string, unknown>): Promise<Created> {
+  const sentAt = Date.now();
   const t0 = performance.now();
   const res = await t.call('POST', '/v1/sessions', { token, body: { app: 'firefox', ...body } });
   const ms = performance.now() - t0;
   if (res.status !== 201) throw new Error(`create failed: ${res.status} ${JSON.stringify(res.body)}`);
   const view = res.body as { session_id: string; start: string; connect: { browser: { url: string } } };
-  return { ms, id: view.session_id, start: view.start, url: view.connect.browser.url, token };
+  return { ms, id: view.session_id, start: view.start, url: view.connect.browser.url, token, sentAt, answeredAt: sentAt + ms };
 }
 
 /** A fresh connect descriptor's browser URL for a running session (what a reconnect asks for). */
@@ -161,9 +165,13 @@ const eventMs = (e: { eventTime?: { seconds?: unknown; nanos?: number | null } |
  * worker (started → completed), and how long the workflow's tasks and activities waited for a
  * worker to pick them up (scheduled → started, summed).
  */
-async function sessionTimeline(t: ApiUnderTest, sessionId: string): Promise<{ activities: Map<string, number>; queued: number }> {
+async function sessionTimeline(t: ApiUnderTest, sessionId: string): Promise<{ activities: Map<string, number>; queued: number; startedAt: number; readyAt: number | null }> {
   const history = await t.temporal.workflow.getHandle(sessionWorkflowId(sessionId)).fetchHistory();
   const events = history.events ?? [];
+  const startedAt = events.length > 0 ? eventMs(events[0]!) : 0;
+  // The ready update's answer (the API answers 201 once it has it).
+  const ready = events.find((e) => e.workflowExecutionUpdateCompletedEventAttributes);
+  const readyAt = ready ? eventMs(ready) : null;
   const activities = new Map<string, number>();
   let queued = 0;
   const startedOf = (sid: number, attr: 'activityTaskStartedEventAttributes' | 'workflowTaskStartedEventAttributes') =>
@@ -181,7 +189,7 @@ async function sessionTimeline(t: ApiUnderTest, sessionId: string): Promise<{ ac
     if (started) queued += eventMs(started) - eventMs(scheduled);
     if (started && completed && !activities.has(name)) activities.set(name, eventMs(completed) - eventMs(started));
   }
-  return { activities, queued };
+  return { activities, queued, startedAt, readyAt };
 }
 const activityDurations = async (t: ApiUnderTest, sessionId: string) => (await sessionTimeline(t, sessionId)).activities;
 
@@ -501,17 +509,28 @@ async function main(): Promise<void> {
           const warm1: number[] = [];
           const overhead: number[] = [];
           const claimMs: number[] = [];
+          // Where a warm start's time goes: the API before the workflow starts (authentication,
+          // quota, the claim, the start), the workflow until its ready answer (its tasks and
+          // activities), and the API's answer after it; and the activities' own time.
+          const phases1: Record<string, number[]> = { before_workflow: [], workflow_until_ready: [], answer_after_ready: [] };
           for (let i = 0; i < SAMPLES; i++) {
             await waitForPool(redis, image, CONCURRENCY);
             await untilHostQuiet();
             const c = await create(t, user.token, { url: page.url });
             if (c.start !== 'warm') throw new Error('expected a warm start');
             warm1.push(c.ms);
-            const claim = (await activityDurations(t, c.id)).get('claimWarmContainer');
+            const timeline = await sessionTimeline(t, c.id);
+            const claim = timeline.activities.get('claimWarmContainer');
             if (claim !== undefined) {
               overhead.push(c.ms - claim);
               claimMs.push(claim);
             }
+            if (timeline.readyAt !== null) {
+              phases1['before_workflow']!.push(timeline.startedAt - c.sentAt);
+              phases1['workflow_until_ready']!.push(timeline.readyAt - timeline.startedAt);
+              phases1['answer_after_ready']!.push(c.answeredAt - timeline.readyAt);
+            }
+            for (const [name, ms] of timeline.activities) (phases1[`activity ${name}`] ??= []).push(ms);
             await stop(t, c);
             log(`warm c=1 ${i + 1}/${SAMPLES}: ${round(c.ms)} ms`);
           }
@@ -542,6 +561,8 @@ async function main(): Promise<void> {
           row(`warm start: POST → 201 ready, c=${CONCURRENCY}`, stats(warm5));
           row('API overhead (warm start minus the claim activity)', stats(overhead));
           row('  the claim activity (token key, docker update, URL handed over)', stats(claimMs));
+          result['warm_start_c1_phases_ms'] = Object.fromEntries(Object.entries(phases1).map(([k, v]) => [k, stats(v)]));
+          for (const [k, v] of Object.entries(phases1)) row(`  c=1: ${k.replaceAll('_', ' ')}`, stats(v));
           result['warm_start_c5_phases_ms'] = { claim_activity: stats(claim5), queued_for_a_worker: stats(queued5) };
           row(`  c=${CONCURRENCY}: the claim activity`, stats(claim5));
           row(`  c=${CONCURRENCY}: the workflow's tasks and activities waiting for the worker (summed)`, stats(queued5));
