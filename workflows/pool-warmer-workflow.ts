@@ -114,7 +114,13 @@ async function keepOnePool(node: PoolNode, pool: PoolSpec, target: number): Prom
   });
   const removable = check.unusable.length + check.unlisted.length === 0 ? [] : await ledger.takeBackWarmSlots({ node: node.node, pool, sessionIds: check.unusable, unlisted: check.unlisted });
   await Promise.all(removable.map((sessionId) => removeWarm(node.node, sessionId)));
-  const ready = slots.length - check.unusable.length;
+  const usable = slots.filter((s) => !check.unusable.includes(s.sessionId));
+  // A pool made smaller, or filled by a run of its earlier size still in flight when its worker
+  // restarted, gives its oldest back. Runs from before this replay without it.
+  const excess = usable.length > target && patched('pools-trimmed-to-size') ? usable.toSorted((a, b) => a.readyAt - b.readyAt).slice(0, usable.length - target) : [];
+  const trimmed = excess.length === 0 ? [] : await ledger.takeBackWarmSlots({ node: node.node, pool, sessionIds: excess.map((s) => s.sessionId) });
+  await Promise.all(trimmed.map((sessionId) => removeWarm(node.node, sessionId)));
+  const ready = usable.length - trimmed.length;
   const missing = Math.max(0, target - ready);
   const results = await Promise.allSettled(Array.from({ length: missing }, () => warmOne(node.node, pool)));
   let warmed = 0;
@@ -122,7 +128,7 @@ async function keepOnePool(node: PoolNode, pool: PoolSpec, target: number): Prom
     if (r.status === 'fulfilled') warmed++;
     else log.warn('warming a container failed', { node: node.node, pool: name, error: String(r.reason) });
   }
-  return { warmed, removed: removable.length };
+  return { warmed, removed: removable.length + trimmed.length };
 }
 
 /**

@@ -66,6 +66,10 @@ const DURABLE: ActivityOptions = {
 };
 const durable = proxyActivities<Activities>(DURABLE);
 
+// A teardown's first try at revoking the browser credentials: an outage of their store does not
+// hold the container's removal (the revocation is retried without a cap after it).
+const firstRevocation = proxyActivities<Activities>({ startToCloseTimeout: '10 seconds', retry: { initialInterval: '1s', maximumAttempts: 2 } });
+
 // Provisioning steps fail the session after a few attempts instead of retrying forever. A stop
 // during provisioning waits for the running step to acknowledge, so that teardown cannot run
 // before something the step is still creating exists.
@@ -435,24 +439,38 @@ async function removeSession(session: LiveSession): Promise<void> {
     // own removal reaches neither on another host. Sessions that began before this replay without it.
     if (patched('doors-closed-on-control')) {
       await durable.removeSessionRoutes({ sessionId });
-      await durable.revokeSessionCredentials({ sessionId });
+      // A Redis outage must not keep the container running (session-removal.ts's order): after a
+      // brief try the node removes the rest, and the revocation is retried until it is done.
+      const revoked = await firstRevocation.revokeSessionCredentials({ sessionId }).then(
+        () => true,
+        () => false,
+      );
+      await removeOnNode(session);
+      if (!revoked) await durable.revokeSessionCredentials({ sessionId });
+      return;
     }
-    try {
-      await onNode(session, DURABLE).removeSession({ sessionId });
-    } catch (err) {
-      // Only a node that did not remove it within its deadline gets here (a removal is retried
-      // without a cap until then): the session ends all the same, and the node's reconciler
-      // removes its container when it is back, the control side's reconciler its routes and
-      // credentials.
-      if (!(err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_CLOSE')) throw err;
-      log.warn('the session node did not take the removal', { sessionId, node: session.snap.node, error: failureMessage(err) });
-    }
+    await removeOnNode(session);
     return;
   }
   // Replaying a teardown that began before removeSession existed: its three steps, as recorded.
   await durable.removeSessionRoutes({ sessionId });
   await durable.revokeSessionCredentials({ sessionId });
   await durable.teardownSession({ sessionId });
+}
+
+/** Everything of the session on its node's host, by the node's worker. */
+async function removeOnNode(session: LiveSession): Promise<void> {
+  const { sessionId } = session.spec;
+  try {
+    await onNode(session, DURABLE).removeSession({ sessionId });
+  } catch (err) {
+    // Only a node that did not remove it within its deadline gets here (a removal is retried
+    // without a cap until then): the session ends all the same, and the node's reconciler
+    // removes its container when it is back, the control side's reconciler its routes and
+    // credentials.
+    if (!(err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_CLOSE')) throw err;
+    log.warn('the session node did not take the removal', { sessionId, node: session.snap.node, error: failureMessage(err) });
+  }
 }
 
 /** Step three, on every path out: teardown, completed even when the workflow was cancelled. */

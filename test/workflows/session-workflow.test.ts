@@ -114,7 +114,7 @@ interface PoolWorld {
  * themselves.
  */
 function fakes(
-  opts: { provision?: 'ok' | 'image-missing' | 'hang'; warm?: 'ok' | 'dead'; pool?: { ready: number; failEvery?: number }; nodePools?: PoolWorld; noCapacity?: boolean } = {},
+  opts: { provision?: 'ok' | 'image-missing' | 'hang'; warm?: 'ok' | 'dead'; pool?: { ready: number; failEvery?: number }; nodePools?: PoolWorld; noCapacity?: boolean; credentialsDownUntilRemoved?: boolean } = {},
 ): Fakes {
   const f: Fakes = {
     states: [],
@@ -241,6 +241,10 @@ function fakes(
       f.calls.push(`routes-:${sessionId}`);
     },
     async revokeSessionCredentials({ sessionId }) {
+      if (opts.credentialsDownUntilRemoved && !f.calls.includes(`remove:${sessionId}`)) {
+        f.calls.push(`revoke-failed:${sessionId}`);
+        throw new Error('Redis is unavailable');
+      }
       f.calls.push(`revoke:${sessionId}`);
       return { revoked: 0 };
     },
@@ -416,6 +420,21 @@ describe('SessionWorkflow', () => {
     expect(snapshot).toMatchObject({ state: 'stopped', reason: 'user_stop' });
     expect(f.teardowns).toEqual([s.sessionId]);
     expect(f.audits).toEqual(['session.created', 'session.stopped:user_stop']);
+  });
+
+  it('removes the container while the credentials store is down, and revokes once it is back', async () => {
+    const f = fakes({ credentialsDownUntilRemoved: true });
+    const s = await spec();
+    const snapshot = await withWorker(f, async (tq) => {
+      const h = await startSession(tq, s);
+      await h.executeUpdate(awaitReadyUpdate);
+      await h.signal(stopSignal, { reason: 'user_stop', by: s.userId });
+      return h.result();
+    });
+    const id = s.sessionId;
+    // A brief first try, then the node's removal, then the revocation until it is done; the room last.
+    expect(f.calls.slice(f.calls.indexOf(`routes-:${id}`))).toEqual([`routes-:${id}`, `revoke-failed:${id}`, `revoke-failed:${id}`, `remove:${id}`, `revoke:${id}`, `release:${id}`]);
+    expect(snapshot).toMatchObject({ state: 'stopped', reason: 'user_stop' });
   });
 
   it('stops during provisioning: cancels provisioning, then tears down', async () => {
@@ -648,6 +667,22 @@ describe('PoolWarmerWorkflow', () => {
     for (const name of ['createSessionKey', 'installSessionCertificate', 'startWarmContainer', 'checkWarmContainers', 'removeSession']) expect(nodeQueue(name), name).toBe(true);
     expect(f.ranOn.filter((r) => /^(signSessionCertificate|addSessionRoutes|offerWarmSlot|takeBackWarmSlots|poolNodes)@/.test(r)).every((r) => !r.includes('-node-'))).toBe(true);
     expect(result).toEqual({ warmed: 2, removed: 2 });
+  });
+
+  it('gives the oldest of a pool above its size back, doors first, and warms nothing', async () => {
+    const at = (sessionId: string, readyAt: number): WarmSlot => ({ ...ready(sessionId, NODE), readyAt });
+    const f = fakes({
+      nodePools: {
+        nodes: [{ node: NODE, action: 'keep', targets: [1] }],
+        slots: { [NODE]: [at('newest', 3000), at('oldest', 1000), at('middle', 2000)] },
+      },
+    });
+    const result = await run(f, [pool('auto', 1)], [NODE]);
+    expect(f.calls.filter((c) => c.startsWith('take-back:'))).toEqual(['take-back:node-a:oldest,middle']);
+    expect(f.calls.filter((c) => c.startsWith('remove:')).sort()).toEqual(['remove:middle', 'remove:oldest']);
+    for (const id of ['oldest', 'middle']) expect(f.calls.indexOf(`routes-:${id}`)).toBeLessThan(f.calls.indexOf(`remove:${id}`));
+    expect(f.calls.some((c) => c.startsWith('start-warm') || c.includes('newest:'))).toBe(false);
+    expect(result).toEqual({ warmed: 0, removed: 2 });
   });
 
   it('drops a draining node’s pool on that node, and forgets a lost node’s without asking it', async () => {
