@@ -1,6 +1,7 @@
 /**
  * Every activity the worker registers, composed from the modules that implement them: the
- * session's own steps (activities/session-activities.ts), its key and certificate
+ * session's own steps on the control queue (activities/session-activities.ts) and on its node
+ * (activities/node-host-activities.ts), its key and certificate
  * (activities/session-certificates.ts), the warm pools' on each node
  * (activities/warm-containers.ts) and on the control queue (activities/warm-pool-ledger.ts; before
  * that, activities/warm-pool-activities.ts), the session watcher (activities/session-watcher.ts), an
@@ -11,6 +12,7 @@
  * and unit tests pass fakes.
  */
 import { accountAccessActivities, type AccountAccessDeps } from './account-access-activities.js';
+import { nodeHostActivities, type NodeHostDeps } from './node-host-activities.js';
 import { nodePlacementActivities, type NodePlacementDeps } from './node-placement-activities.js';
 import { reconcileActivities, type ReconcileDeps } from './reconciler.js';
 import { sessionCertificateActivities } from './session-certificates.js';
@@ -21,6 +23,7 @@ import { warmContainerActivities, type WarmContainerDeps } from './warm-containe
 import { warmPoolLedgerActivities, type WarmPoolLedgerDeps } from './warm-pool-ledger.js';
 
 export type ActivityDeps = SessionActivityDeps &
+  NodeHostDeps &
   WarmPoolDeps &
   WarmContainerDeps &
   WarmPoolLedgerDeps &
@@ -32,6 +35,7 @@ export type ActivityDeps = SessionActivityDeps &
 export function createActivities(deps: ActivityDeps) {
   return {
     ...sessionActivities(deps),
+    ...nodeHostActivities(deps),
     ...sessionCertificateActivities(deps),
     ...warmPoolActivities(deps),
     ...warmContainerActivities(deps),

@@ -11,15 +11,27 @@ import { sessionTlsName } from '../core/ingress-names.js';
 import { sessionPublicKeyHex } from '../core/session-token-key.js';
 import type { SessionFiles } from './session-files.js';
 
-export interface SessionCertificateDeps {
-  certificates: Pick<CertificateIssuer, 'issueServerCertificateFor'>;
+/** The node's half: the session's key and files on its host. */
+export interface SessionKeyDeps {
   files: Pick<SessionFiles, 'currentKey' | 'pendingKey' | 'removePendingKey' | 'currentCertificate' | 'write' | 'writeTokenPublicKey'>;
+}
+
+/** The control queue's half: the HackStream CA. */
+export interface CertificateSigningDeps {
+  certificates: Pick<CertificateIssuer, 'issueServerCertificateFor'>;
   /** Sessions' TLS names are `<id>.sessions.<domain>`. */
   domain: string;
   sessionTokenSecret: string;
 }
 
+export type SessionCertificateDeps = SessionKeyDeps & CertificateSigningDeps;
+
 export function sessionCertificateActivities(deps: SessionCertificateDeps) {
+  return { ...sessionKeyActivities(deps), ...certificateSigningActivities(deps) };
+}
+
+/** On the session's node. */
+export function sessionKeyActivities(deps: SessionKeyDeps) {
   const { files } = deps;
   return {
     /**
@@ -29,23 +41,6 @@ export function sessionCertificateActivities(deps: SessionCertificateDeps) {
     async createSessionKey(input: { sessionId: string }): Promise<{ publicKeySpki: string }> {
       const keyPem = (await files.currentKey(input.sessionId)) ?? (await files.pendingKey(input.sessionId));
       return { publicKeySpki: createPublicKey(keyPem).export({ type: 'spki', format: 'der' }).toString('base64') };
-    },
-
-    /**
-     * On the control queue, where the HackStream CA's key is: the session's certificate for the
-     * key its node made (its name `<id>.sessions.<domain>`, valid from the session's start for at
-     * most its maximum duration), and its token public key, both public.
-     */
-    async signSessionCertificate(input: { sessionId: string; publicKeySpki: string; notBefore: number; lifetimeSeconds: number }): Promise<{ certPem: string; tokenPublicKeyHex: string }> {
-      const tlsName = sessionTlsName(input.sessionId, deps.domain);
-      const issued = await deps.certificates.issueServerCertificateFor({
-        commonName: tlsName,
-        dnsNames: [tlsName],
-        notBefore: input.notBefore,
-        lifetimeSeconds: input.lifetimeSeconds,
-        publicKeySpki: new Uint8Array(Buffer.from(input.publicKeySpki, 'base64')),
-      });
-      return { certPem: issued.certPem, tokenPublicKeyHex: sessionPublicKeyHex(deps.sessionTokenSecret, input.sessionId) };
     },
 
     /**
@@ -60,6 +55,26 @@ export function sessionCertificateActivities(deps: SessionCertificateDeps) {
       await files.write(sessionId, { certPem: input.certPem, keyPem: await files.pendingKey(sessionId), ...(tokenPublicKeyHex ? { tokenPublicKeyHex } : {}) });
       await files.removePendingKey(sessionId);
     },
+  };
+}
 
+/** On the control queue, where the HackStream CA's key is. */
+export function certificateSigningActivities(deps: CertificateSigningDeps) {
+  return {
+    /**
+     * The session's certificate for the key its node made (its name `<id>.sessions.<domain>`, valid from the session's start for at
+     * most its maximum duration), and its token public key, both public.
+     */
+    async signSessionCertificate(input: { sessionId: string; publicKeySpki: string; notBefore: number; lifetimeSeconds: number }): Promise<{ certPem: string; tokenPublicKeyHex: string }> {
+      const tlsName = sessionTlsName(input.sessionId, deps.domain);
+      const issued = await deps.certificates.issueServerCertificateFor({
+        commonName: tlsName,
+        dnsNames: [tlsName],
+        notBefore: input.notBefore,
+        lifetimeSeconds: input.lifetimeSeconds,
+        publicKeySpki: new Uint8Array(Buffer.from(input.publicKeySpki, 'base64')),
+      });
+      return { certPem: issued.certPem, tokenPublicKeyHex: sessionPublicKeyHex(deps.sessionTokenSecret, input.sessionId) };
+    },
   };
 }

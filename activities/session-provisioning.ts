@@ -1,7 +1,8 @@
 /**
  * What a session's container needs before anyone can use it, shared by cold starts and warm-pool
- * containers: its certificate and keys on disk, and the container running with the app's window
- * up.
+ * containers: the container running with the app's window up (`containerStarter`, all a session
+ * node needs), and for sessions that began before keys were made on their node, its certificate
+ * and keys minted on this host (`sessionProvisioning`).
  */
 import { Context } from '@temporalio/activity';
 import { sessionTlsName } from '../core/ingress-names.js';
@@ -14,18 +15,25 @@ import type { SessionFiles } from './session-files.js';
 import type { SessionFirewall } from './session-firewall.js';
 import { START_PRIORITY, type StartAdmission } from './start-admission.js';
 
-export interface ProvisioningDeps {
-  runtime: ContainerRuntime;
+/** What starting a session's container on this host needs (a session node's own). */
+export interface ContainerStartDeps {
+  runtime: Pick<ContainerRuntime, 'ensureSessionContainer' | 'inspect' | 'logsTail' | 'appWindow' | 'updateLimits'>;
   /** The session's egress openings, in place before its container starts. */
   firewall: Pick<SessionFirewall, 'open'>;
+  files: Pick<SessionFiles, 'dirOf'>;
+  /** How many containers start at once on this worker. */
+  admission: StartAdmission;
+}
+
+/** The same, and a session's certificate minted here (sessions that began before keys were made on their node). */
+export type ProvisioningDeps = ContainerStartDeps & {
+  runtime: ContainerRuntime;
   certificates: CertificateIssuer;
   files: SessionFiles;
   /** Sessions' TLS names are `<id>.sessions.<domain>`. */
   domain: string;
   sessionTokenSecret: string;
-  /** How many containers start at once on this worker. */
-  admission: StartAdmission;
-}
+};
 
 /** The window class each app's main window has, to know when the app is up. */
 export const APP_WINDOW_CLASS: Record<SessionSpec['app'], string> = { firefox: 'firefox-esr' };
@@ -35,7 +43,7 @@ const APP_WINDOW_WAIT_SECONDS = 2;
 const RETRY_MS = 100;
 
 export function sessionProvisioning(deps: ProvisioningDeps) {
-  const { runtime, certificates, files } = deps;
+  const { certificates, files } = deps;
 
   /** Puts the session's token public key beside its certificate: from now on its owner's tokens work. */
   const writeTokenPublicKey = (sessionId: string) => files.writeTokenPublicKey(sessionId, sessionPublicKeyHex(deps.sessionTokenSecret, sessionId));
@@ -50,6 +58,12 @@ export function sessionProvisioning(deps: ProvisioningDeps) {
       ...(withTokenKey ? { tokenPublicKeyHex: sessionPublicKeyHex(deps.sessionTokenSecret, sessionId) } : {}),
     });
   };
+
+  return { writeTokenPublicKey, writeCertificate, startAndWaitReady: containerStarter(deps) };
+}
+
+export function containerStarter(deps: ContainerStartDeps) {
+  const { runtime, files } = deps;
 
   /**
    * Creates (or finds) the session's container and waits until the app's window exists, once
@@ -101,5 +115,5 @@ export function sessionProvisioning(deps: ProvisioningDeps) {
     }
   };
 
-  return { writeTokenPublicKey, writeCertificate, startAndWaitReady };
+  return startAndWaitReady;
 }

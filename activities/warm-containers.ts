@@ -12,12 +12,12 @@ import { warmContainerSpec } from '../workflows/session-spec.js';
 import { poolLabel } from './container-labels.js';
 import type { ContainerRuntime } from './docker-session-runtime.js';
 import { whileHeartbeating } from './keep-alive.js';
-import { sessionProvisioning, type ProvisioningDeps } from './session-provisioning.js';
+import { containerStarter, type ContainerStartDeps } from './session-provisioning.js';
 
 /** A pool container that is neither ready nor claimed after this long was orphaned. */
 export const POOL_ORPHAN_AGE_MS = 2 * 60_000;
 
-export type WarmContainerDeps = ProvisioningDeps & { runtime: Pick<ContainerRuntime, 'inspect' | 'imageId' | 'listManaged'> };
+export type WarmContainerDeps = ContainerStartDeps & { runtime: Pick<ContainerRuntime, 'inspect' | 'imageId' | 'listManaged'> };
 
 /** A ready slot as the node is asked about it. */
 export interface WarmSlotOnNode {
@@ -42,7 +42,7 @@ const labelHere = (pool: PoolSpec) => poolLabel(Context.current().info.taskQueue
 
 export function warmContainerActivities(deps: WarmContainerDeps) {
   const { runtime } = deps;
-  const provisioning = sessionProvisioning(deps);
+  const startAndWaitReady = containerStarter(deps);
   return {
     /**
      * Starts one container of the pool for `sessionId` (its certificate is installed already)
@@ -50,7 +50,7 @@ export function warmContainerActivities(deps: WarmContainerDeps) {
      */
     async startWarmContainer(input: { pool: PoolSpec; sessionId: string }): Promise<SessionContainer> {
       const label = labelHere(input.pool);
-      return whileHeartbeating(() => provisioning.startAndWaitReady(warmContainerSpec(input.pool, input.sessionId, Date.now()), label));
+      return whileHeartbeating(() => startAndWaitReady(warmContainerSpec(input.pool, input.sessionId, Date.now()), label));
     },
 
     /** Which of the pool's ready slots on this node are unusable, and which of its containers no slot lists. */

@@ -7,9 +7,9 @@
  * into session networks, as on any node).
  *
  * It polls only its node's task queue and registers only the activities that act on this host:
- * the session's key and files, its container, its removal. What the control plane holds of a
- * session (its row, routes, credentials, audit, reservation) is the control queue's; here those
- * are "nothing on this host". It reconciles its own engine at start, before it takes work, and
+ * the session's key and files, its container, its removal, its warm pool's containers. What the
+ * control plane holds of a session (its row, routes, credentials, audit, reservation, the pool's
+ * ready list) is the control queue's; here those are "nothing on this host". It reconciles its own engine at start, before it takes work, and
  * when the registry says it was lost, before it is back in service.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -21,16 +21,18 @@ import readline from 'node:readline';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import Docker from 'dockerode';
-import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { socketsInUse, tcpTable } from '../activities/container-connections.js';
 import { DockerSessionRuntime } from '../activities/docker-session-runtime.js';
-import { engineReconciler } from '../activities/reconciler.js';
+import { nodeHostActivities } from '../activities/node-host-activities.js';
+import { engineReconciler, type ReconcileDeps } from '../activities/reconciler.js';
+import { sessionKeyActivities } from '../activities/session-certificates.js';
 import { TemporalSessionEvents } from '../activities/session-events.js';
 import { SessionFiles } from '../activities/session-files.js';
 import { IptablesPacketFilter, SessionFirewall } from '../activities/session-firewall.js';
 import { TemporalSessionWorkflowStatus } from '../activities/session-workflow-status.js';
 import { StartAdmission } from '../activities/start-admission.js';
 import { SubnetPool } from '../activities/subnet-pool.js';
+import { warmContainerActivities } from '../activities/warm-containers.js';
 import { stopChild } from '../core/child-process.js';
 import { XPRA_PORTS } from '../core/ingress-names.js';
 import type { Logger } from '../core/logger.js';
@@ -42,17 +44,6 @@ import { NodeTunnel, tunnelOf } from './node-tunnel.js';
 import { repeatEvery } from './repeat-every.js';
 import { SessionMonitor } from './session-monitor.js';
 import { sessionUserOnHost } from './user-namespace.js';
-
-/** The activities an edge node runs: those that act on its own host, its warm pool's included. */
-export const EDGE_ACTIVITIES = [
-  'createSessionKey',
-  'installSessionCertificate',
-  'provisionSession',
-  'claimWarmContainer',
-  'removeSession',
-  'startWarmContainer',
-  'checkWarmContainers',
-] as const;
 
 export interface EdgeNodeOptions {
   /** The node's directory (its key, certificate, gateway.json, sessions' files). */
@@ -71,19 +62,6 @@ export interface EdgeNodeOptions {
   /** How to run the demux: this command with `demux …` after it (node-cli.ts). */
   demuxCommand: string[];
   logger: Logger;
-}
-
-/** A stand-in that has nothing: what the control plane holds is not on this host. */
-const nothing =
-  <T>(value: T) =>
-  (): Promise<T> =>
-    Promise.resolve(value);
-
-/** Rejects what only the control plane has, naming it. */
-function notHere<T extends object>(what: string): T {
-  return new Proxy({} as T, {
-    get: (_target, prop) => () => Promise.reject(new Error(`${what} is the control plane's, not an edge node's (${String(prop)})`)),
-  });
 }
 
 export interface EdgeNode {
@@ -106,40 +84,34 @@ export async function startEdgeNode(opts: EdgeNodeOptions): Promise<EdgeNode> {
   const metrics = new WorkerMetrics();
   // Through whichever connection is current: a renewed certificate brings new ones (renew below).
   const events = delegating(() => new TemporalSessionEvents(temporal.client));
-  const deps: ActivityDeps = {
-    runtime,
-    firewall,
-    files: sessionFiles,
-    admission: new StartAdmission(Math.max(2, os.availableParallelism())),
-    events,
+  const admission = new StartAdmission(Math.max(2, os.availableParallelism()));
+  // What the control plane holds of a session (its routes, credentials, row, reservation, the
+  // pools' ready lists) is not on this host: here, there is none of it to remove or list.
+  const none =
+    <T>(value: T) =>
+    (): Promise<T> =>
+      Promise.resolve(value);
+  const noRoutesHere = { remove: none(undefined), list: none([]), collectLeftovers: none(0) };
+  const noCredentialsHere = { revokeAll: none(0), sessionsWithCredentials: none<string[]>([]) };
+  const hostDeps = { runtime, firewall, files: sessionFiles, admission, routes: noRoutesHere, credentials: noCredentialsHere };
+  const activities = { ...sessionKeyActivities(hostDeps), ...nodeHostActivities(hostDeps), ...warmContainerActivities(hostDeps) };
+  const reconcileDeps: ReconcileDeps = {
+    ...hostDeps,
+    store: { nonFinal: none([]), finaliseLost: none(false) },
+    nodes: { reservations: none([]), release: none(false) },
+    // The engine's reconcile pass leaves every pool container to the pool-warming workflow, which
+    // removes those no session claimed (a node's ready list is the control plane's).
+    pools: { readySessionIds: async () => new Set((await runtime.listManaged()).filter((c) => c.pool).map((c) => c.sessionId)) },
     workflows: delegating(() => new TemporalSessionWorkflowStatus(temporal.client)),
-    metrics,
-    node: opts.nodeId,
-    // What the control plane holds of a session: nothing of it is on this host.
-    routes: { ...notHere('a route'), waitUntilLive: nothing(undefined), remove: nothing(undefined), list: nothing([]), collectLeftovers: nothing(0) },
-    credentials: { ...notHere('a connect credential'), revokeAll: nothing(0), sessionsWithCredentials: nothing([]) },
-    store: { ...notHere('a session row'), nonFinal: nothing([]), finaliseLost: nothing(false) },
-    nodes: { ...notHere('the node registry'), reservations: nothing([]), release: nothing(false) },
-    // The pool's ready list is the control plane's: the engine's reconcile pass leaves every pool
-    // container to the pool-warming workflow, which removes those no session claimed.
-    pools: { ...notHere('a warm pool'), readySessionIds: async () => new Set((await runtime.listManaged()).filter((c) => c.pool).map((c) => c.sessionId)) },
     audit: {
-      record: (e: { targetId: string; details: unknown }) => {
+      record: (e: { targetId?: string | null; details?: unknown }) => {
         logger.info('removed what a lost session left', { sessionId: e.targetId, details: e.details });
         return Promise.resolve();
       },
     },
-    accounts: notHere('an account'),
-    certificates: notHere('the HackStream CA'),
-    placement: notHere('placement'),
-    domain: '',
-    sessionTokenSecret: '',
-    // The stand-ins above are typed loosely (a Proxy answers any method); only EDGE_ACTIVITIES and
-    // the engine's reconcile pass run here, and the edge-node test runs them.
-  } as unknown as ActivityDeps;
-  const all = createActivities(deps);
-  const activities = Object.fromEntries(EDGE_ACTIVITIES.map((name) => [name, all[name].bind(all)]));
-  const reconcile = engineReconciler(deps);
+    metrics,
+  };
+  const reconcile = engineReconciler(reconcileDeps);
   const reconcileHere = async (why: string) => {
     const report = await reconcile({ graceSeconds: opts.reconcileGraceSeconds });
     if (report.reconciled > 0) logger.info('reconciled this node’s engine', { why, ...report });
