@@ -494,7 +494,11 @@ async function main(): Promise<void> {
 
   try {
     if (ONLY.has('warm') || ONLY.has('e2e') || ONLY.has('growth')) {
-      const poolEnv = { ...stack.env, HACKSTREAM_TASK_QUEUE: POOL_QUEUE, HACKSTREAM_POOL: `firefox:auto:${CONCURRENCY}`, HACKSTREAM_ROLE_POLICIES: POLICIES };
+      // Growth piles up 20 idle sessions beside the pool: the node's admission ceilings (by default
+      // each session's memory and CPU limits, reserved in full) are lifted so that what the host
+      // really bears is what is measured.
+      const roomForGrowth = { HACKSTREAM_NODE_MEMORY_MB: String(256 * 1024), HACKSTREAM_NODE_CPUS: '256' };
+      const poolEnv = { ...stack.env, ...roomForGrowth, HACKSTREAM_TASK_QUEUE: POOL_QUEUE, HACKSTREAM_POOL: `firefox:auto:${CONCURRENCY}`, HACKSTREAM_ROLE_POLICIES: POLICIES };
       const poolConfig = loadWorkerConfig(poolEnv);
       const db = await openDatabase(poolConfig.db);
       // The API first: warm containers' routes need its ForwardAuth middleware in the ingress.
