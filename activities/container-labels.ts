@@ -11,6 +11,8 @@ export const LABELS = {
   app: `${LABEL_PREFIX}.app`,
   /** On pre-warmed containers: the pool they were made for. */
   pool: `${LABEL_PREFIX}.pool`,
+  /** The class of its app's main window (the catalog's), which a persistent session's removal closes. */
+  windowClass: `${LABEL_PREFIX}.window-class`,
   /**
    * The stack that made it (its workers' task queue): the reconciler removes only its own
    * stack's leftovers, never those of another stack sharing the Docker host.
@@ -24,13 +26,15 @@ export interface SessionLabels {
   app: string;
   pool?: string;
   stack?: string;
+  /** Absent on containers made before the catalog, all Firefox's. */
+  windowClass?: string;
 }
 
 // Ids are UUIDs or similarly tame tokens; anything else in a label means it was not ours.
 const SAFE_VALUE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export function serializeLabels(l: SessionLabels): Record<string, string> {
-  for (const [k, v] of [['sessionId', l.sessionId], ['userId', l.userId], ['app', l.app], ['pool', l.pool ?? 'none'], ['stack', l.stack ?? 'none']] as const) {
+  for (const [k, v] of [['sessionId', l.sessionId], ['userId', l.userId], ['app', l.app], ['pool', l.pool ?? 'none'], ['stack', l.stack ?? 'none'], ['windowClass', l.windowClass ?? 'none']] as const) {
     if (!SAFE_VALUE.test(v)) throw new Error(`label value for ${k} is not a safe identifier: ${JSON.stringify(v)}`);
   }
   return {
@@ -40,6 +44,7 @@ export function serializeLabels(l: SessionLabels): Record<string, string> {
     [LABELS.app]: l.app,
     ...(l.pool ? { [LABELS.pool]: l.pool } : {}),
     ...(l.stack ? { [LABELS.stack]: l.stack } : {}),
+    ...(l.windowClass ? { [LABELS.windowClass]: l.windowClass } : {}),
   };
 }
 
@@ -53,8 +58,9 @@ export function parseLabels(labels: Record<string, string> | undefined): Session
   if (![sessionId, userId, app].every((v) => SAFE_VALUE.test(v))) return null;
   const pool = labels[LABELS.pool];
   const stack = labels[LABELS.stack];
-  if ([pool, stack].some((v) => v !== undefined && !SAFE_VALUE.test(v))) return null;
-  return { sessionId, userId, app, ...(pool ? { pool } : {}), ...(stack ? { stack } : {}) };
+  const windowClass = labels[LABELS.windowClass];
+  if ([pool, stack, windowClass].some((v) => v !== undefined && !SAFE_VALUE.test(v))) return null;
+  return { sessionId, userId, app, ...(pool ? { pool } : {}), ...(stack ? { stack } : {}), ...(windowClass ? { windowClass } : {}) };
 }
 
 /** Docker's label filter for everything a stack made. */

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
+import { launchOf, windowClassOf } from '../core/catalog.js';
 import { XPRA_SSL_PORT, XPRA_WS_PORT } from '../core/ingress-names.js';
 import type { SessionContainer, SessionSpec } from '../workflows/messages.js';
 import { LABELS, parseLabels, serializeLabels, sessionLabelFilter, stackLabelFilter } from './container-labels.js';
@@ -13,7 +14,7 @@ import { ImageMissingError, InvalidSessionSpecError } from './errors.js';
 import { SESSION_FILES_MOUNT, SESSION_UID } from './session-files.js';
 import { sessionBridgeName } from './session-firewall.js';
 import { connectedRoutes, type SubnetPool } from './subnet-pool.js';
-import { firefoxEnvironment, xpraArguments } from './xpra-arguments.js';
+import { sessionEnvironment, xpraArguments } from './xpra-arguments.js';
 import { readXpraStatus, type XpraStatus } from './xpra-info.js';
 
 /** What the session image runs; must match images/session/entrypoint.sh. */
@@ -72,12 +73,18 @@ const APP_WINDOW_EXITS: Record<number, AppWindowWait> = { 0: 'shown', 1: 'no-win
 export interface ContainerRuntime {
   /**
    * Finds the session's container or creates it (on a network of its own, with the session's
-   * files from `filesDir` mounted read-only), and makes sure it runs.
+   * files from `filesDir` mounted read-only, and a persistent session's profile from
+   * `profileDir` where its app keeps its data), and makes sure it runs.
    */
-  ensureSessionContainer(spec: SessionSpec, filesDir: string, pool?: string): Promise<SessionContainer>;
+  ensureSessionContainer(spec: SessionSpec, filesDir: string, pool?: string, profileDir?: string): Promise<SessionContainer>;
+  /**
+   * Asks the session's app to quit (closes its windows, as a window manager's close button does:
+   * it saves its data and exits, and the container ends with it) and waits up to `seconds` for
+   * that. False when the container was still running after it (its removal then kills it).
+   */
+  quitApp(sessionId: string, seconds: number): Promise<boolean>;
   /** Applies a session's memory, CPU and process limits to a running container (a session's own start has no CPU quota until then). */
   updateLimits(containerId: string, resources: SessionSpec['resources']): Promise<void>;
-  /** Opens a URL in the app already running in the container. */
   /** The container's state, or null when it does not exist. */
   inspect(containerId: string): Promise<ContainerState | null>;
   /** The id of the image a reference names now, or null when there is no such image. */
@@ -128,7 +135,7 @@ export class DockerSessionRuntime implements ContainerRuntime {
     await this.docker.ping();
   }
 
-  async ensureSessionContainer(spec: SessionSpec, filesDir: string, pool?: string): Promise<SessionContainer> {
+  async ensureSessionContainer(spec: SessionSpec, filesDir: string, pool?: string, profileDir?: string): Promise<SessionContainer> {
     const existing = await this.findSessionContainer(spec.sessionId);
     let id: string;
     if (existing && existing.State === 'running') {
@@ -137,7 +144,7 @@ export class DockerSessionRuntime implements ContainerRuntime {
       // A container left by an earlier attempt that is not running cannot become ready: replace it.
       if (existing) await this.removeContainer(existing.Id);
       const network = await this.ensureSessionNetwork(spec, pool);
-      id = await this.createContainer(spec, network, filesDir, pool);
+      id = await this.createContainer(spec, network, filesDir, pool, profileDir);
       try {
         await this.docker.getContainer(id).start();
       } catch (err) {
@@ -199,6 +206,21 @@ export class DockerSessionRuntime implements ContainerRuntime {
     }
   }
 
+  async quitApp(sessionId: string, seconds: number): Promise<boolean> {
+    const found = await this.findSessionContainer(sessionId);
+    if (!found || found.State !== 'running') return true;
+    const labels = parseLabels(found.Labels);
+    if (!labels) return false;
+    const close = [APP_WINDOW_COMMAND, '--close', windowClassOf(labels)];
+    const { exitCode } = await this.exec(found.Id, close, 10_000).catch(() => ({ exitCode: -1 }));
+    // 1: no such window (the app already quit), 3: no display (nor app) any more.
+    if (exitCode !== 0 && exitCode !== 1 && exitCode !== 3) return false;
+    const container = this.docker.getContainer(found.Id);
+    const exited = container.wait({ condition: 'not-running' }).then(() => true, () => false);
+    const timer = new Promise<boolean>((resolve) => setTimeout(resolve, seconds * 1000, false).unref());
+    return Promise.race([exited, timer]);
+  }
+
   async removeSessionContainers(sessionId: string): Promise<number> {
     const found = await this.docker.listContainers({ all: true, filters: { label: [sessionLabelFilter(sessionId)] } });
     for (const c of found) await this.removeContainer(c.Id);
@@ -254,7 +276,8 @@ export class DockerSessionRuntime implements ContainerRuntime {
 
   private async removeContainer(id: string): Promise<void> {
     try {
-      // Firefox holds no state worth a graceful shutdown; a forced removal is quick and certain.
+      // Quick and certain: an ephemeral session's app holds nothing worth a graceful shutdown, and
+      // a persistent one's was asked to quit first (quitApp).
       await this.docker.getContainer(id).remove({ force: true, v: true });
     } catch (err) {
       const status = statusOf(err);
@@ -265,7 +288,8 @@ export class DockerSessionRuntime implements ContainerRuntime {
 
   private labelsFor(spec: SessionSpec, pool?: string): Record<string, string> {
     try {
-      return serializeLabels({ sessionId: spec.sessionId, userId: spec.userId, app: spec.app, stack: this.stack, ...(pool ? { pool } : {}) });
+      const { windowClass } = launchOf(spec);
+      return serializeLabels({ sessionId: spec.sessionId, userId: spec.userId, app: spec.app, stack: this.stack, windowClass, ...(pool ? { pool } : {}) });
     } catch (err) {
       throw new InvalidSessionSpecError((err as Error).message);
     }
@@ -306,7 +330,7 @@ export class DockerSessionRuntime implements ContainerRuntime {
     throw new Error(`no free /28 left in the session subnet pool ${this.subnets.cidr} (HACKSTREAM_SESSION_SUBNETS)`);
   }
 
-  private async createContainer(spec: SessionSpec, network: string, filesDir: string, pool?: string): Promise<string> {
+  private async createContainer(spec: SessionSpec, network: string, filesDir: string, pool?: string, profileDir?: string): Promise<string> {
     try {
       await this.docker.getImage(spec.image).inspect();
     } catch (err) {
@@ -315,8 +339,8 @@ export class DockerSessionRuntime implements ContainerRuntime {
     }
     const labels = this.labelsFor(spec, pool);
     const { memoryMb, cpus, shmMb, pidsLimit } = spec.resources;
-    // A pool's container waits for its session's URL (images/session/url-watch.sh).
-    const env = [`HACKSTREAM_URL=${spec.url ?? 'about:blank'}`, ...firefoxEnvironment(spec.quality), ...(pool ? ['HACKSTREAM_WARM=1'] : [])];
+    const launch = launchOf(spec);
+    const env = Object.entries(sessionEnvironment(spec, Boolean(pool))).map(([name, value]) => `${name}=${value}`);
     try {
       const container = await this.docker.createContainer({
         name: containerNameFor(spec.sessionId),
@@ -329,7 +353,10 @@ export class DockerSessionRuntime implements ContainerRuntime {
         NetworkingConfig: { EndpointsConfig: { [network]: {} } },
         HostConfig: {
           NetworkMode: network,
-          Mounts: [{ Type: 'bind', Source: filesDir, Target: SESSION_FILES_MOUNT, ReadOnly: true }],
+          Mounts: [
+            { Type: 'bind', Source: filesDir, Target: SESSION_FILES_MOUNT, ReadOnly: true },
+            ...(profileDir ? [{ Type: 'bind' as const, Source: profileDir, Target: launch.dataDir }] : []),
+          ],
           Memory: memoryMb * 1024 * 1024,
           MemorySwap: memoryMb * 1024 * 1024,
           // A session someone waits for starts without a CPU quota: Firefox's start is CPU-bound,

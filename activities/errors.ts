@@ -8,7 +8,7 @@
 export class ImageMissingError extends Error {
   override name = 'ImageMissingError';
   constructor(image: string) {
-    super(`session image "${image}" is not present on the Docker host; build it (images/build-session-image.sh) or fix HACKSTREAM_SESSION_IMAGE`);
+    super(`session image "${image}" is not present on the Docker host; build it (images/build-session-image.sh) or fix its app's image in the app catalog (HACKSTREAM_APP_CATALOG)`);
   }
 }
 
@@ -35,4 +35,12 @@ export class SessionFilesNotWritableError extends Error {
 /** Everything of a session is removed but its credentials in Redis (unreachable): retried. */
 export class CredentialsNotRevokedError extends Error {
   override name = 'CredentialsNotRevokedError';
+}
+
+/**
+ * A persistent profile is mounted for another session on this node: one writer per profile.
+ * Retried, since that session's removal (or the reconciler) frees it; the API's lock makes it rare.
+ */
+export class ProfileInUseError extends Error {
+  override name = 'ProfileInUseError';
 }

@@ -6,14 +6,16 @@
  * (activities/warm-containers.ts) and on the control queue (activities/warm-pool-ledger.ts; before
  * that, activities/warm-pool-activities.ts), the session watcher (activities/session-watcher.ts), an
  * account change's effect on the account's sessions (activities/account-access-activities.ts),
- * the reconciler (activities/reconciler.ts) and a session's placement on a node
- * (activities/node-placement-activities.ts).
+ * the reconciler (activities/reconciler.ts), a session's placement on a node
+ * (activities/node-placement-activities.ts) and persistent profiles' usage
+ * (activities/profile-ledger.ts).
  * Each takes one narrow interface per external system, so the worker passes real implementations
  * and unit tests pass fakes.
  */
 import { accountAccessActivities, type AccountAccessDeps } from './account-access-activities.js';
 import { nodeHostActivities, type NodeHostDeps } from './node-host-activities.js';
 import { nodePlacementActivities, type NodePlacementDeps } from './node-placement-activities.js';
+import { profileLedgerActivities, type ProfileLedgerDeps } from './profile-ledger.js';
 import { reconcileActivities, type ReconcileDeps } from './reconciler.js';
 import { sessionCertificateActivities } from './session-certificates.js';
 import { sessionActivities, type SessionActivityDeps } from './session-activities.js';
@@ -30,7 +32,8 @@ export type ActivityDeps = SessionActivityDeps &
   WatcherDeps &
   AccountAccessDeps &
   ReconcileDeps &
-  NodePlacementDeps;
+  NodePlacementDeps &
+  ProfileLedgerDeps;
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -44,6 +47,7 @@ export function createActivities(deps: ActivityDeps) {
     ...accountAccessActivities(deps),
     ...reconcileActivities(deps),
     ...nodePlacementActivities(deps),
+    ...profileLedgerActivities(deps),
   };
 }
 

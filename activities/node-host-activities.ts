@@ -5,11 +5,13 @@
  * edge node registers these, its key's half of session-certificates.ts and warm-containers.ts,
  * and nothing else (worker/edge-node.ts).
  */
+import type { App } from '../core/catalog.js';
 import type { SessionContainer, SessionSpec, WarmSlot } from '../workflows/messages.js';
 import type { ContainerRuntime } from './docker-session-runtime.js';
 import { ContainerExitedError } from './errors.js';
 import { whileHeartbeating } from './keep-alive.js';
 import { containerStarter, type ContainerStartDeps } from './session-provisioning.js';
+import type { ProfileVolumes } from './profile-volumes.js';
 import type { SessionFiles } from './session-files.js';
 import { sessionRemover, type RemovedSession, type SessionRemovalDeps } from './session-removal.js';
 
@@ -17,6 +19,7 @@ export type NodeHostDeps = ContainerStartDeps &
   SessionRemovalDeps & {
   runtime: Pick<ContainerRuntime, 'inspect' | 'updateLimits'>;
   files: Pick<SessionFiles, 'writeTokenPublicKey' | 'handOverUrl'>;
+  profiles: Pick<ProfileVolumes, 'remove'>;
 };
 
 export function nodeHostActivities(deps: NodeHostDeps) {
@@ -54,6 +57,11 @@ export function nodeHostActivities(deps: NodeHostDeps) {
      */
     async removeSession(input: { sessionId: string }): Promise<RemovedSession> {
       return removeEverything(input.sessionId);
+    },
+
+    /** Deletes a user's persistent profile of an app on this host (an admin's deletion); refused while mounted. */
+    async deleteProfileVolume(input: { userId: string; app: App }): Promise<{ deleted: boolean }> {
+      return { deleted: await deps.profiles.remove({ userId: input.userId, app: input.app }) };
     },
   };
 }

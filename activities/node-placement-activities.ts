@@ -4,9 +4,11 @@
  */
 import type { PlacementStrategy } from '../core/node-names.js';
 import type { NodeRegistry } from '../core/node-registry.js';
+import type { ProfileRows } from '../core/profile-rows.js';
 
 export interface NodePlacementDeps {
   nodes: Pick<NodeRegistry, 'place' | 'release'>;
+  profileRows: Pick<ProfileRows, 'find' | 'settleNode'>;
   placement: {
     strategy: PlacementStrategy;
     /** Nodes not heard from for this long get no new session. */
@@ -21,6 +23,8 @@ export interface PlaceSessionInput {
   labels: Record<string, string>;
   /** The node of the warm container the session was given, tried first. */
   warmNode: string | null;
+  /** A persistent session's profile: it runs where the profile's volume is (made where it is first placed). */
+  profile?: { userId: string; app: string };
 }
 
 export function nodePlacementActivities(deps: NodePlacementDeps) {
@@ -28,7 +32,8 @@ export function nodePlacementActivities(deps: NodePlacementDeps) {
   return {
     /** The node the session is placed on (the same one again for a retry), or null when none has room. */
     async placeSession(input: PlaceSessionInput): Promise<string | null> {
-      return nodes.place({
+      const home = input.profile ? await deps.profileRows.find(input.profile.userId, input.profile.app) : null;
+      const node = await nodes.place({
         sessionId: input.sessionId,
         memoryMb: input.memoryMb,
         cpus: input.cpus,
@@ -36,7 +41,10 @@ export function nodePlacementActivities(deps: NodePlacementDeps) {
         strategy: placement.strategy,
         preferred: input.warmNode ? [input.warmNode] : [],
         aliveSince: new Date(Date.now() - placement.aliveWithinSeconds * 1000),
+        ...(home ? { only: [home.nodeId] } : {}),
       });
+      if (node !== null && input.profile && !home) await deps.profileRows.settleNode(input.profile.userId, input.profile.app, node);
+      return node;
     },
 
     /** Gives the session's room back (once; nothing to give for a session never placed). */

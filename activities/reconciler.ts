@@ -3,7 +3,8 @@
  * on every path out, but a workflow that is gone (terminated by an operator, lost with Temporal's
  * database) or never started (the API died between the row and the start) tears nothing down.
  * Run by the reconcile schedule (workflows/reconcile-workflow.ts), it lists what this stack has
- * (containers and networks by label, route files, session files, browser credentials in Redis,
+ * (containers and networks by label, route files, session files, persistent profiles' mounts,
+ * browser credentials in Redis,
  * rows that are not final, reservations on session nodes), asks Temporal about each session's
  * workflow, and for a session whose workflow is not running removes everything in the one order
  * of session-removal.ts, gives its node reservation back and ends its row as `failed` /
@@ -23,6 +24,7 @@ import type { SessionRows } from '../core/session-rows.js';
 import type { ContainerRuntime } from './docker-session-runtime.js';
 import { whileHeartbeating } from './keep-alive.js';
 import type { SessionEndMetrics } from './session-activities.js';
+import type { ProfileVolumes } from './profile-volumes.js';
 import type { SessionFiles } from './session-files.js';
 import { sessionRemover, type SessionRemovalDeps } from './session-removal.js';
 import type { SessionWorkflowStatus, WorkflowStatus } from './session-workflow-status.js';
@@ -38,6 +40,7 @@ export type ReconcileDeps = SessionRemovalDeps & {
   runtime: Pick<ContainerRuntime, 'listManaged' | 'listManagedNetworks'>;
   routes: Pick<SessionRoutes, 'list' | 'collectLeftovers'>;
   files: Pick<SessionFiles, 'list' | 'collectLeftovers'>;
+  profiles: Pick<ProfileVolumes, 'list'>;
   credentials: CredentialRevocation;
   store: Pick<SessionRows, 'nonFinal' | 'finaliseLost'>;
   nodes: Pick<NodeRegistry, 'reservations' | 'release'>;
@@ -67,11 +70,12 @@ async function takeInventory(deps: ReconcileDeps): Promise<Map<string, Holdings>
     h.userId ??= userId;
     found.set(sessionId, h);
   };
-  const [containers, networks, routes, files, credentials, rows, reservations] = await Promise.all([
+  const [containers, networks, routes, files, profiles, credentials, rows, reservations] = await Promise.all([
     deps.runtime.listManaged(),
     deps.runtime.listManagedNetworks(),
     deps.routes.list(),
     deps.files.list(),
+    deps.profiles.list(),
     deps.credentials.sessionsWithCredentials(),
     deps.store.nonFinal(),
     deps.nodes.reservations(),
@@ -80,6 +84,7 @@ async function takeInventory(deps: ReconcileDeps): Promise<Map<string, Holdings>
   for (const n of networks) note(n.sessionId, n.createdAt, 'network');
   for (const r of routes) note(r.sessionId, r.since, 'route');
   for (const f of files) note(f.sessionId, f.since, 'files');
+  for (const p of profiles) note(p.sessionId, p.since, 'profile');
   // Issued only to a session its workflow reported ready: they are no sign of a create in flight.
   for (const id of credentials) note(id, 0, 'credentials');
   for (const r of rows) note(r.sessionId, r.requestedAt, 'row', r.userId);

@@ -5,12 +5,14 @@
  * and keys minted on this host (`sessionProvisioning`).
  */
 import { Context } from '@temporalio/activity';
+import { launchOf } from '../core/catalog.js';
 import { sessionTlsName } from '../core/ingress-names.js';
 import { sessionPublicKeyHex } from '../core/session-token-key.js';
 import type { SessionContainer, SessionSpec } from '../workflows/messages.js';
 import type { CertificateIssuer } from '../core/certificate-authority.js';
 import type { ContainerRuntime } from './docker-session-runtime.js';
-import { ContainerExitedError, NotReadyInTimeError } from './errors.js';
+import { ContainerExitedError, InvalidSessionSpecError, NotReadyInTimeError } from './errors.js';
+import type { ProfileVolumes } from './profile-volumes.js';
 import type { SessionFiles } from './session-files.js';
 import type { SessionFirewall } from './session-firewall.js';
 import { START_PRIORITY, type StartAdmission } from './start-admission.js';
@@ -21,6 +23,8 @@ export interface ContainerStartDeps {
   /** The session's egress openings, in place before its container starts. */
   firewall: Pick<SessionFirewall, 'open'>;
   files: Pick<SessionFiles, 'dirOf'>;
+  /** Users' persistent profiles on this host. */
+  profiles: Pick<ProfileVolumes, 'attach'>;
   /** How many containers start at once on this worker. */
   admission: StartAdmission;
 }
@@ -35,8 +39,6 @@ export type ProvisioningDeps = ContainerStartDeps & {
   sessionTokenSecret: string;
 };
 
-/** The window class each app's main window has, to know when the app is up. */
-export const APP_WINDOW_CLASS: Record<SessionSpec['app'], string> = { firefox: 'firefox-esr' };
 /** Each wait for the window is this long at most: between two, the activity heartbeats and looks at the container. */
 const APP_WINDOW_WAIT_SECONDS = 2;
 /** After a wait that could not run (the container just starting), the next one is tried after this. */
@@ -79,7 +81,7 @@ export function containerStarter(deps: ContainerStartDeps) {
 
   /** `ctx` is passed, not looked up: the queue runs this in the context of whichever start freed the slot. */
   const startAdmitted = async (ctx: Context, spec: SessionSpec, pool: string | undefined): Promise<SessionContainer> => {
-    const container = await runtime.ensureSessionContainer(spec, files.dirOf(spec.sessionId), pool);
+    const container = await runtime.ensureSessionContainer(spec, files.dirOf(spec.sessionId), pool, await profileDir(spec));
     const deadline = Date.now() + spec.timeouts.readySeconds * 1000;
     for (;;) {
       ctx.heartbeat({ phase: 'waiting-for-app', containerId: container.id });
@@ -96,6 +98,13 @@ export function containerStarter(deps: ContainerStartDeps) {
     }
   };
 
+  /** Where a persistent session's profile is mounted on this host (mounted now if it was not). */
+  const profileDir = async (spec: SessionSpec): Promise<string | undefined> => {
+    if (spec.profile !== 'persist') return undefined;
+    if (spec.profileCapMb === undefined) throw new InvalidSessionSpecError(`persistent session ${spec.sessionId} came without its profile's size limit`);
+    return (await deps.profiles.attach(spec.sessionId, { userId: spec.userId, app: spec.app }, spec.profileCapMb)).dir;
+  };
+
   /**
    * Null once the app's window exists (waiting up to `seconds` for it); what is still missing
    * otherwise. Throws if the container died.
@@ -107,7 +116,7 @@ export function containerStarter(deps: ContainerStartDeps) {
       throw new ContainerExitedError(`session container exited (code ${state?.exitCode ?? 'unknown'}) before the app was ready; last output:\n${logs.trim()}`);
     }
     try {
-      const found = await runtime.appWindow(containerId, APP_WINDOW_CLASS[spec.app], seconds);
+      const found = await runtime.appWindow(containerId, launchOf(spec).windowClass, seconds);
       if (found === 'shown') return null;
       return { why: found === 'no-display' ? 'the X display is not up yet' : `no ${spec.app} window yet` };
     } catch (err) {

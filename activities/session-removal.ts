@@ -11,11 +11,13 @@ import type { SessionFiles } from './session-files.js';
 import type { SessionFirewall } from './session-firewall.js';
 import type { SessionRoutes } from './traefik-routes.js';
 import { CredentialsNotRevokedError } from './errors.js';
+import type { ProfileVolumes } from './profile-volumes.js';
 
 export interface SessionRemovalDeps {
   routes: Pick<SessionRoutes, 'remove'>;
   credentials: Pick<CredentialRevocation, 'revokeAll'>;
-  runtime: Pick<ContainerRuntime, 'removeSessionContainers'>;
+  runtime: Pick<ContainerRuntime, 'removeSessionContainers' | 'quitApp'>;
+  profiles: Pick<ProfileVolumes, 'isAttached' | 'detach'>;
   firewall: Pick<SessionFirewall, 'close'>;
   files: Pick<SessionFiles, 'remove'>;
 }
@@ -25,7 +27,21 @@ export interface RemovedSession {
   removed: number;
   /** Credentials that were still live. */
   revoked: number;
+  /** A persistent session's profile: its usage when it was unmounted (absent: it had none mounted). */
+  profile?: { usedMb: number; capMb: number };
+  /**
+   * A persistent session's app, asked to quit before its container went: whether it did within
+   * APP_QUIT_SECONDS and how long it took. One that did not lost what it had not written yet.
+   */
+  appQuit?: { quit: boolean; ms: number };
 }
+
+/**
+ * How long a persistent session's app is given to save its data and quit before its container is
+ * removed. A bound, not a wait: the removal goes on as soon as the app has quit. Generous, because
+ * a quit cut short loses the user's data and a loaded host slows the app's shutdown down.
+ */
+export const APP_QUIT_SECONDS = 30;
 
 export function sessionRemover(deps: SessionRemovalDeps): (sessionId: string) => Promise<RemovedSession> {
   return async (sessionId) => {
@@ -37,7 +53,14 @@ export function sessionRemover(deps: SessionRemovalDeps): (sessionId: string) =>
       (revoked) => ({ revoked }),
       (error: unknown) => ({ error }),
     );
+    // A profile outlives the session: its app saves what it holds in memory first (the
+    // container of an ephemeral one holds nothing worth that wait).
+    const attached = await deps.profiles.isAttached(sessionId);
+    const quitStarted = Date.now();
+    const appQuit = attached ? { quit: await deps.runtime.quitApp(sessionId, APP_QUIT_SECONDS), ms: Date.now() - quitStarted } : null;
     const removed = await deps.runtime.removeSessionContainers(sessionId);
+    // Only once nothing writes to it: unmounted, it may be mounted for the user's next session.
+    const profile = attached ? await deps.profiles.detach(sessionId) : null;
     await deps.firewall.close(sessionId);
     await deps.files.remove(sessionId);
     if ('error' in revocation) {
@@ -45,6 +68,6 @@ export function sessionRemover(deps: SessionRemovalDeps): (sessionId: string) =>
         cause: revocation.error,
       });
     }
-    return { removed, revoked: revocation.revoked };
+    return { removed, revoked: revocation.revoked, ...(profile ? { profile } : {}), ...(appQuit ? { appQuit } : {}) };
   };
 }

@@ -3,16 +3,30 @@
  * entrypoint): its TLS socket for native clients with the one-time token check, the role's
  * policy (clipboard, file transfer), and the quality preset (core/quality-presets.ts).
  */
-import type { Quality } from '../core/catalog.js';
+import { launchOf, type Quality } from '../core/catalog.js';
 import { XPRA_SSL_PORT } from '../core/ingress-names.js';
 import { QUALITY_PRESETS } from '../core/quality-presets.js';
 import type { SessionSpec } from '../workflows/messages.js';
 import { FILES, SESSION_FILES_MOUNT } from './session-files.js';
 
 /** The start-app script's environment for a preset (see images/session/start-app.sh). */
-export function firefoxEnvironment(quality: Quality): string[] {
+function firefoxEnvironment(quality: Quality): Record<string, string> {
   const { frameRate, scrollbars } = QUALITY_PRESETS[quality].firefox;
-  return [`HACKSTREAM_FRAME_RATE=${frameRate}`, `HACKSTREAM_SCROLLBARS=${scrollbars ? 'shown' : 'hidden'}`];
+  return { HACKSTREAM_FRAME_RATE: String(frameRate), HACKSTREAM_SCROLLBARS: scrollbars ? 'shown' : 'hidden' };
+}
+
+/**
+ * What a session's container starts its app with (images/session/entrypoint.sh, start-app.sh),
+ * whichever runtime runs it: the app's command, its first page, the preset's settings, and for a
+ * warm container, that it waits for its session's URL (url-watch.sh).
+ */
+export function sessionEnvironment(spec: SessionSpec, warm = false): Record<string, string> {
+  return {
+    HACKSTREAM_APP_COMMAND: launchOf(spec).command,
+    HACKSTREAM_URL: spec.url ?? 'about:blank',
+    ...firefoxEnvironment(spec.quality),
+    ...(warm ? { HACKSTREAM_WARM: '1' } : {}),
+  };
 }
 
 const yesNo = (v: boolean) => (v ? 'yes' : 'no');

@@ -9,9 +9,13 @@ import type { Logger } from '../core/logger.js';
 import { AuditLog } from '../core/audit-log.js';
 import { ConnectCredentials } from '../core/connect-credentials.js';
 import { RedisPoolStore } from '../core/pool-store.js';
+import { ProfileRows } from '../core/profile-rows.js';
+import { ProfileAdmin } from './profiles/profile-admin.js';
 import { SessionRows } from '../core/session-rows.js';
 import { AccessTokens } from './auth/access-tokens.js';
 import { createPassport, requireBearer } from './auth/authentication.js';
+import { ProxyIdentity } from './auth/proxy-identity.js';
+import { ProxySignIn } from './auth/proxy-sign-in.js';
 import { LoginService } from './auth/login-service.js';
 import { LoginThrottle } from './auth/login-throttle.js';
 import { limitConcurrentHashes } from './auth/passwords.js';
@@ -79,7 +83,8 @@ export function createApp(deps: ApiDeps): express.Express {
   const login = new LoginService({ users, throttle, throttledAudit: new ThrottledAudit(redis, audit), totp, codes, refreshTokens, accessTokens, revoked, audit });
   const passport = createPassport(users);
   const rows = new SessionRows(db);
-  const quotas = new QuotaService(config, db, rows, mutex);
+  const profileRows = new ProfileRows(db);
+  const quotas = new QuotaService(config, db, rows, mutex, profileRows);
   const connectTokens = new ConnectCredentials(redis, { tokenSeconds: config.connectTokenTtlSeconds, resumeSeconds: config.resumeTtlSeconds });
   const descriptors = new ConnectDescriptors(config, connectTokens);
   const poolStore = new RedisPoolStore(redis, config.temporal.taskQueue);
@@ -88,8 +93,9 @@ export function createApp(deps: ApiDeps): express.Express {
   const pools = new PoolClaims(poolStore, nodes, temporal, config, metrics, logger);
   const egress = new RoleEgressOpenings(config, db, audit);
   const sessions = new SessionService({ config, rows, temporal, logger, descriptors, quotas, egress, audit, pools, metrics });
+  const profileAdmin = new ProfileAdmin({ profileRows, rows, quotas, temporal, taskQueue: config.temporal.taskQueue, audit });
   const accountAccess = new AccountAccess(temporal, config.temporal.taskQueue);
-  const accounts = new UserService({ db, audit, codes, refreshTokens, revoked, credentials: connectTokens, totp, quotas, accountAccess, mutex, logger, inviteTtlSeconds: config.inviteTtlSeconds });
+  const accounts = new UserService({ db, audit, codes, refreshTokens, revoked, credentials: connectTokens, totp, quotas, accountAccess, mutex, logger, inviteTtlSeconds: config.inviteTtlSeconds, localAccounts: config.signIn.localAccounts });
 
   const app = express();
   // The global tracer: real once main() started tracing (OTEL_*), a no-op otherwise.
@@ -115,14 +121,15 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(aptRoutes(config.aptRepoDir));
   const ownerActive = async (userId: string) => (await users.findActive(userId)) !== null;
   app.use(ingressRoutes(connectTokens, descriptors, { domain: config.ingress.domain, resumeTtlSeconds: config.resumeTtlSeconds }, { log: audit, refusals: new RefusalAudit(redis, audit) }, ownerActive, logger));
-  app.use(loginRoutes(passport, login, accounts));
+  const proxySignIn = new ProxySignIn(config.signIn.proxy ? new ProxyIdentity(config.signIn.proxy) : null, users, login, audit);
+  app.use(loginRoutes(passport, login, accounts, { localAccounts: config.signIn.localAccounts, proxy: proxySignIn }));
   app.use(nodeAgentRoutes(new NodeAgent(nodes, nodeCertificateAuthority(config.nodeAuthority), config.nodeAuthority, audit, new EnrolmentThrottle(redis, config.nodeAuthority.enrolmentsPerHour), new TunnelHostKey(config.nodeAuthority.tunnel.hostKeyFile), config.temporal)));
   // Everything else under /v1 needs a valid access token; admin routes also the admin role.
   app.use('/v1', requireBearer(accessTokens, users, revoked));
   app.use(accountRoutes(login, totp, quotas, { reauth: new Reauthentication(users, login), accounts }));
-  app.use(sessionRoutes(sessions));
+  app.use(sessionRoutes(sessions, config));
   app.use(connectRoutes(sessions));
-  app.use(adminRoutes(accounts, audit, egress, new AdminOverviews({ config, rows, pools: poolStore, redis, readiness }), new NodeAdmin(nodes, audit)));
+  app.use(adminRoutes(accounts, audit, egress, new AdminOverviews({ config, rows, pools: poolStore, redis, readiness }), new NodeAdmin(nodes, audit), profileAdmin));
 
   app.use(notFoundRoute);
   app.use(errorHandler(logger, metrics));

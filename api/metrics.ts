@@ -22,7 +22,7 @@ export class ApiMetrics {
   readonly internalErrors: Counter;
 
   constructor(pools: RedisPoolStore, config: ApiConfig, nodes: Pick<NodeRegistry, 'list'>) {
-    const { pool, session } = config;
+    const { pool } = config;
     collectDefaultMetrics({ register: this.registry, prefix: 'hackstream_api_' });
     this.sessionStart = new Histogram({
       name: 'hackstream_session_start_seconds',
@@ -51,7 +51,7 @@ export class ApiMetrics {
       async collect() {
         for (const p of pool.pools) {
           const name = poolName(p.app, p.quality);
-          this.set({ pool: name }, await pools.size({ name, image: session.image }));
+          this.set({ pool: name }, await pools.size({ name, image: p.image }));
         }
       },
     });

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { context } from '@opentelemetry/api';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../core/logger.js';
-import type { Role } from '../core/roles.js';
+import type { IdentitySource, Role } from '../core/roles.js';
 import { CONNECT_AUTH_PATH } from '../core/ingress-names.js';
 import { HttpError } from './http-error.js';
 
@@ -11,6 +11,8 @@ export interface AuthenticatedUser {
   id: string;
   username: string;
   role: Role;
+  /** Who vouches for the account: its password here, or the sign-in proxy. */
+  identity: IdentitySource;
   tokenVersion: number;
   /** The login family of the access token the request came with. */
   familyId?: string;

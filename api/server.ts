@@ -47,7 +47,10 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   await migrateToLatest(db, config.db.driver);
   const users = new UserDirectory(db);
   const admin = config.admin;
-  if (admin.password) {
+  // With local accounts off the proxy's groups make the admins (HACKSTREAM_AUTH_PROXY_ROLES).
+  if (!config.signIn.localAccounts) {
+    if (admin.password) logger.warn('HACKSTREAM_ADMIN_PASSWORD is ignored: local accounts are off');
+  } else if (admin.password) {
     if (await users.ensureInitialAdmin(admin.username, admin.password)) {
       logger.info('created the first admin account', { username: admin.username });
     }

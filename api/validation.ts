@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { ROLES } from '../core/roles.js';
 import { egressDestinationsSchema } from '../core/egress-destinations.js';
-import { APPS, PROFILES, QUALITIES } from '../core/catalog.js';
+import { APP_NAME_PATTERN, APP_NAME_RULE, PROFILES, QUALITIES } from '../core/catalog.js';
 import { AUDIT_ACTIONS } from '../core/audit-actions.js';
 import { decodePageCursor } from '../core/page-cursor.js';
 import { SESSION_STATES } from '../core/session-snapshot.js';
@@ -67,6 +67,8 @@ export const changePasswordBody = z.strictObject({ current_password: currentPass
 export const totpConfirmBody = z.strictObject({ code: z.string().regex(/^\d{6}$/, 'must be the 6 digits your authenticator shows') });
 
 export const userIdParam = z.uuid({ error: 'is not a valid user id' });
+/** An app's name; whether the catalog has it is the use case's question (the catalog is configuration). */
+export const appParam = z.string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') }).regex(APP_NAME_PATTERN, APP_NAME_RULE);
 export const nodeIdParam = z.string().regex(NODE_ID_PATTERN, 'is not a node name (1–63 lower-case letters, digits and dashes)');
 
 export const roleParam = z.enum(ROLES, { error: `is not a role (roles: ${ROLES.join(', ')})` });
@@ -126,7 +128,7 @@ const nodeLabels = z
   .refine((r) => Object.keys(r).length <= MAX_NODE_LABELS, `at most ${MAX_NODE_LABELS} labels`);
 
 export const createSessionBody = z.strictObject({
-  app: z.enum(APPS, { error: (i) => (i.input === undefined ? 'is required' : `unknown app (available: ${APPS.join(', ')})`) }),
+  app: appParam,
   url: safeWebUrl.optional(),
   profile: z.enum(PROFILES).default('ephemeral'),
   quality: z.enum(QUALITIES).default('auto'),
@@ -164,7 +166,7 @@ export const listSessionsQuery = z.strictObject({
     .optional()
     .meta({ description: '`live`: any state but stopped and failed' }),
   user: z.uuid({ error: 'is not a valid user id' }).optional().meta({ description: 'with `all`: only this user’s sessions' }),
-  app: z.enum(APPS, { error: `unknown app (available: ${APPS.join(', ')})` }).optional(),
+  app: appParam.optional(),
   cursor: pageCursor,
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });

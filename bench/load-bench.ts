@@ -178,7 +178,7 @@ const post = (w: World, p: string, token: string, body: unknown) =>
 
 /** Containers, networks and non-final rows of the load's sessions that are left (warm ones excepted). */
 async function leftBehind(w: World): Promise<{ containers: number; networks: number; liveRows: number }> {
-  const ready = new Set((await w.redis.lrange(poolReadyKey(QUEUE, DEFAULT_NODE_ID, 'firefox-auto', loadApiConfig(w.env).session.image), 0, -1)).map((r) => (JSON.parse(r) as { sessionId: string }).sessionId));
+  const ready = new Set((await w.redis.lrange(poolReadyKey(QUEUE, DEFAULT_NODE_ID, 'firefox-auto', loadApiConfig(w.env).apps['firefox']!.image), 0, -1)).map((r) => (JSON.parse(r) as { sessionId: string }).sessionId));
   const containers = (await docker.listContainers({ all: true, filters: { label: [stackLabelFilter(QUEUE)] } })).filter((c) => !ready.has(c.Labels['io.hackstream.session']!)).length;
   const networks = (await docker.listNetworks({ filters: { label: [stackLabelFilter(QUEUE)] } })).filter((n) => !ready.has(n.Labels?.['io.hackstream.session'] ?? '')).length;
   const liveRows = await w.db.em.fork().count(Session, { userId: { $in: w.users.map((u) => u.id) }, state: { $nin: [...FINAL_STATES] } });
@@ -371,7 +371,7 @@ async function main(): Promise<void> {
       const off = await burst(w, 'burst, pool off');
       await stopProc(w.worker);
       w.worker = await startWorker(w, true);
-      const key = poolReadyKey(QUEUE, DEFAULT_NODE_ID, 'firefox-auto', loadApiConfig(w.env).session.image);
+      const key = poolReadyKey(QUEUE, DEFAULT_NODE_ID, 'firefox-auto', loadApiConfig(w.env).apps['firefox']!.image);
       const deadline = Date.now() + 180_000;
       while ((await w.redis.llen(key)) < POOL_SIZE && Date.now() < deadline) await sleep(1000);
       const on = await burst(w, `burst, pool of ${POOL_SIZE}`);

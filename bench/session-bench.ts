@@ -38,7 +38,7 @@
  *
  * Chromium runs in a network namespace of its own (bench/isolated-browser.ts). Prints a table and
  * writes bench/results/session-bench.{json,md}.
- *   npm run bench [-- --samples 20] [-- --only warm,cold,e2e,memory,growth,capacity,input,bandwidth,client] [-- --presets low,auto,high] [-- --capacity 0,100,250,500]
+ *   npm run bench [-- --samples 20] [-- --only warm,cold,persist,e2e,memory,growth,capacity,input,bandwidth,client] [-- --presets low,auto,high] [-- --capacity 0,100,250,500]
  */
 import { DEFAULT_NODE_ID } from '../core/node-names.js';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -56,7 +56,7 @@ import { createSessionWorker } from '../worker/session-worker.js';
 import { QUALITIES, type Quality } from '../core/catalog.js';
 import { sessionWorkflowId } from '../workflows/messages.js';
 import { startApiOn, type ApiUnderTest } from '../test/support/api-under-test.js';
-import { docker, sessionContainers, untilAppWindow } from '../test/support/docker.js';
+import { docker, removePoolContainers, sessionContainers, untilAppWindow } from '../test/support/docker.js';
 import { REPO_ROOT, workflowsEntry } from '../test/support/paths.js';
 import { startTestStack, type TestStack } from '../test/support/test-stack.js';
 import { serveOutside, type OutsideWorldInfo } from '../test/support/outside-world.js';
@@ -79,7 +79,7 @@ const CONCURRENCY = 5;
 const IDLE_N = 5;
 /** How long idle sessions' CPU is measured, for the monitor and again for the polling baseline. */
 const IDLE_CPU_WINDOW_MS = 60_000;
-const ONLY = new Set((arg('only') ?? 'warm,cold,e2e,memory,growth,capacity,input,bandwidth,client').split(','));
+const ONLY = new Set((arg('only') ?? 'warm,cold,persist,e2e,memory,growth,capacity,input,bandwidth,client').split(','));
 /** Stand-in sessions one worker watches, step by step (bench/watch-capacity.ts). */
 const CAPACITY_STEPS = (arg('capacity') ?? '0,100,250,500').split(',').map(Number);
 const CAPACITY_WINDOW_MS = 30_000;
@@ -477,7 +477,7 @@ async function main(): Promise<void> {
   log('starting the stack (Redis, Temporal dev server, Traefik, worker) ...');
   // The session monitor at its default pace (the tests' stack looks every second).
   const stack: TestStack = await startTestStack({ HACKSTREAM_ACTIVITY_POLL_SECONDS: String(DEFAULT_ACTIVITY_POLL_SECONDS) });
-  const image = loadWorkerConfig(stack.env).session.image;
+  const image = loadWorkerConfig(stack.env).apps['firefox']!.image;
   const runtime = new DockerSessionRuntime(docker, new SubnetPool('10.214.0.0/24'), `hs-bench-${process.pid}`);
   const redis = new Redis(stack.env['HACKSTREAM_REDIS_URL']!);
   const page = await serveTestPage(stack.outside);
@@ -492,8 +492,11 @@ async function main(): Promise<void> {
     rows.push(`| ${name}, p50 of its phases: API ${stats(p.api).p50} ms, page loaded +${stats(p.page_load).p50}, window titled +${stats(p.window_titled).p50}, colour shown +${stats(p.colour_shown).p50} | | | | ${p.api.length} |`);
   const row = (name: string, s: ReturnType<typeof stats>, unit = 'ms') => rows.push(`| ${name} | ${s.p50} ${unit} | ${s.p95} ${unit} | ${s.min}–${s.max} | ${s.n} |`);
 
+  // Warm starts measured in this run, reported beside the persistent ones (which cannot be warm).
+  let warmBesidePersistent: number[] = [];
+
   try {
-    if (ONLY.has('warm') || ONLY.has('e2e') || ONLY.has('growth')) {
+    if (ONLY.has('warm') || ONLY.has('e2e') || ONLY.has('growth') || ONLY.has('persist')) {
       // Growth piles up 20 idle sessions beside the pool: the node's admission ceilings (by default
       // each session's memory and CPU limits, reserved in full) are lifted so that what the host
       // really bears is what is measured.
@@ -509,6 +512,22 @@ async function main(): Promise<void> {
         const user = await t.newUser();
         log(`waiting for the pool of ${CONCURRENCY} to fill ...`);
         await waitForPool(redis, image, CONCURRENCY);
+        // One warm start, c=1, from a full pool on a quiet host.
+        const warmStart = async () => {
+          await waitForPool(redis, image, CONCURRENCY);
+          await untilHostQuiet();
+          const c = await create(t, user.token, { url: page.url });
+          if (c.start !== 'warm') throw new Error('expected a warm start');
+          return c;
+        };
+        if (ONLY.has('persist') && !ONLY.has('warm')) {
+          for (let i = 0; i < SAMPLES; i++) {
+            const c = await warmStart();
+            warmBesidePersistent.push(c.ms);
+            await stop(t, c);
+            log(`warm c=1 (beside the persistent starts) ${i + 1}/${SAMPLES}: ${round(c.ms)} ms`);
+          }
+        }
         if (ONLY.has('warm')) {
           const warm1: number[] = [];
           const overhead: number[] = [];
@@ -518,10 +537,7 @@ async function main(): Promise<void> {
           // activities), and the API's answer after it; and the activities' own time.
           const phases1: Record<string, number[]> = { before_workflow: [], workflow_until_ready: [], answer_after_ready: [] };
           for (let i = 0; i < SAMPLES; i++) {
-            await waitForPool(redis, image, CONCURRENCY);
-            await untilHostQuiet();
-            const c = await create(t, user.token, { url: page.url });
-            if (c.start !== 'warm') throw new Error('expected a warm start');
+            const c = await warmStart();
             warm1.push(c.ms);
             const timeline = await sessionTimeline(t, c.id);
             const claim = timeline.activities.get('claimWarmContainer');
@@ -558,6 +574,7 @@ async function main(): Promise<void> {
             await Promise.all(cs.map((c) => stop(t, c)));
             log(`warm c=${CONCURRENCY} round ${round5 + 1}: ${cs.map((c) => round(c.ms)).join(', ')} ms`);
           }
+          warmBesidePersistent = warm1;
           result['warm_start_ms'] = { c1: stats(warm1), [`c${CONCURRENCY}`]: stats(warm5), [`c${CONCURRENCY}_cold_fallbacks`]: warm5Cold };
           result['api_overhead_ms'] = stats(overhead);
           result['claim_activity_ms'] = stats(claimMs);
@@ -653,6 +670,8 @@ async function main(): Promise<void> {
       } finally {
         await t.close();
         await worker.close();
+        // The pool's warm containers would otherwise run on through the cold measurements below.
+        await removePoolContainers(POOL_QUEUE, DEFAULT_NODE_ID, 'firefox-auto');
         await db.close();
       }
     }
@@ -693,6 +712,50 @@ async function main(): Promise<void> {
         row('baseline: docker run → Firefox window', stats(baseline));
         result['cold_phases_ms'] = Object.fromEntries([...phases].map(([k, v]) => [k, stats(v)]));
         for (const [name, v] of phases) row(`  ${name}`, stats(v));
+      }
+      if (ONLY.has('persist')) {
+        // Persistent profiles start cold (a warm container mounts nobody's profile): a new
+        // profile (its file system made), an existing one, and an ephemeral cold start, one of
+        // each per sample in turn; and their stops (a persistent session's app saves and quits
+        // before its container goes). The warm ephemeral start beside them was measured above,
+        // in this run, with the pool's worker.
+        const [fresh, existing, ephemeral] = [[] as number[], [] as number[], [] as number[]];
+        const [stopPersistent, stopEphemeral] = [[] as number[], [] as number[]];
+        const timedStop = async (c: Created, into: number[]) => {
+          const t0 = performance.now();
+          const res = await stop(t, c);
+          if (res.status !== 200) throw new Error(`stop failed: ${res.status} ${JSON.stringify(res.body)}`);
+          into.push(performance.now() - t0);
+        };
+        for (let i = 0; i < SAMPLES; i++) {
+          const owner = await t.newUser();
+          await untilHostQuiet();
+          const first = await create(t, owner.token, { url: page.url, profile: 'persist' });
+          fresh.push(first.ms);
+          await timedStop(first, stopPersistent);
+          await untilHostQuiet();
+          const again = await create(t, owner.token, { url: page.url, profile: 'persist' });
+          existing.push(again.ms);
+          await timedStop(again, stopPersistent);
+          await untilHostQuiet();
+          const plain = await create(t, owner.token, { url: page.url });
+          ephemeral.push(plain.ms);
+          await timedStop(plain, stopEphemeral);
+          log(`persist ${i + 1}/${SAMPLES}: new profile ${round(first.ms)} ms, existing ${round(again.ms)} ms, ephemeral cold ${round(plain.ms)} ms`);
+        }
+        result['persistent_cold_start_ms'] = {
+          new_profile: stats(fresh),
+          existing_profile: stats(existing),
+          ephemeral_cold_same_run: stats(ephemeral),
+          ephemeral_warm_same_run: stats(warmBesidePersistent),
+        };
+        result['stop_ms'] = { persistent: stats(stopPersistent), ephemeral: stats(stopEphemeral) };
+        row('persistent cold start, new profile: POST → 201 ready, c=1', stats(fresh));
+        row('persistent cold start, existing profile: POST → 201 ready, c=1', stats(existing));
+        row('  ephemeral cold start in the same run, c=1', stats(ephemeral));
+        row('  ephemeral warm start in the same run, c=1', stats(warmBesidePersistent));
+        row('stop of a persistent session (the app saves and quits): POST stop → 200', stats(stopPersistent));
+        row('  stop of an ephemeral session', stats(stopEphemeral));
       }
       if (ONLY.has('e2e')) {
         const e2eCold: number[] = [];

@@ -74,14 +74,14 @@ export async function measureWatchCapacity(stack: TestStack, temporal: Client, u
   let stoppedBy: string | null = null;
 
   const addStandIn = async (): Promise<void> => {
-    const spec: SessionSpec = testSessionSpec(config.session.image, {
+    const spec: SessionSpec = testSessionSpec(config.apps['firefox']!.image, {
       userId,
       timeouts: { idleSeconds: 6 * 3600, connectSeconds: 6 * 3600, maxDurationSeconds: 8 * 3600, readySeconds: 60, activityPollSeconds: 5 },
     });
     const name = `hackstream-standin-${spec.sessionId}`;
     const container = await docker.createContainer({
       name,
-      Image: config.session.image,
+      Image: config.apps['firefox']!.image,
       Entrypoint: ['sleep', 'infinity'],
       Cmd: [],
       User: '1000',

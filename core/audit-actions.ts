@@ -25,6 +25,7 @@ export const AUDIT_ACTIONS = [
   'connect.token_used',
   'connect.refused',
   'role.egress_updated',
+  'profile.deleted',
   'reconcile.session_removed',
   'reconcile.session_finalised',
   'node.approved',

@@ -19,7 +19,7 @@ export interface AuditRecord {
   actorName?: string | null;
   /** Whose account or session it concerns. */
   userId?: string | null;
-  targetType?: 'user' | 'session' | 'role' | 'node' | null;
+  targetType?: 'user' | 'session' | 'role' | 'node' | 'profile' | null;
   targetId?: string | null;
   sourceIp?: string | null;
   details?: Record<string, unknown> | null;

@@ -9,12 +9,16 @@ import { PACKAGE_ROOT } from './package-info.js';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { APPS, QUALITIES, type App, type Quality } from './catalog.js';
+import { readAppCatalog, type AppCatalog } from './app-catalog.js';
+import { APP_NAME_PATTERN, QUALITIES, type Quality } from './catalog.js';
 import { egressDestinationsSchema } from './egress-destinations.js';
 import { INGRESS_GROUP } from './ingress-names.js';
+import { ROLES, type Role } from './roles.js';
 import { DEFAULT_NODE_ID, MAX_NODE_LABELS, NODE_ID_PATTERN, NODE_LABEL_PATTERN, PLACEMENT_STRATEGIES, parseNodeLabels } from './node-names.js';
 
 const seconds = (def: number) => z.coerce.number().int().positive().default(def);
+const headerName = (def: string) =>
+  z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, 'must be an HTTP header name such as X-Forwarded-User').default(def);
 
 /** How often the worker's session monitor looks at the sessions (HACKSTREAM_ACTIVITY_POLL_SECONDS's default). */
 export const DEFAULT_ACTIVITY_POLL_SECONDS = 5;
@@ -23,8 +27,8 @@ const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(
 /** One `app:quality:size` entry of HACKSTREAM_POOL, or undefined if it is not one. */
 function parsePoolSpec(part: string) {
   const [app = '', quality = '', size = '', ...rest] = part.trim().split(':');
-  const ok = rest.length === 0 && (APPS as readonly string[]).includes(app) && (QUALITIES as readonly string[]).includes(quality) && /^\d{1,2}$/.test(size);
-  return ok ? { app: app as App, quality: quality as Quality, size: Number(size) } : undefined;
+  const ok = rest.length === 0 && APP_NAME_PATTERN.test(app) && (QUALITIES as readonly string[]).includes(quality) && /^\d{1,2}$/.test(size);
+  return ok ? { app, quality: quality as Quality, size: Number(size) } : undefined;
 }
 export type PoolSpecConfig = NonNullable<ReturnType<typeof parsePoolSpec>>;
 
@@ -98,6 +102,7 @@ const envSchema = z.object({
   HACKSTREAM_CA_DIR: z.string().min(1).optional(),
   HACKSTREAM_ROUTES_DIR: z.string().min(1).optional(),
   HACKSTREAM_SESSION_FILES_DIR: z.string().min(1).optional(),
+  HACKSTREAM_PROFILES_DIR: z.string().min(1).optional(),
   HACKSTREAM_INGRESS_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port').optional(),
   HACKSTREAM_SESSION_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   HACKSTREAM_CONNECT_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(60, 'must be at most 60').default(60),
@@ -120,9 +125,33 @@ const envSchema = z.object({
   HACKSTREAM_ADMIN_PASSWORD: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(12, 'must be at least 12 characters').optional()),
   HACKSTREAM_CREATE_TIMEOUT_SECONDS: seconds(90),
   HACKSTREAM_TRUST_PROXY: z.string().min(1).default('loopback'),
+  // Sign-in delegated to the operator's forward-auth proxy (oauth2-proxy and the like): the
+  // addresses its connections come from. Its identity headers are believed only on a connection
+  // from one of these (the socket's peer, never X-Forwarded-For); empty: no such sign-in.
+  HACKSTREAM_AUTH_PROXY_SOURCES: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s !== ''))
+    .pipe(z.array(z.union([z.cidrv4(), z.cidrv6()], { error: 'must be address ranges such as 10.0.0.5/32 or fd00::/64, comma-separated' })).max(16)),
+  // The headers it sets (oauth2-proxy's --pass-user-headers names; X-Auth-Request-* behind
+  // Traefik's ForwardAuth). The user header's value becomes the account's name.
+  HACKSTREAM_AUTH_PROXY_USER_HEADER: headerName('X-Forwarded-Preferred-Username'),
+  HACKSTREAM_AUTH_PROXY_EMAIL_HEADER: headerName('X-Forwarded-Email'),
+  HACKSTREAM_AUTH_PROXY_GROUPS_HEADER: headerName('X-Forwarded-Groups'),
+  // group=role pairs, comma-separated: a user in a group mapped to admin is an admin; in none of
+  // them, HACKSTREAM_AUTH_PROXY_DEFAULT_ROLE (none: refused). The proxy's groups header is
+  // comma-separated too, so a group's name holds no comma (nor "=" or spaces).
+  HACKSTREAM_AUTH_PROXY_ROLES: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s !== ''))
+    .pipe(z.array(z.string().regex(new RegExp(`^[^=\\s]{1,256}=(${ROLES.join('|')})$`), `must be group=role pairs (roles: ${ROLES.join(', ')}), comma-separated`)).max(64)),
+  HACKSTREAM_AUTH_PROXY_DEFAULT_ROLE: z.enum(['none', ...ROLES]).default('none'),
+  // off: no password sign-in (nor invitations or new local accounts); only the proxy's.
+  HACKSTREAM_LOCAL_ACCOUNTS: z.enum(['on', 'off']).default('on'),
   HACKSTREAM_APT_REPO_DIR: z.string().min(1).optional(),
 
-  HACKSTREAM_SESSION_IMAGE: z.string().min(1).default('hackstream/session-firefox:latest'),
+  HACKSTREAM_APP_CATALOG: z.string().min(1).optional(),
   HACKSTREAM_SESSION_MEMORY_MB: z.coerce.number().int().min(256).default(1536),
   HACKSTREAM_SESSION_CPUS: z.coerce.number().positive().max(64).default(1),
   HACKSTREAM_SESSION_SHM_MB: z.coerce.number().int().min(64).default(512),
@@ -143,7 +172,7 @@ const envSchema = z.object({
         if (!spec) {
           ctx.addIssue({
             code: 'custom',
-            message: `"${part}" is not app:quality:size (app one of ${APPS.join(', ')}; quality one of ${QUALITIES.join(', ')}; size 0-99), e.g. firefox:auto:2, or "off"`,
+            message: `"${part}" is not app:quality:size (app a name of the app catalog; quality one of ${QUALITIES.join(', ')}; size 0-99), e.g. firefox:auto:2, or "off"`,
           });
           return z.NEVER;
         }
@@ -205,8 +234,8 @@ export const ENV_VARIABLES = Object.keys(envSchema.shape);
 
 const rolePolicySchema = (maxSessions: number) =>
   z.strictObject({
-    /** Apps this role may start. */
-    apps: z.array(z.string().min(1)).default(['firefox']),
+    /** Apps this role may start; unset: every app of the catalog. */
+    apps: z.array(z.string().min(1)).optional(),
     clipboard: z.boolean().default(true),
     fileTransfer: z.boolean().default(false),
     maxSessions: z.number().int().min(0).default(maxSessions),
@@ -224,7 +253,7 @@ const rolePolicySchema = (maxSessions: number) =>
       .refine((r) => Object.keys(r).length <= MAX_NODE_LABELS, `at most ${MAX_NODE_LABELS} labels`)
       .default({}),
   });
-// Safe defaults: clipboard on, file transfer off, Firefox only; two sessions at a time for users.
+// Safe defaults: clipboard on, file transfer off, the catalog's apps; two sessions at a time for users.
 const rolePoliciesSchema = z.strictObject({
   admin: rolePolicySchema(4).default(rolePolicySchema(4).parse({})),
   user: rolePolicySchema(2).default(rolePolicySchema(2).parse({})),
@@ -263,7 +292,7 @@ function parseHostPort(value: string): { host: string; port: number } {
   return { host: value.slice(0, i), port: Number(value.slice(i + 1)) };
 }
 
-function parsePolicies(json: string | undefined) {
+function parsePolicies(json: string | undefined, apps: AppCatalog) {
   let raw: unknown = {};
   if (json) {
     try {
@@ -276,7 +305,22 @@ function parsePolicies(json: string | undefined) {
   if (!result.success) {
     throw invalid('HACKSTREAM_ROLE_POLICIES', result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   }
-  return result.data;
+  const catalog = Object.keys(apps);
+  const withApps = <P extends { apps?: string[] | undefined }>(role: string, policy: P) => {
+    const unknown = (policy.apps ?? []).filter((app) => !catalog.includes(app));
+    if (unknown.length > 0) throw invalid('HACKSTREAM_ROLE_POLICIES', `${role}.apps: ${unknown.join(', ')} not in the app catalog (${catalog.join(', ')})`);
+    return { ...policy, apps: policy.apps ?? catalog };
+  };
+  return { admin: withApps('admin', result.data.admin), user: withApps('user', result.data.user) };
+}
+
+/** The app catalog: the operator's file (HACKSTREAM_APP_CATALOG) or the one shipped. */
+function appCatalog(e: ParsedEnv): AppCatalog {
+  try {
+    return readAppCatalog(e.HACKSTREAM_APP_CATALOG);
+  } catch (err) {
+    throw invalid('HACKSTREAM_APP_CATALOG', (err as Error).message);
+  }
 }
 
 // Each config type below is the inferred return type of the function that maps the parsed
@@ -363,7 +407,6 @@ function ingressConfig(e: ParsedEnv, dataDir: string) {
 export type SessionDefaults = ReturnType<typeof sessionDefaults>;
 function sessionDefaults(e: ParsedEnv) {
   return {
-    image: e.HACKSTREAM_SESSION_IMAGE,
     memoryMb: e.HACKSTREAM_SESSION_MEMORY_MB,
     cpus: e.HACKSTREAM_SESSION_CPUS,
     shmMb: e.HACKSTREAM_SESSION_SHM_MB,
@@ -378,10 +421,16 @@ function sessionDefaults(e: ParsedEnv) {
 
 /** Pre-warmed containers, kept by the pool-warming schedule. */
 export type PoolConfig = ReturnType<typeof poolConfig>;
-function poolConfig(e: ParsedEnv) {
+function poolConfig(e: ParsedEnv, apps: AppCatalog) {
+  const pools = e.HACKSTREAM_POOL.map((pool) => {
+    const app = apps[pool.app];
+    if (!app) throw invalid('HACKSTREAM_POOL', `${pool.app} is not in the app catalog (${Object.keys(apps).join(', ')})`);
+    if (!app.warm) throw invalid('HACKSTREAM_POOL', `${pool.app} cannot be kept warm (its catalog entry says warm: false)`);
+    return { ...pool, image: app.image };
+  });
   return {
-    /** One pool per app and quality preset; empty: no pool, every session starts cold. */
-    pools: e.HACKSTREAM_POOL,
+    /** One pool per app and quality preset, with its app's image; empty: no pool, every session starts cold. */
+    pools,
     intervalSeconds: e.HACKSTREAM_POOL_INTERVAL_SECONDS,
     /** Warm containers older than this are replaced (their certificate ages while they wait). */
     maxAgeSeconds: e.HACKSTREAM_POOL_MAX_AGE_SECONDS,
@@ -399,15 +448,18 @@ export type CommonConfig = ReturnType<typeof commonConfig>;
 function commonConfig(e: ParsedEnv) {
   const base = processBase(e);
   const { dataDir } = base;
+  const apps = appCatalog(e);
   return {
     ...base,
+    /** The apps sessions may run (core/app-catalog.ts). */
+    apps,
     redisUrl: redisUrl(e),
     temporal: temporalConfig(e, dataDir),
     ingress: ingressConfig(e, dataDir),
     /** Derives each session's key for native connect tokens; shared by the API and the workers. */
     sessionTokenSecret: required(e, 'HACKSTREAM_SESSION_TOKEN_SECRET', 'required (at least 32 random characters, the same for the API and the workers)'),
     session: sessionDefaults(e),
-    pool: poolConfig(e),
+    pool: poolConfig(e, apps),
     placement: placementConfig(e),
   };
 }
@@ -432,6 +484,8 @@ export function loadWorkerConfig(env: Env) {
     role: e.HACKSTREAM_WORKER_ROLE,
     /** Per-session files (TLS certificate and key, token key) mounted into the session's container. */
     sessionFilesDir: path.resolve(c.dataDir, e.HACKSTREAM_SESSION_FILES_DIR ?? 'sessions'),
+    /** Users' persistent profiles on this node: a file system image each, mounted while in use. */
+    profilesDir: path.resolve(c.dataDir, e.HACKSTREAM_PROFILES_DIR ?? 'profiles'),
     /** Whether the Docker engine must map containers' uids to a subordinate range, and whose. */
     userNamespace: { required: e.HACKSTREAM_DOCKER_USERNS === 'required', remapUser: e.HACKSTREAM_DOCKER_USERNS_USER },
     reconcile: {
@@ -541,6 +595,33 @@ function loginLimits(e: ParsedEnv) {
   };
 }
 
+export type SignInConfig = ReturnType<typeof signInConfig>;
+/** Who may sign in how: with a local account's password, through the operator's proxy, or both. */
+function signInConfig(e: ParsedEnv) {
+  const localAccounts = e.HACKSTREAM_LOCAL_ACCOUNTS === 'on';
+  if (!localAccounts && e.HACKSTREAM_AUTH_PROXY_SOURCES.length === 0) {
+    throw invalid('HACKSTREAM_LOCAL_ACCOUNTS', 'off needs HACKSTREAM_AUTH_PROXY_SOURCES (the sign-in proxy), or nobody could sign in');
+  }
+  const groupRoles = new Map<string, Role>();
+  for (const pair of e.HACKSTREAM_AUTH_PROXY_ROLES) {
+    const at = pair.indexOf('=');
+    groupRoles.set(pair.slice(0, at), pair.slice(at + 1) as Role);
+  }
+  return {
+    localAccounts,
+    /** Null: no proxy sign-in. */
+    proxy:
+      e.HACKSTREAM_AUTH_PROXY_SOURCES.length === 0
+        ? null
+        : {
+            sources: e.HACKSTREAM_AUTH_PROXY_SOURCES,
+            headers: { user: e.HACKSTREAM_AUTH_PROXY_USER_HEADER, email: e.HACKSTREAM_AUTH_PROXY_EMAIL_HEADER, groups: e.HACKSTREAM_AUTH_PROXY_GROUPS_HEADER },
+            groupRoles,
+            defaultRole: e.HACKSTREAM_AUTH_PROXY_DEFAULT_ROLE === 'none' ? null : e.HACKSTREAM_AUTH_PROXY_DEFAULT_ROLE,
+          },
+  };
+}
+
 export type ApiConfig = ReturnType<typeof loadApiConfig>;
 export function loadApiConfig(env: Env) {
   const e = parseEnv(env);
@@ -566,9 +647,10 @@ export function loadApiConfig(env: Env) {
     createTimeoutSeconds: e.HACKSTREAM_CREATE_TIMEOUT_SECONDS,
     /** Express's `trust proxy`: whose X-Forwarded-For gives the client's address. */
     trustProxy: e.HACKSTREAM_TRUST_PROXY,
+    signIn: signInConfig(e),
     connectTokenTtlSeconds: e.HACKSTREAM_CONNECT_TOKEN_TTL_SECONDS,
     resumeTtlSeconds: e.HACKSTREAM_RESUME_TTL_SECONDS,
-    policies: parsePolicies(e.HACKSTREAM_ROLE_POLICIES),
+    policies: parsePolicies(e.HACKSTREAM_ROLE_POLICIES, base.apps),
     /** The client's signed apt repository (client/packaging/build-repo.sh writes it), served at /apt/. */
     aptRepoDir: path.resolve(base.dataDir, e.HACKSTREAM_APT_REPO_DIR ?? 'client-apt/repo'),
     /** The built web dashboard the API serves at /ui/. */

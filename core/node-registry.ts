@@ -74,6 +74,8 @@ export interface PlacementRequest {
   preferred: readonly string[];
   /** Only nodes heard from at or after this time are placed on. */
   aliveSince: Date;
+  /** When set, the only nodes it may be placed on (a persistent profile's node). */
+  only?: readonly string[];
 }
 
 export type NodeActionResult = { ok: true; node: NodeView } | { ok: false; reason: 'not_found' } | { ok: false; reason: 'invalid_transition'; state: NodeState };
@@ -243,7 +245,7 @@ export class NodeRegistry {
   private async candidates(em: EntityManager, req: Omit<PlacementRequest, 'sessionId'>): Promise<Node[]> {
     const cpuMillis = millis(req.cpus);
     const candidates = (await em.find(Node, { state: 'active', lastHeartbeatAt: { $gte: req.aliveSince } }))
-      .filter((n) => hasLabels(n, req.labels))
+      .filter((n) => hasLabels(n, req.labels) && (req.only === undefined || req.only.includes(n.id)))
       .filter((n) => n.reservedMemoryMb + req.memoryMb <= n.memoryMb && n.reservedCpuMillis + cpuMillis <= n.cpuMillis && n.reservedSessions < n.maxSessions);
     const free = (n: Node) => n.memoryMb - n.reservedMemoryMb;
     const rank = (n: Node) => {

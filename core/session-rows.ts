@@ -4,6 +4,7 @@
  * every state change (through the `recordSession` activity). Rows are read back as snapshots, so
  * callers never see the entity's column types.
  */
+import type { Profile } from './catalog.js';
 import type { Database } from './db/orm.js';
 import { Session } from './db/entities.js';
 import { FINAL_STATES, LIVE_STATES, type EndReason, type LiveState, type SessionSnapshot, type SessionStart, type SessionState } from './session-snapshot.js';
@@ -17,7 +18,7 @@ export interface SessionListFilter {
 }
 
 /** What the API knows of a session before its workflow starts. */
-export type SessionReservation = Pick<SessionSnapshot, 'sessionId' | 'userId' | 'app' | 'url' | 'quality' | 'requestedAt'>;
+export type SessionReservation = Pick<SessionSnapshot, 'sessionId' | 'userId' | 'app' | 'url' | 'quality' | 'requestedAt'> & { profile?: Profile };
 
 const toDate = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
 const toMs = (d: Date | null | undefined): number | null => (d ? d.getTime() : null);
@@ -28,7 +29,7 @@ function rowSnapshot(row: Session): SessionSnapshot {
   return {
     sessionId: row.id,
     userId: row.userId,
-    app: row.app as SessionSnapshot['app'],
+    app: row.app,
     state: row.state as SessionSnapshot['state'],
     reason: (row.reason ?? null) as SessionSnapshot['reason'],
     message: row.message ?? null,
@@ -53,7 +54,16 @@ export class SessionRows {
   /** Writes the row of a session about to start: counted against the user's quota from now on. */
   async reserve(r: SessionReservation): Promise<void> {
     const em = this.db.em.fork();
-    em.create(Session, { id: r.sessionId, userId: r.userId, app: r.app, state: 'provisioning', url: r.url, quality: r.quality, requestedAt: new Date(r.requestedAt) });
+    em.create(Session, {
+      id: r.sessionId,
+      userId: r.userId,
+      app: r.app,
+      state: 'provisioning',
+      url: r.url,
+      quality: r.quality,
+      requestedAt: new Date(r.requestedAt),
+      profile: r.profile ?? 'ephemeral',
+    });
     await em.flush();
   }
 
@@ -180,5 +190,15 @@ export class SessionRows {
 
   async countLiveOf(userId: string): Promise<number> {
     return this.db.em.fork().count(Session, { userId, state: notFinal });
+  }
+
+  /**
+   * The user's session that has their profile of `app` now, or null: a persistent session's row
+   * holds the profile until it is final, which its workflow writes only after its container and
+   * the profile's mount are gone (and the reconciler, for a session whose workflow is lost).
+   */
+  async profileHolder(userId: string, app: string): Promise<string | null> {
+    const row = await this.db.em.fork().findOne(Session, { userId, app, profile: 'persist', state: notFinal }, { fields: ['id'] });
+    return row?.id ?? null;
   }
 }

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Builds the session image (xpra + Firefox ESR) unless an image of the same inputs exists.
+# Builds the session image (xpra + Firefox ESR) unless an image of the same inputs exists, then
+# each app image of images/apps/<app>/ (FROM the session image: the same xpra and hardening, plus
+# the app) as hackstream/session-<app>:latest, the name the catalog (core/apps.json) gives it.
 #
 #   HACKSTREAM_SESSION_IMAGE  tag to (re)point at the build (default hackstream/session-firefox:latest)
 #   HACKSTREAM_BASE_IMAGE     base to build FROM; by default debian:bookworm-slim when it is present
@@ -23,26 +25,40 @@ choose_base() {
 }
 
 base="$(choose_base)"
-hash="$( (cd "$here/session" && find . -type f -print0 | sort -z | xargs -0 sha256sum; echo "base=$base") | sha256sum | cut -c1-16)"
-content_tag="$repo:$hash"
 
-if docker image inspect "$content_tag" >/dev/null 2>&1; then
-  docker tag "$content_tag" "$target"
-  echo "==> session image: $target is up to date ($hash)"
-  exit 0
-fi
+# content_hash DIR EXTRA: the cache key of an image built from DIR (its files, not Python's caches, which a clone lacks) and EXTRA (what it is built FROM).
+content_hash() {
+  ( (cd "$1" && find . -type f -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum; echo "$2") | sha256sum | cut -c1-16)
+}
 
-if [ "$base" = "$offline_base" ]; then
-  echo "==> session image: no registry base available, using a debootstrap base"
-  "$here/base/build-debootstrap-base.sh" "$offline_base"
-fi
+# build_image WHAT TARGET CONTENT_TAG DIR BUILD_ARG: tags TARGET at CONTENT_TAG, building that first unless it exists.
+build_image() {
+  local what="$1" target="$2" tag="$3" dir="$4" arg="$5" log
+  if docker image inspect "$tag" >/dev/null 2>&1; then
+    docker tag "$tag" "$target"
+    echo "==> $what: $target is up to date (${tag##*:})"
+    return
+  fi
+  if [ "$arg" = "BASE_IMAGE=$offline_base" ]; then
+    echo "==> $what: no registry base available, using a debootstrap base"
+    "$here/base/build-debootstrap-base.sh" "$offline_base"
+  fi
+  log="$(mktemp /tmp/hackstream-image-build.XXXXXX.log)"
+  echo "==> $what: building $tag from ${arg#*=} (a minute or two; log: $log)"
+  if ! DOCKER_BUILDKIT=0 docker build --build-arg "$arg" -t "$tag" -t "$target" "$dir" >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "error: docker build of $target failed (full log: $log)" >&2
+    exit 1
+  fi
+  rm -f "$log"
+  echo "==> $what: built $target (${tag##*:})"
+}
 
-log="$(mktemp /tmp/hackstream-image-build.XXXXXX.log)"
-echo "==> session image: building $content_tag from $base (about a minute; log: $log)"
-if ! DOCKER_BUILDKIT=0 docker build --build-arg "BASE_IMAGE=$base" -t "$content_tag" -t "$target" "$here/session" >"$log" 2>&1; then
-  tail -n 40 "$log" >&2
-  echo "error: docker build failed (full log: $log)" >&2
-  exit 1
-fi
-rm -f "$log"
-echo "==> session image: built $target ($hash)"
+content_tag="$repo:$(content_hash "$here/session" "base=$base")"
+build_image "session image" "$target" "$content_tag" "$here/session" "BASE_IMAGE=$base"
+
+for dir in "$here"/apps/*/; do
+  [ -f "$dir/Dockerfile" ] || continue
+  app="$(basename "$dir")"
+  build_image "app image" "hackstream/session-$app:latest" "hackstream/session-$app:$(content_hash "$dir" "session=$content_tag")" "$dir" "SESSION_IMAGE=$content_tag"
+done

@@ -102,6 +102,26 @@ ensure_go() {
   say "go: $(go version | cut -d' ' -f3)"
 }
 
+# --- a Kubernetes control plane for the Kubernetes runtime's tests (tools/k8s-control-plane) --
+# kube-apiserver, etcd, kwok and helm from the Go module proxy: about 11 minutes the first time on
+# 2 cores, seconds after that (Go's build cache).
+
+ensure_k8s_tools() {
+  say "kubernetes control plane for the tests (tools/k8s-control-plane)"
+  # Go's list of every module it downloads is left out of the output (hundreds of lines).
+  bash "$HS_ROOT/tools/k8s-control-plane/build.sh" 2>&1 | { grep -v '^go: downloading' || true; } \
+    || die "tools/k8s-control-plane/build.sh failed"
+}
+
+# --- oauth2-proxy for the delegated sign-in's end-to-end test (tools/oauth2-proxy) -------------
+# From the Go module proxy: a couple of minutes the first time, nothing after that.
+
+ensure_oauth2_proxy() {
+  say "oauth2-proxy for the tests (tools/oauth2-proxy)"
+  bash "$HS_ROOT/tools/oauth2-proxy/build.sh" 2>&1 | { grep -v '^go: downloading' || true; } \
+    || die "tools/oauth2-proxy/build.sh failed"
+}
+
 # --- services ------------------------------------------------------------------------------
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -4,8 +4,15 @@
 # Installs whatever is missing first (idempotent) and starts the Docker engine if it is not
 # running; the tests start their own Redis, Temporal and PostgreSQL on free ports.
 #
-#   stack/test.sh [vitest arguments...]   e.g. stack/test.sh --project unit
+#   stack/test.sh [--full] [vitest arguments...]   e.g. stack/test.sh --project unit
+#
+# --full: the slowest checks at full length instead of shortened (test/support/test-tier.ts):
+# more chaos rounds, every address Firefox's policies block instead of one per policy.
 set -euo pipefail
+if [ "${1:-}" = "--full" ]; then
+  export HACKSTREAM_TEST_FULL=1
+  shift
+fi
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_apt_packages "${HS_APT_RUNTIME[@]}" "${HS_APT_TEST[@]}"
@@ -13,6 +20,8 @@ ensure_node
 ensure_npm_deps
 ensure_python_tools
 ensure_go
+ensure_k8s_tools
+ensure_oauth2_proxy
 ensure_dockerd "$HS_ROOT/.data/logs"
 ensure_session_image
 ensure_tunnel_user

@@ -27,6 +27,7 @@ import { nodeHostActivities } from '../activities/node-host-activities.js';
 import { engineReconciler, type ReconcileDeps } from '../activities/reconciler.js';
 import { sessionKeyActivities } from '../activities/session-certificates.js';
 import { TemporalSessionEvents } from '../activities/session-events.js';
+import { ProfileVolumes } from '../activities/profile-volumes.js';
 import { SessionFiles } from '../activities/session-files.js';
 import { IptablesPacketFilter, SessionFirewall } from '../activities/session-firewall.js';
 import { TemporalSessionWorkflowStatus } from '../activities/session-workflow-status.js';
@@ -80,7 +81,9 @@ export async function startEdgeNode(opts: EdgeNodeOptions): Promise<EdgeNode> {
   const runtime = new DockerSessionRuntime(docker, new SubnetPool(opts.sessionSubnets), taskQueue);
   const firewall = new SessionFirewall(new IptablesPacketFilter(), { ingressGroup: opts.ingressGroup });
   await firewall.install();
-  const sessionFiles = new SessionFiles(path.join(opts.dir, 'sessions'), await sessionUserOnHost(docker, { required: true, remapUser: 'dockremap' }, logger));
+  const sessionUser = await sessionUserOnHost(docker, { required: true, remapUser: 'dockremap' }, logger);
+  const sessionFiles = new SessionFiles(path.join(opts.dir, 'sessions'), sessionUser);
+  const profiles = new ProfileVolumes(path.join(opts.dir, 'profiles'), sessionUser);
   const metrics = new WorkerMetrics();
   // Through whichever connection is current: a renewed certificate brings new ones (renew below).
   const events = delegating(() => new TemporalSessionEvents(temporal.client));
@@ -93,7 +96,7 @@ export async function startEdgeNode(opts: EdgeNodeOptions): Promise<EdgeNode> {
       Promise.resolve(value);
   const noRoutesHere = { remove: none(undefined), list: none([]), collectLeftovers: none(0) };
   const noCredentialsHere = { revokeAll: none(0), sessionsWithCredentials: none<string[]>([]) };
-  const hostDeps = { runtime, firewall, files: sessionFiles, admission, routes: noRoutesHere, credentials: noCredentialsHere };
+  const hostDeps = { runtime, firewall, files: sessionFiles, profiles, admission, routes: noRoutesHere, credentials: noCredentialsHere };
   const activities = { ...sessionKeyActivities(hostDeps), ...nodeHostActivities(hostDeps), ...warmContainerActivities(hostDeps) };
   const reconcileDeps: ReconcileDeps = {
     ...hostDeps,

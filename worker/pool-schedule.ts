@@ -4,6 +4,7 @@
  * updated afterwards (never duplicated), paused when no pool is configured.
  */
 import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { appLaunch } from '../core/app-catalog.js';
 import type { WorkerConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { poolScheduleId, type PoolWarmerInput } from '../workflows/messages.js';
@@ -17,7 +18,8 @@ export function poolWarmerInput(config: WorkerConfig): PoolWarmerInput {
       app: p.app,
       quality: p.quality,
       size: p.size,
-      image: s.image,
+      image: p.image,
+      launch: appLaunch(config.apps[p.app]!), // the configuration lets only the catalog's apps pool
       resources: { memoryMb: s.memoryMb, cpus: s.cpus, shmMb: s.shmMb, pidsLimit: s.pidsLimit },
       readySeconds: s.readyTimeoutSeconds,
       maxAgeSeconds: config.pool.maxAgeSeconds,

@@ -23,6 +23,8 @@ import { TemporalSessionWorkflowStatus } from '../activities/session-workflow-st
 import { credentialRevocation } from '../core/connect-credentials.js';
 import { RedisPoolStore } from '../core/pool-store.js';
 import { StartAdmission } from '../activities/start-admission.js';
+import { ProfileVolumes } from '../activities/profile-volumes.js';
+import { ProfileRows } from '../core/profile-rows.js';
 import { SessionFiles } from '../activities/session-files.js';
 import { IptablesPacketFilter, SessionFirewall } from '../activities/session-firewall.js';
 import { SubnetPool } from '../activities/subnet-pool.js';
@@ -125,6 +127,8 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     events: sessionEvents,
     certificates: ca,
     files: new SessionFiles(config.sessionFilesDir, sessionUser),
+    profiles: new ProfileVolumes(config.profilesDir, sessionUser),
+    profileRows: new ProfileRows(db),
     routes: new TraefikFileRoutes(config.ingress.routesDir, config.ingress.domain, {
       ...config.ingress.ingressAddress,
       caPem: () => ca.caCertificatePem(),

@@ -3,3 +3,4 @@ export { PoolWarmerWorkflow } from './pool-warmer-workflow.js';
 export { SessionWorkflow } from './session-workflow.js';
 export { AccountAccessWorkflow } from './account-access-workflow.js';
 export { ReconcileWorkflow } from './reconcile-workflow.js';
+export { ProfileDeletionWorkflow } from './profile-deletion-workflow.js';

@@ -6,7 +6,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
-import type { App, Profile, Quality } from '../core/catalog.js';
+import type { App, AppLaunch, Profile, Quality } from '../core/catalog.js';
 import type { WarmSlot } from '../core/pool-store.js';
 import type { EndReason, SessionContainer, SessionSnapshot, SessionStart, SessionState } from '../core/session-snapshot.js';
 
@@ -60,6 +60,8 @@ export interface SessionSpec {
   quality: Quality;
   profile: Profile;
   image: string;
+  /** What its node needs of its app (the catalog's); absent in specs made before: Firefox's. */
+  launch?: AppLaunch;
   resources: SessionResources;
   timeouts: SessionTimeouts;
   policy: SessionPolicy;
@@ -71,6 +73,11 @@ export interface SessionSpec {
   warm?: WarmSlot;
   /** Labels the node it is placed on must have (its role's and its request's); absent: any node. */
   nodeLabels?: Record<string, string>;
+  /**
+   * A persistent profile's size limit (MB): the user's storage quota less what their other
+   * apps' profiles use. Set exactly when `profile` is `persist`.
+   */
+  profileCapMb?: number;
 }
 
 /** One pool of pre-warmed containers, as the pool-warming schedule keeps it. */
@@ -79,6 +86,8 @@ export interface PoolSpec {
   quality: Quality;
   size: number;
   image: string;
+  /** What its node needs of its app (the catalog's); absent in specs made before: Firefox's. */
+  launch?: AppLaunch;
   resources: SessionResources;
   readySeconds: number;
   /** Containers older than this are replaced. */
@@ -101,7 +110,7 @@ export const poolScheduleId = (taskQueue: string): string => `hackstream-pool-wa
 export const reconcileScheduleId = (taskQueue: string): string => `hackstream-reconciler-${taskQueue}`;
 
 /** What the reconciler removes, each counted in hackstream_reconciled_total{kind} (rows: ended). */
-export const RECONCILED_KINDS = ['container', 'network', 'route', 'files', 'credentials', 'row', 'reservation', 'leftover'] as const;
+export const RECONCILED_KINDS = ['container', 'network', 'route', 'files', 'credentials', 'row', 'reservation', 'profile', 'leftover'] as const;
 export type ReconciledKind = (typeof RECONCILED_KINDS)[number];
 
 export interface ReconcileInput {
@@ -227,3 +236,18 @@ export const userIdSearchAttribute = defineSearchAttributeKey('userId', SearchAt
 export const appSearchAttribute = defineSearchAttributeKey('app', SearchAttributeType.KEYWORD);
 export const sessionStateSearchAttribute = defineSearchAttributeKey('sessionState', SearchAttributeType.KEYWORD);
 export const SEARCH_ATTRIBUTES = [userIdSearchAttribute, appSearchAttribute, sessionStateSearchAttribute];
+
+/** An admin's deletion of a user's persistent profile (workflows/profile-deletion-workflow.ts). */
+export interface ProfileDeletionInput {
+  userId: string;
+  app: App;
+  /** The node that holds the profile's volume. */
+  node: string;
+}
+
+/** Whether there was a volume on the node (a profile whose node never made one has none). */
+export interface ProfileDeletionResult {
+  volumeDeleted: boolean;
+}
+
+export const profileDeletionWorkflowId = (userId: string, app: string): string => `profile-deletion-${userId}-${app}`;

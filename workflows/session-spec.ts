@@ -4,6 +4,7 @@
  * container, from its pool. Pure functions, so the API and the activities build specs the same
  * way and unit tests can check every field.
  */
+import type { AppDefinition } from '../core/app-catalog.js';
 import type { SessionDefaults } from '../core/config.js';
 import {
   WARM_POLICY,
@@ -33,7 +34,7 @@ export interface SessionQuota {
 
 export type SpecDefaults = Pick<
   SessionDefaults,
-  'image' | 'shmMb' | 'pidsLimit' | 'connectTimeoutSeconds' | 'readyTimeoutSeconds' | 'activityPollSeconds'
+  'shmMb' | 'pidsLimit' | 'connectTimeoutSeconds' | 'readyTimeoutSeconds' | 'activityPollSeconds'
 >;
 
 /**
@@ -45,7 +46,12 @@ export function canTakeWarmContainer(profile: Profile, policy: SessionPolicy, wa
   return warmProfiles.includes(profile) && policy.clipboard === WARM_POLICY.clipboard && policy.fileTransfer === WARM_POLICY.fileTransfer;
 }
 
-export function sessionSpec(request: SessionRequest, quota: SessionQuota, policy: SessionPolicy, defaults: SpecDefaults): SessionSpec {
+/** What a session of `app` may do: its role's policy, narrowed by the app's own (the catalog's). */
+export function appPolicy<P extends SessionPolicy>(policy: P, app: Pick<AppDefinition, 'policy'>): P {
+  return { ...policy, clipboard: policy.clipboard && app.policy.clipboard, fileTransfer: policy.fileTransfer && app.policy.fileTransfer };
+}
+
+export function sessionSpec(request: SessionRequest, app: AppDefinition, quota: SessionQuota, policy: SessionPolicy, defaults: SpecDefaults): SessionSpec {
   const { warm, nodeLabels, ...asked } = request;
   return {
     sessionId: asked.sessionId,
@@ -54,7 +60,8 @@ export function sessionSpec(request: SessionRequest, quota: SessionQuota, policy
     url: asked.url,
     quality: asked.quality,
     profile: asked.profile,
-    image: defaults.image,
+    image: app.image,
+    launch: { command: app.command, windowClass: app.windowClass, dataDir: app.dataDir },
     resources: { memoryMb: quota.memoryMb, cpus: quota.cpus, shmMb: defaults.shmMb, pidsLimit: defaults.pidsLimit },
     timeouts: {
       idleSeconds: quota.idleTimeoutSeconds,
@@ -84,6 +91,7 @@ export function warmContainerSpec(pool: PoolSpec, sessionId: string, requestedAt
     quality: pool.quality,
     profile: 'ephemeral',
     image: pool.image,
+    ...(pool.launch ? { launch: pool.launch } : {}),
     resources: pool.resources,
     timeouts: { idleSeconds: 0, connectSeconds: 0, maxDurationSeconds: pool.certLifetimeSeconds, readySeconds: pool.readySeconds, activityPollSeconds: 0 },
     policy: WARM_POLICY,

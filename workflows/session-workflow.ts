@@ -310,8 +310,19 @@ type ProvisionOutcome = { ok: true; provisioned: Provisioned } | { ok: false; er
 async function place(session: LiveSession): Promise<void> {
   const { spec } = session;
   const { memoryMb, cpus } = spec.resources;
-  const node = await placement.placeSession({ sessionId: spec.sessionId, memoryMb, cpus, labels: spec.nodeLabels ?? {}, warmNode: spec.warm?.node ?? null });
-  if (node === null) throw new NoCapacity(`no active node has ${memoryMb} MB of memory, ${cpus} CPUs and a session slot free`);
+  const persistent = spec.profile === 'persist';
+  const node = await placement.placeSession({
+    sessionId: spec.sessionId,
+    memoryMb,
+    cpus,
+    labels: spec.nodeLabels ?? {},
+    warmNode: spec.warm?.node ?? null,
+    ...(persistent ? { profile: { userId: spec.userId, app: spec.app } } : {}),
+  });
+  if (node === null) {
+    const where = persistent ? `no active node this session may run on (a persistent profile's sessions run on the node that holds it)` : 'no active node';
+    throw new NoCapacity(`${where} has ${memoryMb} MB of memory, ${cpus} CPUs and a session slot free`);
+  }
   session.snap = { ...session.snap, node };
 }
 
@@ -400,7 +411,12 @@ async function runUntilEnd(session: LiveSession, historyLimit: number): Promise<
   for (;;) {
     if (session.stopRequested) return session.stopReason;
     if (session.appEnded) return 'app_exited';
-    if (session.snap.attachedAt !== null && session.snap.state === 'ready') await session.transition('active');
+    if (session.snap.attachedAt !== null && session.snap.state === 'ready') {
+      await session.transition('active');
+      // A stop (or the app's exit) that arrived while the change was being recorded has already
+      // counted as a wake-up: look again before waiting for the next one, which may be the idle timeout.
+      if (patched('recheck-after-activation')) continue;
+    }
 
     const { snap } = session;
     const now = Date.now();
@@ -460,9 +476,16 @@ async function removeSession(session: LiveSession): Promise<void> {
 
 /** Everything of the session on its node's host, by the node's worker. */
 async function removeOnNode(session: LiveSession): Promise<void> {
-  const { sessionId } = session.spec;
+  const { sessionId, userId, app, profile } = session.spec;
   try {
-    await onNode(session, DURABLE).removeSession({ sessionId });
+    const removed = await onNode(session, DURABLE).removeSession({ sessionId });
+    if (removed.appQuit && !removed.appQuit.quit) {
+      log.warn('the app did not quit in time: what it had not saved to its profile is lost', { sessionId, app, waitedMs: removed.appQuit.ms });
+    } else if (removed.appQuit) {
+      log.info('the app saved its profile and quit', { sessionId, app, ms: removed.appQuit.ms });
+    }
+    // What the profile uses is what the user's storage quota counts from now on.
+    if (profile === 'persist' && removed.profile) await durable.recordProfileUsage({ userId, app, ...removed.profile });
   } catch (err) {
     // Only a node that did not remove it within its deadline gets here (a removal is retried
     // without a cap until then): the session ends all the same, and the node's reconciler

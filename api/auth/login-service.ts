@@ -92,7 +92,11 @@ export class LoginService {
     return pair;
   }
 
-  async refresh(refreshToken: string, ip: string): Promise<TokenPair> {
+  /**
+   * `mayContinue`: asked of the account before its login goes on (the sign-in proxy's accounts
+   * go on only while the proxy still vouches for them); false ends the login.
+   */
+  async refresh(refreshToken: string, ip: string, mayContinue?: (user: AuthenticatedUser) => Promise<boolean>): Promise<TokenPair> {
     const r = await this.d.refreshTokens.rotate(refreshToken);
     if (!r.ok) {
       if (r.reason === 'reused') {
@@ -109,7 +113,24 @@ export class LoginService {
       await this.d.refreshTokens.revokeFamily(r.familyId);
       throw unauthorized('invalid or expired refresh token');
     }
+    if (mayContinue && !(await mayContinue(user))) {
+      // Whoever vouched for this login no longer does: it ends now, its access tokens too.
+      await this.d.refreshTokens.revokeFamily(r.familyId);
+      await this.d.revoked.revoke(r.familyId);
+      throw unauthorized('this login has ended: sign in again');
+    }
     return this.pair(user, r.familyId, r.next);
+  }
+
+  /**
+   * A login vouched for by someone else (the sign-in proxy has authenticated the user): its
+   * tokens, and its audit record with how it was vouched for.
+   */
+  async startVouched(user: AuthenticatedUser, ip: string, details: Record<string, unknown>): Promise<TokenPair> {
+    const refresh = await this.d.refreshTokens.start(user.id);
+    const pair = await this.pair(user, refresh.familyId, refresh);
+    await this.d.audit.record({ action: 'login.success', actorId: user.id, userId: user.id, sourceIp: ip, details });
+    return pair;
   }
 
   async totpEnrolled(user: AuthenticatedUser, ip: string): Promise<void> {

@@ -25,6 +25,7 @@ import {
   totpBeginBody,
   totpConfirmBody,
   userIdParam,
+  appParam,
 } from '../validation.js';
 import * as r from './responses.js';
 
@@ -60,6 +61,7 @@ const json = (description: string, schema: z.ZodType): ResponseSpec => ({ descri
 const empty = (description: string): ResponseSpec => ({ description });
 const sessionId = z.object({ id: sessionIdParam.meta({ description: 'session id' }) });
 const userId = z.object({ id: userIdParam.meta({ description: 'user id' }) });
+const userApp = z.object({ id: userIdParam.meta({ description: 'user id' }), app: appParam.meta({ description: 'app' }) });
 const role = z.object({ role: roleParam });
 const nodeId = z.object({ id: nodeIdParam.meta({ description: 'node name' }) });
 /** What any route behind a bearer token can answer besides its own errors. */
@@ -110,7 +112,27 @@ export const OPERATIONS: Operation[] = [
   },
 
   // Logging in.
-  { method: 'post', path: '/v1/login', tag: 'auth', access: 'public', summary: 'Log in', body: loginBody, responses: { 200: json('a token pair', r.tokenPair) }, errors: [400, 401, 429, 503] },
+  {
+    method: 'get',
+    path: '/v1/auth/methods',
+    tag: 'auth',
+    access: 'public',
+    summary: 'How one may sign in here: a password, the sign-in proxy (as this request came), or both',
+    responses: { 200: json('the sign-in methods', r.signInMethods) },
+    errors: [400],
+  },
+  { method: 'post', path: '/v1/login', tag: 'auth', access: 'public', summary: 'Log in', body: loginBody, responses: { 200: json('a token pair', r.tokenPair) }, errors: [400, 401, 403, 429, 503] },
+  {
+    method: 'post',
+    path: '/v1/auth/proxy',
+    tag: 'auth',
+    access: 'public',
+    summary: 'Sign in as the user the sign-in proxy vouches for (its identity headers, believed only from its addresses)',
+    description:
+      "The account is made at the first sign-in; its role follows the proxy's groups (HACKSTREAM_AUTH_PROXY_ROLES) at every one. A local account of the same name is never signed in to this way.",
+    responses: { 200: json('a token pair', r.tokenPair) },
+    errors: [400, 401, 403, 409, 503],
+  },
   {
     method: 'post',
     path: '/v1/token/refresh',
@@ -130,7 +152,7 @@ export const OPERATIONS: Operation[] = [
     summary: 'Redeem an invitation or password-reset code (once) and set the password',
     body: redeemBody,
     responses: { 200: json('the account', z.strictObject({ user: r.userView })) },
-    errors: [400, 401, 503],
+    errors: [400, 401, 403, 503],
   },
 
   // The caller's account.
@@ -170,6 +192,15 @@ export const OPERATIONS: Operation[] = [
 
   // Sessions.
   {
+    method: 'get',
+    path: '/v1/apps',
+    tag: 'sessions',
+    access: 'user',
+    summary: "The apps the caller's role may start, with their profile modes and warm qualities",
+    responses: { 200: json('the apps', r.appList) },
+    errors: AUTHENTICATED,
+  },
+  {
     method: 'post',
     path: '/v1/sessions',
     tag: 'sessions',
@@ -177,7 +208,8 @@ export const OPERATIONS: Operation[] = [
     summary: 'Start a session; answers once it is ready',
     body: createSessionBody,
     responses: { 201: json('the ready session with one-time connect credentials', r.connectableSession) },
-    errors: [400, 401, 403, 429, 503, 504],
+    // 409: profile_in_use (a persistent profile has one session at a time); 403 also storage_quota_exceeded.
+    errors: [400, 401, 403, 409, 429, 503, 504],
   },
   {
     method: 'get',
@@ -233,6 +265,27 @@ export const OPERATIONS: Operation[] = [
     params: userId,
     body: patchUserBody,
     responses: { 200: json('the account (and a reset code)', r.updatedUser) },
+    errors: [400, 401, 403, 404, 409, 503],
+  },
+  {
+    method: 'get',
+    path: '/v1/users/{id}/profiles',
+    tag: 'admin',
+    access: 'admin',
+    summary: "An account's persistent profiles: the node each is on and what it uses",
+    params: userId,
+    responses: { 200: json('the profiles', z.strictObject({ profiles: z.array(r.profileView) })) },
+    errors: [400, 401, 403, 503],
+  },
+  {
+    method: 'delete',
+    path: '/v1/users/{id}/profiles/{app}',
+    tag: 'admin',
+    access: 'admin',
+    summary: "Delete an account's persistent profile of an app (its data on its node; audited)",
+    params: userApp,
+    responses: { 204: empty('deleted') },
+    // 409 profile_in_use while a session has it; 503 node_unavailable when its node does not answer.
     errors: [400, 401, 403, 404, 409, 503],
   },
   { method: 'get', path: '/v1/roles/{role}/egress', tag: 'admin', access: 'admin', summary: "A role's egress openings", params: role, responses: { 200: json('the openings', r.roleEgressView) }, errors: [400, 401, 403, 503] },

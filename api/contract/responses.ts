@@ -6,8 +6,8 @@
  */
 import 'zod-openapi';
 import { z } from 'zod';
-import { ROLES } from '../../core/roles.js';
-import { APPS, QUALITIES } from '../../core/catalog.js';
+import { IDENTITY_SOURCES, ROLES } from '../../core/roles.js';
+import { APP_NAME_PATTERN, PROFILES, QUALITIES } from '../../core/catalog.js';
 import { AUDIT_ACTIONS } from '../../core/audit-actions.js';
 import { END_REASONS, SESSION_STATES } from '../../core/session-snapshot.js';
 import { NODE_STATES } from '../../core/node-names.js';
@@ -24,7 +24,7 @@ export const errorResponse = z
         message: z.string(),
       })
       .catchall(z.union([z.string(), z.number()]))
-      .meta({ description: 'Extra fields by code: `session_id`, `limit`/`max`/`current` (quota_exceeded), `request_id` (5xx).' }),
+      .meta({ description: 'Extra fields by code: `session_id` (also profile_in_use: the session that has the profile), `limit`/`max`/`current` (quota_exceeded, storage_quota_exceeded), `request_id` (5xx).' }),
   })
   .meta({ id: 'Error' });
 
@@ -39,9 +39,45 @@ export const quotaFields = z
   })
   .meta({ id: 'Quota' });
 
+export const appList = z.strictObject({
+  apps: z.array(
+    z
+      .strictObject({
+        name: z.string().meta({ description: 'what POST /v1/sessions takes as `app`' }),
+        title: z.string(),
+        profiles: z.array(z.enum(PROFILES)).meta({ description: 'the `profile` modes it may start with' }),
+        opens_urls: z.boolean().meta({ description: 'whether it opens the page a session is given (`url`); an app that does not refuses one' }),
+        warm_qualities: z.array(z.enum(QUALITIES)).meta({ description: 'qualities a warm pool keeps it ready in (a start then takes a fraction of a second); empty: it starts cold' }),
+      })
+      .meta({ id: 'App' }),
+  ),
+});
+export type AppList = z.infer<typeof appList>;
+
+export const profileView = z
+  .strictObject({
+    app: z.string(),
+    node: z.string().meta({ description: 'the session node that holds its volume: its sessions run there' }),
+    used_mb: z.number().int(),
+    size_mb: z.number().int(),
+    measured_at: z.iso.datetime(),
+  })
+  .meta({ id: 'Profile' });
+
 export const quotaResponse = z.strictObject({
   quota: quotaFields,
-  usage: z.strictObject({ sessions: z.number().int(), storage_mb: z.number().int() }),
+  usage: z.strictObject({
+    sessions: z.number().int(),
+    storage_mb: z.number().int().meta({ description: "what the caller's persistent profiles use, as measured when each one's last session ended" }),
+    profiles: z.array(
+      z.strictObject({
+        app: z.string(),
+        used_mb: z.number().int(),
+        size_mb: z.number().int().meta({ description: 'the size of its file system: writes beyond it fail inside the session' }),
+        measured_at: z.iso.datetime(),
+      }),
+    ),
+  }),
 });
 
 export const tokenPair = z
@@ -61,6 +97,7 @@ export const userView = z
     id: uuid,
     username: z.string(),
     role: z.enum(ROLES),
+    identity: z.enum(IDENTITY_SOURCES).meta({ description: "local: a password here; proxy: the sign-in proxy vouches for it, and its role follows the proxy's groups" }),
     disabled: z.boolean(),
     pending_password: z.boolean().meta({ description: 'invited, or reset, and no password chosen yet' }),
     totp_enabled: z.boolean(),
@@ -69,6 +106,15 @@ export const userView = z
   })
   .meta({ id: 'User' });
 export type UserView = z.infer<typeof userView>;
+
+/** How one may sign in here, as this request sees it. */
+export const signInMethods = z
+  .strictObject({
+    password: z.boolean().meta({ description: 'local accounts sign in with a password (POST /v1/login)' }),
+    proxy: z.boolean().meta({ description: 'this request came through the sign-in proxy with an identity: POST /v1/auth/proxy signs it in' }),
+  })
+  .meta({ id: 'SignInMethods' });
+export type SignInMethods = z.infer<typeof signInMethods>;
 
 /** A one-time code (an invitation, a password reset): shown once, redeemed with POST /v1/redeem. */
 const oneTimeCode = z.strictObject({ code: z.string(), expires_at: timestamp }).meta({ id: 'OneTimeCode' });
@@ -89,7 +135,7 @@ export const sessionView = z
   .strictObject({
     session_id: uuid,
     user_id: uuid,
-    app: z.enum(APPS),
+    app: z.string().regex(APP_NAME_PATTERN).meta({ description: 'an app of the catalog (GET /v1/apps)' }),
     state: z.enum(SESSION_STATES),
     reason: z.enum(END_REASONS).nullable(),
     message: z.string().nullable(),
@@ -233,7 +279,7 @@ const startFigures = z.strictObject({
 export const adminOverview = z
   .strictObject({
     sessions: z.strictObject({ provisioning: z.number().int(), ready: z.number().int(), active: z.number().int(), stopping: z.number().int() }),
-    pools: z.array(z.strictObject({ app: z.enum(APPS), quality: z.enum(QUALITIES), target: z.number().int(), ready: z.number().int() })),
+    pools: z.array(z.strictObject({ app: z.string().regex(APP_NAME_PATTERN), quality: z.enum(QUALITIES), target: z.number().int(), ready: z.number().int() })),
     pool_claims: z
       .strictObject({ claims: z.number().int(), misses: z.number().int() })
       .meta({ description: 'last hour: sessions that took a warm container, and cold starts of an app and quality that has a pool' }),

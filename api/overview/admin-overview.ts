@@ -28,7 +28,7 @@ export class AdminOverviews {
     const [sessions, latencies, ready, readiness, workers] = await Promise.all([
       rows.countLive(),
       rows.startLatencies(new Date(Date.now() - START_WINDOW_MS)),
-      Promise.all(poolSpecs.map((p) => pools.size({ name: poolName(p.app, p.quality), image: config.session.image }))),
+      Promise.all(poolSpecs.map((p) => pools.size({ name: poolName(p.app, p.quality), image: p.image }))),
       checkReadiness(this.deps.readiness),
       workerReports(redis),
     ]);

@@ -6,12 +6,13 @@ import type { UserService } from '../users/user-service.js';
 import type { AdminOverviews } from '../overview/admin-overview.js';
 import type { RoleEgressOpenings } from '../quotas/role-egress.js';
 import type { NodeAdmin } from '../nodes/node-admin.js';
-import { auditQuery, createUserBody, nodeIdParam, parseInput, patchUserBody, roleEgressBody, roleParam, userIdParam } from '../validation.js';
+import type { ProfileAdmin } from '../profiles/profile-admin.js';
+import { appParam, auditQuery, createUserBody, nodeIdParam, parseInput, patchUserBody, roleEgressBody, roleParam, userIdParam } from '../validation.js';
 
 const ip = (req: { ip?: string | undefined }) => req.ip ?? '';
 
 /** Admins only: /v1/users, /v1/roles, /v1/nodes, /v1/audit and /v1/admin. */
-export function adminRoutes(users: UserService, audit: AuditLog, egress: RoleEgressOpenings, overviews: AdminOverviews, nodes: NodeAdmin): Router {
+export function adminRoutes(users: UserService, audit: AuditLog, egress: RoleEgressOpenings, overviews: AdminOverviews, nodes: NodeAdmin, profiles: ProfileAdmin): Router {
   const router = Router();
   router.use(['/v1/users', '/v1/roles', '/v1/nodes', '/v1/audit', '/v1/admin'], requireAdmin);
 
@@ -34,6 +35,16 @@ export function adminRoutes(users: UserService, audit: AuditLog, egress: RoleEgr
     const body = parseInput(patchUserBody, req.body);
     const patch = { ...body, quota: quotaFromJson(body.quota) };
     res.set('Cache-Control', 'no-store').json(await users.update(currentUser(req), id, patch, ip(req)));
+  });
+
+  router.get('/v1/users/:id/profiles', async (req, res) => {
+    res.json({ profiles: await profiles.list(parseInput(userIdParam, req.params['id'], 'user id')) });
+  });
+  router.delete('/v1/users/:id/profiles/:app', async (req, res) => {
+    const id = parseInput(userIdParam, req.params['id'], 'user id');
+    const app = parseInput(appParam, req.params['app'], 'app');
+    await profiles.delete(currentUser(req), id, app, ip(req));
+    res.status(204).end();
   });
 
   // The destinations beyond the public internet a role's new sessions may reach.

@@ -6,18 +6,27 @@ import type { Totp } from '../auth/totp.js';
 import { HttpError } from '../http-error.js';
 import type { QuotaService } from '../quotas/quota-service.js';
 import { quotaJson } from '../quotas/quota-fields.js';
-import type { UserService } from '../users/user-service.js';
+import { localAccountsOff, type UserService } from '../users/user-service.js';
+import type { ProxySignIn } from '../auth/proxy-sign-in.js';
+import type { AuthenticatedUser } from '../request-context.js';
 import { changePasswordBody, loginBody, parseInput, redeemBody, refreshBody, totpBeginBody, totpConfirmBody } from '../validation.js';
 
 const ip = (req: { ip?: string | undefined }) => req.ip ?? '';
 const loginName = (req: Request) => String((req.body as { username?: string } | undefined)?.username ?? '');
 
-/** Public: POST /v1/login, /v1/token/refresh, /v1/redeem. */
-export function loginRoutes(passport: PassportInstance, login: LoginService, users: UserService): Router {
+/** Public: GET /v1/auth/methods, POST /v1/login, /v1/auth/proxy, /v1/token/refresh, /v1/redeem. */
+export function loginRoutes(passport: PassportInstance, login: LoginService, users: UserService, signIn: { localAccounts: boolean; proxy: ProxySignIn }): Router {
   const router = Router();
+  router.get('/v1/auth/methods', (req, res) => {
+    res.set('Cache-Control', 'no-store').json({ password: signIn.localAccounts, proxy: signIn.proxy.identityOf(req) !== null });
+  });
+  router.post('/v1/auth/proxy', async (req, res) => {
+    res.set('Cache-Control', 'no-store').json(await signIn.proxy.signIn(req, ip(req)));
+  });
   router.post(
     '/v1/login',
     async (req, _res, next) => {
+      if (!signIn.localAccounts) throw localAccountsOff();
       req.body = parseInput(loginBody, req.body);
       // Counted before the password is hashed, so parallel guesses cannot overtake the limit.
       await login.reserveAttempt(loginName(req), ip(req));
@@ -37,9 +46,12 @@ export function loginRoutes(passport: PassportInstance, login: LoginService, use
   });
   router.post('/v1/token/refresh', async (req, res) => {
     const body = parseInput(refreshBody, req.body);
-    res.set('Cache-Control', 'no-store').json(await login.refresh(body.refresh_token, ip(req)));
+    // A local account's login ends with local accounts switched off; the proxy's goes on while it vouches.
+    const mayContinue = (user: AuthenticatedUser) => (user.identity === 'proxy' ? signIn.proxy.mayContinue(req, user, ip(req)) : Promise.resolve(signIn.localAccounts));
+    res.set('Cache-Control', 'no-store').json(await login.refresh(body.refresh_token, ip(req), mayContinue));
   });
   router.post('/v1/redeem', async (req, res) => {
+    if (!signIn.localAccounts) throw localAccountsOff();
     const body = parseInput(redeemBody, req.body);
     res.json({ user: await users.redeem(body.code, body.password, ip(req)) });
   });
@@ -60,7 +72,8 @@ export function accountRoutes(login: LoginService, totp: Totp, quotas: QuotaServ
   router.get('/v1/quotas', async (req, res) => {
     const user = currentUser(req);
     const [quota, usage] = await Promise.all([quotas.effective(user.id), quotas.usage(user.id)]);
-    res.json({ quota: quotaJson(quota), usage: { sessions: usage.sessions, storage_mb: usage.storageMb } });
+    const profiles = usage.profiles.map((p) => ({ app: p.app, used_mb: p.usedMb, size_mb: p.capMb, measured_at: new Date(p.updatedAt).toISOString() }));
+    res.json({ quota: quotaJson(quota), usage: { sessions: usage.sessions, storage_mb: usage.storageMb, profiles } });
   });
   router.post('/v1/me/password', async (req, res) => {
     const user = currentUser(req);

@@ -1,11 +1,17 @@
 import { Router } from 'express';
 import { currentUser } from '../auth/authentication.js';
+import type { ApiConfig } from '../../core/config.js';
+import { appsFor } from '../sessions/app-listing.js';
 import type { SessionService } from '../sessions/session-service.js';
 import { createSessionBody, listSessionsQuery, parseInput, sessionIdParam } from '../validation.js';
 
-/** /v1/sessions (authenticated). */
-export function sessionRoutes(sessions: SessionService): Router {
+/** /v1/sessions and /v1/apps (authenticated). */
+export function sessionRoutes(sessions: SessionService, config: Pick<ApiConfig, 'apps' | 'policies' | 'pool'>): Router {
   const router = Router();
+
+  router.get('/v1/apps', (req, res) => {
+    res.json({ apps: appsFor(currentUser(req).role, config) });
+  });
 
   router.post('/v1/sessions', async (req, res) => {
     const body = parseInput(createSessionBody, req.body);

@@ -27,11 +27,12 @@ export class PoolClaims {
    * labels, room for its demand), or null (no such pool, or all of those nodes' are empty).
    */
   async claim(app: string, quality: Quality, demand: { memoryMb: number; cpus: number; labels: Record<string, string> }): Promise<WarmSlot | null> {
-    if (!this.config.pool.pools.some((p) => p.app === app && p.quality === quality)) return null;
+    const pool = this.config.pool.pools.find((p) => p.app === app && p.quality === quality);
+    if (!pool) return null;
     const name = poolName(app, quality);
     const { strategy, aliveWithinSeconds } = this.config.placement;
     const nodes = await this.nodes.placementOrder({ ...demand, strategy, aliveSince: new Date(Date.now() - aliveWithinSeconds * 1000) });
-    const slot = await this.pools.claim({ name, image: this.config.session.image }, nodes);
+    const slot = await this.pools.claim({ name, image: pool.image }, nodes);
     this.refill();
     (slot ? this.metrics.poolClaims : this.metrics.poolMisses).inc({ pool: name });
     return slot;

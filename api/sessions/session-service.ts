@@ -9,6 +9,7 @@ import {
   WorkflowNotFoundError,
   type Client,
 } from '@temporalio/client';
+import type { AppDefinition } from '../../core/app-catalog.js';
 import type { ApiConfig } from '../../core/config.js';
 import type { SessionRows } from '../../core/session-rows.js';
 import { WARM_PROFILES } from '../../core/catalog.js';
@@ -25,7 +26,7 @@ import {
   type SessionSpec,
   type StopRequest,
 } from '../../workflows/messages.js';
-import { canTakeWarmContainer, sessionSpec } from '../../workflows/session-spec.js';
+import { appPolicy, canTakeWarmContainer, sessionSpec } from '../../workflows/session-spec.js';
 import { placementLabels } from '../../core/node-names.js';
 import { sessionPublicKeyHex } from '../../core/session-token-key.js';
 import type { SessionWorkflow } from '../../workflows/session-workflow.js';
@@ -36,7 +37,7 @@ import type { AuditLog } from '../../core/audit-log.js';
 import type { ConnectDescriptor, ConnectDescriptors } from '../connect/connect-descriptor.js';
 import type { ApiMetrics } from '../metrics.js';
 import type { RoleEgressOpenings } from '../quotas/role-egress.js';
-import type { QuotaService } from '../quotas/quota-service.js';
+import type { Quota, QuotaService, QuotaUsage } from '../quotas/quota-service.js';
 import type { PoolClaims } from './pool-claims.js';
 import type { ConnectableSessionView } from '../contract/responses.js';
 import { snapshotView, type SessionView } from './session-view.js';
@@ -68,12 +69,23 @@ export class SessionService {
    * within the create timeout.
    */
   async create(user: AuthenticatedUser, body: CreateSessionBody, ip: string): Promise<ConnectableSessionView> {
-    const policy = this.deps.config.policies[user.role];
+    const { apps, policies } = this.deps.config;
+    const app = apps[body.app];
+    if (!app) {
+      throw new HttpError(400, 'invalid_request', `app: unknown app (available: ${Object.keys(apps).join(', ')})`);
+    }
+    const policy = policies[user.role];
     if (!policy.apps.includes(body.app)) {
       throw new HttpError(403, 'app_not_allowed', `the ${user.role} role may not start ${body.app} (allowed: ${policy.apps.join(', ') || 'none'})`);
     }
+    if (body.profile === 'persist' && !app.persistentProfiles) {
+      throw new HttpError(400, 'invalid_request', `${body.app} keeps no persistent profile; start it with profile "ephemeral"`);
+    }
+    if (body.url !== undefined && !app.opensUrls) {
+      throw new HttpError(400, 'invalid_request', `url: ${body.app} opens no page; start it without url`);
+    }
     const requestedAt = Date.now();
-    const spec = await this.reserve(user, body, ip, requestedAt);
+    const spec = await this.reserve(user, body, app, ip, requestedAt);
     this.deps.logger.info('creating session', { sessionId: spec.sessionId, userId: user.id, app: spec.app, warm: spec.warm !== undefined });
     const snapshot = await this.startAndAwaitReady(spec);
     const connect = await this.issueConnect(user, snapshot, ip);
@@ -85,27 +97,40 @@ export class SessionService {
    * The row written under the quota lock is the reservation; the workflow then owns it. The
    * claim happens inside it too, so a user over quota never takes a warm container.
    */
-  private async reserve(user: AuthenticatedUser, body: CreateSessionBody, ip: string, requestedAt: number): Promise<SessionSpec> {
+  private async reserve(user: AuthenticatedUser, body: CreateSessionBody, app: AppDefinition, ip: string, requestedAt: number): Promise<SessionSpec> {
     const { config, quotas, pools, rows, egress } = this.deps;
-    const policy = { ...config.policies[user.role], egress: await egress.effective(user.role) };
+    const policy = appPolicy({ ...config.policies[user.role], egress: await egress.effective(user.role) }, app);
     const placement = placementLabels(policy.nodeLabels, body.node_labels);
     if (!placement.ok) {
       const required = `${placement.key}=${policy.nodeLabels[placement.key]}`;
       throw new HttpError(403, 'node_labels_not_allowed', `the ${user.role} role places sessions only on nodes with ${required}`);
     }
     const nodeLabels = placement.labels;
-    return quotas.reserve(user.id, async (quota) => {
+    return quotas.reserve(user.id, async (quota, usage) => {
+      const profileCapMb = body.profile === 'persist' ? await this.profileCap(user.id, body.app, quota, usage) : undefined;
       // Only from a node the session could be placed on: its labels, room for its limits.
       const demand = { memoryMb: quota.memoryMb, cpus: quota.cpus, labels: nodeLabels };
-      const slot = canTakeWarmContainer(body.profile, policy, WARM_PROFILES) ? await pools.claim(body.app, body.quality, demand) : null;
+      const slot = app.warm && canTakeWarmContainer(body.profile, policy, WARM_PROFILES) ? await pools.claim(body.app, body.quality, demand) : null;
       // Its node writes the session's token key as given: a node holds no secret to derive it.
       const warm = slot ? { ...slot, tokenPublicKeyHex: sessionPublicKeyHex(config.sessionTokenSecret, slot.sessionId) } : null;
       // A warm container's certificate and routes were made for the id it was warmed under.
       const sessionId = warm?.sessionId ?? randomUUID();
       const request = { sessionId, userId: user.id, app: body.app, url: body.url ?? null, quality: body.quality, profile: body.profile, requestedAt, requestedFrom: ip, warm, nodeLabels };
       await rows.reserve(request);
-      return sessionSpec(request, quota, policy, config.session);
+      return { ...sessionSpec(request, app, quota, policy, config.session), ...(profileCapMb !== undefined ? { profileCapMb } : {}) };
     });
+  }
+
+  /**
+   * A persistent session's profile size limit, once it is sure to be the profile's only session:
+   * a row that still has it (until its container and the profile's mount are gone) answers 409.
+   */
+  private async profileCap(userId: string, app: string, quota: Quota, usage: QuotaUsage): Promise<number> {
+    const holder = await this.deps.rows.profileHolder(userId, app);
+    if (holder !== null) {
+      throw new HttpError(409, 'profile_in_use', `your ${app} profile is in use by session ${holder}; connect to it, or stop it first`, {}, { session_id: holder });
+    }
+    return this.deps.quotas.profileCap(quota, usage, app);
   }
 
   /** Starts the session's workflow and waits, within the create timeout, until it is ready or has failed. */

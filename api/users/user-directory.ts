@@ -1,4 +1,4 @@
-/** Local accounts: lookup, credential checks and the first admin. */
+/** Accounts: lookup, credential checks, the first admin, and accounts the sign-in proxy vouches for. */
 import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { Database } from '../../core/db/orm.js';
@@ -7,12 +7,17 @@ import type { Role } from '../../core/roles.js';
 import { burnVerification, hashPassword, verifyPassword } from '../auth/passwords.js';
 import type { AuthenticatedUser } from '../request-context.js';
 
-const toAuthenticated = (u: User): AuthenticatedUser => ({ id: u.id, username: u.username, role: u.role, tokenVersion: u.tokenVersion });
+const toAuthenticated = (u: User): AuthenticatedUser => ({ id: u.id, username: u.username, role: u.role, identity: u.identity, tokenVersion: u.tokenVersion });
 
 export type CredentialCheck =
   | { ok: true; user: AuthenticatedUser }
   /** `userId` when the account exists (for the audit log), never shown to the caller. */
   | { ok: false; userId: string | null };
+
+/** A sign-in through the operator's proxy: its account, made or brought up to date. */
+export type ProxySignIn =
+  | { ok: true; user: AuthenticatedUser; created: boolean; previousRole: Role | null }
+  | { ok: false; reason: 'local_account' | 'disabled'; userId: string };
 
 export class UserDirectory {
   constructor(private readonly db: Database) {}
@@ -43,6 +48,37 @@ export class UserDirectory {
     const user = em.create(User, { username, passwordHash: password === null ? null : await hashPassword(password), role });
     await em.flush();
     return toAuthenticated(user);
+  }
+
+  /**
+   * The account of a user the sign-in proxy vouches for, made at the first sign-in; its role
+   * follows the proxy's groups at every sign-in. A local account of that name is never taken
+   * over (its password, not the proxy, vouches for it).
+   */
+  async signInFromProxy(username: string, role: Role): Promise<ProxySignIn> {
+    for (let attempt = 0; ; attempt++) {
+      const em = this.db.em.fork();
+      const user = await em.findOne(User, { username });
+      if (!user) {
+        try {
+          const created = em.create(User, { username, passwordHash: null, role, identity: 'proxy' });
+          await em.flush();
+          return { ok: true, user: toAuthenticated(created), created: true, previousRole: null };
+        } catch (err) {
+          // Two first sign-ins at once: the other one made it; read it.
+          if (err instanceof UniqueConstraintViolationException && attempt === 0) continue;
+          throw err;
+        }
+      }
+      if (user.identity !== 'proxy') return { ok: false, reason: 'local_account', userId: user.id };
+      if (user.disabled) return { ok: false, reason: 'disabled', userId: user.id };
+      const previousRole = user.role === role ? null : user.role;
+      if (previousRole) {
+        user.role = role;
+        await em.flush();
+      }
+      return { ok: true, user: toAuthenticated(user), created: false, previousRole };
+    }
   }
 
   async hasAccounts(): Promise<boolean> {

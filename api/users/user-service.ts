@@ -63,14 +63,21 @@ export interface UserServiceDeps {
   mutex: RedisMutex;
   logger: Logger;
   inviteTtlSeconds: number;
+  /** False: local accounts are off (HACKSTREAM_LOCAL_ACCOUNTS); only the sign-in proxy's exist. */
+  localAccounts: boolean;
 }
+
+/** Local accounts are switched off: the operator's sign-in proxy makes every account. */
+export const localAccountsOff = (): HttpError =>
+  new HttpError(403, 'local_accounts_disabled', 'local accounts are switched off here: sign in through the sign-in proxy');
 
 const view = (u: User): UserView => ({
   id: u.id,
   username: u.username,
   role: u.role,
+  identity: u.identity,
   disabled: u.disabled,
-  pending_password: !u.passwordHash,
+  pending_password: u.identity === 'local' && !u.passwordHash,
   totp_enabled: Boolean(u.totpEnabledAt),
   quota_overrides: u.quota ? quotaJson(u.quota) : null,
   created_at: u.createdAt.toISOString(),
@@ -80,6 +87,7 @@ export class UserService {
   constructor(private readonly d: UserServiceDeps) {}
 
   async create(actor: AuthenticatedUser, input: { username: string; role: Role; password?: string }, ip: string): Promise<CreatedUser> {
+    if (!this.d.localAccounts) throw localAccountsOff();
     const em = this.d.db.em.fork();
     const user = em.create(User, {
       username: input.username,
@@ -149,6 +157,9 @@ export class UserService {
     const user = await em.findOne(User, { id });
     if (!user) throw notFound(`no user ${id}`);
     const before = { role: user.role, disabled: user.disabled, quota: user.quota ?? null };
+    if (patch.reset_password && user.identity === 'proxy') {
+      throw new HttpError(409, 'proxy_account', `${user.username} signs in through the sign-in proxy: it has no password here to reset`);
+    }
 
     const losesAdmin = user.role === 'admin' && !user.disabled && (patch.role === 'user' || patch.disabled === true);
     if (losesAdmin && (await em.count(User, { role: 'admin', disabled: false, id: { $ne: user.id } })) === 0) {

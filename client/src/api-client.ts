@@ -25,6 +25,15 @@ export interface SessionView {
   connect?: ConnectDescriptor;
 }
 
+/** An app the user's role may start, as GET /v1/apps lists it. */
+export interface AppView {
+  name: string;
+  title: string;
+  profiles: string[];
+  opens_urls: boolean;
+  warm_qualities: string[];
+}
+
 export interface ConnectDescriptor {
   expires_at: string;
   /** hackstream://<server>/sessions/<id> (servers before the client existed do not send it). */
@@ -87,6 +96,10 @@ export class ApiClient {
 
   async listSessions(all = false): Promise<SessionView[]> {
     return (await this.call<{ sessions: SessionView[] }>('GET', `/v1/sessions${all ? '?all=1' : ''}`)).sessions;
+  }
+
+  async listApps(): Promise<AppView[]> {
+    return (await this.call<{ apps: AppView[] }>('GET', '/v1/apps')).apps;
   }
 
   getSession(id: string): Promise<SessionView> {

@@ -9,7 +9,7 @@ import { EXIT, EXIT_CODE_HELP } from './exit-codes.js';
 import { login, logout } from './login.js';
 import { TerminalProgress, type Progress } from './progress.js';
 import { readStdin, TerminalPrompter, type Prompter } from './prompts.js';
-import { attach, launch, list, openLink, sessionTable, stop, type AttachMode } from './sessions.js';
+import { apps, appTable, attach, launch, list, openLink, sessionTable, stop, type AttachMode } from './sessions.js';
 import { isSettingKey, QUALITIES, readConfigFile, resolveSettings, setSetting, SETTING_KEYS, SETTINGS, unsetSetting } from './settings.js';
 import type { AttachOutcome } from './attach-supervisor.js';
 import { runGui } from './gui/launcher.js';
@@ -135,8 +135,8 @@ export function buildProgram(io: CliIo, version: string): Command {
 
   program
     .command('launch')
-    .description('start a session and attach to it (app: browser, or firefox)')
-    .argument('<app>', 'browser (or firefox)')
+    .description('start a session and attach to it (app: browser, or one `hackstream apps` lists)')
+    .argument('<app>', 'browser (Firefox), thunderbird, … as the server names its apps')
     .option('--url <url>', 'the page to open')
     .addOption(qualityOption())
     .addOption(new Option('--profile <mode>', 'ephemeral (default) or persist').choices(['ephemeral', 'persist']))
@@ -154,6 +154,16 @@ export function buildProgram(io: CliIo, version: string): Command {
         io.out(`  stop:   hackstream stop ${session.session_id}`);
       } else if (mode === 'browser') io.out(`session ${session.session_id} opened in your web browser`);
       report(ctx, outcome);
+    });
+
+  program
+    .command('apps')
+    .description('the apps you may start, by the name `launch` takes')
+    .option('--json', 'as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const { ctx } = context();
+      const found = await apps(ctx);
+      io.out(opts.json ? JSON.stringify(found, null, 2) : appTable(found));
     });
 
   program

@@ -1,6 +1,6 @@
 /** The session commands: launch, list, attach, stop, and acting on a hackstream:// link. */
 import { spawn } from 'node:child_process';
-import { LIVE_STATES, type ApiClient, type ConnectDescriptor, type SessionView } from './api-client.js';
+import { LIVE_STATES, type ApiClient, type AppView, type ConnectDescriptor, type SessionView } from './api-client.js';
 import { superviseAttach, type AttachOutcome } from './attach-supervisor.js';
 import { apiOf, settingsOf, type ClientContext } from './client-context.js';
 import { ClientError, notLoggedIn, usageError } from './client-error.js';
@@ -23,8 +23,10 @@ export interface LaunchInput {
   mode: AttachMode;
 }
 
-/** `browser` is the design's name for the app; the server's catalog calls it `firefox`. */
-const APP_ALIASES: Record<string, string> = { browser: 'firefox', firefox: 'firefox' };
+/** `browser` is the design's name for Firefox; any other app goes by its name in the server's catalog. */
+const APP_ALIASES: Record<string, string> = { browser: 'firefox' };
+/** An app's name as the server's catalog spells them: whether it has the app is the server's answer. */
+const APP_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
 /** A URL as a person types it: "example.com" means https://example.com/. */
 export function normaliseUrl(raw: string): string {
@@ -54,8 +56,8 @@ export async function loggedInApi(ctx: ClientContext): Promise<ApiClient> {
 }
 
 export async function launch(ctx: ClientContext, input: LaunchInput, progress: Progress): Promise<{ session: SessionView; outcome?: AttachOutcome }> {
-  const app = APP_ALIASES[input.app];
-  if (!app) throw usageError(`unknown app "${input.app}" (known: ${Object.keys(APP_ALIASES).join(', ')})`);
+  const app = APP_ALIASES[input.app] ?? input.app;
+  if (!APP_NAME.test(app)) throw usageError(`"${input.app}" is not an app's name (browser, or one \`hackstream apps\` lists)`);
   const quality = parseQuality(input.quality ?? settingsOf(ctx).quality ?? 'low');
   const url = input.url === undefined ? undefined : normaliseUrl(input.url);
   const api = await loggedInApi(ctx);
@@ -135,6 +137,21 @@ export async function stop(ctx: ClientContext, given: string): Promise<SessionVi
   return api.stopSession(await resolveSessionId(api, given));
 }
 
+/** `hackstream apps`: what the user's role may start on the server. */
+export async function apps(ctx: ClientContext): Promise<AppView[]> {
+  return (await loggedInApi(ctx)).listApps();
+}
+
+/** The apps as `hackstream apps` shows them: the name to launch by, its title, what it offers. */
+export function appTable(list: AppView[]): string {
+  if (list.length === 0) return 'no apps (your role may start none)';
+  const rows = [
+    ['APP', 'TITLE', 'PROFILES', 'OPENS URLS', 'WARM'],
+    ...list.map((a) => [a.name, a.title, a.profiles.join(','), a.opens_urls ? 'yes' : 'no', a.warm_qualities.join(',') || '-']),
+  ];
+  return columns(rows);
+}
+
 export async function list(ctx: ClientContext, all: boolean): Promise<SessionView[]> {
   return (await loggedInApi(ctx)).listSessions(all);
 }
@@ -175,6 +192,11 @@ export function sessionTable(sessions: SessionView[], now = Date.now()): string 
     ['ID', 'APP', 'STATE', 'URL', 'STARTED', 'LAST ACTIVITY'],
     ...sessions.map((s) => [s.session_id, s.app, s.state, s.url ?? '-', ago(s.created_at, now), ago(lastActivity(s), now)]),
   ];
+  return columns(rows);
+}
+
+/** Rows as aligned columns (the last one unpadded), a header first. */
+function columns(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }

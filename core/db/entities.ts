@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { defineEntity, p } from '@mikro-orm/core';
-import { ROLES } from '../roles.js';
+import { IDENTITY_SOURCES, ROLES } from '../roles.js';
 
 
 /** Per-user quota overrides; unset fields fall back to the role's defaults. */
@@ -26,6 +26,12 @@ export const UserSchema = defineEntity({
     /** Null for an invited user who has not chosen a password yet. */
     passwordHash: p.string().nullable(),
     role: p.enum(ROLES).default('user'),
+    /**
+     * `local`: made here (a password, an invitation); `proxy`: made at its first sign-in through
+     * the operator's proxy, which alone vouches for it (no password, its role from its groups).
+     * A proxy's identity never signs in to a local account of the same name, nor the reverse.
+     */
+    identity: p.enum(IDENTITY_SOURCES).default('local'),
     disabled: p.boolean().default(false),
     /** Bumped to invalidate every access token at once (disable, password reset). */
     tokenVersion: p.integer().default(0),
@@ -75,6 +81,8 @@ export const SessionSchema = defineEntity({
     start: p.string().length(8).nullable(),
     /** The session node it was placed on (core/node-registry.ts); null before placement. */
     nodeId: p.string().length(63).nullable(),
+    /** `ephemeral`, or `persist`: it has its user's profile of its app (one live session each). */
+    profile: p.string().length(16).default('ephemeral'),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   },
 });
@@ -226,4 +234,25 @@ export const NodeReservationSchema = defineEntity({
 export class NodeReservation extends NodeReservationSchema.class {}
 NodeReservationSchema.setClass(NodeReservation);
 
-export const entities = [UserSchema, SessionSchema, RefreshTokenSchema, OneTimeCodeSchema, AuditEventSchema, RoleEgressSchema, NodeSchema, NodeReservationSchema];
+/**
+ * A user's persistent profile of one app (activities/profile-volumes.ts): on which node its
+ * volume lives, and what it used when its last session ended (what the storage quota counts).
+ */
+export const ProfileSchema = defineEntity({
+  name: 'Profile',
+  tableName: 'profiles',
+  properties: {
+    userId: p.uuid().primary(),
+    app: p.string().length(32).primary(),
+    nodeId: p.string().length(63),
+    usedMb: p.integer().default(0),
+    /** The size of its file system (the quota when it was made or last grown). */
+    capMb: p.integer().default(0),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+  },
+});
+export class Profile extends ProfileSchema.class {}
+ProfileSchema.setClass(Profile);
+
+export const entities = [UserSchema, SessionSchema, RefreshTokenSchema, OneTimeCodeSchema, AuditEventSchema, RoleEgressSchema, NodeSchema, NodeReservationSchema, ProfileSchema];

@@ -96,7 +96,7 @@ export function App() {
     );
   }
   if (route === '/redeem') return <Page>{<RedeemPage />}</Page>;
-  if (auth.status === 'out') return <Page>{<LoginPage message={auth.message} />}</Page>;
+  if (auth.status === 'out') return <Page>{<LoginPage message={auth.message} auto={!auth.startOver} />}</Page>;
   if (!me) {
     return (
       <Shell title={meError ? 'HackStream' : 'Loading…'}>

@@ -43,8 +43,9 @@ export async function send<T>(
       method,
       headers,
       body: body === undefined ? null : JSON.stringify(body),
-      // Tokens travel in the Authorization header only; no cookie is needed or wanted.
-      credentials: 'omit',
+      // Tokens travel in the Authorization header only; the API reads no cookie. Same-origin
+      // cookies still go along: an operator's sign-in proxy in front of the API needs its own.
+      credentials: 'same-origin',
       cache: 'no-store',
       signal: AbortSignal.timeout(timeoutMs),
     });

@@ -6,12 +6,15 @@
 import type * as contract from '../../api/contract/responses';
 
 export { ROLES, type Role } from '../../core/roles';
-export { APPS, QUALITIES, type Quality } from '../../core/catalog';
+export { QUALITIES, type Quality } from '../../core/catalog';
 export { SESSION_STATES, type SessionState } from '../../core/session-snapshot';
 export { AUDIT_ACTIONS } from '../../core/audit-actions';
 export { NODE_STATES, type NodeState } from '../../core/node-names';
 
 export type TokenPair = contract.TokenPair;
+export type SignInMethods = contract.SignInMethods;
+export type AppList = contract.AppList;
+export type AppEntry = AppList['apps'][number];
 export type Me = contract.Me;
 export type QuotaFields = contract.QuotaFields;
 export type QuotaResponse = contract.QuotaResponse;

@@ -8,6 +8,13 @@ container's own CPU budget). It blocks on X events, so it costs nothing while it
 
 usage: hackstream-app-window <window class> <seconds>
 exit 0: the window exists; 1: no such window within the time; 3: no X display within the time.
+
+With --close, asks each window of the class to close (WM_DELETE_WINDOW, as a window manager's
+close button does), which an app answers by saving what it holds and quitting; the worker does
+this before it removes a persistent session's container.
+
+usage: hackstream-app-window --close <window class>
+exit 0: asked at least one window; 1: there was none; 3: no X display.
 """
 import ctypes
 import os
@@ -42,6 +49,18 @@ x11.XFree.argtypes = [ctypes.c_void_p]
 x11.XConnectionNumber.argtypes = [ctypes.c_void_p]
 x11.XPending.argtypes = [ctypes.c_void_p]
 x11.XNextEvent.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+x11.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
+x11.XFlush.argtypes = [ctypes.c_void_p]
+
+CLIENT_MESSAGE = 33
+
+
+class ClientMessageEvent(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                ("format", ctypes.c_int), ("data", ctypes.c_long * 5),
+                # XSendEvent takes a whole XEvent (a union of X_EVENT_SIZE bytes).
+                ("pad", ctypes.c_char * X_EVENT_SIZE)]
 
 # A window may be gone between listing it and asking for its class: Xlib's default handler would
 # exit on that BadWindow, so errors are ignored (the window then simply does not count).
@@ -75,18 +94,42 @@ def class_of(display, window):
                 x11.XFree(part)
 
 
-def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: hackstream-app-window <window class> <seconds>")
-    wanted, deadline = sys.argv[1], time.monotonic() + float(sys.argv[2])
-    display = None
-    while display is None:
+def open_display(deadline):
+    while True:
         display = x11.XOpenDisplay(os.environ.get("DISPLAY", ":100").encode())
-        if display is None:
-            if time.monotonic() > deadline:
-                print("no X display", file=sys.stderr)
-                sys.exit(3)
-            time.sleep(0.05)  # Xvfb is still starting: a few rounds at most
+        if display is not None:
+            return display
+        if time.monotonic() > deadline:
+            print("no X display", file=sys.stderr)
+            sys.exit(3)
+        time.sleep(0.05)  # Xvfb is still starting: a few rounds at most
+
+
+def close_windows(wanted):
+    display = open_display(time.monotonic())
+    root = x11.XDefaultRootWindow(display)
+    client_list = x11.XInternAtom(display, b"_NET_CLIENT_LIST", 0)
+    protocols = x11.XInternAtom(display, b"WM_PROTOCOLS", 0)
+    delete = x11.XInternAtom(display, b"WM_DELETE_WINDOW", 0)
+    windows = [w for w in managed_windows(display, root, client_list) if class_of(display, w) == wanted]
+    for window in windows:
+        event = ClientMessageEvent(type=CLIENT_MESSAGE, window=window, message_type=protocols, format=32)
+        event.data[0] = delete
+        event.data[1] = 0  # CurrentTime
+        x11.XSendEvent(display, window, 0, 0, ctypes.byref(event))
+    x11.XFlush(display)
+    if not windows:
+        print(f"no {wanted} window", file=sys.stderr)
+        sys.exit(1)
+
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--close":
+        return close_windows(sys.argv[2])
+    if len(sys.argv) != 3:
+        sys.exit("usage: hackstream-app-window <window class> <seconds> | --close <window class>")
+    wanted, deadline = sys.argv[1], time.monotonic() + float(sys.argv[2])
+    display = open_display(deadline)
     root = x11.XDefaultRootWindow(display)
     client_list = x11.XInternAtom(display, b"_NET_CLIENT_LIST", 0)
     # Selected before the first look, so that no change between the two is missed.

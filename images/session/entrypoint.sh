@@ -11,10 +11,17 @@ dbus-daemon --session --fork --address="unix:path=$XDG_RUNTIME_DIR/bus" >/dev/nu
 export DBUS_SESSION_BUS_ADDRESS="unix:path=$XDG_RUNTIME_DIR/bus"
 # A warm container waits for the URL of the session that claims it (hackstream-url-watch).
 if [ "${HACKSTREAM_WARM:-0}" = 1 ]; then hackstream-url-watch & fi
+# The app's start script: the catalog's `command` (core/apps.json), set by the worker; this
+# image's own Firefox when unset.
+app_command="${HACKSTREAM_APP_COMMAND:-/usr/local/bin/hackstream-start-app}"
+case "$app_command" in
+  /usr/local/bin/hackstream-start-*) ;;
+  *) echo "hackstream-entrypoint: HACKSTREAM_APP_COMMAND must be one of the image's hackstream-start-* scripts" >&2; exit 2 ;;
+esac
 exec xpra start :100 \
   --daemon=no --socket-dir=/tmp/xpra \
   --bind-ws=0.0.0.0:14500 --html=on \
-  --start-child=/usr/local/bin/hackstream-start-app --exit-with-children=yes \
+  --start-child="$app_command" --exit-with-children=yes \
   --start-new-commands=no --open-url=no --open-files=no \
   --file-transfer=no --printing=no --webcam=no --clipboard=yes \
   --mdns=no --pulseaudio=no --speaker=disabled --microphone=disabled --notifications=no \

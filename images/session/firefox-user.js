@@ -31,3 +31,12 @@ user_pref("browser.sessionstore.idleDelay", 3600000);
 user_pref("network.connectivity-service.enabled", false);
 user_pref("network.captive-portal-service.enabled", false);
 user_pref("browser.places.speculativeConnect.enabled", false);
+// A persistent session ends by closing Firefox's windows (hackstream-app-window --close), so that
+// it saves its profile: no dialog may hold that quit back.
+user_pref("browser.warnOnQuit", false);
+user_pref("browser.tabs.warnOnClose", false);
+user_pref("browser.sessionstore.warnOnQuit", false);
+// ...and that quit returns as soon as every service has written its data (the profile-before-change
+// phases), without waiting for the network's threads to wind down: a session's network drops
+// what it may not reach, and a lookup or connection still pending held Firefox's exit for seconds.
+user_pref("toolkit.shutdown.fastShutdownStage", 3);

@@ -3,10 +3,16 @@
 # line that xpra would parse, so no URL can inject arguments. Firefox listens on the session bus
 # (started by the entrypoint) so that hackstream-open-url can hand it another URL later.
 set -eu
+# A persistent session's profile is mounted here (the app's dataDir in core/catalog.ts); an
+# ephemeral one's starts empty in the home's tmpfs.
 profile="${HOME}/.mozilla/hackstream-profile"
 mkdir -p "$profile"
-# The profile Firefox's first start made at image build (see the Dockerfile): no first start here.
-cp -R /usr/lib/hackstream/firefox-profile/. "$profile/"
+# A new profile starts from the one Firefox's first start made at image build (see the
+# Dockerfile): no first start here. A persistent one keeps what it has.
+if [ ! -e "$profile/times.json" ]; then cp -R /usr/lib/hackstream/firefox-profile/. "$profile/"; fi
+# Left by a session whose container was killed: the platform lets one session at a time have
+# the profile, and Firefox would otherwise refuse it as in use by another host.
+rm -f "$profile/lock" "$profile/.parentlock"
 cp /etc/hackstream/firefox-user.js "$profile/user.js"
 # Start maximized: the xpra client then fits the window to its own screen (the HTML5 client to
 # the browser tab), instead of Firefox's default 1280x1040 that a smaller client shows cut off

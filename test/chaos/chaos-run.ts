@@ -1,12 +1,13 @@
 /**
  * The chaos suite: the whole platform brought up by stack/up.sh (its watchdog included) in a data
- * directory of its own, then N rounds. In each, sessions are created (warm and cold) by several
- * users, some stopped, some left to time out, while one component chosen at random is killed
+ * directory of its own, then N rounds. In each, sessions are created (warm and cold, half of them
+ * with their user's persistent profile) by several users, some stopped, some left to time out, while one component chosen at random is killed
  * with SIGKILL at a random moment: the worker, the API, the Temporal dev server, Redis, Traefik,
  * or (if asked) dockerd. Nothing restarts it but the stack's watchdog. After recovery and one
  * reconcile pass, the invariants are checked: every row final and its workflow closed, no
- * container, network, route file, key directory or credential left that no session owns, the
- * quota used equal to the live sessions (none), every create answered 201 or a clean error.
+ * container, network, route file, key directory, credential or profile mount left that no
+ * session owns, the quota used equal to the live sessions (none: so no profile is still held),
+ * every create answered 201 or a clean error.
  *
  * `npm run chaos` runs it long (test/chaos/main.ts); test/e2e/chaos.test.ts runs a short variant.
  */
@@ -214,6 +215,12 @@ async function leftovers(stack: Stack): Promise<string[]> {
   const sessions = path.join(stack.dataDir, 'sessions');
   for (const d of existsSync(sessions) ? readdirSync(sessions) : []) if (!ready.has(d)) found.push(`key directory ${d}`);
   for (const key of await scanKeys(stack.redis, 'hackstream:credentials:*')) found.push(`credential index ${key}`);
+  // A persistent profile still mounted for a session that has ended.
+  const mounts = `${path.join(stack.dataDir, 'profiles', 'mounts')}/`;
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const point = line.split(' ')[4] ?? '';
+    if (point.startsWith(mounts)) found.push(`profile mount ${point.slice(mounts.length)}`);
+  }
   return found;
 }
 
@@ -304,7 +311,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       const createdIds: string[] = [];
       const creates = Array.from({ length: perRound }, async (_, i) => {
         const user = users[i % users.length]!;
-        const res = await call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox' } }).catch((err: unknown) => ({ status: 0, text: String(err), json: null, headers: {} }));
+        // Every other one with its user's persistent profile: its lock (409 profile_in_use for a
+        // second one of the same user) and its mount must be free again once the round settled.
+        const body = { app: 'firefox', ...(i % 2 === 1 ? { profile: 'persist' } : {}) };
+        const res = await call('POST', '/v1/sessions', { token: user.token, body }).catch((err: unknown) => ({ status: 0, text: String(err), json: null, headers: {} }));
         // Status 0: the connection itself was lost (the ingress, the client's peer, was killed).
         // Any answer is JSON: the API's, or the ingress's for an API that is down (502
         // api_unavailable). The session, if it started, must still end (the settled invariants below).

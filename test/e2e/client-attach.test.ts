@@ -11,6 +11,7 @@ import { Device, type RunningClient } from '../support/client-node18.js';
 import { docker, sessionContainers } from '../support/docker.js';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
 import { PAGE_COLOUR, serveTestPage, type TestPage } from '../support/test-page.js';
+import { until } from '../support/until.js';
 import { ARTIFACTS, Display, eventually } from '../support/xvfb.js';
 
 const stack = inject('stack');
@@ -125,7 +126,13 @@ describe('an outage between the device and the ingress', () => {
     expect(inspected.RestartCount).toBe(0);
     const logs = (await docker.getContainer(after!.Id).logs({ stdout: true, stderr: true })).toString('utf8');
     expect(logs.match(/hackstream auth: token \S+ accepted/g)?.length).toBeGreaterThanOrEqual(2);
-    expect((await t.call('GET', `/v1/sessions/${session.session_id}`, { token: logged.token })).body.state).toBe('active');
+    // 'active' once the session's watcher has seen a client, at its next poll: the first attach
+    // may have been cut before that poll, so the page can show again before the state changes.
+    await until(
+      'the session is active',
+      async () => (await t.call('GET', `/v1/sessions/${session.session_id}`, { token: logged.token })).body.state === 'active' || null,
+      30_000,
+    );
 
     await client.stop();
     await t.call('POST', `/v1/sessions/${session.session_id}/stop`, { token: logged.token });

@@ -73,6 +73,11 @@ describe('the hackstream CLI on Debian Node 18', () => {
     const listed = await device.run(['list', '--json']);
     expect(listed.code, listed.stderr).toBe(0);
     expect(json(listed.stdout).map((s: any) => s.session_id)).toContain(session.session_id);
+    // What the user may launch, by name: the server's catalog.
+    const apps = await device.run(['apps']);
+    expect(apps.code, apps.stderr).toBe(0);
+    expect(apps.stdout).toMatch(/^APP\s+TITLE\s+PROFILES/);
+    expect(apps.stdout).toMatch(/\nthunderbird\s+Thunderbird\s+ephemeral,persist\s+no/);
     const table = await device.run(['list']);
     expect(table.stdout).toMatch(/^ID\s+APP\s+STATE\s+URL\s+STARTED\s+LAST ACTIVITY/);
     expect(table.stdout).toMatch(new RegExp(`${session.session_id}\\s+firefox\\s+ready\\s+https://example.com/start`));
@@ -84,10 +89,17 @@ describe('the hackstream CLI on Debian Node 18', () => {
     expect(['stopped', 'stopping']).toContain(after.body.state);
   });
 
-  it("passes --profile persist through and shows the server's refusal", async () => {
-    const res = await device.run(['launch', 'browser', '--profile', 'persist', '--no-attach']);
-    expect(res.code).toBe(4);
-    expect(res.stderr).toMatch(/^hackstream: .*profile/m);
+  it("passes --profile persist through, and shows the server's refusal of a second one", async () => {
+    const first = await device.run(['launch', 'browser', '--profile', 'persist', '--no-attach', '--json']);
+    expect(first.code, first.stderr).toBe(0);
+    const session = json(first.stdout);
+    expect(session.state).toBe('ready');
+    // The user's profile has one session at a time.
+    const second = await device.run(['launch', 'browser', '--profile', 'persist', '--no-attach']);
+    expect(second.code).toBe(4);
+    expect(second.stderr).toMatch(new RegExp(`^hackstream: .*profile is in use by session ${session.session_id}`, 'm'));
+    const stopped = await device.run(['stop', session.session_id]);
+    expect(stopped.code, stopped.stderr).toBe(0);
   });
 
   it('has --help on every command, listing the exit codes', async () => {

@@ -22,6 +22,8 @@ import { launchChromium, type TestBrowser } from '../support/browser.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { sessionSnapshotQuery } from '../../workflows/messages.js';
 import { openDatabase } from '../../core/db/orm.js';
+import { User } from '../../core/db/entities.js';
+import { SessionRows } from '../../core/session-rows.js';
 import { NodeRegistry } from '../../core/node-registry.js';
 import { createNodeKey } from '../../core/node-identity.js';
 
@@ -132,12 +134,18 @@ describe('the dashboard, by clicking', () => {
     await logIn(userPage, invitee, password);
     await userPage.getByLabel('Web address').fill('https://example.com/');
     await userPage.getByLabel('Quality').selectOption('low');
+    // With their persistent profile: the quota shows its storage, and the session runs with the profile.
+    await userPage.getByLabel('Keep my profile').check();
+    await expect(userPage.getByText(/^0 of \d+ MB$/).isVisible()).resolves.toBe(true);
     await userPage.getByRole('button', { name: 'Launch Firefox' }).click();
     const mine = rowOf(userPage, 'My sessions', 'https://example.com/');
     await mine.getByRole('cell', { name: 'ready', exact: true }).waitFor({ timeout: 90_000 });
     await expect(mine.getByRole('button', { name: 'Open', exact: true }).isVisible()).resolves.toBe(true);
     expect(await mine.getByRole('link', { name: 'Open in the app' }).getAttribute('href')).toMatch(/^hackstream:\/\/localhost:\d+\/sessions\/[0-9a-f-]{36}$/);
     await checkPage(userPage, '04-user-session-ready', 'Sessions');
+    // It has the user's profile: a second persistent session of theirs would be refused.
+    const inviteeRow = await t.api.db.em.fork().findOneOrFail(User, { username: invitee });
+    expect(await new SessionRows(t.api.db).profileHolder(inviteeRow.id, 'firefox')).toMatch(/^[0-9a-f-]{36}$/);
     // Open: a new tab on the session's own origin, with fresh one-time credentials.
     const [stream] = await Promise.all([userPage.context().waitForEvent('page'), mine.getByRole('button', { name: 'Open', exact: true }).click()]);
     await stream.waitForURL(/^https:\/\/[0-9a-f-]{36}\.web\.sessions\./, { timeout: 15_000 });
@@ -317,7 +325,9 @@ describe('the dashboard, by clicking', () => {
     await page.getByRole('img', { name: 'TOTP QR code' }).waitFor();
     const secret = (await page.locator('code.secret').textContent())!.trim();
     await checkPage(page, '10-totp-enrolment', 'Account');
-    const enrolled = await generate({ secret });
+    // The code of 20 s ago (the previous one, most of the time; within the server's tolerance): the
+    // login below then has a fresh code at once instead of waiting for the authenticator's next.
+    const enrolled = await generate({ secret, epoch: Math.floor(Date.now() / 1000) - 20 });
     await page.getByLabel('Code from your authenticator').fill(enrolled);
     await page.getByRole('button', { name: 'Confirm' }).click();
     await expect.poll(() => page.getByRole('status').getByRole('listitem').count()).toBe(10);

@@ -45,7 +45,7 @@ const closers: Array<() => Promise<void>> = [];
 const redis = new Redis(String(stack.env['HACKSTREAM_REDIS_URL']));
 /** A node's ready warm containers in the control plane's Redis (what the API claims from). */
 const readyOn = async (node: string): Promise<WarmSlot[]> =>
-  (await redis.lrange(poolReadyKey(cp.taskQueue, node, 'firefox-auto', loadWorkerConfig(stack.env).session.image), 0, -1)).map((raw) => JSON.parse(raw) as WarmSlot);
+  (await redis.lrange(poolReadyKey(cp.taskQueue, node, 'firefox-auto', loadWorkerConfig(stack.env).apps['firefox']!.image), 0, -1)).map((raw) => JSON.parse(raw) as WarmSlot);
 
 /** Whether a TCP connection to host:port is refused (closed at once, as a reset does). */
 const refused = (port: number, host = '127.0.0.1') =>
@@ -64,7 +64,7 @@ const refused = (port: number, host = '127.0.0.1') =>
 
 beforeAll(async () => {
   engine = await startSecondEngine(1, { dropInbound: true });
-  engine.copyImage(loadWorkerConfig(stack.env).session.image);
+  engine.copyImage(loadWorkerConfig(stack.env).apps['firefox']!.image);
   // The gateway on the host's end of the link, as a public address would be.
   cp = await startEdgeControlPlane(stack, engine.hostAddress);
   // The API's name (localhost) on the node, as DNS would resolve it on a real one: the ingress
@@ -141,7 +141,7 @@ describe('an edge node behind NAT', () => {
       expect(await onNode()).toHaveLength(1);
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
       const tab = await context.newPage();
-      const fresh = async () => String((await t.call('POST', `/v1/sessions/${id}/connect`, { token: user.token })).body.connect.browser.url);
+      const fresh = () => t.freshBrowserUrl(user.token, id);
       const response = await openSessionWindow(tab, created.body.connect.browser.url, fresh, { check: windowShows, arg: { title: page.title, colour: PAGE_COLOUR } });
       expect(response?.status()).toBe(200);
       // The node's session monitor saw the browser attach (it signals the workflow: active).

@@ -79,7 +79,7 @@ const onBeta = (sessionId: string) => engine.docker.listContainers({ all: true, 
 const redis = new Redis(String(stack.env['HACKSTREAM_REDIS_URL']));
 /** A node's ready warm containers (what the API claims from). */
 const readyOn = async (node: string): Promise<WarmSlot[]> =>
-  (await redis.lrange(poolReadyKey(taskQueue, node, 'firefox-auto', loadWorkerConfig(common).session.image), 0, -1)).map((raw) => JSON.parse(raw) as WarmSlot);
+  (await redis.lrange(poolReadyKey(taskQueue, node, 'firefox-auto', loadWorkerConfig(common).apps['firefox']!.image), 0, -1)).map((raw) => JSON.parse(raw) as WarmSlot);
 /** The pool's containers on a node's engine (claimed ones keep the label). */
 const poolContainersOn = (node: string, engineDocker: Docker) =>
   engineDocker.listContainers({ all: true, filters: { label: [`${LABELS.pool}=${poolLabel(nodeTaskQueue(taskQueue, node), 'firefox-auto')}`] } });
@@ -88,7 +88,7 @@ const untilReady = (node: string, n: number) => until(`${n} warm container(s) on
 beforeAll(async () => {
   engine = await startSecondEngine();
   const workerConfig = loadWorkerConfig(common);
-  engine.copyImage(workerConfig.session.image);
+  engine.copyImage(workerConfig.apps['firefox']!.image);
   const temporal = new URL(`tcp://${stack.temporalAddress}`);
   const redis = new URL(String(stack.env['HACKSTREAM_REDIS_URL']));
   relays = [
@@ -106,6 +106,7 @@ beforeAll(async () => {
     HACKSTREAM_DOCKER_SOCKET: engine.socket,
     HACKSTREAM_SESSION_SUBNETS: engine.sessionSubnets,
     HACKSTREAM_SESSION_FILES_DIR: path.join(engine.dir, 'sessions'),
+    HACKSTREAM_PROFILES_DIR: path.join(engine.dir, 'profiles'),
     // No copy of the HackStream CA on beta: its sessions' keys are certified on the control queue.
     HACKSTREAM_CA_DIR: path.join(engine.dir, 'no-ca'),
     HACKSTREAM_INGRESS_SOURCES: `${engine.hostAddress}/32`,
@@ -150,6 +151,9 @@ async function create(url?: string, nodeLabels?: Record<string, string>): Promis
   return { id: res.body.session_id, node: res.body.node, token: user.token, body: res.body };
 }
 
+/** What comes next here needs the session's room on its node back: stopped, not only stopping. */
+const stopAndWait = (s: { id: string; token: string }) => t.stopAndWait(s.token, s.id);
+
 describe('a second session node on an engine of its own', () => {
   let onBetaA: Awaited<ReturnType<typeof create>>;
 
@@ -188,15 +192,15 @@ describe('a second session node on an engine of its own', () => {
     for (const s of [onBetaA, onAlphaWithPage]) {
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
       const tab = await context.newPage();
-      const fresh = async () => String((await t.call('POST', `/v1/sessions/${s.id}/connect`, { token: s.token })).body.connect.browser.url);
+      const fresh = () => t.freshBrowserUrl(s.token, s.id);
       const response = await openSessionWindow(tab, s.body.connect.browser.url, fresh, { check: windowShows, arg: { title: page.title, colour: PAGE_COLOUR } });
       expect(response?.status(), s.node).toBe(200);
       await context.close();
     }
-    expect((await t.call('POST', `/v1/sessions/${onAlphaWithPage.id}/stop`, { token: onAlphaWithPage.token })).status).toBe(200);
+    await stopAndWait(onAlphaWithPage);
 
     // A slot free on beta again: its pool is refilled there.
-    expect((await t.call('POST', `/v1/sessions/${onBetaB.id}/stop`, { token: onBetaB.token })).status).toBe(200);
+    await stopAndWait(onBetaB);
     await until('beta’s stopped session', async () => ((await onBeta(onBetaB.id)).length === 0 ? true : null), 60_000);
     await untilReady('beta', 1);
     const [refilled] = await readyOn('beta');
@@ -211,7 +215,7 @@ describe('a second session node on an engine of its own', () => {
     expect(afterDrain.node).toBe('alpha');
     expect((await t.call('GET', `/v1/sessions/${onBetaA.id}`, { token: onBetaA.token })).body.state).toMatch(/^(ready|active)$/);
     expect((await onBeta(onBetaA.id))[0]?.State).toBe('running');
-    for (const s of [onAlpha, onAlphaByLabel, afterDrain]) expect((await t.call('POST', `/v1/sessions/${s.id}/stop`, { token: s.token })).status).toBe(200);
+    for (const s of [onAlpha, onAlphaByLabel, afterDrain]) await stopAndWait(s);
     expect((await t.call('POST', '/v1/nodes/beta/approve', { token: admin.token })).status).toBe(200);
   }, 420_000);
 
@@ -223,7 +227,7 @@ describe('a second session node on an engine of its own', () => {
     const nodes = burst.map((s) => s.node).sort();
     expect(nodes).toEqual(['alpha', 'alpha', 'alpha', 'beta']);
     expect((await registry.get('beta'))?.reserved.sessions).toBe(2);
-    for (const s of burst) expect((await t.call('POST', `/v1/sessions/${s.id}/stop`, { token: s.token })).status).toBe(200);
+    for (const s of burst) await stopAndWait(s);
   }, 240_000);
 
   it('ends a killed node’s sessions node_lost, frees what they held, and collects their containers when it is back', async () => {

@@ -13,6 +13,7 @@ import {
 import { tcpTable } from '../../activities/container-connections.js';
 import { SESSION_IDLE_CONNECTION_SECONDS } from '../../core/traefik-dynamic-config.js';
 import { SESSION_CLIENT_BUNDLE_PATH, XPRA_PORTS } from '../../core/ingress-names.js';
+import { appCatalogFile } from '../support/app-catalog-file.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { launchChromium, openSessionWindow, type TestBrowser } from '../support/browser.js';
 import { docker, execIn, sessionContainers } from '../support/docker.js';
@@ -40,11 +41,6 @@ async function clipboardEnabled(containerId: string): Promise<boolean> {
   const found = /^clipboard\.CLIPBOARD\.enabled=(True|False)$/m.exec(info.output);
   if (!found) throw new Error(`no clipboard state in xpra info: ${info.output.slice(-300)}`);
   return found[1] === 'True';
-}
-
-async function freshBrowserUrl(t: ApiUnderTest, token: string, id: string): Promise<string> {
-  const res = await t.call('POST', `/v1/sessions/${id}/connect`, { token });
-  return String(res.body.connect.browser.url);
 }
 
 /**
@@ -124,7 +120,7 @@ describe('a Firefox session, end to end', () => {
       fetched.push({ path: new URL(r.url()).pathname, type: r.request().resourceType(), headers: await r.allHeaders() });
     });
     // The page's title is Firefox's window title, and its colour fills the streamed window.
-    const response = await openSessionWindow(tab, session.connect.browser.url, () => freshBrowserUrl(t, user.token, session.session_id), {
+    const response = await openSessionWindow(tab, session.connect.browser.url, () => t.freshBrowserUrl(user.token, session.session_id), {
       check: windowShows,
       arg: { title: page.title, colour: PAGE_COLOUR },
     });
@@ -151,7 +147,7 @@ describe('a Firefox session, end to end', () => {
     // A reconnect in the same browser (the tab closed, a fresh descriptor) takes it from the cache.
     await tab.close();
     const reopened = await context.newPage();
-    await openSessionWindow(reopened, await freshBrowserUrl(t, user.token, session.session_id), () => freshBrowserUrl(t, user.token, session.session_id), {
+    await openSessionWindow(reopened, await t.freshBrowserUrl(user.token, session.session_id), () => t.freshBrowserUrl(user.token, session.session_id), {
       check: windowShows,
       arg: { title: page.title, colour: PAGE_COLOUR },
     });
@@ -220,7 +216,7 @@ describe('a session nobody uses', () => {
 describe('idle detection with a client attached', () => {
   let t: ApiUnderTest;
   beforeAll(async () => {
-    t = await startApiUnderTest({ HACKSTREAM_IDLE_TIMEOUT_SECONDS: '12', HACKSTREAM_CONNECT_TIMEOUT_SECONDS: '600', HACKSTREAM_ACTIVITY_POLL_SECONDS: '1' });
+    t = await startApiUnderTest({ HACKSTREAM_IDLE_TIMEOUT_SECONDS: '8', HACKSTREAM_CONNECT_TIMEOUT_SECONDS: '600', HACKSTREAM_ACTIVITY_POLL_SECONDS: '1' });
   });
   afterAll(async () => {
     await t?.close();
@@ -234,9 +230,9 @@ describe('idle detection with a client attached', () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     try {
       const tab = await context.newPage();
-      await openSessionWindow(tab, created.body.connect.browser.url, () => freshBrowserUrl(t, user.token, id), { check: windowTitled, arg: page.title });
+      await openSessionWindow(tab, created.body.connect.browser.url, () => t.freshBrowserUrl(user.token, id), { check: windowTitled, arg: page.title });
       // Twice the idle timeout of pointer movement: the session must stay up.
-      const until = Date.now() + 24_000;
+      const until = Date.now() + 16_000;
       for (let i = 0; Date.now() < until; i++) {
         await tab.mouse.move(400 + (i % 2) * 200, 500);
         await new Promise((r) => setTimeout(r, 1500));
@@ -301,7 +297,7 @@ describe('a session that is not ready in time', () => {
 describe('a session whose image does not exist', () => {
   let t: ApiUnderTest;
   beforeAll(async () => {
-    t = await startApiUnderTest({ HACKSTREAM_SESSION_IMAGE: 'hackstream/does-not-exist:never' });
+    t = await startApiUnderTest({ HACKSTREAM_APP_CATALOG: appCatalogFile({ firefox: { image: 'hackstream/does-not-exist:never' } }) });
   });
   afterAll(async () => {
     await t?.close();

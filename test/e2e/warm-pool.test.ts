@@ -78,7 +78,7 @@ async function waitForPool(size: number, seconds = 120): Promise<void> {
 
 /** The pool's ready list (what the API claims from): session id → container id. */
 async function readyList(): Promise<Map<string, string>> {
-  const raws = await redis.lrange(poolReadyKey(taskQueue, config.node.id, POOL, config.session.image), 0, -1);
+  const raws = await redis.lrange(poolReadyKey(taskQueue, config.node.id, POOL, config.apps['firefox']!.image), 0, -1);
   return new Map(raws.map((raw) => JSON.parse(raw) as WarmSlot).map((s) => [s.sessionId, s.containerId]));
 }
 
@@ -223,7 +223,7 @@ describe('the warm pool', () => {
 
   it('removes a warm container whose claim fails, and starts the session cold on a fresh one with the user\'s limits', async () => {
     await waitForPool(2);
-    const head = await redis.lindex(poolReadyKey(taskQueue, config.node.id, POOL, config.session.image), 0);
+    const head = await redis.lindex(poolReadyKey(taskQueue, config.node.id, POOL, config.apps['firefox']!.image), 0);
     const slot = JSON.parse(head!) as WarmSlot;
     // The app in it exits (as a crash would): the claim finds the container no longer running,
     // and the stopped container, still there under the session's name, must not be reused.

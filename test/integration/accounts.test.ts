@@ -10,6 +10,7 @@ import { generate } from 'otplib';
 import { RevokedFamilies } from '../../api/auth/revoked-families.js';
 import { RefreshToken } from '../../core/db/entities.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { appCatalogFile } from '../support/app-catalog-file.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { sessionContainers } from '../support/docker.js';
 import { httpsRequest } from '../support/https-client.js';
@@ -372,7 +373,7 @@ describe('accounts', () => {
 describe('a session that cannot start', () => {
   let t: ApiUnderTest;
   beforeAll(async () => {
-    t = await startApiUnderTest({ HACKSTREAM_SESSION_IMAGE: 'hackstream/does-not-exist:never' });
+    t = await startApiUnderTest({ HACKSTREAM_APP_CATALOG: appCatalogFile({ firefox: { image: 'hackstream/does-not-exist:never' } }) });
   });
   afterAll(async () => {
     await t?.close();

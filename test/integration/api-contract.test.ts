@@ -15,11 +15,15 @@ import { OPERATIONS } from '../../api/contract/operations.js';
 import { CONNECT_AUTH_PATH } from '../../core/ingress-names.js';
 import { openDatabase } from '../../core/db/orm.js';
 import { NodeRegistry } from '../../core/node-registry.js';
+import { ProfileRows } from '../../core/profile-rows.js';
+import { loadWorkerConfig } from '../../core/config.js';
 import { createNodeKey, signNodeToken } from '../../core/node-identity.js';
 import { expressRoutes, findOperation } from '../support/api-contract.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { launchChromium, type TestBrowser } from '../support/browser.js';
 import { REPO_ROOT } from '../support/paths.js';
+
+const workerConfig = loadWorkerConfig(inject('stack').env);
 
 let t: ApiUnderTest;
 let aptDir: string;
@@ -38,7 +42,8 @@ beforeAll(async () => {
   aptDir = mkdtempSync(path.join(os.tmpdir(), 'hs-apt-'));
   mkdirSync(path.join(aptDir, 'dists', 'stable'), { recursive: true });
   writeFileSync(path.join(aptDir, 'dists', 'stable', 'InRelease'), 'Origin: HackStream\n');
-  t = await startApiUnderTest({ HACKSTREAM_APT_REPO_DIR: aptDir });
+  // The ingress (Traefik, on 127.0.0.1) stands in for a sign-in proxy, so that its route has a success too.
+  t = await startApiUnderTest({ HACKSTREAM_APT_REPO_DIR: aptDir, HACKSTREAM_AUTH_PROXY_SOURCES: '127.0.0.1/32', HACKSTREAM_AUTH_PROXY_DEFAULT_ROLE: 'user' });
 }, 60_000);
 
 afterAll(async () => {
@@ -108,6 +113,11 @@ describe('every route answers as its contract says', () => {
     const refreshed = (await covered('POST', '/v1/token/refresh', { body: { refresh_token: pair.refresh_token } }, 200)).body;
     const token = refreshed.access_token as string;
     await covered('GET', '/v1/me', { token }, 200);
+    // Through the sign-in proxy.
+    const vouched = { 'X-Forwarded-Preferred-Username': `p-${username}`, 'X-Forwarded-Groups': 'staff' };
+    expect((await covered('GET', '/v1/auth/methods', { headers: vouched }, 200)).body).toEqual({ password: true, proxy: true });
+    await covered('POST', '/v1/auth/proxy', { headers: vouched }, 200);
+    await covered('POST', '/v1/auth/proxy', {}, 401);
     await covered('GET', '/v1/quotas', { token }, 200);
     const begin = await covered('POST', '/v1/me/totp', { token, body: { password: 'a long enough password' } }, 200);
     const secret = new URL(begin.body.otpauth_uri).searchParams.get('secret')!;
@@ -127,6 +137,11 @@ describe('every route answers as its contract says', () => {
     expect(overview.body.dependencies.database).toEqual({ status: 'ok' });
     expect(overview.body.workers.length).toBeGreaterThanOrEqual(1);
     await covered('GET', '/v1/admin/overview', { token }, 403);
+    const apps = await covered('GET', '/v1/apps', { token }, 200);
+    expect(apps.body.apps).toEqual([
+      expect.objectContaining({ name: 'firefox', title: 'Firefox', profiles: ['ephemeral', 'persist'], opens_urls: true }),
+      expect.objectContaining({ name: 'thunderbird', title: 'Thunderbird', profiles: ['ephemeral', 'persist'], opens_urls: false }),
+    ]);
     await covered('GET', `/v1/sessions/${id}`, { token }, 200);
     await covered('POST', `/v1/sessions/${id}/connect`, { token }, 200);
     await covered('POST', `/v1/sessions/${id}/stop`, { token });
@@ -140,6 +155,17 @@ describe('every route answers as its contract says', () => {
     const patched = await covered('PATCH', `/v1/users/${userId}`, { token: admin.token, body: { quota: { max_sessions: 3 }, reset_totp: true } }, 200);
     expect(patched.body.user.quota_overrides).toEqual({ max_sessions: 3 });
     await covered('GET', '/v1/users', { token }, 403);
+    // A persistent profile's record whose node never made its volume: listed, and deleted (the node finds nothing to delete).
+    const profileDb = await openDatabase(t.config.db);
+    try {
+      await new ProfileRows(profileDb).settleNode(userId, 'firefox', workerConfig.node.id);
+    } finally {
+      await profileDb.close();
+    }
+    const profiles = await covered('GET', `/v1/users/${userId}/profiles`, { token: admin.token }, 200);
+    expect(profiles.body.profiles).toEqual([expect.objectContaining({ app: 'firefox', node: workerConfig.node.id, used_mb: 0 })]);
+    await covered('DELETE', `/v1/users/${userId}/profiles/firefox`, { token: admin.token }, 204);
+    await covered('DELETE', `/v1/users/${userId}/profiles/firefox`, { token: admin.token }, 404);
     await covered('GET', '/v1/roles/user/egress', { token: admin.token }, 200);
     await covered('PUT', '/v1/roles/user/egress', { token: admin.token, body: { destinations: [] } }, 200);
     // Session nodes: the stack's worker is one; a second is entered as its own worker would.

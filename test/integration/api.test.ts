@@ -100,7 +100,7 @@ describe('sessions: bad input', () => {
     ['a file: URL', { app: 'firefox', url: 'file:///etc/passwd' }, /scheme file: is not allowed/],
     ['a wrong type', { app: 'firefox', url: 42 }, /url/],
     ['an unknown quality', { app: 'firefox', quality: 'ultra' }, /quality/],
-    ['an unknown profile', { app: 'firefox', profile: 'persist' }, /profile/],
+    ['an unknown profile', { app: 'firefox', profile: 'roaming' }, /profile/],
   ])('refuses %s with 400', async (_name, body, message) => {
     expectError(await t.call('POST', '/v1/sessions', { token, body }), 400, 'invalid_request', message);
   });

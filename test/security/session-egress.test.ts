@@ -33,8 +33,8 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function sessionOf(token: string): Promise<{ id: string; containerId: string; ip: string; gateway: string }> {
-  const created = await t.call('POST', '/v1/sessions', { token, body: { app: 'firefox' } });
+async function sessionOf(token: string, app = 'firefox'): Promise<{ id: string; containerId: string; ip: string; gateway: string }> {
+  const created = await t.call('POST', '/v1/sessions', { token, body: { app } });
   expect(created.status, JSON.stringify(created.body)).toBe(201);
   started.push({ id: created.body.session_id, token });
   const [container] = await sessionContainers(created.body.session_id);
@@ -45,8 +45,9 @@ async function sessionOf(token: string): Promise<{ id: string; containerId: stri
 const openings = () => execFileSync('iptables', ['-w', '10', '-S', CHAINS.openings], { encoding: 'utf8' });
 
 describe('egress from a session', () => {
-  it('reaches a public address, but not link-local, private ranges, the host or the control plane', async () => {
-    const s = await sessionOf((await t.newUser()).token);
+  // Every app's image runs under the same rules: the firewall knows sessions, not apps.
+  it.each(['firefox', 'thunderbird'])('of %s reaches a public address, but not link-local, private ranges, the host or the control plane', async (app) => {
+    const s = await sessionOf((await t.newUser()).token, app);
     expect(await greetingFrom(s.containerId, OUTSIDE.publicHost, OPEN_PORT)).toBe('hello');
     expect(await canConnectFrom(s.containerId, OUTSIDE.metadata, OPEN_PORT)).toBe(false);
     expect(await canConnectFrom(s.containerId, OUTSIDE.lanHost, OPEN_PORT)).toBe(false);

@@ -20,8 +20,8 @@ let t: ApiUnderTest;
 let user: { token: string };
 const sessions: Array<{ id: string; containerId: string; ip: string; url: string }> = [];
 
-async function startSession(): Promise<(typeof sessions)[number]> {
-  const created = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox' } });
+async function startSession(app = 'firefox'): Promise<(typeof sessions)[number]> {
+  const created = await t.call('POST', '/v1/sessions', { token: user.token, body: { app } });
   expect(created.status, JSON.stringify(created.body)).toBe(201);
   const [container] = await sessionContainers(created.body.session_id);
   const info = await docker.getContainer(container!.Id).inspect();
@@ -105,13 +105,15 @@ describe("a session's xpra ports answer only the ingress", () => {
     }
   });
 
-  it('give another session nothing', async () => {
+  it('give another session nothing, whatever its app, and a Thunderbird session the host nothing either', async () => {
     const a = sessions[0] ?? (await startSession());
-    const b = await startSession();
+    const b = await startSession('thunderbird');
     for (const port of [XPRA_WS_PORT, XPRA_SSL_PORT]) {
       expect(await canConnectFrom(b.containerId, a.ip, port), `b → a:${port}`).toBe(false);
       expect(await canConnectFrom(a.containerId, b.ip, port), `a → b:${port}`).toBe(false);
     }
+    expect(await httpFromHost(b.ip, XPRA_WS_PORT, true)).toMatch(/^error ECONNREFUSED/);
+    expect(await tlsHelloFromHost(b.ip, XPRA_SSL_PORT)).toBe(false);
   });
 
   it('serve the HTML5 client through the ingress with a token, as before', async () => {

@@ -15,6 +15,7 @@ import type { Role } from '../../core/roles.js';
 import { contractViolation } from './api-contract.js';
 import { httpsRequest } from './https-client.js';
 import type { StackInfo } from './test-stack.js';
+import { until } from './until.js';
 
 export interface ApiUnderTest {
   api: RunningApi;
@@ -24,6 +25,13 @@ export interface ApiUnderTest {
   newUser(role?: Role): Promise<{ id: string; username: string; password: string; token: string }>;
   /** Starts a Firefox session of the token's user, expecting 201; returns the created session. */
   startSession(token: string): Promise<any>;
+  /**
+   * Stops a session and waits until it has ended: 200 once the teardown is done within the API's
+   * brief wait, 202 while it goes on (a loaded host); either way the session is stopped on return.
+   */
+  stopAndWait(token: string, sessionId: string): Promise<void>;
+  /** A fresh one-time link of the session's HTML5 client (POST /v1/sessions/:id/connect). */
+  freshBrowserUrl(token: string, sessionId: string): Promise<string>;
   /** Logs in (no second factor) and returns the access token; throws unless it succeeds. */
   login(username: string, password: string): Promise<string>;
   /** The API through the ingress (HTTPS, CA-verified), JSON in and out. */
@@ -119,6 +127,14 @@ export async function startApiOn(stack: StackInfo, env: Record<string, string> =
       const created = await call('POST', '/v1/sessions', { token, body: { app: 'firefox' } });
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       return created.body;
+    },
+    async stopAndWait(token: string, sessionId: string) {
+      const res = await call('POST', `/v1/sessions/${sessionId}/stop`, { token });
+      expect([200, 202], JSON.stringify(res.body)).toContain(res.status);
+      await until(`session ${sessionId} stopped`, async () => ((await call('GET', `/v1/sessions/${sessionId}`, { token })).body.state === 'stopped' ? true : null), 120_000, 250);
+    },
+    async freshBrowserUrl(token: string, sessionId: string) {
+      return String((await call('POST', `/v1/sessions/${sessionId}/connect`, { token })).body.connect.browser.url);
     },
     async close() {
       await connection.close();

@@ -1,12 +1,13 @@
 import os from 'node:os';
 import Docker from 'dockerode';
-import { sessionLabelFilter } from '../../activities/container-labels.js';
+import { LABELS, poolLabel, sessionLabelFilter } from '../../activities/container-labels.js';
 import type { DockerSessionRuntime } from '../../activities/docker-session-runtime.js';
 import { SessionFiles } from '../../activities/session-files.js';
-import { APP_WINDOW_CLASS } from '../../activities/session-provisioning.js';
+import { readAppCatalog } from '../../core/app-catalog.js';
 import type { XpraStatus } from '../../activities/xpra-info.js';
 import { createLogger } from '../../core/logger.js';
 import { sessionUserOnHost } from '../../worker/user-namespace.js';
+import { nodeTaskQueue } from '../../workflows/messages.js';
 
 export const docker = new Docker({ socketPath: process.env['HACKSTREAM_DOCKER_SOCKET'] ?? '/var/run/docker.sock' });
 
@@ -16,6 +17,13 @@ export async function sessionFilesIn(root: string): Promise<SessionFiles> {
 }
 
 /** All containers (running or not) labelled with this session. */
+/** Removes the warm containers, and their networks, a pool of a task queue's node left (its worker closed, nothing else removes them). */
+export async function removePoolContainers(taskQueue: string, nodeId: string, pool: string): Promise<void> {
+  const filters = { label: [`${LABELS.pool}=${poolLabel(nodeTaskQueue(taskQueue, nodeId), pool)}`] };
+  for (const c of await docker.listContainers({ all: true, filters })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+  for (const n of await docker.listNetworks({ filters })) await docker.getNetwork(n.Id).remove().catch(() => undefined);
+}
+
 export async function sessionContainers(sessionId: string): Promise<Docker.ContainerInfo[]> {
   return docker.listContainers({ all: true, filters: { label: [sessionLabelFilter(sessionId)] } });
 }
@@ -74,6 +82,8 @@ c.close()
 print("open", greeting)
 `;
 
+const FIREFOX = readAppCatalog().firefox!;
+
 /** A TCP connection from inside the container, as the session user, to host:port. */
 async function probeFrom(containerId: string, host: string, port: number, mode: 'connect' | 'read'): Promise<{ open: boolean; greeting: string }> {
   const { output } = await execIn(containerId, ['python3', '-c', TCP_PROBE, host, String(port), mode]);
@@ -100,7 +110,7 @@ export async function untilAppWindow(runtime: DockerSessionRuntime, containerId:
   const deadline = Date.now() + 60_000;
   for (;;) {
     // Fails while the container is too new to run it; the wait itself blocks until the window.
-    const found = await runtime.appWindow(containerId, APP_WINDOW_CLASS.firefox, Math.max(1, (deadline - Date.now()) / 1000)).catch(() => null);
+    const found = await runtime.appWindow(containerId, FIREFOX.windowClass, Math.max(1, (deadline - Date.now()) / 1000)).catch(() => null);
     if (found === 'shown') return;
     if (Date.now() > deadline) throw new Error(`no Firefox window in ${containerId} after 60 s (${found ?? 'the wait could not run'})`);
     await new Promise((r) => setTimeout(r, 250));

@@ -7,7 +7,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LABELS, poolLabel } from '../../activities/container-labels.js';
 import { loadWorkerConfig } from '../../core/config.js';
 import { migrateToLatest, openDatabase, type Database } from '../../core/db/orm.js';
 import { createLogger } from '../../core/logger.js';
@@ -19,8 +18,8 @@ import { NodeGateway } from '../../node-gateway/node-gateway.js';
 import { TunnelSshd } from '../../node-gateway/tunnel-sshd.js';
 import { createSessionWorker, type SessionWorker } from '../../worker/session-worker.js';
 import { installTemporalRuntime } from '../../worker/temporal-runtime.js';
-import { nodeTaskQueue, poolScheduleId } from '../../workflows/messages.js';
-import { docker } from './docker.js';
+import { poolScheduleId } from '../../workflows/messages.js';
+import { removePoolContainers } from './docker.js';
 import { startApiOn, type ApiUnderTest } from './api-under-test.js';
 import { workflowsEntry } from './paths.js';
 import { freePort } from './ports.js';
@@ -85,8 +84,7 @@ export async function startEdgeControlPlane(stack: StackInfo, gatewayHost = '127
       await t.close();
       await worker.close();
       // What a warm-up under way at the end left on the host's engine.
-      const label = `${LABELS.pool}=${poolLabel(nodeTaskQueue(taskQueue, config.node.id), 'firefox-auto')}`;
-      for (const c of await docker.listContainers({ all: true, filters: { label: [label] } })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+      await removePoolContainers(taskQueue, config.node.id, 'firefox-auto');
       await db.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -7,12 +7,15 @@ import { reconcileScheduleId, type ReconcileReport } from '../../workflows/messa
 
 export async function reconcileNow(temporal: Client, taskQueue: string, timeoutMs = 120_000): Promise<ReconcileReport> {
   const schedule = temporal.schedule.getHandle(reconcileScheduleId(taskQueue));
-  const since = Date.now() - 1000;
-  // A pass already running (the one at the worker's start) would make SKIP drop this trigger.
-  await schedule.trigger(ScheduleOverlapPolicy.ALLOW_ALL);
+  const before = new Set((await schedule.describe()).info.recentActions.map((a) => a.action.workflow.firstExecutionRunId));
+  // A pass already running (the one at the worker's start) would make SKIP drop this trigger, and
+  // ALLOW_ALL run both at once over the same sessions (each removing, and auditing, the same
+  // leftovers): buffered, this pass starts once that one has ended (or, if one is already
+  // buffered, that one is the pass that starts after now).
+  await schedule.trigger(ScheduleOverlapPolicy.BUFFER_ONE);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const taken = (await schedule.describe()).info.recentActions.find((a) => a.takenAt.getTime() >= since);
+    const taken = (await schedule.describe()).info.recentActions.find((a) => !before.has(a.action.workflow.firstExecutionRunId));
     if (taken) {
       const { workflowId, firstExecutionRunId } = taken.action.workflow;
       return temporal.workflow.getHandle(workflowId, firstExecutionRunId).result() as Promise<ReconcileReport>;

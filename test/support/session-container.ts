@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FileCertificateAuthority } from '../../core/certificate-authority.js';
+import { readAppCatalog } from '../../core/app-catalog.js';
 import { DockerSessionRuntime } from '../../activities/docker-session-runtime.js';
 import { SubnetPool } from '../../activities/subnet-pool.js';
 import type { SessionContainer, SessionSpec } from '../../workflows/messages.js';
@@ -15,7 +16,7 @@ import { docker, sessionFilesIn } from './docker.js';
 /** `name` names the temporary directory; `subnet` keeps each test file's networks apart. */
 export async function sessionContainerKit(name: string, subnet: string) {
   const runtime = new DockerSessionRuntime(docker, new SubnetPool(subnet), `hs-test-${name}-${process.pid}`);
-  const image = process.env['HACKSTREAM_SESSION_IMAGE'] ?? 'hackstream/session-firefox:latest';
+  const image = readAppCatalog().firefox!.image;
   const tmp = mkdtempSync(path.join(os.tmpdir(), `hs-${name}-`));
   const ca = new FileCertificateAuthority(path.join(tmp, 'ca', 'ca.pem'), path.join(tmp, 'ca', 'ca-key.pem'), { dnsNames: ['hackstream.test'], ipAddresses: [] });
   const files = await sessionFilesIn(path.join(tmp, 'sessions'));

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import Docker from 'dockerode';
+import { ProfileVolumes } from '../../activities/profile-volumes.js';
 import { DockerSessionRuntime } from '../../activities/docker-session-runtime.js';
 import { SubnetPool } from '../../activities/subnet-pool.js';
 import { loadWorkerConfig } from '../../core/config.js';
@@ -49,7 +50,8 @@ export interface TestStack extends StackInfo {
 
 /** `overrides`: settings of the API and the worker that differ from the tests' (a benchmark's). */
 export async function startTestStack(overrides: Record<string, string> = {}): Promise<TestStack> {
-  const logger = createLogger({ level: 'warn', service: 'test-worker', json: false });
+  // HACKSTREAM_TEST_LOG_LEVEL=info shows the test worker's session events (stop requested, session ended, …) when a test needs explaining.
+  const logger = createLogger({ level: (process.env['HACKSTREAM_TEST_LOG_LEVEL'] as 'info' | 'debug' | undefined) ?? 'warn', service: 'test-worker', json: false });
   const temporalMetricsAddress = `127.0.0.1:${await freePort()}`;
   installTemporalRuntime(logger, { metricsAddress: temporalMetricsAddress });
 
@@ -109,6 +111,9 @@ export async function startTestStack(overrides: Record<string, string> = {}): Pr
       const runtime = new DockerSessionRuntime(new Docker({ socketPath: config.dockerSocket }), new SubnetPool(config.sessionSubnets), config.temporal.taskQueue);
       const ours = new Set((await db.em.fork().find(Session, {}, { fields: ['id'] })).map((r) => r.id));
       for (const c of await runtime.listManaged()) if (ours.has(c.sessionId)) await runtime.removeSessionContainers(c.sessionId);
+      // ...and the persistent profiles it had mounted (the data directory cannot go while they are).
+      const profiles = new ProfileVolumes(config.profilesDir);
+      for (const m of await profiles.list()) await profiles.detach(m.sessionId);
       await db.close();
       await traefik.stop();
       await temporal.teardown();

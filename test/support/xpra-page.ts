@@ -43,3 +43,23 @@ export function windowFillsTab(): boolean {
   const [w, h] = sizes.sort((a, b) => b[0] * b[1] - a[0] * a[1])[0] ?? [0, 0];
   return w <= window.innerWidth && h <= window.innerHeight && w >= window.innerWidth * 0.95 && h >= window.innerHeight * 0.85;
 }
+
+/**
+ * A window titled `title` is shown and painted: its largest canvas holds an app's drawing (at
+ * least `minColours` distinct colours on a grid of samples), not an empty or single-colour frame.
+ */
+export function windowPainted(args: { title: string; minColours: number }): boolean {
+  if (![...document.querySelectorAll('.windowtitle')].some((e) => (e.textContent ?? '').includes(args.title))) return false;
+  const canvases = [...document.querySelectorAll('#screen canvas')].sort((a, b) => b.width * b.height - a.width * a.height);
+  const canvas = canvases[0];
+  const ctx = canvas && canvas.width >= 100 && canvas.height >= 100 ? canvas.getContext('2d') : null;
+  if (!canvas || !ctx) return false;
+  const colours = new Set<string>();
+  for (let gy = 1; gy < 16; gy++) {
+    for (let gx = 1; gx < 16; gx++) {
+      const px = ctx.getImageData(Math.floor((canvas.width * gx) / 16), Math.floor((canvas.height * gy) / 16), 1, 1).data;
+      colours.add(`${px[0]},${px[1]},${px[2]}`);
+    }
+  }
+  return colours.size >= args.minColours;
+}

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { SessionView } from '../../client/src/api-client.js';
 import { ClientError } from '../../client/src/client-error.js';
 import { EXIT } from '../../client/src/exit-codes.js';
-import { ago, lastActivity, normaliseUrl, sessionTable } from '../../client/src/sessions.js';
+import { ago, appTable, lastActivity, normaliseUrl, sessionTable } from '../../client/src/sessions.js';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 const before = (seconds: number) => new Date(NOW - seconds * 1000).toISOString();
@@ -112,4 +112,21 @@ describe('a page address as typed', () => {
       expect((err as ClientError).message).toMatch(/^--url: /);
     },
   );
+});
+
+describe('the app table', () => {
+  it('lists each app by the name launch takes, with what it offers, and says so when there is none', () => {
+    const lines = appTable([
+      { name: 'firefox', title: 'Firefox', profiles: ['ephemeral', 'persist'], opens_urls: true, warm_qualities: ['auto'] },
+      { name: 'thunderbird', title: 'Thunderbird', profiles: ['ephemeral', 'persist'], opens_urls: false, warm_qualities: [] },
+    ]).split('\n');
+    const cells = (line: string) => line.split(/ {2,}/);
+    expect(lines.map(cells)).toEqual([
+      ['APP', 'TITLE', 'PROFILES', 'OPENS URLS', 'WARM'],
+      ['firefox', 'Firefox', 'ephemeral,persist', 'yes', 'auto'],
+      ['thunderbird', 'Thunderbird', 'ephemeral,persist', 'no', '-'],
+    ]);
+    expect(lines[2]!.indexOf('no')).toBe(lines[0]!.indexOf('OPENS URLS'));
+    expect(appTable([])).toBe('no apps (your role may start none)');
+  });
 });

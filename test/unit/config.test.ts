@@ -41,9 +41,10 @@ describe('configuration', () => {
   });
 
   it('reads the warm pools, and refuses a pool it could not run', () => {
-    expect(loadWorkerConfig(secrets).pool).toEqual({ pools: [{ app: 'firefox', quality: 'auto', size: 2 }], intervalSeconds: 30, maxAgeSeconds: 3600 });
+    const image = 'hackstream/session-firefox:latest';
+    expect(loadWorkerConfig(secrets).pool).toEqual({ pools: [{ app: 'firefox', quality: 'auto', size: 2, image }], intervalSeconds: 30, maxAgeSeconds: 3600 });
     expect(loadWorkerConfig({ ...secrets, HACKSTREAM_POOL: 'off' }).pool.pools).toEqual([]);
-    expect(loadApiConfig({ ...secrets, HACKSTREAM_POOL: 'firefox:low:3, firefox:high:0' }).pool.pools).toEqual([{ app: 'firefox', quality: 'low', size: 3 }]);
+    expect(loadApiConfig({ ...secrets, HACKSTREAM_POOL: 'firefox:low:3, firefox:high:0' }).pool.pools).toEqual([{ app: 'firefox', quality: 'low', size: 3, image }]);
     for (const bad of ['chrome:auto:2', 'firefox:ultra:2', 'firefox:auto', 'firefox:auto:-1', 'firefox:auto:2,firefox:auto:1', 'firefox:auto:2:9']) {
       expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_POOL: bad }), bad).toThrow(/HACKSTREAM_POOL/);
     }
@@ -122,11 +123,11 @@ describe('configuration', () => {
 
   it('has safe role policies by default and reads them per role', () => {
     expect(loadApiConfig(secrets).policies).toEqual({
-      admin: { apps: ['firefox'], clipboard: true, fileTransfer: false, egress: [], nodeLabels: {}, maxSessions: 4, storageMb: 1024 },
-      user: { apps: ['firefox'], clipboard: true, fileTransfer: false, egress: [], nodeLabels: {}, maxSessions: 2, storageMb: 1024 },
+      admin: { apps: ['firefox', 'thunderbird'], clipboard: true, fileTransfer: false, egress: [], nodeLabels: {}, maxSessions: 4, storageMb: 1024 },
+      user: { apps: ['firefox', 'thunderbird'], clipboard: true, fileTransfer: false, egress: [], nodeLabels: {}, maxSessions: 2, storageMb: 1024 },
     });
     const c = loadApiConfig({ ...secrets, HACKSTREAM_ROLE_POLICIES: '{"user":{"clipboard":false,"maxDurationSeconds":600},"admin":{"fileTransfer":true}}' });
-    expect(c.policies.user).toEqual({ apps: ['firefox'], clipboard: false, fileTransfer: false, egress: [], nodeLabels: {}, maxDurationSeconds: 600, maxSessions: 2, storageMb: 1024 });
+    expect(c.policies.user).toEqual({ apps: ['firefox', 'thunderbird'], clipboard: false, fileTransfer: false, egress: [], nodeLabels: {}, maxDurationSeconds: 600, maxSessions: 2, storageMb: 1024 });
     expect(c.policies.admin.fileTransfer).toBe(true);
     expect(loadApiConfig({ ...secrets, HACKSTREAM_ROLE_POLICIES: '{"user":{"nodeLabels":{"region":"eu"}}}' }).policies.user.nodeLabels).toEqual({ region: 'eu' });
     expect(() => loadApiConfig({ ...secrets, HACKSTREAM_ROLE_POLICIES: '{"user":{"nodeLabels":{"region":"e u"}}}' })).toThrow(/HACKSTREAM_ROLE_POLICIES.*not a label value/);

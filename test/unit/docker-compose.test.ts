@@ -47,7 +47,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('docker-compose.yml', () => {
   it('loads as Compose v2 loads it, with the generated .env, and stops on a missing secret with its message', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['api', 'grafana', 'postgres', 'prometheus', 'redis', 'redis-config', 'session-image', 'temporal', 'temporal-ui', 'traefik', 'traefik-config', 'worker'].sort(),
+      ['api', 'grafana', 'postgres', 'prometheus', 'redis', 'redis-config', 'session-image', 'temporal', 'temporal-ui', 'thunderbird-image', 'traefik', 'traefik-config', 'worker'].sort(),
     );
     const without = load('/dev/null');
     expect(without.status).not.toBe(0);
@@ -62,7 +62,7 @@ describe('docker-compose.yml', () => {
       if (s.build) expect(existsSync(path.join(s.build.context, s.build.dockerfile)), `${name}: ${s.build.dockerfile}`).toBe(true);
     }
     const built = Object.values(services).flatMap((s) => (s.build ? [s.image] : []));
-    expect(built.sort()).toEqual(['hackstream/control-plane:latest', 'hackstream/session-firefox:latest']);
+    expect(built.sort()).toEqual(['hackstream/control-plane:latest', 'hackstream/session-firefox:latest', 'hackstream/session-thunderbird:latest']);
     for (const s of Object.values(services)) {
       if (s.image?.startsWith('hackstream/')) expect(built, s.image).toContain(s.image);
     }

@@ -20,6 +20,7 @@ interface Holding {
   network?: number;
   route?: number;
   files?: number;
+  profile?: number;
   credentials?: boolean;
   row?: number;
   reservation?: number;
@@ -43,6 +44,12 @@ function world(held: Record<string, Holding>, workflows: Record<string, Workflow
         removed.push(id);
         return held[id]?.container ? 1 : 0;
       },
+      quitApp: async () => true,
+    },
+    profiles: {
+      list: async () => having('profile').map((id) => ({ sessionId: id, since: held[id]!.profile! })),
+      isAttached: async (id) => having('profile').includes(id),
+      detach: async () => ({ usedMb: 1, capMb: 10 }),
     },
     routes: { list: async () => having('route').map((id) => ({ sessionId: id, since: held[id]!.route! })), collectLeftovers: async () => opts.leftovers ?? 0, remove: async () => undefined },
     files: { list: async () => having('files').map((id) => ({ sessionId: id, since: held[id]!.files! })), collectLeftovers: async () => 0, remove: async () => undefined },
@@ -87,7 +94,7 @@ describe('the reconciler', () => {
 
   it('removes at once everything a terminated workflow left, ends its row, and audits and counts each kind', async () => {
     const w = world(
-      { gone: { container: young(), network: young(), route: young(), files: young(), credentials: true, row: young(), reservation: young() } },
+      { gone: { container: young(), network: young(), route: young(), files: young(), profile: young(), credentials: true, row: young(), reservation: young() } },
       { gone: { status: 'closed', detail: 'TERMINATED' } },
     );
     const report = await w.pass();
@@ -96,7 +103,7 @@ describe('the reconciler', () => {
     expect(w.finalised).toEqual(['gone']);
     expect(w.ended).toEqual(['workflow_lost']); // one session end, with its reason
     expect(report.reconciled).toBe(1);
-    expect(report.removed).toEqual({ container: 1, network: 1, route: 1, files: 1, credentials: 1, row: 1, reservation: 1 });
+    expect(report.removed).toEqual({ container: 1, network: 1, route: 1, files: 1, profile: 1, credentials: 1, row: 1, reservation: 1 });
     expect(w.counted).toEqual(report.removed);
     expect(w.audits.map((a) => [a.action, a.targetId, a.userId])).toEqual([
       ['reconcile.session_removed', 'gone', 'u-gone'],

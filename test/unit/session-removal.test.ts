@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { sessionRemover } from '../../activities/session-removal.js';
 
 describe('sessionRemover', () => {
-  function recording(fail?: string) {
+  function recording(fail?: string, profileAttached = false, appQuits = true) {
     const calls: string[] = [];
     const step = <T>(name: string, value: T) => async (id: string): Promise<T> => {
       calls.push(`${name}:${id}`);
@@ -12,7 +12,8 @@ describe('sessionRemover', () => {
     const remove = sessionRemover({
       routes: { remove: step('routes', undefined) },
       credentials: { revokeAll: step('credentials', 2) },
-      runtime: { removeSessionContainers: step('containers', 1) },
+      runtime: { removeSessionContainers: step('containers', 1), quitApp: step('quit', appQuits) },
+      profiles: { isAttached: async () => profileAttached, detach: step('profile', { usedMb: 30, capMb: 1000 }) },
       firewall: { close: step('firewall', undefined) },
       files: { remove: step('files', undefined) },
     });
@@ -23,6 +24,24 @@ describe('sessionRemover', () => {
     const { remove, calls } = recording();
     expect(await remove('s-1')).toEqual({ removed: 1, revoked: 2 });
     expect(calls).toEqual(['routes:s-1', 'credentials:s-1', 'containers:s-1', 'firewall:s-1', 'files:s-1']);
+  });
+
+  it('asks a persistent session\'s app to quit before its container goes, and unmounts its profile only after that', async () => {
+    const { remove, calls } = recording(undefined, true);
+    expect(await remove('s-1')).toEqual({ removed: 1, revoked: 2, profile: { usedMb: 30, capMb: 1000 }, appQuit: { quit: true, ms: expect.any(Number) } });
+    expect(calls).toEqual(['routes:s-1', 'credentials:s-1', 'quit:s-1', 'containers:s-1', 'profile:s-1', 'firewall:s-1', 'files:s-1']);
+  });
+
+  it('removes a persistent session whose app did not quit in time all the same, and says so', async () => {
+    const { remove, calls } = recording(undefined, true, false);
+    expect(await remove('s-1')).toMatchObject({ removed: 1, profile: { usedMb: 30 }, appQuit: { quit: false } });
+    expect(calls).toEqual(['routes:s-1', 'credentials:s-1', 'quit:s-1', 'containers:s-1', 'profile:s-1', 'firewall:s-1', 'files:s-1']);
+  });
+
+  it('never unmounts a profile while its container may still write to it', async () => {
+    const { remove, calls } = recording('containers', true);
+    await expect(remove('s-1')).rejects.toThrow('containers failed');
+    expect(calls).not.toContain('profile:s-1');
   });
 
   it('stops at a failed step, so that a retry never removes the secrets of a container still running', async () => {

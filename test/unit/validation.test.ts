@@ -38,7 +38,7 @@ describe('session request validation', () => {
     ['data URL', { app: 'firefox', url: 'data:text/html,hi' }, /scheme data: is not allowed/],
     ['relative URL', { app: 'firefox', url: '/just/a/path' }, /absolute http\(s\) URL/],
     ['credentials in URL', { app: 'firefox', url: 'https://a:b@example.com/' }, /credentials/],
-    ['unknown app', { app: 'photoshop' }, /app: unknown app/],
+    ['app that is no name', { app: 'Photo Shop!' }, /app: is not an app name/],
     ['missing app', { url: 'https://example.com/' }, /app: is required/],
     ['wrong type', { app: 'firefox', quality: 3 }, /quality/],
     ['unknown field', { app: 'firefox', gpu: true }, /gpu/],

@@ -69,6 +69,8 @@ function world(opts: { running: string[]; managed: ManagedContainer[]; live?: st
     credentials: { revokeAll: async () => 0 },
     firewall: { close: async (sessionId: string) => void closed.push(sessionId) },
     files: { remove: async () => {} },
+    // A warm container never has a profile.
+    profiles: { isAttached: async () => false, detach: async () => null },
   } as unknown as WarmPoolDeps;
   return { pools, removed, closed, activities: warmPoolActivities(deps) };
 }

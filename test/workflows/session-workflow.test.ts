@@ -3,7 +3,7 @@
  * activities that record what the workflow asked for.
  */
 import { randomUUID } from 'node:crypto';
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { ContainerExitedError, ImageMissingError, NotReadyInTimeError } from '..
 import type { accountAccessActivities } from '../../activities/account-access-activities.js';
 import type { SessionActivities as AllActivities, WatchInput } from '../../activities/index.js';
 import {
+  profileDeletionWorkflowId,
   activityHeartbeatSignal,
   appExitedSignal,
   awaitReadyUpdate,
@@ -31,6 +32,7 @@ import {
 import type { PoolWarmerWorkflow } from '../../workflows/pool-warmer-workflow.js';
 import type { PoolNode } from '../../activities/warm-pool-ledger.js';
 import type { ReconcileWorkflow } from '../../workflows/reconcile-workflow.js';
+import type { ProfileDeletionWorkflow } from '../../workflows/profile-deletion-workflow.js';
 import type { SessionWorkflow } from '../../workflows/session-workflow.js';
 import { createLogger } from '../../core/logger.js';
 import { ensureSearchAttributes } from '../../worker/search-attributes.js';
@@ -114,7 +116,7 @@ interface PoolWorld {
  * themselves.
  */
 function fakes(
-  opts: { provision?: 'ok' | 'image-missing' | 'hang'; warm?: 'ok' | 'dead'; pool?: { ready: number; failEvery?: number }; nodePools?: PoolWorld; noCapacity?: boolean; credentialsDownUntilRemoved?: boolean } = {},
+  opts: { provision?: 'ok' | 'image-missing' | 'hang'; warm?: 'ok' | 'dead'; pool?: { ready: number; failEvery?: number }; nodePools?: PoolWorld; noCapacity?: boolean; credentialsDownUntilRemoved?: boolean; profileUsage?: { usedMb: number; capMb: number }; profileMounted?: boolean } = {},
 ): Fakes {
   const f: Fakes = {
     states: [],
@@ -151,7 +153,7 @@ function fakes(
     },
     async placeSession(input) {
       if (opts.noCapacity) return null;
-      f.calls.push(`place:${input.sessionId}:${input.memoryMb}:${input.cpus}${input.warmNode ? `:warm@${input.warmNode}` : ''}`);
+      f.calls.push(`place:${input.sessionId}:${input.memoryMb}:${input.cpus}${input.warmNode ? `:warm@${input.warmNode}` : ''}${input.profile ? `:profile-of:${input.profile.userId}:${input.profile.app}` : ''}`);
       return NODE;
     },
     async releasePlacement({ sessionId }) {
@@ -255,7 +257,19 @@ function fakes(
     async removeSession(input: { sessionId: string }) {
       f.calls.push(`remove:${input.sessionId}`);
       f.teardowns.push(input.sessionId);
-      return { removed: 1, revoked: 0 };
+      return { removed: 1, revoked: 0, ...(opts.profileUsage ? { profile: opts.profileUsage } : {}) };
+    },
+    async recordProfileUsage(input) {
+      f.calls.push(`profile-usage:${input.userId}:${input.app}:${input.usedMb}/${input.capMb}`);
+    },
+    async deleteProfileVolume(input) {
+      f.calls.push(`delete-volume:${input.userId}:${input.app}`);
+      if (opts.profileMounted) throw ApplicationFailure.create({ type: 'ProfileInUseError', message: 'mounted for another session' });
+      return { deleted: true };
+    },
+    async forgetProfile(input) {
+      f.calls.push(`forget-profile:${input.userId}:${input.app}`);
+      return { forgotten: true };
     },
     // Only replays of teardowns recorded before removeSession existed call these three.
     async teardownSession(input: { sessionId: string }) {
@@ -332,6 +346,23 @@ describe('SessionWorkflow', () => {
     expect(f.audits).toEqual(['session.created', 'session.expired:idle']);
   });
 
+  it('places a persistent session where its profile is, and records what the profile uses once its node unmounted it', async () => {
+    const f = fakes({ profileUsage: { usedMb: 37, capMb: 1000 } });
+    const s: SessionSpec = { ...(await spec()), profile: 'persist', profileCapMb: 1000 };
+    const snapshot = await withWorker(f, async (tq) => {
+      const handle = await startSession(tq, s);
+      expect((await handle.executeUpdate(awaitReadyUpdate)).state).toBe('ready');
+      await handle.signal(stopSignal, { reason: 'user_stop', by: s.userId });
+      return handle.result();
+    });
+    expect(snapshot).toMatchObject({ state: 'stopped', reason: 'user_stop' });
+    const id = s.sessionId;
+    expect(f.calls[0]).toBe(`place:${id}:1024:1:profile-of:${s.userId}:firefox`);
+    // After the node's removal (which unmounted it), before the row is final and the profile free again.
+    expect(f.calls.slice(-3)).toEqual([`remove:${id}`, `profile-usage:${s.userId}:firefox:37/1000`, `release:${id}`]);
+    expect(f.states.at(-1)).toBe('stopped');
+  });
+
   it('ends with connect_timeout when no client attaches before the connect deadline', async () => {
     const f = fakes();
     const s = await spec({ idleSeconds: 60 * 60, connectSeconds: 2 * 60 });
@@ -365,6 +396,29 @@ describe('SessionWorkflow', () => {
     const snapshot = await handle.result();
     expect(snapshot.reason).toBe('idle');
     expect(snapshot.attachedAt).not.toBeNull();
+    expect(f.states).toEqual(['provisioning', 'ready', 'active', 'stopping', 'stopped']);
+  });
+
+  it('ends at once when a stop arrives while its first attach is being recorded, not at the idle timeout', async () => {
+    const f = fakes();
+    const s = await spec({ idleSeconds: 15 * 60 });
+    // The record of `active` takes a while; the stop arrives during it.
+    let stopDuringActivation: () => Promise<void> = async () => undefined;
+    const record = f.activities.recordSession.bind(f.activities);
+    f.activities.recordSession = async (snap) => {
+      if (snap.state === 'active') await stopDuringActivation();
+      return record(snap);
+    };
+    const snapshot = await withWorker(f, async (tq) => {
+      const h = await startSession(tq, s);
+      await h.executeUpdate(awaitReadyUpdate);
+      stopDuringActivation = () => h.signal(stopSignal, { reason: 'user_stop', by: s.userId });
+      await h.signal(clientAttachedSignal, { at: Date.now() });
+      return h.result();
+    });
+    expect(snapshot).toMatchObject({ state: 'stopped', reason: 'user_stop' });
+    // Well before the idle timeout of 15 minutes (the test server skips time while it waits).
+    expect(snapshot.endedAt! - snapshot.startedAt).toBeLessThan(60_000);
     expect(f.states).toEqual(['provisioning', 'ready', 'active', 'stopping', 'stopped']);
   });
 
@@ -523,17 +577,22 @@ describe('SessionWorkflow', () => {
     const f = fakes();
     const s = await spec({ idleSeconds: 10 * 60 });
     const { firstRunId, last } = await withWorker(f, async (tq) => {
-      const h = await startSession(tq, s, 60);
+      // Above what provisioning alone writes, so the client attaches to the first run; far above
+      // what the few signals after the switch write, so the next run is the last one. (A limit
+      // provisioning reached made a chain of runs, and a query sent to a run while it continued
+      // as new was never answered by the test server.)
+      const h = await startSession(tq, s, 100);
       const firstRunId = h.firstExecutionRunId;
       await h.executeUpdate(awaitReadyUpdate);
       const attachedAt = await env.currentTimeMs();
       await h.signal(clientAttachedSignal, { at: attachedAt });
-      for (let i = 0; i < 20; i++) {
+      const current = env.client.workflow.getHandle(sessionWorkflowId(s.sessionId));
+      expect((await current.describe()).runId).toBe(firstRunId);
+      // Heartbeats until the history passes the limit and the run continues as new.
+      for (let i = 0; i < 100 && (await current.describe()).runId === firstRunId; i++) {
         await h.signal(activityHeartbeatSignal, { at: await env.currentTimeMs() });
       }
       // The run after continue-as-new: the session monitor learns the carried clocks from it.
-      const current = env.client.workflow.getHandle(sessionWorkflowId(s.sessionId));
-      for (let i = 0; i < 200 && (await current.describe()).runId === firstRunId; i++) await new Promise((r) => setTimeout(r, 50));
       expect(await current.query(sessionWatchQuery)).toMatchObject({ monitored: true, attachedAt });
       const last = await h.query(sessionSnapshotQuery);
       expect(last.attachedAt).toBe(attachedAt);
@@ -719,5 +778,32 @@ describe('ReconcileWorkflow', () => {
     });
     expect(f.calls).toEqual(['reconcile-sessions:42']);
     expect(result).toEqual({ sessions: 3, reconciled: 1, removed: { container: 1, row: 1 } });
+  });
+});
+
+describe('ProfileDeletionWorkflow', () => {
+  const run = (f: Fakes, userId: string) =>
+    withWorker(f, async (tq) => {
+      const handle = await env.client.workflow.start<typeof ProfileDeletionWorkflow>('ProfileDeletionWorkflow', {
+        taskQueue: tq,
+        workflowId: profileDeletionWorkflowId(userId, 'firefox'),
+        args: [{ userId, app: 'firefox', node: NODE }],
+      });
+      recorder.remember('profile-deletion', handle);
+      return handle.result();
+    });
+
+  it("deletes the volume on the profile's node, then forgets its row on the control queue", async () => {
+    const f = fakes();
+    expect(await run(f, 'u-1')).toEqual({ volumeDeleted: true });
+    expect(f.calls).toEqual(['delete-volume:u-1:firefox', 'forget-profile:u-1:firefox']);
+    expect(f.ranOn).toEqual([`deleteProfileVolume@${f.ranOn[0]!.split('@')[1]}`, expect.stringMatching(/^forgetProfile@wf-test-[0-9a-f-]+$/)]);
+    expect(f.ranOn[0]).toMatch(new RegExp(`-node-${NODE}$`));
+  });
+
+  it('keeps the row of a profile its node still has mounted, and fails at once (no retry)', async () => {
+    const f = fakes({ profileMounted: true });
+    await expect(run(f, 'u-2')).rejects.toThrow();
+    expect(f.calls).toEqual(['delete-volume:u-2:firefox']);
   });
 });

@@ -4,7 +4,8 @@ import { Alert, FilterSelect, TableWrap } from '../components/ui';
 import { SessionActions } from '../components/SessionActions';
 import { formatTime } from '../format';
 import { useSessionList } from '../sessions';
-import { APPS, SESSION_STATES, type Overview } from '../types';
+import { usePolledGet } from '../polling';
+import { SESSION_STATES, type AppList, type Overview } from '../types';
 import { userChoices, useUsers } from '../users';
 
 export function AdminSessionsPage() {
@@ -14,6 +15,8 @@ export function AdminSessionsPage() {
   const [actionError, setActionError] = useState<string | null>(null);
   const directory = useUsers();
   const workflowUrl = useWorkflowUrlTemplate();
+  // The catalog changes only with the deployment's configuration.
+  const apps = usePolledGet<AppList>('/v1/apps', 300_000);
   const list = useSessionList({ all: '1', state: state || undefined, user: user || undefined, app: app || undefined }, 5000, 50);
 
   return (
@@ -22,7 +25,7 @@ export function AdminSessionsPage() {
       <form noValidate class="card filters" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
         <FilterSelect id="filter-state" label="State" value={state} onChange={setState} choices={['live', ...SESSION_STATES]} />
         <FilterSelect id="filter-user" label="User" value={user} onChange={setUser} choices={userChoices(directory.users)} />
-        <FilterSelect id="filter-app" label="App" value={app} onChange={setApp} choices={APPS} />
+        <FilterSelect id="filter-app" label="App" value={app} onChange={setApp} choices={(apps.data?.apps ?? []).map((a) => ({ value: a.name, label: a.title }))} />
       </form>
       <Alert message={list.error ?? actionError ?? directory.error} />
       {list.sessions === null ? (

@@ -7,7 +7,7 @@ import { SessionActions } from '../components/SessionActions';
 import { formatDuration, formatMemory, formatTime } from '../format';
 import { usePolledGet } from '../polling';
 import { useSessionList } from '../sessions';
-import { QUALITIES, type Quality, type QuotaResponse, type Session } from '../types';
+import { QUALITIES, type AppEntry, type AppList, type Quality, type QuotaResponse, type Session } from '../types';
 
 const NO_FILTER = {};
 
@@ -92,27 +92,34 @@ export function SessionsPage() {
 const SESSION_START_TIMEOUT_MS = 180_000;
 
 function LaunchForm({ onLaunched }: { onLaunched: () => void }) {
+  // What the user's role may start (the deployment's app catalog); it changes only with the configuration.
+  const catalog = usePolledGet<AppList>('/v1/apps', 300_000);
+  const apps = catalog.data?.apps ?? [];
+  const [appName, setAppName] = useState<string | null>(null);
+  const app: AppEntry | undefined = apps.find((a) => a.name === appName) ?? apps[0];
   const [url, setUrl] = useState('');
   const [quality, setQuality] = useState<Quality>('auto');
+  const [persist, setPersist] = useState(false);
   const [starting, setStarting] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [started, setStarted] = useState<string | null>(null);
 
-  const launch = async () => {
+  const launch = async (app: AppEntry) => {
     setStarting(true);
     setError(null);
     setStarted(null);
     try {
-      const body: { app: 'firefox'; quality: Quality; url?: string } = { app: 'firefox', quality };
-      if (url.trim()) body.url = url.trim();
+      const body: { app: string; quality: Quality; url?: string; profile?: 'persist' } = { app: app.name, quality };
+      if (persist && app.profiles.includes('persist')) body.profile = 'persist';
+      if (url.trim() && app.opens_urls) body.url = url.trim();
       // Answers once the container is up: seconds from a warm pool, longer on a cold start.
       const s = await api<Session>('POST', '/v1/sessions', body, SESSION_START_TIMEOUT_MS);
       if (s.connect) rememberAppLink(s.session_id, s.connect.app_link);
-      setStarted('Firefox is ready: use Open in the list below.');
+      setStarted(`${app.title} is ready: use Open in the list below.`);
       setUrl('');
     } catch (err) {
       // The answer was lost, not necessarily the session: it may be starting all the same.
-      setError(err instanceof ApiError && err.code === 'network' ? 'The connection broke while Firefox was starting: the list below shows whether it started.' : errorMessage(err));
+      setError(err instanceof ApiError && err.code === 'network' ? `The connection broke while ${app.title} was starting: the list below shows whether it started.` : errorMessage(err));
     } finally {
       setStarting(false);
       onLaunched();
@@ -126,12 +133,25 @@ function LaunchForm({ onLaunched }: { onLaunched: () => void }) {
       aria-labelledby="launch-title"
       onSubmit={(e) => {
         e.preventDefault();
-        if (!starting) void launch();
+        if (!starting && app) void launch(app);
       }}
     >
       <h2 id="launch-title">New session</h2>
+      <Alert message={catalog.error} />
       <div class="row">
-        <Field id="launch-url" label="Web address" hint="Optional: the page Firefox opens.">
+        <Field id="launch-app" label="App">
+          <select id="launch-app" value={app?.name ?? ''} onChange={(e) => setAppName(e.currentTarget.value)}>
+            {apps.map((a) => (
+              <option key={a.name} value={a.name}>
+                {a.title}
+              </option>
+            ))}
+          </select>
+        </Field>
+      </div>
+      <div class="row">
+        {app?.opens_urls === false ? null : (
+        <Field id="launch-url" label="Web address" hint={`Optional: the page ${app?.title ?? 'the app'} opens.`}>
           <input
             id="launch-url"
             type="url"
@@ -142,6 +162,7 @@ function LaunchForm({ onLaunched }: { onLaunched: () => void }) {
             onInput={(e) => setUrl(e.currentTarget.value)}
           />
         </Field>
+        )}
         <Field id="launch-quality" label="Quality">
           <select id="launch-quality" value={quality} onChange={(e) => setQuality(e.currentTarget.value as Quality)}>
             {QUALITIES.map((q) => (
@@ -152,8 +173,17 @@ function LaunchForm({ onLaunched }: { onLaunched: () => void }) {
           </select>
         </Field>
       </div>
-      <button type="submit" disabled={starting}>
-        Launch Firefox
+      {app?.profiles.includes('persist') === false ? null : (
+      <div class="field check">
+        <input id="launch-persist" type="checkbox" aria-describedby="launch-persist-hint" checked={persist} onChange={(e) => setPersist(e.currentTarget.checked)} />
+        <label for="launch-persist">Keep my profile</label>
+        <small id="launch-persist-hint" class="hint">
+          What {app?.title ?? 'the app'} keeps (bookmarks, history, cookies, site data, settings, mail) stays for your next session of it that keeps its profile (one at a time; a few seconds to start).
+        </small>
+      </div>
+      )}
+      <button type="submit" disabled={starting || !app}>
+        Launch {app?.title ?? '…'}
       </button>
       {starting ? <Status>Starting…</Status> : null}
       {started ? <Status class="ok">{started}</Status> : null}
@@ -172,6 +202,12 @@ function QuotaSection({ quota, error }: { quota: QuotaResponse | null; error: st
             <dt>Sessions</dt>
             <dd>
               {quota.usage.sessions} of {quota.quota.max_sessions} sessions
+            </dd>
+          </div>
+          <div>
+            <dt>Profile storage</dt>
+            <dd>
+              {quota.usage.storage_mb} of {quota.quota.storage_mb} MB
             </dd>
           </div>
           <div>

@@ -167,7 +167,8 @@ function InviteForm({ onInvited, onStart }: { onInvited: (user: User, code: OneT
 function stateOf(u: User): string {
   if (u.disabled) return 'disabled';
   if (u.pending_password) return 'pending password';
-  return 'active';
+  // Its password is the organisation's, checked by the sign-in proxy.
+  return u.identity === 'proxy' ? 'active (sign-in proxy)' : 'active';
 }
 
 interface RowProps {
@@ -274,9 +275,11 @@ function UserRow({ user, isMe, change }: RowProps) {
           >
             {user.disabled ? 'Enable' : 'Disable'}
           </button>
-          <button type="button" class="secondary" disabled={busy} onClick={() => void run({ reset_password: true }, `Password of ${user.username} reset.`)}>
-            Reset password
-          </button>
+          {user.identity === 'local' ? (
+            <button type="button" class="secondary" disabled={busy} onClick={() => void run({ reset_password: true }, `Password of ${user.username} reset.`)}>
+              Reset password
+            </button>
+          ) : null}
           {user.totp_enabled ? (
             <button type="button" class="secondary" disabled={busy} onClick={() => void run({ reset_totp: true }, `TOTP of ${user.username} reset.`)}>
               Reset TOTP

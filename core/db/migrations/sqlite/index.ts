@@ -8,5 +8,7 @@ import { Migration20261201183535_session_ready_refresh_retry } from './Migration
 import { Migration20261202063452_node_registry } from './Migration20261202063452_node_registry.js';
 import { Migration20261202095404_node_identity } from './Migration20261202095404_node_identity.js';
 import { Migration20261202134504_node_tunnel_port } from './Migration20261202134504_node_tunnel_port.js';
+import { Migration20261203041159_persistent_profiles } from './Migration20261203041159_persistent_profiles.js';
+import { Migration20261203140114_proxy_sign_in } from './Migration20261203140114_proxy_sign_in.js';
 
-export const migrations = [Migration20261122060727_init, Migration20261122073315_session_network, Migration20261122081009_accounts_tokens_audit, Migration20261130195118_role_egress, Migration20261201172901_session_start_and_pages, Migration20261201183535_session_ready_refresh_retry, Migration20261202063452_node_registry, Migration20261202095404_node_identity, Migration20261202134504_node_tunnel_port];
+export const migrations = [Migration20261122060727_init, Migration20261122073315_session_network, Migration20261122081009_accounts_tokens_audit, Migration20261130195118_role_egress, Migration20261201172901_session_start_and_pages, Migration20261201183535_session_ready_refresh_retry, Migration20261202063452_node_registry, Migration20261202095404_node_identity, Migration20261202134504_node_tunnel_port, Migration20261203041159_persistent_profiles, Migration20261203140114_proxy_sign_in];

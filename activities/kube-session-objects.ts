@@ -1,0 +1,218 @@
+/**
+ * What a session is on Kubernetes (issue 17's runtime, first part): the objects a session's pod
+ * needs, built from its spec with the same hardening as its Docker container
+ * (docker-session-runtime.ts): the session's user, a read-only root, every capability dropped, no
+ * privilege escalation, the runtime's default seccomp profile, a user namespace of its own
+ * (`hostUsers: false`), limits from the user's quota; its certificate and keys in a Secret mounted
+ * read-only where the container's files are; a Service for its xpra ports; a NetworkPolicy that
+ * admits only the ingress and lets it out to the public internet only (the ranges the Docker
+ * hosts' firewall refuses, refused here too).
+ */
+import { createHash } from 'node:crypto';
+import type { V1NetworkPolicy, V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+import { launchOf } from '../core/catalog.js';
+import { XPRA_SSL_PORT, XPRA_WS_PORT } from '../core/ingress-names.js';
+import type { SessionSpec } from '../workflows/messages.js';
+import { REFUSED_IPV4_RANGES } from './session-firewall.js';
+import { SESSION_FILES_MOUNT, SESSION_UID } from './session-files.js';
+import { sessionEnvironment, xpraArguments } from './xpra-arguments.js';
+
+/** The labels every object of a session carries: the runtime finds, and removes, a session's objects by them. */
+export const KUBE_LABELS = {
+  managed: 'hackstream.io/managed',
+  session: 'hackstream.io/session',
+  user: 'hackstream.io/user',
+  app: 'hackstream.io/app',
+  /** ephemeral or persist: the pods that write a user's profile are the latter. */
+  profile: 'hackstream.io/profile',
+  stack: 'hackstream.io/stack',
+} as const;
+
+/** Where the pods of the ingress are, for the NetworkPolicy that admits only them. */
+export interface KubeIngressPeer {
+  namespace: string;
+  podLabels: Record<string, string>;
+}
+
+export interface KubeSessionPlacement {
+  namespace: string;
+  /** The stack the objects belong to (a cluster may run more than one). */
+  stack: string;
+  ingress: KubeIngressPeer;
+  /** A node to bind the pod to; absent: the cluster's scheduler places it (by `nodeLabels`). */
+  nodeName?: string;
+  /** The storage class of persistent profiles' claims; absent: the cluster's default. */
+  profileStorageClass?: string;
+}
+
+export interface KubeSessionObjects {
+  secret: V1Secret;
+  pod: V1Pod;
+  service: V1Service;
+  networkPolicy: V1NetworkPolicy;
+}
+
+/** The name of every object of a session (a DNS label: `hs-` and the session's UUID). */
+export const kubeSessionName = (sessionId: string): string => `hs-${sessionId}`;
+
+export const kubeSessionSelector = (sessionId: string): string => `${KUBE_LABELS.session}=${sessionId}`;
+
+/** A user's persistent profile of an app: one claim each (a DNS label whatever the app's name's length). */
+export const kubeProfileClaimName = (userId: string, app: string): string =>
+  `hs-profile-${createHash('sha256').update(`${userId}/${app}`).digest('hex').slice(0, 24)}`;
+
+/** The persistent sessions' pods of a user's app, whichever session: its profile has one writer among them. */
+export const kubeProfileSelector = (userId: string, app: string, stack: string): string =>
+  `${KUBE_LABELS.managed}=true,${KUBE_LABELS.stack}=${stack},${KUBE_LABELS.user}=${userId},${KUBE_LABELS.app}=${app},${KUBE_LABELS.profile}=persist`;
+
+/**
+ * A persistent profile's volume claim, as large as the user's storage quota allows it
+ * (`profileCapMb`), mountable by one pod at a time (ReadWriteOncePod: the cluster refuses a
+ * second writer too). It outlives its sessions: only a profile's deletion removes it.
+ */
+export function kubeProfileClaim(spec: SessionSpec, where: KubeSessionPlacement): V1PersistentVolumeClaim {
+  if (spec.profile !== 'persist' || spec.profileCapMb === undefined) throw new Error(`session ${spec.sessionId} has no persistent profile`);
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: {
+      name: kubeProfileClaimName(spec.userId, spec.app),
+      namespace: where.namespace,
+      labels: { [KUBE_LABELS.managed]: 'true', [KUBE_LABELS.user]: spec.userId, [KUBE_LABELS.app]: spec.app, [KUBE_LABELS.stack]: where.stack },
+    },
+    spec: {
+      accessModes: ['ReadWriteOncePod'],
+      resources: { requests: { storage: `${spec.profileCapMb}Mi` } },
+      ...(where.profileStorageClass ? { storageClassName: where.profileStorageClass } : {}),
+    },
+  };
+}
+
+
+/** The session's user (the image's `hs`), never root; the runtime's default system call filter. */
+const POD_SECURITY = { runAsUser: SESSION_UID, runAsGroup: SESSION_UID, runAsNonRoot: true, fsGroup: SESSION_UID, seccompProfile: { type: 'RuntimeDefault' } };
+/** As the Docker containers: no capability, no privilege escalation, nothing written outside its volumes. */
+const CONTAINER_SECURITY = { allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
+
+interface SessionMeta {
+  metadata: { name: string; namespace: string; labels: Record<string, string> };
+  selector: Record<string, string>;
+}
+
+export function kubeSessionObjects(spec: SessionSpec, files: Record<string, string>, where: KubeSessionPlacement): KubeSessionObjects {
+  const labels = {
+    [KUBE_LABELS.managed]: 'true',
+    [KUBE_LABELS.session]: spec.sessionId,
+    [KUBE_LABELS.user]: spec.userId,
+    [KUBE_LABELS.app]: spec.app,
+    [KUBE_LABELS.profile]: spec.profile,
+    [KUBE_LABELS.stack]: where.stack,
+  };
+  const meta: SessionMeta = {
+    metadata: { name: kubeSessionName(spec.sessionId), namespace: where.namespace, labels },
+    selector: { [KUBE_LABELS.session]: spec.sessionId },
+  };
+  return {
+    secret: { apiVersion: 'v1', kind: 'Secret', metadata: meta.metadata, type: 'Opaque', stringData: files, immutable: true },
+    pod: sessionPod(spec, meta, where),
+    service: sessionService(meta),
+    networkPolicy: sessionNetworkPolicy(meta, where.ingress),
+  };
+}
+
+function sessionPod(spec: SessionSpec, { metadata }: SessionMeta, where: KubeSessionPlacement): V1Pod {
+  const launch = launchOf(spec);
+  const { memoryMb, cpus, shmMb } = spec.resources;
+  const env = Object.entries(sessionEnvironment(spec)).map(([name, value]) => ({ name, value }));
+  const limits = { memory: `${memoryMb}Mi`, cpu: `${Math.round(cpus * 1000)}m` };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata,
+    spec: {
+      ...(where.nodeName ? { nodeName: where.nodeName } : {}),
+      ...(spec.nodeLabels ? { nodeSelector: spec.nodeLabels } : {}),
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      hostUsers: false,
+      securityContext: POD_SECURITY,
+      containers: [
+        {
+          name: 'session',
+          image: spec.image,
+          imagePullPolicy: 'IfNotPresent',
+          args: xpraArguments(spec),
+          env,
+          ports: [
+            { name: 'xpra-ws', containerPort: XPRA_WS_PORT, protocol: 'TCP' },
+            { name: 'xpra-ssl', containerPort: XPRA_SSL_PORT, protocol: 'TCP' },
+          ],
+          // Requests equal to limits: the node reserves what the session may use (Guaranteed).
+          resources: { requests: limits, limits },
+          securityContext: CONTAINER_SECURITY,
+          volumeMounts: [
+            { name: 'session-files', mountPath: SESSION_FILES_MOUNT, readOnly: true },
+            { name: 'tmp', mountPath: '/tmp' },
+            { name: 'home', mountPath: '/home/hs' },
+            { name: 'shm', mountPath: '/dev/shm' },
+            ...(spec.profile === 'persist' ? [{ name: 'profile', mountPath: launch.dataDir }] : []),
+          ],
+        },
+      ],
+      volumes: [
+        { name: 'session-files', secret: { secretName: metadata.name, defaultMode: 0o400 } },
+        { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '256Mi' } },
+        { name: 'home', emptyDir: { medium: 'Memory', sizeLimit: '512Mi' } },
+        { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: `${shmMb}Mi` } },
+        ...(spec.profile === 'persist' ? [{ name: 'profile', persistentVolumeClaim: { claimName: kubeProfileClaimName(spec.userId, spec.app) } }] : []),
+      ],
+    },
+  };
+}
+
+function sessionService({ metadata, selector }: SessionMeta): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata,
+    spec: {
+      selector,
+      ports: [
+        { name: 'xpra-ws', port: XPRA_WS_PORT, targetPort: XPRA_WS_PORT, protocol: 'TCP' },
+        { name: 'xpra-ssl', port: XPRA_SSL_PORT, targetPort: XPRA_SSL_PORT, protocol: 'TCP' },
+      ],
+    },
+  };
+}
+
+function sessionNetworkPolicy({ metadata, selector }: SessionMeta, ingress: KubeIngressPeer): V1NetworkPolicy {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata,
+    spec: {
+      podSelector: { matchLabels: selector },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [
+        {
+          _from: [
+            {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ingress.namespace } },
+              podSelector: { matchLabels: ingress.podLabels },
+            },
+          ],
+          ports: [
+            { port: XPRA_WS_PORT, protocol: 'TCP' },
+            { port: XPRA_SSL_PORT, protocol: 'TCP' },
+          ],
+        },
+      ],
+      egress: [
+        // Names resolve through the cluster's DNS; everything else is the public internet only.
+        { to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] },
+        { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: [...REFUSED_IPV4_RANGES] } }] },
+      ],
+    },
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * Sessions as pods (issue 17's runtime, first part): creates a session's objects
+ * (kube-session-objects.ts) in the sessions' namespace, reports its pod's state, and removes
+ * everything of a session by its label. Every step is idempotent under retries: an object that
+ * already exists is kept (its name is the session's), one already gone counts as removed.
+ */
+import { ApiException, CoreV1Api, NetworkingV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { SessionSpec } from '../workflows/messages.js';
+import { ProfileInUseError } from './errors.js';
+import { kubeProfileClaim, kubeProfileSelector, kubeSessionObjects, kubeSessionSelector, KUBE_LABELS, type KubeSessionPlacement } from './kube-session-objects.js';
+
+export interface KubePodState {
+  name: string;
+  /** Pending, Running, Succeeded, Failed or Unknown. */
+  phase: string;
+  /** Its containers all ready (the readiness the cluster reports). */
+  ready: boolean;
+  ip: string | null;
+  nodeName: string | null;
+}
+
+/** How long a removed pod's app gets to end before the cluster kills it (its app was asked to quit first). */
+const POD_DELETE_GRACE_SECONDS = 5;
+
+export class KubeSessionRuntime {
+  private readonly core: CoreV1Api;
+  private readonly networking: NetworkingV1Api;
+
+  constructor(
+    config: KubeConfig,
+    private readonly placement: KubeSessionPlacement,
+  ) {
+    this.core = config.makeApiClient(CoreV1Api);
+    this.networking = config.makeApiClient(NetworkingV1Api);
+  }
+
+  /** Creates whatever of the session's objects does not exist yet; the secret and policy before the pod that needs them. */
+  async ensureSession(spec: SessionSpec, files: Record<string, string>): Promise<KubePodState> {
+    const { secret, pod, service, networkPolicy } = kubeSessionObjects(spec, files, this.placement);
+    const namespace = this.placement.namespace;
+    if (spec.profile === 'persist') await this.ensureProfileClaim(spec);
+    await keepExisting(() => this.core.createNamespacedSecret({ namespace, body: secret }));
+    await keepExisting(() => this.networking.createNamespacedNetworkPolicy({ namespace, body: networkPolicy }));
+    await keepExisting(() => this.core.createNamespacedService({ namespace, body: service }));
+    await keepExisting(() => this.core.createNamespacedPod({ namespace, body: pod }));
+    const state = await this.podState(spec.sessionId);
+    if (!state) throw new Error(`the pod of session ${spec.sessionId} vanished right after its creation`);
+    return state;
+  }
+
+  /**
+   * A persistent session's claim, made on its first session; refused while another session's
+   * pod of the same user and app has not ended (one writer: the profile's row is the lock, this
+   * the check where the volume is, as profile-volumes.ts does with loop devices).
+   */
+  private async ensureProfileClaim(spec: SessionSpec): Promise<void> {
+    const namespace = this.placement.namespace;
+    const pods = await this.core.listNamespacedPod({ namespace, labelSelector: kubeProfileSelector(spec.userId, spec.app, this.placement.stack) });
+    const writer = pods.items.find((p) => p.metadata?.labels?.[KUBE_LABELS.session] !== spec.sessionId && !['Succeeded', 'Failed'].includes(p.status?.phase ?? ''));
+    if (writer) throw new ProfileInUseError(`the ${spec.app} profile of user ${spec.userId} is in use by session ${writer.metadata?.labels?.[KUBE_LABELS.session]}`);
+    await keepExisting(() => this.core.createNamespacedPersistentVolumeClaim({ namespace, body: kubeProfileClaim(spec, this.placement) }));
+  }
+
+  /** The session's pod, or null when it has none. */
+  async podState(sessionId: string): Promise<KubePodState | null> {
+    const pods = await this.core.listNamespacedPod({ namespace: this.placement.namespace, labelSelector: kubeSessionSelector(sessionId) });
+    const pod = pods.items[0];
+    return pod ? stateOf(pod) : null;
+  }
+
+  /** Removes every object of the session, the pod first (the rest is what it uses); returns how many pods there were. */
+  async removeSession(sessionId: string): Promise<number> {
+    const namespace = this.placement.namespace;
+    const labelSelector = kubeSessionSelector(sessionId);
+    const names = async (list: Promise<{ items: Array<{ metadata?: { name?: string } }> }>) => (await list).items.flatMap((o) => o.metadata?.name ?? []);
+    const pods = await names(this.core.listNamespacedPod({ namespace, labelSelector }));
+    for (const name of pods) await goneIsDone(() => this.core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: POD_DELETE_GRACE_SECONDS }));
+    for (const name of await names(this.core.listNamespacedService({ namespace, labelSelector }))) await goneIsDone(() => this.core.deleteNamespacedService({ namespace, name }));
+    for (const name of await names(this.networking.listNamespacedNetworkPolicy({ namespace, labelSelector }))) {
+      await goneIsDone(() => this.networking.deleteNamespacedNetworkPolicy({ namespace, name }));
+    }
+    for (const name of await names(this.core.listNamespacedSecret({ namespace, labelSelector }))) await goneIsDone(() => this.core.deleteNamespacedSecret({ namespace, name }));
+    return pods.length;
+  }
+
+  /** The sessions this stack has pods of, for the reconciler. */
+  async listManaged(): Promise<Array<{ sessionId: string; phase: string }>> {
+    const labelSelector = `${KUBE_LABELS.managed}=true,${KUBE_LABELS.stack}=${this.placement.stack}`;
+    const pods = await this.core.listNamespacedPod({ namespace: this.placement.namespace, labelSelector });
+    return pods.items.flatMap((p) => {
+      const sessionId = p.metadata?.labels?.[KUBE_LABELS.session];
+      return sessionId ? [{ sessionId, phase: p.status?.phase ?? 'Unknown' }] : [];
+    });
+  }
+}
+
+function stateOf(pod: V1Pod): KubePodState {
+  const statuses = pod.status?.containerStatuses ?? [];
+  return {
+    name: pod.metadata?.name ?? '',
+    phase: pod.status?.phase ?? 'Unknown',
+    ready: statuses.length > 0 && statuses.every((s) => s.ready),
+    ip: pod.status?.podIP ?? null,
+    nodeName: pod.spec?.nodeName ?? null,
+  };
+}
+
+const statusOf = (err: unknown): number | undefined => (err instanceof ApiException ? err.code : undefined);
+
+/** A create that finds its object already there (a retried step, or a concurrent one) keeps it. */
+async function keepExisting(create: () => Promise<unknown>): Promise<void> {
+  try {
+    await create();
+  } catch (err) {
+    if (statusOf(err) !== 409) throw err;
+  }
+}
+
+/** A delete of what is already gone is done. */
+async function goneIsDone(remove: () => Promise<unknown>): Promise<void> {
+  try {
+    await remove();
+  } catch (err) {
+    if (statusOf(err) !== 404) throw err;
+  }
+}

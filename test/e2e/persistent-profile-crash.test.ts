@@ -1,0 +1,112 @@
+/**
+ * A persistent profile's lock (its session's row, core/session-rows.ts) survives a kill -9 of the
+ * worker exactly as long as its session does, and no longer: with a worker process of its own on
+ * a queue of its own, killed with SIGKILL while persistent sessions run, then started again and
+ * given one reconcile pass, every profile is free again (a new persistent session of each starts,
+ * with its data) and nothing of the old sessions is left: no container, no profile mount.
+ *  - a session the user stopped while no worker ran ends when the next worker takes its workflow;
+ *  - a session whose workflow was lost with the worker (terminated here, as an operator or a
+ *    Temporal outage would) is the reconciler's: it unmounts the profile and ends the row.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { sessionWorkflowId } from '../../workflows/messages.js';
+import { startApiOn, type ApiUnderTest } from '../support/api-under-test.js';
+import { spawnControlPlane, type ControlPlaneProcess } from '../support/control-plane-process.js';
+import { execIn, sessionContainers } from '../support/docker.js';
+import { reconcileNow } from '../support/reconcile-pass.js';
+import { until } from '../support/until.js';
+
+const stack = inject('stack');
+const taskQueue = `hs-profile-crash-${process.pid}`;
+const ownDir = mkdtempSync(path.join(os.tmpdir(), 'hs-profile-crash-'));
+const profilesDir = path.join(ownDir, 'profiles');
+// A database and profiles of its own: its reconciler judges only what this test made.
+const env = {
+  ...stack.env,
+  HACKSTREAM_DB_PATH: path.join(ownDir, 'hackstream.sqlite'),
+  HACKSTREAM_TASK_QUEUE: taskQueue,
+  HACKSTREAM_PROFILES_DIR: profilesDir,
+  HACKSTREAM_POOL: 'off',
+  HACKSTREAM_RECONCILE_GRACE_SECONDS: '1',
+  HACKSTREAM_ACTIVITY_POLL_SECONDS: '1',
+};
+
+let t: ApiUnderTest;
+let worker: ControlPlaneProcess | undefined;
+
+const startWorker = () => spawnControlPlane('worker', env, (out) => out.includes('worker started'));
+
+beforeAll(async () => {
+  worker = await startWorker();
+  t = await startApiOn(stack, env);
+});
+afterAll(async () => {
+  await t?.close();
+  await worker?.stop();
+});
+
+/** This worker's profile mounts, as the host's mount table has them. */
+const profileMounts = () =>
+  readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((line) => line.split(' ')[4]?.startsWith(path.join(profilesDir, 'mounts')));
+
+async function persistentFirefox(token: string) {
+  const created = await t.call('POST', '/v1/sessions', { token, body: { app: 'firefox', profile: 'persist' } });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  const [container] = await sessionContainers(created.body.session_id);
+  return { id: created.body.session_id as string, containerId: container!.Id };
+}
+
+const stateOf = async (token: string, id: string) => (await t.call('GET', `/v1/sessions/${id}`, { token })).body;
+
+describe('a kill -9 of the worker during persistent sessions', () => {
+  it('keeps each profile locked while its session lives, and frees it once the session ends, the next worker and one reconcile pass later', async () => {
+    const stopped = await t.newUser();
+    const lost = await t.newUser();
+    const a = await persistentFirefox(stopped.token);
+    const b = await persistentFirefox(lost.token);
+    // Something of each user's own in their profile, to find again.
+    for (const [s, mark] of [[a, 'kept-a'], [b, 'kept-b']] as const) {
+      expect((await execIn(s.containerId, ['sh', '-c', `echo ${mark} > /home/hs/.mozilla/hackstream-profile/hs-mark`])).exitCode).toBe(0);
+    }
+    expect(profileMounts()).toHaveLength(2);
+
+    worker!.proc.kill('SIGKILL');
+    await new Promise((r) => worker!.proc.once('exit', r));
+    worker = undefined;
+
+    // No worker: a's user stops it (the stop waits in its workflow), b's workflow is lost.
+    const stop = await t.call('POST', `/v1/sessions/${a.id}/stop`, { token: stopped.token, body: {} });
+    expect(stop.status, JSON.stringify(stop.body)).toBe(202);
+    await t.temporal.workflow.getHandle(sessionWorkflowId(b.id)).terminate('lost with its worker (test)');
+    // Both sessions still hold their profiles: a second writer is refused.
+    for (const [user, s] of [[stopped, a], [lost, b]] as const) {
+      const second = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox', profile: 'persist' } });
+      expect(second.status, JSON.stringify(second.body)).toBe(409);
+      expect(second.body.error).toMatchObject({ code: 'profile_in_use', session_id: s.id });
+    }
+
+    worker = await startWorker();
+    await until(`session ${a.id} stopped by the new worker`, async () => ((await stateOf(stopped.token, a.id)).state === 'stopped' ? true : null), 120_000, 250);
+    // One pass (the new worker runs one at its start; this one is sure to start after it).
+    await reconcileNow(t.temporal, taskQueue);
+    expect(await stateOf(lost.token, b.id)).toMatchObject({ state: 'failed', reason: 'workflow_lost' });
+    const admin = await t.newUser('admin');
+    const audit = await t.call('GET', `/v1/audit?action=reconcile.session_removed&user=${lost.id}`, { token: admin.token });
+    expect(audit.body.events).toEqual([expect.objectContaining({ target_id: b.id, details: expect.objectContaining({ removed: expect.arrayContaining(['container', 'profile']) }) })]);
+    for (const s of [a, b]) expect(await sessionContainers(s.id)).toHaveLength(0);
+    expect(profileMounts()).toEqual([]);
+
+    // Free again, with what each user had in it.
+    for (const [user, mark] of [[stopped, 'kept-a'], [lost, 'kept-b']] as const) {
+      const next = await persistentFirefox(user.token);
+      expect((await execIn(next.containerId, ['cat', '/home/hs/.mozilla/hackstream-profile/hs-mark'])).output.trim()).toBe(mark);
+      await t.stopAndWait(user.token, next.id);
+    }
+    expect(profileMounts()).toEqual([]);
+  });
+});

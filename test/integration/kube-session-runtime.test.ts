@@ -1,0 +1,161 @@
+/**
+ * The Kubernetes runtime's first part against a real control plane (etcd, kube-apiserver, kwok
+ * for the node and the pods' status; no kubelet, so the pods do not really run): a session's
+ * objects as the API server stores them, hardening included; readiness from the pod's status;
+ * retries create nothing twice; removal leaves nothing of the session.
+ */
+import { randomUUID } from 'node:crypto';
+import { CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KUBE_LABELS, kubeProfileClaimName, kubeSessionName, kubeSessionSelector, type KubeSessionPlacement } from '../../activities/kube-session-objects.js';
+import { KubeSessionRuntime } from '../../activities/kube-session-runtime.js';
+import { REFUSED_IPV4_RANGES } from '../../activities/session-firewall.js';
+import { SESSION_FILES_MOUNT, SESSION_UID } from '../../activities/session-files.js';
+import { launchOf } from '../../core/catalog.js';
+import { XPRA_SSL_PORT, XPRA_WS_PORT } from '../../core/ingress-names.js';
+import { startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
+import { testSessionSpec } from '../support/session-spec.js';
+import { until } from '../support/until.js';
+
+const NAMESPACE = 'hackstream-sessions';
+
+let cp: KubeControlPlane;
+let core: CoreV1Api;
+let networking: NetworkingV1Api;
+let runtime: KubeSessionRuntime;
+
+beforeAll(async () => {
+  cp = await startKubeControlPlane();
+  await cp.createNamespace(NAMESPACE);
+  core = cp.config.makeApiClient(CoreV1Api);
+  networking = cp.config.makeApiClient(NetworkingV1Api);
+  const placement: KubeSessionPlacement = {
+    namespace: NAMESPACE,
+    stack: 'kube-test',
+    ingress: { namespace: 'hackstream', podLabels: { 'app.kubernetes.io/name': 'traefik' } },
+    nodeName: cp.nodeName,
+  };
+  runtime = new KubeSessionRuntime(cp.config, placement);
+}, 180_000);
+
+afterAll(async () => {
+  await cp?.stop();
+});
+
+const files = { 'tls-cert.pem': 'CERT', 'tls-key.pem': 'KEY', 'token.pub': 'PUB' };
+
+describe('the Kubernetes session runtime', () => {
+  it('creates a session as a hardened pod with its secret, service and network policy, ready when the cluster says so', async () => {
+    const spec = testSessionSpec('hackstream/session-firefox:test', { url: 'https://example.com/', nodeLabels: { type: 'kwok' } });
+    const created = await runtime.ensureSession(spec, files);
+    expect(created.name).toBe(kubeSessionName(spec.sessionId));
+
+    // As the API server stores it (its defaults applied, nothing it dropped).
+    const pod = await core.readNamespacedPod({ namespace: NAMESPACE, name: kubeSessionName(spec.sessionId) });
+    expect(pod.metadata?.labels).toMatchObject({ [KUBE_LABELS.session]: spec.sessionId, [KUBE_LABELS.user]: spec.userId, [KUBE_LABELS.app]: 'firefox', [KUBE_LABELS.managed]: 'true' });
+    expect(pod.spec).toMatchObject({
+      hostUsers: false,
+      automountServiceAccountToken: false,
+      restartPolicy: 'Never',
+      nodeSelector: { type: 'kwok' },
+      securityContext: { runAsUser: SESSION_UID, runAsGroup: SESSION_UID, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+    });
+    const [container] = pod.spec!.containers;
+    expect(container!.securityContext).toMatchObject({ allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(container!.resources).toEqual({ requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '500m', memory: '1Gi' } });
+    expect(container!.image).toBe(spec.image);
+    expect(container!.args).toContain('--clipboard=yes');
+    expect(container!.env).toEqual(expect.arrayContaining([{ name: 'HACKSTREAM_URL', value: 'https://example.com/' }]));
+    expect(container!.volumeMounts).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'session-files', mountPath: SESSION_FILES_MOUNT, readOnly: true })]));
+    // Guaranteed: requests equal to limits, so the node reserves what the session may use.
+    expect(pod.status?.qosClass).toBe('Guaranteed');
+
+    const secret = await core.readNamespacedSecret({ namespace: NAMESPACE, name: kubeSessionName(spec.sessionId) });
+    expect(secret.immutable).toBe(true);
+    expect(Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]))).toEqual(files);
+
+    const service = await core.readNamespacedService({ namespace: NAMESPACE, name: kubeSessionName(spec.sessionId) });
+    expect(service.spec?.selector).toEqual({ [KUBE_LABELS.session]: spec.sessionId });
+    expect(service.spec?.ports?.map((p) => p.port).sort()).toEqual([XPRA_WS_PORT, XPRA_SSL_PORT].sort());
+
+    const policy = await networking.readNamespacedNetworkPolicy({ namespace: NAMESPACE, name: kubeSessionName(spec.sessionId) });
+    expect(policy.spec?.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(policy.spec?.ingress?.[0]?._from).toEqual([
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'hackstream' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'traefik' } } },
+    ]);
+    const open = policy.spec?.egress?.find((e) => e.to?.some((t) => t.ipBlock));
+    expect(open?.to?.[0]?.ipBlock).toEqual({ cidr: '0.0.0.0/0', except: [...REFUSED_IPV4_RANGES] });
+
+    // kwok plays the kubelet: the pod runs, gets an address and is ready.
+    const ready = await until('the session pod ready', async () => {
+      const state = await runtime.podState(spec.sessionId);
+      return state?.ready ? state : null;
+    }, 30_000);
+    expect(ready).toMatchObject({ phase: 'Running', nodeName: cp.nodeName, ip: expect.stringMatching(/^\d+\.\d+\.\d+\.\d+$/) });
+    await runtime.removeSession(spec.sessionId);
+  });
+
+  it('creates nothing twice when a create is retried, concurrently too', async () => {
+    const spec = testSessionSpec('hackstream/session-firefox:test');
+    const first = await runtime.ensureSession(spec, files);
+    await Promise.all([runtime.ensureSession(spec, files), runtime.ensureSession(spec, files)]);
+    const labelSelector = kubeSessionSelector(spec.sessionId);
+    const pods = (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector })).items;
+    expect(pods.map((p) => p.metadata?.name)).toEqual([first.name]);
+    expect((await core.listNamespacedSecret({ namespace: NAMESPACE, labelSelector })).items).toHaveLength(1);
+    expect((await core.listNamespacedService({ namespace: NAMESPACE, labelSelector })).items).toHaveLength(1);
+    expect((await networking.listNamespacedNetworkPolicy({ namespace: NAMESPACE, labelSelector })).items).toHaveLength(1);
+    expect((await runtime.listManaged()).map((m) => m.sessionId)).toContain(spec.sessionId);
+    await runtime.removeSession(spec.sessionId);
+  });
+
+  it('removes everything of a session, and a second removal finds nothing to do', async () => {
+    const spec = testSessionSpec('hackstream/session-firefox:test');
+    const other = testSessionSpec('hackstream/session-firefox:test');
+    await runtime.ensureSession(spec, files);
+    await runtime.ensureSession(other, files);
+    expect(await runtime.removeSession(spec.sessionId)).toBe(1);
+    const labelSelector = kubeSessionSelector(spec.sessionId);
+    // The pod ends within its grace period (kwok finishes its deletion as a kubelet would).
+    await until('the pod gone', async () => ((await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector })).items.length === 0 ? true : null), 30_000);
+    expect((await core.listNamespacedSecret({ namespace: NAMESPACE, labelSelector })).items).toEqual([]);
+    expect((await core.listNamespacedService({ namespace: NAMESPACE, labelSelector })).items).toEqual([]);
+    expect((await networking.listNamespacedNetworkPolicy({ namespace: NAMESPACE, labelSelector })).items).toEqual([]);
+    expect(await runtime.removeSession(spec.sessionId)).toBe(0);
+    expect(await runtime.podState(spec.sessionId)).toBeNull();
+    // Another session's objects are untouched.
+    expect(await runtime.podState(other.sessionId)).not.toBeNull();
+    await runtime.removeSession(other.sessionId);
+  });
+
+  it("mounts a persistent session's own claim, sized by its quota, one writer at a time; the claim outlives the session", async () => {
+    const userId = randomUUID();
+    const first = testSessionSpec('hackstream/session-firefox:test', { userId, profile: 'persist', profileCapMb: 300 });
+    await runtime.ensureSession(first, files);
+    const claimName = kubeProfileClaimName(userId, 'firefox');
+    const claim = await core.readNamespacedPersistentVolumeClaim({ namespace: NAMESPACE, name: claimName });
+    expect(claim.spec?.accessModes).toEqual(['ReadWriteOncePod']);
+    expect(claim.spec?.resources?.requests).toEqual({ storage: '300Mi' });
+    expect(claim.metadata?.labels).toMatchObject({ [KUBE_LABELS.user]: userId, [KUBE_LABELS.app]: 'firefox' });
+    const pod = await core.readNamespacedPod({ namespace: NAMESPACE, name: kubeSessionName(first.sessionId) });
+    expect(pod.spec?.volumes).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'profile', persistentVolumeClaim: { claimName } })]));
+    expect(pod.spec?.containers[0]!.volumeMounts).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'profile', mountPath: launchOf(first).dataDir })]));
+
+    // A second session of the same user and app is refused while the first's pod lives; another
+    // user's, or an ephemeral one of the same user, is not.
+    const second = testSessionSpec('hackstream/session-firefox:test', { userId, profile: 'persist', profileCapMb: 300 });
+    await expect(runtime.ensureSession(second, files)).rejects.toMatchObject({ name: 'ProfileInUseError', message: expect.stringContaining(first.sessionId) });
+    expect(await runtime.podState(second.sessionId)).toBeNull();
+    const ephemeral = testSessionSpec('hackstream/session-firefox:test', { userId });
+    const stranger = testSessionSpec('hackstream/session-firefox:test', { profile: 'persist', profileCapMb: 100 });
+    await runtime.ensureSession(ephemeral, files);
+    await runtime.ensureSession(stranger, files);
+
+    await runtime.removeSession(first.sessionId);
+    await until('the first pod gone', async () => ((await runtime.podState(first.sessionId)) === null ? true : null), 30_000);
+    expect((await core.readNamespacedPersistentVolumeClaim({ namespace: NAMESPACE, name: claimName })).metadata?.name).toBe(claimName);
+    await runtime.ensureSession(second, files);
+    expect(await runtime.podState(second.sessionId)).not.toBeNull();
+    for (const s of [second, ephemeral, stranger]) await runtime.removeSession(s.sessionId);
+  });
+});

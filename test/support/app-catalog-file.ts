@@ -1,0 +1,13 @@
+/** An app catalog file for a test's stack: the shipped catalog with some apps' facts changed. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readAppCatalog, type AppDefinition } from '../../core/app-catalog.js';
+
+export function appCatalogFile(changes: Record<string, Partial<AppDefinition>>): string {
+  const catalog = readAppCatalog();
+  for (const [app, change] of Object.entries(changes)) catalog[app] = { ...catalog[app]!, ...change };
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'hs-apps-')), 'apps.json');
+  writeFileSync(file, JSON.stringify(catalog));
+  return file;
+}

@@ -1,0 +1,172 @@
+/**
+ * A throwaway Kubernetes control plane on loopback for the Kubernetes runtime's tests: etcd,
+ * kube-apiserver (RBAC, a static admin token) and kwok, which plays the nodes and the pods'
+ * status (no kubelet: pods do not really run). Built from the Go module proxy by
+ * tools/k8s-control-plane/build.sh into .tools/k8s-control-plane/bin.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { REPO_ROOT } from './paths.js';
+import { freePort } from './ports.js';
+import { until } from './until.js';
+
+export const KUBE_TOOLS_BIN = path.join(REPO_ROOT, '.tools', 'k8s-control-plane', 'bin');
+
+export interface KubeControlPlane {
+  server: string;
+  kubeconfigFile: string;
+  config: KubeConfig;
+  /** A node kwok keeps Ready. */
+  nodeName: string;
+  /** Makes a namespace as a cluster has it: with its `default` service account (no controller makes it here). */
+  createNamespace(name: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The annotation kwok manages nodes by (its `--manage-nodes-with-annotation-selector`). */
+const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
+
+export async function startKubeControlPlane(): Promise<KubeControlPlane> {
+  const bin = (name: string) => {
+    const file = path.join(KUBE_TOOLS_BIN, name);
+    if (!existsSync(file)) throw new Error(`${file} is missing: run bash tools/k8s-control-plane/build.sh`);
+    return file;
+  };
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-kube-'));
+  const procs: ChildProcess[] = [];
+  const launch = (name: string, args: string[]) => {
+    const log = openSync(path.join(dir, `${name}.log`), 'a');
+    const proc = spawn(bin(name), args, { stdio: ['ignore', log, log] });
+    procs.push(proc);
+    return proc;
+  };
+  const logOf = (name: string) => readFileSync(path.join(dir, `${name}.log`), 'utf8').slice(-2000);
+  try {
+    const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    const peerUrl = `http://127.0.0.1:${peerPort}`;
+    launch('etcd', [
+      '--name=test',
+      `--data-dir=${path.join(dir, 'etcd')}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=${peerUrl}`,
+      `--initial-advertise-peer-urls=${peerUrl}`,
+      `--initial-cluster=test=${peerUrl}`,
+      '--unsafe-no-fsync',
+      '--log-level=warn',
+    ]);
+    await until('etcd healthy', async () => ((await (await fetch(`${etcdUrl}/health`)).json()) as { health?: string }).health === 'true' || null, 30_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n${logOf('etcd')}`);
+    });
+
+    const token = randomBytes(24).toString('hex');
+    writeFileSync(path.join(dir, 'tokens.csv'), `${token},admin,admin-uid,"system:masters"\n`, { mode: 0o600 });
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    writeFileSync(path.join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    const pki = path.join(dir, 'pki');
+    mkdirSync(pki);
+    launch('kube-apiserver', [
+      `--etcd-servers=${etcdUrl}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${pki}`,
+      // Endpoints refuse loopback addresses: nothing reconciles the API's own.
+      '--endpoint-reconciler-type=none',
+      '--service-cluster-ip-range=10.96.0.0/16',
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      `--service-account-key-file=${path.join(dir, 'sa.key')}`,
+      `--service-account-signing-key-file=${path.join(dir, 'sa.key')}`,
+      `--token-auth-file=${path.join(dir, 'tokens.csv')}`,
+      '--authorization-mode=RBAC',
+      '--enable-priority-and-fairness=false',
+    ]);
+    const server = `https://127.0.0.1:${apiPort}`;
+    const caFile = path.join(pki, 'apiserver.crt');
+    await until('kube-apiserver ready', () => (existsSync(caFile) ? readyz(server, readFileSync(caFile), token) : null), 90_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n${logOf('kube-apiserver')}`);
+    });
+
+    const kubeconfigFile = path.join(dir, 'kubeconfig');
+    writeFileSync(
+      kubeconfigFile,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'test', cluster: { server, 'certificate-authority': caFile } }],
+        users: [{ name: 'admin', user: { token } }],
+        contexts: [{ name: 'test', context: { cluster: 'test', user: 'admin' } }],
+        'current-context': 'test',
+      }),
+      { mode: 0o600 },
+    );
+    const config = new KubeConfig();
+    config.loadFromFile(kubeconfigFile);
+    const core = config.makeApiClient(CoreV1Api);
+
+    launch('kwok', [
+      `--kubeconfig=${kubeconfigFile}`,
+      `--config=${path.join(KUBE_TOOLS_BIN, 'kwok-stages.yaml')}`,
+      '--manage-all-nodes=false',
+      `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
+    ]);
+    const nodeName = 'kwok-node-0';
+    await core.createNode({
+      body: {
+        metadata: { name: nodeName, annotations: { [KWOK_NODE_ANNOTATION]: 'fake' }, labels: { type: 'kwok', 'kubernetes.io/hostname': nodeName } },
+        status: { allocatable: { cpu: '32', memory: '256Gi', pods: '110' }, capacity: { cpu: '32', memory: '256Gi', pods: '110' } },
+      },
+    });
+    await until(
+      'the kwok node Ready',
+      async () => (await core.readNode({ name: nodeName })).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') || null,
+      60_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\n${logOf('kwok')}`);
+    });
+
+    return {
+      server,
+      kubeconfigFile,
+      config,
+      nodeName,
+      async createNamespace(name) {
+        await core.createNamespace({ body: { metadata: { name } } });
+        await core.createNamespacedServiceAccount({ namespace: name, body: { metadata: { name: 'default' } } });
+      },
+      stop: () => stopAll(procs, dir),
+    };
+  } catch (err) {
+    await stopAll(procs, dir);
+    throw err;
+  }
+}
+
+async function stopAll(procs: ChildProcess[], dir: string): Promise<void> {
+  // kwok, then the API server, then etcd: each still has what it talks to while it stops.
+  for (const proc of [...procs].reverse()) {
+    if (proc.exitCode !== null || proc.signalCode !== null) continue;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function readyz(server: string, ca: Buffer, token: string): Promise<true | null> {
+  return new Promise((resolve) => {
+    const req = https.get(`${server}/readyz`, { ca, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200 ? true : null);
+    });
+    req.on('error', () => resolve(null));
+    req.setTimeout(5000, () => req.destroy());
+  });
+}
