@@ -16,6 +16,8 @@ import { INGRESS_GROUP } from './ingress-names.js';
 import { ROLES, type Role } from './roles.js';
 import { DEFAULT_NODE_ID, MAX_NODE_LABELS, NODE_ID_PATTERN, NODE_LABEL_PATTERN, PLACEMENT_STRATEGIES, parseNodeLabels } from './node-names.js';
 
+/** The control task queue when HACKSTREAM_TASK_QUEUE is unset (stack/up.sh's). */
+export const DEFAULT_TASK_QUEUE = 'hackstream-sessions';
 const seconds = (def: number) => z.coerce.number().int().positive().default(def);
 const headerName = (def: string) =>
   z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, 'must be an HTTP header name such as X-Forwarded-User').default(def);
@@ -57,7 +59,7 @@ const envSchema = z.object({
   HACKSTREAM_TASK_QUEUE: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'letters, digits, "-" and "_" only (at most 64)')
-    .default('hackstream-sessions'),
+    .default(DEFAULT_TASK_QUEUE),
 
   HACKSTREAM_DOCKER_SOCKET: z.string().min(1).default('/var/run/docker.sock'),
   HACKSTREAM_SESSION_SUBNETS: z

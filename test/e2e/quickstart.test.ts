@@ -7,6 +7,9 @@ import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmS
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_TASK_QUEUE } from '../../core/config.js';
+import { DEFAULT_NODE_ID } from '../../core/node-names.js';
+import { removePoolContainers } from '../support/docker.js';
 import { httpsRequest } from '../support/https-client.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { freePort } from '../support/ports.js';
@@ -23,9 +26,13 @@ function run(script: string): { status: number | null; output: string } {
 const SERVICES = ['redis', 'temporal', 'traefik', 'api', 'worker', 'node-gateway'];
 const pids = () => Object.fromEntries(SERVICES.map((name) => [name, readFileSync(path.join(dataDir, 'run', `${name}.pid`), 'utf8').trim()]));
 
-afterAll(() => {
+afterAll(async () => {
   if (env['HACKSTREAM_DATA_DIR']) run('down.sh');
   rmSync(dataDir, { recursive: true, force: true });
+  // The worker killed with kill -9 below may have been making warm containers: owned by no
+  // workflow, the next worker's reconciler would remove them once past their grace period, but
+  // this stack has no next worker.
+  await removePoolContainers(DEFAULT_TASK_QUEUE, DEFAULT_NODE_ID, 'firefox-auto');
 });
 
 describe('stack/up.sh', () => {
