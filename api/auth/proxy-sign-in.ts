@@ -52,10 +52,9 @@ export class ProxySignIn {
   }
 
   /**
-   * Whether the proxy's account's login may go on (its refresh): only while
-   * the proxy, on this very request, vouches for the same user with a role (its role is brought
-   * up to date). A user the identity provider dropped, or a refresh that bypasses the proxy,
-   * ends the login.
+   * Whether a login of one of the proxy's accounts may go on (at its refresh): only while the
+   * proxy, on this very request, vouches for the same user with a role (the role is brought up to
+   * date). A user the identity provider dropped, or a refresh that bypasses the proxy, ends it.
    */
   async mayContinue(req: Request, user: AuthenticatedUser, ip: string): Promise<boolean> {
     const identity = this.proxy?.read(req);

@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readAppCatalog } from '../../core/app-catalog.js';
 import { loadWorkerConfig } from '../../core/config.js';
 import { readXpraStatus } from '../../activities/xpra-info.js';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { RemovedSession } from '../../activities/session-removal.js';
 import { sessionWorkflowId } from '../../workflows/messages.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { docker, execIn, sessionContainers } from '../support/docker.js';
@@ -78,6 +80,16 @@ async function start(token: string, body: Record<string, unknown>) {
 
 const stop = (token: string, sessionId: string) => t.stopAndWait(token, sessionId);
 
+/** How the app ended at the session's removal: the removeSession activity's answer, from its workflow's history. */
+async function appQuitOf(sessionId: string): Promise<RemovedSession['appQuit']> {
+  const events = (await t.temporal.workflow.getHandle(sessionWorkflowId(sessionId)).fetchHistory()).events ?? [];
+  const scheduled = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'removeSession').map((e) => String(e.eventId)));
+  const completed = events.find((e) => scheduled.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)));
+  const payload = completed?.activityTaskCompletedEventAttributes?.result?.payloads?.[0];
+  if (!payload) throw new Error(`session ${sessionId}: no completed removeSession in its workflow's history`);
+  return defaultPayloadConverter.fromPayload<RemovedSession>(payload).appQuit;
+}
+
 describe('a persistent Firefox profile', () => {
   it("keeps what a site stored for the user's next persistent session; their ephemeral sessions and other users never see it", async () => {
     const alice = await t.newUser();
@@ -91,6 +103,8 @@ describe('a persistent Firefox profile', () => {
     const mounts = (await docker.getContainer(await containerOf(first.body.session_id)).inspect()).Mounts;
     expect(mounts.find((m) => m.Destination === FIREFOX.dataDir)).toMatchObject({ Type: 'bind', RW: true });
     await stop(alice.token, first.body.session_id);
+    // Firefox writes its local storage out as it quits: a quit cut short would lose the note.
+    expect(await appQuitOf(first.body.session_id)).toMatchObject({ quit: true });
     // The volume on the host: root's file, in a directory only root enters.
     const image = path.join(workerConfig.profilesDir, 'images', alice.id, 'firefox.ext4');
     expect(statSync(image).mode & 0o777).toBe(0o600);
