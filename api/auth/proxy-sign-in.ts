@@ -32,23 +32,14 @@ export class ProxySignIn {
       throw new HttpError(401, 'proxy_sign_in_unavailable', 'this request did not come through the sign-in proxy with a signed-in user: open the site through it');
     }
     const vouched = { method: 'proxy', email: identity.email, groups: identity.groups };
-    const role = this.proxy.roleFor(identity.groups);
-    if (!role) {
-      await this.audit.record({ action: 'login.failure', actorName: identity.username, sourceIp: ip, details: { ...vouched, reason: 'no_role' } });
-      throw new HttpError(403, 'no_role', `none of your groups (${identity.groups.join(', ') || 'none'}) gives a role here: ask an administrator`);
-    }
-    const outcome = await this.users.signInFromProxy(identity.username, role);
+    const outcome = await this.accountOf(identity, ip);
     if (!outcome.ok) {
       await this.audit.record({ action: 'login.failure', actorName: identity.username, userId: outcome.userId, sourceIp: ip, details: { ...vouched, reason: outcome.reason } });
+      if (outcome.reason === 'no_role') throw new HttpError(403, 'no_role', `none of your groups (${identity.groups.join(', ') || 'none'}) gives a role here: ask an administrator`);
       if (outcome.reason === 'disabled') throw new HttpError(403, 'account_disabled', 'this account is disabled: ask an administrator');
       throw new HttpError(409, 'account_conflict', `${identity.username} is a local account here (signed in with its password), not one the sign-in proxy can vouch for`);
     }
-    const { user } = outcome;
-    if (outcome.created) {
-      await this.audit.record({ action: 'user.created', ...this.own(user, ip), details: { role, identity: 'proxy', email: identity.email } });
-    }
-    await this.roleChanged(user, outcome.previousRole, ip);
-    return this.login.startVouched(user, ip, vouched);
+    return this.login.startVouched(outcome.user, ip, vouched);
   }
 
   /**
@@ -58,20 +49,28 @@ export class ProxySignIn {
    */
   async mayContinue(req: Request, user: AuthenticatedUser, ip: string): Promise<boolean> {
     const identity = this.proxy?.read(req);
-    if (!identity || identity.username !== user.username) return false;
+    return identity?.username === user.username && (await this.accountOf(identity, ip)).ok;
+  }
+
+  /**
+   * The account of the user the proxy vouches for, with the role its groups give (made at the
+   * first sign-in, its role brought up to date; both audited); or why there is none.
+   */
+  private async accountOf(identity: ProxiedIdentity, ip: string): Promise<{ ok: true; user: AuthenticatedUser } | { ok: false; reason: 'no_role' | 'local_account' | 'disabled'; userId: string | null }> {
     const role = this.proxy!.roleFor(identity.groups);
-    if (!role) return false;
-    const outcome = await this.users.signInFromProxy(user.username, role);
-    if (!outcome.ok) return false;
-    await this.roleChanged(outcome.user, outcome.previousRole, ip);
-    return true;
+    if (!role) return { ok: false, reason: 'no_role', userId: null };
+    const outcome = await this.users.signInFromProxy(identity.username, role);
+    if (!outcome.ok) return outcome;
+    if (outcome.created) {
+      await this.audit.record({ action: 'user.created', ...this.own(outcome.user, ip), details: { role, identity: 'proxy', email: identity.email } });
+    }
+    if (outcome.previousRole) {
+      await this.audit.record({ action: 'user.updated', ...this.own(outcome.user, ip), details: { role: { from: outcome.previousRole, to: role }, by: 'proxy_groups' } });
+    }
+    return outcome;
   }
 
   private own(user: AuthenticatedUser, ip: string) {
     return { actorId: user.id, userId: user.id, targetType: 'user' as const, targetId: user.id, sourceIp: ip };
-  }
-
-  private async roleChanged(user: AuthenticatedUser, previousRole: string | null, ip: string): Promise<void> {
-    if (previousRole) await this.audit.record({ action: 'user.updated', ...this.own(user, ip), details: { role: { from: previousRole, to: user.role }, by: 'proxy_groups' } });
   }
 }

@@ -9,12 +9,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { User } from '../../core/db/entities.js';
+import { requestFrom } from '../support/api-direct.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { launchChromium, type TestBrowser } from '../support/browser.js';
 import { REPO_ROOT } from '../support/paths.js';
@@ -110,14 +110,7 @@ describe('sign-in through oauth2-proxy and an OpenID provider', () => {
 
   it('ignores the identity headers when they come straight to the API from another address', async () => {
     const headers = { 'X-Forwarded-Preferred-Username': ALICE, 'X-Forwarded-Email': `${ALICE}@example.org`, 'X-Forwarded-Groups': 'hs-admins' };
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = request(new URL('/v1/auth/proxy', t.api.url), { method: 'POST', localAddress: '127.0.0.2', headers }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    const { status } = await requestFrom('127.0.0.2', new URL('/v1/auth/proxy', t.api.url).href, 'POST', headers);
     expect(status).toBe(401);
   });
 });

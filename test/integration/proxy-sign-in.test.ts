@@ -6,8 +6,8 @@
  * while the proxy vouches for it. The same headers from any other address (127.0.0.2) are ignored.
  * With local accounts off, nothing signs in or is made by password.
  */
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestFrom } from '../support/api-direct.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 
 const PROXY = '127.0.0.1';
@@ -15,20 +15,8 @@ const STRANGER = '127.0.0.2';
 const ROLES = 'hs-admins=admin,hs-users=user';
 
 /** Straight to the API (not through the ingress), from a chosen local address. */
-function direct(t: ApiUnderTest, from: string, method: string, path: string, headers: Record<string, string> = {}, body?: unknown): Promise<{ status: number; body: any }> {
-  const url = new URL(path, t.api.url);
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, localAddress: from, headers: { ...headers, ...(payload ? { 'content-type': 'application/json' } : {}) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null }));
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+const direct = (t: ApiUnderTest, from: string, method: string, path: string, headers: Record<string, string> = {}, body?: unknown) =>
+  requestFrom(from, new URL(path, t.api.url).href, method, headers, body);
 
 const vouching = (username: string, groups: string[]) => ({
   'X-Forwarded-Preferred-Username': username,
