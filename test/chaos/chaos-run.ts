@@ -1,7 +1,7 @@
 /**
  * The chaos suite: the whole platform brought up by stack/up.sh (its watchdog included) in a data
- * directory of its own, then N rounds. In each, sessions are created (warm and cold, half of them
- * with their user's persistent profile) by several users, some stopped, some left to time out, while one component chosen at random is killed
+ * directory of its own, then N rounds. In each, one session is started before the kill and more
+ * are created (warm and cold, half of them with their user's persistent profile) by several users, some stopped, some left to time out, while one component chosen at random is killed
  * with SIGKILL at a random moment: the worker, the API, the Temporal dev server, Redis, Traefik,
  * or (if asked) dockerd. Nothing restarts it but the stack's watchdog. After recovery and one
  * reconcile pass, the invariants are checked: every row final and its workflow closed, no
@@ -309,6 +309,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       const component = opts.components[Math.floor(rnd() * opts.components.length)]!;
       const killAfterMs = Math.floor(rnd() * 6000);
       const createdIds: string[] = [];
+      // One session is live before anything is killed: whatever the kill's moment and whichever
+      // component, the round has a session to clean up (the creates racing the kill may all be
+      // answered 503 when Temporal or Redis goes first). Its create must succeed: nothing is down yet.
+      const before = await call('POST', '/v1/sessions', { token: users[0]!.token, body: { app: 'firefox' } }).catch((err: unknown) => ({ status: 0, text: String(err), json: null, headers: {} }));
+      if (before.status === 201) createdIds.push(String(before.json.session_id));
+      else report.violations.push(`round ${round}: a create before the kill got ${before.status}: ${before.text.slice(0, 120)}`);
       const creates = Array.from({ length: perRound }, async (_, i) => {
         const user = users[i % users.length]!;
         // Every other one with its user's persistent profile: its lock (409 profile_in_use for a
