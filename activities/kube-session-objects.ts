@@ -43,7 +43,21 @@ export interface KubeSessionPlacement {
   nodeName?: string;
   /** The storage class of persistent profiles' claims; absent: the cluster's default. */
   profileStorageClass?: string;
+  /**
+   * How long a session's pod stays bound to a node that stopped answering (not ready or
+   * unreachable) before the cluster evicts it; absent: DEFAULT_NODE_LOST_AFTER_SECONDS. A session
+   * cannot move to another node, so there is nothing to wait for beyond a short blip.
+   */
+  nodeLostAfterSeconds?: number;
 }
+
+export const DEFAULT_NODE_LOST_AFTER_SECONDS = 30;
+
+/** The name of the one container of a session's pod. */
+export const KUBE_SESSION_CONTAINER = 'session';
+
+/** The taints the cluster's node lifecycle puts on a node that stopped answering. */
+export const NODE_GONE_TAINTS = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'] as const;
 
 export interface KubeSessionObjects {
   secret: V1Secret;
@@ -133,13 +147,16 @@ function sessionPod(spec: SessionSpec, { metadata }: SessionMeta, where: KubeSes
       ...(where.nodeName ? { nodeName: where.nodeName } : {}),
       ...(spec.nodeLabels ? { nodeSelector: spec.nodeLabels } : {}),
       restartPolicy: 'Never',
+      // Evicted soon from a node gone silent (the cluster's default waits five minutes): the
+      // eviction is what tells the session monitor the node was lost (kube-session-runtime.ts).
+      tolerations: NODE_GONE_TAINTS.map((key) => ({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: where.nodeLostAfterSeconds ?? DEFAULT_NODE_LOST_AFTER_SECONDS })),
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       hostUsers: false,
       securityContext: POD_SECURITY,
       containers: [
         {
-          name: 'session',
+          name: KUBE_SESSION_CONTAINER,
           image: spec.image,
           imagePullPolicy: 'IfNotPresent',
           args: xpraArguments(spec),

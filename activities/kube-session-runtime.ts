@@ -7,7 +7,7 @@
 import { ApiException, CoreV1Api, NetworkingV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { SessionSpec } from '../workflows/messages.js';
 import { ProfileInUseError } from './errors.js';
-import { kubeProfileClaim, kubeProfileSelector, kubeSessionObjects, kubeSessionSelector, KUBE_LABELS, type KubeSessionPlacement } from './kube-session-objects.js';
+import { kubeProfileClaim, kubeProfileSelector, kubeSessionObjects, kubeSessionSelector, KUBE_LABELS, KUBE_SESSION_CONTAINER, type KubeSessionPlacement } from './kube-session-objects.js';
 
 export interface KubePodState {
   name: string;
@@ -17,6 +17,23 @@ export interface KubePodState {
   ready: boolean;
   ip: string | null;
   nodeName: string | null;
+  /** How its session ended, once it has (podEndOf); null while it may still run. */
+  end: KubePodEnd | null;
+}
+
+/**
+ * `node_lost`: the cluster took the pod away (a `DisruptionTarget` condition: evicted from a node
+ * that stopped answering, the node shut down or was drained, or the pod was collected with its
+ * deleted node); `app_exited`: the pod ended by itself, with its container's exit code.
+ */
+export type KubePodEnd = { reason: 'node_lost'; detail: string } | { reason: 'app_exited'; exitCode: number | null };
+
+/** A session's pod the stack has, as the session monitor sees it. */
+export interface KubeManagedPod {
+  sessionId: string;
+  /** The pod's own id: a pod made again under the same name is another pod. */
+  uid: string;
+  state: KubePodState;
 }
 
 /** How long a removed pod's app gets to end before the cluster kills it (its app was asked to quit first). */
@@ -73,8 +90,13 @@ export class KubeSessionRuntime {
     const namespace = this.placement.namespace;
     const labelSelector = kubeSessionSelector(sessionId);
     const names = async (list: Promise<{ items: Array<{ metadata?: { name?: string } }> }>) => (await list).items.flatMap((o) => o.metadata?.name ?? []);
-    const pods = await names(this.core.listNamespacedPod({ namespace, labelSelector }));
-    for (const name of pods) await goneIsDone(() => this.core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: POD_DELETE_GRACE_SECONDS }));
+    const pods = (await this.core.listNamespacedPod({ namespace, labelSelector })).items;
+    for (const pod of pods) {
+      const name = pod.metadata?.name ?? '';
+      // A pod on a node that stopped answering would wait for that node's confirmation forever.
+      const gracePeriodSeconds = podEndOf(pod)?.reason === 'node_lost' ? 0 : POD_DELETE_GRACE_SECONDS;
+      await goneIsDone(() => this.core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds }));
+    }
     for (const name of await names(this.core.listNamespacedService({ namespace, labelSelector }))) await goneIsDone(() => this.core.deleteNamespacedService({ namespace, name }));
     for (const name of await names(this.networking.listNamespacedNetworkPolicy({ namespace, labelSelector }))) {
       await goneIsDone(() => this.networking.deleteNamespacedNetworkPolicy({ namespace, name }));
@@ -83,15 +105,25 @@ export class KubeSessionRuntime {
     return pods.length;
   }
 
-  /** The sessions this stack has pods of, for the reconciler. */
-  async listManaged(): Promise<Array<{ sessionId: string; phase: string }>> {
+  /** The sessions this stack has pods of, for the session monitor and the reconciler. */
+  async listManaged(): Promise<KubeManagedPod[]> {
     const labelSelector = `${KUBE_LABELS.managed}=true,${KUBE_LABELS.stack}=${this.placement.stack}`;
     const pods = await this.core.listNamespacedPod({ namespace: this.placement.namespace, labelSelector });
     return pods.items.flatMap((p) => {
       const sessionId = p.metadata?.labels?.[KUBE_LABELS.session];
-      return sessionId ? [{ sessionId, phase: p.status?.phase ?? 'Unknown' }] : [];
+      return sessionId ? [{ sessionId, uid: p.metadata?.uid ?? '', state: stateOf(p) }] : [];
     });
   }
+}
+
+/** How a session's pod ended, or null while it has not (see KubePodEnd). */
+export function podEndOf(pod: V1Pod): KubePodEnd | null {
+  const disruption = pod.status?.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
+  if (disruption) return { reason: 'node_lost', detail: [disruption.reason, disruption.message].filter(Boolean).join(': ') || 'DisruptionTarget' };
+  const phase = pod.status?.phase;
+  if (phase !== 'Succeeded' && phase !== 'Failed') return null;
+  const session = pod.status?.containerStatuses?.find((c) => c.name === KUBE_SESSION_CONTAINER);
+  return { reason: 'app_exited', exitCode: session?.state?.terminated?.exitCode ?? null };
 }
 
 function stateOf(pod: V1Pod): KubePodState {
@@ -102,6 +134,7 @@ function stateOf(pod: V1Pod): KubePodState {
     ready: statuses.length > 0 && statuses.every((s) => s.ready),
     ip: pod.status?.podIP ?? null,
     nodeName: pod.spec?.nodeName ?? null,
+    end: podEndOf(pod),
   };
 }
 

@@ -1,14 +1,18 @@
 /**
  * The Kubernetes runtime's first part against a real control plane (etcd, kube-apiserver, kwok
- * for the node and the pods' status; no kubelet, so the pods do not really run): a session's
- * objects as the API server stores them, hardening included; readiness from the pod's status;
- * retries create nothing twice; removal leaves nothing of the session.
+ * for the nodes and the pods' status, kube-controller-manager's node lifecycle and taint eviction;
+ * no kubelet, so the pods do not really run): a session's objects as the API server stores them,
+ * hardening included; readiness from the pod's status; retries create nothing twice; removal
+ * leaves nothing of the session; the session monitor tells a session whose node stopped
+ * answering that it was lost, and one whose app ended that it exited.
  */
 import { randomUUID } from 'node:crypto';
 import { CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KUBE_LABELS, kubeProfileClaimName, kubeSessionName, kubeSessionSelector, type KubeSessionPlacement } from '../../activities/kube-session-objects.js';
+import { DEFAULT_NODE_LOST_AFTER_SECONDS, KUBE_LABELS, kubeProfileClaimName, kubeSessionName, kubeSessionSelector, type KubeSessionPlacement } from '../../activities/kube-session-objects.js';
 import { KubeSessionRuntime } from '../../activities/kube-session-runtime.js';
+import { createLogger } from '../../core/logger.js';
+import { KubeSessionMonitor } from '../../worker/kube-session-monitor.js';
 import { REFUSED_IPV4_RANGES } from '../../activities/session-firewall.js';
 import { SESSION_FILES_MOUNT, SESSION_UID } from '../../activities/session-files.js';
 import { launchOf } from '../../core/catalog.js';
@@ -23,13 +27,14 @@ let cp: KubeControlPlane;
 let core: CoreV1Api;
 let networking: NetworkingV1Api;
 let runtime: KubeSessionRuntime;
+let placement: KubeSessionPlacement;
 
 beforeAll(async () => {
-  cp = await startKubeControlPlane();
+  cp = await startKubeControlPlane({ controllerManager: true });
   await cp.createNamespace(NAMESPACE);
   core = cp.config.makeApiClient(CoreV1Api);
   networking = cp.config.makeApiClient(NetworkingV1Api);
-  const placement: KubeSessionPlacement = {
+  placement = {
     namespace: NAMESPACE,
     stack: 'kube-test',
     ingress: { namespace: 'hackstream', podLabels: { 'app.kubernetes.io/name': 'traefik' } },
@@ -64,6 +69,10 @@ describe('the Kubernetes session runtime', () => {
     expect(container!.securityContext).toMatchObject({ allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     expect(container!.resources).toEqual({ requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '500m', memory: '1Gi' } });
     expect(container!.image).toBe(spec.image);
+    // Evicted soon from a node that stops answering, not after the cluster's five minutes.
+    for (const key of ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']) {
+      expect(pod.spec?.tolerations).toContainEqual({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: DEFAULT_NODE_LOST_AFTER_SECONDS });
+    }
     expect(container!.args).toContain('--clipboard=yes');
     expect(container!.env).toEqual(expect.arrayContaining([{ name: 'HACKSTREAM_URL', value: 'https://example.com/' }]));
     expect(container!.volumeMounts).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'session-files', mountPath: SESSION_FILES_MOUNT, readOnly: true })]));
@@ -157,5 +166,45 @@ describe('the Kubernetes session runtime', () => {
     await runtime.ensureSession(second, files);
     expect(await runtime.podState(second.sessionId)).not.toBeNull();
     for (const s of [second, ephemeral, stranger]) await runtime.removeSession(s.sessionId);
+  });
+
+  it('tells a session whose node stops answering that it was lost, one whose app ended that it exited; teardown removes both pods', async () => {
+    const lostNode = `kwok-node-${randomUUID().slice(0, 8)}`;
+    await cp.addNode(lostNode);
+    const onLostNode = new KubeSessionRuntime(cp.config, { ...placement, stack: 'kube-monitor-test', nodeName: lostNode, nodeLostAfterSeconds: 1 });
+    const onLiveNode = new KubeSessionRuntime(cp.config, { ...placement, stack: 'kube-monitor-test' });
+    const told: string[] = [];
+    const monitor = new KubeSessionMonitor({
+      runtime: onLostNode,
+      workflows: { nodeLost: async (id) => void told.push(`${id} node_lost`), appExited: async (id, exit) => void told.push(`${id} app_exited ${exit.exitCode}`) },
+      logger: createLogger({ service: 'kube-monitor-test', level: 'error', json: false }),
+    });
+    const lost = testSessionSpec('hackstream/session-firefox:test');
+    const exits = testSessionSpec('hackstream/session-firefox:test');
+    const running = testSessionSpec('hackstream/session-firefox:test');
+    await onLostNode.ensureSession(lost, files);
+    await onLiveNode.ensureSession(exits, files);
+    await onLiveNode.ensureSession(running, files);
+    for (const s of [lost, exits, running]) await until('the session pod ready', async () => ((await onLostNode.podState(s.sessionId))?.ready ? true : null), 30_000);
+    expect(await monitor.pass()).toEqual([]);
+
+    // The app ends by itself: its pod's status as the kubelet would write it.
+    const name = kubeSessionName(exits.sessionId);
+    const pod = await core.readNamespacedPod({ namespace: NAMESPACE, name });
+    pod.status = { ...pod.status, phase: 'Failed', containerStatuses: pod.status!.containerStatuses!.map((c) => ({ ...c, ready: false, state: { terminated: { exitCode: 3, reason: 'Error' } } })) };
+    await core.replaceNamespacedPodStatus({ namespace: NAMESPACE, name, body: pod });
+    // Its node stops answering: NotReady after the controller manager's grace period, then tainted, then the pod evicted.
+    await cp.silenceNode(lostNode);
+    await until('both ends told', async () => (await monitor.pass(), told.length >= 2 ? true : null), 90_000);
+    expect(told.sort()).toEqual([`${exits.sessionId} app_exited 3`, `${lost.sessionId} node_lost`].sort());
+    const node = await core.readNode({ name: lostNode });
+    expect(node.status?.conditions?.find((c) => c.type === 'Ready')?.status).not.toBe('True');
+    expect(await monitor.pass()).toEqual([]);
+
+    // Teardown removes the pods, the lost node's at once (nothing there would confirm a graceful end).
+    for (const s of [lost, exits]) await onLostNode.removeSession(s.sessionId);
+    for (const s of [lost, exits]) await until('the pod gone', async () => ((await onLostNode.podState(s.sessionId)) === null ? true : null), 30_000);
+    expect((await onLostNode.podState(running.sessionId))?.end).toBeNull();
+    await onLostNode.removeSession(running.sessionId);
   });
 });

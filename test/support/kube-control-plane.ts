@@ -1,8 +1,10 @@
 /**
  * A throwaway Kubernetes control plane on loopback for the Kubernetes runtime's tests: etcd,
  * kube-apiserver (RBAC, a static admin token) and kwok, which plays the nodes and the pods'
- * status (no kubelet: pods do not really run). Built from the Go module proxy by
- * tools/k8s-control-plane/build.sh into .tools/k8s-control-plane/bin.
+ * status (no kubelet: pods do not really run); on request kube-controller-manager with only its
+ * node lifecycle and taint eviction controllers (a node kwok stops playing goes NotReady and its
+ * pods are evicted). Built from the Go module proxy by tools/k8s-control-plane/build.sh into
+ * .tools/k8s-control-plane/bin.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -25,13 +27,22 @@ export interface KubeControlPlane {
   nodeName: string;
   /** Makes a namespace as a cluster has it: with its `default` service account (no controller makes it here). */
   createNamespace(name: string): Promise<void>;
+  /** Adds a node played by a kwok of its own (its kubelet, as it were), once it is Ready. */
+  addNode(name: string): Promise<void>;
+  /** Kills the kwok that plays a node added by `addNode`: it sends no more heartbeats, as a node whose host died. */
+  silenceNode(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
 /** The annotation kwok manages nodes by (its `--manage-nodes-with-annotation-selector`). */
 const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
 
-export async function startKubeControlPlane(): Promise<KubeControlPlane> {
+/** How often kwok's nodes send a heartbeat (kwok's own stages: every 20 to 45 s): a silent node is then told from a live one within seconds. */
+const HEARTBEAT_MS = { every: 2000, upTo: 3000 };
+/** The controller manager's view of node health: a node silent this long is NotReady. */
+const NODE_GRACE_SECONDS = 10;
+
+export async function startKubeControlPlane(opts: { controllerManager?: boolean } = {}): Promise<KubeControlPlane> {
   const bin = (name: string) => {
     const file = path.join(KUBE_TOOLS_BIN, name);
     if (!existsSync(file)) throw new Error(`${file} is missing: run bash tools/k8s-control-plane/build.sh`);
@@ -39,8 +50,9 @@ export async function startKubeControlPlane(): Promise<KubeControlPlane> {
   };
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-kube-'));
   const procs: ChildProcess[] = [];
-  const launch = (name: string, args: string[]) => {
-    const log = openSync(path.join(dir, `${name}.log`), 'a');
+  /** Starts a binary, its output in `<logName>.log` (the binary's name by default). */
+  const launch = (name: string, args: string[], logName = name) => {
+    const log = openSync(path.join(dir, `${logName}.log`), 'a');
     const proc = spawn(bin(name), args, { stdio: ['ignore', log, log] });
     procs.push(proc);
     return proc;
@@ -110,26 +122,46 @@ export async function startKubeControlPlane(): Promise<KubeControlPlane> {
     config.loadFromFile(kubeconfigFile);
     const core = config.makeApiClient(CoreV1Api);
 
-    launch('kwok', [
-      `--kubeconfig=${kubeconfigFile}`,
-      `--config=${path.join(KUBE_TOOLS_BIN, 'kwok-stages.yaml')}`,
-      '--manage-all-nodes=false',
-      `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
-    ]);
+    const stages = readFileSync(path.join(KUBE_TOOLS_BIN, 'kwok-stages.yaml'), 'utf8')
+      .replace('durationMilliseconds: 20000', `durationMilliseconds: ${HEARTBEAT_MS.every}`)
+      .replace('jitterDurationMilliseconds: 25000', `jitterDurationMilliseconds: ${HEARTBEAT_MS.upTo}`);
+    writeFileSync(path.join(dir, 'kwok-stages.yaml'), stages);
+    // One kwok per node, managing the nodes annotated with its name: killing it silences that node alone.
+    const kwokFor = (node: string) =>
+      launch(
+        'kwok',
+        [`--kubeconfig=${kubeconfigFile}`, `--config=${path.join(dir, 'kwok-stages.yaml')}`, '--manage-all-nodes=false', `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=${node}`],
+        `kwok-${node}`,
+      );
+    const kwoks = new Map<string, ChildProcess>();
+    if (opts.controllerManager) {
+      launch('kube-controller-manager', [
+        `--kubeconfig=${kubeconfigFile}`,
+        '--controllers=node-lifecycle-controller,taint-eviction-controller',
+        '--leader-elect=false',
+        '--secure-port=0',
+        '--node-monitor-period=1s',
+        `--node-monitor-grace-period=${NODE_GRACE_SECONDS}s`,
+      ]);
+    }
+    const addNode = async (name: string) => {
+      kwoks.set(name, kwokFor(name));
+      await core.createNode({
+        body: {
+          metadata: { name, annotations: { [KWOK_NODE_ANNOTATION]: name }, labels: { type: 'kwok', 'kubernetes.io/hostname': name } },
+          status: { allocatable: { cpu: '32', memory: '256Gi', pods: '110' }, capacity: { cpu: '32', memory: '256Gi', pods: '110' } },
+        },
+      });
+      await until(
+        `the kwok node ${name} Ready`,
+        async () => (await core.readNode({ name })).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') || null,
+        60_000,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}\n${logOf(`kwok-${name}`)}`);
+      });
+    };
     const nodeName = 'kwok-node-0';
-    await core.createNode({
-      body: {
-        metadata: { name: nodeName, annotations: { [KWOK_NODE_ANNOTATION]: 'fake' }, labels: { type: 'kwok', 'kubernetes.io/hostname': nodeName } },
-        status: { allocatable: { cpu: '32', memory: '256Gi', pods: '110' }, capacity: { cpu: '32', memory: '256Gi', pods: '110' } },
-      },
-    });
-    await until(
-      'the kwok node Ready',
-      async () => (await core.readNode({ name: nodeName })).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') || null,
-      60_000,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\n${logOf('kwok')}`);
-    });
+    await addNode(nodeName);
 
     return {
       server,
@@ -139,6 +171,14 @@ export async function startKubeControlPlane(): Promise<KubeControlPlane> {
       async createNamespace(name) {
         await core.createNamespace({ body: { metadata: { name } } });
         await core.createNamespacedServiceAccount({ namespace: name, body: { metadata: { name: 'default' } } });
+      },
+      addNode,
+      async silenceNode(name) {
+        const kwok = kwoks.get(name);
+        if (!kwok) throw new Error(`no kwok plays node ${name}`);
+        const exited = new Promise((r) => kwok.once('exit', r));
+        kwok.kill('SIGKILL');
+        await exited;
       },
       stop: () => stopAll(procs, dir),
     };

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds a minimal Kubernetes control plane for integration tests from the Go module proxy only:
-# kube-apiserver, etcd, kwok and helm, into .tools/k8s-control-plane/bin/ (override: K8SCP_BIN).
+# kube-apiserver, kube-controller-manager, etcd, kwok and helm, into .tools/k8s-control-plane/bin/ (override: K8SCP_BIN).
 # See README.md for what each step does and why. A second run with the same inputs does nothing.
 set -euo pipefail
 
@@ -61,6 +61,10 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 say "kube-apiserver $K8S_VERSION"
 (cd "$HERE" && go build -trimpath -ldflags "$k8s_ldflags" -o "$OUT/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver)
+# kube-controller-manager: its node lifecycle and taint eviction controllers mark a silent node
+# NotReady and evict its pods, which is how the session monitor learns a node was lost.
+say "kube-controller-manager $K8S_VERSION"
+(cd "$HERE" && go build -trimpath -ldflags "$k8s_ldflags" -o "$OUT/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager)
 
 # etcd: the main package is the module root, so name the output (go would call it "server").
 say "etcd $ETCD_VERSION"
@@ -89,6 +93,7 @@ kwok_dir="$(cd "$OUT" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" 
 } >"$OUT/kwok-stages.yaml"
 
 "$OUT/kube-apiserver" --version
+"$OUT/kube-controller-manager" --version
 "$OUT/etcd" --version
 "$OUT/kwok" --version
 "$OUT/helm" version --short
