@@ -8,7 +8,7 @@
  *  - a session whose workflow was lost with the worker (terminated here, as an operator or a
  *    Temporal outage would) is the reconciler's: it unmounts the profile and ends the row.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -46,6 +46,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
   await worker?.stop();
+  // Its database and profile images; never while a profile is still mounted there (the test failed).
+  if (profileMounts().length === 0) rmSync(ownDir, { recursive: true, force: true });
 });
 
 /** This worker's profile mounts, as the host's mount table has them. */

@@ -6,10 +6,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { readAppCatalog } from '../../core/app-catalog.js';
 import { loadWorkerConfig } from '../../core/config.js';
 import { readXpraStatus } from '../../activities/xpra-info.js';
@@ -199,7 +199,9 @@ describe('a persistent Firefox profile', () => {
     const frank = await t.newUser();
     const [kept, later] = [randomBytes(6).toString('hex'), randomBytes(6).toString('hex')];
     const image = path.join(workerConfig.profilesDir, 'images', frank.id, 'firefox.ext4');
-    const backup = path.join(mkdtempSync(path.join(os.tmpdir(), 'hs-profile-backup-')), 'firefox.ext4');
+    const backupDir = mkdtempSync(path.join(os.tmpdir(), 'hs-profile-backup-'));
+    onTestFinished(() => rmSync(backupDir, { recursive: true, force: true }));
+    const backup = path.join(backupDir, 'firefox.ext4');
     const visit = async (page: string, prefix: string) => {
       const s = await start(frank.token, { profile: 'persist', url: `${site.url}${page}` });
       expect(s.status, JSON.stringify(s.body)).toBe(201);

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { FILES, SessionFiles } from '../../activities/session-files.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'hs-files-'));
@@ -56,7 +56,9 @@ describe('SessionFiles.handOverUrl', () => {
 
 describe('SessionFiles leftovers', () => {
   it('lists sessions, not half-written directories, and collects only those a writer left long ago', async () => {
-    const leftovers = new SessionFiles(mkdtempSync(path.join(os.tmpdir(), 'hs-leftovers-')));
+    const root = mkdtempSync(path.join(os.tmpdir(), 'hs-leftovers-'));
+    onTestFinished(() => rmSync(root, { recursive: true, force: true }));
+    const leftovers = new SessionFiles(root);
     await leftovers.write('s-kept', { certPem: 'cert', keyPem: 'key' });
     const dirOf = (name: string) => path.join(path.dirname(leftovers.dirOf('x')), name);
     // A writer killed between its mkdir and its rename, ten minutes ago; another one writing now.
