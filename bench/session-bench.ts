@@ -494,6 +494,8 @@ async function main(): Promise<void> {
 
   // Warm starts measured in this run, reported beside the persistent ones (which cannot be warm).
   let warmBesidePersistent: number[] = [];
+  // A phase that fails ends the run, but what the phases before it measured is still written.
+  let failure: Error | null = null;
 
   try {
     if (ONLY.has('warm') || ONLY.has('e2e') || ONLY.has('growth') || ONLY.has('persist')) {
@@ -904,6 +906,9 @@ async function main(): Promise<void> {
       Object.assign(result, client.result);
       clientMd.push(...client.md);
     }
+  } catch (err) {
+    failure = err instanceof Error ? err : new Error(String(err));
+    log(`failed: ${failure.stack ?? failure.message}`);
   } finally {
     await browser.close();
     await scroll.close();
@@ -914,6 +919,7 @@ async function main(): Promise<void> {
   }
 
   result['browser_failures'] = failures;
+  if (failure) result['failed'] = failure.message;
   const md: string[] = rows.length ? ['| measure | p50 | p95 | range | n |', '|---|---|---|---|---|', ...rows] : [];
   if (failures) md.push('', `- ${failures} browser sample(s) never showed the page within 60 s (left out of the figures)`);
   const ratios: string[] = [];
@@ -935,12 +941,13 @@ async function main(): Promise<void> {
   }
   if (clientMd.length) md.push(...(md.length ? [''] : []), ...clientMd);
   console.log(`\n${md.join('\n')}\n`);
-  // A partial run (--only) never overwrites the figures of a whole one.
+  // A partial run (--only, or one a phase ended) never overwrites the figures of a whole one.
   const dir = path.join(REPO_ROOT, 'bench', 'results');
-  const name = arg('only') ? `session-bench-${[...ONLY].join('-')}` : 'session-bench';
+  const name = `${arg('only') ? `session-bench-${[...ONLY].join('-')}` : 'session-bench'}${failure ? '-failed' : ''}`;
   writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(path.join(dir, `${name}.md`), `${md.join('\n')}\n`);
   log(`written to bench/results/${name}.{json,md}`);
+  if (failure) throw failure;
 }
 
 await main();
