@@ -11,7 +11,8 @@
 import { createHash } from 'node:crypto';
 import type { V1NetworkPolicy, V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import { launchOf } from '../core/catalog.js';
-import { XPRA_SSL_PORT, XPRA_WS_PORT } from '../core/ingress-names.js';
+import { ENTRYPOINT, SESSION_MIDDLEWARES, XPRA_SSL_PORT, XPRA_WS_PORT } from '../core/ingress-names.js';
+import { sessionRouteRules } from '../core/traefik-dynamic-config.js';
 import type { SessionSpec } from '../workflows/messages.js';
 import { REFUSED_IPV4_RANGES } from './session-firewall.js';
 import { SESSION_FILES_MOUNT, SESSION_UID } from './session-files.js';
@@ -58,6 +59,71 @@ export const KUBE_SESSION_CONTAINER = 'session';
 
 /** The taints the cluster's node lifecycle puts on a node that stopped answering. */
 export const NODE_GONE_TAINTS = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'] as const;
+
+/** Where a session's routes go, and what of the ingress they name. */
+export interface KubeRoutePlacement {
+  namespace: string;
+  stack: string;
+  /** HACKSTREAM_DOMAIN: the sessions' names are under it (core/ingress-names.ts). */
+  domain: string;
+}
+
+/**
+ * Made once in the sessions' namespace, beside the session middlewares (SESSION_MIDDLEWARES), by
+ * the Helm chart: how Traefik talks to sessions' browser ports (idle connections closed soon,
+ * SESSION_IDLE_CONNECTION_SECONDS, as on a host).
+ */
+export const KUBE_SESSION_TRANSPORT = 'hackstream-session-transport';
+
+/** Traefik's custom resources the routes are (its CRDs must be installed with Traefik). */
+export const TRAEFIK_CRD = { group: 'traefik.io', version: 'v1alpha1', ingressRoutes: 'ingressroutes', ingressRouteTcps: 'ingressroutetcps' } as const;
+
+export interface KubeRouteObjects {
+  /** The browser host and the bundled client under it, through the session middlewares, to the Service's browser port. */
+  ingressRoute: KubeCustomObject;
+  /** The native TLS name, passed through to the Service's TLS port (the session's xpra terminates it). */
+  ingressRouteTcp: KubeCustomObject;
+}
+
+export interface KubeCustomObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace: string; labels: Record<string, string> };
+  spec: Record<string, unknown>;
+}
+
+/** A session's Traefik routes to its Service, with the same rules as the file provider's (core/traefik-dynamic-config.ts). */
+export function kubeSessionRoutes(sessionId: string, where: KubeRoutePlacement): KubeRouteObjects {
+  const metadata = {
+    name: kubeSessionName(sessionId),
+    namespace: where.namespace,
+    labels: { [KUBE_LABELS.managed]: 'true', [KUBE_LABELS.session]: sessionId, [KUBE_LABELS.stack]: where.stack },
+  };
+  const rules = sessionRouteRules(sessionId, where.domain);
+  const service = (port: number) => ({ name: kubeSessionName(sessionId), port });
+  const apiVersion = `${TRAEFIK_CRD.group}/${TRAEFIK_CRD.version}`;
+  // Headers first (so refusals carry them too), the ForwardAuth check last, as on a host.
+  const webRoute = (match: string, ...extra: string[]) => ({
+    kind: 'Rule',
+    match,
+    middlewares: [SESSION_MIDDLEWARES.sessionHeaders, ...extra, SESSION_MIDDLEWARES.connectAuth].map((name) => ({ name })),
+    services: [{ ...service(XPRA_WS_PORT), serversTransport: KUBE_SESSION_TRANSPORT }],
+  });
+  return {
+    ingressRoute: {
+      apiVersion,
+      kind: 'IngressRoute',
+      metadata,
+      spec: { entryPoints: [ENTRYPOINT], routes: [webRoute(rules.web), webRoute(rules.bundle, SESSION_MIDDLEWARES.bundleCache)], tls: {} },
+    },
+    ingressRouteTcp: {
+      apiVersion,
+      kind: 'IngressRouteTCP',
+      metadata,
+      spec: { entryPoints: [ENTRYPOINT], routes: [{ match: rules.native, services: [service(XPRA_SSL_PORT)] }], tls: { passthrough: true } },
+    },
+  };
+}
 
 export interface KubeSessionObjects {
   secret: V1Secret;

@@ -141,7 +141,7 @@ function stateOf(pod: V1Pod): KubePodState {
 const statusOf = (err: unknown): number | undefined => (err instanceof ApiException ? err.code : undefined);
 
 /** A create that finds its object already there (a retried step, or a concurrent one) keeps it. */
-async function keepExisting(create: () => Promise<unknown>): Promise<void> {
+export async function keepExisting(create: () => Promise<unknown>): Promise<void> {
   try {
     await create();
   } catch (err) {
@@ -150,7 +150,7 @@ async function keepExisting(create: () => Promise<unknown>): Promise<void> {
 }
 
 /** A delete of what is already gone is done. */
-async function goneIsDone(remove: () => Promise<unknown>): Promise<void> {
+export async function goneIsDone(remove: () => Promise<unknown>): Promise<void> {
   try {
     await remove();
   } catch (err) {

@@ -12,14 +12,13 @@
  * Removing a route does not cut connections already open through it: teardown also removes the
  * container.
  */
-import { X509Certificate } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
-import https from 'node:https';
 import path from 'node:path';
-import tls from 'node:tls';
 import { modifiedAt, removeOlderThan, writeFileAtomically } from '../core/atomic-file.js';
-import { sessionTlsName, sessionWebHost } from '../core/ingress-names.js';
 import { dynamicConfigText, sessionRouteConfig, type RouteTarget } from '../core/traefik-dynamic-config.js';
+import { untilRoutesLive, type IngressProbe } from './ingress-liveness.js';
+
+export type { IngressProbe };
 
 /** The narrow interface activities use. */
 export interface SessionRoutes {
@@ -34,13 +33,6 @@ export interface SessionRoutes {
 }
 
 const FILE_PREFIX = 'session-';
-
-export interface IngressProbe {
-  host: string;
-  port: number;
-  /** The HackStream CA, to verify what the ingress and the session present. */
-  caPem: () => Promise<string>;
-}
 
 export class TraefikFileRoutes implements SessionRoutes {
   /** Temporary files go here, beside (not inside) the watched directory: one event per change. */
@@ -66,25 +58,8 @@ export class TraefikFileRoutes implements SessionRoutes {
     await writeFileAtomically(this.file(target.sessionId), dynamicConfigText(sessionRouteConfig(target, this.domain)), { mode: 0o600, tmpDir: this.staging });
   }
 
-  /**
-   * Asks the ingress itself: the browser route answers something other than 404 (the
-   * ForwardAuth check refuses a request without a token), and a TLS handshake with the session's
-   * name reaches the session's own certificate instead of the ingress's default one.
-   */
-  async waitUntilLive(sessionId: string, timeoutMs = 15_000): Promise<void> {
-    const ca = await this.probe.caPem();
-    const deadline = Date.now() + timeoutMs;
-    let httpLive = false;
-    let tlsLive = false;
-    for (;;) {
-      httpLive ||= (await this.httpStatus(sessionWebHost(sessionId, this.domain), ca)) !== 404;
-      tlsLive ||= (await this.presentedName(sessionTlsName(sessionId, this.domain), ca)) === sessionTlsName(sessionId, this.domain);
-      if (httpLive && tlsLive) return;
-      if (Date.now() > deadline) {
-        throw new Error(`the ingress at ${this.probe.host}:${this.probe.port} did not serve the routes of session ${sessionId} within ${timeoutMs} ms (browser ${httpLive}, native ${tlsLive})`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  waitUntilLive(sessionId: string, timeoutMs?: number): Promise<void> {
+    return untilRoutesLive(this.probe, this.domain, sessionId, timeoutMs);
   }
 
   async remove(sessionId: string): Promise<void> {
@@ -103,52 +78,5 @@ export class TraefikFileRoutes implements SessionRoutes {
 
   async collectLeftovers(olderThanMs: number): Promise<number> {
     return removeOlderThan(this.staging, await readdir(this.staging).catch(() => [] as string[]), olderThanMs);
-  }
-
-  /** The status of `GET /` on this host, asked of the probe address (no DNS needed). */
-  private httpStatus(host: string, ca: string): Promise<number> {
-    return new Promise((resolve) => {
-      const req = https.request(
-        {
-          host: this.probe.host,
-          port: this.probe.port,
-          servername: host,
-          headers: { host },
-          path: '/',
-          method: 'GET',
-          ca,
-          // The chain must be ours; the name is the session's browser host.
-          checkServerIdentity: (_name, cert) => tls.checkServerIdentity(host, cert),
-          timeout: 2000,
-          agent: false,
-        },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        },
-      );
-      req.on('error', () => resolve(0));
-      req.on('timeout', () => req.destroy());
-      // A destroyed request may close without an error event: an answer either way (a second
-      // resolve is a no-op), or waitUntilLive would wait on it past its deadline, for ever.
-      req.on('close', () => resolve(0));
-      req.end();
-    });
-  }
-
-  /** The DNS name of the certificate presented for this SNI, or null. */
-  private presentedName(servername: string, ca: string): Promise<string | null> {
-    return new Promise((resolve) => {
-      const socket = tls.connect({ host: this.probe.host, port: this.probe.port, servername, ca, timeout: 2000 }, () => {
-        const raw = socket.getPeerX509Certificate();
-        socket.destroy();
-        resolve(raw && new X509Certificate(raw.raw).checkHost(servername) ? servername : null);
-      });
-      socket.on('error', () => resolve(null));
-      // destroy() closes the socket without an error event: a handshake that stalls past the
-      // timeout must still answer (a second resolve is a no-op).
-      socket.on('timeout', () => socket.destroy());
-      socket.on('close', () => resolve(null));
-    });
   }
 }

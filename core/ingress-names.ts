@@ -14,17 +14,29 @@ export const INGRESS_GROUP = 'hackstream-ingress';
 
 /** Traefik's HTTPS entrypoint, defined in its static configuration. */
 export const ENTRYPOINT = 'websecure';
+/**
+ * The middlewares of every session's browser routes, by name: in the API's own Traefik file on a
+ * host (the `@file` names below), Middleware objects in the sessions' namespace on Kubernetes.
+ */
+export const SESSION_MIDDLEWARES = {
+  /** The ForwardAuth check of the connect token or resume cookie. */
+  connectAuth: 'hackstream-connect-auth',
+  /** The response headers of the session's origin. */
+  sessionHeaders: 'hackstream-session-headers',
+  /** Marks the bundled client's files immutable. */
+  bundleCache: 'hackstream-session-bundle-cache',
+} as const;
 /** The ForwardAuth middleware (in the API's own Traefik file) that every session's browser route uses. */
-export const CONNECT_AUTH_MIDDLEWARE = 'hackstream-connect-auth@file';
+export const CONNECT_AUTH_MIDDLEWARE = `${SESSION_MIDDLEWARES.connectAuth}@file`;
 /** The response headers middleware (in the API's own Traefik file) on every session's browser route. */
-export const SESSION_HEADERS_MIDDLEWARE = 'hackstream-session-headers@file';
+export const SESSION_HEADERS_MIDDLEWARE = `${SESSION_MIDDLEWARES.sessionHeaders}@file`;
 /**
  * Where the session image keeps xpra's HTML5 client bundled (images/session/Dockerfile,
  * `bundle-html5-client.py`): files named by their content's hash, so browsers may keep them.
  */
 export const SESSION_CLIENT_BUNDLE_PATH = '/hackstream-client/';
 /** The response headers middleware (in the API's own Traefik file) that marks the bundle immutable. */
-export const SESSION_BUNDLE_CACHE_MIDDLEWARE = 'hackstream-session-bundle-cache@file';
+export const SESSION_BUNDLE_CACHE_MIDDLEWARE = `${SESSION_MIDDLEWARES.bundleCache}@file`;
 /**
  * Traefik's local plugin (ingress/plugins-local/src/<module>, interpreted from source by Traefik,
  * which looks for `./plugins-local` in its working directory: stack/lib.sh, docker-compose.yml and

@@ -167,12 +167,22 @@ const sessionNames = (sessionId: string) => ({
  * The dynamic configuration of one session's two routes: its browser host (the HTML5 client at
  * `/`, its own origin) and its native TLS name (passed through to the session's xpra).
  */
+/**
+ * The rules of a session's routes (Traefik's rule syntax, the same for the file provider and
+ * Kubernetes objects): its browser host, the bundled client under it (Traefik orders routers by
+ * the length of their rule: this one wins under its prefix), and its native TLS name.
+ */
+export function sessionRouteRules(sessionId: string, domain: string): { web: string; bundle: string; native: string } {
+  const web = `Host(\`${sessionWebHost(sessionId, domain)}\`)`;
+  return { web, bundle: `${web} && PathPrefix(\`${SESSION_CLIENT_BUNDLE_PATH}\`)`, native: `HostSNI(\`${sessionTlsName(sessionId, domain)}\`)` };
+}
+
 export function sessionRouteConfig(target: RouteTarget, domain: string): object {
   const { sessionId, containerIp, via } = target;
   const n = sessionNames(sessionId);
   const browser = via ?? `${containerIp}:${XPRA_WS_PORT}`;
   const native = via ?? `${containerIp}:${XPRA_SSL_PORT}`;
-  const webHost = `Host(\`${sessionWebHost(sessionId, domain)}\`)`;
+  const rules = sessionRouteRules(sessionId, domain);
   // Both routers of the browser host: headers first (so refusals carry them too), the ForwardAuth check last.
   const webRouter = (rule: string, ...extraHeaders: string[]) => ({
     entryPoints: [ENTRYPOINT],
@@ -186,10 +196,9 @@ export function sessionRouteConfig(target: RouteTarget, domain: string): object 
       routers: {
         // The browser host only; the TLS passthrough router below has a name of its own, so
         // neither takes the other's connections.
-        [n.http]: webRouter(webHost),
+        [n.http]: webRouter(rules.web),
         // The bundled HTML5 client: the same checks, and kept by the browser for a reconnect.
-        // (Traefik orders routers by the length of their rule: this one wins under its prefix.)
-        [n.bundle]: webRouter(`${webHost} && PathPrefix(\`${SESSION_CLIENT_BUNDLE_PATH}\`)`, SESSION_BUNDLE_CACHE_MIDDLEWARE),
+        [n.bundle]: webRouter(rules.bundle, SESSION_BUNDLE_CACHE_MIDDLEWARE),
       },
       services: { [n.http]: { loadBalancer: { servers: [{ url: `http://${browser}` }], serversTransport: n.http } } },
       // Traefik keeps an idle connection to the backend for 90 s by default after the HTML5
@@ -201,7 +210,7 @@ export function sessionRouteConfig(target: RouteTarget, domain: string): object 
       routers: {
         [n.tcp]: {
           entryPoints: [ENTRYPOINT],
-          rule: `HostSNI(\`${sessionTlsName(sessionId, domain)}\`)`,
+          rule: rules.native,
           service: n.tcp,
           // The session's own xpra terminates TLS with its own certificate and checks the token.
           tls: { passthrough: true },

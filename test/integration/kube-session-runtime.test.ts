@@ -7,17 +7,21 @@
  * answering that it was lost, and one whose app ended that it exited.
  */
 import { randomUUID } from 'node:crypto';
-import { CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CoreV1Api, CustomObjectsApi, NetworkingV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_NODE_LOST_AFTER_SECONDS, KUBE_LABELS, kubeProfileClaimName, kubeSessionName, kubeSessionSelector, type KubeSessionPlacement } from '../../activities/kube-session-objects.js';
+import { DEFAULT_NODE_LOST_AFTER_SECONDS, KUBE_LABELS, KUBE_SESSION_TRANSPORT, kubeProfileClaimName, kubeSessionName, kubeSessionSelector, type KubeSessionPlacement } from '../../activities/kube-session-objects.js';
+import { KubeSessionRoutes } from '../../activities/kube-session-routes.js';
 import { KubeSessionRuntime } from '../../activities/kube-session-runtime.js';
 import { createLogger } from '../../core/logger.js';
 import { KubeSessionMonitor } from '../../worker/kube-session-monitor.js';
 import { REFUSED_IPV4_RANGES } from '../../activities/session-firewall.js';
 import { SESSION_FILES_MOUNT, SESSION_UID } from '../../activities/session-files.js';
 import { launchOf } from '../../core/catalog.js';
-import { XPRA_SSL_PORT, XPRA_WS_PORT } from '../../core/ingress-names.js';
+import { SESSION_MIDDLEWARES, sessionTlsName, sessionWebHost, XPRA_SSL_PORT, XPRA_WS_PORT } from '../../core/ingress-names.js';
 import { startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
+import { startKubeIngress } from '../support/kube-ingress.js';
 import { testSessionSpec } from '../support/session-spec.js';
 import { until } from '../support/until.js';
 
@@ -30,7 +34,7 @@ let runtime: KubeSessionRuntime;
 let placement: KubeSessionPlacement;
 
 beforeAll(async () => {
-  cp = await startKubeControlPlane({ controllerManager: true });
+  cp = await startKubeControlPlane({ controllerManager: true, traefikCrds: true });
   await cp.createNamespace(NAMESPACE);
   core = cp.config.makeApiClient(CoreV1Api);
   networking = cp.config.makeApiClient(NetworkingV1Api);
@@ -206,5 +210,90 @@ describe('the Kubernetes session runtime', () => {
     for (const s of [lost, exits]) await until('the pod gone', async () => ((await onLostNode.podState(s.sessionId)) === null ? true : null), 30_000);
     expect((await onLostNode.podState(running.sessionId))?.end).toBeNull();
     await onLostNode.removeSession(running.sessionId);
+  });
+});
+
+describe("a Kubernetes session's routes", () => {
+  it("are Traefik's IngressRoute and IngressRouteTCP to its Service, valid by Traefik's own schema, made once however often added, and removed", async () => {
+    const domain = 'hackstream.test';
+    const routes = new KubeSessionRoutes(cp.config, { namespace: NAMESPACE, stack: 'kube-routes-test', domain }, { host: '127.0.0.1', port: 1, caPem: async () => '' });
+    const custom = cp.config.makeApiClient(CustomObjectsApi);
+    const read = (plural: string, sessionId: string) =>
+      custom.getNamespacedCustomObject({ group: 'traefik.io', version: 'v1alpha1', namespace: NAMESPACE, plural, name: kubeSessionName(sessionId) }) as Promise<{ metadata: { labels: Record<string, string> }; spec: any }>;
+    const sessionId = randomUUID();
+    const other = randomUUID();
+    // Added again as a retried activity would, and concurrently.
+    await Promise.all([routes.add({ sessionId, containerIp: '10.0.0.9' }), routes.add({ sessionId, containerIp: '10.0.0.9' })]);
+    await routes.add({ sessionId, containerIp: '10.0.0.9' });
+    await routes.add({ sessionId: other, containerIp: '10.0.0.10' });
+
+    const web = await read('ingressroutes', sessionId);
+    expect(web.metadata.labels).toMatchObject({ [KUBE_LABELS.session]: sessionId, [KUBE_LABELS.managed]: 'true' });
+    expect(web.spec.entryPoints).toEqual(['websecure']);
+    expect(web.spec.routes.map((r: { match: string }) => r.match)).toEqual([`Host(\`${sessionWebHost(sessionId, domain)}\`)`, `Host(\`${sessionWebHost(sessionId, domain)}\`) && PathPrefix(\`/hackstream-client/\`)`]);
+    for (const route of web.spec.routes) {
+      // The origin's headers first, the connect token's check last.
+      expect(route.middlewares[0]).toEqual({ name: SESSION_MIDDLEWARES.sessionHeaders });
+      expect(route.middlewares.at(-1)).toEqual({ name: SESSION_MIDDLEWARES.connectAuth });
+      expect(route.services).toEqual([{ name: kubeSessionName(sessionId), port: XPRA_WS_PORT, serversTransport: KUBE_SESSION_TRANSPORT }]);
+    }
+    expect(web.spec.routes[1].middlewares).toContainEqual({ name: SESSION_MIDDLEWARES.bundleCache });
+    const native = await read('ingressroutetcps', sessionId);
+    expect(native.spec).toMatchObject({ entryPoints: ['websecure'], tls: { passthrough: true } });
+    expect(native.spec.routes).toEqual([{ match: `HostSNI(\`${sessionTlsName(sessionId, domain)}\`)`, services: [{ name: kubeSessionName(sessionId), port: XPRA_SSL_PORT }] }]);
+    const listed = (plural: string) => custom.listNamespacedCustomObject({ group: 'traefik.io', version: 'v1alpha1', namespace: NAMESPACE, plural, labelSelector: `${KUBE_LABELS.session}=${sessionId}` }) as Promise<{ items: unknown[] }>;
+    expect((await listed('ingressroutes')).items).toHaveLength(1);
+    expect((await listed('ingressroutetcps')).items).toHaveLength(1);
+    expect((await routes.list()).map((r) => r.sessionId).sort()).toEqual([sessionId, other].sort());
+
+    await routes.remove(sessionId);
+    await routes.remove(sessionId);
+    expect((await listed('ingressroutes')).items).toHaveLength(0);
+    expect((await listed('ingressroutetcps')).items).toHaveLength(0);
+    expect((await routes.list()).map((r) => r.sessionId)).toEqual([other]);
+    await routes.remove(other);
+  });
+
+  it('are served by a real Traefik reading them from the cluster: the browser host through its middlewares, the native name passed through; gone once removed', async () => {
+    const domain = 'hackstream.test';
+    const custom = cp.config.makeApiClient(CustomObjectsApi);
+    // What the Helm chart makes once in the sessions' namespace (stand-ins here): the session
+    // middlewares, the ForwardAuth one asking a check that refuses everyone, and the transport.
+    const refuser = http.createServer((_req, res) => res.writeHead(401).end());
+    await new Promise<void>((r) => refuser.listen(0, '127.0.0.1', r));
+    const traefik = (plural: string, name: string, spec: object) =>
+      custom.createNamespacedCustomObject({ group: 'traefik.io', version: 'v1alpha1', namespace: NAMESPACE, plural, body: { apiVersion: 'traefik.io/v1alpha1', kind: plural === 'middlewares' ? 'Middleware' : 'ServersTransport', metadata: { name }, spec } });
+    await traefik('middlewares', SESSION_MIDDLEWARES.sessionHeaders, { headers: { customResponseHeaders: { 'X-Frame-Options': 'DENY' } } });
+    await traefik('middlewares', SESSION_MIDDLEWARES.bundleCache, { headers: { customResponseHeaders: { 'Cache-Control': 'public, max-age=31536000, immutable' } } });
+    await traefik('middlewares', SESSION_MIDDLEWARES.connectAuth, { forwardAuth: { address: `http://127.0.0.1:${(refuser.address() as AddressInfo).port}/` } });
+    await traefik('serverstransports', KUBE_SESSION_TRANSPORT, { forwardingTimeouts: { idleConnTimeout: '5s' } });
+    const ingress = await startKubeIngress(cp, NAMESPACE);
+    try {
+      const routes = new KubeSessionRoutes(cp.config, { namespace: NAMESPACE, stack: 'kube-ingress-test', domain }, { host: '127.0.0.1', port: ingress.port, caPem: async () => '' });
+      // The session first (its Service is what the routes name), as a session's workflow does.
+      const spec = testSessionSpec('hackstream/session-firefox:test');
+      const sessionId = spec.sessionId;
+      await runtime.ensureSession(spec, files);
+      const webHost = sessionWebHost(sessionId, domain);
+      const tlsName = sessionTlsName(sessionId, domain);
+      expect(await ingress.status(webHost)).toBe(404);
+      expect(await ingress.terminatesTls(tlsName)).toBe(true);
+
+      await routes.add({ sessionId, containerIp: '10.0.0.9' });
+      // The browser host reaches the ForwardAuth check (a route missing a middleware would not be served at all: 404).
+      await until('the browser route served', async () => ((await ingress.status(webHost)) === 401 ? true : null), 30_000).catch((err: Error) => {
+        throw new Error(`${err.message}; Traefik's log:\n${ingress.logTail()}`);
+      });
+      // The native name is passed through (to a pod that does not run here): Traefik presents no certificate of its own.
+      await until('the native route passed through', async () => ((await ingress.terminatesTls(tlsName)) ? null : true), 30_000);
+
+      await routes.remove(sessionId);
+      await until('the browser route gone', async () => ((await ingress.status(webHost)) === 404 ? true : null), 30_000);
+      await until('the native route gone', async () => ((await ingress.terminatesTls(tlsName)) ? true : null), 30_000);
+      await runtime.removeSession(sessionId);
+    } finally {
+      await ingress.stop();
+      await new Promise((r) => refuser.close(r));
+    }
   });
 });

