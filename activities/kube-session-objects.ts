@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import type { V1NetworkPolicy, V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import { launchOf } from '../core/catalog.js';
 import { ENTRYPOINT, SESSION_MIDDLEWARES, XPRA_SSL_PORT, XPRA_WS_PORT } from '../core/ingress-names.js';
-import { sessionRouteRules } from '../core/traefik-dynamic-config.js';
+import { SESSION_SERVERS_TRANSPORT, sessionMiddlewareSpecs, sessionRouteRules } from '../core/traefik-dynamic-config.js';
 import type { SessionSpec } from '../workflows/messages.js';
 import { REFUSED_IPV4_RANGES } from './session-firewall.js';
 import { SESSION_FILES_MOUNT, SESSION_UID } from './session-files.js';
@@ -76,7 +76,14 @@ export interface KubeRoutePlacement {
 export const KUBE_SESSION_TRANSPORT = 'hackstream-session-transport';
 
 /** Traefik's custom resources the routes are (its CRDs must be installed with Traefik). */
-export const TRAEFIK_CRD = { group: 'traefik.io', version: 'v1alpha1', ingressRoutes: 'ingressroutes', ingressRouteTcps: 'ingressroutetcps' } as const;
+export const TRAEFIK_CRD = {
+  group: 'traefik.io',
+  version: 'v1alpha1',
+  ingressRoutes: 'ingressroutes',
+  ingressRouteTcps: 'ingressroutetcps',
+  middlewares: 'middlewares',
+  serversTransports: 'serverstransports',
+} as const;
 
 export interface KubeRouteObjects {
   /** The browser host and the bundled client under it, through the session middlewares, to the Service's browser port. */
@@ -90,6 +97,23 @@ export interface KubeCustomObject {
   kind: string;
   metadata: { name: string; namespace: string; labels: Record<string, string> };
   spec: Record<string, unknown>;
+}
+
+/**
+ * What every session's routes name, made once in the sessions' namespace: the session middlewares
+ * (the same specs as the API's Traefik file on a host, `apiUpstream` the API's address inside the
+ * cluster, for the ForwardAuth check) and the transport to sessions' browser ports.
+ */
+export function kubeSharedRouteObjects(where: Pick<KubeRoutePlacement, 'namespace' | 'stack'>, apiUpstream: string): KubeCustomObject[] {
+  const metadata = (name: string) => ({ name, namespace: where.namespace, labels: { [KUBE_LABELS.managed]: 'true', [KUBE_LABELS.stack]: where.stack } });
+  const apiVersion = `${TRAEFIK_CRD.group}/${TRAEFIK_CRD.version}`;
+  const middlewares = Object.entries(sessionMiddlewareSpecs(apiUpstream)).map(([key, spec]) => ({
+    apiVersion,
+    kind: 'Middleware',
+    metadata: metadata(SESSION_MIDDLEWARES[key as keyof typeof SESSION_MIDDLEWARES]),
+    spec: spec as Record<string, unknown>,
+  }));
+  return [...middlewares, { apiVersion, kind: 'ServersTransport', metadata: metadata(KUBE_SESSION_TRANSPORT), spec: structuredClone(SESSION_SERVERS_TRANSPORT) }];
 }
 
 /** A session's Traefik routes to its Service, with the same rules as the file provider's (core/traefik-dynamic-config.ts). */

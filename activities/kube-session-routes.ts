@@ -9,8 +9,8 @@
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { RouteTarget } from '../core/traefik-dynamic-config.js';
 import { untilRoutesLive, type IngressProbe } from './ingress-liveness.js';
-import { KUBE_LABELS, kubeSessionName, kubeSessionRoutes, TRAEFIK_CRD, type KubeRoutePlacement } from './kube-session-objects.js';
-import { goneIsDone, keepExisting } from './kube-session-runtime.js';
+import { KUBE_LABELS, kubeSessionName, kubeSessionRoutes, kubeSharedRouteObjects, TRAEFIK_CRD, type KubeCustomObject, type KubeRoutePlacement } from './kube-session-objects.js';
+import { goneIsDone, keepExisting, statusOf } from './kube-session-runtime.js';
 import type { SessionRoutes } from './traefik-routes.js';
 
 export class KubeSessionRoutes implements SessionRoutes {
@@ -22,6 +22,25 @@ export class KubeSessionRoutes implements SessionRoutes {
     private readonly probe: IngressProbe,
   ) {
     this.custom = config.makeApiClient(CustomObjectsApi);
+  }
+
+  /**
+   * Makes, or brings up to date, what every session's routes name (kubeSharedRouteObjects): run
+   * at the worker's start, so a new release's middlewares replace the last one's.
+   */
+  async ensureShared(apiUpstream: string): Promise<void> {
+    for (const body of kubeSharedRouteObjects(this.where, apiUpstream)) {
+      const plural = body.kind === 'Middleware' ? TRAEFIK_CRD.middlewares : TRAEFIK_CRD.serversTransports;
+      const at = { group: TRAEFIK_CRD.group, version: TRAEFIK_CRD.version, namespace: this.where.namespace, plural };
+      try {
+        await this.custom.createNamespacedCustomObject({ ...at, body, fieldValidation: 'Strict' });
+      } catch (err) {
+        if (statusOf(err) !== 409) throw err;
+        const current = (await this.custom.getNamespacedCustomObject({ ...at, name: body.metadata.name })) as KubeCustomObject & { metadata: { resourceVersion?: string } };
+        const replacement = { ...body, metadata: { ...body.metadata, resourceVersion: current.metadata.resourceVersion } };
+        await this.custom.replaceNamespacedCustomObject({ ...at, name: body.metadata.name, body: replacement, fieldValidation: 'Strict' });
+      }
+    }
   }
 
   /** The route to the session's Service by name: the target's address is the pod's, which the Service already follows. */

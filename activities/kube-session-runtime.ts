@@ -138,7 +138,7 @@ function stateOf(pod: V1Pod): KubePodState {
   };
 }
 
-const statusOf = (err: unknown): number | undefined => (err instanceof ApiException ? err.code : undefined);
+export const statusOf = (err: unknown): number | undefined => (err instanceof ApiException ? err.code : undefined);
 
 /** A create that finds its object already there (a retried step, or a concurrent one) keeps it. */
 export async function keepExisting(create: () => Promise<unknown>): Promise<void> {

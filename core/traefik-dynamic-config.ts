@@ -16,6 +16,7 @@ import {
   API_JSON_ERRORS_MIDDLEWARE,
   CONNECT_AUTH_MIDDLEWARE,
   CONNECT_AUTH_PATH,
+  SESSION_MIDDLEWARES,
   ENTRYPOINT,
   JSON_ERRORS_PLUGIN,
   RESUME_COOKIE,
@@ -87,11 +88,33 @@ export function apiRouterRule(domain: string): string {
  * The API's router and service with its JSON errors middleware, and the two middlewares every
  * session route uses. `retryAfterSeconds`: what the API's own 503s carry, for the ingress's.
  */
+/**
+ * What the middlewares of every session's browser routes do, by name (SESSION_MIDDLEWARES): the
+ * same on a host (in the API's Traefik file below) and on Kubernetes (Middleware objects in the
+ * sessions' namespace, activities/kube-session-objects.ts).
+ */
+export function sessionMiddlewareSpecs(apiUpstream: string): Record<keyof typeof SESSION_MIDDLEWARES, object> {
+  return {
+    connectAuth: {
+      forwardAuth: {
+        address: `${apiUpstream}${CONNECT_AUTH_PATH}`,
+        // Only Traefik's own view of the request counts, never headers a client sent.
+        trustForwardHeader: false,
+        maxResponseBodySize: 4096,
+        addAuthCookiesToResponse: [RESUME_COOKIE],
+      },
+    },
+    sessionHeaders: { headers: { ...SESSION_RESPONSE_HEADERS } },
+    // Private: the bundle is behind the session's sign-in like the rest of its origin. xpra
+    // marks every answer uncacheable (its http-headers/00_nocache.txt), and a browser heeds
+    // its Pragma and Expires as well: those go (an empty value removes a header).
+    bundleCache: { headers: { customResponseHeaders: { 'Cache-Control': 'private, max-age=31536000, immutable', Pragma: '', Expires: '' } } },
+  };
+}
+
 export function apiRouteConfig(apiUpstream: string, domain: string, retryAfterSeconds: number): object {
-  const [middlewareName] = CONNECT_AUTH_MIDDLEWARE.split('@');
-  const [headersName] = SESSION_HEADERS_MIDDLEWARE.split('@');
-  const [bundleCacheName] = SESSION_BUNDLE_CACHE_MIDDLEWARE.split('@');
   const [jsonErrorsName] = API_JSON_ERRORS_MIDDLEWARE.split('@');
+  const sessionMiddlewares = Object.entries(sessionMiddlewareSpecs(apiUpstream)).map(([key, spec]): [string, object] => [SESSION_MIDDLEWARES[key as keyof typeof SESSION_MIDDLEWARES], spec]);
   const rule = apiRouterRule(domain);
   return {
     http: {
@@ -108,20 +131,7 @@ export function apiRouteConfig(apiUpstream: string, domain: string, retryAfterSe
             },
           },
         },
-        [middlewareName!]: {
-          forwardAuth: {
-            address: `${apiUpstream}${CONNECT_AUTH_PATH}`,
-            // Only Traefik's own view of the request counts, never headers a client sent.
-            trustForwardHeader: false,
-            maxResponseBodySize: 4096,
-            addAuthCookiesToResponse: [RESUME_COOKIE],
-          },
-        },
-        [headersName!]: { headers: { ...SESSION_RESPONSE_HEADERS } },
-        // Private: the bundle is behind the session's sign-in like the rest of its origin. xpra
-        // marks every answer uncacheable (its http-headers/00_nocache.txt), and a browser heeds
-        // its Pragma and Expires as well: those go (an empty value removes a header).
-        [bundleCacheName!]: { headers: { customResponseHeaders: { 'Cache-Control': 'private, max-age=31536000, immutable', Pragma: '', Expires: '' } } },
+        ...Object.fromEntries(sessionMiddlewares),
       },
       services: { [API_ROUTER]: { loadBalancer: { servers: [{ url: apiUpstream }] } } },
     },
@@ -156,6 +166,8 @@ export interface RouteTarget {
 
 /** How long the ingress keeps an unused connection to a session's xpra open. */
 export const SESSION_IDLE_CONNECTION_SECONDS = 5;
+/** How Traefik talks to a session's browser port (a ServersTransport's spec, the file's and Kubernetes's). */
+export const SESSION_SERVERS_TRANSPORT = { forwardingTimeouts: { idleConnTimeout: `${SESSION_IDLE_CONNECTION_SECONDS}s` } } as const;
 
 const sessionNames = (sessionId: string) => ({
   http: `session-${sessionId}`,
@@ -204,7 +216,7 @@ export function sessionRouteConfig(target: RouteTarget, domain: string): object 
       // Traefik keeps an idle connection to the backend for 90 s by default after the HTML5
       // client's files are served; the worker's session monitor reads xpra while any connection
       // into the container is open, so idle ones are closed soon after.
-      serversTransports: { [n.http]: { forwardingTimeouts: { idleConnTimeout: `${SESSION_IDLE_CONNECTION_SECONDS}s` } } },
+      serversTransports: { [n.http]: SESSION_SERVERS_TRANSPORT },
     },
     tcp: {
       routers: {

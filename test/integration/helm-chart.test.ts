@@ -178,6 +178,10 @@ describe('the Helm chart', () => {
       { namespace: SESSIONS, verb: 'create', resource: 'services' },
       { namespace: SESSIONS, verb: 'create', resource: 'persistentvolumeclaims' },
       { namespace: SESSIONS, verb: 'create', group: 'networking.k8s.io', resource: 'networkpolicies' },
+      { namespace: SESSIONS, verb: 'create', group: 'traefik.io', resource: 'ingressroutes' },
+      { namespace: SESSIONS, verb: 'delete', group: 'traefik.io', resource: 'ingressroutetcps' },
+      { namespace: SESSIONS, verb: 'update', group: 'traefik.io', resource: 'middlewares' },
+      { namespace: SESSIONS, verb: 'create', group: 'traefik.io', resource: 'serverstransports' },
     ];
     for (const a of allowed) expect(await may(WORKER, a), JSON.stringify(a)).toBe(true);
     const denied: V1ResourceAttributes[] = [
@@ -190,6 +194,7 @@ describe('the Helm chart', () => {
       // Nothing in any other namespace, its own included.
       { namespace: NAMESPACE, verb: 'create', resource: 'pods' },
       { namespace: NAMESPACE, verb: 'get', resource: 'secrets' },
+      { namespace: NAMESPACE, verb: 'create', group: 'traefik.io', resource: 'middlewares' },
       { namespace: 'kube-system', verb: 'get', resource: 'secrets' },
       { namespace: 'default', verb: 'create', resource: 'pods' },
       // Nor its own powers in the sessions' namespace.

@@ -257,19 +257,18 @@ describe("a Kubernetes session's routes", () => {
   it('are served by a real Traefik reading them from the cluster: the browser host through its middlewares, the native name passed through; gone once removed', async () => {
     const domain = 'hackstream.test';
     const custom = cp.config.makeApiClient(CustomObjectsApi);
-    // What the Helm chart makes once in the sessions' namespace (stand-ins here): the session
-    // middlewares, the ForwardAuth one asking a check that refuses everyone, and the transport.
+    // The API's ForwardAuth check, here one that refuses everyone.
     const refuser = http.createServer((_req, res) => res.writeHead(401).end());
     await new Promise<void>((r) => refuser.listen(0, '127.0.0.1', r));
-    const traefik = (plural: string, name: string, spec: object) =>
-      custom.createNamespacedCustomObject({ group: 'traefik.io', version: 'v1alpha1', namespace: NAMESPACE, plural, body: { apiVersion: 'traefik.io/v1alpha1', kind: plural === 'middlewares' ? 'Middleware' : 'ServersTransport', metadata: { name }, spec } });
-    await traefik('middlewares', SESSION_MIDDLEWARES.sessionHeaders, { headers: { customResponseHeaders: { 'X-Frame-Options': 'DENY' } } });
-    await traefik('middlewares', SESSION_MIDDLEWARES.bundleCache, { headers: { customResponseHeaders: { 'Cache-Control': 'public, max-age=31536000, immutable' } } });
-    await traefik('middlewares', SESSION_MIDDLEWARES.connectAuth, { forwardAuth: { address: `http://127.0.0.1:${(refuser.address() as AddressInfo).port}/` } });
-    await traefik('serverstransports', KUBE_SESSION_TRANSPORT, { forwardingTimeouts: { idleConnTimeout: '5s' } });
+    const routes = new KubeSessionRoutes(cp.config, { namespace: NAMESPACE, stack: 'kube-ingress-test', domain }, { host: '127.0.0.1', port: 1, caPem: async () => '' });
+    // What every session's routes name, made at the worker's start; a second start (another
+    // release) brings them up to date in place.
+    await routes.ensureShared('http://127.0.0.1:1');
+    await routes.ensureShared(`http://127.0.0.1:${(refuser.address() as AddressInfo).port}`);
+    const auth = (await custom.getNamespacedCustomObject({ group: 'traefik.io', version: 'v1alpha1', namespace: NAMESPACE, plural: 'middlewares', name: SESSION_MIDDLEWARES.connectAuth })) as { spec: any };
+    expect(auth.spec.forwardAuth).toMatchObject({ address: `http://127.0.0.1:${(refuser.address() as AddressInfo).port}/internal/connect-auth`, trustForwardHeader: false });
     const ingress = await startKubeIngress(cp, NAMESPACE);
     try {
-      const routes = new KubeSessionRoutes(cp.config, { namespace: NAMESPACE, stack: 'kube-ingress-test', domain }, { host: '127.0.0.1', port: ingress.port, caPem: async () => '' });
       // The session first (its Service is what the routes name), as a session's workflow does.
       const spec = testSessionSpec('hackstream/session-firefox:test');
       const sessionId = spec.sessionId;
