@@ -28,6 +28,9 @@ export interface KubePodState {
  */
 export type KubePodEnd = { reason: 'node_lost'; detail: string } | { reason: 'app_exited'; exitCode: number | null };
 
+/** The kinds of object a session has in the sessions' namespace (its routes aside: kube-session-routes.ts). */
+export type KubeSessionObjectKind = 'pod' | 'service' | 'secret' | 'networkpolicy';
+
 /** A session's pod the stack has, as the session monitor sees it. */
 export interface KubeManagedPod {
   sessionId: string;
@@ -103,6 +106,36 @@ export class KubeSessionRuntime {
     }
     for (const name of await names(this.core.listNamespacedSecret({ namespace, labelSelector }))) await goneIsDone(() => this.core.deleteNamespacedSecret({ namespace, name }));
     return pods.length;
+  }
+
+  /**
+   * Every session this stack has any object of (pod, service, secret, network policy), with the
+   * kinds it has and when the newest was made: what the reconciler needs to find what a teardown
+   * cut short left (a session's pod gone, its secret still there), which removeSession finishes.
+   */
+  async inventory(): Promise<Map<string, { kinds: Set<KubeSessionObjectKind>; since: number }>> {
+    const namespace = this.placement.namespace;
+    const labelSelector = `${KUBE_LABELS.managed}=true,${KUBE_LABELS.stack}=${this.placement.stack},${KUBE_LABELS.session}`;
+    type Listed = { items: Array<{ metadata?: { labels?: Record<string, string>; creationTimestamp?: Date | string } }> };
+    const lists: Array<[KubeSessionObjectKind, Promise<Listed>]> = [
+      ['pod', this.core.listNamespacedPod({ namespace, labelSelector })],
+      ['service', this.core.listNamespacedService({ namespace, labelSelector })],
+      ['secret', this.core.listNamespacedSecret({ namespace, labelSelector })],
+      ['networkpolicy', this.networking.listNamespacedNetworkPolicy({ namespace, labelSelector })],
+    ];
+    const found = new Map<string, { kinds: Set<KubeSessionObjectKind>; since: number }>();
+    for (const [kind, listing] of lists) {
+      for (const item of (await listing).items) {
+        const sessionId = item.metadata?.labels?.[KUBE_LABELS.session];
+        if (!sessionId) continue;
+        const since = new Date(item.metadata?.creationTimestamp ?? 0).getTime() || 0;
+        const held = found.get(sessionId) ?? { kinds: new Set<KubeSessionObjectKind>(), since };
+        held.kinds.add(kind);
+        held.since = Math.max(held.since, since);
+        found.set(sessionId, held);
+      }
+    }
+    return found;
   }
 
   /** The sessions this stack has pods of, for the session monitor and the reconciler. */

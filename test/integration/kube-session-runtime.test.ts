@@ -122,6 +122,20 @@ describe('the Kubernetes session runtime', () => {
     await runtime.removeSession(spec.sessionId);
   });
 
+  it('lists every session it has any object of, a teardown cut short included, until its removal is finished', async () => {
+    const spec = testSessionSpec('hackstream/session-firefox:test');
+    await runtime.ensureSession(spec, files);
+    expect((await runtime.inventory()).get(spec.sessionId)?.kinds).toEqual(new Set(['pod', 'service', 'secret', 'networkpolicy']));
+    // A teardown that removed the pod and then stopped (a worker killed mid-way).
+    await core.deleteNamespacedPod({ namespace: NAMESPACE, name: kubeSessionName(spec.sessionId), gracePeriodSeconds: 0 });
+    await until('the pod gone', async () => ((await runtime.podState(spec.sessionId)) === null ? true : null), 30_000);
+    const left = (await runtime.inventory()).get(spec.sessionId);
+    expect(left?.kinds).toEqual(new Set(['service', 'secret', 'networkpolicy']));
+    expect(left?.since).toBeGreaterThan(Date.now() - 120_000);
+    expect(await runtime.removeSession(spec.sessionId)).toBe(0);
+    expect((await runtime.inventory()).has(spec.sessionId)).toBe(false);
+  });
+
   it('removes everything of a session, and a second removal finds nothing to do', async () => {
     const spec = testSessionSpec('hackstream/session-firefox:test');
     const other = testSessionSpec('hackstream/session-firefox:test');
