@@ -70,8 +70,8 @@ export interface KubeRoutePlacement {
 
 /**
  * Made once in the sessions' namespace, beside the session middlewares (SESSION_MIDDLEWARES), by
- * the Helm chart: how Traefik talks to sessions' browser ports (idle connections closed soon,
- * SESSION_IDLE_CONNECTION_SECONDS, as on a host).
+ * the worker at its start (KubeSessionRoutes.ensureShared): how Traefik talks to sessions'
+ * browser ports (idle connections closed soon, SESSION_IDLE_CONNECTION_SECONDS, as on a host).
  */
 export const KUBE_SESSION_TRANSPORT = 'hackstream-session-transport';
 
@@ -161,13 +161,16 @@ export const kubeSessionName = (sessionId: string): string => `hs-${sessionId}`;
 
 export const kubeSessionSelector = (sessionId: string): string => `${KUBE_LABELS.session}=${sessionId}`;
 
+/** Everything a stack made (a cluster may run more than one stack, each in a sessions' namespace of its own). */
+export const kubeStackSelector = (stack: string): string => `${KUBE_LABELS.managed}=true,${KUBE_LABELS.stack}=${stack}`;
+
 /** A user's persistent profile of an app: one claim each (a DNS label whatever the app's name's length). */
 export const kubeProfileClaimName = (userId: string, app: string): string =>
   `hs-profile-${createHash('sha256').update(`${userId}/${app}`).digest('hex').slice(0, 24)}`;
 
 /** The persistent sessions' pods of a user's app, whichever session: its profile has one writer among them. */
 export const kubeProfileSelector = (userId: string, app: string, stack: string): string =>
-  `${KUBE_LABELS.managed}=true,${KUBE_LABELS.stack}=${stack},${KUBE_LABELS.user}=${userId},${KUBE_LABELS.app}=${app},${KUBE_LABELS.profile}=persist`;
+  `${kubeStackSelector(stack)},${KUBE_LABELS.user}=${userId},${KUBE_LABELS.app}=${app},${KUBE_LABELS.profile}=persist`;
 
 /**
  * A persistent profile's volume claim, as large as the user's storage quota allows it

@@ -9,8 +9,8 @@
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { RouteTarget } from '../core/traefik-dynamic-config.js';
 import { untilRoutesLive, type IngressProbe } from './ingress-liveness.js';
-import { KUBE_LABELS, kubeSessionName, kubeSessionRoutes, kubeSharedRouteObjects, TRAEFIK_CRD, type KubeCustomObject, type KubeRoutePlacement } from './kube-session-objects.js';
-import { goneIsDone, keepExisting, statusOf } from './kube-session-runtime.js';
+import { KUBE_LABELS, kubeSessionName, kubeSessionRoutes, kubeSharedRouteObjects, kubeStackSelector, TRAEFIK_CRD, type KubeCustomObject, type KubeRoutePlacement } from './kube-session-objects.js';
+import { goneIsDone, keepExisting, statusOf } from './kube-api-calls.js';
 import type { SessionRoutes } from './traefik-routes.js';
 
 export class KubeSessionRoutes implements SessionRoutes {
@@ -26,19 +26,34 @@ export class KubeSessionRoutes implements SessionRoutes {
 
   /**
    * Makes, or brings up to date, what every session's routes name (kubeSharedRouteObjects): run
-   * at the worker's start, so a new release's middlewares replace the last one's.
+   * at the worker's start, so a new release's middlewares replace the last one's. Their names
+   * are fixed, so a sessions' namespace serves one stack: another stack's are refused, not taken
+   * over (its sessions' ForwardAuth would ask this stack's API).
    */
   async ensureShared(apiUpstream: string): Promise<void> {
     for (const body of kubeSharedRouteObjects(this.where, apiUpstream)) {
       const plural = body.kind === 'Middleware' ? TRAEFIK_CRD.middlewares : TRAEFIK_CRD.serversTransports;
       const at = { group: TRAEFIK_CRD.group, version: TRAEFIK_CRD.version, namespace: this.where.namespace, plural };
-      try {
-        await this.custom.createNamespacedCustomObject({ ...at, body, fieldValidation: 'Strict' });
-      } catch (err) {
-        if (statusOf(err) !== 409) throw err;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.custom.createNamespacedCustomObject({ ...at, body, fieldValidation: 'Strict' });
+          break;
+        } catch (err) {
+          if (statusOf(err) !== 409) throw err;
+        }
         const current = (await this.custom.getNamespacedCustomObject({ ...at, name: body.metadata.name })) as KubeCustomObject & { metadata: { resourceVersion?: string } };
-        const replacement = { ...body, metadata: { ...body.metadata, resourceVersion: current.metadata.resourceVersion } };
-        await this.custom.replaceNamespacedCustomObject({ ...at, name: body.metadata.name, body: replacement, fieldValidation: 'Strict' });
+        const owner = current.metadata.labels?.[KUBE_LABELS.stack];
+        if (owner !== this.where.stack) {
+          throw new Error(`the ${body.kind} ${body.metadata.name} in namespace ${this.where.namespace} belongs to stack ${owner ?? '(none)'}, not ${this.where.stack}: give each stack a sessions' namespace of its own`);
+        }
+        try {
+          const replacement = { ...body, metadata: { ...body.metadata, resourceVersion: current.metadata.resourceVersion } };
+          await this.custom.replaceNamespacedCustomObject({ ...at, name: body.metadata.name, body: replacement, fieldValidation: 'Strict' });
+          break;
+        } catch (err) {
+          // Another worker of the stack replaced it meanwhile (both starting): read it again.
+          if (statusOf(err) !== 409 || attempt >= 5) throw err;
+        }
       }
     }
   }
@@ -65,9 +80,9 @@ export class KubeSessionRoutes implements SessionRoutes {
     }
   }
 
-  /** The sessions with a route of either kind, each with when its first was made. */
+  /** The sessions with a route of either kind, each with when its newest was made (as the reconciler counts a session's age). */
   async list(): Promise<Array<{ sessionId: string; since: number }>> {
-    const labelSelector = `${KUBE_LABELS.managed}=true,${KUBE_LABELS.stack}=${this.where.stack}`;
+    const labelSelector = kubeStackSelector(this.where.stack);
     const found = new Map<string, number>();
     for (const plural of [TRAEFIK_CRD.ingressRoutes, TRAEFIK_CRD.ingressRouteTcps]) {
       const listed = (await this.custom.listNamespacedCustomObject({ group: TRAEFIK_CRD.group, version: TRAEFIK_CRD.version, namespace: this.where.namespace, plural, labelSelector })) as {
@@ -77,7 +92,7 @@ export class KubeSessionRoutes implements SessionRoutes {
         const sessionId = item.metadata?.labels?.[KUBE_LABELS.session];
         if (!sessionId) continue;
         const since = Date.parse(item.metadata?.creationTimestamp ?? '') || 0;
-        found.set(sessionId, Math.min(found.get(sessionId) ?? since, since));
+        found.set(sessionId, Math.max(found.get(sessionId) ?? since, since));
       }
     }
     return [...found].map(([sessionId, since]) => ({ sessionId, since }));

@@ -4,10 +4,11 @@
  * everything of a session by its label. Every step is idempotent under retries: an object that
  * already exists is kept (its name is the session's), one already gone counts as removed.
  */
-import { ApiException, CoreV1Api, NetworkingV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, NetworkingV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { goneIsDone, keepExisting } from './kube-api-calls.js';
 import type { SessionSpec } from '../workflows/messages.js';
 import { ProfileInUseError } from './errors.js';
-import { kubeProfileClaim, kubeProfileSelector, kubeSessionObjects, kubeSessionSelector, KUBE_LABELS, KUBE_SESSION_CONTAINER, type KubeSessionPlacement } from './kube-session-objects.js';
+import { kubeProfileClaim, kubeProfileSelector, kubeSessionObjects, kubeSessionSelector, kubeStackSelector, KUBE_LABELS, KUBE_SESSION_CONTAINER, type KubeSessionPlacement } from './kube-session-objects.js';
 
 export interface KubePodState {
   name: string;
@@ -22,11 +23,16 @@ export interface KubePodState {
 }
 
 /**
- * `node_lost`: the cluster took the pod away (a `DisruptionTarget` condition: evicted from a node
- * that stopped answering, the node shut down or was drained, or the pod was collected with its
- * deleted node); `app_exited`: the pod ended by itself, with its container's exit code.
+ * `node_lost`: the cluster took the pod away because its node is gone (a `DisruptionTarget`
+ * condition from the taint eviction of a node that stopped answering, or the collection of a
+ * deleted node's pods): nothing there confirms its end; `evicted`: the cluster took it away from
+ * a node that still runs (a drain, a preemption, the kubelet under pressure or shutting down),
+ * which ends it as usual; `app_exited`: the pod ended by itself, with its container's exit code.
  */
-export type KubePodEnd = { reason: 'node_lost'; detail: string } | { reason: 'app_exited'; exitCode: number | null };
+export type KubePodEnd = { reason: 'node_lost'; detail: string } | { reason: 'evicted'; detail: string } | { reason: 'app_exited'; exitCode: number | null };
+
+/** The DisruptionTarget reasons that mean the pod's node is gone. */
+const NODE_GONE_REASONS = new Set(['DeletionByTaintManager', 'DeletionByPodGC']);
 
 /** The kinds of object a session has in the sessions' namespace (its routes aside: kube-session-routes.ts). */
 export type KubeSessionObjectKind = 'pod' | 'service' | 'secret' | 'networkpolicy';
@@ -115,17 +121,19 @@ export class KubeSessionRuntime {
    */
   async inventory(): Promise<Map<string, { kinds: Set<KubeSessionObjectKind>; since: number }>> {
     const namespace = this.placement.namespace;
-    const labelSelector = `${KUBE_LABELS.managed}=true,${KUBE_LABELS.stack}=${this.placement.stack},${KUBE_LABELS.session}`;
+    const labelSelector = `${kubeStackSelector(this.placement.stack)},${KUBE_LABELS.session}`;
     type Listed = { items: Array<{ metadata?: { labels?: Record<string, string>; creationTimestamp?: Date | string } }> };
-    const lists: Array<[KubeSessionObjectKind, Promise<Listed>]> = [
-      ['pod', this.core.listNamespacedPod({ namespace, labelSelector })],
-      ['service', this.core.listNamespacedService({ namespace, labelSelector })],
-      ['secret', this.core.listNamespacedSecret({ namespace, labelSelector })],
-      ['networkpolicy', this.networking.listNamespacedNetworkPolicy({ namespace, labelSelector })],
-    ];
+    const kinds: KubeSessionObjectKind[] = ['pod', 'service', 'secret', 'networkpolicy'];
+    const listings: Listed[] = await Promise.all([
+      this.core.listNamespacedPod({ namespace, labelSelector }),
+      this.core.listNamespacedService({ namespace, labelSelector }),
+      this.core.listNamespacedSecret({ namespace, labelSelector }),
+      this.networking.listNamespacedNetworkPolicy({ namespace, labelSelector }),
+    ]);
     const found = new Map<string, { kinds: Set<KubeSessionObjectKind>; since: number }>();
-    for (const [kind, listing] of lists) {
-      for (const item of (await listing).items) {
+    for (const [i, listing] of listings.entries()) {
+      const kind = kinds[i]!;
+      for (const item of listing.items) {
         const sessionId = item.metadata?.labels?.[KUBE_LABELS.session];
         if (!sessionId) continue;
         const since = new Date(item.metadata?.creationTimestamp ?? 0).getTime() || 0;
@@ -140,8 +148,7 @@ export class KubeSessionRuntime {
 
   /** The sessions this stack has pods of, for the session monitor and the reconciler. */
   async listManaged(): Promise<KubeManagedPod[]> {
-    const labelSelector = `${KUBE_LABELS.managed}=true,${KUBE_LABELS.stack}=${this.placement.stack}`;
-    const pods = await this.core.listNamespacedPod({ namespace: this.placement.namespace, labelSelector });
+    const pods = await this.core.listNamespacedPod({ namespace: this.placement.namespace, labelSelector: kubeStackSelector(this.placement.stack) });
     return pods.items.flatMap((p) => {
       const sessionId = p.metadata?.labels?.[KUBE_LABELS.session];
       return sessionId ? [{ sessionId, uid: p.metadata?.uid ?? '', state: stateOf(p) }] : [];
@@ -152,7 +159,10 @@ export class KubeSessionRuntime {
 /** How a session's pod ended, or null while it has not (see KubePodEnd). */
 export function podEndOf(pod: V1Pod): KubePodEnd | null {
   const disruption = pod.status?.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
-  if (disruption) return { reason: 'node_lost', detail: [disruption.reason, disruption.message].filter(Boolean).join(': ') || 'DisruptionTarget' };
+  if (disruption) {
+    const detail = [disruption.reason, disruption.message].filter(Boolean).join(': ') || 'DisruptionTarget';
+    return NODE_GONE_REASONS.has(disruption.reason ?? '') ? { reason: 'node_lost', detail } : { reason: 'evicted', detail };
+  }
   const phase = pod.status?.phase;
   if (phase !== 'Succeeded' && phase !== 'Failed') return null;
   const session = pod.status?.containerStatuses?.find((c) => c.name === KUBE_SESSION_CONTAINER);
@@ -169,24 +179,4 @@ function stateOf(pod: V1Pod): KubePodState {
     nodeName: pod.spec?.nodeName ?? null,
     end: podEndOf(pod),
   };
-}
-
-export const statusOf = (err: unknown): number | undefined => (err instanceof ApiException ? err.code : undefined);
-
-/** A create that finds its object already there (a retried step, or a concurrent one) keeps it. */
-export async function keepExisting(create: () => Promise<unknown>): Promise<void> {
-  try {
-    await create();
-  } catch (err) {
-    if (statusOf(err) !== 409) throw err;
-  }
-}
-
-/** A delete of what is already gone is done. */
-export async function goneIsDone(remove: () => Promise<unknown>): Promise<void> {
-  try {
-    await remove();
-  } catch (err) {
-    if (statusOf(err) !== 404) throw err;
-  }
 }

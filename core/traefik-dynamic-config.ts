@@ -85,10 +85,6 @@ export function apiRouterRule(domain: string): string {
 }
 
 /**
- * The API's router and service with its JSON errors middleware, and the two middlewares every
- * session route uses. `retryAfterSeconds`: what the API's own 503s carry, for the ingress's.
- */
-/**
  * What the middlewares of every session's browser routes do, by name (SESSION_MIDDLEWARES): the
  * same on a host (in the API's Traefik file below) and on Kubernetes (Middleware objects in the
  * sessions' namespace, activities/kube-session-objects.ts).
@@ -112,6 +108,10 @@ export function sessionMiddlewareSpecs(apiUpstream: string): Record<keyof typeof
   };
 }
 
+/**
+ * The API's router and service with its JSON errors middleware, and the middlewares every
+ * session route uses. `retryAfterSeconds`: what the API's own 503s carry, for the ingress's.
+ */
 export function apiRouteConfig(apiUpstream: string, domain: string, retryAfterSeconds: number): object {
   const [jsonErrorsName] = API_JSON_ERRORS_MIDDLEWARE.split('@');
   const sessionMiddlewares = Object.entries(sessionMiddlewareSpecs(apiUpstream)).map(([key, spec]): [string, object] => [SESSION_MIDDLEWARES[key as keyof typeof SESSION_MIDDLEWARES], spec]);
@@ -176,10 +176,6 @@ const sessionNames = (sessionId: string) => ({
 });
 
 /**
- * The dynamic configuration of one session's two routes: its browser host (the HTML5 client at
- * `/`, its own origin) and its native TLS name (passed through to the session's xpra).
- */
-/**
  * The rules of a session's routes (Traefik's rule syntax, the same for the file provider and
  * Kubernetes objects): its browser host, the bundled client under it (Traefik orders routers by
  * the length of their rule: this one wins under its prefix), and its native TLS name.
@@ -189,6 +185,10 @@ export function sessionRouteRules(sessionId: string, domain: string): { web: str
   return { web, bundle: `${web} && PathPrefix(\`${SESSION_CLIENT_BUNDLE_PATH}\`)`, native: `HostSNI(\`${sessionTlsName(sessionId, domain)}\`)` };
 }
 
+/**
+ * The dynamic configuration of one session's two routes: its browser host (the HTML5 client at
+ * `/`, its own origin) and its native TLS name (passed through to the session's xpra).
+ */
 export function sessionRouteConfig(target: RouteTarget, domain: string): object {
   const { sessionId, containerIp, via } = target;
   const n = sessionNames(sessionId);

@@ -1,9 +1,9 @@
 /**
  * The session monitor's Kubernetes part: every pass lists the stack's session pods (one API call)
  * and tells a session's workflow, once per pod, that its pod ended: `node_lost` when the cluster
- * took it away (evicted from a node that stopped answering, which the pods' short toleration of
- * an unreachable or not-ready node makes happen within seconds, kube-session-objects.ts), or the
- * app's exit when it ended by itself. What it needs is the pods of its own namespace only: no
+ * took it away from a node that stopped answering (the pods tolerate an unreachable or not-ready
+ * node for 30 s only, kube-session-objects.ts, after the cluster's node grace period), or the
+ * app's exit when it ended by itself or was evicted from a node that still runs (a drain). What it needs is the pods of its own namespace only: no
  * read of nodes, nothing cluster-wide (the Helm chart's worker Role).
  *
  * State is in memory only: after a restart the first pass tells again what it told before, which
@@ -46,6 +46,10 @@ export class KubeSessionMonitor {
         if (end.reason === 'node_lost') {
           this.d.logger.warn('session pod lost with its node', { sessionId, pod: state.name, node: state.nodeName, detail: end.detail });
           await this.d.workflows.nodeLost(sessionId);
+        } else if (end.reason === 'evicted') {
+          // Its node still runs: the app was ended with its pod, as a container gone without an exit code.
+          this.d.logger.warn('session pod evicted', { sessionId, pod: state.name, node: state.nodeName, detail: end.detail });
+          await this.d.workflows.appExited(sessionId, { exitCode: null });
         } else {
           await this.d.workflows.appExited(sessionId, { exitCode: end.exitCode });
         }

@@ -296,11 +296,14 @@ describe('a session that is not ready in time', () => {
 
 describe('a session whose image does not exist', () => {
   let t: ApiUnderTest;
+  let catalog: ReturnType<typeof appCatalogFile> | undefined;
   beforeAll(async () => {
-    t = await startApiUnderTest({ HACKSTREAM_APP_CATALOG: appCatalogFile({ firefox: { image: 'hackstream/does-not-exist:never' } }) });
+    catalog = appCatalogFile({ firefox: { image: 'hackstream/does-not-exist:never' } });
+    t = await startApiUnderTest({ HACKSTREAM_APP_CATALOG: catalog.file });
   });
   afterAll(async () => {
     await t?.close();
+    catalog?.remove();
   });
 
   it('fails with a readable reason and leaves no container behind', async () => {

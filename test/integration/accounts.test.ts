@@ -372,11 +372,14 @@ describe('accounts', () => {
 
 describe('a session that cannot start', () => {
   let t: ApiUnderTest;
+  let catalog: ReturnType<typeof appCatalogFile> | undefined;
   beforeAll(async () => {
-    t = await startApiUnderTest({ HACKSTREAM_APP_CATALOG: appCatalogFile({ firefox: { image: 'hackstream/does-not-exist:never' } }) });
+    catalog = appCatalogFile({ firefox: { image: 'hackstream/does-not-exist:never' } });
+    t = await startApiUnderTest({ HACKSTREAM_APP_CATALOG: catalog.file });
   });
   afterAll(async () => {
     await t?.close();
+    catalog?.remove();
   });
 
   it('leaves one session.created and one session.failed record, with the reason', async () => {

@@ -281,6 +281,9 @@ describe("a Kubernetes session's routes", () => {
     await routes.ensureShared(`http://127.0.0.1:${(refuser.address() as AddressInfo).port}`);
     const auth = (await custom.getNamespacedCustomObject({ group: 'traefik.io', version: 'v1alpha1', namespace: NAMESPACE, plural: 'middlewares', name: SESSION_MIDDLEWARES.connectAuth })) as { spec: any };
     expect(auth.spec.forwardAuth).toMatchObject({ address: `http://127.0.0.1:${(refuser.address() as AddressInfo).port}/internal/connect-auth`, trustForwardHeader: false });
+    // Another stack in the same namespace would point these sessions' checks at its own API: refused.
+    const intruder = new KubeSessionRoutes(cp.config, { namespace: NAMESPACE, stack: 'another-stack', domain }, { host: '127.0.0.1', port: 1, caPem: async () => '' });
+    await expect(intruder.ensureShared('http://127.0.0.1:2')).rejects.toThrow(/belongs to stack kube-ingress-test, not another-stack/);
     const ingress = await startKubeIngress(cp, NAMESPACE);
     try {
       // The session first (its Service is what the routes name), as a session's workflow does.
@@ -297,8 +300,9 @@ describe("a Kubernetes session's routes", () => {
       await until('the browser route served', async () => ((await ingress.status(webHost)) === 401 ? true : null), 30_000).catch((err: Error) => {
         throw new Error(`${err.message}; Traefik's log:\n${ingress.logTail()}`);
       });
-      // The native name is passed through (to a pod that does not run here): Traefik presents no certificate of its own.
-      await until('the native route passed through', async () => ((await ingress.terminatesTls(tlsName)) ? null : true), 30_000);
+      // The native name is passed through (to a pod that does not run here): Traefik presents no
+      // certificate of its own, while it still serves the browser route (so it is not just down).
+      await until('the native route passed through', async () => (!(await ingress.terminatesTls(tlsName)) && (await ingress.status(webHost)) === 401 ? true : null), 30_000);
 
       await routes.remove(sessionId);
       await until('the browser route gone', async () => ((await ingress.status(webHost)) === 404 ? true : null), 30_000);

@@ -4,13 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { readAppCatalog, type AppDefinition } from '../../core/app-catalog.js';
 
-export function appCatalogFile(changes: Record<string, Partial<AppDefinition>>): string {
+/** The file, and its removal for the test's afterAll (the stack may read it as long as it runs). */
+export function appCatalogFile(changes: Record<string, Partial<AppDefinition>>): { file: string; remove(): void } {
   const catalog = readAppCatalog();
   for (const [app, change] of Object.entries(changes)) catalog[app] = { ...catalog[app]!, ...change };
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-apps-'));
-  // Read by the stack for as long as the test file runs: removed when its process ends.
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'apps.json');
   writeFileSync(file, JSON.stringify(catalog));
-  return file;
+  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

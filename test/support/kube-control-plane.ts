@@ -40,7 +40,7 @@ export interface KubeControlPlane {
 /** The annotation kwok manages nodes by (its `--manage-nodes-with-annotation-selector`). */
 const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
 
-/** How often kwok's nodes send a heartbeat (kwok's own stages: every 20 to 45 s): a silent node is then told from a live one within seconds. */
+/** How often kwok's nodes send a heartbeat (kwok's own stages: every 20 to 25 s): a silent node is then told from a live one within seconds. */
 const HEARTBEAT_MS = { every: 2000, upTo: 3000 };
 /** The controller manager's view of node health: a node silent this long is NotReady. */
 const NODE_GRACE_SECONDS = 10;
@@ -129,9 +129,11 @@ export async function startKubeControlPlane(opts: { controllerManager?: boolean;
     config.loadFromFile(kubeconfigFile);
     const core = config.makeApiClient(CoreV1Api);
 
-    const stages = readFileSync(path.join(KUBE_TOOLS_BIN, 'kwok-stages.yaml'), 'utf8')
+    const shipped = readFileSync(path.join(KUBE_TOOLS_BIN, 'kwok-stages.yaml'), 'utf8');
+    const stages = shipped
       .replace('durationMilliseconds: 20000', `durationMilliseconds: ${HEARTBEAT_MS.every}`)
       .replace('jitterDurationMilliseconds: 25000', `jitterDurationMilliseconds: ${HEARTBEAT_MS.upTo}`);
+    if (stages === shipped) throw new Error("kwok's heartbeat stage no longer reads as expected (durationMilliseconds: 20000): update HEARTBEAT_MS's rewrite");
     writeFileSync(path.join(dir, 'kwok-stages.yaml'), stages);
     // One kwok per node, managing the nodes annotated with its name: killing it silences that node alone.
     const kwokFor = (node: string) =>

@@ -53,6 +53,8 @@ export async function startKubeIngress(cp: KubeControlPlane, namespace: string):
         });
         req.on('error', () => resolve(0));
         req.on('timeout', () => req.destroy());
+        // A destroyed request may close without an error event (a second resolve is a no-op).
+        req.on('close', () => resolve(0));
         req.end();
       }),
     terminatesTls: (servername) =>

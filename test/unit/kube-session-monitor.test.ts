@@ -18,10 +18,16 @@ describe('podEndOf', () => {
     expect(podEndOf(pod({ phase: 'Running', conditions: [{ type: 'DisruptionTarget', status: 'False', reason: 'DeletionByTaintManager' }] }))).toBeNull();
   });
 
-  it('is node_lost when the cluster took the pod away, whatever its phase', () => {
-    const evicted = pod({ phase: 'Running', conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'DeletionByTaintManager', message: 'Taint manager: deleting due to NoExecute taint' }] });
-    expect(podEndOf(evicted)).toEqual({ reason: 'node_lost', detail: 'DeletionByTaintManager: Taint manager: deleting due to NoExecute taint' });
-    expect(podEndOf(pod({ phase: 'Failed', conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'TerminationByKubelet' }] }))).toMatchObject({ reason: 'node_lost' });
+  it('is node_lost when the cluster took the pod away because its node is gone, whatever its phase', () => {
+    const tainted = pod({ phase: 'Running', conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'DeletionByTaintManager', message: 'Taint manager: deleting due to NoExecute taint' }] });
+    expect(podEndOf(tainted)).toEqual({ reason: 'node_lost', detail: 'DeletionByTaintManager: Taint manager: deleting due to NoExecute taint' });
+    expect(podEndOf(pod({ phase: 'Failed', conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'DeletionByPodGC' }] }))).toMatchObject({ reason: 'node_lost' });
+  });
+
+  it('is evicted when the cluster took it away from a node that still runs (a drain, a preemption, the kubelet)', () => {
+    for (const reason of ['EvictionByEvictionAPI', 'PreemptionByScheduler', 'TerminationByKubelet']) {
+      expect(podEndOf(pod({ phase: 'Running', conditions: [{ type: 'DisruptionTarget', status: 'True', reason }] }))).toEqual({ reason: 'evicted', detail: reason });
+    }
   });
 
   it("is app_exited with the session container's exit code when the pod ended by itself", () => {
@@ -61,10 +67,16 @@ describe('KubeSessionMonitor', () => {
 
   it("tells each pod's end once, and nothing of pods that run", async () => {
     const { monitor, signals, setPods } = setup();
-    setPods([managed('s1', 'u1', null), managed('s2', 'u2', { reason: 'node_lost', detail: 'DeletionByTaintManager' }), managed('s3', 'u3', { reason: 'app_exited', exitCode: 0 })]);
-    expect((await monitor.pass()).map((t) => t.sessionId)).toEqual(['s2', 's3']);
+    setPods([
+      managed('s1', 'u1', null),
+      managed('s2', 'u2', { reason: 'node_lost', detail: 'DeletionByTaintManager' }),
+      managed('s3', 'u3', { reason: 'app_exited', exitCode: 0 }),
+      managed('s4', 'u4', { reason: 'evicted', detail: 'EvictionByEvictionAPI' }),
+    ]);
+    expect((await monitor.pass()).map((t) => t.sessionId)).toEqual(['s2', 's3', 's4']);
     expect(await monitor.pass()).toEqual([]);
-    expect(signals).toEqual(['s2 node_lost', 's3 app_exited 0']);
+    // An evicted pod's app ended with it, as a container gone without an exit code.
+    expect(signals).toEqual(['s2 node_lost', 's3 app_exited 0', 's4 app_exited null']);
   });
 
   it('tells again at the next pass what it could not tell, and a new pod of the same session anew', async () => {
