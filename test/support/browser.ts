@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page, type Response } from 'playwright-core';
 import { chromiumPath } from './paths.js';
+import { clientWindows } from './xpra-page.js';
 
 export interface TestBrowser {
   browser: Browser;
@@ -110,7 +111,9 @@ export async function openSessionWindow<A>(
       return await navigation;
     } catch (err) {
       if (attempt >= attempts) {
-        throw new Error(`session window not shown after ${attempts} attempts: ${String(err)}\npage log:\n${pageLog.slice(-40).join('\n')}`, {
+        // What the client did show instead: its windows' titles and canvases' sizes.
+        const shownInstead = await tab.evaluate(clientWindows).catch((e: unknown) => `(could not read the page: ${String(e)})`);
+        throw new Error(`session window not shown after ${attempts} attempts: ${String(err)}\nthe client shows: ${JSON.stringify(shownInstead)}\npage log:\n${pageLog.slice(-40).join('\n')}`, {
           cause: err,
         });
       }

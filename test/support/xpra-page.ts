@@ -63,3 +63,11 @@ export function windowPainted(args: { title: string; minColours: number }): bool
   }
   return colours.size >= args.minColours;
 }
+
+/** What the client shows: its windows' titles and its canvases' sizes (for a failure's message). */
+export function clientWindows(): { titles: string[]; canvases: string[] } {
+  return {
+    titles: [...document.querySelectorAll('.windowtitle')].map((e) => e.textContent ?? ''),
+    canvases: [...document.querySelectorAll('#screen canvas')].map((c) => `${c.width}x${c.height}`),
+  };
+}
