@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import type { V1NetworkPolicy, V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import { launchOf } from '../core/catalog.js';
 import { ENTRYPOINT, SESSION_MIDDLEWARES, XPRA_SSL_PORT, XPRA_WS_PORT } from '../core/ingress-names.js';
-import { SESSION_SERVERS_TRANSPORT, sessionMiddlewareSpecs, sessionRouteRules } from '../core/traefik-dynamic-config.js';
+import { SESSION_SERVERS_TRANSPORT, sessionMiddlewares, sessionRouteRules } from '../core/traefik-dynamic-config.js';
 import type { SessionSpec } from '../workflows/messages.js';
 import { REFUSED_IPV4_RANGES } from './session-firewall.js';
 import { SESSION_FILES_MOUNT, SESSION_UID } from './session-files.js';
@@ -84,6 +84,7 @@ export const TRAEFIK_CRD = {
   middlewares: 'middlewares',
   serversTransports: 'serverstransports',
 } as const;
+const TRAEFIK_API_VERSION = `${TRAEFIK_CRD.group}/${TRAEFIK_CRD.version}`;
 
 export interface KubeRouteObjects {
   /** The browser host and the bundled client under it, through the session middlewares, to the Service's browser port. */
@@ -105,15 +106,14 @@ export interface KubeCustomObject {
  * cluster, for the ForwardAuth check) and the transport to sessions' browser ports.
  */
 export function kubeSharedRouteObjects(where: Pick<KubeRoutePlacement, 'namespace' | 'stack'>, apiUpstream: string): KubeCustomObject[] {
-  const metadata = (name: string) => ({ name, namespace: where.namespace, labels: { [KUBE_LABELS.managed]: 'true', [KUBE_LABELS.stack]: where.stack } });
-  const apiVersion = `${TRAEFIK_CRD.group}/${TRAEFIK_CRD.version}`;
-  const middlewares = Object.entries(sessionMiddlewareSpecs(apiUpstream)).map(([key, spec]) => ({
-    apiVersion,
+  const metadata = (name: string) => ({ name, namespace: where.namespace, labels: kubeStackLabels(where.stack) });
+  const middlewares = Object.entries(sessionMiddlewares(apiUpstream)).map(([name, spec]) => ({
+    apiVersion: TRAEFIK_API_VERSION,
     kind: 'Middleware',
-    metadata: metadata(SESSION_MIDDLEWARES[key as keyof typeof SESSION_MIDDLEWARES]),
+    metadata: metadata(name),
     spec: spec as Record<string, unknown>,
   }));
-  return [...middlewares, { apiVersion, kind: 'ServersTransport', metadata: metadata(KUBE_SESSION_TRANSPORT), spec: structuredClone(SESSION_SERVERS_TRANSPORT) }];
+  return [...middlewares, { apiVersion: TRAEFIK_API_VERSION, kind: 'ServersTransport', metadata: metadata(KUBE_SESSION_TRANSPORT), spec: structuredClone(SESSION_SERVERS_TRANSPORT) }];
 }
 
 /** A session's Traefik routes to its Service, with the same rules as the file provider's (core/traefik-dynamic-config.ts). */
@@ -121,11 +121,11 @@ export function kubeSessionRoutes(sessionId: string, where: KubeRoutePlacement):
   const metadata = {
     name: kubeSessionName(sessionId),
     namespace: where.namespace,
-    labels: { [KUBE_LABELS.managed]: 'true', [KUBE_LABELS.session]: sessionId, [KUBE_LABELS.stack]: where.stack },
+    labels: { ...kubeStackLabels(where.stack), [KUBE_LABELS.session]: sessionId },
   };
   const rules = sessionRouteRules(sessionId, where.domain);
   const service = (port: number) => ({ name: kubeSessionName(sessionId), port });
-  const apiVersion = `${TRAEFIK_CRD.group}/${TRAEFIK_CRD.version}`;
+  const apiVersion = TRAEFIK_API_VERSION;
   // Headers first (so refusals carry them too), the ForwardAuth check last, as on a host.
   const webRoute = (match: string, ...extra: string[]) => ({
     kind: 'Rule',
@@ -161,8 +161,14 @@ export const kubeSessionName = (sessionId: string): string => `hs-${sessionId}`;
 
 export const kubeSessionSelector = (sessionId: string): string => `${KUBE_LABELS.session}=${sessionId}`;
 
-/** Everything a stack made (a cluster may run more than one stack, each in a sessions' namespace of its own). */
-export const kubeStackSelector = (stack: string): string => `${KUBE_LABELS.managed}=true,${KUBE_LABELS.stack}=${stack}`;
+/** The labels of everything a stack made (a cluster may run more than one stack, each in a sessions' namespace of its own). */
+export const kubeStackLabels = (stack: string): Record<string, string> => ({ [KUBE_LABELS.managed]: 'true', [KUBE_LABELS.stack]: stack });
+
+/** Everything a stack made, as a label selector. */
+export const kubeStackSelector = (stack: string): string =>
+  Object.entries(kubeStackLabels(stack))
+    .map(([key, value]) => `${key}=${value}`)
+    .join(',');
 
 /** A user's persistent profile of an app: one claim each (a DNS label whatever the app's name's length). */
 export const kubeProfileClaimName = (userId: string, app: string): string =>
@@ -185,7 +191,7 @@ export function kubeProfileClaim(spec: SessionSpec, where: KubeSessionPlacement)
     metadata: {
       name: kubeProfileClaimName(spec.userId, spec.app),
       namespace: where.namespace,
-      labels: { [KUBE_LABELS.managed]: 'true', [KUBE_LABELS.user]: spec.userId, [KUBE_LABELS.app]: spec.app, [KUBE_LABELS.stack]: where.stack },
+      labels: { ...kubeStackLabels(where.stack), [KUBE_LABELS.user]: spec.userId, [KUBE_LABELS.app]: spec.app },
     },
     spec: {
       accessModes: ['ReadWriteOncePod'],
@@ -208,12 +214,11 @@ interface SessionMeta {
 
 export function kubeSessionObjects(spec: SessionSpec, files: Record<string, string>, where: KubeSessionPlacement): KubeSessionObjects {
   const labels = {
-    [KUBE_LABELS.managed]: 'true',
+    ...kubeStackLabels(where.stack),
     [KUBE_LABELS.session]: spec.sessionId,
     [KUBE_LABELS.user]: spec.userId,
     [KUBE_LABELS.app]: spec.app,
     [KUBE_LABELS.profile]: spec.profile,
-    [KUBE_LABELS.stack]: where.stack,
   };
   const meta: SessionMeta = {
     metadata: { name: kubeSessionName(spec.sessionId), namespace: where.namespace, labels },

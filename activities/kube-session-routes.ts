@@ -24,6 +24,11 @@ export class KubeSessionRoutes implements SessionRoutes {
     this.custom = config.makeApiClient(CustomObjectsApi);
   }
 
+  /** Where the objects of one of Traefik's kinds are, in the sessions' namespace. */
+  private at(plural: string) {
+    return { group: TRAEFIK_CRD.group, version: TRAEFIK_CRD.version, namespace: this.where.namespace, plural };
+  }
+
   /**
    * Makes, or brings up to date, what every session's routes name (kubeSharedRouteObjects): run
    * at the worker's start, so a new release's middlewares replace the last one's. Their names
@@ -33,7 +38,7 @@ export class KubeSessionRoutes implements SessionRoutes {
   async ensureShared(apiUpstream: string): Promise<void> {
     for (const body of kubeSharedRouteObjects(this.where, apiUpstream)) {
       const plural = body.kind === 'Middleware' ? TRAEFIK_CRD.middlewares : TRAEFIK_CRD.serversTransports;
-      const at = { group: TRAEFIK_CRD.group, version: TRAEFIK_CRD.version, namespace: this.where.namespace, plural };
+      const at = this.at(plural);
       for (let attempt = 1; ; attempt++) {
         try {
           await this.custom.createNamespacedCustomObject({ ...at, body, fieldValidation: 'Strict' });
@@ -63,7 +68,7 @@ export class KubeSessionRoutes implements SessionRoutes {
     const { ingressRoute, ingressRouteTcp } = kubeSessionRoutes(target.sessionId, this.where);
     const create = (plural: string, body: object) => () =>
       // Strict: a field Traefik's schema does not know fails the create instead of being dropped.
-      this.custom.createNamespacedCustomObject({ group: TRAEFIK_CRD.group, version: TRAEFIK_CRD.version, namespace: this.where.namespace, plural, body, fieldValidation: 'Strict' });
+      this.custom.createNamespacedCustomObject({ ...this.at(plural), body, fieldValidation: 'Strict' });
     await keepExisting(create(TRAEFIK_CRD.ingressRoutes, ingressRoute));
     await keepExisting(create(TRAEFIK_CRD.ingressRouteTcps, ingressRouteTcp));
   }
@@ -74,9 +79,7 @@ export class KubeSessionRoutes implements SessionRoutes {
 
   async remove(sessionId: string): Promise<void> {
     for (const plural of [TRAEFIK_CRD.ingressRoutes, TRAEFIK_CRD.ingressRouteTcps]) {
-      await goneIsDone(() =>
-        this.custom.deleteNamespacedCustomObject({ group: TRAEFIK_CRD.group, version: TRAEFIK_CRD.version, namespace: this.where.namespace, plural, name: kubeSessionName(sessionId) }),
-      );
+      await goneIsDone(() => this.custom.deleteNamespacedCustomObject({ ...this.at(plural), name: kubeSessionName(sessionId) }));
     }
   }
 
@@ -85,7 +88,7 @@ export class KubeSessionRoutes implements SessionRoutes {
     const labelSelector = kubeStackSelector(this.where.stack);
     const found = new Map<string, number>();
     for (const plural of [TRAEFIK_CRD.ingressRoutes, TRAEFIK_CRD.ingressRouteTcps]) {
-      const listed = (await this.custom.listNamespacedCustomObject({ group: TRAEFIK_CRD.group, version: TRAEFIK_CRD.version, namespace: this.where.namespace, plural, labelSelector })) as {
+      const listed = (await this.custom.listNamespacedCustomObject({ ...this.at(plural), labelSelector })) as {
         items: Array<{ metadata?: { labels?: Record<string, string>; creationTimestamp?: string } }>;
       };
       for (const item of listed.items) {

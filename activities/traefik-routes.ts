@@ -18,8 +18,6 @@ import { modifiedAt, removeOlderThan, writeFileAtomically } from '../core/atomic
 import { dynamicConfigText, sessionRouteConfig, type RouteTarget } from '../core/traefik-dynamic-config.js';
 import { untilRoutesLive, type IngressProbe } from './ingress-liveness.js';
 
-export type { IngressProbe };
-
 /** The narrow interface activities use. */
 export interface SessionRoutes {
   add(target: RouteTarget): Promise<void>;

@@ -85,13 +85,13 @@ export function apiRouterRule(domain: string): string {
 }
 
 /**
- * What the middlewares of every session's browser routes do, by name (SESSION_MIDDLEWARES): the
+ * The middlewares of every session's browser routes, by name (SESSION_MIDDLEWARES): the
  * same on a host (in the API's Traefik file below) and on Kubernetes (Middleware objects in the
  * sessions' namespace, activities/kube-session-objects.ts).
  */
-export function sessionMiddlewareSpecs(apiUpstream: string): Record<keyof typeof SESSION_MIDDLEWARES, object> {
+export function sessionMiddlewares(apiUpstream: string): Record<string, object> {
   return {
-    connectAuth: {
+    [SESSION_MIDDLEWARES.connectAuth]: {
       forwardAuth: {
         address: `${apiUpstream}${CONNECT_AUTH_PATH}`,
         // Only Traefik's own view of the request counts, never headers a client sent.
@@ -100,11 +100,11 @@ export function sessionMiddlewareSpecs(apiUpstream: string): Record<keyof typeof
         addAuthCookiesToResponse: [RESUME_COOKIE],
       },
     },
-    sessionHeaders: { headers: { ...SESSION_RESPONSE_HEADERS } },
+    [SESSION_MIDDLEWARES.sessionHeaders]: { headers: { ...SESSION_RESPONSE_HEADERS } },
     // Private: the bundle is behind the session's sign-in like the rest of its origin. xpra
     // marks every answer uncacheable (its http-headers/00_nocache.txt), and a browser heeds
     // its Pragma and Expires as well: those go (an empty value removes a header).
-    bundleCache: { headers: { customResponseHeaders: { 'Cache-Control': 'private, max-age=31536000, immutable', Pragma: '', Expires: '' } } },
+    [SESSION_MIDDLEWARES.bundleCache]: { headers: { customResponseHeaders: { 'Cache-Control': 'private, max-age=31536000, immutable', Pragma: '', Expires: '' } } },
   };
 }
 
@@ -114,7 +114,6 @@ export function sessionMiddlewareSpecs(apiUpstream: string): Record<keyof typeof
  */
 export function apiRouteConfig(apiUpstream: string, domain: string, retryAfterSeconds: number): object {
   const [jsonErrorsName] = API_JSON_ERRORS_MIDDLEWARE.split('@');
-  const sessionMiddlewares = Object.entries(sessionMiddlewareSpecs(apiUpstream)).map(([key, spec]): [string, object] => [SESSION_MIDDLEWARES[key as keyof typeof SESSION_MIDDLEWARES], spec]);
   const rule = apiRouterRule(domain);
   return {
     http: {
@@ -131,7 +130,7 @@ export function apiRouteConfig(apiUpstream: string, domain: string, retryAfterSe
             },
           },
         },
-        ...Object.fromEntries(sessionMiddlewares),
+        ...sessionMiddlewares(apiUpstream),
       },
       services: { [API_ROUTER]: { loadBalancer: { servers: [{ url: apiUpstream }] } } },
     },

@@ -312,7 +312,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       // One session is live before anything is killed: whatever the kill's moment and whichever
       // component, the round has a session to clean up (the creates racing the kill may all be
       // answered 503 when Temporal or Redis goes first). Its create must succeed: nothing is down yet.
-      const before = await call('POST', '/v1/sessions', { token: users[0]!.token, body: { app: 'firefox' } }).catch((err: unknown) => ({ status: 0, text: String(err), json: null, headers: {} }));
+      // Status 0: the connection itself was lost (the ingress, the client's peer, was killed).
+      const create = (token: string, body: object) => call('POST', '/v1/sessions', { token, body }).catch((err: unknown) => ({ status: 0, text: String(err), json: null, headers: {} }));
+      const before = await create(users[0]!.token, { app: 'firefox' });
       if (before.status === 201) createdIds.push(String(before.json.session_id));
       else report.violations.push(`round ${round}: a create before the kill got ${before.status}: ${before.text.slice(0, 120)}`);
       const creates = Array.from({ length: perRound }, async (_, i) => {
@@ -320,8 +322,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         // Every other one with its user's persistent profile: its lock (409 profile_in_use for a
         // second one of the same user) and its mount must be free again once the round settled.
         const body = { app: 'firefox', ...(i % 2 === 1 ? { profile: 'persist' } : {}) };
-        const res = await call('POST', '/v1/sessions', { token: user.token, body }).catch((err: unknown) => ({ status: 0, text: String(err), json: null, headers: {} }));
-        // Status 0: the connection itself was lost (the ingress, the client's peer, was killed).
+        const res = await create(user.token, body);
         // Any answer is JSON: the API's, or the ingress's for an API that is down (502
         // api_unavailable). The session, if it started, must still end (the settled invariants below).
         const key = res.status === 201 ? '201' : res.json?.error?.code ? `${res.status} ${res.json.error.code}` : res.status === 0 ? 'connection-lost' : `${res.status} (no JSON)`;

@@ -8,10 +8,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import { httpStatus } from '../../activities/ingress-liveness.js';
 import { ENTRYPOINT } from '../../core/ingress-names.js';
 import type { KubeControlPlane } from './kube-control-plane.js';
 import { traefikBinary } from './paths.js';
@@ -45,18 +45,8 @@ export async function startKubeIngress(cp: KubeControlPlane, namespace: string):
   const proc: ChildProcess = spawn(traefikBinary(), [`--configFile=${configFile}`], { stdio: 'ignore' });
   const ingress: KubeIngress = {
     port,
-    status: (host) =>
-      new Promise((resolve) => {
-        const req = https.request({ host: '127.0.0.1', port, servername: host, headers: { host }, path: '/', rejectUnauthorized: false, timeout: 2000, agent: false }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
-        req.on('error', () => resolve(0));
-        req.on('timeout', () => req.destroy());
-        // A destroyed request may close without an error event (a second resolve is a no-op).
-        req.on('close', () => resolve(0));
-        req.end();
-      }),
+    // Traefik presents its default certificate here: only the status counts.
+    status: (host) => httpStatus({ host: '127.0.0.1', port }, host, null),
     terminatesTls: (servername) =>
       new Promise((resolve) => {
         const socket = tls.connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false, timeout: 2000 }, () => {
