@@ -135,8 +135,9 @@ describe('a trace from the API to the Docker engine', () => {
       await until('every parent span', () => (orphans().length === 0 ? true : undefined), 15_000).catch(() => undefined);
       expect(orphans().map((s) => s.name)).toEqual([]);
 
-      const apiLine = logLines(api!).find((l) => l['message'] === 'request' && l['path'] === '/v1/sessions' && l['method'] === 'POST');
-      expect(apiLine?.['trace_id']).toBe(request.traceId);
+      // A process's log reaches this one through a pipe, racing its HTTP answers: waited for.
+      const apiLine = await until('the API request log line', () => logLines(api!).find((l) => l['message'] === 'request' && l['path'] === '/v1/sessions' && l['method'] === 'POST'), 15_000);
+      expect(apiLine['trace_id']).toBe(request.traceId);
       // The worker's log reaches this process a moment after its spans do: waited for, not raced.
       await until('a worker log line with the trace id', () => logLines(worker!).find((l) => l['trace_id'] === request.traceId), 15_000);
     } finally {
@@ -148,8 +149,9 @@ describe('a trace from the API to the Docker engine', () => {
     const plain = await spawnApi(env, await freePort());
     try {
       for (let i = 0; i < 5; i++) await fetch(`${plain.url}/health`);
-      const line = logLines(plain).find((l) => l['message'] === 'api listening');
-      expect(line?.['tracing']).toBe(false);
+      // /health can answer before the log line written just before it has come through the pipe.
+      const line = await until('the API listening log line', () => logLines(plain).find((l) => l['message'] === 'api listening'), 15_000);
+      expect(line['tracing']).toBe(false);
       expect(logLines(plain).some((l) => 'trace_id' in l)).toBe(false);
     } finally {
       await plain.stop();
