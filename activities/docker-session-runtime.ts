@@ -3,6 +3,7 @@
  * found by label before one is created, and "already stopped" / "already gone" count as success,
  * because Temporal retries activities.
  */
+import { APP_WINDOW_COMMAND, APP_WINDOW_EXITS, appWindowClose, appWindowWait, type AppWindowWait } from './app-window-command.js';
 import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
@@ -63,11 +64,6 @@ const SESSION_LOG_CONFIG = {
   Config: { 'max-size': `${SESSION_LOG_LIMITS.maxFileMb}m`, 'max-file': String(SESSION_LOG_LIMITS.maxFiles) },
 };
 
-/** What waiting for the app's window found: it is there, or not yet, or not even the X display. */
-export type AppWindowWait = 'shown' | 'no-window' | 'no-display';
-/** The image's command for it (images/session/app-window.py), and what its exit codes mean. */
-const APP_WINDOW_COMMAND = 'hackstream-app-window';
-const APP_WINDOW_EXITS: Record<number, AppWindowWait> = { 0: 'shown', 1: 'no-window', 3: 'no-display' };
 
 /** The narrow interface activities use; one real implementation below. */
 export interface ContainerRuntime {
@@ -190,7 +186,7 @@ export class DockerSessionRuntime implements ContainerRuntime {
   }
 
   async appWindow(containerId: string, windowClass: string, seconds: number): Promise<AppWindowWait> {
-    const { exitCode, stderr } = await this.exec(containerId, [APP_WINDOW_COMMAND, windowClass, String(seconds)], seconds * 1000 + 10_000);
+    const { exitCode, stderr } = await this.exec(containerId, appWindowWait(windowClass, seconds), seconds * 1000 + 10_000);
     const found = APP_WINDOW_EXITS[exitCode];
     if (found === undefined) throw new Error(`${APP_WINDOW_COMMAND} exited with ${exitCode}: ${stderr.trim().slice(-300)}`);
     return found;
@@ -211,7 +207,7 @@ export class DockerSessionRuntime implements ContainerRuntime {
     if (!found || found.State !== 'running') return true;
     const labels = parseLabels(found.Labels);
     if (!labels) return false;
-    const close = [APP_WINDOW_COMMAND, '--close', windowClassOf(labels)];
+    const close = appWindowClose(windowClassOf(labels));
     const { exitCode } = await this.exec(found.Id, close, 10_000).catch(() => ({ exitCode: -1 }));
     // 1: no such window (the app already quit), 3: no display (nor app) any more.
     if (exitCode !== 0 && exitCode !== 1 && exitCode !== 3) return false;

@@ -17,14 +17,21 @@ export interface IngressProbe {
   caPem: () => Promise<string>;
 }
 
+/**
+ * Who certifies the ingress's own name for the browser host: the HackStream CA (a host's Traefik,
+ * worker/ingress-setup.ts), or whoever the operator chose (a cluster's ingress: cert-manager, a
+ * public CA), whose certificate is then not checked here: the session's own, passed through, is.
+ */
+export type BrowserHostIssuer = 'hackstream' | 'operator';
+
 /** Resolves once the ingress serves both of the session's routes; fails at `timeoutMs`. */
-export async function untilRoutesLive(probe: IngressProbe, domain: string, sessionId: string, timeoutMs = 15_000): Promise<void> {
+export async function untilRoutesLive(probe: IngressProbe, domain: string, sessionId: string, timeoutMs = 15_000, browserHost: BrowserHostIssuer = 'hackstream'): Promise<void> {
   const ca = await probe.caPem();
   const deadline = Date.now() + timeoutMs;
   let httpLive = false;
   let tlsLive = false;
   for (;;) {
-    httpLive ||= (await httpStatus(probe, sessionWebHost(sessionId, domain), ca)) !== 404;
+    httpLive ||= (await httpStatus(probe, sessionWebHost(sessionId, domain), browserHost === 'hackstream' ? ca : null)) !== 404;
     tlsLive ||= (await presentedName(probe, sessionTlsName(sessionId, domain), ca)) === sessionTlsName(sessionId, domain);
     if (httpLive && tlsLive) return;
     if (Date.now() > deadline) {

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { V1NetworkPolicy, V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import { launchOf } from '../core/catalog.js';
+import { appWindowWait } from './app-window-command.js';
 import { ENTRYPOINT, SESSION_MIDDLEWARES, XPRA_SSL_PORT, XPRA_WS_PORT } from '../core/ingress-names.js';
 import { SESSION_SERVERS_TRANSPORT, sessionMiddlewares, sessionRouteRules } from '../core/traefik-dynamic-config.js';
 import type { SessionSpec } from '../workflows/messages.js';
@@ -202,6 +203,9 @@ export function kubeProfileClaim(spec: SessionSpec, where: KubeSessionPlacement)
 }
 
 
+/** How long one readiness probe waits for the app's window. */
+const READINESS_WAIT_SECONDS = 2;
+
 /** The session's user (the image's `hs`), never root; the runtime's default system call filter. */
 const POD_SECURITY = { runAsUser: SESSION_UID, runAsGroup: SESSION_UID, runAsNonRoot: true, fsGroup: SESSION_UID, seccompProfile: { type: 'RuntimeDefault' } };
 /** As the Docker containers: no capability, no privilege escalation, nothing written outside its volumes. */
@@ -265,6 +269,14 @@ function sessionPod(spec: SessionSpec, { metadata }: SessionMeta, where: KubeSes
           ],
           // Requests equal to limits: the node reserves what the session may use (Guaranteed).
           resources: { requests: limits, limits },
+          // Ready once the app's window is up, as the Docker runtime's start waits for it: the
+          // worker takes the pod's readiness for it (kube-container-runtime.ts appWindow).
+          readinessProbe: {
+            exec: { command: appWindowWait(launch.windowClass, READINESS_WAIT_SECONDS) },
+            periodSeconds: 1,
+            timeoutSeconds: READINESS_WAIT_SECONDS + 5,
+            failureThreshold: 1,
+          },
           securityContext: CONTAINER_SECURITY,
           volumeMounts: [
             { name: 'session-files', mountPath: SESSION_FILES_MOUNT, readOnly: true },
@@ -276,7 +288,8 @@ function sessionPod(spec: SessionSpec, { metadata }: SessionMeta, where: KubeSes
         },
       ],
       volumes: [
-        { name: 'session-files', secret: { secretName: metadata.name, defaultMode: 0o400 } },
+        // Readable by the session's group (fsGroup), which owns the files: the session's user reads its key.
+        { name: 'session-files', secret: { secretName: metadata.name, defaultMode: 0o440 } },
         { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '256Mi' } },
         { name: 'home', emptyDir: { medium: 'Memory', sizeLimit: '512Mi' } },
         { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: `${shmMb}Mi` } },

@@ -74,7 +74,8 @@ export class KubeSessionRoutes implements SessionRoutes {
   }
 
   waitUntilLive(sessionId: string, timeoutMs?: number): Promise<void> {
-    return untilRoutesLive(this.probe, this.where.domain, sessionId, timeoutMs);
+    // The browser host's certificate is the cluster ingress's (the operator's TLS store), not ours.
+    return untilRoutesLive(this.probe, this.where.domain, sessionId, timeoutMs, 'operator');
   }
 
   async remove(sessionId: string): Promise<void> {

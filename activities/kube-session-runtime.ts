@@ -5,10 +5,10 @@
  * already exists is kept (its name is the session's), one already gone counts as removed.
  */
 import { CoreV1Api, NetworkingV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { goneIsDone, keepExisting } from './kube-api-calls.js';
+import { goneIsDone, keepExisting, statusOf } from './kube-api-calls.js';
 import type { SessionSpec } from '../workflows/messages.js';
 import { ProfileInUseError } from './errors.js';
-import { kubeProfileClaim, kubeProfileSelector, kubeSessionObjects, kubeSessionSelector, kubeStackSelector, KUBE_LABELS, KUBE_SESSION_CONTAINER, type KubeSessionPlacement } from './kube-session-objects.js';
+import { kubeProfileClaim, kubeProfileClaimName, kubeProfileSelector, kubeSessionName, kubeSessionObjects, kubeSessionSelector, kubeStackSelector, KUBE_LABELS, KUBE_SESSION_CONTAINER, type KubeSessionPlacement } from './kube-session-objects.js';
 
 export interface KubePodState {
   name: string;
@@ -18,6 +18,8 @@ export interface KubePodState {
   ready: boolean;
   ip: string | null;
   nodeName: string | null;
+  /** The image its session container runs, as the node resolved it (its reference until then). */
+  imageId: string | null;
   /** How its session ended, once it has (podEndOf); null while it may still run. */
   end: KubePodEnd | null;
 }
@@ -43,6 +45,10 @@ export interface KubeManagedPod {
   /** The pod's own id: a pod made again under the same name is another pod. */
   uid: string;
   state: KubePodState;
+  /** When the pod was made (epoch ms). */
+  createdAt: number;
+  /** The session keeps its app's data in a persistent profile's claim. */
+  persistent: boolean;
 }
 
 /** How long a removed pod's app gets to end before the cluster kills it (its app was asked to quit first). */
@@ -92,6 +98,47 @@ export class KubeSessionRuntime {
     const pods = await this.core.listNamespacedPod({ namespace: this.placement.namespace, labelSelector: kubeSessionSelector(sessionId) });
     const pod = pods.items[0];
     return pod ? stateOf(pod) : null;
+  }
+
+  /**
+   * Ends the session's pod as a node's shutdown ends a container: its app is sent SIGTERM and
+   * given `graceSeconds` to save its data and quit. True once the pod is gone within them.
+   */
+  async endPod(sessionId: string, graceSeconds: number): Promise<boolean> {
+    const namespace = this.placement.namespace;
+    const name = kubeSessionName(sessionId);
+    await goneIsDone(() => this.core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: graceSeconds }));
+    const deadline = Date.now() + graceSeconds * 1000;
+    while (Date.now() < deadline) {
+      if ((await this.podState(sessionId)) === null) return true;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    return (await this.podState(sessionId)) === null;
+  }
+
+  /** The last lines the session's app wrote, for failure messages; empty when the cluster has none to give. */
+  async logsTail(sessionId: string, lines: number): Promise<string> {
+    try {
+      return await this.core.readNamespacedPodLog({ namespace: this.placement.namespace, name: kubeSessionName(sessionId), container: KUBE_SESSION_CONTAINER, tailLines: lines });
+    } catch {
+      return '';
+    }
+  }
+
+  /** Throws when the API server does not answer (the worker's health). */
+  async ping(): Promise<void> {
+    await this.core.listNamespacedPod({ namespace: this.placement.namespace, limit: 1 });
+  }
+
+  /** Deletes a user's persistent profile of an app (its claim and the volume bound to it); false when it had none. */
+  async removeProfileClaim(userId: string, app: string): Promise<boolean> {
+    try {
+      await this.core.deleteNamespacedPersistentVolumeClaim({ namespace: this.placement.namespace, name: kubeProfileClaimName(userId, app) });
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw err;
+    }
   }
 
   /** Removes every object of the session, the pod first (the rest is what it uses); returns how many pods there were. */
@@ -151,7 +198,9 @@ export class KubeSessionRuntime {
     const pods = await this.core.listNamespacedPod({ namespace: this.placement.namespace, labelSelector: kubeStackSelector(this.placement.stack) });
     return pods.items.flatMap((p) => {
       const sessionId = p.metadata?.labels?.[KUBE_LABELS.session];
-      return sessionId ? [{ sessionId, uid: p.metadata?.uid ?? '', state: stateOf(p) }] : [];
+      if (!sessionId) return [];
+      const createdAt = new Date(p.metadata?.creationTimestamp ?? 0).getTime() || 0;
+      return [{ sessionId, uid: p.metadata?.uid ?? '', state: stateOf(p), createdAt, persistent: p.metadata?.labels?.[KUBE_LABELS.profile] === 'persist' }];
     });
   }
 }
@@ -177,6 +226,7 @@ function stateOf(pod: V1Pod): KubePodState {
     ready: statuses.length > 0 && statuses.every((s) => s.ready),
     ip: pod.status?.podIP ?? null,
     nodeName: pod.spec?.nodeName ?? null,
+    imageId: statuses.find((c) => c.name === KUBE_SESSION_CONTAINER)?.imageID || (pod.spec?.containers.find((c) => c.name === KUBE_SESSION_CONTAINER)?.image ?? null),
     end: podEndOf(pod),
   };
 }

@@ -14,6 +14,7 @@ import { APP_NAME_PATTERN, QUALITIES, type Quality } from './catalog.js';
 import { egressDestinationsSchema } from './egress-destinations.js';
 import { INGRESS_GROUP } from './ingress-names.js';
 import { ROLES, type Role } from './roles.js';
+import { KUBE_NAME, KUBE_SUBDOMAIN, parseKubeLabels } from './kube-names.js';
 import { DEFAULT_NODE_ID, MAX_NODE_LABELS, NODE_ID_PATTERN, NODE_LABEL_PATTERN, PLACEMENT_STRATEGIES, parseNodeLabels } from './node-names.js';
 
 /** The control task queue when HACKSTREAM_TASK_QUEUE is unset (stack/up.sh's). */
@@ -82,6 +83,27 @@ const envSchema = z.object({
   // `all`: the control task queue (workflows, database, routes) and this node's own; `node`: only
   // this node's, a session host joining a control plane on another host.
   HACKSTREAM_WORKER_ROLE: z.enum(['all', 'node']).default('all'),
+  // What this worker's node runs sessions on: the host's Docker engine, or a Kubernetes cluster
+  // (sessions as pods, worker/kube-node.ts); the HACKSTREAM_KUBE_* settings are the cluster's.
+  HACKSTREAM_RUNTIME: z.enum(['docker', 'kubernetes']).default('docker'),
+  HACKSTREAM_KUBE_NAMESPACE: z.string().regex(KUBE_NAME, 'must be a namespace name such as hackstream-sessions').default('hackstream-sessions'),
+  HACKSTREAM_KUBE_INGRESS_NAMESPACE: z.string().regex(KUBE_NAME, "must be the ingress controller's namespace, such as traefik").default('traefik'),
+  HACKSTREAM_KUBE_INGRESS_POD_LABELS: z
+    .string()
+    .default('app.kubernetes.io/name=traefik')
+    .transform((value, ctx) => {
+      const parsed = parseKubeLabels(value);
+      if (parsed.ok && Object.keys(parsed.labels).length > 0) return parsed.labels;
+      ctx.addIssue({ code: 'custom', message: `"${parsed.ok ? value : parsed.bad}" is not key=value labels of the ingress controller's pods, e.g. app.kubernetes.io/name=traefik` });
+      return z.NEVER;
+    }),
+  HACKSTREAM_KUBE_NODE_NAME: z.string().regex(KUBE_SUBDOMAIN, 'must be a Kubernetes node name').optional(),
+  HACKSTREAM_KUBE_PROFILE_STORAGE_CLASS: z.string().regex(KUBE_SUBDOMAIN, 'must be a storage class name').optional(),
+  HACKSTREAM_KUBE_NODE_LOST_AFTER_SECONDS: z.coerce.number().int().min(1).max(3600).optional(),
+  // Where the ingress controller reaches the API's connect check from inside the cluster; unset: the API's own address.
+  HACKSTREAM_KUBE_API_UPSTREAM: z.string().url().optional(),
+  // The cluster's credentials for a worker outside it (the usual variable); inside, its service account's.
+  KUBECONFIG: z.string().min(1).optional(),
 
   // Sessions run in the Docker engine's user namespace (dockerd --userns-remap): their uids are a
   // subordinate range, no host account. `off` accepts an engine without one (sessions' uid 1000
@@ -506,6 +528,26 @@ export function loadWorkerConfig(env: Env) {
     /** Session containers started at once; more wait their turn (activities/start-admission.ts). */
     maxConcurrentStarts: e.HACKSTREAM_MAX_CONCURRENT_STARTS ?? Math.max(2, os.availableParallelism()),
     node: nodeConfig(e),
+    runtime: e.HACKSTREAM_RUNTIME,
+    kube: kubeConfig(e),
+  };
+}
+
+/**
+ * Where a worker with HACKSTREAM_RUNTIME=kubernetes puts sessions: the namespace its pods,
+ * services, secrets, policies, claims and routes go to, the ingress controller's pods (the only
+ * ones let into a session), and the node to bind pods to (absent: the scheduler's choice). The
+ * cluster's credentials are the usual ones: KUBECONFIG's file, else the pod's service account.
+ */
+function kubeConfig(e: ParsedEnv) {
+  return {
+    namespace: e.HACKSTREAM_KUBE_NAMESPACE,
+    ingress: { namespace: e.HACKSTREAM_KUBE_INGRESS_NAMESPACE, podLabels: e.HACKSTREAM_KUBE_INGRESS_POD_LABELS },
+    nodeName: e.HACKSTREAM_KUBE_NODE_NAME,
+    profileStorageClass: e.HACKSTREAM_KUBE_PROFILE_STORAGE_CLASS,
+    nodeLostAfterSeconds: e.HACKSTREAM_KUBE_NODE_LOST_AFTER_SECONDS,
+    apiUpstream: e.HACKSTREAM_KUBE_API_UPSTREAM,
+    kubeconfigFile: e.KUBECONFIG,
   };
 }
 

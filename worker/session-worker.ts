@@ -54,6 +54,8 @@ import { ensureSearchAttributes } from './search-attributes.js';
 import { sessionUserOnHost } from './user-namespace.js';
 import { WORKFLOW_INTERCEPTOR_MODULES } from './workflow-bundle.js';
 import { traceDockerCalls } from '../activities/docker-tracing.js';
+import { openKubeSessionHost, type KubeSessionHost } from './kube-session-host.js';
+import type { KubeMonitoredWorkflows } from './kube-session-monitor.js';
 import { startTracing, type Tracing } from '../core/tracing.js';
 
 /** A node-only worker's: the HackStream CA's key stays on the control hosts. */
@@ -62,6 +64,31 @@ const noCertificateAuthority: CertificateIssuer = {
   issueServerCertificateFor: () => Promise.reject(new Error('a node-only worker (HACKSTREAM_WORKER_ROLE=node) issues no certificate: the control queue does')),
   caCertificatePem: () => Promise.reject(new Error('a node-only worker (HACKSTREAM_WORKER_ROLE=node) holds no CA')),
 };
+
+/** The host's Docker engine: the session containers' runtime, the host firewall, the sessions' user on the host. */
+async function openDockerSessionHost(config: WorkerConfig, logger: Logger) {
+  const docker = new Docker({ socketPath: config.dockerSocket });
+  traceDockerCalls(docker, trace.getTracer('hackstream'));
+  return {
+    runtime: new DockerSessionRuntime(docker, new SubnetPool(config.sessionSubnets), config.temporal.taskQueue),
+    firewall: new SessionFirewall(new IptablesPacketFilter(), { ingressGroup: config.ingressGroup, ingressSources: config.ingressSources }),
+    sessionUser: await sessionUserOnHost(docker, config.userNamespace, logger),
+  };
+}
+
+/** The Kubernetes pods' watch, started and stopped as the Docker host's session monitor is. */
+function podMonitor(host: KubeSessionHost, workflows: KubeMonitoredWorkflows, everySeconds: number) {
+  let watching: { stop(): void } | undefined;
+  return {
+    start() {
+      watching ??= host.watch(workflows, everySeconds);
+    },
+    stop() {
+      watching?.stop();
+      return Promise.resolve();
+    },
+  };
+}
 
 /** A temporary file or directory older than this at start was left by a writer that died. */
 const LEFTOVER_AGE_MS = 60_000;
@@ -98,20 +125,20 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   await ensureSearchAttributes(clientConnection, namespace, logger);
   const client = new Client({ connection: clientConnection, namespace, interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } });
   const nativeConnection = await NativeConnection.connect(connectionOptions);
-  const docker = new Docker({ socketPath: config.dockerSocket });
-  traceDockerCalls(docker, trace.getTracer('hackstream'));
   const redis = await connectRedis(config.redisUrl, logger, { failFast: false });
 
-  const firewall = new SessionFirewall(new IptablesPacketFilter(), { ingressGroup: config.ingressGroup, ingressSources: config.ingressSources });
+  const host = config.runtime === 'kubernetes' ? { kind: 'kubernetes' as const, ...openKubeSessionHost(config, logger) } : { kind: 'docker' as const, ...(await openDockerSessionHost(config, logger)) };
+  const { runtime, firewall } = host;
   // Before any session can start: every session network is born under these rules.
   await firewall.install();
-  const runtime = new DockerSessionRuntime(docker, new SubnetPool(config.sessionSubnets), taskQueue);
-  const sessionUser = await sessionUserOnHost(docker, config.userNamespace, logger);
   // A node-only worker runs no workflow, writes no route and holds no CA: its sessions' keys are
   // made here and certified on the control queue (workflows/session-workflow.ts prepareFiles).
   const controlPlane = config.role === 'all';
   const ca = controlPlane ? await openCertificateAuthority(config.ingress, logger) : noCertificateAuthority;
   if (controlPlane) await prepareIngress(ca, config.ingress, logger);
+  const probe = { ...config.ingress.ingressAddress, caPem: () => ca.caCertificatePem() };
+  // A cluster's routes are its objects, made by the control queue's worker in the cluster.
+  const routes = host.kind === 'kubernetes' && controlPlane ? await host.routes(config.ingress.domain, probe) : new TraefikFileRoutes(config.ingress.routesDir, config.ingress.domain, probe);
   const metrics = new WorkerMetrics();
   const sessionEvents = new TemporalSessionEvents(client);
   const admission = new StartAdmission(config.maxConcurrentStarts);
@@ -126,13 +153,10 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     accounts: new AccountStates(db),
     events: sessionEvents,
     certificates: ca,
-    files: new SessionFiles(config.sessionFilesDir, sessionUser),
-    profiles: new ProfileVolumes(config.profilesDir, sessionUser),
+    files: new SessionFiles(config.sessionFilesDir, host.kind === 'docker' ? host.sessionUser : undefined),
+    profiles: host.kind === 'docker' ? new ProfileVolumes(config.profilesDir, host.sessionUser) : host.profiles,
     profileRows: new ProfileRows(db),
-    routes: new TraefikFileRoutes(config.ingress.routesDir, config.ingress.domain, {
-      ...config.ingress.ingressAddress,
-      caPem: () => ca.caCertificatePem(),
-    }),
+    routes,
     credentials: credentialRevocation(redis),
     audit: new AuditLog(db),
     pools: new RedisPoolStore(redis, taskQueue),
@@ -219,15 +243,18 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
         }),
       );
   const metricsServer = await metrics.serve(config.metricsPort, logger);
-  const monitor = new SessionMonitor({
-    runtime,
-    sessions: { watchable: () => sessionRows.watchable(config.node.id) },
-    workflows: sessionEvents,
-    sockets: { inUse: socketsInUse, table: (pid) => tcpTable(pid, XPRA_PORTS) },
-    metrics,
-    logger,
-    pollSeconds: config.session.activityPollSeconds,
-  });
+  const monitor =
+    host.kind === 'docker'
+      ? new SessionMonitor({
+          runtime: host.runtime,
+          sessions: { watchable: () => sessionRows.watchable(config.node.id) },
+          workflows: sessionEvents,
+          sockets: { inUse: socketsInUse, table: (pid) => tcpTable(pid, XPRA_PORTS) },
+          metrics,
+          logger,
+          pollSeconds: config.session.activityPollSeconds,
+        })
+      : podMonitor(host, sessionEvents, config.session.activityPollSeconds);
 
   const workers = controlWorker ? [controlWorker, nodeWorker] : [nodeWorker];
   let running: Promise<void> | undefined;

@@ -84,6 +84,41 @@ describe('configuration', () => {
     expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_PLACEMENT: 'random' })).toThrow(/HACKSTREAM_PLACEMENT: must be one of binpack, spread/);
   });
 
+  it('reads which runtime a worker’s node runs sessions on and the cluster’s settings, and refuses names Kubernetes would', () => {
+    const defaults = loadWorkerConfig(secrets);
+    expect(defaults.runtime).toBe('docker');
+    expect(defaults.kube).toMatchObject({ namespace: 'hackstream-sessions', ingress: { namespace: 'traefik', podLabels: { 'app.kubernetes.io/name': 'traefik' } } });
+    const kube = loadWorkerConfig({
+      ...secrets,
+      HACKSTREAM_RUNTIME: 'kubernetes',
+      HACKSTREAM_KUBE_NAMESPACE: 'hs-sessions',
+      HACKSTREAM_KUBE_INGRESS_NAMESPACE: 'ingress',
+      HACKSTREAM_KUBE_INGRESS_POD_LABELS: 'app.kubernetes.io/name=traefik, tier=edge',
+      HACKSTREAM_KUBE_NODE_NAME: 'worker-1.example.org',
+      HACKSTREAM_KUBE_NODE_LOST_AFTER_SECONDS: '20',
+      HACKSTREAM_KUBE_API_UPSTREAM: 'http://hackstream-api.hs.svc:80',
+      KUBECONFIG: '/etc/hackstream/kubeconfig',
+    });
+    expect(kube.runtime).toBe('kubernetes');
+    expect(kube.kube).toEqual({
+      namespace: 'hs-sessions',
+      ingress: { namespace: 'ingress', podLabels: { 'app.kubernetes.io/name': 'traefik', tier: 'edge' } },
+      nodeName: 'worker-1.example.org',
+      profileStorageClass: undefined,
+      nodeLostAfterSeconds: 20,
+      apiUpstream: 'http://hackstream-api.hs.svc:80',
+      kubeconfigFile: '/etc/hackstream/kubeconfig',
+    });
+    expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_RUNTIME: 'podman' })).toThrow(/HACKSTREAM_RUNTIME/);
+    for (const bad of ['Sessions', 'hs_sessions', '-hs', 'x'.repeat(64)]) {
+      expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_KUBE_NAMESPACE: bad }), bad).toThrow(/HACKSTREAM_KUBE_NAMESPACE/);
+    }
+    for (const bad of ['', 'traefik', 'a/b/c=x', 'Bad_Prefix/name=x', 'k=v,k=w', 'k=v w']) {
+      expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_KUBE_INGRESS_POD_LABELS: bad }), bad).toThrow(/HACKSTREAM_KUBE_INGRESS_POD_LABELS/);
+    }
+    expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_KUBE_NODE_NAME: 'Node 1' })).toThrow(/HACKSTREAM_KUBE_NODE_NAME/);
+  });
+
   it('reads a worker’s role and a remote ingress’s addresses, and refuses what it could not use', () => {
     const defaults = loadWorkerConfig(secrets);
     expect(defaults.role).toBe('all');

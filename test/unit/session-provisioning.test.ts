@@ -7,7 +7,8 @@
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
-import type { AppWindowWait, ContainerRuntime } from '../../activities/docker-session-runtime.js';
+import type { AppWindowWait } from '../../activities/app-window-command.js';
+import type { ContainerRuntime } from '../../activities/docker-session-runtime.js';
 import { ContainerExitedError, NotReadyInTimeError } from '../../activities/errors.js';
 import { sessionProvisioning, type ProvisioningDeps } from '../../activities/session-provisioning.js';
 import { StartAdmission } from '../../activities/start-admission.js';

@@ -136,3 +136,10 @@ from the password variable defined before it.
 {{- end -}}
 {{- join "," $pairs -}}
 {{- end -}}
+
+{{/* A label map as key=value,key=value (sorted by key): the form HACKSTREAM_KUBE_INGRESS_POD_LABELS takes. */}}
+{{- define "hackstream.labelList" -}}
+{{- $pairs := list -}}
+{{- range $k, $v := . }}{{ $pairs = append $pairs (printf "%s=%s" $k $v) }}{{ end -}}
+{{- join "," $pairs -}}
+{{- end -}}

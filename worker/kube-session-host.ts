@@ -1,0 +1,82 @@
+/**
+ * What a worker with HACKSTREAM_RUNTIME=kubernetes runs sessions with (issue 17): pods in the
+ * cluster's sessions namespace behind the activities' container interface, their profiles as
+ * volume claims, their routes as Traefik's objects in the cluster, and a monitor that watches the
+ * pods instead of a host's containers and sockets. The worker's credentials are KUBECONFIG's, or
+ * its service account's in the cluster (the Helm chart's worker Role: its namespace only).
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeContainerRuntime } from '../activities/kube-container-runtime.js';
+import { KubeProfileClaims } from '../activities/kube-profile-claims.js';
+import { KubeSessionRoutes } from '../activities/kube-session-routes.js';
+import { KubeSessionRuntime } from '../activities/kube-session-runtime.js';
+import type { IngressProbe } from '../activities/ingress-liveness.js';
+import type { WorkerConfig } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import { KubeSessionMonitor, watchKubeSessions, type KubeMonitoredWorkflows } from './kube-session-monitor.js';
+
+export interface KubeSessionHost {
+  runtime: KubeContainerRuntime;
+  profiles: KubeProfileClaims;
+  /** A session's egress policy is its NetworkPolicy (kube-session-objects.ts): nothing on the worker's host. */
+  firewall: ClusterEgress;
+  /** The routes on the cluster, with what all of them name (made or brought up to date here). */
+  routes(domain: string, probe: IngressProbe): Promise<KubeSessionRoutes>;
+  /** Watches the stack's pods: a pod lost with its node, evicted or ended tells its session. */
+  watch(workflows: KubeMonitoredWorkflows, everySeconds: number): { stop(): void };
+}
+
+/**
+ * Per-role egress openings are the host firewall's on a Docker node; a session pod's policy lets
+ * it reach the public internet only. A role that needs more is refused on a cluster rather than
+ * started with less than it was promised.
+ */
+export class ClusterEgress {
+  install(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  open(sessionId: string, destinations: readonly string[]): Promise<void> {
+    if (destinations.length === 0) return Promise.resolve();
+    return Promise.reject(new Error(`session ${sessionId}'s role opens ${destinations.join(', ')}: egress openings are not applied on a Kubernetes node pool yet`));
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** The cluster's client configuration: KUBECONFIG's file when set, else the pod's service account. */
+export function clusterCredentials(kubeconfigFile: string | undefined): KubeConfig {
+  const config = new KubeConfig();
+  if (kubeconfigFile) config.loadFromFile(kubeconfigFile);
+  else config.loadFromCluster();
+  return config;
+}
+
+export function openKubeSessionHost(config: Pick<WorkerConfig, 'kube' | 'temporal' | 'ingress'>, logger: Logger): KubeSessionHost {
+  const { kube } = config;
+  const cluster = clusterCredentials(kube.kubeconfigFile);
+  const stack = config.temporal.taskQueue;
+  const sessions = new KubeSessionRuntime(cluster, {
+    namespace: kube.namespace,
+    stack,
+    ingress: kube.ingress,
+    ...(kube.nodeName ? { nodeName: kube.nodeName } : {}),
+    ...(kube.profileStorageClass ? { profileStorageClass: kube.profileStorageClass } : {}),
+    ...(kube.nodeLostAfterSeconds ? { nodeLostAfterSeconds: kube.nodeLostAfterSeconds } : {}),
+  });
+  return {
+    runtime: new KubeContainerRuntime(sessions),
+    profiles: new KubeProfileClaims(sessions),
+    firewall: new ClusterEgress(),
+    async routes(domain, probe) {
+      const routes = new KubeSessionRoutes(cluster, { namespace: kube.namespace, stack, domain }, probe);
+      await routes.ensureShared(kube.apiUpstream ?? config.ingress.apiUpstream);
+      return routes;
+    },
+    watch(workflows, everySeconds) {
+      return watchKubeSessions(new KubeSessionMonitor({ runtime: sessions, workflows, logger }), everySeconds, logger);
+    },
+  };
+}
