@@ -16,11 +16,9 @@ import { SESSION_FILES_MOUNT, SESSION_UID } from './session-files.js';
 import { sessionBridgeName } from './session-firewall.js';
 import { connectedRoutes, type SubnetPool } from './subnet-pool.js';
 import { sessionEnvironment, xpraArguments } from './xpra-arguments.js';
-import { readXpraStatus, type XpraStatus } from './xpra-info.js';
+import { readXpraStatus, XPRA_INFO_COMMAND, type XpraStatus } from './xpra-info.js';
 
-/** What the session image runs; must match images/session/entrypoint.sh. */
-export const XPRA_DISPLAY = ':100';
-const XPRA_SOCKET_DIR = '/tmp/xpra';
+/** Who commands run as in the container: the session's user. */
 const SESSION_USER = `${SESSION_UID}`;
 
 export interface ContainerState {
@@ -176,11 +174,7 @@ export class DockerSessionRuntime implements ContainerRuntime {
   }
 
   async xpraStatus(containerId: string): Promise<XpraStatus> {
-    const { exitCode, stdout, stderr } = await this.exec(
-      containerId,
-      ['xpra', 'info', XPRA_DISPLAY, `--socket-dir=${XPRA_SOCKET_DIR}`],
-      15_000,
-    );
+    const { exitCode, stdout, stderr } = await this.exec(containerId, XPRA_INFO_COMMAND, 15_000);
     if (exitCode !== 0) throw new Error(`xpra info exited with ${exitCode}: ${stderr.trim().slice(-300)}`);
     return readXpraStatus(stdout);
   }

@@ -8,18 +8,25 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { XpraStatus } from './xpra-info.js';
+import { readXpraStatus, XPRA_INFO_COMMAND, type XpraStatus } from './xpra-info.js';
 import type { SessionContainer, SessionSpec } from '../workflows/messages.js';
-import type { AppWindowWait } from './app-window-command.js';
+import { appWindowClose, type AppWindowWait } from './app-window-command.js';
 import type { ContainerRuntime, ContainerState, ManagedContainer, ManagedNetwork } from './docker-session-runtime.js';
 import { FILES } from './session-files.js';
-import type { KubeSessionRuntime } from './kube-session-runtime.js';
+import type { KubePodState, KubeSessionRuntime } from './kube-session-runtime.js';
 
 /** The session files a pod gets (the rest are for a Docker host's processes). */
 const POD_FILES = [FILES.cert, FILES.key, FILES.tokenPublicKey] as const;
 
 /** How often a wait for the pod's readiness looks again. */
 const READY_POLL_MS = 250;
+
+/**
+ * Running until the pod ended (Pending included: it may still start). A pod lost with its node
+ * counts as running here: the pods' watch (worker/kube-session-monitor.ts) tells its session
+ * `node_lost`, which an app's exit told first would hide.
+ */
+const stillRuns = (state: KubePodState): boolean => state.end === null || state.end.reason === 'node_lost';
 
 export class KubeContainerRuntime implements ContainerRuntime {
   constructor(private readonly kube: KubeSessionRuntime) {}
@@ -53,12 +60,12 @@ export class KubeContainerRuntime implements ContainerRuntime {
     return Promise.resolve();
   }
 
-  /** `containerId` is the session's id. Running until the pod ended (Pending included: it may still start). */
+  /** `containerId` is the session's id. */
   async inspect(containerId: string): Promise<ContainerState | null> {
     const state = await this.kube.podState(containerId);
     if (!state) return null;
     const exitCode = state.end?.reason === 'app_exited' ? state.end.exitCode : null;
-    return { id: containerId, running: state.end === null, exitCode, imageId: state.imageId ?? '', pid: null };
+    return { id: containerId, running: stillRuns(state), exitCode, imageId: state.imageId ?? '', pid: null };
   }
 
   /** The cluster resolves an image on the node that runs the pod: the reference is all there is here. */
@@ -66,8 +73,11 @@ export class KubeContainerRuntime implements ContainerRuntime {
     return Promise.resolve(image);
   }
 
-  xpraStatus(): Promise<XpraStatus> {
-    return Promise.reject(new Error('xpra info is not read from a session pod yet: a Kubernetes session is watched by its pod (worker/kube-session-monitor.ts)'));
+  /** `xpra info` in the pod, by the kubelet's exec. */
+  async xpraStatus(containerId: string): Promise<XpraStatus> {
+    const { exitCode, stdout, stderr } = await this.kube.exec(containerId, XPRA_INFO_COMMAND, 15_000);
+    if (exitCode !== 0) throw new Error(`xpra info exited with ${exitCode}: ${stderr.trim().slice(-300)}`);
+    return readXpraStatus(stdout);
   }
 
   /** The pod's readiness, which its probe gives once the app's window is up, waited for up to `seconds`. */
@@ -85,9 +95,21 @@ export class KubeContainerRuntime implements ContainerRuntime {
     return this.kube.logsTail(containerId, lines);
   }
 
-  /** The pod is ended with its grace period: its app gets SIGTERM and `seconds` to save and quit. */
-  quitApp(sessionId: string, seconds: number): Promise<boolean> {
-    return this.kube.endPod(sessionId, seconds);
+  /**
+   * Asks the app to close its windows (as on Docker: it saves its data and quits, and the pod
+   * ends with it), then ends the pod with what is left of `seconds` as its grace period.
+   */
+  async quitApp(sessionId: string, seconds: number): Promise<boolean> {
+    const state = await this.kube.podState(sessionId);
+    if (!state || !stillRuns(state)) return true;
+    const started = Date.now();
+    if (state.windowClass) {
+      // 1: no such window (the app already quit), 3: no display (nor app) any more.
+      const { exitCode } = await this.kube.exec(sessionId, appWindowClose(state.windowClass), 10_000).catch(() => ({ exitCode: -1 }));
+      if (exitCode !== 0 && exitCode !== 1 && exitCode !== 3) return false;
+    }
+    const left = Math.max(1, Math.ceil(seconds - (Date.now() - started) / 1000));
+    return this.kube.endPod(sessionId, left);
   }
 
   removeSessionContainers(sessionId: string): Promise<number> {
@@ -95,7 +117,7 @@ export class KubeContainerRuntime implements ContainerRuntime {
   }
 
   async listManaged(): Promise<ManagedContainer[]> {
-    return (await this.kube.listManaged()).map((p) => ({ id: p.sessionId, sessionId: p.sessionId, running: p.state.end === null, createdAt: p.createdAt }));
+    return (await this.kube.listManaged()).map((p) => ({ id: p.sessionId, sessionId: p.sessionId, running: stillRuns(p.state), createdAt: p.createdAt }));
   }
 
   /**

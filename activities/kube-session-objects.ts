@@ -30,6 +30,9 @@ export const KUBE_LABELS = {
   stack: 'hackstream.io/stack',
 } as const;
 
+/** The class of the app's main window, on the pod: what the worker asks to close when the session ends. */
+export const KUBE_WINDOW_CLASS_ANNOTATION = 'hackstream.io/window-class';
+
 /** Where the pods of the ingress are, for the NetworkPolicy that admits only them. */
 export interface KubeIngressPeer {
   namespace: string;
@@ -244,7 +247,7 @@ function sessionPod(spec: SessionSpec, { metadata }: SessionMeta, where: KubeSes
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata,
+    metadata: { ...metadata, annotations: { [KUBE_WINDOW_CLASS_ANNOTATION]: launch.windowClass } },
     spec: {
       ...(where.nodeName ? { nodeName: where.nodeName } : {}),
       ...(spec.nodeLabels ? { nodeSelector: spec.nodeLabels } : {}),

@@ -6,14 +6,17 @@
  */
 import { CoreV1Api, NetworkingV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { goneIsDone, keepExisting, statusOf } from './kube-api-calls.js';
+import { PodExec, type ExecResult } from './kube-pod-exec.js';
 import type { SessionSpec } from '../workflows/messages.js';
 import { ProfileInUseError } from './errors.js';
-import { kubeProfileClaim, kubeProfileClaimName, kubeProfileSelector, kubeSessionName, kubeSessionObjects, kubeSessionSelector, kubeStackSelector, KUBE_LABELS, KUBE_SESSION_CONTAINER, type KubeSessionPlacement } from './kube-session-objects.js';
+import { kubeProfileClaim, kubeProfileClaimName, kubeProfileSelector, kubeSessionName, kubeSessionObjects, kubeSessionSelector, kubeStackSelector, KUBE_LABELS, KUBE_SESSION_CONTAINER, KUBE_WINDOW_CLASS_ANNOTATION, type KubeSessionPlacement } from './kube-session-objects.js';
 
 export interface KubePodState {
   name: string;
   /** Pending, Running, Succeeded, Failed or Unknown. */
   phase: string;
+  /** The class of the app's main window. */
+  windowClass: string | null;
   /** Its containers all ready (the readiness the cluster reports). */
   ready: boolean;
   ip: string | null;
@@ -57,6 +60,7 @@ const POD_DELETE_GRACE_SECONDS = 5;
 export class KubeSessionRuntime {
   private readonly core: CoreV1Api;
   private readonly networking: NetworkingV1Api;
+  private readonly pods: PodExec;
 
   constructor(
     config: KubeConfig,
@@ -64,6 +68,7 @@ export class KubeSessionRuntime {
   ) {
     this.core = config.makeApiClient(CoreV1Api);
     this.networking = config.makeApiClient(NetworkingV1Api);
+    this.pods = new PodExec(config);
   }
 
   /** Creates whatever of the session's objects does not exist yet; the secret and policy before the pod that needs them. */
@@ -114,6 +119,11 @@ export class KubeSessionRuntime {
       await new Promise((r) => setTimeout(r, 500));
     }
     return (await this.podState(sessionId)) === null;
+  }
+
+  /** Runs a command in the session's container (the kubelet's exec); throws when it could not run. */
+  exec(sessionId: string, command: string[], timeoutMs: number): Promise<ExecResult> {
+    return this.pods.run(this.placement.namespace, kubeSessionName(sessionId), KUBE_SESSION_CONTAINER, command, timeoutMs);
   }
 
   /** The last lines the session's app wrote, for failure messages; empty when the cluster has none to give. */
@@ -222,6 +232,7 @@ function stateOf(pod: V1Pod): KubePodState {
   const statuses = pod.status?.containerStatuses ?? [];
   return {
     name: pod.metadata?.name ?? '',
+    windowClass: pod.metadata?.annotations?.[KUBE_WINDOW_CLASS_ANNOTATION] ?? null,
     phase: pod.status?.phase ?? 'Unknown',
     ready: statuses.length > 0 && statuses.every((s) => s.ready),
     ip: pod.status?.podIP ?? null,

@@ -17,6 +17,13 @@
  *   (the encoding the window was last sent in).
  */
 
+/** The display and socket directory the session image's xpra runs with (images/session/entrypoint.sh). */
+export const XPRA_DISPLAY = ':100';
+const XPRA_SOCKET_DIR = '/tmp/xpra';
+
+/** The command that prints the session's `xpra info`, run in its container (Docker's exec, a pod's exec). */
+export const XPRA_INFO_COMMAND = ['xpra', 'info', XPRA_DISPLAY, `--socket-dir=${XPRA_SOCKET_DIR}`];
+
 export interface XpraWindow {
   id: number;
   classInstance: string[];

@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { XPRA_DISPLAY } from '../activities/docker-session-runtime.js';
+import { XPRA_INFO_COMMAND } from '../activities/xpra-info.js';
 import { parseXpraInfo } from '../activities/xpra-info.js';
 import { startApiOn, type ApiUnderTest } from '../test/support/api-under-test.js';
 import { CLIENT_BUNDLE } from '../test/support/client-bundle.js';
@@ -172,7 +172,7 @@ async function cgroupStats(container: string) {
 
 /** Counters the session's xpra server keeps for its client: draw packets sent, frames per encoding, its bandwidth limit. */
 async function serverCounters(containerId: string): Promise<{ packets: number; frames: Map<string, number>; bandwidthLimit: { setting: number; actual: number } }> {
-  const { exitCode, output } = await execIn(containerId, ['xpra', 'info', XPRA_DISPLAY, '--socket-dir=/tmp/xpra']);
+  const { exitCode, output } = await execIn(containerId, XPRA_INFO_COMMAND);
   if (exitCode !== 0) throw new Error(`xpra info exited with ${exitCode}: ${output.slice(-300)}`);
   let packets = 0;
   const frames = new Map<string, number>();

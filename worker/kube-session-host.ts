@@ -22,6 +22,11 @@ export interface KubeSessionHost {
   firewall: ClusterEgress;
   /** The routes on the cluster, with what all of them name (made or brought up to date here). */
   routes(domain: string, probe: IngressProbe): Promise<KubeSessionRoutes>;
+  /**
+   * A pod's sockets, as the session monitor would read a container's from the host: not visible
+   * from the worker, so xpra is asked at every pass (by exec) whether a client is connected.
+   */
+  sockets: { inUse(): Promise<null>; table(): Promise<null> };
   /** Watches the stack's pods: a pod lost with its node, evicted or ended tells its session. */
   watch(workflows: KubeMonitoredWorkflows, everySeconds: number): { stop(): void };
 }
@@ -70,6 +75,7 @@ export function openKubeSessionHost(config: Pick<WorkerConfig, 'kube' | 'tempora
     runtime: new KubeContainerRuntime(sessions),
     profiles: new KubeProfileClaims(sessions),
     firewall: new ClusterEgress(),
+    sockets: { inUse: () => Promise.resolve(null), table: () => Promise.resolve(null) },
     async routes(domain, probe) {
       const routes = new KubeSessionRoutes(cluster, { namespace: kube.namespace, stack, domain }, probe);
       await routes.ensureShared(kube.apiUpstream ?? config.ingress.apiUpstream);

@@ -12,6 +12,9 @@
  * connection to xpra (activities/container-connections.ts), and only then is xpra asked. A
  * session nobody is connected to costs a read of a few dozen bytes per pass.
  *
+ * On a Kubernetes node pool the same loop watches the session pods (worker/kube-session-host.ts):
+ * a pod's sockets are not visible from the worker, so xpra is asked (by exec) at every pass.
+ *
  * Sessions that began before the monitor keep their own watcher activity (the workflow's
  * `sessionWatch` query says which: `monitored`). State is in memory only; after a restart the
  * first pass learns each session's clocks from its workflow again.

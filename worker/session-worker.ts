@@ -76,16 +76,17 @@ async function openDockerSessionHost(config: WorkerConfig, logger: Logger) {
   };
 }
 
-/** The Kubernetes pods' watch, started and stopped as the Docker host's session monitor is. */
-function podMonitor(host: KubeSessionHost, workflows: KubeMonitoredWorkflows, everySeconds: number) {
+/** On a cluster, the session monitor (attach, activity, the app's exit) and the pods' watch (a pod lost with its node), started and stopped together. */
+function withPodWatch(monitor: SessionMonitor, host: KubeSessionHost, workflows: KubeMonitoredWorkflows, everySeconds: number) {
   let watching: { stop(): void } | undefined;
   return {
     start() {
+      monitor.start();
       watching ??= host.watch(workflows, everySeconds);
     },
-    stop() {
+    async stop() {
       watching?.stop();
-      return Promise.resolve();
+      await monitor.stop();
     },
   };
 }
@@ -243,18 +244,16 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
         }),
       );
   const metricsServer = await metrics.serve(config.metricsPort, logger);
-  const monitor =
-    host.kind === 'docker'
-      ? new SessionMonitor({
-          runtime: host.runtime,
-          sessions: { watchable: () => sessionRows.watchable(config.node.id) },
-          workflows: sessionEvents,
-          sockets: { inUse: socketsInUse, table: (pid) => tcpTable(pid, XPRA_PORTS) },
-          metrics,
-          logger,
-          pollSeconds: config.session.activityPollSeconds,
-        })
-      : podMonitor(host, sessionEvents, config.session.activityPollSeconds);
+  const sessionMonitor = new SessionMonitor({
+    runtime,
+    sessions: { watchable: () => sessionRows.watchable(config.node.id) },
+    workflows: sessionEvents,
+    sockets: host.kind === 'docker' ? { inUse: socketsInUse, table: (pid) => tcpTable(pid, XPRA_PORTS) } : host.sockets,
+    metrics,
+    logger,
+    pollSeconds: config.session.activityPollSeconds,
+  });
+  const monitor = host.kind === 'docker' ? sessionMonitor : withPodWatch(sessionMonitor, host, sessionEvents, config.session.activityPollSeconds);
 
   const workers = controlWorker ? [controlWorker, nodeWorker] : [nodeWorker];
   let running: Promise<void> | undefined;

@@ -4,42 +4,79 @@
  * Redis and database, the test control plane (etcd, kube-apiserver, kwok, the controller
  * manager's node lifecycle) and a real Traefik reading the routes from the cluster.
  *
- * What stops at the API here: kwok plays the pods (their status, readiness included), nothing
- * runs them. The one thing the workflow needs from a running pod, its xpra answering TLS with the
- * session's certificate through the ingress's passthrough route, is played by a TLS listener on
- * this host with the certificate and key the worker put in the pod's Secret, as the pod's
- * endpoint (an EndpointSlice of the session's Service).
+ * kwok plays the pods' status (their readiness included); nothing runs them. What the workflow
+ * and the session monitor need of a running pod is played by a real session container on this
+ * host's Docker engine, made with the files the worker put in the pod's Secret: its xpra answers
+ * TLS with the session's certificate through the ingress's passthrough route (the container as
+ * the endpoint of the session's Service, an EndpointSlice), and the commands the worker execs in
+ * the pod (xpra info, the app's window) reach it through the API server's exec, which kwok, as
+ * the node's kubelet, runs on this host with `docker exec` into that container.
  */
-import { once } from 'node:events';
-import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import tls from 'node:tls';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import Docker from 'dockerode';
 import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, NetworkingV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stackLabelFilter } from '../../activities/container-labels.js';
+import { DockerSessionRuntime } from '../../activities/docker-session-runtime.js';
 import { KUBE_LABELS, kubeSessionName, kubeSessionSelector } from '../../activities/kube-session-objects.js';
 import { FILES } from '../../activities/session-files.js';
+import { SubnetPool } from '../../activities/subnet-pool.js';
+import { readAppCatalog } from '../../core/app-catalog.js';
+import { XPRA_SSL_PORT, XPRA_WS_PORT } from '../../core/ingress-names.js';
 import { startApiOn, type ApiUnderTest } from '../support/api-under-test.js';
+import { sessionFilesIn } from '../support/docker.js';
 import { startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
 import { startKubeIngress, type KubeIngress } from '../support/kube-ingress.js';
+import { testSessionSpec } from '../support/session-spec.js';
 import { startTestStack, type TestStack } from '../support/test-stack.js';
 import { until } from '../support/until.js';
+import { attachXpra } from '../support/xpra-client.js';
 
 const NAMESPACE = 'hackstream-sessions';
+/** The containers that play pods here carry this stack's label. */
+const PLAYERS = `hs-test-kube-pods-${process.pid}`;
 
 let cp: KubeControlPlane;
 let ingress: KubeIngress;
 let stack: TestStack;
 let t: ApiUnderTest;
 let core: CoreV1Api;
-const standIns: tls.Server[] = [];
+let tmp: string;
+const players = new DockerSessionRuntime(new Docker(), new SubnetPool('10.214.5.0/24'), PLAYERS);
 /** The node the worker binds its pods to: a kwok of its own, so that it can be silenced. */
 const nodeName = `kwok-worker-${randomUUID().slice(0, 8)}`;
 
+/**
+ * The commands the worker execs in a pod, as kwok runs them on this host: each runs in the one
+ * container that plays a pod at the time (one session at a time here), as its session's user.
+ */
+function writeExecShims(dir: string): void {
+  for (const command of ['xpra', 'hackstream-app-window']) {
+    const file = path.join(dir, command);
+    writeFileSync(
+      file,
+      `#!/bin/sh
+set -eu
+c=$(docker ps -q --filter label=${stackLabelFilter(PLAYERS)} --filter status=running)
+[ "$(echo "$c" | wc -w)" -eq 1 ] || { echo "not one container playing a pod: $c" >&2; exit 125; }
+exec docker exec -u 1000 "$c" ${command} "$@"
+`,
+    );
+    chmodSync(file, 0o755);
+  }
+}
+
 beforeAll(async () => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'hs-kube-worker-'));
+  const execDir = path.join(tmp, 'exec');
+  mkdirSync(execDir);
+  writeExecShims(execDir);
   cp = await startKubeControlPlane({ controllerManager: true, traefikCrds: true });
   await cp.createNamespace(NAMESPACE);
-  await cp.addNode(nodeName);
+  await cp.addNode(nodeName, { execDir });
   core = cp.config.makeApiClient(CoreV1Api);
   ingress = await startKubeIngress(cp, NAMESPACE);
   stack = await startTestStack({
@@ -55,44 +92,37 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  for (const s of standIns) s.close();
+  for (const c of await players.listManaged().catch(() => [])) await players.removeSessionContainers(c.sessionId);
   await t?.close();
   await stack?.stop();
   await ingress?.stop();
   await cp?.stop();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-/** An address of this host that an EndpointSlice may name (not loopback). */
-function hostAddress(): string {
-  const found = Object.values(os.networkInterfaces())
-    .flat()
-    .find((a) => a && a.family === 'IPv4' && !a.internal);
-  if (!found) throw new Error('this host has no non-loopback IPv4 address for the stand-in endpoint');
-  return found.address;
-}
-
 /**
- * Plays the session pod's xpra TLS listener: once the worker has made the pod's Secret, a TLS
- * server here with its certificate and key, named by an EndpointSlice of the session's Service.
+ * Plays the session's pod: once the worker has made its Secret, a session container with the
+ * Secret's certificate, key and token key, named by an EndpointSlice of the session's Service.
  */
-async function standInForPod(sessionId: string): Promise<void> {
+async function playPod(sessionId: string): Promise<void> {
   const name = kubeSessionName(sessionId);
   const secret = await until('the session pod’s secret', async () => (await core.readNamespacedSecret({ namespace: NAMESPACE, name }).catch(() => null)) ?? null, 60_000);
   const data = (key: string) => Buffer.from(secret.data?.[key] ?? '', 'base64').toString('utf8');
-  const server = tls.createServer({ cert: data(FILES.cert), key: data(FILES.key) }, (socket) => socket.end());
-  standIns.push(server);
-  const address = hostAddress();
-  server.listen(0, address);
-  await once(server, 'listening');
+  const files = await sessionFilesIn(path.join(tmp, 'sessions'));
+  const dir = await files.write(sessionId, { certPem: data(FILES.cert), keyPem: data(FILES.key), tokenPublicKeyHex: data(FILES.tokenPublicKey) });
+  const container = await players.ensureSessionContainer(testSessionSpec(readAppCatalog().firefox!.image, { sessionId }), dir);
   await cp.config.makeApiClient(DiscoveryV1Api).createNamespacedEndpointSlice({
     namespace: NAMESPACE,
     body: {
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
-      metadata: { name: `${name}-stand-in`, namespace: NAMESPACE, labels: { 'kubernetes.io/service-name': name } },
+      metadata: { name: `${name}-played`, namespace: NAMESPACE, labels: { 'kubernetes.io/service-name': name } },
       addressType: 'IPv4',
-      endpoints: [{ addresses: [address], conditions: { ready: true } }],
-      ports: [{ name: 'xpra-ssl', port: (server.address() as AddressInfo).port, protocol: 'TCP' }],
+      endpoints: [{ addresses: [container.ip], conditions: { ready: true } }],
+      ports: [
+        { name: 'xpra-ssl', port: XPRA_SSL_PORT, protocol: 'TCP' },
+        { name: 'xpra-ws', port: XPRA_WS_PORT, protocol: 'TCP' },
+      ],
     },
   });
 }
@@ -100,17 +130,17 @@ async function standInForPod(sessionId: string): Promise<void> {
 /** Creates a session through the API while its pod is played here; returns its id once ready. */
 async function readySession(token: string): Promise<string> {
   const created = t.call('POST', '/v1/sessions', { token, body: { app: 'firefox' } });
-  const pod = await until('a session pod', async () => (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: KUBE_LABELS.session })).items.find((p) => !standInSessions.has(p.metadata?.labels?.[KUBE_LABELS.session] ?? '')), 60_000);
+  const pod = await until('a session pod', async () => (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: KUBE_LABELS.session })).items.find((p) => !played.has(p.metadata?.labels?.[KUBE_LABELS.session] ?? '')), 60_000);
   const sessionId = pod.metadata!.labels![KUBE_LABELS.session]!;
-  standInSessions.add(sessionId);
-  await standInForPod(sessionId);
+  played.add(sessionId);
+  await playPod(sessionId);
   const answer = await created;
   expect([201, 202], JSON.stringify(answer.body)).toContain(answer.status);
   expect(answer.body.session_id).toBe(sessionId);
-  await until('the session ready', async () => ((await t.call('GET', `/v1/sessions/${sessionId}`, { token })).body.state === 'ready' ? true : null), 90_000);
+  await until('the session ready', async () => ((await t.call('GET', `/v1/sessions/${sessionId}`, { token })).body.state === 'ready' ? true : null), 120_000);
   return sessionId;
 }
-const standInSessions = new Set<string>();
+const played = new Set<string>();
 
 /** What the cluster holds of a session, by kind. */
 async function objectsOf(sessionId: string): Promise<Record<string, number>> {
@@ -141,9 +171,21 @@ describe('a worker with HACKSTREAM_RUNTIME=kubernetes', () => {
     // The browser route reaches the API's connect check through the cluster's ingress.
     expect(await ingress.status(new URL(t.sessionOrigin(sessionId)).hostname)).toBe(401);
 
+    // The native client through the cluster's ingress (SNI passthrough to the pod), with a one-time token.
+    const { native } = (await t.call('POST', `/v1/sessions/${sessionId}/connect`, { token: user.token })).body.connect;
+    const client = attachXpra({ host: '127.0.0.1', port: ingress.port, sni: native.sni, caFile: stack.caFile, username: native.username, password: native.password });
+    try {
+      expect(await client.attached(60_000), client.output()).toBe(true);
+      // The session monitor read the attach from the pod's xpra (by exec): the session is active.
+      await until('the session active', async () => ((await t.call('GET', `/v1/sessions/${sessionId}`, { token: user.token })).body.state === 'active' ? true : null), 60_000);
+    } finally {
+      await client.stop();
+    }
+
     await t.stopAndWait(user.token, sessionId);
     await until('every object of the session gone', async () => (Object.values(await objectsOf(sessionId)).every((n) => n === 0) ? true : null), 60_000);
-  }, 240_000);
+    await players.removeSessionContainers(sessionId);
+  }, 300_000);
 
   it('ends a session whose node stops answering with node_lost, and removes its routes', async () => {
     const user = await t.newUser();
@@ -160,5 +202,6 @@ describe('a worker with HACKSTREAM_RUNTIME=kubernetes', () => {
     expect(ended).toMatchObject({ state: 'failed', reason: 'node_lost' });
     const left = await objectsOf(sessionId);
     expect({ ingressRoutes: left.ingressRoutes, ingressRouteTcps: left.ingressRouteTcps }).toEqual({ ingressRoutes: 0, ingressRouteTcps: 0 });
-  }, 240_000);
+    await players.removeSessionContainers(sessionId);
+  }, 300_000);
 });

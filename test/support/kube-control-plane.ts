@@ -6,7 +6,7 @@
  * pods are evicted). Built from the Go module proxy by tools/k8s-control-plane/build.sh into
  * .tools/k8s-control-plane/bin.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -30,12 +30,28 @@ export interface KubeControlPlane {
   nodeName: string;
   /** Makes a namespace as a cluster has it: with its `default` service account (no controller makes it here). */
   createNamespace(name: string): Promise<void>;
-  /** Adds a node played by a kwok of its own (its kubelet, as it were), once it is Ready. */
-  addNode(name: string): Promise<void>;
+  /**
+   * Adds a node played by a kwok of its own (its kubelet, as it were), once it is Ready. With
+   * `execDir`, that kwok also serves the kubelet's API to the API server, and a command exec'd in
+   * any pod on the node runs on this host, found first in `execDir` (where a test puts what plays
+   * the pod's commands).
+   */
+  addNode(name: string, opts?: { execDir?: string }): Promise<void>;
   /** Kills the kwok that plays a node added by `addNode`: it sends no more heartbeats, as a node whose host died. */
   silenceNode(name: string): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** Every pod's commands run on kwok's host, in its working directory, with its PATH (kwok's ClusterExec). */
+const CLUSTER_EXEC = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterExec
+metadata:
+  name: on-this-host
+spec:
+  execs:
+    - local:
+        workDir: /tmp
+`;
 
 /** The annotation kwok manages nodes by (its `--manage-nodes-with-annotation-selector`). */
 const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
@@ -58,9 +74,9 @@ export async function startKubeControlPlane(opts: { controllerManager?: boolean;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-kube-'));
   const procs: ChildProcess[] = [];
   /** Starts a binary, its output in `<logName>.log` (the binary's name by default). */
-  const launch = (name: string, args: string[], logName = name) => {
+  const launch = (name: string, args: string[], logName = name, env: Record<string, string> = {}) => {
     const log = openSync(path.join(dir, `${logName}.log`), 'a');
-    const proc = spawn(bin(name), args, { stdio: ['ignore', log, log] });
+    const proc = spawn(bin(name), args, { stdio: ['ignore', log, log], env: { ...process.env, ...env } });
     procs.push(proc);
     return proc;
   };
@@ -105,6 +121,8 @@ export async function startKubeControlPlane(opts: { controllerManager?: boolean;
       `--token-auth-file=${path.join(dir, 'tokens.csv')}`,
       '--authorization-mode=RBAC',
       '--enable-priority-and-fairness=false',
+      // kwok's nodes have an address only (127.0.0.1), no host name that resolves.
+      '--kubelet-preferred-address-types=InternalIP',
     ]);
     const server = `https://127.0.0.1:${apiPort}`;
     const caFile = path.join(pki, 'apiserver.crt');
@@ -136,12 +154,23 @@ export async function startKubeControlPlane(opts: { controllerManager?: boolean;
     if (stages === shipped) throw new Error("kwok's heartbeat stage no longer reads as expected (durationMilliseconds: 20000): update HEARTBEAT_MS's rewrite");
     writeFileSync(path.join(dir, 'kwok-stages.yaml'), stages);
     // One kwok per node, managing the nodes annotated with its name: killing it silences that node alone.
-    const kwokFor = (node: string) =>
-      launch(
+    const kwokFor = async (node: string, execDir?: string) => {
+      const args = [`--kubeconfig=${kubeconfigFile}`, '--manage-all-nodes=false', `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=${node}`];
+      if (!execDir) return launch('kwok', [...args, `--config=${path.join(dir, 'kwok-stages.yaml')}`], `kwok-${node}`);
+      // Its kubelet API on a port of its own, over TLS (the API server does not verify it here).
+      const port = await freePort();
+      const cert = path.join(dir, `kwok-${node}.crt`);
+      const key = path.join(dir, `kwok-${node}.key`);
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', `/CN=${node}`, '-keyout', key, '-out', cert], { stdio: 'ignore' });
+      const config = path.join(dir, `kwok-${node}.yaml`);
+      writeFileSync(config, `${stages}\n---\n${CLUSTER_EXEC}`);
+      return launch(
         'kwok',
-        [`--kubeconfig=${kubeconfigFile}`, `--config=${path.join(dir, 'kwok-stages.yaml')}`, '--manage-all-nodes=false', `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=${node}`],
+        [...args, `--config=${config}`, `--server-address=127.0.0.1:${port}`, '--node-ip=127.0.0.1', `--node-port=${port}`, `--tls-cert-file=${cert}`, `--tls-private-key-file=${key}`],
         `kwok-${node}`,
+        { PATH: `${execDir}:${process.env['PATH'] ?? ''}` },
       );
+    };
     const kwoks = new Map<string, ChildProcess>();
     if (opts.controllerManager) {
       launch('kube-controller-manager', [
@@ -153,8 +182,8 @@ export async function startKubeControlPlane(opts: { controllerManager?: boolean;
         `--node-monitor-grace-period=${NODE_GRACE_SECONDS}s`,
       ]);
     }
-    const addNode = async (name: string) => {
-      kwoks.set(name, kwokFor(name));
+    const addNode = async (name: string, nodeOpts: { execDir?: string } = {}) => {
+      kwoks.set(name, await kwokFor(name, nodeOpts.execDir));
       await core.createNode({
         body: {
           metadata: { name, annotations: { [KWOK_NODE_ANNOTATION]: name }, labels: { type: 'kwok', 'kubernetes.io/hostname': name } },

@@ -15,6 +15,7 @@ import { httpStatus } from '../../activities/ingress-liveness.js';
 import { ENTRYPOINT } from '../../core/ingress-names.js';
 import type { KubeControlPlane } from './kube-control-plane.js';
 import { traefikBinary } from './paths.js';
+import { ingressGid } from './traefik.js';
 import { freePort } from './ports.js';
 import { until } from './until.js';
 
@@ -42,7 +43,9 @@ export async function startKubeIngress(cp: KubeControlPlane, namespace: string):
     }),
     { mode: 0o600 },
   );
-  const proc: ChildProcess = spawn(traefikBinary(), [`--configFile=${configFile}`], { stdio: 'ignore' });
+  // With the ingress group, as a host's Traefik: a session container playing a pod is behind the
+  // host firewall, which lets only that group in.
+  const proc: ChildProcess = spawn(traefikBinary(), [`--configFile=${configFile}`], { stdio: 'ignore', gid: ingressGid() });
   const ingress: KubeIngress = {
     port,
     // Traefik presents its default certificate here: only the status counts.
