@@ -1,7 +1,7 @@
 /**
  * The session image's command that waits for (or closes) the app's window
  * (images/session/app-window.py), and what its exit codes mean: the Docker runtime runs it by
- * exec, a Kubernetes session pod's readiness probe runs it in the pod.
+ * exec, a Kubernetes session pod's startup probe runs it in the pod.
  */
 
 /** What waiting for the app's window found: it is there, or not yet, or not even the X display. */

@@ -206,7 +206,7 @@ export function kubeProfileClaim(spec: SessionSpec, where: KubeSessionPlacement)
 }
 
 
-/** How long one readiness probe waits for the app's window. */
+/** How long one startup probe waits for the app's window. */
 const READINESS_WAIT_SECONDS = 2;
 
 /** The session's user (the image's `hs`), never root; the runtime's default system call filter. */
@@ -273,12 +273,15 @@ function sessionPod(spec: SessionSpec, { metadata }: SessionMeta, where: KubeSes
           // Requests equal to limits: the node reserves what the session may use (Guaranteed).
           resources: { requests: limits, limits },
           // Ready once the app's window is up, as the Docker runtime's start waits for it: the
-          // worker takes the pod's readiness for it (kube-container-runtime.ts appWindow).
-          readinessProbe: {
+          // worker takes the pod's readiness for it (kube-container-runtime.ts appWindow). A
+          // startup probe, not a readiness probe: it stops once it succeeds (no process a second
+          // for the session's whole life), and a pod whose app never shows within the session's
+          // ready time is ended.
+          startupProbe: {
             exec: { command: appWindowWait(launch.windowClass, READINESS_WAIT_SECONDS) },
             periodSeconds: 1,
             timeoutSeconds: READINESS_WAIT_SECONDS + 5,
-            failureThreshold: 1,
+            failureThreshold: Math.max(1, spec.timeouts.readySeconds),
           },
           securityContext: CONTAINER_SECURITY,
           volumeMounts: [

@@ -104,6 +104,17 @@ const envSchema = z.object({
   HACKSTREAM_KUBE_API_UPSTREAM: z.string().url().optional(),
   // The cluster's credentials for a worker outside it (the usual variable); inside, its service account's.
   KUBECONFIG: z.string().min(1).optional(),
+  // On a cluster: the Secret, namespace/name, the preparation Job keeps the HackStream CA in (worker/ca-secret.ts).
+  HACKSTREAM_KUBE_CA_STORE: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value === '') return undefined;
+      const [namespace = '', name = '', ...rest] = value.split('/');
+      if (rest.length === 0 && KUBE_NAME.test(namespace) && KUBE_SUBDOMAIN.test(name)) return { namespace, name };
+      ctx.addIssue({ code: 'custom', message: 'must be namespace/name of a Secret, e.g. hackstream/hackstream-ca' });
+      return z.NEVER;
+    }),
 
   // Sessions run in the Docker engine's user namespace (dockerd --userns-remap): their uids are a
   // subordinate range, no host account. `off` accepts an engine without one (sessions' uid 1000
@@ -548,6 +559,7 @@ function kubeConfig(e: ParsedEnv) {
     nodeLostAfterSeconds: e.HACKSTREAM_KUBE_NODE_LOST_AFTER_SECONDS,
     apiUpstream: e.HACKSTREAM_KUBE_API_UPSTREAM,
     kubeconfigFile: e.KUBECONFIG,
+    caSecret: e.HACKSTREAM_KUBE_CA_STORE,
   };
 }
 

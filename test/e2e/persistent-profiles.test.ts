@@ -13,13 +13,12 @@ import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } fro
 import { readAppCatalog } from '../../core/app-catalog.js';
 import { loadWorkerConfig } from '../../core/config.js';
 import { readXpraStatus } from '../../activities/xpra-info.js';
-import { defaultPayloadConverter } from '@temporalio/common';
-import type { RemovedSession } from '../../activities/session-removal.js';
 import { sessionWorkflowId } from '../../workflows/messages.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { docker, execIn, sessionContainers } from '../support/docker.js';
 import { serveOutside } from '../support/outside-world.js';
 import { reconcileNow } from '../support/reconcile-pass.js';
+import { appQuitOf as appQuitOfHistory } from '../support/session-history.js';
 
 const FIREFOX = readAppCatalog().firefox!;
 
@@ -80,15 +79,7 @@ async function start(token: string, body: Record<string, unknown>) {
 
 const stop = (token: string, sessionId: string) => t.stopAndWait(token, sessionId);
 
-/** How the app ended at the session's removal: the removeSession activity's answer, from its workflow's history. */
-async function appQuitOf(sessionId: string): Promise<RemovedSession['appQuit']> {
-  const events = (await t.temporal.workflow.getHandle(sessionWorkflowId(sessionId)).fetchHistory()).events ?? [];
-  const scheduled = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'removeSession').map((e) => String(e.eventId)));
-  const completed = events.find((e) => scheduled.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)));
-  const payload = completed?.activityTaskCompletedEventAttributes?.result?.payloads?.[0];
-  if (!payload) throw new Error(`session ${sessionId}: no completed removeSession in its workflow's history`);
-  return defaultPayloadConverter.fromPayload<RemovedSession>(payload).appQuit;
-}
+const appQuitOf = (sessionId: string) => appQuitOfHistory(t.temporal, sessionId);
 
 describe('a persistent Firefox profile', () => {
   it("keeps what a site stored for the user's next persistent session; their ephemeral sessions and other users never see it", async () => {

@@ -10,13 +10,17 @@
  * envelope is checked.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import https from 'node:https';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { AuthorizationV1Api, CoreV1Api, type V1ResourceAttributes } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuthorizationV1Api, CoreV1Api, KubeConfig, type V1ResourceAttributes } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { FileCertificateAuthority } from '../../core/certificate-authority.js';
+import { createLogger } from '../../core/logger.js';
+import { CA_SECRET_KEYS, ensureCaSecret } from '../../worker/ca-secret.js';
 import { KUBE_TOOLS_BIN, startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
 import { REPO_ROOT } from '../support/paths.js';
 
@@ -27,6 +31,7 @@ const NAMESPACE = 'hackstream';
 const SESSIONS = `${NAMESPACE}-sessions`;
 const WORKER = `system:serviceaccount:${NAMESPACE}:${RELEASE}-hackstream-worker`;
 const API = `system:serviceaccount:${NAMESPACE}:${RELEASE}-hackstream-api`;
+const PREPARE = `system:serviceaccount:${NAMESPACE}:${RELEASE}-hackstream-prepare`;
 
 interface KubeObject {
   apiVersion: string;
@@ -157,7 +162,17 @@ describe('the Helm chart', () => {
   it("lets the worker manage sessions in the sessions' namespace and nothing anywhere else", async () => {
     // The chart's service accounts and the worker's Role and binding, created for real.
     const rbac = (await render([])).filter((o) => ['ServiceAccount', 'Role', 'RoleBinding'].includes(o.kind));
-    expect(rbac.map((o) => o.kind).sort()).toEqual(['Role', 'RoleBinding', 'ServiceAccount', 'ServiceAccount']);
+    expect(rbac.map((o) => `${o.kind} ${o.metadata.name}`).sort()).toEqual(
+      [
+        `Role ${RELEASE}-hackstream-prepare`,
+        `Role ${RELEASE}-hackstream-worker`,
+        `RoleBinding ${RELEASE}-hackstream-prepare`,
+        `RoleBinding ${RELEASE}-hackstream-worker`,
+        `ServiceAccount ${RELEASE}-hackstream-api`,
+        `ServiceAccount ${RELEASE}-hackstream-prepare`,
+        `ServiceAccount ${RELEASE}-hackstream-worker`,
+      ].sort(),
+    );
     for (const o of rbac) {
       const res = await request('POST', await collectionPath(o), o);
       expect(res.status, JSON.stringify(res.body)).toBe(201);
@@ -202,11 +217,58 @@ describe('the Helm chart', () => {
       { namespace: SESSIONS, verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'rolebindings' },
     ];
     for (const a of denied) expect(await may(WORKER, a), JSON.stringify(a)).toBe(false);
+    // The preparation's account may make the CA's Secret and read that one back, nothing else.
+    const caSecret = `${RELEASE}-hackstream-ca`;
+    expect(await may(PREPARE, { namespace: NAMESPACE, verb: 'create', resource: 'secrets' })).toBe(true);
+    expect(await may(PREPARE, { namespace: NAMESPACE, verb: 'get', resource: 'secrets', name: caSecret })).toBe(true);
+    for (const a of [
+      { namespace: NAMESPACE, verb: 'get', resource: 'secrets', name: RELEASE + '-hackstream' },
+      { namespace: NAMESPACE, verb: 'list', resource: 'secrets' },
+      { namespace: NAMESPACE, verb: 'update', resource: 'secrets', name: caSecret },
+      { namespace: NAMESPACE, verb: 'create', resource: 'pods' },
+      { namespace: SESSIONS, verb: 'create', resource: 'secrets' },
+      { verb: 'list', resource: 'secrets' },
+    ] satisfies V1ResourceAttributes[]) {
+      expect(await may(PREPARE, a), JSON.stringify(a)).toBe(false);
+    }
     // The API's account has no rights in the sessions' namespace at all.
     for (const resource of ['pods', 'secrets', 'services']) expect(await may(API, { namespace: SESSIONS, verb: 'create', resource })).toBe(false);
     // Only the worker's pods get a token for the API server.
     const core = cp.config.makeApiClient(CoreV1Api);
     expect((await core.readNamespacedServiceAccount({ namespace: NAMESPACE, name: `${RELEASE}-hackstream-worker` })).automountServiceAccountToken).toBe(true);
     expect((await core.readNamespacedServiceAccount({ namespace: NAMESPACE, name: `${RELEASE}-hackstream-api` })).automountServiceAccountToken).toBe(false);
+  });
+
+  // After the RBAC test, which made the chart's accounts and roles for real.
+  it("keeps the HackStream CA in a Secret the preparation makes once with its account's token: name-constrained, kept as it is afterwards", async () => {
+    const core = cp.config.makeApiClient(CoreV1Api);
+    // The preparation Job's credentials, as its pod would get them.
+    const { status } = await core.createNamespacedServiceAccountToken({ namespace: NAMESPACE, name: `${RELEASE}-hackstream-prepare`, body: { spec: { audiences: [], expirationSeconds: 600 } } });
+    const asPrepare = new KubeConfig();
+    asPrepare.loadFromOptions({
+      clusters: [{ name: 'test', server: cp.server, caFile: cp.caFile }],
+      users: [{ name: 'prepare', token: status!.token }],
+      contexts: [{ name: 'test', cluster: 'test', user: 'prepare' }],
+      currentContext: 'test',
+    });
+    const where = { namespace: NAMESPACE, name: `${RELEASE}-hackstream-ca` };
+    const ingress = { publicHost: 'hackstream.example.org', domain: 'hackstream.example.org' };
+    const logger = createLogger({ service: 'helm-test', level: 'error', json: false });
+    expect(await ensureCaSecret(asPrepare, where, ingress, logger)).toEqual({ created: true });
+    const made = await core.readNamespacedSecret(where);
+    const pem = (key: string) => Buffer.from(made.data![key]!, 'base64').toString('utf8');
+    expect(pem(CA_SECRET_KEYS.key)).toMatch(/PRIVATE KEY/);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-helm-ca-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(path.join(dir, 'ca.pem'), pem(CA_SECRET_KEYS.cert));
+    writeFileSync(path.join(dir, 'ca-key.pem'), pem(CA_SECRET_KEYS.key), { mode: 0o600 });
+    expect(await new FileCertificateAuthority(path.join(dir, 'ca.pem'), path.join(dir, 'ca-key.pem'), { dnsNames: [], ipAddresses: [] }).isNameConstrained()).toBe(true);
+    // A second install's preparation keeps it: devices pin its fingerprint.
+    expect(await ensureCaSecret(asPrepare, where, ingress, logger)).toEqual({ created: false });
+    expect((await core.readNamespacedSecret(where)).data).toEqual(made.data);
+    // A Secret of that name that is not a CA is not taken for one.
+    const other = { namespace: NAMESPACE, name: 'not-a-ca' };
+    await core.createNamespacedSecret({ namespace: NAMESPACE, body: { metadata: { name: other.name }, stringData: { 'ca.pem': 'x' } } });
+    await expect(ensureCaSecret(cp.config, other, ingress, logger)).rejects.toThrow(/exists without ca-key\.pem: it is not a HackStream CA/);
   });
 });

@@ -21,7 +21,10 @@ import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, NetworkingV1Api } from '@k
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stackLabelFilter } from '../../activities/container-labels.js';
 import { DockerSessionRuntime } from '../../activities/docker-session-runtime.js';
-import { KUBE_LABELS, kubeSessionName, kubeSessionSelector } from '../../activities/kube-session-objects.js';
+import { KUBE_LABELS, kubeProfileClaimName, kubeSessionName, kubeSessionSelector } from '../../activities/kube-session-objects.js';
+import { KubeSessionRoutes } from '../../activities/kube-session-routes.js';
+import { KubeSessionRuntime } from '../../activities/kube-session-runtime.js';
+import { loadWorkerConfig } from '../../core/config.js';
 import { FILES } from '../../activities/session-files.js';
 import { SubnetPool } from '../../activities/subnet-pool.js';
 import { readAppCatalog } from '../../core/app-catalog.js';
@@ -30,6 +33,8 @@ import { startApiOn, type ApiUnderTest } from '../support/api-under-test.js';
 import { sessionFilesIn } from '../support/docker.js';
 import { startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
 import { startKubeIngress, type KubeIngress } from '../support/kube-ingress.js';
+import { reconcileNow } from '../support/reconcile-pass.js';
+import { appQuitOf } from '../support/session-history.js';
 import { testSessionSpec } from '../support/session-spec.js';
 import { startTestStack, type TestStack } from '../support/test-stack.js';
 import { until } from '../support/until.js';
@@ -85,6 +90,8 @@ beforeAll(async () => {
     HACKSTREAM_KUBE_NAMESPACE: NAMESPACE,
     HACKSTREAM_KUBE_NODE_NAME: nodeName,
     HACKSTREAM_KUBE_NODE_LOST_AFTER_SECONDS: '1',
+    // The reconciler's test leaves sessions without a workflow: removed once a second old.
+    HACKSTREAM_RECONCILE_GRACE_SECONDS: '1',
     // The worker asks the cluster's ingress whether a session's routes are served.
     HACKSTREAM_INGRESS_ADDRESS: `127.0.0.1:${ingress.port}`,
   });
@@ -128,8 +135,8 @@ async function playPod(sessionId: string): Promise<void> {
 }
 
 /** Creates a session through the API while its pod is played here; returns its id once ready. */
-async function readySession(token: string): Promise<string> {
-  const created = t.call('POST', '/v1/sessions', { token, body: { app: 'firefox' } });
+async function readySession(token: string, body: Record<string, unknown> = {}): Promise<string> {
+  const created = t.call('POST', '/v1/sessions', { token, body: { app: 'firefox', ...body } });
   const pod = await until('a session pod', async () => (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: KUBE_LABELS.session })).items.find((p) => !played.has(p.metadata?.labels?.[KUBE_LABELS.session] ?? '')), 60_000);
   const sessionId = pod.metadata!.labels![KUBE_LABELS.session]!;
   played.add(sessionId);
@@ -167,7 +174,7 @@ describe('a worker with HACKSTREAM_RUNTIME=kubernetes', () => {
     expect(pod.spec?.nodeName).toBe(nodeName);
     expect(pod.metadata?.labels?.[KUBE_LABELS.user]).toBe(user.id);
     // Ready means the app's window is up: the pod's probe waits for it as the Docker start does.
-    expect(pod.spec?.containers[0]?.readinessProbe?.exec?.command?.[0]).toBe('hackstream-app-window');
+    expect(pod.spec?.containers[0]?.startupProbe?.exec?.command?.[0]).toBe('hackstream-app-window');
     // The browser route reaches the API's connect check through the cluster's ingress.
     expect(await ingress.status(new URL(t.sessionOrigin(sessionId)).hostname)).toBe(401);
 
@@ -186,6 +193,64 @@ describe('a worker with HACKSTREAM_RUNTIME=kubernetes', () => {
     await until('every object of the session gone', async () => (Object.values(await objectsOf(sessionId)).every((n) => n === 0) ? true : null), 60_000);
     await players.removeSessionContainers(sessionId);
   }, 300_000);
+
+  it("gives a persistent session its profile's claim, sized by the quota, one session at a time; the app is asked to quit (by exec) before its pod goes, and the claim stays", async () => {
+    const admin = await t.newUser('admin');
+    const user = await t.newUser();
+    const quota = await t.call('PATCH', `/v1/users/${user.id}`, { token: admin.token, body: { quota: { storage_mb: 64 } } });
+    expect(quota.status, JSON.stringify(quota.body)).toBe(200);
+    const sessionId = await readySession(user.token, { profile: 'persist' });
+    const pod = await core.readNamespacedPod({ namespace: NAMESPACE, name: kubeSessionName(sessionId) });
+    const claimName = pod.spec?.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName;
+    expect(claimName).toBe(kubeProfileClaimName(user.id, 'firefox'));
+    const claim = await core.readNamespacedPersistentVolumeClaim({ namespace: NAMESPACE, name: claimName! });
+    expect(claim.spec?.accessModes).toEqual(['ReadWriteOncePod']);
+    expect(claim.spec?.resources?.requests?.['storage']).toBe('64Mi');
+    // The profile has one writer: a second persistent session of the same app is refused.
+    const second = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox', profile: 'persist' } });
+    expect(second.status, JSON.stringify(second.body)).toBe(409);
+    expect(second.body.error).toMatchObject({ code: 'profile_in_use', session_id: sessionId });
+
+    // What the pod's startup probe would have waited for (kwok does not run probes): the app's window.
+    const player = (await players.listManaged()).find((c) => c.sessionId === sessionId)!;
+    await until('the app’s window in the played pod', async () => ((await players.appWindow(player.id, readAppCatalog().firefox!.windowClass, 2)) === 'shown' ? true : null), 60_000);
+
+    await t.stopAndWait(user.token, sessionId);
+    // Its app closed its window when asked, in the pod: the container playing it ended with it
+    // (nothing here stops that container but its app's quit).
+    expect(await appQuitOf(t.temporal, sessionId)).toMatchObject({ quit: true });
+    await until('the app quit in the played pod', async () => ((await players.inspect(player.id))?.running === false ? true : null), 30_000);
+    await until('every object of the session gone', async () => (Object.values(await objectsOf(sessionId)).every((n) => n === 0) ? true : null), 60_000);
+    expect((await core.readNamespacedPersistentVolumeClaim({ namespace: NAMESPACE, name: claimName! })).metadata?.deletionTimestamp).toBeUndefined();
+    await players.removeSessionContainers(sessionId);
+  }, 300_000);
+
+  it("leaves nothing of sessions without a workflow: the reconciler removes a pod's objects and routes, and what a teardown cut short left", async () => {
+    const taskQueue = stack.env['HACKSTREAM_TASK_QUEUE']!;
+    // Made as the worker makes them (its stack is its task queue), on the cluster's other node.
+    const kube = new KubeSessionRuntime(cp.config, { namespace: NAMESPACE, stack: taskQueue, ingress: { namespace: 'traefik', podLabels: { 'app.kubernetes.io/name': 'traefik' } }, nodeName: cp.nodeName });
+    const routes = new KubeSessionRoutes(cp.config, { namespace: NAMESPACE, stack: taskQueue, domain: loadWorkerConfig(stack.env).ingress.domain }, { host: '127.0.0.1', port: 1, caPem: async () => '' });
+    const image = readAppCatalog().firefox!.image;
+    const orphan = testSessionSpec(image);
+    const cutShort = testSessionSpec(image);
+    for (const spec of [orphan, cutShort]) {
+      await kube.ensureSession(spec, { [FILES.cert]: 'CERT', [FILES.key]: 'KEY' });
+      await routes.add({ sessionId: spec.sessionId, containerIp: '' });
+    }
+    // A teardown cut short after the pod: its Service, Secret, NetworkPolicy and routes are left.
+    await core.deleteNamespacedPod({ namespace: NAMESPACE, name: kubeSessionName(cutShort.sessionId), gracePeriodSeconds: 0 });
+    await until('the cut-short session’s pod gone', async () => ((await kube.podState(cutShort.sessionId)) === null ? true : null), 30_000);
+    expect(await objectsOf(orphan.sessionId)).toEqual({ pods: 1, services: 1, secrets: 1, networkPolicies: 1, ingressRoutes: 1, ingressRouteTcps: 1 });
+    expect(await objectsOf(cutShort.sessionId)).toMatchObject({ pods: 0, ingressRoutes: 1 });
+    // Older than the grace the stack was given (a create in flight has a workflow within it).
+    await new Promise((r) => setTimeout(r, 1500));
+
+    const report = await reconcileNow(t.temporal, taskQueue);
+    expect(report.reconciled).toBeGreaterThanOrEqual(2);
+    for (const spec of [orphan, cutShort]) {
+      await until('every object of the session gone', async () => (Object.values(await objectsOf(spec.sessionId)).every((n) => n === 0) ? true : null), 30_000);
+    }
+  }, 180_000);
 
   it('ends a session whose node stops answering with node_lost, and removes its routes', async () => {
     const user = await t.newUser();

@@ -108,7 +108,12 @@ describe('configuration', () => {
       nodeLostAfterSeconds: 20,
       apiUpstream: 'http://hackstream-api.hs.svc:80',
       kubeconfigFile: '/etc/hackstream/kubeconfig',
+      caSecret: undefined,
     });
+    expect(loadWorkerConfig({ ...secrets, HACKSTREAM_KUBE_CA_STORE: 'hackstream/hs-hackstream-ca' }).kube.caSecret).toEqual({ namespace: 'hackstream', name: 'hs-hackstream-ca' });
+    for (const bad of ['hs-ca', 'a/b/c', 'Hack/ca', '/ca']) {
+      expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_KUBE_CA_STORE: bad }), bad).toThrow(/HACKSTREAM_KUBE_CA_STORE: must be namespace\/name/);
+    }
     expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_RUNTIME: 'podman' })).toThrow(/HACKSTREAM_RUNTIME/);
     for (const bad of ['Sessions', 'hs_sessions', '-hs', 'x'.repeat(64)]) {
       expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_KUBE_NAMESPACE: bad }), bad).toThrow(/HACKSTREAM_KUBE_NAMESPACE/);

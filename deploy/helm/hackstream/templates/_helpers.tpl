@@ -30,6 +30,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- default (include "hackstream.fullname" .) .Values.secrets.existingSecret -}}
 {{- end -}}
 
+{{- define "hackstream.caSecretName" -}}
+{{- default (printf "%s-ca" (include "hackstream.fullname" .)) .Values.ca.existingSecret -}}
+{{- end -}}
+
 {{- define "hackstream.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
@@ -86,6 +90,8 @@ from the password variable defined before it.
 {{ include "hackstream.secretEnv" (list "REDIS_PASSWORD" .redisPasswordKey $root) }}
 - name: HACKSTREAM_REDIS_URL
   value: {{ printf "redis://%s:$(REDIS_PASSWORD)@%s" .redisUser (include "hackstream.redisAddress" $root) | quote }}
+- name: HACKSTREAM_CA_DIR
+  value: /etc/hackstream/ca
 - name: HACKSTREAM_TEMPORAL_ADDRESS
   value: {{ include "hackstream.temporalAddress" $root | quote }}
 - name: HACKSTREAM_TEMPORAL_NAMESPACE
@@ -142,4 +148,26 @@ from the password variable defined before it.
 {{- $pairs := list -}}
 {{- range $k, $v := . }}{{ $pairs = append $pairs (printf "%s=%s" $k $v) }}{{ end -}}
 {{- join "," $pairs -}}
+{{- end -}}
+
+{{/* The HackStream CA's Secret as a volume: the certificate only ("cert"), or with its key ("key"). */}}
+{{- define "hackstream.caVolume" -}}
+- name: ca
+  secret:
+    secretName: {{ include "hackstream.caSecretName" .root }}
+    # 0440: the pods' group (fsGroup) reads the files.
+    defaultMode: 288
+    items:
+      - key: ca.pem
+        path: ca.pem
+      {{- if eq .with "key" }}
+      - key: ca-key.pem
+        path: ca-key.pem
+      {{- end }}
+{{- end -}}
+
+{{- define "hackstream.caVolumeMount" -}}
+- name: ca
+  mountPath: /etc/hackstream/ca
+  readOnly: true
 {{- end -}}
