@@ -15,7 +15,7 @@ import { appWindowWait } from './app-window-command.js';
 import { ENTRYPOINT, SESSION_MIDDLEWARES, XPRA_SSL_PORT, XPRA_WS_PORT } from '../core/ingress-names.js';
 import { SESSION_SERVERS_TRANSPORT, sessionMiddlewares, sessionRouteRules } from '../core/traefik-dynamic-config.js';
 import type { SessionSpec } from '../workflows/messages.js';
-import { REFUSED_IPV4_RANGES } from './session-firewall.js';
+import { REFUSED_IPV4_RANGES, type ResolvedOpening } from './session-firewall.js';
 import { SESSION_FILES_MOUNT, SESSION_UID } from './session-files.js';
 import { sessionEnvironment, xpraArguments } from './xpra-arguments.js';
 
@@ -219,7 +219,8 @@ interface SessionMeta {
   selector: Record<string, string>;
 }
 
-export function kubeSessionObjects(spec: SessionSpec, files: Record<string, string>, where: KubeSessionPlacement): KubeSessionObjects {
+/** `openings`: the role's egress openings, resolved (session-firewall.ts resolveOpenings). */
+export function kubeSessionObjects(spec: SessionSpec, files: Record<string, string>, where: KubeSessionPlacement, openings: readonly ResolvedOpening[] = []): KubeSessionObjects {
   const labels = {
     ...kubeStackLabels(where.stack),
     [KUBE_LABELS.session]: spec.sessionId,
@@ -235,7 +236,7 @@ export function kubeSessionObjects(spec: SessionSpec, files: Record<string, stri
     secret: { apiVersion: 'v1', kind: 'Secret', metadata: meta.metadata, type: 'Opaque', stringData: files, immutable: true },
     pod: sessionPod(spec, meta, where),
     service: sessionService(meta),
-    networkPolicy: sessionNetworkPolicy(meta, where.ingress),
+    networkPolicy: sessionNetworkPolicy(meta, where.ingress, openings),
   };
 }
 
@@ -320,7 +321,7 @@ function sessionService({ metadata, selector }: SessionMeta): V1Service {
   };
 }
 
-function sessionNetworkPolicy({ metadata, selector }: SessionMeta, ingress: KubeIngressPeer): V1NetworkPolicy {
+function sessionNetworkPolicy({ metadata, selector }: SessionMeta, ingress: KubeIngressPeer, openings: readonly ResolvedOpening[]): V1NetworkPolicy {
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
@@ -346,6 +347,11 @@ function sessionNetworkPolicy({ metadata, selector }: SessionMeta, ingress: Kube
         // Names resolve through the cluster's DNS; everything else is the public internet only.
         { to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] },
         { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: [...REFUSED_IPV4_RANGES] } }] },
+        // The role's openings beyond it (a private range, a host), as the host firewall opens them.
+        ...openings.map(({ address, port }) => ({
+          to: [{ ipBlock: { cidr: address.includes('/') ? address : `${address}/32` } }],
+          ...(port === undefined ? {} : { ports: [{ port, protocol: 'TCP' }, { port, protocol: 'UDP' }] }),
+        })),
       ],
     },
   };

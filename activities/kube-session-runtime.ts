@@ -7,6 +7,7 @@
 import { CoreV1Api, NetworkingV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { goneIsDone, keepExisting, statusOf } from './kube-api-calls.js';
 import { PodExec, type ExecResult } from './kube-pod-exec.js';
+import { resolveOpenings } from './session-firewall.js';
 import type { SessionSpec } from '../workflows/messages.js';
 import { ProfileInUseError } from './errors.js';
 import { kubeProfileClaim, kubeProfileClaimName, kubeProfileSelector, kubeSessionName, kubeSessionObjects, kubeSessionSelector, kubeStackSelector, KUBE_LABELS, KUBE_SESSION_CONTAINER, KUBE_WINDOW_CLASS_ANNOTATION, type KubeSessionPlacement } from './kube-session-objects.js';
@@ -73,7 +74,8 @@ export class KubeSessionRuntime {
 
   /** Creates whatever of the session's objects does not exist yet; the secret and policy before the pod that needs them. */
   async ensureSession(spec: SessionSpec, files: Record<string, string>): Promise<KubePodState> {
-    const { secret, pod, service, networkPolicy } = kubeSessionObjects(spec, files, this.placement);
+    // The role's openings go into the session's NetworkPolicy, resolved now as a host's firewall does.
+    const { secret, pod, service, networkPolicy } = kubeSessionObjects(spec, files, this.placement, await resolveOpenings(spec.policy.egress ?? []));
     const namespace = this.placement.namespace;
     if (spec.profile === 'persist') await this.ensureProfileClaim(spec);
     await keepExisting(() => this.core.createNamespacedSecret({ namespace, body: secret }));

@@ -127,6 +127,24 @@ export function openingRules(sessionId: string, addresses: Array<{ address: stri
 export type Resolve = (host: string) => Promise<string[]>;
 const resolveIPv4: Resolve = async (host) => (await lookup(host, { all: true, family: 4 })).map((a) => a.address);
 
+/** An egress opening as it is applied: an IPv4 address or CIDR, and a port or every port. */
+export interface ResolvedOpening {
+  address: string;
+  port?: number;
+}
+
+/** A role's egress openings with their host names resolved (now: at the session's start). */
+export async function resolveOpenings(destinations: readonly string[], resolve: Resolve = resolveIPv4): Promise<ResolvedOpening[]> {
+  const addresses: ResolvedOpening[] = [];
+  for (const raw of destinations) {
+    const { host, port } = parseEgressDestination(raw);
+    const resolved = host.includes('/') || isIPv4(host) ? [host] : await resolve(host);
+    if (resolved.length === 0) throw new Error(`egress destination "${raw}": ${host} has no IPv4 address`);
+    for (const address of resolved) addresses.push({ address, ...(port === undefined ? {} : { port }) });
+  }
+  return addresses;
+}
+
 /** Runs iptables' tools; the only place they are spawned (argument lists, never a shell). */
 export interface PacketFilter {
   restore(family: 4 | 6, rules: string): Promise<void>;
@@ -199,13 +217,7 @@ export class SessionFirewall {
   /** Lets the session reach its role's destinations (host names resolved now). Replaces earlier openings. */
   async open(sessionId: string, destinations: readonly string[]): Promise<void> {
     await this.close(sessionId);
-    const addresses: Array<{ address: string; port?: number }> = [];
-    for (const raw of destinations) {
-      const { host, port } = parseEgressDestination(raw);
-      const resolved = host.includes('/') || isIPv4(host) ? [host] : await this.resolve(host);
-      if (resolved.length === 0) throw new Error(`egress destination "${raw}": ${host} has no IPv4 address`);
-      for (const address of resolved) addresses.push({ address, ...(port === undefined ? {} : { port }) });
-    }
+    const addresses = await resolveOpenings(destinations, this.resolve);
     for (const rule of openingRules(sessionId, addresses)) await this.must(4, ['-A', CHAINS.openings, ...rule]);
   }
 

@@ -18,7 +18,7 @@ import { KubeSessionMonitor, watchKubeSessions, type KubeMonitoredWorkflows } fr
 export interface KubeSessionHost {
   runtime: KubeContainerRuntime;
   profiles: KubeProfileClaims;
-  /** A session's egress policy is its NetworkPolicy (kube-session-objects.ts): nothing on the worker's host. */
+  /** A session's egress policy, its role's openings included, is its NetworkPolicy (kube-session-objects.ts): nothing on the worker's host. */
   firewall: ClusterEgress;
   /** The routes on the cluster, with what all of them name (made or brought up to date here). */
   routes(domain: string, probe: IngressProbe): Promise<KubeSessionRoutes>;
@@ -32,18 +32,17 @@ export interface KubeSessionHost {
 }
 
 /**
- * Per-role egress openings are the host firewall's on a Docker node; a session pod's policy lets
- * it reach the public internet only. A role that needs more is refused on a cluster rather than
- * started with less than it was promised.
+ * The host firewall's calls, with nothing to do on the worker's host: a session pod's
+ * NetworkPolicy holds what it may reach, its role's openings included (kube-session-runtime.ts
+ * resolves them when it makes the policy), and goes with the session's other objects.
  */
 export class ClusterEgress {
   install(): Promise<void> {
     return Promise.resolve();
   }
 
-  open(sessionId: string, destinations: readonly string[]): Promise<void> {
-    if (destinations.length === 0) return Promise.resolve();
-    return Promise.reject(new Error(`session ${sessionId}'s role opens ${destinations.join(', ')}: egress openings are not applied on a Kubernetes node pool yet`));
+  open(): Promise<void> {
+    return Promise.resolve();
   }
 
   close(): Promise<void> {

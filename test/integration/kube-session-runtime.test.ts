@@ -55,7 +55,12 @@ const files = { 'tls-cert.pem': 'CERT', 'tls-key.pem': 'KEY', 'token.pub': 'PUB'
 
 describe('the Kubernetes session runtime', () => {
   it('creates a session as a hardened pod with its secret, service and network policy, ready when the cluster says so', async () => {
-    const spec = testSessionSpec('hackstream/session-firefox:test', { url: 'https://example.com/', nodeLabels: { type: 'kwok' } });
+    // A role with egress openings: a private range on every port, and one address on one port.
+    const spec = testSessionSpec('hackstream/session-firefox:test', {
+      url: 'https://example.com/',
+      nodeLabels: { type: 'kwok' },
+      policy: { clipboard: true, fileTransfer: false, egress: ['10.20.0.0/16', '192.0.2.7:5432'] },
+    });
     const created = await runtime.ensureSession(spec, files);
     expect(created.name).toBe(kubeSessionName(spec.sessionId));
 
@@ -96,8 +101,14 @@ describe('the Kubernetes session runtime', () => {
     expect(policy.spec?.ingress?.[0]?._from).toEqual([
       { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'hackstream' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'traefik' } } },
     ]);
-    const open = policy.spec?.egress?.find((e) => e.to?.some((t) => t.ipBlock));
-    expect(open?.to?.[0]?.ipBlock).toEqual({ cidr: '0.0.0.0/0', except: [...REFUSED_IPV4_RANGES] });
+    const byBlock = policy.spec?.egress?.filter((e) => e.to?.some((t) => t.ipBlock)).map((e) => ({ to: e.to?.map((t) => t.ipBlock), ports: e.ports ?? null }));
+    expect(byBlock).toEqual([
+      // The public internet only...
+      { to: [{ cidr: '0.0.0.0/0', except: [...REFUSED_IPV4_RANGES] }], ports: null },
+      // ...and the role's openings beyond it.
+      { to: [{ cidr: '10.20.0.0/16' }], ports: null },
+      { to: [{ cidr: '192.0.2.7/32' }], ports: [{ port: 5432, protocol: 'TCP' }, { port: 5432, protocol: 'UDP' }] },
+    ]);
 
     // kwok plays the kubelet: the pod runs, gets an address and is ready.
     const ready = await until('the session pod ready', async () => {
