@@ -65,7 +65,8 @@ export class KubeContainerRuntime implements ContainerRuntime {
     const state = await this.kube.podState(containerId);
     if (!state) return null;
     const exitCode = state.end?.reason === 'app_exited' ? state.end.exitCode : null;
-    return { id: containerId, running: stillRuns(state), exitCode, imageId: state.imageId ?? '', pid: null };
+    // The reference, as imageId gives it: a pod is outdated when the reference it was made with is not the pool's any more.
+    return { id: containerId, running: stillRuns(state), exitCode, imageId: state.image ?? '', pid: null };
   }
 
   /** The cluster resolves an image on the node that runs the pod: the reference is all there is here. */

@@ -22,8 +22,8 @@ export interface KubePodState {
   ready: boolean;
   ip: string | null;
   nodeName: string | null;
-  /** The image its session container runs, as the node resolved it (its reference until then). */
-  imageId: string | null;
+  /** The image reference its session container was made with. */
+  image: string | null;
   /** How its session ended, once it has (podEndOf); null while it may still run. */
   end: KubePodEnd | null;
 }
@@ -239,7 +239,7 @@ function stateOf(pod: V1Pod): KubePodState {
     ready: statuses.length > 0 && statuses.every((s) => s.ready),
     ip: pod.status?.podIP ?? null,
     nodeName: pod.spec?.nodeName ?? null,
-    imageId: statuses.find((c) => c.name === KUBE_SESSION_CONTAINER)?.imageID || (pod.spec?.containers.find((c) => c.name === KUBE_SESSION_CONTAINER)?.image ?? null),
+    image: pod.spec?.containers.find((c) => c.name === KUBE_SESSION_CONTAINER)?.image ?? null,
     end: podEndOf(pod),
   };
 }
