@@ -97,20 +97,24 @@ export class KubeContainerRuntime implements ContainerRuntime {
   }
 
   /**
-   * Asks the app to close its windows (as on Docker: it saves its data and quits, and the pod
-   * ends with it), then ends the pod with what is left of `seconds` as its grace period.
+   * Asks the app to close its windows and waits up to `seconds` for it to save its data and quit
+   * (the pod ends with it), as on Docker. False when it still ran after them (the pod's removal
+   * then ends it).
    */
   async quitApp(sessionId: string, seconds: number): Promise<boolean> {
     const state = await this.kube.podState(sessionId);
     if (!state || !stillRuns(state)) return true;
-    const started = Date.now();
-    if (state.windowClass) {
-      // 1: no such window (the app already quit), 3: no display (nor app) any more.
-      const { exitCode } = await this.kube.exec(sessionId, appWindowClose(state.windowClass), 10_000).catch(() => ({ exitCode: -1 }));
-      if (exitCode !== 0 && exitCode !== 1 && exitCode !== 3) return false;
+    if (!state.windowClass) return false;
+    const deadline = Date.now() + seconds * 1000;
+    // 1: no such window (the app already quit), 3: no display (nor app) any more.
+    const { exitCode } = await this.kube.exec(sessionId, appWindowClose(state.windowClass), 10_000).catch(() => ({ exitCode: -1 }));
+    if (exitCode !== 0 && exitCode !== 1 && exitCode !== 3) return false;
+    for (;;) {
+      const now = await this.kube.podState(sessionId);
+      if (!now || now.end !== null) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, READY_POLL_MS));
     }
-    const left = Math.max(1, Math.ceil(seconds - (Date.now() - started) / 1000));
-    return this.kube.endPod(sessionId, left);
   }
 
   removeSessionContainers(sessionId: string): Promise<number> {

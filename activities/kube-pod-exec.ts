@@ -42,7 +42,7 @@ export function exitCodeOf(status: V1Status): number {
 
 /** What is used of the exec's WebSocket (the `ws` package's). */
 interface ExecSocket {
-  close(): void;
+  terminate(): void;
   once(event: 'close', listener: () => void): void;
 }
 
@@ -59,8 +59,11 @@ export class PodExec {
     return new Promise<ExecResult>((resolve, reject) => {
       let status: V1Status | null = null;
       let socket: ExecSocket | undefined;
+      let timedOut = false;
       const timer = setTimeout(() => {
-        socket?.close();
+        timedOut = true;
+        // At once, not after a close handshake the other end may never answer.
+        socket?.terminate();
         reject(new Error(`${command[0]} in pod ${pod} did not finish within ${timeoutMs} ms`));
       }, timeoutMs);
       const settle = () => {
@@ -82,7 +85,9 @@ export class PodExec {
         .then(
           (ws: unknown) => {
             socket = ws as ExecSocket;
-            socket.once('close', settle);
+            // Connected only after the time limit: nothing waits for it any more.
+            if (timedOut) socket.terminate();
+            else socket.once('close', settle);
           },
           (e: unknown) => {
             clearTimeout(timer);

@@ -282,7 +282,8 @@ function sessionPod(spec: SessionSpec, { metadata }: SessionMeta, where: KubeSes
             exec: { command: appWindowWait(launch.windowClass, READINESS_WAIT_SECONDS) },
             periodSeconds: 1,
             timeoutSeconds: READINESS_WAIT_SECONDS + 5,
-            failureThreshold: Math.max(1, spec.timeouts.readySeconds),
+            // A failing probe waits its READINESS_WAIT_SECONDS: so many fit the ready time.
+            failureThreshold: Math.max(1, Math.ceil(spec.timeouts.readySeconds / READINESS_WAIT_SECONDS)),
           },
           securityContext: CONTAINER_SECURITY,
           volumeMounts: [

@@ -81,10 +81,30 @@ export class KubeSessionRuntime {
     await keepExisting(() => this.core.createNamespacedSecret({ namespace, body: secret }));
     await keepExisting(() => this.networking.createNamespacedNetworkPolicy({ namespace, body: networkPolicy }));
     await keepExisting(() => this.core.createNamespacedService({ namespace, body: service }));
+    await this.removeEndedPod(spec.sessionId);
     await keepExisting(() => this.core.createNamespacedPod({ namespace, body: pod }));
     const state = await this.podState(spec.sessionId);
     if (!state) throw new Error(`the pod of session ${spec.sessionId} vanished right after its creation`);
     return state;
+  }
+
+  /**
+   * A pod of the session an earlier attempt left that cannot become ready (it ended, or is being
+   * deleted) goes first, so that a retried start makes it afresh instead of keeping it, as the
+   * Docker runtime replaces a container that is not running.
+   */
+  private async removeEndedPod(sessionId: string): Promise<void> {
+    const namespace = this.placement.namespace;
+    const ended = (await this.core.listNamespacedPod({ namespace, labelSelector: kubeSessionSelector(sessionId) })).items.filter(
+      (p) => podEndOf(p) !== null || p.metadata?.deletionTimestamp,
+    );
+    if (ended.length === 0) return;
+    for (const pod of ended) await goneIsDone(() => this.core.deleteNamespacedPod({ namespace, name: pod.metadata?.name ?? '', gracePeriodSeconds: 0 }));
+    const deadline = Date.now() + 30_000;
+    while ((await this.podState(sessionId)) !== null) {
+      if (Date.now() > deadline) throw new Error(`the ended pod of session ${sessionId} was not gone within 30 s`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 
   /**

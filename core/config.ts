@@ -14,7 +14,7 @@ import { APP_NAME_PATTERN, QUALITIES, type Quality } from './catalog.js';
 import { egressDestinationsSchema } from './egress-destinations.js';
 import { INGRESS_GROUP } from './ingress-names.js';
 import { ROLES, type Role } from './roles.js';
-import { KUBE_NAME, KUBE_SUBDOMAIN, parseKubeLabels } from './kube-names.js';
+import { isKubeLabelValue, KUBE_NAME, KUBE_SUBDOMAIN, parseKubeLabels } from './kube-names.js';
 import { DEFAULT_NODE_ID, MAX_NODE_LABELS, NODE_ID_PATTERN, NODE_LABEL_PATTERN, PLACEMENT_STRATEGIES, parseNodeLabels } from './node-names.js';
 
 /** The control task queue when HACKSTREAM_TASK_QUEUE is unset (stack/up.sh's). */
@@ -104,7 +104,7 @@ const envSchema = z.object({
   HACKSTREAM_KUBE_API_UPSTREAM: z.string().url().optional(),
   // The cluster's credentials for a worker outside it (the usual variable); inside, its service account's.
   KUBECONFIG: z.string().min(1).optional(),
-  // On a cluster: the Secret, namespace/name, the preparation Job keeps the HackStream CA in (worker/ca-secret.ts).
+  // On a cluster: the Secret, namespace/name, that keeps the HackStream CA (worker/ca-store-main.ts).
   HACKSTREAM_KUBE_CA_STORE: z
     .string()
     .optional()
@@ -500,9 +500,31 @@ function commonConfig(e: ParsedEnv) {
 }
 
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;
+/**
+ * What keeping the HackStream CA in a cluster's Secret reads (worker/ca-store-main.ts, the Helm
+ * chart's first hook): the names the CA is constrained to and where the Secret is; no database,
+ * Redis or Temporal, so that it can run before anything of the release exists.
+ */
+export function loadCaStoreConfig(env: Env) {
+  const e = parseEnv(env);
+  const store = e.HACKSTREAM_KUBE_CA_STORE;
+  if (!store) throw invalid('HACKSTREAM_KUBE_CA_STORE', 'required: namespace/name of the Secret that keeps the HackStream CA');
+  return {
+    env: e.HACKSTREAM_ENV,
+    logLevel: e.HACKSTREAM_LOG_LEVEL,
+    ingress: { publicHost: e.HACKSTREAM_PUBLIC_HOST, domain: e.HACKSTREAM_DOMAIN },
+    store,
+    kubeconfigFile: e.KUBECONFIG,
+  };
+}
+
 export function loadWorkerConfig(env: Env) {
   const e = parseEnv(env);
   const c = commonConfig(e);
+  // A cluster's objects carry the stack's name, the task queue, as a label's value.
+  if (e.HACKSTREAM_RUNTIME === 'kubernetes' && !isKubeLabelValue(c.temporal.taskQueue)) {
+    throw invalid('HACKSTREAM_TASK_QUEUE', 'with HACKSTREAM_RUNTIME=kubernetes, at most 63 characters, beginning and ending with a letter or digit (it labels the cluster\'s objects)');
+  }
   return {
     ...c,
     dockerSocket: e.HACKSTREAM_DOCKER_SOCKET,
@@ -559,7 +581,6 @@ function kubeConfig(e: ParsedEnv) {
     nodeLostAfterSeconds: e.HACKSTREAM_KUBE_NODE_LOST_AFTER_SECONDS,
     apiUpstream: e.HACKSTREAM_KUBE_API_UPSTREAM,
     kubeconfigFile: e.KUBECONFIG,
-    caSecret: e.HACKSTREAM_KUBE_CA_STORE,
   };
 }
 

@@ -12,6 +12,9 @@ export const KUBE_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-
 /** A label's name part and a label's value (a value may also be empty). */
 const LABEL_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
 
+/** Whether Kubernetes takes this as a label's value. */
+export const isKubeLabelValue = (value: string): boolean => value === '' || LABEL_NAME.test(value);
+
 const isLabelKey = (key: string): boolean => {
   const slash = key.indexOf('/');
   if (slash === -1) return LABEL_NAME.test(key);

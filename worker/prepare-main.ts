@@ -1,17 +1,14 @@
 /**
  * The one-off preparation a deployment runs before its APIs and workers start (the Helm chart's
- * Job, at every install and upgrade): the database migrated to the latest schema, Temporal's
- * search attributes registered and, on a cluster (HACKSTREAM_KUBE_CA_STORE), the HackStream CA
- * made in its Secret unless it exists. The worker does the first two at its start too; run first,
- * several API replicas and workers never race to migrate. Exits 0 when all are done.
+ * Job, at every install and upgrade): the database migrated to the latest schema and Temporal's
+ * search attributes registered. The worker does both at its start too; run first, several API
+ * replicas and workers never race to migrate. Exits 0 when both are done.
  */
 import { Connection } from '@temporalio/client';
 import { ConfigError, loadWorkerConfig } from '../core/config.js';
 import { migrateToLatest, openDatabase } from '../core/db/orm.js';
 import { createLogger } from '../core/logger.js';
 import { temporalConnectionOptions } from '../core/temporal-connection.js';
-import { ensureCaSecret } from './ca-secret.js';
-import { clusterCredentials } from './kube-session-host.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 
 async function main(): Promise<void> {
@@ -23,10 +20,6 @@ async function main(): Promise<void> {
     logger.info('database migrated', { driver: config.db.driver });
   } finally {
     await db.close();
-  }
-  if (config.kube.caSecret) {
-    const { created } = await ensureCaSecret(clusterCredentials(config.kube.kubeconfigFile), config.kube.caSecret, config.ingress, logger);
-    logger.info(created ? 'HackStream CA made' : 'HackStream CA kept', { secret: `${config.kube.caSecret.namespace}/${config.kube.caSecret.name}` });
   }
   const connection = await Connection.connect(await temporalConnectionOptions(config.temporal));
   try {

@@ -187,7 +187,6 @@ describe('the Helm chart', () => {
     const allowed: V1ResourceAttributes[] = [
       { namespace: SESSIONS, verb: 'create', resource: 'pods' },
       { namespace: SESSIONS, verb: 'delete', resource: 'pods' },
-      { namespace: SESSIONS, verb: 'watch', resource: 'pods' },
       { namespace: SESSIONS, verb: 'create', resource: 'pods', subresource: 'exec' },
       { namespace: SESSIONS, verb: 'create', resource: 'secrets' },
       { namespace: SESSIONS, verb: 'create', resource: 'services' },
@@ -212,6 +211,9 @@ describe('the Helm chart', () => {
       { namespace: NAMESPACE, verb: 'create', group: 'traefik.io', resource: 'middlewares' },
       { namespace: 'kube-system', verb: 'get', resource: 'secrets' },
       { namespace: 'default', verb: 'create', resource: 'pods' },
+      // Nothing it does not use.
+      { namespace: SESSIONS, verb: 'patch', resource: 'pods' },
+      { namespace: SESSIONS, verb: 'deletecollection', resource: 'secrets' },
       // Nor its own powers in the sessions' namespace.
       { namespace: SESSIONS, verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'roles' },
       { namespace: SESSIONS, verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'rolebindings' },

@@ -119,6 +119,24 @@ describe('the Kubernetes session runtime', () => {
     await runtime.removeSession(spec.sessionId);
   });
 
+  it('makes a pod afresh when a retried start finds one that ended (it could never become ready)', async () => {
+    const spec = testSessionSpec('hackstream/session-firefox:test');
+    await runtime.ensureSession(spec, files);
+    const name = kubeSessionName(spec.sessionId);
+    const first = await until('the pod running', async () => {
+      const pod = await core.readNamespacedPod({ namespace: NAMESPACE, name });
+      return pod.status?.phase === 'Running' ? pod : null;
+    }, 30_000);
+    // Its app ended (as the kubelet would write it); a retried start comes.
+    first.status = { ...first.status, phase: 'Failed', containerStatuses: first.status!.containerStatuses!.map((c) => ({ ...c, ready: false, state: { terminated: { exitCode: 1, reason: 'Error' } } })) };
+    await core.replaceNamespacedPodStatus({ namespace: NAMESPACE, name, body: first });
+    await runtime.ensureSession(spec, files);
+    const again = await core.readNamespacedPod({ namespace: NAMESPACE, name });
+    expect(again.metadata?.uid).not.toBe(first.metadata?.uid);
+    expect(await until('the new pod ready', async () => ((await runtime.podState(spec.sessionId))?.ready ? true : null), 30_000)).toBe(true);
+    await runtime.removeSession(spec.sessionId);
+  });
+
   it('creates nothing twice when a create is retried, concurrently too', async () => {
     const spec = testSessionSpec('hackstream/session-firefox:test');
     const first = await runtime.ensureSession(spec, files);

@@ -215,11 +215,18 @@ describe('a worker with HACKSTREAM_RUNTIME=kubernetes', () => {
     const player = (await players.listManaged()).find((c) => c.sessionId === sessionId)!;
     await until('the app’s window in the played pod', async () => ((await players.appWindow(player.id, readAppCatalog().firefox!.windowClass, 2)) === 'shown' ? true : null), 60_000);
 
+    // The kubelet's part, which kwok does not play: once the pod's app has ended (the container
+    // playing it, which nothing here stops but its app's quit), the pod's status says so.
+    const kubelet = until('the app quit in the played pod', async () => ((await players.inspect(player.id))?.running === false ? true : null), 60_000).then(async () => {
+      const name = kubeSessionName(sessionId);
+      const ended = await core.readNamespacedPod({ namespace: NAMESPACE, name });
+      ended.status = { ...ended.status, phase: 'Succeeded', containerStatuses: ended.status!.containerStatuses!.map((c) => ({ ...c, ready: false, state: { terminated: { exitCode: 0, reason: 'Completed' } } })) };
+      await core.replaceNamespacedPodStatus({ namespace: NAMESPACE, name, body: ended });
+    });
     await t.stopAndWait(user.token, sessionId);
-    // Its app closed its window when asked, in the pod: the container playing it ended with it
-    // (nothing here stops that container but its app's quit).
+    await kubelet;
+    // Its app closed its window when asked, in the pod, and the removal waited for it to end.
     expect(await appQuitOf(t.temporal, sessionId)).toMatchObject({ quit: true });
-    await until('the app quit in the played pod', async () => ((await players.inspect(player.id))?.running === false ? true : null), 30_000);
     await until('every object of the session gone', async () => (Object.values(await objectsOf(sessionId)).every((n) => n === 0) ? true : null), 60_000);
     expect((await core.readNamespacedPersistentVolumeClaim({ namespace: NAMESPACE, name: claimName! })).metadata?.deletionTimestamp).toBeUndefined();
     await players.removeSessionContainers(sessionId);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadApiConfig, loadWorkerConfig } from '../../core/config.js';
+import { ConfigError, loadApiConfig, loadCaStoreConfig, loadWorkerConfig } from '../../core/config.js';
 
 const secrets = { HACKSTREAM_JWT_SECRET: 'x'.repeat(40), HACKSTREAM_SESSION_TOKEN_SECRET: 'y'.repeat(40), HACKSTREAM_SECRET_KEY: 'z'.repeat(40) };
 
@@ -108,13 +108,22 @@ describe('configuration', () => {
       nodeLostAfterSeconds: 20,
       apiUpstream: 'http://hackstream-api.hs.svc:80',
       kubeconfigFile: '/etc/hackstream/kubeconfig',
-      caSecret: undefined,
     });
-    expect(loadWorkerConfig({ ...secrets, HACKSTREAM_KUBE_CA_STORE: 'hackstream/hs-hackstream-ca' }).kube.caSecret).toEqual({ namespace: 'hackstream', name: 'hs-hackstream-ca' });
+    // What keeping the CA in a Secret reads: nothing of the database, Redis or Temporal, not even their secrets.
+    expect(loadCaStoreConfig({ HACKSTREAM_ENV: 'production', HACKSTREAM_KUBE_CA_STORE: 'hackstream/hs-hackstream-ca', HACKSTREAM_PUBLIC_HOST: 'hs.example.org', HACKSTREAM_DOMAIN: 'hs.example.org' })).toMatchObject({
+      store: { namespace: 'hackstream', name: 'hs-hackstream-ca' },
+      ingress: { publicHost: 'hs.example.org', domain: 'hs.example.org' },
+    });
+    expect(() => loadCaStoreConfig({})).toThrow(/HACKSTREAM_KUBE_CA_STORE: required/);
     for (const bad of ['hs-ca', 'a/b/c', 'Hack/ca', '/ca']) {
-      expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_KUBE_CA_STORE: bad }), bad).toThrow(/HACKSTREAM_KUBE_CA_STORE: must be namespace\/name/);
+      expect(() => loadCaStoreConfig({ HACKSTREAM_KUBE_CA_STORE: bad }), bad).toThrow(/HACKSTREAM_KUBE_CA_STORE: must be namespace\/name/);
     }
     expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_RUNTIME: 'podman' })).toThrow(/HACKSTREAM_RUNTIME/);
+    // The task queue labels the cluster's objects: it must be a label's value there.
+    for (const bad of ['queue-', 'q'.repeat(64)]) {
+      expect(loadWorkerConfig({ ...secrets, HACKSTREAM_TASK_QUEUE: bad }).temporal.taskQueue).toBe(bad);
+      expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_TASK_QUEUE: bad, HACKSTREAM_RUNTIME: 'kubernetes' }), bad).toThrow(/HACKSTREAM_TASK_QUEUE: with HACKSTREAM_RUNTIME=kubernetes/);
+    }
     for (const bad of ['Sessions', 'hs_sessions', '-hs', 'x'.repeat(64)]) {
       expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_KUBE_NAMESPACE: bad }), bad).toThrow(/HACKSTREAM_KUBE_NAMESPACE/);
     }

@@ -30,6 +30,11 @@ app.kubernetes.io/component: {{ .component }}
 {{- default (include "hackstream.fullname" .) .Values.secrets.existingSecret -}}
 {{- end -}}
 
+{{/* The sessions' domain: <id>.sessions.<domain> and <id>.web.sessions.<domain>. */}}
+{{- define "hackstream.domain" -}}
+{{- default .Values.publicHost .Values.sessions.domain -}}
+{{- end -}}
+
 {{- define "hackstream.caSecretName" -}}
 {{- default (printf "%s-ca" (include "hackstream.fullname" .)) .Values.ca.existingSecret -}}
 {{- end -}}
@@ -78,6 +83,8 @@ from the password variable defined before it.
   value: {{ $root.Values.publicHost | quote }}
 - name: HACKSTREAM_PUBLIC_PORT
   value: "443"
+- name: HACKSTREAM_DOMAIN
+  value: {{ include "hackstream.domain" $root | quote }}
 - name: HACKSTREAM_DB_DRIVER
   value: {{ $root.Values.database.driver | quote }}
 {{- if $root.Values.bundled.postgresql }}
