@@ -16,3 +16,9 @@ export const appWindowWait = (windowClass: string, seconds: number): string[] =>
 
 /** The command asking the app's windows of `windowClass` to close, as a window manager's close button does. */
 export const appWindowClose = (windowClass: string): string[] => [APP_WINDOW_COMMAND, '--close', windowClass];
+
+/**
+ * Whether a close's exit code means the app is quitting or gone: 0 asked, 1 no such window (the
+ * app already quit), 3 no display (nor app) any more; anything else, the close did not run.
+ */
+export const appWindowCloseDone = (exitCode: number): boolean => exitCode in APP_WINDOW_EXITS;

@@ -3,7 +3,6 @@
  * found by label before one is created, and "already stopped" / "already gone" count as success,
  * because Temporal retries activities.
  */
-import { APP_WINDOW_COMMAND, APP_WINDOW_EXITS, appWindowClose, appWindowWait, type AppWindowWait } from './app-window-command.js';
 import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
@@ -16,7 +15,8 @@ import { SESSION_FILES_MOUNT, SESSION_UID } from './session-files.js';
 import { sessionBridgeName } from './session-firewall.js';
 import { connectedRoutes, type SubnetPool } from './subnet-pool.js';
 import { sessionEnvironment, xpraArguments } from './xpra-arguments.js';
-import { readXpraStatus, XPRA_INFO_COMMAND, type XpraStatus } from './xpra-info.js';
+import { APP_WINDOW_COMMAND, APP_WINDOW_EXITS, appWindowClose, appWindowCloseDone, appWindowWait, type AppWindowWait } from './app-window-command.js';
+import { XPRA_INFO_COMMAND, xpraStatusOf, type XpraStatus } from './xpra-info.js';
 
 /** Who commands run as in the container: the session's user. */
 const SESSION_USER = `${SESSION_UID}`;
@@ -174,9 +174,7 @@ export class DockerSessionRuntime implements ContainerRuntime {
   }
 
   async xpraStatus(containerId: string): Promise<XpraStatus> {
-    const { exitCode, stdout, stderr } = await this.exec(containerId, XPRA_INFO_COMMAND, 15_000);
-    if (exitCode !== 0) throw new Error(`xpra info exited with ${exitCode}: ${stderr.trim().slice(-300)}`);
-    return readXpraStatus(stdout);
+    return xpraStatusOf(await this.exec(containerId, XPRA_INFO_COMMAND, 15_000));
   }
 
   async appWindow(containerId: string, windowClass: string, seconds: number): Promise<AppWindowWait> {
@@ -203,8 +201,7 @@ export class DockerSessionRuntime implements ContainerRuntime {
     if (!labels) return false;
     const close = appWindowClose(windowClassOf(labels));
     const { exitCode } = await this.exec(found.Id, close, 10_000).catch(() => ({ exitCode: -1 }));
-    // 1: no such window (the app already quit), 3: no display (nor app) any more.
-    if (exitCode !== 0 && exitCode !== 1 && exitCode !== 3) return false;
+    if (!appWindowCloseDone(exitCode)) return false;
     const container = this.docker.getContainer(found.Id);
     const exited = container.wait({ condition: 'not-running' }).then(() => true, () => false);
     const timer = new Promise<boolean>((resolve) => setTimeout(resolve, seconds * 1000, false).unref());

@@ -8,18 +8,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { readXpraStatus, XPRA_INFO_COMMAND, type XpraStatus } from './xpra-info.js';
+import { XPRA_INFO_COMMAND, xpraStatusOf, type XpraStatus } from './xpra-info.js';
 import type { SessionContainer, SessionSpec } from '../workflows/messages.js';
-import { appWindowClose, type AppWindowWait } from './app-window-command.js';
+import { appWindowClose, appWindowCloseDone, type AppWindowWait } from './app-window-command.js';
 import type { ContainerRuntime, ContainerState, ManagedContainer, ManagedNetwork } from './docker-session-runtime.js';
 import { FILES } from './session-files.js';
 import type { KubePodState, KubeSessionRuntime } from './kube-session-runtime.js';
 
 /** The session files a pod gets (the rest are for a Docker host's processes). */
 const POD_FILES = [FILES.cert, FILES.key, FILES.tokenPublicKey] as const;
-
-/** How often a wait for the pod's readiness looks again. */
-const READY_POLL_MS = 250;
 
 /**
  * Running until the pod ended (Pending included: it may still start). A pod lost with its node
@@ -76,20 +73,14 @@ export class KubeContainerRuntime implements ContainerRuntime {
 
   /** `xpra info` in the pod, by the kubelet's exec. */
   async xpraStatus(containerId: string): Promise<XpraStatus> {
-    const { exitCode, stdout, stderr } = await this.kube.exec(containerId, XPRA_INFO_COMMAND, 15_000);
-    if (exitCode !== 0) throw new Error(`xpra info exited with ${exitCode}: ${stderr.trim().slice(-300)}`);
-    return readXpraStatus(stdout);
+    return xpraStatusOf(await this.kube.exec(containerId, XPRA_INFO_COMMAND, 15_000));
   }
 
   /** The pod's readiness, which its probe gives once the app's window is up, waited for up to `seconds`. */
   async appWindow(containerId: string, _windowClass: string, seconds: number): Promise<AppWindowWait> {
-    const deadline = Date.now() + seconds * 1000;
-    for (;;) {
-      const state = await this.kube.podState(containerId);
-      if (state?.ready) return 'shown';
-      if (Date.now() >= deadline) return state?.phase === 'Running' ? 'no-window' : 'no-display';
-      await new Promise((r) => setTimeout(r, READY_POLL_MS));
-    }
+    const { reached, state } = await this.kube.waitForPod(containerId, (s) => s?.ready === true, seconds * 1000);
+    if (reached) return 'shown';
+    return state?.phase === 'Running' ? 'no-window' : 'no-display';
   }
 
   logsTail(containerId: string, lines: number): Promise<string> {
@@ -105,16 +96,10 @@ export class KubeContainerRuntime implements ContainerRuntime {
     const state = await this.kube.podState(sessionId);
     if (!state || !stillRuns(state)) return true;
     if (!state.windowClass) return false;
-    const deadline = Date.now() + seconds * 1000;
-    // 1: no such window (the app already quit), 3: no display (nor app) any more.
+    const started = Date.now();
     const { exitCode } = await this.kube.exec(sessionId, appWindowClose(state.windowClass), 10_000).catch(() => ({ exitCode: -1 }));
-    if (exitCode !== 0 && exitCode !== 1 && exitCode !== 3) return false;
-    for (;;) {
-      const now = await this.kube.podState(sessionId);
-      if (!now || now.end !== null) return true;
-      if (Date.now() >= deadline) return false;
-      await new Promise((r) => setTimeout(r, READY_POLL_MS));
-    }
+    if (!appWindowCloseDone(exitCode)) return false;
+    return (await this.kube.waitForPod(sessionId, (s) => s === null || s.end !== null, seconds * 1000 - (Date.now() - started))).reached;
   }
 
   removeSessionContainers(sessionId: string): Promise<number> {

@@ -18,7 +18,7 @@ export class KubeProfileClaims {
 
   /** Whether the session's pod has a profile, whose app must be given time to save before the pod goes. */
   async isAttached(sessionId: string): Promise<boolean> {
-    return (await this.kube.listManaged()).some((p) => p.sessionId === sessionId && p.persistent);
+    return (await this.kube.podState(sessionId))?.persistent ?? false;
   }
 
   /** The claim outlives the session and stays bound to nothing once its pod is gone; its usage is not known here. */

@@ -24,6 +24,8 @@ export interface KubePodState {
   nodeName: string | null;
   /** The image reference its session container was made with. */
   image: string | null;
+  /** The session keeps its app's data in a persistent profile's claim. */
+  persistent: boolean;
   /** How its session ended, once it has (podEndOf); null while it may still run. */
   end: KubePodEnd | null;
 }
@@ -51,9 +53,10 @@ export interface KubeManagedPod {
   state: KubePodState;
   /** When the pod was made (epoch ms). */
   createdAt: number;
-  /** The session keeps its app's data in a persistent profile's claim. */
-  persistent: boolean;
 }
+
+/** How often a wait on a session's pod looks again. */
+const POD_POLL_MS = 250;
 
 /** How long a removed pod's app gets to end before the cluster kills it (its app was asked to quit first). */
 const POD_DELETE_GRACE_SECONDS = 5;
@@ -100,11 +103,7 @@ export class KubeSessionRuntime {
     );
     if (ended.length === 0) return;
     for (const pod of ended) await goneIsDone(() => this.core.deleteNamespacedPod({ namespace, name: pod.metadata?.name ?? '', gracePeriodSeconds: 0 }));
-    const deadline = Date.now() + 30_000;
-    while ((await this.podState(sessionId)) !== null) {
-      if (Date.now() > deadline) throw new Error(`the ended pod of session ${sessionId} was not gone within 30 s`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    if (!(await this.waitForPod(sessionId, (state) => state === null, 30_000)).reached) throw new Error(`the ended pod of session ${sessionId} was not gone within 30 s`);
   }
 
   /**
@@ -128,19 +127,17 @@ export class KubeSessionRuntime {
   }
 
   /**
-   * Ends the session's pod as a node's shutdown ends a container: its app is sent SIGTERM and
-   * given `graceSeconds` to save its data and quit. True once the pod is gone within them.
+   * Looks at the session's pod (null: it has none) until `reached` holds of it or `timeoutMs` has
+   * passed: whether it held, and what was seen last.
    */
-  async endPod(sessionId: string, graceSeconds: number): Promise<boolean> {
-    const namespace = this.placement.namespace;
-    const name = kubeSessionName(sessionId);
-    await goneIsDone(() => this.core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: graceSeconds }));
-    const deadline = Date.now() + graceSeconds * 1000;
-    while (Date.now() < deadline) {
-      if ((await this.podState(sessionId)) === null) return true;
-      await new Promise((r) => setTimeout(r, 500));
+  async waitForPod(sessionId: string, reached: (state: KubePodState | null) => boolean, timeoutMs: number): Promise<{ reached: boolean; state: KubePodState | null }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const state = await this.podState(sessionId);
+      if (reached(state)) return { reached: true, state };
+      if (Date.now() >= deadline) return { reached: false, state };
+      await new Promise((r) => setTimeout(r, POD_POLL_MS));
     }
-    return (await this.podState(sessionId)) === null;
   }
 
   /** Runs a command in the session's container (the kubelet's exec); throws when it could not run. */
@@ -232,7 +229,7 @@ export class KubeSessionRuntime {
       const sessionId = p.metadata?.labels?.[KUBE_LABELS.session];
       if (!sessionId) return [];
       const createdAt = new Date(p.metadata?.creationTimestamp ?? 0).getTime() || 0;
-      return [{ sessionId, uid: p.metadata?.uid ?? '', state: stateOf(p), createdAt, persistent: p.metadata?.labels?.[KUBE_LABELS.profile] === 'persist' }];
+      return [{ sessionId, uid: p.metadata?.uid ?? '', state: stateOf(p), createdAt }];
     });
   }
 }
@@ -260,6 +257,7 @@ function stateOf(pod: V1Pod): KubePodState {
     ip: pod.status?.podIP ?? null,
     nodeName: pod.spec?.nodeName ?? null,
     image: pod.spec?.containers.find((c) => c.name === KUBE_SESSION_CONTAINER)?.image ?? null,
+    persistent: pod.metadata?.labels?.[KUBE_LABELS.profile] === 'persist',
     end: podEndOf(pod),
   };
 }

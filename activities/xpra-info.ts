@@ -24,6 +24,12 @@ const XPRA_SOCKET_DIR = '/tmp/xpra';
 /** The command that prints the session's `xpra info`, run in its container (Docker's exec, a pod's exec). */
 export const XPRA_INFO_COMMAND = ['xpra', 'info', XPRA_DISPLAY, `--socket-dir=${XPRA_SOCKET_DIR}`];
 
+/** What XPRA_INFO_COMMAND's run says; throws when xpra did not answer. */
+export function xpraStatusOf(run: { exitCode: number; stdout: string; stderr: string }): XpraStatus {
+  if (run.exitCode !== 0) throw new Error(`xpra info exited with ${run.exitCode}: ${run.stderr.trim().slice(-300)}`);
+  return readXpraStatus(run.stdout);
+}
+
 export interface XpraWindow {
   id: number;
   classInstance: string[];

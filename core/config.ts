@@ -84,7 +84,7 @@ const envSchema = z.object({
   // this node's, a session host joining a control plane on another host.
   HACKSTREAM_WORKER_ROLE: z.enum(['all', 'node']).default('all'),
   // What this worker's node runs sessions on: the host's Docker engine, or a Kubernetes cluster
-  // (sessions as pods, worker/kube-node.ts); the HACKSTREAM_KUBE_* settings are the cluster's.
+  // (sessions as pods, worker/kube-session-host.ts); the HACKSTREAM_KUBE_* settings are the cluster's.
   HACKSTREAM_RUNTIME: z.enum(['docker', 'kubernetes']).default('docker'),
   HACKSTREAM_KUBE_NAMESPACE: z.string().regex(KUBE_NAME, 'must be a namespace name such as hackstream-sessions').default('hackstream-sessions'),
   HACKSTREAM_KUBE_INGRESS_NAMESPACE: z.string().regex(KUBE_NAME, "must be the ingress controller's namespace, such as traefik").default('traefik'),

@@ -31,16 +31,24 @@ export function placementLabels(role: Record<string, string>, asked: Record<stri
   return { ok: true, labels: { ...asked, ...role } };
 }
 
-/** `key=value,key=value` into a record, or the first entry that is not one. */
-export function parseNodeLabels(text: string): { ok: true; labels: Record<string, string> } | { ok: false; bad: string } {
+export type ParsedLabels = { ok: true; labels: Record<string, string> } | { ok: false; bad: string };
+
+/**
+ * `key=value,key=value` into a record (each key once, each pair as `valid` says), or the first
+ * entry that is not one.
+ */
+export function parseLabelList(text: string, valid: (key: string, value: string) => boolean): ParsedLabels {
   const labels: Record<string, string> = {};
   for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
     const [key, value, ...rest] = part.split('=');
-    if (key === undefined || value === undefined || rest.length > 0 || !NODE_LABEL_PATTERN.test(key) || !NODE_LABEL_PATTERN.test(value) || key in labels) return { ok: false, bad: part };
+    if (key === undefined || value === undefined || rest.length > 0 || !valid(key, value) || key in labels) return { ok: false, bad: part };
     labels[key] = value;
   }
   return { ok: true, labels };
 }
+
+/** A node's labels: `key=value,key=value` into a record, or the first entry that is not one. */
+export const parseNodeLabels = (text: string): ParsedLabels => parseLabelList(text, (key, value) => NODE_LABEL_PATTERN.test(key) && NODE_LABEL_PATTERN.test(value));
 
 /** How placements choose among the nodes that fit: `binpack` the fullest first, `spread` the emptiest. */
 export const PLACEMENT_STRATEGIES = ['binpack', 'spread'] as const;

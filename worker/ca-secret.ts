@@ -1,7 +1,7 @@
 /**
  * The HackStream CA on a cluster, where the API and the worker are pods with no disk in common:
- * kept in a Secret of the release's namespace (`ca.pem`, `ca-key.pem`), made once by the
- * preparation Job (worker/prepare-main.ts) as a host's worker makes it (ca-setup.ts: the same
+ * kept in a Secret of the release's namespace (`ca.pem`, `ca-key.pem`), made once by the Helm
+ * chart's first hook (worker/ca-store-main.ts) as a host's worker makes it (ca-setup.ts: the same
  * name constraints), and mounted into the API (the certificate only) and the worker (both). An
  * existing Secret is kept as it is: devices pin the CA's fingerprint.
  */

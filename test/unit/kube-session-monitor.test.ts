@@ -43,9 +43,8 @@ describe('KubeSessionMonitor', () => {
   const managed = (sessionId: string, uid: string, end: KubePodEnd | null): KubeManagedPod => ({
     sessionId,
     uid,
-    state: { name: `hs-${sessionId}`, windowClass: 'Navigator', phase: end ? 'Failed' : 'Running', ready: !end, ip: null, nodeName: 'node-a', image: 'i', end },
+    state: { name: `hs-${sessionId}`, windowClass: 'Navigator', phase: end ? 'Failed' : 'Running', ready: !end, ip: null, nodeName: 'node-a', image: 'i', persistent: false, end },
     createdAt: 0,
-    persistent: false,
   });
 
   function setup() {
