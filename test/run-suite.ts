@@ -1,0 +1,63 @@
+/**
+ * Runs the test suite in two lanes at once (`npm test`): the shared stack's files one at a time
+ * (vitest's `integration` project: one Docker engine, sessions that need the machine's cores), and
+ * beside them everything that needs neither (unit, workflows, the self-contained integration files,
+ * and the control plane's own on a stack of their own: vitest.config.ts). On a 2-core machine
+ * vitest alone runs every project one file at a time, one project after another; the second
+ * lane's files wait mostly on their own processes, so they cost the first lane little. The second lane's output is printed as one block when it ends, so neither
+ * lane's lines are interleaved with the other's.
+ *
+ *   tsx test/run-suite.ts                  both lanes
+ *   tsx test/run-suite.ts [vitest args]    one vitest run with those arguments, e.g. --project unit
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { REPO_ROOT } from './support/paths.js';
+
+const VITEST = path.join(REPO_ROOT, 'node_modules', '.bin', 'vitest');
+const SECOND_LANE = ['unit', 'workflows', 'self-contained', 'control-plane'];
+
+const children = new Set<ChildProcess>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    for (const child of children) child.kill(signal);
+  });
+}
+
+/** Runs vitest; resolves with its exit code. `collect`: its output is kept and returned instead of shown. */
+function vitest(args: string[], collect: boolean): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(VITEST, ['run', ...args], { cwd: REPO_ROOT, stdio: collect ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
+    children.add(child);
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', (err) => {
+      children.delete(child);
+      resolve({ code: 1, output: `${output}\n${err.message}\n` });
+    });
+    child.on('close', (code, signal) => {
+      children.delete(child);
+      resolve({ code: code ?? (signal ? 1 : 0), output });
+    });
+  });
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  if (args.length > 0) return (await vitest(args, false)).code;
+
+  const second = vitest(SECOND_LANE.flatMap((p) => ['--project', p]), true).then((lane) => {
+    process.stdout.write(`\n──── lane 2 of 2: ${SECOND_LANE.join(', ')} (exit ${lane.code}) ────\n${lane.output}──── end of lane 2 ────\n\n`);
+    return lane.code;
+  });
+  const first = (await vitest(['--project', 'integration'], false)).code;
+  const secondCode = await second;
+  if (first !== 0 || secondCode !== 0) {
+    process.stdout.write(`test lanes failed: integration exit ${first}, ${SECOND_LANE.join('/')} exit ${secondCode}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+process.exitCode = await main();
