@@ -25,7 +25,7 @@ const CONTROL_PLANE = [
 ];
 const STACK_TESTS = ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/security/**/*.test.ts'];
 
-// Tiers: unit (one module, fakes allowed), workflows (Temporal's time-skipping test server with
+// Tiers: unit (one module, fakes allowed; the dashboard's beside it), workflows (Temporal's time-skipping test server with
 // fake activities), self-contained (real services each file starts for itself), and the
 // integration/e2e/security tests against the real stack (Redis, Temporal dev server, Docker,
 // SQLite/PostgreSQL, Chromium) started once per project by test/support/global-setup.ts: those of
@@ -35,7 +35,7 @@ export default defineConfig({
     reporters: ['default'],
     projects: [
       {
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'] },
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'dashboard/test/**/*.test.ts'] },
       },
       {
         test: {

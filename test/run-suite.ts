@@ -3,9 +3,10 @@
  * (vitest's `integration` project: one Docker engine, sessions that need the machine's cores), and
  * beside them everything that needs neither (unit, workflows, the self-contained integration files,
  * and the control plane's own on a stack of their own: vitest.config.ts). On a 2-core machine
- * vitest alone runs every project one file at a time, one project after another; the second
- * lane's files wait mostly on their own processes, so they cost the first lane little. The second lane's output is printed as one block when it ends, so neither
- * lane's lines are interleaved with the other's.
+ * vitest alone runs every project one file at a time, one project after another. The second lane
+ * runs at a lower CPU priority, so the first lane's sessions and browsers start as fast as they
+ * would alone; its output is printed as one block when it ends, so neither lane's lines are
+ * interleaved with the other's.
  *
  *   tsx test/run-suite.ts                  both lanes
  *   tsx test/run-suite.ts [vitest args]    one vitest run with those arguments, e.g. --project unit
@@ -24,10 +25,14 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-/** Runs vitest; resolves with its exit code. `collect`: its output is kept and returned instead of shown. */
-function vitest(args: string[], collect: boolean): Promise<{ code: number; output: string }> {
+/**
+ * Runs vitest; resolves with its exit code. `background`: its output is kept and returned instead
+ * of shown, and it runs at nice 10 (the services its files start too).
+ */
+function vitest(args: string[], background: boolean): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(VITEST, ['run', ...args], { cwd: REPO_ROOT, stdio: collect ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
+    const [command, ...rest] = background ? ['nice', '-n', '10', VITEST, 'run', ...args] : [VITEST, 'run', ...args];
+    const child = spawn(command, rest, { cwd: REPO_ROOT, stdio: background ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
     children.add(child);
     let output = '';
     child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));

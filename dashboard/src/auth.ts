@@ -145,7 +145,9 @@ async function rotate(): Promise<string | null> {
     // 401: spent, expired or revoked; 400: not a token at all. Neither will ever work again.
     if (err instanceof ApiError && (err.status === 401 || err.status === 400)) {
       if (storedRefresh() === presented) storeRefresh(null);
-      ended('Your login has ended: log in again.');
+      // Ended here while the refresh was on its way (a password change ends every login, this
+      // one's refresh token too): that ending's message stands.
+      if (epoch === loginEpoch) ended('Your login has ended: log in again.');
       return null;
     }
     throw err;

@@ -1,19 +1,18 @@
 /**
- * The dashboard's one HTTP call (dashboard/src/http.ts) with a scripted fetch: a request that may
+ * The dashboard's one HTTP call (src/http.ts) with a scripted fetch: a request that may
  * be sent twice is sent once more when its connection failed (a network change fails whatever is
  * under way), others are not, and a timeout is never retried.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ApiError, send } from '../../dashboard/src/http.js';
+import { ApiError, send } from '../src/http';
 
 const answer = () => new Response(JSON.stringify({ ok: true }), { status: 200, headers: { 'content-type': 'application/json' } });
 const networkChanged = () => new TypeError('Failed to fetch');
 
 function scriptedFetch(...steps: Array<() => Response | Error>) {
-  const fetch = vi.fn(async () => {
+  const fetch = vi.fn(() => {
     const step = steps.shift()!();
-    if (step instanceof Error) throw step;
-    return step;
+    return step instanceof Error ? Promise.reject(step) : Promise.resolve(step);
   });
   vi.stubGlobal('fetch', fetch);
   return fetch;
