@@ -25,8 +25,8 @@ const CONTROL_PLANE = [
 ];
 const STACK_TESTS = ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/security/**/*.test.ts'];
 
-// Tiers: unit (one module, fakes allowed; the dashboard's beside it), workflows (Temporal's time-skipping test server with
-// fake activities), self-contained (real services each file starts for itself), and the
+// Tiers: unit (one module, fakes allowed; the dashboard's beside it), workflows (Temporal's
+// time-skipping test server with fake activities), self-contained (real services each file starts for itself), and the
 // integration/e2e/security tests against the real stack (Redis, Temporal dev server, Docker,
 // SQLite/PostgreSQL, Chromium) started once per project by test/support/global-setup.ts: those of
 // the control plane alone, and the rest. test/run-suite.ts runs the last beside all the others.
