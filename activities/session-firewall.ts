@@ -114,7 +114,7 @@ export function jumps(family: 4 | 6): Array<[string, string[]]> {
 const tag = (sessionId: string) => `hackstream-session=${sessionId}`;
 
 /** One session's openings as `iptables` argument lists (each appended to HS-SESSION-OPENINGS). */
-export function openingRules(sessionId: string, addresses: Array<{ address: string; port?: number }>): string[][] {
+export function openingRules(sessionId: string, addresses: readonly ResolvedOpening[]): string[][] {
   const base = ['-i', sessionBridgeName(sessionId)];
   const comment = ['-m', 'comment', '--comment', tag(sessionId)];
   return addresses.flatMap(({ address, port }) =>

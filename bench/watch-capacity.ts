@@ -86,6 +86,9 @@ export interface CapacityOptions {
   log: (msg: string) => void;
 }
 
+/** CPU time over a window, as a percentage of one core. */
+const cpuPercent = (micros: number, elapsedMs: number): number => Number(((micros / (elapsedMs * 1000)) * 100).toFixed(2));
+
 const coldStartsOf = (starts: number[]): ColdStarts => {
   const sorted = [...starts].sort((a, b) => a - b);
   return { n: sorted.length, p50: Math.round(sorted[Math.ceil(sorted.length / 2) - 1]!), max: Math.round(sorted.at(-1)!) };
@@ -129,7 +132,7 @@ async function measureEngineOnly(image: string, opts: CapacityOptions): Promise<
       const before = { engine: engineMicros(), at: performance.now() };
       const starts = await coldStartWindow(opts);
       const elapsedMs = performance.now() - before.at;
-      const step: EngineStep = { containers: target, cold_start_ms: coldStartsOf(starts), engine_cpu_percent: Number((((engineMicros() - before.engine) / (elapsedMs * 1000)) * 100).toFixed(2)) };
+      const step: EngineStep = { containers: target, cold_start_ms: coldStartsOf(starts), engine_cpu_percent: cpuPercent(engineMicros() - before.engine, elapsedMs) };
       opts.log(`watch capacity, engine only: ${JSON.stringify(step)}`);
       steps.push(step);
     }
@@ -218,7 +221,7 @@ export async function measureWatchCapacity(stack: TestStack, temporal: Client, u
       };
       const starts = await coldStartWindow(opts);
       const elapsedMs = performance.now() - before.at;
-      const cpu = (micros: number) => Number(((micros / (elapsedMs * 1000)) * 100).toFixed(2));
+      const cpu = (micros: number) => cpuPercent(micros, elapsedMs);
       const passSum = (await scrapedValue(stack.workerMetricsUrl, 'hackstream_monitor_pass_seconds_sum')) - before.passSum;
       const passCount = (await scrapedValue(stack.workerMetricsUrl, 'hackstream_monitor_pass_seconds_count')) - before.passCount;
       const step: CapacityStep = {

@@ -417,6 +417,9 @@ function temporalConfig(e: ParsedEnv, dataDir: string) {
 
 /** Where clients reach the data plane and how the ingress (Traefik) is wired. */
 export type IngressConfig = ReturnType<typeof ingressConfig>;
+/** The files of a CA directory (HACKSTREAM_CA_DIR, HACKSTREAM_NODE_CA_DIR, the CA's Secret on a cluster). */
+export const CA_FILES = { cert: 'ca.pem', key: 'ca-key.pem' } as const;
+
 function ingressConfig(e: ParsedEnv, dataDir: string) {
   return {
     /** Sessions' native TLS names are `<session id>.sessions.<domain>`. */
@@ -425,8 +428,8 @@ function ingressConfig(e: ParsedEnv, dataDir: string) {
     publicHost: e.HACKSTREAM_PUBLIC_HOST,
     publicPort: e.HACKSTREAM_PUBLIC_PORT,
     /** The HackStream CA: its certificate (public) and private key (workers only, mode 600). */
-    caCertFile: path.resolve(dataDir, e.HACKSTREAM_CA_DIR ?? 'ca', 'ca.pem'),
-    caKeyFile: path.resolve(dataDir, e.HACKSTREAM_CA_DIR ?? 'ca', 'ca-key.pem'),
+    caCertFile: path.resolve(dataDir, e.HACKSTREAM_CA_DIR ?? 'ca', CA_FILES.cert),
+    caKeyFile: path.resolve(dataDir, e.HACKSTREAM_CA_DIR ?? 'ca', CA_FILES.key),
     /** Traefik's file-provider directory: the API's router (the API writes it), the ingress certificate (the workers), one file per session. */
     routesDir: path.resolve(dataDir, e.HACKSTREAM_ROUTES_DIR ?? 'traefik/dynamic'),
     /** The ingress's own certificate and key (issued by the HackStream CA unless provided). */
@@ -627,8 +630,8 @@ function nodeAuthorityConfig(e: ParsedEnv, dataDir: string) {
   const dir = path.resolve(dataDir, e.HACKSTREAM_NODE_CA_DIR ?? 'node-ca');
   const address = e.HACKSTREAM_NODE_GATEWAY_ADDRESS ?? `${e.HACKSTREAM_PUBLIC_HOST}:${e.HACKSTREAM_NODE_GATEWAY_PORT}`;
   return {
-    caCertFile: path.join(dir, 'ca.pem'),
-    caKeyFile: path.join(dir, 'ca-key.pem'),
+    caCertFile: path.join(dir, CA_FILES.cert),
+    caKeyFile: path.join(dir, CA_FILES.key),
     /** Enrolments one source address may send per hour (the route is open to anyone). */
     enrolmentsPerHour: e.HACKSTREAM_NODE_ENROLMENTS_PER_HOUR,
     /** A node's certificate lives this long; the node renews it at half its life. */

@@ -11,12 +11,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { statusOf } from '../activities/kube-api-calls.js';
-import type { IngressConfig } from '../core/config.js';
+import { CA_FILES, type IngressConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { openCertificateAuthority } from './ca-setup.js';
 
 /** The Secret's keys: the file names a CA directory has (HACKSTREAM_CA_DIR). */
-export const CA_SECRET_KEYS = { cert: 'ca.pem', key: 'ca-key.pem' } as const;
+export const CA_SECRET_KEYS = CA_FILES;
 
 export interface CaSecretPlace {
   namespace: string;
@@ -59,7 +59,6 @@ export async function ensureCaSecret(
       if (statusOf(err) === 409) return { created: false };
       throw err;
     }
-    logger.info('stored the new HackStream CA in its Secret', { secret: `${where.namespace}/${where.name}` });
     return { created: true };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@
 import { ConfigError, loadCaStoreConfig } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
 import { ensureCaSecret } from './ca-secret.js';
-import { clusterCredentials } from './kube-session-host.js';
+import { clusterCredentials } from './cluster-credentials.js';
 
 async function main(): Promise<void> {
   const config = loadCaStoreConfig(process.env);

@@ -5,7 +5,7 @@
  * pods instead of a host's containers and sockets. The worker's credentials are KUBECONFIG's, or
  * its service account's in the cluster (the Helm chart's worker Role: its namespace only).
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import { clusterCredentials } from './cluster-credentials.js';
 import { KubeContainerRuntime } from '../activities/kube-container-runtime.js';
 import { KubeProfileClaims } from '../activities/kube-profile-claims.js';
 import { KubeSessionRoutes } from '../activities/kube-session-routes.js';
@@ -48,14 +48,6 @@ export class ClusterEgress {
   close(): Promise<void> {
     return Promise.resolve();
   }
-}
-
-/** The cluster's client configuration: KUBECONFIG's file when set, else the pod's service account. */
-export function clusterCredentials(kubeconfigFile: string | undefined): KubeConfig {
-  const config = new KubeConfig();
-  if (kubeconfigFile) config.loadFromFile(kubeconfigFile);
-  else config.loadFromCluster();
-  return config;
 }
 
 export function openKubeSessionHost(config: Pick<WorkerConfig, 'kube' | 'temporal' | 'ingress'>, logger: Logger): KubeSessionHost {

@@ -18,7 +18,7 @@ import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.
 import { docker, execIn, sessionContainers } from '../support/docker.js';
 import { serveOutside } from '../support/outside-world.js';
 import { reconcileNow } from '../support/reconcile-pass.js';
-import { appQuitOf as appQuitOfHistory } from '../support/session-history.js';
+import { appQuitOf } from '../support/session-history.js';
 
 const FIREFOX = readAppCatalog().firefox!;
 
@@ -79,8 +79,6 @@ async function start(token: string, body: Record<string, unknown>) {
 
 const stop = (token: string, sessionId: string) => t.stopAndWait(token, sessionId);
 
-const appQuitOf = (sessionId: string) => appQuitOfHistory(t.temporal, sessionId);
-
 describe('a persistent Firefox profile', () => {
   it("keeps what a site stored for the user's next persistent session; their ephemeral sessions and other users never see it", async () => {
     const alice = await t.newUser();
@@ -95,7 +93,7 @@ describe('a persistent Firefox profile', () => {
     expect(mounts.find((m) => m.Destination === FIREFOX.dataDir)).toMatchObject({ Type: 'bind', RW: true });
     await stop(alice.token, first.body.session_id);
     // Firefox writes its local storage out as it quits: a quit cut short would lose the note.
-    expect(await appQuitOf(first.body.session_id)).toMatchObject({ quit: true });
+    expect(await appQuitOf(t.temporal, first.body.session_id)).toMatchObject({ quit: true });
     // The volume on the host: root's file, in a directory only root enters.
     const image = path.join(workerConfig.profilesDir, 'images', alice.id, 'firefox.ext4');
     expect(statSync(image).mode & 0o777).toBe(0o600);

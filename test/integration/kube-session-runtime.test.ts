@@ -20,7 +20,7 @@ import { REFUSED_IPV4_RANGES } from '../../activities/session-firewall.js';
 import { SESSION_FILES_MOUNT, SESSION_UID } from '../../activities/session-files.js';
 import { launchOf } from '../../core/catalog.js';
 import { SESSION_MIDDLEWARES, sessionTlsName, sessionWebHost, XPRA_SSL_PORT, XPRA_WS_PORT } from '../../core/ingress-names.js';
-import { startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
+import { endPodAsKubelet, startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
 import { startKubeIngress } from '../support/kube-ingress.js';
 import { testSessionSpec } from '../support/session-spec.js';
 import { until } from '../support/until.js';
@@ -128,8 +128,7 @@ describe('the Kubernetes session runtime', () => {
       return pod.status?.phase === 'Running' ? pod : null;
     }, 30_000);
     // Its app ended (as the kubelet would write it); a retried start comes.
-    first.status = { ...first.status, phase: 'Failed', containerStatuses: first.status!.containerStatuses!.map((c) => ({ ...c, ready: false, state: { terminated: { exitCode: 1, reason: 'Error' } } })) };
-    await core.replaceNamespacedPodStatus({ namespace: NAMESPACE, name, body: first });
+    await endPodAsKubelet(core, NAMESPACE, name, { phase: 'Failed', exitCode: 1, reason: 'Error' });
     await runtime.ensureSession(spec, files);
     const again = await core.readNamespacedPod({ namespace: NAMESPACE, name });
     expect(again.metadata?.uid).not.toBe(first.metadata?.uid);
@@ -236,10 +235,7 @@ describe('the Kubernetes session runtime', () => {
     expect(await monitor.pass()).toEqual([]);
 
     // The app ends by itself: its pod's status as the kubelet would write it.
-    const name = kubeSessionName(exits.sessionId);
-    const pod = await core.readNamespacedPod({ namespace: NAMESPACE, name });
-    pod.status = { ...pod.status, phase: 'Failed', containerStatuses: pod.status!.containerStatuses!.map((c) => ({ ...c, ready: false, state: { terminated: { exitCode: 3, reason: 'Error' } } })) };
-    await core.replaceNamespacedPodStatus({ namespace: NAMESPACE, name, body: pod });
+    await endPodAsKubelet(core, NAMESPACE, kubeSessionName(exits.sessionId), { phase: 'Failed', exitCode: 3, reason: 'Error' });
     // Its node stops answering: NotReady after the controller manager's grace period, then tainted, then the pod evicted.
     await cp.silenceNode(lostNode);
     await until('both ends told', async () => (await monitor.pass(), told.length >= 2 ? true : null), 90_000);

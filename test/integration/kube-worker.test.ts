@@ -31,7 +31,7 @@ import { readAppCatalog } from '../../core/app-catalog.js';
 import { XPRA_SSL_PORT, XPRA_WS_PORT } from '../../core/ingress-names.js';
 import { startApiOn, type ApiUnderTest } from '../support/api-under-test.js';
 import { sessionFilesIn } from '../support/docker.js';
-import { startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
+import { endPodAsKubelet, startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
 import { startKubeIngress, type KubeIngress } from '../support/kube-ingress.js';
 import { reconcileNow } from '../support/reconcile-pass.js';
 import { appQuitOf } from '../support/session-history.js';
@@ -218,10 +218,7 @@ describe('a worker with HACKSTREAM_RUNTIME=kubernetes', () => {
     // The kubelet's part, which kwok does not play: once the pod's app has ended (the container
     // playing it, which nothing here stops but its app's quit), the pod's status says so.
     const kubelet = until('the app quit in the played pod', async () => ((await players.inspect(player.id))?.running === false ? true : null), 60_000).then(async () => {
-      const name = kubeSessionName(sessionId);
-      const ended = await core.readNamespacedPod({ namespace: NAMESPACE, name });
-      ended.status = { ...ended.status, phase: 'Succeeded', containerStatuses: ended.status!.containerStatuses!.map((c) => ({ ...c, ready: false, state: { terminated: { exitCode: 0, reason: 'Completed' } } })) };
-      await core.replaceNamespacedPodStatus({ namespace: NAMESPACE, name, body: ended });
+      await endPodAsKubelet(core, NAMESPACE, kubeSessionName(sessionId), { phase: 'Succeeded', exitCode: 0, reason: 'Completed' });
     });
     await t.stopAndWait(user.token, sessionId);
     await kubelet;

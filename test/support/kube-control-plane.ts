@@ -19,6 +19,16 @@ import { until } from './until.js';
 
 export const KUBE_TOOLS_BIN = path.join(REPO_ROOT, '.tools', 'k8s-control-plane', 'bin');
 
+/**
+ * The kubelet's part, which kwok does not play: a pod whose app ended, its status as the kubelet
+ * would write it (the phase, and every container terminated with this exit).
+ */
+export async function endPodAsKubelet(core: CoreV1Api, namespace: string, name: string, end: { phase: 'Succeeded' | 'Failed'; exitCode: number; reason: string }): Promise<void> {
+  const pod = await core.readNamespacedPod({ namespace, name });
+  pod.status = { ...pod.status, phase: end.phase, containerStatuses: (pod.status?.containerStatuses ?? []).map((c) => ({ ...c, ready: false, state: { terminated: { exitCode: end.exitCode, reason: end.reason } } })) };
+  await core.replaceNamespacedPodStatus({ namespace, name, body: pod });
+}
+
 export interface KubeControlPlane {
   server: string;
   /** The API server's certificate (self-signed), and the admin's bearer token: for clients that take no kubeconfig. */
