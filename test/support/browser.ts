@@ -75,6 +75,24 @@ async function untilInterfacesSettle(quietMs = 2000, maxMs = 30_000): Promise<vo
 }
 
 /**
+ * Reloads a page. On the Docker host, a session network that comes or goes (another test's
+ * session still being torn down) makes Chromium abort the navigation with ERR_NETWORK_CHANGED,
+ * which a user on another machine never sees: then it waits until the host's addresses settle and
+ * reloads again, as a user would.
+ */
+export async function reloadOnHost(page: Page, attempts = 3): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.reload();
+      return;
+    } catch (err) {
+      if (attempt >= attempts || !String(err).includes('ERR_NETWORK_CHANGED')) throw err;
+      await untilInterfacesSettle();
+    }
+  }
+}
+
+/**
  * Opens a session's browser URL and waits until `shown` holds in the page. When Chromium runs on
  * the Docker host itself, a new session's network interfaces settling can abort the navigation or
  * the client's WebSocket (ERR_NETWORK_CHANGED); then it waits until the host's addresses settle
