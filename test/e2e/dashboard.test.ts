@@ -241,7 +241,11 @@ describe('the dashboard, by clicking', () => {
     await logIn(page, admin.username, admin.password);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit' }).click();
     await page.getByLabel('User').selectOption({ label: user.username });
+    // The unfiltered log is also "page 1" and not busy until the click's render: wait for the
+    // filtered answer, after which the table stays busy until it shows that answer.
+    const filtered = page.waitForResponse((r) => new URL(r.url()).pathname === '/v1/audit' && new URL(r.url()).searchParams.get('user') === user.id);
     await page.getByRole('button', { name: 'Apply' }).click();
+    expect((await filtered).status()).toBe(200);
     /** The page shown once its number is `n` and no answer is outstanding: its events' times. */
     const shownPage = async (n: number) => {
       const table = page.getByRole('table', { name: `Audit log, page ${n}`, exact: true });
