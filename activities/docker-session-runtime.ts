@@ -14,7 +14,7 @@ import { ImageMissingError, InvalidSessionSpecError } from './errors.js';
 import { SESSION_FILES_MOUNT, SESSION_UID } from './session-files.js';
 import { sessionBridgeName } from './session-firewall.js';
 import { connectedRoutes, type SubnetPool } from './subnet-pool.js';
-import { sessionEnvironment, xpraArguments } from './xpra-arguments.js';
+import { sessionEnvironment, xpraArguments, type ContainerOptions } from './xpra-arguments.js';
 import { APP_WINDOW_COMMAND, APP_WINDOW_EXITS, appWindowClose, appWindowCloseDone, appWindowWait, type AppWindowWait } from './app-window-command.js';
 import { XPRA_INFO_COMMAND, xpraStatusOf, type XpraStatus } from './xpra-info.js';
 
@@ -123,6 +123,7 @@ export class DockerSessionRuntime implements ContainerRuntime {
     private readonly docker: Docker,
     private readonly subnets: SubnetPool,
     private readonly stack: string,
+    private readonly options: ContainerOptions = {},
   ) {}
 
   async ping(): Promise<void> {
@@ -327,7 +328,7 @@ export class DockerSessionRuntime implements ContainerRuntime {
     const labels = this.labelsFor(spec, pool);
     const { memoryMb, cpus, shmMb, pidsLimit } = spec.resources;
     const launch = launchOf(spec);
-    const env = Object.entries(sessionEnvironment(spec, Boolean(pool))).map(([name, value]) => `${name}=${value}`);
+    const env = Object.entries(sessionEnvironment(spec, { warm: Boolean(pool), ...this.options })).map(([name, value]) => `${name}=${value}`);
     try {
       const container = await this.docker.createContainer({
         name: containerNameFor(spec.sessionId),

@@ -54,6 +54,8 @@ export interface KubeSessionPlacement {
    * cannot move to another node, so there is nothing to wait for beyond a short blip.
    */
   nodeLostAfterSeconds?: number;
+  /** Whether pods' memory may be merged with other sessions' on their node (ContainerOptions). */
+  memoryMerge?: boolean;
 }
 
 export const DEFAULT_NODE_LOST_AFTER_SECONDS = 30;
@@ -243,7 +245,7 @@ export function kubeSessionObjects(spec: SessionSpec, files: Record<string, stri
 function sessionPod(spec: SessionSpec, { metadata }: SessionMeta, where: KubeSessionPlacement): V1Pod {
   const launch = launchOf(spec);
   const { memoryMb, cpus, shmMb } = spec.resources;
-  const env = Object.entries(sessionEnvironment(spec)).map(([name, value]) => ({ name, value }));
+  const env = Object.entries(sessionEnvironment(spec, { memoryMerge: where.memoryMerge })).map(([name, value]) => ({ name, value }));
   const limits = { memory: `${memoryMb}Mi`, cpu: `${Math.round(cpus * 1000)}m` };
   return {
     apiVersion: 'v1',

@@ -15,17 +15,24 @@ function firefoxEnvironment(quality: Quality): Record<string, string> {
   return { HACKSTREAM_FRAME_RATE: String(frameRate), HACKSTREAM_SCROLLBARS: scrollbars ? 'shown' : 'hidden' };
 }
 
+/** How the node runs its session containers, whatever the session (the worker's settings). */
+export interface ContainerOptions {
+  /** Whether the container's memory may be merged with other sessions' (images/session/memory-merge.py). */
+  memoryMerge?: boolean;
+}
+
 /**
  * What a session's container starts its app with (images/session/entrypoint.sh, start-app.sh),
- * whichever runtime runs it: the app's command, its first page, the preset's settings, and for a
- * warm container, that it waits for its session's URL (url-watch.sh).
+ * whichever runtime runs it: the app's command, its first page, the preset's settings, for a
+ * warm container that it waits for its session's URL (url-watch.sh), and the node's options.
  */
-export function sessionEnvironment(spec: SessionSpec, warm = false): Record<string, string> {
+export function sessionEnvironment(spec: SessionSpec, opts: { warm?: boolean } & ContainerOptions = {}): Record<string, string> {
   return {
     HACKSTREAM_APP_COMMAND: launchOf(spec).command,
     HACKSTREAM_URL: spec.url ?? 'about:blank',
     ...firefoxEnvironment(spec.quality),
-    ...(warm ? { HACKSTREAM_WARM: '1' } : {}),
+    ...(opts.warm ? { HACKSTREAM_WARM: '1' } : {}),
+    ...(opts.memoryMerge ? { HACKSTREAM_MEMORY_MERGE: '1' } : {}),
   };
 }
 

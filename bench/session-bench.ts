@@ -12,7 +12,8 @@
  *   (POST /v1/sessions/:id/connect → page shown, the client's bundle cached); the baselines: the
  *   HTML5 client opened directly against an already running container (no API, no ingress), with
  *   the image's bundled page and with xpra's page as shipped;
- * - memory of one idle session, and of N idle sessions;
+ * - memory of one idle session, and of N idle sessions; and N idle sessions with same-page merging
+ *   beside N without, in the same minutes, with ksmd's CPU (bench/memory-merge.ts);
  * - input latency per quality preset, and for `auto` with 40 ms added to the round trip (a delay in
  *   the browser's tunnels; this kernel has no netem): a click on the streamed window or a key press
  *   → the first frame on the client's screen showing its effect. The probe
@@ -40,7 +41,7 @@
  *
  * Chromium runs in a network namespace of its own (bench/isolated-browser.ts). Prints a table and
  * writes bench/results/session-bench.{json,md}.
- *   npm run bench [-- --samples 20] [-- --only warm,cold,persist,e2e,memory,growth,capacity,input,bandwidth,client] [-- --presets low,auto,high] [-- --capacity 0,100,250,500]
+ *   npm run bench [-- --samples 20] [-- --only warm,cold,persist,e2e,memory,merge,growth,capacity,input,bandwidth,client] [-- --presets low,auto,high] [-- --capacity 0,100,250,500] [-- --ksm-sleep-ms 200]
  */
 import { DEFAULT_NODE_ID } from '../core/node-names.js';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -70,6 +71,8 @@ import { armInputProbe, inputTarget, installInputProbe, installPaintProbe, readI
 import { launchIsolatedChromium, type IsolatedBrowser } from './isolated-browser.js';
 import { engineMicros, ownMicros, untilHostQuiet } from './host-cpu.js';
 import { measureWatchCapacity } from './watch-capacity.js';
+import { cpuMicros, memoryMiB } from './container-stats.js';
+import { measureMemoryMerge } from './memory-merge.js';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -86,7 +89,7 @@ const IDLE_CPU_WINDOW_MS = 60_000;
  * before the connect deadline (5 minutes by default) ends a session nothing ever attached to.
  */
 const IDLE_SETTLED_AFTER_MS = 3 * 60_000;
-const ONLY = new Set((arg('only') ?? 'warm,cold,persist,e2e,memory,growth,capacity,input,bandwidth,client').split(','));
+const ONLY = new Set((arg('only') ?? 'warm,cold,persist,e2e,memory,merge,growth,capacity,input,bandwidth,client').split(','));
 /** Stand-in sessions one worker watches, step by step (bench/watch-capacity.ts). */
 const CAPACITY_STEPS = (arg('capacity') ?? '0,100,250,500').split(',').map(Number);
 const CAPACITY_WINDOW_MS = 30_000;
@@ -217,25 +220,6 @@ async function plainDockerRun(runtime: DockerSessionRuntime, image: string): Pro
   } finally {
     await container.remove({ force: true });
   }
-}
-
-/** Memory of a container as `docker stats` shows it (usage minus inactive page cache), and its anonymous memory. */
-async function memoryMiB(containerId: string): Promise<{ used: number; anon: number }> {
-  const s = (await docker.getContainer(containerId).stats({ stream: false })) as unknown as {
-    memory_stats: { usage: number; stats?: Record<string, number> };
-  };
-  // cgroup v2 names first, then v1's (as `docker stats` computes it).
-  const st = s.memory_stats.stats ?? {};
-  const inactive = st['inactive_file'] ?? st['total_inactive_file'] ?? 0;
-  return { used: (s.memory_stats.usage - inactive) / 2 ** 20, anon: (st['anon'] ?? st['total_rss'] ?? st['rss'] ?? 0) / 2 ** 20 };
-}
-
-/** CPU time (µs) the session's container used so far (Docker's one-shot stats: cgroup v1 or v2). */
-async function cpuMicros(containerId: string): Promise<number> {
-  const s = (await docker.getContainer(containerId).stats({ stream: false, 'one-shot': true } as { stream: false })) as unknown as {
-    cpu_stats: { cpu_usage: { total_usage: number } };
-  };
-  return s.cpu_stats.cpu_usage.total_usage / 1000;
 }
 
 /** CPU time (µs) so far of the host's side: the Docker engine's processes and this process (the in-process worker and API). */
@@ -685,6 +669,22 @@ async function main(): Promise<void> {
       }
     }
 
+    if (ONLY.has('merge')) {
+      let tunnels = 0;
+      const showsPage = async (ip: string) => {
+        const tunnel = await browser.tunnel({ host: ip, port: XPRA_WS_PORT }, 21_000 + tunnels++);
+        return (await attachDirectly(browser, `http://127.0.0.1:${tunnel.port}/`, page, newPhases())) !== null;
+      };
+      const ksmSleep = arg('ksm-sleep-ms');
+      const m = await measureMemoryMerge({ n: IDLE_N, scans: 3, windowMs: 60_000, url: page.url, showsPage, log, ...(ksmSleep ? { sleepMs: Number(ksmSleep) } : {}) });
+      result['idle_memory_merged'] = m;
+      rows.push(
+        `| memory of ${m.sessions_per_set} idle sessions with same-page merging (HACKSTREAM_SESSION_MEMORY_MERGE=on), per session (beside ${m.sessions_per_set} without, the default, in the same minutes) ${m.minutes_after_ready} min after ready; anonymous | ${m.merged_mib.used} MiB (${m.default_mib.used}) | ${m.merged_mib.anon} MiB (${m.default_mib.anon}) | ${m.merged_sessions_showing_their_page} of ${m.sessions_per_set} merged sessions showed their page afterwards | ${m.sessions_per_set} + ${m.sessions_per_set} |`,
+      );
+      rows.push(
+        `|   ksmd's CPU meanwhile (ksmd's pace: ${m.ksm_pages_to_scan} pages every ${m.ksm_sleep_millisecs} ms), % of a core: in all; per merging session | ${m.ksmd_cpu_percent} % | ${m.ksmd_cpu_percent_per_session} % | ${m.pages_sharing} pages sharing ${m.pages_shared} | ${m.sessions_per_set} |`,
+      );
+    }
     const t = await startApiOn(stack, API_ENV);
     try {
       const user = await t.newUser();

@@ -125,6 +125,10 @@ const envSchema = z.object({
     .string()
     .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a user name such as dockremap')
     .default('dockremap'),
+  // Sessions' identical memory pages shared through the kernel's same-page merging (KSM,
+  // images/session/memory-merge.py). Off by default: a merged page is a timing side channel
+  // between sessions, acceptable only where one host's users trust each other.
+  HACKSTREAM_SESSION_MEMORY_MERGE: z.enum(['on', 'off']).default('off'),
 
   HACKSTREAM_API_HOST: z.string().min(1).default('127.0.0.1'),
   HACKSTREAM_API_PORT: port(8080),
@@ -548,6 +552,8 @@ export function loadWorkerConfig(env: Env) {
     profilesDir: path.resolve(c.dataDir, e.HACKSTREAM_PROFILES_DIR ?? 'profiles'),
     /** Whether the Docker engine must map containers' uids to a subordinate range, and whose. */
     userNamespace: { required: e.HACKSTREAM_DOCKER_USERNS === 'required', remapUser: e.HACKSTREAM_DOCKER_USERNS_USER },
+    /** Whether session containers let the kernel merge their identical pages with other sessions' (the host's ksmd does it). */
+    memoryMerge: e.HACKSTREAM_SESSION_MEMORY_MERGE === 'on',
     reconcile: {
       /** How often the reconciler's schedule looks for what no running workflow owns. */
       intervalSeconds: e.HACKSTREAM_RECONCILE_INTERVAL_SECONDS,

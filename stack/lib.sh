@@ -262,6 +262,20 @@ ensure_keyring_limits() {
   done < <(sed -n 's/^\(kernel\.keys\.[a-z_]*\) *= *\([0-9]*\)$/\1 \2/p' "$HS_ROOT/deploy/sysctl/60-hackstream.conf")
 }
 
+# HACKSTREAM_SESSION_MEMORY_MERGE=on: session containers allow same-page merging, which only the
+# kernel's ksmd does, and only while it runs (host-wide: whatever else allows merging is merged too).
+ensure_memory_merge() {
+  [ "${HACKSTREAM_SESSION_MEMORY_MERGE:-off}" = on ] || return 0
+  local run=/sys/kernel/mm/ksm/run
+  [ -e "$run" ] || { say "warning: HACKSTREAM_SESSION_MEMORY_MERGE=on, but this kernel has no same-page merging (CONFIG_KSM)"; return 0; }
+  [ "$(cat "$run")" = 1 ] && return 0
+  if [ "$(id -u)" = 0 ] && echo 1 > "$run" 2>/dev/null; then
+    say "kernel: same-page merging (ksmd) started for HACKSTREAM_SESSION_MEMORY_MERGE=on"
+  else
+    say "warning: HACKSTREAM_SESSION_MEMORY_MERGE=on, but ksmd is stopped: as root, echo 1 > $run"
+  fi
+}
+
 ensure_dockerd() {
   local log_dir=$1 pid i
   ensure_keyring_limits

@@ -40,6 +40,7 @@ ensure_node
 ensure_npm_deps
 ensure_python_tools
 ensure_dockerd "$data_dir/logs"
+ensure_memory_merge
 ensure_session_image
 "$HS_ROOT/stack/build-app.sh"
 # From here on everything writes into the data directory, and what it creates is private (the

@@ -45,6 +45,7 @@ import { NodeTunnel, tunnelOf } from './node-tunnel.js';
 import { repeatEvery } from './repeat-every.js';
 import { SessionMonitor } from './session-monitor.js';
 import { sessionUserOnHost } from './user-namespace.js';
+import { reportHostMemoryMerge } from './host-memory-merge.js';
 
 export interface EdgeNodeOptions {
   /** The node's directory (its key, certificate, gateway.json, sessions' files). */
@@ -57,6 +58,8 @@ export interface EdgeNodeOptions {
   dockerSocket: string;
   sessionSubnets: string;
   ingressGroup: string;
+  /** Whether session containers let the kernel merge their identical pages (HACKSTREAM_SESSION_MEMORY_MERGE's). */
+  memoryMerge?: boolean;
   heartbeatSeconds: number;
   pollSeconds: number;
   reconcileGraceSeconds: number;
@@ -78,7 +81,8 @@ export async function startEdgeNode(opts: EdgeNodeOptions): Promise<EdgeNode> {
   let temporal = await temporalThroughGateway(opts.dir, gateway, namespace);
 
   const docker = new Docker({ socketPath: opts.dockerSocket });
-  const runtime = new DockerSessionRuntime(docker, new SubnetPool(opts.sessionSubnets), taskQueue);
+  const runtime = new DockerSessionRuntime(docker, new SubnetPool(opts.sessionSubnets), taskQueue, { memoryMerge: opts.memoryMerge ?? false });
+  await reportHostMemoryMerge(opts.memoryMerge ?? false, logger);
   const firewall = new SessionFirewall(new IptablesPacketFilter(), { ingressGroup: opts.ingressGroup });
   await firewall.install();
   const sessionUser = await sessionUserOnHost(docker, { required: true, remapUser: 'dockremap' }, logger);

@@ -50,7 +50,7 @@ export class ClusterEgress {
   }
 }
 
-export function openKubeSessionHost(config: Pick<WorkerConfig, 'kube' | 'temporal' | 'ingress'>, logger: Logger): KubeSessionHost {
+export function openKubeSessionHost(config: Pick<WorkerConfig, 'kube' | 'temporal' | 'ingress' | 'memoryMerge'>, logger: Logger): KubeSessionHost {
   const { kube } = config;
   const cluster = clusterCredentials(kube.kubeconfigFile);
   const stack = config.temporal.taskQueue;
@@ -61,6 +61,7 @@ export function openKubeSessionHost(config: Pick<WorkerConfig, 'kube' | 'tempora
     ...(kube.nodeName ? { nodeName: kube.nodeName } : {}),
     ...(kube.profileStorageClass ? { profileStorageClass: kube.profileStorageClass } : {}),
     ...(kube.nodeLostAfterSeconds ? { nodeLostAfterSeconds: kube.nodeLostAfterSeconds } : {}),
+    ...(config.memoryMerge ? { memoryMerge: true } : {}),
   });
   return {
     runtime: new KubeContainerRuntime(sessions),

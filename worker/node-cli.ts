@@ -32,7 +32,7 @@ const USAGE = `usage:
   hackstream-node renew [--dir DIR]
   hackstream-node run [--dir DIR] [--docker-socket PATH] [--session-subnets CIDR]
                       [--ingress-group GROUP] [--heartbeat-seconds N] [--poll-seconds N]
-                      [--renew-seconds N]
+                      [--renew-seconds N] [--memory-merge]
 
 enroll makes this node's key (it never leaves DIR), sends its certificate request to the API,
 prints the key's fingerprint for the operator to compare with what an admin sees before approving
@@ -56,7 +56,9 @@ reached through the node gateway, user traffic through its tunnel; it only dials
   --ingress-group GROUP   the group the node's demux runs with (default hackstream-ingress)
   --heartbeat-seconds N   how often the node tells the API it is alive (default 10)
   --poll-seconds N        how often its sessions' activity is looked at (default 5)
-  --renew-seconds N       how often its certificate is renewed (default: at half its life)`;
+  --renew-seconds N       how often its certificate is renewed (default: at half its life)
+  --memory-merge          let the kernel merge sessions' identical memory pages (the host's ksmd
+                          must run; a side channel between sessions: see the README)`;
 
 class UsageError extends Error {}
 
@@ -165,6 +167,7 @@ async function run(args: string[], log: (line: string) => void): Promise<number>
       'heartbeat-seconds': { type: 'string' },
       'poll-seconds': { type: 'string' },
       'renew-seconds': { type: 'string' },
+      'memory-merge': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -179,6 +182,7 @@ async function run(args: string[], log: (line: string) => void): Promise<number>
     dockerSocket: values['docker-socket'],
     sessionSubnets: values['session-subnets'],
     ingressGroup: values['ingress-group'],
+    memoryMerge: values['memory-merge'],
     heartbeatSeconds: Math.max(1, numberOption(values['heartbeat-seconds'], 'heartbeat-seconds', 10)),
     pollSeconds: Math.max(1, numberOption(values['poll-seconds'], 'poll-seconds', 5)),
     reconcileGraceSeconds: 180,

@@ -57,6 +57,7 @@ import { traceDockerCalls } from '../activities/docker-tracing.js';
 import { openKubeSessionHost, type KubeSessionHost } from './kube-session-host.js';
 import type { KubeMonitoredWorkflows } from './kube-session-monitor.js';
 import { startTracing, type Tracing } from '../core/tracing.js';
+import { reportHostMemoryMerge } from './host-memory-merge.js';
 
 /** A node-only worker's: the HackStream CA's key stays on the control hosts. */
 const noCertificateAuthority: CertificateIssuer = {
@@ -69,8 +70,9 @@ const noCertificateAuthority: CertificateIssuer = {
 async function openDockerSessionHost(config: WorkerConfig, logger: Logger) {
   const docker = new Docker({ socketPath: config.dockerSocket });
   traceDockerCalls(docker, trace.getTracer('hackstream'));
+  await reportHostMemoryMerge(config.memoryMerge, logger);
   return {
-    runtime: new DockerSessionRuntime(docker, new SubnetPool(config.sessionSubnets), config.temporal.taskQueue),
+    runtime: new DockerSessionRuntime(docker, new SubnetPool(config.sessionSubnets), config.temporal.taskQueue, { memoryMerge: config.memoryMerge }),
     firewall: new SessionFirewall(new IptablesPacketFilter(), { ingressGroup: config.ingressGroup, ingressSources: config.ingressSources }),
     sessionUser: await sessionUserOnHost(docker, config.userNamespace, logger),
   };

@@ -18,7 +18,10 @@ case "$app_command" in
   /usr/local/bin/hackstream-start-*) ;;
   *) echo "hackstream-entrypoint: HACKSTREAM_APP_COMMAND must be one of the image's hackstream-start-* scripts" >&2; exit 2 ;;
 esac
-exec xpra start :100 \
+# Same-page merging with other sessions (memory-merge.py): only where the worker says so.
+merge=
+if [ "${HACKSTREAM_MEMORY_MERGE:-0}" = 1 ]; then merge=hackstream-memory-merge; fi
+exec $merge xpra start :100 \
   --daemon=no --socket-dir=/tmp/xpra \
   --bind-ws=0.0.0.0:14500 --html=on \
   --start-child="$app_command" --exit-with-children=yes \

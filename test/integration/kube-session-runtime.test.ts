@@ -84,6 +84,8 @@ describe('the Kubernetes session runtime', () => {
     }
     expect(container!.args).toContain('--clipboard=yes');
     expect(container!.env).toEqual(expect.arrayContaining([{ name: 'HACKSTREAM_URL', value: 'https://example.com/' }]));
+    // Memory merging only where the worker allows it (HACKSTREAM_SESSION_MEMORY_MERGE): not here.
+    expect(container!.env?.map((e) => e.name)).not.toContain('HACKSTREAM_MEMORY_MERGE');
     expect(container!.volumeMounts).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'session-files', mountPath: SESSION_FILES_MOUNT, readOnly: true })]));
     // Guaranteed: requests equal to limits, so the node reserves what the session may use.
     expect(pod.status?.qosClass).toBe('Guaranteed');

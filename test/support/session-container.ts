@@ -10,12 +10,16 @@ import { FileCertificateAuthority } from '../../core/certificate-authority.js';
 import { readAppCatalog } from '../../core/app-catalog.js';
 import { DockerSessionRuntime } from '../../activities/docker-session-runtime.js';
 import { SubnetPool } from '../../activities/subnet-pool.js';
+import type { ContainerOptions } from '../../activities/xpra-arguments.js';
 import type { SessionContainer, SessionSpec } from '../../workflows/messages.js';
 import { docker, sessionFilesIn } from './docker.js';
 
-/** `name` names the temporary directory; `subnet` keeps each test file's networks apart. */
-export async function sessionContainerKit(name: string, subnet: string) {
-  const runtime = new DockerSessionRuntime(docker, new SubnetPool(subnet), `hs-test-${name}-${process.pid}`);
+/**
+ * `name` names the temporary directory; `subnet` keeps each test file's networks apart; `options`
+ * are the node's (a worker's settings).
+ */
+export async function sessionContainerKit(name: string, subnet: string, options: ContainerOptions = {}) {
+  const runtime = new DockerSessionRuntime(docker, new SubnetPool(subnet), `hs-test-${name}-${process.pid}`, options);
   const image = readAppCatalog().firefox!.image;
   const tmp = mkdtempSync(path.join(os.tmpdir(), `hs-${name}-`));
   const ca = new FileCertificateAuthority(path.join(tmp, 'ca', 'ca.pem'), path.join(tmp, 'ca', 'ca-key.pem'), { dnsNames: ['hackstream.test'], ipAddresses: [] });

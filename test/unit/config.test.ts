@@ -146,6 +146,13 @@ describe('configuration', () => {
     }
   });
 
+  it('merges sessions\' memory only when told to', () => {
+    expect(loadWorkerConfig(secrets).memoryMerge).toBe(false);
+    expect(loadWorkerConfig({ ...secrets, HACKSTREAM_SESSION_MEMORY_MERGE: 'on' }).memoryMerge).toBe(true);
+    expect(loadWorkerConfig({ ...secrets, HACKSTREAM_SESSION_MEMORY_MERGE: 'off' }).memoryMerge).toBe(false);
+    expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_SESSION_MEMORY_MERGE: 'yes' })).toThrow(/HACKSTREAM_SESSION_MEMORY_MERGE/);
+  });
+
   it('keeps connect tokens at most 60 seconds', () => {
     expect(loadApiConfig(secrets).connectTokenTtlSeconds).toBe(60);
     expect(() => loadApiConfig({ ...secrets, HACKSTREAM_CONNECT_TOKEN_TTL_SECONDS: '61' })).toThrow(/HACKSTREAM_CONNECT_TOKEN_TTL_SECONDS: must be at most 60/);

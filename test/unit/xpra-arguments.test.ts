@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { xpraArguments } from '../../activities/xpra-arguments.js';
+import { sessionEnvironment, xpraArguments } from '../../activities/xpra-arguments.js';
 import { QUALITY_PRESETS } from '../../core/quality-presets.js';
 import type { SessionSpec } from '../../workflows/messages.js';
 
@@ -35,5 +35,15 @@ describe('xpra arguments', () => {
     expect(low).toEqual(expect.arrayContaining(['--encoding=jpeg', '--encodings=jpeg,png,rgb', '--video-encoders=none', '--bandwidth-limit=1000000']));
     expect(xpraArguments({ ...base, quality: 'auto' }).filter((a) => QUALITY_PRESETS.low.xpraServer.includes(a))).toEqual([]);
     expect(xpraArguments({ ...base, quality: 'high' })).toContain('--min-quality=60');
+  });
+
+  it('tell the container to allow memory merging only when the node does, and a warm one to wait for its URL', () => {
+    const spec = { ...base, app: 'firefox', url: 'https://example.org/' } as SessionSpec;
+    const plain = sessionEnvironment(spec);
+    expect(plain).toMatchObject({ HACKSTREAM_APP_COMMAND: '/usr/local/bin/hackstream-start-app', HACKSTREAM_URL: 'https://example.org/' });
+    expect(plain).not.toHaveProperty('HACKSTREAM_MEMORY_MERGE');
+    expect(plain).not.toHaveProperty('HACKSTREAM_WARM');
+    expect(sessionEnvironment(spec, { memoryMerge: false })).not.toHaveProperty('HACKSTREAM_MEMORY_MERGE');
+    expect(sessionEnvironment(spec, { memoryMerge: true, warm: true })).toMatchObject({ HACKSTREAM_MEMORY_MERGE: '1', HACKSTREAM_WARM: '1' });
   });
 });
