@@ -60,9 +60,9 @@ export async function measureMemoryMerge(opts: {
   const offIds = Array.from({ length: opts.n }, () => randomUUID());
   const runBefore = ksm('run');
   const sleepBefore = ksm('sleep_millisecs');
-  if (opts.sleepMs !== undefined) writeFileSync(`${KSM_DIR}/sleep_millisecs`, String(opts.sleepMs));
-  writeFileSync(`${KSM_DIR}/run`, '1');
   try {
+    if (opts.sleepMs !== undefined) writeFileSync(`${KSM_DIR}/sleep_millisecs`, String(opts.sleepMs));
+    writeFileSync(`${KSM_DIR}/run`, '1');
     const on: string[] = [];
     const off: string[] = [];
     // Alternately, so that both sets start on the same host in the same minutes.
@@ -106,9 +106,15 @@ export async function measureMemoryMerge(opts: {
       ksm_sleep_millisecs: Number(ksm('sleep_millisecs')),
     };
   } finally {
-    await merging.close(onIds);
-    await plain.close(offIds);
-    writeFileSync(`${KSM_DIR}/sleep_millisecs`, sleepBefore);
-    writeFileSync(`${KSM_DIR}/run`, runBefore);
+    try {
+      writeFileSync(`${KSM_DIR}/sleep_millisecs`, sleepBefore);
+      writeFileSync(`${KSM_DIR}/run`, runBefore);
+    } finally {
+      try {
+        await merging.close(onIds);
+      } finally {
+        await plain.close(offIds);
+      }
+    }
   }
 }

@@ -126,8 +126,7 @@ const envSchema = z.object({
     .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a user name such as dockremap')
     .default('dockremap'),
   // Sessions' identical memory pages shared through the kernel's same-page merging (KSM,
-  // images/session/memory-merge.py). Off by default: a merged page is a timing side channel
-  // between sessions, acceptable only where one host's users trust each other.
+  // images/session/memory-merge.py); off by default, why: the README's "Sessions' memory merged".
   HACKSTREAM_SESSION_MEMORY_MERGE: z.enum(['on', 'off']).default('off'),
 
   HACKSTREAM_API_HOST: z.string().min(1).default('127.0.0.1'),

@@ -159,6 +159,19 @@ describe('the Helm chart', () => {
     }
   });
 
+  it("passes sessions.memoryMerge to the worker: off unless the operator sets it", async () => {
+    const mergeOf = (objects: KubeObject[]) =>
+      (objects.find((o) => o.kind === 'Deployment' && o.metadata.name === `${RELEASE}-hackstream-worker`) as any).spec.template.spec.containers[0].env.find(
+        (e: { name: string }) => e.name === 'HACKSTREAM_SESSION_MEMORY_MERGE',
+      )?.value;
+    expect(mergeOf(await render([]))).toBe('off');
+    expect(mergeOf(await render(['values-production.yaml']))).toBe('off');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-helm-values-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(path.join(dir, 'merge.yaml'), 'sessions:\n  memoryMerge: true\n');
+    expect(mergeOf(await render([path.join(dir, 'merge.yaml')]))).toBe('on');
+  });
+
   it("lets the worker manage sessions in the sessions' namespace and nothing anywhere else", async () => {
     // The chart's service accounts and the worker's Role and binding, created for real.
     const rbac = (await render([])).filter((o) => ['ServiceAccount', 'Role', 'RoleBinding'].includes(o.kind));

@@ -27,11 +27,16 @@ beforeAll(() => {
   writeFileSync(`${KSM_DIR}/run`, '1');
 });
 afterAll(async () => {
-  // `run` last: it may not change while pages_to_scan is written, and back to 0 it unmerges nothing.
-  writeFileSync(`${KSM_DIR}/pages_to_scan`, ksmBefore['pages_to_scan']!);
-  writeFileSync(`${KSM_DIR}/run`, ksmBefore['run']!);
-  await merging.close([onId]);
-  await plain.close([offId]);
+  try {
+    writeFileSync(`${KSM_DIR}/pages_to_scan`, ksmBefore['pages_to_scan']!);
+    writeFileSync(`${KSM_DIR}/run`, ksmBefore['run']!);
+  } finally {
+    try {
+      await merging.close([onId]);
+    } finally {
+      await plain.close([offId]);
+    }
+  }
 });
 
 /** A container's xpra, Xvfb and app processes as the host sees them, with their KSM state. */
@@ -65,11 +70,10 @@ describe("sessions' memory merged by the kernel", () => {
 
     // ksmd merges the allowing session's identical pages (Firefox's own, and theirs with Xvfb's
     // and xpra's), and two of its full scans later still none of the other's.
-    const merged = await until('pages of the allowing session merged', async () => {
+    await until('pages of the allowing session merged', async () => {
       const pages = (await ksmOfSession(on.container.id)).reduce((sum, p) => sum + p.merging, 0);
       return pages > 0 ? pages : null;
     }, 120_000, 1000);
-    expect(merged).toBeGreaterThan(0);
     const scans = Number(readFileSync(`${KSM_DIR}/full_scans`, 'utf8'));
     await until('two more full scans', async () => (Number(readFileSync(`${KSM_DIR}/full_scans`, 'utf8')) >= scans + 2 ? true : null), 120_000, 1000);
     expect((await ksmOfSession(off.container.id)).map((p) => p.merging)).toEqual([0, 0, 0]);
