@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { generate } from 'otplib';
 import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from 'vitest';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { launchChromium, reloadOnHost, type TestBrowser } from '../support/browser.js';
 import { REPO_ROOT } from '../support/paths.js';
@@ -321,6 +321,10 @@ describe('the dashboard, by clicking', () => {
   it('a user enrols TOTP from the QR page, changes the password, and logs in again with both', async () => {
     const user = await t.newUser();
     const page = await newPage();
+    // This test timed out twice in CI and never here: what the page showed then says where it stood.
+    onTestFailed(async () => {
+      console.log(`page when the test failed: ${page.url()}\n${await page.locator('body').innerText().catch((err: unknown) => String(err))}`);
+    });
     await page.goto(`${t.origin}/ui/`);
     await logIn(page, user.username, user.password);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
