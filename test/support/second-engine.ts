@@ -87,6 +87,7 @@ export async function startSecondEngine(index = 0, opts: { dropInbound?: boolean
     ['-o', hostLink, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'],
   ];
 
+  clearStale(hostAddress, sessionSubnets);
   run('ip', ['netns', 'add', netns]);
   run('ip', ['link', 'add', hostLink, 'type', 'veth', 'peer', 'name', nodeLink]);
   run('ip', ['link', 'set', nodeLink, 'netns', netns]);
@@ -214,6 +215,30 @@ export async function startSecondEngine(index = 0, opts: { dropInbound?: boolean
     },
     remove,
   };
+}
+
+/**
+ * What a run killed before its `remove()` (a cancelled CI job, a kill -9 of the test runner) left
+ * at this index: the host's end of its link (which would route the node's link subnet to a dead
+ * namespace), the route of its session subnets, its namespace and whatever still runs there.
+ * The same index in a live run is never stale: files using an index run one at a time.
+ */
+function clearStale(hostAddress: string, sessionSubnets: string): void {
+  const holders = spawnSync('ip', ['-o', '-4', 'addr', 'show', 'to', hostAddress], { encoding: 'utf8' }).stdout;
+  for (const link of holders.split('\n').map((line) => line.split(/\s+/)[1]).filter((l): l is string => !!l)) {
+    const shown = spawnSync('ip', ['-o', 'link', 'show', link], { encoding: 'utf8' }).stdout;
+    const stale = /link-netns (hs-node-\d+)/.exec(shown)?.[1];
+    if (stale) {
+      const pids = spawnSync('ip', ['netns', 'pids', stale], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+      for (const p of pids) attempt('kill', ['-9', p]);
+      attempt('ip', ['netns', 'delete', stale]);
+    }
+    attempt('ip', ['link', 'delete', link]);
+    for (const rule of [['-i', link, '-j', 'ACCEPT'], ['-o', link, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT']]) {
+      while (attempt('iptables', ['-w', '10', '-D', 'FORWARD', ...rule]));
+    }
+  }
+  attempt('ip', ['route', 'del', sessionSubnets]);
 }
 
 function engineLog(dir: string): string {
