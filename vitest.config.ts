@@ -15,6 +15,7 @@ const SELF_CONTAINED = [
 const CONTROL_PLANE = [
   'test/integration/monitoring.test.ts',
   'test/integration/node-enrolment.test.ts',
+  'test/integration/node-tunnel.test.ts',
   'test/integration/prepare.test.ts',
   'test/integration/proxy-sign-in.test.ts',
   'test/integration/worker-metrics.test.ts',
