@@ -6,7 +6,7 @@ stylesheets, and its protocol worker then imports 6 more scripts (1.6 MB) one by
 separate request through the ingress (and its ForwardAuth check), each gzipped again by xpra's
 Python web server on every request. This writes, under www/<dir>/, the page's scripts concatenated
 in their page order and minified by esbuild (legal comments kept), its stylesheets likewise, the
-protocol worker with its imports inlined (but one it never uses here), and the images and font the
+protocol worker with its imports inlined (but for forge.js, which neither uses here), and the images and font the
 page and its stylesheets name; each named by a hash of its content (so the ingress may mark them
 immutable), scripts and stylesheets pre-compressed (.br, .gz: xpra serves those as they are).
 index.html is rewritten to load the bundles, and the page's scripts to start the worker from its
@@ -29,10 +29,12 @@ SCRIPT_TAG = re.compile(r'[ \t]*<script[^>]*\ssrc="([^"]+)"[^>]*>\s*</script>[ \
 STYLESHEET_TAG = re.compile(r'[ \t]*<link\s+rel="stylesheet"[^>]*\shref="([^"]+)"[^>]*>[ \t]*\n?')
 # The protocol worker's imports (js/Protocol.js, relative to js/).
 IMPORT_SCRIPTS = re.compile(r"importScripts\(([^)]*)\);")
-# forge.js (AES, 0.9 MB, the largest import) is used by the worker only for xpra's own
-# encryption layer, which no session has (no --encryption: TLS ends at the ingress); the page
-# bundle keeps it.
+# forge.js (AES and HMAC, 0.9 MB) is left out of both bundles. The worker uses it only for xpra's
+# own encryption layer, which no session has (no --encryption: TLS ends at the ingress). The page
+# uses it only to answer a password challenge (hmac digests), which xpra's websocket port, behind
+# the ingress's token check, never makes; its hello probes for it (`typeof forge`).
 WORKER_LEFT_OUT = "lib/forge.js"
+PAGE_LEFT_OUT = "js/lib/forge.js"
 # The worker the page starts, by the path it names (relative to the page).
 PROTOCOL_WORKER = "js/Protocol.js"
 # Before it, the client starts a worker only to ask whether WebSocket exists in workers, and
@@ -182,6 +184,9 @@ def main():
     sheets = STYLESHEET_TAG.findall(html)
     if not scripts or not sheets or CLIENT_SCRIPT not in scripts:
         changed(f"no scripts, no stylesheets or no {CLIENT_SCRIPT} found in index.html")
+    if PAGE_LEFT_OUT not in scripts or "typeof forge!=='undefined'" not in read(www, CLIENT_SCRIPT).decode("utf-8"):
+        changed(f"index.html no longer loads {PAGE_LEFT_OUT}, or {CLIENT_SCRIPT} no longer probes for it")
+    scripts.remove(PAGE_LEFT_OUT)
     page_sources = [NARROW_VIEWPORT] + [without_worker_check(read(www, s)) if s == CLIENT_SCRIPT else read(www, s) for s in scripts]
     images = {i: emit_file(www, subdir, i) for i in PAGE_IMAGES}
     page_sources = [pointed_at_bundle(s, {**workers, **images}) for s in page_sources]
