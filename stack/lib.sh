@@ -269,11 +269,11 @@ ensure_keyring_limits() {
 # already running keeps the pace its host set. HS_KSM_DIR: the kernel's settings (for the tests).
 ensure_memory_merge() {
   [ "${HACKSTREAM_SESSION_MEMORY_MERGE:-off}" = on ] || return 0
-  local dir=${HS_KSM_DIR:-/sys/kernel/mm/ksm}
+  local dir=${HS_KSM_DIR:-/sys/kernel/mm/ksm} pace_ms=100
   [ -e "$dir/run" ] || { say "warning: HACKSTREAM_SESSION_MEMORY_MERGE=on, but this kernel has no same-page merging (CONFIG_KSM)"; return 0; }
   [ "$(cat "$dir/run")" = 1 ] && return 0
-  if [ "$(id -u)" = 0 ] && echo 100 > "$dir/sleep_millisecs" 2>/dev/null && echo 1 > "$dir/run" 2>/dev/null; then
-    say "kernel: same-page merging (ksmd) started for HACKSTREAM_SESSION_MEMORY_MERGE=on, $(cat "$dir/pages_to_scan") pages every 100 ms"
+  if [ "$(id -u)" = 0 ] && echo "$pace_ms" > "$dir/sleep_millisecs" 2>/dev/null && echo 1 > "$dir/run" 2>/dev/null; then
+    say "kernel: same-page merging (ksmd) started for HACKSTREAM_SESSION_MEMORY_MERGE=on, $(cat "$dir/pages_to_scan") pages every $pace_ms ms"
   else
     say "warning: HACKSTREAM_SESSION_MEMORY_MERGE=on, but ksmd is stopped: as root, echo 1 > $dir/run"
   fi

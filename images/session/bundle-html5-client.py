@@ -6,9 +6,10 @@ stylesheets, and its protocol worker then imports 6 more scripts (1.6 MB) one by
 separate request through the ingress (and its ForwardAuth check), each gzipped again by xpra's
 Python web server on every request. This writes, under www/<dir>/, the page's scripts concatenated
 in their page order and minified by esbuild (legal comments kept), its stylesheets likewise, the
-protocol worker with its imports inlined (but for forge.js, which neither uses here), and the images and font the
-page and its stylesheets name; each named by a hash of its content (so the ingress may mark them
-immutable), scripts and stylesheets pre-compressed (.br, .gz: xpra serves those as they are).
+protocol worker with its imports inlined (but for forge.js, which neither uses here), and the
+images and font the page and its stylesheets name; each named by a hash of its content (so the
+ingress may mark them immutable), scripts and stylesheets pre-compressed (.br, .gz: xpra serves
+those as they are).
 index.html is rewritten to load the bundles, and the page's scripts to start the worker from its
 bundle, at once (without the check worker xpra starts first) and to name the bundle's images;
 xpra's page as shipped is kept as xpra-index.html.
@@ -33,8 +34,7 @@ IMPORT_SCRIPTS = re.compile(r"importScripts\(([^)]*)\);")
 # own encryption layer, which no session has (no --encryption: TLS ends at the ingress). The page
 # uses it only to answer a password challenge (hmac digests), which xpra's websocket port, behind
 # the ingress's token check, never makes; its hello probes for it (`typeof forge`).
-WORKER_LEFT_OUT = "lib/forge.js"
-PAGE_LEFT_OUT = "js/lib/forge.js"
+LEFT_OUT = "lib/forge.js"  # relative to js/, as the worker imports it
 # The worker the page starts, by the path it names (relative to the page).
 PROTOCOL_WORKER = "js/Protocol.js"
 # Before it, the client starts a worker only to ask whether WebSocket exists in workers, and
@@ -123,9 +123,9 @@ def protocol_worker(www, esbuild):
     if not found:
         changed(f"no importScripts(...) in {PROTOCOL_WORKER}")
     imports = re.findall(r"'([^']+)'", found.group(1))
-    if WORKER_LEFT_OUT not in imports:
-        changed(f"the protocol worker no longer imports {WORKER_LEFT_OUT}")
-    imports.remove(WORKER_LEFT_OUT)
+    if LEFT_OUT not in imports:
+        changed(f"the protocol worker no longer imports {LEFT_OUT}")
+    imports.remove(LEFT_OUT)
     inlined = [minify(esbuild, read(www, os.path.join("js", p)), "js") for p in imports]
     rest = IMPORT_SCRIPTS.sub("", source, count=1).encode("utf-8")
     return join_scripts(inlined + [minify(esbuild, rest, "js")])
@@ -184,10 +184,12 @@ def main():
     sheets = STYLESHEET_TAG.findall(html)
     if not scripts or not sheets or CLIENT_SCRIPT not in scripts:
         changed(f"no scripts, no stylesheets or no {CLIENT_SCRIPT} found in index.html")
-    if PAGE_LEFT_OUT not in scripts or "typeof forge!=='undefined'" not in read(www, CLIENT_SCRIPT).decode("utf-8"):
-        changed(f"index.html no longer loads {PAGE_LEFT_OUT}, or {CLIENT_SCRIPT} no longer probes for it")
-    scripts.remove(PAGE_LEFT_OUT)
-    page_sources = [NARROW_VIEWPORT] + [without_worker_check(read(www, s)) if s == CLIENT_SCRIPT else read(www, s) for s in scripts]
+    client = read(www, CLIENT_SCRIPT)
+    page_left_out = os.path.join("js", LEFT_OUT)
+    if page_left_out not in scripts or b"typeof forge!=='undefined'" not in client:
+        changed(f"index.html no longer loads {page_left_out}, or {CLIENT_SCRIPT} no longer probes for it")
+    scripts.remove(page_left_out)
+    page_sources = [NARROW_VIEWPORT] + [without_worker_check(client) if s == CLIENT_SCRIPT else read(www, s) for s in scripts]
     images = {i: emit_file(www, subdir, i) for i in PAGE_IMAGES}
     page_sources = [pointed_at_bundle(s, {**workers, **images}) for s in page_sources]
     html = pointed_at_bundle(html.encode("utf-8"), images).decode("utf-8")

@@ -60,6 +60,11 @@ net.createServer((c) => {
 
 const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
 const attempt = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+/** The host's FORWARD rules for a node's link: the node out, and replies back in. */
+const forwardRulesOf = (hostLink: string) => [
+  ['-i', hostLink, '-j', 'ACCEPT'],
+  ['-o', hostLink, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'],
+];
 const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
 
 /**
@@ -82,10 +87,7 @@ export async function startSecondEngine(index = 0, opts: { dropInbound?: boolean
   const socket = path.join(dir, 'docker.sock');
   const pidFile = path.join(dir, 'docker.pid');
   const inNamespace = ['nsenter', `--net=/run/netns/${netns}`];
-  const forwardRules = [
-    ['-i', hostLink, '-j', 'ACCEPT'],
-    ['-o', hostLink, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'],
-  ];
+  const forwardRules = forwardRulesOf(hostLink);
 
   clearStale(hostAddress, sessionSubnets);
   run('ip', ['netns', 'add', netns]);
@@ -234,9 +236,7 @@ function clearStale(hostAddress: string, sessionSubnets: string): void {
       attempt('ip', ['netns', 'delete', stale]);
     }
     attempt('ip', ['link', 'delete', link]);
-    for (const rule of [['-i', link, '-j', 'ACCEPT'], ['-o', link, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT']]) {
-      while (attempt('iptables', ['-w', '10', '-D', 'FORWARD', ...rule]));
-    }
+    for (const rule of forwardRulesOf(link)) while (attempt('iptables', ['-w', '10', '-D', 'FORWARD', ...rule]));
   }
   attempt('ip', ['route', 'del', sessionSubnets]);
 }
