@@ -22,7 +22,10 @@ export interface QualityPreset {
 
 /**
  * `low`: JPEG only (cheap to decode, no video decoder needed), low quality at high speed,
- * bandwidth capped at 1 Mbit/s, fewer frames, no scrollbars. `auto`: xpra's own adaptive choice.
+ * bandwidth capped at 1 Mbit/s, fewer frames, no scrollbars. `auto`: xpra's adaptive quality at
+ * a fixed encoder speed of 30: left to adapt, the speed reaches 100 on a fast link, where xpra 3.1
+ * sends the strips a scroll brings into view as raw pixels (and PNG without compression); at 30 they
+ * go as WebP and compressed PNG, for a little more server CPU.
  * `high`: lossy encodings kept near lossless, slower encoding allowed, Firefox's own frame rate.
  */
 export const QUALITY_PRESETS: Record<Quality, QualityPreset> = {
@@ -40,6 +43,6 @@ export const QUALITY_PRESETS: Record<Quality, QualityPreset> = {
     firefox: { frameRate: 12, scrollbars: false },
     html5Client: { video: 'false', encoding: 'jpeg' },
   },
-  auto: { xpraServer: [], firefox: { frameRate: 20, scrollbars: true }, html5Client: {} },
+  auto: { xpraServer: ['--speed=30'], firefox: { frameRate: 20, scrollbars: true }, html5Client: {} },
   high: { xpraServer: ['--quality=90', '--min-quality=60', '--speed=30'], firefox: { frameRate: 0, scrollbars: true }, html5Client: {} },
 };

@@ -35,6 +35,10 @@ describe('xpra arguments', () => {
     expect(low).toEqual(expect.arrayContaining(['--encoding=jpeg', '--encodings=jpeg,png,rgb', '--video-encoders=none', '--bandwidth-limit=1000000']));
     expect(xpraArguments({ ...base, quality: 'auto' }).filter((a) => QUALITY_PRESETS.low.xpraServer.includes(a))).toEqual([]);
     expect(xpraArguments({ ...base, quality: 'high' })).toContain('--min-quality=60');
+    // auto: adaptive quality, its encoder speed held at 30 (compressed strips while scrolling).
+    const auto = xpraArguments({ ...base, quality: 'auto' });
+    expect(auto).toContain('--speed=30');
+    expect(auto.some((a) => a.startsWith('--quality=') || a.startsWith('--min-quality='))).toBe(false);
   });
 
   it('tell the container to allow memory merging only when the node does, and a warm one to wait for its URL', () => {
