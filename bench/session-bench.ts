@@ -310,6 +310,10 @@ type Phases = Record<'api' | 'page_load' | 'window_titled' | 'colour_shown', num
 const newPhases = (): Phases => ({ api: [], page_load: [], window_titled: [], colour_shown: [] });
 const phaseStats = (p: Phases) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, stats(v)]));
 
+/** The page's navigation timing: first byte, HTML received, DOM ready, load event done (ms). */
+const NAVIGATION_TIMING =
+  "(() => { const n = performance.getEntriesByType('navigation')[0]; return n ? [n.responseStart, n.responseEnd, n.domContentLoadedEventEnd, n.loadEventEnd].map(Math.round) : null; })()";
+
 /**
  * Opens the client at `url` in `tab` and waits until the test page shows; ms from `t0`
  * (performance.now), or null when it never did. A sample that showed adds its phases to `phases`.
@@ -328,7 +332,10 @@ async function showPage(tab: Page, url: string, page: TestPage, t0: number, phas
     stage = 'colour shown';
     await tab.waitForFunction(windowShows, { title: page.title, colour: PAGE_COLOUR }, { timeout: 60_000, polling: 'raf' });
     const t4 = performance.now();
-    log(`  before goto ${round(t1 - t0)} ms, page loaded +${round(t2 - t1)}, window titled +${round(t3 - t2)}, colour shown +${round(t4 - t3)}`);
+    // Where the page load went (the browser's navigation timing, ms from the navigation's start).
+    const nav = (await tab.evaluate(NAVIGATION_TIMING).catch(() => null)) as number[] | null;
+    const navNote = nav ? ` (first byte ${nav[0]}, html ${nav[1]}, DOM ready ${nav[2]}, load done ${nav[3]})` : '';
+    log(`  before goto ${round(t1 - t0)} ms, page loaded +${round(t2 - t1)}${navNote}, window titled +${round(t3 - t2)}, colour shown +${round(t4 - t3)}`);
     if (phases) {
       phases.api.push(t1 - t0);
       phases.page_load.push(t2 - t1);

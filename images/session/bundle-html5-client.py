@@ -6,7 +6,8 @@ stylesheets, and its protocol worker then imports 6 more scripts (1.6 MB) one by
 separate request through the ingress (and its ForwardAuth check), each gzipped again by xpra's
 Python web server on every request. This writes, under www/<dir>/, the page's scripts concatenated
 in their page order and minified by esbuild (legal comments kept), its stylesheets likewise, the
-protocol worker with its imports inlined (but for forge.js, which neither uses here), and the
+protocol worker with its imports inlined (but for forge.js, which neither uses here; the page
+also goes without the audio decoders and the bug report's zip library, see below), and the
 images and font the page and its stylesheets name; each named by a hash of its content (so the
 ingress may mark them immutable), scripts and stylesheets pre-compressed (.br, .gz: xpra serves
 those as they are).
@@ -35,6 +36,18 @@ IMPORT_SCRIPTS = re.compile(r"importScripts\(([^)]*)\);")
 # uses it only to answer a password challenge (hmac digests), which xpra's websocket port, behind
 # the ingress's token check, never makes; its hello probes for it (`typeof forge`).
 LEFT_OUT = "lib/forge.js"  # relative to js/, as the worker imports it
+# The page's bundle also leaves out the Aurora.js audio decoders (0.7 MB): no session has audio
+# (xpra runs with --speaker=disabled). The client asks them for codecs once, through an unguarded
+# `AV`, which the bundle guards (AURORA_PROBE); it finds none and offers the codecs the browser has.
+AURORA_SCRIPTS = ("js/lib/aurora/aurora.js", "js/lib/aurora/mp3.js", "js/lib/aurora/flac.js",
+                  "js/lib/aurora/aac.js", "js/lib/aurora/aurora-xpra.js")
+AURORA_PROBE_SCRIPT = "js/MediaSourceUtil.js"
+AURORA_PROBE = ("if(AV && AV.Decoder && AV.Decoder.find)", "if(typeof AV!=='undefined' && AV.Decoder && AV.Decoder.find)")
+# And jszip.js with FileSaver.js (0.4 MB): only the menu's "Bug Report" uses them (a zip of the
+# client's state and a screenshot, saved as a file), an xpra developer's tool, which the page
+# leaves out too.
+BUG_REPORT_SCRIPTS = ("js/lib/jszip.js", "js/lib/FileSaver.js")
+BUG_REPORT_MENU_ITEM = re.compile(r'[ \t]*<li><a [^>]*onclick="show_bugreport\(event\);[^>]*>Bug Report</a></li>[ \t]*\n')
 # The worker the page starts, by the path it names (relative to the page).
 PROTOCOL_WORKER = "js/Protocol.js"
 # Before it, the client starts a worker only to ask whether WebSocket exists in workers, and
@@ -138,6 +151,19 @@ def without_worker_check(source):
     return patched.encode("utf-8")
 
 
+def page_script(www, path, client):
+    """One of the page's scripts as the bundle has it."""
+    if path == CLIENT_SCRIPT:
+        return without_worker_check(client)
+    source = read(www, path)
+    if path == AURORA_PROBE_SCRIPT:
+        unguarded, guarded = (p.encode() for p in AURORA_PROBE)
+        if source.count(unguarded) != 1:
+            changed(f"{AURORA_PROBE_SCRIPT} no longer probes for Aurora.js as the bundle expects")
+        source = source.replace(unguarded, guarded)
+    return source
+
+
 def pointed_at_bundle(source, bundled):
     """The page's script (or page) with what it names, as a path relative to the page or from the
     root, taken from the bundle instead."""
@@ -189,7 +215,14 @@ def main():
     if page_left_out not in scripts or b"typeof forge!=='undefined'" not in client:
         changed(f"index.html no longer loads {page_left_out}, or {CLIENT_SCRIPT} no longer probes for it")
     scripts.remove(page_left_out)
-    page_sources = [NARROW_VIEWPORT] + [without_worker_check(client) if s == CLIENT_SCRIPT else read(www, s) for s in scripts]
+    for left_out in AURORA_SCRIPTS + BUG_REPORT_SCRIPTS:
+        if left_out not in scripts:
+            changed(f"index.html no longer loads {left_out}")
+        scripts.remove(left_out)
+    html, found = BUG_REPORT_MENU_ITEM.subn("", html)
+    if found != 1 or "JSZip" in html.replace("new JSZip()", "", 1):
+        changed("the menu has no one Bug Report item, or the page uses JSZip for more than the bug report")
+    page_sources = [NARROW_VIEWPORT] + [page_script(www, s, client) for s in scripts]
     images = {i: emit_file(www, subdir, i) for i in PAGE_IMAGES}
     page_sources = [pointed_at_bundle(s, {**workers, **images}) for s in page_sources]
     html = pointed_at_bundle(html.encode("utf-8"), images).decode("utf-8")

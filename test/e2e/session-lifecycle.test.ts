@@ -119,6 +119,10 @@ describe('a Firefox session, end to end', () => {
     tab.on('response', async (r) => {
       fetched.push({ path: new URL(r.url()).pathname, type: r.request().resourceType(), headers: await r.allHeaders() });
     });
+    // The client runs without the scripts its bundle leaves out (forge.js, the audio decoders, the
+    // bug report's zip library): not one uncaught error on its page.
+    const pageErrors: string[] = [];
+    tab.on('pageerror', (err) => pageErrors.push(err.message));
     // The page's title is Firefox's window title, and its colour fills the streamed window.
     const response = await openSessionWindow(tab, session.connect.browser.url, () => t.freshBrowserUrl(user.token, session.session_id), {
       check: windowShows,
@@ -144,6 +148,8 @@ describe('a Firefox session, end to end', () => {
     expect(bundle.headers).toMatchObject({ 'content-encoding': 'br', 'cache-control': 'private, max-age=31536000, immutable' });
     expect(bundle.headers['pragma']).toBeUndefined();
     expect(bundle.headers['expires']).toBeUndefined();
+    expect(pageErrors).toEqual([]);
+    expect(await tab.locator('[onclick*="show_bugreport"]').count()).toBe(0); // the menu's item went with its library
     // A reconnect in the same browser (the tab closed, a fresh descriptor) takes it from the cache.
     await tab.close();
     const reopened = await context.newPage();
