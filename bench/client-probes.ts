@@ -36,7 +36,10 @@ declare const window: {
   XpraWindow?: XpraWindowClass;
   addEventListener(type: string, listener: () => void, capture: boolean): void;
 };
-declare const performance: { now(): number };
+declare const performance: {
+  now(): number;
+  getEntriesByType(type: 'navigation'): Array<{ responseStart: number; responseEnd: number; domContentLoadedEventEnd: number; loadEventEnd: number }>;
+};
 
 /** Installs the probe (once); returns false when the client's code is not loaded yet. */
 export function installPaintProbe(): boolean {
@@ -134,4 +137,10 @@ export function inputTarget(): { x: number; y: number } | null {
   const canvases = [...document.querySelectorAll('#screen canvas')].sort((a, b) => b.width * b.height - a.width * a.height);
   const r = canvases[0]?.getBoundingClientRect();
   return r ? { x: r.x + r.width / 2, y: r.y + r.height * 0.6 } : null;
+}
+
+/** The page's navigation timing (ms from the navigation's start): first byte, HTML received, DOM ready, load event done. */
+export function navigationTiming(): { firstByte: number; html: number; domReady: number; loadDone: number } | null {
+  const n = performance.getEntriesByType('navigation')[0];
+  return n ? { firstByte: Math.round(n.responseStart), html: Math.round(n.responseEnd), domReady: Math.round(n.domContentLoadedEventEnd), loadDone: Math.round(n.loadEventEnd) } : null;
 }

@@ -67,7 +67,7 @@ import { PAGE_COLOUR, serveTestPage, type TestPage } from '../test/support/test-
 import { ingressGid } from '../test/support/traefik.js';
 import { windowShows, windowTitled } from '../test/support/xpra-page.js';
 import { runClientBench } from './client-bench.js';
-import { armInputProbe, inputTarget, installInputProbe, installPaintProbe, readInputProbe, readPaintProbe } from './client-probes.js';
+import { armInputProbe, inputTarget, installInputProbe, installPaintProbe, navigationTiming, readInputProbe, readPaintProbe } from './client-probes.js';
 import { launchIsolatedChromium, type IsolatedBrowser } from './isolated-browser.js';
 import { engineMicros, ownMicros, untilHostQuiet } from './host-cpu.js';
 import { measureWatchCapacity } from './watch-capacity.js';
@@ -310,10 +310,6 @@ type Phases = Record<'api' | 'page_load' | 'window_titled' | 'colour_shown', num
 const newPhases = (): Phases => ({ api: [], page_load: [], window_titled: [], colour_shown: [] });
 const phaseStats = (p: Phases) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, stats(v)]));
 
-/** The page's navigation timing: first byte, HTML received, DOM ready, load event done (ms). */
-const NAVIGATION_TIMING =
-  "(() => { const n = performance.getEntriesByType('navigation')[0]; return n ? [n.responseStart, n.responseEnd, n.domContentLoadedEventEnd, n.loadEventEnd].map(Math.round) : null; })()";
-
 /**
  * Opens the client at `url` in `tab` and waits until the test page shows; ms from `t0`
  * (performance.now), or null when it never did. A sample that showed adds its phases to `phases`.
@@ -333,8 +329,8 @@ async function showPage(tab: Page, url: string, page: TestPage, t0: number, phas
     await tab.waitForFunction(windowShows, { title: page.title, colour: PAGE_COLOUR }, { timeout: 60_000, polling: 'raf' });
     const t4 = performance.now();
     // Where the page load went (the browser's navigation timing, ms from the navigation's start).
-    const nav = (await tab.evaluate(NAVIGATION_TIMING).catch(() => null)) as number[] | null;
-    const navNote = nav ? ` (first byte ${nav[0]}, html ${nav[1]}, DOM ready ${nav[2]}, load done ${nav[3]})` : '';
+    const nav = await tab.evaluate(navigationTiming).catch(() => null);
+    const navNote = nav ? ` (first byte ${nav.firstByte}, html ${nav.html}, DOM ready ${nav.domReady}, load done ${nav.loadDone})` : '';
     log(`  before goto ${round(t1 - t0)} ms, page loaded +${round(t2 - t1)}${navNote}, window titled +${round(t3 - t2)}, colour shown +${round(t4 - t3)}`);
     if (phases) {
       phases.api.push(t1 - t0);

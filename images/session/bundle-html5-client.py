@@ -38,16 +38,16 @@ IMPORT_SCRIPTS = re.compile(r"importScripts\(([^)]*)\);")
 LEFT_OUT = "lib/forge.js"  # relative to js/, as the worker imports it
 # The page's bundle also leaves out the Aurora.js audio decoders (0.7 MB): no session has audio
 # (xpra runs with --speaker=disabled). The client asks them for codecs once, through an unguarded
-# `AV`, which the bundle guards (AURORA_PROBE); it finds none and offers the codecs the browser has.
+# `AV`, which the bundle guards (PAGE_PATCHES); it finds none and offers the codecs the browser has.
 AURORA_SCRIPTS = ("js/lib/aurora/aurora.js", "js/lib/aurora/mp3.js", "js/lib/aurora/flac.js",
                   "js/lib/aurora/aac.js", "js/lib/aurora/aurora-xpra.js")
-AURORA_PROBE_SCRIPT = "js/MediaSourceUtil.js"
-AURORA_PROBE = ("if(AV && AV.Decoder && AV.Decoder.find)", "if(typeof AV!=='undefined' && AV.Decoder && AV.Decoder.find)")
 # And jszip.js with FileSaver.js (0.4 MB): only the menu's "Bug Report" uses them (a zip of the
 # client's state and a screenshot, saved as a file), an xpra developer's tool, which the page
 # leaves out too.
 BUG_REPORT_SCRIPTS = ("js/lib/jszip.js", "js/lib/FileSaver.js")
 BUG_REPORT_MENU_ITEM = re.compile(r'[ \t]*<li><a [^>]*onclick="show_bugreport\(event\);[^>]*>Bug Report</a></li>[ \t]*\n')
+# Every script the page's bundle leaves out (as index.html names them).
+PAGE_LEFT_OUT = (os.path.join("js", LEFT_OUT),) + AURORA_SCRIPTS + BUG_REPORT_SCRIPTS
 # The worker the page starts, by the path it names (relative to the page).
 PROTOCOL_WORKER = "js/Protocol.js"
 # Before it, the client starts a worker only to ask whether WebSocket exists in workers, and
@@ -55,10 +55,18 @@ PROTOCOL_WORKER = "js/Protocol.js"
 # visit. Every browser that runs the client at all has WebSocket in workers, so the bundle connects
 # at once.
 CLIENT_SCRIPT = "js/Client.js"
-WORKER_CHECK = re.compile(
-    r"var worker = new Worker\('js/lib/wsworker_check\.js'\);.*?worker\.postMessage\(\{'cmd': 'check'\}\);",
-    re.DOTALL)
-CONNECT_AT_ONCE = "me._do_connect(true);"
+# What the bundle changes in the page's scripts, each exactly once: script → (what, as, why).
+PAGE_PATCHES = {
+    CLIENT_SCRIPT: (
+        re.compile(r"var worker = new Worker\('js/lib/wsworker_check\.js'\);.*?worker\.postMessage\(\{'cmd': 'check'\}\);", re.DOTALL),
+        "me._do_connect(true);",
+        "starts the websocket check worker"),
+    # The probe for the Aurora.js decoders the page goes without (above).
+    "js/MediaSourceUtil.js": (
+        re.compile(re.escape("if(AV && AV.Decoder && AV.Decoder.find)")),
+        "if(typeof AV!=='undefined' && AV.Decoder && AV.Decoder.find)",
+        "probes for Aurora.js"),
+}
 # Images the page's scripts and index.html name (each window's buttons, the page's icon): served
 # from the bundle too, so that a visit finds them cached instead of asking the ingress each time.
 PAGE_IMAGES = ("favicon.png", "icons/close.png", "icons/maximize.png", "icons/minimize.png")
@@ -144,24 +152,15 @@ def protocol_worker(www, esbuild):
     return join_scripts(inlined + [minify(esbuild, rest, "js")])
 
 
-def without_worker_check(source):
-    patched, found = WORKER_CHECK.subn(CONNECT_AT_ONCE, source.decode("utf-8"))
+def patched(path, source):
+    """One of the page's scripts as the bundle has it (PAGE_PATCHES)."""
+    if path not in PAGE_PATCHES:
+        return source
+    pattern, replacement, what = PAGE_PATCHES[path]
+    result, found = pattern.subn(lambda _m: replacement, source.decode("utf-8"))
     if found != 1:
-        changed(f"{CLIENT_SCRIPT} does not start the websocket check worker exactly once")
-    return patched.encode("utf-8")
-
-
-def page_script(www, path, client):
-    """One of the page's scripts as the bundle has it."""
-    if path == CLIENT_SCRIPT:
-        return without_worker_check(client)
-    source = read(www, path)
-    if path == AURORA_PROBE_SCRIPT:
-        unguarded, guarded = (p.encode() for p in AURORA_PROBE)
-        if source.count(unguarded) != 1:
-            changed(f"{AURORA_PROBE_SCRIPT} no longer probes for Aurora.js as the bundle expects")
-        source = source.replace(unguarded, guarded)
-    return source
+        changed(f"{path} no longer {what} exactly once")
+    return result.encode("utf-8")
 
 
 def pointed_at_bundle(source, bundled):
@@ -210,19 +209,17 @@ def main():
     sheets = STYLESHEET_TAG.findall(html)
     if not scripts or not sheets or CLIENT_SCRIPT not in scripts:
         changed(f"no scripts, no stylesheets or no {CLIENT_SCRIPT} found in index.html")
-    client = read(www, CLIENT_SCRIPT)
-    page_left_out = os.path.join("js", LEFT_OUT)
-    if page_left_out not in scripts or b"typeof forge!=='undefined'" not in client:
-        changed(f"index.html no longer loads {page_left_out}, or {CLIENT_SCRIPT} no longer probes for it")
-    scripts.remove(page_left_out)
-    for left_out in AURORA_SCRIPTS + BUG_REPORT_SCRIPTS:
+    sources = {s: read(www, s) for s in scripts}
+    if b"typeof forge!=='undefined'" not in sources[CLIENT_SCRIPT]:
+        changed(f"{CLIENT_SCRIPT} no longer probes for forge.js")
+    for left_out in PAGE_LEFT_OUT:
         if left_out not in scripts:
             changed(f"index.html no longer loads {left_out}")
         scripts.remove(left_out)
     html, found = BUG_REPORT_MENU_ITEM.subn("", html)
     if found != 1 or "JSZip" in html.replace("new JSZip()", "", 1):
         changed("the menu has no one Bug Report item, or the page uses JSZip for more than the bug report")
-    page_sources = [NARROW_VIEWPORT] + [page_script(www, s, client) for s in scripts]
+    page_sources = [NARROW_VIEWPORT] + [patched(s, sources[s]) for s in scripts]
     images = {i: emit_file(www, subdir, i) for i in PAGE_IMAGES}
     page_sources = [pointed_at_bundle(s, {**workers, **images}) for s in page_sources]
     html = pointed_at_bundle(html.encode("utf-8"), images).decode("utf-8")
