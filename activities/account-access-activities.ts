@@ -7,17 +7,18 @@ import type { AccountState, AccountStates } from '../core/account-states.js';
 import type { CredentialRevocation } from '../core/connect-credentials.js';
 import type { SessionRows } from '../core/session-rows.js';
 import { SessionFilesNotWritableError } from './errors.js';
-import type { SessionFiles } from './session-files.js';
+import type { LiveSessionFiles } from './session-files.js';
 
 export interface AccountAccessDeps {
   accounts: Pick<AccountStates, 'read'>;
   store: Pick<SessionRows, 'liveOf'>;
   credentials: CredentialRevocation;
-  files: Pick<SessionFiles, 'refuseNativeTokens'>;
+  /** Where a running session's token bound is written (a host's session directory, or a pod's files). */
+  liveFiles: Pick<LiveSessionFiles, 'refuseNativeTokens'>;
 }
 
 export function accountAccessActivities(deps: AccountAccessDeps) {
-  const { accounts, store, credentials, files } = deps;
+  const { accounts, store, credentials, liveFiles } = deps;
   return {
     /**
      * The account's token version and whether it is disabled, and when that was read (epoch ms,
@@ -42,7 +43,7 @@ export function accountAccessActivities(deps: AccountAccessDeps) {
       // crashed in between.
       await credentials.revokeAll(input.sessionId);
       try {
-        return await files.refuseNativeTokens(input.sessionId, input.refuseNativeIssuedUntil);
+        return await liveFiles.refuseNativeTokens(input.sessionId, input.refuseNativeIssuedUntil);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {

@@ -33,12 +33,11 @@ export class KubeContainerRuntime implements ContainerRuntime {
   }
 
   /**
-   * The session's objects with its files in the Secret. `pool`: warm pods are not made on a
-   * cluster yet (a claimed pod's token key would need a channel a Secret, immutable, is not).
-   * `profileDir` is a Docker host's; a persistent session's claim is the cluster's (ensureSession).
+   * The session's objects with its files in the Secret. `pool`: a warm pod of that pool, whose
+   * token key and URL come with its claim (kube-live-files.ts). `profileDir` is a Docker host's; a
+   * persistent session's claim is the cluster's (ensureSession).
    */
   async ensureSessionContainer(spec: SessionSpec, filesDir: string, pool?: string): Promise<SessionContainer> {
-    if (pool !== undefined) throw new Error('warm pools are not supported on a Kubernetes node pool yet: set HACKSTREAM_POOL=off for it');
     const files: Record<string, string> = {};
     for (const name of POD_FILES) {
       const data = await readFile(path.join(filesDir, name), 'utf8').catch((err: NodeJS.ErrnoException) => {
@@ -48,13 +47,13 @@ export class KubeContainerRuntime implements ContainerRuntime {
       if (data !== null) files[name] = data;
     }
     if (!files[FILES.cert] || !files[FILES.key]) throw new Error(`session ${spec.sessionId} has no certificate and key in ${filesDir} yet`);
-    const state = await this.kube.ensureSession(spec, files);
+    const state = await this.kube.ensureSession(spec, files, pool);
     return { id: spec.sessionId, name: state.name, ip: state.ip ?? '' };
   }
 
-  /** Limits are the pod's from its creation (requests equal to limits): nothing to change later. */
-  updateLimits(): Promise<void> {
-    return Promise.resolve();
+  /** The pod's in-place resize (a claimed warm pod started with its pool's limits); `containerId` is the session's id. */
+  updateLimits(containerId: string, resources: SessionSpec['resources']): Promise<void> {
+    return this.kube.resize(containerId, resources);
   }
 
   /** `containerId` is the session's id. */
@@ -107,7 +106,13 @@ export class KubeContainerRuntime implements ContainerRuntime {
   }
 
   async listManaged(): Promise<ManagedContainer[]> {
-    return (await this.kube.listManaged()).map((p) => ({ id: p.sessionId, sessionId: p.sessionId, running: stillRuns(p.state), createdAt: p.createdAt }));
+    return (await this.kube.listManaged()).map((p) => ({
+      id: p.sessionId,
+      sessionId: p.sessionId,
+      running: stillRuns(p.state),
+      createdAt: p.createdAt,
+      ...(p.state.pool ? { pool: p.state.pool } : {}),
+    }));
   }
 
   /**

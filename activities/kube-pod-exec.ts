@@ -3,7 +3,7 @@
  * as the Docker runtime runs one with the engine's exec: its exit code and output, within a time
  * limit. The worker's Role grants `pods/exec` in the sessions' namespace only.
  */
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 
 export interface ExecResult {
@@ -53,7 +53,8 @@ export class PodExec {
     this.exec = new Exec(config);
   }
 
-  run(namespace: string, pod: string, container: string, command: string[], timeoutMs: number): Promise<ExecResult> {
+  /** `stdin`: what the command reads, then the end of its input (never a secret on its command line). */
+  run(namespace: string, pod: string, container: string, command: string[], timeoutMs: number, stdin?: string): Promise<ExecResult> {
     const out = collector();
     const err = collector();
     return new Promise<ExecResult>((resolve, reject) => {
@@ -79,7 +80,7 @@ export class PodExec {
         }
       };
       this.exec
-        .exec(namespace, pod, container, command, out.stream, err.stream, null, false, (s) => {
+        .exec(namespace, pod, container, command, out.stream, err.stream, stdin === undefined ? null : Readable.from([Buffer.from(stdin, 'utf8')]), false, (s) => {
           status = s;
         })
         .then(

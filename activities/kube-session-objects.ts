@@ -6,18 +6,20 @@
  * (`hostUsers: false`), limits from the user's quota; its certificate and keys in a Secret mounted
  * read-only where the container's files are; a Service for its xpra ports; a NetworkPolicy that
  * admits only the ingress and lets it out to the public internet only (the ranges the Docker
- * hosts' firewall refuses, refused here too).
+ * hosts' firewall refuses, refused here too). The files a session gets after its pod started (a
+ * warm pod's token key and URL, an account change's token bound) are written by the worker's exec
+ * in a sidecar of the pod, the one container that may write them (kube-live-files.ts).
  */
 import { createHash } from 'node:crypto';
-import type { V1NetworkPolicy, V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { V1Container, V1NetworkPolicy, V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import { launchOf } from '../core/catalog.js';
 import { appWindowWait } from './app-window-command.js';
 import { ENTRYPOINT, SESSION_MIDDLEWARES, XPRA_SSL_PORT, XPRA_WS_PORT } from '../core/ingress-names.js';
 import { SESSION_SERVERS_TRANSPORT, sessionMiddlewares, sessionRouteRules } from '../core/traefik-dynamic-config.js';
 import type { SessionSpec } from '../workflows/messages.js';
 import { REFUSED_IPV4_RANGES, type ResolvedOpening } from './session-firewall.js';
-import { SESSION_FILES_MOUNT, SESSION_UID } from './session-files.js';
-import { sessionEnvironment, xpraArguments } from './xpra-arguments.js';
+import { FILES, SESSION_FILES_MOUNT, SESSION_UID } from './session-files.js';
+import { sessionEnvironment, xpraArguments, type TokenFiles } from './xpra-arguments.js';
 
 /** The labels every object of a session carries: the runtime finds, and removes, a session's objects by them. */
 export const KUBE_LABELS = {
@@ -28,7 +30,12 @@ export const KUBE_LABELS = {
   /** ephemeral or persist: the pods that write a user's profile are the latter. */
   profile: 'hackstream.io/profile',
   stack: 'hackstream.io/stack',
+  /** On the pods made for a warm pool (its name in KUBE_POOL_ANNOTATION), claimed or not. */
+  warm: 'hackstream.io/warm',
 } as const;
+
+/** Which pool a warm pod was made for (the node's pool label, container-labels.ts poolLabel). */
+export const KUBE_POOL_ANNOTATION = 'hackstream.io/pool';
 
 /** The class of the app's main window, on the pod: what the worker asks to close when the session ends. */
 export const KUBE_WINDOW_CLASS_ANNOTATION = 'hackstream.io/window-class';
@@ -60,8 +67,22 @@ export interface KubeSessionPlacement {
 
 export const DEFAULT_NODE_LOST_AFTER_SECONDS = 30;
 
-/** The name of the one container of a session's pod. */
+/** The name of the container of a session's pod that runs its app. */
 export const KUBE_SESSION_CONTAINER = 'session';
+
+/**
+ * The pod's sidecar that holds the files it gets after its start (LIVE_FILES_MOUNT): the worker's
+ * exec runs images/session/session-file.sh in it. It runs as a user of its own, in the session's
+ * group, and is the only container that may write them: the session's sees them read-only, so
+ * nothing in a session rewrites its own token key or unrefuses a revoked token.
+ */
+export const KUBE_FILES_CONTAINER = 'session-files';
+/** Where a pod's files from after its start are (an emptyDir in memory). */
+export const LIVE_FILES_MOUNT = '/run/hackstream-live';
+/** The files sidecar's user: not the session's, and not root. */
+const FILES_WRITER_UID = SESSION_UID + 1;
+/** The sidecar sleeps between execs: this is more than it uses, and its requests equal its limits (the pod stays Guaranteed). */
+const FILES_CONTAINER_LIMITS = { cpu: '10m', memory: '16Mi' };
 
 /** The taints the cluster's node lifecycle puts on a node that stopped answering. */
 export const NODE_GONE_TAINTS = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'] as const;
@@ -221,14 +242,19 @@ interface SessionMeta {
   selector: Record<string, string>;
 }
 
-/** `openings`: the role's egress openings, resolved (session-firewall.ts resolveOpenings). */
-export function kubeSessionObjects(spec: SessionSpec, files: Record<string, string>, where: KubeSessionPlacement, openings: readonly ResolvedOpening[] = []): KubeSessionObjects {
+/**
+ * `openings`: the role's egress openings, resolved (session-firewall.ts resolveOpenings); `pool`:
+ * the pod is made for that warm pool (it waits for its session's token key and URL, and its
+ * user label stays `pool` once claimed: the session's user is in the database).
+ */
+export function kubeSessionObjects(spec: SessionSpec, files: Record<string, string>, where: KubeSessionPlacement, openings: readonly ResolvedOpening[] = [], pool?: string): KubeSessionObjects {
   const labels = {
     ...kubeStackLabels(where.stack),
     [KUBE_LABELS.session]: spec.sessionId,
     [KUBE_LABELS.user]: spec.userId,
     [KUBE_LABELS.app]: spec.app,
     [KUBE_LABELS.profile]: spec.profile,
+    ...(pool === undefined ? {} : { [KUBE_LABELS.warm]: 'true' }),
   };
   const meta: SessionMeta = {
     metadata: { name: kubeSessionName(spec.sessionId), namespace: where.namespace, labels },
@@ -236,21 +262,55 @@ export function kubeSessionObjects(spec: SessionSpec, files: Record<string, stri
   };
   return {
     secret: { apiVersion: 'v1', kind: 'Secret', metadata: meta.metadata, type: 'Opaque', stringData: files, immutable: true },
-    pod: sessionPod(spec, meta, where),
+    pod: sessionPod(spec, meta, where, pool),
     service: sessionService(meta),
     networkPolicy: sessionNetworkPolicy(meta, where.ingress, openings),
   };
 }
 
-function sessionPod(spec: SessionSpec, { metadata }: SessionMeta, where: KubeSessionPlacement): V1Pod {
+/** A session's container's limits, from its resources (requests equal to limits). */
+export const kubeSessionLimits = ({ memoryMb, cpus }: SessionSpec['resources']): { memory: string; cpu: string } => ({ memory: `${memoryMb}Mi`, cpu: `${Math.round(cpus * 1000)}m` });
+
+/**
+ * Where the pod's token check reads: a cold pod's key is in its Secret from the start; a warm
+ * pod's comes with its claim, and every pod's token bound with an account change, both into the
+ * files sidecar's directory.
+ */
+const podTokenFiles = (warm: boolean): TokenFiles => ({
+  tokenPublicKey: `${warm ? LIVE_FILES_MOUNT : SESSION_FILES_MOUNT}/${FILES.tokenPublicKey}`,
+  tokensRefusedUntil: `${LIVE_FILES_MOUNT}/${FILES.tokensRefusedUntil}`,
+});
+
+const LIVE_DIR_ENV = { name: 'HACKSTREAM_LIVE_DIR', value: LIVE_FILES_MOUNT };
+
+/**
+ * The files sidecar (KUBE_FILES_CONTAINER), a native one: started before the session's
+ * container, ended by the cluster once that one has (the pod then ends with its app, as a
+ * Docker container does).
+ */
+function filesSidecar(image: string): V1Container {
+  return {
+    name: KUBE_FILES_CONTAINER,
+    image,
+    imagePullPolicy: 'IfNotPresent',
+    restartPolicy: 'Always',
+    command: ['sleep', 'infinity'],
+    env: [LIVE_DIR_ENV],
+    resources: { requests: FILES_CONTAINER_LIMITS, limits: FILES_CONTAINER_LIMITS },
+    securityContext: { ...CONTAINER_SECURITY, runAsUser: FILES_WRITER_UID, runAsGroup: SESSION_UID },
+    volumeMounts: [{ name: 'live-files', mountPath: LIVE_FILES_MOUNT }],
+  };
+}
+
+function sessionPod(spec: SessionSpec, { metadata }: SessionMeta, where: KubeSessionPlacement, pool: string | undefined): V1Pod {
   const launch = launchOf(spec);
-  const { memoryMb, cpus, shmMb } = spec.resources;
-  const env = Object.entries(sessionEnvironment(spec, { memoryMerge: where.memoryMerge })).map(([name, value]) => ({ name, value }));
-  const limits = { memory: `${memoryMb}Mi`, cpu: `${Math.round(cpus * 1000)}m` };
+  const { shmMb } = spec.resources;
+  const env = [...Object.entries(sessionEnvironment(spec, { warm: pool !== undefined, memoryMerge: where.memoryMerge })).map(([name, value]) => ({ name, value })), LIVE_DIR_ENV];
+  const limits = kubeSessionLimits(spec.resources);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { ...metadata, annotations: { [KUBE_WINDOW_CLASS_ANNOTATION]: launch.windowClass } },
+    metadata: { ...metadata, annotations: { [KUBE_WINDOW_CLASS_ANNOTATION]: launch.windowClass, ...(pool === undefined ? {} : { [KUBE_POOL_ANNOTATION]: pool }) } },
     spec: {
       ...(where.nodeName ? { nodeName: where.nodeName } : {}),
       ...(spec.nodeLabels ? { nodeSelector: spec.nodeLabels } : {}),
@@ -262,12 +322,13 @@ function sessionPod(spec: SessionSpec, { metadata }: SessionMeta, where: KubeSes
       enableServiceLinks: false,
       hostUsers: false,
       securityContext: POD_SECURITY,
+      initContainers: [filesSidecar(spec.image)],
       containers: [
         {
           name: KUBE_SESSION_CONTAINER,
           image: spec.image,
           imagePullPolicy: 'IfNotPresent',
-          args: xpraArguments(spec),
+          args: xpraArguments(spec, podTokenFiles(pool !== undefined)),
           env,
           ports: [
             { name: 'xpra-ws', containerPort: XPRA_WS_PORT, protocol: 'TCP' },
@@ -290,6 +351,7 @@ function sessionPod(spec: SessionSpec, { metadata }: SessionMeta, where: KubeSes
           securityContext: CONTAINER_SECURITY,
           volumeMounts: [
             { name: 'session-files', mountPath: SESSION_FILES_MOUNT, readOnly: true },
+            { name: 'live-files', mountPath: LIVE_FILES_MOUNT, readOnly: true },
             { name: 'tmp', mountPath: '/tmp' },
             { name: 'home', mountPath: '/home/hs' },
             { name: 'shm', mountPath: '/dev/shm' },
@@ -300,6 +362,7 @@ function sessionPod(spec: SessionSpec, { metadata }: SessionMeta, where: KubeSes
       volumes: [
         // Readable by the session's group (fsGroup), which owns the files: the session's user reads its key.
         { name: 'session-files', secret: { secretName: metadata.name, defaultMode: 0o440 } },
+        { name: 'live-files', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
         { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '256Mi' } },
         { name: 'home', emptyDir: { medium: 'Memory', sizeLimit: '512Mi' } },
         { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: `${shmMb}Mi` } },
@@ -346,16 +409,23 @@ function sessionNetworkPolicy({ metadata, selector }: SessionMeta, ingress: Kube
           ],
         },
       ],
-      egress: [
-        // Names resolve through the cluster's DNS; everything else is the public internet only.
-        { to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] },
-        { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: [...REFUSED_IPV4_RANGES] } }] },
-        // The role's openings beyond it (a private range, a host), as the host firewall opens them.
-        ...openings.map(({ address, port }) => ({
-          to: [{ ipBlock: { cidr: address.includes('/') ? address : `${address}/32` } }],
-          ...(port === undefined ? {} : { ports: [{ port, protocol: 'TCP' }, { port, protocol: 'UDP' }] }),
-        })),
-      ],
+      egress: kubeEgressRules(openings),
     },
   };
+}
+
+/**
+ * What a session's pod may reach: names through the cluster's DNS, the public internet, and its
+ * role's openings beyond it (a private range, a host), as the host firewall opens them. A warm pod
+ * starts with none; its claim puts its session's in (KubeSessionRuntime.updateEgress).
+ */
+export function kubeEgressRules(openings: readonly ResolvedOpening[]): NonNullable<NonNullable<V1NetworkPolicy['spec']>['egress']> {
+  return [
+    { to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] },
+    { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: [...REFUSED_IPV4_RANGES] } }] },
+    ...openings.map(({ address, port }) => ({
+      to: [{ ipBlock: { cidr: address.includes('/') ? address : `${address}/32` } }],
+      ...(port === undefined ? {} : { ports: [{ port, protocol: 'TCP' }, { port, protocol: 'UDP' }] }),
+    })),
+  ];
 }

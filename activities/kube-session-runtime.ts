@@ -4,13 +4,29 @@
  * everything of a session by its label. Every step is idempotent under retries: an object that
  * already exists is kept (its name is the session's), one already gone counts as removed.
  */
-import { CoreV1Api, NetworkingV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, NetworkingV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { goneIsDone, keepExisting, statusOf } from './kube-api-calls.js';
 import { PodExec, type ExecResult } from './kube-pod-exec.js';
-import { resolveOpenings } from './session-firewall.js';
+import { resolveOpenings, type ResolvedOpening } from './session-firewall.js';
 import type { SessionSpec } from '../workflows/messages.js';
 import { ProfileInUseError } from './errors.js';
-import { kubeProfileClaim, kubeProfileClaimName, kubeProfileSelector, kubeSessionName, kubeSessionObjects, kubeSessionSelector, kubeStackSelector, KUBE_LABELS, KUBE_SESSION_CONTAINER, KUBE_WINDOW_CLASS_ANNOTATION, type KubeSessionPlacement } from './kube-session-objects.js';
+import {
+  kubeEgressRules,
+  kubeProfileClaim,
+  kubeProfileClaimName,
+  kubeProfileSelector,
+  kubeSessionLimits,
+  kubeSessionName,
+  kubeSessionObjects,
+  kubeSessionSelector,
+  kubeStackSelector,
+  KUBE_FILES_CONTAINER,
+  KUBE_LABELS,
+  KUBE_POOL_ANNOTATION,
+  KUBE_SESSION_CONTAINER,
+  KUBE_WINDOW_CLASS_ANNOTATION,
+  type KubeSessionPlacement,
+} from './kube-session-objects.js';
 
 export interface KubePodState {
   name: string;
@@ -26,6 +42,10 @@ export interface KubePodState {
   image: string | null;
   /** The session keeps its app's data in a persistent profile's claim. */
   persistent: boolean;
+  /** The warm pool it was made for (claimed since or not), or null. */
+  pool: string | null;
+  /** Its session container's limits, as the pod's spec has them now. */
+  limits: { memory?: string; cpu?: string };
   /** How its session ended, once it has (podEndOf); null while it may still run. */
   end: KubePodEnd | null;
 }
@@ -75,10 +95,13 @@ export class KubeSessionRuntime {
     this.pods = new PodExec(config);
   }
 
-  /** Creates whatever of the session's objects does not exist yet; the secret and policy before the pod that needs them. */
-  async ensureSession(spec: SessionSpec, files: Record<string, string>): Promise<KubePodState> {
+  /**
+   * Creates whatever of the session's objects does not exist yet; the secret and policy before the
+   * pod that needs them. `pool`: a warm pod of that pool (kube-session-objects.ts).
+   */
+  async ensureSession(spec: SessionSpec, files: Record<string, string>, pool?: string): Promise<KubePodState> {
     // The role's openings go into the session's NetworkPolicy, resolved now as a host's firewall does.
-    const { secret, pod, service, networkPolicy } = kubeSessionObjects(spec, files, this.placement, await resolveOpenings(spec.policy.egress ?? []));
+    const { secret, pod, service, networkPolicy } = kubeSessionObjects(spec, files, this.placement, await resolveOpenings(spec.policy.egress ?? []), pool);
     const namespace = this.placement.namespace;
     if (spec.profile === 'persist') await this.ensureProfileClaim(spec);
     await keepExisting(() => this.core.createNamespacedSecret({ namespace, body: secret }));
@@ -143,6 +166,48 @@ export class KubeSessionRuntime {
   /** Runs a command in the session's container (the kubelet's exec); throws when it could not run. */
   exec(sessionId: string, command: string[], timeoutMs: number): Promise<ExecResult> {
     return this.pods.run(this.placement.namespace, kubeSessionName(sessionId), KUBE_SESSION_CONTAINER, command, timeoutMs);
+  }
+
+  /**
+   * Writes `line` as the session file `name` in its pod's files sidecar
+   * (images/session/session-file.sh: replaced whole, or appended for the token bound), passed on
+   * the exec's input. False when the session has no pod.
+   */
+  async writeLiveFile(sessionId: string, name: string, line: string): Promise<boolean> {
+    if (/[\r\n]/.test(line)) throw new Error(`${name} for session ${sessionId} is not one line`);
+    if (!(await this.podState(sessionId))) return false;
+    const done = await this.pods.run(this.placement.namespace, kubeSessionName(sessionId), KUBE_FILES_CONTAINER, ['hackstream-session-file', name], 10_000, `${line}\n`);
+    if (done.exitCode !== 0) throw new Error(`writing ${name} in the pod of session ${sessionId} failed (exit ${done.exitCode}): ${done.stderr.trim()}`);
+    return true;
+  }
+
+  /** Puts the session's egress openings in its NetworkPolicy (a claimed warm pod's); false when it has none. */
+  async updateEgress(sessionId: string, openings: readonly ResolvedOpening[]): Promise<boolean> {
+    try {
+      await this.networking.patchNamespacedNetworkPolicy(
+        { namespace: this.placement.namespace, name: kubeSessionName(sessionId), body: { spec: { egress: kubeEgressRules(openings) } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Gives the session's running container the limits of `resources` in place (the pod's resize:
+   * a claimed warm pod started with its pool's), requests equal to limits as at its creation. A
+   * pod that has them already is left alone.
+   */
+  async resize(sessionId: string, resources: SessionSpec['resources']): Promise<void> {
+    const state = await this.podState(sessionId);
+    const limits = kubeSessionLimits(resources);
+    if (!state || (state.limits.memory === limits.memory && state.limits.cpu === limits.cpu)) return;
+    await this.core.patchNamespacedPodResize(
+      { namespace: this.placement.namespace, name: state.name, body: { spec: { containers: [{ name: KUBE_SESSION_CONTAINER, resources: { requests: limits, limits } }] } } },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
   }
 
   /** The last lines the session's app wrote, for failure messages; empty when the cluster has none to give. */
@@ -249,6 +314,7 @@ export function podEndOf(pod: V1Pod): KubePodEnd | null {
 
 function stateOf(pod: V1Pod): KubePodState {
   const statuses = pod.status?.containerStatuses ?? [];
+  const session = pod.spec?.containers.find((c) => c.name === KUBE_SESSION_CONTAINER);
   return {
     name: pod.metadata?.name ?? '',
     windowClass: pod.metadata?.annotations?.[KUBE_WINDOW_CLASS_ANNOTATION] ?? null,
@@ -256,8 +322,10 @@ function stateOf(pod: V1Pod): KubePodState {
     ready: statuses.length > 0 && statuses.every((s) => s.ready),
     ip: pod.status?.podIP ?? null,
     nodeName: pod.spec?.nodeName ?? null,
-    image: pod.spec?.containers.find((c) => c.name === KUBE_SESSION_CONTAINER)?.image ?? null,
+    image: session?.image ?? null,
     persistent: pod.metadata?.labels?.[KUBE_LABELS.profile] === 'persist',
+    pool: pod.metadata?.annotations?.[KUBE_POOL_ANNOTATION] ?? null,
+    limits: { memory: session?.resources?.limits?.['memory'], cpu: session?.resources?.limits?.['cpu'] },
     end: podEndOf(pod),
   };
 }

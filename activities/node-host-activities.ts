@@ -12,18 +12,19 @@ import { ContainerExitedError } from './errors.js';
 import { whileHeartbeating } from './keep-alive.js';
 import { containerStarter, type ContainerStartDeps } from './session-provisioning.js';
 import type { ProfileVolumes } from './profile-volumes.js';
-import type { SessionFiles } from './session-files.js';
+import type { LiveSessionFiles } from './session-files.js';
 import { sessionRemover, type RemovedSession, type SessionRemovalDeps } from './session-removal.js';
 
 export type NodeHostDeps = ContainerStartDeps &
   SessionRemovalDeps & {
   runtime: Pick<ContainerRuntime, 'inspect' | 'updateLimits'>;
-  files: Pick<SessionFiles, 'writeTokenPublicKey' | 'handOverUrl'>;
+  /** Where a claimed warm container gets its session's token key and URL (a host's session directory, or a pod's files). */
+  liveFiles: Pick<LiveSessionFiles, 'writeTokenPublicKey' | 'handOverUrl'>;
   profiles: Pick<ProfileVolumes, 'remove'>;
 };
 
 export function nodeHostActivities(deps: NodeHostDeps) {
-  const { runtime, files } = deps;
+  const { runtime, liveFiles } = deps;
   const startAndWaitReady = containerStarter(deps);
   const removeEverything = sessionRemover(deps);
   return {
@@ -43,10 +44,10 @@ export function nodeHostActivities(deps: NodeHostDeps) {
       if (!slot.tokenPublicKeyHex) throw new Error(`warm container ${slot.containerName} came without its session's token key`);
       const state = await runtime.inspect(slot.containerId);
       if (!state?.running) throw new ContainerExitedError(`warm container ${slot.containerName} is no longer running`);
-      await files.writeTokenPublicKey(spec.sessionId, slot.tokenPublicKeyHex);
+      await liveFiles.writeTokenPublicKey(spec.sessionId, slot.tokenPublicKeyHex);
       // A warm container was started with no openings: only a role with some needs the firewall.
       if (spec.policy.egress?.length) await deps.firewall.open(spec.sessionId, spec.policy.egress);
-      await Promise.all([runtime.updateLimits(slot.containerId, spec.resources), spec.url ? files.handOverUrl(spec.sessionId, spec.url) : undefined]);
+      await Promise.all([runtime.updateLimits(slot.containerId, spec.resources), spec.url ? liveFiles.handOverUrl(spec.sessionId, spec.url) : undefined]);
       return { id: slot.containerId, name: slot.containerName, ip: slot.ip };
     },
 

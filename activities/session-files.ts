@@ -25,6 +25,13 @@ export const SESSION_FILES_MOUNT = '/run/hackstream';
 const TMP_MARK = '.tmp-';
 export const FILES = { cert: 'tls-cert.pem', key: 'tls-key.pem', tokenPublicKey: 'token.pub', tokensRefusedUntil: 'token.refused-until', openUrl: 'open-url' } as const;
 
+/**
+ * The session files that change while its container runs: a claimed warm container's token key
+ * and URL, an account change's token bound. SessionFiles writes them into the session's
+ * directory on a Docker host; on Kubernetes, KubeLiveFiles into its pod (kube-live-files.ts).
+ */
+export type LiveSessionFiles = Pick<SessionFiles, 'writeTokenPublicKey' | 'handOverUrl' | 'refuseNativeTokens'>;
+
 export interface SessionFileContents {
   certPem: string;
   keyPem: string;

@@ -38,7 +38,23 @@ export function sessionEnvironment(spec: SessionSpec, opts: { warm?: boolean } &
 
 const yesNo = (v: boolean) => (v ? 'yes' : 'no');
 
-export function xpraArguments(spec: SessionSpec): string[] {
+/**
+ * Where the container's token check reads the session's token public key and the bound of the
+ * native tokens an account change refused: the session's files on a Docker host; on Kubernetes
+ * (kube-session-objects.ts) the second, and a warm pod's key, are in the files its pod gets
+ * after its start.
+ */
+export interface TokenFiles {
+  tokenPublicKey: string;
+  tokensRefusedUntil: string;
+}
+
+const HOST_TOKEN_FILES: TokenFiles = {
+  tokenPublicKey: `${SESSION_FILES_MOUNT}/${FILES.tokenPublicKey}`,
+  tokensRefusedUntil: `${SESSION_FILES_MOUNT}/${FILES.tokensRefusedUntil}`,
+};
+
+export function xpraArguments(spec: SessionSpec, tokenFiles: TokenFiles = HOST_TOKEN_FILES): string[] {
   return [
     `--bind-ssl=0.0.0.0:${XPRA_SSL_PORT}`,
     `--ssl-cert=${SESSION_FILES_MOUNT}/${FILES.cert}`,
@@ -47,7 +63,7 @@ export function xpraArguments(spec: SessionSpec): string[] {
     '--ssl-client-verify-mode=none',
     // xpra 3.1 defaults to TLS 1.2 only; this allows 1.3 as well (and nothing older than 1.2).
     '--ssl-protocol=TLS',
-    `--ssl-auth=hackstream:pubkey=${SESSION_FILES_MOUNT}/${FILES.tokenPublicKey},refused_until=${SESSION_FILES_MOUNT}/${FILES.tokensRefusedUntil}`,
+    `--ssl-auth=hackstream:pubkey=${tokenFiles.tokenPublicKey},refused_until=${tokenFiles.tokensRefusedUntil}`,
     `--clipboard=${yesNo(spec.policy.clipboard)}`,
     `--file-transfer=${yesNo(spec.policy.fileTransfer)}`,
     ...QUALITY_PRESETS[spec.quality].xpraServer,

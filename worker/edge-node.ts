@@ -100,7 +100,7 @@ export async function startEdgeNode(opts: EdgeNodeOptions): Promise<EdgeNode> {
       Promise.resolve(value);
   const noRoutesHere = { remove: none(undefined), list: none([]), collectLeftovers: none(0) };
   const noCredentialsHere = { revokeAll: none(0), sessionsWithCredentials: none<string[]>([]) };
-  const hostDeps = { runtime, firewall, files: sessionFiles, profiles, admission, routes: noRoutesHere, credentials: noCredentialsHere };
+  const hostDeps = { runtime, firewall, files: sessionFiles, liveFiles: sessionFiles, profiles, admission, routes: noRoutesHere, credentials: noCredentialsHere };
   const activities = { ...sessionKeyActivities(hostDeps), ...nodeHostActivities(hostDeps), ...warmContainerActivities(hostDeps) };
   const reconcileDeps: ReconcileDeps = {
     ...hostDeps,

@@ -7,6 +7,8 @@
  */
 import { clusterCredentials } from './cluster-credentials.js';
 import { KubeContainerRuntime } from '../activities/kube-container-runtime.js';
+import { KubeLiveFiles } from '../activities/kube-live-files.js';
+import { resolveOpenings } from '../activities/session-firewall.js';
 import { KubeProfileClaims } from '../activities/kube-profile-claims.js';
 import { KubeSessionRoutes } from '../activities/kube-session-routes.js';
 import { KubeSessionRuntime } from '../activities/kube-session-runtime.js';
@@ -20,6 +22,8 @@ export interface KubeSessionHost {
   profiles: KubeProfileClaims;
   /** A session's egress policy, its role's openings included, is its NetworkPolicy (kube-session-objects.ts): nothing on the worker's host. */
   firewall: ClusterEgress;
+  /** What a pod gets after its start (a warm pod's claim, an account change's token bound), written in the pod. */
+  liveFiles: KubeLiveFiles;
   /** The routes on the cluster, with what all of them name (made or brought up to date here). */
   routes(domain: string, probe: IngressProbe): Promise<KubeSessionRoutes>;
   /**
@@ -37,12 +41,19 @@ export interface KubeSessionHost {
  * resolves them when it makes the policy), and goes with the session's other objects.
  */
 export class ClusterEgress {
+  constructor(private readonly sessions: Pick<KubeSessionRuntime, 'updateEgress'>) {}
+
   install(): Promise<void> {
     return Promise.resolve();
   }
 
-  open(): Promise<void> {
-    return Promise.resolve();
+  /**
+   * A session whose pod exists already (a claimed warm pod, made with no openings) gets its
+   * role's in its NetworkPolicy; before its pod's creation there is nothing to do here (the
+   * policy is made with them).
+   */
+  async open(sessionId: string, egress: readonly string[]): Promise<void> {
+    if (egress.length > 0) await this.sessions.updateEgress(sessionId, await resolveOpenings(egress));
   }
 
   close(): Promise<void> {
@@ -66,7 +77,8 @@ export function openKubeSessionHost(config: Pick<WorkerConfig, 'kube' | 'tempora
   return {
     runtime: new KubeContainerRuntime(sessions),
     profiles: new KubeProfileClaims(sessions),
-    firewall: new ClusterEgress(),
+    firewall: new ClusterEgress(sessions),
+    liveFiles: new KubeLiveFiles(sessions),
     sockets: { inUse: () => Promise.resolve(null), table: () => Promise.resolve(null) },
     async routes(domain, probe) {
       const routes = new KubeSessionRoutes(cluster, { namespace: kube.namespace, stack, domain }, probe);

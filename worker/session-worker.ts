@@ -149,6 +149,7 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
   const nodes = new NodeRegistry(db);
   metrics.observeStarts(admission);
   metrics.observeSessions(sessionRows, logger);
+  const files = new SessionFiles(config.sessionFilesDir, host.kind === 'docker' ? host.sessionUser : undefined);
   const activityDeps: ActivityDeps = {
     runtime,
     firewall,
@@ -156,7 +157,9 @@ export async function createSessionWorker(opts: SessionWorkerOptions): Promise<S
     accounts: new AccountStates(db),
     events: sessionEvents,
     certificates: ca,
-    files: new SessionFiles(config.sessionFilesDir, host.kind === 'docker' ? host.sessionUser : undefined),
+    files,
+    // A pod's Secret is fixed at its start: what changes later goes into the pod (kube-live-files.ts).
+    liveFiles: host.kind === 'kubernetes' ? host.liveFiles : files,
     profiles: host.kind === 'docker' ? new ProfileVolumes(config.profilesDir, host.sessionUser) : host.profiles,
     profileRows: new ProfileRows(db),
     routes,

@@ -1,11 +1,12 @@
 #!/bin/sh
 # Runs in a warm container (the pool's, HACKSTREAM_WARM=1) until a session claims it: the worker
 # then hands Firefox the session's URL by writing it into the session's files (read-only here)
-# as `open-url`, by rename. Waiting costs no CPU (inotify); the hand-over costs no `docker exec`,
+# as `open-url`, by rename: /run/hackstream on a Docker host, HACKSTREAM_LIVE_DIR in a pod
+# (session-file.sh). Waiting costs no CPU (inotify); the hand-over costs no `docker exec`,
 # whose process set-up was most of a claim when several ran at once (bench/results/). One URL,
 # then this exits. The URL is read from the file and passed as one argument, never shell text.
 set -eu
-dir=/run/hackstream
+dir=${HACKSTREAM_LIVE_DIR:-/run/hackstream}
 file="$dir/open-url"
 events=/tmp/hackstream-url-watch
 rm -f "$events"

@@ -201,6 +201,8 @@ describe('the Helm chart', () => {
       { namespace: SESSIONS, verb: 'create', resource: 'pods' },
       { namespace: SESSIONS, verb: 'delete', resource: 'pods' },
       { namespace: SESSIONS, verb: 'create', resource: 'pods', subresource: 'exec' },
+      { namespace: SESSIONS, verb: 'patch', resource: 'pods', subresource: 'resize' },
+      { namespace: SESSIONS, verb: 'patch', group: 'networking.k8s.io', resource: 'networkpolicies' },
       { namespace: SESSIONS, verb: 'create', resource: 'secrets' },
       { namespace: SESSIONS, verb: 'create', resource: 'services' },
       { namespace: SESSIONS, verb: 'create', resource: 'persistentvolumeclaims' },

@@ -11,16 +11,27 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CoreV1Api, CustomObjectsApi, NetworkingV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_NODE_LOST_AFTER_SECONDS, KUBE_LABELS, KUBE_SESSION_TRANSPORT, kubeProfileClaimName, kubeSessionName, kubeSessionSelector, type KubeSessionPlacement } from '../../activities/kube-session-objects.js';
+import {
+  DEFAULT_NODE_LOST_AFTER_SECONDS,
+  KUBE_FILES_CONTAINER,
+  KUBE_LABELS,
+  KUBE_POOL_ANNOTATION,
+  KUBE_SESSION_TRANSPORT,
+  LIVE_FILES_MOUNT,
+  kubeProfileClaimName,
+  kubeSessionName,
+  kubeSessionSelector,
+  type KubeSessionPlacement,
+} from '../../activities/kube-session-objects.js';
 import { KubeSessionRoutes } from '../../activities/kube-session-routes.js';
 import { KubeSessionRuntime } from '../../activities/kube-session-runtime.js';
 import { createLogger } from '../../core/logger.js';
 import { KubeSessionMonitor } from '../../worker/kube-session-monitor.js';
 import { REFUSED_IPV4_RANGES } from '../../activities/session-firewall.js';
-import { SESSION_FILES_MOUNT, SESSION_UID } from '../../activities/session-files.js';
+import { FILES, SESSION_FILES_MOUNT, SESSION_UID } from '../../activities/session-files.js';
 import { launchOf } from '../../core/catalog.js';
 import { SESSION_MIDDLEWARES, sessionTlsName, sessionWebHost, XPRA_SSL_PORT, XPRA_WS_PORT } from '../../core/ingress-names.js';
-import { endPodAsKubelet, startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
+import { endPodAsKubelet, reportResourcesAsKubelet, startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
 import { startKubeIngress } from '../support/kube-ingress.js';
 import { testSessionSpec } from '../support/session-spec.js';
 import { until } from '../support/until.js';
@@ -87,6 +98,17 @@ describe('the Kubernetes session runtime', () => {
     // Memory merging only where the worker allows it (HACKSTREAM_SESSION_MEMORY_MERGE): not here.
     expect(container!.env?.map((e) => e.name)).not.toContain('HACKSTREAM_MEMORY_MERGE');
     expect(container!.volumeMounts).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'session-files', mountPath: SESSION_FILES_MOUNT, readOnly: true })]));
+    // A cold pod's token key is in its Secret; the bound of an account change comes later, into
+    // the files only the sidecar writes: the session's container reads them, read-only.
+    expect(container!.args).toContain(`--ssl-auth=hackstream:pubkey=${SESSION_FILES_MOUNT}/${FILES.tokenPublicKey},refused_until=${LIVE_FILES_MOUNT}/${FILES.tokensRefusedUntil}`);
+    expect(container!.volumeMounts).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'live-files', mountPath: LIVE_FILES_MOUNT, readOnly: true })]));
+    const [sidecar] = pod.spec!.initContainers ?? [];
+    expect(sidecar).toMatchObject({ name: KUBE_FILES_CONTAINER, restartPolicy: 'Always', image: spec.image, volumeMounts: [{ name: 'live-files', mountPath: LIVE_FILES_MOUNT }] });
+    // Hardened as the session's container, as a user of its own (neither the session's nor root).
+    expect(sidecar!.securityContext).toMatchObject({ allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, runAsGroup: SESSION_UID });
+    expect(sidecar!.securityContext?.runAsUser).not.toBe(SESSION_UID);
+    expect(sidecar!.securityContext?.runAsUser).toBeGreaterThan(0);
+    expect(pod.spec?.volumes).toContainEqual(expect.objectContaining({ name: 'live-files', emptyDir: expect.objectContaining({ medium: 'Memory' }) }));
     // Guaranteed: requests equal to limits, so the node reserves what the session may use.
     expect(pod.status?.qosClass).toBe('Guaranteed');
 
@@ -118,6 +140,40 @@ describe('the Kubernetes session runtime', () => {
       return state?.ready ? state : null;
     }, 30_000);
     expect(ready).toMatchObject({ phase: 'Running', nodeName: cp.nodeName, ip: expect.stringMatching(/^\d+\.\d+\.\d+\.\d+$/) });
+    await runtime.removeSession(spec.sessionId);
+  });
+
+  it("makes a warm pod that waits for its token key and URL; a claim opens its role's egress and resizes it in place", async () => {
+    const spec = testSessionSpec('hackstream/session-firefox:test', { userId: 'pool' });
+    // Warm: no token key in its Secret (nobody gets in until a claim writes one).
+    await runtime.ensureSession(spec, { [FILES.cert]: 'CERT', [FILES.key]: 'KEY' }, 'kube-test.firefox-auto');
+    const name = kubeSessionName(spec.sessionId);
+    const pod = await core.readNamespacedPod({ namespace: NAMESPACE, name });
+    expect(pod.metadata?.labels?.[KUBE_LABELS.warm]).toBe('true');
+    expect(pod.metadata?.annotations?.[KUBE_POOL_ANNOTATION]).toBe('kube-test.firefox-auto');
+    const [container] = pod.spec!.containers;
+    expect(container!.args).toContain(`--ssl-auth=hackstream:pubkey=${LIVE_FILES_MOUNT}/${FILES.tokenPublicKey},refused_until=${LIVE_FILES_MOUNT}/${FILES.tokensRefusedUntil}`);
+    expect(container!.env).toEqual(expect.arrayContaining([{ name: 'HACKSTREAM_WARM', value: '1' }, { name: 'HACKSTREAM_LIVE_DIR', value: LIVE_FILES_MOUNT }]));
+    expect((await runtime.listManaged()).find((m) => m.sessionId === spec.sessionId)?.state.pool).toBe('kube-test.firefox-auto');
+
+    // The claim: its session's egress openings into its NetworkPolicy...
+    expect(await runtime.updateEgress(spec.sessionId, [{ address: '10.20.0.0/16' }])).toBe(true);
+    const policy = await networking.readNamespacedNetworkPolicy({ namespace: NAMESPACE, name });
+    expect(policy.spec?.egress?.flatMap((e) => e.to ?? []).map((t) => t.ipBlock?.cidr)).toEqual(expect.arrayContaining(['0.0.0.0/0', '10.20.0.0/16']));
+    expect(policy.spec?.ingress).toHaveLength(1);
+    // ...and its user's limits, in place (the pod's resize), still Guaranteed.
+    await until('the warm pod running', async () => ((await runtime.podState(spec.sessionId))?.ready ? true : null), 30_000);
+    await reportResourcesAsKubelet(core, NAMESPACE, name);
+    await runtime.resize(spec.sessionId, { ...spec.resources, memoryMb: 1536, cpus: 0.75 });
+    const resized = await core.readNamespacedPod({ namespace: NAMESPACE, name });
+    expect(resized.metadata?.uid).toBe(pod.metadata?.uid);
+    expect(resized.spec?.containers[0]?.resources).toEqual({ requests: { cpu: '750m', memory: '1536Mi' }, limits: { cpu: '750m', memory: '1536Mi' } });
+    expect(resized.status?.qosClass).toBe('Guaranteed');
+    // A session without a pod: nothing to patch.
+    expect(await runtime.updateEgress(randomUUID(), [])).toBe(false);
+    expect(await runtime.writeLiveFile(randomUUID(), FILES.openUrl, 'https://example.com/')).toBe(false);
+    // One line each, read up to its newline by the sidecar's script: nothing can add a second.
+    await expect(runtime.writeLiveFile(spec.sessionId, FILES.openUrl, 'https://example.com/\nhttps://example.org/')).rejects.toThrow(/not one line/);
     await runtime.removeSession(spec.sessionId);
   });
 

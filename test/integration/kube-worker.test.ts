@@ -25,13 +25,14 @@ import { KUBE_LABELS, kubeProfileClaimName, kubeSessionName, kubeSessionSelector
 import { KubeSessionRoutes } from '../../activities/kube-session-routes.js';
 import { KubeSessionRuntime } from '../../activities/kube-session-runtime.js';
 import { loadWorkerConfig } from '../../core/config.js';
-import { FILES } from '../../activities/session-files.js';
+import { FILES, SESSION_FILES_MOUNT } from '../../activities/session-files.js';
 import { SubnetPool } from '../../activities/subnet-pool.js';
 import { readAppCatalog } from '../../core/app-catalog.js';
 import { XPRA_SSL_PORT, XPRA_WS_PORT } from '../../core/ingress-names.js';
 import { startApiOn, type ApiUnderTest } from '../support/api-under-test.js';
-import { sessionFilesIn } from '../support/docker.js';
-import { endPodAsKubelet, startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
+import { execIn, sessionFilesIn } from '../support/docker.js';
+import { endPodAsKubelet, reportResourcesAsKubelet, startKubeControlPlane, type KubeControlPlane } from '../support/kube-control-plane.js';
+import { REPO_ROOT } from '../support/paths.js';
 import { startKubeIngress, type KubeIngress } from '../support/kube-ingress.js';
 import { reconcileNow } from '../support/reconcile-pass.js';
 import { appQuitOf } from '../support/session-history.js';
@@ -41,6 +42,8 @@ import { until } from '../support/until.js';
 import { attachXpra } from '../support/xpra-client.js';
 
 const NAMESPACE = 'hackstream-sessions';
+/** The quality preset of the stack's pool. */
+const WARM_QUALITY = 'low';
 /** The containers that play pods here carry this stack's label. */
 const PLAYERS = `hs-test-kube-pods-${process.pid}`;
 
@@ -56,20 +59,24 @@ const nodeName = `kwok-worker-${randomUUID().slice(0, 8)}`;
 
 /**
  * The commands the worker execs in a pod, as kwok runs them on this host: each runs in the one
- * container that plays a pod at the time (one session at a time here), as its session's user.
+ * container that plays a pod at the time (one session at a time here; a warm pod nobody claimed
+ * is not played: nothing is exec'd in it), as its session's user. What the pod's files sidecar
+ * runs (images/session/session-file.sh, the image's own script) writes into the session files
+ * the playing container has mounted where the sidecar's would be, as that container's user.
  */
 function writeExecShims(dir: string): void {
-  for (const command of ['xpra', 'hackstream-app-window']) {
+  const player = `c=$(docker ps -q --filter label=${stackLabelFilter(PLAYERS)} --filter status=running)
+[ "$(echo "$c" | wc -w)" -eq 1 ] || { echo "not one container playing a pod: $c" >&2; exit 125; }`;
+  const shims: Record<string, string> = {
+    xpra: `exec docker exec -u 1000 "$c" xpra "$@"`,
+    'hackstream-app-window': `exec docker exec -u 1000 "$c" hackstream-app-window "$@"`,
+    'hackstream-session-file': `dir=$(docker inspect -f '{{range .Mounts}}{{if eq .Destination "${SESSION_FILES_MOUNT}"}}{{.Source}}{{end}}{{end}}' "$c")
+HACKSTREAM_LIVE_DIR="$dir" sh ${path.join(REPO_ROOT, 'images/session/session-file.sh')} "$@"
+chown --reference="$dir" "$dir/$1"`,
+  };
+  for (const [command, body] of Object.entries(shims)) {
     const file = path.join(dir, command);
-    writeFileSync(
-      file,
-      `#!/bin/sh
-set -eu
-c=$(docker ps -q --filter label=${stackLabelFilter(PLAYERS)} --filter status=running)
-[ "$(echo "$c" | wc -w)" -eq 1 ] || { echo "not one container playing a pod: $c" >&2; exit 125; }
-exec docker exec -u 1000 "$c" ${command} "$@"
-`,
-    );
+    writeFileSync(file, `#!/bin/sh\nset -eu\n${player}\n${body}\n`);
     chmodSync(file, 0o755);
   }
 }
@@ -94,6 +101,11 @@ beforeAll(async () => {
     HACKSTREAM_RECONCILE_GRACE_SECONDS: '1',
     // The worker asks the cluster's ingress whether a session's routes are served.
     HACKSTREAM_INGRESS_ADDRESS: `127.0.0.1:${ingress.port}`,
+    // One warm pod, of a preset no other test here asks for: their sessions start cold.
+    HACKSTREAM_POOL: `firefox:${WARM_QUALITY}:1`,
+    // Users get other limits than the pool's pods start with: a claim resizes its pod.
+    HACKSTREAM_SESSION_MEMORY_MB: '1536',
+    HACKSTREAM_ROLE_POLICIES: JSON.stringify({ user: { memoryMb: 1280, cpus: 0.75 } }),
   });
   t = await startApiOn(stack);
 }, 300_000);
@@ -109,15 +121,16 @@ afterAll(async () => {
 
 /**
  * Plays the session's pod: once the worker has made its Secret, a session container with the
- * Secret's certificate, key and token key, named by an EndpointSlice of the session's Service.
+ * Secret's certificate, key and token key (a warm pod's Secret has none: it comes with the claim,
+ * and the container waits for its URL), named by an EndpointSlice of the session's Service.
  */
-async function playPod(sessionId: string): Promise<void> {
+async function playPod(sessionId: string, opts: { warm?: boolean } = {}): Promise<{ containerId: string }> {
   const name = kubeSessionName(sessionId);
   const secret = await until('the session pod’s secret', async () => (await core.readNamespacedSecret({ namespace: NAMESPACE, name }).catch(() => null)) ?? null, 60_000);
   const data = (key: string) => Buffer.from(secret.data?.[key] ?? '', 'base64').toString('utf8');
   const files = await sessionFilesIn(path.join(tmp, 'sessions'));
   const dir = await files.write(sessionId, { certPem: data(FILES.cert), keyPem: data(FILES.key), tokenPublicKeyHex: data(FILES.tokenPublicKey) });
-  const container = await players.ensureSessionContainer(testSessionSpec(readAppCatalog().firefox!.image, { sessionId }), dir);
+  const container = await players.ensureSessionContainer(testSessionSpec(readAppCatalog().firefox!.image, { sessionId }), dir, opts.warm ? 'played-warm-pod' : undefined);
   await cp.config.makeApiClient(DiscoveryV1Api).createNamespacedEndpointSlice({
     namespace: NAMESPACE,
     body: {
@@ -132,12 +145,14 @@ async function playPod(sessionId: string): Promise<void> {
       ],
     },
   });
+  return { containerId: container.id };
 }
 
 /** Creates a session through the API while its pod is played here; returns its id once ready. */
 async function readySession(token: string, body: Record<string, unknown> = {}): Promise<string> {
   const created = t.call('POST', '/v1/sessions', { token, body: { app: 'firefox', ...body } });
-  const pod = await until('a session pod', async () => (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: KUBE_LABELS.session })).items.find((p) => !played.has(p.metadata?.labels?.[KUBE_LABELS.session] ?? '')), 60_000);
+  // Not the pool's: its warm pod is nobody's session until a claim.
+  const pod = await until('a session pod', async () => (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `${KUBE_LABELS.session},!${KUBE_LABELS.warm}` })).items.find((p) => !played.has(p.metadata?.labels?.[KUBE_LABELS.session] ?? '')), 60_000);
   const sessionId = pod.metadata!.labels![KUBE_LABELS.session]!;
   played.add(sessionId);
   await playPod(sessionId);
@@ -148,6 +163,12 @@ async function readySession(token: string, body: Record<string, unknown> = {}): 
   return sessionId;
 }
 const played = new Set<string>();
+
+/** A session file as the container playing its pod sees it, or null when it has none. */
+async function readPlayed(containerId: string, name: string): Promise<string | null> {
+  const { exitCode, output } = await execIn(containerId, ['cat', `${SESSION_FILES_MOUNT}/${name}`]);
+  return exitCode === 0 ? output : null;
+}
 
 /** What the cluster holds of a session, by kind. */
 async function objectsOf(sessionId: string): Promise<Record<string, number>> {
@@ -255,6 +276,62 @@ describe('a worker with HACKSTREAM_RUNTIME=kubernetes', () => {
       await until('every object of the session gone', async () => (Object.values(await objectsOf(spec.sessionId)).every((n) => n === 0) ? true : null), 30_000);
     }
   }, 180_000);
+
+  it("keeps a warm pod that a session claims: its token key, URL and later its token bound written by the pod's files sidecar, its user's limits by resize", async () => {
+    const warmPods = async () => (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `${KUBE_LABELS.warm}=true` })).items.filter((p) => !p.metadata?.deletionTimestamp);
+    const [warm] = await until('the pool’s warm pod', async () => ((await warmPods()).length === 1 ? warmPods() : null), 120_000);
+    const sessionId = warm!.metadata!.labels![KUBE_LABELS.session]!;
+    played.add(sessionId);
+    const player = await playPod(sessionId, { warm: true });
+    // Ready in the pool's list, which the API claims from.
+    await until('the pool ready', async () => ((await (await fetch(`${t.api.url}/metrics`)).text()).includes(`hackstream_pool_ready{pool="firefox-${WARM_QUALITY}"} 1`) ? true : null), 60_000);
+    await reportResourcesAsKubelet(core, NAMESPACE, kubeSessionName(sessionId));
+    // Until a claim, its token check admits nobody: there is no key.
+    expect(await readPlayed(player.containerId, FILES.tokenPublicKey)).toBeNull();
+
+    const user = await t.newUser();
+    const url = 'https://example.com/claimed';
+    const created = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox', quality: WARM_QUALITY, url } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ session_id: sessionId, start: 'warm' });
+    // The claim wrote the URL where the pod's url watch waits for it, through the exec's input.
+    expect(await readPlayed(player.containerId, FILES.openUrl)).toBe(`${url}\n`);
+    // The user's limits, in place: the same pod, resized.
+    const pod = await core.readNamespacedPod({ namespace: NAMESPACE, name: kubeSessionName(sessionId) });
+    expect(pod.metadata?.uid).toBe(warm!.metadata?.uid);
+    expect(pod.spec?.containers[0]?.resources?.limits).toEqual({ cpu: '750m', memory: '1280Mi' });
+
+    // The session's token key arrived: its owner's native client gets in through the ingress.
+    const connect = async () => (await t.call('POST', `/v1/sessions/${sessionId}/connect`, { token: user.token })).body.connect.native;
+    const attach = (native: { sni: string; username: string; password: string }) =>
+      attachXpra({ host: '127.0.0.1', port: ingress.port, sni: native.sni, caFile: stack.caFile, username: native.username, password: native.password });
+    const issuedBefore = await connect();
+    const first = attach(await connect());
+    try {
+      expect(await first.attached(60_000), first.output()).toBe(true);
+    } finally {
+      await first.stop();
+    }
+
+    // An account change: the pod refuses the tokens issued before it, by the bound the worker
+    // wrote in its files (a pod's Secret cannot take it).
+    const admin = await t.newUser('admin');
+    const changed = await t.call('PATCH', `/v1/users/${user.id}`, { token: admin.token, body: { role: 'admin' } });
+    expect(changed.status, JSON.stringify(changed.body)).toBe(200);
+    await until('the token bound in the pod', async () => ((await readPlayed(player.containerId, FILES.tokensRefusedUntil))?.trim() ? true : null), 60_000);
+    const refused = attach(issuedBefore);
+    try {
+      expect(await refused.attached(20_000), refused.output()).toBe(false);
+    } finally {
+      await refused.stop();
+    }
+    const log = (await new Docker().getContainer(player.containerId).logs({ stdout: true, stderr: true, follow: false })).toString('latin1');
+    expect(log).toContain(`hackstream auth: token ${issuedBefore.username} was revoked by an account change`);
+
+    await t.stopAndWait(admin.token, sessionId);
+    await until('every object of the session gone', async () => (Object.values(await objectsOf(sessionId)).every((n) => n === 0) ? true : null), 60_000);
+    await players.removeSessionContainers(sessionId);
+  }, 300_000);
 
   it('ends a session whose node stops answering with node_lost, and removes its routes', async () => {
     const user = await t.newUser();

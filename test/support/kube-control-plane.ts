@@ -29,6 +29,18 @@ export async function endPodAsKubelet(core: CoreV1Api, namespace: string, name: 
   await core.replaceNamespacedPodStatus({ namespace, name, body: pod });
 }
 
+/**
+ * The kubelet's part, which kwok does not play, that in-place resize needs: a running pod's
+ * containers report the resources they run with (the API server refuses a resize on a node whose
+ * kubelet does not).
+ */
+export async function reportResourcesAsKubelet(core: CoreV1Api, namespace: string, name: string): Promise<void> {
+  const pod = await core.readNamespacedPod({ namespace, name });
+  const specOf = (container: string) => pod.spec?.containers.find((c) => c.name === container)?.resources;
+  pod.status = { ...pod.status, containerStatuses: (pod.status?.containerStatuses ?? []).map((c) => ({ ...c, resources: specOf(c.name) })) };
+  await core.replaceNamespacedPodStatus({ namespace, name, body: pod });
+}
+
 export interface KubeControlPlane {
   server: string;
   /** The API server's certificate (self-signed), and the admin's bearer token: for clients that take no kubeconfig. */

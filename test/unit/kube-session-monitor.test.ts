@@ -43,7 +43,7 @@ describe('KubeSessionMonitor', () => {
   const managed = (sessionId: string, uid: string, end: KubePodEnd | null): KubeManagedPod => ({
     sessionId,
     uid,
-    state: { name: `hs-${sessionId}`, windowClass: 'Navigator', phase: end ? 'Failed' : 'Running', ready: !end, ip: null, nodeName: 'node-a', image: 'i', persistent: false, end },
+    state: { name: `hs-${sessionId}`, windowClass: 'Navigator', phase: end ? 'Failed' : 'Running', ready: !end, ip: null, nodeName: 'node-a', image: 'i', persistent: false, pool: null, limits: {}, end },
     createdAt: 0,
   });
 

@@ -17,7 +17,7 @@ function host(running: boolean) {
       inspect: async (id: string) => ({ id, running, exitCode: running ? null : 137, imageId: 'sha256:x', pid: 1 }),
       updateLimits: async (id: string, r: { memoryMb: number }) => void done.push(`limits:${id}:${r.memoryMb}`),
     },
-    files: {
+    liveFiles: {
       writeTokenPublicKey: async (sessionId: string, hex: string) => void done.push(`token-key:${sessionId}:${hex}`),
       handOverUrl: async (sessionId: string, url: string) => void done.push(`url:${sessionId}:${url}`),
     },
