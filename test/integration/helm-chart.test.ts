@@ -18,6 +18,7 @@ import { promisify } from 'node:util';
 import { AuthorizationV1Api, CoreV1Api, KubeConfig, type V1ResourceAttributes } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { appCatalogSchema } from '../../core/app-catalog.js';
 import { FileCertificateAuthority } from '../../core/certificate-authority.js';
 import { createLogger } from '../../core/logger.js';
 import { CA_SECRET_KEYS, ensureCaSecret } from '../../worker/ca-secret.js';
@@ -170,6 +171,30 @@ describe('the Helm chart', () => {
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(path.join(dir, 'merge.yaml'), 'sessions:\n  memoryMerge: true\n');
     expect(mergeOf(await render([path.join(dir, 'merge.yaml')]))).toBe('on');
+  });
+
+  it('takes the app catalog of sessions.apps, with the images the cluster pulls: a ConfigMap only the API and the worker mount', async () => {
+    const shipped = JSON.parse(readFileSync(path.join(REPO_ROOT, 'core/apps.json'), 'utf8')) as Record<string, { image: string }>;
+    const apps = Object.fromEntries(Object.entries(shipped).map(([name, app]) => [name, { ...app, image: `registry.example.org/${app.image.replace(':latest', ':0.1.0')}` }]));
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-helm-values-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(path.join(dir, 'apps.yaml'), `sessions:\n  apps: ${JSON.stringify(apps)}\n`);
+    const objects = await render([path.join(dir, 'apps.yaml')]);
+    const configMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === `${RELEASE}-hackstream-apps`) as (KubeObject & { data: Record<string, string> }) | undefined;
+    // What the API and the worker read at their start is a catalog they take, with the images asked for.
+    const catalog = appCatalogSchema.parse(JSON.parse(configMap?.data['apps.json'] ?? 'null'));
+    expect(catalog['firefox']?.image).toBe('registry.example.org/hackstream/session-firefox:0.1.0');
+    const pods = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'Job').map((o) => [o.metadata.name, (o as any).spec.template.spec] as const);
+    for (const [name, pod] of pods) {
+      const env = Object.fromEntries((pod.containers[0].env ?? []).map((e: { name: string; value?: string }) => [e.name, e.value]));
+      const mounted = (pod.volumes ?? []).some((v: { configMap?: { name: string } }) => v.configMap?.name === configMap!.metadata.name);
+      // The preparation is a hook that runs before the ConfigMap exists, and needs no catalog.
+      const wanted = name === `${RELEASE}-hackstream-api` || name === `${RELEASE}-hackstream-worker`;
+      expect({ name, catalog: env['HACKSTREAM_APP_CATALOG'], mounted }).toEqual({ name, catalog: wanted ? '/etc/hackstream/apps/apps.json' : undefined, mounted: wanted });
+    }
+    expect(await dryRun(objects.filter((o) => o.kind !== 'Namespace'))).toEqual([]);
+    // Without it, the catalog shipped in the image: no ConfigMap, no variable.
+    expect((await render([])).some((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-apps'))).toBe(false);
   });
 
   it("lets the worker manage sessions in the sessions' namespace and nothing anywhere else", async () => {

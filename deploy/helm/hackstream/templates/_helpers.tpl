@@ -178,3 +178,31 @@ from the password variable defined before it.
   mountPath: /etc/hackstream/ca
   readOnly: true
 {{- end -}}
+
+{{/*
+The app catalog of sessions.apps (templates/apps.yaml) for the API and the worker: its variable,
+volume and mount, nothing when it is not set. Not the preparation Job's: a hook that runs before
+the ConfigMap exists, and needs no catalog.
+*/}}
+{{- define "hackstream.appsEnv" -}}
+{{- if .Values.sessions.apps -}}
+- name: HACKSTREAM_APP_CATALOG
+  value: /etc/hackstream/apps/apps.json
+{{- end -}}
+{{- end -}}
+
+{{- define "hackstream.appsVolume" -}}
+{{- if .Values.sessions.apps -}}
+- name: apps
+  configMap:
+    name: {{ include "hackstream.fullname" . }}-apps
+{{- end -}}
+{{- end -}}
+
+{{- define "hackstream.appsVolumeMount" -}}
+{{- if .Values.sessions.apps -}}
+- name: apps
+  mountPath: /etc/hackstream/apps
+  readOnly: true
+{{- end -}}
+{{- end -}}
