@@ -13,6 +13,12 @@ if [ ! -e "$profile/times.json" ]; then cp -R /usr/lib/hackstream/firefox-profil
 # Left by a session whose container was killed: the platform lets one session at a time have
 # the profile, and Firefox would otherwise refuse it as in use by another host.
 rm -f "$profile/lock" "$profile/.parentlock"
+# Firefox's compiled scripts, made at image build (see the Dockerfile): linked, not copied. Firefox
+# renames the link it finds (to scriptCache-current.bin) and maps the image's file, so every
+# session shares one copy in the page cache instead of holding its own in its memory (the home is
+# a tmpfs) or compiling the scripts again (bench/results/firefox-script-cache-ab-2026-12-04.md).
+mkdir -p "$profile/startupCache"
+for f in scriptCache.bin scriptCache-child.bin; do ln -sf "/usr/lib/hackstream/firefox-script-cache/$f" "$profile/startupCache/$f"; done
 cp /etc/hackstream/firefox-user.js "$profile/user.js"
 # Start maximized: the xpra client then fits the window to its own screen (the HTML5 client to
 # the browser tab), instead of Firefox's default 1280x1040 that a smaller client shows cut off

@@ -178,6 +178,15 @@ describe('a Firefox session, end to end', () => {
     // Once the client left, the clipboard has no peer again.
     expect(await clipboardEnabled(container!.Id)).toBe(false);
 
+    // Firefox took the scripts the image compiled (start-app.sh links them in): it renamed the
+    // links to use them (bench/results/firefox-script-cache-ab-*). With a page and a client it may
+    // still write a cache of its own, a file beside them.
+    const cache = await execIn(container!.Id, ['sh', '-c', 'cd /home/hs/.mozilla/hackstream-profile/startupCache && for f in scriptCache*-current.bin; do echo "$f -> $(readlink "$f")"; done']);
+    expect(cache.output.trim().split('\n').sort()).toEqual([
+      'scriptCache-child-current.bin -> /usr/lib/hackstream/firefox-script-cache/scriptCache-child.bin',
+      'scriptCache-current.bin -> /usr/lib/hackstream/firefox-script-cache/scriptCache.bin',
+    ]);
+
     const stopped = await t.call('POST', `/v1/sessions/${session.session_id}/stop`, { token: user.token });
     expect(stopped.status).toBe(200);
     expect(stopped.body).toMatchObject({ state: 'stopped', reason: 'user_stop' });
