@@ -83,6 +83,12 @@ export const LIVE_FILES_MOUNT = '/run/hackstream-live';
 const FILES_WRITER_UID = SESSION_UID + 1;
 /** The sidecar sleeps between execs: this is more than it uses, and its requests equal its limits (the pod stays Guaranteed). */
 const FILES_CONTAINER_LIMITS = { cpu: '10m', memory: '16Mi' };
+/**
+ * What the sidecar runs: nothing but a wait that ends at the cluster's SIGTERM. A bare `sleep` as
+ * its container's first process would ignore that signal, and the pod, which ends once its
+ * sidecar has, would outlive its app by the whole grace period.
+ */
+export const KUBE_FILES_SIDECAR_COMMAND = ['sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 86400 & wait $!; done'];
 
 /** The taints the cluster's node lifecycle puts on a node that stopped answering. */
 export const NODE_GONE_TAINTS = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'] as const;
@@ -294,7 +300,7 @@ function filesSidecar(image: string): V1Container {
     image,
     imagePullPolicy: 'IfNotPresent',
     restartPolicy: 'Always',
-    command: ['sleep', 'infinity'],
+    command: KUBE_FILES_SIDECAR_COMMAND,
     env: [LIVE_DIR_ENV],
     resources: { requests: FILES_CONTAINER_LIMITS, limits: FILES_CONTAINER_LIMITS },
     securityContext: { ...CONTAINER_SECURITY, runAsUser: FILES_WRITER_UID, runAsGroup: SESSION_UID },

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_NODE_LOST_AFTER_SECONDS,
   KUBE_FILES_CONTAINER,
+  KUBE_FILES_SIDECAR_COMMAND,
   KUBE_LABELS,
   KUBE_POOL_ANNOTATION,
   KUBE_SESSION_TRANSPORT,
@@ -103,7 +104,7 @@ describe('the Kubernetes session runtime', () => {
     expect(container!.args).toContain(`--ssl-auth=hackstream:pubkey=${SESSION_FILES_MOUNT}/${FILES.tokenPublicKey},refused_until=${LIVE_FILES_MOUNT}/${FILES.tokensRefusedUntil}`);
     expect(container!.volumeMounts).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'live-files', mountPath: LIVE_FILES_MOUNT, readOnly: true })]));
     const [sidecar] = pod.spec!.initContainers ?? [];
-    expect(sidecar).toMatchObject({ name: KUBE_FILES_CONTAINER, restartPolicy: 'Always', image: spec.image, volumeMounts: [{ name: 'live-files', mountPath: LIVE_FILES_MOUNT }] });
+    expect(sidecar).toMatchObject({ name: KUBE_FILES_CONTAINER, restartPolicy: 'Always', image: spec.image, command: KUBE_FILES_SIDECAR_COMMAND, volumeMounts: [{ name: 'live-files', mountPath: LIVE_FILES_MOUNT }] });
     // Hardened as the session's container, as a user of its own (neither the session's nor root).
     expect(sidecar!.securityContext).toMatchObject({ allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, runAsGroup: SESSION_UID });
     expect(sidecar!.securityContext?.runAsUser).not.toBe(SESSION_UID);

@@ -21,7 +21,7 @@ import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, NetworkingV1Api } from '@k
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stackLabelFilter } from '../../activities/container-labels.js';
 import { DockerSessionRuntime } from '../../activities/docker-session-runtime.js';
-import { KUBE_LABELS, kubeProfileClaimName, kubeSessionName, kubeSessionSelector } from '../../activities/kube-session-objects.js';
+import { KUBE_FILES_SIDECAR_COMMAND, KUBE_LABELS, kubeProfileClaimName, kubeSessionName, kubeSessionSelector } from '../../activities/kube-session-objects.js';
 import { KubeSessionRoutes } from '../../activities/kube-session-routes.js';
 import { KubeSessionRuntime } from '../../activities/kube-session-runtime.js';
 import { loadWorkerConfig } from '../../core/config.js';
@@ -276,6 +276,26 @@ describe('a worker with HACKSTREAM_RUNTIME=kubernetes', () => {
       await until('every object of the session gone', async () => (Object.values(await objectsOf(spec.sessionId)).every((n) => n === 0) ? true : null), 30_000);
     }
   }, 180_000);
+
+  it("gives pods a files sidecar whose command, in the session image, ends at the cluster's SIGTERM instead of waiting for the grace period's kill", async () => {
+    const docker = new Docker();
+    const container = await docker.createContainer({
+      Image: readAppCatalog().firefox!.image,
+      Entrypoint: KUBE_FILES_SIDECAR_COMMAND,
+      User: '1001:1000',
+      HostConfig: { ReadonlyRootfs: true, NetworkMode: 'none', AutoRemove: false },
+    });
+    try {
+      await container.start();
+      // As a kubelet ends a native sidecar once its pod's app has ended: SIGTERM, then SIGKILL after the grace.
+      await container.stop({ t: 30 });
+      const { State } = await container.inspect();
+      // 0: it ended at the SIGTERM; a kill after the grace would be 137.
+      expect(State.ExitCode).toBe(0);
+    } finally {
+      await container.remove({ force: true });
+    }
+  });
 
   it("keeps a warm pod that a session claims: its token key, URL and later its token bound written by the pod's files sidecar, its user's limits by resize", async () => {
     const warmPods = async () => (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `${KUBE_LABELS.warm}=true` })).items.filter((p) => !p.metadata?.deletionTimestamp);
