@@ -8,7 +8,7 @@
 import { clusterCredentials } from './cluster-credentials.js';
 import { KubeContainerRuntime } from '../activities/kube-container-runtime.js';
 import { KubeLiveFiles } from '../activities/kube-live-files.js';
-import { resolveOpenings } from '../activities/session-firewall.js';
+import { ClusterEgress } from '../activities/kube-cluster-egress.js';
 import { KubeProfileClaims } from '../activities/kube-profile-claims.js';
 import { KubeSessionRoutes } from '../activities/kube-session-routes.js';
 import { KubeSessionRuntime } from '../activities/kube-session-runtime.js';
@@ -33,32 +33,6 @@ export interface KubeSessionHost {
   sockets: { inUse(): Promise<null>; table(): Promise<null> };
   /** Watches the stack's pods: a pod lost with its node, evicted or ended tells its session. */
   watch(workflows: KubeMonitoredWorkflows, everySeconds: number): { stop(): void };
-}
-
-/**
- * The host firewall's calls, with nothing to do on the worker's host: a session pod's
- * NetworkPolicy holds what it may reach, its role's openings included (kube-session-runtime.ts
- * resolves them when it makes the policy), and goes with the session's other objects.
- */
-export class ClusterEgress {
-  constructor(private readonly sessions: Pick<KubeSessionRuntime, 'updateEgress'>) {}
-
-  install(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  /**
-   * A session whose pod exists already (a claimed warm pod, made with no openings) gets its
-   * role's in its NetworkPolicy; before its pod's creation there is nothing to do here (the
-   * policy is made with them).
-   */
-  async open(sessionId: string, egress: readonly string[]): Promise<void> {
-    if (egress.length > 0) await this.sessions.updateEgress(sessionId, await resolveOpenings(egress));
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
 }
 
 export function openKubeSessionHost(config: Pick<WorkerConfig, 'kube' | 'temporal' | 'ingress' | 'memoryMerge'>, logger: Logger): KubeSessionHost {

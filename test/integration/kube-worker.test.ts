@@ -53,7 +53,8 @@ let stack: TestStack;
 let t: ApiUnderTest;
 let core: CoreV1Api;
 let tmp: string;
-const players = new DockerSessionRuntime(new Docker(), new SubnetPool('10.214.5.0/24'), PLAYERS);
+const docker = new Docker();
+const players = new DockerSessionRuntime(docker, new SubnetPool('10.214.5.0/24'), PLAYERS);
 /** The node the worker binds its pods to: a kwok of its own, so that it can be silenced. */
 const nodeName = `kwok-worker-${randomUUID().slice(0, 8)}`;
 
@@ -278,7 +279,6 @@ describe('a worker with HACKSTREAM_RUNTIME=kubernetes', () => {
   }, 180_000);
 
   it("gives pods a files sidecar whose command, in the session image, ends at the cluster's SIGTERM instead of waiting for the grace period's kill", async () => {
-    const docker = new Docker();
     const container = await docker.createContainer({
       Image: readAppCatalog().firefox!.image,
       Entrypoint: KUBE_FILES_SIDECAR_COMMAND,
@@ -345,7 +345,7 @@ describe('a worker with HACKSTREAM_RUNTIME=kubernetes', () => {
     } finally {
       await refused.stop();
     }
-    const log = (await new Docker().getContainer(player.containerId).logs({ stdout: true, stderr: true, follow: false })).toString('latin1');
+    const log = (await docker.getContainer(player.containerId).logs({ stdout: true, stderr: true, follow: false })).toString('latin1');
     expect(log).toContain(`hackstream auth: token ${issuedBefore.username} was revoked by an account change`);
 
     await t.stopAndWait(admin.token, sessionId);
