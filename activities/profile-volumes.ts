@@ -47,13 +47,20 @@ function checkId(kind: string, id: string): void {
   if (!ID_PATTERN.test(id)) throw new Error(`not a ${kind} id: ${JSON.stringify(id)}`);
 }
 
-/** Decoded mount points of /proc/self/mountinfo (octal escapes such as \040 for a space). */
-function mountPoints(mountinfo: string): Set<string> {
-  return new Set(mountinfo.split('\n').flatMap((line) => {
-    const field = line.split(' ')[4];
-    return field ? [field.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)))] : [];
+/** mountinfo's octal escapes (such as \040 for a space) decoded. */
+const unescapeMountField = (field: string): string => field.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+
+/** The mounts of /proc/self/mountinfo: each mount point with its source (after the " - " separator: type, source). */
+function mountSources(mountinfo: string): Map<string, string> {
+  return new Map(mountinfo.split('\n').flatMap((line): Array<[string, string]> => {
+    const point = line.split(' ')[4];
+    const source = line.split(' - ')[1]?.split(' ')[1];
+    return point ? [[unescapeMountField(point), unescapeMountField(source ?? '')]] : [];
   }));
 }
+
+/** How long a detach waits for the kernel to free the profile's loop device after the unmount. */
+const LOOP_FREE_TIMEOUT_MS = 10_000;
 
 export class ProfileVolumes {
   constructor(
@@ -100,10 +107,30 @@ export class ProfileVolumes {
       return null;
     }
     const usage = await this.usageOf(dir);
+    const device = (await this.mounts()).get(dir);
     // The loop device mount(8) set up frees itself (autoclear) once unmounted.
     await run('umount', [dir]);
     await rmdir(dir).catch(() => undefined);
+    if (device) await this.untilLoopFree(device);
     return usage;
+  }
+
+  /**
+   * Waits until the kernel has freed a loop device whose file system was just unmounted: umount
+   * returns before that, on a loaded host a noticeable while before. Until then the device still
+   * holds the image's blocks as the session left them, and mount(8) would reuse it for the same
+   * image: a profile restored from a backup in that moment (README) would be read, and written
+   * back, as it was before the restore. So the session is not over until its device is free.
+   */
+  private async untilLoopFree(device: string): Promise<void> {
+    const name = /^\/dev\/(loop\d+)$/.exec(device)?.[1];
+    if (!name) return; // not a loop device: nothing of the kernel's to wait for
+    const bound = path.join('/sys/block', name, 'loop', 'backing_file');
+    for (const until = Date.now() + LOOP_FREE_TIMEOUT_MS; ; ) {
+      if (!(await stat(bound).then(() => true, () => false))) return;
+      if (Date.now() > until) throw new Error(`${device} is still bound ${LOOP_FREE_TIMEOUT_MS} ms after its profile was unmounted`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   /** Whether the session has its profile mounted here. */
@@ -171,7 +198,11 @@ export class ProfileVolumes {
   }
 
   private async isMounted(dir: string): Promise<boolean> {
-    return mountPoints(await readFile('/proc/self/mountinfo', 'utf8')).has(dir);
+    return (await this.mounts()).has(dir);
+  }
+
+  private async mounts(): Promise<Map<string, string>> {
+    return mountSources(await readFile('/proc/self/mountinfo', 'utf8'));
   }
 
   /** The loop devices backed by the image (`losetup -j`): empty when nobody has it mounted. */

@@ -4,7 +4,8 @@
  * its file system's root belongs to the session's user only.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -109,6 +110,32 @@ describe('a persistent profile volume', () => {
     expect(large.capMb).toBeGreaterThan(small.capMb + 30);
     expect(readFileSync(path.join(large.dir, 'kept'), 'utf8')).toBe('yes');
     await volumes.detach(large.sessionId);
+  });
+
+  it('is free once detached: no loop device holds its image, and a backup copied over it right then is what the next session reads', async () => {
+    // The kernel frees a loop device a moment after its unmount; a session's end waits for that.
+    // Before it did, a restore in that moment was read (and written back) as it was before it.
+    const userId = randomUUID();
+    const image = volumes.imageOf({ userId, app: 'firefox' });
+    const backup = path.join(root, `backup-${userId}.ext4`);
+    const session = async (work: (dir: string) => void) => {
+      const p = await attach(userId, 24);
+      work(p.dir);
+      await volumes.detach(p.sessionId);
+      expect(execFileSync('losetup', ['-j', image], { encoding: 'utf8' })).toBe('');
+    };
+    for (let round = 0; round < 12; round++) {
+      await session((dir) => writeFileSync(path.join(dir, 'note'), `kept ${round}`));
+      copyFileSync(image, backup);
+      await session((dir) => {
+        writeFileSync(path.join(dir, 'note'), `later ${round}`);
+        writeFileSync(path.join(dir, `churn-${round}`), Buffer.alloc(256 * 1024, round));
+      });
+      copyFileSync(backup, image);
+      let read = '';
+      await session((dir) => (read = readFileSync(path.join(dir, 'note'), 'utf8')));
+      expect(read, `round ${round}`).toBe(`kept ${round}`);
+    }
   });
 
   it('takes no path from anything but an id', async () => {
