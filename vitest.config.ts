@@ -1,10 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
 // Integration tests that start what they need themselves (Redis, PostgreSQL, a Kubernetes control
-// plane) and touch neither the stack nor the Docker engine's sessions.
+// plane, a real Kubernetes node whose images come from the Docker engine) and touch neither the
+// stack nor the Docker engine's sessions.
 const SELF_CONTAINED = [
   'test/integration/database.test.ts',
   'test/integration/helm-chart.test.ts',
+  'test/integration/kube-node.test.ts',
   'test/integration/kube-session-runtime.test.ts',
   'test/integration/node-registry.test.ts',
   'test/integration/redis-mutex.test.ts',

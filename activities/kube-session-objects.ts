@@ -63,6 +63,12 @@ export interface KubeSessionPlacement {
   nodeLostAfterSeconds?: number;
   /** Whether pods' memory may be merged with other sessions' on their node (ContainerOptions). */
   memoryMerge?: boolean;
+  /**
+   * false: pods use the node's user ids (no `hostUsers: false`), for clusters whose container
+   * runtime has no user namespaces (containerd before 2.0 refuses such a pod's sandbox). Absent:
+   * each pod in a user namespace of its own, as a Docker node's sessions are.
+   */
+  userNamespaces?: boolean;
 }
 
 export const DEFAULT_NODE_LOST_AFTER_SECONDS = 30;
@@ -326,7 +332,7 @@ function sessionPod(spec: SessionSpec, { metadata }: SessionMeta, where: KubeSes
       tolerations: NODE_GONE_TAINTS.map((key) => ({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: where.nodeLostAfterSeconds ?? DEFAULT_NODE_LOST_AFTER_SECONDS })),
       automountServiceAccountToken: false,
       enableServiceLinks: false,
-      hostUsers: false,
+      ...(where.userNamespaces === false ? {} : { hostUsers: false }),
       securityContext: POD_SECURITY,
       initContainers: [filesSidecar(spec.image)],
       containers: [

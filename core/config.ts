@@ -100,6 +100,7 @@ const envSchema = z.object({
   HACKSTREAM_KUBE_NODE_NAME: z.string().regex(KUBE_SUBDOMAIN, 'must be a Kubernetes node name').optional(),
   HACKSTREAM_KUBE_PROFILE_STORAGE_CLASS: z.string().regex(KUBE_SUBDOMAIN, 'must be a storage class name').optional(),
   HACKSTREAM_KUBE_NODE_LOST_AFTER_SECONDS: z.coerce.number().int().min(1).max(3600).optional(),
+  HACKSTREAM_KUBE_USER_NAMESPACES: z.enum(['on', 'off']).default('on'),
   // Where the ingress controller reaches the API's connect check from inside the cluster; unset: the API's own address.
   HACKSTREAM_KUBE_API_UPSTREAM: z.string().url().optional(),
   // The cluster's credentials for a worker outside it (the usual variable); inside, its service account's.
@@ -587,6 +588,7 @@ function kubeConfig(e: ParsedEnv) {
     nodeName: e.HACKSTREAM_KUBE_NODE_NAME,
     profileStorageClass: e.HACKSTREAM_KUBE_PROFILE_STORAGE_CLASS,
     nodeLostAfterSeconds: e.HACKSTREAM_KUBE_NODE_LOST_AFTER_SECONDS,
+    userNamespaces: e.HACKSTREAM_KUBE_USER_NAMESPACES === 'on',
     apiUpstream: e.HACKSTREAM_KUBE_API_UPSTREAM,
     kubeconfigFile: e.KUBECONFIG,
   };

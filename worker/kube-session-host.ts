@@ -47,6 +47,7 @@ export function openKubeSessionHost(config: Pick<WorkerConfig, 'kube' | 'tempora
     ...(kube.profileStorageClass ? { profileStorageClass: kube.profileStorageClass } : {}),
     ...(kube.nodeLostAfterSeconds ? { nodeLostAfterSeconds: kube.nodeLostAfterSeconds } : {}),
     ...(config.memoryMerge ? { memoryMerge: true } : {}),
+    ...(kube.userNamespaces ? {} : { userNamespaces: false }),
   });
   return {
     runtime: new KubeContainerRuntime(sessions),

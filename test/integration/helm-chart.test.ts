@@ -160,17 +160,22 @@ describe('the Helm chart', () => {
     }
   });
 
-  it("passes sessions.memoryMerge to the worker: off unless the operator sets it", async () => {
-    const mergeOf = (objects: KubeObject[]) =>
+  it("passes sessions.memoryMerge and sessions.userNamespaces to the worker: merging off, user namespaces on, unless the operator says otherwise", async () => {
+    const envOf = (objects: KubeObject[], name: string) =>
       (objects.find((o) => o.kind === 'Deployment' && o.metadata.name === `${RELEASE}-hackstream-worker`) as any).spec.template.spec.containers[0].env.find(
-        (e: { name: string }) => e.name === 'HACKSTREAM_SESSION_MEMORY_MERGE',
+        (e: { name: string }) => e.name === name,
       )?.value;
-    expect(mergeOf(await render([]))).toBe('off');
-    expect(mergeOf(await render(['values-production.yaml']))).toBe('off');
+    for (const values of [[], ['values-production.yaml']]) {
+      const objects = await render(values);
+      expect(envOf(objects, 'HACKSTREAM_SESSION_MEMORY_MERGE')).toBe('off');
+      expect(envOf(objects, 'HACKSTREAM_KUBE_USER_NAMESPACES')).toBe('on');
+    }
     const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-helm-values-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-    writeFileSync(path.join(dir, 'merge.yaml'), 'sessions:\n  memoryMerge: true\n');
-    expect(mergeOf(await render([path.join(dir, 'merge.yaml')]))).toBe('on');
+    writeFileSync(path.join(dir, 'switched.yaml'), 'sessions:\n  memoryMerge: true\n  userNamespaces: false\n');
+    const switched = await render([path.join(dir, 'switched.yaml')]);
+    expect(envOf(switched, 'HACKSTREAM_SESSION_MEMORY_MERGE')).toBe('on');
+    expect(envOf(switched, 'HACKSTREAM_KUBE_USER_NAMESPACES')).toBe('off');
   });
 
   it('takes the app catalog of sessions.apps, with the images the cluster pulls: a ConfigMap only the API and the worker mount', async () => {

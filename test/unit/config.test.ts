@@ -87,7 +87,7 @@ describe('configuration', () => {
   it('reads which runtime a worker’s node runs sessions on and the cluster’s settings, and refuses names Kubernetes would', () => {
     const defaults = loadWorkerConfig(secrets);
     expect(defaults.runtime).toBe('docker');
-    expect(defaults.kube).toMatchObject({ namespace: 'hackstream-sessions', ingress: { namespace: 'traefik', podLabels: { 'app.kubernetes.io/name': 'traefik' } } });
+    expect(defaults.kube).toMatchObject({ userNamespaces: true, namespace: 'hackstream-sessions', ingress: { namespace: 'traefik', podLabels: { 'app.kubernetes.io/name': 'traefik' } } });
     const kube = loadWorkerConfig({
       ...secrets,
       HACKSTREAM_RUNTIME: 'kubernetes',
@@ -97,6 +97,7 @@ describe('configuration', () => {
       HACKSTREAM_KUBE_NODE_NAME: 'worker-1.example.org',
       HACKSTREAM_KUBE_NODE_LOST_AFTER_SECONDS: '20',
       HACKSTREAM_KUBE_API_UPSTREAM: 'http://hackstream-api.hs.svc:80',
+      HACKSTREAM_KUBE_USER_NAMESPACES: 'off',
       KUBECONFIG: '/etc/hackstream/kubeconfig',
     });
     expect(kube.runtime).toBe('kubernetes');
@@ -106,6 +107,7 @@ describe('configuration', () => {
       nodeName: 'worker-1.example.org',
       profileStorageClass: undefined,
       nodeLostAfterSeconds: 20,
+      userNamespaces: false,
       apiUpstream: 'http://hackstream-api.hs.svc:80',
       kubeconfigFile: '/etc/hackstream/kubeconfig',
     });
@@ -119,6 +121,7 @@ describe('configuration', () => {
       expect(() => loadCaStoreConfig({ HACKSTREAM_KUBE_CA_STORE: bad }), bad).toThrow(/HACKSTREAM_KUBE_CA_STORE: must be namespace\/name/);
     }
     expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_RUNTIME: 'podman' })).toThrow(/HACKSTREAM_RUNTIME/);
+    expect(() => loadWorkerConfig({ ...secrets, HACKSTREAM_KUBE_USER_NAMESPACES: 'no' })).toThrow(/HACKSTREAM_KUBE_USER_NAMESPACES/);
     // The task queue labels the cluster's objects: it must be a label's value there.
     for (const bad of ['queue-', 'q'.repeat(64)]) {
       expect(loadWorkerConfig({ ...secrets, HACKSTREAM_TASK_QUEUE: bad }).temporal.taskQueue).toBe(bad);

@@ -12,3 +12,12 @@ describe("a session pod's environment", () => {
     expect(envOf({ ...placement, memoryMerge: true })).toContainEqual({ name: 'HACKSTREAM_MEMORY_MERGE', value: '1' });
   });
 });
+
+describe("a session pod's user namespace", () => {
+  const podOf = (where: KubeSessionPlacement) => kubeSessionObjects(testSessionSpec('hackstream/session-firefox:latest'), {}, where).pod.spec!;
+  it('is its own unless the placement says the cluster has none', () => {
+    expect(podOf(placement).hostUsers).toBe(false);
+    expect(podOf({ ...placement, userNamespaces: true }).hostUsers).toBe(false);
+    expect(podOf({ ...placement, userNamespaces: false })).not.toHaveProperty('hostUsers');
+  });
+});

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds a minimal Kubernetes control plane for integration tests from the Go module proxy only:
-# kube-apiserver, kube-controller-manager, etcd, kwok and helm (and Traefik's CRDs), into .tools/k8s-control-plane/bin/ (override: K8SCP_BIN).
+# kube-apiserver, kube-controller-manager, etcd, kwok and helm (and Traefik's CRDs), and a real node's
+# kubelet and pause command, into .tools/k8s-control-plane/bin/ (override: K8SCP_BIN).
 # See README.md for what each step does and why. A second run with the same inputs does nothing.
 set -euo pipefail
 
@@ -41,7 +42,7 @@ for dir in "$HERE" "$HERE/etcd"; do
   fi
 done
 
-stamp="go$go_version k8s=$K8S_VERSION etcd=$ETCD_VERSION kwok=$KWOK_VERSION helm=$HELM_VERSION traefik-crds=$TRAEFIK_CRD_VERSION $(cat "$HERE/go.mod" "$HERE/go.sum" "$HERE/etcd/go.mod" "$HERE/etcd/go.sum" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-64)"
+stamp="go$go_version k8s=$K8S_VERSION etcd=$ETCD_VERSION kwok=$KWOK_VERSION helm=$HELM_VERSION traefik-crds=$TRAEFIK_CRD_VERSION $(cat "$HERE/go.mod" "$HERE/go.sum" "$HERE/etcd/go.mod" "$HERE/etcd/go.sum" "$HERE/pause/main.go" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-64)"
 if [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$stamp" ]; then
   say "k8s control plane binaries: up to date in $OUT"
   exit 0
@@ -69,6 +70,12 @@ say "kube-apiserver $K8S_VERSION"
 # NotReady and evict its pods, which is how the session monitor learns a node was lost.
 say "kube-controller-manager $K8S_VERSION"
 (cd "$HERE" && go build -trimpath -ldflags "$k8s_ldflags" -o "$OUT/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager)
+# kubelet: a real node for the tests that run pods (test/support/kube-node.ts), with the host's
+# containerd, runc and CNI plugins (Debian's packages), and the pause command as its pods' sandbox.
+say "kubelet $K8S_VERSION"
+(cd "$HERE" && go build -trimpath -ldflags "$k8s_ldflags" -o "$OUT/kubelet" k8s.io/kubernetes/cmd/kubelet)
+say "pause (the test node's sandbox command)"
+(cd "$HERE" && go build -trimpath -ldflags "-s -w" -o "$OUT/pause" ./pause)
 
 # etcd: the main package is the module root, so name the output (go would call it "server").
 say "etcd $ETCD_VERSION"
@@ -104,6 +111,7 @@ cp "$traefik_crds" "$OUT/traefik-crds.yaml"
 
 "$OUT/kube-apiserver" --version
 "$OUT/kube-controller-manager" --version
+"$OUT/kubelet" --version
 "$OUT/etcd" --version
 "$OUT/kwok" --version
 "$OUT/helm" version --short

@@ -1,0 +1,289 @@
+/**
+ * A real Kubernetes node for the tests, joined to a test control plane (kube-control-plane.ts):
+ * the kubelet (built from k8s.io/kubernetes by tools/k8s-control-plane/build.sh), a containerd of
+ * its own (Debian's, with its CRI plugin) that runs pods with runc, and the CNI bridge plugin
+ * (Debian's containernetworking-plugins) giving each pod an address on a bridge of this host. No
+ * registry is reachable: the images come from this host's Docker engine (`docker save`, then
+ * `ctr images import`), the pods' sandbox image is the `pause` command build.sh makes.
+ *
+ * What it is not: the bridge plugin enforces no NetworkPolicy, and Debian's containerd (1.6) has
+ * no user namespaces for pods, so session pods run here with HACKSTREAM_KUBE_USER_NAMESPACES=off.
+ * Everything it starts and mounts is gone after `stop()`: pods deleted through the API (the
+ * kubelet tears them down, the CNI plugin frees their addresses), then the processes, then what a
+ * killed run could have left (shims, mounts, network namespaces, the bridge, cgroups).
+ */
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { KUBE_TOOLS_BIN, type KubeControlPlane } from './kube-control-plane.js';
+import { freePort } from './ports.js';
+import { until } from './until.js';
+
+const run = promisify(execFile);
+
+/** The pods' bridge and its subnet: the node's address is the bridge's (the pods' gateway). */
+// Not hs-…: that prefix is the Docker sessions' bridges, whose xpra ports the host firewall closes to host processes.
+const BRIDGE = 'hsknode0';
+const POD_SUBNET = '10.89.0.0/24';
+const NODE_IP = '10.89.0.1';
+/** The node's cgroup, under which the kubelet puts its pods (its `cgroupRoot`). */
+const CGROUP_ROOT = 'hs-kubenode';
+/** The cgroup v1 hierarchies the kubelet checks its cgroup root in. */
+const CGROUP_V1_CONTROLLERS = ['systemd', 'cpuacct', 'cpu', 'pids', 'cpuset', 'memory', 'blkio', 'devices', 'freezer', 'hugetlb', 'unified'];
+const PAUSE_IMAGE = 'docker.io/hackstream/kube-pause:test';
+
+export interface KubeNode {
+  name: string;
+  /** The pods' subnet on this host. */
+  podSubnet: string;
+  /** The ids of the containers runc runs for this node (sandboxes included). */
+  containers(): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+const cgroupV2 = () => existsSync('/sys/fs/cgroup/cgroup.controllers');
+
+function cgroupDirs(): string[] {
+  if (cgroupV2()) return [path.join('/sys/fs/cgroup', CGROUP_ROOT)];
+  return CGROUP_V1_CONTROLLERS.map((c) => path.join('/sys/fs/cgroup', c)).filter((d) => existsSync(d)).map((d) => path.join(d, CGROUP_ROOT));
+}
+
+function makeCgroups(): void {
+  for (const dir of cgroupDirs()) {
+    mkdirSync(dir, { recursive: true });
+    // A new cpuset has no CPUs and no memory nodes until given its parent's.
+    if (dir.startsWith('/sys/fs/cgroup/cpuset/')) {
+      for (const f of ['cpuset.cpus', 'cpuset.mems']) writeFileSync(path.join(dir, f), readFileSync(path.join(path.dirname(dir), f)));
+    }
+  }
+  if (cgroupV2()) writeFileSync(path.join('/sys/fs/cgroup', CGROUP_ROOT, 'cgroup.subtree_control'), '+cpu +memory +pids +cpuset');
+}
+
+const cgroupsBelow = (dir: string): string[] =>
+  existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).flatMap((e) => [...cgroupsBelow(path.join(dir, e.name)), path.join(dir, e.name)]) : [];
+
+/** Every process still in the node's cgroups (what its pods ran, should a teardown have been cut short). */
+function processesInCgroups(): number[] {
+  const pids = new Set<number>();
+  for (const top of cgroupDirs()) {
+    for (const dir of [top, ...cgroupsBelow(top)]) {
+      const procs = path.join(dir, 'cgroup.procs');
+      if (existsSync(procs)) for (const pid of readFileSync(procs, 'utf8').split('\n').filter(Boolean)) pids.add(Number(pid));
+    }
+  }
+  return [...pids];
+}
+
+/** Removes the node's cgroups, the deepest first (a cgroup goes only once empty). */
+function removeCgroups(): void {
+  for (const top of cgroupDirs()) {
+    for (const dir of [...cgroupsBelow(top), top]) {
+      try {
+        execFileSync('rmdir', [dir], { stdio: 'ignore' });
+      } catch {
+        /* still has a process: reported by the caller's checks, not here */
+      }
+    }
+  }
+}
+
+const containerdConfig = (root: string, state: string, socket: string, cniDir: string) => `version = 2
+root = "${root}"
+state = "${state}"
+[grpc]
+  address = "${socket}"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "${PAUSE_IMAGE}"
+  # This host may not lower a process's OOM score (no CAP_SYS_RESOURCE here), which the kubelet
+  # asks for a Guaranteed pod's sandbox: runc would fail to start it.
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        Root = "${path.join(state, 'runc')}"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "${cniDir}"
+`;
+
+const cniConfig = (ipamDir: string) =>
+  JSON.stringify({
+    cniVersion: '0.4.0',
+    name: 'hs-kubenode',
+    plugins: [
+      {
+        type: 'bridge',
+        bridge: BRIDGE,
+        isGateway: true,
+        // No way out through this host's address (no rules to leave behind): the tests' pods need none.
+        ipMasq: false,
+        ipam: { type: 'host-local', dataDir: ipamDir, ranges: [[{ subnet: POD_SUBNET, gateway: NODE_IP }]] },
+      },
+    ],
+  });
+
+const kubeletConfig = (socket: string, port: number) => `apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: ${NODE_IP}
+port: ${port}
+readOnlyPort: 0
+healthzPort: 0
+# The API server's exec and attach reach it from loopback; nothing else can (its address is the pods' bridge's).
+authentication:
+  anonymous:
+    enabled: true
+  webhook:
+    enabled: false
+authorization:
+  mode: AlwaysAllow
+cgroupDriver: cgroupfs
+cgroupRoot: /${CGROUP_ROOT}
+failCgroupV1: false
+failSwapOn: false
+containerRuntimeEndpoint: unix://${socket}
+registerNode: true
+# A shared test host: no eviction or image collection of its own making.
+evictionHard:
+  memory.available: "100Mi"
+  nodefs.available: "1%"
+  imagefs.available: "1%"
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+resolvConf: /etc/resolv.conf
+`;
+
+/** The mount points under `prefixes`, the deepest first. */
+function mountsUnder(prefixes: string[]): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4]?.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))) ?? '')
+    .filter((m) => prefixes.some((p) => m.startsWith(`${p}/`)))
+    .sort((a, b) => b.length - a.length);
+}
+
+const netnsNames = (): string[] => (existsSync('/var/run/netns') ? readdirSync('/var/run/netns') : []);
+
+export async function startKubeNode(cp: KubeControlPlane, opts: { name: string; images: string[] }): Promise<KubeNode> {
+  for (const bin of ['containerd', 'ctr', 'runc', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local', '/usr/lib/cni/loopback']) {
+    if (bin.startsWith('/') ? !existsSync(bin) : (await run('sh', ['-c', `command -v ${bin}`]).catch(() => null)) === null) {
+      throw new Error(`${bin} is missing: stack/lib.sh's HS_APT_TEST installs containerd, runc and containernetworking-plugins`);
+    }
+  }
+  const kubelet = path.join(KUBE_TOOLS_BIN, 'kubelet');
+  const pause = path.join(KUBE_TOOLS_BIN, 'pause');
+  if (!existsSync(kubelet) || !existsSync(pause)) throw new Error(`${kubelet} or ${pause} is missing: run bash tools/k8s-control-plane/build.sh`);
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-kubenode-'));
+  const state = path.join('/run', path.basename(dir));
+  const socket = path.join(state, 'containerd.sock');
+  const runcRoot = path.join(state, 'runc');
+  const netnsBefore = new Set(netnsNames());
+  const procs: ChildProcess[] = [];
+  const launch = (bin: string, args: string[], logName: string) => {
+    const log = openSync(path.join(dir, `${logName}.log`), 'a');
+    const proc = spawn(bin, args, { stdio: ['ignore', log, log] });
+    procs.push(proc);
+    return proc;
+  };
+  const logOf = (name: string) => (existsSync(path.join(dir, `${name}.log`)) ? readFileSync(path.join(dir, `${name}.log`), 'utf8').slice(-3000) : '');
+  const core = cp.config.makeApiClient(CoreV1Api);
+
+  const stop = async () => {
+    // The pods first, through the API: the kubelet stops their containers and the CNI plugin frees their addresses.
+    const pods = await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${opts.name}` }).catch(() => ({ items: [] }));
+    for (const p of pods.items) {
+      await core.deleteNamespacedPod({ namespace: p.metadata!.namespace!, name: p.metadata!.name!, gracePeriodSeconds: 0 }).catch(() => undefined);
+    }
+    await until('the node’s containers gone', async () => ((await containers()).length === 0 ? true : null), 60_000, 500).catch(() => undefined);
+    for (const proc of [...procs].reverse()) {
+      if (proc.exitCode !== null || proc.signalCode !== null) continue;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    }
+    // What a cut-short teardown would leave: the shims of this containerd, runc's containers, mounts, network namespaces.
+    await run('pkill', ['-KILL', '-f', '--', `-address ${socket}`]).catch(() => undefined);
+    for (const id of await containers()) await run('runc', ['--root', runcRoot, 'delete', '--force', id]).catch(() => undefined);
+    for (const pid of processesInCgroups()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    await until('the node’s processes gone', () => (processesInCgroups().length === 0 ? true : null), 10_000).catch(() => undefined);
+    for (const m of mountsUnder([dir, state])) await run('umount', ['-l', m]).catch(() => undefined);
+    for (const ns of netnsNames().filter((n) => n.startsWith('cni-') && !netnsBefore.has(n))) await run('ip', ['netns', 'delete', ns]).catch(() => undefined);
+    await run('ip', ['link', 'delete', BRIDGE]).catch(() => undefined);
+    removeCgroups();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(state, { recursive: true, force: true });
+  };
+  const containers = async (): Promise<string[]> => {
+    if (!existsSync(runcRoot)) return [];
+    const { stdout } = await run('runc', ['--root', runcRoot, 'list', '-q']).catch(() => ({ stdout: '' }));
+    return stdout.split('\n').filter(Boolean);
+  };
+
+  try {
+    // A bridge a killed run left would have the node's address already.
+    await run('ip', ['link', 'delete', BRIDGE]).catch(() => undefined);
+    await run('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
+    await run('ip', ['addr', 'add', `${NODE_IP}/24`, 'dev', BRIDGE]);
+    await run('ip', ['link', 'set', BRIDGE, 'up']);
+    makeCgroups();
+
+    mkdirSync(state, { recursive: true, mode: 0o700 });
+    const cniDir = path.join(dir, 'cni');
+    mkdirSync(cniDir);
+    writeFileSync(path.join(cniDir, '10-hs-kubenode.conflist'), cniConfig(path.join(state, 'ipam')));
+    writeFileSync(path.join(dir, 'containerd.toml'), containerdConfig(path.join(dir, 'containerd'), state, socket, cniDir));
+    launch('containerd', ['--config', path.join(dir, 'containerd.toml')], 'containerd');
+    await until('containerd’s socket', () => (existsSync(socket) ? true : null), 30_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n${logOf('containerd')}`);
+    });
+
+    // The sandbox image, and the pods' images, from this host's Docker engine.
+    const pauseContext = path.join(dir, 'pause-image');
+    mkdirSync(pauseContext);
+    copyFileSync(pause, path.join(pauseContext, 'pause'));
+    writeFileSync(path.join(pauseContext, 'Dockerfile'), 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n');
+    await run('docker', ['build', '-q', '-t', PAUSE_IMAGE.replace(/^docker\.io\//, ''), pauseContext]);
+    for (const image of [PAUSE_IMAGE.replace(/^docker\.io\//, ''), ...opts.images]) {
+      await run('sh', ['-c', 'docker save "$1" | ctr -a "$2" -n k8s.io images import -', 'import', image, socket], { maxBuffer: 16 * 1024 * 1024 });
+    }
+
+    const port = await freePort();
+    writeFileSync(path.join(dir, 'kubelet.yaml'), kubeletConfig(socket, port));
+    launch(
+      kubelet,
+      [
+        `--config=${path.join(dir, 'kubelet.yaml')}`,
+        `--kubeconfig=${cp.kubeconfigFile}`,
+        `--root-dir=${path.join(dir, 'kubelet')}`,
+        `--hostname-override=${opts.name}`,
+        `--node-ip=${NODE_IP}`,
+        '--node-labels=type=kubelet',
+      ],
+      'kubelet',
+    );
+    await until(
+      `the kubelet's node ${opts.name} Ready`,
+      async () => (await core.readNode({ name: opts.name }).catch(() => null))?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') || null,
+      90_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\n${logOf('kubelet')}`);
+    });
+    return { name: opts.name, podSubnet: POD_SUBNET, containers, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
