@@ -23,11 +23,11 @@ HS_APT_RUNTIME=(docker.io redis-server debootstrap ca-certificates curl python3-
 # migrations against the production database too; for the client: zenity, tmux (its prompts in
 # a pseudo-terminal) and xdotool (its dialogs' windows), Debian's packaging tools (the .deb,
 # its lint, the signed apt repository), and Prometheus (the operators' rules and dashboards
-# evaluated against the stack); for a real Kubernetes node: containerd, runc and the CNI plugins
+# evaluated against the stack); for a real Kubernetes node: containerd, runc, the CNI plugins and ipset
 # (the kubelet is built from the Go module proxy: tools/k8s-control-plane).
 HS_APT_TEST=(chromium libnss3-tools postgresql xpra xvfb xauth python3-pil python3-lz4
   zenity tmux xdotool dpkg-dev apt-utils gnupg lintian desktop-file-utils systemd prometheus
-  containerd runc containernetworking-plugins)
+  containerd runc containernetworking-plugins ipset)
 
 ensure_apt_packages() {
   local missing=() p

@@ -6,11 +6,12 @@
  * probe, run by the kubelet); the hardening the API server stores is what the kernel enforces;
  * xpra answers TLS with the session's certificate on the pod's address; the files sidecar writes
  * what the session's container may only read, through the kubelet's exec; a resize reaches the
- * container's cgroup; the pod ends with its app, its sidecar at SIGTERM; nothing stays behind.
+ * container's cgroup; the pod ends with its app, its sidecar at SIGTERM; nothing stays behind;
+ * and its NetworkPolicy, enforced by kube-router's firewall, admits only the ingress controller's
+ * pods and lets the session out only where its role's openings say.
  *
- * Not shown here: NetworkPolicies (the bridge plugin enforces none; their objects are checked at
- * the API in kube-session-runtime.test.ts) and user namespaces (Debian's containerd 1.6 has none
- * for pods: these run with `userNamespaces: false`, HACKSTREAM_KUBE_USER_NAMESPACES=off).
+ * Not shown here: user namespaces (Debian's containerd 1.6 has none for pods: these run with
+ * `userNamespaces: false`, HACKSTREAM_KUBE_USER_NAMESPACES=off).
  */
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -18,9 +19,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KUBE_FILES_CONTAINER, KUBE_SESSION_CONTAINER, LIVE_FILES_MOUNT, kubeSessionName } from '../../activities/kube-session-objects.js';
+import { KUBE_FILES_CONTAINER, KUBE_FILES_SIDECAR_COMMAND, KUBE_SESSION_CONTAINER, LIVE_FILES_MOUNT, kubeSessionName } from '../../activities/kube-session-objects.js';
+import { PodExec } from '../../activities/kube-pod-exec.js';
 import { KubeContainerRuntime } from '../../activities/kube-container-runtime.js';
 import { KubeLiveFiles } from '../../activities/kube-live-files.js';
 import { KubeSessionRuntime } from '../../activities/kube-session-runtime.js';
@@ -33,6 +35,8 @@ import { testSessionSpec } from '../support/session-spec.js';
 import { until } from '../support/until.js';
 
 const NAMESPACE = 'hackstream-sessions';
+/** The ingress controller's pods, as the runtime's placement names them. */
+const INGRESS = { namespace: 'traefik', podLabels: { 'app.kubernetes.io/name': 'traefik' } };
 const FIREFOX = readAppCatalog().firefox!;
 
 let cp: KubeControlPlane;
@@ -49,12 +53,13 @@ beforeAll(async () => {
   files = { [FILES.cert]: readFileSync(cert, 'utf8'), [FILES.key]: readFileSync(key, 'utf8'), [FILES.tokenPublicKey]: 'ab'.repeat(32) };
   cp = await startKubeControlPlane({ controllerManager: true });
   await cp.createNamespace(NAMESPACE);
-  node = await startKubeNode(cp, { name: 'real-node', images: [FIREFOX.image] });
+  await cp.createNamespace(INGRESS.namespace);
+  node = await startKubeNode(cp, { name: 'real-node', images: [FIREFOX.image], networkPolicies: true });
   core = cp.config.makeApiClient(CoreV1Api);
   runtime = new KubeSessionRuntime(cp.config, {
     namespace: NAMESPACE,
     stack: 'kube-node-test',
-    ingress: { namespace: 'traefik', podLabels: { 'app.kubernetes.io/name': 'traefik' } },
+    ingress: INGRESS,
     nodeName: node.name,
     userNamespaces: false,
   });
@@ -152,5 +157,70 @@ describe('a session pod on a real node', () => {
     expect(await runtime.podState(spec.sessionId)).toBeNull();
     expect((await runtime.inventory()).has(spec.sessionId)).toBe(false);
     await until('no container of the session on the node', async () => ((await node.containers()).length === 0 ? true : null), 60_000, 500);
+  });
+});
+
+/** A pod of the session image running `command` on the node (the image is there; no other is). */
+async function startHelperPod(namespace: string, name: string, labels: Record<string, string>, command: string[]): Promise<string> {
+  const body: V1Pod = {
+    metadata: { name, namespace, labels },
+    spec: {
+      nodeName: node.name,
+      restartPolicy: 'Never',
+      terminationGracePeriodSeconds: 1,
+      automountServiceAccountToken: false,
+      securityContext: { runAsUser: SESSION_UID, runAsGroup: SESSION_UID, runAsNonRoot: true },
+      containers: [{ name: 'main', image: FIREFOX.image, imagePullPolicy: 'IfNotPresent', command }],
+    },
+  };
+  await core.createNamespacedPod({ namespace, body });
+  const pod = await until(`the pod ${namespace}/${name} running`, async () => {
+    const p = await core.readNamespacedPod({ namespace, name });
+    return p.status?.phase === 'Running' && p.status.podIP ? p : null;
+  }, 120_000, 500);
+  return pod.status!.podIP!;
+}
+
+/** Whether a TCP connection from a container to host:port opens within 3 s. */
+async function connects(from: (command: string[]) => Promise<{ exitCode: number }>, host: string, port: number): Promise<boolean> {
+  const probe = 'import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)';
+  return (await from(['python3', '-c', probe, host, String(port)])).exitCode === 0;
+}
+
+describe("a session pod's NetworkPolicy on a real node", () => {
+  const spec = testSessionSpec(FIREFOX.image, { url: 'about:blank' });
+  let sessionIp: string;
+  let listenerIp: string;
+  const LISTENER_PORT = 8080;
+  const fromPod = (namespace: string, name: string) => (command: string[]) => new PodExec(cp.config).run(namespace, name, 'main', command, 15_000);
+  const fromSession = (command: string[]) => runtime.exec(spec.sessionId, command, 15_000);
+
+  beforeAll(async () => {
+    await runtime.ensureSession(spec, files);
+    const { state } = await runtime.waitForPod(spec.sessionId, (s) => s?.ready === true || (s?.end ?? null) !== null, 120_000);
+    expect(state?.ready, JSON.stringify(state)).toBe(true);
+    sessionIp = state!.ip!;
+    // The ingress controller's pod, a pod of the same namespace that is not it, and a listener on a private address.
+    await startHelperPod(INGRESS.namespace, 'ingress', INGRESS.podLabels, KUBE_FILES_SIDECAR_COMMAND);
+    await startHelperPod(NAMESPACE, 'neighbour', { role: 'neighbour' }, KUBE_FILES_SIDECAR_COMMAND);
+    listenerIp = await startHelperPod(NAMESPACE, 'listener', { role: 'listener' }, ['python3', '-m', 'http.server', String(LISTENER_PORT)]);
+    await until('the listener listening', () => connects(fromPod(INGRESS.namespace, 'ingress'), listenerIp, LISTENER_PORT).then((open) => open || null), 30_000, 500);
+  }, 300_000);
+
+  afterAll(async () => {
+    await runtime?.removeSession(spec.sessionId);
+  }, 120_000);
+
+  it("admits into the session only the ingress controller's pods, on xpra's ports", async () => {
+    expect(await connects(fromPod(INGRESS.namespace, 'ingress'), sessionIp, XPRA_SSL_PORT)).toBe(true);
+    expect(await connects(fromPod(NAMESPACE, 'neighbour'), sessionIp, XPRA_SSL_PORT)).toBe(false);
+    // The network itself lets the neighbour through to a pod no policy selects.
+    expect(await connects(fromPod(NAMESPACE, 'neighbour'), listenerIp, LISTENER_PORT)).toBe(true);
+  });
+
+  it("lets the session out only where its role's openings say: a private address refused until an opening for it is patched in", async () => {
+    expect(await connects(fromSession, listenerIp, LISTENER_PORT)).toBe(false);
+    expect(await runtime.updateEgress(spec.sessionId, [{ address: listenerIp, port: LISTENER_PORT }])).toBe(true);
+    await until('the opening enforced', () => connects(fromSession, listenerIp, LISTENER_PORT).then((open) => open || null), 60_000, 1000);
   });
 });

@@ -6,8 +6,10 @@
  * registry is reachable: the images come from this host's Docker engine (`docker save`, then
  * `ctr images import`), the pods' sandbox image is the `pause` command build.sh makes.
  *
- * What it is not: the bridge plugin enforces no NetworkPolicy, and Debian's containerd (1.6) has
- * no user namespaces for pods, so session pods run here with HACKSTREAM_KUBE_USER_NAMESPACES=off.
+ * NetworkPolicies are enforced by kube-router's firewall alone (its network policy
+ * controller, no routing or service proxy; built by build.sh too), filtering the bridged traffic
+ * between pods. Debian's containerd (1.6) has no user namespaces for pods, so session pods run
+ * here with HACKSTREAM_KUBE_USER_NAMESPACES=off.
  * Everything it starts and mounts is gone after `stop()`: pods deleted through the API (the
  * kubelet tears them down, the CNI plugin frees their addresses), then the processes, then what a
  * killed run could have left (shims, mounts, network namespaces, the bridge, cgroups).
@@ -169,7 +171,40 @@ function mountsUnder(prefixes: string[]): string[] {
 
 const netnsNames = (): string[] => (existsSync('/var/run/netns') ? readdirSync('/var/run/netns') : []);
 
-export async function startKubeNode(cp: KubeControlPlane, opts: { name: string; images: string[] }): Promise<KubeNode> {
+/** The iptables chains the kubelet makes (its canaries, and a rule against martian loopback traffic), removed with the node. */
+async function removeKubeletChains(): Promise<void> {
+  const ipt = (args: string[]) => Promise.all(['iptables', 'ip6tables'].map((bin) => run(bin, ['-w', ...args]).catch(() => undefined)));
+  await ipt(['-t', 'filter', '-D', 'INPUT', '-j', 'KUBE-FIREWALL']);
+  await ipt(['-t', 'filter', '-D', 'OUTPUT', '-j', 'KUBE-FIREWALL']);
+  for (const [table, chain] of [['filter', 'KUBE-FIREWALL'], ['filter', 'KUBE-KUBELET-CANARY'], ['nat', 'KUBE-KUBELET-CANARY'], ['mangle', 'KUBE-KUBELET-CANARY'], ['mangle', 'KUBE-IPTABLES-HINT']] as const) {
+    await ipt(['-t', table, '-F', chain]);
+    await ipt(['-t', table, '-X', chain]);
+  }
+}
+
+/**
+ * kube-router's firewall rules and address sets, removed after it stopped (its own
+ * `--cleanup-config` panics in this release): the jumps to its chains first, then its chains,
+ * then the sets they matched.
+ */
+const REMOVE_KUBE_ROUTER_RULES = `chains='^(KUBE-ROUTER-|KUBE-NWPLCY-|KUBE-POD-FW-)'
+for t in filter nat mangle raw; do
+  iptables -w -t $t -S | grep -E '^-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) .*-j (KUBE-ROUTER-|KUBE-NWPLCY-|KUBE-POD-FW-)' | sed 's/^-A/-D/' |
+    while read -r rule; do eval "iptables -w -t $t $rule"; done
+  own=$(iptables -w -t $t -S | sed -n 's/^-N //p' | grep -E "$chains" || true)
+  for c in $own; do iptables -w -t $t -F "$c"; done
+  for c in $own; do iptables -w -t $t -X "$c"; done
+done
+for set in $(ipset list -n | grep -E '^(KUBE-|kube-router)' || true); do ipset destroy "$set"; done`;
+
+/** Traffic between the node's pods is bridged through the FORWARD chain (br_netfilter), whose policy Docker sets to DROP. */
+const BRIDGED = ['FORWARD', '-i', BRIDGE, '-o', BRIDGE, '-j', 'ACCEPT'];
+
+/**
+ * `networkPolicies`: with kube-router's network policy controller enforcing them (else pods reach
+ * each other freely, as with the bridge plugin alone).
+ */
+export async function startKubeNode(cp: KubeControlPlane, opts: { name: string; images: string[]; networkPolicies?: boolean }): Promise<KubeNode> {
   for (const bin of ['containerd', 'ctr', 'runc', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local', '/usr/lib/cni/loopback']) {
     if (bin.startsWith('/') ? !existsSync(bin) : (await run('sh', ['-c', `command -v ${bin}`]).catch(() => null)) === null) {
       throw new Error(`${bin} is missing: stack/lib.sh's HS_APT_TEST installs containerd, runc and containernetworking-plugins`);
@@ -177,7 +212,8 @@ export async function startKubeNode(cp: KubeControlPlane, opts: { name: string; 
   }
   const kubelet = path.join(KUBE_TOOLS_BIN, 'kubelet');
   const pause = path.join(KUBE_TOOLS_BIN, 'pause');
-  if (!existsSync(kubelet) || !existsSync(pause)) throw new Error(`${kubelet} or ${pause} is missing: run bash tools/k8s-control-plane/build.sh`);
+  const kubeRouter = path.join(KUBE_TOOLS_BIN, 'kube-router');
+  for (const bin of [kubelet, pause, kubeRouter]) if (!existsSync(bin)) throw new Error(`${bin} is missing: run bash tools/k8s-control-plane/build.sh`);
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-kubenode-'));
   const state = path.join('/run', path.basename(dir));
@@ -222,6 +258,9 @@ export async function startKubeNode(cp: KubeControlPlane, opts: { name: string; 
     for (const m of mountsUnder([dir, state])) await run('umount', ['-l', m]).catch(() => undefined);
     for (const ns of netnsNames().filter((n) => n.startsWith('cni-') && !netnsBefore.has(n))) await run('ip', ['netns', 'delete', ns]).catch(() => undefined);
     await run('ip', ['link', 'delete', BRIDGE]).catch(() => undefined);
+    await run('iptables', ['-w', '-D', ...BRIDGED]).catch(() => undefined);
+    if (opts.networkPolicies) await run('sh', ['-c', REMOVE_KUBE_ROUTER_RULES]).catch(() => undefined);
+    await removeKubeletChains();
     removeCgroups();
     rmSync(dir, { recursive: true, force: true });
     rmSync(state, { recursive: true, force: true });
@@ -238,6 +277,7 @@ export async function startKubeNode(cp: KubeControlPlane, opts: { name: string; 
     await run('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
     await run('ip', ['addr', 'add', `${NODE_IP}/24`, 'dev', BRIDGE]);
     await run('ip', ['link', 'set', BRIDGE, 'up']);
+    await run('iptables', ['-w', '-A', ...BRIDGED]);
     makeCgroups();
 
     mkdirSync(state, { recursive: true, mode: 0o700 });
@@ -281,6 +321,17 @@ export async function startKubeNode(cp: KubeControlPlane, opts: { name: string; 
     ).catch((err: Error) => {
       throw new Error(`${err.message}\n${logOf('kubelet')}`);
     });
+    if (opts.networkPolicies) {
+      launch(
+        kubeRouter,
+        [`--kubeconfig=${cp.kubeconfigFile}`, `--hostname-override=${opts.name}`, '--run-firewall=true', '--run-router=false', '--run-service-proxy=false', '--enable-cni=false', '--health-port=0', '--metrics-port=0'],
+        'kube-router',
+      );
+      // Its chain in FORWARD is what says it enforces.
+      await until('kube-router’s firewall', async () => ((await run('iptables', ['-w', '-S', 'FORWARD'])).stdout.includes('KUBE-ROUTER-FORWARD') ? true : null), 60_000, 500).catch((err: Error) => {
+        throw new Error(`${err.message}\n${logOf('kube-router')}`);
+      });
+    }
     return { name: opts.name, podSubnet: POD_SUBNET, containers, stop };
   } catch (err) {
     await stop();

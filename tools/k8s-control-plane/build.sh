@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds a minimal Kubernetes control plane for integration tests from the Go module proxy only:
 # kube-apiserver, kube-controller-manager, etcd, kwok and helm (and Traefik's CRDs), and a real node's
-# kubelet and pause command, into .tools/k8s-control-plane/bin/ (override: K8SCP_BIN).
+# kubelet, pause command and kube-router (its network policies), into .tools/k8s-control-plane/bin/ (override: K8SCP_BIN).
 # See README.md for what each step does and why. A second run with the same inputs does nothing.
 set -euo pipefail
 
@@ -13,6 +13,9 @@ OUT="${K8SCP_BIN:-$REPO_ROOT/.tools/k8s-control-plane/bin}"
 K8S_VERSION=v1.37.2
 ETCD_VERSION=v3.7.3
 KWOK_VERSION=v0.8.0
+# kube-router: only its network policy controller runs, enforcing NetworkPolicies on the tests' real
+# node (test/support/kube-node.ts). The newest release the proxy serves.
+KUBE_ROUTER_VERSION=v2.1.0
 HELM_VERSION=v4.3.2
 # Traefik's CustomResourceDefinitions (IngressRoute, IngressRouteTCP, Middleware, ...), from its
 # module's source: the routes of session pods are these objects. The newest v3.7 the proxy serves
@@ -42,7 +45,7 @@ for dir in "$HERE" "$HERE/etcd"; do
   fi
 done
 
-stamp="go$go_version k8s=$K8S_VERSION etcd=$ETCD_VERSION kwok=$KWOK_VERSION helm=$HELM_VERSION traefik-crds=$TRAEFIK_CRD_VERSION $(cat "$HERE/go.mod" "$HERE/go.sum" "$HERE/etcd/go.mod" "$HERE/etcd/go.sum" "$HERE/pause/main.go" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-64)"
+stamp="go$go_version k8s=$K8S_VERSION etcd=$ETCD_VERSION kwok=$KWOK_VERSION helm=$HELM_VERSION kube-router=$KUBE_ROUTER_VERSION traefik-crds=$TRAEFIK_CRD_VERSION $(cat "$HERE/go.mod" "$HERE/go.sum" "$HERE/etcd/go.mod" "$HERE/etcd/go.sum" "$HERE/pause/main.go" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-64)"
 if [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$stamp" ]; then
   say "k8s control plane binaries: up to date in $OUT"
   exit 0
@@ -84,6 +87,8 @@ say "etcd $ETCD_VERSION"
 # kwok and helm: their go.mod files have no replace/exclude directives, so go install pkg@version works.
 say "kwok $KWOK_VERSION"
 (cd "$OUT" && GOBIN="$OUT" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION")
+say "kube-router $KUBE_ROUTER_VERSION"
+(cd "$OUT" && GOBIN="$OUT" go install -trimpath -ldflags "-s -w" "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$KUBE_ROUTER_VERSION")
 say "helm $HELM_VERSION"
 (cd "$OUT" && GOBIN="$OUT" go install -trimpath \
   -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
@@ -114,6 +119,7 @@ cp "$traefik_crds" "$OUT/traefik-crds.yaml"
 "$OUT/kubelet" --version
 "$OUT/etcd" --version
 "$OUT/kwok" --version
+"$OUT/kube-router" --version
 "$OUT/helm" version --short
 echo "$stamp" >"$OUT/.stamp"
 say "k8s control plane binaries: built in $OUT"
