@@ -7,21 +7,22 @@
  * xpra answers TLS with the session's certificate on the pod's address; the files sidecar writes
  * what the session's container may only read, through the kubelet's exec; a resize reaches the
  * container's cgroup; the pod ends with its app, its sidecar at SIGTERM; nothing stays behind;
- * and its NetworkPolicy, enforced by kube-router's firewall, admits only the ingress controller's
- * pods and lets the session out only where its role's openings say.
+ * its NetworkPolicy, enforced by kube-router's firewall, admits only the ingress controller's
+ * pods and lets the session out only where its role's openings say; and a persistent profile's
+ * claim, bound to a volume of the node, keeps what the app wrote for the user's next pod.
  *
  * Not shown here: user namespaces (Debian's containerd 1.6 has none for pods: these run with
  * `userNamespaces: false`, HACKSTREAM_KUBE_USER_NAMESPACES=off).
  */
 import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { randomUUID, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KUBE_FILES_CONTAINER, KUBE_FILES_SIDECAR_COMMAND, KUBE_SESSION_CONTAINER, LIVE_FILES_MOUNT, kubeSessionName } from '../../activities/kube-session-objects.js';
+import { KUBE_FILES_CONTAINER, KUBE_FILES_SIDECAR_COMMAND, KUBE_SESSION_CONTAINER, LIVE_FILES_MOUNT, kubeProfileClaimName, kubeSessionName } from '../../activities/kube-session-objects.js';
 import { PodExec } from '../../activities/kube-pod-exec.js';
 import { KubeContainerRuntime } from '../../activities/kube-container-runtime.js';
 import { KubeLiveFiles } from '../../activities/kube-live-files.js';
@@ -51,7 +52,7 @@ beforeAll(async () => {
   const [key, cert] = [path.join(tmp, 'key.pem'), path.join(tmp, 'cert.pem')];
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=session', '-keyout', key, '-out', cert], { stdio: 'ignore' });
   files = { [FILES.cert]: readFileSync(cert, 'utf8'), [FILES.key]: readFileSync(key, 'utf8'), [FILES.tokenPublicKey]: 'ab'.repeat(32) };
-  cp = await startKubeControlPlane({ controllerManager: true });
+  cp = await startKubeControlPlane({ controllerManager: true, volumeBinding: true });
   await cp.createNamespace(NAMESPACE);
   await cp.createNamespace(INGRESS.namespace);
   node = await startKubeNode(cp, { name: 'real-node', images: [FIREFOX.image], networkPolicies: true });
@@ -222,5 +223,47 @@ describe("a session pod's NetworkPolicy on a real node", () => {
     expect(await connects(fromSession, listenerIp, LISTENER_PORT)).toBe(false);
     expect(await runtime.updateEgress(spec.sessionId, [{ address: listenerIp, port: LISTENER_PORT }])).toBe(true);
     await until('the opening enforced', () => connects(fromSession, listenerIp, LISTENER_PORT).then((open) => open || null), 60_000, 1000);
+  });
+});
+
+describe('a persistent profile on a real node', () => {
+  const STORAGE_CLASS = 'hs-node-local';
+  const userId = randomUUID();
+  const persistent = () => testSessionSpec(FIREFOX.image, { userId, profile: 'persist', profileCapMb: 64, url: 'about:blank' });
+  let profiles: KubeSessionRuntime;
+
+  beforeAll(async () => {
+    await node.addLocalVolume('hs-profile-volume-0', 64, STORAGE_CLASS);
+    profiles = new KubeSessionRuntime(cp.config, { namespace: NAMESPACE, stack: 'kube-node-test', ingress: INGRESS, nodeName: node.name, userNamespaces: false, profileStorageClass: STORAGE_CLASS });
+  });
+
+  const startReady = async (spec: ReturnType<typeof persistent>) => {
+    await profiles.ensureSession(spec, files);
+    const { state } = await profiles.waitForPod(spec.sessionId, (s) => s?.ready === true || (s?.end ?? null) !== null, 120_000);
+    expect(state?.ready, JSON.stringify(state)).toBe(true);
+  };
+
+  it("is its claim, bound to a volume of the node and mounted where the app keeps its data; one writer; what the app wrote is in the user's next pod", async () => {
+    const first = persistent();
+    await startReady(first);
+    const claim = await core.readNamespacedPersistentVolumeClaim({ namespace: NAMESPACE, name: kubeProfileClaimName(userId, 'firefox') });
+    expect(claim.status?.phase).toBe('Bound');
+    expect(claim.spec?.volumeName).toBe('hs-profile-volume-0');
+    const note = randomUUID();
+    const wrote = await profiles.exec(first.sessionId, ['sh', '-c', `echo ${note} > ${FIREFOX.dataDir}/hs-note && stat -c '%u %g' ${FIREFOX.dataDir}/hs-note && ls ${FIREFOX.dataDir}`], 15_000);
+    expect(wrote.exitCode, wrote.stderr).toBe(0);
+    expect(wrote.stdout).toContain(`${SESSION_UID} ${SESSION_UID}\n`);
+    expect(wrote.stdout).toContain('times.json'); // Firefox's profile is in the volume
+    // A second session of the same profile is refused while the first has it.
+    await expect(profiles.ensureSession(persistent(), files)).rejects.toMatchObject({ name: 'ProfileInUseError' });
+    expect(await new KubeContainerRuntime(profiles).quitApp(first.sessionId, 60)).toBe(true);
+    await profiles.removeSession(first.sessionId);
+
+    const next = persistent();
+    await startReady(next);
+    const read = await profiles.exec(next.sessionId, ['cat', `${FIREFOX.dataDir}/hs-note`], 15_000);
+    expect(read.stdout.trim()).toBe(note);
+    await profiles.removeSession(next.sessionId);
+    expect(await profiles.removeProfileClaim(userId, 'firefox')).toBe(true);
   });
 });

@@ -84,10 +84,11 @@ const HEARTBEAT_MS = { every: 2000, upTo: 3000 };
 const NODE_GRACE_SECONDS = 10;
 
 /**
- * `controllerManager`: with the node lifecycle and taint eviction controllers; `traefikCrds`:
- * with Traefik's CustomResourceDefinitions installed (as Traefik's chart would), established.
+ * `controllerManager`: with the node lifecycle and taint eviction controllers, and the
+ * `volumeBinding` one (claims bound to volumes) when asked; `traefikCrds`: with Traefik's
+ * CustomResourceDefinitions installed (as Traefik's chart would), established.
  */
-export async function startKubeControlPlane(opts: { controllerManager?: boolean; traefikCrds?: boolean } = {}): Promise<KubeControlPlane> {
+export async function startKubeControlPlane(opts: { controllerManager?: boolean; volumeBinding?: boolean; traefikCrds?: boolean } = {}): Promise<KubeControlPlane> {
   const bin = (name: string) => {
     const file = path.join(KUBE_TOOLS_BIN, name);
     if (!existsSync(file)) throw new Error(`${file} is missing: run bash tools/k8s-control-plane/build.sh`);
@@ -197,7 +198,7 @@ export async function startKubeControlPlane(opts: { controllerManager?: boolean;
     if (opts.controllerManager) {
       launch('kube-controller-manager', [
         `--kubeconfig=${kubeconfigFile}`,
-        '--controllers=node-lifecycle-controller,taint-eviction-controller',
+        `--controllers=node-lifecycle-controller,taint-eviction-controller${opts.volumeBinding ? ',persistentvolume-binder-controller' : ''}`,
         '--leader-elect=false',
         '--secure-port=0',
         '--node-monitor-period=1s',

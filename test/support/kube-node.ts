@@ -19,7 +19,7 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, StorageV1Api } from '@kubernetes/client-node';
 import { KUBE_TOOLS_BIN, type KubeControlPlane } from './kube-control-plane.js';
 import { freePort } from './ports.js';
 import { until } from './until.js';
@@ -43,6 +43,11 @@ export interface KubeNode {
   podSubnet: string;
   /** The ids of the containers runc runs for this node (sandboxes included). */
   containers(): Promise<string[]>;
+  /**
+   * Makes a local PersistentVolume of this node (a directory of its own) of `capacityMi`, in
+   * `storageClass` (made with it, binding claims at once, provisioning none).
+   */
+  addLocalVolume(name: string, capacityMi: number, storageClass: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -332,7 +337,28 @@ export async function startKubeNode(cp: KubeControlPlane, opts: { name: string; 
         throw new Error(`${err.message}\n${logOf('kube-router')}`);
       });
     }
-    return { name: opts.name, podSubnet: POD_SUBNET, containers, stop };
+    const addLocalVolume = async (name: string, capacityMi: number, storageClass: string) => {
+      const storage = cp.config.makeApiClient(StorageV1Api);
+      await storage.readStorageClass({ name: storageClass }).catch(() =>
+        storage.createStorageClass({ body: { metadata: { name: storageClass }, provisioner: 'kubernetes.io/no-provisioner', volumeBindingMode: 'Immediate' } }),
+      );
+      const local = path.join(dir, 'volumes', name);
+      mkdirSync(local, { recursive: true, mode: 0o700 });
+      await core.createPersistentVolume({
+        body: {
+          metadata: { name },
+          spec: {
+            capacity: { storage: `${capacityMi}Mi` },
+            accessModes: ['ReadWriteOncePod'],
+            persistentVolumeReclaimPolicy: 'Retain',
+            storageClassName: storageClass,
+            local: { path: local },
+            nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [opts.name] }] }] } },
+          },
+        },
+      });
+    };
+    return { name: opts.name, podSubnet: POD_SUBNET, containers, addLocalVolume, stop };
   } catch (err) {
     await stop();
     throw err;
