@@ -84,11 +84,15 @@ const HEARTBEAT_MS = { every: 2000, upTo: 3000 };
 const NODE_GRACE_SECONDS = 10;
 
 /**
- * `controllerManager`: with the node lifecycle and taint eviction controllers, and the
- * `volumeBinding` one (claims bound to volumes) when asked; `traefikCrds`: with Traefik's
- * CustomResourceDefinitions installed (as Traefik's chart would), established.
+ * `controllerManager`: with the node lifecycle and taint eviction controllers, and when asked the
+ * volume binder (`volumeBinding`: claims bound to volumes) and the EndpointSlice controller
+ * (`endpointSlices`: a Service's endpoints from its ready pods, for pods that really run);
+ * `traefikCrds`: with Traefik's CustomResourceDefinitions installed (as Traefik's chart would),
+ * established.
  */
-export async function startKubeControlPlane(opts: { controllerManager?: boolean; volumeBinding?: boolean; traefikCrds?: boolean } = {}): Promise<KubeControlPlane> {
+export async function startKubeControlPlane(
+  opts: { controllerManager?: boolean; volumeBinding?: boolean; endpointSlices?: boolean; traefikCrds?: boolean } = {},
+): Promise<KubeControlPlane> {
   const bin = (name: string) => {
     const file = path.join(KUBE_TOOLS_BIN, name);
     if (!existsSync(file)) throw new Error(`${file} is missing: run bash tools/k8s-control-plane/build.sh`);
@@ -198,7 +202,12 @@ export async function startKubeControlPlane(opts: { controllerManager?: boolean;
     if (opts.controllerManager) {
       launch('kube-controller-manager', [
         `--kubeconfig=${kubeconfigFile}`,
-        `--controllers=node-lifecycle-controller,taint-eviction-controller${opts.volumeBinding ? ',persistentvolume-binder-controller' : ''}`,
+        `--controllers=${[
+          'node-lifecycle-controller',
+          'taint-eviction-controller',
+          ...(opts.volumeBinding ? ['persistentvolume-binder-controller'] : []),
+          ...(opts.endpointSlices ? ['endpointslice-controller'] : []),
+        ].join(',')}`,
         '--leader-elect=false',
         '--secure-port=0',
         '--node-monitor-period=1s',

@@ -26,13 +26,25 @@ import { until } from './until.js';
 
 const run = promisify(execFile);
 
-/** The pods' bridge and its subnet: the node's address is the bridge's (the pods' gateway). */
-// Not hs-…: that prefix is the Docker sessions' bridges, whose xpra ports the host firewall closes to host processes.
-const BRIDGE = 'hsknode0';
-const POD_SUBNET = '10.89.0.0/24';
-const NODE_IP = '10.89.0.1';
-/** The node's cgroup, under which the kubelet puts its pods (its `cgroupRoot`). */
-const CGROUP_ROOT = 'hs-kubenode';
+/**
+ * What one node has of this host, by its slot (two test files may each run a node at once): the
+ * pods' bridge and subnet, the node's address (the bridge's: the pods' gateway), and the cgroup
+ * the kubelet puts its pods under (its `cgroupRoot`).
+ */
+interface NodeSlot {
+  bridge: string;
+  podSubnet: string;
+  nodeIp: string;
+  cgroupRoot: string;
+}
+
+const slotOf = (n: number): NodeSlot => ({
+  // Not hs-…: that prefix is the Docker sessions' bridges, whose xpra ports the host firewall closes to host processes.
+  bridge: `hsknode${n}`,
+  podSubnet: `10.89.${n}.0/24`,
+  nodeIp: `10.89.${n}.1`,
+  cgroupRoot: `hs-kubenode${n}`,
+});
 /** The cgroup v1 hierarchies the kubelet checks its cgroup root in. */
 const CGROUP_V1_CONTROLLERS = ['systemd', 'cpuacct', 'cpu', 'pids', 'cpuset', 'memory', 'blkio', 'devices', 'freezer', 'hugetlb', 'unified'];
 const PAUSE_IMAGE = 'docker.io/hackstream/kube-pause:test';
@@ -53,29 +65,29 @@ export interface KubeNode {
 
 const cgroupV2 = () => existsSync('/sys/fs/cgroup/cgroup.controllers');
 
-function cgroupDirs(): string[] {
-  if (cgroupV2()) return [path.join('/sys/fs/cgroup', CGROUP_ROOT)];
-  return CGROUP_V1_CONTROLLERS.map((c) => path.join('/sys/fs/cgroup', c)).filter((d) => existsSync(d)).map((d) => path.join(d, CGROUP_ROOT));
+function cgroupDirs(root: string): string[] {
+  if (cgroupV2()) return [path.join('/sys/fs/cgroup', root)];
+  return CGROUP_V1_CONTROLLERS.map((c) => path.join('/sys/fs/cgroup', c)).filter((d) => existsSync(d)).map((d) => path.join(d, root));
 }
 
-function makeCgroups(): void {
-  for (const dir of cgroupDirs()) {
+function makeCgroups(root: string): void {
+  for (const dir of cgroupDirs(root)) {
     mkdirSync(dir, { recursive: true });
     // A new cpuset has no CPUs and no memory nodes until given its parent's.
     if (dir.startsWith('/sys/fs/cgroup/cpuset/')) {
       for (const f of ['cpuset.cpus', 'cpuset.mems']) writeFileSync(path.join(dir, f), readFileSync(path.join(path.dirname(dir), f)));
     }
   }
-  if (cgroupV2()) writeFileSync(path.join('/sys/fs/cgroup', CGROUP_ROOT, 'cgroup.subtree_control'), '+cpu +memory +pids +cpuset');
+  if (cgroupV2()) writeFileSync(path.join('/sys/fs/cgroup', root, 'cgroup.subtree_control'), '+cpu +memory +pids +cpuset');
 }
 
 const cgroupsBelow = (dir: string): string[] =>
   existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).flatMap((e) => [...cgroupsBelow(path.join(dir, e.name)), path.join(dir, e.name)]) : [];
 
 /** Every process still in the node's cgroups (what its pods ran, should a teardown have been cut short). */
-function processesInCgroups(): number[] {
+function processesInCgroups(root: string): number[] {
   const pids = new Set<number>();
-  for (const top of cgroupDirs()) {
+  for (const top of cgroupDirs(root)) {
     for (const dir of [top, ...cgroupsBelow(top)]) {
       const procs = path.join(dir, 'cgroup.procs');
       if (existsSync(procs)) for (const pid of readFileSync(procs, 'utf8').split('\n').filter(Boolean)) pids.add(Number(pid));
@@ -85,8 +97,8 @@ function processesInCgroups(): number[] {
 }
 
 /** Removes the node's cgroups, the deepest first (a cgroup goes only once empty). */
-function removeCgroups(): void {
-  for (const top of cgroupDirs()) {
+function removeCgroups(root: string): void {
+  for (const top of cgroupDirs(root)) {
     for (const dir of [...cgroupsBelow(top), top]) {
       try {
         execFileSync('rmdir', [dir], { stdio: 'ignore' });
@@ -119,25 +131,25 @@ state = "${state}"
     conf_dir = "${cniDir}"
 `;
 
-const cniConfig = (ipamDir: string) =>
+const cniConfig = (slot: NodeSlot, ipamDir: string) =>
   JSON.stringify({
     cniVersion: '0.4.0',
     name: 'hs-kubenode',
     plugins: [
       {
         type: 'bridge',
-        bridge: BRIDGE,
+        bridge: slot.bridge,
         isGateway: true,
         // No way out through this host's address (no rules to leave behind): the tests' pods need none.
         ipMasq: false,
-        ipam: { type: 'host-local', dataDir: ipamDir, ranges: [[{ subnet: POD_SUBNET, gateway: NODE_IP }]] },
+        ipam: { type: 'host-local', dataDir: ipamDir, ranges: [[{ subnet: slot.podSubnet, gateway: slot.nodeIp }]] },
       },
     ],
   });
 
-const kubeletConfig = (socket: string, port: number) => `apiVersion: kubelet.config.k8s.io/v1beta1
+const kubeletConfig = (slot: NodeSlot, socket: string, port: number) => `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: ${NODE_IP}
+address: ${slot.nodeIp}
 port: ${port}
 readOnlyPort: 0
 healthzPort: 0
@@ -150,7 +162,7 @@ authentication:
 authorization:
   mode: AlwaysAllow
 cgroupDriver: cgroupfs
-cgroupRoot: /${CGROUP_ROOT}
+cgroupRoot: /${slot.cgroupRoot}
 failCgroupV1: false
 failSwapOn: false
 containerRuntimeEndpoint: unix://${socket}
@@ -203,13 +215,16 @@ done
 for set in $(ipset list -n | grep -E '^(KUBE-|kube-router)' || true); do ipset destroy "$set"; done`;
 
 /** Traffic between the node's pods is bridged through the FORWARD chain (br_netfilter), whose policy Docker sets to DROP. */
-const BRIDGED = ['FORWARD', '-i', BRIDGE, '-o', BRIDGE, '-j', 'ACCEPT'];
+const bridged = (slot: NodeSlot) => ['FORWARD', '-i', slot.bridge, '-o', slot.bridge, '-j', 'ACCEPT'];
 
 /**
+ * `slot`: which of this host's node slots (0 or 1) it takes, one per test file that runs a node.
  * `networkPolicies`: with kube-router's network policy controller enforcing them (else pods reach
- * each other freely, as with the bridge plugin alone).
+ * each other freely, as with the bridge plugin alone); one node of the host at a time (its rules'
+ * chains are the host's).
  */
-export async function startKubeNode(cp: KubeControlPlane, opts: { name: string; images: string[]; networkPolicies?: boolean }): Promise<KubeNode> {
+export async function startKubeNode(cp: KubeControlPlane, opts: { name: string; slot: 0 | 1; images: string[]; networkPolicies?: boolean }): Promise<KubeNode> {
+  const slot = slotOf(opts.slot);
   for (const bin of ['containerd', 'ctr', 'runc', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local', '/usr/lib/cni/loopback']) {
     if (bin.startsWith('/') ? !existsSync(bin) : (await run('sh', ['-c', `command -v ${bin}`]).catch(() => null)) === null) {
       throw new Error(`${bin} is missing: stack/lib.sh's HS_APT_TEST installs containerd, runc and containernetworking-plugins`);
@@ -252,21 +267,25 @@ export async function startKubeNode(cp: KubeControlPlane, opts: { name: string; 
     // What a cut-short teardown would leave: the shims of this containerd, runc's containers, mounts, network namespaces.
     await run('pkill', ['-KILL', '-f', '--', `-address ${socket}`]).catch(() => undefined);
     for (const id of await containers()) await run('runc', ['--root', runcRoot, 'delete', '--force', id]).catch(() => undefined);
-    for (const pid of processesInCgroups()) {
+    for (const pid of processesInCgroups(slot.cgroupRoot)) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
         /* already gone */
       }
     }
-    await until('the node’s processes gone', () => (processesInCgroups().length === 0 ? true : null), 10_000).catch(() => undefined);
+    await until('the node’s processes gone', () => (processesInCgroups(slot.cgroupRoot).length === 0 ? true : null), 10_000).catch(() => undefined);
     for (const m of mountsUnder([dir, state])) await run('umount', ['-l', m]).catch(() => undefined);
-    for (const ns of netnsNames().filter((n) => n.startsWith('cni-') && !netnsBefore.has(n))) await run('ip', ['netns', 'delete', ns]).catch(() => undefined);
-    await run('ip', ['link', 'delete', BRIDGE]).catch(() => undefined);
-    await run('iptables', ['-w', '-D', ...BRIDGED]).catch(() => undefined);
+    // A namespace new since this node started and with no process left is one its pods left (a live one may be another node's).
+    for (const ns of netnsNames().filter((n) => n.startsWith('cni-') && !netnsBefore.has(n))) {
+      const { stdout } = await run('ip', ['netns', 'pids', ns]).catch(() => ({ stdout: 'unknown' }));
+      if (stdout.trim() === '') await run('ip', ['netns', 'delete', ns]).catch(() => undefined);
+    }
+    await run('ip', ['link', 'delete', slot.bridge]).catch(() => undefined);
+    await run('iptables', ['-w', '-D', ...bridged(slot)]).catch(() => undefined);
     if (opts.networkPolicies) await run('sh', ['-c', REMOVE_KUBE_ROUTER_RULES]).catch(() => undefined);
     await removeKubeletChains();
-    removeCgroups();
+    removeCgroups(slot.cgroupRoot);
     rmSync(dir, { recursive: true, force: true });
     rmSync(state, { recursive: true, force: true });
   };
@@ -278,17 +297,17 @@ export async function startKubeNode(cp: KubeControlPlane, opts: { name: string; 
 
   try {
     // A bridge a killed run left would have the node's address already.
-    await run('ip', ['link', 'delete', BRIDGE]).catch(() => undefined);
-    await run('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
-    await run('ip', ['addr', 'add', `${NODE_IP}/24`, 'dev', BRIDGE]);
-    await run('ip', ['link', 'set', BRIDGE, 'up']);
-    await run('iptables', ['-w', '-A', ...BRIDGED]);
-    makeCgroups();
+    await run('ip', ['link', 'delete', slot.bridge]).catch(() => undefined);
+    await run('ip', ['link', 'add', slot.bridge, 'type', 'bridge']);
+    await run('ip', ['addr', 'add', `${slot.nodeIp}/24`, 'dev', slot.bridge]);
+    await run('ip', ['link', 'set', slot.bridge, 'up']);
+    await run('iptables', ['-w', '-A', ...bridged(slot)]);
+    makeCgroups(slot.cgroupRoot);
 
     mkdirSync(state, { recursive: true, mode: 0o700 });
     const cniDir = path.join(dir, 'cni');
     mkdirSync(cniDir);
-    writeFileSync(path.join(cniDir, '10-hs-kubenode.conflist'), cniConfig(path.join(state, 'ipam')));
+    writeFileSync(path.join(cniDir, '10-hs-kubenode.conflist'), cniConfig(slot, path.join(state, 'ipam')));
     writeFileSync(path.join(dir, 'containerd.toml'), containerdConfig(path.join(dir, 'containerd'), state, socket, cniDir));
     launch('containerd', ['--config', path.join(dir, 'containerd.toml')], 'containerd');
     await until('containerd’s socket', () => (existsSync(socket) ? true : null), 30_000).catch((err: Error) => {
@@ -306,7 +325,7 @@ export async function startKubeNode(cp: KubeControlPlane, opts: { name: string; 
     }
 
     const port = await freePort();
-    writeFileSync(path.join(dir, 'kubelet.yaml'), kubeletConfig(socket, port));
+    writeFileSync(path.join(dir, 'kubelet.yaml'), kubeletConfig(slot, socket, port));
     launch(
       kubelet,
       [
@@ -314,7 +333,7 @@ export async function startKubeNode(cp: KubeControlPlane, opts: { name: string; 
         `--kubeconfig=${cp.kubeconfigFile}`,
         `--root-dir=${path.join(dir, 'kubelet')}`,
         `--hostname-override=${opts.name}`,
-        `--node-ip=${NODE_IP}`,
+        `--node-ip=${slot.nodeIp}`,
         '--node-labels=type=kubelet',
       ],
       'kubelet',
@@ -358,7 +377,7 @@ export async function startKubeNode(cp: KubeControlPlane, opts: { name: string; 
         },
       });
     };
-    return { name: opts.name, podSubnet: POD_SUBNET, containers, addLocalVolume, stop };
+    return { name: opts.name, podSubnet: slot.podSubnet, containers, addLocalVolume, stop };
   } catch (err) {
     await stop();
     throw err;
