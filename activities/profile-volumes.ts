@@ -51,7 +51,7 @@ function checkId(kind: string, id: string): void {
 const unescapeMountField = (field: string): string => field.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
 
 /** The mounts of /proc/self/mountinfo: each mount point with its source (after the " - " separator: type, source). */
-function mountSources(mountinfo: string): Map<string, string> {
+export function mountSources(mountinfo: string): Map<string, string> {
   return new Map(mountinfo.split('\n').flatMap((line): Array<[string, string]> => {
     const point = line.split(' ')[4];
     const source = line.split(' - ')[1]?.split(' ')[1];
@@ -102,16 +102,17 @@ export class ProfileVolumes {
   /** Unmounts the session's profile; its usage then, or null when it had none mounted. */
   async detach(sessionId: string): Promise<{ usedMb: number; capMb: number } | null> {
     const dir = this.mountOf(sessionId);
-    if (!(await this.isMounted(dir))) {
+    // What is mounted there: the loop device that the kernel frees after the unmount.
+    const device = (await this.mounts()).get(dir);
+    if (device === undefined) {
       await rmdir(dir).catch(() => undefined);
       return null;
     }
     const usage = await this.usageOf(dir);
-    const device = (await this.mounts()).get(dir);
     // The loop device mount(8) set up frees itself (autoclear) once unmounted.
     await run('umount', [dir]);
     await rmdir(dir).catch(() => undefined);
-    if (device) await this.untilLoopFree(device);
+    await this.untilLoopFree(device);
     return usage;
   }
 

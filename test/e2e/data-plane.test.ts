@@ -17,7 +17,7 @@ import { execIn, sessionContainers } from '../support/docker.js';
 import { httpsRequest } from '../support/https-client.js';
 import { scrapedValue } from '../support/prometheus.js';
 import { keysLike } from '../support/redis-server.js';
-import { attachXpra } from '../support/xpra-client.js';
+import { attachNative, attachXpra } from '../support/xpra-client.js';
 
 const stack = inject('stack');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'hs-dataplane-'));
@@ -126,7 +126,7 @@ describe('connect tokens past their TTL', () => {
       await new Promise((r) => setTimeout(r, 2500));
       expect((await browserGet(session.connect.browser.url)).status).toBe(401);
       const { native } = session.connect;
-      const client = attachXpra({ host: '127.0.0.1', port: stack.ingressPort, sni: native.sni, caFile: stack.caFile, username: native.username, password: native.password });
+      const client = attachNative(native, { port: stack.ingressPort, caFile: stack.caFile });
       expect(await client.attached(20_000)).toBe(false);
       await client.stop();
     } finally {

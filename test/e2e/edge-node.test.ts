@@ -145,7 +145,7 @@ describe('an edge node behind NAT', () => {
       const response = await openSessionWindow(tab, created.body.connect.browser.url, fresh, { check: windowShows, arg: { title: page.title, colour: PAGE_COLOUR } });
       expect(response?.status()).toBe(200);
       // The node's session monitor saw the browser attach (it signals the workflow: active).
-      await until('the session active', async () => ((await t.call('GET', `/v1/sessions/${id}`, { token: user.token })).body.state === 'active' ? true : null), 30_000);
+      await t.untilSessionState(user.token, id, 'active', 30_000);
       await context.close();
       // The native path: the xpra client by SNI through the ingress and the same tunnel.
       const { native } = (await t.call('POST', `/v1/sessions/${id}/connect`, { token: user.token })).body.connect;

@@ -17,7 +17,7 @@ import { startKubeIngress, type KubeIngress } from '../support/kube-ingress.js';
 import { startKubeNode, type KubeNode } from '../support/kube-node.js';
 import { startTestStack, type TestStack } from '../support/test-stack.js';
 import { until } from '../support/until.js';
-import { attachXpra } from '../support/xpra-client.js';
+import { attachNative } from '../support/xpra-client.js';
 
 const NAMESPACE = 'hackstream-sessions';
 const FIREFOX = readAppCatalog().firefox!;
@@ -62,11 +62,7 @@ describe('a worker with HACKSTREAM_RUNTIME=kubernetes on a real node', () => {
     const created = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox' } });
     expect([201, 202], JSON.stringify(created.body)).toContain(created.status);
     const sessionId = String(created.body.session_id);
-    await until('the session ready', async () => {
-      const state = (await t.call('GET', `/v1/sessions/${sessionId}`, { token: user.token })).body.state;
-      if (state === 'failed' || state === 'stopped') throw new Error(`the session ended ${state} (ingress: ${ingress.logTail()})`);
-      return state === 'ready' ? true : null;
-    }, 180_000, 500);
+    await t.untilSessionState(user.token, sessionId, 'ready', 180_000);
     const pod = await core.readNamespacedPod({ namespace: NAMESPACE, name: kubeSessionName(sessionId) });
     expect(pod.spec?.nodeName).toBe(node.name);
     expect(pod.status?.phase).toBe('Running');
@@ -74,11 +70,11 @@ describe('a worker with HACKSTREAM_RUNTIME=kubernetes on a real node', () => {
 
     // The native client through the cluster's ingress (SNI passthrough to the pod's xpra), with a one-time token.
     const { native } = (await t.call('POST', `/v1/sessions/${sessionId}/connect`, { token: user.token })).body.connect;
-    const client = attachXpra({ host: '127.0.0.1', port: ingress.port, sni: native.sni, caFile: stack.caFile, username: native.username, password: native.password });
+    const client = attachNative(native, { port: ingress.port, caFile: stack.caFile });
     try {
       expect(await client.attached(60_000), client.output()).toBe(true);
       // The session monitor read the attach from the pod's xpra (by exec through the kubelet).
-      await until('the session active', async () => ((await t.call('GET', `/v1/sessions/${sessionId}`, { token: user.token })).body.state === 'active' ? true : null), 60_000);
+      await t.untilSessionState(user.token, sessionId, 'active', 60_000);
     } finally {
       await client.stop();
     }

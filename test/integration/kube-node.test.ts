@@ -26,7 +26,8 @@ import { KUBE_FILES_CONTAINER, KUBE_FILES_SIDECAR_COMMAND, KUBE_SESSION_CONTAINE
 import { PodExec } from '../../activities/kube-pod-exec.js';
 import { KubeContainerRuntime } from '../../activities/kube-container-runtime.js';
 import { KubeLiveFiles } from '../../activities/kube-live-files.js';
-import { KubeSessionRuntime } from '../../activities/kube-session-runtime.js';
+import { KubeSessionRuntime, type KubePodState } from '../../activities/kube-session-runtime.js';
+import type { SessionSpec } from '../../workflows/messages.js';
 import { FILES, SESSION_UID } from '../../activities/session-files.js';
 import { readAppCatalog } from '../../core/app-catalog.js';
 import { XPRA_SSL_PORT } from '../../core/ingress-names.js';
@@ -72,6 +73,14 @@ afterAll(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 }, 120_000);
 
+/** Creates the session's pod and waits until it is ready (or ended: the assertion then shows how). */
+async function startReady(on: KubeSessionRuntime, spec: SessionSpec): Promise<KubePodState> {
+  await on.ensureSession(spec, files);
+  const { state } = await on.waitForPod(spec.sessionId, (s) => s?.ready === true || (s?.end ?? null) !== null, 120_000);
+  expect(state?.ready, JSON.stringify(state)).toBe(true);
+  return state!;
+}
+
 /** Runs a shell command in the session's container through the API server and the kubelet. */
 async function inSession(sessionId: string, script: string): Promise<{ exitCode: number; stdout: string }> {
   const { exitCode, stdout } = await runtime.exec(sessionId, ['sh', '-c', script], 15_000);
@@ -94,11 +103,9 @@ describe('a session pod on a real node', () => {
   const spec = testSessionSpec(FIREFOX.image, { url: 'about:blank' });
 
   it('runs the session image, ready once its app has a window; the kernel enforces the hardening; xpra answers TLS on the pod’s address with the session’s certificate', async () => {
-    await runtime.ensureSession(spec, files);
-    const { reached, state } = await runtime.waitForPod(spec.sessionId, (s) => s?.ready === true || (s?.end ?? null) !== null, 120_000);
-    expect(reached && state?.ready, JSON.stringify(state)).toBe(true);
-    expect(state?.nodeName).toBe(node.name);
-    expect(state?.ip?.startsWith(node.podSubnet.replace(/0\/24$/, ''))).toBe(true);
+    const state = await startReady(runtime, spec);
+    expect(state.nodeName).toBe(node.name);
+    expect(state.ip?.startsWith(node.podSubnet.replace(/0\/24$/, ''))).toBe(true);
     // A retried start makes nothing twice: the same pod, still ready.
     const again = await runtime.ensureSession(spec, files);
     expect(again.name).toBe(kubeSessionName(spec.sessionId));
@@ -112,7 +119,7 @@ describe('a session pod on a real node', () => {
     expect(status.stdout).toMatch(/Seccomp:\s+2/); // a filter: the runtime's default profile
     expect(status.stdout).toMatch(/Read-only file system\nroot 1/);
 
-    const presented = await until('xpra’s TLS on the pod', () => peerCertificate(state!.ip!, XPRA_SSL_PORT).catch(() => null), 30_000, 500);
+    const presented = await until('xpra’s TLS on the pod', () => peerCertificate(state.ip!, XPRA_SSL_PORT).catch(() => null), 30_000, 500);
     expect(presented).toBe(new X509Certificate(files[FILES.cert]!).fingerprint256);
   });
 
@@ -197,10 +204,7 @@ describe("a session pod's NetworkPolicy on a real node", () => {
   const fromSession = (command: string[]) => runtime.exec(spec.sessionId, command, 15_000);
 
   beforeAll(async () => {
-    await runtime.ensureSession(spec, files);
-    const { state } = await runtime.waitForPod(spec.sessionId, (s) => s?.ready === true || (s?.end ?? null) !== null, 120_000);
-    expect(state?.ready, JSON.stringify(state)).toBe(true);
-    sessionIp = state!.ip!;
+    sessionIp = (await startReady(runtime, spec)).ip!;
     // The ingress controller's pod, a pod of the same namespace that is not it, and a listener on a private address.
     await startHelperPod(INGRESS.namespace, 'ingress', INGRESS.podLabels, KUBE_FILES_SIDECAR_COMMAND);
     await startHelperPod(NAMESPACE, 'neighbour', { role: 'neighbour' }, KUBE_FILES_SIDECAR_COMMAND);
@@ -237,15 +241,9 @@ describe('a persistent profile on a real node', () => {
     profiles = new KubeSessionRuntime(cp.config, { namespace: NAMESPACE, stack: 'kube-node-test', ingress: INGRESS, nodeName: node.name, userNamespaces: false, profileStorageClass: STORAGE_CLASS });
   });
 
-  const startReady = async (spec: ReturnType<typeof persistent>) => {
-    await profiles.ensureSession(spec, files);
-    const { state } = await profiles.waitForPod(spec.sessionId, (s) => s?.ready === true || (s?.end ?? null) !== null, 120_000);
-    expect(state?.ready, JSON.stringify(state)).toBe(true);
-  };
-
   it("is its claim, bound to a volume of the node and mounted where the app keeps its data; one writer; what the app wrote is in the user's next pod", async () => {
     const first = persistent();
-    await startReady(first);
+    await startReady(profiles, first);
     const claim = await core.readNamespacedPersistentVolumeClaim({ namespace: NAMESPACE, name: kubeProfileClaimName(userId, 'firefox') });
     expect(claim.status?.phase).toBe('Bound');
     expect(claim.spec?.volumeName).toBe('hs-profile-volume-0');
@@ -260,7 +258,7 @@ describe('a persistent profile on a real node', () => {
     await profiles.removeSession(first.sessionId);
 
     const next = persistent();
-    await startReady(next);
+    await startReady(profiles, next);
     const read = await profiles.exec(next.sessionId, ['cat', `${FIREFOX.dataDir}/hs-note`], 15_000);
     expect(read.stdout.trim()).toBe(note);
     await profiles.removeSession(next.sessionId);

@@ -39,7 +39,7 @@ import { appQuitOf } from '../support/session-history.js';
 import { testSessionSpec } from '../support/session-spec.js';
 import { startTestStack, type TestStack } from '../support/test-stack.js';
 import { until } from '../support/until.js';
-import { attachXpra } from '../support/xpra-client.js';
+import { attachNative } from '../support/xpra-client.js';
 
 const NAMESPACE = 'hackstream-sessions';
 /** The quality preset of the stack's pool. */
@@ -160,7 +160,7 @@ async function readySession(token: string, body: Record<string, unknown> = {}): 
   const answer = await created;
   expect([201, 202], JSON.stringify(answer.body)).toContain(answer.status);
   expect(answer.body.session_id).toBe(sessionId);
-  await until('the session ready', async () => ((await t.call('GET', `/v1/sessions/${sessionId}`, { token })).body.state === 'ready' ? true : null), 120_000);
+  await t.untilSessionState(token, sessionId, 'ready', 120_000);
   return sessionId;
 }
 const played = new Set<string>();
@@ -202,11 +202,11 @@ describe('a worker with HACKSTREAM_RUNTIME=kubernetes', () => {
 
     // The native client through the cluster's ingress (SNI passthrough to the pod), with a one-time token.
     const { native } = (await t.call('POST', `/v1/sessions/${sessionId}/connect`, { token: user.token })).body.connect;
-    const client = attachXpra({ host: '127.0.0.1', port: ingress.port, sni: native.sni, caFile: stack.caFile, username: native.username, password: native.password });
+    const client = attachNative(native, { port: ingress.port, caFile: stack.caFile });
     try {
       expect(await client.attached(60_000), client.output()).toBe(true);
       // The session monitor read the attach from the pod's xpra (by exec): the session is active.
-      await until('the session active', async () => ((await t.call('GET', `/v1/sessions/${sessionId}`, { token: user.token })).body.state === 'active' ? true : null), 60_000);
+      await t.untilSessionState(user.token, sessionId, 'active', 60_000);
     } finally {
       await client.stop();
     }
@@ -323,8 +323,7 @@ describe('a worker with HACKSTREAM_RUNTIME=kubernetes', () => {
 
     // The session's token key arrived: its owner's native client gets in through the ingress.
     const connect = async () => (await t.call('POST', `/v1/sessions/${sessionId}/connect`, { token: user.token })).body.connect.native;
-    const attach = (native: { sni: string; username: string; password: string }) =>
-      attachXpra({ host: '127.0.0.1', port: ingress.port, sni: native.sni, caFile: stack.caFile, username: native.username, password: native.password });
+    const attach = (native: { sni: string; username: string; password: string }) => attachNative(native, { port: ingress.port, caFile: stack.caFile });
     const issuedBefore = await connect();
     const first = attach(await connect());
     try {

@@ -30,6 +30,8 @@ export interface ApiUnderTest {
    * brief wait, 202 while it goes on (a loaded host); either way the session is stopped on return.
    */
   stopAndWait(token: string, sessionId: string): Promise<void>;
+  /** Waits until the session is in `state` (GET /v1/sessions/:id, every 250 ms). */
+  untilSessionState(token: string, sessionId: string, state: string, timeoutMs: number): Promise<void>;
   /** A fresh one-time link of the session's HTML5 client (POST /v1/sessions/:id/connect). */
   freshBrowserUrl(token: string, sessionId: string): Promise<string>;
   /** Logs in (no second factor) and returns the access token; throws unless it succeeds. */
@@ -109,6 +111,10 @@ export async function startApiOn(stack: StackInfo, env: Record<string, string> =
     return String(res.body.access_token);
   };
 
+  const untilSessionState: ApiUnderTest['untilSessionState'] = async (token, sessionId, state, timeoutMs) => {
+    await until(`session ${sessionId} ${state}`, async () => ((await call('GET', `/v1/sessions/${sessionId}`, { token })).body.state === state ? true : null), timeoutMs, 250);
+  };
+
   return {
     api,
     config,
@@ -131,8 +137,9 @@ export async function startApiOn(stack: StackInfo, env: Record<string, string> =
     async stopAndWait(token: string, sessionId: string) {
       const res = await call('POST', `/v1/sessions/${sessionId}/stop`, { token });
       expect([200, 202], JSON.stringify(res.body)).toContain(res.status);
-      await until(`session ${sessionId} stopped`, async () => ((await call('GET', `/v1/sessions/${sessionId}`, { token })).body.state === 'stopped' ? true : null), 120_000, 250);
+      await untilSessionState(token, sessionId, 'stopped', 120_000);
     },
+    untilSessionState,
     async freshBrowserUrl(token: string, sessionId: string) {
       return String((await call('POST', `/v1/sessions/${sessionId}/connect`, { token })).body.connect.browser.url);
     },

@@ -6,13 +6,14 @@
  * pods are evicted). Built from the Go module proxy by tools/k8s-control-plane/build.sh into
  * .tools/k8s-control-plane/bin.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { ApiextensionsV1Api, CoreV1Api, KubeConfig, loadAllYaml, type V1CustomResourceDefinition } from '@kubernetes/client-node';
+import { loggedProcesses } from './logged-processes.js';
 import { REPO_ROOT } from './paths.js';
 import { freePort } from './ports.js';
 import { until } from './until.js';
@@ -99,15 +100,15 @@ export async function startKubeControlPlane(
     return file;
   };
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-kube-'));
-  const procs: ChildProcess[] = [];
+  // kwok, then the API server, then etcd at the stop: the reverse of their start.
+  const processes = loggedProcesses(dir);
   /** Starts a binary, its output in `<logName>.log` (the binary's name by default). */
-  const launch = (name: string, args: string[], logName = name, env: Record<string, string> = {}) => {
-    const log = openSync(path.join(dir, `${logName}.log`), 'a');
-    const proc = spawn(bin(name), args, { stdio: ['ignore', log, log], env: { ...process.env, ...env } });
-    procs.push(proc);
-    return proc;
+  const launch = (name: string, args: string[], logName = name, env: Record<string, string> = {}) => processes.launch(bin(name), args, logName, env);
+  const { logOf } = processes;
+  const stop = async () => {
+    await processes.stop();
+    rmSync(dir, { recursive: true, force: true });
   };
-  const logOf = (name: string) => readFileSync(path.join(dir, `${name}.log`), 'utf8').slice(-2000);
   try {
     const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
@@ -253,10 +254,10 @@ export async function startKubeControlPlane(
         kwok.kill('SIGKILL');
         await exited;
       },
-      stop: () => stopAll(procs, dir),
+      stop,
     };
   } catch (err) {
-    await stopAll(procs, dir);
+    await stop();
     throw err;
   }
 }
@@ -269,18 +270,6 @@ async function installCrds(config: KubeConfig, yamlText: string): Promise<void> 
     const name = crd.metadata!.name!;
     await until(`the CRD ${name} established`, async () => (await api.readCustomResourceDefinition({ name })).status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') || null, 30_000);
   }
-}
-
-async function stopAll(procs: ChildProcess[], dir: string): Promise<void> {
-  // kwok, then the API server, then etcd: each still has what it talks to while it stops.
-  for (const proc of [...procs].reverse()) {
-    if (proc.exitCode !== null || proc.signalCode !== null) continue;
-    const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-  }
-  rmSync(dir, { recursive: true, force: true });
 }
 
 function readyz(server: string, ca: Buffer, token: string): Promise<true | null> {

@@ -14,13 +14,15 @@
  * kubelet tears them down, the CNI plugin frees their addresses), then the processes, then what a
  * killed run could have left (shims, mounts, network namespaces, the bridge, cgroups).
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, StorageV1Api } from '@kubernetes/client-node';
+import { mountSources } from '../../activities/profile-volumes.js';
 import { KUBE_TOOLS_BIN, type KubeControlPlane } from './kube-control-plane.js';
+import { loggedProcesses } from './logged-processes.js';
 import { freePort } from './ports.js';
 import { until } from './until.js';
 
@@ -179,9 +181,7 @@ resolvConf: /etc/resolv.conf
 
 /** The mount points under `prefixes`, the deepest first. */
 function mountsUnder(prefixes: string[]): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' ')[4]?.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))) ?? '')
+  return [...mountSources(readFileSync('/proc/self/mountinfo', 'utf8')).keys()]
     .filter((m) => prefixes.some((p) => m.startsWith(`${p}/`)))
     .sort((a, b) => b.length - a.length);
 }
@@ -240,14 +240,7 @@ export async function startKubeNode(cp: KubeControlPlane, opts: { name: string; 
   const socket = path.join(state, 'containerd.sock');
   const runcRoot = path.join(state, 'runc');
   const netnsBefore = new Set(netnsNames());
-  const procs: ChildProcess[] = [];
-  const launch = (bin: string, args: string[], logName: string) => {
-    const log = openSync(path.join(dir, `${logName}.log`), 'a');
-    const proc = spawn(bin, args, { stdio: ['ignore', log, log] });
-    procs.push(proc);
-    return proc;
-  };
-  const logOf = (name: string) => (existsSync(path.join(dir, `${name}.log`)) ? readFileSync(path.join(dir, `${name}.log`), 'utf8').slice(-3000) : '');
+  const { launch, logOf, stop: stopProcesses } = loggedProcesses(dir);
   const core = cp.config.makeApiClient(CoreV1Api);
 
   const stop = async () => {
@@ -257,13 +250,7 @@ export async function startKubeNode(cp: KubeControlPlane, opts: { name: string; 
       await core.deleteNamespacedPod({ namespace: p.metadata!.namespace!, name: p.metadata!.name!, gracePeriodSeconds: 0 }).catch(() => undefined);
     }
     await until('the node’s containers gone', async () => ((await containers()).length === 0 ? true : null), 60_000, 500).catch(() => undefined);
-    for (const proc of [...procs].reverse()) {
-      if (proc.exitCode !== null || proc.signalCode !== null) continue;
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    }
+    await stopProcesses();
     // What a cut-short teardown would leave: the shims of this containerd, runc's containers, mounts, network namespaces.
     await run('pkill', ['-KILL', '-f', '--', `-address ${socket}`]).catch(() => undefined);
     for (const id of await containers()) await run('runc', ['--root', runcRoot, 'delete', '--force', id]).catch(() => undefined);

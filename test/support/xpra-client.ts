@@ -27,6 +27,11 @@ export interface XpraClient {
   stop(): Promise<void>;
 }
 
+/** The native client with what POST /v1/sessions/:id/connect answered (its `native` part), through an ingress on loopback. */
+export function attachNative(native: { sni: string; username: string; password: string }, ingress: { port: number; caFile: string }): XpraClient {
+  return attachXpra({ host: '127.0.0.1', port: ingress.port, sni: native.sni, caFile: ingress.caFile, username: native.username, password: native.password });
+}
+
 export function attachXpra(o: NativeAttachOptions): XpraClient {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-xpra-client-'));
   const args = [
