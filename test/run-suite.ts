@@ -6,7 +6,8 @@
  * vitest alone runs every project one file at a time, one project after another. The second lane
  * runs at a lower CPU priority, so the first lane's sessions and browsers start as fast as they
  * would alone; its output is printed as one block when it ends, so neither lane's lines are
- * interleaved with the other's.
+ * interleaved with the other's. Lane 2 ends long before lane 1, so when it fails its failures are
+ * printed again at the very end, where a CI log's tail shows them.
  *
  *   tsx test/run-suite.ts                  both lanes
  *   tsx test/run-suite.ts [vitest args]    one vitest run with those arguments, e.g. --project unit
@@ -48,16 +49,31 @@ function vitest(args: string[], background: boolean): Promise<{ code: number; ou
   });
 }
 
+const FAILURE_BANNER = 'Failed Tests';
+const MAX_REPEATED_LINES = 150;
+
+/** The part of a vitest output that names and explains its failures (the whole tail if none). */
+function failuresOf(output: string): string {
+  // eslint-disable-next-line no-control-regex -- vitest colours its output
+  const plain = output.replace(/\u001b\[[0-9;]*m/g, '');
+  const start = plain.lastIndexOf(FAILURE_BANNER);
+  const lines = (start >= 0 ? plain.slice(plain.lastIndexOf('\n', start) + 1) : plain).split('\n');
+  return lines.slice(0, MAX_REPEATED_LINES).join('\n') + (lines.length > MAX_REPEATED_LINES ? '\n…\n' : '\n');
+}
+
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   if (args.length > 0) return (await vitest(args, false)).code;
 
   const second = vitest(SECOND_LANE.flatMap((p) => ['--project', p]), true).then((lane) => {
     process.stdout.write(`\n──── lane 2 of 2: ${SECOND_LANE.join(', ')} (exit ${lane.code}) ────\n${lane.output}──── end of lane 2 ────\n\n`);
-    return lane.code;
+    return lane;
   });
   const first = (await vitest(['--project', 'integration'], false)).code;
-  const secondCode = await second;
+  const { code: secondCode, output: secondOutput } = await second;
+  if (secondCode !== 0) {
+    process.stdout.write(`\n──── lane 2's failures again (exit ${secondCode}) ────\n${failuresOf(secondOutput)}────\n`);
+  }
   if (first !== 0 || secondCode !== 0) {
     process.stdout.write(`test lanes failed: integration exit ${first}, ${SECOND_LANE.join('/')} exit ${secondCode}\n`);
     return 1;
