@@ -22,3 +22,34 @@ export const appWindowClose = (windowClass: string): string[] => [APP_WINDOW_COM
  * app already quit), 3 no display (nor app) any more; anything else, the close did not run.
  */
 export const appWindowCloseDone = (exitCode: number): boolean => exitCode in APP_WINDOW_EXITS;
+
+/**
+ * How long an app that was asked to close its windows runs on before it is asked again. One close
+ * is not always the last word: a close that found no window while the app still ran (1), or one
+ * the app let pass, would otherwise leave it running until the quit's bound, and what it had not
+ * saved would be lost with its container.
+ */
+export const CLOSE_AGAIN_MS = 5_000;
+
+/**
+ * Asks the app to quit as a user closing its windows does, and again every `againMs` while it
+ * still runs, for up to `seconds` in all. `close` runs the close command in the session and gives
+ * its exit code (-1 when it could not run); `ended` settles once the app has ended (true), or
+ * when that can no longer be watched (false). True once the app has ended; false when it still
+ * ran after `seconds`, or the first close could not run.
+ */
+export async function quitByClosingWindows(close: () => Promise<number>, ended: Promise<boolean>, seconds: number, againMs = CLOSE_AGAIN_MS): Promise<boolean> {
+  const deadline = Date.now() + seconds * 1000;
+  let settled: boolean | null = null;
+  void ended.then((value) => (settled = value));
+  const endedWithin = (ms: number) =>
+    Promise.race([ended, new Promise<boolean>((resolve) => setTimeout(resolve, Math.max(0, ms), false).unref())]);
+  for (let asked = 0; ; asked++) {
+    if (!appWindowCloseDone(await close())) {
+      // A later close finds no session when the app ended in between: the watch says which.
+      return asked === 0 ? false : endedWithin(deadline - Date.now());
+    }
+    if (await endedWithin(Math.min(againMs, deadline - Date.now()))) return true;
+    if (settled === false || Date.now() >= deadline) return false;
+  }
+}

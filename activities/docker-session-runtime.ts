@@ -15,7 +15,7 @@ import { SESSION_FILES_MOUNT, SESSION_UID } from './session-files.js';
 import { sessionBridgeName } from './session-firewall.js';
 import { connectedRoutes, type SubnetPool } from './subnet-pool.js';
 import { sessionEnvironment, xpraArguments, type ContainerOptions } from './xpra-arguments.js';
-import { APP_WINDOW_COMMAND, APP_WINDOW_EXITS, appWindowClose, appWindowCloseDone, appWindowWait, type AppWindowWait } from './app-window-command.js';
+import { APP_WINDOW_COMMAND, APP_WINDOW_EXITS, appWindowClose, appWindowWait, quitByClosingWindows, type AppWindowWait } from './app-window-command.js';
 import { XPRA_INFO_COMMAND, xpraStatusOf, type XpraStatus } from './xpra-info.js';
 
 /** Who commands run as in the container: the session's user. */
@@ -201,12 +201,8 @@ export class DockerSessionRuntime implements ContainerRuntime {
     const labels = parseLabels(found.Labels);
     if (!labels) return false;
     const close = appWindowClose(windowClassOf(labels));
-    const { exitCode } = await this.exec(found.Id, close, 10_000).catch(() => ({ exitCode: -1 }));
-    if (!appWindowCloseDone(exitCode)) return false;
-    const container = this.docker.getContainer(found.Id);
-    const exited = container.wait({ condition: 'not-running' }).then(() => true, () => false);
-    const timer = new Promise<boolean>((resolve) => setTimeout(resolve, seconds * 1000, false).unref());
-    return Promise.race([exited, timer]);
+    const exited = this.docker.getContainer(found.Id).wait({ condition: 'not-running' }).then(() => true, () => false);
+    return quitByClosingWindows(() => this.exec(found.Id, close, 10_000).then((r) => r.exitCode, () => -1), exited, seconds);
   }
 
   async removeSessionContainers(sessionId: string): Promise<number> {

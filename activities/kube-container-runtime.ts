@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { XPRA_INFO_COMMAND, xpraStatusOf, type XpraStatus } from './xpra-info.js';
 import type { SessionContainer, SessionSpec } from '../workflows/messages.js';
-import { appWindowClose, appWindowCloseDone, type AppWindowWait } from './app-window-command.js';
+import { appWindowClose, quitByClosingWindows, type AppWindowWait } from './app-window-command.js';
 import type { ContainerRuntime, ContainerState, ManagedContainer, ManagedNetwork } from './docker-session-runtime.js';
 import { FILES } from './session-files.js';
 import type { KubePodState, KubeSessionRuntime } from './kube-session-runtime.js';
@@ -95,10 +95,9 @@ export class KubeContainerRuntime implements ContainerRuntime {
     const state = await this.kube.podState(sessionId);
     if (!state || !stillRuns(state)) return true;
     if (!state.windowClass) return false;
-    const started = Date.now();
-    const { exitCode } = await this.kube.exec(sessionId, appWindowClose(state.windowClass), 10_000).catch(() => ({ exitCode: -1 }));
-    if (!appWindowCloseDone(exitCode)) return false;
-    return (await this.kube.waitForPod(sessionId, (s) => s === null || s.end !== null, seconds * 1000 - (Date.now() - started))).reached;
+    const close = appWindowClose(state.windowClass);
+    const ended = this.kube.waitForPod(sessionId, (s) => s === null || s.end !== null, seconds * 1000).then((w) => w.reached, () => false);
+    return quitByClosingWindows(() => this.kube.exec(sessionId, close, 10_000).then((r) => r.exitCode, () => -1), ended, seconds);
   }
 
   removeSessionContainers(sessionId: string): Promise<number> {

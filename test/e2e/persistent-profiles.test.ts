@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
@@ -72,6 +72,22 @@ async function windowTitle(sessionId: string, prefix: string): Promise<string> {
   }
   throw new Error(`no window titled "${prefix}…" in session ${sessionId} (titles: ${JSON.stringify(seen)})`);
 }
+
+/** The files in a profile's (unmounted) image, read by debugfs without mounting it. */
+function filesOfImage(image: string): string[] {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-profile-files-'));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('debugfs', ['-R', `rdump / ${dir}`, image], { stdio: 'ignore' });
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.join(entry.parentPath, entry.name));
+}
+
+/** Whether a file holds the text, as UTF-8 or UTF-16 (how Firefox's local storage may keep it). */
+const holdsText = (file: string, text: string): boolean => {
+  const bytes = readFileSync(file);
+  return bytes.includes(Buffer.from(text, 'utf8')) || bytes.includes(Buffer.from(text, 'utf16le'));
+};
 
 async function start(token: string, body: Record<string, unknown>) {
   return t.call('POST', '/v1/sessions', { token, body: { app: 'firefox', ...body } });
@@ -201,6 +217,8 @@ describe('a persistent Firefox profile', () => {
 
     expect(await visit(`save?v=${kept}`, 'saved')).toContain(`saved ${kept}`);
     execFileSync('cp', ['--sparse=always', image, backup]); // the backup
+    // What the session's Firefox wrote is in the copy: its quit and the unmount left it there.
+    expect(filesOfImage(backup).some((file) => holdsText(file, kept)), 'the note in the backup').toBe(true);
     expect(await visit(`save?v=${later}`, 'saved')).toContain(`saved ${later}`);
     execFileSync('cp', ['--sparse=always', backup, image]); // the restore, no session running
     expect(statSync(image).mode & 0o777).toBe(0o600);

@@ -217,10 +217,16 @@ describe("a session pod's NetworkPolicy on a real node", () => {
   }, 120_000);
 
   it("admits into the session only the ingress controller's pods, on xpra's ports", async () => {
-    expect(await connects(fromPod(INGRESS.namespace, 'ingress'), sessionIp, XPRA_SSL_PORT)).toBe(true);
+    // kube-router adds a new pod's address to the policy's sets when it sees the pod, a moment
+    // after the pod runs: what a policy admits is eventually admitted, and stays so.
+    const eventually = (what: string, from: (command: string[]) => Promise<{ exitCode: number }>, host: string, port: number) =>
+      until(what, () => connects(from, host, port).then((open) => open || null), 30_000, 500);
+    await eventually('the ingress pod admitted into the session', fromPod(INGRESS.namespace, 'ingress'), sessionIp, XPRA_SSL_PORT);
+    // The network itself lets the neighbour through to a pod no policy selects…
+    await eventually('the neighbour through to the listener', fromPod(NAMESPACE, 'neighbour'), listenerIp, LISTENER_PORT);
+    // …but not into the session, once the same sets admit the ingress pod.
     expect(await connects(fromPod(NAMESPACE, 'neighbour'), sessionIp, XPRA_SSL_PORT)).toBe(false);
-    // The network itself lets the neighbour through to a pod no policy selects.
-    expect(await connects(fromPod(NAMESPACE, 'neighbour'), listenerIp, LISTENER_PORT)).toBe(true);
+    expect(await connects(fromPod(INGRESS.namespace, 'ingress'), sessionIp, XPRA_SSL_PORT)).toBe(true);
   });
 
   it("lets the session out only where its role's openings say: a private address refused until an opening for it is patched in", async () => {
