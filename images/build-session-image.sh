@@ -6,12 +6,14 @@
 #   HACKSTREAM_SESSION_IMAGE  tag to (re)point at the build (default hackstream/session-firefox:latest)
 #   HACKSTREAM_BASE_IMAGE     base to build FROM; by default debian:bookworm-slim when it is present
 #                             or can be pulled, else a debootstrap base built locally
+#   HACKSTREAM_IMAGE_BUILDS_KEPT  superseded builds kept per image as a cache (default 3)
 #
 # The content tag (repository:<hash of images/session and the base>) is the cache key: same
-# inputs, no rebuild.
+# inputs, no rebuild (image-builds.sh).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$here/image-builds.sh"
 target="${HACKSTREAM_SESSION_IMAGE:-hackstream/session-firefox:latest}"
 repo="${target%:*}"
 offline_base=hackstream/debian-base:bookworm
@@ -25,11 +27,6 @@ choose_base() {
 }
 
 base="$(choose_base)"
-
-# content_hash DIR EXTRA: the cache key of an image built from DIR (its files, not Python's caches, which a clone lacks) and EXTRA (what it is built FROM).
-content_hash() {
-  ( (cd "$1" && find . -type f -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum; echo "$2") | sha256sum | cut -c1-16)
-}
 
 # build_image WHAT TARGET CONTENT_TAG DIR BUILD_ARG: tags TARGET at CONTENT_TAG, building that first unless it exists.
 build_image() {
@@ -52,6 +49,7 @@ build_image() {
   fi
   rm -f "$log"
   echo "==> $what: built $target (${tag##*:})"
+  prune_builds "${tag%:*}"
 }
 
 content_tag="$repo:$(content_hash "$here/session" "base=$base")"
