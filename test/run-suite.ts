@@ -52,12 +52,16 @@ function vitest(args: string[], background: boolean): Promise<{ code: number; ou
 const FAILURE_BANNER = 'Failed Tests';
 const MAX_REPEATED_LINES = 150;
 
-/** The part of a vitest output that names and explains its failures (the whole tail if none). */
+/**
+ * The part of a vitest output that names and explains its failures: from its banner on, the
+ * first lines; without one (vitest itself failed), the last lines.
+ */
 function failuresOf(output: string): string {
   // eslint-disable-next-line no-control-regex -- vitest colours its output
   const plain = output.replace(/\u001b\[[0-9;]*m/g, '');
   const start = plain.lastIndexOf(FAILURE_BANNER);
-  const lines = (start >= 0 ? plain.slice(plain.lastIndexOf('\n', start) + 1) : plain).split('\n');
+  if (start < 0) return `${plain.split('\n').slice(-MAX_REPEATED_LINES).join('\n')}\n`;
+  const lines = plain.slice(plain.lastIndexOf('\n', start) + 1).split('\n');
   return lines.slice(0, MAX_REPEATED_LINES).join('\n') + (lines.length > MAX_REPEATED_LINES ? '\n…\n' : '\n');
 }
 
