@@ -18,6 +18,9 @@ case "$app_command" in
   /usr/local/bin/hackstream-start-*) ;;
   *) echo "hackstream-entrypoint: HACKSTREAM_APP_COMMAND must be one of the image's hackstream-start-* scripts" >&2; exit 2 ;;
 esac
+# Xvfb without GLX: with it, Xvfb and xpra (through GTK) each load Mesa's software GL and LLVM at
+# start, about 10 MiB of memory each, for nothing: Firefox draws in software and gets GL from EGL
+# when a page asks (WebGL), which needs no GLX (bench/results/xvfb-glx-ab-2026-12-04.md).
 # Same-page merging with other sessions (memory-merge.py): only where the worker says so.
 merge=
 if [ "${HACKSTREAM_MEMORY_MERGE:-0}" = 1 ]; then merge=hackstream-memory-merge; fi
@@ -29,5 +32,5 @@ exec $merge xpra start :100 \
   --file-transfer=no --printing=no --webcam=no --clipboard=yes \
   --mdns=no --pulseaudio=no --speaker=disabled --microphone=disabled --notifications=no \
   --dbus-launch=no --dbus-proxy=no --systemd-run=no \
-  --xvfb="Xvfb +extension GLX +extension Composite -screen 0 3840x2160x24+32 -dpi 96 -nolisten tcp -noreset -auth \$XAUTHORITY" \
+  --xvfb="Xvfb -extension GLX +extension Composite -screen 0 3840x2160x24+32 -dpi 96 -nolisten tcp -noreset -auth \$XAUTHORITY" \
   "$@"
