@@ -73,21 +73,22 @@ async function windowTitle(sessionId: string, prefix: string): Promise<string> {
   throw new Error(`no window titled "${prefix}…" in session ${sessionId} (titles: ${JSON.stringify(seen)})`);
 }
 
-/** The files in a profile's (unmounted) image, read by debugfs without mounting it. */
-function filesOfImage(image: string): string[] {
+/**
+ * Whether a file in a profile's (unmounted) image holds the text, as UTF-8 or UTF-16 (how
+ * Firefox's local storage may keep it): its files read by debugfs, without mounting it.
+ */
+function imageHolds(image: string, text: string): boolean {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-profile-files-'));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   execFileSync('debugfs', ['-R', `rdump / ${dir}`, image], { stdio: 'ignore' });
+  const forms = [Buffer.from(text, 'utf8'), Buffer.from(text, 'utf16le')];
   return readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile())
-    .map((entry) => path.join(entry.parentPath, entry.name));
+    .some((entry) => {
+      const bytes = readFileSync(path.join(entry.parentPath, entry.name));
+      return forms.some((form) => bytes.includes(form));
+    });
 }
-
-/** Whether a file holds the text, as UTF-8 or UTF-16 (how Firefox's local storage may keep it). */
-const holdsText = (file: string, text: string): boolean => {
-  const bytes = readFileSync(file);
-  return bytes.includes(Buffer.from(text, 'utf8')) || bytes.includes(Buffer.from(text, 'utf16le'));
-};
 
 async function start(token: string, body: Record<string, unknown>) {
   return t.call('POST', '/v1/sessions', { token, body: { app: 'firefox', ...body } });
@@ -218,12 +219,12 @@ describe('a persistent Firefox profile', () => {
     expect(await visit(`save?v=${kept}`, 'saved')).toContain(`saved ${kept}`);
     execFileSync('cp', ['--sparse=always', image, backup]); // the backup
     // What the session's Firefox wrote is in the copy: its quit and the unmount left it there.
-    expect(filesOfImage(backup).some((file) => holdsText(file, kept)), 'the note in the backup').toBe(true);
+    expect(imageHolds(backup, kept), 'the note in the backup').toBe(true);
     expect(await visit(`save?v=${later}`, 'saved')).toContain(`saved ${later}`);
     execFileSync('cp', ['--sparse=always', backup, image]); // the restore, no session running
     expect(statSync(image).mode & 0o777).toBe(0o600);
     const read = await visit('read', 'read');
-    const restored = read === `read ${kept}` || filesOfImage(image).some((file) => holdsText(file, kept));
+    const restored = read === `read ${kept}` || imageHolds(image, kept);
     expect(read, `the note ${restored ? 'is' : 'is not'} in the restored image`).toBe(`read ${kept}`);
   });
 

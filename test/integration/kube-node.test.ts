@@ -203,6 +203,11 @@ async function connects(from: (command: string[]) => Promise<{ exitCode: number 
   return (await from(['python3', '-c', probe, host, String(port)])).exitCode === 0;
 }
 
+/** Waits until a connection from the container to host:port opens (every `intervalMs`, up to `timeoutMs`). */
+function untilConnects(what: string, from: (command: string[]) => Promise<{ exitCode: number }>, host: string, port: number, timeoutMs: number, intervalMs: number): Promise<true> {
+  return until(what, () => connects(from, host, port).then((open) => open || null), timeoutMs, intervalMs);
+}
+
 describe("a session pod's NetworkPolicy on a real node", () => {
   const spec = testSessionSpec(FIREFOX.image, { url: 'about:blank' });
   let sessionIp: string;
@@ -217,7 +222,7 @@ describe("a session pod's NetworkPolicy on a real node", () => {
     await startHelperPod(INGRESS.namespace, 'ingress', INGRESS.podLabels, KUBE_FILES_SIDECAR_COMMAND);
     await startHelperPod(NAMESPACE, 'neighbour', { role: 'neighbour' }, KUBE_FILES_SIDECAR_COMMAND);
     listenerIp = await startHelperPod(NAMESPACE, 'listener', { role: 'listener' }, ['python3', '-m', 'http.server', String(LISTENER_PORT)]);
-    await until('the listener listening', () => connects(fromPod(INGRESS.namespace, 'ingress'), listenerIp, LISTENER_PORT).then((open) => open || null), 30_000, 500);
+    await untilConnects('the listener listening', fromPod(INGRESS.namespace, 'ingress'), listenerIp, LISTENER_PORT, 30_000, 500);
   }, 300_000);
 
   afterAll(async () => {
@@ -227,11 +232,9 @@ describe("a session pod's NetworkPolicy on a real node", () => {
   it("admits into the session only the ingress controller's pods, on xpra's ports", async () => {
     // kube-router adds a new pod's address to the policy's sets when it sees the pod, a moment
     // after the pod runs: what a policy admits is eventually admitted, and stays so.
-    const eventually = (what: string, from: (command: string[]) => Promise<{ exitCode: number }>, host: string, port: number) =>
-      until(what, () => connects(from, host, port).then((open) => open || null), 30_000, 500);
-    await eventually('the ingress pod admitted into the session', fromPod(INGRESS.namespace, 'ingress'), sessionIp, XPRA_SSL_PORT);
+    await untilConnects('the ingress pod admitted into the session', fromPod(INGRESS.namespace, 'ingress'), sessionIp, XPRA_SSL_PORT, 30_000, 500);
     // The network itself lets the neighbour through to a pod no policy selects…
-    await eventually('the neighbour through to the listener', fromPod(NAMESPACE, 'neighbour'), listenerIp, LISTENER_PORT);
+    await untilConnects('the neighbour through to the listener', fromPod(NAMESPACE, 'neighbour'), listenerIp, LISTENER_PORT, 30_000, 500);
     // …but not into the session, once the same sets admit the ingress pod.
     expect(await connects(fromPod(NAMESPACE, 'neighbour'), sessionIp, XPRA_SSL_PORT)).toBe(false);
     expect(await connects(fromPod(INGRESS.namespace, 'ingress'), sessionIp, XPRA_SSL_PORT)).toBe(true);
@@ -240,7 +243,7 @@ describe("a session pod's NetworkPolicy on a real node", () => {
   it("lets the session out only where its role's openings say: a private address refused until an opening for it is patched in", async () => {
     expect(await connects(fromSession, listenerIp, LISTENER_PORT)).toBe(false);
     expect(await runtime.updateEgress(spec.sessionId, [{ address: listenerIp, port: LISTENER_PORT }])).toBe(true);
-    await until('the opening enforced', () => connects(fromSession, listenerIp, LISTENER_PORT).then((open) => open || null), 60_000, 1000);
+    await untilConnects('the opening enforced', fromSession, listenerIp, LISTENER_PORT, 60_000, 1000);
   });
 });
 
