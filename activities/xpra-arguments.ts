@@ -9,10 +9,10 @@ import { QUALITY_PRESETS } from '../core/quality-presets.js';
 import type { SessionSpec } from '../workflows/messages.js';
 import { FILES, SESSION_FILES_MOUNT } from './session-files.js';
 
-/** The start-app script's environment for a preset (see images/session/start-app.sh). */
-function firefoxEnvironment(quality: Quality): Record<string, string> {
-  const { frameRate, scrollbars } = QUALITY_PRESETS[quality].firefox;
-  return { HACKSTREAM_FRAME_RATE: String(frameRate), HACKSTREAM_SCROLLBARS: scrollbars ? 'shown' : 'hidden' };
+/** A preset's environment: xpra's own settings, and the start-app script's (images/session/start-app.sh). */
+function presetEnvironment(quality: Quality): Record<string, string> {
+  const { xpraEnvironment, firefox } = QUALITY_PRESETS[quality];
+  return { ...xpraEnvironment, HACKSTREAM_SCROLLBARS: firefox.scrollbars ? 'shown' : 'hidden' };
 }
 
 /** How the node runs its session containers, whatever the session (the worker's settings). */
@@ -30,7 +30,7 @@ export function sessionEnvironment(spec: SessionSpec, opts: { warm?: boolean } &
   return {
     HACKSTREAM_APP_COMMAND: launchOf(spec).command,
     HACKSTREAM_URL: spec.url ?? 'about:blank',
-    ...firefoxEnvironment(spec.quality),
+    ...presetEnvironment(spec.quality),
     ...(opts.warm ? { HACKSTREAM_WARM: '1' } : {}),
     ...(opts.memoryMerge ? { HACKSTREAM_MEMORY_MERGE: '1' } : {}),
   };

@@ -10,23 +10,36 @@ export interface QualityPreset {
   /** xpra server options, appended to the session's xpra command line. */
   xpraServer: string[];
   /**
-   * Firefox (the image's start-app script): `frameRate` (`layout.frame_rate`, 0: Firefox's own),
-   * since every repaint becomes an update xpra encodes and sends; `scrollbars`, since xpra's
-   * scroll detection compares whole pixel rows and a moving scrollbar thumb makes every row it
-   * spans look changed (scrolling with wheel, touch or keys is unaffected).
+   * The xpra server's environment: its batching of screen updates has no command-line option.
+   * With `XPRA_BATCH_ALWAYS=1`, `XPRA_BATCH_MIN_DELAY` and `XPRA_BATCH_EXPIRE_DELAY` (ms: xpra
+   * sends a held update after the shorter of the two) are the least time between two updates of
+   * a window while it keeps changing; without it, xpra lets its delay fall to nothing on a fast
+   * link and sends every frame Firefox paints. The first update after a pause goes at once.
    */
-  firefox: { frameRate: number; scrollbars: boolean };
+  xpraEnvironment: Record<string, string>;
+  /**
+   * Firefox (the image's start-app script): `scrollbars`, since xpra's scroll detection compares
+   * whole pixel rows and a moving scrollbar thumb makes every row it spans look changed
+   * (scrolling with wheel, touch or keys is unaffected). Firefox paints at the display's rate in
+   * every preset: at a lower `layout.frame_rate` an input waited for its next refresh.
+   */
+  firefox: { scrollbars: boolean };
   /** Query parameters of the HTML5 client's URL (3.1 honours `encoding` only with `video=false`). */
   html5Client: Record<string, string>;
 }
 
 /**
+ * `low` and `auto` bound their bandwidth on xpra's side, by how often it sends a window that keeps
+ * changing, not by Firefox's frame rate: a key press or a click then shows on Firefox's next frame,
+ * sent at once (bench/results/auto-display-rate-ab-2026-12-05.md).
  * `low`: JPEG only (cheap to decode, no video decoder needed), low quality at high speed,
- * bandwidth capped at 1 Mbit/s, fewer frames, no scrollbars. `auto`: xpra's adaptive quality at
- * a fixed encoder speed of 30: left to adapt, the speed reaches 100 on a fast link, where xpra 3.1
- * sends the strips a scroll brings into view as raw pixels (and PNG without compression); at 30 they
- * go as WebP and compressed PNG, for a little more server CPU.
- * `high`: lossy encodings kept near lossless, slower encoding allowed, Firefox's own frame rate.
+ * bandwidth capped at 1 Mbit/s, at most 12 updates a second, no scrollbars.
+ * `auto`: at most 20 updates a second; changes go at quality 70 and the region is sent again
+ * lossless once it settles (xpra's auto-refresh). The encoder speed is held at 30: left to adapt,
+ * it reaches 100 on a fast link, where xpra 3.1 sends the strips a scroll brings into view as raw
+ * pixels (and PNG without compression); at 30 they go as WebP and compressed PNG, for a little
+ * more server CPU (bench/results/auto-speed-ab-2026-12-04.md).
+ * `high`: lossy encodings kept near lossless, slower encoding allowed, every frame Firefox paints.
  */
 export const QUALITY_PRESETS: Record<Quality, QualityPreset> = {
   low: {
@@ -40,9 +53,20 @@ export const QUALITY_PRESETS: Record<Quality, QualityPreset> = {
       '--video-encoders=none',
       '--bandwidth-limit=1000000',
     ],
-    firefox: { frameRate: 12, scrollbars: false },
+    xpraEnvironment: { XPRA_BATCH_ALWAYS: '1', XPRA_BATCH_MIN_DELAY: '80', XPRA_BATCH_EXPIRE_DELAY: '80' },
+    firefox: { scrollbars: false },
     html5Client: { video: 'false', encoding: 'jpeg' },
   },
-  auto: { xpraServer: ['--speed=30'], firefox: { frameRate: 20, scrollbars: true }, html5Client: {} },
-  high: { xpraServer: ['--quality=90', '--min-quality=60', '--speed=30'], firefox: { frameRate: 0, scrollbars: true }, html5Client: {} },
+  auto: {
+    xpraServer: ['--speed=30', '--quality=70'],
+    xpraEnvironment: { XPRA_BATCH_ALWAYS: '1', XPRA_BATCH_MIN_DELAY: '50', XPRA_BATCH_EXPIRE_DELAY: '50' },
+    firefox: { scrollbars: true },
+    html5Client: {},
+  },
+  high: {
+    xpraServer: ['--quality=90', '--min-quality=60', '--speed=30'],
+    xpraEnvironment: {},
+    firefox: { scrollbars: true },
+    html5Client: {},
+  },
 };

@@ -26,12 +26,6 @@ cp /etc/hackstream/firefox-user.js "$profile/user.js"
 cp /etc/hackstream/firefox-xulstore.json "$profile/xulstore.json"
 # Until a client attaches, a screen of an HD display's size (not the 4K maximum): see the script.
 hackstream-screen-size 1280x720 || echo "hackstream-start-app: keeping the screen's size" >&2
-# The quality preset's frame rate (a number, or 0 for Firefox's default).
-case "${HACKSTREAM_FRAME_RATE:-0}" in
-  0) ;;
-  *[!0-9]*) echo "hackstream-start-app: HACKSTREAM_FRAME_RATE must be a number" >&2; exit 2 ;;
-  *) echo "user_pref(\"layout.frame_rate\", ${HACKSTREAM_FRAME_RATE});" >> "$profile/user.js" ;;
-esac
 # Page scrollbars hidden (the `low` preset): a user stylesheet, which overrides pages' own.
 case "${HACKSTREAM_SCROLLBARS:-shown}" in
   shown) ;;

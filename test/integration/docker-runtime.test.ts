@@ -38,6 +38,13 @@ async function start(s: SessionSpec): Promise<SessionContainer> {
   return (await kit.start(s)).container;
 }
 
+/** The environment the container's xpra server runs with (the quality preset's batching). */
+async function xpraServerEnvironment(containerId: string): Promise<string[]> {
+  const read = await execIn(containerId, ['sh', '-c', 'cat "/proc/$(pgrep -o -f "/usr/bin/xpra start")/environ"']);
+  expect(read.exitCode, read.output).toBe(0);
+  return read.output.split('\0');
+}
+
 describe('DockerSessionRuntime', () => {
   it('creates one labelled, limited, hardened container without published ports, however often it is asked', async () => {
     const s = spec();
@@ -126,9 +133,11 @@ describe('DockerSessionRuntime', () => {
     expect(info).not.toMatch(/^clipboard\./m); // no clipboard helper at all
     expect(info).toMatch(/^encodings=\('rgb', 'png', 'jpeg'\)$/m);
     expect(info).toMatch(/^bandwidth-limit=1000000$/m);
-    // Firefox repaints at the preset's frame rate, with the image's memory-saving preferences.
+    // xpra sends a changing window at most every 80 ms; Firefox paints at the display's rate, with
+    // the image's memory-saving preferences.
+    expect(await xpraServerEnvironment(c.id)).toEqual(expect.arrayContaining(['XPRA_BATCH_ALWAYS=1', 'XPRA_BATCH_MIN_DELAY=80', 'XPRA_BATCH_EXPIRE_DELAY=80']));
     const prefs = (await execIn(c.id, ['cat', `${PROFILE}/user.js`])).output;
-    expect(prefs).toContain('user_pref("layout.frame_rate", 12);');
+    expect(prefs).not.toContain('layout.frame_rate');
     expect(prefs).toContain('user_pref("dom.ipc.processPrelaunch.enabled", false);');
     // `low` hides page scrollbars (a user stylesheet, which needs its preference); Firefox starts maximized.
     expect(prefs).toContain('user_pref("toolkit.legacyUserProfileCustomizations.stylesheets", true);');
@@ -149,7 +158,8 @@ describe('DockerSessionRuntime', () => {
     expect(asked.output).toMatch(/^targets: none$/m);
     expect(await runtime.logsTail(open.id, 500)).not.toMatch(/remote clipboard request timed out/);
     expect(openInfo).toMatch(/^encodings=.*'webp'/m);
-    expect((await execIn(open.id, ['cat', `${PROFILE}/user.js`])).output).toContain('user_pref("layout.frame_rate", 20);');
+    // `auto`: a changing window at most every 50 ms.
+    expect(await xpraServerEnvironment(open.id)).toEqual(expect.arrayContaining(['XPRA_BATCH_ALWAYS=1', 'XPRA_BATCH_MIN_DELAY=50', 'XPRA_BATCH_EXPIRE_DELAY=50']));
     expect((await execIn(open.id, ['ls', `${PROFILE}/chrome`])).exitCode).not.toBe(0); // scrollbars shown
     // The profile is the image's (Firefox's first start, done at image build), not a new one.
     const profileCreated = JSON.parse((await execIn(open.id, ['cat', `${PROFILE}/times.json`])).output).created as number;

@@ -35,10 +35,18 @@ describe('xpra arguments', () => {
     expect(low).toEqual(expect.arrayContaining(['--encoding=jpeg', '--encodings=jpeg,png,rgb', '--video-encoders=none', '--bandwidth-limit=1000000']));
     expect(xpraArguments({ ...base, quality: 'auto' }).filter((a) => QUALITY_PRESETS.low.xpraServer.includes(a))).toEqual([]);
     expect(xpraArguments({ ...base, quality: 'high' })).toContain('--min-quality=60');
-    // auto: adaptive quality, its encoder speed held at 30 (compressed strips while scrolling).
+    // auto: quality 70 while things change, its encoder speed held at 30 (compressed strips while scrolling).
     const auto = xpraArguments({ ...base, quality: 'auto' });
-    expect(auto).toContain('--speed=30');
-    expect(auto.some((a) => a.startsWith('--quality=') || a.startsWith('--min-quality='))).toBe(false);
+    expect(auto).toEqual(expect.arrayContaining(['--speed=30', '--quality=70']));
+    expect(auto.some((a) => a.startsWith('--min-quality='))).toBe(false);
+  });
+
+  it("give xpra a floor between a changing window's updates in auto (50 ms) and low (80 ms), none in high; Firefox's frame rate its own", () => {
+    const env = (quality: string) => sessionEnvironment({ ...base, quality, app: 'firefox' } as SessionSpec);
+    expect(env('auto')).toMatchObject({ XPRA_BATCH_ALWAYS: '1', XPRA_BATCH_MIN_DELAY: '50', XPRA_BATCH_EXPIRE_DELAY: '50', HACKSTREAM_SCROLLBARS: 'shown' });
+    expect(env('low')).toMatchObject({ XPRA_BATCH_ALWAYS: '1', XPRA_BATCH_MIN_DELAY: '80', XPRA_BATCH_EXPIRE_DELAY: '80', HACKSTREAM_SCROLLBARS: 'hidden' });
+    expect(Object.keys(env('high')).filter((k) => k.startsWith('XPRA_'))).toEqual([]);
+    for (const quality of ['low', 'auto', 'high']) expect(env(quality)).not.toHaveProperty('HACKSTREAM_FRAME_RATE');
   });
 
   it('tell the container to allow memory merging only when the node does, and a warm one to wait for its URL', () => {
