@@ -9,13 +9,7 @@ import type { Quality } from './catalog.js';
 export interface QualityPreset {
   /** xpra server options, appended to the session's xpra command line. */
   xpraServer: string[];
-  /**
-   * The xpra server's environment: its batching of screen updates has no command-line option.
-   * With `XPRA_BATCH_ALWAYS=1`, `XPRA_BATCH_MIN_DELAY` and `XPRA_BATCH_EXPIRE_DELAY` (ms: xpra
-   * sends a held update after the shorter of the two) are the least time between two updates of
-   * a window while it keeps changing; without it, xpra lets its delay fall to nothing on a fast
-   * link and sends every frame Firefox paints. The first update after a pause goes at once.
-   */
+  /** The xpra server's environment: its batching of screen updates has no command-line option (`updateFloor`). */
   xpraEnvironment: Record<string, string>;
   /**
    * Firefox (the image's start-app script): `scrollbars`, since xpra's scroll detection compares
@@ -26,6 +20,17 @@ export interface QualityPreset {
   firefox: { scrollbars: boolean };
   /** Query parameters of the HTML5 client's URL (3.1 honours `encoding` only with `video=false`). */
   html5Client: Record<string, string>;
+}
+
+/**
+ * xpra's environment for at most one update every `ms` of a window that keeps changing. With
+ * `XPRA_BATCH_ALWAYS=1`, `XPRA_BATCH_MIN_DELAY` is a floor of xpra's batch delay (without it, the
+ * delay falls to nothing on a fast link and every frame Firefox paints is sent), and xpra sends a
+ * held update after `XPRA_BATCH_EXPIRE_DELAY` at the latest: both are the floor. The first update
+ * after a pause goes at once (xpra discounts the time since its last one).
+ */
+function updateFloor(ms: number): Record<string, string> {
+  return { XPRA_BATCH_ALWAYS: '1', XPRA_BATCH_MIN_DELAY: String(ms), XPRA_BATCH_EXPIRE_DELAY: String(ms) };
 }
 
 /**
@@ -53,13 +58,13 @@ export const QUALITY_PRESETS: Record<Quality, QualityPreset> = {
       '--video-encoders=none',
       '--bandwidth-limit=1000000',
     ],
-    xpraEnvironment: { XPRA_BATCH_ALWAYS: '1', XPRA_BATCH_MIN_DELAY: '80', XPRA_BATCH_EXPIRE_DELAY: '80' },
+    xpraEnvironment: updateFloor(80),
     firefox: { scrollbars: false },
     html5Client: { video: 'false', encoding: 'jpeg' },
   },
   auto: {
     xpraServer: ['--speed=30', '--quality=70'],
-    xpraEnvironment: { XPRA_BATCH_ALWAYS: '1', XPRA_BATCH_MIN_DELAY: '50', XPRA_BATCH_EXPIRE_DELAY: '50' },
+    xpraEnvironment: updateFloor(50),
     firefox: { scrollbars: true },
     html5Client: {},
   },

@@ -7,13 +7,13 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/paths.js';
 
 const REPO = `hackstream-test/image-builds-${process.pid}`;
 const BUILDS = path.join(REPO_ROOT, 'images', 'image-builds.sh');
 const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let container = '';
 
 /** Builds a distinct tiny image tagged REPO:<16 hex>, as a content tag is; returns that tag. */
@@ -57,14 +57,11 @@ describe('the image builds kept', () => {
   });
 
   it('refuses a number of builds to keep that is not a positive whole number', () => {
-    for (const kept of ['0', '-1', 'three', '']) {
+    for (const kept of ['0', '-1', 'three']) {
       const refused = prune(kept);
-      if (kept === '') {
-        expect(refused.status).toBe(0); // unset or empty: the default
-        continue;
-      }
       expect(refused.status, kept).toBe(2);
       expect(refused.stderr).toContain('HACKSTREAM_IMAGE_BUILDS_KEPT must be a positive whole number');
     }
+    expect(prune('').status).toBe(0); // unset or empty: the default
   });
 });
