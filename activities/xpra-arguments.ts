@@ -9,10 +9,10 @@ import { QUALITY_PRESETS } from '../core/quality-presets.js';
 import type { SessionSpec } from '../workflows/messages.js';
 import { FILES, SESSION_FILES_MOUNT } from './session-files.js';
 
-/** A preset's environment: xpra's own settings, and the start-app script's (images/session/start-app.sh). */
+/** A preset's environment: xpra's own settings, the entrypoint's and the start-app script's (images/session/). */
 function presetEnvironment(quality: Quality): Record<string, string> {
-  const { xpraEnvironment, firefox } = QUALITY_PRESETS[quality];
-  return { ...xpraEnvironment, HACKSTREAM_SCROLLBARS: firefox.scrollbars ? 'shown' : 'hidden' };
+  const { xpraEnvironment, firefox, maxScreen } = QUALITY_PRESETS[quality];
+  return { ...xpraEnvironment, HACKSTREAM_MAX_SCREEN: maxScreen, HACKSTREAM_SCROLLBARS: firefox.scrollbars ? 'shown' : 'hidden' };
 }
 
 /** How the node runs its session containers, whatever the session (the worker's settings). */

@@ -21,6 +21,13 @@ esac
 # Xvfb without GLX: with it, Xvfb and xpra (through GTK) each load Mesa's software GL and LLVM at
 # start, about 10 MiB of memory each, for nothing: Firefox draws in software and gets GL from EGL
 # when a page asks (WebGL), which needs no GLX (bench/results/xvfb-glx-ab-2026-12-04.md).
+# The largest screen a client can get (the quality preset's, core/quality-presets.ts): Xvfb
+# allocates and touches its framebuffer at this size whatever the screen's current one, 4 bytes a
+# pixel of each session's memory.
+max_screen="${HACKSTREAM_MAX_SCREEN:-3840x2160}"
+if ! printf '%s' "$max_screen" | grep -Eqx '[1-9][0-9]{2,3}x[1-9][0-9]{2,3}'; then
+  echo "hackstream-entrypoint: HACKSTREAM_MAX_SCREEN must be WIDTHxHEIGHT (100 to 9999 pixels each)" >&2; exit 2
+fi
 # Same-page merging with other sessions (memory-merge.py): only where the worker says so.
 merge=
 if [ "${HACKSTREAM_MEMORY_MERGE:-0}" = 1 ]; then merge=hackstream-memory-merge; fi
@@ -32,5 +39,5 @@ exec $merge xpra start :100 \
   --file-transfer=no --printing=no --webcam=no --clipboard=yes \
   --mdns=no --pulseaudio=no --speaker=disabled --microphone=disabled --notifications=no \
   --dbus-launch=no --dbus-proxy=no --systemd-run=no \
-  --xvfb="Xvfb -extension GLX +extension Composite -screen 0 3840x2160x24+32 -dpi 96 -nolisten tcp -noreset -auth \$XAUTHORITY" \
+  --xvfb="Xvfb -extension GLX +extension Composite -screen 0 ${max_screen}x24+32 -dpi 96 -nolisten tcp -noreset -auth \$XAUTHORITY" \
   "$@"

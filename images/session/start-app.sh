@@ -13,12 +13,23 @@ if [ ! -e "$profile/times.json" ]; then cp -R /usr/lib/hackstream/firefox-profil
 # Left by a session whose container was killed: the platform lets one session at a time have
 # the profile, and Firefox would otherwise refuse it as in use by another host.
 rm -f "$profile/lock" "$profile/.parentlock"
-# Firefox's compiled scripts, made at image build (see the Dockerfile): linked, not copied. Firefox
-# renames the link it finds (to scriptCache-current.bin) and maps the image's file, so every
-# session shares one copy in the page cache instead of holding its own in its memory (the home is
-# a tmpfs) or compiling the scripts again (bench/results/firefox-script-cache-ab-2026-12-04.md).
-mkdir -p "$profile/startupCache"
-for f in scriptCache.bin scriptCache-child.bin; do ln -sf "/usr/lib/hackstream/firefox-script-cache/$f" "$profile/startupCache/$f"; done
+# Firefox's compiled scripts, made at image build (see the Dockerfile): linked, not copied, under
+# the name Firefox maps its cache from (scriptCache-current.bin), so every session shares one copy
+# in the page cache instead of holding its own in its memory (the home is a tmpfs) or compiling
+# the scripts again (bench/results/firefox-script-cache-ab-2026-12-04.md). The directory is then
+# made read-only: Firefox would otherwise write a cache of its own there once it settles, a 13 MiB
+# file in each session's memory (bench/results/idle-memory-ab-2026-12-05.md). A persistent
+# profile has it read-only from its last session. The image's build runs this script before the
+# compiled scripts exist, to have Firefox make them.
+cache="$profile/startupCache"
+compiled=/usr/lib/hackstream/firefox-script-cache
+mkdir -p "$cache" && chmod u+w "$cache"
+if [ -e "$compiled/scriptCache.bin" ]; then
+  rm -f "$cache/scriptCache.bin" "$cache/scriptCache-child.bin"
+  ln -sf "$compiled/scriptCache.bin" "$cache/scriptCache-current.bin"
+  ln -sf "$compiled/scriptCache-child.bin" "$cache/scriptCache-child-current.bin"
+  chmod a-w "$cache"
+fi
 cp /etc/hackstream/firefox-user.js "$profile/user.js"
 # Start maximized: the xpra client then fits the window to its own screen (the HTML5 client to
 # the browser tab), instead of Firefox's default 1280x1040 that a smaller client shows cut off

@@ -45,6 +45,20 @@ async function xpraServerEnvironment(containerId: string): Promise<string[]> {
   return read.output.split('\0');
 }
 
+/** The largest screen the container's X server offers, as xrandr reports it ("W x H"). */
+async function maxScreen(containerId: string): Promise<string | undefined> {
+  const read = await execIn(containerId, ['env', 'DISPLAY=:100', 'xrandr']);
+  expect(read.exitCode, read.output).toBe(0);
+  return /maximum (\d+ x \d+)/.exec(read.output)?.[1];
+}
+
+/** The video encoders the container's xpra server loaded (its memory maps). */
+async function loadedVideoEncoders(containerId: string): Promise<string[]> {
+  const read = await execIn(containerId, ['sh', '-c', 'cat "/proc/$(pgrep -o -f "/usr/bin/xpra start")/maps"']);
+  expect(read.exitCode, read.output).toBe(0);
+  return [...new Set([...read.output.matchAll(/xpra\/codecs\/(enc_x264|enc_x265|enc_ffmpeg|vpx)\/encoder/g)].map((m) => m[1]!))].sort();
+}
+
 describe('DockerSessionRuntime', () => {
   it('creates one labelled, limited, hardened container without published ports, however often it is asked', async () => {
     const s = spec();
@@ -136,6 +150,9 @@ describe('DockerSessionRuntime', () => {
     // xpra sends a changing window at most every 80 ms; Firefox paints at the display's rate, with
     // the image's memory-saving preferences.
     expect(await xpraServerEnvironment(c.id)).toEqual(expect.arrayContaining(['XPRA_BATCH_ALWAYS=1', 'XPRA_BATCH_MIN_DELAY=80', 'XPRA_BATCH_EXPIRE_DELAY=80']));
+    // Screens up to 1080p, no video encoder loaded (each is memory of every session).
+    expect(await maxScreen(c.id)).toBe('1920 x 1080');
+    expect(await loadedVideoEncoders(c.id)).toEqual([]);
     const prefs = (await execIn(c.id, ['cat', `${PROFILE}/user.js`])).output;
     expect(prefs).not.toContain('layout.frame_rate');
     expect(prefs).toContain('user_pref("dom.ipc.processPrelaunch.enabled", false);');
@@ -160,11 +177,31 @@ describe('DockerSessionRuntime', () => {
     expect(openInfo).toMatch(/^encodings=.*'webp'/m);
     // `auto`: a changing window at most every 50 ms.
     expect(await xpraServerEnvironment(open.id)).toEqual(expect.arrayContaining(['XPRA_BATCH_ALWAYS=1', 'XPRA_BATCH_MIN_DELAY=50', 'XPRA_BATCH_EXPIRE_DELAY=50']));
+    // Screens up to 2560x1600; H.264 only, for native clients.
+    expect(await maxScreen(open.id)).toBe('2560 x 1600');
+    expect(await loadedVideoEncoders(open.id)).toEqual(['enc_x264']);
+    // Firefox maps the image's compiled scripts, and cannot write a copy of its own into the
+    // session's memory (the home is a tmpfs): the directory is read-only.
+    const scripts = await execIn(open.id, ['sh', '-c', `grep -c /usr/lib/hackstream/firefox-script-cache/scriptCache.bin "/proc/$(pgrep -o -x firefox-esr)/maps"; test -w ${PROFILE}/startupCache && echo writable || echo read-only`]);
+    expect(scripts.output.trim().split('\n')).toEqual([expect.stringMatching(/^[1-9]\d*$/), 'read-only']);
     expect((await execIn(open.id, ['ls', `${PROFILE}/chrome`])).exitCode).not.toBe(0); // scrollbars shown
     // The profile is the image's (Firefox's first start, done at image build), not a new one.
     const profileCreated = JSON.parse((await execIn(open.id, ['cat', `${PROFILE}/times.json`])).output).created as number;
     const containerCreated = Date.parse((await docker.getContainer(open.id).inspect()).Created);
     expect(profileCreated).toBeLessThan(containerCreated);
+  });
+
+  it("refuses a largest screen that is not WIDTHxHEIGHT: nothing else reaches Xvfb's command line", async () => {
+    for (const bad of ['3840x2160 -ac', '0x1080', '1920x99999', '2560x']) {
+      const c = await docker.createContainer({ Image: image, User: '1000:1000', Env: [`HACKSTREAM_MAX_SCREEN=${bad}`] });
+      try {
+        await c.start();
+        expect(((await c.wait()) as { StatusCode: number }).StatusCode, bad).toBe(2);
+        expect((await c.logs({ stdout: true, stderr: true })).toString()).toContain('HACKSTREAM_MAX_SCREEN must be WIDTHxHEIGHT');
+      } finally {
+        await c.remove({ force: true });
+      }
+    }
   });
 
   it('replaces a container that is no longer running', async () => {

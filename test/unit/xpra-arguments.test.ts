@@ -41,6 +41,20 @@ describe('xpra arguments', () => {
     expect(auto.some((a) => a.startsWith('--min-quality='))).toBe(false);
   });
 
+  it('load one video encoder, H.264 for native clients, in auto and high; none in low', () => {
+    const videoEncoders = (quality: string) => xpraArguments({ ...base, quality } as SessionSpec).filter((a) => a.startsWith('--video-encoders='));
+    expect(videoEncoders('auto')).toEqual(['--video-encoders=x264']);
+    expect(videoEncoders('high')).toEqual(['--video-encoders=x264']);
+    expect(videoEncoders('low')).toEqual(['--video-encoders=none']);
+  });
+
+  it("size the largest screen by preset: 1080p for low, 2560x1600 for auto, 4K for high", () => {
+    const env = (quality: string) => sessionEnvironment({ ...base, quality, app: 'firefox' } as SessionSpec);
+    expect(env('low').HACKSTREAM_MAX_SCREEN).toBe('1920x1080');
+    expect(env('auto').HACKSTREAM_MAX_SCREEN).toBe('2560x1600');
+    expect(env('high').HACKSTREAM_MAX_SCREEN).toBe('3840x2160');
+  });
+
   it("give xpra a floor between a changing window's updates in auto (50 ms) and low (80 ms), none in high; Firefox's frame rate its own", () => {
     const env = (quality: string) => sessionEnvironment({ ...base, quality, app: 'firefox' } as SessionSpec);
     expect(env('auto')).toMatchObject({ XPRA_BATCH_ALWAYS: '1', XPRA_BATCH_MIN_DELAY: '50', XPRA_BATCH_EXPIRE_DELAY: '50', HACKSTREAM_SCROLLBARS: 'shown' });
