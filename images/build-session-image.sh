@@ -42,7 +42,8 @@ build_image() {
   fi
   log="$(mktemp /tmp/hackstream-image-build.XXXXXX.log)"
   echo "==> $what: building $tag from ${arg#*=} (a minute or two; log: $log)"
-  if ! DOCKER_BUILDKIT=0 docker build --build-arg "$arg" -t "$tag" -t "$target" "$dir" >"$log" 2>&1; then
+  # --force-rm: the classic builder otherwise keeps the container of a step that failed.
+  if ! DOCKER_BUILDKIT=0 docker build --force-rm --build-arg "$arg" -t "$tag" -t "$target" "$dir" >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     echo "error: docker build of $target failed (full log: $log)" >&2
     exit 1
