@@ -7,7 +7,11 @@
  *  - a session the user stopped while no worker ran ends when the next worker takes its workflow;
  *  - a session whose workflow was lost with the worker (terminated here, as an operator or a
  *    Temporal outage would) is the reconciler's: it unmounts the profile and ends the row.
+ * And a restart of the host as far as a test can make one: the worker, the session's container
+ * and the profile's mount (and with it its loop device) all gone at once, as a shutdown leaves
+ * them; the next worker ends the session and the profile is the user's again, with its data.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sessionWorkflowId } from '../../workflows/messages.js';
 import { startApiOn, type ApiUnderTest } from '../support/api-under-test.js';
 import { spawnControlPlane, type ControlPlaneProcess } from '../support/control-plane-process.js';
-import { execIn, sessionContainers } from '../support/docker.js';
+import { docker, execIn, sessionContainers } from '../support/docker.js';
 import { reconcileNow } from '../support/reconcile-pass.js';
 import { until } from '../support/until.js';
 
@@ -109,6 +113,38 @@ describe('a kill -9 of the worker during persistent sessions', () => {
       expect((await execIn(next.containerId, ['cat', '/home/hs/.mozilla/hackstream-profile/hs-mark'])).output.trim()).toBe(mark);
       await t.stopAndWait(user.token, next.id);
     }
+    expect(profileMounts()).toEqual([]);
+  });
+
+  it('keeps each profile, with its data, across a restart of the host: the next worker ends the session the shutdown stopped and the profile is free again', async () => {
+    worker ??= await startWorker();
+    const user = await t.newUser();
+    const s = await persistentFirefox(user.token);
+    expect((await execIn(s.containerId, ['sh', '-c', 'echo kept-across-restart > /home/hs/.mozilla/hackstream-profile/hs-mark'])).exitCode).toBe(0);
+    const [mount] = profileMounts();
+    expect(mount, 'the session has its profile mounted').toBeDefined();
+
+    // The shutdown: the worker gone, the engine stops the container (SIGTERM, then SIGKILL), and the
+    // host unmounts every file system, the profile's with its loop device (autoclear).
+    worker.proc.kill('SIGKILL');
+    await new Promise((r) => worker!.proc.once('exit', r));
+    worker = undefined;
+    await docker.getContainer(s.containerId).stop({ t: 5 });
+    execFileSync('umount', [mount!.split(' ')[4]!]);
+    expect(profileMounts()).toEqual([]);
+
+    // The host is up again: its platform starts, the session's workflow finds its container ended.
+    worker = await startWorker();
+    const ended = await until(`session ${s.id} ended by the new worker`, async () => {
+      const row = await stateOf(user.token, s.id);
+      return ['stopped', 'failed'].includes(row.state) ? row : null;
+    }, 120_000, 250);
+    expect(ended.reason, JSON.stringify(ended)).toEqual(expect.any(String));
+    expect(await sessionContainers(s.id)).toHaveLength(0);
+
+    const next = await persistentFirefox(user.token);
+    expect((await execIn(next.containerId, ['cat', '/home/hs/.mozilla/hackstream-profile/hs-mark'])).output.trim()).toBe('kept-across-restart');
+    await t.stopAndWait(user.token, next.id);
     expect(profileMounts()).toEqual([]);
   });
 });
