@@ -377,6 +377,7 @@ function serveBenchPage(world: OutsideWorldInfo, file: string): Promise<{ url: s
  * bench/client-probes.ts). An input whose frame never came within 5 s is counted as lost.
  */
 async function measureInput(t: ApiUnderTest, token: string, browser: IsolatedBrowser, url: string, quality: Quality) {
+  await untilHostQuiet(); // as measureScrolling
   const c = await create(t, token, { url, quality });
   const { tab, close } = await freshTab(browser);
   const key: number[] = [];
@@ -422,6 +423,9 @@ async function measureInput(t: ApiUnderTest, token: string, browser: IsolatedBro
 /** One preset: scroll for 10 s while the client watches, then wait for the last update. */
 async function measureScrolling(t: ApiUnderTest, token: string, browser: IsolatedBrowser, ingressBytes: () => number, scrollUrl: string, quality: Quality) {
   const SCROLL_S = 10;
+  // On a quiet host, as every start sample: the last part's teardown (hundreds of stand-ins after
+  // the capacity part) must not land in the scrolling window.
+  await untilHostQuiet();
   const scrollAt = Date.now() + 25_000;
   const c = await create(t, token, { url: `${scrollUrl}?scroll_at=${scrollAt}&seconds=${SCROLL_S}&speed=600`, quality });
   const container = await containerOf(c.id);
