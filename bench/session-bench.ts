@@ -36,8 +36,9 @@
  *   while the same page scrolls, at a Raspberry Pi Zero 2 class budget and unconfined, and the
  *   wall time of `hackstream list` on Node 18.
  *
- * Each start and end-to-end sample begins on a quiet host (bench/host-cpu.ts untilHostQuiet): the
- * pool's refill and the last sample's teardown are done, as on a host a user finds idle.
+ * Each start and end-to-end sample, each preset's input latency and each scrolling window begins
+ * on a quiet host (bench/host-cpu.ts untilHostQuiet): the pool's refill and the last sample's or
+ * part's teardown are done, as on a host a user finds idle.
  *
  * Chromium runs in a network namespace of its own (bench/isolated-browser.ts). Prints a table and
  * writes bench/results/session-bench.{json,md}.
@@ -423,8 +424,7 @@ async function measureInput(t: ApiUnderTest, token: string, browser: IsolatedBro
 /** One preset: scroll for 10 s while the client watches, then wait for the last update. */
 async function measureScrolling(t: ApiUnderTest, token: string, browser: IsolatedBrowser, ingressBytes: () => number, scrollUrl: string, quality: Quality) {
   const SCROLL_S = 10;
-  // On a quiet host, as every start sample: the last part's teardown (hundreds of stand-ins after
-  // the capacity part) must not land in the scrolling window.
+  // The last part's teardown (hundreds of stand-ins after the capacity part) is not the window's.
   await untilHostQuiet();
   const scrollAt = Date.now() + 25_000;
   const c = await create(t, token, { url: `${scrollUrl}?scroll_at=${scrollAt}&seconds=${SCROLL_S}&speed=600`, quality });
