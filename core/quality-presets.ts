@@ -22,9 +22,9 @@ export interface QualityPreset {
   html5Client: Record<string, string>;
   /**
    * The largest screen a client gets, WIDTHxHEIGHT (the image's entrypoint). Xvfb holds a
-   * framebuffer of this size in each session's memory from its start, 4 bytes a pixel: 32 MiB at
-   * 3840x2160, 16 at 2560x1600, 8 at 1920x1080. A client with a larger screen shows the session's
-   * windows at this size.
+   * framebuffer of this size in each session's memory from its start, 4 bytes a pixel
+   * (bench/results/idle-memory-ab-2026-12-05.md). A client with a larger screen shows the
+   * session's windows at this size.
    */
   maxScreen: `${number}x${number}`;
 }
@@ -42,8 +42,8 @@ function updateFloor(ms: number): Record<string, string> {
 
 /**
  * Video for the native client only (xpra 3.1's HTML5 client decodes none): H.264, which every
- * native client decodes. xpra loads each encoder it may use at its start, and VP8/VP9's alone is
- * 9 MiB of each session's memory (bench/results/idle-memory-ab-2026-12-05.md).
+ * native client decodes. xpra loads each encoder it may use at its start, each in every session's
+ * memory (bench/results/idle-memory-ab-2026-12-05.md).
  */
 const NATIVE_CLIENT_VIDEO = '--video-encoders=x264';
 
@@ -52,14 +52,14 @@ const NATIVE_CLIENT_VIDEO = '--video-encoders=x264';
  * changing, not by Firefox's frame rate: a key press or a click then shows on Firefox's next frame,
  * sent at once (bench/results/auto-display-rate-ab-2026-12-05.md).
  * `low`: JPEG only (cheap to decode, no video decoder needed), low quality at high speed,
- * bandwidth capped at 1 Mbit/s, at most 12 updates a second, no scrollbars, screens up to 1080p.
+ * bandwidth capped at 1 Mbit/s, at most 12 updates a second, no scrollbars.
  * `auto`: at most 20 updates a second; changes go at quality 70 and the region is sent again
  * lossless once it settles (xpra's auto-refresh). The encoder speed is held at 30: left to adapt,
  * it reaches 100 on a fast link, where xpra 3.1 sends the strips a scroll brings into view as raw
  * pixels (and PNG without compression); at 30 they go as WebP and compressed PNG, for a little
- * more server CPU (bench/results/auto-speed-ab-2026-12-04.md). Screens up to 2560x1600.
+ * more server CPU (bench/results/auto-speed-ab-2026-12-04.md).
  * `high`: lossy encodings kept near lossless, slower encoding allowed, every frame Firefox paints,
- * screens up to 4K.
+ * and the largest screens.
  */
 export const QUALITY_PRESETS: Record<Quality, QualityPreset> = {
   low: {

@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """Sets the virtual screen's size (WxH) before the app starts.
 
-Xvfb starts at its largest size (the quality preset's, the most a client can get); until a client attaches
-and xpra resizes the screen to the client's, a maximized Firefox would lay out and paint pages at
-that size: 9x the pixels of 1280x720, which made pre-warmed sessions' claims (the requested page
-loaded and painted) measurably slower.
+Xvfb starts at its largest size (the quality preset's: the most a client can get); until a
+client attaches and xpra resizes the screen to the client's, a maximized Firefox would lay out and
+paint pages at that size, many times the pixels of 1280x720, which made pre-warmed sessions'
+claims (the requested page loaded and painted) measurably slower.
 """
 import sys
 

@@ -17,8 +17,8 @@ rm -f "$profile/lock" "$profile/.parentlock"
 # the name Firefox maps its cache from (scriptCache-current.bin), so every session shares one copy
 # in the page cache instead of holding its own in its memory (the home is a tmpfs) or compiling
 # the scripts again (bench/results/firefox-script-cache-ab-2026-12-04.md). The directory is then
-# made read-only: Firefox would otherwise write a cache of its own there once it settles, a 13 MiB
-# file in each session's memory (bench/results/idle-memory-ab-2026-12-05.md). A persistent
+# made read-only: Firefox would otherwise write a cache of its own there once it settles, a copy
+# in each session's memory (bench/results/idle-memory-ab-2026-12-05.md). A persistent
 # profile has it read-only from its last session. The image's build runs this script before the
 # compiled scripts exist, to have Firefox make them.
 cache="$profile/startupCache"
