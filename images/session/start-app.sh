@@ -25,9 +25,7 @@ cache="$profile/startupCache"
 compiled=/usr/lib/hackstream/firefox-script-cache
 mkdir -p "$cache" && chmod u+w "$cache"
 if [ -e "$compiled/scriptCache.bin" ]; then
-  rm -f "$cache/scriptCache.bin" "$cache/scriptCache-child.bin"
-  ln -sf "$compiled/scriptCache.bin" "$cache/scriptCache-current.bin"
-  ln -sf "$compiled/scriptCache-child.bin" "$cache/scriptCache-child-current.bin"
+  for f in scriptCache scriptCache-child; do rm -f "$cache/$f.bin"; ln -sf "$compiled/$f.bin" "$cache/$f-current.bin"; done
   chmod a-w "$cache"
 fi
 cp /etc/hackstream/firefox-user.js "$profile/user.js"

@@ -54,11 +54,12 @@ afterAll(async () => {
   if (profileMounts().length === 0) rmSync(ownDir, { recursive: true, force: true });
 });
 
-/** This worker's profile mounts, as the host's mount table has them. */
+/** Where this worker's profiles are mounted, as the host's mount table has them. */
 const profileMounts = () =>
   readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
-    .filter((line) => line.split(' ')[4]?.startsWith(path.join(profilesDir, 'mounts')));
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((mountPoint) => mountPoint.startsWith(path.join(profilesDir, 'mounts')));
 
 async function persistentFirefox(token: string) {
   const created = await t.call('POST', '/v1/sessions', { token, body: { app: 'firefox', profile: 'persist' } });
@@ -130,7 +131,7 @@ describe('a kill -9 of the worker during persistent sessions', () => {
     await new Promise((r) => worker!.proc.once('exit', r));
     worker = undefined;
     await docker.getContainer(s.containerId).stop({ t: 5 });
-    execFileSync('umount', [mount!.split(' ')[4]!]);
+    execFileSync('umount', [mount!]);
     expect(profileMounts()).toEqual([]);
 
     // The host is up again: its platform starts, the session's workflow finds its container ended.

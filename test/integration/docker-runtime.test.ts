@@ -38,11 +38,16 @@ async function start(s: SessionSpec): Promise<SessionContainer> {
   return (await kit.start(s)).container;
 }
 
+/** A file of /proc for the container's xpra server process: its environment or its memory maps. */
+async function xpraServerProcFile(containerId: string, file: 'environ' | 'maps'): Promise<string> {
+  const read = await execIn(containerId, ['sh', '-c', `cat "/proc/$(pgrep -o -f "/usr/bin/xpra start")/${file}"`]);
+  expect(read.exitCode, read.output).toBe(0);
+  return read.output;
+}
+
 /** The environment the container's xpra server runs with (the quality preset's batching). */
 async function xpraServerEnvironment(containerId: string): Promise<string[]> {
-  const read = await execIn(containerId, ['sh', '-c', 'cat "/proc/$(pgrep -o -f "/usr/bin/xpra start")/environ"']);
-  expect(read.exitCode, read.output).toBe(0);
-  return read.output.split('\0');
+  return (await xpraServerProcFile(containerId, 'environ')).split('\0');
 }
 
 /** The largest screen the container's X server offers, as xrandr reports it ("W x H"). */
@@ -54,9 +59,8 @@ async function maxScreen(containerId: string): Promise<string | undefined> {
 
 /** The video encoders the container's xpra server loaded (its memory maps). */
 async function loadedVideoEncoders(containerId: string): Promise<string[]> {
-  const read = await execIn(containerId, ['sh', '-c', 'cat "/proc/$(pgrep -o -f "/usr/bin/xpra start")/maps"']);
-  expect(read.exitCode, read.output).toBe(0);
-  return [...new Set([...read.output.matchAll(/xpra\/codecs\/(enc_x264|enc_x265|enc_ffmpeg|vpx)\/encoder/g)].map((m) => m[1]!))].sort();
+  const maps = await xpraServerProcFile(containerId, 'maps');
+  return [...new Set([...maps.matchAll(/xpra\/codecs\/(enc_x264|enc_x265|enc_ffmpeg|vpx)\/encoder/g)].map((m) => m[1]!))].sort();
 }
 
 describe('DockerSessionRuntime', () => {

@@ -9,6 +9,9 @@ const base = {
 } as unknown as SessionSpec;
 
 describe('xpra arguments', () => {
+  /** The container's environment for a Firefox session of the preset. */
+  const env = (quality: string) => sessionEnvironment({ ...base, quality, app: 'firefox' } as SessionSpec);
+
   it('serve TLS with the session certificate and the one-time token check, never without it', () => {
     const args = xpraArguments(base);
     expect(args).toEqual(
@@ -49,14 +52,12 @@ describe('xpra arguments', () => {
   });
 
   it("size the largest screen by preset: 1080p for low, 2560x1600 for auto, 4K for high", () => {
-    const env = (quality: string) => sessionEnvironment({ ...base, quality, app: 'firefox' } as SessionSpec);
     expect(env('low').HACKSTREAM_MAX_SCREEN).toBe('1920x1080');
     expect(env('auto').HACKSTREAM_MAX_SCREEN).toBe('2560x1600');
     expect(env('high').HACKSTREAM_MAX_SCREEN).toBe('3840x2160');
   });
 
   it("give xpra a floor between a changing window's updates in auto (50 ms) and low (80 ms), none in high; Firefox's frame rate its own", () => {
-    const env = (quality: string) => sessionEnvironment({ ...base, quality, app: 'firefox' } as SessionSpec);
     expect(env('auto')).toMatchObject({ XPRA_BATCH_ALWAYS: '1', XPRA_BATCH_MIN_DELAY: '50', XPRA_BATCH_EXPIRE_DELAY: '50', HACKSTREAM_SCROLLBARS: 'shown' });
     expect(env('low')).toMatchObject({ XPRA_BATCH_ALWAYS: '1', XPRA_BATCH_MIN_DELAY: '80', XPRA_BATCH_EXPIRE_DELAY: '80', HACKSTREAM_SCROLLBARS: 'hidden' });
     expect(Object.keys(env('high')).filter((k) => k.startsWith('XPRA_'))).toEqual([]);
