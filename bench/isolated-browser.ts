@@ -1,32 +1,13 @@
 /**
- * Chromium in a network namespace of its own, for clean measurements on the Docker host.
- *
- * On the host itself, Chromium sees every Docker network that comes or goes (a pool refill, a
- * session stopping) and aborts its requests and WebSockets with ERR_NETWORK_CHANGED, which no
- * user on another machine ever sees. In a namespace with only loopback there is nothing to see;
- * each address the browser needs is a tunnel: a listener on the namespace's loopback, a Unix
- * socket (file system, shared), and a connection from this process to the real target. The
- * tunnel counts the bytes sent to the browser, which is what the client received.
+ * Chromium in a network namespace of its own (test/support/browser-namespace.ts), for clean
+ * measurements on the Docker host. Each address the browser needs is a tunnel: a listener on the
+ * namespace's loopback, a Unix socket, and a connection from this process to the real target. The
+ * tunnel counts the bytes sent to the browser, which is what the client received, and can delay
+ * them.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { chromiumPath } from '../test/support/paths.js';
-import { launchChromium, type TestBrowser } from '../test/support/browser.js';
-
-/** Listens on the namespace's loopback and hands each connection to a Unix socket. */
-const NS_FORWARDER = `
-const net = require('node:net');
-const [port, sock] = process.argv.slice(1);
-net.createServer((c) => {
-  const u = net.connect(sock);
-  c.pipe(u); u.pipe(c);
-  c.on('error', () => u.destroy()); u.on('error', () => c.destroy());
-  c.on('close', () => u.destroy()); u.on('close', () => c.destroy());
-}).listen(Number(port), '127.0.0.1', () => console.log('ready'));
-`;
+import { createBrowserNamespace } from '../test/support/browser-namespace.js';
+import { startChromium, type TestBrowser } from '../test/support/browser.js';
 
 export interface Tunnel {
   /** The port on the namespace's loopback. */
@@ -62,16 +43,9 @@ function relay(from: net.Socket, to: net.Socket, delay: () => number, onChunk: (
 }
 
 export async function launchIsolatedChromium(opts: { trustCaFile: string }): Promise<IsolatedBrowser> {
-  const ns = `hs-bench-${process.pid}`;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-netns-'));
-  execFileSync('ip', ['netns', 'add', ns]);
-  execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
-  const wrapper = path.join(dir, 'chromium');
-  writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ns} ${chromiumPath()} "$@"\n`);
-  chmodSync(wrapper, 0o755);
-  const children: ChildProcess[] = [];
+  const ns = createBrowserNamespace();
   const servers: net.Server[] = [];
-  const chromium = await launchChromium({ trustCaFile: opts.trustCaFile, executablePath: wrapper });
+  const chromium = await startChromium({ trustCaFile: opts.trustCaFile, executablePath: ns.chromium });
   let next = 0;
   let delayMs = 0;
 
@@ -82,7 +56,7 @@ export async function launchIsolatedChromium(opts: { trustCaFile: string }): Pro
     },
     async tunnel(target, port = target.port) {
       let bytes = 0;
-      const sock = path.join(dir, `t${next++}.sock`);
+      const sock = ns.socketPath(`t${next++}.sock`);
       const server = net.createServer((c) => {
         const t = net.connect(target.port, target.host);
         relay(c, t, () => delayMs);
@@ -95,20 +69,13 @@ export async function launchIsolatedChromium(opts: { trustCaFile: string }): Pro
       });
       await new Promise<void>((resolve) => server.listen(sock, resolve));
       servers.push(server);
-      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', NS_FORWARDER, String(port), sock], { stdio: ['ignore', 'pipe', 'inherit'] });
-      children.push(child);
-      await new Promise<void>((resolve, reject) => {
-        child.stdout.once('data', () => resolve());
-        child.once('exit', (code) => reject(new Error(`namespace forwarder exited (${code})`)));
-      });
+      await ns.forward(port, sock);
       return { port, bytesToBrowser: () => bytes };
     },
     async close() {
       await chromium.close();
-      for (const c of children) c.kill();
       for (const s of servers) s.close();
-      execFileSync('ip', ['netns', 'delete', ns]);
-      rmSync(dir, { recursive: true, force: true });
+      ns.close();
     },
   };
 }

@@ -18,7 +18,7 @@ import { generate } from 'otplib';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from 'vitest';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
-import { launchChromium, reloadOnHost, type TestBrowser } from '../support/browser.js';
+import { launchChromium, type TestBrowser } from '../support/browser.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { sessionSnapshotQuery } from '../../workflows/messages.js';
 import { openDatabase } from '../../core/db/orm.js';
@@ -375,7 +375,7 @@ describe('the dashboard, by clicking', () => {
     // Both tabs load at once, so both refresh at once (a fresh tab has no access token), five
     // times over; in between they also refresh on their own timers (tokens live 20 s).
     for (let round = 0; round < 5; round++) {
-      await Promise.all([reloadOnHost(first), reloadOnHost(second)]);
+      await Promise.all([first.reload(), second.reload()]);
       await Promise.all([first, second].map((p) => p.getByRole('heading', { level: 1, name: 'Sessions' }).waitFor()));
     }
     await new Promise((r) => setTimeout(r, (ACCESS_TOKEN_SECONDS + 5) * 1000));
@@ -383,7 +383,7 @@ describe('the dashboard, by clicking', () => {
       await page.getByRole('heading', { level: 1, name: 'Sessions' }).waitFor();
       await expect(page.getByRole('heading', { level: 1, name: 'Log in' }).count()).resolves.toBe(0);
       // An API call made now still works: the quota section shows the user's limit.
-      await reloadOnHost(page);
+      await page.reload();
       await page.getByText(/of \d+ sessions/).first().waitFor();
     }
     const reuse = await t.call('GET', `/v1/audit?user=${user.id}&action=token.reuse_detected`, { token: (await t.newUser('admin')).token });

@@ -141,8 +141,7 @@ describe('an edge node behind NAT', () => {
       expect(await onNode()).toHaveLength(1);
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
       const tab = await context.newPage();
-      const fresh = () => t.freshBrowserUrl(user.token, id);
-      const response = await openSessionWindow(tab, created.body.connect.browser.url, fresh, { check: windowShows, arg: { title: page.title, colour: PAGE_COLOUR } });
+      const response = await openSessionWindow(tab, created.body.connect.browser.url, { check: windowShows, arg: { title: page.title, colour: PAGE_COLOUR } });
       expect(response?.status()).toBe(200);
       // The node's session monitor saw the browser attach (it signals the workflow: active).
       await t.untilSessionState(user.token, id, 'active', 30_000);

@@ -81,13 +81,12 @@ describe('a session on a phone (Chromium mobile emulation)', () => {
     const created = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox', url: site.url } });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const id = created.body.session_id as string;
-    const fresh = () => t.freshBrowserUrl(user.token, id);
     const context = await browser.newContext({ ...PHONE });
     try {
       const tab = await context.newPage();
       // Shown, its pixels painted (xpra 3.1's client, laid out narrower than about 650 px, stops
       // painting a window after its first updates: images/session/bundle-html5-client.py).
-      await openSessionWindow(tab, created.body.connect.browser.url, fresh, { check: windowShows, arg: { title: 'phone ready', colour: PAGE_COLOUR } });
+      await openSessionWindow(tab, created.body.connect.browser.url, { check: windowShows, arg: { title: 'phone ready', colour: PAGE_COLOUR } });
       // The phone (412 px wide) shows the page laid out 720 px wide, scaled to fit its screen.
       const shown = await tab.evaluate<{ w: number; touch: boolean }>('({ w: window.innerWidth, touch: navigator.maxTouchPoints > 0 })');
       expect(shown.touch).toBe(true);

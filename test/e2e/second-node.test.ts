@@ -192,8 +192,7 @@ describe('a second session node on an engine of its own', () => {
     for (const s of [onBetaA, onAlphaWithPage]) {
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
       const tab = await context.newPage();
-      const fresh = () => t.freshBrowserUrl(s.token, s.id);
-      const response = await openSessionWindow(tab, s.body.connect.browser.url, fresh, { check: windowShows, arg: { title: page.title, colour: PAGE_COLOUR } });
+      const response = await openSessionWindow(tab, s.body.connect.browser.url, { check: windowShows, arg: { title: page.title, colour: PAGE_COLOUR } });
       expect(response?.status(), s.node).toBe(200);
       await context.close();
     }

@@ -124,7 +124,7 @@ describe('a Firefox session, end to end', () => {
     const pageErrors: string[] = [];
     tab.on('pageerror', (err) => pageErrors.push(err.message));
     // The page's title is Firefox's window title, and its colour fills the streamed window.
-    const response = await openSessionWindow(tab, session.connect.browser.url, () => t.freshBrowserUrl(user.token, session.session_id), {
+    const response = await openSessionWindow(tab, session.connect.browser.url, {
       check: windowShows,
       arg: { title: page.title, colour: PAGE_COLOUR },
     });
@@ -153,7 +153,7 @@ describe('a Firefox session, end to end', () => {
     // A reconnect in the same browser (the tab closed, a fresh descriptor) takes it from the cache.
     await tab.close();
     const reopened = await context.newPage();
-    await openSessionWindow(reopened, await t.freshBrowserUrl(user.token, session.session_id), () => t.freshBrowserUrl(user.token, session.session_id), {
+    await openSessionWindow(reopened, await t.freshBrowserUrl(user.token, session.session_id), {
       check: windowShows,
       arg: { title: page.title, colour: PAGE_COLOUR },
     });
@@ -245,7 +245,7 @@ describe('idle detection with a client attached', () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     try {
       const tab = await context.newPage();
-      await openSessionWindow(tab, created.body.connect.browser.url, () => t.freshBrowserUrl(user.token, id), { check: windowTitled, arg: page.title });
+      await openSessionWindow(tab, created.body.connect.browser.url, { check: windowTitled, arg: page.title });
       // Twice the idle timeout of pointer movement: the session must stay up.
       const until = Date.now() + 16_000;
       for (let i = 0; Date.now() < until; i++) {

@@ -65,16 +65,16 @@ async function start(token: string, body: Record<string, unknown> = {}) {
 const stop = (token: string, sessionId: string) => t.stopAndWait(token, sessionId);
 
 /** Opens the session in a tab and waits until Thunderbird's window is shown and painted. */
-async function openThunderbird(token: string, session: { id: string; url: string }): Promise<Page> {
+async function openThunderbird(session: { id: string; url: string }): Promise<Page> {
   const tab = await chromium.browser.newPage({ viewport: { width: 1280, height: 800 } });
-  await openSessionWindow(tab, session.url, () => t.freshBrowserUrl(token, session.id), { check: windowPainted, arg: { title: 'Mozilla Thunderbird', minColours: 6 } }, { attemptTimeoutMs: 60_000 });
+  await openSessionWindow(tab, session.url, { check: windowPainted, arg: { title: 'Mozilla Thunderbird', minColours: 6 } }, { timeoutMs: 60_000 });
   return tab;
 }
 
 /** Opens the session in a tab and waits until a window of Thunderbird's is shown (whatever view it restored). */
-async function attachThunderbird(token: string, session: { id: string; url: string }): Promise<Page> {
+async function attachThunderbird(session: { id: string; url: string }): Promise<Page> {
   const tab = await chromium.browser.newPage({ viewport: { width: 1280, height: 800 } });
-  await openSessionWindow(tab, session.url, () => t.freshBrowserUrl(token, session.id), { check: windowTitled, arg: 'Thunderbird' }, { attemptTimeoutMs: 60_000 });
+  await openSessionWindow(tab, session.url, { check: windowTitled, arg: 'Thunderbird' }, { timeoutMs: 60_000 });
   return tab;
 }
 
@@ -96,7 +96,7 @@ describe('a Thunderbird session', () => {
     expect(withUrl.body.error.message).toMatch(/url: thunderbird opens no page/);
 
     const session = await start(user.token);
-    const tab = await openThunderbird(user.token, session);
+    const tab = await openThunderbird(session);
     await tab.close();
 
     const info = await docker.getContainer(session.containerId).inspect();
@@ -136,7 +136,7 @@ describe('a Thunderbird session', () => {
     const name = `Ada${randomBytes(4).toString('hex')}`;
 
     const first = await start(alice.token, { profile: 'persist' });
-    const tab = await openThunderbird(alice.token, first);
+    const tab = await openThunderbird(first);
     const click = ([x, y]: readonly [number, number]) => tab.mouse.click(x, y);
     // The account hub opens over the window at the first start: close it, then open the address book.
     await until(
@@ -165,7 +165,7 @@ describe('a Thunderbird session', () => {
     // painted "Mozilla Thunderbird" window in the second session; openSessionWindow's error now
     // says what the client showed instead).
     const again = await start(alice.token, { profile: 'persist' });
-    await (await attachThunderbird(alice.token, again)).close();
+    await (await attachThunderbird(again)).close();
     expect(await addressBookHolds(again.containerId, name)).toBe(true);
     await stop(alice.token, again.id);
 

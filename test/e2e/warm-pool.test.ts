@@ -208,11 +208,7 @@ describe('the warm pool', () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     try {
       const tab = await context.newPage();
-      const fresh = async () => {
-        const res = await t.call('POST', `/v1/sessions/${id}/connect`, { token: user.token });
-        return String(res.body.connect.browser.url);
-      };
-      await openSessionWindow(tab, created.body.connect.browser.url, fresh, { check: windowShows, arg: { title: page.title, colour: PAGE_COLOUR } });
+      await openSessionWindow(tab, created.body.connect.browser.url, { check: windowShows, arg: { title: page.title, colour: PAGE_COLOUR } });
       // Firefox fills the tab: neither cut off nor streaming rows nobody sees.
       await tab.waitForFunction(windowFillsTab, undefined, { timeout: 15_000 });
     } finally {

@@ -29,12 +29,6 @@ let chromium: TestBrowser;
 let context: BrowserContext;
 const sessions: Array<{ id: string; origin: string; tab: Page }> = [];
 
-async function freshBrowserUrl(sessionId: string): Promise<string> {
-  const res = await t.call('POST', `/v1/sessions/${sessionId}/connect`, { token: user.token });
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
-  return String(res.body.connect.browser.url);
-}
-
 /** Starts a session and opens its HTML5 client in a tab of the shared browser context. */
 async function openSession(): Promise<(typeof sessions)[number]> {
   const created = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox' } });
@@ -42,7 +36,7 @@ async function openSession(): Promise<(typeof sessions)[number]> {
   const id = String(created.body.session_id);
   const s = { id, origin: t.sessionOrigin(id), tab: await context.newPage() };
   sessions.push(s);
-  const response = await openSessionWindow(s.tab, String(created.body.connect.browser.url), () => freshBrowserUrl(id), {
+  const response = await openSessionWindow(s.tab, String(created.body.connect.browser.url), {
     check: () => document.readyState === 'complete',
     arg: undefined,
   });

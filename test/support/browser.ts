@@ -2,12 +2,19 @@
  * Debian's Chromium driven by playwright-core (no browser download), trusting the HackStream CA
  * the way a user's browser would: through its NSS certificate database (a temporary HOME), not by
  * ignoring certificate errors.
+ *
+ * The tests' Chromium runs in a network namespace of its own (./browser-namespace.ts) and reaches
+ * the host through a SOCKS5 proxy in this process, loopback included: it sees the platform as a
+ * browser on another machine does, and none of the host's network changes.
  */
+import net from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createServer as createSocksServer } from '@pondwader/socks5-server';
 import { chromium, type Browser, type Page, type Response } from 'playwright-core';
+import { createBrowserNamespace } from './browser-namespace.js';
 import { chromiumPath } from './paths.js';
 import { clientWindows } from './xpra-page.js';
 
@@ -18,16 +25,13 @@ export interface TestBrowser {
 
 export interface ChromiumOptions {
   trustCaFile: string;
+  /** Default: Debian's Chromium on the host's network. */
   executablePath?: string;
-  /**
-   * Chromium's `--host-resolver-rules`, for sessions' browser hosts without DNS: e.g.
-   * `MAP *.web.sessions.example.org 127.0.0.1`. Not needed under `.localhost`, which Chromium
-   * itself resolves to loopback (the tests' default domain).
-   */
-  hostResolverRules?: string;
+  args?: string[];
 }
 
-export async function launchChromium(opts: ChromiumOptions): Promise<TestBrowser> {
+/** Chromium as configured, with the CA trusted; `close` also removes its temporary HOME. */
+export async function startChromium(opts: ChromiumOptions): Promise<TestBrowser> {
   const home = mkdtempSync(path.join(os.tmpdir(), 'hs-chromium-'));
   const nssdb = path.join(home, '.pki', 'nssdb');
   mkdirSync(nssdb, { recursive: true });
@@ -44,7 +48,7 @@ export async function launchChromium(opts: ChromiumOptions): Promise<TestBrowser
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      ...(opts.hostResolverRules ? [`--host-resolver-rules=${opts.hostResolverRules}`] : []),
+      ...(opts.args ?? []),
     ],
   });
   return {
@@ -56,91 +60,86 @@ export async function launchChromium(opts: ChromiumOptions): Promise<TestBrowser
   };
 }
 
+/** The proxy's port on the namespace's loopback. */
+const PROXY_PORT = 1080;
+
 /**
- * Waits until the host's network interfaces and addresses have not changed for `quietMs` (at most `maxMs`):
- * Chromium aborts requests in flight whenever they change, as they do while the warm pool starts
- * containers (a network and a bridge address each).
+ * A SOCKS5 proxy on a Unix socket that connects on the host. Chromium hands it host names
+ * unresolved; `localhost` and `*.localhost` (the tests' session domains) are loopback, as
+ * Chromium itself would resolve them.
  */
-async function untilInterfacesSettle(quietMs = 2000, maxMs = 30_000): Promise<void> {
-  const snapshot = () =>
-    JSON.stringify([readdirSync('/sys/class/net'), Object.entries(os.networkInterfaces()).map(([name, addrs]) => [name, addrs?.map((a) => a.address)])]);
-  const deadline = Date.now() + maxMs;
-  let last = snapshot();
-  let quietSince = Date.now();
-  while (Date.now() - quietSince < quietMs && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 200));
-    const now = snapshot();
-    if (now !== last) [last, quietSince] = [now, Date.now()];
+function hostProxy(sock: string): Promise<{ close(): void }> {
+  const server = createSocksServer();
+  server.setConnectionHandler((conn, sendStatus) => {
+    const name = conn.destAddress.toLowerCase();
+    const host = name === 'localhost' || name.endsWith('.localhost') ? '127.0.0.1' : name;
+    const upstream = net.connect(conn.destPort, host);
+    upstream.once('connect', () => {
+      sendStatus('REQUEST_GRANTED');
+      conn.socket.pipe(upstream);
+      upstream.pipe(conn.socket);
+    });
+    upstream.once('error', (err: NodeJS.ErrnoException) => {
+      if (upstream.connecting) sendStatus(err.code === 'ECONNREFUSED' ? 'CONNECTION_REFUSED' : 'HOST_UNREACHABLE');
+      conn.socket.destroy();
+    });
+    conn.socket.on('error', () => upstream.destroy());
+    conn.socket.on('close', () => upstream.destroy());
+    upstream.on('close', () => conn.socket.destroy());
+  });
+  return new Promise((resolve) => server.listen(sock, () => resolve({ close: () => server.close() })));
+}
+
+/** The tests' browser: Chromium isolated from the host's network, reaching it through the proxy. */
+export async function launchChromium(opts: { trustCaFile: string }): Promise<TestBrowser> {
+  const ns = createBrowserNamespace();
+  try {
+    const sock = ns.socketPath('socks.sock');
+    const proxy = await hostProxy(sock);
+    await ns.forward(PROXY_PORT, sock);
+    // `<-loopback>`: loopback names and addresses go through the proxy too (the host's loopback).
+    const started = await startChromium({
+      trustCaFile: opts.trustCaFile,
+      executablePath: ns.chromium,
+      args: [`--proxy-server=socks5://127.0.0.1:${PROXY_PORT}`, '--proxy-bypass-list=<-loopback>'],
+    });
+    return {
+      browser: started.browser,
+      async close() {
+        await started.close();
+        proxy.close();
+        ns.close();
+      },
+    };
+  } catch (err) {
+    ns.close();
+    throw err;
   }
 }
 
 /**
- * Reloads a page. On the Docker host, a session network that comes or goes (another test's
- * session still being torn down) makes Chromium abort the navigation with ERR_NETWORK_CHANGED,
- * which a user on another machine never sees: then it waits until the host's addresses settle and
- * reloads again, as a user would.
- */
-export async function reloadOnHost(page: Page, attempts = 3): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await page.reload();
-      return;
-    } catch (err) {
-      if (attempt >= attempts || !String(err).includes('ERR_NETWORK_CHANGED')) throw err;
-      await untilInterfacesSettle();
-    }
-  }
-}
-
-/**
- * Opens a session's browser URL and waits until `shown` holds in the page. When Chromium runs on
- * the Docker host itself, a new session's network interfaces settling can abort the navigation or
- * the client's WebSocket (ERR_NETWORK_CHANGED); then it waits until the host's addresses settle
- * and, as a user would, asks for a fresh link (the token may have been spent) and tries again. What the page logged is kept for the failure message.
+ * Opens a session's browser URL and waits until `shown` holds in the page. On failure, the error
+ * says what the client showed instead and what the page logged.
  */
 export async function openSessionWindow<A>(
   tab: Page,
-  firstUrl: string,
-  freshUrl: () => Promise<string>,
+  url: string,
   shown: { check: (arg: A) => boolean; arg: A },
-  opts: { attempts?: number; attemptTimeoutMs?: number } = {},
+  opts: { timeoutMs?: number } = {},
 ): Promise<Response | null> {
-  const attempts = opts.attempts ?? 3;
   const pageLog: string[] = [];
   tab.on('console', (m) => pageLog.push(`${m.type()}: ${m.text()}`));
   tab.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
-  // A request of the client aborted by a network change leaves the page broken: retry at once.
-  let broken: (reason: Error) => void = () => undefined;
-  tab.on('requestfailed', (req) => {
-    const error = req.failure()?.errorText ?? '';
-    if (error.includes('ERR_NETWORK_CHANGED')) broken(new Error(`${req.url().split('?')[0]} failed: ${error}`));
-  });
-  let url = firstUrl;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      // Each promise is raced against `failed`; the loser's later rejection is expected, not unhandled.
-      const failed = new Promise<never>((_resolve, reject) => (broken = reject));
-      const navigation = tab.goto(url);
-      const showing = navigation.then(() =>
-        tab.waitForFunction(shown.check as (arg: unknown) => boolean, shown.arg, { timeout: opts.attemptTimeoutMs ?? 30_000, polling: 250 }),
-      );
-      for (const p of [failed, navigation, showing]) p.catch(() => undefined);
-      await Promise.race([showing, failed]);
-      return await navigation;
-    } catch (err) {
-      if (attempt >= attempts) {
-        // What the client did show instead: its windows' titles and canvases' sizes.
-        const shownInstead = await tab.evaluate(clientWindows).catch((e: unknown) => `(could not read the page: ${String(e)})`);
-        throw new Error(`session window not shown after ${attempts} attempts: ${String(err)}\nthe client shows: ${JSON.stringify(shownInstead)}\npage log:\n${pageLog.slice(-40).join('\n')}`, {
-          cause: err,
-        });
-      }
-      process.stderr.write(
-        `openSessionWindow: attempt ${attempt} failed (${String(err).split('\n')[0]}); retrying with a fresh link; page log:\n  ${pageLog.slice(-15).join('\n  ')}\n`,
-      );
-      pageLog.length = 0;
-      await untilInterfacesSettle();
-      url = await freshUrl();
-    }
+  tab.on('requestfailed', (req) => pageLog.push(`request failed: ${req.url().split('?')[0]}: ${req.failure()?.errorText ?? ''}`));
+  try {
+    const response = await tab.goto(url);
+    await tab.waitForFunction(shown.check as (arg: unknown) => boolean, shown.arg, { timeout: opts.timeoutMs ?? 30_000, polling: 250 });
+    return response;
+  } catch (err) {
+    // What the client did show instead: its windows' titles and canvases' sizes.
+    const shownInstead = await tab.evaluate(clientWindows).catch((e: unknown) => `(could not read the page: ${String(e)})`);
+    throw new Error(`session window not shown: ${String(err)}\nthe client shows: ${JSON.stringify(shownInstead)}\npage log:\n${pageLog.slice(-40).join('\n')}`, {
+      cause: err,
+    });
   }
 }
