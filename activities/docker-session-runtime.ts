@@ -236,14 +236,23 @@ export class DockerSessionRuntime implements ContainerRuntime {
     });
   }
 
+  /**
+   * Only what differs is written: an update is the engine's configuration written to disk and a
+   * runc process, and concurrent ones wait on each other; a claimed warm container usually has
+   * its session's limits already (provisioning set them once its app was up).
+   */
   async updateLimits(containerId: string, r: SessionSpec['resources']): Promise<void> {
-    await this.docker.getContainer(containerId).update({
+    const wanted = {
       CpuShares: SESSION_CPU_SHARES,
       Memory: r.memoryMb * 1024 * 1024,
       MemorySwap: r.memoryMb * 1024 * 1024,
       NanoCpus: Math.round(r.cpus * 1e9),
       PidsLimit: r.pidsLimit,
-    });
+    };
+    const container = this.docker.getContainer(containerId);
+    const { HostConfig: current } = await container.inspect();
+    if (Object.entries(wanted).every(([key, value]) => current[key as keyof typeof wanted] === value)) return;
+    await container.update(wanted);
   }
 
   /** The address of a session's running container on its network, or null (no such container here, or not running). */
@@ -349,7 +358,7 @@ export class DockerSessionRuntime implements ContainerRuntime {
           // theirs, nobody waits for them.
           NanoCpus: pool ? Math.round(cpus * 1e9) : 0,
           // A container warmed for the pool starts at low CPU priority, so that filling the pool
-          // never slows the sessions people use (nor their claims); the claim restores it.
+          // never slows the sessions people use; provisioning restores it once the app is up.
           CpuShares: pool ? WARMING_CPU_SHARES : SESSION_CPU_SHARES,
           ShmSize: shmMb * 1024 * 1024,
           PidsLimit: pidsLimit,

@@ -88,8 +88,9 @@ export function containerStarter(deps: ContainerStartDeps) {
       const seconds = Math.max(0.1, Math.min(APP_WINDOW_WAIT_SECONDS, (deadline - Date.now()) / 1000));
       const notYet = await whyNotReady(spec, container.id, seconds);
       if (notYet === null) {
-        // The CPU quota the session's own start went without (docker-session-runtime.ts).
-        if (pool === undefined) await runtime.updateLimits(container.id, spec.resources);
+        // What the start went without (docker-session-runtime.ts): a session's CPU quota, a warm
+        // container's CPU priority. Set here, a claim by a user with the pool's limits has nothing to change.
+        await runtime.updateLimits(container.id, spec.resources);
         return container;
       }
       if (Date.now() > deadline) throw new NotReadyInTimeError(`session not ready after ${spec.timeouts.readySeconds}s: ${notYet.why}`);

@@ -76,6 +76,14 @@ async function waitForPool(size: number, seconds = 120): Promise<void> {
   throw new Error(`the pool did not reach ${size} ready containers in ${seconds}s (last: ${last})`);
 }
 
+/** How many times the engine updated the container's limits since `since` (seconds, with a fraction: the engine takes it). */
+async function engineUpdates(containerId: string, since: number): Promise<number> {
+  const stream = await docker.getEvents({ since, until: Date.now() / 1000 + 1, filters: { type: ['container'], event: ['update'], container: [containerId] } });
+  let text = '';
+  for await (const chunk of stream) text += String(chunk);
+  return text.split('\n').filter((line) => line.trim()).length;
+}
+
 /** The pool's ready list (what the API claims from): session id → container id. */
 async function readyList(): Promise<Map<string, string>> {
   const raws = await redis.lrange(poolReadyKey(taskQueue, config.node.id, POOL, config.apps['firefox']!.image), 0, -1);
@@ -119,7 +127,9 @@ describe('the warm pool', () => {
       const inspected = await docker.getContainer(containerId).inspect();
       expect(inspected.State.Running).toBe(true);
       expect(inspected.Config.Labels[LABELS.pool]).toBe(poolLabel(nodeTaskQueue(taskQueue, config.node.id), POOL));
-      expect(inspected.HostConfig.CpuShares).toBe(128); // warming never competes with sessions
+      // Warming started at a low CPU priority (never competing with sessions); once its app was up, a session's.
+      expect(inspected.HostConfig.CpuShares).toBe(1024);
+      expect(inspected.HostConfig.Memory).toBe(config.session.memoryMb * 1024 * 1024);
       // Certificate in place, token public key absent: the container's token check accepts nothing.
       expect((await execIn(containerId, ['test', '-e', `${SESSION_FILES_MOUNT}/${FILES.cert}`])).exitCode).toBe(0);
       expect((await execIn(containerId, ['test', '-e', `${SESSION_FILES_MOUNT}/${FILES.tokenPublicKey}`])).exitCode).not.toBe(0);
@@ -130,6 +140,7 @@ describe('the warm pool', () => {
     await waitForPool(2);
     const before = await readyList();
     const users = await Promise.all([t.newUser(), t.newUser(), t.newUser()]);
+    const since = Date.now() / 1000;
     const created = await Promise.all(
       users.map((u) => t.call('POST', '/v1/sessions', { token: u.token, body: { app: 'firefox', url: page.url } })),
     );
@@ -156,6 +167,7 @@ describe('the warm pool', () => {
       expect(inspected.HostConfig.Memory).toBe(1280 * 1024 * 1024);
       expect(inspected.HostConfig.NanoCpus).toBe(0.75e9);
       expect(inspected.HostConfig.CpuShares).toBe(1024);
+      expect(await engineUpdates(info!.Id, since)).toBe(1);
     }
 
     const text = await metrics();
@@ -175,6 +187,25 @@ describe('the warm pool', () => {
       expect(stopped.body.state).toBe('stopped');
       expect(await sessionContainers(c.body.session_id)).toHaveLength(0);
     }
+  });
+
+  it("changes nothing in the engine when the claiming user's limits are the pool's", async () => {
+    await waitForPool(2);
+    const admin = await t.newUser('admin');
+    const user = await t.newUser();
+    const s = config.session;
+    const patched = await t.call('PATCH', `/v1/users/${user.id}`, { token: admin.token, body: { quota: { memory_mb: s.memoryMb, cpus: s.cpus } } });
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+    const since = Date.now() / 1000;
+    const created = await t.call('POST', '/v1/sessions', { token: user.token, body: { app: 'firefox' } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.start).toBe('warm');
+    const [info] = await sessionContainers(created.body.session_id);
+    const inspected = await docker.getContainer(info!.Id).inspect();
+    expect(inspected.HostConfig).toMatchObject({ Memory: s.memoryMb * 1024 * 1024, NanoCpus: Math.round(s.cpus * 1e9), CpuShares: 1024 });
+    // The engine's own record: no update of the claimed container since the request.
+    expect(await engineUpdates(info!.Id, since)).toBe(0);
+    await t.stopAndWait(user.token, created.body.session_id);
   });
 
   it("lets an operator list the sessions in Temporal's UI without the pool's runs (the README's query)", async () => {

@@ -54,10 +54,10 @@ describe('waiting for the app window', () => {
     expect(limited).toEqual([{ id: 'c1', cpus: 0.5, afterWaits: 4 }]);
   });
 
-  it('leaves a pool container’s limits alone (it started within them; the claim sets the session’s)', async () => {
-    const { limited, provisioning } = provisioningWith(['shown']);
+  it('sets a pool container’s limits once its window is up (its CPU priority, lowered while it started), not before', async () => {
+    const { limited, provisioning } = provisioningWith(['no-window', 'shown']);
     await new MockActivityEnvironment().run(() => provisioning.startAndWaitReady(testSessionSpec('img:1'), 'pool-a'));
-    expect(limited).toEqual([]);
+    expect(limited).toEqual([{ id: 'c1', cpus: 0.5, afterWaits: 2 }]);
   });
 
   it('gives up at the session’s ready deadline, saying what was missing', async () => {
