@@ -5,6 +5,7 @@
  * already exists is kept (its name is the session's), one already gone counts as removed.
  */
 import { CoreV1Api, NetworkingV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { quantityToScalar } from '@kubernetes/client-node/dist/util.js';
 import { goneIsDone, keepExisting, statusOf } from './kube-api-calls.js';
 import { PodExec, type ExecResult } from './kube-pod-exec.js';
 import { resolveOpenings, type ResolvedOpening } from './session-firewall.js';
@@ -80,6 +81,19 @@ const POD_POLL_MS = 250;
 
 /** How long a removed pod's app gets to end before the cluster kills it (its app was asked to quit first). */
 const POD_DELETE_GRACE_SECONDS = 5;
+
+/**
+ * Whether a quantity the API server gives (in its canonical form: `1` for `1000m`, `1Gi` for
+ * `1024Mi`) is the one asked for; one it cannot read counts as different.
+ */
+function sameQuantity(current: string | undefined, wanted: string): boolean {
+  if (current === undefined) return false;
+  try {
+    return Number(quantityToScalar(current)) === Number(quantityToScalar(wanted));
+  } catch {
+    return false;
+  }
+}
 
 export class KubeSessionRuntime {
   private readonly core: CoreV1Api;
@@ -203,7 +217,7 @@ export class KubeSessionRuntime {
   async resize(sessionId: string, resources: SessionSpec['resources']): Promise<void> {
     const state = await this.podState(sessionId);
     const limits = kubeSessionLimits(resources);
-    if (!state || (state.limits.memory === limits.memory && state.limits.cpu === limits.cpu)) return;
+    if (!state || (sameQuantity(state.limits.memory, limits.memory) && sameQuantity(state.limits.cpu, limits.cpu))) return;
     await this.core.patchNamespacedPodResize(
       { namespace: this.placement.namespace, name: state.name, body: { spec: { containers: [{ name: KUBE_SESSION_CONTAINER, resources: { requests: limits, limits } }] } } },
       setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),

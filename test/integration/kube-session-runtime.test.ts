@@ -178,6 +178,20 @@ describe('the Kubernetes session runtime', () => {
     await runtime.removeSession(spec.sessionId);
   });
 
+  it('asks nothing of the cluster for a resize to the limits the pod has, however the API server writes them', async () => {
+    // 1000m and 1024Mi, which the API server keeps as 1 and 1Gi.
+    const spec = testSessionSpec('hackstream/session-firefox:test', { userId: 'pool' });
+    const resources = { ...spec.resources, memoryMb: 1024, cpus: 1 };
+    await runtime.ensureSession({ ...spec, resources }, { [FILES.cert]: 'CERT', [FILES.key]: 'KEY' }, 'kube-test.firefox-auto');
+    await until('the warm pod running', async () => ((await runtime.podState(spec.sessionId))?.ready ? true : null), 30_000);
+    const pod = await core.readNamespacedPod({ namespace: NAMESPACE, name: kubeSessionName(spec.sessionId) });
+    expect(pod.spec?.containers[0]?.resources?.limits).toEqual({ cpu: '1', memory: '1Gi' });
+    // This node's "kubelet" reports no resources (kwok): the API server refuses any resize of it.
+    await runtime.resize(spec.sessionId, resources);
+    await expect(runtime.resize(spec.sessionId, { ...resources, cpus: 0.5 })).rejects.toThrow(/without support for resize/);
+    await runtime.removeSession(spec.sessionId);
+  });
+
   it('makes a pod afresh when a retried start finds one that ended (it could never become ready)', async () => {
     const spec = testSessionSpec('hackstream/session-firefox:test');
     await runtime.ensureSession(spec, files);

@@ -93,9 +93,10 @@ function hostProxy(sock: string): Promise<{ close(): void }> {
 /** The tests' browser: Chromium isolated from the host's network, reaching it through the proxy. */
 export async function launchChromium(opts: { trustCaFile: string }): Promise<TestBrowser> {
   const ns = createBrowserNamespace();
+  let proxy: { close(): void } | undefined;
   try {
     const sock = ns.socketPath('socks.sock');
-    const proxy = await hostProxy(sock);
+    proxy = await hostProxy(sock);
     await ns.forward(PROXY_PORT, sock);
     // `<-loopback>`: loopback names and addresses go through the proxy too (the host's loopback).
     const started = await startChromium({
@@ -107,11 +108,12 @@ export async function launchChromium(opts: { trustCaFile: string }): Promise<Tes
       browser: started.browser,
       async close() {
         await started.close();
-        proxy.close();
+        proxy?.close();
         ns.close();
       },
     };
   } catch (err) {
+    proxy?.close();
     ns.close();
     throw err;
   }
