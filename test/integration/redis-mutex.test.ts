@@ -27,13 +27,16 @@ afterAll(async () => {
 
 describe('RedisMutex', () => {
   it('never lets two holders overlap, even when each holds it three times longer than the lease', async () => {
-    const mutexes = [0, 1, 2].map(() => new RedisMutex(connect(), { leaseMs: 300, waitMs: 20_000 }));
+    // A lease long enough that its renewal (every third of it) outlasts the stalls of a busy host:
+    // at 300 ms, a stall of 200 ms of this process or of Redis while the suite's other lane ran
+    // let a lease lapse, and the fence rightly refused its holder.
+    const mutexes = [0, 1, 2].map(() => new RedisMutex(connect(), { leaseMs: 1_000, waitMs: 20_000 }));
     const spans: Array<[number, number]> = [];
     await Promise.all(
       mutexes.map((m) =>
         m.withLock('quota:u-1', async (lock) => {
           const start = Date.now();
-          await new Promise((r) => setTimeout(r, 900));
+          await new Promise((r) => setTimeout(r, 3_000));
           await lock.assertHeld();
           spans.push([start, Date.now()]);
         }),
