@@ -11,25 +11,14 @@
  * Namespaces are named `hs-browser-<pid>-<n>`: one whose process is gone (a test run killed) is
  * removed by the next one made on this machine.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { forwardFromNamespace } from './namespace-forwarder.js';
 import { chromiumPath } from './paths.js';
 
 const PREFIX = 'hs-browser-';
-
-/** Listens on the namespace's loopback and hands each connection to a Unix socket. */
-const FORWARDER = `
-const net = require('node:net');
-const [port, sock] = process.argv.slice(1);
-net.createServer((c) => {
-  const u = net.connect(sock);
-  c.pipe(u); u.pipe(c);
-  c.on('error', () => u.destroy()); u.on('error', () => c.destroy());
-  c.on('close', () => u.destroy()); u.on('close', () => c.destroy());
-}).listen(Number(port), '127.0.0.1', () => console.log('ready'));
-`;
 
 export interface BrowserNamespace {
   /** An executable that runs Debian's Chromium inside the namespace, for playwright's `executablePath`. */
@@ -80,12 +69,7 @@ export function createBrowserNamespace(): BrowserNamespace {
     chromium,
     socketPath: (file) => path.join(dir, file),
     async forward(port, sock) {
-      const child = spawn('ip', ['netns', 'exec', name, process.execPath, '-e', FORWARDER, String(port), sock], { stdio: ['ignore', 'pipe', 'inherit'] });
-      forwarders.push(child);
-      await new Promise<void>((resolve, reject) => {
-        child.stdout.once('data', () => resolve());
-        child.once('exit', (code) => reject(new Error(`the forwarder to ${sock} in ${name} exited (${code})`)));
-      });
+      forwarders.push((await forwardFromNamespace(name, { host: '127.0.0.1', port }, sock)).forwarder);
     },
     close() {
       for (const child of forwarders) child.kill('SIGKILL');

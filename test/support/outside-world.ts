@@ -10,12 +10,12 @@
  * chain and Docker's masquerading, exactly as traffic to the internet would; sessions never reach
  * the host itself, so the pages tests open in a session are served from here (`serveOutside`).
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type RequestListener } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { forwardFromNamespace } from './namespace-forwarder.js';
 
 export const OUTSIDE = { publicHost: '198.51.100.7', metadata: '169.254.169.254', lanHost: '10.254.77.7' } as const;
 export const OUTSIDE_PORTS = [8099, 8100] as const;
@@ -26,18 +26,6 @@ export interface OutsideWorldInfo {
   publicHost: string;
 }
 
-/** Listens on the public address's port 0 in the namespace and hands each connection to a Unix socket. */
-const FORWARDER = `
-const net = require('node:net');
-const [host, sock] = process.argv.slice(1);
-const server = net.createServer((c) => {
-  const u = net.connect(sock);
-  c.pipe(u); u.pipe(c);
-  c.on('error', () => u.destroy()); u.on('error', () => c.destroy());
-  c.on('close', () => u.destroy()); u.on('close', () => c.destroy());
-}).listen(0, host, () => console.log('port ' + server.address().port));
-`;
-
 /**
  * Serves `handler` at http://<public address>:<port>/ in the outside world: an HTTP server in this
  * process on a Unix socket, and a forwarder in the namespace (file systems are shared).
@@ -47,17 +35,18 @@ export async function serveOutside(world: OutsideWorldInfo, handler: RequestList
   const sock = path.join(dir, 'http.sock');
   const server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(sock, resolve));
-  const forwarder = spawn('ip', ['netns', 'exec', world.netns, process.execPath, '-e', FORWARDER, world.publicHost, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const [first] = (await Promise.race([once(forwarder.stdout, 'data'), once(forwarder, 'exit')])) as [Buffer | number];
-  const port = /^port (\d+)/.exec(String(first))?.[1];
+  let forwarder: ChildProcess | undefined;
+  let port: number;
   const close = async () => {
-    forwarder.kill('SIGKILL');
+    forwarder?.kill('SIGKILL');
     await new Promise<void>((resolve) => server.close(() => resolve()));
     rmSync(dir, { recursive: true, force: true });
   };
-  if (!port) {
+  try {
+    ({ port, forwarder } = await forwardFromNamespace(world.netns, { host: world.publicHost, port: 0 }, sock));
+  } catch (err) {
     await close();
-    throw new Error(`the outside world's forwarder did not start (${String(first)})`);
+    throw err;
   }
   return { url: `http://${world.publicHost}:${port}/`, close };
 }
