@@ -16,7 +16,7 @@ import { SESSION_CLIENT_BUNDLE_PATH, XPRA_PORTS } from '../../core/ingress-names
 import { appCatalogFile } from '../support/app-catalog-file.js';
 import { startApiUnderTest, type ApiUnderTest } from '../support/api-under-test.js';
 import { launchChromium, openSessionWindow, type TestBrowser } from '../support/browser.js';
-import { docker, execIn, sessionContainers } from '../support/docker.js';
+import { containerEvents, docker, execIn, sessionContainers } from '../support/docker.js';
 import { PAGE_COLOUR, serveTestPage, type TestPage } from '../support/test-page.js';
 import { windowFillsTab, windowShows, windowTitled } from '../support/xpra-page.js';
 
@@ -62,17 +62,7 @@ async function execsIn(containerId: string, ms: number): Promise<string[]> {
   const since = Math.floor(Date.now() / 1000);
   await new Promise((r) => setTimeout(r, ms));
   const until = Math.ceil(Date.now() / 1000);
-  const stream = await docker.getEvents({ since, until, filters: { type: ['container'], container: [containerId], event: ['exec_create'] } });
-  const text = await new Promise<string>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    stream.on('error', reject);
-  });
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => String((JSON.parse(line) as { Action: string }).Action));
+  return containerEvents(containerId, 'exec_create', since, until);
 }
 
 async function waitForSession(t: ApiUnderTest, token: string, id: string, until: (s: any) => boolean, seconds: number): Promise<any> {

@@ -11,6 +11,21 @@ import { nodeTaskQueue } from '../../workflows/messages.js';
 
 export const docker = new Docker({ socketPath: process.env['HACKSTREAM_DOCKER_SOCKET'] ?? '/var/run/docker.sock' });
 
+/**
+ * The engine's own record of a container: its events of one kind between `since` and `until`
+ * (epoch seconds; a fraction is taken), each event's `Action` (`exec_create: sh -c …`, `update`).
+ */
+export async function containerEvents(containerId: string, event: string, since: number, until: number): Promise<string[]> {
+  const stream = await docker.getEvents({ since, until, filters: { type: ['container'], container: [containerId], event: [event] } });
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => String((JSON.parse(line) as { Action: string }).Action));
+}
+
 /** Session files as the worker writes them: owned by the session's user as the engine maps it. */
 export async function sessionFilesIn(root: string): Promise<SessionFiles> {
   return new SessionFiles(root, await sessionUserOnHost(docker, { required: true, remapUser: 'dockremap' }, createLogger({ level: 'error', service: 'test', json: false })));
