@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
+import PQueue from 'p-queue';
 import { launchOf, windowClassOf } from '../core/catalog.js';
 import { XPRA_SSL_PORT, XPRA_WS_PORT } from '../core/ingress-names.js';
 import type { SessionContainer, SessionSpec } from '../workflows/messages.js';
@@ -117,7 +118,18 @@ const hostRoutes = (): Array<{ network: string; prefix: number }> => {
   }
 };
 
+/**
+ * Sessions whose containers and network this runtime removes at once; more wait their turn. A
+ * stop of hundreds of sessions together (a drain, the capacity benchmark's teardown) otherwise
+ * asks the engine for as many removals as the worker runs activities at once. The engine does
+ * them one after another in its network controller all the same, and under such a burst dockerd
+ * 20.10 was seen to deadlock there, leaving containers no removal could take away.
+ */
+export const SESSION_REMOVALS_AT_ONCE = 4;
+
 export class DockerSessionRuntime implements ContainerRuntime {
+  private readonly removals = new PQueue({ concurrency: SESSION_REMOVALS_AT_ONCE });
+
   /** `stack`: the label every container and network made here carries (container-labels.ts). */
   constructor(
     private readonly docker: Docker,
@@ -205,7 +217,11 @@ export class DockerSessionRuntime implements ContainerRuntime {
     return quitByClosingWindows(() => this.exec(found.Id, close, 10_000).then((r) => r.exitCode, () => -1), exited, seconds);
   }
 
-  async removeSessionContainers(sessionId: string): Promise<number> {
+  removeSessionContainers(sessionId: string): Promise<number> {
+    return this.removals.add(() => this.removeSessionNow(sessionId));
+  }
+
+  private async removeSessionNow(sessionId: string): Promise<number> {
     const found = await this.docker.listContainers({ all: true, filters: { label: [sessionLabelFilter(sessionId)] } });
     for (const c of found) await this.removeContainer(c.Id);
     const networks = await this.docker.listNetworks({ filters: { label: [sessionLabelFilter(sessionId)] } });

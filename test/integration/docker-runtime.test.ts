@@ -1,7 +1,9 @@
 /** The Docker side of sessions against the real engine and the real session image. */
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { networkNameFor } from '../../activities/docker-session-runtime.js';
+import type Docker from 'dockerode';
+import { serializeLabels } from '../../activities/container-labels.js';
+import { DockerSessionRuntime, networkNameFor, SESSION_REMOVALS_AT_ONCE } from '../../activities/docker-session-runtime.js';
 import { ImageMissingError } from '../../activities/errors.js';
 import { SubnetPool } from '../../activities/subnet-pool.js';
 import { hasAppWindow } from '../../activities/xpra-info.js';
@@ -228,6 +230,50 @@ describe('DockerSessionRuntime', () => {
     expect(await runtime.logsTail(c.id, 5)).toBe('');
     const networks = await docker.listNetworks({ filters: { name: [networkNameFor(s.sessionId)] } });
     expect(networks).toEqual([]);
+  });
+
+  it('removes many sessions stopped together a few at a time, every one of them', async () => {
+    // The engine as the runtime sees it, counting the container removals it is asked for at once.
+    let inFlight = 0;
+    let peak = 0;
+    const counting = Object.create(docker, {
+      getContainer: {
+        value: (id: string) => {
+          const container = docker.getContainer(id);
+          const remove = container.remove.bind(container);
+          container.remove = async (opts?: object) => {
+            peak = Math.max(peak, ++inFlight);
+            try {
+              return await remove(opts);
+            } finally {
+              inFlight--;
+            }
+          };
+          return container;
+        },
+      },
+    }) as Docker;
+    const stack = `hs-test-removals-${process.pid}`;
+    const remover = new DockerSessionRuntime(counting, new SubnetPool('10.214.0.0/24'), stack);
+    const sessions = Array.from({ length: SESSION_REMOVALS_AT_ONCE * 3 }, () => spec());
+    // Running containers labelled as the sessions' (what is removed is found by its labels).
+    await Promise.all(
+      sessions.map(async (s) => {
+        const c = await docker.createContainer({
+          Image: image,
+          Entrypoint: ['sleep', 'infinity'],
+          User: '1000',
+          Labels: serializeLabels({ sessionId: s.sessionId, userId: s.userId, app: s.app, stack }),
+          HostConfig: { NetworkMode: 'none', Memory: 16 * 1024 * 1024 },
+        });
+        await c.start();
+      }),
+    );
+    const removed = await Promise.all(sessions.map((s) => remover.removeSessionContainers(s.sessionId)));
+    expect(removed).toEqual(sessions.map(() => 1));
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(SESSION_REMOVALS_AT_ONCE);
+    for (const s of sessions) expect(await sessionContainers(s.sessionId)).toEqual([]);
   });
 
   it('reports a missing image as the permanent ImageMissingError', async () => {
