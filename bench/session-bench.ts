@@ -898,6 +898,10 @@ async function main(): Promise<void> {
           );
         }
         rows.push(`| most live sessions one worker watches while cold starts stay within 25 % of the baseline's beside as many bare containers | ${capacity.max_watched_sessions} | | | |`);
+        if (capacity.teardown) {
+          const { sessions, ms, containers_left } = capacity.teardown;
+          rows.push(`| all ${sessions} stand-in sessions stopped together: stop signals → every workflow's teardown done; containers it left | ${ms} ms | | ${containers_left} left | ${sessions} |`);
+        }
       }
       if (ONLY.has('input')) {
         const latency: Record<string, Awaited<ReturnType<typeof measureInput>>> = {};

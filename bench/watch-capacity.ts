@@ -13,7 +13,9 @@
  * At each step (a number of stand-ins), over one window: the monitor's mean pass time (from the
  * worker's metrics), the sessions it says it watches, cold starts of real sessions through the
  * API, the worker process's CPU and memory, the Docker engine's and Temporal's CPU, and the
- * history events the stand-ins' workflows added.
+ * history events the stand-ins' workflows added. At the end, every stand-in is stopped at once (a
+ * drain or a mass stop): how long until every workflow's teardown is done, and how many containers
+ * it left for the benchmark to remove.
  *
  * The baseline, measured first in the same run: cold starts beside as many bare containers (the
  * same image and command, no session's labels, no row, no workflow: nothing for the worker to
@@ -157,6 +159,8 @@ export async function measureWatchCapacity(stack: TestStack, temporal: Client, u
   const standIns: Array<{ sessionId: string; containerId: string }> = [];
   const steps: CapacityStep[] = [];
   let stoppedBy: string | null = null;
+  /** All stand-ins stopped together at the end, as a drain or a mass stop does. */
+  let teardown: { sessions: number; ms: number; containers_left: number } | undefined;
 
   const addStandIn = async (): Promise<void> => {
     const spec: SessionSpec = testSessionSpec(image, {
@@ -241,6 +245,7 @@ export async function measureWatchCapacity(stack: TestStack, temporal: Client, u
     }
   } finally {
     opts.log(`watch capacity: stopping ${standIns.length} stand-in sessions (their workflows tear them down) ...`);
+    const teardownStarted = performance.now();
     await inParallel(standIns, async (s) => {
       await temporal.workflow
         .getHandle(sessionWorkflowId(s.sessionId))
@@ -253,13 +258,18 @@ export async function measureWatchCapacity(stack: TestStack, temporal: Client, u
         .result()
         .catch(() => undefined);
     });
+    const teardownMs = Math.round(performance.now() - teardownStarted);
     // Whatever a failed teardown left.
+    let left = 0;
     await inParallel(standIns, async (s) => {
       await docker
         .getContainer(s.containerId)
         .remove({ force: true })
+        .then(() => left++)
         .catch(() => undefined);
     });
+    teardown = { sessions: standIns.length, ms: teardownMs, containers_left: left };
+    opts.log(`watch capacity: teardown ${JSON.stringify(teardown)}`);
     await db.close();
   }
 
@@ -267,6 +277,6 @@ export async function measureWatchCapacity(stack: TestStack, temporal: Client, u
   // interval and cold starts stayed within a quarter of the baseline's beside as many bare
   // containers (the worker's share of any slowdown, not the host's).
   const fine = steps.filter((s) => s.watched >= s.sessions && s.monitor_pass_ms < config.session.activityPollSeconds * 1000 && s.cold_start_ms.p50 <= s.engine_only_cold_start_p50_ms * 1.25);
-  return { steps, engine_only: engineOnly, stopped_by: stoppedBy, max_watched_sessions: Math.max(0, ...fine.map((s) => s.sessions)), poll_seconds: config.session.activityPollSeconds, stand_in: 'session image running sleep, no network, 16 MiB; a real SessionWorkflow each (carried state: ready)' };
+  return { steps, engine_only: engineOnly, teardown, stopped_by: stoppedBy, max_watched_sessions: Math.max(0, ...fine.map((s) => s.sessions)), poll_seconds: config.session.activityPollSeconds, stand_in: 'session image running sleep, no network, 16 MiB; a real SessionWorkflow each (carried state: ready)' };
 }
 
