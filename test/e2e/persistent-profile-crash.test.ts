@@ -10,6 +10,8 @@
  * And a restart of the host as far as a test can make one: the worker, the session's container
  * and the profile's mount (and with it its loop device) all gone at once, as a shutdown leaves
  * them; the next worker ends the session and the profile is the user's again, with its data.
+ * And a loss of power: the profile's image as the disk holds it then (written and synced, but
+ * never unmounted: its journal not yet replayed), which the next mount recovers.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -145,6 +147,40 @@ describe('a kill -9 of the worker during persistent sessions', () => {
 
     const next = await persistentFirefox(user.token);
     expect((await execIn(next.containerId, ['cat', '/home/hs/.mozilla/hackstream-profile/hs-mark'])).output.trim()).toBe('kept-across-restart');
+    await t.stopAndWait(user.token, next.id);
+    expect(profileMounts()).toEqual([]);
+  });
+  it('keeps each profile, with its data, across a loss of power: the next mount replays the journal the image was left with', async () => {
+    worker ??= await startWorker();
+    const user = await t.newUser();
+    const s = await persistentFirefox(user.token);
+    expect((await execIn(s.containerId, ['sh', '-c', 'echo kept-across-power-loss > /home/hs/.mozilla/hackstream-profile/hs-mark'])).exitCode).toBe(0);
+    const [mount] = profileMounts();
+    expect(mount, 'the session has its profile mounted').toBeDefined();
+
+    // What the disk holds when the power goes: everything written so far reached it (a sync), but
+    // the file system was never unmounted. A copy of the image now is that disk.
+    const image = path.join(profilesDir, 'images', user.id, 'firefox.ext4');
+    const atPowerLoss = path.join(ownDir, 'at-power-loss.ext4');
+    execFileSync('sync');
+    execFileSync('cp', ['--sparse=always', image, atPowerLoss]);
+    expect(execFileSync('dumpe2fs', ['-h', atPowerLoss], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }), 'the image as the power loss left it').toMatch(/features:.*needs_recovery/);
+
+    // Everything stops at once; on the host's next start the disk is as it was when the power went.
+    worker.proc.kill('SIGKILL');
+    await new Promise((r) => worker!.proc.once('exit', r));
+    worker = undefined;
+    await docker.getContainer(s.containerId).kill();
+    execFileSync('umount', [mount!]);
+    execFileSync('cp', ['--sparse=always', atPowerLoss, image]);
+    rmSync(atPowerLoss);
+
+    worker = await startWorker();
+    await until(`session ${s.id} ended by the new worker`, async () => (['stopped', 'failed'].includes((await stateOf(user.token, s.id)).state) ? true : null), 120_000, 250);
+    expect(await sessionContainers(s.id)).toHaveLength(0);
+
+    const next = await persistentFirefox(user.token);
+    expect((await execIn(next.containerId, ['cat', '/home/hs/.mozilla/hackstream-profile/hs-mark'])).output.trim()).toBe('kept-across-power-loss');
     await t.stopAndWait(user.token, next.id);
     expect(profileMounts()).toEqual([]);
   });
