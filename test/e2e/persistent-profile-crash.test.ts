@@ -120,68 +120,77 @@ describe('a kill -9 of the worker during persistent sessions', () => {
   });
 
   it('keeps each profile, with its data, across a restart of the host: the next worker ends the session the shutdown stopped and the profile is free again', async () => {
-    worker ??= await startWorker();
-    const user = await t.newUser();
-    const s = await persistentFirefox(user.token);
-    expect((await execIn(s.containerId, ['sh', '-c', 'echo kept-across-restart > /home/hs/.mozilla/hackstream-profile/hs-mark'])).exitCode).toBe(0);
-    const [mount] = profileMounts();
-    expect(mount, 'the session has its profile mounted').toBeDefined();
-
-    // The shutdown: the worker gone, the engine stops the container (SIGTERM, then SIGKILL), and the
-    // host unmounts every file system, the profile's with its loop device (autoclear).
-    worker.proc.kill('SIGKILL');
-    await new Promise((r) => worker!.proc.once('exit', r));
-    worker = undefined;
-    await docker.getContainer(s.containerId).stop({ t: 5 });
-    execFileSync('umount', [mount!]);
-    expect(profileMounts()).toEqual([]);
-
-    // The host is up again: its platform starts, the session's workflow finds its container ended.
-    worker = await startWorker();
-    const ended = await until(`session ${s.id} ended by the new worker`, async () => {
-      const row = await stateOf(user.token, s.id);
-      return ['stopped', 'failed'].includes(row.state) ? row : null;
-    }, 120_000, 250);
-    expect(ended.reason, JSON.stringify(ended)).toEqual(expect.any(String));
-    expect(await sessionContainers(s.id)).toHaveLength(0);
-
-    const next = await persistentFirefox(user.token);
-    expect((await execIn(next.containerId, ['cat', '/home/hs/.mozilla/hackstream-profile/hs-mark'])).output.trim()).toBe('kept-across-restart');
-    await t.stopAndWait(user.token, next.id);
-    expect(profileMounts()).toEqual([]);
+    await profileAcrossHostDown('kept-across-restart', {
+      // The shutdown: the engine stops the container (SIGTERM, then SIGKILL), and the host
+      // unmounts every file system, the profile's with its loop device (autoclear).
+      down: async ({ containerId, mount }) => {
+        await docker.getContainer(containerId).stop({ t: 5 });
+        execFileSync('umount', [mount]);
+        expect(profileMounts()).toEqual([]);
+      },
+    });
   });
+
   it('keeps each profile, with its data, across a loss of power: the next mount replays the journal the image was left with', async () => {
-    worker ??= await startWorker();
-    const user = await t.newUser();
-    const s = await persistentFirefox(user.token);
-    expect((await execIn(s.containerId, ['sh', '-c', 'echo kept-across-power-loss > /home/hs/.mozilla/hackstream-profile/hs-mark'])).exitCode).toBe(0);
-    const [mount] = profileMounts();
-    expect(mount, 'the session has its profile mounted').toBeDefined();
-
-    // What the disk holds when the power goes: everything written so far reached it (a sync), but
-    // the file system was never unmounted. A copy of the image now is that disk.
-    const image = path.join(profilesDir, 'images', user.id, 'firefox.ext4');
     const atPowerLoss = path.join(ownDir, 'at-power-loss.ext4');
-    execFileSync('sync');
-    execFileSync('cp', ['--sparse=always', image, atPowerLoss]);
-    expect(execFileSync('dumpe2fs', ['-h', atPowerLoss], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }), 'the image as the power loss left it').toMatch(/features:.*needs_recovery/);
-
-    // Everything stops at once; on the host's next start the disk is as it was when the power went.
-    worker.proc.kill('SIGKILL');
-    await new Promise((r) => worker!.proc.once('exit', r));
-    worker = undefined;
-    await docker.getContainer(s.containerId).kill();
-    execFileSync('umount', [mount!]);
-    execFileSync('cp', ['--sparse=always', atPowerLoss, image]);
-    rmSync(atPowerLoss);
-
-    worker = await startWorker();
-    await until(`session ${s.id} ended by the new worker`, async () => (['stopped', 'failed'].includes((await stateOf(user.token, s.id)).state) ? true : null), 120_000, 250);
-    expect(await sessionContainers(s.id)).toHaveLength(0);
-
-    const next = await persistentFirefox(user.token);
-    expect((await execIn(next.containerId, ['cat', '/home/hs/.mozilla/hackstream-profile/hs-mark'])).output.trim()).toBe('kept-across-power-loss');
-    await t.stopAndWait(user.token, next.id);
-    expect(profileMounts()).toEqual([]);
+    await profileAcrossHostDown('kept-across-power-loss', {
+      // What the disk holds when the power goes: everything written so far reached it (a sync),
+      // but the file system was never unmounted. A copy of the image now is that disk.
+      beforeDown: ({ image }) => {
+        execFileSync('sync');
+        execFileSync('cp', ['--sparse=always', image, atPowerLoss]);
+        expect(execFileSync('dumpe2fs', ['-h', atPowerLoss], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }), 'the image as the power loss left it').toMatch(/features:.*needs_recovery/);
+      },
+      // Everything stops at once; on the host's next start the disk is as it was when the power went.
+      down: async ({ containerId, mount, image }) => {
+        await docker.getContainer(containerId).kill();
+        execFileSync('umount', [mount]);
+        execFileSync('cp', ['--sparse=always', atPowerLoss, image]);
+        rmSync(atPowerLoss);
+      },
+    });
   });
 });
+
+interface HostGoingDown {
+  containerId: string;
+  /** Where the profile is mounted for the session. */
+  mount: string;
+  /** The profile's image. */
+  image: string;
+}
+
+/**
+ * A persistent Firefox writes `mark` into its profile; `beforeDown` runs while all still runs;
+ * the host goes down: its worker killed (SIGKILL), then `down` (what else the host loses). The
+ * host is up again: its platform starts, the session's workflow finds its container ended, and the
+ * user's next persistent session has the mark; the profile is free again after it.
+ */
+async function profileAcrossHostDown(mark: string, host: { beforeDown?: (s: HostGoingDown) => void; down: (s: HostGoingDown) => Promise<void> }) {
+  worker ??= await startWorker();
+  const user = await t.newUser();
+  const s = await persistentFirefox(user.token);
+  expect((await execIn(s.containerId, ['sh', '-c', `echo ${mark} > /home/hs/.mozilla/hackstream-profile/hs-mark`])).exitCode).toBe(0);
+  const [mount] = profileMounts();
+  expect(mount, 'the session has its profile mounted').toBeDefined();
+  const going: HostGoingDown = { containerId: s.containerId, mount: mount!, image: path.join(profilesDir, 'images', user.id, 'firefox.ext4') };
+  host.beforeDown?.(going);
+
+  worker.proc.kill('SIGKILL');
+  await new Promise((r) => worker!.proc.once('exit', r));
+  worker = undefined;
+  await host.down(going);
+
+  worker = await startWorker();
+  const ended = await until(`session ${s.id} ended by the new worker`, async () => {
+    const row = await stateOf(user.token, s.id);
+    return ['stopped', 'failed'].includes(row.state) ? row : null;
+  }, 120_000, 250);
+  expect(ended.reason, JSON.stringify(ended)).toEqual(expect.any(String));
+  expect(await sessionContainers(s.id)).toHaveLength(0);
+
+  const next = await persistentFirefox(user.token);
+  expect((await execIn(next.containerId, ['cat', '/home/hs/.mozilla/hackstream-profile/hs-mark'])).output.trim()).toBe(mark);
+  await t.stopAndWait(user.token, next.id);
+  expect(profileMounts()).toEqual([]);
+}
