@@ -30,7 +30,7 @@ import { openDatabase } from '../core/db/orm.js';
 import { SessionRows } from '../core/session-rows.js';
 import { sessionWorkflowId, stopSignal, type CarriedState, type SessionSnapshot, type SessionSpec } from '../workflows/messages.js';
 import type { SessionWorkflow } from '../workflows/session-workflow.js';
-import { docker } from '../test/support/docker.js';
+import { docker, sleepingContainer } from '../test/support/docker.js';
 import { scrapedValue } from '../test/support/prometheus.js';
 import { testSessionSpec } from '../test/support/session-spec.js';
 import type { TestStack } from '../test/support/test-stack.js';
@@ -104,21 +104,6 @@ async function coldStartWindow(opts: CapacityOptions): Promise<number[]> {
   return starts;
 }
 
-/** A stand-in's container, or a bare one (no labels: the worker never sees it). */
-async function sleepingContainer(image: string, name: string, labels: Record<string, string>) {
-  const container = await docker.createContainer({
-    name,
-    Image: image,
-    Entrypoint: ['sleep', 'infinity'],
-    Cmd: [],
-    User: '1000',
-    Labels: labels,
-    HostConfig: { NetworkMode: 'none', Memory: 16 * MIB, CapDrop: ['ALL'], ReadonlyRootfs: true, SecurityOpt: ['no-new-privileges'] },
-  });
-  await container.start();
-  return container;
-}
-
 /** The baseline: cold starts beside 0, 100, … bare containers; they are removed at the end. */
 async function measureEngineOnly(image: string, opts: CapacityOptions): Promise<EngineStep[]> {
   const bare: string[] = [];
@@ -128,7 +113,7 @@ async function measureEngineOnly(image: string, opts: CapacityOptions): Promise<
       const missing = Array.from({ length: target - bare.length }, () => undefined);
       opts.log(`watch capacity, engine only: ${target} bare containers (adding ${missing.length}) ...`);
       await inParallel(missing, async () => {
-        bare.push((await sleepingContainer(image, `hackstream-bench-bare-${randomUUID()}`, {})).id);
+        bare.push((await sleepingContainer(image, {}, `hackstream-bench-bare-${randomUUID()}`)).id);
       });
       await sleep(5000);
       const before = { engine: engineMicros(), at: performance.now() };
@@ -168,7 +153,7 @@ export async function measureWatchCapacity(stack: TestStack, temporal: Client, u
       timeouts: { idleSeconds: 6 * 3600, connectSeconds: 6 * 3600, maxDurationSeconds: 8 * 3600, readySeconds: 60, activityPollSeconds: 5 },
     });
     const name = `hackstream-standin-${spec.sessionId}`;
-    const container = await sleepingContainer(image, name, serializeLabels({ sessionId: spec.sessionId, userId, app: 'firefox', stack: taskQueue }));
+    const container = await sleepingContainer(image, serializeLabels({ sessionId: spec.sessionId, userId, app: 'firefox', stack: taskQueue }), name);
     const now = Date.now();
     const snapshot: SessionSnapshot = {
       sessionId: spec.sessionId,

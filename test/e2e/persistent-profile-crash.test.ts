@@ -18,6 +18,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ProfileVolumes } from '../../activities/profile-volumes.js';
 import { sessionWorkflowId } from '../../workflows/messages.js';
 import { startApiOn, type ApiUnderTest } from '../support/api-under-test.js';
 import { spawnControlPlane, type ControlPlaneProcess } from '../support/control-plane-process.js';
@@ -173,7 +174,7 @@ async function profileAcrossHostDown(mark: string, host: { beforeDown?: (s: Host
   expect((await execIn(s.containerId, ['sh', '-c', `echo ${mark} > /home/hs/.mozilla/hackstream-profile/hs-mark`])).exitCode).toBe(0);
   const [mount] = profileMounts();
   expect(mount, 'the session has its profile mounted').toBeDefined();
-  const going: HostGoingDown = { containerId: s.containerId, mount: mount!, image: path.join(profilesDir, 'images', user.id, 'firefox.ext4') };
+  const going: HostGoingDown = { containerId: s.containerId, mount: mount!, image: new ProfileVolumes(profilesDir).imageOf({ userId: user.id, app: 'firefox' }) };
   host.beforeDown?.(going);
 
   worker.proc.kill('SIGKILL');

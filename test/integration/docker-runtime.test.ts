@@ -8,7 +8,7 @@ import { ImageMissingError } from '../../activities/errors.js';
 import { SubnetPool } from '../../activities/subnet-pool.js';
 import { hasAppWindow } from '../../activities/xpra-info.js';
 import type { SessionContainer, SessionSpec } from '../../workflows/messages.js';
-import { docker, execIn, sessionContainers, waitForApp } from '../support/docker.js';
+import { docker, execIn, sessionContainers, sleepingContainer, waitForApp } from '../support/docker.js';
 import { sessionContainerKit } from '../support/session-container.js';
 import { testSessionSpec } from '../support/session-spec.js';
 
@@ -257,18 +257,7 @@ describe('DockerSessionRuntime', () => {
     const remover = new DockerSessionRuntime(counting, new SubnetPool('10.214.0.0/24'), stack);
     const sessions = Array.from({ length: SESSION_REMOVALS_AT_ONCE * 3 }, () => spec());
     // Running containers labelled as the sessions' (what is removed is found by its labels).
-    await Promise.all(
-      sessions.map(async (s) => {
-        const c = await docker.createContainer({
-          Image: image,
-          Entrypoint: ['sleep', 'infinity'],
-          User: '1000',
-          Labels: serializeLabels({ sessionId: s.sessionId, userId: s.userId, app: s.app, stack }),
-          HostConfig: { NetworkMode: 'none', Memory: 16 * 1024 * 1024 },
-        });
-        await c.start();
-      }),
-    );
+    await Promise.all(sessions.map((s) => sleepingContainer(image, serializeLabels({ sessionId: s.sessionId, userId: s.userId, app: s.app, stack }))));
     const removed = await Promise.all(sessions.map((s) => remover.removeSessionContainers(s.sessionId)));
     expect(removed).toEqual(sessions.map(() => 1));
     expect(peak).toBeGreaterThan(0);

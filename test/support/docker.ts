@@ -12,6 +12,24 @@ import { nodeTaskQueue } from '../../workflows/messages.js';
 export const docker = new Docker({ socketPath: process.env['HACKSTREAM_DOCKER_SOCKET'] ?? '/var/run/docker.sock' });
 
 /**
+ * A running container of `image` that only sleeps (no network, 16 MiB, hardened as a session's),
+ * labelled `labels`: a session's stand-in where only its container's existence matters.
+ */
+export async function sleepingContainer(image: string, labels: Record<string, string>, name?: string): Promise<Docker.Container> {
+  const container = await docker.createContainer({
+    ...(name ? { name } : {}),
+    Image: image,
+    Entrypoint: ['sleep', 'infinity'],
+    Cmd: [],
+    User: '1000',
+    Labels: labels,
+    HostConfig: { NetworkMode: 'none', Memory: 16 * 2 ** 20, CapDrop: ['ALL'], ReadonlyRootfs: true, SecurityOpt: ['no-new-privileges'] },
+  });
+  await container.start();
+  return container;
+}
+
+/**
  * The engine's own record of a container: its events of one kind between `since` and `until`
  * (epoch seconds; a fraction is taken), each event's `Action` (`exec_create: sh -c …`, `update`).
  */
