@@ -24,10 +24,11 @@ HS_APT_RUNTIME=(docker.io redis-server debootstrap ca-certificates curl python3-
 # a pseudo-terminal) and xdotool (its dialogs' windows), Debian's packaging tools (the .deb,
 # its lint, the signed apt repository), and Prometheus (the operators' rules and dashboards
 # evaluated against the stack); for a real Kubernetes node: containerd, runc, the CNI plugins and ipset
-# (the kubelet is built from the Go module proxy: tools/k8s-control-plane).
+# (the kubelet is built from the Go module proxy: tools/k8s-control-plane); QEMU and cpio for a
+# virtual machine whose power a test cuts (tools/test-vm).
 HS_APT_TEST=(chromium libnss3-tools postgresql xpra xvfb xauth python3-pil python3-lz4
   zenity tmux xdotool dpkg-dev apt-utils gnupg lintian desktop-file-utils systemd prometheus
-  containerd runc containernetworking-plugins ipset)
+  containerd runc containernetworking-plugins ipset qemu-system-x86 cpio)
 
 ensure_apt_packages() {
   local missing=() p
@@ -122,6 +123,14 @@ ensure_oauth2_proxy() {
   say "oauth2-proxy for the tests (tools/oauth2-proxy)"
   bash "$HS_ROOT/tools/oauth2-proxy/build.sh" 2>&1 | { grep -v '^go: downloading' || true; } \
     || die "tools/oauth2-proxy/build.sh failed"
+}
+
+# --- a virtual machine for the tests that cut a host's power (tools/test-vm) ---------------------
+# Debian's kernel and busybox-static, downloaded from Debian's packages (not installed): seconds.
+
+ensure_test_vm() {
+  say "test VM: kernel and initramfs (tools/test-vm)"
+  bash "$HS_ROOT/tools/test-vm/build.sh" || die "tools/test-vm/build.sh failed"
 }
 
 # --- services ------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ ensure_python_tools
 ensure_go
 ensure_k8s_tools
 ensure_oauth2_proxy
+ensure_test_vm
 ensure_dockerd "$HS_ROOT/.data/logs"
 ensure_session_image
 ensure_tunnel_user

@@ -11,7 +11,9 @@
  * and the profile's mount (and with it its loop device) all gone at once, as a shutdown leaves
  * them; the next worker ends the session and the profile is the user's again, with its data.
  * And a loss of power: the profile's image as the disk holds it then (written and synced, but
- * never unmounted: its journal not yet replayed), which the next mount recovers.
+ * never unmounted: its journal not yet replayed), which the next mount recovers. The profile
+ * itself through a real power cut and a real restart of its host's kernel:
+ * test/integration/profile-host-restart.test.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
