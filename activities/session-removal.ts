@@ -60,7 +60,10 @@ export function sessionRemover(deps: SessionRemovalDeps): (sessionId: string) =>
     const appQuit = attached ? { quit: await deps.runtime.quitApp(sessionId, APP_QUIT_SECONDS), ms: Date.now() - quitStarted } : null;
     const removed = await deps.runtime.removeSessionContainers(sessionId);
     // Only once nothing writes to it: unmounted, it may be mounted for the user's next session.
-    const profile = attached ? await deps.profiles.detach(sessionId) : null;
+    // Asked even when nothing is mounted: a host that went down (a restart, a loss of power)
+    // unmounted the profile but left its mount point, which would otherwise be the reconciler's
+    // at every pass.
+    const profile = await deps.profiles.detach(sessionId);
     await deps.firewall.close(sessionId);
     await deps.files.remove(sessionId);
     if ('error' in revocation) {

@@ -191,6 +191,8 @@ async function profileAcrossHostDown(mark: string, host: { beforeDown?: (s: Host
   }, 120_000, 250);
   expect(ended.reason, JSON.stringify(ended)).toEqual(expect.any(String));
   expect(await sessionContainers(s.id)).toHaveLength(0);
+  // Nothing of it left for the reconciler either: not even the mount point the host left behind.
+  expect((await new ProfileVolumes(profilesDir).list()).map((m) => m.sessionId)).not.toContain(s.id);
 
   const next = await persistentFirefox(user.token);
   expect((await execIn(next.containerId, ['cat', '/home/hs/.mozilla/hackstream-profile/hs-mark'])).output.trim()).toBe(mark);

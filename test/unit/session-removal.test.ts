@@ -13,17 +13,18 @@ describe('sessionRemover', () => {
       routes: { remove: step('routes', undefined) },
       credentials: { revokeAll: step('credentials', 2) },
       runtime: { removeSessionContainers: step('containers', 1), quitApp: step('quit', appQuits) },
-      profiles: { isAttached: async () => profileAttached, detach: step('profile', { usedMb: 30, capMb: 1000 }) },
+      profiles: { isAttached: async () => profileAttached, detach: step('profile', profileAttached ? { usedMb: 30, capMb: 1000 } : null) },
       firewall: { close: step('firewall', undefined) },
       files: { remove: step('files', undefined) },
     });
     return { remove, calls };
   }
 
-  it('closes the doors first (routes, credentials), then removes the containers, the egress openings, then the files', async () => {
+  it('closes the doors first (routes, credentials), then removes the containers, a profile\'s mount point, the egress openings, then the files', async () => {
     const { remove, calls } = recording();
     expect(await remove('s-1')).toEqual({ removed: 1, revoked: 2 });
-    expect(calls).toEqual(['routes:s-1', 'credentials:s-1', 'containers:s-1', 'firewall:s-1', 'files:s-1']);
+    // The profile's step with nothing mounted: a mount point a host left when it went down.
+    expect(calls).toEqual(['routes:s-1', 'credentials:s-1', 'containers:s-1', 'profile:s-1', 'firewall:s-1', 'files:s-1']);
   });
 
   it('asks a persistent session\'s app to quit before its container goes, and unmounts its profile only after that', async () => {
@@ -53,6 +54,6 @@ describe('sessionRemover', () => {
   it('removes the container, its openings and files even when the credentials cannot be revoked, then fails to be retried', async () => {
     const { remove, calls } = recording('credentials');
     await expect(remove('s-1')).rejects.toMatchObject({ name: 'CredentialsNotRevokedError', message: /s-1 is removed but its browser credentials/ });
-    expect(calls).toEqual(['routes:s-1', 'credentials:s-1', 'containers:s-1', 'firewall:s-1', 'files:s-1']);
+    expect(calls).toEqual(['routes:s-1', 'credentials:s-1', 'containers:s-1', 'profile:s-1', 'firewall:s-1', 'files:s-1']);
   });
 });
