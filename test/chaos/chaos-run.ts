@@ -215,11 +215,12 @@ async function leftovers(stack: Stack): Promise<string[]> {
   const sessions = path.join(stack.dataDir, 'sessions');
   for (const d of existsSync(sessions) ? readdirSync(sessions) : []) if (!ready.has(d)) found.push(`key directory ${d}`);
   for (const key of await scanKeys(stack.redis, 'hackstream:credentials:*')) found.push(`credential index ${key}`);
-  // A persistent profile still mounted for a session that has ended.
-  const mounts = `${path.join(stack.dataDir, 'profiles', 'mounts')}/`;
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const point = line.split(' ')[4] ?? '';
-    if (point.startsWith(mounts)) found.push(`profile mount ${point.slice(mounts.length)}`);
+  // A persistent profile's mount point of a session that has ended: still mounted, or left behind
+  // (the reconciler would find it at every pass).
+  const mounts = path.join(stack.dataDir, 'profiles', 'mounts');
+  const mounted = new Set(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((line) => line.split(' ')[4] ?? ''));
+  for (const d of existsSync(mounts) ? readdirSync(mounts) : []) {
+    found.push(`profile mount point ${d}${mounted.has(path.join(mounts, d)) ? ' (mounted)' : ''}`);
   }
   return found;
 }
