@@ -68,8 +68,9 @@ export class TestVm {
   boot(script: string): VmBoot {
     if (this.running) throw new Error('the machine is already running');
     writeFileSync(path.join(this.dir, 'run.sh'), script);
+    // One processor: emulating a second would take the other core from the suite's other lane.
     const qemu = spawn('qemu-system-x86_64', [
-      '-accel', 'tcg', '-cpu', 'max', '-m', '1024', '-smp', '2',
+      '-accel', 'tcg', '-cpu', 'max', '-m', '1024', '-smp', '1',
       '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
       '-kernel', path.join(VM_DIR, 'vmlinuz'), '-initrd', path.join(VM_DIR, 'initramfs.gz'),
       '-append', `console=ttyS0 quiet panic=-1 hs.dir=${this.dir}`,
