@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from './paths.js';
+import { until } from './until.js';
 
 const VM_DIR = process.env.HACKSTREAM_TEST_VM_DIR ?? path.join(REPO_ROOT, '.tools', 'test-vm');
 /** What the machine's init prints on the console (tools/test-vm/init.sh). */
@@ -83,29 +84,29 @@ export class TestVm {
     let output = '';
     qemu.stdout.on('data', (d: Buffer) => (output += d.toString()));
     qemu.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    // Closed: exited, and everything it printed read.
+    let closed = false;
     const exited = new Promise<void>((resolve) => qemu.once('close', () => {
+      closed = true;
       this.running = null;
       resolve();
     }));
-    const withDeadline = <T>(what: string, timeoutMs: number, done: Promise<T>): Promise<T> => {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the test VM: timed out after ${timeoutMs} ms waiting for ${what}; its console:\n${output}`)), timeoutMs);
+    // A whole line: the report is complete once its newline is there.
+    const reported = () => new RegExp(`^${REPORT}.*\\r?\\n`, 'm').test(output);
+    const waitUntil = (what: string, done: () => boolean, timeoutMs: number) =>
+      until(what, () => (done() ? true : null), timeoutMs, 100).catch((err: Error) => {
+        throw new Error(`${err.message}; its console:\n${output}`);
       });
-      return Promise.race([done, late]).finally(() => clearTimeout(timer));
-    };
     return {
-      report: (timeoutMs) =>
-        withDeadline('a report', timeoutMs, new Promise<Record<string, unknown>>((resolve, reject) => {
-          const check = () => {
-            // A whole line: the report is complete once its newline is there.
-            if (new RegExp(`^${REPORT}.*\\r?\\n`, 'm').test(output)) return resolve(reportOf(output));
-            if (qemu.exitCode !== null || qemu.signalCode !== null) return reject(new Error(`the test VM stopped before it reported; its console:\n${output}`));
-            setTimeout(check, 100);
-          };
-          check();
-        })),
-      stopped: (timeoutMs) => withDeadline('it to stop', timeoutMs, exited).then(() => ({ orderly: output.includes(BOOTED) && output.includes(ORDERLY_END), console: output })),
+      report: async (timeoutMs) => {
+        await waitUntil('the test VM to report', () => reported() || closed, timeoutMs);
+        if (!reported()) throw new Error(`the test VM stopped before it reported; its console:\n${output}`);
+        return reportOf(output);
+      },
+      stopped: async (timeoutMs) => {
+        await waitUntil('the test VM to stop', () => closed, timeoutMs);
+        return { orderly: output.includes(BOOTED) && output.includes(ORDERLY_END), console: output };
+      },
       powerCut: async () => {
         qemu.kill('SIGKILL');
         await exited;
