@@ -21,7 +21,7 @@ import { chmod, mkdir, readdir, readFile, rename, rm, rmdir, stat, statfs, trunc
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { MIN_PROFILE_MB, type App } from '../core/catalog.js';
-import { modifiedAt } from '../core/atomic-file.js';
+import { modifiedAt, removeOlderThan } from '../core/atomic-file.js';
 import { ProfileInUseError } from './errors.js';
 import { SESSION_UID, type FileOwner } from './session-files.js';
 
@@ -58,6 +58,13 @@ export function mountSources(mountinfo: string): Map<string, string> {
     return point ? [[unescapeMountField(point), unescapeMountField(source ?? '')]] : [];
   }));
 }
+
+/**
+ * How old a temporary image must be before it counts as left by a make that was cut short (a
+ * crash, a loss of power): far longer than any make takes, so a retried start never removes the
+ * image another attempt is still making.
+ */
+const STALE_MAKE_MS = 10 * 60_000;
 
 /** How long a detach waits for the kernel to free the profile's loop device after the unmount. */
 const LOOP_FREE_TIMEOUT_MS = 10_000;
@@ -162,13 +169,17 @@ export class ProfileVolumes {
   }
 
   /**
-   * A new image appears complete or not at all: made under a temporary name, then renamed. An
+   * A new image appears complete or not at all: made under a temporary name, then renamed (one
+   * that a crash left under its temporary name is removed once surely nobody's). An
    * image smaller than the cap (the quota was raised) is grown, with its file system, before it
    * is mounted (never shrunk: that could lose data).
    */
   private async ensureImage(image: string, capMb: number): Promise<void> {
     await mkdir(this.root, { recursive: true, mode: 0o700 });
     await mkdir(path.dirname(image), { recursive: true, mode: 0o700 });
+    const tmpPrefix = `${path.basename(image)}.tmp-`;
+    const temporary = (await readdir(path.dirname(image))).filter((name) => name.startsWith(tmpPrefix));
+    await removeOlderThan(path.dirname(image), temporary, STALE_MAKE_MS);
     const current = await stat(image).catch(() => null);
     if (current) {
       if (current.size >= capMb * MB) return;
@@ -180,7 +191,7 @@ export class ProfileVolumes {
       await run('resize2fs', [image]);
       return;
     }
-    const tmp = `${image}.tmp-${process.pid}-${Date.now()}`;
+    const tmp = path.join(path.dirname(image), `${tmpPrefix}${process.pid}-${Date.now()}`);
     try {
       await writeFile(tmp, '', { mode: 0o600 });
       await truncate(tmp, capMb * MB);

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -99,6 +99,20 @@ describe('a persistent profile volume', () => {
     await volumes.detach(first.sessionId);
     expect(await volumes.remove({ userId, app: 'firefox' })).toBe(true);
     expect(await volumes.remove({ userId, app: 'firefox' })).toBe(false);
+  });
+
+  it('removes a temporary image a make cut short left behind, once it is old enough to be no other make\'s', async () => {
+    const userId = randomUUID();
+    const image = volumes.imageOf({ userId, app: 'firefox' });
+    mkdirSync(path.dirname(image), { recursive: true });
+    // A crash's, an hour ago; another attempt's, under way; another app's profile's own, left alone.
+    const [stale, underWay, otherApp] = [`${image}.tmp-1-1`, `${image}.tmp-2-2`, path.join(path.dirname(image), 'thunderbird.ext4.tmp-3-3')];
+    for (const f of [stale, underWay, otherApp]) writeFileSync(f, '');
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    for (const f of [stale, otherApp]) utimesSync(f, anHourAgo, anHourAgo);
+    const p = await attach(userId, 24);
+    expect(readdirSync(path.dirname(image)).sort()).toEqual(['firefox.ext4', path.basename(underWay), path.basename(otherApp)].sort());
+    await volumes.detach(p.sessionId);
   });
 
   it('grows when the quota grew, keeping its data', async () => {
