@@ -176,10 +176,11 @@ export class ProfileVolumes {
    */
   private async ensureImage(image: string, capMb: number): Promise<void> {
     await mkdir(this.root, { recursive: true, mode: 0o700 });
-    await mkdir(path.dirname(image), { recursive: true, mode: 0o700 });
+    const dir = path.dirname(image);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     const tmpPrefix = `${path.basename(image)}.tmp-`;
-    const temporary = (await readdir(path.dirname(image))).filter((name) => name.startsWith(tmpPrefix));
-    await removeOlderThan(path.dirname(image), temporary, STALE_MAKE_MS);
+    const temporary = (await readdir(dir)).filter((name) => name.startsWith(tmpPrefix));
+    await removeOlderThan(dir, temporary, STALE_MAKE_MS);
     const current = await stat(image).catch(() => null);
     if (current) {
       if (current.size >= capMb * MB) return;
@@ -191,7 +192,7 @@ export class ProfileVolumes {
       await run('resize2fs', [image]);
       return;
     }
-    const tmp = path.join(path.dirname(image), `${tmpPrefix}${process.pid}-${Date.now()}`);
+    const tmp = path.join(dir, `${tmpPrefix}${process.pid}-${Date.now()}`);
     try {
       await writeFile(tmp, '', { mode: 0o600 });
       await truncate(tmp, capMb * MB);
