@@ -9,24 +9,50 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TASK_QUEUE } from '../../core/config.js';
 import { DEFAULT_NODE_ID } from '../../core/node-names.js';
-import { removePoolContainers } from '../support/docker.js';
+import { execIn, removePoolContainers, sessionContainers } from '../support/docker.js';
 import { httpsRequest } from '../support/https-client.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { freePort } from '../support/ports.js';
+import { until } from '../support/until.js';
 import { openEntries, PUBLIC_BY_DESIGN } from '../security/files-at-rest.js';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hs-quickstart-'));
 let env: NodeJS.ProcessEnv = {};
+/** The admin account the first up.sh printed. */
+let admin = { username: '', password: '' };
+/** Sessions a test here started: a failed test leaves them to afterAll, whose down.sh would not end them. */
+const ownSessions: string[] = [];
 
 function run(script: string): { status: number | null; output: string } {
   const res = spawnSync(path.join(REPO_ROOT, 'stack', script), [], { env, encoding: 'utf8', timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] });
   return { status: res.status, output: `${res.stdout}${res.stderr}` };
 }
 
+/** Best effort, through the API: each of `ownSessions` asked to stop, and given a minute to end. */
+async function stopOwnSessions(): Promise<void> {
+  const caFile = path.join(dataDir, 'ca', 'ca.pem');
+  const origin = `https://localhost:${env['HACKSTREAM_PUBLIC_PORT']}`;
+  const login = await httpsRequest(`${origin}/v1/login`, { caFile, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(admin) }).catch(() => null);
+  if (login?.status !== 200) return;
+  const headers = { authorization: `Bearer ${String(JSON.parse(login.text).access_token)}` };
+  for (const id of ownSessions) {
+    await httpsRequest(`${origin}/v1/sessions/${id}/stop`, { caFile, method: 'POST', headers }).catch(() => null);
+    await until(`session ${id} ended`, async () => ((await sessionContainers(id)).length === 0 ? true : null), 60_000, 500).catch(() => undefined);
+  }
+}
+
 const SERVICES = ['redis', 'temporal', 'traefik', 'api', 'worker', 'node-gateway'];
+const alive = (pid: string | undefined) => {
+  try {
+    return pid !== undefined && process.kill(Number(pid), 0);
+  } catch {
+    return false;
+  }
+};
 const pids = () => Object.fromEntries(SERVICES.map((name) => [name, readFileSync(path.join(dataDir, 'run', `${name}.pid`), 'utf8').trim()]));
 
 afterAll(async () => {
+  if (ownSessions.length > 0) await stopOwnSessions();
   if (env['HACKSTREAM_DATA_DIR']) run('down.sh');
   rmSync(dataDir, { recursive: true, force: true });
   // The worker killed with kill -9 below may have been making warm containers: owned by no
@@ -65,6 +91,7 @@ describe('stack/up.sh', () => {
     expect(first.output).toContain(`Temporal UI:  http://127.0.0.1:${ui}`);
     const credentials = /Admin:\s+(\S+) \/ (\S+)/.exec(first.output);
     expect(credentials, first.output).not.toBeNull();
+    admin = { username: credentials![1]!, password: credentials![2]! };
     const before = pids();
 
     const second = run('up.sh');
@@ -115,13 +142,6 @@ describe('stack/up.sh', () => {
   it('restarts within seconds each component killed with kill -9, and rotates the logs', async () => {
     const caFile = path.join(dataDir, 'ca', 'ca.pem');
     const ingress = env['HACKSTREAM_PUBLIC_PORT'];
-    const alive = (pid: string | undefined) => {
-      try {
-        return pid !== undefined && process.kill(Number(pid), 0);
-      } catch {
-        return false;
-      }
-    };
     const pidOf = (name: string) => (existsSync(path.join(dataDir, 'run', `${name}.pid`)) ? readFileSync(path.join(dataDir, 'run', `${name}.pid`), 'utf8').trim() : undefined);
     const before = pids();
     const killedAt = Date.now();
@@ -150,5 +170,64 @@ describe('stack/up.sh', () => {
     expect(existsSync(`${apiLog}.1`), 'api.log was not rotated').toBe(true);
     expect(statSync(`${apiLog}.1`).size).toBeGreaterThan(1500 * 1024);
     expect(statSync(apiLog).size).toBeLessThan(1024 * 1024);
+  });
+
+  it('keeps a persistent session and its profile through a restart of the whole platform (stack/down.sh, then stack/up.sh)', async () => {
+    const caFile = path.join(dataDir, 'ca', 'ca.pem');
+    const origin = `https://localhost:${env['HACKSTREAM_PUBLIC_PORT']}`;
+    const login = async () => {
+      const res = await httpsRequest(`${origin}/v1/login`, { caFile, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(admin) });
+      expect(res.status, res.text).toBe(200);
+      return String(JSON.parse(res.text).access_token);
+    };
+    const call = async (token: string, method: string, route: string, body?: unknown) => {
+      const res = await httpsRequest(`${origin}${route}`, {
+        caFile, method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: res.text ? JSON.parse(res.text) : undefined };
+    };
+    const persistentFirefox = async (token: string) => {
+      const created = await call(token, 'POST', '/v1/sessions', { app: 'firefox', profile: 'persist' });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      const [container] = await sessionContainers(created.body.session_id);
+      ownSessions.push(String(created.body.session_id));
+      return { id: String(created.body.session_id), containerId: container!.Id };
+    };
+    const stateOf = async (token: string, id: string) => String((await call(token, 'GET', `/v1/sessions/${id}`)).body?.state);
+    const stop = async (token: string, id: string) => {
+      expect([200, 202]).toContain((await call(token, 'POST', `/v1/sessions/${id}/stop`)).status);
+      await until(`session ${id} stopped`, async () => ((await stateOf(token, id)) === 'stopped' ? true : null), 120_000, 250);
+      ownSessions.splice(ownSessions.indexOf(id), 1);
+    };
+    const mark = '/home/hs/.mozilla/hackstream-profile/hs-mark';
+
+    let token = await login();
+    const s = await persistentFirefox(token);
+    expect((await execIn(s.containerId, ['sh', '-c', `echo kept-across-platform-restart > ${mark} && sync`])).exitCode).toBe(0);
+    const served = await stateOf(token, s.id);
+    expect(['ready', 'running']).toContain(served);
+
+    // Every process of the platform stops: watchdog, API, worker, gateway, Traefik, Temporal, Redis
+    // (the Docker engine, other software's too, stays up, and with it the session's container).
+    const before = pids();
+    const down = run('down.sh');
+    expect(down.status, down.output).toBe(0);
+    for (const name of SERVICES) expect(alive(before[name]), `${name} still runs after down.sh`).toBe(false);
+    const up = run('up.sh');
+    expect(up.status, up.output).toBe(0);
+    for (const name of SERVICES) expect(up.output, name).toMatch(new RegExp(`==> ${name}: starting`));
+
+    // The account, the session and its workflow lived through it (the database, Temporal's history
+    // and the session's container are where the platform left them).
+    token = await login();
+    expect(await stateOf(token, s.id)).toBe(served);
+    expect((await sessionContainers(s.id)).map((c) => [c.Id, c.State])).toEqual([[s.containerId, 'running']]);
+    // One writer still: the running session holds the profile.
+    expect((await call(token, 'POST', '/v1/sessions', { app: 'firefox', profile: 'persist' })).status).toBe(409);
+    await stop(token, s.id);
+
+    const next = await persistentFirefox(token);
+    expect((await execIn(next.containerId, ['cat', mark])).output.trim()).toBe('kept-across-platform-restart');
+    await stop(token, next.id);
   });
 });
