@@ -17,6 +17,8 @@ import { until } from '../support/until.js';
 import { openEntries, PUBLIC_BY_DESIGN } from '../security/files-at-rest.js';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hs-quickstart-'));
+/** The CA the stack creates, which its ingress's certificate is verified against. */
+const caFile = path.join(dataDir, 'ca', 'ca.pem');
 let env: NodeJS.ProcessEnv = {};
 /** The admin account the first up.sh printed. */
 let admin = { username: '', password: '' };
@@ -28,15 +30,28 @@ function run(script: string): { status: number | null; output: string } {
   return { status: res.status, output: `${res.stdout}${res.stderr}` };
 }
 
+/** The stack's ingress: https://localhost:<its public port>. */
+const ingressOrigin = () => `https://localhost:${env['HACKSTREAM_PUBLIC_PORT']}`;
+
+/** POST /v1/login of the admin account, through the ingress. */
+const adminLogin = () =>
+  httpsRequest(`${ingressOrigin()}/v1/login`, { caFile, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(admin) });
+
+/** The API through the ingress with an access token, JSON in and out. */
+async function callApi(token: string, method: string, route: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await httpsRequest(`${ingressOrigin()}${route}`, {
+    caFile, method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: res.text ? JSON.parse(res.text) : undefined };
+}
+
 /** Best effort, through the API: each of `ownSessions` asked to stop, and given a minute to end. */
 async function stopOwnSessions(): Promise<void> {
-  const caFile = path.join(dataDir, 'ca', 'ca.pem');
-  const origin = `https://localhost:${env['HACKSTREAM_PUBLIC_PORT']}`;
-  const login = await httpsRequest(`${origin}/v1/login`, { caFile, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(admin) }).catch(() => null);
+  const login = await adminLogin().catch(() => null);
   if (login?.status !== 200) return;
-  const headers = { authorization: `Bearer ${String(JSON.parse(login.text).access_token)}` };
+  const token = String(JSON.parse(login.text).access_token);
   for (const id of ownSessions) {
-    await httpsRequest(`${origin}/v1/sessions/${id}/stop`, { caFile, method: 'POST', headers }).catch(() => null);
+    await callApi(token, 'POST', `/v1/sessions/${id}/stop`).catch(() => null);
     await until(`session ${id} ended`, async () => ((await sessionContainers(id)).length === 0 ? true : null), 60_000, 500).catch(() => undefined);
   }
 }
@@ -104,15 +119,9 @@ describe('stack/up.sh', () => {
     expect(pids()).toEqual(before);
 
     // Served through the ingress over HTTPS, verified against the CA the stack created.
-    const caFile = path.join(dataDir, 'ca', 'ca.pem');
     const ready = await httpsRequest(`https://localhost:${ingress}/ready`, { caFile });
     expect(ready.status, ready.text).toBe(200);
-    const login = await httpsRequest(`https://localhost:${ingress}/v1/login`, {
-      caFile,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: credentials![1], password: credentials![2] }),
-    });
+    const login = await adminLogin();
     expect(login.status, login.text).toBe(200);
     // The client's signed apt repository is served through the ingress.
     const release = await httpsRequest(`https://localhost:${ingress}/apt/dists/stable/InRelease`, { caFile });
@@ -140,7 +149,6 @@ describe('stack/up.sh', () => {
     expect(seen.filter((f) => /^sessions\/[^/]+\/tls-key\.pem$/.test(f)), 'no session files appeared').not.toEqual([]);
   });
   it('restarts within seconds each component killed with kill -9, and rotates the logs', async () => {
-    const caFile = path.join(dataDir, 'ca', 'ca.pem');
     const ingress = env['HACKSTREAM_PUBLIC_PORT'];
     const pidOf = (name: string) => (existsSync(path.join(dataDir, 'run', `${name}.pid`)) ? readFileSync(path.join(dataDir, 'run', `${name}.pid`), 'utf8').trim() : undefined);
     const before = pids();
@@ -173,29 +181,21 @@ describe('stack/up.sh', () => {
   });
 
   it('keeps a persistent session and its profile through a restart of the whole platform (stack/down.sh, then stack/up.sh)', async () => {
-    const caFile = path.join(dataDir, 'ca', 'ca.pem');
-    const origin = `https://localhost:${env['HACKSTREAM_PUBLIC_PORT']}`;
     const login = async () => {
-      const res = await httpsRequest(`${origin}/v1/login`, { caFile, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(admin) });
+      const res = await adminLogin();
       expect(res.status, res.text).toBe(200);
       return String(JSON.parse(res.text).access_token);
     };
-    const call = async (token: string, method: string, route: string, body?: unknown) => {
-      const res = await httpsRequest(`${origin}${route}`, {
-        caFile, method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: res.status, body: res.text ? JSON.parse(res.text) : undefined };
-    };
     const persistentFirefox = async (token: string) => {
-      const created = await call(token, 'POST', '/v1/sessions', { app: 'firefox', profile: 'persist' });
+      const created = await callApi(token, 'POST', '/v1/sessions', { app: 'firefox', profile: 'persist' });
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       const [container] = await sessionContainers(created.body.session_id);
       ownSessions.push(String(created.body.session_id));
       return { id: String(created.body.session_id), containerId: container!.Id };
     };
-    const stateOf = async (token: string, id: string) => String((await call(token, 'GET', `/v1/sessions/${id}`)).body?.state);
+    const stateOf = async (token: string, id: string) => String((await callApi(token, 'GET', `/v1/sessions/${id}`)).body?.state);
     const stop = async (token: string, id: string) => {
-      expect([200, 202]).toContain((await call(token, 'POST', `/v1/sessions/${id}/stop`)).status);
+      expect([200, 202]).toContain((await callApi(token, 'POST', `/v1/sessions/${id}/stop`)).status);
       await until(`session ${id} stopped`, async () => ((await stateOf(token, id)) === 'stopped' ? true : null), 120_000, 250);
       ownSessions.splice(ownSessions.indexOf(id), 1);
     };
@@ -223,7 +223,7 @@ describe('stack/up.sh', () => {
     expect(await stateOf(token, s.id)).toBe(served);
     expect((await sessionContainers(s.id)).map((c) => [c.Id, c.State])).toEqual([[s.containerId, 'running']]);
     // One writer still: the running session holds the profile.
-    expect((await call(token, 'POST', '/v1/sessions', { app: 'firefox', profile: 'persist' })).status).toBe(409);
+    expect((await callApi(token, 'POST', '/v1/sessions', { app: 'firefox', profile: 'persist' })).status).toBe(409);
     await stop(token, s.id);
 
     const next = await persistentFirefox(token);
