@@ -4,9 +4,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { testSessionSpec } from '../support/session-spec.js';
 import { ContainerExitedError, ImageMissingError, NotReadyInTimeError } from '../../activities/errors.js';
 import type { accountAccessActivities } from '../../activities/account-access-activities.js';
@@ -576,6 +577,17 @@ describe('SessionWorkflow', () => {
   it('continues as new when history grows, keeping its clocks and its client', async () => {
     const f = fakes();
     const s = await spec({ idleSeconds: 10 * 60 });
+    // Where it was, and what the test server's histories held, should it ever hang again (it did
+    // once in CI, and not in over a hundred runs here, loaded or not).
+    let step = 'start';
+    const runIds: string[] = [];
+    onTestFailed(async () => {
+      const histories = await Promise.all(runIds.map(async (runId) => {
+        const events = await env.client.workflow.getHandle(sessionWorkflowId(s.sessionId), runId).fetchHistory().then((h) => h.events ?? [], (err: Error) => err.message);
+        return `run ${runId}: ${typeof events === 'string' ? events : events.map((e) => String(temporal.api.enums.v1.EventType[e.eventType ?? 0]).replace('EVENT_TYPE_', '')).join(' ')}`;
+      }));
+      console.error(`continue-as-new test failed at step "${step}"\n${histories.join('\n')}`);
+    });
     const { firstRunId, last } = await withWorker(f, async (tq) => {
       // Above what provisioning alone writes, so the client attaches to the first run; far above
       // what the few signals after the switch write, so the next run is the last one. (A limit
@@ -583,25 +595,35 @@ describe('SessionWorkflow', () => {
       // as new was never answered by the test server.)
       const h = await startSession(tq, s, 100);
       const firstRunId = h.firstExecutionRunId;
+      runIds.push(firstRunId);
+      step = 'ready';
       await h.executeUpdate(awaitReadyUpdate);
       const attachedAt = await env.currentTimeMs();
+      step = 'attach';
       await h.signal(clientAttachedSignal, { at: attachedAt });
       const current = env.client.workflow.getHandle(sessionWorkflowId(s.sessionId));
       expect((await current.describe()).runId).toBe(firstRunId);
       // Heartbeats until the history passes the limit and the run continues as new.
       for (let i = 0; i < 100 && (await current.describe()).runId === firstRunId; i++) {
+        step = `heartbeat ${i}`;
         await h.signal(activityHeartbeatSignal, { at: await env.currentTimeMs() });
       }
+      runIds.push((await current.describe()).runId);
       // The run after continue-as-new: the session monitor learns the carried clocks from it.
+      step = 'watch query';
       expect(await current.query(sessionWatchQuery)).toMatchObject({ monitored: true, attachedAt });
+      step = 'snapshot query';
       const last = await h.query(sessionSnapshotQuery);
       expect(last.attachedAt).toBe(attachedAt);
+      step = 'stop';
       await h.signal(stopSignal, { reason: 'user_stop', by: s.userId });
       // The result of the run that is current now, not followed from the first run: when the
       // continue-as-new raced with the heartbeat signals (its workflow task failed with an
       // unhandled command and was retried), the time-skipping test server leaves the first run's
       // history without its closing event, and a result followed from there never arrives.
+      step = 'result';
       await env.client.workflow.getHandle(sessionWorkflowId(s.sessionId)).result();
+      step = 'done';
       return { firstRunId, last };
     });
     const description = await env.client.workflow.getHandle(sessionWorkflowId(s.sessionId)).describe();
