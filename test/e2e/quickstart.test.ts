@@ -33,9 +33,12 @@ function run(script: string): { status: number | null; output: string } {
 /** The stack's ingress: https://localhost:<its public port>. */
 const ingressOrigin = () => `https://localhost:${env['HACKSTREAM_PUBLIC_PORT']}`;
 
-/** POST /v1/login of the admin account, through the ingress. */
-const adminLogin = () =>
-  httpsRequest(`${ingressOrigin()}/v1/login`, { caFile, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(admin) });
+/** The admin's access token: POST /v1/login through the ingress, which must succeed. */
+async function adminToken(): Promise<string> {
+  const res = await httpsRequest(`${ingressOrigin()}/v1/login`, { caFile, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(admin) });
+  expect(res.status, res.text).toBe(200);
+  return String(JSON.parse(res.text).access_token);
+}
 
 /** The API through the ingress with an access token, JSON in and out. */
 async function callApi(token: string, method: string, route: string, body?: unknown): Promise<{ status: number; body: any }> {
@@ -47,9 +50,8 @@ async function callApi(token: string, method: string, route: string, body?: unkn
 
 /** Best effort, through the API: each of `ownSessions` asked to stop, and given a minute to end. */
 async function stopOwnSessions(): Promise<void> {
-  const login = await adminLogin().catch(() => null);
-  if (login?.status !== 200) return;
-  const token = String(JSON.parse(login.text).access_token);
+  const token = await adminToken().catch(() => null);
+  if (token === null) return;
   for (const id of ownSessions) {
     await callApi(token, 'POST', `/v1/sessions/${id}/stop`).catch(() => null);
     await until(`session ${id} ended`, async () => ((await sessionContainers(id)).length === 0 ? true : null), 60_000, 500).catch(() => undefined);
@@ -119,12 +121,11 @@ describe('stack/up.sh', () => {
     expect(pids()).toEqual(before);
 
     // Served through the ingress over HTTPS, verified against the CA the stack created.
-    const ready = await httpsRequest(`https://localhost:${ingress}/ready`, { caFile });
+    const ready = await httpsRequest(`${ingressOrigin()}/ready`, { caFile });
     expect(ready.status, ready.text).toBe(200);
-    const login = await adminLogin();
-    expect(login.status, login.text).toBe(200);
+    await adminToken();
     // The client's signed apt repository is served through the ingress.
-    const release = await httpsRequest(`https://localhost:${ingress}/apt/dists/stable/InRelease`, { caFile });
+    const release = await httpsRequest(`${ingressOrigin()}/apt/dists/stable/InRelease`, { caFile });
     expect(release.status).toBe(200);
     expect(release.text).toMatch(/^-----BEGIN PGP SIGNED MESSAGE-----/);
     expect(release.text).toMatch(/^Suite: stable$/m);
@@ -149,7 +150,6 @@ describe('stack/up.sh', () => {
     expect(seen.filter((f) => /^sessions\/[^/]+\/tls-key\.pem$/.test(f)), 'no session files appeared').not.toEqual([]);
   });
   it('restarts within seconds each component killed with kill -9, and rotates the logs', async () => {
-    const ingress = env['HACKSTREAM_PUBLIC_PORT'];
     const pidOf = (name: string) => (existsSync(path.join(dataDir, 'run', `${name}.pid`)) ? readFileSync(path.join(dataDir, 'run', `${name}.pid`), 'utf8').trim() : undefined);
     const before = pids();
     const killedAt = Date.now();
@@ -160,7 +160,7 @@ describe('stack/up.sh', () => {
     while (!recovered && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 500));
       const back = SERVICES.every((name) => pidOf(name) !== before[name] && alive(pidOf(name)));
-      recovered = back && (await httpsRequest(`https://localhost:${ingress}/ready`, { caFile }).then((r) => r.status === 200, () => false));
+      recovered = back && (await httpsRequest(`${ingressOrigin()}/ready`, { caFile }).then((r) => r.status === 200, () => false));
     }
     const watchdogLog = readFileSync(path.join(dataDir, 'logs', 'watchdog.log'), 'utf8');
     expect(recovered, `not all back and ready within 180 s; watchdog log:\n${watchdogLog}`).toBe(true);
@@ -181,11 +181,6 @@ describe('stack/up.sh', () => {
   });
 
   it('keeps a persistent session and its profile through a restart of the whole platform (stack/down.sh, then stack/up.sh)', async () => {
-    const login = async () => {
-      const res = await adminLogin();
-      expect(res.status, res.text).toBe(200);
-      return String(JSON.parse(res.text).access_token);
-    };
     const persistentFirefox = async (token: string) => {
       const created = await callApi(token, 'POST', '/v1/sessions', { app: 'firefox', profile: 'persist' });
       expect(created.status, JSON.stringify(created.body)).toBe(201);
@@ -201,7 +196,7 @@ describe('stack/up.sh', () => {
     };
     const mark = '/home/hs/.mozilla/hackstream-profile/hs-mark';
 
-    let token = await login();
+    let token = await adminToken();
     const s = await persistentFirefox(token);
     expect((await execIn(s.containerId, ['sh', '-c', `echo kept-across-platform-restart > ${mark} && sync`])).exitCode).toBe(0);
     const served = await stateOf(token, s.id);
@@ -219,7 +214,7 @@ describe('stack/up.sh', () => {
 
     // The account, the session and its workflow lived through it (the database, Temporal's history
     // and the session's container are where the platform left them).
-    token = await login();
+    token = await adminToken();
     expect(await stateOf(token, s.id)).toBe(served);
     expect((await sessionContainers(s.id)).map((c) => [c.Id, c.State])).toEqual([[s.containerId, 'running']]);
     // One writer still: the running session holds the profile.
