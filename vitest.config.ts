@@ -9,6 +9,7 @@ const SELF_CONTAINED = [
   'test/integration/kube-node.test.ts',
   'test/integration/kube-session-runtime.test.ts',
   'test/integration/node-registry.test.ts',
+  'test/integration/platform-host-reboot.test.ts',
   'test/integration/profile-host-restart.test.ts',
   'test/integration/redis-mutex.test.ts',
   'test/security/files-at-rest.test.ts',

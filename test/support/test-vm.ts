@@ -7,11 +7,17 @@
  * the disk keeps what the machine's kernel had written to it by then and nothing else, as after
  * a loss of power.
  *
+ * Its root (`root`): `files`, the host's files read-only (the script runs in a chroot of them, the
+ * disk mounted at `diskMount`); or `overlay`, a host of its own for a whole platform: the host's
+ * files under a writable layer kept on the disk (what the machine writes, its Docker engine's
+ * state and the platform's data directory included, lasts from boot to boot), every module of its
+ * kernel, user namespaces (the engine's remapping), and the disk at `/run/vm/disk`.
+ *
  * Emulated (TCG), not KVM: these hosts offer /dev/kvm, but a nested guest hangs there before its
  * kernel prints a line, while an emulated one boots in seconds.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from './paths.js';
@@ -43,22 +49,41 @@ export interface VmBoot {
   powerCut(): Promise<void>;
 }
 
+export interface TestVmOptions {
+  /** The disk's size (a sparse file). Default 512. */
+  diskMb?: number;
+  /** The machine's memory. Default 1024. */
+  memoryMb?: number;
+  /** Default `files` (see above). */
+  root?: 'files' | 'overlay';
+}
+
 export class TestVm {
   /** The folder the machine sees at the same path: its scripts, and `disk/` where its disk is mounted. */
   readonly dir: string;
   /** Where the machine's disk is mounted while it runs (an empty folder on the host). */
   readonly diskMount: string;
+  /** Where the running machine sees its disk. */
+  readonly diskInGuest: string;
   private readonly diskImage: string;
+  private readonly memoryMb: number;
+  private readonly root: 'files' | 'overlay';
   private running: ChildProcess | null = null;
 
-  constructor(diskMb = 512) {
+  constructor({ diskMb = 512, memoryMb = 1024, root = 'files' }: TestVmOptions = {}) {
     for (const file of ['vmlinuz', 'initramfs.gz']) {
       const found = path.join(VM_DIR, file);
       if (!existsSync(found)) throw new Error(`${found} not found: run stack/test.sh (tools/test-vm/build.sh) or set HACKSTREAM_TEST_VM_DIR`);
     }
     this.dir = mkdtempSync(path.join(os.tmpdir(), 'hs-vm-'));
+    // Others may pass through (not list it): a Docker engine's store on the disk, mounted below,
+    // is used by the engine's remapped root.
+    chmodSync(this.dir, 0o711);
     this.diskMount = path.join(this.dir, 'disk');
     this.diskImage = path.join(this.dir, 'disk.ext4');
+    this.diskInGuest = root === 'overlay' ? '/run/vm/disk' : this.diskMount;
+    this.memoryMb = memoryMb;
+    this.root = root;
     mkdirSync(this.diskMount);
     writeFileSync(this.diskImage, '');
     truncateSync(this.diskImage, diskMb * 1024 * 1024);
@@ -71,10 +96,10 @@ export class TestVm {
     writeFileSync(path.join(this.dir, 'run.sh'), script);
     // One processor: emulating a second would take the other core from the suite's other lane.
     const qemu = spawn('qemu-system-x86_64', [
-      '-accel', 'tcg', '-cpu', 'max', '-m', '1024', '-smp', '1',
+      '-accel', 'tcg', '-cpu', 'max', '-m', String(this.memoryMb), '-smp', '1',
       '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
       '-kernel', path.join(VM_DIR, 'vmlinuz'), '-initrd', path.join(VM_DIR, 'initramfs.gz'),
-      '-append', `console=ttyS0 quiet panic=-1 hs.dir=${this.dir}`,
+      '-append', `console=ttyS0 quiet panic=-1 hs.dir=${this.dir} hs.root=${this.root} hs.modules=${path.join(VM_DIR, 'modules')}`,
       // writeback: what the guest wrote reaches the host's page cache at once, so a SIGKILL of QEMU
       // loses only what the guest's own kernel still held: a loss of the guest's power.
       '-drive', `file=${this.diskImage},format=raw,if=virtio,cache=writeback`,
@@ -112,6 +137,17 @@ export class TestVm {
         await exited;
       },
     };
+  }
+
+  /** Runs `fill` with the disk mounted on this host at `diskMount`, while the machine is off. */
+  async fillDisk(fill: (mountedAt: string) => Promise<void>): Promise<void> {
+    if (this.running) throw new Error('the machine is running');
+    execFileSync('mount', ['-o', 'loop', this.diskImage, this.diskMount]);
+    try {
+      await fill(this.diskMount);
+    } finally {
+      execFileSync('umount', [this.diskMount]);
+    }
   }
 
   /** Kills a machine still running and removes the folder with its disk. */

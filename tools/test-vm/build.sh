@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds a small virtual machine for the tests that need a host to really stop: Debian's kernel
 # (the linux-image-amd64 package's) and an initramfs of busybox-static with the modules it needs,
-# into .tools/test-vm/ (override: HACKSTREAM_TEST_VM_DIR). The machine has no root file system of
-# its own: its init (init.sh beside this script) mounts the host's, read-only over 9p, and a disk
-# image of the test's as its only writable disk, runs the test's script in it, then shuts down
-# as an orderly host does (every file system unmounted) unless the test cut its power first.
+# into .tools/test-vm/ (override: HACKSTREAM_TEST_VM_DIR), and every module of that kernel beside
+# them (modules/). The machine has no root file system of its own: its init (init.sh beside this
+# script) mounts the host's, read-only over 9p, and a disk image of the test's as its only writable
+# disk (or, for a whole platform, the host's files under a writable layer on that disk), runs the
+# test's script in it, then shuts down as an orderly host does (every file system unmounted)
+# unless the test cut its power first.
 # Used by test/support/test-vm.ts. A second run with the same inputs does nothing.
 set -euo pipefail
 
@@ -79,6 +81,11 @@ done
 printf '%s\n' "${MODULES[@]}" > "$root/modules"
 (cd "$root" && find . -print0 | cpio --null --quiet -o -H newc) | gzip -9 > "$OUT/initramfs.gz.tmp"
 cp "$work/kernel/boot/vmlinuz-$abi" "$OUT/vmlinuz.tmp"
+# Every module, for a machine that runs a whole platform (init.sh, hs.root=overlay: the Docker
+# engine's networks and storage): loaded from here, over 9p.
+rm -rf "$OUT/modules"
+mkdir -p "$OUT/modules"
+cp -a "$modules" "$OUT/modules/$abi"
 mv "$OUT/initramfs.gz.tmp" "$OUT/initramfs.gz"
 mv "$OUT/vmlinuz.tmp" "$OUT/vmlinuz"
 echo "$stamp" > "$OUT/.stamp"
