@@ -8,9 +8,16 @@
 #                             or can be pulled, else a debootstrap base built locally
 #   HACKSTREAM_IMAGE_BUILDS_KEPT  superseded builds kept per image as a cache (default 3)
 #
+#   build-session-image.sh --content-tags   prints each image's content tag (below) for the
+#                                            sources as they are, one per line, and builds nothing
+#
 # The content tag (repository:<hash of images/session and the base>) is the cache key: same
 # inputs, no rebuild (image-builds.sh).
 set -euo pipefail
+case "${1:-}" in
+  "" | --content-tags) ;;
+  *) echo "usage: $0 [--content-tags]" >&2; exit 2 ;;
+esac
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/image-builds.sh"
@@ -54,10 +61,18 @@ build_image() {
 }
 
 content_tag="$repo:$(content_hash "$here/session" "base=$base")"
-build_image "session image" "$target" "$content_tag" "$here/session" "BASE_IMAGE=$base"
-
+app_content_tag() { echo "hackstream/session-$(basename "$1"):$(content_hash "$1" "session=$content_tag")"; }
+app_dirs=()
 for dir in "$here"/apps/*/; do
-  [ -f "$dir/Dockerfile" ] || continue
-  app="$(basename "$dir")"
-  build_image "app image" "hackstream/session-$app:latest" "hackstream/session-$app:$(content_hash "$dir" "session=$content_tag")" "$dir" "SESSION_IMAGE=$content_tag"
+  [ -f "$dir/Dockerfile" ] && app_dirs+=("$dir")
+done
+if [ "${1:-}" = --content-tags ]; then
+  echo "$content_tag"
+  for dir in "${app_dirs[@]}"; do app_content_tag "$dir"; done
+  exit 0
+fi
+
+build_image "session image" "$target" "$content_tag" "$here/session" "BASE_IMAGE=$base"
+for dir in "${app_dirs[@]}"; do
+  build_image "app image" "hackstream/session-$(basename "$dir"):latest" "$(app_content_tag "$dir")" "$dir" "SESSION_IMAGE=$content_tag"
 done

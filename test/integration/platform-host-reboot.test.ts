@@ -14,26 +14,29 @@
  * Slow (emulated, one processor: each boot's `stack/up.sh` takes minutes), so it runs beside the
  * shared stack's files, in the self-contained lane, which ends long before that one.
  */
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readAppCatalog } from '../../core/app-catalog.js';
 import { copyImagesToEngineStore } from '../support/engine-store.js';
 import { REPO_ROOT } from '../support/paths.js';
-import { TestVm } from '../support/test-vm.js';
+import { shellQuote as quote, TestVm } from '../support/test-vm.js';
 
 const BOOT_TIMEOUT_MS = 12 * 60_000;
 const SHUTDOWN_TIMEOUT_MS = 60_000;
 const catalog = readAppCatalog();
-// The apps' images and their base: what stack/up.sh checks for (images/build-session-image.sh).
-const IMAGES = [...Object.values(catalog).map((app) => app.image), 'hackstream/debian-base:bookworm'];
+// What stack/up.sh looks for before it builds (images/build-session-image.sh): each image's
+// content tag for the sources as they are (not whatever `latest` names on this host), and their base.
+const IMAGES = [
+  ...execFileSync('bash', [path.join(REPO_ROOT, 'images', 'build-session-image.sh'), '--content-tags'], { encoding: 'utf8' }).split('\n').filter(Boolean),
+  'hackstream/debian-base:bookworm',
+];
 const GUEST = path.join(REPO_ROOT, 'test', 'support', 'platform-reboot-guest.sh');
 
 // The engine's images and the platform's state on a disk as large as a host's; sparse.
 const vm = new TestVm({ root: 'overlay', diskMb: 16_384, memoryMb: 6144 });
 afterAll(() => vm.dispose());
-
-const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
 function bootWith(mark: string, args: string[]) {
   const env = { MARK: mark, MARK_FILE: `${catalog['firefox']!.dataDir}/hs-mark`, HS_VM_DISK: vm.diskInGuest };

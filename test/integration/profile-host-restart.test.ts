@@ -17,13 +17,11 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/paths.js';
-import { reportOf, TestVm, type VmBoot } from '../support/test-vm.js';
+import { reportOf, shellQuote as quote, TestVm, type VmBoot } from '../support/test-vm.js';
 
 const BOOT_TIMEOUT_MS = 180_000;
 const vm = new TestVm();
 afterAll(() => vm.dispose());
-
-const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
 /** A boot that runs the guest program with `args` (test/support/profile-volumes-guest.ts) for `user`. */
 function bootWith(user: string, args: string[]): VmBoot {

@@ -24,16 +24,8 @@ function run(command: string, args: string[]): Promise<string> {
   });
 }
 
-/** Every tag of each image named (so that a content tag goes with the `latest` that points at it). */
-async function tagsOf(images: string[]): Promise<string[]> {
-  const tags = await Promise.all(images.map(async (image) =>
-    JSON.parse(await run('docker', ['image', 'inspect', '--format', '{{json .RepoTags}}', image])) as string[]));
-  return [...new Set(tags.flat())];
-}
-
-/** Loads `images` (and every other tag of theirs) from this host's engine into the store at `dataRoot`. */
+/** Loads `images` (names with their tags) from this host's engine into the store at `dataRoot`. */
 export async function copyImagesToEngineStore(dataRoot: string, images: string[]): Promise<void> {
-  const tags = await tagsOf(images);
   const runDir = mkdtempSync(path.join(os.tmpdir(), 'hs-engine-store-'));
   const socket = `unix://${path.join(runDir, 'docker.sock')}`;
   // No settings but these: the host's daemon.json is the host engine's (its data root, its sockets).
@@ -52,7 +44,7 @@ export async function copyImagesToEngineStore(dataRoot: string, images: string[]
       (dockerd.exitCode !== null ? false : run('docker', ['--host', socket, 'info']).then(() => true)), 60_000, 250)
       .catch((err: Error) => Promise.reject(new Error(`${err.message}; its log:\n${log}`)));
     if (!answered) throw new Error(`the loading engine exited at its start; its log:\n${log}`);
-    await run('bash', ['-o', 'pipefail', '-c', 'docker save "$@" | docker --host "$0" load --quiet', socket, ...tags]);
+    await run('bash', ['-o', 'pipefail', '-c', 'docker save "$@" | docker --host "$0" load --quiet', socket, ...images]);
   } finally {
     dockerd.kill('SIGTERM');
     await exited;

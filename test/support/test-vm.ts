@@ -30,6 +30,9 @@ const ORDERLY_END = 'hs-vm: powering off';
 /** How a program in the machine reports to the test: one console line, this and JSON. */
 const REPORT = 'HS-VM-REPORT ';
 
+/** `s` as one word of the shell scripts `boot` runs. */
+export const shellQuote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
+
 /** The line a program in the machine prints to report `value` (`reportOf` reads it back). */
 export const reportLine = (value: unknown): string => `${REPORT}${JSON.stringify(value)}\n`;
 
