@@ -11,8 +11,8 @@
  * power: profile-host-restart.test.ts; the platform through kill -9 of its parts and through
  * `stack/down.sh` and `stack/up.sh` on this host: the crash, chaos and quick-start tests.
  *
- * Slow (emulated, one processor: each boot's `stack/up.sh` takes minutes), so it runs beside the
- * shared stack's files, in the self-contained lane, which ends long before that one.
+ * Slow (emulated, one processor: each boot's `stack/up.sh` takes minutes): it runs in a lane of its
+ * own beside the shared stack's files (vitest's `virtual-machines` project, test/run-suite.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';

@@ -6,23 +6,14 @@
  * machine's engine looks), loads them and stops. It runs in a network namespace of its own: a
  * dockerd started without its default bridge deletes an existing docker0, the host engine's.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { until } from './until.js';
 
-/** Runs a command to its end; rejects with its output when it fails. */
-function run(command: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(output) : reject(new Error(`${command} ${args.join(' ')} exited with ${code}: ${output}`))));
-  });
-}
+const run = promisify(execFile);
 
 /** Loads `images` (names with their tags) from this host's engine into the store at `dataRoot`. */
 export async function copyImagesToEngineStore(dataRoot: string, images: string[]): Promise<void> {
