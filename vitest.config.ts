@@ -9,6 +9,8 @@ const SELF_CONTAINED = [
   'test/integration/kube-node.test.ts',
   'test/integration/kube-session-runtime.test.ts',
   'test/integration/node-registry.test.ts',
+  'test/integration/platform-host-reboot.test.ts',
+  'test/integration/profile-host-restart.test.ts',
   'test/integration/redis-mutex.test.ts',
   'test/security/files-at-rest.test.ts',
 ];
@@ -26,17 +28,13 @@ const CONTROL_PLANE = [
   'test/security/reauthentication.test.ts',
   'test/security/redis-auth.test.ts',
 ];
-// Tests in emulated virtual machines (test/support/test-vm.ts): a processor each while they run,
-// and one of them for minutes.
-const VIRTUAL_MACHINES = ['test/integration/platform-host-reboot.test.ts', 'test/integration/profile-host-restart.test.ts'];
 const STACK_TESTS = ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/security/**/*.test.ts'];
 
 // Tiers: unit (one module, fakes allowed; the dashboard's beside it), workflows (Temporal's
-// time-skipping test server with fake activities), self-contained (real services each file starts for itself),
-// virtual-machines (a host of their own, emulated), and the integration/e2e/security tests against
-// the real stack (Redis, Temporal dev server, Docker, SQLite/PostgreSQL, Chromium) started once per
-// project by test/support/global-setup.ts: those of the control plane alone, and the rest.
-// test/run-suite.ts runs the last beside all the others (the virtual machines in a lane of their own).
+// time-skipping test server with fake activities), self-contained (real services each file starts for itself), and the
+// integration/e2e/security tests against the real stack (Redis, Temporal dev server, Docker,
+// SQLite/PostgreSQL, Chromium) started once per project by test/support/global-setup.ts: those of
+// the control plane alone, and the rest. test/run-suite.ts runs the last beside all the others.
 export default defineConfig({
   test: {
     reporters: ['default'],
@@ -62,16 +60,6 @@ export default defineConfig({
       },
       {
         test: {
-          name: 'virtual-machines',
-          include: VIRTUAL_MACHINES,
-          // One machine at a time: each takes a whole processor.
-          fileParallelism: false,
-          testTimeout: 240_000,
-          hookTimeout: 300_000,
-        },
-      },
-      {
-        test: {
           name: 'control-plane',
           include: CONTROL_PLANE,
           globalSetup: ['test/support/global-setup.ts'],
@@ -85,7 +73,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: STACK_TESTS,
-          exclude: [...SELF_CONTAINED, ...CONTROL_PLANE, ...VIRTUAL_MACHINES],
+          exclude: [...SELF_CONTAINED, ...CONTROL_PLANE],
           globalSetup: ['test/support/global-setup.ts'],
           // Shared Docker engine and a 2-core machine: one file at a time.
           fileParallelism: false,

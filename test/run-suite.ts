@@ -1,17 +1,15 @@
 /**
- * Runs the test suite in three lanes at once (`npm test`): the shared stack's files one at a time
+ * Runs the test suite in two lanes at once (`npm test`): the shared stack's files one at a time
  * (vitest's `integration` project: one Docker engine, sessions that need the machine's cores), and
- * beside them everything that needs neither: unit, workflows, the self-contained integration
- * files, and the control plane's own on a stack of their own (vitest.config.ts); and, a lane of
- * their own, the tests in emulated virtual machines (one of them takes most of the suite's time
- * on one processor: after the other background lane it would outlast the first). On a 2-core
- * machine vitest alone runs every project one file at a time, one project after another. The
- * background lanes run at a lower CPU priority, so the first lane's sessions and browsers start
- * as fast as they would alone; each one's output is printed as one block when it ends, so no
- * lane's lines are interleaved with another's. The background lanes' failures are printed again
- * at the very end, where a CI log's tail shows them.
+ * beside them everything that needs neither (unit, workflows, the self-contained integration files,
+ * and the control plane's own on a stack of their own: vitest.config.ts). On a 2-core machine
+ * vitest alone runs every project one file at a time, one project after another. The second lane
+ * runs at a lower CPU priority, so the first lane's sessions and browsers start as fast as they
+ * would alone; its output is printed as one block when it ends, so neither lane's lines are
+ * interleaved with the other's. Lane 2 ends long before lane 1, so when it fails its failures are
+ * printed again at the very end, where a CI log's tail shows them.
  *
- *   tsx test/run-suite.ts                  all lanes
+ *   tsx test/run-suite.ts                  both lanes
  *   tsx test/run-suite.ts [vitest args]    one vitest run with those arguments, e.g. --project unit
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -19,9 +17,7 @@ import path from 'node:path';
 import { REPO_ROOT } from './support/paths.js';
 
 const VITEST = path.join(REPO_ROOT, 'node_modules', '.bin', 'vitest');
-const FIRST_LANE = ['integration'];
-const BACKGROUND_LANES = [['unit', 'workflows', 'self-contained', 'control-plane'], ['virtual-machines']];
-const LANES = [FIRST_LANE, ...BACKGROUND_LANES];
+const SECOND_LANE = ['unit', 'workflows', 'self-contained', 'control-plane'];
 
 const children = new Set<ChildProcess>();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -73,20 +69,17 @@ async function main(): Promise<number> {
   const args = process.argv.slice(2);
   if (args.length > 0) return (await vitest(args, false)).code;
 
-  const projectArgs = (lane: string[]) => lane.flatMap((p) => ['--project', p]);
-  const title = (lane: string[]) => `lane ${LANES.indexOf(lane) + 1} of ${LANES.length}: ${lane.join(', ')}`;
-  const background = BACKGROUND_LANES.map((lane) => vitest(projectArgs(lane), true).then((run) => {
-    process.stdout.write(`\n──── ${title(lane)} (exit ${run.code}) ────\n${run.output}──── end of lane ${LANES.indexOf(lane) + 1} ────\n\n`);
-    return { lane, ...run };
-  }));
-  const first = (await vitest(projectArgs(FIRST_LANE), false)).code;
-  const failed = (await Promise.all(background)).filter((run) => run.code !== 0);
-  for (const run of failed) {
-    process.stdout.write(`\n──── ${title(run.lane)}: its failures again (exit ${run.code}) ────\n${failuresOf(run.output)}────\n`);
+  const second = vitest(SECOND_LANE.flatMap((p) => ['--project', p]), true).then((lane) => {
+    process.stdout.write(`\n──── lane 2 of 2: ${SECOND_LANE.join(', ')} (exit ${lane.code}) ────\n${lane.output}──── end of lane 2 ────\n\n`);
+    return lane;
+  });
+  const first = (await vitest(['--project', 'integration'], false)).code;
+  const { code: secondCode, output: secondOutput } = await second;
+  if (secondCode !== 0) {
+    process.stdout.write(`\n──── lane 2's failures again (exit ${secondCode}) ────\n${failuresOf(secondOutput)}────\n`);
   }
-  if (first !== 0 || failed.length > 0) {
-    const exits = [`${FIRST_LANE.join('/')} exit ${first}`, ...failed.map((run) => `${run.lane.join('/')} exit ${run.code}`)];
-    process.stdout.write(`test lanes failed: ${exits.join(', ')}\n`);
+  if (first !== 0 || secondCode !== 0) {
+    process.stdout.write(`test lanes failed: integration exit ${first}, ${SECOND_LANE.join('/')} exit ${secondCode}\n`);
     return 1;
   }
   return 0;

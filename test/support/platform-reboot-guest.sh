@@ -54,6 +54,18 @@ persistent_firefox() {
   echo "$created" | body | jq -r '.session_id // empty'
 }
 state_of() { call GET "/v1/sessions/$1" | body | jq -c '{state, reason}'; }
+# await_state SESSION STATES SECONDS: its state and reason once the state is one of STATES (a|b),
+# or as last seen when SECONDS have passed.
+await_state() {
+  local seen
+  for _ in $(seq 1 "$3"); do
+    seen=$(state_of "$1")
+    [[ $(jq -r .state <<<"$seen") =~ ^($2)$ ]] && break
+    sleep 1
+  done
+  log "session $1: $seen"
+  echo "$seen"
+}
 report() { echo "HS-VM-REPORT $1"; }
 
 case "$phase" in
@@ -67,25 +79,16 @@ case "$phase" in
     ;;
   after)
     old=${2:?the session of the boot before}
-    for _ in $(seq 1 300); do
-      case "$(state_of "$old" | jq -r .state)" in stopped | failed) break ;; esac
-      sleep 1
-    done
-    log "session $old: $(state_of "$old")"
-    old_state=$(state_of "$old")
+    old_state=$(await_state "$old" 'stopped|failed' 300)
     old_containers=$(container_of "$old" | wc -l)
     # The reconciler's view of the profiles: each session's mount point (activities/profile-volumes.ts).
     mounts_left=$(ls "$HACKSTREAM_DATA_DIR/profiles/mounts" 2>/dev/null | jq -Rsc 'split("\n") | map(select(. != ""))')
     next=$(persistent_firefox)
     mark=$(docker exec "$(container_of "$next")" cat "$mark_file" || true)
     stopped=$(call POST "/v1/sessions/$next/stop" | status)
-    for _ in $(seq 1 120); do
-      [ "$(state_of "$next" | jq -r .state)" = stopped ] && break
-      sleep 1
-    done
-    log "session $next: $(state_of "$next")"
+    next_state=$(await_state "$next" stopped 120)
     report "$(jq -nc --argjson old "$old_state" --argjson oc "$old_containers" --argjson ml "$mounts_left" \
-      --arg next "$next" --arg mark "$mark" --arg stopped "$stopped" --argjson ns "$(state_of "$next")" \
+      --arg next "$next" --arg mark "$mark" --arg stopped "$stopped" --argjson ns "$next_state" \
       '{old: ($old + {containers: $oc}), mountsLeft: $ml, next: {created: ($next != ""), mark: $mark, stopStatus: $stopped, state: $ns.state}}')"
     ;;
   *) echo "unknown phase: $phase" >&2; exit 2 ;;
