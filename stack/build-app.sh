@@ -12,17 +12,12 @@ for p in core workflows activities api worker scripts package-lock.json tsconfig
 done
 stamp="$(cd "$HS_ROOT" && find "${inputs[@]}" -type f \( -name '*.ts' -o -name '*.json' -o -name '*.js' \) -print0 \
   | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)"
-up_to_date() { [ -f "$HS_ROOT/dist/.build-stamp" ] && [ "$(cat "$HS_ROOT/dist/.build-stamp")" = "$stamp" ]; }
-if up_to_date; then
-  say "control plane: build up to date"
-  exit 0
-fi
 # One build at a time (two stack/up.sh at once, or a test beside one): a second would remove the
 # first one's dist/ half-way. The one that waited finds the build done.
 mkdir -p "$HS_ROOT/.tools"
 exec 9>"$HS_ROOT/.tools/build-app.lock"
 flock 9
-if up_to_date; then
+if [ -f "$HS_ROOT/dist/.build-stamp" ] && [ "$(cat "$HS_ROOT/dist/.build-stamp")" = "$stamp" ]; then
   say "control plane: build up to date"
   exit 0
 fi

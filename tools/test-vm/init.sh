@@ -42,25 +42,31 @@ unmount_all() {
     umount "$point" || say "cannot unmount $point"
   done
 }
-stop_processes() {
+# Runs the test's script (the command given) with its output on the console, then stops every
+# process it left, as a shutdown does.
+run_test_script() {
+  say "booted"
+  "$@" > /dev/console 2>&1
+  say "run.sh exited with $?"
   kill -TERM -1 2>/dev/null
   sleep 1
   kill -KILL -1 2>/dev/null
 }
+power_off() {
+  sync
+  say "powering off"
+  poweroff -f
+}
 
 if [ "$1" = stage2 ]; then
-  say "booted"
-  (cd / && PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root bash "$dir/run.sh") > /dev/console 2>&1
-  say "run.sh exited with $?"
-  stop_processes
+  cd /
+  run_test_script env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root bash "$dir/run.sh"
   # Everything but the root, the kernel's own file systems, and /run: what the root is made of,
   # and this shell's busybox.
   unmount_all '^/.' '^/(proc|sys|dev|run)(/|$)'
   mount -o remount,ro / || say "cannot make the root read-only"
   mount -o remount,ro /run/vm/disk || say "cannot make the disk read-only"
-  sync
-  say "powering off"
-  poweroff -f
+  power_off
 fi
 
 modprobe -a $(cat /modules) || fail "cannot load $(cat /modules)"
@@ -104,13 +110,6 @@ mount -t sysfs sysfs /host/sys
 mount -t devtmpfs devtmpfs /host/dev
 mount -t tmpfs tmpfs /host/run
 mount -t ext4 /dev/vda "/host$dir/disk" || fail "cannot mount the disk"
-say "booted"
-
-chroot /host /bin/sh "$dir/run.sh" > /dev/console 2>&1
-say "run.sh exited with $?"
-
-stop_processes
+run_test_script chroot /host /bin/sh "$dir/run.sh"
 unmount_all '^/host/'
-sync
-say "powering off"
-poweroff -f
+power_off
