@@ -48,7 +48,7 @@ describe('the whole platform on a host that restarts', () => {
   it('ends the session the restart stopped, and the user’s next persistent session has the profile, with its data', async () => {
     // The machine's stack/up.sh finds the control plane built (building it emulated takes minutes).
     execFileSync('bash', [path.join(REPO_ROOT, 'stack', 'build-app.sh')], { stdio: 'ignore' });
-    await vm.fillDisk((disk) => copyImagesToEngineStore(path.join(disk, 'docker'), IMAGES));
+    await vm.fillDisk((disk) => copyImagesToEngineStore(disk, 'docker', IMAGES));
     const mark = `kept-across-host-restart-${randomUUID()}`;
 
     const first = bootWith(mark, ['before']);

@@ -29,6 +29,8 @@ const BOOTED = 'hs-vm: booted';
 const ORDERLY_END = 'hs-vm: powering off';
 /** How a program in the machine reports to the test: one console line, this and JSON. */
 const REPORT = 'HS-VM-REPORT ';
+// From the last unmount to the loop device's release: the kernel frees it after umount returns.
+const DISK_FREE_TIMEOUT_MS = 60_000;
 
 /** `s` as one word of the shell scripts `boot` runs. */
 export const shellQuote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
@@ -142,15 +144,21 @@ export class TestVm {
     };
   }
 
-  /** Runs `fill` with the disk mounted on this host at `diskMount`, while the machine is off. */
-  async fillDisk(fill: (mountedAt: string) => Promise<void>): Promise<void> {
+  /**
+   * Runs `fill` with the path of the disk's image while the machine is off, and returns once no
+   * loop device holds the image: its file system unmounted everywhere and its writes in the
+   * image, which the machine then boots from. `fill` mounts it in a mount namespace of its own
+   * (`unshare --mount`): a mount in this host's namespace is copied into every namespace made
+   * meanwhile (a browser under `ip netns exec`, a container being set up), where it stays mounted,
+   * its writes unflushed, after its umount here; the machine would then boot from a disk still
+   * mounted on the host, without the last of what `fill` wrote.
+   */
+  async fillDisk(fill: (diskImage: string) => Promise<void>): Promise<void> {
     if (this.running) throw new Error('the machine is running');
-    execFileSync('mount', ['-o', 'loop', this.diskImage, this.diskMount]);
-    try {
-      await fill(this.diskMount);
-    } finally {
-      execFileSync('umount', [this.diskMount]);
-    }
+    await fill(this.diskImage);
+    const holders = () => execFileSync('losetup', ['-j', this.diskImage], { encoding: 'utf8' }).trim();
+    await until('the disk to be unmounted everywhere', () => (holders() === '' ? true : null), DISK_FREE_TIMEOUT_MS, 100)
+      .catch((err: Error) => Promise.reject(new Error(`${err.message}: still held by ${holders()}`)));
   }
 
   /** Kills a machine still running and removes the folder with its disk. */
