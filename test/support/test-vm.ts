@@ -17,7 +17,7 @@
  * kernel prints a line, while an emulated one boots in seconds.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from './paths.js';
@@ -81,9 +81,6 @@ export class TestVm {
       if (!existsSync(found)) throw new Error(`${found} not found: run stack/test.sh (tools/test-vm/build.sh) or set HACKSTREAM_TEST_VM_DIR`);
     }
     this.dir = mkdtempSync(path.join(os.tmpdir(), 'hs-vm-'));
-    // Others may pass through (not list it): a Docker engine's store on the disk, mounted below,
-    // is used by the engine's remapped root.
-    chmodSync(this.dir, 0o711);
     this.diskMount = path.join(this.dir, 'disk');
     this.diskImage = path.join(this.dir, 'disk.ext4');
     this.diskInGuest = root === 'overlay' ? '/run/vm/disk' : this.diskMount;

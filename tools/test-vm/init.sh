@@ -35,6 +35,13 @@ for arg in $(cat /proc/cmdline); do
 done
 [ -n "$dir" ] || fail "no hs.dir= on the kernel command line"
 
+# The kernel's file systems, and an empty /run, in the root at $1 (either kind).
+mount_system_dirs() {
+  mount -t proc proc "$1/proc"
+  mount -t sysfs sysfs "$1/sys"
+  mount -t devtmpfs devtmpfs "$1/dev"
+  mount -t tmpfs tmpfs "$1/run"
+}
 # Innermost first (the profiles' loop mounts before the disk that holds their images), the mount
 # points that match $1 and not $2.
 unmount_all() {
@@ -83,15 +90,12 @@ if [ "$root" = overlay ]; then
   mount -t ext4 /dev/vda /disk || fail "cannot mount the disk"
   mkdir -p /disk/upper /disk/work
   mount -t overlay overlay -o lowerdir=/host,upperdir=/disk/upper,workdir=/disk/work /newroot || fail "cannot mount the root"
-  mount -t proc proc /newroot/proc
-  mount -t sysfs sysfs /newroot/sys
-  mount -t devtmpfs devtmpfs /newroot/dev
+  mount_system_dirs /newroot
   mkdir -p /newroot/dev/pts /newroot/dev/shm
   mount -t devpts devpts /newroot/dev/pts
   mount -t tmpfs tmpfs /newroot/dev/shm
   mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup
   ln -sf /proc/self/fd /newroot/dev/fd
-  mount -t tmpfs tmpfs /newroot/run
   mkdir -p /newroot/run/vm/bin /newroot/run/vm/disk /newroot/run/vm/host "/newroot/lib/modules/$abi"
   cp /bin/busybox /newroot/run/vm/busybox
   cp /init /newroot/run/vm/init
@@ -105,10 +109,7 @@ if [ "$root" = overlay ]; then
   exec switch_root /newroot /run/vm/busybox sh /run/vm/init stage2
 fi
 
-mount -t proc proc /host/proc
-mount -t sysfs sysfs /host/sys
-mount -t devtmpfs devtmpfs /host/dev
-mount -t tmpfs tmpfs /host/run
+mount_system_dirs /host
 mount -t ext4 /dev/vda "/host$dir/disk" || fail "cannot mount the disk"
 run_test_script chroot /host /bin/sh "$dir/run.sh"
 unmount_all '^/host/'
